@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Every target sets up what it
+# needs first (system packages through apt when missing, the virtual environment, the project
+# installed editable with its compiled Cython core) and is fast when nothing changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the project needs: the broker, the browser for page tests, and a server that
+# speaks the InfluxDB v2 write API for the telemetry sink tests.
+SYSTEM_PACKAGES := mosquitto chromium victoria-metrics
+INSTALL_STAMP := $(VENV)/.glonet-installed
+BUILD_INPUTS := pyproject.toml setup.py $(shell find cloud -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
+
+.PHONY: demo test lint pytest bench venv system-packages clean
+
+demo: system-packages venv
+	$(BIN)/glonet demo
+
+test: system-packages venv lint pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy --strict protocols
+
+pytest: system-packages venv
+	$(BIN)/pytest
+
+bench: system-packages venv
+	$(BIN)/python bench/run_all.py
+
+venv: $(INSTALL_STAMP)
+
+$(INSTALL_STAMP): $(BUILD_INPUTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
+
+system-packages:
+	@deploy/install-system-packages.sh $(SYSTEM_PACKAGES)
+
+clean:
+	rm -rf $(VENV) build *.egg-info
+	find cloud -name '*.so' -delete

@@ -1,0 +1,1 @@
+"""The network coordinator: ingest, registry, orders, scheduling, dispatch, maintenance, API."""

@@ -1,0 +1,3 @@
+from glonet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``glonet`` subcommand, each with ``register(subparsers)``."""

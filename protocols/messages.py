@@ -1,0 +1,337 @@
+"""Pydantic models of every message that crosses between gateways and the coordinator.
+
+Every payload is an envelope: ``schema`` (message name), ``version`` (``MAJOR.MINOR``), ``id``
+(a message id that sorts by time), ``unit`` (the sender), ``seq`` (a per-unit sequence number
+that survives restarts), ``sent_at`` (UTC) and a typed ``body``.
+
+Unknown fields are refused, except in a message of a newer minor version than this one, where
+they are ignored (see :mod:`protocols.codec`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+from protocols.enums import (
+    AlarmSource,
+    AlarmState,
+    AlertAction,
+    JobEventKind,
+    JobOrderState,
+    MachineryItemState,
+    MachineryOperationMode,
+    ProcessKind,
+    Quality,
+    UnitStatus,
+)
+from protocols.ids import MESSAGE_ID_PATTERN, new_message_id
+from protocols.topics import IDENTIFIER_PATTERN
+
+PROTOCOL_MAJOR = 1
+PROTOCOL_MINOR = 0
+PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
+ALLOW_UNKNOWN_FIELDS = "allow_unknown_fields"
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
+ShortText = Annotated[str, Field(max_length=200)]
+LongText = Annotated[str, Field(max_length=2000)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+ParameterValue = bool | int | FiniteFloat | ShortText
+Parameters = Annotated[dict[ShortText, ParameterValue], Field(max_length=64)]
+
+
+class Model(BaseModel):
+    """Base of all message parts: immutable, unknown fields refused unless told otherwise."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if info.context and info.context.get(ALLOW_UNKNOWN_FIELDS):
+            return data
+        known = set(cls.model_fields)
+        known.update(f.alias for f in cls.model_fields.values() if f.alias)
+        unknown = sorted(str(key) for key in data if key not in known)
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} in {cls.__name__}")
+        return data
+
+
+# Bodies ---------------------------------------------------------------------------------------
+
+
+class Availability(Model):
+    """A unit's (or the coordinator's) online/offline state; offline is also the MQTT will."""
+
+    state: UnitStatus
+    reason: ShortText | None = None
+
+
+class MetricDescription(Model):
+    name: Identifier
+    unit: Annotated[str, Field(max_length=32)] = ""
+    description: ShortText = ""
+
+
+class Capability(Model):
+    """A process a machine offers, with its parameters (e.g. ``max_sheet_thickness_mm``)."""
+
+    process: ProcessKind
+    parameters: Parameters = Field(default_factory=dict)
+
+
+class MachineDescription(Model):
+    machine: Identifier
+    name: ShortText
+    asset_kind: Literal["machine", "product"] = "machine"
+    manufacturer: ShortText = ""
+    model: ShortText = ""
+    serial_number: ShortText = ""
+    capabilities: Annotated[list[Capability], Field(max_length=32)] = Field(default_factory=list)
+    metrics: Annotated[list[MetricDescription], Field(max_length=256)] = Field(default_factory=list)
+    max_job_orders: Annotated[int, Field(ge=0)] = 0
+
+
+class UnitDescription(Model):
+    """What a gateway announces on every (re)connect: its machines, capabilities and metrics."""
+
+    gateway_version: ShortText
+    machines: Annotated[list[MachineDescription], Field(max_length=1000)]
+
+
+class CapacityReport(Model):
+    machine: Identifier
+    available: bool
+    state: MachineryItemState
+    mode: MachineryOperationMode
+    running_job_order: Identifier | None = None
+    stored_job_orders: Annotated[list[Identifier], Field(max_length=1000)] = Field(
+        default_factory=list
+    )
+    free_slots: Annotated[int, Field(ge=0)]
+    queue_free_at: AwareDatetime
+    reported_at: AwareDatetime
+
+
+class Sample(Model):
+    machine: Identifier
+    metric: Identifier
+    value: bool | int | FiniteFloat | ShortText
+    source_time: AwareDatetime
+    quality: Quality = Quality.GOOD
+
+
+class TelemetryBatch(Model):
+    samples: Annotated[list[Sample], Field(min_length=1, max_length=20000)]
+
+
+class JobEvent(Model):
+    """A change of a job order on a machine (OPC 10031-4 state + response data)."""
+
+    machine: Identifier
+    job_order_id: Identifier
+    event: JobEventKind
+    state: JobOrderState | None = None
+    reason: LongText | None = None
+    return_status: Annotated[int, Field(ge=0, lt=2**64)] | None = None
+    progress: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    produced_quantity: Annotated[int, Field(ge=0)] | None = None
+    actual_start: AwareDatetime | None = None
+    actual_end: AwareDatetime | None = None
+    occurred_at: AwareDatetime
+
+
+class AlarmEvent(Model):
+    """An alarm raised or cleared on an asset (a machine or a field product)."""
+
+    asset: Identifier
+    alarm_id: ShortText
+    code: Identifier
+    state: AlarmState
+    severity: Annotated[int, Field(ge=1, le=1000)]
+    text: LongText
+    source: AlarmSource
+    metric: Identifier | None = None
+    value: FiniteFloat | None = None
+    occurred_at: AwareDatetime
+
+
+class JobOrder(Model):
+    """One operation to run on one machine (an ISA-95 job order)."""
+
+    job_order_id: Identifier
+    machine: Identifier
+    operation: ShortText
+    process: ProcessKind
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    planned_duration_s: Annotated[float, Field(gt=0, le=365 * 86400, allow_inf_nan=False)]
+    parameters: Parameters = Field(default_factory=dict)
+    start: bool = True
+    planned_start: AwareDatetime | None = None
+    order_id: ShortText | None = None
+
+
+class DispatchCommand(Model):
+    kind: Literal["dispatch"] = "dispatch"
+    job_orders: Annotated[list[JobOrder], Field(min_length=1, max_length=200)]
+
+
+class CancelCommand(Model):
+    kind: Literal["cancel"] = "cancel"
+    machine: Identifier
+    job_order_id: Identifier
+
+
+class RebirthCommand(Model):
+    kind: Literal["rebirth"] = "rebirth"
+
+
+class RepairCommand(Model):
+    """Ask a gateway to run the machine's repair/maintenance reset (after a ticket is resolved)."""
+
+    kind: Literal["repair"] = "repair"
+    machine: Identifier
+    ticket_id: ShortText | None = None
+
+
+CommandBody = Annotated[
+    DispatchCommand | CancelCommand | RebirthCommand | RepairCommand,
+    Field(discriminator="kind"),
+]
+
+
+class AlertNotice(Model):
+    """What a technician's device receives about a maintenance ticket."""
+
+    ticket_id: ShortText
+    action: AlertAction
+    asset: Identifier
+    asset_unit: Identifier | None = None
+    severity: Annotated[int, Field(ge=1, le=1000)]
+    title: ShortText
+    text: LongText = ""
+    due_at: AwareDatetime | None = None
+
+
+# Envelopes ------------------------------------------------------------------------------------
+
+
+class Envelope(Model):
+    """The common header of every message; subclasses fix ``schema`` and type ``body``."""
+
+    SCHEMA: ClassVar[str] = ""
+
+    schema_: str = Field(alias="schema")
+    version: Annotated[str, Field(pattern=r"^\d{1,4}\.\d{1,4}$")]
+    id: Annotated[str, Field(pattern=MESSAGE_ID_PATTERN)]
+    unit: Identifier
+    seq: Annotated[int, Field(ge=0, lt=2**63)]
+    sent_at: AwareDatetime
+    body: Any
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        unit: str,
+        seq: int,
+        body: Any,
+        message_id: str | None = None,
+        sent_at: datetime | None = None,
+    ) -> Self:
+        """A new message of this type with a fresh id and the current UTC time."""
+        return cls.model_validate(
+            {
+                "schema": cls.SCHEMA,
+                "version": PROTOCOL_VERSION,
+                "id": message_id or new_message_id(),
+                "unit": unit,
+                "seq": seq,
+                "sent_at": sent_at or datetime.now(UTC),
+                "body": body,
+            }
+        )
+
+
+class UnitState(Envelope):
+    SCHEMA: ClassVar[str] = "unit_state"
+    schema_: Literal["unit_state"] = Field(alias="schema")
+    body: Availability
+
+
+class UnitBirth(Envelope):
+    SCHEMA: ClassVar[str] = "unit_birth"
+    schema_: Literal["unit_birth"] = Field(alias="schema")
+    body: UnitDescription
+
+
+class Capacity(Envelope):
+    SCHEMA: ClassVar[str] = "capacity"
+    schema_: Literal["capacity"] = Field(alias="schema")
+    body: CapacityReport
+
+
+class Telemetry(Envelope):
+    SCHEMA: ClassVar[str] = "telemetry"
+    schema_: Literal["telemetry"] = Field(alias="schema")
+    body: TelemetryBatch
+
+
+class JobStatus(Envelope):
+    SCHEMA: ClassVar[str] = "job_status"
+    schema_: Literal["job_status"] = Field(alias="schema")
+    body: JobEvent
+
+
+class Alarm(Envelope):
+    SCHEMA: ClassVar[str] = "alarm"
+    schema_: Literal["alarm"] = Field(alias="schema")
+    body: AlarmEvent
+
+
+class Command(Envelope):
+    SCHEMA: ClassVar[str] = "command"
+    schema_: Literal["command"] = Field(alias="schema")
+    body: CommandBody
+
+
+class CoordinatorState(Envelope):
+    SCHEMA: ClassVar[str] = "coordinator_state"
+    schema_: Literal["coordinator_state"] = Field(alias="schema")
+    unit: Literal["coordinator"]
+    body: Availability
+
+
+class TechnicianAlert(Envelope):
+    SCHEMA: ClassVar[str] = "technician_alert"
+    schema_: Literal["technician_alert"] = Field(alias="schema")
+    body: AlertNotice
+
+
+MESSAGE_TYPES: dict[str, type[Envelope]] = {
+    cls.SCHEMA: cls
+    for cls in (
+        UnitState,
+        UnitBirth,
+        Capacity,
+        Telemetry,
+        JobStatus,
+        Alarm,
+        Command,
+        CoordinatorState,
+        TechnicianAlert,
+    )
+}

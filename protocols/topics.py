@@ -1,0 +1,205 @@
+"""MQTT topic names: the only place that knows them.
+
+Layout (Unified-Namespace style, versioned)::
+
+    glonet/v1/{network}/{unit}/state|birth|cmd
+    glonet/v1/{network}/{unit}/{machine}/capacity|telemetry|job|alarm
+    glonet/v1/{network}/coordinator/state
+    glonet/v1/{network}/technicians/{technician}/alerts
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from protocols.errors import ProtocolError, RejectReason
+
+ROOT = "glonet"
+VERSION = "v1"
+COORDINATOR = "coordinator"
+TECHNICIANS = "technicians"
+RESERVED_UNIT_IDS = frozenset({COORDINATOR, TECHNICIANS})
+MAX_IDENTIFIER_LENGTH = 64
+IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class TopicKind(StrEnum):
+    UNIT_STATE = "state"
+    BIRTH = "birth"
+    COMMAND = "cmd"
+    CAPACITY = "capacity"
+    TELEMETRY = "telemetry"
+    JOB = "job"
+    ALARM = "alarm"
+    COORDINATOR_STATE = "coordinator_state"
+    TECHNICIAN_ALERTS = "alerts"
+
+
+UNIT_KINDS = frozenset({TopicKind.UNIT_STATE, TopicKind.BIRTH, TopicKind.COMMAND})
+MACHINE_KINDS = frozenset({TopicKind.CAPACITY, TopicKind.TELEMETRY, TopicKind.JOB, TopicKind.ALARM})
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A parsed topic; fields that do not apply to its kind are ``None``."""
+
+    kind: TopicKind
+    network: str
+    unit: str | None = None
+    machine: str | None = None
+    technician: str | None = None
+
+    def __str__(self) -> str:
+        return build(self)
+
+
+def validate_identifier(value: str, what: str = "identifier") -> str:
+    """Return ``value`` if it is a valid network, unit, machine or technician id."""
+    if not isinstance(value, str) or not IDENTIFIER_PATTERN.fullmatch(value):
+        raise ProtocolError(
+            RejectReason.BAD_IDENTIFIER,
+            f"{what} {value!r} must be 1-{MAX_IDENTIFIER_LENGTH} characters of letters, digits,"
+            " '_', '.', '-', starting with a letter or digit",
+        )
+    return value
+
+
+def _unit_id(unit: str) -> str:
+    validate_identifier(unit, "unit id")
+    if unit in RESERVED_UNIT_IDS:
+        raise ProtocolError(RejectReason.BAD_IDENTIFIER, f"unit id {unit!r} is reserved")
+    return unit
+
+
+def _base(network: str) -> str:
+    return f"{ROOT}/{VERSION}/{validate_identifier(network, 'network id')}"
+
+
+def unit_state(network: str, unit: str) -> str:
+    return f"{_base(network)}/{_unit_id(unit)}/state"
+
+
+def birth(network: str, unit: str) -> str:
+    return f"{_base(network)}/{_unit_id(unit)}/birth"
+
+
+def command(network: str, unit: str) -> str:
+    return f"{_base(network)}/{_unit_id(unit)}/cmd"
+
+
+def _machine_topic(network: str, unit: str, machine: str, kind: TopicKind) -> str:
+    machine_id = validate_identifier(machine, "machine id")
+    return f"{_base(network)}/{_unit_id(unit)}/{machine_id}/{kind.value}"
+
+
+def capacity(network: str, unit: str, machine: str) -> str:
+    return _machine_topic(network, unit, machine, TopicKind.CAPACITY)
+
+
+def telemetry(network: str, unit: str, machine: str) -> str:
+    return _machine_topic(network, unit, machine, TopicKind.TELEMETRY)
+
+
+def job(network: str, unit: str, machine: str) -> str:
+    return _machine_topic(network, unit, machine, TopicKind.JOB)
+
+
+def alarm(network: str, unit: str, machine: str) -> str:
+    return _machine_topic(network, unit, machine, TopicKind.ALARM)
+
+
+def coordinator_state(network: str) -> str:
+    return f"{_base(network)}/{COORDINATOR}/state"
+
+
+def technician_alerts(network: str, technician: str) -> str:
+    technician_id = validate_identifier(technician, "technician id")
+    return f"{_base(network)}/{TECHNICIANS}/{technician_id}/alerts"
+
+
+def build(topic: Topic) -> str:
+    """The topic string of a parsed :class:`Topic` (inverse of :func:`parse`)."""
+    kind = topic.kind
+    if kind is TopicKind.COORDINATOR_STATE:
+        return coordinator_state(topic.network)
+    if kind is TopicKind.TECHNICIAN_ALERTS:
+        return technician_alerts(topic.network, _required(topic.technician, "technician"))
+    unit = _required(topic.unit, "unit")
+    if kind in MACHINE_KINDS:
+        return _machine_topic(topic.network, unit, _required(topic.machine, "machine"), kind)
+    return f"{_base(topic.network)}/{_unit_id(unit)}/{kind.value}"
+
+
+def _required(value: str | None, what: str) -> str:
+    if value is None:
+        raise ProtocolError(RejectReason.BAD_TOPIC, f"a topic of this kind needs a {what}")
+    return value
+
+
+def parse(topic: str) -> Topic:
+    """Parse a GloNet topic; anything else raises :class:`ProtocolError` (``bad_topic``)."""
+    parts = topic.split("/") if isinstance(topic, str) else []
+    if len(parts) < 5 or parts[0] != ROOT:
+        raise ProtocolError(RejectReason.BAD_TOPIC, f"not a GloNet topic: {topic!r}")
+    if parts[1] != VERSION:
+        raise ProtocolError(RejectReason.BAD_TOPIC, f"unsupported topic version {parts[1]!r}")
+    network = validate_identifier(parts[2], "network id")
+    rest = parts[3:]
+    if rest == [COORDINATOR, "state"]:
+        return Topic(TopicKind.COORDINATOR_STATE, network)
+    if len(rest) == 3 and rest[0] == TECHNICIANS and rest[2] == "alerts":
+        return Topic(
+            TopicKind.TECHNICIAN_ALERTS,
+            network,
+            technician=validate_identifier(rest[1], "technician id"),
+        )
+    if len(rest) == 2:
+        kind = _kind(rest[1], UNIT_KINDS, topic)
+        return Topic(kind, network, unit=_unit_id(rest[0]))
+    if len(rest) == 3:
+        kind = _kind(rest[2], MACHINE_KINDS, topic)
+        machine = validate_identifier(rest[1], "machine id")
+        return Topic(kind, network, unit=_unit_id(rest[0]), machine=machine)
+    raise ProtocolError(RejectReason.BAD_TOPIC, f"unknown topic layout: {topic!r}")
+
+
+def _kind(suffix: str, allowed: frozenset[TopicKind], topic: str) -> TopicKind:
+    for kind in allowed:
+        if kind.value == suffix:
+            return kind
+    raise ProtocolError(RejectReason.BAD_TOPIC, f"unknown topic suffix {suffix!r} in {topic!r}")
+
+
+# Subscription filters -----------------------------------------------------------------------
+
+
+def network_filter(network: str) -> str:
+    """Everything in one network (what the coordinator's ingest subscribes to)."""
+    return f"{_base(network)}/#"
+
+
+def unit_filter(network: str, unit: str) -> str:
+    """Everything one unit publishes or receives."""
+    return f"{_base(network)}/{_unit_id(unit)}/#"
+
+
+def shared(group: str, topic_filter: str) -> str:
+    """An MQTT 5 / Mosquitto shared subscription of ``topic_filter`` for the worker ``group``."""
+    return f"$share/{validate_identifier(group, 'share group')}/{topic_filter}"
+
+
+# Delivery policy ------------------------------------------------------------------------------
+
+QOS = 1
+"""Every GloNet message is published with QoS 1 (at least once; receivers de-duplicate by id)."""
+
+RETAINED_KINDS = frozenset(
+    {TopicKind.UNIT_STATE, TopicKind.BIRTH, TopicKind.CAPACITY, TopicKind.COORDINATOR_STATE}
+)
+
+
+def is_retained(kind: TopicKind) -> bool:
+    """Whether messages on topics of ``kind`` are published retained (last value for newcomers)."""
+    return kind in RETAINED_KINDS

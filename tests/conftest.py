@@ -1,0 +1,96 @@
+"""Test helpers reused across the suite.
+
+- ``free_port()``: a TCP port free right now.
+- ``mosquitto`` (module scope): a private Mosquitto on a free port, from a generated config in a
+  temporary directory, that a test can ``stop()``, ``kill()``, ``start()`` or ``restart()`` on the
+  same port. ``mosquitto_factory`` makes more, with extra configuration (ACLs, TLS…).
+- ``postgres_url``: a throw-away PostgreSQL database (SQLAlchemy URL), created for the test and
+  dropped afterwards; skipped with a reason when ``GLONET_TEST_POSTGRES_URL`` is not set.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from glonet.broker import MosquittoBroker
+from glonet.broker import free_port as _free_port
+
+POSTGRES_ENV = "GLONET_TEST_POSTGRES_URL"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def free_port() -> int:
+    return _free_port()
+
+
+@pytest.fixture(scope="module")
+def mosquitto_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., MosquittoBroker]]:
+    brokers: list[MosquittoBroker] = []
+
+    def make(extra_config: str = "", start: bool = True) -> MosquittoBroker:
+        broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto"), extra_config=extra_config)
+        brokers.append(broker)
+        if start:
+            broker.start()
+        return broker
+
+    yield make
+    for broker in brokers:
+        broker.kill()
+
+
+@pytest.fixture(scope="module")
+def mosquitto(mosquitto_factory: Callable[..., MosquittoBroker]) -> MosquittoBroker:
+    return mosquitto_factory()
+
+
+@pytest.fixture
+def running_mosquitto(mosquitto: MosquittoBroker) -> MosquittoBroker:
+    """The module's broker, started again if an earlier test left it stopped."""
+    mosquitto.start()
+    return mosquitto
+
+
+def _postgres_base_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(
+            f"{POSTGRES_ENV} is not set: PostgreSQL tests need a server "
+            "(.ci/run sets it to postgresql://postgres@127.0.0.1:5432/test)"
+        )
+    return url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, as a SQLAlchemy (psycopg 3) URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(_postgres_base_url())
+    admin = base.set(drivername="postgresql")
+    name = f"glonet_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = admin.render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests save screenshots and charts for people to look at (not in git)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
