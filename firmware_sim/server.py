@@ -24,7 +24,7 @@ from firmware_sim.faults import SERVER_FAULTS, FaultKind, check_duration, parse_
 from firmware_sim.hang import HangSwitch
 from firmware_sim.machine import SimMachine
 from firmware_sim.plant import Plant, SecurityMode
-from firmware_sim.security import TrustList, ensure_certificate
+from firmware_sim.security import CertificateHolders, TrustList, ensure_certificate
 from protocols.enums import ReturnStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -113,7 +113,8 @@ class PlantServer:
 
     async def _build(self) -> tuple[Server, AddressSpace]:
         """A new asyncua server with the plant's address space, not listening yet."""
-        server = Server()
+        secured = self.security is not SecurityMode.NONE
+        server = Server(user_manager=CertificateHolders() if secured else None)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"GloNet simulated plant {self.plant.name}")
