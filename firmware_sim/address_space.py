@@ -62,6 +62,7 @@ class AddressSpace:
         self.server = server
         self.idx = idx
         self.nodes: dict[str, MachineNodes] = {}
+        self._published: dict[ua.NodeId, object] = {}
         self.folder: Node | None = None
         self.event_type: Node | None = None
 
@@ -227,6 +228,14 @@ class AddressSpace:
             await generator.trigger(time_attr=event.time, message=event.message)
 
     async def _write(self, node: Node, value: object, now: datetime) -> None:
+        """Write a changed value with the simulated ``now`` as its SourceTimestamp.
+
+        Unchanged values are not written again: in OPC UA the SourceTimestamp says when the
+        value last changed, and skipping them spares every subscriber a notification.
+        """
+        if self._published.get(node.nodeid) == value:
+            return
+        self._published[node.nodeid] = value
         variant_type = _variant_type(value)
         data_value = ua.DataValue(
             Value=ua.Variant(value, variant_type),

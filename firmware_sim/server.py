@@ -166,9 +166,13 @@ class PlantServer:
     # Simulation loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Tick at a fixed rate; when a tick overruns, the next one starts at once."""
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         while True:
             await self.tick()
-            await asyncio.sleep(self.update_interval_s)
+            next_tick = max(next_tick + self.update_interval_s, loop.time())
+            await asyncio.sleep(next_tick - loop.time())
 
     async def tick(self) -> None:
         """Step every machine to the current simulated time and publish what changed."""
