@@ -188,8 +188,9 @@ class AddressSpace:
     async def _generators(self, node: Node) -> list[EventGenerator]:
         """One generator per node a client may subscribe on: the asset, Machines, Server."""
         generators = []
+        assert self.folder is not None
         for emitter in (node, self.folder, self.server.nodes.server):
-            generator = await self.server.get_event_generator(self.event_type, emitter)
+            generator = await self.server.get_event_generator(self.event_type, emitter.nodeid)
             generators.append(generator)
         return generators
 

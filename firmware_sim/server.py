@@ -170,7 +170,10 @@ class PlantServer:
         loop = asyncio.get_running_loop()
         next_tick = loop.time()
         while True:
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception:  # a bug in one tick must not stop the plant
+                _LOGGER.exception("plant %s: simulation tick failed", self.plant.unit)
             next_tick = max(next_tick + self.update_interval_s, loop.time())
             await asyncio.sleep(next_tick - loop.time())
 

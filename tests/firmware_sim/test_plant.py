@@ -10,7 +10,7 @@ import pytest
 from firmware_sim.errors import FaultSpecError, PlantFileError
 from firmware_sim.faults import FaultKind, parse_fault_spec
 from firmware_sim.plant import load_plant, parse_plant
-from firmware_sim.profiles import AssetKind, get_profile
+from firmware_sim.profiles import AssetKind, get_profile, known_types
 from tests.firmware_sim.conftest import machine, plant_data
 
 NETWORK = Path(__file__).resolve().parents[2] / "deploy" / "network"
@@ -69,3 +69,11 @@ def test_fault_specs() -> None:
     for bad in ("", "nope", "hang:x", "hang:1:-2", "hang:1:2:m:extra"):
         with pytest.raises(FaultSpecError):
             parse_fault_spec(bad)
+
+
+def test_docs_describe_every_asset_type_and_variable() -> None:
+    docs = (NETWORK.parents[1] / "docs" / "machines.md").read_text()
+    for asset_type in known_types():
+        assert f"`{asset_type}`" in docs
+        for spec in get_profile(asset_type).metrics:
+            assert spec.name in docs, f"{asset_type}.{spec.name} is not in docs/machines.md"
