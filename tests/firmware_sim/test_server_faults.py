@@ -95,7 +95,7 @@ async def test_crash_restarts_on_the_same_port(server: PlantServer) -> None:
     async def back() -> bool:
         return server.online
 
-    await eventually(back, "server back")
+    await eventually(back, "server back", timeout=60)  # a rebuild takes seconds of CPU
     again = await connect(server.endpoint)
     m = await machine_handle(again, "mill-1")
     assert "K-1" in await m.jobs()  # the machine's job list survives its server
