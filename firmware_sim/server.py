@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class PlantServer:
     # Life cycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._check_port()
         await self._start_opcua()
         self._tick_task = asyncio.create_task(self._run(), name=f"sim-{self.plant.unit}")
 
@@ -107,6 +109,15 @@ class PlantServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def _check_port(self) -> None:
+        """Fail fast and clearly on a busy port, before seconds of building a server."""
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.plant.host, self.port))
+            except OSError as exc:
+                raise ServerError(f"cannot listen on {self.endpoint}: {exc.strerror}") from None
 
     async def _start_opcua(self) -> None:
         await self._listen(*await self._build())

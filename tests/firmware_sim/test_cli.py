@@ -134,3 +134,12 @@ def test_bad_plant_files(
 def test_bad_arguments(caplog: pytest.LogCaptureFixture, args: list[str], expected: str) -> None:
     assert main(["sim", *args]) == 2
     assert expected in caplog.text
+
+
+def test_busy_port_is_a_clear_error(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["sim", str(PLANT), "--port", str(port)]) == 2
+    assert f"cannot listen on opc.tcp://127.0.0.1:{port}/glonet/imola-welding" in caplog.text
