@@ -126,7 +126,9 @@ class SimMachine:
         else:
             level = target
         self._levels[spec.name] = level
-        return min(max(level + self._noise.gauss(0.0, spec.noise), spec.low), spec.high)
+        # A gauge that reads 0 when idle (spindle speed, welding current) is off then: no noise.
+        noise = spec.noise * (min(load, 1.0) if spec.idle == 0 else 1.0)
+        return min(max(level + self._noise.gauss(0.0, noise), spec.low), spec.high)
 
     def _wear_percent(self) -> float:
         return min(self.wear.wear * 100, 100.0)

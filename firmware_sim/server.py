@@ -67,7 +67,7 @@ class PlantServer:
         self.plant = plant
         self.options = options or ServerOptions()
         self.clock = SimClock(self.options.time_scale)
-        now = self.clock.now()
+        now = self.clock.start
         self.machines = {
             spec.id: SimMachine(spec, seed=self.options.seed, now=now) for spec in plant.machines
         }
@@ -93,6 +93,7 @@ class PlantServer:
     async def start(self) -> None:
         self._check_port()
         await self._start_opcua()
+        self.clock.begin()
         self._tick_task = asyncio.create_task(self._run(), name=f"sim-{self.plant.unit}")
 
     async def stop(self) -> None:
