@@ -17,7 +17,7 @@ from cloud.scheduling.models import (
 )
 
 try:
-    from cloud.scheduling import _core
+    import cloud.scheduling._core as _core
 except ImportError as exc:  # pragma: no cover - only without a build
     raise CoreNotBuiltError(
         "the compiled scheduling core cloud.scheduling._core is not built: install the project "
