@@ -22,8 +22,14 @@ def network_problem(
     machines = tuple(
         Machine(f"P{p}-M{k}", p) for p in range(plants) for k in range(machines_per_plant)
     )
-    # Each machine masters one process; each process exists in a few plants only.
-    skills = [rng.randrange(processes) for _ in machines]
+    # Each machine masters one process; each plant hosts a few processes, so every process is
+    # offered by two plants (with the defaults) and a job travels when it changes process.
+    hosted = max(1, 2 * processes // plants)
+    skills = [
+        (p * processes // plants + k % hosted) % processes
+        for p in range(plants)
+        for k in range(machines_per_plant)
+    ]
     speed = [rng.uniform(0.8, 1.3) for _ in machines]
     capable = [[m for m, s in enumerate(skills) if s == process] for process in range(processes)]
     transport = tuple(
