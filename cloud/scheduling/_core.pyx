@@ -1068,7 +1068,7 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
             evaluate(I, cur, W, cur.start)
             score(I, cur, W, cur.start)
             memset(W.texp, 0, (1 << TABU_BITS) * sizeof(i64))
-            perturb(I, cur, W, 2 + rnd_below(W, 4), fast)
+            perturb(I, cur, W, 6 + rnd_below(W, 10), fast)
             if fast:
                 tails(I, cur, W)
             last_improve = it

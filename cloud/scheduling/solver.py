@@ -29,7 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_TIME_LIMIT = 1.0
 # Iterations without improving the best solution before the search restarts from it, perturbed.
 # Ranked (estimated) moves are cheap, exactly evaluated ones decode the whole schedule each.
-STALL_ESTIMATED = 3000
+STALL_ESTIMATED = 10000
 STALL_EXACT = 200
 
 
