@@ -22,6 +22,7 @@ from cloud.scheduling import (
     validate_schedule,
 )
 from cloud.scheduling.readers import read_fjsplib, read_job_shop_lib
+from cloud.scheduling.synthetic import network_problem
 from tests.cloud.scheduling.instances import brandimarte, chain_problem
 from tests.cloud.scheduling.strategies import problems
 
@@ -183,3 +184,12 @@ def test_random_replanning_with_frozen_operations(problem: Problem, cut: float, 
 @given(problem=problems(), seed=st.integers(0, 2**32))
 def test_random_problems_are_deterministic(problem: Problem, seed: int) -> None:
     assert solved(problem, seed=seed).operations == solved(problem, seed=seed).operations
+
+
+def test_synthetic_network_problem_with_every_feature() -> None:
+    problem = network_problem(jobs=30, machines_per_plant=4, seed=3)
+    assert problem.unavailability and problem.transport
+    objective = Objective(makespan=1, weighted_tardiness=1)
+    first = solved(problem, objective=objective, iteration_limit=0)
+    better = solved(problem, objective=objective, iteration_limit=100)
+    assert better.objective <= first.objective
