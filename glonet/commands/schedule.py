@@ -28,7 +28,12 @@ def register(subparsers: Any) -> None:
     solve_parser.add_argument(
         "--time-limit", type=float, default=DEFAULT_TIME_LIMIT, help="seconds (default: 1)"
     )
-    solve_parser.add_argument("--iterations", type=int, help="stop after this many search steps")
+    solve_parser.add_argument(
+        "--iterations",
+        type=int,
+        help="stop after this many search steps (with a time limit long enough not to cut the "
+        "search, the result then depends only on the seed)",
+    )
     solve_parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     solve_parser.add_argument("--json", action="store_true", help="print the full schedule as JSON")
     solve_parser.set_defaults(handler=run_solve)
