@@ -167,13 +167,11 @@ def test_random_replanning_with_frozen_operations(problem: Problem, cut: float, 
     frozen = tuple(
         FrozenOperation(o.job, o.op, o.machine, o.start) for o in before.operations if o.start < now
     )
-    # A machine breaks down after the operations already running on it.
+    # A machine breaks down once the operations already running on it are done.
     machine = seed % len(problem.machines)
-    busy_until = max([now, *(f.start + 100 for f in frozen if f.machine == machine)])
-    windows = (*problem.unavailability, Unavailability(machine, busy_until, busy_until + 40))
-    frozen_ends = [o.end for o in before.operations if o.start < now and o.machine == machine]
-    if any(end > busy_until for end in frozen_ends):
-        return
+    ends = [o.end for o in before.operations if o.start < now and o.machine == machine]
+    down = max([now, *ends])
+    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
     replanned = replace(problem, frozen=frozen, unavailability=windows)
     objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
     solved(replanned, warm_start=before, objective=objective, seed=seed)
