@@ -97,14 +97,13 @@ def ingest_command(args: argparse.Namespace) -> int:
 
 
 def create_key_command(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from cloud.auth import service
     from cloud.auth.models import PrincipalCreate
     from cloud.database import transaction
-    from cloud.main import build_context
-
-    from pydantic import ValidationError
-
     from cloud.exceptions import CloudError
+    from cloud.main import build_context
 
     try:
         spec = PrincipalCreate(
@@ -131,9 +130,8 @@ def create_key_command(args: argparse.Namespace) -> int:
 def broker_config_command(args: argparse.Namespace) -> int:
     from cloud.brokerconfig import flows
     from cloud.database import transaction
-    from cloud.main import build_context
-
     from cloud.exceptions import CloudError
+    from cloud.main import build_context
 
     settings = _settings(args)
     try:
