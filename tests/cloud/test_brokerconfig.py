@@ -37,10 +37,10 @@ class Client:
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
 
-    def _on_connect(self, client, userdata, flags, reason, properties) -> None:  # noqa: ANN001
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         (self.refused if reason.is_failure else self.connected).set()
 
-    def _on_message(self, client, userdata, message) -> None:  # noqa: ANN001
+    def _on_message(self, client, userdata, message) -> None:
         with self.arrived:
             self.received.append((message.topic, message.payload))
             self.arrived.notify_all()
@@ -49,7 +49,7 @@ class Client:
         granted: list[int] = []
         done = threading.Event()
 
-        def on_subscribe(client, userdata, mid, reasons, properties) -> None:  # noqa: ANN001
+        def on_subscribe(client, userdata, mid, reasons, properties) -> None:
             granted.extend(r.value for r in reasons)
             done.set()
 
