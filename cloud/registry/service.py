@@ -111,7 +111,7 @@ def get_unit_row(*, session: Session, unit_id: str) -> Unit:
     return unit
 
 
-def _unit_query(actor: Actor) -> Select[tuple[Unit]]:
+def _unit_query(actor: Actor) -> Select[Any]:
     _require(actor, Role.COORDINATOR, Role.PLANT)
     query = select(Unit).order_by(Unit.id)
     if actor.role is Role.PLANT:
@@ -184,7 +184,7 @@ def network_units(*, session: Session, network_id: str) -> Sequence[Unit]:
 # Machines -----------------------------------------------------------------------------------
 
 
-def _machine_query(actor: Actor) -> Select[tuple[Machine]]:
+def _machine_query(actor: Actor) -> Select[Any]:
     _require(actor, Role.COORDINATOR, Role.PLANT)
     query = select(Machine).order_by(Machine.unit_id, Machine.machine)
     if actor.role is Role.PLANT:
@@ -266,7 +266,7 @@ def get_technician_row(*, session: Session, technician_id: str) -> Technician:
     return technician
 
 
-def _technician_query(actor: Actor) -> Select[tuple[Technician]]:
+def _technician_query(actor: Actor) -> Select[Any]:
     _require(actor, Role.COORDINATOR, Role.PLANT, Role.TECHNICIAN)
     query = select(Technician).order_by(Technician.id)
     if actor.role is Role.PLANT:
