@@ -8,7 +8,6 @@ nothing — exactly-once effect with at-least-once delivery, across restarts too
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from cloud.telemetry.sink import TelemetrySink
 from protocols import ProtocolError, codec, messages, topics
 from protocols.topics import TopicKind
 
-_LOGGER = logging.getLogger(__name__)
 INGESTED_KINDS = frozenset(
     {
         TopicKind.UNIT_STATE,

@@ -44,8 +44,8 @@ class EmbeddedSink:
     def write(self, session: Session, samples: Sequence[SampleRecord]) -> None:
         if not samples:
             return
-        table = TelemetrySample.__table__
-        session.connection().execute(insert(table), [sample.columns() for sample in samples])
+        rows = [sample.columns() for sample in samples]
+        session.connection().execute(insert(TelemetrySample), rows)  # Core executemany
 
     def close(self) -> None:
         return None
