@@ -4,9 +4,10 @@ Measured in one run, on SQLite and (when GLONET_TEST_POSTGRES_URL is set) Postgr
 embedded telemetry sink:
 
 - a raw paho subscriber that only counts (the baseline: what one Python MQTT client receives);
-- one coordinator process (`glonet cloud serve`: API + ingest), and the same plus a second
-  ingest process (`glonet cloud ingest`) sharing the subscription `$share/ingest/...`;
-- p50/p99 latency of `GET /api/machines` on the coordinator while the ingest runs.
+- three topologies: one coordinator process (`glonet cloud serve`: API + ingest); the same plus a
+  second ingest process (`glonet cloud ingest`) sharing `$share/ingest/...`; and an API-only
+  process beside one separate ingest process;
+- p50/p99 latency of `GET /api/machines` on the API process while the ingest runs.
 
 Prints a table, writes JSON and a chart to bench/results/. Targets (issue 5): >= 20,000 samples/s
 per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
@@ -55,6 +56,7 @@ JOB_EVERY = 10
 @dataclass
 class Result:
     database: str
+    topology: str
     workers: int
     messages: int
     samples: int
@@ -175,14 +177,20 @@ def _prepare_database(url: str, units: list[str]) -> str:
 
 
 def _config(
-    directory: Path, url: str, port: int, http_port: int, client_id: str, share: bool
+    directory: Path,
+    url: str,
+    port: int,
+    http_port: int,
+    client_id: str,
+    share: bool,
+    ingest: bool = True,
 ) -> Path:
     config = {
         "network": NETWORK,
         "database_url": url,
         "listen_port": http_port,
         "mqtt": {"port": port, "client_id": client_id, "share_group": "ingest" if share else None},
-        "ingest": {"batch_size": 200},
+        "ingest": {"batch_size": 200, "enabled": ingest},
     }
     path = directory / f"{client_id}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -246,17 +254,32 @@ class ApiProbe(threading.Thread):
                 time.sleep(0.02)
 
 
+# (label, ingest workers, whether the API process runs one of them)
+TOPOLOGIES = [
+    ("api+ingest", 1, True),
+    ("api+ingest, +1 shared", 2, True),
+    ("api | ingest", 1, False),
+]
+
+
 def run_case(
-    args: argparse.Namespace, broker: MosquittoBroker, database: str, url: str, workers: int
+    args: argparse.Namespace,
+    broker: MosquittoBroker,
+    database: str,
+    url: str,
+    topology: tuple[str, int, bool],
 ) -> Result:
+    label, workers, api_ingests = topology
     units = [f"gw-{i}" for i in range(args.gateways)]
     key = _prepare_database(url, units)
     directory = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     http_port = free_port()
     share = workers > 1
-    processes = [_start("serve", _config(directory, url, broker.port, http_port, "coord-0", share))]
+    api_config = _config(directory, url, broker.port, http_port, "coord-0", share, api_ingests)
+    processes = [_start("serve", api_config)]
     _wait_healthy(http_port)
-    for index in range(1, workers):
+    separate = workers - 1 if api_ingests else workers
+    for index in range(1, separate + 1):
         config = _config(directory, url, broker.port, free_port(), f"coord-{index}", share)
         processes.append(_start("ingest", config))
     time.sleep(2)  # the extra workers subscribe
@@ -296,6 +319,7 @@ def run_case(
     latencies = sorted(probe.latencies)
     return Result(
         database=database,
+        topology=label,
         workers=workers,
         messages=total,
         samples=samples,
@@ -349,14 +373,14 @@ def _drop(kind: str, url: str) -> None:
 
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'database':<11}{'workers':>8}{'msgs':>8}{'seconds':>9}{'msg/s':>9}{'samples/s':>11}"
+        f"{'database':<11}{'topology':<23}{'workers':>8}{'msgs':>8}{'seconds':>9}{'msg/s':>9}{'samples/s':>11}"
         f"{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}{'API p50':>10}{'API p99':>9}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
-            f"{r.database:<11}{r.workers:>8}{r.messages:>8}{r.seconds:>9}{r.messages_per_s:>9}"
+            f"{r.database:<11}{r.topology:<23}{r.workers:>8}{r.messages:>8}{r.seconds:>9}{r.messages_per_s:>9}"
             f"{r.samples_per_s:>11}{r.samples_per_s_per_worker:>12}{r.raw_messages_per_s:>11}"
             f"{r.ratio_to_raw:>7}{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms"
         )
@@ -368,7 +392,7 @@ def chart(results: list[Result], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.database}\n{r.workers} worker{'s' if r.workers > 1 else ''}" for r in results]
+    labels = [f"{r.database}\n{r.topology}" for r in results]
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     positions = range(len(results))
     left.bar([p - 0.2 for p in positions], [r.messages_per_s for r in results], 0.4, label="ingest")
@@ -405,10 +429,10 @@ def main() -> int:
         broker.start()
         try:
             for kind, template in _databases():
-                for workers in (1, 2):
-                    url = _fresh_url(kind, template, f"w{workers}")
+                for index, topology in enumerate(TOPOLOGIES):
+                    url = _fresh_url(kind, template, f"case{index}")
                     try:
-                        results.append(run_case(args, broker, kind, url, workers))
+                        results.append(run_case(args, broker, kind, url, topology))
                     finally:
                         _drop(kind, url)
                     print_table(results[-1:])
