@@ -467,8 +467,8 @@ def chart(results: list[Result], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.database}\n{r.topology}" for r in results]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [f"{r.database}: {r.topology}" for r in results]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     positions = range(len(results))
     left.bar([p - 0.2 for p in positions], [r.messages_per_s for r in results], 0.4, label="ingest")
     left.bar(
@@ -477,12 +477,12 @@ def chart(results: list[Result], path: Path) -> None:
         0.4,
         label="raw paho subscriber",
     )
-    left.set_xticks(list(positions), labels)
+    left.set_xticks(list(positions), labels, rotation=30, ha="right", fontsize=8)
     left.set_ylabel("messages/s")
     left.legend()
     right.bar(list(positions), [r.samples_per_s_per_worker for r in results], 0.5)
     right.axhline(20_000, color="red", linestyle="--", label="target per worker")
-    right.set_xticks(list(positions), labels)
+    right.set_xticks(list(positions), labels, rotation=30, ha="right", fontsize=8)
     right.set_ylabel("samples/s per worker")
     right.legend()
     figure.suptitle("GloNet coordinator ingest (embedded sink)")
