@@ -1,0 +1,105 @@
+"""Telemetry tables: embedded samples, per-minute rollups and the latest value per metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import BigInteger, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.database import Base, UtcDateTime
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRecord:
+    """One accepted sample, ready for a sink."""
+
+    unit_id: str
+    machine: str
+    metric: str
+    time: datetime
+    value: bool | int | float | str
+    quality: str
+
+    @property
+    def number(self) -> float | None:
+        """The value as a number (booleans as 0/1), or None for text."""
+        if isinstance(self.value, str):
+            return None
+        return float(self.value)
+
+    def columns(self) -> dict[str, Any]:
+        """The sample as a row of the samples (and latest-value) tables."""
+        number = self.number
+        return {
+            "unit_id": self.unit_id,
+            "machine": self.machine,
+            "metric": self.metric,
+            "time": self.time,
+            "value_number": number,
+            "value_text": self.value if number is None else None,
+            "quality": self.quality,
+        }
+
+
+class TelemetrySample(Base):
+    """The embedded sink's store (bounded retention; long history belongs in InfluxDB).
+
+    Only indexed by time, for pruning: pages and rules read the rollups, and every extra index
+    costs on the hot insert path.
+    """
+
+    __tablename__ = "telemetry_samples"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    unit_id: Mapped[str] = mapped_column(String(64))
+    machine: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    value_number: Mapped[float | None] = mapped_column(Float, default=None)
+    value_text: Mapped[str | None] = mapped_column(String(200), default=None)
+    quality: Mapped[str] = mapped_column(String(16))
+
+
+class MetricRollup(Base):
+    """min/mean/max/last of one machine metric over one minute (mean = total / count)."""
+
+    __tablename__ = "metric_rollups"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
+    last: Mapped[float] = mapped_column(Float)
+    last_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LatestMetric(Base):
+    __tablename__ = "latest_metrics"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    time: Mapped[datetime] = mapped_column(UtcDateTime)
+    value_number: Mapped[float | None] = mapped_column(Float, default=None)
+    value_text: Mapped[str | None] = mapped_column(String(200), default=None)
+    quality: Mapped[str] = mapped_column(String(16))
+
+
+class RollupRead(BaseModel):
+    metric: str
+    minute: datetime
+    count: int
+    min: float
+    mean: float
+    max: float
+    last: float

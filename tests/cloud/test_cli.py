@@ -1,0 +1,145 @@
+"""``glonet cloud`` commands and settings files, as an operator uses them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cloud.config import load_settings
+from cloud.exceptions import ConfigurationError
+from glonet.broker import MosquittoBroker, free_port
+from glonet.cli import main
+from tests.cloud.conftest import retained_coordinator_state
+
+
+def _write_config(path: Path, db_url: str, network: str = "clinet", **extra: object) -> Path:
+    config = {"network": network, "database_url": db_url, **extra}
+    path.write_text(json.dumps(config))  # JSON is valid YAML
+    return path
+
+
+def test_settings_from_yaml_toml_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("network: north\nmqtt:\n  port: 1999\ntelemetry:\n  sink: influxdb\n")
+    settings = load_settings(yaml_file)
+    assert (settings.network, settings.mqtt.port, settings.telemetry.sink) == (
+        "north",
+        1999,
+        "influxdb",
+    )
+    toml_file = tmp_path / "c.toml"
+    toml_file.write_text('network = "south"\n[ingest]\nbatch_size = 7\n')
+    monkeypatch.setenv("GLONET_MQTT__PORT", "2001")
+    settings = load_settings(toml_file)
+    assert (settings.network, settings.ingest.batch_size, settings.mqtt.port) == ("south", 7, 2001)
+    assert settings.resolved_database_url.endswith("coordinator.sqlite")
+    (tmp_path / "bad.yaml").write_text("- a list")
+    with pytest.raises(ConfigurationError):
+        load_settings(tmp_path / "bad.yaml")
+
+
+def test_create_key_and_broker_config(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(
+        tmp_path / "c.yaml", db_url, mqtt={"username": "coord", "password": "pw"}
+    )
+    assert main(["cloud", "create-key", "--config", str(config)]) == 0
+    key = capsys.readouterr().out.split(": ")[1].split()[0]
+    assert key.startswith("glo_")
+    assert main(["cloud", "create-key", "--config", str(config), "--role", "plant"]) == 2
+    assert "needs unit_id" in capsys.readouterr().out
+    missing = ["cloud", "create-key", "--config", str(config), "--role", "plant", "--unit", "x"]
+    assert main(missing) == 1
+    assert main(["cloud", "broker-config", "--config", str(config), str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "passwd").read_text().startswith("coord:$7$101$")
+    assert "user coord" in (tmp_path / "b" / "acl").read_text()
+
+
+@pytest.mark.integration
+def test_serve_runs_the_coordinator_and_says_goodbye(
+    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
+) -> None:
+    port = free_port()
+    config = _write_config(
+        tmp_path / "c.yaml",
+        db_url,
+        network,
+        listen_port=port,
+        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "cli"},
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glonet", "cloud", "serve", "--config", str(config), "--json-logs"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["checks"]["mqtt"] == "ok"
+        assert retained_coordinator_state(running_mosquitto, network) == "online"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert retained_coordinator_state(running_mosquitto, network) == "offline"
+    first_log = json.loads(stderr.decode().splitlines()[0])
+    assert {"time", "level", "logger", "message"} <= set(first_log)
+
+
+@pytest.mark.integration
+def test_ingest_command_runs_a_worker_until_terminated(
+    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
+) -> None:
+    from cloud.main import build_context
+    from cloud.network.models import UnitStatus
+    from tests.cloud.conftest import Gateway, onboard
+
+    config = _write_config(
+        tmp_path / "c.yaml",
+        db_url,
+        network,
+        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "w1"},
+    )
+    context = build_context(load_settings(config))
+    onboard(context, "plant-a")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glonet", "cloud", "ingest", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gateway = Gateway(running_mosquitto, "plant-a", network=network)
+    try:
+        gateway.online()  # retained: the worker gets it whenever it subscribes
+        deadline = time.monotonic() + 20
+        status = None
+        while status != "online" and time.monotonic() < deadline:
+            with context.session_factory() as session:
+                status = session.get(UnitStatus, "plant-a")
+                status = status.status if status else None
+            time.sleep(0.1)
+        assert status == "online"
+    finally:
+        gateway.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+        context.engine.dispose()
+    assert process.returncode == 0
+    assert retained_coordinator_state(running_mosquitto, network) == "offline"
