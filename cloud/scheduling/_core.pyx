@@ -1,0 +1,1158 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled scheduling core: constructive schedule, evaluator and tabu search.
+
+A solution is a machine for every operation and an order of the operations on every machine (doubly
+linked lists). Decoding it gives the semi-active schedule: each operation starts as soon as its job
+predecessors have arrived (end plus transport time between plants), its machine predecessor has
+ended, its job is released and a gap in the machine's calendar fits it. Frozen operations keep their
+machine and start; they are not in the machine lists but their intervals are in the calendar.
+
+The search is a tabu search on the critical path(s) of the disjunctive graph: N5/N7-style moves of an
+operation to the front or end of its critical block, and reassignment of a critical operation to
+another eligible machine at a position that cannot create a cycle. For the pure makespan objective
+moves are ranked by head/tail estimates (O(block) each, as in Dell'Amico-Trubian and
+Mastrolilli-Gambardella); for other objectives every candidate is decoded and evaluated exactly.
+Everything below ``solve`` runs without the GIL on C arrays.
+"""
+
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memcpy, memset
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+
+ctypedef long long i64
+ctypedef unsigned long long u64
+
+cdef i64 NEG = -4611686018427387904
+cdef double INF = 1e300
+
+cdef enum:
+    # Exact evaluation decodes every candidate: sample at most this many per iteration.
+    EXACT_SAMPLE = 40
+    # The tabu list is a lossy hash table of 2**TABU_BITS attributes.
+    TABU_BITS = 16
+
+
+cdef struct Inst:
+    int n, m, nj, P
+    int *job
+    int *jp_ptr
+    int *jp
+    int *js_ptr
+    int *js
+    int *opt_ptr
+    int *opt_mach
+    i64 *opt_dur
+    int *plant
+    i64 *transport
+    int *bl_ptr
+    i64 *bl_s
+    i64 *bl_e
+    i64 *release
+    int *fz_mach
+    i64 *fz_start
+    i64 *due
+    double *weight
+    double *work_left
+    int has_tr, has_cal
+    double w_mk, w_tard, w_stab
+    i64 tol
+    int *ref_mach
+    i64 *ref_start
+
+
+cdef struct Sol:
+    int *mach
+    i64 *dur
+    int *mprev
+    int *mnext
+    int *mfirst
+    int *mlast
+    i64 *start
+    i64 makespan
+    double tard
+    int moved
+    double obj
+
+
+cdef struct Move:
+    int u, k, after, right
+    i64 dur
+    double val
+
+
+cdef struct Work:
+    int *indeg
+    int *queue
+    int ntopo
+    i64 *tail
+    i64 *jarr
+    i64 *jtail
+    i64 *cstart
+    i64 *jobend
+    int *path
+    int *seg
+    i64 *rr
+    double *prio
+    Move *moves
+    int nmoves, cap
+    u64 *tkey
+    i64 *texp
+    u64 rng
+    # constructive
+    int *occ_ptr
+    int *occ_cnt
+    i64 *occ_s
+    i64 *occ_e
+    int *occ_op
+    int *rem
+    int *ready
+    int *c_k
+    i64 *c_s
+    i64 *c_e
+    int *dirty
+
+
+cdef inline double now() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef inline u64 rnd(Work *W) noexcept nogil:
+    cdef u64 x = W.rng
+    x ^= x >> 12
+    x ^= x << 25
+    x ^= x >> 27
+    W.rng = x
+    return x * 2685821657736338717ULL
+
+
+cdef inline int rnd_below(Work *W, int bound) noexcept nogil:
+    return <int>((rnd(W) >> 33) % <u64>bound)
+
+
+cdef inline i64 tr(Inst *I, int a, int b) noexcept nogil:
+    if not I.has_tr:
+        return 0
+    return I.transport[I.plant[a] * I.P + I.plant[b]]
+
+
+cdef inline i64 cal_fit(Inst *I, int k, i64 t, i64 d) noexcept nogil:
+    """Earliest start >= t of a job of length d on machine k that overlaps no blocked interval."""
+    cdef int lo = I.bl_ptr[k], hi = I.bl_ptr[k + 1], mid
+    cdef int last = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if I.bl_e[mid] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    while lo < last and I.bl_s[lo] < t + d:
+        t = I.bl_e[lo]
+        lo += 1
+    return t
+
+
+# ---------------------------------------------------------------- decoding and objective
+
+cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
+    """Semi-active decode in topological order (Kahn). Returns -1 if the graph has a cycle."""
+    cdef int n = I.n, i, p, e, k, mp, h = 0, t = 0
+    cdef i64 a, s
+    for i in range(n):
+        W.indeg[i] = I.jp_ptr[i + 1] - I.jp_ptr[i] + (1 if S.mprev[i] >= 0 else 0)
+        if W.indeg[i] == 0:
+            W.queue[t] = i
+            t += 1
+    while h < t:
+        i = W.queue[h]
+        h += 1
+        k = S.mach[i]
+        if I.fz_mach[i] >= 0:
+            s = I.fz_start[i]
+        else:
+            s = I.release[i]
+            for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
+                p = I.jp[e]
+                a = st[p] + S.dur[p] + tr(I, S.mach[p], k)
+                if a > s:
+                    s = a
+            W.jarr[i] = s
+            mp = S.mprev[i]
+            if mp >= 0 and st[mp] + S.dur[mp] > s:
+                s = st[mp] + S.dur[mp]
+            if I.has_cal:
+                s = cal_fit(I, k, s, S.dur[i])
+        st[i] = s
+        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+            p = I.js[e]
+            W.indeg[p] -= 1
+            if W.indeg[p] == 0:
+                W.queue[t] = p
+                t += 1
+        mp = S.mnext[i]
+        if mp >= 0:
+            W.indeg[mp] -= 1
+            if W.indeg[mp] == 0:
+                W.queue[t] = mp
+                t += 1
+    W.ntopo = t
+    return 0 if t == n else -1
+
+
+cdef void score(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
+    """Makespan, total weighted tardiness and moved operations of the decoded schedule ``st``."""
+    cdef int i, j
+    cdef i64 e, mk = 0, shift
+    cdef double tard = 0
+    cdef int moved = 0
+    for j in range(I.nj):
+        W.jobend[j] = 0
+    for i in range(I.n):
+        e = st[i] + S.dur[i]
+        if e > mk:
+            mk = e
+        if e > W.jobend[I.job[i]]:
+            W.jobend[I.job[i]] = e
+    for j in range(I.nj):
+        if I.due[j] >= 0 and W.jobend[j] > I.due[j]:
+            tard += I.weight[j] * (W.jobend[j] - I.due[j])
+    if I.ref_mach != NULL:
+        for i in range(I.n):
+            if I.fz_mach[i] >= 0 or I.ref_mach[i] < 0:
+                continue
+            shift = st[i] - I.ref_start[i]
+            if S.mach[i] != I.ref_mach[i] or shift > I.tol or -shift > I.tol:
+                moved += 1
+    S.makespan = mk
+    S.tard = tard
+    S.moved = moved
+    S.obj = I.w_mk * mk + I.w_tard * tard + I.w_stab * moved
+
+
+cdef void tails(Inst *I, Sol *S, Work *W) noexcept nogil:
+    """Longest path from the end of each operation to the sink (ignoring calendars)."""
+    cdef int idx, i, e, s, k, mn
+    cdef i64 q, a
+    for idx in range(W.ntopo - 1, -1, -1):
+        i = W.queue[idx]
+        k = S.mach[i]
+        q = 0
+        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+            s = I.js[e]
+            a = tr(I, k, S.mach[s]) + S.dur[s] + W.tail[s]
+            if a > q:
+                q = a
+        W.jtail[i] = q
+        mn = S.mnext[i]
+        if mn >= 0 and S.dur[mn] + W.tail[mn] > q:
+            q = S.dur[mn] + W.tail[mn]
+        W.tail[i] = q
+
+
+# ---------------------------------------------------------------- solution editing
+
+cdef void relocate(Sol *S, int u, int k, int after, i64 d) noexcept nogil:
+    """Move operation u to machine k right after ``after`` (-1: at the front)."""
+    cdef int a = S.mprev[u], b = S.mnext[u], k0 = S.mach[u]
+    if a >= 0:
+        S.mnext[a] = b
+    else:
+        S.mfirst[k0] = b
+    if b >= 0:
+        S.mprev[b] = a
+    else:
+        S.mlast[k0] = a
+    if after >= 0:
+        b = S.mnext[after]
+        S.mnext[after] = u
+    else:
+        b = S.mfirst[k]
+        S.mfirst[k] = u
+    S.mprev[u] = after
+    S.mnext[u] = b
+    if b >= 0:
+        S.mprev[b] = u
+    else:
+        S.mlast[k] = u
+    S.mach[u] = k
+    S.dur[u] = d
+
+
+cdef void copy_sol(Inst *I, Sol *dst, Sol *src) noexcept nogil:
+    memcpy(dst.mach, src.mach, I.n * sizeof(int))
+    memcpy(dst.dur, src.dur, I.n * sizeof(i64))
+    memcpy(dst.mprev, src.mprev, I.n * sizeof(int))
+    memcpy(dst.mnext, src.mnext, I.n * sizeof(int))
+    memcpy(dst.start, src.start, I.n * sizeof(i64))
+    memcpy(dst.mfirst, src.mfirst, I.m * sizeof(int))
+    memcpy(dst.mlast, src.mlast, I.m * sizeof(int))
+    dst.makespan = src.makespan
+    dst.tard = src.tard
+    dst.moved = src.moved
+    dst.obj = src.obj
+
+
+cdef int alloc_sol(Inst *I, Sol *S) noexcept nogil:
+    S.mach = <int *>calloc(I.n + 1, sizeof(int))
+    S.dur = <i64 *>calloc(I.n + 1, sizeof(i64))
+    S.mprev = <int *>calloc(I.n + 1, sizeof(int))
+    S.mnext = <int *>calloc(I.n + 1, sizeof(int))
+    S.start = <i64 *>calloc(I.n + 1, sizeof(i64))
+    S.mfirst = <int *>calloc(I.m + 1, sizeof(int))
+    S.mlast = <int *>calloc(I.m + 1, sizeof(int))
+    return 0 if (S.mach and S.dur and S.mprev and S.mnext and S.start and S.mfirst
+                 and S.mlast) else -1
+
+
+cdef void free_sol(Sol *S) noexcept nogil:
+    free(S.mach)
+    free(S.dur)
+    free(S.mprev)
+    free(S.mnext)
+    free(S.start)
+    free(S.mfirst)
+    free(S.mlast)
+
+
+# ---------------------------------------------------------------- constructive schedule
+
+cdef i64 occ_fit(Work *W, int k, i64 t, i64 d) noexcept nogil:
+    """Earliest start >= t of length d in a gap of machine k's occupied intervals."""
+    cdef int lo = W.occ_ptr[k], hi = W.occ_ptr[k] + W.occ_cnt[k], mid, last = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if W.occ_e[mid] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    while lo < last and W.occ_s[lo] < t + d:
+        t = W.occ_e[lo]
+        lo += 1
+    return t
+
+
+cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
+    cdef int base = W.occ_ptr[k], pos = base + W.occ_cnt[k]
+    while pos > base and W.occ_s[pos - 1] > s:
+        W.occ_s[pos] = W.occ_s[pos - 1]
+        W.occ_e[pos] = W.occ_e[pos - 1]
+        W.occ_op[pos] = W.occ_op[pos - 1]
+        pos -= 1
+    W.occ_s[pos] = s
+    W.occ_e[pos] = e
+    W.occ_op[pos] = op
+    W.occ_cnt[k] += 1
+
+
+cdef void best_option(Inst *I, Sol *S, Work *W, int i, int *pref, i64 slack) noexcept nogil:
+    """Machine giving operation i its earliest end, inserted in a gap; keeps the preferred
+    (previous) machine unless that ends more than ``slack`` after the alternative."""
+    cdef int e, k, p, f, bk = -1, pk = -1
+    cdef i64 t, s, d, a, be = 0, bs = 0, bd = 0, ps = 0, pe = 0
+    for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
+        k = I.opt_mach[e]
+        d = I.opt_dur[e]
+        t = I.release[i]
+        for f in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
+            p = I.jp[f]
+            a = S.start[p] + S.dur[p] + tr(I, S.mach[p], k)
+            if a > t:
+                t = a
+        s = occ_fit(W, k, t, d)
+        if bk < 0 or s + d < be or (s + d == be and d < bd):
+            bk, bs, be, bd = k, s, s + d, d
+        if pref != NULL and k == pref[i]:
+            pk, ps, pe = k, s, s + d
+    # Warm start: stay on the previous machine if it is not much worse than the best one, or
+    # if the operation can still start there no later than in the previous plan.
+    if pk >= 0 and (pe <= be + slack or ps <= I.ref_start[i] + slack):
+        bk, bs, be = pk, ps, pe
+    W.c_k[i] = bk
+    W.c_s[i] = bs
+    W.c_e[i] = be
+    W.dirty[i] = 0
+
+
+cdef i64 dur_on(Inst *I, int i, int k) noexcept nogil:
+    cdef int e
+    for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
+        if I.opt_mach[e] == k:
+            return I.opt_dur[e]
+    return -1
+
+
+cdef void construct(Inst *I, Sol *S, Work *W, double *prio, int *pref, i64 slack) noexcept nogil:
+    """Giffler-Thompson style list scheduling with insertion into machine gaps: among ready
+    operations that could start before the earliest possible end, take the highest priority."""
+    cdef int n = I.n, i, j, e, k, p, r, nready = 0, pick, step, nfree = 0
+    cdef i64 cstar
+    for k in range(I.m):
+        W.occ_cnt[k] = 0
+        for e in range(I.bl_ptr[k], I.bl_ptr[k + 1]):
+            occ_insert(W, k, I.bl_s[e], I.bl_e[e], -1)
+    for i in range(n):
+        W.rem[i] = I.jp_ptr[i + 1] - I.jp_ptr[i]
+    for i in range(n):
+        if I.fz_mach[i] >= 0:
+            S.mach[i] = I.fz_mach[i]
+            S.dur[i] = dur_on(I, i, I.fz_mach[i])
+            S.start[i] = I.fz_start[i]
+            for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+                W.rem[I.js[e]] -= 1
+        else:
+            nfree += 1
+    for i in range(n):
+        if I.fz_mach[i] < 0 and W.rem[i] == 0:
+            W.ready[nready] = i
+            nready += 1
+            W.dirty[i] = 1
+    for step in range(nfree):
+        cstar = NEG
+        for r in range(nready):
+            i = W.ready[r]
+            if W.dirty[i]:
+                best_option(I, S, W, i, pref, slack)
+            if cstar == NEG or W.c_e[i] < cstar:
+                cstar = W.c_e[i]
+        pick = -1
+        for r in range(nready):
+            i = W.ready[r]
+            if (W.c_s[i] < cstar or W.c_e[i] <= cstar) and (pick < 0 or prio[i] > prio[W.ready[pick]]):
+                pick = r
+        i = W.ready[pick]
+        nready -= 1
+        W.ready[pick] = W.ready[nready]
+        k = W.c_k[i]
+        S.mach[i] = k
+        S.dur[i] = W.c_e[i] - W.c_s[i]
+        S.start[i] = W.c_s[i]
+        occ_insert(W, k, W.c_s[i], W.c_e[i], i)
+        for r in range(nready):
+            j = W.ready[r]
+            if not W.dirty[j]:
+                for e in range(I.opt_ptr[j], I.opt_ptr[j + 1]):
+                    if I.opt_mach[e] == k:
+                        W.dirty[j] = 1
+        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+            p = I.js[e]
+            W.rem[p] -= 1
+            if W.rem[p] == 0:
+                W.ready[nready] = p
+                nready += 1
+                W.dirty[p] = 1
+    link_from_occupancy(I, S, W)
+
+
+cdef void link_from_occupancy(Inst *I, Sol *S, Work *W) noexcept nogil:
+    cdef int k, e, i, last
+    for i in range(I.n):
+        S.mprev[i] = -1
+        S.mnext[i] = -1
+    for k in range(I.m):
+        last = -1
+        S.mfirst[k] = -1
+        for e in range(W.occ_ptr[k], W.occ_ptr[k] + W.occ_cnt[k]):
+            i = W.occ_op[e]
+            if i < 0 or I.fz_mach[i] >= 0:
+                continue
+            if last >= 0:
+                S.mnext[last] = i
+            else:
+                S.mfirst[k] = i
+            S.mprev[i] = last
+            last = i
+        S.mlast[k] = last
+
+
+# ---------------------------------------------------------------- neighbourhood
+
+cdef int pick_end(Inst *I, Sol *S, Work *W, int job) noexcept nogil:
+    """Operation ending last (in ``job``, or overall when job < 0); random among ties."""
+    cdef int i, best = -1, ties = 0
+    cdef i64 e, be = NEG
+    for i in range(I.n):
+        if job >= 0 and I.job[i] != job:
+            continue
+        e = S.start[i] + S.dur[i]
+        if e > be:
+            be, best, ties = e, i, 1
+        elif e == be:
+            ties += 1
+            if rnd_below(W, ties) == 0:
+                best = i
+    return best
+
+
+cdef int critical_path(Inst *I, Sol *S, Work *W, int endop, int *path) noexcept nogil:
+    """Trace back from endop along the arcs that determine each start (machine arc on ties)."""
+    cdef int cnt = 0, i = endop, best, e, p, lo, hi
+    cdef i64 arr, a
+    while i >= 0 and I.fz_mach[i] < 0:
+        path[cnt] = i
+        cnt += 1
+        best = -1
+        arr = NEG
+        p = S.mprev[i]
+        if p >= 0:
+            best, arr = p, S.start[p] + S.dur[p]
+        for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
+            p = I.jp[e]
+            a = S.start[p] + S.dur[p] + tr(I, S.mach[p], S.mach[i])
+            if a > arr:
+                best, arr = p, a
+        if best >= 0 and arr < I.release[i]:
+            best = -1
+        i = best
+    lo, hi = 0, cnt - 1
+    while lo < hi:
+        path[lo], path[hi] = path[hi], path[lo]
+        lo += 1
+        hi -= 1
+    return cnt
+
+
+cdef void add_move(Work *W, int u, int k, int after, int right, i64 d, double val) noexcept nogil:
+    if W.nmoves >= W.cap:
+        return
+    W.moves[W.nmoves].u = u
+    W.moves[W.nmoves].k = k
+    W.moves[W.nmoves].after = after
+    W.moves[W.nmoves].right = right
+    W.moves[W.nmoves].dur = d
+    W.moves[W.nmoves].val = val
+    W.nmoves += 1
+
+
+cdef int segment(Sol *S, int u, int after, int right, int *seg) noexcept nogil:
+    """Operations of the machine segment a same-machine move reorders, in their new order."""
+    cdef int L = 0, o
+    if right:
+        o = S.mnext[u]
+        while True:
+            seg[L] = o
+            L += 1
+            if o == after:
+                break
+            o = S.mnext[o]
+        seg[L] = u
+        return L + 1
+    seg[0] = u
+    L = 1
+    o = S.mnext[after] if after >= 0 else S.mfirst[S.mach[u]]
+    while o != u:
+        seg[L] = o
+        L += 1
+        o = S.mnext[o]
+    return L
+
+
+cdef double estimate_seq(Inst *I, Sol *S, Work *W, int u, int after, int right) noexcept nogil:
+    """Longest path through the reordered segment, from the unchanged heads and tails around it."""
+    cdef int L = segment(S, u, after, right, W.seg), t, o, first, lastold, mp, mn
+    cdef i64 prev_end = 0, h, q, nxt = 0, best = 0
+    first = u if right else W.seg[1]
+    lastold = after if right else u
+    mp = S.mprev[first]
+    if mp >= 0:
+        prev_end = S.start[mp] + S.dur[mp]
+    for t in range(L):
+        o = W.seg[t]
+        h = W.jarr[o]
+        if prev_end > h:
+            h = prev_end
+        W.rr[t] = h
+        prev_end = h + S.dur[o]
+    mn = S.mnext[lastold]
+    if mn >= 0:
+        nxt = S.dur[mn] + W.tail[mn]
+    for t in range(L - 1, -1, -1):
+        o = W.seg[t]
+        q = W.jtail[o]
+        if nxt > q:
+            q = nxt
+        if W.rr[t] + S.dur[o] + q > best:
+            best = W.rr[t] + S.dur[o] + q
+        nxt = S.dur[o] + q
+    return <double>best
+
+
+cdef void add_seq_move(Inst *I, Sol *S, Work *W, int u, int after, int right, int exact) noexcept nogil:
+    if after == u or after == S.mprev[u]:
+        return
+    add_move(W, u, S.mach[u], after, right, S.dur[u],
+             0.0 if exact else estimate_seq(I, S, W, u, after, right))
+
+
+cdef void block_moves(Inst *I, Sol *S, Work *W, int *B, int L, int first_block, int last_block,
+                      int exact) noexcept nogil:
+    """N5 swaps at the block ends, plus N7 moves of inner operations to the block's ends."""
+    cdef int j, before = S.mprev[B[0]]
+    if not first_block:
+        add_seq_move(I, S, W, B[0], B[1], 1, exact)
+    if not last_block and (L > 2 or first_block):
+        add_seq_move(I, S, W, B[L - 1], S.mprev[B[L - 2]], 0, exact)
+    if L < 3:
+        return
+    for j in range(1, L - 1):
+        add_seq_move(I, S, W, B[j], before, 0, exact)
+        add_seq_move(I, S, W, B[j], B[L - 1], 1, exact)
+    add_seq_move(I, S, W, B[0], B[L - 1], 1, exact)
+    add_seq_move(I, S, W, B[L - 1], before, 0, exact)
+
+
+cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int exact) noexcept nogil:
+    """Insert v on another eligible machine between x and y, where x cannot be a descendant of v
+    (starts before v ends) and y cannot be an ancestor (ends after v starts): never a cycle."""
+    cdef int e, f, k, p, x, y
+    cdef i64 d, ra, qa, a, r, q, vs = S.start[v], ve = S.start[v] + S.dur[v]
+    for e in range(I.opt_ptr[v], I.opt_ptr[v + 1]):
+        k = I.opt_mach[e]
+        if k == S.mach[v]:
+            continue
+        d = I.opt_dur[e]
+        ra = I.release[v]
+        for f in range(I.jp_ptr[v], I.jp_ptr[v + 1]):
+            p = I.jp[f]
+            a = S.start[p] + S.dur[p] + tr(I, S.mach[p], k)
+            if a > ra:
+                ra = a
+        qa = 0
+        if not exact:
+            for f in range(I.js_ptr[v], I.js_ptr[v + 1]):
+                p = I.js[f]
+                a = tr(I, k, S.mach[p]) + S.dur[p] + W.tail[p]
+                if a > qa:
+                    qa = a
+        x = -1
+        y = S.mfirst[k]
+        while x < 0 or S.start[x] < ve:
+            if y < 0 or S.start[y] + S.dur[y] > vs:
+                r = ra
+                if x >= 0 and S.start[x] + S.dur[x] > r:
+                    r = S.start[x] + S.dur[x]
+                q = qa
+                if y >= 0 and S.dur[y] + W.tail[y] > q:
+                    q = S.dur[y] + W.tail[y]
+                add_move(W, v, k, x, 0, d, 0.0 if exact else <double>(r + d + q))
+            if y < 0:
+                break
+            x = y
+            y = S.mnext[y]
+
+
+cdef void path_moves(Inst *I, Sol *S, Work *W, int endop, int exact) noexcept nogil:
+    cdef int cnt = critical_path(I, S, W, endop, W.path), t = 0, b
+    while t < cnt:
+        b = t
+        while t + 1 < cnt and W.path[t + 1] == S.mnext[W.path[t]]:
+            t += 1
+        if t > b:
+            block_moves(I, S, W, W.path + b, t - b + 1, b == 0, t == cnt - 1, exact)
+        t += 1
+    for t in range(cnt):
+        if I.opt_ptr[W.path[t] + 1] - I.opt_ptr[W.path[t]] > 1:
+            reassign_moves(I, S, W, W.path[t], exact)
+
+
+cdef int tardy_job(Inst *I, Sol *S, Work *W) noexcept nogil:
+    """A random tardy job, drawn with probability proportional to its weighted tardiness."""
+    cdef int j, pick = -1
+    cdef double total = 0, w, x
+    for j in range(I.nj):
+        if I.due[j] >= 0 and W.jobend[j] > I.due[j]:
+            w = I.weight[j] * (W.jobend[j] - I.due[j])
+            if w > 0:
+                total += w
+                x = (rnd(W) >> 11) * (1.0 / 9007199254740992.0)
+                if x * total < w:
+                    pick = j
+    return pick
+
+
+cdef void neighbourhood(Inst *I, Sol *S, Work *W, int exact) noexcept nogil:
+    cdef int j
+    W.nmoves = 0
+    if I.w_mk > 0 or I.w_stab > 0:
+        path_moves(I, S, W, pick_end(I, S, W, -1), exact)
+    if I.w_tard > 0:
+        score(I, S, W, S.start)
+        j = tardy_job(I, S, W)
+        if j >= 0:
+            path_moves(I, S, W, pick_end(I, S, W, j), exact)
+
+
+# ---------------------------------------------------------------- tabu list
+
+cdef inline int tslot(u64 key) noexcept nogil:
+    return <int>((key * 0x9E3779B97F4A7C15ULL) >> (64 - TABU_BITS))
+
+
+cdef inline void tabu_set(Work *W, u64 key, i64 until) noexcept nogil:
+    cdef int s = tslot(key)
+    W.tkey[s] = key
+    W.texp[s] = until
+
+
+cdef inline int tabu_has(Work *W, u64 key, i64 it) noexcept nogil:
+    cdef int s = tslot(key)
+    return W.tkey[s] == key and W.texp[s] > it
+
+
+cdef inline u64 order_key(Inst *I, int a, int b) noexcept nogil:
+    return (<u64>a * <u64>I.n + <u64>b) * 2
+
+
+cdef inline u64 place_key(Inst *I, int v, int k) noexcept nogil:
+    return (<u64>v * <u64>I.m + <u64>k) * 2 + 1
+
+
+cdef int move_is_tabu(Inst *I, Sol *S, Work *W, Move *mv, i64 it) noexcept nogil:
+    """A move is tabu if it restores an order or a machine that a recent move undid."""
+    cdef int L, t
+    if mv.k != S.mach[mv.u]:
+        return tabu_has(W, place_key(I, mv.u, mv.k), it)
+    L = segment(S, mv.u, mv.after, mv.right, W.seg)
+    for t in range(L - 1):
+        if mv.right and tabu_has(W, order_key(I, W.seg[t], mv.u), it):
+            return 1
+        if not mv.right and tabu_has(W, order_key(I, mv.u, W.seg[t + 1]), it):
+            return 1
+    return 0
+
+
+cdef void make_tabu(Inst *I, Sol *S, Work *W, Move *mv, i64 until) noexcept nogil:
+    """Forbid undoing ``mv`` (call before applying it)."""
+    cdef int L, t
+    if mv.k != S.mach[mv.u]:
+        tabu_set(W, place_key(I, mv.u, S.mach[mv.u]), until)
+        return
+    L = segment(S, mv.u, mv.after, mv.right, W.seg)
+    for t in range(L - 1):
+        if mv.right:
+            tabu_set(W, order_key(I, mv.u, W.seg[t]), until)
+        else:
+            tabu_set(W, order_key(I, W.seg[t + 1], mv.u), until)
+
+
+# ---------------------------------------------------------------- search
+
+cdef void exact_values(Inst *I, Sol *S, Work *W) noexcept nogil:
+    """Decode every (sampled) candidate and store its exact objective; cycles get +inf."""
+    cdef int c, j, old_k, old_after
+    cdef i64 old_d
+    cdef Move tmp
+    cdef i64 mk
+    cdef double tard, obj
+    cdef int moved
+    while W.nmoves > EXACT_SAMPLE:
+        j = rnd_below(W, W.nmoves)
+        W.nmoves -= 1
+        W.moves[j] = W.moves[W.nmoves]
+    mk, tard, moved, obj = S.makespan, S.tard, S.moved, S.obj
+    for c in range(W.nmoves):
+        tmp = W.moves[c]
+        old_k, old_after, old_d = S.mach[tmp.u], S.mprev[tmp.u], S.dur[tmp.u]
+        relocate(S, tmp.u, tmp.k, tmp.after, tmp.dur)
+        if evaluate(I, S, W, W.cstart) == 0:
+            score(I, S, W, W.cstart)
+            W.moves[c].val = S.obj
+        else:
+            W.moves[c].val = INF
+        relocate(S, tmp.u, old_k, old_after, old_d)
+    S.makespan, S.tard, S.moved, S.obj = mk, tard, moved, obj
+
+
+cdef int choose(Inst *I, Sol *S, Work *W, i64 it, double best_obj) noexcept nogil:
+    """Best non-tabu candidate (a tabu one if it beats the best so far); random among ties."""
+    cdef int c, pick = -1, ties = 0, fallback = -1
+    cdef double bv = INF, fv = INF, v
+    for c in range(W.nmoves):
+        v = W.moves[c].val
+        if v >= INF:
+            continue
+        if move_is_tabu(I, S, W, &W.moves[c], it) and v >= best_obj:
+            if v < fv:
+                fv, fallback = v, c
+            continue
+        if v < bv:
+            bv, pick, ties = v, c, 1
+        elif v == bv:
+            ties += 1
+            if rnd_below(W, ties) == 0:
+                pick = c
+    return pick if pick >= 0 else fallback
+
+
+cdef int apply_move(Inst *I, Sol *S, Work *W, Move *mv, int fast) noexcept nogil:
+    """Apply and decode; undo and return -1 if the move closed a cycle."""
+    cdef int old_k = S.mach[mv.u], old_after = S.mprev[mv.u]
+    cdef i64 old_d = S.dur[mv.u]
+    relocate(S, mv.u, mv.k, mv.after, mv.dur)
+    if evaluate(I, S, W, S.start) != 0:
+        relocate(S, mv.u, old_k, old_after, old_d)
+        evaluate(I, S, W, S.start)
+        if fast:
+            tails(I, S, W)
+        return -1
+    score(I, S, W, S.start)
+    if fast:
+        tails(I, S, W)
+    return 0
+
+
+cdef void perturb(Inst *I, Sol *S, Work *W, int count, int fast) noexcept nogil:
+    cdef int done = 0, tries = 0, c
+    while done < count and tries < 4 * count:
+        tries += 1
+        neighbourhood(I, S, W, 1)
+        if W.nmoves == 0:
+            return
+        c = rnd_below(W, W.nmoves)
+        if apply_move(I, S, W, &W.moves[c], fast) == 0:
+            done += 1
+
+
+cdef struct Limits:
+    double deadline
+    i64 max_iter
+    double lower_bound
+    int stall
+    int tenure_min, tenure_span
+
+
+cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
+                int *stop_reason) noexcept nogil:
+    cdef i64 it = 0, last_improve = 0
+    cdef int c, attempt
+    cdef Move mv
+    if fast:
+        tails(I, cur, W)
+    stop_reason[0] = 0
+    while True:
+        if best.obj <= lim.lower_bound:
+            stop_reason[0] = 2
+            break
+        if lim.max_iter >= 0 and it >= lim.max_iter:
+            stop_reason[0] = 1
+            break
+        if (it & 15) == 0 and now() >= lim.deadline:
+            break
+        neighbourhood(I, cur, W, not fast)
+        if W.nmoves == 0:
+            stop_reason[0] = 3
+            break
+        if not fast:
+            exact_values(I, cur, W)
+        it += 1
+        for attempt in range(3):
+            c = choose(I, cur, W, it, best.obj)
+            if c < 0:
+                break
+            mv = W.moves[c]
+            make_tabu(I, cur, W, &mv, it + lim.tenure_min + rnd_below(W, lim.tenure_span))
+            if apply_move(I, cur, W, &mv, fast) == 0:
+                break
+            W.moves[c].val = INF
+        if cur.obj < best.obj:
+            copy_sol(I, best, cur)
+            last_improve = it
+        elif it - last_improve > lim.stall:
+            copy_sol(I, cur, best)
+            evaluate(I, cur, W, cur.start)
+            score(I, cur, W, cur.start)
+            memset(W.texp, 0, (1 << TABU_BITS) * sizeof(i64))
+            perturb(I, cur, W, 2 + rnd_below(W, 4), fast)
+            if fast:
+                tails(I, cur, W)
+            last_improve = it
+    return it
+
+
+# ---------------------------------------------------------------- Python boundary
+
+cdef int *copy_int(const int[:] src) except NULL:
+    cdef int *dst = <int *>malloc((src.shape[0] + 1) * sizeof(int))
+    if dst == NULL:
+        raise MemoryError()
+    if src.shape[0]:
+        memcpy(dst, &src[0], src.shape[0] * sizeof(int))
+    return dst
+
+
+cdef i64 *copy_i64(const i64[:] src) except NULL:
+    cdef i64 *dst = <i64 *>malloc((src.shape[0] + 1) * sizeof(i64))
+    if dst == NULL:
+        raise MemoryError()
+    if src.shape[0]:
+        memcpy(dst, &src[0], src.shape[0] * sizeof(i64))
+    return dst
+
+
+cdef double *copy_double(const double[:] src) except NULL:
+    cdef double *dst = <double *>malloc((src.shape[0] + 1) * sizeof(double))
+    if dst == NULL:
+        raise MemoryError()
+    if src.shape[0]:
+        memcpy(dst, &src[0], src.shape[0] * sizeof(double))
+    return dst
+
+
+cdef class Core:
+    """A flattened problem, ready to be solved any number of times.
+
+    Arrays (``array.array``): ``job`` (op → job), ``pred_ptr``/``pred`` (job predecessors, CSR),
+    ``opt_ptr``/``opt_machine``/``opt_duration`` (eligible machines, CSR), ``plant`` (machine →
+    plant), ``transport`` (plants × plants, row-major), ``blocked_ptr``/``blocked_start``/
+    ``blocked_end`` (per machine, sorted and merged, frozen operations included), ``release`` (per
+    op), ``frozen_machine``/``frozen_start`` (-1 when free), ``due`` (-1 when none) and ``weight``
+    (per job), ``work_left`` (per op: a priority for the constructive rules).
+    """
+
+    cdef Inst I
+    cdef object _keep
+
+    def __cinit__(self, int n, int m, int nj, int plants, const int[:] job, const int[:] pred_ptr,
+                  const int[:] pred, const int[:] opt_ptr, const int[:] opt_machine,
+                  const i64[:] opt_duration, const int[:] plant, const i64[:] transport,
+                  const int[:] blocked_ptr, const i64[:] blocked_start, const i64[:] blocked_end,
+                  const i64[:] release, const int[:] frozen_machine, const i64[:] frozen_start,
+                  const i64[:] due, const double[:] weight, const double[:] work_left):
+        cdef int i, e, p
+        cdef int *count
+        memset(&self.I, 0, sizeof(Inst))
+        self.I.n, self.I.m, self.I.nj, self.I.P = n, m, nj, plants
+        self.I.job = copy_int(job)
+        self.I.jp_ptr = copy_int(pred_ptr)
+        self.I.jp = copy_int(pred)
+        self.I.opt_ptr = copy_int(opt_ptr)
+        self.I.opt_mach = copy_int(opt_machine)
+        self.I.opt_dur = copy_i64(opt_duration)
+        self.I.plant = copy_int(plant)
+        self.I.transport = copy_i64(transport)
+        self.I.bl_ptr = copy_int(blocked_ptr)
+        self.I.bl_s = copy_i64(blocked_start)
+        self.I.bl_e = copy_i64(blocked_end)
+        self.I.release = copy_i64(release)
+        self.I.fz_mach = copy_int(frozen_machine)
+        self.I.fz_start = copy_i64(frozen_start)
+        self.I.due = copy_i64(due)
+        self.I.weight = copy_double(weight)
+        self.I.work_left = copy_double(work_left)
+        self.I.has_tr = 0
+        for e in range(transport.shape[0]):
+            if transport[e] != 0:
+                self.I.has_tr = 1
+        self.I.has_cal = 1 if blocked_ptr[m] > 0 else 0
+        # Successors (CSR) from the predecessors.
+        self.I.js_ptr = <int *>calloc(n + 2, sizeof(int))
+        self.I.js = <int *>malloc((pred.shape[0] + 1) * sizeof(int))
+        count = <int *>calloc(n + 1, sizeof(int))
+        if self.I.js_ptr == NULL or self.I.js == NULL or count == NULL:
+            free(count)
+            raise MemoryError()
+        for i in range(n):
+            for e in range(pred_ptr[i], pred_ptr[i + 1]):
+                self.I.js_ptr[pred[e] + 1] += 1
+        for i in range(n):
+            self.I.js_ptr[i + 1] += self.I.js_ptr[i]
+        for i in range(n):
+            for e in range(pred_ptr[i], pred_ptr[i + 1]):
+                p = pred[e]
+                self.I.js[self.I.js_ptr[p] + count[p]] = i
+                count[p] += 1
+        free(count)
+
+    def __dealloc__(self):
+        free(self.I.job)
+        free(self.I.jp_ptr)
+        free(self.I.jp)
+        free(self.I.js_ptr)
+        free(self.I.js)
+        free(self.I.opt_ptr)
+        free(self.I.opt_mach)
+        free(self.I.opt_dur)
+        free(self.I.plant)
+        free(self.I.transport)
+        free(self.I.bl_ptr)
+        free(self.I.bl_s)
+        free(self.I.bl_e)
+        free(self.I.release)
+        free(self.I.fz_mach)
+        free(self.I.fz_start)
+        free(self.I.due)
+        free(self.I.weight)
+        free(self.I.work_left)
+
+    def solve(self, double time_limit, i64 iteration_limit, u64 seed, double w_makespan,
+              double w_tardiness, double w_stability, i64 tolerance, object ref_machine,
+              object ref_start, double lower_bound, int stall):
+        """Construct, then search until the time or iteration limit or the lower bound.
+
+        Returns ``(machines, starts, stats)``; stats is a dict of counters and times.
+        """
+        cdef const int[:] rm
+        cdef const i64[:] rs
+        cdef Work W
+        cdef Sol cur, best
+        cdef Limits lim
+        cdef int ok, stop_reason = 0, fast
+        cdef i64 iterations = 0
+        cdef double t0 = now(), t_first, first_obj
+        cdef int *pref = NULL
+        cdef int *rmach = NULL
+        cdef i64 *rstart = NULL
+        self.I.w_mk, self.I.w_tard, self.I.w_stab = w_makespan, w_tardiness, w_stability
+        self.I.tol = tolerance
+        if ref_machine is not None:
+            rm = ref_machine
+            rs = ref_start
+            rmach = copy_int(rm)
+            rstart = copy_i64(rs)
+        self.I.ref_mach = rmach
+        self.I.ref_start = rstart
+        memset(&W, 0, sizeof(Work))
+        memset(&cur, 0, sizeof(Sol))
+        memset(&best, 0, sizeof(Sol))
+        try:
+            if alloc_work(&self.I, &W) != 0 or alloc_sol(&self.I, &cur) != 0 \
+                    or alloc_sol(&self.I, &best) != 0:
+                raise MemoryError()
+            W.rng = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL
+            if W.rng == 0:
+                W.rng = 1
+            fast = 1 if (w_tardiness == 0 and w_stability == 0) else 0
+            lim.deadline = t0 + time_limit
+            lim.max_iter = iteration_limit
+            lim.lower_bound = lower_bound if fast else -1.0
+            lim.stall = stall
+            lim.tenure_min = 10 + self.I.nj // (self.I.m if self.I.m > 0 else 1)
+            lim.tenure_span = 1 + lim.tenure_min // 2
+            with nogil:
+                initial(&self.I, &cur, &best, &W, rmach)
+                t_first = now() - t0
+                first_obj = best.obj
+                copy_sol(&self.I, &cur, &best)
+                evaluate(&self.I, &cur, &W, cur.start)
+                score(&self.I, &cur, &W, cur.start)
+                iterations = search(&self.I, &cur, &best, &W, &lim, fast, &stop_reason)
+            machines = [best.mach[i] for i in range(self.I.n)]
+            starts = [best.start[i] for i in range(self.I.n)]
+            stats = {
+                "iterations": iterations,
+                "elapsed": now() - t0,
+                "time_to_first": t_first,
+                "first_objective": first_obj,
+                "stop_reason": ("time", "iterations", "lower bound", "no move")[stop_reason],
+            }
+            return machines, starts, stats
+        finally:
+            free_work(&W)
+            free_sol(&cur)
+            free_sol(&best)
+            free(rmach)
+            free(rstart)
+            self.I.ref_mach = NULL
+            self.I.ref_start = NULL
+
+
+cdef void initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexcept nogil:
+    """Best of a few priority rules (or the previous plan's order when warm starting)."""
+    cdef int rule, i
+    cdef double *prio = W.prio
+    if ref_mach != NULL:
+        for i in range(I.n):
+            prio[i] = -<double>I.ref_start[i] if I.ref_mach[i] >= 0 else -<double>I.release[i]
+        construct(I, best, W, prio, ref_mach, I.tol)
+        evaluate(I, best, W, best.start)
+        score(I, best, W, best.start)
+        return
+    best.obj = INF
+    for rule in range(4):
+        for i in range(I.n):
+            if rule == 0:
+                prio[i] = I.work_left[i]
+            elif rule == 1:
+                prio[i] = -<double>(I.due[I.job[i]] if I.due[I.job[i]] >= 0 else 1e12) \
+                    + I.work_left[i]
+            else:
+                prio[i] = I.work_left[i] * (0.8 + 0.4 * (rnd(W) >> 11) * (1.0 / 9007199254740992.0))
+        construct(I, cur, W, prio, NULL, 0)
+        evaluate(I, cur, W, cur.start)
+        score(I, cur, W, cur.start)
+        if cur.obj < best.obj:
+            copy_sol(I, best, cur)
+
+
+cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
+    cdef int n = I.n + 1, k, e, i, total
+    W.cap = 16 * n + 4096
+    W.indeg = <int *>calloc(n, sizeof(int))
+    W.queue = <int *>calloc(n, sizeof(int))
+    W.tail = <i64 *>calloc(n, sizeof(i64))
+    W.jarr = <i64 *>calloc(n, sizeof(i64))
+    W.jtail = <i64 *>calloc(n, sizeof(i64))
+    W.cstart = <i64 *>calloc(n, sizeof(i64))
+    W.jobend = <i64 *>calloc(I.nj + 1, sizeof(i64))
+    W.path = <int *>calloc(n, sizeof(int))
+    W.seg = <int *>calloc(n, sizeof(int))
+    W.rr = <i64 *>calloc(n, sizeof(i64))
+    W.prio = <double *>calloc(n, sizeof(double))
+    W.moves = <Move *>calloc(W.cap, sizeof(Move))
+    W.tkey = <u64 *>calloc(1 << TABU_BITS, sizeof(u64))
+    W.texp = <i64 *>calloc(1 << TABU_BITS, sizeof(i64))
+    W.occ_ptr = <int *>calloc(I.m + 1, sizeof(int))
+    W.occ_cnt = <int *>calloc(I.m + 1, sizeof(int))
+    W.rem = <int *>calloc(n, sizeof(int))
+    W.ready = <int *>calloc(n, sizeof(int))
+    W.c_k = <int *>calloc(n, sizeof(int))
+    W.c_s = <i64 *>calloc(n, sizeof(i64))
+    W.c_e = <i64 *>calloc(n, sizeof(i64))
+    W.dirty = <int *>calloc(n, sizeof(int))
+    if W.occ_ptr == NULL:
+        return -1
+    # Room on each machine for its blocked intervals and every operation eligible on it.
+    for k in range(I.m):
+        W.occ_ptr[k + 1] = W.occ_ptr[k] + I.bl_ptr[k + 1] - I.bl_ptr[k]
+    for i in range(I.n):
+        for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
+            for k in range(I.opt_mach[e] + 1, I.m + 1):
+                W.occ_ptr[k] += 1
+    total = W.occ_ptr[I.m] + 1
+    W.occ_s = <i64 *>calloc(total, sizeof(i64))
+    W.occ_e = <i64 *>calloc(total, sizeof(i64))
+    W.occ_op = <int *>calloc(total, sizeof(int))
+    if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.jobend
+            and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt
+            and W.rem and W.ready and W.c_k and W.c_s and W.c_e and W.dirty and W.occ_s
+            and W.occ_e and W.occ_op):
+        return -1
+    return 0
+
+
+cdef void free_work(Work *W) noexcept nogil:
+    free(W.indeg)
+    free(W.queue)
+    free(W.tail)
+    free(W.jarr)
+    free(W.jtail)
+    free(W.cstart)
+    free(W.jobend)
+    free(W.path)
+    free(W.seg)
+    free(W.rr)
+    free(W.prio)
+    free(W.moves)
+    free(W.tkey)
+    free(W.texp)
+    free(W.occ_ptr)
+    free(W.occ_cnt)
+    free(W.occ_s)
+    free(W.occ_e)
+    free(W.occ_op)
+    free(W.rem)
+    free(W.ready)
+    free(W.c_k)
+    free(W.c_s)
+    free(W.c_e)
+    free(W.dirty)

@@ -1,0 +1,313 @@
+"""The scheduling problem and its answer, as typed, validated, immutable values.
+
+A problem is a flexible job shop spread over plants. Jobs (order lines) are made of operations;
+an operation may run on any of its eligible machines, each with its own processing time.
+Operations of a job are ordered by their predecessors: a chain by default, an assembly tree when
+an operation lists several. Machines belong to plants; moving a job between plants costs the
+transport time. Machines have unavailability windows, jobs have release and due dates and
+weights, and operations already running or dispatched are frozen on a machine at a start time.
+
+Times are integers in one unit chosen by the caller (minutes, seconds…). Every inconsistency raises
+:class:`ProblemError` naming the job, operation or machine at fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud.scheduling.exceptions import ProblemError
+
+
+@dataclass(frozen=True)
+class Machine:
+    name: str
+    plant: int = 0
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One step of a job: processing time per eligible machine (machine index → duration).
+
+    ``predecessors`` are indices of operations of the same job that must end first; ``None`` means
+    the previous operation of the job (a chain), ``()`` means none.
+    """
+
+    durations: Mapping[int, int]
+    predecessors: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    operations: tuple[Operation, ...]
+    release: int = 0
+    due: int | None = None
+    weight: float = 1.0
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Unavailability:
+    """A window ``[start, end)`` when a machine cannot work (maintenance, closed hours…)."""
+
+    machine: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class FrozenOperation:
+    """An operation already running or dispatched: its machine and start cannot change."""
+
+    job: int
+    op: int
+    machine: int
+    start: int
+
+
+@dataclass(frozen=True)
+class Problem:
+    jobs: tuple[Job, ...]
+    machines: tuple[Machine, ...]
+    # transport[p][q]: time to move a job from plant p to plant q; empty means no transport times.
+    transport: tuple[tuple[int, ...], ...] = ()
+    unavailability: tuple[Unavailability, ...] = ()
+    frozen: tuple[FrozenOperation, ...] = ()
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def operation_count(self) -> int:
+        return sum(len(job.operations) for job in self.jobs)
+
+    def predecessors(self, job: int, op: int) -> tuple[int, ...]:
+        """Indices of the operations of ``job`` that must end before ``op`` starts."""
+        preds = self.jobs[job].operations[op].predecessors
+        if preds is None:
+            return (op - 1,) if op > 0 else ()
+        return preds
+
+    def transport_time(self, from_machine: int, to_machine: int) -> int:
+        if not self.transport:
+            return 0
+        return self.transport[self.machines[from_machine].plant][self.machines[to_machine].plant]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the search minimises: a weighted sum of makespan, total weighted tardiness and, when
+    re-planning from a previous schedule, the number of operations moved (changed machine, or start
+    shifted by more than ``tolerance``)."""
+
+    makespan: float = 1.0
+    weighted_tardiness: float = 0.0
+    stability: float = 0.0
+    tolerance: int = 0
+
+    def __post_init__(self) -> None:
+        weights = (self.makespan, self.weighted_tardiness, self.stability)
+        if min(weights) < 0 or max(weights) == 0:
+            raise ProblemError(f"objective weights must be >= 0 and not all zero, got {weights}")
+        if self.tolerance < 0:
+            raise ProblemError(f"stability tolerance must be >= 0, got {self.tolerance}")
+
+
+@dataclass(frozen=True)
+class ScheduledOperation:
+    job: int
+    op: int
+    machine: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SolveStats:
+    iterations: int
+    elapsed: float
+    time_to_first: float
+    first_objective: float
+    lower_bound: int
+    stop_reason: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    operations: tuple[ScheduledOperation, ...]
+    makespan: int
+    weighted_tardiness: float
+    moved: int
+    objective: float
+    stats: SolveStats | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "makespan": self.makespan,
+            "weighted_tardiness": self.weighted_tardiness,
+            "operations": [
+                {"job": o.job, "op": o.op, "machine": o.machine, "start": o.start, "end": o.end}
+                for o in self.operations
+            ],
+        }
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _validate(problem: Problem) -> None:
+    if not problem.machines:
+        raise ProblemError("the problem has no machines")
+    _validate_transport(problem)
+    for j, job in enumerate(problem.jobs):
+        _validate_job(problem, j, job)
+    for window in problem.unavailability:
+        _validate_window(problem, window)
+    _validate_frozen(problem)
+
+
+def _validate_transport(problem: Problem) -> None:
+    plants = max(m.plant for m in problem.machines) + 1
+    if min(m.plant for m in problem.machines) < 0:
+        raise ProblemError("machine plants must be >= 0")
+    if not problem.transport:
+        return
+    size = len(problem.transport)
+    if size < plants or any(len(row) != size for row in problem.transport):
+        raise ProblemError(f"transport must be a square matrix covering all {plants} plants")
+    for p, row in enumerate(problem.transport):
+        if any(not _is_int(t) or t < 0 for t in row):
+            raise ProblemError(f"transport times from plant {p} must be integers >= 0")
+        if row[p] != 0:
+            raise ProblemError(f"transport time within plant {p} must be 0, got {row[p]}")
+
+
+def _validate_job(problem: Problem, j: int, job: Job) -> None:
+    if not job.operations:
+        raise ProblemError(f"job {j} has no operations")
+    if not _is_int(job.release) or job.release < 0:
+        raise ProblemError(f"job {j}: release must be an integer >= 0, got {job.release!r}")
+    if job.due is not None and (not _is_int(job.due) or job.due < 0):
+        raise ProblemError(f"job {j}: due date must be an integer >= 0, got {job.due!r}")
+    if job.weight < 0:
+        raise ProblemError(f"job {j}: weight must be >= 0, got {job.weight}")
+    for k, op in enumerate(job.operations):
+        _validate_operation(problem, j, k, op)
+    _check_acyclic(problem, j)
+
+
+def _validate_operation(problem: Problem, j: int, k: int, op: Operation) -> None:
+    if not op.durations:
+        raise ProblemError(f"job {j} operation {k} has no eligible machine")
+    for machine, duration in op.durations.items():
+        if not _is_int(machine) or not 0 <= machine < len(problem.machines):
+            raise ProblemError(f"job {j} operation {k}: unknown machine {machine!r}")
+        if not _is_int(duration) or duration < 0:
+            raise ProblemError(
+                f"job {j} operation {k}: duration on machine {machine} must be an integer >= 0, "
+                f"got {duration!r}"
+            )
+    for pred in problem.predecessors(j, k):
+        if not _is_int(pred) or not 0 <= pred < len(problem.jobs[j].operations) or pred == k:
+            raise ProblemError(f"job {j} operation {k}: invalid predecessor {pred!r}")
+
+
+def _check_acyclic(problem: Problem, j: int) -> None:
+    count = len(problem.jobs[j].operations)
+    preds = [problem.predecessors(j, k) for k in range(count)]
+    state = [0] * count  # 0 unvisited, 1 on the current path, 2 done
+    for root in range(count):
+        stack = [(root, iter(preds[root]))]
+        if state[root]:
+            continue
+        state[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state[nxt] == 1:
+                raise ProblemError(f"job {j}: precedence cycle through operation {nxt}")
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(preds[nxt])))
+
+
+def _validate_window(problem: Problem, window: Unavailability) -> None:
+    if not 0 <= window.machine < len(problem.machines):
+        raise ProblemError(f"unavailability on unknown machine {window.machine}")
+    if not (_is_int(window.start) and _is_int(window.end)) or not 0 <= window.start < window.end:
+        raise ProblemError(
+            f"unavailability of machine {window.machine} must have 0 <= start < end, "
+            f"got [{window.start}, {window.end})"
+        )
+
+
+def _validate_frozen(problem: Problem) -> None:
+    fixed: dict[tuple[int, int], FrozenOperation] = {}
+    for f in problem.frozen:
+        exists = 0 <= f.job < len(problem.jobs) and 0 <= f.op < len(problem.jobs[f.job].operations)
+        if not exists:
+            raise ProblemError(f"frozen operation ({f.job}, {f.op}) does not exist")
+        if (f.job, f.op) in fixed:
+            raise ProblemError(f"job {f.job} operation {f.op} is frozen twice")
+        durations = problem.jobs[f.job].operations[f.op].durations
+        if f.machine not in durations:
+            raise ProblemError(
+                f"job {f.job} operation {f.op} is frozen on machine {f.machine}, not eligible"
+            )
+        if not _is_int(f.start) or f.start < problem.jobs[f.job].release:
+            raise ProblemError(
+                f"job {f.job} operation {f.op}: frozen start {f.start!r} is before the release"
+            )
+        fixed[(f.job, f.op)] = f
+    for (j, k), f in fixed.items():
+        for pred in problem.predecessors(j, k):
+            _check_frozen_predecessor(problem, f, fixed.get((j, pred)), pred)
+    _check_frozen_overlaps(problem, list(fixed.values()))
+
+
+def _frozen_end(problem: Problem, f: FrozenOperation) -> int:
+    return f.start + problem.jobs[f.job].operations[f.op].durations[f.machine]
+
+
+def _check_frozen_predecessor(
+    problem: Problem, f: FrozenOperation, pred: FrozenOperation | None, pred_op: int
+) -> None:
+    if pred is None:
+        raise ProblemError(
+            f"job {f.job} operation {f.op} is frozen but its predecessor {pred_op} is not"
+        )
+    arrival = _frozen_end(problem, pred) + problem.transport_time(pred.machine, f.machine)
+    if arrival > f.start:
+        raise ProblemError(
+            f"job {f.job}: frozen operation {f.op} starts at {f.start}, before its frozen "
+            f"predecessor {pred_op} arrives at {arrival}"
+        )
+
+
+def _check_frozen_overlaps(problem: Problem, frozen: list[FrozenOperation]) -> None:
+    busy: dict[int, list[tuple[int, int, str]]] = {}
+    for f in frozen:
+        label = f"frozen job {f.job} operation {f.op}"
+        busy.setdefault(f.machine, []).append((f.start, _frozen_end(problem, f), label))
+    for w in problem.unavailability:
+        label = f"unavailability [{w.start}, {w.end})"
+        busy.setdefault(w.machine, []).append((w.start, w.end, label))
+    for machine, intervals in busy.items():
+        intervals.sort()
+        # A frozen operation may overlap nothing; windows may overlap each other (they merge).
+        any_end, any_label, frozen_end, frozen_label = -1, "", -1, ""
+        for start, end, label in intervals:
+            is_frozen = label.startswith("frozen")
+            if is_frozen and start < any_end:
+                raise ProblemError(f"on machine {machine}, {any_label} overlaps {label}")
+            if not is_frozen and start < frozen_end:
+                raise ProblemError(f"on machine {machine}, {frozen_label} overlaps {label}")
+            if end > any_end:
+                any_end, any_label = end, label
+            if is_frozen and end > frozen_end:
+                frozen_end, frozen_label = end, label

