@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ class MqttLink:
         self._on_state = on_state
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sink: Callable[[InboundMessage], None] | None = None
+        self._subscribed = threading.Event()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -74,6 +76,7 @@ class MqttLink:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_subscribe = lambda *args: self._subscribed.set()
 
     def start(
         self, loop: asyncio.AbstractEventLoop, deliver: Callable[[InboundMessage], None]
@@ -102,6 +105,10 @@ class MqttLink:
         sock = self._client.socket()
         if sock is not None:
             sock.close()
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until the broker confirmed the subscriptions of the current connection."""
+        return self._subscribed.wait(timeout)
 
     def ack(self, mid: int, qos: int) -> None:
         if qos > 0:
@@ -137,6 +144,7 @@ class MqttLink:
         reason: object,
         _props: object,
     ) -> None:
+        self._subscribed.clear()
         self._on_state(False)
         if reason != MQTTErrorCode.MQTT_ERR_SUCCESS and str(reason) != "Normal disconnection":
             _LOGGER.warning("lost the broker connection (%s); reconnecting", reason)
