@@ -43,7 +43,11 @@ class Outbound:
 
 
 class MqttLink:
-    """Connects, (re)subscribes, publishes ``on_connect`` messages, and forwards messages."""
+    """Connects, (re)subscribes, publishes ``on_connect`` messages, and forwards messages.
+
+    ``on_state(True)`` is called once the broker confirmed the subscriptions, ``on_state(False)``
+    when the connection is lost.
+    """
 
     def __init__(
         self,
@@ -52,7 +56,7 @@ class MqttLink:
         subscriptions: Sequence[str],
         will: Outbound,
         on_connect: Callable[[], Sequence[Outbound]],
-        on_state: Callable[[bool], None] = lambda connected: None,
+        on_state: Callable[[bool], None] = lambda ready: None,
     ) -> None:
         self._settings = settings
         self._subscriptions = list(subscriptions)
@@ -76,7 +80,7 @@ class MqttLink:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
-        self._client.on_subscribe = lambda *args: self._subscribed.set()
+        self._client.on_subscribe = self._handle_subscribe
 
     def start(
         self, loop: asyncio.AbstractEventLoop, deliver: Callable[[InboundMessage], None]
@@ -134,6 +138,9 @@ class MqttLink:
         client.subscribe([(topic, topics.QOS) for topic in self._subscriptions])
         for message in self._on_connect_messages():
             self._publish(message)
+
+    def _handle_subscribe(self, *_args: object) -> None:
+        self._subscribed.set()
         self._on_state(True)
 
     def _handle_disconnect(
