@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.database import insert_for, transaction, utcnow
+from cloud.dispatch import service as dispatch_service
 from cloud.ingest.models import OutgoingSequence, SeenMessage
 from cloud.ingest.mqtt import InboundMessage
 from cloud.network import service as network_service
@@ -195,6 +196,14 @@ def _apply(
         applied = network_service.apply_job_event(
             session=session, unit_id=unit_id, event=message.body, seq=message.seq
         )
+        if applied:  # the dispatcher follows the operations it sent
+            dispatch_service.record_job_event(
+                session=session,
+                network_id=decoded.topic.network,
+                unit_id=unit_id,
+                event=message.body,
+                now=utcnow(),
+            )
         event.update(message.body.model_dump(mode="json", exclude_none=True))
     elif isinstance(message, messages.Alarm):
         network_service.apply_alarm(session=session, unit_id=unit_id, alarm=message.body)

@@ -105,6 +105,10 @@ class IngestWorker:
     async def wait_subscribed(self, timeout: float = 10.0) -> bool:
         return await asyncio.to_thread(self._link.wait_subscribed, timeout)
 
+    def publish(self, message: Outbound) -> None:
+        """Send through the coordinator's one MQTT connection (used by the dispatcher)."""
+        self._link.publish(message)
+
     async def stop(self) -> None:
         """Stop consuming, announce the coordinator offline, disconnect."""
         await self._cancel_tasks()
