@@ -74,6 +74,7 @@ class Gateway:
         self.endpoints = self._endpoints()
         self._identities: dict[str, MachineIdentity] = {}
         self._job_lists: dict[str, dict[Role, Any]] = defaultdict(dict)
+        self._job_lists_dirty: set[str] = set()
         for machine in config.machines:
             self.capacity.statuses[machine.id] = MachineStatus()
         self.commands = CommandHandler(
@@ -248,17 +249,26 @@ class Gateway:
             status.max_job_orders = value if isinstance(value, int) and value >= 0 else 0
         else:
             self._job_list_changed(machine, role, value)
+            return
         self.capacity.update(machine)
 
     def _job_list_changed(self, machine: str, role: Role, value: Any) -> None:
-        lists = self._job_lists[machine]
-        lists[role] = value
+        # Both lists usually change together: compare once both notifications are in.
+        if machine not in self._job_lists_dirty:
+            self._job_lists_dirty.add(machine)
+            asyncio.get_running_loop().call_soon(self._compare_job_lists, machine)
+        self._job_lists[machine][role] = value
+
+    def _compare_job_lists(self, machine: str) -> None:
+        self._job_lists_dirty.discard(machine)
+        lists = self._job_lists.get(machine, {})
         # The order list is authoritative: without it, every job would look gone.
         if Role.ORDER_LIST not in lists:
             return
         jobs = parse_job_lists(lists[Role.ORDER_LIST], lists.get(Role.RESPONSE_LIST))
         self.capacity.statuses[machine].jobs = jobs
         self.trackers[machine].update(jobs)
+        self.capacity.update(machine)
 
     def alarm_event(self, machine: str, fields: Any) -> None:
         mapping = self._mappings[machine].alarms

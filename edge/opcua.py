@@ -214,8 +214,11 @@ class EndpointConnection:
                 identities[config.id] = await self._identity(
                     config, mapping, resolver, root, metrics
                 )
-        data = await self._subscribe_data(client, monitored)
-        events = await self._subscribe_events(client, alarm_sources)
+        # One subscription for values and events: a second one may get its first publish
+        # response before asyncua has registered it, and lose it.
+        sub = await client.create_subscription(self._publishing_interval, queue_maxsize=QUEUE_SIZE)
+        await self._monitor_values(sub, monitored)
+        await self._monitor_events(sub, alarm_sources)
         self._connections += 1
         if self._connections > 1:
             self._metrics.inc("opcua_reconnects_total", endpoint=self.endpoint)
@@ -225,16 +228,15 @@ class EndpointConnection:
         for machine, identity in identities.items():
             self._metrics.set("machine_connected", 1.0, machine=machine)
             self._listener.machine_connected(machine, identity)
-        consumers = [asyncio.create_task(self._consume(sub)) for sub in (data, events) if sub]
+        consumer = asyncio.create_task(self._consume(sub))
         waiter = asyncio.create_task(lost.wait())
         try:
-            done, _ = await asyncio.wait([waiter, *consumers], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not waiter and task.exception() is not None:
-                    raise MachineError(f"subscription consumer failed: {task.exception()!r}")
+            await asyncio.wait([waiter, consumer], return_when=asyncio.FIRST_COMPLETED)
+            if consumer.done() and consumer.exception() is not None:
+                raise MachineError(f"subscription consumer failed: {consumer.exception()!r}")
         finally:
-            for task in (waiter, *consumers):
-                task.cancel()
+            waiter.cancel()
+            consumer.cancel()
         raise ConnectionError("connection lost")
 
     def _disconnected(self) -> None:
@@ -413,20 +415,17 @@ class EndpointConnection:
         if not text:
             return ()
         try:
-            return tuple(Capability.model_validate(item) for item in json.loads(text))
-        except (ValueError, TypeError, ValidationError) as exc:
+            return tuple(Capability.model_validate(_scalar_parameters(c)) for c in json.loads(text))
+        except (ValueError, TypeError, AttributeError, ValidationError) as exc:
             self._missing(machine, "capabilities (not a JSON list of capabilities)", exc)
             return ()
 
     # Subscriptions ------------------------------------------------------------------------
 
-    async def _subscribe_data(
-        self, client: Client, monitored: list[_Monitored]
-    ) -> Subscription | None:
+    async def _monitor_values(self, sub: Subscription, monitored: list[_Monitored]) -> None:
         self._bindings = {}
         if not monitored:
-            return None
-        sub = await client.create_subscription(self._publishing_interval, queue_maxsize=QUEUE_SIZE)
+            return
         requests = [self._request(item) for item in monitored]
         results = await sub.create_monitored_items(requests)
         for item, request, result in zip(monitored, requests, results, strict=True):
@@ -435,7 +434,6 @@ class EndpointConnection:
                 self._missing(item.binding.machine, what, MachineError(result.name))
             else:
                 self._bindings[request.RequestedParameters.ClientHandle] = item.binding
-        return sub
 
     def _request(self, item: _Monitored) -> ua.MonitoredItemCreateRequest:
         self._handle += 1
@@ -452,18 +450,17 @@ class EndpointConnection:
                 DeadbandValue=item.deadband,
             )
         request = ua.MonitoredItemCreateRequest()
-        request.ItemToMonitor = ua.ReadValueId(NodeId=item.node.nodeid)
+        request.ItemToMonitor = ua.ReadValueId(
+            NodeId=item.node.nodeid, AttributeId=ua.AttributeIds.Value
+        )
         request.MonitoringMode = ua.MonitoringMode.Reporting
         request.RequestedParameters = params
         return request
 
-    async def _subscribe_events(
-        self, client: Client, sources: dict[ua.NodeId, tuple[Node, Node, list[str]]]
-    ) -> Subscription | None:
+    async def _monitor_events(
+        self, sub: Subscription, sources: dict[ua.NodeId, tuple[Node, Node, list[str]]]
+    ) -> None:
         self._event_sources = {}
-        if not sources:
-            return None
-        sub = await client.create_subscription(self._publishing_interval, queue_maxsize=QUEUE_SIZE)
         for source, event_type, machines in sources.values():
             try:
                 handle = await sub.subscribe_events(source, event_type)
@@ -472,7 +469,6 @@ class EndpointConnection:
                     self._missing(machine, "alarm events", exc)
                 continue
             self._event_sources[handle] = machines
-        return sub
 
     async def _consume(self, sub: Subscription) -> None:
         async for event in sub:
@@ -506,3 +502,12 @@ class EndpointConnection:
             return
         self._metrics.inc("opcua_events_total")
         self._listener.alarm_event(machine, values)
+
+
+def _scalar_parameters(capability: dict[str, Any]) -> dict[str, Any]:
+    """Capability parameters are scalars in the protocol: a list becomes ``"650 x 520 x 475"``."""
+    parameters = {
+        name: " x ".join(str(v) for v in value) if isinstance(value, list) else value
+        for name, value in capability.get("parameters", {}).items()
+    }
+    return {**capability, "parameters": parameters}
