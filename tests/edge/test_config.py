@@ -45,6 +45,18 @@ def test_builtin_profile_maps_the_simulator():
     assert mapping.alarms is not None and mapping.metrics_folder is not None
 
 
+def _machine(**fields):
+    return {"machines": [{"id": "m", "endpoint": "opc.tcp://h", **fields}]}
+
+
+def _rule(**fields):
+    rule = {"name": "r", "machine": "mill-1", "metric": "x", "code": "c", **fields}
+    return {"rules": [rule]}
+
+
+BAD_METRIC = {"x": {"root": "/0:Objects", "metrics": {"t": {"path": "1:T", "deadband": -1}}}}
+
+
 @pytest.mark.parametrize(
     ("change", "key"),
     [
@@ -56,57 +68,12 @@ def test_builtin_profile_maps_the_simulator():
         ({"unit": "coordinator"}, "unit"),
         ({"machines": []}, "machines"),
         ({"machines": [{"id": "m", "endpoint": "http://x"}]}, "machines[0].endpoint"),
-        ({"machines": [{"id": "m", "endpoint": "opc.tcp://h", "colour": 1}]}, "machines[0].colour"),
-        (
-            {"machines": [{"id": "m", "endpoint": "opc.tcp://h", "mapping": "nope"}]},
-            "machines[0].mapping",
-        ),
-        (
-            {
-                "machines": [
-                    {"id": "m", "endpoint": "opc.tcp://h", "security": {"policy": "Basic256Sha256"}}
-                ]
-            },
-            "machines[0].security",
-        ),
-        (
-            {
-                "rules": [
-                    {
-                        "name": "r",
-                        "machine": "mill-1",
-                        "metric": "x",
-                        "above": 5,
-                        "clear_at": 9,
-                        "code": "c",
-                    }
-                ]
-            },
-            "rules[0]",
-        ),
-        (
-            {
-                "rules": [
-                    {
-                        "name": "r",
-                        "machine": "ghost",
-                        "metric": "x",
-                        "above": 5,
-                        "clear_at": 1,
-                        "code": "c",
-                    }
-                ]
-            },
-            "rules[0].machine",
-        ),
-        (
-            {
-                "mappings": {
-                    "x": {"root": "/0:Objects", "metrics": {"t": {"path": "1:T", "deadband": -1}}}
-                },
-            },
-            "mappings.x.metrics.t.deadband",
-        ),
+        (_machine(colour=1), "machines[0].colour"),
+        (_machine(mapping="nope"), "machines[0].mapping"),
+        (_machine(security={"policy": "Basic256Sha256"}), "machines[0].security"),
+        (_rule(above=5, clear_at=9), "rules[0]"),
+        (_rule(above=5, clear_at=1, machine="ghost"), "rules[0].machine"),
+        ({"mappings": BAD_METRIC}, "mappings.x.metrics.t.deadband"),
     ],
 )
 def test_errors_name_the_key(change, key):
