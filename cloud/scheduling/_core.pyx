@@ -89,6 +89,9 @@ cdef struct Work:
     i64 *jtail
     i64 *cstart
     i64 *jobend
+    int *mark
+    int stamp
+    int *stack
     int *path
     int *seg
     i64 *rr
@@ -198,6 +201,78 @@ cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
                 t += 1
     W.ntopo = t
     return 0 if t == n else -1
+
+
+cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, int a, int b) noexcept nogil:
+    """Re-decode only the descendants of a and b, the operations whose machine predecessor or
+    duration a move changed; every other start in ``st`` stays valid. -1 on a cycle."""
+    cdef int top = 0, cnt = 0, i, e, p, h = 0, t = 0, k, mp
+    cdef i64 s, x
+    W.stamp += 1
+    if a >= 0:
+        W.mark[a] = W.stamp
+        W.stack[top] = a
+        top += 1
+    if b >= 0 and b != a:
+        W.mark[b] = W.stamp
+        W.stack[top] = b
+        top += 1
+    while top > 0:
+        top -= 1
+        i = W.stack[top]
+        W.seg[cnt] = i
+        cnt += 1
+        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+            p = I.js[e]
+            if W.mark[p] != W.stamp:
+                W.mark[p] = W.stamp
+                W.stack[top] = p
+                top += 1
+        p = S.mnext[i]
+        if p >= 0 and W.mark[p] != W.stamp:
+            W.mark[p] = W.stamp
+            W.stack[top] = p
+            top += 1
+    for e in range(cnt):
+        i = W.seg[e]
+        W.indeg[i] = 0
+        for k in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
+            if W.mark[I.jp[k]] == W.stamp:
+                W.indeg[i] += 1
+        if S.mprev[i] >= 0 and W.mark[S.mprev[i]] == W.stamp:
+            W.indeg[i] += 1
+        if W.indeg[i] == 0:
+            W.stack[t] = i
+            t += 1
+    while h < t:
+        i = W.stack[h]
+        h += 1
+        k = S.mach[i]
+        s = I.release[i]
+        for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
+            p = I.jp[e]
+            x = st[p] + S.dur[p] + tr(I, S.mach[p], k)
+            if x > s:
+                s = x
+        mp = S.mprev[i]
+        if mp >= 0 and st[mp] + S.dur[mp] > s:
+            s = st[mp] + S.dur[mp]
+        if I.has_cal:
+            s = cal_fit(I, k, s, S.dur[i])
+        st[i] = s
+        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+            p = I.js[e]
+            W.indeg[p] -= 1
+            if W.indeg[p] == 0:
+                W.stack[t] = p
+                t += 1
+        mp = S.mnext[i]
+        if mp >= 0 and W.mark[mp] == W.stamp:
+            W.indeg[mp] -= 1
+            if W.indeg[mp] == 0:
+                W.stack[t] = mp
+                t += 1
+    return 0 if t == cnt else -1
 
 
 cdef void score(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
@@ -753,8 +828,10 @@ cdef void exact_values(Inst *I, Sol *S, Work *W) noexcept nogil:
     for c in range(W.nmoves):
         tmp = W.moves[c]
         old_k, old_after, old_d = S.mach[tmp.u], S.mprev[tmp.u], S.dur[tmp.u]
+        old_next = S.mnext[tmp.u]
         relocate(S, tmp.u, tmp.k, tmp.after, tmp.dur)
-        if evaluate(I, S, W, W.cstart) == 0:
+        memcpy(W.cstart, S.start, I.n * sizeof(i64))
+        if evaluate_from(I, S, W, W.cstart, tmp.u, old_next) == 0:
             score(I, S, W, W.cstart)
             W.moves[c].val = S.obj
         else:
@@ -786,10 +863,15 @@ cdef int choose(Inst *I, Sol *S, Work *W, i64 it, double best_obj) noexcept nogi
 
 cdef int apply_move(Inst *I, Sol *S, Work *W, Move *mv, int fast) noexcept nogil:
     """Apply and decode; undo and return -1 if the move closed a cycle."""
-    cdef int old_k = S.mach[mv.u], old_after = S.mprev[mv.u]
+    cdef int old_k = S.mach[mv.u], old_after = S.mprev[mv.u], old_next = S.mnext[mv.u], rc
     cdef i64 old_d = S.dur[mv.u]
     relocate(S, mv.u, mv.k, mv.after, mv.dur)
-    if evaluate(I, S, W, S.start) != 0:
+    # The estimated search needs the full topological order for the tails.
+    if fast:
+        rc = evaluate(I, S, W, S.start)
+    else:
+        rc = evaluate_from(I, S, W, S.start, mv.u, old_next)
+    if rc != 0:
         relocate(S, mv.u, old_k, old_after, old_d)
         evaluate(I, S, W, S.start)
         if fast:
@@ -1029,8 +1111,7 @@ cdef class Core:
             lim.tenure_min = 10 + self.I.nj // (self.I.m if self.I.m > 0 else 1)
             lim.tenure_span = 1 + lim.tenure_min // 2
             with nogil:
-                initial(&self.I, &cur, &best, &W, rmach)
-                t_first = now() - t0
+                t_first = initial(&self.I, &cur, &best, &W, rmach) - t0
                 first_obj = best.obj
                 copy_sol(&self.I, &cur, &best)
                 evaluate(&self.I, &cur, &W, cur.start)
@@ -1056,9 +1137,11 @@ cdef class Core:
             self.I.ref_start = NULL
 
 
-cdef void initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexcept nogil:
-    """Best of a few priority rules (or the previous plan's order when warm starting)."""
+cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexcept nogil:
+    """Best of a few priority rules (or the previous plan's order when warm starting).
+    Returns the time when the first feasible schedule was ready."""
     cdef int rule, i
+    cdef double first = 0
     cdef double *prio = W.prio
     if ref_mach != NULL:
         for i in range(I.n):
@@ -1066,7 +1149,7 @@ cdef void initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexcept
         construct(I, best, W, prio, ref_mach, I.tol)
         evaluate(I, best, W, best.start)
         score(I, best, W, best.start)
-        return
+        return now()
     best.obj = INF
     for rule in range(4):
         for i in range(I.n):
@@ -1082,6 +1165,9 @@ cdef void initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexcept
         score(I, cur, W, cur.start)
         if cur.obj < best.obj:
             copy_sol(I, best, cur)
+        if rule == 0:
+            first = now()
+    return first
 
 
 cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
@@ -1094,6 +1180,8 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.jtail = <i64 *>calloc(n, sizeof(i64))
     W.cstart = <i64 *>calloc(n, sizeof(i64))
     W.jobend = <i64 *>calloc(I.nj + 1, sizeof(i64))
+    W.mark = <int *>calloc(n, sizeof(int))
+    W.stack = <int *>calloc(n, sizeof(int))
     W.path = <int *>calloc(n, sizeof(int))
     W.seg = <int *>calloc(n, sizeof(int))
     W.rr = <i64 *>calloc(n, sizeof(i64))
@@ -1122,7 +1210,7 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.occ_s = <i64 *>calloc(total, sizeof(i64))
     W.occ_e = <i64 *>calloc(total, sizeof(i64))
     W.occ_op = <int *>calloc(total, sizeof(int))
-    if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.jobend
+    if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.jobend and W.mark and W.stack
             and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt
             and W.rem and W.ready and W.c_k and W.c_s and W.c_e and W.dirty and W.occ_s
             and W.occ_e and W.occ_op):
@@ -1138,6 +1226,8 @@ cdef void free_work(Work *W) noexcept nogil:
     free(W.jtail)
     free(W.cstart)
     free(W.jobend)
+    free(W.mark)
+    free(W.stack)
     free(W.path)
     free(W.seg)
     free(W.rr)

@@ -79,7 +79,8 @@ def read_fjsplib(path: Path) -> Problem:
 
 def _fjsp_operations(path: Path, number: int, values: list[int], machines: int) -> list[Operation]:
     where = f"{path}:{number}"
-    operations, pos = [], 1
+    operations: list[Operation] = []
+    pos = 1
     try:
         for _ in range(values[0]):
             count = values[pos]

@@ -17,7 +17,7 @@ from cloud.scheduling.models import (
 )
 
 try:
-    from cloud.scheduling import _core
+    import cloud.scheduling._core as _core
 except ImportError as exc:  # pragma: no cover - only without a build
     raise CoreNotBuiltError(
         "the compiled scheduling core cloud.scheduling._core is not built: install the project "
@@ -227,19 +227,22 @@ def _reverse_topological(successors: list[list[int]]) -> list[int]:
 
 
 def _makespan_bound(problem: Problem, work_left: list[float], offsets: list[int]) -> int:
-    machines = len(problem.machines)
-    total = 0
-    dedicated = [0] * machines
+    """The longest job (release plus shortest processing) and, for every set of machines that is
+    some operation's eligible set, the work that only those machines can do, spread over them."""
     path = 0.0
+    work: dict[frozenset[int], int] = {}
     for j, job in enumerate(problem.jobs):
         roots = [k for k in range(len(job.operations)) if not problem.predecessors(j, k)]
         path = max(path, job.release + max(work_left[offsets[j] + k] for k in roots))
         for op in job.operations:
-            total += min(op.durations.values())
-            if len(op.durations) == 1:
-                (machine, duration), *_ = op.durations.items()
-                dedicated[machine] += duration
-    return max(int(path), math.ceil(total / machines), max(dedicated))
+            eligible = frozenset(op.durations)
+            work[eligible] = work.get(eligible, 0) + min(op.durations.values())
+    machine_sets = [*work, frozenset(range(len(problem.machines)))]
+    load = max(
+        math.ceil(sum(w for s, w in work.items() if s <= group) / len(group))
+        for group in machine_sets
+    )
+    return max(int(path), load)
 
 
 def _reference(

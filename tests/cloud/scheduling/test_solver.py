@@ -47,7 +47,7 @@ def solved(problem: Problem, **kwargs: object) -> Schedule:
 
 
 def test_the_core_is_compiled() -> None:
-    from cloud.scheduling import _core
+    import cloud.scheduling._core as _core
 
     assert _core.__file__ is not None and _core.__file__.endswith(".so")
 

