@@ -32,7 +32,7 @@ UNITS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
         {"latitude": 44.65, "longitude": 10.92},
         [
             machine("mill-1", "milling", max_workpiece_mm=800),
-            machine("laser-1", "laser_cutting", max_sheet_thickness_mm=20),
+            machine("laser-1", "laser_cutting", max_thickness_steel_mm=20),
             machine("bend-1", "bending", max_length_mm=3000),
             machine("weld-1", "welding"),
             machine("weld-2", "welding"),
@@ -43,7 +43,7 @@ UNITS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
         [
             machine("paint-1", "painting"),
             machine("elec-1", "electronics"),
-            machine("laser-2", "laser_cutting", max_sheet_thickness_mm=8),
+            machine("laser-2", "laser_cutting", max_thickness_steel_mm=8),
         ],
     ),
 }

@@ -185,7 +185,7 @@ def test_a_step_no_machine_can_do_is_explained(api: Any) -> None:
         "/api/quotes", json={"configuration_id": created["id"]}, headers=auth(keys, "alice")
     )
     assert response.status_code == 422
-    assert "max_sheet_thickness_mm ≥ 12" in response.json()["message"]
+    assert "max_thickness_steel_mm ≥ 12" in response.json()["message"]
 
 
 def test_an_expired_quote_cannot_be_confirmed(settings_factory: Any) -> None:
