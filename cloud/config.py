@@ -78,6 +78,9 @@ class OrdersSettings(BaseModel):
     down_estimate_s: float = Field(default=8 * 3600, gt=0, description="plant time")
     quote_validity_s: float = Field(default=2 * 86400, gt=0, description="plant time")
     promise_margin: float = Field(default=0.25, ge=0, description="fraction added to the plan")
+    dispatch_overhead_s: float = Field(
+        default=2.0, ge=0, description="real seconds an operation spends in dispatch and reports"
+    )
 
 
 class Settings(BaseSettings):

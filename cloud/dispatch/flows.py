@@ -97,6 +97,7 @@ def network_model(
         transport_hours=_transport(session, list(units.values())),
         windows=windows,
         time_scale=settings.time_scale,
+        overhead_s=settings.dispatch_overhead_s,
     )
 
 

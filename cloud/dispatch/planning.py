@@ -92,6 +92,7 @@ class Network:
     transport_hours: Mapping[tuple[str, str], float] = field(default_factory=dict)
     windows: Sequence[Window] = ()
     time_scale: float = 1.0
+    overhead_s: float = 0.0  # real seconds per operation for dispatch and reports
 
 
 def _numbers(value: object) -> list[float]:
@@ -181,7 +182,7 @@ class _Builder:
             if m is None:
                 return {}
             return {m: _ticks(op.remaining_s)}
-        ticks = self.wall_ticks(op.duration_s)
+        ticks = self.wall_ticks(op.duration_s) + _ticks(self.network.overhead_s)
         return {m: ticks for m, machine in enumerate(self.machines) if can_do(machine, op)}
 
     def frozen(self) -> tuple[scheduling.FrozenOperation, ...]:
