@@ -46,12 +46,12 @@ class DemoOrder(BaseModel):
 
 
 class Breakdown(BaseModel):
-    """Break ``machine`` (unit/machine) once it runs an order's operation; repair later."""
+    """Break the first of ``machines`` of ``unit`` that runs an order's operation; repair later."""
 
     model_config = ConfigDict(extra="forbid")
 
     unit: str
-    machine: str
+    machines: list[str]
     repair_after_s: Annotated[float, Field(gt=0)] = 60.0
 
 

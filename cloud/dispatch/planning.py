@@ -96,12 +96,18 @@ class Network:
 
 
 def _numbers(value: object) -> list[float]:
+    """The numbers in a capability parameter: 400, [650, 520, 475] or "650 x 520 x 475"."""
     if isinstance(value, bool):
         return []
     if isinstance(value, int | float):
         return [float(value)]
     if isinstance(value, list | tuple):
         return [n for item in value for n in _numbers(item)]
+    if isinstance(value, str):
+        try:
+            return [float(part) for part in value.split("x")]
+        except ValueError:
+            return []
     return []
 
 
