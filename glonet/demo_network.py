@@ -140,8 +140,12 @@ def gateway_config(
         "broker": {"url": broker.url, "client_id": f"gw-{plant.unit}"},
         "buffer": {"path": str(workdir / "edge" / plant.unit / "outbox.sqlite")},
         "health": {"port": free_port()},
-        "machines": [{"id": m.id, "endpoint": plant.endpoint()} for m in plant.machines],
+        "machines": gateway_machines(plant),
     }
+
+
+def gateway_machines(plant: Plant) -> list[dict[str, str]]:
+    return [{"id": m.id, "endpoint": plant.endpoint()} for m in plant.machines]
 
 
 @dataclass
@@ -242,14 +246,15 @@ class Coordinator:
 
 
 def coordinator_settings(
-    spec: DemoSpec, *, workdir: Path, broker: MosquittoBroker, port: int
+    spec: DemoSpec, *, workdir: Path, mqtt_host: str, mqtt_port: int, port: int
 ) -> dict[str, Any]:
+    """The coordinator's settings file; ``spec.coordinator`` entries override or extend it."""
     settings: dict[str, Any] = {
         "network": spec.network,
         "data_dir": str(workdir / "coordinator"),
         "listen_host": "127.0.0.1",
         "listen_port": port,
-        "mqtt": {"host": broker.host, "port": broker.port, "client_id": "glonet-coordinator"},
+        "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": "glonet-coordinator"},
         "orders": {"families_dir": str(spec.families_dir), "time_scale": spec.time_scale},
     }
     for key, value in spec.coordinator.items():
@@ -263,7 +268,7 @@ def coordinator_settings(
 def prepare_registry(
     settings: dict[str, Any], plants: list[Plant], spec: DemoSpec
 ) -> dict[str, str]:
-    """Migrate the coordinator's (fresh) database, onboard the plants, create the demo keys."""
+    """Migrate the coordinator's database, onboard the plants not known yet, create API keys."""
     from cloud.auth import service as auth_service
     from cloud.auth.models import Actor, PrincipalCreate, Role
     from cloud.config import load_settings
@@ -277,7 +282,13 @@ def prepare_registry(
     keys: dict[str, str] = {}
     try:
         with transaction(context.session_factory) as session:
+            known = {
+                u.id
+                for u in registry_service.network_units(session=session, network_id=spec.network)
+            }
             for plant in plants:
+                if plant.unit in known:
+                    continue
                 registry_service.onboard_unit(
                     session=session,
                     actor=system,

@@ -35,6 +35,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--exit-when-delivered", action="store_true", help="stop once every order is delivered"
     )
+    parser.add_argument(
+        "--prepare",
+        type=Path,
+        metavar="DIR",
+        help="only prepare a deployment (registry, broker credentials and ACL, gateway and "
+        "coordinator settings, keys) in DIR, as docker-compose.yml's setup service does",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -60,11 +67,19 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec)
     if args.time_scale:
         spec.time_scale = args.time_scale
+    if args.prepare:
+        return _prepare(spec, args.prepare.resolve())
     workdir = args.workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     plants = PlantNetwork(workdir, spec.plants, spec.network, spec.time_scale)
-    settings = coordinator_settings(spec, workdir=workdir, broker=plants.broker, port=args.port)
+    settings = coordinator_settings(
+        spec,
+        workdir=workdir,
+        mqtt_host=plants.broker.host,
+        mqtt_port=plants.broker.port,
+        port=args.port,
+    )
     coordinator = Coordinator(workdir, settings)
     try:
         print(f"starting {len(spec.plants)} simulated plants and their gateways…")
@@ -101,3 +116,15 @@ def _banner(url: str, keys: dict[str, str], workdir: Path, time_scale: float) ->
     for name, key in keys.items():
         print(f"    {name:<32} {key}")
     print(f"  logs: {workdir / 'logs'}\n")
+
+
+def _prepare(spec: Any, out_dir: Path) -> int:
+    from glonet.demo_network import coordinator_settings
+    from glonet.deployment import prepare
+
+    settings = coordinator_settings(
+        spec, workdir=out_dir, mqtt_host="mosquitto", mqtt_port=1883, port=8080
+    )
+    keys = prepare(spec, settings, out_dir, broker_url="mqtt://mosquitto:1883")
+    print(f"prepared {out_dir}; API keys in {out_dir / 'keys.txt'} ({len(keys)} keys)")
+    return 0

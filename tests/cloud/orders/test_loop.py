@@ -201,7 +201,13 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     )
     plants = PlantNetwork(workdir, plant_files, NETWORK, TIME_SCALE)
     plants.start()
-    settings = coordinator_settings(spec, workdir=workdir, broker=plants.broker, port=free_port())
+    settings = coordinator_settings(
+        spec,
+        workdir=workdir,
+        mqtt_host=plants.broker.host,
+        mqtt_port=plants.broker.port,
+        port=free_port(),
+    )
     coordinator = Coordinator(workdir, settings)
     try:
         keys = prepare_registry(settings, plants.plants, spec)
