@@ -6,7 +6,6 @@ the ingest worker (unless disabled) and stops it with a farewell on shutdown.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,7 +33,6 @@ from cloud.telemetry.views import router as telemetry_router
 from cloud.web.orders import router as orders_pages_router
 from cloud.web.views import router as web_router
 
-_LOGGER = logging.getLogger(__name__)
 ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
     registry_router,
@@ -61,7 +59,7 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        sink=make_sink(settings.telemetry, metrics),
+        sink=make_sink(settings.telemetry, metrics, network=settings.network),
         metrics=metrics,
         families=_families(settings),
     )

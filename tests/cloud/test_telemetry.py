@@ -128,10 +128,11 @@ def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(10)
 
 
-def _export(base_url: str, unit: str) -> list[dict]:
+def _export(base_url: str, network: str) -> list[dict]:
     httpx.get(f"{base_url}/internal/force_flush").raise_for_status()  # make recent rows visible
     response = httpx.get(
-        f"{base_url}/api/v1/export", params={"match[]": f'{{__name__=~"machine_.*",unit="{unit}"}}'}
+        f"{base_url}/api/v1/export",
+        params={"match[]": f'{{__name__=~"machine_.*",network="{network}"}}'},
     )
     response.raise_for_status()
     return [json.loads(line) for line in response.text.splitlines() if line]
@@ -144,17 +145,21 @@ def test_influx_sink_writes_points_and_rollups_stay_in_the_database(
     telemetry = TelemetrySettings(
         sink="influxdb", influx_url=victoria_metrics, influx_flush_interval_ms=100
     )
-    sink = InfluxSink(telemetry, context.metrics)
+    sink = InfluxSink(telemetry, context.metrics, network=context.settings.network)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
     _apply(context, sink, _batch(context, [10.0, 20.0, 30.0], start))
     sink.close()  # flushes the batching writer
 
     deadline = time.monotonic() + 15
-    while not (series := _export(victoria_metrics, "plant-a")) and time.monotonic() < deadline:
+    while (
+        not (series := _export(victoria_metrics, context.settings.network))
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     assert len(series) == 1
     assert series[0]["metric"]["__name__"] == "machine_spindle_rpm"
     assert series[0]["metric"]["machine"] == "mill-1"
+    assert series[0]["metric"]["unit"] == "plant-a"
     assert series[0]["values"] == [10.0, 20.0, 30.0]
     assert series[0]["timestamps"][0] == int(start.timestamp() * 1000)
     assert context.metrics.sink_writes.value(sink="influxdb", result="ok") == 1
@@ -171,7 +176,7 @@ def test_influx_failures_are_counted_not_fatal(context: AppContext) -> None:
         influx_max_retries=0,
     )
     metrics = Metrics()
-    sink = InfluxSink(telemetry, metrics)
+    sink = InfluxSink(telemetry, metrics, network=context.settings.network)
     _apply(context, sink, _batch(context, [1.0], datetime.now(UTC)))
     sink.close()
     assert metrics.sink_writes.value(sink="influxdb", result="failed") == 1
