@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.codesign.configure import Allowed, Validation, allowed_values, validate, work_breakdown
 from cloud.codesign.configure import ConfigurationError as InvalidConfiguration
 from cloud.codesign.families import ProductFamily
@@ -44,8 +45,7 @@ def get_family(*, families: Families, family_id: str) -> ProductFamily:
 
 
 def _require_codesigner(actor: Actor) -> None:
-    if actor.role not in (Role.COORDINATOR, Role.CUSTOMER):
-        raise PermissionDenied("only customers and the network's engineers co-design products")
+    require_role(actor, Role.COORDINATOR, Role.CUSTOMER)
 
 
 def configurations_query(actor: Actor) -> Select[tuple[Configuration]]:

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.dispatch import service
 from cloud.dispatch.models import Gantt, GanttBar, GanttRow
-from cloud.exceptions import PermissionDenied
 from cloud.orders.models import OperationStatus, Order, OrderOperation
 from cloud.registry.models import Machine, Unit
 
@@ -36,8 +36,7 @@ MAX_PAST = timedelta(minutes=30)
 
 def build(*, session: Session, actor: Actor, network_id: str, now: datetime) -> Gantt:
     """Bars of the plan; a plant sees its own machines only, customers nothing."""
-    if actor.role not in (Role.COORDINATOR, Role.PLANT):
-        raise PermissionDenied(f"the {actor.role.value} role does not see the plan")
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     units = select(Unit.id).where(Unit.network_id == network_id)
     if actor.role is Role.PLANT:
         units = units.where(Unit.id == actor.unit_id)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.dispatch.models import MachineWindow, SchedulerState, WindowCreate
 from cloud.exceptions import NotFound, PermissionDenied
 from cloud.network.models import MachineState, UnitStatus
@@ -176,8 +177,7 @@ def add_window(
 ) -> MachineWindow:
     if actor.role is Role.PLANT and actor.unit_id != spec.unit_id:
         raise PermissionDenied("a plant adds windows to its own machines only")
-    if actor.role not in (Role.COORDINATOR, Role.PLANT):
-        raise PermissionDenied(f"the {actor.role.value} role may not add machine windows")
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     known = session.scalars(
         select(Machine).where(Machine.unit_id == spec.unit_id, Machine.machine == spec.machine)
     ).first()
@@ -195,8 +195,7 @@ def add_window(
 
 
 def list_windows(*, session: Session, actor: Actor) -> list[MachineWindow]:
-    if actor.role not in (Role.COORDINATOR, Role.PLANT):
-        raise PermissionDenied(f"the {actor.role.value} role may not see machine windows")
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(MachineWindow).order_by(MachineWindow.start)
     if actor.role is Role.PLANT:
         query = query.where(MachineWindow.unit_id == actor.unit_id)
@@ -209,8 +208,7 @@ def current_windows(*, session: Session, now: datetime) -> list[MachineWindow]:
 
 def plant_operations(*, session: Session, actor: Actor) -> list[OrderOperation]:
     """Operations dispatched to the caller's unit (any unit for coordinators)."""
-    if actor.role not in (Role.COORDINATOR, Role.PLANT):
-        raise PermissionDenied(f"the {actor.role.value} role sees no dispatched operations")
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = (
         select(OrderOperation)
         .where(OrderOperation.job_order_id.is_not(None))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from cloud.auth.dependencies import CurrentActor, DbSession
 from cloud.auth.models import Role
-from cloud.auth.service import require_role
+from cloud.auth.permissions import require_role
 from cloud.database import utcnow
 from cloud.dispatch import gantt, service
 from cloud.dispatch.models import Gantt, PlanStatus, WindowCreate, WindowRead

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.codesign import service as codesign_service
 from cloud.codesign.configure import WorkBreakdown, work_breakdown
 from cloud.config import OrdersSettings
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import planning
 from cloud.dispatch import service as dispatch_service
-from cloud.exceptions import Conflict, InvalidInput, PermissionDenied
+from cloud.exceptions import Conflict, InvalidInput
 from cloud.orders import service
 from cloud.orders.models import Order, OrderOperation, Quote, QuoteCreate
 
@@ -122,8 +123,7 @@ def confirm_quote(
     *, session: Session, actor: Actor, network_id: str, quote_id: str, now: datetime
 ) -> Order:
     """The customer (or a coordinator for them) accepts a quote: it becomes an order."""
-    if actor.role not in (Role.CUSTOMER, Role.COORDINATOR):
-        raise PermissionDenied(f"the {actor.role.value} role cannot confirm quotes")
+    require_role(actor, Role.CUSTOMER, Role.COORDINATOR)
     quote = service.get_quote(session=session, actor=actor, quote_id=quote_id)
     if quote.order_id is not None:
         raise Conflict(f"quote {quote_id} is already order {quote.order_id}")

@@ -14,7 +14,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
-from cloud.exceptions import Conflict, NotFound, PermissionDenied
+from cloud.auth.permissions import require_role
+from cloud.exceptions import Conflict, NotFound
 from cloud.orders.models import (
     DeliveredProduct,
     OperationRead,
@@ -31,8 +32,7 @@ UNFINISHED = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCT
 
 
 def _require_customer_or_coordinator(actor: Actor) -> None:
-    if actor.role not in (Role.COORDINATOR, Role.CUSTOMER):
-        raise PermissionDenied(f"the {actor.role.value} role sees no orders or quotes")
+    require_role(actor, Role.COORDINATOR, Role.CUSTOMER)
 
 
 def _scoped(query: Select, model: type[Quote | Order | DeliveredProduct], actor: Actor) -> Select:
@@ -86,8 +86,7 @@ def read_order(*, session: Session, order: Order) -> OrderRead:
 
 def deliver(*, session: Session, actor: Actor, order_id: str, now: datetime) -> Order:
     """Mark a completed order as handed over to its customer."""
-    if actor.role is not Role.COORDINATOR:
-        raise PermissionDenied("only the network coordinator delivers orders")
+    require_role(actor, Role.COORDINATOR)
     order = get_order(session=session, actor=actor, order_id=order_id)
     if order.status != OrderStatus.COMPLETED:
         raise Conflict(f"order {order_id} is {order.status}; only a completed order is delivered")
