@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,6 +98,11 @@ def network_model(
         windows=windows,
         time_scale=settings.time_scale,
         overhead_s=settings.dispatch_overhead_s,
+        max_share={
+            unit.id: float(unit.sharing_policy["max_order_share"])
+            for unit in units.values()
+            if unit.sharing_policy.get("max_order_share") is not None
+        },
     )
 
 
@@ -216,7 +221,7 @@ def _without_dead_exclusions(job: planning.PlanJob, network: planning.Network) -
     operations = []
     for op in job.operations:
         if op.excluded and not any(planning.can_do(m, op) for m in network.machines):
-            op = planning.PlanOperation(**{**op.__dict__, "excluded": ()})
+            op = replace(op, excluded=())
         operations.append(op)
     return planning.PlanJob(job.order_id, operations, job.due)
 

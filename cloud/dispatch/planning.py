@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from cloud import scheduling
@@ -93,6 +93,7 @@ class Network:
     windows: Sequence[Window] = ()
     time_scale: float = 1.0
     overhead_s: float = 0.0  # real seconds per operation for dispatch and reports
+    max_share: Mapping[str, float] = field(default_factory=dict)  # unit → share of an order
 
 
 def _numbers(value: object) -> list[float]:
@@ -188,7 +189,9 @@ class _Builder:
             if m is None:
                 return {}
             return {m: _ticks(op.remaining_s)}
-        ticks = self.wall_ticks(op.duration_s) + _ticks(self.network.overhead_s)
+        ticks = self.wall_ticks(op.duration_s) + math.ceil(
+            self.network.overhead_s * TICKS_PER_SECOND
+        )
         return {m: ticks for m, machine in enumerate(self.machines) if can_do(machine, op)}
 
     def frozen(self) -> tuple[scheduling.FrozenOperation, ...]:
@@ -250,6 +253,21 @@ def plan(
     """
     if not network.machines:
         return Plan({}, {}, 0.0, {job.order_id: "the network has no machines" for job in jobs})
+    jobs = list(jobs)
+    result = _solve(jobs, network, now, time_limit)
+    for _ in range(MAX_SHARE_REPAIRS):
+        repaired = _respect_shares(jobs, network, result)
+        if repaired is None:
+            break
+        jobs = repaired
+        result = _solve(jobs, network, now, time_limit)
+    return result
+
+
+MAX_SHARE_REPAIRS = 8
+
+
+def _solve(jobs: Sequence[PlanJob], network: Network, now: datetime, time_limit: float) -> Plan:
     builder = _Builder(network, now)
     for job in jobs:
         builder.add_job(job)
@@ -264,6 +282,44 @@ def plan(
     except scheduling.SchedulingError as exc:
         raise PlanningError(f"the scheduling core refused the plan: {exc}") from exc
     return _read_back(builder, schedule)
+
+
+def _respect_shares(jobs: list[PlanJob], network: Network, result: Plan) -> list[PlanJob] | None:
+    """Jobs with one movable operation taken off a member that got more than its share of
+    the order's work (``max_share``); None when every share is respected."""
+    if not network.max_share:
+        return None
+    for index, job in enumerate(jobs):
+        total = sum(op.duration_s for op in job.operations) or 1.0
+        per_unit: dict[str, list[PlanOperation]] = {}
+        for op in job.operations:
+            if op.key in result.assignments:
+                per_unit.setdefault(result.assignments[op.key].unit_id, []).append(op)
+        for unit_id, ops in per_unit.items():
+            limit = network.max_share.get(unit_id)
+            if limit is None or sum(op.duration_s for op in ops) / total <= limit + 1e-9:
+                continue
+            moved = _move_one(ops, unit_id, network)
+            if moved is not None:
+                operations = [moved if op.key == moved.key else op for op in job.operations]
+                return [
+                    *jobs[:index],
+                    PlanJob(job.order_id, operations, job.due),
+                    *jobs[index + 1 :],
+                ]
+    return None
+
+
+def _move_one(ops: list[PlanOperation], unit_id: str, network: Network) -> PlanOperation | None:
+    """The largest movable operation, with ``unit_id``'s machines excluded, if another can do it."""
+    unit_keys = [m.key for m in network.machines if m.unit_id == unit_id]
+    for op in sorted(ops, key=lambda o: o.duration_s, reverse=True):
+        if op.frozen_on is not None:
+            continue
+        moved = replace(op, excluded=(*op.excluded, *unit_keys))
+        if any(can_do(machine, moved) for machine in network.machines):
+            return moved
+    return None
 
 
 def _read_back(builder: _Builder, schedule: scheduling.Schedule) -> Plan:
