@@ -22,7 +22,7 @@ from glonet.broker import free_port
 
 TIME_SCALE = 3600.0
 TICK_S = 0.05
-WAIT_S = 10.0  # upper bound for anything a test waits for (never a timing assertion)
+WAIT_S = 20.0  # upper bound for anything a test waits for (never a timing assertion)
 
 
 def machine(
@@ -146,10 +146,12 @@ async def subscribe_alarms(client: Client, node: Node | None = None) -> Collecto
     return collector
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll ``check`` until it holds; fail with ``what`` after WAIT_S."""
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT_S
+) -> None:
+    """Poll ``check`` until it holds; fail with ``what`` after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
+    deadline = loop.time() + timeout
     while not await check():
         if loop.time() > deadline:
             raise AssertionError(f"gave up waiting: {what}")

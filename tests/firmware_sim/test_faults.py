@@ -104,10 +104,18 @@ async def test_emergency_stop_interrupts_the_job_until_released(client: Client) 
         )
 
     await eventually(stopped, "machine NotAvailable, job Interrupted")
-    assert alarms.codes(active=True, source="mill-estop") == ["emergency_stop"]
+
+    async def alarm_raised() -> bool:
+        return alarms.codes(active=True, source="mill-estop") == ["emergency_stop"]
+
+    await eventually(alarm_raised, "emergency_stop alarm event")
 
     await eventually(running, "job running again after the e-stop is released")
-    assert "emergency_stop" in alarms.codes(active=False, source="mill-estop")
+
+    async def alarm_cleared() -> bool:
+        return "emergency_stop" in alarms.codes(active=False, source="mill-estop")
+
+    await eventually(alarm_cleared, "emergency_stop cleared")
 
 
 async def test_injected_breakdown_needs_a_repair(client: Client) -> None:

@@ -157,7 +157,11 @@ async def test_cancel_running_and_waiting_jobs(client: Client) -> None:
     assert await m.job("Cancel", "C-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
     assert await m.job("Clear", "C-1") == OK
     assert "C-1" not in await m.jobs()
-    assert await m.state() == "NotExecuting"
+
+    async def idle() -> bool:
+        return await m.state() == "NotExecuting"
+
+    await eventually(idle, "machine idle after the cancel")
 
 
 async def test_bad_requests_get_the_right_return_status(client: Client) -> None:
