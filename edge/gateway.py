@@ -220,7 +220,9 @@ class Gateway:
     def machine_connected(self, machine: str, identity: MachineIdentity) -> None:
         changed = self._identities.get(machine) != identity
         self._identities[machine] = identity
-        self.capacity.statuses[machine].connected = True
+        status = self.capacity.statuses[machine]
+        status.connected = True
+        status.max_job_orders = identity.max_job_orders
         self.capacity.update(machine)
         if changed and self.link.connected:
             self.link.publish(self.uplink.birth_message(self.description()))

@@ -65,6 +65,7 @@ class MachineIdentity:
     asset_kind: str = "machine"
     capabilities: tuple[Capability, ...] = ()
     metrics: tuple[MetricDescription, ...] = ()
+    max_job_orders: int = 0
 
 
 class MachineListener(Protocol):
@@ -401,6 +402,7 @@ class EndpointConnection:
         capabilities = tuple(config.capabilities) or self._capabilities(
             config.id, values.get("capabilities")
         )
+        max_jobs = await self._read_max_job_orders(config.id, mapping, resolver, root)
         kind = values.get("asset_kind", "machine")
         return MachineIdentity(
             manufacturer=values.get("manufacturer", "")[:200],
@@ -409,7 +411,20 @@ class EndpointConnection:
             asset_kind=kind if kind in ("machine", "product") else "machine",
             capabilities=capabilities,
             metrics=tuple(MetricDescription(name=name) for name in metrics),
+            max_job_orders=max_jobs,
         )
+
+    async def _read_max_job_orders(
+        self, machine: str, mapping: MachineMapping, resolver: NodeResolver, root: Node
+    ) -> int:
+        path = mapping.jobs.max_job_orders if mapping.jobs else None
+        node = await self._optional(machine, "max_job_orders", resolver, path, root)
+        try:
+            value = await node.read_value() if node is not None else 0
+        except NETWORK_ERRORS as exc:
+            self._missing(machine, "max_job_orders", exc)
+            return 0
+        return value if isinstance(value, int) and value >= 0 else 0
 
     def _capabilities(self, machine: str, text: str | None) -> tuple[Capability, ...]:
         if not text:
