@@ -277,7 +277,6 @@ class Gateway:
         if mapping is None:
             return
         body = alarm_from_event(machine, mapping, fields)
-        self.metrics.inc("alarms_total", state=body.state.value)
         self.uplink.send(TopicKind.ALARM, machine, messages.Alarm, body)
 
     # Health -------------------------------------------------------------------------------
