@@ -82,6 +82,7 @@ class Gateway:
             trackers=self.trackers,
             listed_jobs=lambda machine: set(self.capacity.statuses[machine].jobs),
             rebirth=self.rebirth,
+            uplink=self.uplink,
             metrics=self.metrics,
         )
         self.health = HealthServer(
@@ -211,8 +212,7 @@ class Gateway:
 
     def rebirth(self) -> None:
         """Publish the birth and every capacity report again."""
-        if self.link.connected:
-            self.link.publish(self.uplink.birth_message(self.description()))
+        self.link.announce(self.uplink.birth_message(self.description()))
         self.capacity.publish_all()
 
     # OPC UA side (MachineListener) --------------------------------------------------------
@@ -224,8 +224,8 @@ class Gateway:
         status.connected = True
         status.max_job_orders = identity.max_job_orders
         self.capacity.update(machine)
-        if changed and self.link.connected:
-            self.link.publish(self.uplink.birth_message(self.description()))
+        if changed:
+            self.link.announce(self.uplink.birth_message(self.description()))
 
     def machine_disconnected(self, machine: str) -> None:
         self._job_lists.pop(machine, None)
