@@ -46,11 +46,11 @@ TARGET = {"ratio": 0.8, "rate": 5000, "p99_ms": 100.0, "rss_mb": 150.0}
 # The OPC UA server (a child process) ------------------------------------------------------
 
 
-def serve(port: int, variables: int, rate: float, ready: Any) -> None:
-    asyncio.run(_serve(port, variables, rate, ready))
+def serve(port: int, variables: int, rate: float, ready: Any, written: Any) -> None:
+    asyncio.run(_serve(port, variables, rate, ready, written))
 
 
-async def _serve(port: int, variables: int, rate: float, ready: Any) -> None:
+async def _serve(port: int, variables: int, rate: float, ready: Any, written: Any) -> None:
     server = Server()
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/bench")
@@ -68,10 +68,10 @@ async def _serve(port: int, variables: int, rate: float, ready: Any) -> None:
             nodes.append(node.nodeid)
     async with server:
         ready.set()
-        await _change_values(server, nodes, rate)
+        await _change_values(server, nodes, rate, written)
 
 
-async def _change_values(server: Server, nodes: list[ua.NodeId], rate: float) -> None:
+async def _change_values(server: Server, nodes: list[ua.NodeId], rate: float, written: Any) -> None:
     """Write ``rate`` changes a second, spread over ticks of 10 ms, round-robin over nodes."""
     tick = 0.01
     per_tick = rate * tick
@@ -88,6 +88,7 @@ async def _change_values(server: Server, nodes: list[ua.NodeId], rate: float) ->
             data = ua.DataValue(Value=ua.Variant(value, ua.VariantType.Double), SourceTimestamp=now)
             await server.write_attribute_value(nodes[index], data)
             index = (index + 1) % len(nodes)
+            written.value += 1
         next_tick += tick
         await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
 
@@ -249,35 +250,71 @@ def _wait_connected(port: int) -> None:
 # Driver -----------------------------------------------------------------------------------
 
 
-def run_rate(rate: float, variables: int, seconds: float, broker: MosquittoBroker) -> dict:
+class ChangeCounter:
+    """How many changes the server really wrote during a measurement (it may fall behind)."""
+
+    def __init__(self, written: Any) -> None:
+        self._written = written
+        self._start = (0, 0.0)
+
+    def start(self) -> None:
+        self._start = (self._written.value, time.monotonic())
+
+    def rate(self) -> float:
+        count, started = self._start
+        return (self._written.value - count) / (time.monotonic() - started)
+
+
+def run_rate(
+    rate: float, variables: int, seconds: float, rounds: int, broker: MosquittoBroker
+) -> dict:
+    """Alternate raw and gateway measurements, so that both see the same machine load."""
     port = free_port()
     ready = multiprocessing.Event()
-    server = multiprocessing.Process(target=serve, args=(port, variables, rate, ready))
+    written = multiprocessing.Value("q", 0, lock=False)
+    server = multiprocessing.Process(target=serve, args=(port, variables, rate, ready, written))
     server.start()
+    changes = ChangeCounter(written)
+    raws, gateways, server_rates = [], [], []
     try:
         if not ready.wait(60):
             raise RuntimeError("the bench OPC UA server did not start")
         endpoint = f"opc.tcp://127.0.0.1:{port}/bench"
-        raw = asyncio.run(raw_rate(endpoint, variables, seconds))
-        with tempfile.TemporaryDirectory() as folder:
-            result = gateway_run(Path(folder), broker, endpoint, seconds)
+        for _ in range(rounds):
+            changes.start()
+            raws.append(asyncio.run(raw_rate(endpoint, variables, seconds)))
+            server_rates.append(changes.rate())
+            with tempfile.TemporaryDirectory() as folder:
+                gateways.append(gateway_run(Path(folder), broker, endpoint, seconds))
     finally:
         server.terminate()
         server.join(10)
-    result.update(offered_rate=rate, raw_rate=raw, ratio=result["gateway_rate"] / raw)
-    return result
+    raw = statistics.mean(raws)
+    gateway = statistics.mean(g["gateway_rate"] for g in gateways)
+    return {
+        "offered_rate": rate,
+        "server_rate": statistics.mean(server_rates),
+        "raw_rate": raw,
+        "gateway_rate": gateway,
+        "ratio": gateway / raw,
+        "p50_ms": statistics.median(g["p50_ms"] for g in gateways),
+        "p99_ms": max(g["p99_ms"] for g in gateways),
+        "rss_mb": max(g["rss_mb"] for g in gateways),
+        "rounds": {"raw": raws, "gateway": gateways},
+    }
 
 
 def print_table(results: list[dict]) -> None:
     header = (
-        f"{'offered/s':>10} {'raw asyncua/s':>14} {'gateway/s':>10} {'ratio':>6}"
+        f"{'offered/s':>10} {'written/s':>10} {'raw asyncua/s':>14} {'gateway/s':>10} {'ratio':>6}"
         f" {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         print(
-            f"{r['offered_rate']:>10.0f} {r['raw_rate']:>14.0f} {r['gateway_rate']:>10.0f}"
+            f"{r['offered_rate']:>10.0f} {r['server_rate']:>10.0f} {r['raw_rate']:>14.0f}"
+            f" {r['gateway_rate']:>10.0f}"
             f" {r['ratio']:>6.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['rss_mb']:>7.1f}"
         )
     print(
@@ -312,14 +349,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[1000, 2500, 5000, 7500])
     parser.add_argument("--variables", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2, help="raw/gateway alternations")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = []
     with tempfile.TemporaryDirectory() as folder, MosquittoBroker(Path(folder)) as broker:
         for rate in args.rates:
             print(f"offered {rate:.0f} changes/s on {args.variables} variables…", flush=True)
-            results.append(run_rate(rate, args.variables, args.seconds, broker))
+            results.append(run_rate(rate, args.variables, args.seconds, args.rounds, broker))
     print_table(results)
     document = {
         "benchmark": "edge_throughput",
@@ -327,6 +365,8 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "variables": args.variables,
         "seconds": args.seconds,
+        "rounds": args.rounds,
+        "load_average": os.getloadavg(),
         "target": TARGET,
         "results": results,
     }

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from edge.binding import MachineControl
 from edge.errors import CommandRejected, MachineError
 from edge.health import Metrics
 from edge.jobs import JobTracker
-from edge.opcua import MachineControl
 from edge.uplink import Uplink
 from protocols import ProtocolError, codec, messages
 from protocols.enums import JobEventKind, ReturnStatus

@@ -12,6 +12,7 @@ from typing import Any
 
 from edge import __version__
 from edge.alarms import alarm_from_event
+from edge.binding import Binding, MachineIdentity, Role
 from edge.capacity import CapacityReporter, MachineStatus, parse_mode, parse_state
 from edge.commands import CommandHandler
 from edge.config import GatewayConfig, MachineMapping
@@ -20,7 +21,7 @@ from edge.forwarder import Forwarder
 from edge.health import HealthServer, Metrics
 from edge.jobs import JobTracker, parse_job_lists
 from edge.mqtt import MqttLink, SessionMessages
-from edge.opcua import Binding, EndpointConnection, MachineIdentity, Role
+from edge.opcua import EndpointConnection
 from edge.outbox import Outbox
 from edge.rules import RuleEngine
 from edge.uplink import Uplink
@@ -293,7 +294,7 @@ class Gateway:
         """The ``/healthz`` document."""
         machines = {}
         for endpoint in self.endpoints:
-            for machine, missing in endpoint.missing.items():
+            for machine, missing in endpoint.missing.by_machine.items():
                 status = self.capacity.statuses[machine]
                 machines[machine] = {
                     "connected": status.connected,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edge.binding import MachineControl
 from edge.config import parse_config
 from edge.health import Metrics
-from edge.opcua import MachineControl
 from edge.outbox import Outbox
 from edge.uplink import Uplink
 from protocols import codec, topics
