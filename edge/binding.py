@@ -8,6 +8,7 @@ skipped; the rest of the machine keeps working.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -88,6 +89,18 @@ class MachineControl:
     jobs_object: Node | None = None
     methods: dict[str, Node] = field(default_factory=dict)
     repair_object: Node | None = None
+    _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def mark_ready(self) -> None:
+        self._ready.set()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Whether the machine is (or within ``timeout`` becomes) connected and bound."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def call(self, method: str, *arguments: str) -> Any:
         """Call a job control method (``store``, ``store_and_start``, ``cancel``)."""
@@ -110,6 +123,7 @@ class MachineControl:
             raise MachineError(f"{self.machine}: method call failed: {exc}") from exc
 
     def clear(self) -> None:
+        self._ready.clear()
         self.jobs_object = None
         self.repair_object = None
         self.methods.clear()

@@ -29,6 +29,9 @@ from protocols.topics import TopicKind
 _LOGGER = logging.getLogger(__name__)
 
 SEEN_COMMANDS = 1024
+MACHINE_WAIT_S = 10.0
+"""How long a command waits for its machine's OPC UA session, e.g. right after a restart when
+commands queued in the broker arrive before the machines are connected."""
 
 
 class CommandHandler:
@@ -108,6 +111,7 @@ class CommandHandler:
                 tracker.acknowledge_duplicate(job_id)
                 return
             method = "store_and_start" if order.start else "store"
+            await control.wait_ready(MACHINE_WAIT_S)
             try:
                 result = await control.call(
                     method, order.model_dump_json(), f"dispatch {command_id}"
@@ -137,6 +141,7 @@ class CommandHandler:
     async def _cancel(self, body: messages.CancelCommand, command_id: str) -> None:
         control, _ = self._machine(body.machine)
         async with self._locks[body.machine]:
+            await control.wait_ready(MACHINE_WAIT_S)
             try:
                 result = await control.call("cancel", body.job_order_id, f"cancel {command_id}")
             except MachineError as exc:
@@ -150,6 +155,7 @@ class CommandHandler:
     async def _repair(self, body: messages.RepairCommand) -> None:
         control, _ = self._machine(body.machine)
         async with self._locks[body.machine]:
+            await control.wait_ready(MACHINE_WAIT_S)
             try:
                 done = await control.repair()
             except MachineError as exc:

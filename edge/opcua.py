@@ -161,6 +161,7 @@ class EndpointConnection:
         for machine in machines:
             self._metrics.set("machine_connected", 1.0, machine=machine.machine)
             self._listener.machine_connected(machine.machine, machine.identity)
+            self.controls[machine.machine].mark_ready()
 
     def _disconnected(self) -> None:
         was_connected = self.connected

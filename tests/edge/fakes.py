@@ -51,6 +51,7 @@ class FakeMachine(MachineControl):
         super().__init__(machine)
         self.results = results or {}
         self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.mark_ready()
 
     async def call(self, method: str, *arguments: str) -> Any:
         self.calls.append((method, arguments))
