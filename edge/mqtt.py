@@ -117,6 +117,12 @@ class MqttLink:
         self._pending[info.mid] = future
         return future
 
+    def announce(self, message: OutgoingMessage) -> None:
+        """Publish a retained unit-level message now if connected; the next connection
+        publishes the current birth and state anyway, so a failure needs no retry."""
+        if self.connected:
+            self.publish(message).add_done_callback(_ignore_failure)
+
     async def stop(self, announcement: OutgoingMessage | None = None, timeout: float = 2.0) -> None:
         """Publish ``announcement`` (e.g. offline) if connected, then disconnect cleanly."""
         self._stopping = True
@@ -274,6 +280,11 @@ class MqttLink:
         if error != self.last_error:
             _LOGGER.error("MQTT: %s; retrying with backoff", error)
         self.last_error = error
+
+
+def _ignore_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

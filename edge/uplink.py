@@ -79,6 +79,10 @@ class Uplink:
             retain=topics.is_retained(kind),
         )
         self._write([pending], state)
+        if isinstance(body, messages.JobEvent):
+            self._metrics.inc("job_events_total", event=body.event.value)
+        elif isinstance(body, messages.AlarmEvent):
+            self._metrics.inc("alarms_total", state=body.state.value)
 
     def _write(
         self, batch: list[PendingMessage], state: Mapping[str, str | None] | None = None

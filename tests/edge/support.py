@@ -42,7 +42,9 @@ def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = 
 class SimPlant:
     """A firmware_sim plant server running in its own thread and event loop."""
 
-    def __init__(self, machines: list[dict[str, Any]], *, time_scale: float = 60.0) -> None:
+    def __init__(
+        self, machines: list[dict[str, Any]], *, time_scale: float = 60.0, **options: Any
+    ) -> None:
         self.port = free_port()
         plant = parse_plant(
             {
@@ -54,7 +56,8 @@ class SimPlant:
                 "machines": machines,
             }
         )
-        self.server = PlantServer(plant, ServerOptions(time_scale=time_scale, seed=1))
+        options = ServerOptions(time_scale=time_scale, seed=1, **options)
+        self.server = PlantServer(plant, options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -76,10 +79,17 @@ class SimPlant:
         self.run(self.server.inject(kind, duration_s, machine))
 
     def close(self) -> None:
-        if self.server.online:
-            self.stop()
+        self.stop()
+        self.run(_cancel_remaining_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+async def _cancel_remaining_tasks() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 MILL = {
@@ -191,14 +201,28 @@ class GatewayProcess:
 class Coordinator:
     """An MQTT client playing the coordinator: records everything, sends commands."""
 
-    def __init__(self, broker: MosquittoBroker) -> None:
+    def __init__(
+        self,
+        broker: MosquittoBroker,
+        *,
+        credentials: tuple[str, str] | None = None,
+        tls: dict[str, str] | None = None,
+    ) -> None:
         self.received: list[tuple[str, messages.Envelope]] = []
         self.raw: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
+        # A persistent session, as the real coordinator has: nothing is missed across a broker
+        # restart even if the gateway replays before this client has reconnected.
+        client_id = f"coordinator-{time.time_ns()}"
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"coord-{time.time()}"
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
         )
+        self.client.reconnect_delay_set(0.1, 1)
+        if credentials:
+            self.client.username_pw_set(*credentials)
+        if tls:
+            self.client.tls_set(**tls)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, *_: c.subscribe(topics.network_filter(NETWORK), 1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()
@@ -235,6 +259,16 @@ class Coordinator:
 
     def send_raw(self, payload: bytes) -> None:
         info = self.client.publish(topics.command(NETWORK, UNIT), payload, qos=1)
+        info.wait_for_publish(5)
+
+    def announce(self, status: str) -> None:
+        """Publish the coordinator's retained online/offline state."""
+        state = messages.CoordinatorState.create(
+            unit="coordinator", seq=time.time_ns(), body=messages.Availability(state=status)
+        )
+        info = self.client.publish(
+            topics.coordinator_state(NETWORK), codec.encode(state), qos=1, retain=True
+        )
         info.wait_for_publish(5)
 
     def close(self) -> None:
