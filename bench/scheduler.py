@@ -134,17 +134,20 @@ def print_table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
     def cell(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
 
+    def title(key: str) -> str:
+        solver, limit = key.split("@")
+        return f"{'core' if solver == 'core' else 'CP-SAT'} {limit} s | gap %"
+
     lines = [
-        "| instance | best known | "
-        + " | ".join(f"{k.replace('@', ' ')} s | gap %" for k in keys)
-        + " |",
+        "| instance | best known | " + " | ".join(title(k) for k in keys) + " |",
         "|---|---:|" + "---:|---:|" * len(keys),
     ]
     for r in rows:
         cells = []
         for k in keys:
             run = r["runs"].get(k, {})
-            cells += [str(run.get("makespan", "-")), cell(run.get("gap"))]
+            makespan = run.get("makespan")
+            cells += ["no solution" if makespan is None else str(makespan), cell(run.get("gap"))]
         lines.append(f"| {r['instance']} | {r['best'] or '-'} | " + " | ".join(cells) + " |")
     families = sorted({r["instance"][:2] for r in rows if r["instance"][:2] in ("mk", "ta")})
     for family in families:
@@ -256,6 +259,7 @@ def replan_run(problem: Problem, plan: Schedule, seed: int) -> dict[str, Any]:
 
 
 def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
+    """Grouped bars of the gaps (log scale above 1 %); a run without a solution is marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -265,10 +269,24 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
     width = 0.8 / len(keys)
     fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(names)), 4.5))
     for i, key in enumerate(keys):
-        values = [r["runs"].get(key, {}).get("gap") or 0.0 for r in rows]
+        gaps = [r["runs"].get(key, {}).get("gap") for r in rows]
         positions = [x + (i - (len(keys) - 1) / 2) * width for x in range(len(names))]
-        label = key.replace("core", "GloNet core").replace("@", " ") + " s"
-        ax.bar(positions, values, width, label=label)
+        solver, limit = key.split("@")
+        label = f"{'GloNet core' if solver == 'core' else 'CP-SAT'} {limit} s"
+        bars = ax.bar(positions, [g or 0.0 for g in gaps], width, label=label)
+        for x, g in zip(positions, gaps, strict=True):
+            if g is None:
+                ax.text(
+                    x,
+                    0.05,
+                    "no solution",
+                    rotation=90,
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=bars.patches[0].get_facecolor(),
+                )
+    ax.set_yscale("symlog", linthresh=1)
     ax.set_xticks(range(len(names)), names, rotation=45)
     ax.set_ylabel("gap to best known makespan (%)")
     ax.set_title("Scheduling core vs CP-SAT (2 workers), same wall-clock limits")
@@ -276,6 +294,13 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def replot(results: Path) -> None:
+    """Draw the chart again from a results JSON file, next to it."""
+    report = json.loads(results.read_text())
+    keys = list(report["rows"][0]["runs"])
+    chart(report["rows"], keys, results.with_suffix(".png"))
 
 
 def main() -> int:
@@ -287,7 +312,11 @@ def main() -> int:
     parser.add_argument("--no-scale", action="store_true", help="skip the scale run")
     parser.add_argument("--no-replan", action="store_true", help="skip the re-plan run")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--replot", type=Path, help="only redraw the chart of a results JSON file")
     args = parser.parse_args()
+    if args.replot:
+        replot(args.replot)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.results.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")

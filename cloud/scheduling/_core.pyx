@@ -329,6 +329,12 @@ cdef void tails(Inst *I, Sol *S, Work *W) noexcept nogil:
 
 cdef void relocate(Sol *S, int u, int k, int after, i64 d) noexcept nogil:
     """Move operation u to machine k right after ``after`` (-1: at the front)."""
+    unlink(S, u)
+    link(S, u, k, after, d)
+
+
+cdef void unlink(Sol *S, int u) noexcept nogil:
+    """Take u out of its machine's list (it floats: no machine predecessor or successor)."""
     cdef int a = S.mprev[u], b = S.mnext[u], k0 = S.mach[u]
     if a >= 0:
         S.mnext[a] = b
@@ -338,6 +344,13 @@ cdef void relocate(Sol *S, int u, int k, int after, i64 d) noexcept nogil:
         S.mprev[b] = a
     else:
         S.mlast[k0] = a
+    S.mprev[u] = -1
+    S.mnext[u] = -1
+
+
+cdef void link(Sol *S, int u, int k, int after, i64 d) noexcept nogil:
+    """Put the floating operation u on machine k right after ``after`` (-1: at the front)."""
+    cdef int b
     if after >= 0:
         b = S.mnext[after]
         S.mnext[after] = u
@@ -420,11 +433,10 @@ cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
     W.occ_cnt[k] += 1
 
 
-cdef void best_option(Inst *I, Sol *S, Work *W, int i, int *pref, i64 slack) noexcept nogil:
-    """Machine giving operation i its earliest end, inserted in a gap; keeps the preferred
-    (previous) machine unless that ends more than ``slack`` after the alternative."""
-    cdef int e, k, p, f, bk = -1, pk = -1
-    cdef i64 t, s, d, a, be = 0, bs = 0, bd = 0, ps = 0, pe = 0
+cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
+    """Machine giving operation i its earliest end, inserted in a gap of its calendar."""
+    cdef int e, k, p, f, bk = -1
+    cdef i64 t, s, d, a, be = 0, bs = 0, bd = 0
     for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
         k = I.opt_mach[e]
         d = I.opt_dur[e]
@@ -437,12 +449,6 @@ cdef void best_option(Inst *I, Sol *S, Work *W, int i, int *pref, i64 slack) noe
         s = occ_fit(W, k, t, d)
         if bk < 0 or s + d < be or (s + d == be and d < bd):
             bk, bs, be, bd = k, s, s + d, d
-        if pref != NULL and k == pref[i]:
-            pk, ps, pe = k, s, s + d
-    # Warm start: stay on the previous machine if it is not much worse than the best one, or
-    # if the operation can still start there no later than in the previous plan.
-    if pk >= 0 and (pe <= be + slack or ps <= I.ref_start[i] + slack):
-        bk, bs, be = pk, ps, pe
     W.c_k[i] = bk
     W.c_s[i] = bs
     W.c_e[i] = be
@@ -457,7 +463,7 @@ cdef i64 dur_on(Inst *I, int i, int k) noexcept nogil:
     return -1
 
 
-cdef void construct(Inst *I, Sol *S, Work *W, double *prio, int *pref, i64 slack) noexcept nogil:
+cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
     """Giffler-Thompson style list scheduling with insertion into machine gaps: among ready
     operations that could start before the earliest possible end, take the highest priority."""
     cdef int n = I.n, i, j, e, k, p, r, nready = 0, pick, step, nfree = 0
@@ -487,7 +493,7 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio, int *pref, i64 slack
         for r in range(nready):
             i = W.ready[r]
             if W.dirty[i]:
-                best_option(I, S, W, i, pref, slack)
+                best_option(I, S, W, i)
             if cstar == NEG or W.c_e[i] < cstar:
                 cstar = W.c_e[i]
         pick = -1
@@ -503,12 +509,12 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio, int *pref, i64 slack
         S.dur[i] = W.c_e[i] - W.c_s[i]
         S.start[i] = W.c_s[i]
         occ_insert(W, k, W.c_s[i], W.c_e[i], i)
+        # Occupying k only makes k worse: the other ready operations keep their best machine
+        # unless it was k.
         for r in range(nready):
             j = W.ready[r]
-            if not W.dirty[j]:
-                for e in range(I.opt_ptr[j], I.opt_ptr[j + 1]):
-                    if I.opt_mach[e] == k:
-                        W.dirty[j] = 1
+            if W.c_k[j] == k:
+                W.dirty[j] = 1
         for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
             p = I.js[e]
             W.rem[p] -= 1
@@ -538,6 +544,124 @@ cdef void link_from_occupancy(Inst *I, Sol *S, Work *W) noexcept nogil:
             S.mprev[i] = last
             last = i
         S.mlast[k] = last
+
+
+# ---------------------------------------------------------------- warm start (re-planning)
+
+cdef int warm_start(Inst *I, Sol *S, Work *W) noexcept nogil:
+    """Repair the previous plan instead of planning again: every operation whose previous machine
+    and start are still possible keeps its machine and its order there; the others (on a machine
+    gone down, or new) are inserted one by one where the objective, stability included, suffers
+    least. Returns -1 if the previous orders conflict with the precedences (then plan afresh)."""
+    cdef int i, k, r, nfloat = 0
+    cdef i64 d
+    for k in range(I.m):
+        W.occ_cnt[k] = 0
+    for i in range(I.n):
+        S.mprev[i] = -1
+        S.mnext[i] = -1
+        if I.fz_mach[i] >= 0:
+            S.mach[i] = I.fz_mach[i]
+            S.dur[i] = dur_on(I, i, I.fz_mach[i])
+            continue
+        k = I.ref_mach[i]
+        d = dur_on(I, i, k) if k >= 0 else -1
+        if d >= 0 and (not I.has_cal or cal_fit(I, k, I.ref_start[i], d) == I.ref_start[i]):
+            S.mach[i] = k
+            S.dur[i] = d
+            occ_insert(W, k, I.ref_start[i], I.ref_start[i] + d, i)
+        else:
+            shortest_option(I, S, i)
+            W.prio[i] = <double>(I.ref_start[i] if k >= 0 else I.release[i])
+            W.ready[nfloat] = i
+            nfloat += 1
+    link_from_occupancy(I, S, W)
+    if evaluate(I, S, W, S.start) != 0:
+        return -1
+    sort_by_prio(W, nfloat)
+    for r in range(nfloat):
+        if reinsert(I, S, W, W.ready[r]) != 0:
+            return -1
+    score(I, S, W, S.start)
+    return 0
+
+
+cdef void shortest_option(Inst *I, Sol *S, int i) noexcept nogil:
+    cdef int e, best = I.opt_ptr[i]
+    for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
+        if I.opt_dur[e] < I.opt_dur[best]:
+            best = e
+    S.mach[i] = I.opt_mach[best]
+    S.dur[i] = I.opt_dur[best]
+
+
+cdef void sort_by_prio(Work *W, int count) noexcept nogil:
+    """Insertion sort of W.ready[:count] by W.prio (few operations: the displaced ones)."""
+    cdef int r, q, i
+    for r in range(1, count):
+        i = W.ready[r]
+        q = r
+        while q > 0 and W.prio[W.ready[q - 1]] > W.prio[i]:
+            W.ready[q] = W.ready[q - 1]
+            q -= 1
+        W.ready[q] = i
+
+
+cdef void mark_descendants(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
+    cdef int top = 1, i, e, p
+    W.stamp += 1
+    W.mark[v] = W.stamp
+    W.stack[0] = v
+    while top > 0:
+        top -= 1
+        i = W.stack[top]
+        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+            p = I.js[e]
+            if W.mark[p] != W.stamp:
+                W.mark[p] = W.stamp
+                W.stack[top] = p
+                top += 1
+        p = S.mnext[i]
+        if p >= 0 and W.mark[p] != W.stamp:
+            W.mark[p] = W.stamp
+            W.stack[top] = p
+            top += 1
+
+
+cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
+    """Insert the floating operation v at the best of: the positions around its earliest start on
+    each eligible machine (as in ``reassign_moves``) and the end of each machine's list."""
+    cdef int e, k, x, y, c, pick = -1
+    cdef i64 d, vs = S.start[v], ve = S.start[v] + S.dur[v]
+    mark_descendants(I, S, W, v)
+    W.nmoves = 0
+    for e in range(I.opt_ptr[v], I.opt_ptr[v + 1]):
+        k = I.opt_mach[e]
+        d = I.opt_dur[e]
+        x = -1
+        y = S.mfirst[k]
+        while x < 0 or S.start[x] < ve:
+            if y < 0 or S.start[y] + S.dur[y] > vs:
+                add_move(W, v, k, x, 0, d, 0.0)
+            if y < 0:
+                break
+            x = y
+            y = S.mnext[y]
+        if y >= 0 and S.mlast[k] >= 0 and W.mark[S.mlast[k]] != W.stamp:
+            add_move(W, v, k, S.mlast[k], 0, d, 0.0)
+    for c in range(W.nmoves):
+        link(S, v, W.moves[c].k, W.moves[c].after, W.moves[c].dur)
+        memcpy(W.cstart, S.start, I.n * sizeof(i64))
+        if evaluate_from(I, S, W, W.cstart, v, -1) == 0:
+            score(I, S, W, W.cstart)
+            W.moves[c].val = S.obj
+            if pick < 0 or S.obj < W.moves[pick].val:
+                pick = c
+        unlink(S, v)
+    if pick < 0:
+        return -1
+    link(S, v, W.moves[pick].k, W.moves[pick].after, W.moves[pick].dur)
+    return evaluate_from(I, S, W, S.start, v, -1)
 
 
 # ---------------------------------------------------------------- neighbourhood
@@ -944,7 +1068,7 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
             evaluate(I, cur, W, cur.start)
             score(I, cur, W, cur.start)
             memset(W.texp, 0, (1 << TABU_BITS) * sizeof(i64))
-            perturb(I, cur, W, 2 + rnd_below(W, 4), fast)
+            perturb(I, cur, W, 6 + rnd_below(W, 10), fast)
             if fast:
                 tails(I, cur, W)
             last_improve = it
@@ -1143,12 +1267,7 @@ cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexce
     cdef int rule, i
     cdef double first = 0
     cdef double *prio = W.prio
-    if ref_mach != NULL:
-        for i in range(I.n):
-            prio[i] = -<double>I.ref_start[i] if I.ref_mach[i] >= 0 else -<double>I.release[i]
-        construct(I, best, W, prio, ref_mach, I.tol)
-        evaluate(I, best, W, best.start)
-        score(I, best, W, best.start)
+    if ref_mach != NULL and warm_start(I, best, W) == 0:
         return now()
     best.obj = INF
     for rule in range(4):
@@ -1160,7 +1279,7 @@ cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexce
                     + I.work_left[i]
             else:
                 prio[i] = I.work_left[i] * (0.8 + 0.4 * (rnd(W) >> 11) * (1.0 / 9007199254740992.0))
-        construct(I, cur, W, prio, NULL, 0)
+        construct(I, cur, W, prio)
         evaluate(I, cur, W, cur.start)
         score(I, cur, W, cur.start)
         if cur.obj < best.obj:

@@ -199,6 +199,8 @@ def _validate_job(problem: Problem, j: int, job: Job) -> None:
 
 
 def _validate_operation(problem: Problem, j: int, k: int, op: Operation) -> None:
+    if not isinstance(op.durations, Mapping):
+        raise ProblemError(f"job {j} operation {k}: durations must map machine -> duration")
     if not op.durations:
         raise ProblemError(f"job {j} operation {k} has no eligible machine")
     for machine, duration in op.durations.items():

@@ -29,7 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_TIME_LIMIT = 1.0
 # Iterations without improving the best solution before the search restarts from it, perturbed.
 # Ranked (estimated) moves are cheap, exactly evaluated ones decode the whole schedule each.
-STALL_ESTIMATED = 3000
+STALL_ESTIMATED = 10000
 STALL_EXACT = 200
 
 
@@ -119,19 +119,21 @@ def _flatten(problem: Problem) -> _Flat:
     for job in problem.jobs:
         offsets.append(offsets[-1] + len(job.operations))
     n, m = offsets[-1], len(problem.machines)
-    job_of, pred_ptr, preds = array("i"), array("i", [0]), array("i")
-    opt_ptr, opt_machine, opt_duration = array("i", [0]), array("i"), array("q")
-    release = array("q")
+    # Lists first, one conversion to typed arrays at the end: much faster than array.append.
+    job_of: list[int] = []
+    pred_ptr, preds = [0], list[int]()
+    opt_ptr, opt_machine, opt_duration = [0], list[int](), list[int]()
+    release: list[int] = []
     for j, job in enumerate(problem.jobs):
+        job_of.extend([j] * len(job.operations))
+        release.extend([job.release] * len(job.operations))
         for k, op in enumerate(job.operations):
-            job_of.append(j)
             preds.extend(offsets[j] + p for p in problem.predecessors(j, k))
             pred_ptr.append(len(preds))
-            for machine, duration in sorted(op.durations.items()):
-                opt_machine.append(machine)
-                opt_duration.append(duration)
+            machines = sorted(op.durations)
+            opt_machine.extend(machines)
+            opt_duration.extend(op.durations[machine] for machine in machines)
             opt_ptr.append(len(opt_machine))
-            release.append(job.release)
     frozen_machine, frozen_start = array("i", [-1] * n), array("q", [-1] * n)
     for f in problem.frozen:
         frozen_machine[offsets[f.job] + f.op] = f.machine
@@ -145,18 +147,18 @@ def _flatten(problem: Problem) -> _Flat:
         m,
         len(problem.jobs),
         plants,
-        job_of,
-        pred_ptr,
-        preds,
-        opt_ptr,
-        opt_machine,
-        opt_duration,
+        array("i", job_of),
+        array("i", pred_ptr),
+        array("i", preds),
+        array("i", opt_ptr),
+        array("i", opt_machine),
+        array("q", opt_duration),
         array("i", [machine.plant for machine in problem.machines]),
         transport,
         blocked_ptr,
         blocked_start,
         blocked_end,
-        release,
+        array("q", release),
         frozen_machine,
         frozen_start,
         array("q", [-1 if job.due is None else job.due for job in problem.jobs]),
@@ -193,6 +195,13 @@ def _work_left(problem: Problem, offsets: list[int]) -> list[float]:
     """For each operation, the shortest time its job still needs from its start (priority rule)."""
     left = [0.0] * offsets[-1]
     for j, job in enumerate(problem.jobs):
+        if all(op.predecessors is None for op in job.operations):
+            # A chain, the common case: a running sum from the last operation back.
+            total = 0.0
+            for k in range(len(job.operations) - 1, -1, -1):
+                total += min(job.operations[k].durations.values())
+                left[offsets[j] + k] = total
+            continue
         successors: list[list[int]] = [[] for _ in job.operations]
         for k in range(len(job.operations)):
             for p in problem.predecessors(j, k):
@@ -232,8 +241,8 @@ def _makespan_bound(problem: Problem, work_left: list[float], offsets: list[int]
     path = 0.0
     work: dict[frozenset[int], int] = {}
     for j, job in enumerate(problem.jobs):
-        roots = [k for k in range(len(job.operations)) if not problem.predecessors(j, k)]
-        path = max(path, job.release + max(work_left[offsets[j] + k] for k in roots))
+        # The work left is largest at the job's first operations.
+        path = max(path, job.release + max(work_left[offsets[j] : offsets[j + 1]]))
         for op in job.operations:
             eligible = frozenset(op.durations)
             work[eligible] = work.get(eligible, 0) + min(op.durations.values())

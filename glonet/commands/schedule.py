@@ -14,7 +14,8 @@ from cloud.scheduling.readers import FORMATS, read_instance
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("schedule", help="plan operations on machines (scheduling core)")
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    parser.set_defaults(handler=lambda args: _usage(parser))
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
     solve_parser = actions.add_parser("solve", help="solve an instance file and print the makespan")
     solve_parser.add_argument("file", type=Path, help="instance file")
     solve_parser.add_argument(
@@ -28,10 +29,21 @@ def register(subparsers: Any) -> None:
     solve_parser.add_argument(
         "--time-limit", type=float, default=DEFAULT_TIME_LIMIT, help="seconds (default: 1)"
     )
-    solve_parser.add_argument("--iterations", type=int, help="stop after this many search steps")
+    solve_parser.add_argument(
+        "--iterations",
+        type=int,
+        help="stop after this many search steps (with a time limit long enough not to cut the "
+        "search, the result then depends only on the seed)",
+    )
     solve_parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     solve_parser.add_argument("--json", action="store_true", help="print the full schedule as JSON")
     solve_parser.set_defaults(handler=run_solve)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    """``glonet schedule`` without an action: show what it can do."""
+    parser.print_help()
+    return 2
 
 
 def run_solve(args: argparse.Namespace) -> int:

@@ -45,3 +45,8 @@ def test_bad_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture
     bad.write_text("1 1\n1 1 5 3\n")
     assert main(["schedule", "solve", str(bad)]) == 2
     assert "machine 5 out of 1..1" in capsys.readouterr().err
+
+
+def test_schedule_without_an_action_prints_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule"]) == 2
+    assert "solve" in capsys.readouterr().out

@@ -101,3 +101,8 @@ def test_windows_dates_and_objective() -> None:
         Objective(makespan=0)
     with pytest.raises(ProblemError, match="no machines"):
         Problem(jobs=(job,), machines=())
+
+
+def test_durations_must_be_a_mapping() -> None:
+    with pytest.raises(ProblemError, match="durations must map machine -> duration"):
+        make(Job((Operation([(0, 3)]),)))  # type: ignore[arg-type]

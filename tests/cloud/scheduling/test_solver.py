@@ -22,6 +22,7 @@ from cloud.scheduling import (
     validate_schedule,
 )
 from cloud.scheduling.readers import read_fjsplib, read_job_shop_lib
+from cloud.scheduling.synthetic import network_problem
 from tests.cloud.scheduling.instances import brandimarte, chain_problem
 from tests.cloud.scheduling.strategies import problems
 
@@ -166,13 +167,11 @@ def test_random_replanning_with_frozen_operations(problem: Problem, cut: float, 
     frozen = tuple(
         FrozenOperation(o.job, o.op, o.machine, o.start) for o in before.operations if o.start < now
     )
-    # A machine breaks down after the operations already running on it.
+    # A machine breaks down once the operations already running on it are done.
     machine = seed % len(problem.machines)
-    busy_until = max([now, *(f.start + 100 for f in frozen if f.machine == machine)])
-    windows = (*problem.unavailability, Unavailability(machine, busy_until, busy_until + 40))
-    frozen_ends = [o.end for o in before.operations if o.start < now and o.machine == machine]
-    if any(end > busy_until for end in frozen_ends):
-        return
+    ends = [o.end for o in before.operations if o.start < now and o.machine == machine]
+    down = max([now, *ends])
+    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
     replanned = replace(problem, frozen=frozen, unavailability=windows)
     objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
     solved(replanned, warm_start=before, objective=objective, seed=seed)
@@ -183,3 +182,12 @@ def test_random_replanning_with_frozen_operations(problem: Problem, cut: float, 
 @given(problem=problems(), seed=st.integers(0, 2**32))
 def test_random_problems_are_deterministic(problem: Problem, seed: int) -> None:
     assert solved(problem, seed=seed).operations == solved(problem, seed=seed).operations
+
+
+def test_synthetic_network_problem_with_every_feature() -> None:
+    problem = network_problem(jobs=30, machines_per_plant=4, seed=3)
+    assert problem.unavailability and problem.transport
+    objective = Objective(makespan=1, weighted_tardiness=1)
+    first = solved(problem, objective=objective, iteration_limit=0)
+    better = solved(problem, objective=objective, iteration_limit=100)
+    assert better.objective <= first.objective
