@@ -1,1 +1,1 @@
-"""The network coordinator: ingest, registry, orders, scheduling, dispatch, maintenance, API."""
+"""The GloNet coordinator: registry, ingest, live network state, telemetry, API and pages."""

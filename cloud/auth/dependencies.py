@@ -1,0 +1,53 @@
+"""FastAPI dependencies every domain's router reuses: the DB session and the calling actor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cloud.auth import service
+from cloud.auth.models import Actor
+from cloud.exceptions import DatabaseError, NotAuthenticated
+
+SESSION_COOKIE = "glonet_key"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request, committed when the handler returns without error."""
+    session: Session = request.app.state.context.session_factory()
+    try:
+        yield session
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise DatabaseError(f"database operation failed: {exc.__class__.__name__}") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+def _api_key(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        return cookie
+    raise NotAuthenticated("send an API key as 'Authorization: Bearer <key>'")
+
+
+def get_actor(request: Request, session: DbSession) -> Actor:
+    return service.authenticate(session=session, api_key=_api_key(request))
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]

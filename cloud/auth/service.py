@@ -1,0 +1,93 @@
+"""API keys: creation, hashing and authentication of principals.
+
+A key is ``glo_<key id>_<secret>`` with 256 random bits; only its SHA-256 digest is stored (a
+random secret of that length needs no slow hash), and the key id finds the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Principal, PrincipalCreate, Role
+from cloud.exceptions import NotAuthenticated, NotFound, PermissionDenied
+from cloud.registry import service as registry_service
+
+KEY_PREFIX = "glo"
+
+
+def _digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def create_principal(*, session: Session, spec: PrincipalCreate) -> tuple[Principal, str]:
+    """A new principal and its API key (the only time the key exists in clear)."""
+    if spec.unit_id is not None:
+        registry_service.get_unit_row(session=session, unit_id=spec.unit_id)
+    if spec.technician_id is not None:
+        registry_service.get_technician_row(session=session, technician_id=spec.technician_id)
+    key_id = secrets.token_hex(6)
+    api_key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    principal = Principal(
+        name=spec.name,
+        role=spec.role.value,
+        unit_id=spec.unit_id,
+        technician_id=spec.technician_id,
+        customer_id=spec.customer_id,
+        key_id=key_id,
+        key_hash=_digest(api_key),
+        active=True,
+    )
+    session.add(principal)
+    session.flush()
+    return principal, api_key
+
+
+def authenticate(*, session: Session, api_key: str) -> Actor:
+    """The actor owning ``api_key``; a wrong, unknown or revoked key is NotAuthenticated."""
+    prefix, _, rest = api_key.partition("_")
+    key_id, _, _ = rest.partition("_")
+    principal = None
+    if prefix == KEY_PREFIX and key_id:
+        principal = session.scalars(select(Principal).where(Principal.key_id == key_id)).first()
+    if (
+        principal is None
+        or not principal.active
+        or not hmac.compare_digest(principal.key_hash, _digest(api_key))
+    ):
+        raise NotAuthenticated("invalid or revoked API key")
+    return actor_of(principal)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        principal_id=principal.id,
+        name=principal.name,
+        role=Role(principal.role),
+        unit_id=principal.unit_id,
+        technician_id=principal.technician_id,
+        customer_id=principal.customer_id,
+    )
+
+
+def require_role(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        raise PermissionDenied(f"the {actor.role.value} role may not do this")
+
+
+def list_principals(*, session: Session, actor: Actor) -> list[Principal]:
+    require_role(actor, Role.COORDINATOR)
+    return list(session.scalars(select(Principal).order_by(Principal.id)))
+
+
+def revoke_principal(*, session: Session, actor: Actor, principal_id: int) -> Principal:
+    require_role(actor, Role.COORDINATOR)
+    principal = session.get(Principal, principal_id)
+    if principal is None:
+        raise NotFound(f"principal {principal_id} does not exist")
+    principal.active = False
+    return principal

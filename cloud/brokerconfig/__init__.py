@@ -1,0 +1,1 @@
+"""brokerconfig domain."""

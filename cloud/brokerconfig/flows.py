@@ -1,0 +1,48 @@
+"""Generate the broker's password and ACL files from the registry and the settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.brokerconfig import service
+from cloud.config import Settings
+from cloud.exceptions import ConfigurationError
+from cloud.registry import service as registry_service
+from cloud.registry.models import Technician, Unit
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def generate(*, session: Session, settings: Settings, out_dir: Path) -> tuple[Path, Path]:
+    mqtt = settings.mqtt
+    if not mqtt.username or not mqtt.password:
+        raise ConfigurationError("set mqtt.username and mqtt.password for the coordinator first")
+    units = registry_service.network_units(session=session, network_id=settings.network)
+    with_credentials = [unit for unit in units if unit.mqtt_password_hash]
+    for unit in units:
+        if not unit.mqtt_password_hash:
+            _LOGGER.warning("unit %s has no broker credentials yet; it cannot connect", unit.id)
+    technicians = session.scalars(
+        select(Technician.id)
+        .join(Unit, Unit.id == Technician.employer_unit_id)
+        .where(Unit.network_id == settings.network)
+    )
+    passwd = service.password_file(
+        coordinator_user=mqtt.username,
+        coordinator_hash=service.hash_password(mqtt.password),
+        gateways=[
+            service.GatewayCredential(unit.id, unit.mqtt_password_hash or "")
+            for unit in with_credentials
+        ],
+    )
+    acl = service.acl_file(
+        network=settings.network,
+        coordinator_user=mqtt.username,
+        unit_ids=[unit.id for unit in with_credentials],
+        technician_ids=list(technicians),
+    )
+    return service.write_files(out_dir, passwd=passwd, acl=acl)

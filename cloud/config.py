@@ -1,0 +1,120 @@
+"""Coordinator settings: one pydantic-settings object, loaded once in the entry point.
+
+Values come from (highest first) ``GLONET_*`` environment variables (nested with ``__``, e.g.
+``GLONET_MQTT__PORT=1884``), then an optional YAML or TOML file, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cloud.exceptions import ConfigurationError
+
+DEFAULT_DATA_DIR = Path("var/coordinator")
+DEFAULT_NETWORK = "demo"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    client_id: str = "glonet-coordinator"
+    share_group: str | None = Field(
+        default=None,
+        description="join the shared subscription $share/<group>/... (several ingest workers)",
+    )
+    keepalive: int = Field(default=30, ge=5)
+    tls_ca_file: Path | None = None
+
+
+class SinkKind(StrEnum):
+    EMBEDDED = "embedded"
+    INFLUXDB = "influxdb"
+
+
+class TelemetrySettings(BaseModel):
+    sink: SinkKind = SinkKind.EMBEDDED
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_token: str = ""
+    influx_org: str = "glonet"
+    influx_bucket: str = "telemetry"
+    influx_batch_size: int = Field(default=5000, ge=1)
+    influx_flush_interval_ms: int = Field(default=1000, ge=10)
+    influx_max_retries: int = Field(default=3, ge=0)
+    rollup_retention_minutes: int = Field(default=24 * 60, ge=1)
+    sample_retention_hours: int = Field(default=7 * 24, ge=1)
+
+
+class IngestSettings(BaseModel):
+    enabled: bool = True
+    batch_size: int = Field(default=200, ge=1)
+    dedup_retention_hours: int = Field(default=7 * 24, ge=1)
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
+class Settings(BaseSettings):
+    """Everything the coordinator process needs to know."""
+
+    model_config = SettingsConfigDict(env_prefix="GLONET_", env_nested_delimiter="__")
+
+    network: str = DEFAULT_NETWORK
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    )
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'coordinator.sqlite'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment variables override the file, which arrives as init arguments.
+        return env_settings, init_settings
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``config_file`` (YAML or TOML), the environment and ``overrides``."""
+    values: dict[str, Any] = _read_file(config_file) if config_file else {}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read configuration {path}: {exc}") from exc
+    try:
+        data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"configuration {path} is not valid: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"configuration {path} must be a mapping")
+    return data

@@ -1,0 +1,35 @@
+"""What one coordinator process shares between its API, its ingest and its pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.config import Settings
+from cloud.events import EventBroadcaster
+from cloud.ingest.worker import IngestWorker
+from cloud.operations.metrics import Metrics
+from cloud.telemetry.sink import TelemetrySink
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    sink: TelemetrySink
+    metrics: Metrics = field(default_factory=Metrics)
+    broadcaster: EventBroadcaster = field(default_factory=EventBroadcaster)
+    ingest: IngestWorker | None = None
+
+    async def counted_stream(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """Pass ``stream`` through while counting it as a connected SSE client."""
+        self.metrics.sse_clients.inc(1)
+        try:
+            async for chunk in stream:
+                yield chunk
+        finally:
+            self.metrics.sse_clients.inc(-1)

@@ -1,0 +1,60 @@
+"""The coordinator's exception tree; third-party errors are translated into these at the boundary.
+
+Each API-facing error carries the HTTP status and a stable ``code`` that the error handler in
+:mod:`cloud.main` turns into a JSON body ``{"error": code, "message": ...}``.
+"""
+
+from __future__ import annotations
+
+
+class CloudError(Exception):
+    """Base of every coordinator error."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigurationError(CloudError):
+    code = "configuration_error"
+
+
+class DatabaseError(CloudError):
+    code = "database_error"
+    status_code = 503
+
+
+class BrokerConnectionError(CloudError):
+    code = "broker_error"
+
+
+class TelemetrySinkError(CloudError):
+    code = "telemetry_sink_error"
+
+
+class NotAuthenticated(CloudError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class PermissionDenied(CloudError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(CloudError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(CloudError):
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidInput(CloudError):
+    status_code = 422
+    code = "invalid_input"

@@ -1,0 +1,160 @@
+"""The coordinator's one MQTT client: the only module that touches paho.
+
+paho runs its network loop in its own thread; callbacks only hand messages to the asyncio loop.
+Messages are acknowledged (PUBACK) by :meth:`MqttLink.ack` after the ingest committed them, so a
+crash before the commit makes the broker deliver them again (persistent session, QoS 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from cloud.config import MqttSettings
+from cloud.exceptions import BrokerConnectionError
+from protocols import topics
+
+_LOGGER = logging.getLogger(__name__)
+RECONNECT_MIN_DELAY = 0.5
+RECONNECT_MAX_DELAY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    topic: str
+    payload: bytes
+    retain: bool = False
+
+
+class MqttLink:
+    """Connects, (re)subscribes, publishes ``on_connect`` messages, and forwards messages."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        *,
+        subscriptions: Sequence[str],
+        will: Outbound,
+        on_connect: Callable[[], Sequence[Outbound]],
+        on_state: Callable[[bool], None] = lambda connected: None,
+    ) -> None:
+        self._settings = settings
+        self._subscriptions = list(subscriptions)
+        self._on_connect_messages = on_connect
+        self._on_state = on_state
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sink: Callable[[InboundMessage], None] | None = None
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            clean_session=False,
+            manual_ack=True,
+        )
+        self._client.will_set(will.topic, will.payload, qos=topics.QOS, retain=will.retain)
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.password)
+        if settings.tls_ca_file:
+            self._client.tls_set(ca_certs=str(settings.tls_ca_file), cert_reqs=ssl.CERT_REQUIRED)
+        self._client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_message = self._handle_message
+
+    def start(
+        self, loop: asyncio.AbstractEventLoop, deliver: Callable[[InboundMessage], None]
+    ) -> None:
+        """Connect in the background; ``deliver`` runs on ``loop`` for every message."""
+        self._loop, self._sink = loop, deliver
+        try:
+            self._client.connect_async(
+                self._settings.host, self._settings.port, keepalive=self._settings.keepalive
+            )
+        except (OSError, ValueError) as exc:
+            raise BrokerConnectionError(f"cannot connect to the broker: {exc}") from exc
+        self._client.loop_start()
+
+    def stop(self, farewell: Outbound | None = None) -> None:
+        """Publish ``farewell`` (a clean disconnect sends no will), then disconnect."""
+        if farewell is not None and self._client.is_connected():
+            info = self._publish(farewell)
+            info.wait_for_publish(timeout=5)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def abort(self) -> None:
+        """Drop the connection without DISCONNECT, as a crash would (used by tests)."""
+        self._client.loop_stop()
+        sock = self._client.socket()
+        if sock is not None:
+            sock.close()
+
+    def ack(self, mid: int, qos: int) -> None:
+        if qos > 0:
+            self._client.ack(mid, qos)
+
+    def publish(self, message: Outbound) -> None:
+        self._publish(message)
+
+    def _publish(self, message: Outbound) -> paho.MQTTMessageInfo:
+        return self._client.publish(
+            message.topic, message.payload, qos=topics.QOS, retain=message.retain
+        )
+
+    # paho thread ------------------------------------------------------------------------------
+
+    def _handle_connect(
+        self, client: paho.Client, _userdata: object, _flags: object, reason: object, _props: object
+    ) -> None:
+        if getattr(reason, "is_failure", False):
+            _LOGGER.warning("broker refused the connection: %s", reason)
+            return
+        _LOGGER.info("connected to the broker at %s:%s", self._settings.host, self._settings.port)
+        client.subscribe([(topic, topics.QOS) for topic in self._subscriptions])
+        for message in self._on_connect_messages():
+            self._publish(message)
+        self._on_state(True)
+
+    def _handle_disconnect(
+        self,
+        _client: paho.Client,
+        _userdata: object,
+        _flags: object,
+        reason: object,
+        _props: object,
+    ) -> None:
+        self._on_state(False)
+        if reason != MQTTErrorCode.MQTT_ERR_SUCCESS and str(reason) != "Normal disconnection":
+            _LOGGER.warning("lost the broker connection (%s); reconnecting", reason)
+
+    def _handle_message(
+        self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage
+    ) -> None:
+        if self._loop is None or self._sink is None:
+            return
+        try:
+            topic = message.topic
+        except UnicodeDecodeError:  # the ingest rejects it as a bad topic
+            topic = "\ufffd"
+        inbound = InboundMessage(
+            topic=topic,
+            payload=bytes(message.payload),
+            mid=message.mid,
+            qos=message.qos,
+            retain=bool(message.retain),
+        )
+        self._loop.call_soon_threadsafe(self._sink, inbound)

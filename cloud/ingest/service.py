@@ -1,0 +1,245 @@
+"""Apply a batch of MQTT messages: validate, de-duplicate, update live state, forward telemetry.
+
+A batch is one database transaction. Its message ids go into ``seen_messages`` with
+``ON CONFLICT DO NOTHING ... RETURNING``; only the ids this transaction inserted are applied.
+Two workers holding the same id (a redelivery) serialise on that row, and the second one applies
+nothing — exactly-once effect with at-least-once delivery, across restarts too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.database import insert_for, transaction, utcnow
+from cloud.ingest.models import OutgoingSequence, SeenMessage
+from cloud.ingest.mqtt import InboundMessage
+from cloud.network import service as network_service
+from cloud.operations.metrics import Metrics
+from cloud.registry.models import Unit
+from cloud.telemetry import service as telemetry_service
+from cloud.telemetry.models import SampleRecord
+from cloud.telemetry.sink import TelemetrySink
+from protocols import ProtocolError, codec, messages, topics
+from protocols.topics import TopicKind
+
+_LOGGER = logging.getLogger(__name__)
+INGESTED_KINDS = frozenset(
+    {
+        TopicKind.UNIT_STATE,
+        TopicKind.BIRTH,
+        TopicKind.CAPACITY,
+        TopicKind.TELEMETRY,
+        TopicKind.JOB,
+        TopicKind.ALARM,
+    }
+)
+
+
+class Rejected(Exception):
+    """A message refused before it reaches the database; ``reason`` is the counted code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    topic: topics.Topic
+    message: messages.Envelope
+
+
+@dataclass
+class BatchResult:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    applied: int = 0
+
+
+def decode(inbound: InboundMessage, *, network: str, max_payload: int) -> Decoded | None:
+    """The validated message, None for topics the ingest does not consume, or Rejected."""
+    try:
+        topic = topics.parse(inbound.topic)
+    except ProtocolError as exc:
+        raise Rejected(exc.reason.value, exc.detail) from exc
+    if topic.network != network:
+        raise Rejected("wrong_network", f"topic of network {topic.network!r}")
+    if topic.kind not in INGESTED_KINDS:
+        return None
+    try:
+        message = codec.decode_for_topic(topic.kind, inbound.payload, max_size=max_payload)
+    except ProtocolError as exc:
+        raise Rejected(exc.reason.value, exc.detail) from exc
+    if message.unit != topic.unit:
+        raise Rejected("unit_mismatch", f"unit {message.unit!r} sent on {inbound.topic!r}")
+    if topic.machine is not None and topic.machine not in _machines_of(message):
+        raise Rejected("machine_mismatch", f"body does not match machine {topic.machine!r}")
+    return Decoded(topic, message)
+
+
+def _machines_of(message: messages.Envelope) -> set[str]:
+    body = message.body
+    if isinstance(message, messages.Telemetry):
+        return {sample.machine for sample in body.samples}
+    if isinstance(message, messages.Alarm):
+        return {body.asset}
+    return {body.machine}
+
+
+def apply_batch(
+    *,
+    session_factory: sessionmaker[Session],
+    network: str,
+    batch: Sequence[Decoded],
+    sink: TelemetrySink,
+    metrics: Metrics,
+) -> BatchResult:
+    """Apply ``batch`` in one transaction and return the live-state events it caused."""
+    result = BatchResult()
+    started = time.perf_counter()
+    with transaction(session_factory) as session:
+        known = _known_units(session, network, {d.message.unit for d in batch})
+        fresh = _claim(session, [d for d in batch if _known(d, known, metrics)], metrics)
+        samples: list[SampleRecord] = []
+        for decoded in fresh:
+            _apply(session, decoded, samples, result, metrics)
+        if samples:
+            sink_started = time.perf_counter()
+            sink.write(session, samples)
+            metrics.sink_latency.observe(time.perf_counter() - sink_started, sink=sink.name)
+            telemetry_service.update_rollups(session=session, samples=samples)
+            telemetry_service.update_latest(session=session, samples=samples)
+            metrics.samples.inc(len(samples))
+            result.events.extend(_telemetry_events(samples))
+    metrics.db_latency.observe(time.perf_counter() - started)
+    return result
+
+
+def _known_units(session: Session, network: str, unit_ids: set[str]) -> set[str]:
+    query = select(Unit.id).where(Unit.network_id == network, Unit.id.in_(unit_ids))
+    return set(session.scalars(query))
+
+
+def _known(decoded: Decoded, known: set[str], metrics: Metrics) -> bool:
+    if decoded.message.unit in known:
+        return True
+    metrics.rejects.inc(1, reason="unknown_unit")
+    return False
+
+
+def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Decoded]:
+    """Record the batch's message ids; keep the messages whose id this transaction inserted."""
+    unique: dict[str, Decoded] = {}
+    for decoded in batch:
+        unique.setdefault(decoded.message.id, decoded)
+    if not unique:
+        return []
+    now = utcnow()
+    statement = (
+        insert_for(session)(SeenMessage)
+        .values([{"id": message_id, "received_at": now} for message_id in unique])
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(SeenMessage.id)
+    )
+    claimed = set(session.scalars(statement))
+    duplicates = len(batch) - len(claimed)
+    if duplicates:
+        metrics.ignored.inc(duplicates, reason="duplicate")
+    return [decoded for message_id, decoded in unique.items() if message_id in claimed]
+
+
+def _apply(
+    session: Session,
+    decoded: Decoded,
+    samples: list[SampleRecord],
+    result: BatchResult,
+    metrics: Metrics,
+) -> None:
+    message, unit_id = decoded.message, decoded.message.unit
+    kind = decoded.topic.kind
+    metrics.messages.inc(1, kind=kind.value)
+    applied = True
+    event: dict[str, Any] = {"type": kind.value, "unit_id": unit_id}
+    if isinstance(message, messages.Telemetry):
+        samples.extend(_samples(unit_id, message))
+        return
+    if isinstance(message, messages.UnitState):
+        body = message.body
+        applied = network_service.apply_unit_state(
+            session=session,
+            unit_id=unit_id,
+            status=body.state.value,
+            reason=body.reason,
+            seq=message.seq,
+            at=message.sent_at,
+        )
+        event["status"] = body.state.value
+    elif isinstance(message, messages.UnitBirth):
+        applied = network_service.apply_birth(
+            session=session, unit_id=unit_id, description=message.body, seq=message.seq
+        )
+        event["machines"] = [m.machine for m in message.body.machines]
+    elif isinstance(message, messages.Capacity):
+        applied = network_service.apply_capacity(
+            session=session, unit_id=unit_id, report=message.body, seq=message.seq
+        )
+        event.update(message.body.model_dump(mode="json"))
+    elif isinstance(message, messages.JobStatus):
+        applied = network_service.apply_job_event(
+            session=session, unit_id=unit_id, event=message.body, seq=message.seq
+        )
+        event.update(message.body.model_dump(mode="json", exclude_none=True))
+    elif isinstance(message, messages.Alarm):
+        network_service.apply_alarm(session=session, unit_id=unit_id, alarm=message.body)
+        event.update(message.body.model_dump(mode="json", exclude_none=True))
+    if not applied:
+        metrics.ignored.inc(1, reason="stale")
+        return
+    result.applied += 1
+    result.events.append(event)
+
+
+def _samples(unit_id: str, message: messages.Telemetry) -> list[SampleRecord]:
+    return [
+        SampleRecord(
+            unit_id=unit_id,
+            machine=sample.machine,
+            metric=sample.metric,
+            time=sample.source_time,
+            value=sample.value,
+            quality=sample.quality.value,
+        )
+        for sample in message.body.samples
+    ]
+
+
+def _telemetry_events(samples: Sequence[SampleRecord]) -> list[dict[str, Any]]:
+    """One event per machine and batch with its newest values (not one per sample)."""
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for sample in samples:
+        metrics = newest.setdefault((sample.unit_id, sample.machine), {})
+        metrics[sample.metric] = sample.value
+    return [
+        {"type": TopicKind.TELEMETRY.value, "unit_id": unit, "machine": machine, "metrics": values}
+        for (unit, machine), values in newest.items()
+    ]
+
+
+def next_sequence(*, session: Session, sender: str) -> int:
+    """The next sequence number of messages ``sender`` (the coordinator) sends."""
+    statement = insert_for(session)(OutgoingSequence).values(sender=sender, value=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=["sender"], set_={"value": OutgoingSequence.__table__.c.value + 1}
+    )
+    return int(session.scalars(statement.returning(OutgoingSequence.value)).one())
+
+
+def prune_seen(*, session: Session, now: datetime, retention: timedelta) -> None:
+    session.execute(delete(SeenMessage).where(SeenMessage.received_at < now - retention))

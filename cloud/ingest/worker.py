@@ -1,0 +1,193 @@
+"""The ingest worker: MQTT messages in, batches applied in a thread, acknowledgements out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.config import Settings
+from cloud.database import transaction, utcnow
+from cloud.events import EventBroadcaster
+from cloud.exceptions import DatabaseError
+from cloud.ingest import service
+from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
+from cloud.operations.metrics import Metrics
+from cloud.registry import service as registry_service
+from cloud.telemetry import service as telemetry_service
+from cloud.telemetry.sink import TelemetrySink
+from protocols import codec, messages, topics
+from protocols.enums import UnitStatus
+
+_LOGGER = logging.getLogger(__name__)
+COORDINATOR = topics.COORDINATOR
+RETRY_DELAY = 1.0
+PRUNE_INTERVAL = 600.0
+
+
+class IngestWorker:
+    """Consumes the network's topics (or a share of them) until stopped."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        sink: TelemetrySink,
+        metrics: Metrics,
+        broadcaster: EventBroadcaster,
+    ) -> None:
+        self._settings = settings
+        self._network = settings.network
+        self._session_factory = session_factory
+        self._sink = sink
+        self._metrics = metrics
+        self._broadcaster = broadcaster
+        self._queue: asyncio.Queue[InboundMessage] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._link = MqttLink(
+            settings.mqtt,
+            subscriptions=[self._subscription()],
+            will=self._availability(UnitStatus.OFFLINE, "connection lost"),
+            on_connect=self._on_connect,
+            on_state=lambda up: metrics.mqtt_connected.set(1 if up else 0),
+        )
+
+    def _subscription(self) -> str:
+        network_filter = topics.network_filter(self._network)
+        group = self._settings.mqtt.share_group
+        return topics.shared(group, network_filter) if group else network_filter
+
+    def _availability(self, state: UnitStatus, reason: str | None = None) -> Outbound:
+        with transaction(self._session_factory) as session:
+            seq = service.next_sequence(session=session, sender=COORDINATOR)
+        message = messages.CoordinatorState.create(
+            unit=COORDINATOR, seq=seq, body={"state": state.value, "reason": reason}
+        )
+        return Outbound(topics.coordinator_state(self._network), codec.encode(message), retain=True)
+
+    def _on_connect(self) -> list[Outbound]:
+        """Online, and in shared mode a rebirth request to every member: retained messages are
+        not delivered to shared subscriptions, so the units announce themselves again."""
+        outbound = [self._availability(UnitStatus.ONLINE)]
+        if self._settings.mqtt.share_group:
+            outbound.extend(self._rebirth_requests())
+        return outbound
+
+    def _rebirth_requests(self) -> list[Outbound]:
+        with transaction(self._session_factory) as session:
+            units = registry_service.network_units(session=session, network_id=self._network)
+            unit_ids = [unit.id for unit in units]
+            seqs = [service.next_sequence(session=session, sender=COORDINATOR) for _ in unit_ids]
+        return [
+            Outbound(
+                topics.command(self._network, unit_id),
+                codec.encode(
+                    messages.Command.create(unit=COORDINATOR, seq=seq, body={"kind": "rebirth"})
+                ),
+            )
+            for unit_id, seq in zip(unit_ids, seqs, strict=True)
+        ]
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._link.start(loop, self._queue.put_nowait)
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="ingest-consume"),
+            asyncio.create_task(self._prune_periodically(), name="ingest-prune"),
+        ]
+        _LOGGER.info("ingest subscribed to %s", self._subscription())
+
+    async def stop(self) -> None:
+        """Stop consuming, announce the coordinator offline, disconnect."""
+        await self._cancel_tasks()
+        farewell = await asyncio.to_thread(self._availability, UnitStatus.OFFLINE, "shutdown")
+        await asyncio.to_thread(self._link.stop, farewell)
+
+    async def abort(self) -> None:
+        """Stop as a crash would: nothing acknowledged that was not committed, no farewell."""
+        await self._cancel_tasks()
+        self._link.abort()
+
+    async def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _consume(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._settings.ingest.batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._process(batch)
+
+    async def _process(self, batch: Sequence[InboundMessage]) -> None:
+        decoded = await asyncio.to_thread(self._decode, batch)
+        while True:
+            try:
+                result = await asyncio.to_thread(
+                    service.apply_batch,
+                    session_factory=self._session_factory,
+                    network=self._network,
+                    batch=decoded,
+                    sink=self._sink,
+                    metrics=self._metrics,
+                )
+                break
+            except DatabaseError as exc:
+                # Unacknowledged, the messages stay ours: retry until the database is back.
+                _LOGGER.warning("applying an ingest batch failed (%s); retrying", exc.message)
+                await asyncio.sleep(RETRY_DELAY)
+        for inbound in batch:
+            self._link.ack(inbound.mid, inbound.qos)
+        for event in result.events:
+            self._broadcaster.publish(event)
+
+    def _decode(self, batch: Sequence[InboundMessage]) -> list[service.Decoded]:
+        decoded = []
+        for inbound in batch:
+            try:
+                item = service.decode(
+                    inbound,
+                    network=self._network,
+                    max_payload=self._settings.ingest.max_payload_bytes,
+                )
+            except service.Rejected as exc:
+                self._metrics.rejects.inc(1, reason=exc.reason)
+                _LOGGER.debug("rejected a message on %s: %s", inbound.topic, exc)
+                continue
+            if item is not None:
+                decoded.append(item)
+        return decoded
+
+    async def _prune_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL)
+            try:
+                await asyncio.to_thread(self.prune)
+            except DatabaseError as exc:
+                _LOGGER.warning("pruning failed: %s", exc.message)
+
+    def prune(self) -> None:
+        """Drop expired de-duplication ids, rollups and embedded samples."""
+        now = utcnow()
+        telemetry = self._settings.telemetry
+        with transaction(self._session_factory) as session:
+            service.prune_seen(
+                session=session,
+                now=now,
+                retention=timedelta(hours=self._settings.ingest.dedup_retention_hours),
+            )
+            telemetry_service.prune(
+                session=session,
+                now=now,
+                rollup_retention=timedelta(minutes=telemetry.rollup_retention_minutes),
+                sample_retention=timedelta(hours=telemetry.sample_retention_hours),
+            )

@@ -1,0 +1,96 @@
+"""The application factory: ``create_app(settings)`` wires database, ingest, sink and routers.
+
+Domains add their router to :data:`ROUTERS`; the lifespan migrates the database, then starts
+the ingest worker (unless disabled) and stops it with a farewell on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from cloud.auth.views import router as auth_router
+from cloud.config import Settings
+from cloud.context import AppContext
+from cloud.database import make_engine, make_session_factory, migrate, transaction
+from cloud.ingest.worker import IngestWorker
+from cloud.network.views import router as network_router
+from cloud.operations.http import BodyLimit, RequestMetrics, install_error_handlers
+from cloud.operations.metrics import Metrics
+from cloud.operations.views import router as operations_router
+from cloud.registry import service as registry_service
+from cloud.registry.views import router as registry_router
+from cloud.telemetry.sink import make_sink
+from cloud.telemetry.views import router as telemetry_router
+from cloud.web.views import router as web_router
+
+_LOGGER = logging.getLogger(__name__)
+ROUTERS: tuple[APIRouter, ...] = (
+    auth_router,
+    registry_router,
+    network_router,
+    telemetry_router,
+    operations_router,
+    web_router,
+)
+
+
+def build_context(settings: Settings) -> AppContext:
+    """Engine, migrated schema, the coordinator's network row, sink and metrics."""
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    session_factory = make_session_factory(engine)
+    with transaction(session_factory) as session:
+        registry_service.ensure_network(session=session, network_id=settings.network)
+    metrics = Metrics()
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        sink=make_sink(settings.telemetry, metrics),
+        metrics=metrics,
+    )
+
+
+def start_ingest(context: AppContext) -> IngestWorker:
+    return IngestWorker(
+        settings=context.settings,
+        session_factory=context.session_factory,
+        sink=context.sink,
+        metrics=context.metrics,
+        broadcaster=context.broadcaster,
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    context = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.ingest.enabled:
+            context.ingest = start_ingest(context)
+            await context.ingest.start()
+        try:
+            yield
+        finally:
+            if context.ingest is not None:
+                await context.ingest.stop()
+            context.sink.close()
+            context.engine.dispose()
+
+    app = FastAPI(
+        title="GloNet coordinator",
+        version="1.0",
+        lifespan=lifespan,
+        description="Registry, live network state, telemetry and access control.",
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=context.metrics)
+    return app

@@ -1,0 +1,145 @@
+"""Live network state written by the ingest: unit availability, machine capacity, job progress.
+
+Every row carries the ``seq`` of the message that wrote it; writes are conditional upserts
+(``... ON CONFLICT DO UPDATE ... WHERE stored.seq < new.seq``), so they are idempotent and safe
+when several ingest workers apply messages concurrently or out of order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.database import Base, UtcDateTime
+
+
+class UnitStatus(Base):
+    __tablename__ = "unit_status"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class UnitBirthMark(Base):
+    """The newest birth applied per unit (its seq and gateway version)."""
+
+    __tablename__ = "unit_birth_marks"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    gateway_version: Mapped[str] = mapped_column(String(200))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MachineState(Base):
+    __tablename__ = "machine_state"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    available: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(32))
+    running_job_order: Mapped[str | None] = mapped_column(String(64), default=None)
+    stored_job_orders: Mapped[list[str]] = mapped_column(JSON, default=list)
+    free_slots: Mapped[int] = mapped_column(Integer)
+    queue_free_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobProgress(Base):
+    __tablename__ = "job_progress"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str | None] = mapped_column(String(32), default=None)
+    progress: Mapped[float | None] = mapped_column(Float, default=None)
+    produced_quantity: Mapped[int | None] = mapped_column(Integer, default=None)
+    reason: Mapped[str | None] = mapped_column(String(2000), default=None)
+    actual_start: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    actual_end: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class ActiveAlarm(Base):
+    """Alarms currently raised per asset (cleared ones are removed); tickets come later."""
+
+    __tablename__ = "active_alarms"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alarm_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    asset: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(2000))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# Schemas ------------------------------------------------------------------------------------
+
+
+class MachineLive(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    unit_id: str
+    machine: str
+    name: str
+    online: bool
+    available: bool | None = None
+    state: str | None = None
+    mode: str | None = None
+    running_job_order: str | None = None
+    stored_job_orders: list[str] = []
+    free_slots: int | None = None
+    queue_free_at: datetime | None = None
+    reported_at: datetime | None = None
+    latest_metrics: dict[str, Any] = {}
+    active_alarms: int = 0
+
+
+class UnitLive(BaseModel):
+    unit_id: str
+    company: str
+    site: str
+    status: str
+    changed_at: datetime | None
+    gateway_version: str | None
+    machines: int
+    busy_machines: int
+    free_slots: int
+
+
+class NetworkOverview(BaseModel):
+    network_id: str
+    units_total: int
+    units_online: int
+    machines_total: int
+    machines_executing: int
+    free_slots: int
+    units: list[UnitLive]
+
+
+class JobProgressRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    unit_id: str
+    job_order_id: str
+    machine: str
+    event: str
+    state: str | None
+    progress: float | None
+    produced_quantity: int | None
+    reason: str | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+    occurred_at: datetime

@@ -1,0 +1,268 @@
+"""Live network state: conditional writes from the ingest, scoped reads for the API and pages."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor
+from cloud.database import guarded_upsert, utcnow
+from cloud.exceptions import NotFound
+from cloud.network.models import (
+    ActiveAlarm,
+    JobProgress,
+    MachineLive,
+    MachineState,
+    NetworkOverview,
+    UnitBirthMark,
+    UnitLive,
+    UnitStatus,
+)
+from cloud.registry import service as registry_service
+from cloud.registry.models import Machine
+from cloud.telemetry.models import LatestMetric
+from protocols.enums import MachineryItemState
+from protocols.enums import UnitStatus as Availability
+from protocols.messages import AlarmEvent, CapacityReport, JobEvent, UnitDescription
+
+OFFLINE = Availability.OFFLINE.value
+UNKNOWN = "unknown"
+
+
+def _newer(table: Any, excluded: Any) -> Any:
+    return excluded.seq > table.seq
+
+
+# Writes (ingest) ----------------------------------------------------------------------------
+
+
+def apply_unit_state(
+    *, session: Session, unit_id: str, status: str, reason: str | None, seq: int, at: datetime
+) -> bool:
+    """Record online/offline. An offline always applies: the MQTT will carries the seq of the
+    moment the gateway connected, older than the online message it follows; an online message
+    applies only when newer than what is stored."""
+
+    def guard(table: Any, excluded: Any) -> Any:
+        return (excluded.status == OFFLINE) | (excluded.seq > table.seq)
+
+    values = {"unit_id": unit_id, "status": status, "reason": reason, "seq": seq, "changed_at": at}
+    return guarded_upsert(session, UnitStatus, values, keys=["unit_id"], guard=guard)
+
+
+def apply_birth(*, session: Session, unit_id: str, description: UnitDescription, seq: int) -> bool:
+    values = {
+        "unit_id": unit_id,
+        "gateway_version": description.gateway_version,
+        "seq": seq,
+        "received_at": utcnow(),
+    }
+    if not guarded_upsert(session, UnitBirthMark, values, keys=["unit_id"], guard=_newer):
+        return False
+    machines = [m.model_dump(mode="json") for m in description.machines]
+    registry_service.record_birth(session=session, unit_id=unit_id, machines=machines)
+    return True
+
+
+def apply_capacity(*, session: Session, unit_id: str, report: CapacityReport, seq: int) -> bool:
+    values = report.model_dump(mode="python")
+    values.update(unit_id=unit_id, seq=seq, stored_job_orders=list(report.stored_job_orders))
+    values["state"], values["mode"] = report.state.value, report.mode.value
+    return guarded_upsert(session, MachineState, values, keys=["unit_id", "machine"], guard=_newer)
+
+
+def apply_job_event(*, session: Session, unit_id: str, event: JobEvent, seq: int) -> bool:
+    values = event.model_dump(mode="python", exclude={"return_status"})
+    values.update(unit_id=unit_id, seq=seq, event=event.event.value)
+    values["state"] = event.state.value if event.state else None
+    return guarded_upsert(
+        session, JobProgress, values, keys=["unit_id", "job_order_id"], guard=_newer
+    )
+
+
+def apply_alarm(*, session: Session, unit_id: str, alarm: AlarmEvent) -> None:
+    if alarm.state.value == "cleared":
+        session.execute(
+            delete(ActiveAlarm).where(
+                ActiveAlarm.unit_id == unit_id, ActiveAlarm.alarm_id == alarm.alarm_id
+            )
+        )
+        return
+    values = {
+        "unit_id": unit_id,
+        "alarm_id": alarm.alarm_id,
+        "asset": alarm.asset,
+        "code": alarm.code,
+        "severity": alarm.severity,
+        "text": alarm.text,
+        "occurred_at": alarm.occurred_at,
+    }
+    guarded_upsert(session, ActiveAlarm, values, keys=["unit_id", "alarm_id"])
+
+
+def forget_unit(*, session: Session, unit_id: str) -> None:
+    """Drop a removed unit's live state."""
+    for model in (UnitStatus, UnitBirthMark, MachineState, JobProgress, ActiveAlarm):
+        session.execute(delete(model).where(model.unit_id == unit_id))
+
+
+# Reads (API, pages) -------------------------------------------------------------------------
+
+
+def _statuses(session: Session, unit_ids: Sequence[str]) -> dict[str, UnitStatus]:
+    rows = session.scalars(select(UnitStatus).where(UnitStatus.unit_id.in_(unit_ids)))
+    return {row.unit_id: row for row in rows}
+
+
+def machines_live(
+    *, session: Session, actor: Actor, unit_id: str | None = None, machine: str | None = None
+) -> list[MachineLive]:
+    """Registry machines joined with their live state, latest metrics and alarm counts."""
+    rows = registry_service.list_machines(session=session, actor=actor, unit_id=unit_id)
+    if machine is not None:
+        rows = [row for row in rows if row.machine == machine]
+    unit_ids = sorted({row.unit_id for row in rows})
+    if not unit_ids:
+        return []
+    statuses = _statuses(session, unit_ids)
+    states = {
+        (s.unit_id, s.machine): s
+        for s in session.scalars(select(MachineState).where(MachineState.unit_id.in_(unit_ids)))
+    }
+    latest = _latest_metrics(session, unit_ids)
+    alarms = _alarm_counts(session, unit_ids)
+    return [_machine_live(row, statuses, states, latest, alarms) for row in rows]
+
+
+def _machine_live(
+    row: Machine,
+    statuses: dict[str, UnitStatus],
+    states: dict[tuple[str, str], MachineState],
+    latest: dict[tuple[str, str], dict[str, Any]],
+    alarms: dict[tuple[str, str], int],
+) -> MachineLive:
+    key = (row.unit_id, row.machine)
+    status = statuses.get(row.unit_id)
+    live = MachineLive(
+        unit_id=row.unit_id,
+        machine=row.machine,
+        name=row.name,
+        online=status is not None and status.status != OFFLINE,
+        latest_metrics=latest.get(key, {}),
+        active_alarms=alarms.get(key, 0),
+    )
+    state = states.get(key)
+    if state is not None:
+        for field in (
+            "available",
+            "state",
+            "mode",
+            "running_job_order",
+            "stored_job_orders",
+            "free_slots",
+            "queue_free_at",
+            "reported_at",
+        ):
+            setattr(live, field, getattr(state, field))
+    return live
+
+
+def _latest_metrics(
+    session: Session, unit_ids: Sequence[str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    result: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+    for row in session.scalars(select(LatestMetric).where(LatestMetric.unit_id.in_(unit_ids))):
+        value = row.value_number if row.value_number is not None else row.value_text
+        result[(row.unit_id, row.machine)][row.metric] = value
+    return result
+
+
+def _alarm_counts(session: Session, unit_ids: Sequence[str]) -> dict[tuple[str, str], int]:
+    query = (
+        select(ActiveAlarm.unit_id, ActiveAlarm.asset, func.count())
+        .where(ActiveAlarm.unit_id.in_(unit_ids))
+        .group_by(ActiveAlarm.unit_id, ActiveAlarm.asset)
+    )
+    return {(unit, asset): count for unit, asset, count in session.execute(query)}
+
+
+def machine_live(*, session: Session, actor: Actor, unit_id: str, machine: str) -> MachineLive:
+    registry_service.get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine)
+    return machines_live(session=session, actor=actor, unit_id=unit_id, machine=machine)[0]
+
+
+def overview(*, session: Session, actor: Actor, network_id: str) -> NetworkOverview:
+    units = registry_service.list_units(session=session, actor=actor, network_id=network_id)
+    unit_ids = [unit.id for unit in units]
+    statuses = _statuses(session, unit_ids)
+    births = {
+        b.unit_id: b
+        for b in session.scalars(select(UnitBirthMark).where(UnitBirthMark.unit_id.in_(unit_ids)))
+    }
+    counts = _machine_counts(session, unit_ids)
+    unit_views = []
+    for unit in units:
+        status = statuses.get(unit.id)
+        birth = births.get(unit.id)
+        machines, busy, free = counts.get(unit.id, (0, 0, 0))
+        unit_views.append(
+            UnitLive(
+                unit_id=unit.id,
+                company=unit.company,
+                site=unit.site,
+                status=status.status if status else UNKNOWN,
+                changed_at=status.changed_at if status else None,
+                gateway_version=birth.gateway_version if birth else None,
+                machines=machines,
+                busy_machines=busy,
+                free_slots=free,
+            )
+        )
+    return NetworkOverview(
+        network_id=network_id,
+        units_total=len(unit_views),
+        units_online=sum(1 for u in unit_views if u.status == Availability.ONLINE.value),
+        machines_total=sum(u.machines for u in unit_views),
+        machines_executing=sum(u.busy_machines for u in unit_views),
+        free_slots=sum(u.free_slots for u in unit_views),
+        units=unit_views,
+    )
+
+
+def _machine_counts(session: Session, unit_ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+    executing = MachineState.state == MachineryItemState.EXECUTING.value
+    query = (
+        select(
+            Machine.unit_id,
+            func.count(Machine.id),
+            func.coalesce(func.sum(case((executing, 1), else_=0)), 0),
+            func.coalesce(func.sum(MachineState.free_slots), 0),
+        )
+        .outerjoin(
+            MachineState,
+            and_(MachineState.unit_id == Machine.unit_id, MachineState.machine == Machine.machine),
+        )
+        .where(Machine.unit_id.in_(unit_ids))
+        .group_by(Machine.unit_id)
+    )
+    return {unit: (int(n), int(busy), int(free)) for unit, n, busy, free in session.execute(query)}
+
+
+def list_jobs(*, session: Session, actor: Actor, unit_id: str | None = None) -> list[JobProgress]:
+    visible = [u.id for u in registry_service.list_units(session=session, actor=actor)]
+    if unit_id is not None:
+        if unit_id not in visible:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        visible = [unit_id]
+    query = (
+        select(JobProgress)
+        .where(JobProgress.unit_id.in_(visible))
+        .order_by(JobProgress.occurred_at.desc())
+        .limit(500)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,56 @@
+"""Live network API: overview, units' and machines' live state, job progress, event stream."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from cloud.auth.dependencies import CurrentActor, DbSession
+from cloud.events import Event, sse_stream
+from cloud.network import service
+from cloud.network.models import JobProgressRead, MachineLive, NetworkOverview
+from cloud.registry import service as registry_service
+
+router = APIRouter(prefix="/api", tags=["live"])
+
+
+@router.get("/overview")
+def overview(request: Request, session: DbSession, actor: CurrentActor) -> NetworkOverview:
+    network = request.app.state.context.settings.network
+    return service.overview(session=session, actor=actor, network_id=network)
+
+
+@router.get("/machines")
+def machines(
+    session: DbSession, actor: CurrentActor, unit_id: str | None = None
+) -> list[MachineLive]:
+    return service.machines_live(session=session, actor=actor, unit_id=unit_id)
+
+
+@router.get("/machines/{unit_id}/{machine}")
+def machine(unit_id: str, machine: str, session: DbSession, actor: CurrentActor) -> MachineLive:
+    return service.machine_live(session=session, actor=actor, unit_id=unit_id, machine=machine)
+
+
+@router.get("/jobs")
+def jobs(
+    session: DbSession, actor: CurrentActor, unit_id: str | None = None
+) -> list[JobProgressRead]:
+    rows = service.list_jobs(session=session, actor=actor, unit_id=unit_id)
+    return [JobProgressRead.model_validate(row) for row in rows]
+
+
+@router.get("/events", response_class=StreamingResponse)
+def events(request: Request, session: DbSession, actor: CurrentActor) -> StreamingResponse:
+    """Server-sent events of live state changes the caller may see."""
+    unit_ids = {u.id for u in registry_service.list_units(session=session, actor=actor)}
+    context = request.app.state.context
+
+    def visible(event: Event) -> bool:
+        return actor.is_coordinator or event.get("unit_id") in unit_ids
+
+    return StreamingResponse(
+        context.counted_stream(sse_stream(context.broadcaster, visible)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,133 @@
+"""A small Prometheus registry (text exposition format 0.0.4), one per application.
+
+Counters, gauges and histograms with labels; thread-safe because the paho thread, the ingest
+and the request handlers all update them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+
+Labels = tuple[tuple[str, str], ...]
+DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def _labels(labels: dict[str, str]) -> Labels:
+    return tuple(sorted(labels.items()))
+
+
+def _render_labels(labels: Labels, extra: tuple[tuple[str, str], ...] = ()) -> str:
+    pairs = labels + extra
+    if not pairs:
+        return ""
+    body = ",".join(
+        f'{key}="{value}"'.replace("\\", "\\\\").replace("\n", "\\n") for key, value in pairs
+    )
+    return "{" + body + "}"
+
+
+class Counter:
+    kind = "counter"
+
+    def __init__(self, name: str, help_text: str) -> None:
+        self.name, self.help = name, help_text
+        self._values: dict[Labels, float] = defaultdict(float)
+        self._lock = threading.Lock()
+
+    def inc(self, amount: float = 1, **labels: str) -> None:
+        with self._lock:
+            self._values[_labels(labels)] += amount
+
+    def value(self, **labels: str) -> float:
+        with self._lock:
+            return self._values.get(_labels(labels), 0.0)
+
+    def samples(self) -> list[str]:
+        with self._lock:
+            items = list(self._values.items())
+        return [f"{self.name}{_render_labels(k)} {v}" for k, v in items]
+
+
+class Gauge(Counter):
+    kind = "gauge"
+
+    def __init__(self, name: str, help_text: str, read: Callable[[], float] | None = None) -> None:
+        super().__init__(name, help_text)
+        self._read = read
+
+    def set(self, value: float, **labels: str) -> None:
+        with self._lock:
+            self._values[_labels(labels)] = value
+
+    def samples(self) -> list[str]:
+        if self._read is not None:
+            self.set(self._read())
+        return super().samples()
+
+
+class Histogram:
+    kind = "histogram"
+
+    def __init__(self, name: str, help_text: str, buckets: tuple[float, ...] = DEFAULT_BUCKETS):
+        self.name, self.help, self.buckets = name, help_text, buckets
+        self._counts: dict[Labels, list[int]] = {}
+        self._sums: dict[Labels, float] = defaultdict(float)
+        self._lock = threading.Lock()
+
+    def observe(self, value: float, **labels: str) -> None:
+        key = _labels(labels)
+        with self._lock:
+            counts = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
+            counts[bisect.bisect_left(self.buckets, value)] += 1
+            self._sums[key] += value
+
+    def samples(self) -> list[str]:
+        lines = []
+        with self._lock:
+            items = [(k, list(v), self._sums[k]) for k, v in self._counts.items()]
+        for key, counts, total in items:
+            cumulative = 0
+            for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
+                cumulative += count
+                le = "+Inf" if bound == float("inf") else repr(bound)
+                lines.append(f"{self.name}_bucket{_render_labels(key, (('le', le),))} {cumulative}")
+            lines.append(f"{self.name}_sum{_render_labels(key)} {total}")
+            lines.append(f"{self.name}_count{_render_labels(key)} {cumulative}")
+        return lines
+
+
+class Metrics:
+    """The coordinator's metrics; one instance per application, passed to who updates them."""
+
+    def __init__(self) -> None:
+        self.messages = Counter("glonet_ingest_messages_total", "MQTT messages applied, by kind")
+        self.samples = Counter("glonet_ingest_samples_total", "telemetry samples accepted")
+        self.rejects = Counter("glonet_ingest_rejects_total", "messages rejected, by reason")
+        self.ignored = Counter(
+            "glonet_ingest_ignored_total", "messages without effect (duplicate, stale), by reason"
+        )
+        self.db_latency = Histogram(
+            "glonet_db_batch_seconds", "time to apply one ingest batch in the database"
+        )
+        self.sink_latency = Histogram(
+            "glonet_sink_write_seconds", "time to hand one batch to the telemetry sink"
+        )
+        self.sink_writes = Counter(
+            "glonet_sink_writes_total", "telemetry sink batch outcomes, by sink and result"
+        )
+        self.sse_clients = Gauge("glonet_sse_clients", "connected server-sent-event clients")
+        self.http_requests = Histogram(
+            "glonet_http_request_seconds", "HTTP request latency, by method and status class"
+        )
+        self.mqtt_connected = Gauge("glonet_mqtt_connected", "1 while the ingest is connected")
+
+    def render(self) -> str:
+        lines = []
+        for metric in vars(self).values():
+            lines.append(f"# HELP {metric.name} {metric.help}")
+            lines.append(f"# TYPE {metric.name} {metric.kind}")
+            lines.extend(metric.samples())
+        return "\n".join(lines) + "\n"

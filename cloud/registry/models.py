@@ -1,0 +1,270 @@
+"""Registry tables (networks, units, machines, technicians, transport times) and API schemas."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.database import Base, UtcDateTime, utcnow
+from protocols.enums import ProcessKind
+from protocols.topics import IDENTIFIER_PATTERN, RESERVED_UNIT_IDS
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=2000)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+ParameterValue = bool | int | Annotated[float, Field(allow_inf_nan=False)] | Name
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class NetworkKind(StrEnum):
+    STABLE = "stable"
+    DYNAMIC = "dynamic"
+    TEMPORARY_JOINT_VENTURE = "temporary_joint_venture"
+    SHARED_SERVICE_CENTRE = "shared_service_centre"
+
+
+# Tables -------------------------------------------------------------------------------------
+
+
+class Network(Base):
+    __tablename__ = "networks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
+    company: Mapped[str] = mapped_column(String(200))
+    site: Mapped[str] = mapped_column(String(200), default="")
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    certifications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    processes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    sharing_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mqtt_password_hash: Mapped[str | None] = mapped_column(String(300), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Machine(Base):
+    __tablename__ = "machines"
+    __table_args__ = (UniqueConstraint("unit_id", "machine"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    machine: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    asset_kind: Mapped[str] = mapped_column(String(20), default="machine")
+    manufacturer: Mapped[str] = mapped_column(String(200), default="")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    serial_number: Mapped[str] = mapped_column(String(200), default="")
+    capabilities: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    metrics: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    max_job_orders: Mapped[int] = mapped_column(Integer, default=0)
+    static_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    announced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class Technician(Base):
+    __tablename__ = "technicians"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    employer_unit_id: Mapped[str] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True
+    )
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    home_latitude: Mapped[float] = mapped_column(Float)
+    home_longitude: Mapped[float] = mapped_column(Float)
+    working_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class TransportTime(Base):
+    __tablename__ = "transport_times"
+
+    from_unit_id: Mapped[str] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    to_unit_id: Mapped[str] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    hours: Mapped[float] = mapped_column(Float)
+
+
+# Schemas ------------------------------------------------------------------------------------
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class NetworkCreate(Schema):
+    id: Identifier
+    name: Name
+    kind: NetworkKind
+    description: Text = ""
+
+
+class NetworkUpdate(Schema):
+    name: Name | None = None
+    kind: NetworkKind | None = None
+    description: Text | None = None
+
+
+class NetworkRead(NetworkCreate):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+    created_at: datetime
+
+
+class Process(Schema):
+    process: ProcessKind
+    parameters: Annotated[dict[Name, ParameterValue], Field(max_length=64)] = Field(
+        default_factory=dict
+    )
+
+
+class SharingPolicy(Schema):
+    """What a member shares with the network; prices stay visible to the coordinator only."""
+
+    share_capacity: bool = True
+    share_telemetry: bool = False
+    hourly_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+
+
+class UnitFields(Schema):
+    company: Name
+    site: Annotated[str, Field(max_length=200)] = ""
+    latitude: Latitude
+    longitude: Longitude
+    certifications: Annotated[list[Name], Field(max_length=50)] = Field(default_factory=list)
+    processes: Annotated[list[Process], Field(max_length=50)] = Field(default_factory=list)
+    sharing_policy: SharingPolicy = Field(default_factory=SharingPolicy)
+
+
+class UnitCreate(UnitFields):
+    id: Identifier
+    network_id: Identifier
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value in RESERVED_UNIT_IDS:
+            raise ValueError(f"unit id {value!r} is reserved")
+        return value
+
+
+class UnitUpdate(Schema):
+    company: Name | None = None
+    site: Annotated[str, Field(max_length=200)] | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    certifications: Annotated[list[Name], Field(max_length=50)] | None = None
+    processes: Annotated[list[Process], Field(max_length=50)] | None = None
+    sharing_policy: SharingPolicy | None = None
+
+
+class UnitRead(UnitCreate):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+    created_at: datetime
+    has_mqtt_credentials: bool = False
+
+
+class MqttCredentials(BaseModel):
+    username: str
+    password: str = Field(description="shown once; only its hash is stored")
+
+
+class MachineStatic(Schema):
+    """Data the coordinator adds to what the gateway announces (e.g. hourly cost, location)."""
+
+    name: Name | None = None
+    static_data: Annotated[dict[Name, ParameterValue], Field(max_length=64)] = Field(
+        default_factory=dict
+    )
+
+
+class MachineCreate(MachineStatic):
+    machine: Identifier
+    name: Name
+
+
+class MachineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    unit_id: str
+    machine: str
+    name: str
+    asset_kind: str
+    manufacturer: str
+    model: str
+    serial_number: str
+    capabilities: list[dict[str, Any]]
+    metrics: list[dict[str, Any]]
+    max_job_orders: int
+    static_data: dict[str, Any]
+    announced_at: datetime | None
+
+
+class WorkingHours(Schema):
+    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday")]
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.fullmatch(value):
+            raise ValueError("must be HH:MM (24 h)")
+        return value
+
+
+class TechnicianFields(Schema):
+    name: Name
+    skills: Annotated[list[Name], Field(max_length=50)] = Field(default_factory=list)
+    home_latitude: Latitude
+    home_longitude: Longitude
+    working_hours: Annotated[list[WorkingHours], Field(max_length=50)] = Field(default_factory=list)
+
+
+class TechnicianCreate(TechnicianFields):
+    id: Identifier
+    employer_unit_id: Identifier
+
+
+class TechnicianUpdate(Schema):
+    name: Name | None = None
+    skills: Annotated[list[Name], Field(max_length=50)] | None = None
+    home_latitude: Latitude | None = None
+    home_longitude: Longitude | None = None
+    working_hours: Annotated[list[WorkingHours], Field(max_length=50)] | None = None
+
+
+class TechnicianRead(TechnicianCreate):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+
+
+class TransportTimeSet(Schema):
+    from_unit_id: Identifier
+    to_unit_id: Identifier
+    hours: Annotated[float, Field(gt=0, le=24 * 60, allow_inf_nan=False)]
+
+
+class TransportTimeRead(BaseModel):
+    from_unit_id: str
+    to_unit_id: str
+    hours: float
+    derived: bool = Field(description="true when estimated from the distance between the units")

@@ -1,0 +1,355 @@
+"""Registry operations. Every function takes the session and, where callers differ, the actor:
+scoping happens here, so no router can forget it.
+
+Convention: an endpoint a role may never use answers 403; another tenant's resource behind an
+endpoint the role may use answers 404, so its existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Role
+from cloud.database import utcnow
+from cloud.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
+from cloud.registry.models import (
+    Machine,
+    MachineCreate,
+    MachineStatic,
+    Network,
+    NetworkCreate,
+    NetworkUpdate,
+    Technician,
+    TechnicianCreate,
+    TechnicianUpdate,
+    TransportTime,
+    TransportTimeRead,
+    TransportTimeSet,
+    Unit,
+    UnitCreate,
+    UnitUpdate,
+)
+
+EARTH_RADIUS_KM = 6371.0
+DEFAULT_ROAD_SPEED_KMH = 60.0
+ROAD_DETOUR_FACTOR = 1.3
+
+
+def _require(actor: Actor, *roles: Role) -> None:
+    if actor.role not in roles:
+        raise PermissionDenied(f"the {actor.role.value} role may not do this")
+
+
+def _apply(row: object, changes: dict[str, Any]) -> None:
+    for field, value in changes.items():
+        setattr(row, field, value)
+
+
+# Networks -----------------------------------------------------------------------------------
+
+
+def create_network(*, session: Session, actor: Actor, spec: NetworkCreate) -> Network:
+    _require(actor, Role.COORDINATOR)
+    if session.get(Network, spec.id) is not None:
+        raise Conflict(f"network {spec.id!r} already exists")
+    network = Network(**spec.model_dump(mode="json"))
+    session.add(network)
+    session.flush()
+    return network
+
+
+def ensure_network(*, session: Session, network_id: str) -> None:
+    """Create the coordinator's own network on first start (kind: dynamic until edited)."""
+    if session.get(Network, network_id) is None:
+        session.add(Network(id=network_id, name=network_id, kind="dynamic", description=""))
+
+
+def list_networks(*, session: Session, actor: Actor) -> list[Network]:
+    _require(actor, Role.COORDINATOR, Role.PLANT)
+    query = select(Network).order_by(Network.id)
+    if actor.role is Role.PLANT:
+        query = query.join(Unit, Unit.network_id == Network.id).where(Unit.id == actor.unit_id)
+    return list(session.scalars(query))
+
+
+def get_network(*, session: Session, actor: Actor, network_id: str) -> Network:
+    for network in list_networks(session=session, actor=actor):
+        if network.id == network_id:
+            return network
+    raise NotFound(f"network {network_id!r} does not exist")
+
+
+def update_network(
+    *, session: Session, actor: Actor, network_id: str, changes: NetworkUpdate
+) -> Network:
+    _require(actor, Role.COORDINATOR)
+    network = get_network(session=session, actor=actor, network_id=network_id)
+    _apply(network, changes.model_dump(mode="json", exclude_unset=True))
+    return network
+
+
+def delete_network(*, session: Session, actor: Actor, network_id: str) -> None:
+    _require(actor, Role.COORDINATOR)
+    network = get_network(session=session, actor=actor, network_id=network_id)
+    if session.scalars(select(Unit.id).where(Unit.network_id == network_id)).first():
+        raise Conflict(f"network {network_id!r} still has member units; remove them first")
+    session.delete(network)
+
+
+# Units --------------------------------------------------------------------------------------
+
+
+def get_unit_row(*, session: Session, unit_id: str) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound(f"unit {unit_id!r} does not exist")
+    return unit
+
+
+def _unit_query(actor: Actor) -> Select[tuple[Unit]]:
+    _require(actor, Role.COORDINATOR, Role.PLANT)
+    query = select(Unit).order_by(Unit.id)
+    if actor.role is Role.PLANT:
+        query = query.where(Unit.id == actor.unit_id)
+    return query
+
+
+def list_units(*, session: Session, actor: Actor, network_id: str | None = None) -> list[Unit]:
+    query = _unit_query(actor)
+    if network_id is not None:
+        query = query.where(Unit.network_id == network_id)
+    return list(session.scalars(query))
+
+
+def get_unit(*, session: Session, actor: Actor, unit_id: str) -> Unit:
+    unit = session.scalars(_unit_query(actor).where(Unit.id == unit_id)).first()
+    if unit is None:
+        raise NotFound(f"unit {unit_id!r} does not exist")
+    return unit
+
+
+def onboard_unit(*, session: Session, actor: Actor, spec: UnitCreate) -> Unit:
+    _require(actor, Role.COORDINATOR)
+    if session.get(Network, spec.network_id) is None:
+        raise InvalidInput(f"network {spec.network_id!r} does not exist")
+    if session.get(Unit, spec.id) is not None:
+        raise Conflict(f"unit {spec.id!r} already exists")
+    unit = Unit(**spec.model_dump(mode="json"))
+    session.add(unit)
+    session.flush()
+    return unit
+
+
+def update_unit(*, session: Session, actor: Actor, unit_id: str, changes: UnitUpdate) -> Unit:
+    _require(actor, Role.COORDINATOR)
+    unit = get_unit(session=session, actor=actor, unit_id=unit_id)
+    _apply(unit, changes.model_dump(mode="json", exclude_unset=True))
+    return unit
+
+
+def remove_unit(*, session: Session, actor: Actor, unit_id: str) -> None:
+    """Remove a unit with its machines, technicians, transport times and live state."""
+    _require(actor, Role.COORDINATOR)
+    unit = get_unit(session=session, actor=actor, unit_id=unit_id)
+    for model in (Machine, Technician):
+        column = Machine.unit_id if model is Machine else Technician.employer_unit_id
+        session.execute(delete(model).where(column == unit_id))
+    session.execute(
+        delete(TransportTime).where(
+            (TransportTime.from_unit_id == unit_id) | (TransportTime.to_unit_id == unit_id)
+        )
+    )
+    session.delete(unit)
+
+
+def set_mqtt_password_hash(
+    *, session: Session, actor: Actor, unit_id: str, password_hash: str
+) -> Unit:
+    """Store a gateway's broker credential hash: the coordinator, or the plant for itself."""
+    unit = get_unit(session=session, actor=actor, unit_id=unit_id)
+    unit.mqtt_password_hash = password_hash
+    return unit
+
+
+def network_units(*, session: Session, network_id: str) -> Sequence[Unit]:
+    """All units of a network, unscoped: for the broker configuration and the ingest."""
+    return list(session.scalars(select(Unit).where(Unit.network_id == network_id)))
+
+
+# Machines -----------------------------------------------------------------------------------
+
+
+def _machine_query(actor: Actor) -> Select[tuple[Machine]]:
+    _require(actor, Role.COORDINATOR, Role.PLANT)
+    query = select(Machine).order_by(Machine.unit_id, Machine.machine)
+    if actor.role is Role.PLANT:
+        query = query.where(Machine.unit_id == actor.unit_id)
+    return query
+
+
+def list_machines(*, session: Session, actor: Actor, unit_id: str | None = None) -> list[Machine]:
+    query = _machine_query(actor)
+    if unit_id is not None:
+        query = query.where(Machine.unit_id == unit_id)
+    return list(session.scalars(query))
+
+
+def get_machine(*, session: Session, actor: Actor, unit_id: str, machine: str) -> Machine:
+    row = session.scalars(
+        _machine_query(actor).where(Machine.unit_id == unit_id, Machine.machine == machine)
+    ).first()
+    if row is None:
+        raise NotFound(f"machine {machine!r} of unit {unit_id!r} does not exist")
+    return row
+
+
+def add_machine(*, session: Session, actor: Actor, unit_id: str, spec: MachineCreate) -> Machine:
+    """Register a machine before its gateway announces it (static data only)."""
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    existing = session.scalars(
+        select(Machine).where(Machine.unit_id == unit_id, Machine.machine == spec.machine)
+    ).first()
+    if existing is not None:
+        raise Conflict(f"machine {spec.machine!r} of unit {unit_id!r} already exists")
+    row = Machine(unit_id=unit_id, **spec.model_dump(mode="json"))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_machine(
+    *, session: Session, actor: Actor, unit_id: str, machine: str, changes: MachineStatic
+) -> Machine:
+    row = get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine)
+    _apply(row, changes.model_dump(mode="json", exclude_unset=True))
+    return row
+
+
+def remove_machine(*, session: Session, actor: Actor, unit_id: str, machine: str) -> None:
+    _require(actor, Role.COORDINATOR)
+    session.delete(get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine))
+
+
+def record_birth(
+    *, session: Session, unit_id: str, machines: Sequence[dict[str, Any]]
+) -> list[Machine]:
+    """Create or refresh machines from a unit's birth; static data added by people is kept."""
+    existing = {
+        m.machine: m for m in session.scalars(select(Machine).where(Machine.unit_id == unit_id))
+    }
+    now = utcnow()
+    rows = []
+    for description in machines:
+        row = existing.get(description["machine"])
+        if row is None:
+            row = Machine(unit_id=unit_id, machine=description["machine"], static_data={})
+            session.add(row)
+        _apply(row, {k: v for k, v in description.items() if k != "machine"})
+        row.announced_at = now
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+# Technicians --------------------------------------------------------------------------------
+
+
+def get_technician_row(*, session: Session, technician_id: str) -> Technician:
+    technician = session.get(Technician, technician_id)
+    if technician is None:
+        raise NotFound(f"technician {technician_id!r} does not exist")
+    return technician
+
+
+def _technician_query(actor: Actor) -> Select[tuple[Technician]]:
+    _require(actor, Role.COORDINATOR, Role.PLANT, Role.TECHNICIAN)
+    query = select(Technician).order_by(Technician.id)
+    if actor.role is Role.PLANT:
+        query = query.where(Technician.employer_unit_id == actor.unit_id)
+    elif actor.role is Role.TECHNICIAN:
+        query = query.where(Technician.id == actor.technician_id)
+    return query
+
+
+def list_technicians(*, session: Session, actor: Actor) -> list[Technician]:
+    return list(session.scalars(_technician_query(actor)))
+
+
+def get_technician(*, session: Session, actor: Actor, technician_id: str) -> Technician:
+    row = session.scalars(_technician_query(actor).where(Technician.id == technician_id)).first()
+    if row is None:
+        raise NotFound(f"technician {technician_id!r} does not exist")
+    return row
+
+
+def add_technician(*, session: Session, actor: Actor, spec: TechnicianCreate) -> Technician:
+    """The coordinator, or a plant for its own employees."""
+    _require(actor, Role.COORDINATOR, Role.PLANT)
+    get_unit(session=session, actor=actor, unit_id=spec.employer_unit_id)
+    if session.get(Technician, spec.id) is not None:
+        raise Conflict(f"technician {spec.id!r} already exists")
+    row = Technician(**spec.model_dump(mode="json"))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_technician(
+    *, session: Session, actor: Actor, technician_id: str, changes: TechnicianUpdate
+) -> Technician:
+    _require(actor, Role.COORDINATOR, Role.PLANT)
+    row = get_technician(session=session, actor=actor, technician_id=technician_id)
+    _apply(row, changes.model_dump(mode="json", exclude_unset=True))
+    return row
+
+
+def remove_technician(*, session: Session, actor: Actor, technician_id: str) -> None:
+    _require(actor, Role.COORDINATOR, Role.PLANT)
+    session.delete(get_technician(session=session, actor=actor, technician_id=technician_id))
+
+
+# Transport times ----------------------------------------------------------------------------
+
+
+def set_transport_time(
+    *, session: Session, actor: Actor, spec: TransportTimeSet
+) -> TransportTimeRead:
+    _require(actor, Role.COORDINATOR)
+    for unit_id in (spec.from_unit_id, spec.to_unit_id):
+        get_unit(session=session, actor=actor, unit_id=unit_id)
+    session.merge(TransportTime(**spec.model_dump()))
+    return TransportTimeRead(**spec.model_dump(), derived=False)
+
+
+def transport_time(
+    *, session: Session, actor: Actor, from_unit_id: str, to_unit_id: str
+) -> TransportTimeRead:
+    """The given transport time, or one estimated from the great-circle distance by road."""
+    _require(actor, Role.COORDINATOR, Role.PLANT)
+    if actor.role is Role.PLANT and actor.unit_id not in (from_unit_id, to_unit_id):
+        raise NotFound("no transport time between these units")
+    origin = get_unit_row(session=session, unit_id=from_unit_id)
+    target = get_unit_row(session=session, unit_id=to_unit_id)
+    given = session.get(TransportTime, (from_unit_id, to_unit_id))
+    if given is not None:
+        return TransportTimeRead(
+            from_unit_id=from_unit_id, to_unit_id=to_unit_id, hours=given.hours, derived=False
+        )
+    distance = distance_km(origin.latitude, origin.longitude, target.latitude, target.longitude)
+    hours = distance * ROAD_DETOUR_FACTOR / DEFAULT_ROAD_SPEED_KMH
+    return TransportTimeRead(
+        from_unit_id=from_unit_id, to_unit_id=to_unit_id, hours=round(hours, 3), derived=True
+    )
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))

@@ -1,0 +1,197 @@
+"""Registry endpoints: networks, units, machines (static data), technicians, transport times."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from cloud.auth.dependencies import CurrentActor, DbSession
+from cloud.brokerconfig import service as broker_service
+from cloud.registry import flows, service
+from cloud.registry.models import (
+    MachineCreate,
+    MachineRead,
+    MachineStatic,
+    MqttCredentials,
+    NetworkCreate,
+    NetworkRead,
+    NetworkUpdate,
+    TechnicianCreate,
+    TechnicianRead,
+    TechnicianUpdate,
+    TransportTimeRead,
+    TransportTimeSet,
+    Unit,
+    UnitCreate,
+    UnitRead,
+    UnitUpdate,
+)
+
+router = APIRouter(prefix="/api", tags=["registry"])
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+def _unit(unit: Unit) -> UnitRead:
+    read = UnitRead.model_validate(unit)
+    read.has_mqtt_credentials = unit.mqtt_password_hash is not None
+    return read
+
+
+@router.get("/networks")
+def list_networks(session: DbSession, actor: CurrentActor) -> list[NetworkRead]:
+    rows = service.list_networks(session=session, actor=actor)
+    return [NetworkRead.model_validate(row) for row in rows]
+
+
+@router.post("/networks", status_code=status.HTTP_201_CREATED)
+def create_network(spec: NetworkCreate, session: DbSession, actor: CurrentActor) -> NetworkRead:
+    return NetworkRead.model_validate(
+        service.create_network(session=session, actor=actor, spec=spec)
+    )
+
+
+@router.get("/networks/{network_id}")
+def get_network(network_id: str, session: DbSession, actor: CurrentActor) -> NetworkRead:
+    row = service.get_network(session=session, actor=actor, network_id=network_id)
+    return NetworkRead.model_validate(row)
+
+
+@router.patch("/networks/{network_id}")
+def update_network(
+    network_id: str, changes: NetworkUpdate, session: DbSession, actor: CurrentActor
+) -> NetworkRead:
+    row = service.update_network(
+        session=session, actor=actor, network_id=network_id, changes=changes
+    )
+    return NetworkRead.model_validate(row)
+
+
+@router.delete("/networks/{network_id}", status_code=NO_CONTENT)
+def delete_network(network_id: str, session: DbSession, actor: CurrentActor) -> Response:
+    service.delete_network(session=session, actor=actor, network_id=network_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/units")
+def list_units(
+    session: DbSession, actor: CurrentActor, network_id: str | None = None
+) -> list[UnitRead]:
+    return [
+        _unit(u) for u in service.list_units(session=session, actor=actor, network_id=network_id)
+    ]
+
+
+@router.post("/units", status_code=status.HTTP_201_CREATED)
+def onboard_unit(spec: UnitCreate, session: DbSession, actor: CurrentActor) -> UnitRead:
+    return _unit(service.onboard_unit(session=session, actor=actor, spec=spec))
+
+
+@router.get("/units/{unit_id}")
+def get_unit(unit_id: str, session: DbSession, actor: CurrentActor) -> UnitRead:
+    return _unit(service.get_unit(session=session, actor=actor, unit_id=unit_id))
+
+
+@router.patch("/units/{unit_id}")
+def update_unit(
+    unit_id: str, changes: UnitUpdate, session: DbSession, actor: CurrentActor
+) -> UnitRead:
+    return _unit(
+        service.update_unit(session=session, actor=actor, unit_id=unit_id, changes=changes)
+    )
+
+
+@router.delete("/units/{unit_id}", status_code=NO_CONTENT)
+def offboard_unit(unit_id: str, session: DbSession, actor: CurrentActor) -> Response:
+    flows.offboard_unit(session=session, actor=actor, unit_id=unit_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.post("/units/{unit_id}/mqtt-credentials", status_code=status.HTTP_201_CREATED)
+def issue_mqtt_credentials(
+    unit_id: str, session: DbSession, actor: CurrentActor
+) -> MqttCredentials:
+    """A new broker password for the unit's gateway (replacing the old one after the next
+    `glonet cloud broker-config`)."""
+    password = broker_service.new_password()
+    service.set_mqtt_password_hash(
+        session=session,
+        actor=actor,
+        unit_id=unit_id,
+        password_hash=broker_service.hash_password(password),
+    )
+    return MqttCredentials(username=unit_id, password=password)
+
+
+@router.post("/units/{unit_id}/machines", status_code=status.HTTP_201_CREATED)
+def add_machine(
+    unit_id: str, spec: MachineCreate, session: DbSession, actor: CurrentActor
+) -> MachineRead:
+    row = service.add_machine(session=session, actor=actor, unit_id=unit_id, spec=spec)
+    return MachineRead.model_validate(row)
+
+
+@router.patch("/machines/{unit_id}/{machine}")
+def update_machine(
+    unit_id: str, machine: str, changes: MachineStatic, session: DbSession, actor: CurrentActor
+) -> MachineRead:
+    row = service.update_machine(
+        session=session, actor=actor, unit_id=unit_id, machine=machine, changes=changes
+    )
+    return MachineRead.model_validate(row)
+
+
+@router.delete("/machines/{unit_id}/{machine}", status_code=NO_CONTENT)
+def remove_machine(unit_id: str, machine: str, session: DbSession, actor: CurrentActor) -> Response:
+    service.remove_machine(session=session, actor=actor, unit_id=unit_id, machine=machine)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/technicians")
+def list_technicians(session: DbSession, actor: CurrentActor) -> list[TechnicianRead]:
+    rows = service.list_technicians(session=session, actor=actor)
+    return [TechnicianRead.model_validate(row) for row in rows]
+
+
+@router.post("/technicians", status_code=status.HTTP_201_CREATED)
+def add_technician(
+    spec: TechnicianCreate, session: DbSession, actor: CurrentActor
+) -> TechnicianRead:
+    row = service.add_technician(session=session, actor=actor, spec=spec)
+    return TechnicianRead.model_validate(row)
+
+
+@router.get("/technicians/{technician_id}")
+def get_technician(technician_id: str, session: DbSession, actor: CurrentActor) -> TechnicianRead:
+    row = service.get_technician(session=session, actor=actor, technician_id=technician_id)
+    return TechnicianRead.model_validate(row)
+
+
+@router.patch("/technicians/{technician_id}")
+def update_technician(
+    technician_id: str, changes: TechnicianUpdate, session: DbSession, actor: CurrentActor
+) -> TechnicianRead:
+    row = service.update_technician(
+        session=session, actor=actor, technician_id=technician_id, changes=changes
+    )
+    return TechnicianRead.model_validate(row)
+
+
+@router.delete("/technicians/{technician_id}", status_code=NO_CONTENT)
+def remove_technician(technician_id: str, session: DbSession, actor: CurrentActor) -> Response:
+    service.remove_technician(session=session, actor=actor, technician_id=technician_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.put("/transport-times")
+def set_transport_time(
+    spec: TransportTimeSet, session: DbSession, actor: CurrentActor
+) -> TransportTimeRead:
+    return service.set_transport_time(session=session, actor=actor, spec=spec)
+
+
+@router.get("/transport-times/{from_unit_id}/{to_unit_id}")
+def get_transport_time(
+    from_unit_id: str, to_unit_id: str, session: DbSession, actor: CurrentActor
+) -> TransportTimeRead:
+    return service.transport_time(
+        session=session, actor=actor, from_unit_id=from_unit_id, to_unit_id=to_unit_id
+    )

@@ -1,0 +1,88 @@
+"""Telemetry tables: embedded samples, per-minute rollups and the latest value per metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import BigInteger, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.database import Base, UtcDateTime
+
+
+@dataclass(frozen=True, slots=True)
+class SampleRecord:
+    """One accepted sample, ready for a sink."""
+
+    unit_id: str
+    machine: str
+    metric: str
+    time: datetime
+    value: bool | int | float | str
+    quality: str
+
+    @property
+    def number(self) -> float | None:
+        """The value as a number (booleans as 0/1), or None for text."""
+        if isinstance(self.value, str):
+            return None
+        return float(self.value)
+
+
+class TelemetrySample(Base):
+    """The embedded sink's store (bounded retention; long history belongs in InfluxDB)."""
+
+    __tablename__ = "telemetry_samples"
+    __table_args__ = (Index("ix_telemetry_samples_series", "unit_id", "machine", "metric", "time"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    unit_id: Mapped[str] = mapped_column(String(64))
+    machine: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(64))
+    time: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    value_number: Mapped[float | None] = mapped_column(Float, default=None)
+    value_text: Mapped[str | None] = mapped_column(String(200), default=None)
+    quality: Mapped[str] = mapped_column(String(16))
+
+
+class MetricRollup(Base):
+    """min/mean/max/last of one machine metric over one minute (mean = total / count)."""
+
+    __tablename__ = "metric_rollups"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
+    last: Mapped[float] = mapped_column(Float)
+    last_time: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LatestMetric(Base):
+    __tablename__ = "latest_metrics"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    machine: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), primary_key=True)
+    time: Mapped[datetime] = mapped_column(UtcDateTime)
+    value_number: Mapped[float | None] = mapped_column(Float, default=None)
+    value_text: Mapped[str | None] = mapped_column(String(200), default=None)
+    quality: Mapped[str] = mapped_column(String(16))
+
+
+class RollupRead(BaseModel):
+    metric: str
+    minute: datetime
+    count: int
+    min: float
+    mean: float
+    max: float
+    last: float

@@ -1,0 +1,170 @@
+"""Per-minute rollups (min/mean/max/last) and the latest value of every machine metric.
+
+Both are kept in the coordinator's database whichever sink stores the raw samples, so pages and
+rules never query InfluxDB. Rollups accumulate: they are written in the ingest transaction that
+also records the message ids, which keeps them exactly-once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, select
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor
+from cloud.database import insert_for
+from cloud.registry import service as registry_service
+from cloud.telemetry.models import (
+    LatestMetric,
+    MetricRollup,
+    RollupRead,
+    SampleRecord,
+    TelemetrySample,
+)
+
+CHUNK = 400
+
+
+@dataclass
+class _Accumulator:
+    count: int
+    total: float
+    minimum: float
+    maximum: float
+    last: float
+    last_time: datetime
+
+    def add(self, value: float, time: datetime) -> None:
+        self.count += 1
+        self.total += value
+        self.minimum = min(self.minimum, value)
+        self.maximum = max(self.maximum, value)
+        if time >= self.last_time:
+            self.last, self.last_time = value, time
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), CHUNK):
+        yield rows[start : start + CHUNK]
+
+
+def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None:
+    """Fold numeric samples into their minute buckets."""
+    buckets: dict[tuple[str, str, str, datetime], _Accumulator] = {}
+    for sample in samples:
+        number = sample.number
+        if number is None:
+            continue
+        minute = sample.time.replace(second=0, microsecond=0)
+        key = (sample.unit_id, sample.machine, sample.metric, minute)
+        bucket = buckets.get(key)
+        if bucket is None:
+            buckets[key] = _Accumulator(1, number, number, number, number, sample.time)
+        else:
+            bucket.add(number, sample.time)
+    rows = [
+        {"unit_id": u, "machine": m, "metric": k, "minute": minute, **vars(acc)}
+        for (u, m, k, minute), acc in buckets.items()
+    ]
+    for chunk in _chunks(rows):
+        session.execute(_rollup_upsert(session, chunk))
+
+
+def _rollup_upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
+    table = MetricRollup.__table__.c
+    statement = insert_for(session)(MetricRollup).values(rows)
+    new = statement.excluded
+    newer = new.last_time >= table.last_time
+    return statement.on_conflict_do_update(
+        index_elements=["unit_id", "machine", "metric", "minute"],
+        set_={
+            "count": table.count + new.count,
+            "total": table.total + new.total,
+            "minimum": case((new.minimum < table.minimum, new.minimum), else_=table.minimum),
+            "maximum": case((new.maximum > table.maximum, new.maximum), else_=table.maximum),
+            "last": case((newer, new.last), else_=table.last),
+            "last_time": case((newer, new.last_time), else_=table.last_time),
+        },
+    )
+
+
+def update_latest(*, session: Session, samples: Sequence[SampleRecord]) -> None:
+    """Keep the newest value of every metric (text values too)."""
+    newest: dict[tuple[str, str, str], SampleRecord] = {}
+    for sample in samples:
+        key = (sample.unit_id, sample.machine, sample.metric)
+        current = newest.get(key)
+        if current is None or sample.time >= current.time:
+            newest[key] = sample
+    rows = []
+    for sample in newest.values():
+        number = sample.number
+        rows.append(
+            {
+                "unit_id": sample.unit_id,
+                "machine": sample.machine,
+                "metric": sample.metric,
+                "time": sample.time,
+                "value_number": number,
+                "value_text": sample.value if number is None else None,
+                "quality": sample.quality,
+            }
+        )
+    table = LatestMetric.__table__.c
+    for chunk in _chunks(rows):
+        statement = insert_for(session)(LatestMetric).values(chunk)
+        new = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["unit_id", "machine", "metric"],
+                set_={
+                    name: new[name] for name in ("time", "value_number", "value_text", "quality")
+                },
+                where=new.time >= table.time,
+            )
+        )
+
+
+def rollups(
+    *,
+    session: Session,
+    actor: Actor,
+    unit_id: str,
+    machine: str,
+    since: datetime,
+    metric: str | None = None,
+) -> list[RollupRead]:
+    """A machine's rollup history, scoped like the machine itself."""
+    registry_service.get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine)
+    query = select(MetricRollup).where(
+        MetricRollup.unit_id == unit_id,
+        MetricRollup.machine == machine,
+        MetricRollup.minute >= since,
+    )
+    if metric is not None:
+        query = query.where(MetricRollup.metric == metric)
+    query = query.order_by(MetricRollup.metric, MetricRollup.minute).limit(10_000)
+    return [
+        RollupRead(
+            metric=row.metric,
+            minute=row.minute,
+            count=row.count,
+            min=row.minimum,
+            mean=row.total / row.count,
+            max=row.maximum,
+            last=row.last,
+        )
+        for row in session.scalars(query)
+    ]
+
+
+def prune(
+    *, session: Session, now: datetime, rollup_retention: timedelta, sample_retention: timedelta
+) -> None:
+    """Bound the rollups and the embedded samples."""
+    session.execute(delete(MetricRollup).where(MetricRollup.minute < now - rollup_retention))
+    session.execute(delete(TelemetrySample).where(TelemetrySample.time < now - sample_retention))

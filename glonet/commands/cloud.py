@@ -1,0 +1,146 @@
+"""``glonet cloud``: run the coordinator, an extra ingest worker, keys and broker files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("cloud", help="the network coordinator")
+    commands = parser.add_subparsers(dest="cloud_command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="web API, pages and ingest in one process")
+    _config_option(serve)
+    serve.add_argument("--json-logs", action="store_true", help="log JSON lines")
+    serve.set_defaults(handler=serve_command)
+
+    ingest = commands.add_parser(
+        "ingest", help="an ingest worker only (set mqtt.share_group to share the load)"
+    )
+    _config_option(ingest)
+    ingest.add_argument("--json-logs", action="store_true", help="log JSON lines")
+    ingest.set_defaults(handler=ingest_command)
+
+    key = commands.add_parser("create-key", help="create a principal and print its API key")
+    _config_option(key)
+    key.add_argument("--name", default="network coordinator")
+    key.add_argument(
+        "--role", default="coordinator", choices=["coordinator", "plant", "technician", "customer"]
+    )
+    key.add_argument("--unit", dest="unit_id", help="the plant's unit id")
+    key.add_argument("--technician", dest="technician_id", help="the technician's id")
+    key.add_argument("--customer", dest="customer_id", help="the customer's id")
+    key.set_defaults(handler=create_key_command)
+
+    broker = commands.add_parser(
+        "broker-config", help="write the Mosquitto password and ACL files from the registry"
+    )
+    _config_option(broker)
+    broker.add_argument("out_dir", type=Path)
+    broker.set_defaults(handler=broker_config_command)
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="YAML or TOML settings file")
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from cloud.config import load_settings
+
+    return load_settings(args.config)
+
+
+def _json_logs(args: argparse.Namespace) -> None:
+    if args.json_logs:
+        from cloud.operations.logs import use_json_logs
+
+        use_json_logs()
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cloud.main import create_app
+
+    _json_logs(args)
+    settings = _settings(args)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.listen_host, port=settings.listen_port, log_config=None)
+    return 0
+
+
+def ingest_command(args: argparse.Namespace) -> int:
+    from cloud.main import build_context, start_ingest
+
+    _json_logs(args)
+    context = build_context(_settings(args))
+
+    async def run() -> None:
+        worker = start_ingest(context)
+        await worker.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        with contextlib.suppress(asyncio.CancelledError):
+            await stop.wait()
+        await worker.stop()
+
+    asyncio.run(run())
+    context.sink.close()
+    return 0
+
+
+def create_key_command(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from cloud.auth import service
+    from cloud.auth.models import PrincipalCreate
+    from cloud.database import transaction
+    from cloud.exceptions import CloudError
+    from cloud.main import build_context
+
+    try:
+        spec = PrincipalCreate(
+            name=args.name,
+            role=args.role,
+            unit_id=args.unit_id,
+            technician_id=args.technician_id,
+            customer_id=args.customer_id,
+        )
+        context = build_context(_settings(args))
+        with transaction(context.session_factory) as session:
+            principal, api_key = service.create_principal(session=session, spec=spec)
+    except ValidationError as exc:
+        print(f"error: {exc.errors()[0]['msg']}")
+        return 2
+    except CloudError as exc:
+        print(f"error: {exc.message}")
+        return 1
+    print(f"principal {principal.id} ({spec.role.value}): {api_key}")
+    print("Keep the key now: only its hash is stored.")
+    return 0
+
+
+def broker_config_command(args: argparse.Namespace) -> int:
+    from cloud.brokerconfig import flows
+    from cloud.database import transaction
+    from cloud.exceptions import CloudError
+    from cloud.main import build_context
+
+    settings = _settings(args)
+    try:
+        context = build_context(settings)
+        with transaction(context.session_factory) as session:
+            passwd, acl = flows.generate(session=session, settings=settings, out_dir=args.out_dir)
+    except CloudError as exc:
+        print(f"error: {exc.message}")
+        return 1
+    print(f"wrote {passwd} and {acl}; in mosquitto.conf:")
+    print(f"  password_file {passwd.resolve()}\n  acl_file {acl.resolve()}")
+    return 0
