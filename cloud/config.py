@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cloud.exceptions import ConfigurationError
+from cloud.maintenance.config import MaintenanceSettings
 
 DEFAULT_DATA_DIR = Path("var/coordinator")
 DEFAULT_NETWORK = "demo"
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -3,6 +3,7 @@
 from cloud.auth.models import Principal
 from cloud.database import Base
 from cloud.ingest.models import OutgoingSequence, SeenMessage
+from cloud.maintenance import models as maintenance_models
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
 from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetrySample
@@ -25,4 +26,5 @@ __all__ = [
     "Unit",
     "UnitBirthMark",
     "UnitStatus",
+    "maintenance_models",
 ]

@@ -3,7 +3,8 @@
 Alerts carry labels (``network``, ``unit``, ``asset``, ``asset_kind``, ``code``, ``severity``,
 ``customer``…). This module holds the pure decisions; the service layer persists the state.
 
-- A **fingerprint** identifies an alert across repeats: the asset and the alarm code.
+- A **fingerprint** identifies an alert across repeats: the asset (with its unit, since asset
+  ids are only unique within a unit) and the alarm code.
 - **Grouping**: alerts of one asset that fire within ``group_window`` of the incident's last alert
   join that incident (and its ticket) instead of opening a new one.
 - **Inhibition**: a firing source alert suppresses target alerts that share the ``equal`` labels
@@ -30,9 +31,9 @@ class RoutingError(ValueError):
     """A matcher, silence or rule that cannot be used."""
 
 
-def fingerprint(network: str, asset: str, code: str) -> str:
+def fingerprint(network: str, unit: str, asset: str, code: str) -> str:
     """Stable id of an alert across its repeats: the same asset and code give the same one."""
-    digest = hashlib.sha256(f"{network}\x00{asset}\x00{code}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{network}\x00{unit}\x00{asset}\x00{code}".encode()).hexdigest()
     return digest[:16]
 
 

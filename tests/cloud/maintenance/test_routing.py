@@ -24,9 +24,10 @@ def labels(**extra):
 
 
 def test_fingerprint_is_stable_per_asset_and_code():
-    assert fingerprint("n", "laser-1", "overheat") == fingerprint("n", "laser-1", "overheat")
-    assert fingerprint("n", "laser-1", "overheat") != fingerprint("n", "laser-2", "overheat")
-    assert fingerprint("n", "a", "bc") != fingerprint("n", "ab", "c")
+    assert fingerprint("n", "u", "laser-1", "oh") == fingerprint("n", "u", "laser-1", "oh")
+    assert fingerprint("n", "u", "laser-1", "oh") != fingerprint("n", "u", "laser-2", "oh")
+    assert fingerprint("n", "u1", "laser-1", "oh") != fingerprint("n", "u2", "laser-1", "oh")
+    assert fingerprint("n", "u", "a", "bc") != fingerprint("n", "u", "ab", "c")
 
 
 @pytest.mark.parametrize(
