@@ -55,7 +55,7 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        sink=make_sink(settings.telemetry, metrics),
+        sink=make_sink(settings.telemetry, metrics, network=settings.network),
         metrics=metrics,
     )
 

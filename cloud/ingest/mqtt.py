@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -42,7 +43,11 @@ class Outbound:
 
 
 class MqttLink:
-    """Connects, (re)subscribes, publishes ``on_connect`` messages, and forwards messages."""
+    """Connects, (re)subscribes, publishes ``on_connect`` messages, and forwards messages.
+
+    ``on_state(True)`` is called once the broker confirmed the subscriptions, ``on_state(False)``
+    when the connection is lost.
+    """
 
     def __init__(
         self,
@@ -51,7 +56,7 @@ class MqttLink:
         subscriptions: Sequence[str],
         will: Outbound,
         on_connect: Callable[[], Sequence[Outbound]],
-        on_state: Callable[[bool], None] = lambda connected: None,
+        on_state: Callable[[bool], None] = lambda ready: None,
     ) -> None:
         self._settings = settings
         self._subscriptions = list(subscriptions)
@@ -59,6 +64,7 @@ class MqttLink:
         self._on_state = on_state
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sink: Callable[[InboundMessage], None] | None = None
+        self._subscribed = threading.Event()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -74,6 +80,7 @@ class MqttLink:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_subscribe = self._handle_subscribe
 
     def start(
         self, loop: asyncio.AbstractEventLoop, deliver: Callable[[InboundMessage], None]
@@ -103,6 +110,10 @@ class MqttLink:
         if sock is not None:
             sock.close()
 
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until the broker confirmed the subscriptions of the current connection."""
+        return self._subscribed.wait(timeout)
+
     def ack(self, mid: int, qos: int) -> None:
         if qos > 0:
             self._client.ack(mid, qos)
@@ -128,6 +139,9 @@ class MqttLink:
         client.subscribe([(topic, topics.QOS) for topic in self._subscriptions])
         for message in self._on_connect_messages():
             self._publish(message)
+
+    def _handle_subscribe(self, *_args: object) -> None:
+        self._subscribed.set()
         self._on_state(True)
 
     def _handle_disconnect(
@@ -138,6 +152,7 @@ class MqttLink:
         reason: object,
         _props: object,
     ) -> None:
+        self._subscribed.clear()
         self._on_state(False)
         if reason != MQTTErrorCode.MQTT_ERR_SUCCESS and str(reason) != "Normal disconnection":
             _LOGGER.warning("lost the broker connection (%s); reconnecting", reason)

@@ -109,6 +109,9 @@ class IngestWorker:
         ]
         _LOGGER.info("ingest subscribed to %s", self._subscription())
 
+    async def wait_subscribed(self, timeout: float = 10.0) -> bool:
+        return await asyncio.to_thread(self._link.wait_subscribed, timeout)
+
     async def stop(self) -> None:
         """Stop consuming, announce the coordinator offline, disconnect."""
         await self._cancel_tasks()

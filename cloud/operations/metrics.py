@@ -122,7 +122,9 @@ class Metrics:
         self.http_requests = Histogram(
             "glonet_http_request_seconds", "HTTP request latency, by method and status class"
         )
-        self.mqtt_connected = Gauge("glonet_mqtt_connected", "1 while the ingest is connected")
+        self.mqtt_connected = Gauge(
+            "glonet_mqtt_connected", "1 while the ingest is connected and subscribed"
+        )
 
     def render(self) -> str:
         lines = []

@@ -66,14 +66,16 @@ def _row(sample: SampleRecord) -> dict[str, Any]:
 class InfluxSink:
     """InfluxDB v2 write API, batched and retried by ``influxdb-client`` in its own thread.
 
-    Each sample is a point of measurement ``machine`` tagged ``unit``, ``machine``, ``quality``
-    with one field named after the metric. Failed batches are counted and logged, never fatal.
+    Each sample is a point of measurement ``machine`` tagged ``network``, ``unit``, ``machine``,
+    ``quality`` with one field named after the metric. Failed batches are counted and logged,
+    never fatal.
     """
 
     name = "influxdb"
 
-    def __init__(self, settings: TelemetrySettings, metrics: Metrics) -> None:
+    def __init__(self, settings: TelemetrySettings, metrics: Metrics, *, network: str) -> None:
         self._settings = settings
+        self._network = network
         self._metrics = metrics
         self._client = InfluxDBClient(
             url=settings.influx_url, token=settings.influx_token, org=settings.influx_org
@@ -93,7 +95,7 @@ class InfluxSink:
         )
 
     def write(self, session: Session, samples: Sequence[SampleRecord]) -> None:
-        points = [_point(sample) for sample in samples]
+        points = [_point(self._network, sample) for sample in samples]
         if not points:
             return
         try:
@@ -123,10 +125,11 @@ class InfluxSink:
         _LOGGER.info("retrying an InfluxDB write: %s", exc)
 
 
-def _point(sample: SampleRecord) -> Point:
+def _point(network: str, sample: SampleRecord) -> Point:
     value: float | str = sample.value if isinstance(sample.value, str) else float(sample.value)
     return (
         Point(MEASUREMENT)
+        .tag("network", network)
         .tag("unit", sample.unit_id)
         .tag("machine", sample.machine)
         .tag("quality", sample.quality)
@@ -135,7 +138,7 @@ def _point(sample: SampleRecord) -> Point:
     )
 
 
-def make_sink(settings: TelemetrySettings, metrics: Metrics) -> TelemetrySink:
+def make_sink(settings: TelemetrySettings, metrics: Metrics, *, network: str) -> TelemetrySink:
     if settings.sink is SinkKind.INFLUXDB:
-        return InfluxSink(settings, metrics)
+        return InfluxSink(settings, metrics, network=network)
     return EmbeddedSink()

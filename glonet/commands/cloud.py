@@ -63,11 +63,11 @@ def _json_logs(args: argparse.Namespace) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    _json_logs(args)  # before the imports below, which already log
     import uvicorn
 
     from cloud.main import create_app
 
-    _json_logs(args)
     settings = _settings(args)
     app = create_app(settings)
     uvicorn.run(app, host=settings.listen_host, port=settings.listen_port, log_config=None)
@@ -75,9 +75,9 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def ingest_command(args: argparse.Namespace) -> int:
+    _json_logs(args)
     from cloud.main import build_context, start_ingest
 
-    _json_logs(args)
     context = build_context(_settings(args))
 
     async def run() -> None:

@@ -1,0 +1,285 @@
+"""Fixtures for the coordinator: databases (SQLite and PostgreSQL), apps, keys, gateways.
+
+``db_url`` is parametrised: every test using it runs on SQLite and on PostgreSQL (the latter
+skipped unless GLONET_TEST_POSTGRES_URL is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from fastapi.testclient import TestClient
+
+from cloud.auth import service as auth_service
+from cloud.auth.models import PrincipalCreate
+from cloud.config import Settings, load_settings
+from cloud.context import AppContext
+from cloud.database import transaction
+from cloud.main import build_context, create_app, start_ingest
+from cloud.registry import service as registry_service
+from cloud.registry.models import TechnicianCreate, UnitCreate
+from glonet.broker import MosquittoBroker
+from protocols import codec, messages, topics
+
+
+@pytest.fixture
+def network() -> str:
+    """A network id of its own per test: retained messages of other tests stay out of it."""
+    return f"net-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'coordinator.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def settings_factory(db_url: str, tmp_path: Path, network: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "network": network,
+            "data_dir": tmp_path,
+            "database_url": db_url,
+            "ingest": {"enabled": False},
+        }
+        values.update(overrides)
+        return load_settings(None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+def coordinator() -> Any:
+    from cloud.auth.models import Actor, Role
+
+    return Actor(principal_id=0, name="fixture", role=Role.COORDINATOR)
+
+
+def onboard(context: AppContext, unit_id: str, **fields: Any) -> None:
+    spec = {"id": unit_id, "network_id": context.settings.network, "company": f"{unit_id} Ltd"}
+    spec.update({"latitude": 45.0, "longitude": 9.0}, **fields)
+    with transaction(context.session_factory) as session:
+        registry_service.onboard_unit(
+            session=session, actor=coordinator(), spec=UnitCreate.model_validate(spec)
+        )
+
+
+def make_key(context: AppContext, role: str, **scope: str) -> str:
+    with transaction(context.session_factory) as session:
+        _, key = auth_service.create_principal(
+            session=session, spec=PrincipalCreate(name=f"{role} key", role=role, **scope)
+        )
+    return key
+
+
+@dataclass
+class Tenants:
+    """Two plants (A, B) with a technician each, and keys for every role."""
+
+    context: AppContext
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+
+def populate(context: AppContext) -> Tenants:
+    tenants = Tenants(context)
+    for unit in ("plant-a", "plant-b"):
+        onboard(context, unit, sharing_policy={"hourly_rate": 80.0})
+        with transaction(context.session_factory) as session:
+            registry_service.add_technician(
+                session=session,
+                actor=coordinator(),
+                spec=TechnicianCreate(
+                    id=f"tech-{unit}",
+                    name="Tech",
+                    employer_unit_id=unit,
+                    home_latitude=45.1,
+                    home_longitude=9.1,
+                ),
+            )
+            registry_service.record_birth(
+                session=session,
+                unit_id=unit,
+                machines=[{"machine": "m1", "name": "Mill"}],
+            )
+    tenants.keys["coordinator"] = make_key(context, "coordinator")
+    tenants.keys["plant-a"] = make_key(context, "plant", unit_id="plant-a")
+    tenants.keys["plant-b"] = make_key(context, "plant", unit_id="plant-b")
+    tenants.keys["technician"] = make_key(context, "technician", technician_id="tech-plant-a")
+    tenants.keys["customer"] = make_key(context, "customer", customer_id="cust-1")
+    return tenants
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tenants(client: TestClient) -> Tenants:
+    return populate(client.app.state.context)  # type: ignore[attr-defined]
+
+
+# Gateways and ingest workers ----------------------------------------------------------------
+
+
+class Gateway:
+    """Publishes GloNet messages as a plant's gateway would (QoS 1, retain per the contract)."""
+
+    def __init__(self, broker: MosquittoBroker, unit: str, *, network: str) -> None:
+        self.unit, self.network = unit, network
+        self.seq = itertools.count(1)
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"gw-{unit}")
+        offline = self.envelope(messages.UnitState, {"state": "offline", "reason": "lost"})
+        self.client.will_set(
+            topics.unit_state(network, unit), codec.encode(offline), qos=1, retain=True
+        )
+        connected = threading.Event()
+        self.client.on_connect = lambda *args: connected.set()
+        self.client.connect(broker.host, broker.port, keepalive=5)
+        self.client.loop_start()
+        assert connected.wait(5)
+
+    def envelope(self, kind: type[messages.Envelope], body: Any) -> messages.Envelope:
+        return kind.create(unit=self.unit, seq=next(self.seq), body=body)
+
+    def send(self, topic: str, message: messages.Envelope | bytes, *, retain: bool = False) -> None:
+        payload = message if isinstance(message, bytes) else codec.encode(message)
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def online(self) -> messages.Envelope:
+        message = self.envelope(messages.UnitState, {"state": "online"})
+        self.send(topics.unit_state(self.network, self.unit), message, retain=True)
+        return message
+
+    def birth(self, *machines: str) -> messages.Envelope:
+        body = {
+            "gateway_version": "test-1",
+            "machines": [
+                {"machine": m, "name": f"Machine {m}", "metrics": [{"name": "spindle_rpm"}]}
+                for m in machines
+            ],
+        }
+        message = self.envelope(messages.UnitBirth, body)
+        self.send(topics.birth(self.network, self.unit), message, retain=True)
+        return message
+
+    def capacity(
+        self, machine: str, *, state: str = "Executing", free: int = 2
+    ) -> messages.Envelope:
+        now = datetime.now(UTC)
+        body = {
+            "machine": machine,
+            "available": True,
+            "state": state,
+            "mode": "Processing",
+            "running_job_order": "job-1" if state == "Executing" else None,
+            "free_slots": free,
+            "queue_free_at": now,
+            "reported_at": now,
+        }
+        message = self.envelope(messages.Capacity, body)
+        self.send(topics.capacity(self.network, self.unit, machine), message, retain=True)
+        return message
+
+    def job(self, machine: str, job_id: str, event: str, **extra: Any) -> messages.Envelope:
+        body = {"machine": machine, "job_order_id": job_id, "event": event}
+        body.update(occurred_at=datetime.now(UTC), **extra)
+        message = self.envelope(messages.JobStatus, body)
+        self.send(topics.job(self.network, self.unit, machine), message)
+        return message
+
+    def telemetry(self, machine: str, values: list[float], metric: str = "spindle_rpm") -> Any:
+        now = datetime.now(UTC)
+        samples = [
+            {"machine": machine, "metric": metric, "value": v, "source_time": now} for v in values
+        ]
+        message = self.envelope(messages.Telemetry, {"samples": samples})
+        self.send(topics.telemetry(self.network, self.unit, machine), message)
+        return message
+
+    def crash(self) -> None:
+        """Close the socket without DISCONNECT: the broker publishes the will."""
+        self.client.loop_stop()
+        sock = self.client.socket()
+        assert sock is not None
+        sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def gateways(
+    running_mosquitto: MosquittoBroker, network: str
+) -> Iterator[Callable[[str], Gateway]]:
+    made: list[Gateway] = []
+
+    def make(unit: str) -> Gateway:
+        gateway = Gateway(running_mosquitto, unit, network=network)
+        made.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in made:
+        gateway.close()
+
+
+def mqtt_settings(broker: MosquittoBroker, client_id: str, **extra: Any) -> dict[str, Any]:
+    return {"host": broker.host, "port": broker.port, "client_id": client_id, **extra}
+
+
+@pytest.fixture
+async def ingest_context(
+    settings_factory: Callable[..., Settings], running_mosquitto: MosquittoBroker, request: Any
+) -> AsyncIterator[AppContext]:
+    """A migrated context with unit ``plant-a`` onboarded and an ingest worker running."""
+    client_id = f"coord-{request.node.name}"[:60]
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, client_id), ingest={"batch_size": 50}
+    )
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    context.ingest = start_ingest(context)
+    await context.ingest.start()
+    assert await context.ingest.wait_subscribed()
+    yield context
+    if context.ingest is not None:
+        await context.ingest.stop()
+    context.engine.dispose()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll ``check`` (off the event loop) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await asyncio.to_thread(check)
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {check}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,211 @@
+"""Role by endpoint by other tenant: who may see and do what (403 for a forbidden endpoint, 404
+for another tenant's resource behind an allowed one)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.cloud.conftest import Tenants
+
+UNIT_BODY = {"id": "new-unit", "network_id": "x", "company": "C", "latitude": 1, "longitude": 1}
+
+# (method, path, body) -> expected status per caller. plant-a's own resources are under
+# "plant-a", the other tenant's under "plant-b".
+MATRIX = [
+    (
+        "GET",
+        "/api/units/plant-a",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/units/plant-b",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "PATCH",
+        "/api/units/plant-a",
+        {"site": "x"},
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    ("POST", "/api/units", UNIT_BODY, {"plant-a": 403, "technician": 403, "customer": 403}),
+    ("DELETE", "/api/units/plant-b", None, {"plant-a": 403, "technician": 403, "customer": 403}),
+    (
+        "POST",
+        "/api/units/plant-b/mqtt-credentials",
+        None,
+        {"plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/machines/plant-a/m1",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/machines/plant-b/m1",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "PATCH",
+        "/api/machines/plant-b/m1",
+        {"name": "x"},
+        {"plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "DELETE",
+        "/api/machines/plant-b/m1",
+        None,
+        {"plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/machines/plant-b/m1/rollups",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "POST",
+        "/api/units/plant-b/machines",
+        {"machine": "m9", "name": "x"},
+        {"plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/jobs?unit_id=plant-b",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/technicians/tech-plant-b",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 404, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/technicians/tech-plant-a",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 200, "customer": 403},
+    ),
+    (
+        "PATCH",
+        "/api/technicians/tech-plant-b",
+        {"name": "x"},
+        {"plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/transport-times/plant-b/plant-b",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "PUT",
+        "/api/transport-times",
+        {"from_unit_id": "plant-a", "to_unit_id": "plant-b", "hours": 2},
+        {"plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/networks",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+    (
+        "POST",
+        "/api/networks",
+        {"id": "n2", "name": "N", "kind": "stable"},
+        {"plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/principals",
+        None,
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "POST",
+        "/api/principals",
+        {"name": "x", "role": "coordinator"},
+        {"plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/overview",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "expected"), MATRIX)
+def test_role_endpoint_tenant_matrix(
+    client: TestClient, tenants: Tenants, method: str, path: str, body: object, expected: dict
+) -> None:
+    for who, status in expected.items():
+        response = client.request(method, path, json=body, headers=tenants.headers(who))
+        assert response.status_code == status, (who, response.json())
+        if status >= 400:
+            assert response.json()["error"] in {"forbidden", "not_found"}
+
+
+def test_lists_are_scoped_to_the_plant(client: TestClient, tenants: Tenants) -> None:
+    units = client.get("/api/units", headers=tenants.headers("plant-a")).json()
+    assert [u["id"] for u in units] == ["plant-a"]
+    machines = client.get("/api/machines", headers=tenants.headers("plant-a")).json()
+    assert {m["unit_id"] for m in machines} == {"plant-a"}
+    other = client.get("/api/machines?unit_id=plant-b", headers=tenants.headers("plant-a"))
+    assert other.json() == []
+    technicians = client.get("/api/technicians", headers=tenants.headers("plant-a")).json()
+    assert [t["id"] for t in technicians] == ["tech-plant-a"]
+    overview = client.get("/api/overview", headers=tenants.headers("plant-a")).json()
+    assert [u["unit_id"] for u in overview["units"]] == ["plant-a"]
+    all_units = client.get("/api/units", headers=tenants.headers("coordinator")).json()
+    assert {u["id"] for u in all_units} == {"plant-a", "plant-b"}
+
+
+def test_prices_of_other_members_are_not_visible(client: TestClient, tenants: Tenants) -> None:
+    body = client.get("/api/units", headers=tenants.headers("plant-a")).text
+    assert body.count("hourly_rate") == 1  # its own only
+
+
+def test_missing_wrong_and_revoked_keys_are_refused(client: TestClient, tenants: Tenants) -> None:
+    assert client.get("/api/units").status_code == 401
+    bad = client.get("/api/units", headers={"Authorization": "Bearer glo_nope_nope"})
+    assert bad.status_code == 401 and bad.json()["error"] == "not_authenticated"
+    principals = client.get("/api/principals", headers=tenants.headers("coordinator")).json()
+    plant_b = next(p for p in principals if p["unit_id"] == "plant-b")
+    client.delete(f"/api/principals/{plant_b['id']}", headers=tenants.headers("coordinator"))
+    assert client.get("/api/units", headers=tenants.headers("plant-b")).status_code == 401
+
+
+def test_offboarding_a_unit_revokes_its_keys_and_machines(
+    client: TestClient, tenants: Tenants
+) -> None:
+    response = client.delete("/api/units/plant-b", headers=tenants.headers("coordinator"))
+    assert response.status_code == 204
+    assert client.get("/api/units", headers=tenants.headers("plant-b")).status_code == 401
+    machines = client.get("/api/machines", headers=tenants.headers("coordinator")).json()
+    assert {m["unit_id"] for m in machines} == {"plant-a"}
+
+
+def test_a_plant_may_add_its_own_technicians_only(client: TestClient, tenants: Tenants) -> None:
+    body = {"id": "t9", "name": "N", "home_latitude": 1, "home_longitude": 2}
+    own = client.post(
+        "/api/technicians",
+        json={**body, "employer_unit_id": "plant-a"},
+        headers=tenants.headers("plant-a"),
+    )
+    assert own.status_code == 201
+    other = client.post(
+        "/api/technicians",
+        json={**body, "id": "t10", "employer_unit_id": "plant-b"},
+        headers=tenants.headers("plant-a"),
+    )
+    assert other.status_code == 404

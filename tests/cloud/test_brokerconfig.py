@@ -1,0 +1,140 @@
+"""Broker credentials from the registry, enforced by a real Mosquitto."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+
+from cloud.brokerconfig import flows
+from cloud.brokerconfig.service import hash_password, verify_password
+from cloud.config import Settings
+from cloud.database import transaction
+from cloud.main import build_context
+from cloud.registry import service as registry_service
+from glonet.broker import MosquittoBroker
+from protocols import topics
+from tests.cloud.conftest import coordinator, onboard
+
+pytestmark = pytest.mark.integration
+
+
+class Client:
+    """A paho client that records what it receives and whether it was let in."""
+
+    def __init__(self, broker: MosquittoBroker, user: str, password: str) -> None:
+        self.received: list[tuple[str, bytes]] = []
+        self.arrived = threading.Condition()
+        self.connected = threading.Event()
+        self.refused = threading.Event()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"c-{user}")
+        self.client.username_pw_set(user, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        (self.refused if reason.is_failure else self.connected).set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self.arrived:
+            self.received.append((message.topic, message.payload))
+            self.arrived.notify_all()
+
+    def subscribe(self, topic: str) -> int:
+        granted: list[int] = []
+        done = threading.Event()
+
+        def on_subscribe(client, userdata, mid, reasons, properties) -> None:
+            granted.extend(r.value for r in reasons)
+            done.set()
+
+        self.client.on_subscribe = on_subscribe
+        self.client.subscribe(topic, qos=1)
+        assert done.wait(5)
+        return granted[0]
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def wait_for(self, payload: bytes) -> list[bytes]:
+        with self.arrived:
+            assert self.arrived.wait_for(
+                lambda: any(p == payload for _, p in self.received), timeout=5
+            ), self.received
+            return [p for _, p in self.received]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_password_hash_is_mosquitto_format() -> None:
+    hashed = hash_password("s3cret", salt=b"0123456789ab")
+    kind, iterations, salt, digest = hashed.split("$")[1:]
+    assert (kind, iterations, salt) == ("7", "101", "MDEyMzQ1Njc4OWFi")
+    assert len(digest) == 88  # base64 of a 64-byte SHA-512 digest
+    assert verify_password("s3cret", hashed) and not verify_password("other", hashed)
+
+
+@pytest.fixture
+def secured_broker(
+    settings_factory: Callable[..., Settings],
+    mosquitto_factory: Callable[..., MosquittoBroker],
+    tmp_path: Path,
+) -> Iterator[tuple[MosquittoBroker, dict[str, str], str]]:
+    settings = settings_factory(mqtt={"username": "coordinator-svc", "password": "coord-pass"})
+    context = build_context(settings)
+    passwords = {}
+    for unit in ("plant-a", "plant-b"):
+        onboard(context, unit)
+        passwords[unit] = f"{unit}-password"
+        with transaction(context.session_factory) as session:
+            registry_service.set_mqtt_password_hash(
+                session=session,
+                actor=coordinator(),
+                unit_id=unit,
+                password_hash=hash_password(passwords[unit]),
+            )
+    with transaction(context.session_factory) as session:
+        passwd, acl = flows.generate(session=session, settings=settings, out_dir=tmp_path / "b")
+    context.engine.dispose()
+    broker = mosquitto_factory(
+        extra_config=f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
+    )
+    yield broker, passwords, settings.network
+    broker.stop()
+
+
+def test_generated_files_enforce_each_gateways_topics(
+    secured_broker: tuple[MosquittoBroker, dict[str, str], str],
+) -> None:
+    broker, passwords, network = secured_broker
+    impostor = Client(broker, "plant-a", "wrong")
+    assert impostor.refused.wait(5)
+    impostor.close()
+
+    coordinator_client = Client(broker, "coordinator-svc", "coord-pass")
+    plant_a = Client(broker, "plant-a", passwords["plant-a"])
+    try:
+        assert coordinator_client.connected.wait(5) and plant_a.connected.wait(5)
+        assert coordinator_client.subscribe(topics.network_filter(network)) == 1
+
+        # A publishes as B (dropped by the broker), then under its own unit (delivered).
+        plant_a.publish(topics.telemetry(network, "plant-b", "m1"), b"as-b")
+        plant_a.publish(topics.telemetry(network, "plant-a", "m1"), b"as-a")
+        assert coordinator_client.wait_for(b"as-a") == [b"as-a"]
+
+        # A may read its own commands but not B's.
+        plant_a.subscribe(topics.command(network, "plant-b"))
+        plant_a.subscribe(topics.command(network, "plant-a"))
+        coordinator_client.publish(topics.command(network, "plant-b"), b"for-b")
+        coordinator_client.publish(topics.command(network, "plant-a"), b"for-a")
+        assert plant_a.wait_for(b"for-a") == [b"for-a"]
+    finally:
+        coordinator_client.close()
+        plant_a.close()

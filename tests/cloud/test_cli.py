@@ -1,0 +1,126 @@
+"""``glonet cloud`` commands and settings files, as an operator uses them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as paho
+import pytest
+
+from cloud.config import load_settings
+from cloud.exceptions import ConfigurationError
+from glonet.broker import MosquittoBroker, free_port
+from glonet.cli import main
+from protocols import codec, topics
+
+
+def _write_config(path: Path, db_url: str, **extra: object) -> Path:
+    config = {"network": "clinet", "database_url": db_url, **extra}
+    path.write_text(json.dumps(config))  # JSON is valid YAML
+    return path
+
+
+def test_settings_from_yaml_toml_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("network: north\nmqtt:\n  port: 1999\ntelemetry:\n  sink: influxdb\n")
+    settings = load_settings(yaml_file)
+    assert (settings.network, settings.mqtt.port, settings.telemetry.sink) == (
+        "north",
+        1999,
+        "influxdb",
+    )
+    toml_file = tmp_path / "c.toml"
+    toml_file.write_text('network = "south"\n[ingest]\nbatch_size = 7\n')
+    monkeypatch.setenv("GLONET_MQTT__PORT", "2001")
+    settings = load_settings(toml_file)
+    assert (settings.network, settings.ingest.batch_size, settings.mqtt.port) == ("south", 7, 2001)
+    assert settings.resolved_database_url.endswith("coordinator.sqlite")
+    (tmp_path / "bad.yaml").write_text("- a list")
+    with pytest.raises(ConfigurationError):
+        load_settings(tmp_path / "bad.yaml")
+
+
+def test_create_key_and_broker_config(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(
+        tmp_path / "c.yaml", db_url, mqtt={"username": "coord", "password": "pw"}
+    )
+    assert main(["cloud", "create-key", "--config", str(config)]) == 0
+    key = capsys.readouterr().out.split(": ")[1].split()[0]
+    assert key.startswith("glo_")
+    assert main(["cloud", "create-key", "--config", str(config), "--role", "plant"]) == 2
+    assert "needs unit_id" in capsys.readouterr().out
+    missing = ["cloud", "create-key", "--config", str(config), "--role", "plant", "--unit", "x"]
+    assert main(missing) == 1
+    assert main(["cloud", "broker-config", "--config", str(config), str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "passwd").read_text().startswith("coord:$7$101$")
+    assert "user coord" in (tmp_path / "b" / "acl").read_text()
+
+
+def _retained_state(broker: MosquittoBroker, network: str) -> str:
+    got: list[bytes] = []
+    arrived = threading.Event()
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+
+    def on_message(_client: object, _userdata: object, message: paho.MQTTMessage) -> None:
+        got.append(message.payload)
+        arrived.set()
+
+    client.on_message = on_message
+    client.connect(broker.host, broker.port)
+    client.subscribe(topics.coordinator_state(network), qos=1)
+    client.loop_start()
+    try:
+        assert arrived.wait(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return str(codec.decode(got[0]).body.state)
+
+
+@pytest.mark.integration
+def test_serve_runs_the_coordinator_and_says_goodbye(
+    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker
+) -> None:
+    port = free_port()
+    config = _write_config(
+        tmp_path / "c.yaml",
+        db_url,
+        listen_port=port,
+        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "cli"},
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glonet", "cloud", "serve", "--config", str(config), "--json-logs"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["checks"]["mqtt"] == "ok"
+        assert _retained_state(running_mosquitto, "clinet") == "online"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert _retained_state(running_mosquitto, "clinet") == "offline"
+    first_log = json.loads(stderr.decode().splitlines()[0])
+    assert {"time", "level", "logger", "message"} <= set(first_log)

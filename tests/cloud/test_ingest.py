@@ -1,0 +1,214 @@
+"""The ingest against a real Mosquitto, with messages published as a gateway would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from cloud.config import Settings
+from cloud.context import AppContext
+from cloud.ingest.models import SeenMessage
+from cloud.main import build_context, start_ingest
+from cloud.network.models import JobProgress, MachineState, UnitStatus
+from cloud.registry.models import Machine
+from cloud.telemetry.models import MetricRollup, TelemetrySample
+from glonet.broker import MosquittoBroker
+from protocols import messages, topics
+from tests.cloud.conftest import Gateway, eventually, mqtt_settings, onboard
+
+pytestmark = pytest.mark.integration
+
+
+def _query(context: AppContext, statement: Any) -> Callable[[], Any]:
+    def run() -> Any:
+        with context.session_factory() as session:
+            return session.execute(statement).scalar()
+
+    return run
+
+
+def _status(context: AppContext, unit: str) -> Callable[[], str | None]:
+    return _query(context, select(UnitStatus.status).where(UnitStatus.unit_id == unit))
+
+
+def _seen(context: AppContext, message_id: str) -> Callable[[], Any]:
+    return _query(context, select(SeenMessage.id).where(SeenMessage.id == message_id))
+
+
+async def test_unit_online_birth_capacity_job_and_will(
+    ingest_context: AppContext, gateways: Callable[[str], Gateway]
+) -> None:
+    gateway = gateways("plant-a")
+    gateway.online()
+    await eventually(lambda: _status(ingest_context, "plant-a")() == "online")
+
+    gateway.birth("mill-1", "laser-1")
+    machines = _query(
+        ingest_context,
+        select(func.count()).select_from(Machine).where(Machine.unit_id == "plant-a"),
+    )
+    await eventually(lambda: machines() == 2)
+
+    gateway.capacity("mill-1", state="Executing", free=3)
+    state = _query(
+        ingest_context, select(MachineState.state).where(MachineState.machine == "mill-1")
+    )
+    await eventually(lambda: state() == "Executing")
+
+    gateway.job("mill-1", "job-7", "started", state="Running")
+    gateway.job("mill-1", "job-7", "progress", state="Running", progress=0.5)
+    progress = _query(ingest_context, select(JobProgress.progress))
+    await eventually(lambda: progress() == 0.5)
+
+    gateway.crash()
+    await eventually(lambda: _status(ingest_context, "plant-a")() == "offline")
+
+
+async def test_replay_changes_nothing_and_stale_updates_are_ignored(
+    ingest_context: AppContext, gateways: Callable[[str], Gateway]
+) -> None:
+    gateway = gateways("plant-a")
+    gateway.birth("mill-1")
+    old = gateway.capacity("mill-1", state="Executing", free=1)
+    new = gateway.capacity("mill-1", state="NotExecuting", free=4)
+    batch = gateway.telemetry("mill-1", [1.0, 2.0, 3.0])
+    await eventually(_seen(ingest_context, batch.id))
+
+    # Replay everything, then a marker: once the marker is applied, so are the replays.
+    for message in (old, new, batch):
+        gateway.send(
+            topics.telemetry(gateway.network, "plant-a", "mill-1")
+            if message is batch
+            else topics.capacity(gateway.network, "plant-a", "mill-1"),
+            message,
+        )
+    # A message with a fresh id but an old seq is stale and must not win either.
+    stale = type(old).create(unit="plant-a", seq=old.seq, body=old.body)
+    gateway.send(topics.capacity(gateway.network, "plant-a", "mill-1"), stale)
+    marker = gateway.telemetry("mill-1", [10.0], metric="marker")
+    await eventually(_seen(ingest_context, marker.id))
+
+    samples = _query(
+        ingest_context,
+        select(func.count())
+        .select_from(TelemetrySample)
+        .where(TelemetrySample.metric == "spindle_rpm"),
+    )
+    assert samples() == 3
+    rollup_count = _query(
+        ingest_context, select(MetricRollup.count).where(MetricRollup.metric == "spindle_rpm")
+    )
+    assert rollup_count() == 3
+    free = _query(ingest_context, select(MachineState.free_slots))
+    assert free() == 4
+    metrics = ingest_context.metrics
+    assert metrics.ignored.value(reason="duplicate") == 3
+    assert metrics.ignored.value(reason="stale") == 1
+
+
+async def test_malformed_payloads_are_counted_and_ignored(
+    ingest_context: AppContext, gateways: Callable[[str], Gateway]
+) -> None:
+    gateway = gateways("plant-a")
+    telemetry_topic = topics.telemetry(gateway.network, "plant-a", "mill-1")
+    gateway.send(telemetry_topic, b"{not json")
+    gateway.send(telemetry_topic, b"\xff\xfe")
+    sample = {"machine": "mill-1", "metric": "x", "value": 1, "source_time": datetime.now(UTC)}
+    batch = gateway.envelope(messages.Telemetry, {"samples": [sample]})
+    gateway.send(topics.capacity(gateway.network, "plant-a", "mill-1"), batch)
+    gateway.client.publish(
+        f"glonet/v1/{gateway.network}/plant-a/mill-1/bogus", b"{}", qos=1
+    ).wait_for_publish(5)
+    # Another unit's message on plant-a's topic, and a unit that is not onboarded.
+    intruder = messages.Telemetry.create(unit="plant-z", seq=1, body={"samples": [sample]})
+    gateway.send(telemetry_topic, intruder)
+    marker = gateway.telemetry("mill-1", [3.0], metric="marker")
+    await eventually(_seen(ingest_context, marker.id))
+
+    rejects = ingest_context.metrics.rejects
+    assert rejects.value(reason="not_json") == 1
+    assert rejects.value(reason="not_utf8") == 1
+    assert rejects.value(reason="wrong_schema") == 1
+    assert rejects.value(reason="bad_topic") == 1
+    assert rejects.value(reason="unit_mismatch") == 1
+    # Only the marker's sample got through: the wrong-schema batch was refused.
+    assert ingest_context.metrics.samples.value() == 1
+
+
+def _sample_total(context: AppContext) -> Callable[[], Any]:
+    return _query(
+        context,
+        select(func.count())
+        .select_from(TelemetrySample)
+        .where(TelemetrySample.metric == "spindle_rpm"),
+    )
+
+
+async def test_coordinator_crash_and_restart_lose_nothing_acknowledged(
+    ingest_context: AppContext, gateways: Callable[[str], Gateway]
+) -> None:
+    gateway = gateways("plant-a")
+    for _ in range(100):
+        gateway.telemetry("mill-1", [1.0, 2.0])
+    # Crash mid-stream: whatever was not committed was not acknowledged either.
+    assert ingest_context.ingest is not None
+    await ingest_context.ingest.abort()
+    for _ in range(50):
+        gateway.telemetry("mill-1", [3.0, 4.0])
+
+    ingest_context.ingest = start_ingest(ingest_context)
+    await ingest_context.ingest.start()
+    await eventually(lambda: _sample_total(ingest_context)() >= 300)
+    marker = gateway.telemetry("mill-1", [0.0], metric="marker")
+    await eventually(_seen(ingest_context, marker.id))
+    assert _sample_total(ingest_context)() == 300
+    count = _query(
+        ingest_context,
+        select(func.sum(MetricRollup.count)).where(MetricRollup.metric == "spindle_rpm"),
+    )
+    assert count() == 300
+
+
+async def test_two_workers_sharing_a_subscription_apply_every_message_once(
+    settings_factory: Callable[..., Settings],
+    running_mosquitto: MosquittoBroker,
+    gateways: Callable[[str], Gateway],
+) -> None:
+    contexts = []
+    for name in ("one", "two"):
+        settings = settings_factory(
+            mqtt=mqtt_settings(
+                running_mosquitto, f"worker-{name}-{uuid.uuid4().hex[:6]}", share_group="ingest"
+            ),
+            ingest={"batch_size": 20},
+        )
+        context = build_context(settings)
+        if not contexts:
+            onboard(context, "plant-a")
+        context.ingest = start_ingest(context)
+        await context.ingest.start()
+        assert await context.ingest.wait_subscribed()
+        contexts.append(context)
+    try:
+        gateway = gateways("plant-a")
+        sent = [gateway.telemetry("mill-1", [float(i)] * 5) for i in range(200)]
+        for message in sent[::4]:  # redeliveries, as after a gateway outbox replay
+            gateway.send(topics.telemetry(gateway.network, "plant-a", "mill-1"), message)
+        gateway.job("mill-1", "job-1", "started", state="Running")
+        await eventually(lambda: _sample_total(contexts[0])() >= 1000)
+        marker_done = [gateway.telemetry("mill-1", [0.0], metric="marker") for _ in range(4)]
+        for marker in marker_done:
+            await eventually(_seen(contexts[0], marker.id))
+        assert _sample_total(contexts[0])() == 1000
+        applied = [c.metrics.messages.value(kind="telemetry") for c in contexts]
+        assert sum(applied) == 204 and all(applied), applied
+    finally:
+        for context in contexts:
+            assert context.ingest is not None
+            await context.ingest.stop()
+            context.engine.dispose()

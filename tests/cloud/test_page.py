@@ -1,0 +1,114 @@
+"""The overview page in headless Chromium: sign in, then watch a live update arrive by SSE."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import expect, sync_playwright
+
+from cloud.config import Settings
+from glonet.broker import MosquittoBroker, free_port
+from tests.cloud.conftest import Gateway, Tenants, mqtt_settings, populate
+
+pytestmark = pytest.mark.integration
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def served(
+    settings_factory: Callable[..., Settings], running_mosquitto: MosquittoBroker
+) -> Iterator[tuple[str, Tenants]]:
+    from cloud.main import create_app
+
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"coord-page-{free_port()}"),
+        ingest={"enabled": True},
+    )
+    app = create_app(settings)
+    tenants = populate(app.state.context)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not _healthy(port) and time.monotonic() < deadline:  # up and subscribed
+            time.sleep(0.05)
+        assert _healthy(port)
+        yield f"http://127.0.0.1:{port}", tenants
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_overview_page_updates_live(
+    served: tuple[str, Tenants],
+    gateways: Callable[[str], Gateway],
+    artifacts_dir: Path,
+    db_url: str,
+) -> None:
+    base_url, tenants = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(base_url)
+            page.fill("#api-key", tenants.keys["coordinator"])
+            page.click("button[type=submit]")
+            expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+            machine = page.locator('tr[data-machine="plant-a/m1"]')
+            expect(machine.locator(".state")).to_have_text("\u2013")  # nothing reported yet
+
+            gateway = gateways("plant-a")
+            gateway.online()
+            gateway.capacity("m1", state="Executing", free=3)
+            gateway.telemetry("m1", [1234.0])
+
+            expect(machine.locator(".state")).to_have_text("Executing", timeout=10_000)
+            expect(machine.locator(".free")).to_have_text("3")
+            expect(page.locator("#machines-executing")).to_have_text("1")
+            expect(machine.locator(".metrics")).to_have_text("spindle_rpm=1234", timeout=10_000)
+            unit = page.locator('tr[data-unit="plant-a"] .status')
+            expect(unit).to_have_text("online")
+            backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
+            page.screenshot(path=str(artifacts_dir / f"cloud-overview-{backend}.png"))
+        finally:
+            browser.close()
+
+
+def test_a_plant_sees_only_its_own_unit_on_the_page(served: tuple[str, Tenants]) -> None:
+    base_url, tenants = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(base_url)
+            page.fill("#api-key", tenants.keys["plant-a"])
+            page.click("button[type=submit]")
+            expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+            assert page.locator("tr[data-unit]").count() == 1
+            assert page.locator('tr[data-machine="plant-b/m1"]').count() == 0
+        finally:
+            browser.close()

@@ -1,0 +1,183 @@
+"""Telemetry: rollups on both sinks, and the InfluxDB v2 path against a real VictoriaMetrics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from cloud.config import Settings, TelemetrySettings
+from cloud.context import AppContext
+from cloud.ingest import service as ingest_service
+from cloud.ingest.mqtt import InboundMessage
+from cloud.main import build_context
+from cloud.operations.metrics import Metrics
+from cloud.telemetry.models import MetricRollup, TelemetrySample
+from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
+from glonet.broker import free_port, wait_for_port
+from protocols import codec, messages, topics
+from tests.cloud.conftest import onboard
+
+
+def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_service.Decoded:
+    network = context.settings.network
+    samples = [
+        {
+            "machine": "mill-1",
+            "metric": "spindle_rpm",
+            "value": value,
+            "source_time": start + timedelta(seconds=index),
+        }
+        for index, value in enumerate(values)
+    ]
+    message = messages.Telemetry.create(unit="plant-a", seq=1, body={"samples": samples})
+    inbound = InboundMessage(
+        topic=topics.telemetry(network, "plant-a", "mill-1"),
+        payload=codec.encode(message),
+        mid=1,
+        qos=1,
+        retain=False,
+    )
+    decoded = ingest_service.decode(inbound, network=network, max_payload=1 << 20)
+    assert decoded is not None
+    return decoded
+
+
+def _apply(context: AppContext, sink: TelemetrySink, *batches: ingest_service.Decoded) -> None:
+    ingest_service.apply_batch(
+        session_factory=context.session_factory,
+        network=context.settings.network,
+        batch=list(batches),
+        sink=sink,
+        metrics=context.metrics,
+    )
+
+
+@pytest.fixture
+def context(settings: Settings) -> Iterator[AppContext]:
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    yield context
+    context.engine.dispose()
+
+
+def _rollups(context: AppContext) -> list[MetricRollup]:
+    with context.session_factory() as session:
+        return list(session.scalars(select(MetricRollup).order_by(MetricRollup.minute)))
+
+
+def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) -> None:
+    minute = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    _apply(context, EmbeddedSink(), _batch(context, [5.0, 1.0, 9.0], minute))
+    _apply(context, EmbeddedSink(), _batch(context, [3.0], minute + timedelta(seconds=30)))
+    _apply(context, EmbeddedSink(), _batch(context, [7.0], minute + timedelta(minutes=1)))
+    first, second = _rollups(context)
+    assert (first.count, first.minimum, first.maximum, first.last) == (4, 1.0, 9.0, 3.0)
+    assert first.total / first.count == 4.5
+    assert (second.count, second.last) == (1, 7.0)
+    with context.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(TelemetrySample)) == 5
+
+
+def test_rollup_retention_is_bounded(context: AppContext) -> None:
+    from cloud.database import transaction
+    from cloud.telemetry import service
+
+    old = datetime.now(UTC) - timedelta(days=3)
+    _apply(context, EmbeddedSink(), _batch(context, [1.0], old))
+    _apply(context, EmbeddedSink(), _batch(context, [2.0], datetime.now(UTC)))
+    with transaction(context.session_factory) as session:
+        service.prune(
+            session=session,
+            now=datetime.now(UTC),
+            rollup_retention=timedelta(days=1),
+            sample_retention=timedelta(days=1),
+        )
+    assert [r.last for r in _rollups(context)] == [2.0]
+
+
+@pytest.fixture(scope="module")
+def victoria_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    executable = shutil.which("victoria-metrics")
+    if executable is None:
+        pytest.fail("victoria-metrics is not installed (make installs it with apt)")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            executable,
+            f"-storageDataPath={tmp_path_factory.mktemp('vm')}",
+            f"-httpListenAddr=127.0.0.1:{port}",
+            "-retentionPeriod=1y",
+            "-loggerLevel=ERROR",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for_port("127.0.0.1", port, 15), "victoria-metrics did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _export(base_url: str, network: str) -> list[dict]:
+    httpx.get(f"{base_url}/internal/force_flush").raise_for_status()  # make recent rows visible
+    response = httpx.get(
+        f"{base_url}/api/v1/export",
+        params={"match[]": f'{{__name__=~"machine_.*",network="{network}"}}'},
+    )
+    response.raise_for_status()
+    return [json.loads(line) for line in response.text.splitlines() if line]
+
+
+@pytest.mark.integration
+def test_influx_sink_writes_points_and_rollups_stay_in_the_database(
+    context: AppContext, victoria_metrics: str
+) -> None:
+    telemetry = TelemetrySettings(
+        sink="influxdb", influx_url=victoria_metrics, influx_flush_interval_ms=100
+    )
+    sink = InfluxSink(telemetry, context.metrics, network=context.settings.network)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    _apply(context, sink, _batch(context, [10.0, 20.0, 30.0], start))
+    sink.close()  # flushes the batching writer
+
+    deadline = time.monotonic() + 15
+    while (
+        not (series := _export(victoria_metrics, context.settings.network))
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    assert len(series) == 1
+    assert series[0]["metric"]["__name__"] == "machine_spindle_rpm"
+    assert series[0]["metric"]["machine"] == "mill-1"
+    assert series[0]["metric"]["unit"] == "plant-a"
+    assert series[0]["values"] == [10.0, 20.0, 30.0]
+    assert series[0]["timestamps"][0] == int(start.timestamp() * 1000)
+    assert context.metrics.sink_writes.value(sink="influxdb", result="ok") == 1
+    assert [r.count for r in _rollups(context)] == [3]
+    with context.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(TelemetrySample)) == 0
+
+
+def test_influx_failures_are_counted_not_fatal(context: AppContext) -> None:
+    telemetry = TelemetrySettings(
+        sink="influxdb",
+        influx_url=f"http://127.0.0.1:{free_port()}",
+        influx_flush_interval_ms=50,
+        influx_max_retries=0,
+    )
+    metrics = Metrics()
+    sink = InfluxSink(telemetry, metrics, network=context.settings.network)
+    _apply(context, sink, _batch(context, [1.0], datetime.now(UTC)))
+    sink.close()
+    assert metrics.sink_writes.value(sink="influxdb", result="failed") == 1
+    assert [r.count for r in _rollups(context)] == [1]
