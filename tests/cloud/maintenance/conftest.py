@@ -29,7 +29,9 @@ from protocols import messages, topics
 from protocols.enums import AlarmSource, AlarmState
 
 NETWORK = "demo"
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, within working hours
+_TODAY = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+T0 = _TODAY - timedelta(days=_TODAY.weekday() + 7)
+"""Monday 09:00 UTC a week or two ago: within working hours, and inside the figures' period."""
 WEEKDAYS = [{"weekday": d, "start": "07:00", "end": "18:00"} for d in range(5)]
 
 
