@@ -3,6 +3,9 @@ technicians and one principal per role; on SQLite, and on PostgreSQL where it is
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,6 +29,7 @@ from cloud.maintenance import flows
 from cloud.maintenance.config import MaintenanceSettings
 from cloud.maintenance.worker import MaintenanceWorker
 from cloud.registry.models import Machine, Technician, Unit
+from glonet.broker import MosquittoBroker, free_port
 from protocols import messages, topics
 from protocols.enums import AlarmSource, AlarmState
 
@@ -56,13 +61,13 @@ class Seeded:
         return {"Authorization": f"Bearer {self.keys[who]}"}
 
 
-def seed(session: Session) -> dict[str, str]:
+def seed(session: Session, network: str = NETWORK) -> dict[str, str]:
     """Units, machines, a customer's product, technicians and principals; returns API keys."""
     session.add_all(
         [
-            Unit(id="cut-co", network_id=NETWORK, company="Cut Co", latitude=45.07, longitude=7.69),
+            Unit(id="cut-co", network_id=network, company="Cut Co", latitude=45.07, longitude=7.69),
             Unit(
-                id="weld-co", network_id=NETWORK, company="Weld Co", latitude=44.49, longitude=11.34
+                id="weld-co", network_id=network, company="Weld Co", latitude=44.49, longitude=11.34
             ),
         ]
     )
@@ -242,3 +247,69 @@ def _topic_of(message: messages.Envelope) -> topics.Topic:
 @pytest.fixture
 def harness(client: TestClient, seeded: Seeded) -> Harness:
     return Harness(client, seeded, FakeClock())
+
+
+@dataclass
+class Served:
+    """A coordinator serving HTTP on a free port, with ingest and maintenance running."""
+
+    base_url: str
+    network: str
+    app: Any
+    seeded: Seeded
+
+    def api(self, method: str, path: str, who: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(
+            method, f"{self.base_url}{path}", headers=self.seeded.headers(who), timeout=10, **kwargs
+        )
+
+
+@pytest.fixture
+def served(
+    make_settings: Callable[..., Settings], running_mosquitto: MosquittoBroker
+) -> Iterator[Served]:
+    network = f"net-{uuid.uuid4().hex[:10]}"
+    settings = make_settings(
+        network=network,
+        mqtt={
+            "host": running_mosquitto.host,
+            "port": running_mosquitto.port,
+            "client_id": f"coord-{network}",
+        },
+        ingest={"enabled": True},
+        maintenance={"enabled": True, "tick_seconds": 0.2},
+    )
+    app = create_app(settings)
+    factory = app.state.context.session_factory
+    with transaction(factory) as session:
+        keys = seed(session, network)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        eventually(lambda: _healthy(base_url))
+        yield Served(base_url, network, app, Seeded(factory, keys))
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.05)
