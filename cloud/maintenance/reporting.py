@@ -2,8 +2,10 @@
 
 A failure is a corrective ticket, from its first alert to its resolution. Figures of several
 assets add their down times: availability = 1 - downtime / (assets * period), MTBF = up time /
-failures, MTTR = mean repair time. Plants see their own unit; the cross-member comparison is
-anonymised (``member 1…n``, ordered by availability; a plant recognises only its own row).
+failures, MTTR = mean repair time. Service level: the share of tickets resolved by their due
+time, among those resolved or already overdue (an open ticket still in time is not judged).
+Plants see their own unit; the cross-member comparison is anonymised (``member 1…n``, ordered
+by availability; a plant recognises only its own row).
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def compute(
         alerts_per_week=round(alerts / (period / WEEK), 2),
         tickets=len(tickets),
         within_service_level=figures.within_service_level(
-            (t.due_at, t.resolved_at) for t in tickets
+            (t.due_at, t.resolved_at) for t in tickets if t.resolved_at or t.due_at <= until
         ),
     )
 

@@ -5,8 +5,8 @@ through the API, the gateway receives the Repair command, and the repair time is
 from __future__ import annotations
 
 import queue
-from datetime import UTC, datetime
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as paho
