@@ -1,0 +1,281 @@
+"""One OPC UA server per plant: every machine of the plant file is an object under ``Machines``.
+
+The server owns the simulation loop (one tick per update interval steps every machine and
+publishes the results), the job control and maintenance methods, and the server-level faults
+(drop connections, hang, crash and restart on the same port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from asyncua import Server, ua
+
+from firmware_sim.address_space import NAMESPACE_URI, AddressSpace, MethodSpec
+from firmware_sim.clock import SimClock
+from firmware_sim.errors import FaultSpecError, ServerError, SimError
+from firmware_sim.faults import SERVER_FAULTS, FaultKind, check_duration, parse_kind
+from firmware_sim.hang import HangSwitch
+from firmware_sim.machine import SimMachine
+from firmware_sim.plant import Plant, SecurityMode
+from firmware_sim.security import TrustList, ensure_certificate
+from protocols.enums import ReturnStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+SECURITY_POLICIES = {
+    SecurityMode.NONE: ua.SecurityPolicyType.NoSecurity,
+    SecurityMode.SIGN: ua.SecurityPolicyType.Basic256Sha256_Sign,
+    SecurityMode.SIGN_AND_ENCRYPT: ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+}
+DEFAULT_CERT_DIR = Path(tempfile.gettempdir()) / "glonet-sim-certs"
+STRING, UINT64, BOOLEAN, DOUBLE = (
+    ua.VariantType.String,
+    ua.VariantType.UInt64,
+    ua.VariantType.Boolean,
+    ua.VariantType.Double,
+)
+RETURN_STATUS_ARG = ("ReturnStatus", UINT64, "OPC 10031-4 ReturnStatus bitmask")
+COMMENT_ARG = ("Comment", STRING, "Free text, logged")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to run a plant; ``None`` means: as the plant file says."""
+
+    time_scale: float = 1.0
+    seed: int = 0
+    port: int | None = None
+    update_interval_s: float | None = None
+    security: SecurityMode | None = None
+    cert_dir: Path = DEFAULT_CERT_DIR
+    trusted_certs: tuple[Path, ...] = ()
+
+
+class PlantServer:
+    def __init__(self, plant: Plant, options: ServerOptions | None = None) -> None:
+        self.plant = plant
+        self.options = options or ServerOptions()
+        self.clock = SimClock(self.options.time_scale)
+        now = self.clock.now()
+        self.machines = {
+            spec.id: SimMachine(spec, seed=self.options.seed, now=now) for spec in plant.machines
+        }
+        self.port = self.options.port or plant.port
+        self.security = self.options.security or plant.security
+        self.update_interval_s = self.options.update_interval_s or plant.update_interval_s
+        self._server: Server | None = None
+        self._space: AddressSpace | None = None
+        self._hang = HangSwitch()
+        self._tick_task: asyncio.Task[None] | None = None
+        self._fault_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def endpoint(self) -> str:
+        return self.plant.endpoint(self.port)
+
+    @property
+    def online(self) -> bool:
+        return self._server is not None
+
+    # Life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._start_opcua()
+        self._tick_task = asyncio.create_task(self._run(), name=f"sim-{self.plant.unit}")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._tick_task, *self._fault_tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tick_task = None
+        await self._stop_opcua()
+
+    async def __aenter__(self) -> PlantServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _start_opcua(self) -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.endpoint)
+        server.set_server_name(f"GloNet simulated plant {self.plant.name}")
+        await server.set_application_uri(f"urn:glonet:sim:{self.plant.unit}")
+        await self._secure(server)
+        self._hang.attach(server)
+        idx = await server.register_namespace(NAMESPACE_URI)
+        space = AddressSpace(server, idx)
+        await space.build_root()
+        for machine in self.machines.values():
+            await space.add_machine(machine, self._job_methods(machine), self._maintenance(machine))
+        try:
+            await server.start()
+        except OSError as exc:
+            raise ServerError(f"cannot listen on {self.endpoint}: {exc.strerror or exc}") from exc
+        self._server, self._space = server, space
+        _LOGGER.info(
+            "plant %s: %d machine(s) at %s (security %s)",
+            self.plant.unit,
+            len(self.machines),
+            self.endpoint,
+            self.security,
+        )
+
+    async def _stop_opcua(self) -> None:
+        server, self._server, self._space = self._server, None, None
+        if server is not None:
+            self._hang.release()
+            await server.stop()
+
+    async def _secure(self, server: Server) -> None:
+        server.set_security_policy([SECURITY_POLICIES[self.security]])
+        # Clients authenticate with their application certificate on the secure channel; no
+        # user accounts, so the anonymous user token is the only one offered.
+        server.set_identity_tokens([ua.AnonymousIdentityToken])
+        if self.security is SecurityMode.NONE:
+            return
+        app_uri = server.get_application_uri()
+        cert, key = await ensure_certificate(self.options.cert_dir, self.plant.unit, app_uri)
+        await server.load_certificate(str(cert))
+        await server.load_private_key(str(key))
+        if self.options.trusted_certs:
+            server.set_certificate_validator(await TrustList.load(list(self.options.trusted_certs)))
+
+    # Simulation loop --------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await self.tick()
+            await asyncio.sleep(self.update_interval_s)
+
+    async def tick(self) -> None:
+        """Step every machine to the current simulated time and publish what changed."""
+        now = self.clock.now()
+        for machine in self.machines.values():
+            events = machine.step(now)
+            space = self._space
+            if space is None:
+                continue  # crashed: the machine runs on, nobody can see it
+            await space.publish(machine, now)
+            for event in events:
+                await space.fire(event)
+
+    # Fault injection --------------------------------------------------------------------------
+
+    async def inject(
+        self, kind: FaultKind | str, duration_s: float, machine: str | None = None
+    ) -> None:
+        """Inject a fault into one machine, all machines, or the server (server-level kinds)."""
+        kind = parse_kind(kind) if isinstance(kind, str) else kind
+        duration_s = check_duration(duration_s)
+        if kind in SERVER_FAULTS:
+            await self._server_fault(kind, duration_s)
+            return
+        if machine is not None and machine not in self.machines:
+            raise FaultSpecError(f"unknown machine {machine!r} in plant {self.plant.unit}")
+        targets = [self.machines[machine]] if machine else list(self.machines.values())
+        for target in targets:
+            target.inject(kind, duration_s)
+
+    async def _server_fault(self, kind: FaultKind, duration_s: float) -> None:
+        _LOGGER.warning("plant %s: server fault %s for %.1f s", self.plant.unit, kind, duration_s)
+        if kind is FaultKind.DISCONNECT:
+            self._hang.drop_connections()
+        elif kind is FaultKind.HANG:
+            self._hang.hang(duration_s)
+        else:
+            self._spawn(self._crash(duration_s))
+
+    async def _crash(self, downtime_s: float) -> None:
+        await asyncio.sleep(0.1)  # let the method call that asked for it return first
+        await self._stop_opcua()
+        await asyncio.sleep(downtime_s)
+        await self._start_opcua()
+        _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._fault_tasks.add(task)
+        task.add_done_callback(self._fault_tasks.discard)
+
+    # Methods ----------------------------------------------------------------------------------
+
+    def _job_methods(self, machine: SimMachine) -> list[MethodSpec]:
+        jobs = machine.jobs
+        if jobs is None:
+            return []
+        order_arg = ("JobOrder", STRING, "protocols.messages.JobOrder as JSON")
+        id_arg = ("JobOrderId", STRING, "The job order id")
+
+        def job_method(
+            name: str, arg: tuple[str, ua.VariantType, str], fn: Callable[[Any], ReturnStatus]
+        ) -> MethodSpec:
+            return MethodSpec(
+                name, [arg, COMMENT_ARG], [RETURN_STATUS_ARG], self._status_method(machine, fn)
+            )
+
+        return [
+            job_method(
+                "Store", order_arg, lambda raw: jobs.store(raw, start=False, now=self.clock.now())
+            ),
+            job_method(
+                "StoreAndStart",
+                order_arg,
+                lambda raw: jobs.store(raw, start=True, now=self.clock.now()),
+            ),
+            job_method("Start", id_arg, jobs.start),
+            job_method("Cancel", id_arg, lambda jid: jobs.cancel(jid, now=self.clock.now())),
+            job_method("Clear", id_arg, jobs.clear),
+        ]
+
+    def _status_method(self, machine: SimMachine, fn: Callable[[Any], ReturnStatus]) -> Any:
+        async def call(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant]:
+            first = args[0].Value if args else None
+            try:
+                status = fn(first)
+            except Exception:  # a bad call must never take the server down
+                _LOGGER.exception("%s: job control call failed", machine.id)
+                status = ReturnStatus.INVALID_REQUEST
+            if self._space is not None:
+                await self._space.publish_jobs(machine, self.clock.now())
+            return [ua.Variant(int(status), UINT64)]
+
+        return call
+
+    def _maintenance(self, machine: SimMachine) -> list[MethodSpec]:
+        async def repair(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant]:
+            machine.repair()
+            return [ua.Variant(True, BOOLEAN)]
+
+        async def inject_fault(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant]:
+            kind = args[0].Value if args else None
+            duration = args[1].Value if len(args) > 1 else 0.0
+            try:
+                await self.inject(str(kind), duration, machine.id)
+            except SimError as exc:
+                _LOGGER.warning("%s: InjectFault refused: %s", machine.id, exc)
+                return [ua.Variant(False, BOOLEAN)]
+            return [ua.Variant(True, BOOLEAN)]
+
+        return [
+            MethodSpec("Repair", [], [("Repaired", BOOLEAN, "True when done")], repair),
+            MethodSpec(
+                "InjectFault",
+                [
+                    ("Kind", STRING, "Fault kind, see docs/machines.md"),
+                    ("DurationS", DOUBLE, "Wall-clock seconds"),
+                ],
+                [("Injected", BOOLEAN, "False when the kind or duration is invalid")],
+                inject_fault,
+            ),
+        ]
