@@ -90,17 +90,23 @@ def handle_alarm(
     alarm: messages.AlarmEvent,
     now: datetime,
     policy: MaintenancePolicy = DEFAULT_POLICY,
+    batch: dict[str, MaintenanceAlert] | None = None,
 ) -> list[Event]:
-    info = service.asset_info(session=session, unit_id=unit_id, asset=alarm.asset)
+    """Create, update or resolve the alarm's alert and route it. ``batch`` holds the alerts
+    already handled in the same ingest batch: their repeats are only counted (a flood of one
+    alarm costs no queries)."""
     key = routing.fingerprint(network, unit_id, alarm.asset, alarm.code)
-    alert = service.firing_alert(session=session, fingerprint=key)
+    seen = batch if batch is not None else {}
+    if alarm.state is AlarmState.RAISED and key in seen:
+        _count_repeat(seen[key], alarm, now)
+        return []
+    alert = seen.pop(key, None) or service.firing_alert(session=session, fingerprint=key)
     if alarm.state is AlarmState.CLEARED:
         return _resolve_alert(session, alert, now) if alert is not None else []
+    info = service.asset_info(session=session, unit_id=unit_id, asset=alarm.asset)
     if alert is not None:
-        alert.repeats += 1
-        alert.last_seen_at = now
-        alert.severity = alarm.severity
-        alert.text = alarm.text
+        _count_repeat(alert, alarm, now)
+        seen[key] = alert
         if alert.ticket_id is None:  # suppressed so far: the silence or inhibition may be over
             return route_alert(session, alert, info, now, policy)
         return []
@@ -134,7 +140,15 @@ def handle_alarm(
     )
     session.add(alert)
     session.flush()
+    seen[key] = alert
     return route_alert(session, alert, info, now, policy)
+
+
+def _count_repeat(alert: MaintenanceAlert, alarm: messages.AlarmEvent, now: datetime) -> None:
+    alert.repeats += 1
+    alert.last_seen_at = now
+    alert.severity = alarm.severity
+    alert.text = alarm.text
 
 
 def _resolve_alert(session: Session, alert: MaintenanceAlert, now: datetime) -> list[Event]:
@@ -285,6 +299,7 @@ def ingest_hook(
 
     def on_batch(session: Session, batch: Sequence[Decoded]) -> list[Event]:
         events: list[Event] = []
+        alerts: dict[str, MaintenanceAlert] = {}
         now = clock()
         for decoded in batch:
             message = decoded.message
@@ -297,6 +312,7 @@ def ingest_hook(
                         alarm=message.body,
                         now=now,
                         policy=policy,
+                        batch=alerts,
                     )
                 )
             elif isinstance(message, messages.UnitState):
