@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 from cloud.maintenance import routing
 from cloud.maintenance.escalation import EscalationPolicy
+from cloud.maintenance.rules import DEFAULT_RULES, RollupRule
 
 DEFAULT_TICK_SECONDS = 5.0
-DEFAULT_PLAN_CHECK_SECONDS = 60.0
+DEFAULT_PERIODIC_CHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,12 @@ class MaintenanceSettings(BaseModel):
     webhook_retry_base_seconds: float = Field(default=2, gt=0)
     webhook_timeout_seconds: float = Field(default=5, gt=0)
     tick_seconds: float = Field(default=DEFAULT_TICK_SECONDS, gt=0)
-    plan_check_seconds: float = Field(default=DEFAULT_PLAN_CHECK_SECONDS, gt=0)
+    periodic_check_seconds: float = Field(
+        default=DEFAULT_PERIODIC_CHECK_SECONDS,
+        gt=0,
+        description="how often preventive plans and rollup rules are evaluated",
+    )
+    rules: list[RollupRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
 
     def policy(self) -> MaintenancePolicy:
         return MaintenancePolicy(

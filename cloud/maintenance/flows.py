@@ -41,12 +41,14 @@ from cloud.maintenance.models import (
     TicketKind,
     TicketStatus,
 )
+from cloud.maintenance.rules import RollupRule, statistic, window_start
+from cloud.maintenance.rules import by_asset as rule_assets
 from cloud.maintenance.service import SYSTEM, AssetInfo
 from cloud.network.models import UnitStatus
 from cloud.registry.models import Machine, Technician, Unit
 from cloud.telemetry.models import MetricRollup
 from protocols import ProtocolError, codec, messages, topics
-from protocols.enums import AlarmState, AlertAction, ReplyAction
+from protocols.enums import AlarmSource, AlarmState, AlertAction, ReplyAction
 
 _LOGGER = logging.getLogger(__name__)
 Event = dict[str, Any]
@@ -830,6 +832,70 @@ def _escalate(
         elif not ticket.escalated_to_coordinator:
             events.extend(escalate_to_coordinator(session, ticket, now, "nobody acknowledged"))
     return events
+
+
+# Coordinator rules on telemetry rollups ---------------------------------------------------------
+
+
+def run_rules(
+    session: Session,
+    *,
+    network: str,
+    rules: Sequence[RollupRule],
+    now: datetime,
+    policy: MaintenancePolicy = DEFAULT_POLICY,
+) -> list[Event]:
+    """Raise or clear the alarms of the coordinator's rollup rules for every asset."""
+    events: list[Event] = []
+    for rule in rules:
+        query = (
+            select(MetricRollup)
+            .join(Unit, MetricRollup.unit_id == Unit.id)
+            .where(
+                Unit.network_id == network,
+                MetricRollup.metric == rule.metric,
+                MetricRollup.minute >= window_start(rule, now),
+            )
+        )
+        for (unit_id, asset), rows in rule_assets(list(session.scalars(query))).items():
+            state = _rule_state(session, network, unit_id, asset, rule, statistic(rule, rows))
+            if state is None:
+                continue
+            alarm = messages.AlarmEvent(
+                asset=asset,
+                alarm_id=f"{asset}/{rule.code}",
+                code=rule.code,
+                state=state,
+                severity=rule.severity,
+                text=rule.text or f"{rule.statistic.value} of {rule.metric}",
+                source=AlarmSource.COORDINATOR_RULE,
+                metric=rule.metric,
+                occurred_at=now,
+            )
+            events.extend(
+                handle_alarm(
+                    session, network=network, unit_id=unit_id, alarm=alarm, now=now, policy=policy
+                )
+            )
+    return events
+
+
+def _rule_state(
+    session: Session,
+    network: str,
+    unit_id: str,
+    asset: str,
+    rule: RollupRule,
+    value: float | None,
+) -> AlarmState | None:
+    """The alarm change the rule calls for, if any (hysteresis between the two levels)."""
+    key = routing.fingerprint(network, unit_id, asset, rule.code)
+    firing = service.firing_alert(session=session, fingerprint=key) is not None
+    if not firing and value is not None and value > rule.raise_above:
+        return AlarmState.RAISED
+    if firing and (value is None or value < rule.clear_below):
+        return AlarmState.CLEARED
+    return None
 
 
 # Preventive maintenance -------------------------------------------------------------------------

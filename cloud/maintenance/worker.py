@@ -1,4 +1,5 @@
-"""The maintenance background task: delivers the outbox, reminds and escalates, runs the plans.
+"""The maintenance background task: delivers the outbox, reminds and escalates, evaluates the
+rollup rules and the preventive plans.
 
 It wakes when a maintenance event is broadcast (a ticket changed, so something may be queued) and
 otherwise every ``tick_seconds``; each round is a few small queries in a worker thread. The clock
@@ -47,18 +48,19 @@ class MaintenanceWorker:
         self._publish = publish
         self._clock = clock
         self._http = http or httpx.Client(timeout=settings.webhook_timeout_seconds)
-        self._next_plan_check: datetime | None = None
+        self._next_periodic_check: datetime | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def run_once(self) -> list[dict[str, Any]]:
-        """One round (blocking): escalation, due plans, then the outbox."""
+        """One round (blocking): escalation, rules and plans when due, then the outbox."""
         now = self._clock()
         with transaction(self._session_factory) as session:
             events = flows.run_escalation(session, now=now, policy=self._policy)
-            if self._next_plan_check is None or now >= self._next_plan_check:
-                events.extend(flows.run_plans(session, network=self._network, now=now))
-                self._next_plan_check = now + timedelta(seconds=self._settings.plan_check_seconds)
+            if self._next_periodic_check is None or now >= self._next_periodic_check:
+                events.extend(self._periodic(session, now))
+                interval = timedelta(seconds=self._settings.periodic_check_seconds)
+                self._next_periodic_check = now + interval
         events.extend(
             delivery.deliver_due(
                 self._session_factory,
@@ -69,6 +71,16 @@ class MaintenanceWorker:
             )
         )
         return events
+
+    def _periodic(self, session: Session, now: datetime) -> list[dict[str, Any]]:
+        events = flows.run_rules(
+            session,
+            network=self._network,
+            rules=self._settings.rules,
+            now=now,
+            policy=self._policy,
+        )
+        return [*events, *flows.run_plans(session, network=self._network, now=now)]
 
     async def start(self) -> None:
         self._tasks = [

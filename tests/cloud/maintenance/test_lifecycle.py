@@ -253,7 +253,7 @@ def test_a_plan_by_operating_hours_opens_a_preventive_ticket_and_a_window(harnes
             ),
         )
         session.commit()
-    worker = harness.worker(plan_check_seconds=1)
+    worker = harness.worker(periodic_check_seconds=1)
     _operating_hours(harness, 1200)
     worker.run_once()  # first sight: counts from 1200 h
     harness.clock.advance(minutes=5)
@@ -302,7 +302,7 @@ def test_a_calendar_plan_is_due_after_its_interval(harness):
             spec=PlanCreate(title="Lens check", unit_id="cut-co", asset="laser-1", interval_days=7),
         )
         session.commit()
-    worker = harness.worker(plan_check_seconds=1)
+    worker = harness.worker(periodic_check_seconds=1)
     worker.run_once()
     harness.clock.advance(days=6)
     worker.run_once()
@@ -311,3 +311,40 @@ def test_a_calendar_plan_is_due_after_its_interval(harness):
     harness.clock.advance(days=1, seconds=1)
     worker.run_once()
     assert ticket(harness).title == "Lens check on laser-1"
+
+
+def _vibration(h: Harness, start_minute: int, values: list[float]) -> None:
+    samples = [
+        SampleRecord(
+            "cut-co",
+            "laser-1",
+            "vibration_rms",
+            h.clock() + timedelta(minutes=start_minute + i),
+            value,
+            "good",
+        )
+        for i, value in enumerate(values)
+    ]
+    with h.session() as session:
+        telemetry_service.update_rollups(session=session, samples=samples)
+        session.commit()
+
+
+def test_a_rising_vibration_trend_raises_a_coordinator_alert_and_a_flat_one_clears_it(harness):
+    worker = harness.worker(periodic_check_seconds=1)
+    _vibration(harness, -60, [2.0 + 0.02 * i for i in range(60)])  # +1.2 mm/s per hour
+    worker.run_once()
+    with harness.session() as session:
+        [alert] = service.list_alerts(session=session, actor=COORDINATOR)
+        assert (alert.code, alert.source, alert.state) == (
+            "vibration_trend",
+            "coordinator_rule",
+            "firing",
+        )
+        assert alert.ticket_id == 1
+    _vibration(harness, 1, [3.2] * 60)
+    harness.clock.advance(minutes=61)
+    worker.run_once()
+    with harness.session() as session:
+        [alert] = service.list_alerts(session=session, actor=COORDINATOR)
+        assert alert.state == "resolved"
