@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud.auth.models import Actor, Role
+from cloud.main import create_app
 from cloud.maintenance import service
 from cloud.maintenance.models import (
     MaintenanceAlert,
@@ -18,7 +20,7 @@ from protocols import codec, messages
 from protocols.enums import AlarmState, AlertAction
 from protocols.topics import TopicKind
 
-from .conftest import Harness, alarm
+from .conftest import Harness, Seeded, alarm
 
 COORDINATOR = Actor(principal_id=0, name="test", role=Role.COORDINATOR)
 
@@ -176,3 +178,15 @@ def test_without_an_eligible_technician_the_ticket_waits_for_the_coordinator(har
         kinds = [e.kind for e in session.scalars(select(TicketEvent))]
     assert kinds == ["opened", "unassigned", "escalated"]
     assert [n.action for n in notifications(harness)] == []  # nobody to send it to
+
+
+def test_alert_and_ticket_state_survive_a_coordinator_restart(harness, make_settings):
+    harness.ingest(alarm("laser-1"))
+    harness.client.app.state.context.engine.dispose()
+    restarted = create_app(make_settings())
+    with TestClient(restarted) as client:
+        again = Harness(client, Seeded(restarted.state.context.session_factory), harness.clock)
+        again.ingest(alarm("laser-1", seq=2))
+        assert [(a.repeats, a.ticket_id) for a in alerts(again)] == [(1, 1)]
+        assert [t.status for t in tickets(again)] == ["assigned"]
+        assert len(notifications(again)) == 1
