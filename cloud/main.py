@@ -6,7 +6,6 @@ the ingest worker (unless disabled) and stops it with a farewell on shutdown.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,7 +29,6 @@ from cloud.telemetry.sink import make_sink
 from cloud.telemetry.views import router as telemetry_router
 from cloud.web.views import router as web_router
 
-_LOGGER = logging.getLogger(__name__)
 ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
     registry_router,

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Principal, PrincipalCreate, Role
-from cloud.exceptions import NotAuthenticated, NotFound, PermissionDenied
+from cloud.auth.permissions import require_role
+from cloud.exceptions import NotAuthenticated, NotFound
 from cloud.registry import service as registry_service
 
 KEY_PREFIX = "glo"
@@ -72,11 +73,6 @@ def actor_of(principal: Principal) -> Actor:
         technician_id=principal.technician_id,
         customer_id=principal.customer_id,
     )
-
-
-def require_role(actor: Actor, *roles: Role) -> None:
-    if actor.role not in roles:
-        raise PermissionDenied(f"the {actor.role.value} role may not do this")
 
 
 def list_principals(*, session: Session, actor: Actor) -> list[Principal]:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from cloud.auth import service
 from cloud.auth.dependencies import SESSION_COOKIE, CurrentActor, DbSession
 from cloud.auth.models import PrincipalCreate, PrincipalCreated, PrincipalRead, Role, SessionLogin
+from cloud.auth.permissions import require_role
 
 router = APIRouter(prefix="/api", tags=["access"])
 
@@ -32,7 +33,7 @@ def list_principals(session: DbSession, actor: CurrentActor) -> list[PrincipalRe
 def create_principal(
     spec: PrincipalCreate, session: DbSession, actor: CurrentActor
 ) -> PrincipalCreated:
-    service.require_role(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     principal, api_key = service.create_principal(session=session, spec=spec)
     return PrincipalCreated(**PrincipalRead.model_validate(principal).model_dump(), api_key=api_key)
 

@@ -22,7 +22,7 @@ from cloud.exceptions import BrokerConnectionError
 from protocols import topics
 
 _LOGGER = logging.getLogger(__name__)
-RECONNECT_MIN_DELAY = 0.5
+RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 10
 
 

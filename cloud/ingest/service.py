@@ -8,7 +8,6 @@ nothing — exactly-once effect with at-least-once delivery, across restarts too
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from cloud.telemetry.sink import TelemetrySink
 from protocols import ProtocolError, codec, messages, topics
 from protocols.topics import TopicKind
 
-_LOGGER = logging.getLogger(__name__)
 INGESTED_KINDS = frozenset(
     {
         TopicKind.UNIT_STATE,
@@ -150,13 +148,14 @@ def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Dec
     if not unique:
         return []
     now = utcnow()
+    table = SeenMessage.__table__
     statement = (
-        insert_for(session)(SeenMessage)
-        .values([{"id": message_id, "received_at": now} for message_id in unique])
+        insert_for(session)(table)
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(SeenMessage.id)
+        .returning(table.c.id, sort_by_parameter_order=True)
     )
-    claimed = set(session.scalars(statement))
+    rows = [{"id": message_id, "received_at": now} for message_id in unique]
+    claimed = set(session.connection().execute(statement, rows).scalars())
     duplicates = len(batch) - len(claimed)
     if duplicates:
         metrics.ignored.inc(duplicates, reason="duplicate")

@@ -132,19 +132,39 @@ class IngestWorker:
         self._tasks = []
 
     async def _consume(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._settings.ingest.batch_size and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            await self._process(batch)
+        """Decode the next batch while the previous one is being applied (both off the loop)."""
+        applying: asyncio.Task[None] | None = None
+        try:
+            while True:
+                batch = await self._next_batch()
+                decoded, foreign = await asyncio.to_thread(self._decode, batch)
+                if applying is not None:
+                    await applying
+                applying = asyncio.create_task(self._apply(batch, decoded, foreign))
+        finally:
+            if applying is not None:
+                applying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await applying
 
     def publish(self, topic: str, payload: bytes) -> bool:
         """Publish another domain's message (QoS 1) with the coordinator's client; False while
         the broker connection is down (the caller retries)."""
         return self._link.publish(Outbound(topic, payload))
 
-    async def _process(self, batch: Sequence[InboundMessage]) -> None:
-        decoded, foreign = await asyncio.to_thread(self._decode, batch)
+    async def _next_batch(self) -> list[InboundMessage]:
+        batch = [await self._queue.get()]
+        while len(batch) < self._settings.ingest.batch_size and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _apply(
+        self,
+        batch: Sequence[InboundMessage],
+        decoded: Sequence[service.Decoded],
+        foreign: Sequence[InboundMessage],
+    ) -> None:
+        """Apply, retrying while the database is away, then acknowledge and broadcast."""
         while True:
             try:
                 result = await asyncio.to_thread(

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.database import transaction
 from cloud.exceptions import CloudError, Conflict, InvalidInput, PermissionDenied
 from cloud.ingest import service as ingest_service
@@ -380,7 +381,7 @@ def create_ticket(
     session: Session, *, actor: Actor, spec: TicketCreate, now: datetime
 ) -> tuple[MaintenanceTicket, list[Event]]:
     """A ticket opened by a person (the coordinator, or a plant for its own assets)."""
-    service.require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     if actor.role is Role.PLANT and spec.unit_id != actor.unit_id:
         raise PermissionDenied("a plant opens tickets for its own assets only")
     info = service.asset_info(session=session, unit_id=spec.unit_id, asset=spec.asset)
@@ -498,7 +499,7 @@ def override_assignment(
     session: Session, *, actor: Actor, ticket_id: int, technician_id: str, now: datetime
 ) -> list[Event]:
     """The coordinator chooses the technician; the escalation clock starts again."""
-    service.require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     technician = session.get(Technician, technician_id)
     if technician is None:
@@ -580,7 +581,7 @@ def resolve(
 
 
 def close(session: Session, *, actor: Actor, ticket_id: int, now: datetime) -> list[Event]:
-    service.require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     if service.move(
         session,

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.exceptions import InvalidInput, NotFound
-from cloud.maintenance import figures, service
+from cloud.maintenance import figures
 from cloud.maintenance.models import (
     ComparisonRow,
     FiguresRead,
@@ -42,7 +43,7 @@ def figures_for(
     asset: str | None = None,
 ) -> FiguresRead:
     """Figures of the network, a unit or one asset, scoped to the caller."""
-    service.require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     if until <= since:
         raise InvalidInput("the period must end after it starts")
     if actor.role is Role.PLANT:
@@ -157,7 +158,7 @@ def comparison(
     *, session: Session, actor: Actor, network: str, since: datetime, until: datetime
 ) -> list[ComparisonRow]:
     """Every member unit's figures, anonymised; the caller's own unit is marked."""
-    service.require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     if until <= since:
         raise InvalidInput("the period must end after it starts")
     units = session.scalars(select(Unit.id).where(Unit.network_id == network).order_by(Unit.id))
@@ -183,7 +184,7 @@ def per_asset(
     *, session: Session, actor: Actor, network: str, since: datetime, until: datetime
 ) -> list[FiguresRead]:
     """Figures of every asset the caller may see (a plant: its own)."""
-    service.require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = (
         select(Machine.unit_id, Machine.machine)
         .join(Unit, Machine.unit_id == Unit.id)

@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from cloud.maintenance.models import (
     OPEN_STATUSES,
@@ -77,11 +78,6 @@ SKILL_BY_CODE = {
     "emergency_stop": "electrical",
 }
 DEFAULT_SKILL = "mechanical"
-
-
-def require(actor: Actor, *roles: Role) -> None:
-    if actor.role not in roles:
-        raise PermissionDenied(f"the {actor.role.value} role may not do this")
 
 
 def actor_label(actor: Actor) -> str:
@@ -154,7 +150,7 @@ def _asset_kind(machine: Machine | None, unit_id: str, asset: str) -> str:
 # Tickets --------------------------------------------------------------------------------------
 
 
-def _ticket_query(actor: Actor) -> Select[tuple[MaintenanceTicket]]:
+def _ticket_query(actor: Actor) -> Select[Any]:
     query = select(MaintenanceTicket)
     if actor.role is Role.PLANT:
         query = query.where(MaintenanceTicket.unit_id == actor.unit_id)
@@ -325,7 +321,7 @@ def service_areas(*, session: Session) -> dict[str, frozenset[str]]:
 def set_service_area(
     *, session: Session, actor: Actor, unit_id: str, served_units: Sequence[str]
 ) -> ServiceArea:
-    require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     for served in (unit_id, *served_units):
         if session.get(Unit, served) is None:
             raise InvalidInput(f"unit {served!r} does not exist")
@@ -353,7 +349,7 @@ def firing_alerts_of_unit(*, session: Session, unit_id: str) -> list[Maintenance
 def list_alerts(
     *, session: Session, actor: Actor, firing_only: bool = False, limit: int = 500
 ) -> list[MaintenanceAlert]:
-    require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(MaintenanceAlert)
     if actor.role is Role.PLANT:
         query = query.where(MaintenanceAlert.unit_id == actor.unit_id)
@@ -391,7 +387,7 @@ def create_silence(
     *, session: Session, actor: Actor, spec: SilenceCreate, now: datetime
 ) -> SilenceRow:
     """A silence; a plant's silence is confined to its own unit by an added matcher."""
-    require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     matchers = list(spec.matchers)
     if actor.role is Role.PLANT:
         matchers.append(f'unit="{actor.unit_id}"')
@@ -416,8 +412,8 @@ def create_silence(
     return row
 
 
-def _silence_query(actor: Actor) -> Select[tuple[SilenceRow]]:
-    require(actor, Role.COORDINATOR, Role.PLANT)
+def _silence_query(actor: Actor) -> Select[Any]:
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(SilenceRow)
     if actor.role is Role.PLANT:
         query = query.where(SilenceRow.unit_id == actor.unit_id)
@@ -484,7 +480,7 @@ def add_window(
 
 
 def create_window(*, session: Session, actor: Actor, spec: WindowCreate) -> MaintenanceWindow:
-    require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     if actor.role is Role.PLANT and spec.unit_id != actor.unit_id:
         raise NotFound(f"unit {spec.unit_id!r} does not exist")
     asset_info(session=session, unit_id=spec.unit_id, asset=spec.asset)
@@ -536,7 +532,7 @@ def maintenance_windows(
 def list_windows(
     *, session: Session, actor: Actor, since: datetime, until: datetime
 ) -> list[MaintenanceWindow]:
-    require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     unit_id = actor.unit_id if actor.role is Role.PLANT else None
     return maintenance_windows(session=session, since=since, until=until, unit_id=unit_id)
 
@@ -545,7 +541,7 @@ def list_windows(
 
 
 def create_plan(*, session: Session, actor: Actor, spec: PlanCreate) -> MaintenancePlan:
-    require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     if actor.role is Role.PLANT and spec.unit_id != actor.unit_id:
         raise PermissionDenied("a plant plans the maintenance of its own assets only")
     if spec.asset is not None and spec.unit_id is not None:
@@ -556,8 +552,8 @@ def create_plan(*, session: Session, actor: Actor, spec: PlanCreate) -> Maintena
     return plan
 
 
-def _plan_query(actor: Actor) -> Select[tuple[MaintenancePlan]]:
-    require(actor, Role.COORDINATOR, Role.PLANT)
+def _plan_query(actor: Actor) -> Select[Any]:
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(MaintenancePlan)
     if actor.role is Role.PLANT:
         query = query.where(MaintenancePlan.unit_id == actor.unit_id)
@@ -585,7 +581,7 @@ def active_plans(*, session: Session) -> list[MaintenancePlan]:
 
 
 def create_webhook(*, session: Session, actor: Actor, spec: WebhookCreate) -> Webhook:
-    require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     row = Webhook(url=str(spec.url), description=spec.description, active=True)
     session.add(row)
     session.flush()
@@ -593,12 +589,12 @@ def create_webhook(*, session: Session, actor: Actor, spec: WebhookCreate) -> We
 
 
 def list_webhooks(*, session: Session, actor: Actor) -> list[Webhook]:
-    require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     return list(session.scalars(select(Webhook).order_by(Webhook.id)))
 
 
 def remove_webhook(*, session: Session, actor: Actor, webhook_id: int) -> None:
-    require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     row = session.get(Webhook, webhook_id)
     if row is None:
         raise NotFound(f"webhook {webhook_id} does not exist")
@@ -612,7 +608,7 @@ def active_webhooks(*, session: Session) -> list[Webhook]:
 def list_notifications(
     *, session: Session, actor: Actor, status: str | None = None, limit: int = 200
 ) -> list[Notification]:
-    require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     query = select(Notification)
     if status is not None:
         query = query.where(Notification.status == status)

@@ -23,10 +23,12 @@ def _render_labels(labels: Labels, extra: tuple[tuple[str, str], ...] = ()) -> s
     pairs = labels + extra
     if not pairs:
         return ""
-    body = ",".join(
-        f'{key}="{value}"'.replace("\\", "\\\\").replace("\n", "\\n") for key, value in pairs
-    )
+    body = ",".join(f'{key}="{_escape(value)}"' for key, value in pairs)
     return "{" + body + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Counter:

@@ -15,8 +15,9 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
 from cloud.database import utcnow
-from cloud.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
+from cloud.exceptions import Conflict, InvalidInput, NotFound
 from cloud.registry.models import (
     Machine,
     MachineCreate,
@@ -40,11 +41,6 @@ DEFAULT_ROAD_SPEED_KMH = 60.0
 ROAD_DETOUR_FACTOR = 1.3
 
 
-def _require(actor: Actor, *roles: Role) -> None:
-    if actor.role not in roles:
-        raise PermissionDenied(f"the {actor.role.value} role may not do this")
-
-
 def _apply(row: object, changes: dict[str, Any]) -> None:
     for field, value in changes.items():
         setattr(row, field, value)
@@ -54,7 +50,7 @@ def _apply(row: object, changes: dict[str, Any]) -> None:
 
 
 def create_network(*, session: Session, actor: Actor, spec: NetworkCreate) -> Network:
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     if session.get(Network, spec.id) is not None:
         raise Conflict(f"network {spec.id!r} already exists")
     network = Network(**spec.model_dump(mode="json"))
@@ -70,7 +66,7 @@ def ensure_network(*, session: Session, network_id: str) -> None:
 
 
 def list_networks(*, session: Session, actor: Actor) -> list[Network]:
-    _require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(Network).order_by(Network.id)
     if actor.role is Role.PLANT:
         query = query.join(Unit, Unit.network_id == Network.id).where(Unit.id == actor.unit_id)
@@ -87,14 +83,14 @@ def get_network(*, session: Session, actor: Actor, network_id: str) -> Network:
 def update_network(
     *, session: Session, actor: Actor, network_id: str, changes: NetworkUpdate
 ) -> Network:
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     network = get_network(session=session, actor=actor, network_id=network_id)
     _apply(network, changes.model_dump(mode="json", exclude_unset=True))
     return network
 
 
 def delete_network(*, session: Session, actor: Actor, network_id: str) -> None:
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     network = get_network(session=session, actor=actor, network_id=network_id)
     if session.scalars(select(Unit.id).where(Unit.network_id == network_id)).first():
         raise Conflict(f"network {network_id!r} still has member units; remove them first")
@@ -111,8 +107,8 @@ def get_unit_row(*, session: Session, unit_id: str) -> Unit:
     return unit
 
 
-def _unit_query(actor: Actor) -> Select[tuple[Unit]]:
-    _require(actor, Role.COORDINATOR, Role.PLANT)
+def _unit_query(actor: Actor) -> Select[Any]:
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(Unit).order_by(Unit.id)
     if actor.role is Role.PLANT:
         query = query.where(Unit.id == actor.unit_id)
@@ -134,7 +130,7 @@ def get_unit(*, session: Session, actor: Actor, unit_id: str) -> Unit:
 
 
 def onboard_unit(*, session: Session, actor: Actor, spec: UnitCreate) -> Unit:
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     if session.get(Network, spec.network_id) is None:
         raise InvalidInput(f"network {spec.network_id!r} does not exist")
     if session.get(Unit, spec.id) is not None:
@@ -146,7 +142,7 @@ def onboard_unit(*, session: Session, actor: Actor, spec: UnitCreate) -> Unit:
 
 
 def update_unit(*, session: Session, actor: Actor, unit_id: str, changes: UnitUpdate) -> Unit:
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     unit = get_unit(session=session, actor=actor, unit_id=unit_id)
     _apply(unit, changes.model_dump(mode="json", exclude_unset=True))
     return unit
@@ -154,7 +150,7 @@ def update_unit(*, session: Session, actor: Actor, unit_id: str, changes: UnitUp
 
 def remove_unit(*, session: Session, actor: Actor, unit_id: str) -> None:
     """Remove a unit with its machines, technicians, transport times and live state."""
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     unit = get_unit(session=session, actor=actor, unit_id=unit_id)
     for model in (Machine, Technician):
         column = Machine.unit_id if model is Machine else Technician.employer_unit_id
@@ -184,8 +180,8 @@ def network_units(*, session: Session, network_id: str) -> Sequence[Unit]:
 # Machines -----------------------------------------------------------------------------------
 
 
-def _machine_query(actor: Actor) -> Select[tuple[Machine]]:
-    _require(actor, Role.COORDINATOR, Role.PLANT)
+def _machine_query(actor: Actor) -> Select[Any]:
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(Machine).order_by(Machine.unit_id, Machine.machine)
     if actor.role is Role.PLANT:
         query = query.where(Machine.unit_id == actor.unit_id)
@@ -231,7 +227,7 @@ def update_machine(
 
 
 def remove_machine(*, session: Session, actor: Actor, unit_id: str, machine: str) -> None:
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     session.delete(get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine))
 
 
@@ -266,8 +262,8 @@ def get_technician_row(*, session: Session, technician_id: str) -> Technician:
     return technician
 
 
-def _technician_query(actor: Actor) -> Select[tuple[Technician]]:
-    _require(actor, Role.COORDINATOR, Role.PLANT, Role.TECHNICIAN)
+def _technician_query(actor: Actor) -> Select[Any]:
+    require_role(actor, Role.COORDINATOR, Role.PLANT, Role.TECHNICIAN)
     query = select(Technician).order_by(Technician.id)
     if actor.role is Role.PLANT:
         query = query.where(Technician.employer_unit_id == actor.unit_id)
@@ -289,7 +285,7 @@ def get_technician(*, session: Session, actor: Actor, technician_id: str) -> Tec
 
 def add_technician(*, session: Session, actor: Actor, spec: TechnicianCreate) -> Technician:
     """The coordinator, or a plant for its own employees."""
-    _require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     get_unit(session=session, actor=actor, unit_id=spec.employer_unit_id)
     if session.get(Technician, spec.id) is not None:
         raise Conflict(f"technician {spec.id!r} already exists")
@@ -302,14 +298,14 @@ def add_technician(*, session: Session, actor: Actor, spec: TechnicianCreate) ->
 def update_technician(
     *, session: Session, actor: Actor, technician_id: str, changes: TechnicianUpdate
 ) -> Technician:
-    _require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     row = get_technician(session=session, actor=actor, technician_id=technician_id)
     _apply(row, changes.model_dump(mode="json", exclude_unset=True))
     return row
 
 
 def remove_technician(*, session: Session, actor: Actor, technician_id: str) -> None:
-    _require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     session.delete(get_technician(session=session, actor=actor, technician_id=technician_id))
 
 
@@ -319,7 +315,7 @@ def remove_technician(*, session: Session, actor: Actor, technician_id: str) -> 
 def set_transport_time(
     *, session: Session, actor: Actor, spec: TransportTimeSet
 ) -> TransportTimeRead:
-    _require(actor, Role.COORDINATOR)
+    require_role(actor, Role.COORDINATOR)
     for unit_id in (spec.from_unit_id, spec.to_unit_id):
         get_unit(session=session, actor=actor, unit_id=unit_id)
     session.merge(TransportTime(**spec.model_dump()))
@@ -330,7 +326,7 @@ def transport_time(
     *, session: Session, actor: Actor, from_unit_id: str, to_unit_id: str
 ) -> TransportTimeRead:
     """The given transport time, or one estimated from the great-circle distance by road."""
-    _require(actor, Role.COORDINATOR, Role.PLANT)
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
     if actor.role is Role.PLANT and actor.unit_id not in (from_unit_id, to_unit_id):
         raise NotFound("no transport time between these units")
     origin = get_unit_row(session=session, unit_id=from_unit_id)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Float, Index, Integer, String
+from sqlalchemy import BigInteger, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, UtcDateTime
@@ -30,12 +31,28 @@ class SampleRecord:
             return None
         return float(self.value)
 
+    def columns(self) -> dict[str, Any]:
+        """The sample as a row of the samples (and latest-value) tables."""
+        number = self.number
+        return {
+            "unit_id": self.unit_id,
+            "machine": self.machine,
+            "metric": self.metric,
+            "time": self.time,
+            "value_number": number,
+            "value_text": self.value if number is None else None,
+            "quality": self.quality,
+        }
+
 
 class TelemetrySample(Base):
-    """The embedded sink's store (bounded retention; long history belongs in InfluxDB)."""
+    """The embedded sink's store (bounded retention; long history belongs in InfluxDB).
+
+    Only indexed by time, for pruning: pages and rules read the rollups, and every extra index
+    costs on the hot insert path.
+    """
 
     __tablename__ = "telemetry_samples"
-    __table_args__ = (Index("ix_telemetry_samples_series", "unit_id", "machine", "metric", "time"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True

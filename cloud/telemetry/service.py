@@ -7,7 +7,7 @@ also records the message ids, which keeps them exactly-once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,8 +25,6 @@ from cloud.telemetry.models import (
     SampleRecord,
     TelemetrySample,
 )
-
-CHUNK = 400
 
 
 @dataclass
@@ -47,11 +45,6 @@ class _Accumulator:
             self.last, self.last_time = value, time
 
 
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(rows), CHUNK):
-        yield rows[start : start + CHUNK]
-
-
 def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None:
     """Fold numeric samples into their minute buckets."""
     buckets: dict[tuple[str, str, str, datetime], _Accumulator] = {}
@@ -70,13 +63,14 @@ def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None
         {"unit_id": u, "machine": m, "metric": k, "minute": minute, **vars(acc)}
         for (u, m, k, minute), acc in buckets.items()
     ]
-    for chunk in _chunks(rows):
-        session.execute(_rollup_upsert(session, chunk))
+    if rows:
+        session.connection().execute(_rollup_upsert(session), rows)
 
 
-def _rollup_upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
+def _rollup_upsert(session: Session) -> Any:
+    """One statement for executemany: compiled once and cached, whatever the batch size."""
     table = MetricRollup.__table__.c
-    statement = insert_for(session)(MetricRollup).values(rows)
+    statement = insert_for(session)(MetricRollup.__table__)
     new = statement.excluded
     newer = new.last_time >= table.last_time
     return statement.on_conflict_do_update(
@@ -100,33 +94,17 @@ def update_latest(*, session: Session, samples: Sequence[SampleRecord]) -> None:
         current = newest.get(key)
         if current is None or sample.time >= current.time:
             newest[key] = sample
-    rows = []
-    for sample in newest.values():
-        number = sample.number
-        rows.append(
-            {
-                "unit_id": sample.unit_id,
-                "machine": sample.machine,
-                "metric": sample.metric,
-                "time": sample.time,
-                "value_number": number,
-                "value_text": sample.value if number is None else None,
-                "quality": sample.quality,
-            }
-        )
-    table = LatestMetric.__table__.c
-    for chunk in _chunks(rows):
-        statement = insert_for(session)(LatestMetric).values(chunk)
-        new = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["unit_id", "machine", "metric"],
-                set_={
-                    name: new[name] for name in ("time", "value_number", "value_text", "quality")
-                },
-                where=new.time >= table.time,
-            )
-        )
+    if not newest:
+        return
+    table = LatestMetric.__table__
+    statement = insert_for(session)(table)
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["unit_id", "machine", "metric"],
+        set_={name: new[name] for name in ("time", "value_number", "value_text", "quality")},
+        where=new.time >= table.c.time,
+    )
+    session.connection().execute(statement, [sample.columns() for sample in newest.values()])
 
 
 def rollups(

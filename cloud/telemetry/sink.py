@@ -44,23 +44,11 @@ class EmbeddedSink:
     def write(self, session: Session, samples: Sequence[SampleRecord]) -> None:
         if not samples:
             return
-        session.execute(insert(TelemetrySample), [_row(sample) for sample in samples])
+        rows = [sample.columns() for sample in samples]
+        session.connection().execute(insert(TelemetrySample), rows)  # Core executemany
 
     def close(self) -> None:
         return None
-
-
-def _row(sample: SampleRecord) -> dict[str, Any]:
-    number = sample.number
-    return {
-        "unit_id": sample.unit_id,
-        "machine": sample.machine,
-        "metric": sample.metric,
-        "time": sample.time,
-        "value_number": number,
-        "value_text": sample.value if number is None else None,
-        "quality": sample.quality,
-    }
 
 
 class InfluxSink:

@@ -211,6 +211,21 @@ class Gateway:
         self.send(topics.job(self.network, self.unit, machine), message)
         return message
 
+    def alarm(self, machine: str, alarm_id: str, state: str) -> messages.Envelope:
+        body = {
+            "asset": machine,
+            "alarm_id": alarm_id,
+            "code": "overheat",
+            "state": state,
+            "severity": 700,
+            "text": "spindle temperature high",
+            "source": "opcua_event",
+            "occurred_at": datetime.now(UTC),
+        }
+        message = self.envelope(messages.Alarm, body)
+        self.send(topics.alarm(self.network, self.unit, machine), message)
+        return message
+
     def telemetry(self, machine: str, values: list[float], metric: str = "spindle_rpm") -> Any:
         now = datetime.now(UTC)
         samples = [

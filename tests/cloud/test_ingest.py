@@ -14,11 +14,11 @@ from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.ingest.models import SeenMessage
 from cloud.main import build_context, start_ingest
-from cloud.network.models import JobProgress, MachineState, UnitStatus
+from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
 from cloud.registry.models import Machine
 from cloud.telemetry.models import MetricRollup, TelemetrySample
 from glonet.broker import MosquittoBroker
-from protocols import messages, topics
+from protocols import codec, messages, topics
 from tests.cloud.conftest import Gateway, eventually, mqtt_settings, onboard
 
 pytestmark = pytest.mark.integration
@@ -64,6 +64,12 @@ async def test_unit_online_birth_capacity_job_and_will(
     gateway.job("mill-1", "job-7", "progress", state="Running", progress=0.5)
     progress = _query(ingest_context, select(JobProgress.progress))
     await eventually(lambda: progress() == 0.5)
+
+    gateway.alarm("mill-1", "a-1", "raised")
+    alarms = _query(ingest_context, select(func.count()).select_from(ActiveAlarm))
+    await eventually(lambda: alarms() == 1)
+    gateway.alarm("mill-1", "a-1", "cleared")
+    await eventually(lambda: alarms() == 0)
 
     gateway.crash()
     await eventually(lambda: _status(ingest_context, "plant-a")() == "offline")
@@ -212,3 +218,29 @@ async def test_two_workers_sharing_a_subscription_apply_every_message_once(
             assert context.ingest is not None
             await context.ingest.stop()
             context.engine.dispose()
+
+
+async def test_a_shared_worker_asks_members_for_a_rebirth_when_it_connects(
+    settings_factory: Callable[..., Settings],
+    running_mosquitto: MosquittoBroker,
+    gateways: Callable[[str], Gateway],
+) -> None:
+    """Retained births are not delivered to shared subscriptions: members announce again."""
+    gateway = gateways("plant-a")
+    commands: list[bytes] = []
+    gateway.client.on_message = lambda _c, _u, message: commands.append(message.payload)
+    gateway.client.subscribe(topics.command(gateway.network, "plant-a"), qos=1)
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"rebirth-{uuid.uuid4().hex[:6]}", share_group="g")
+    )
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    context.ingest = start_ingest(context)
+    await context.ingest.start()
+    try:
+        await eventually(lambda: commands)
+        command = codec.decode(commands[0], expected=messages.Command)
+        assert command.body.kind == "rebirth" and command.unit == "coordinator"
+    finally:
+        await context.ingest.stop()
+        context.engine.dispose()

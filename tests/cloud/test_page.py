@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -112,3 +113,23 @@ def test_a_plant_sees_only_its_own_unit_on_the_page(served: tuple[str, Tenants])
             assert page.locator('tr[data-machine="plant-b/m1"]').count() == 0
         finally:
             browser.close()
+
+
+def test_event_stream_carries_only_the_callers_units(
+    served: tuple[str, Tenants], gateways: Callable[[str], Gateway]
+) -> None:
+    base_url, tenants = served
+    seen: list[dict] = []
+    headers = tenants.headers("plant-a")
+    with httpx.stream("GET", f"{base_url}/api/events", headers=headers, timeout=10) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == ": connected"
+        gateways("plant-b").capacity("m1", state="Executing")
+        gateways("plant-a").capacity("m1", state="NotExecuting")
+        for line in lines:
+            if line.startswith("data: "):
+                seen.append(json.loads(line[len("data: ") :]))
+                if seen[-1]["unit_id"] == "plant-a":
+                    break
+    assert [event["unit_id"] for event in seen] == ["plant-a"]
+    assert seen[0]["type"] == "capacity" and seen[0]["state"] == "NotExecuting"

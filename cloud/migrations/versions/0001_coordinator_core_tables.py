@@ -152,9 +152,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_telemetry_samples")),
     )
     with op.batch_alter_table("telemetry_samples", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_telemetry_samples_series", ["unit_id", "machine", "metric", "time"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_telemetry_samples_time"), ["time"], unique=False)
 
     op.create_table(
@@ -278,7 +275,6 @@ def downgrade() -> None:
     op.drop_table("unit_birth_marks")
     with op.batch_alter_table("telemetry_samples", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_telemetry_samples_time"))
-        batch_op.drop_index("ix_telemetry_samples_series")
 
     op.drop_table("telemetry_samples")
     with op.batch_alter_table("seen_messages", schema=None) as batch_op:

@@ -1,0 +1,457 @@
+"""Ingest benchmark: K simulated gateways publish telemetry batches and job events to Mosquitto.
+
+Measured in one run, on SQLite and (when GLONET_TEST_POSTGRES_URL is set) PostgreSQL, with the
+embedded telemetry sink:
+
+- a raw paho subscriber that only counts (the baseline: what one Python MQTT client receives);
+- three topologies: one coordinator process (`glonet cloud serve`: API + ingest); the same plus a
+  second ingest process (`glonet cloud ingest`) sharing `$share/ingest/...`; and an API-only
+  process beside one separate ingest process;
+- p50/p99 latency of `GET /api/machines` on the API process while the ingest runs.
+
+Prints a table, writes JSON and a chart to bench/results/. Targets (issue 5): >= 20,000 samples/s
+per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
+
+    python bench/ingest.py [--gateways 4] [--batches 300] [--samples 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as paho
+import psycopg
+import yaml
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import make_url
+
+from cloud.auth import service as auth_service
+from cloud.auth.models import Actor, PrincipalCreate, Role
+from cloud.database import make_engine, make_session_factory, migrate, transaction
+from cloud.ingest.models import SeenMessage
+from cloud.registry import service as registry_service
+from cloud.registry.models import UnitCreate
+from glonet.broker import MosquittoBroker, free_port
+from protocols import codec, messages, topics
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NETWORK = "bench"
+JOB_EVERY = 10
+
+
+@dataclass
+class Result:
+    database: str
+    topology: str
+    workers: int
+    messages: int
+    samples: int
+    seconds: float
+    messages_per_s: float
+    samples_per_s: float
+    samples_per_s_per_worker: float
+    raw_messages_per_s: float
+    ratio_to_raw: float
+    api_p50_ms: float
+    api_p99_ms: float
+    api_requests: int
+
+
+# Simulated gateways (separate processes) -----------------------------------------------------
+
+
+def _payloads(unit: str, batches: int, samples: int) -> list[tuple[str, bytes]]:
+    start = datetime.now(UTC)
+    out = []
+    for index in range(batches):
+        machine = f"m{index % 4}"
+        at = start + timedelta(milliseconds=index)
+        body = {
+            "samples": [
+                {
+                    "machine": machine,
+                    "metric": f"metric_{k % 8}",
+                    "value": float(k),
+                    "source_time": at,
+                }
+                for k in range(samples)
+            ]
+        }
+        message = messages.Telemetry.create(unit=unit, seq=2 * index + 1, body=body)
+        out.append((topics.telemetry(NETWORK, unit, machine), codec.encode(message)))
+        if index % JOB_EVERY == 0:
+            job = {
+                "machine": machine,
+                "job_order_id": f"job-{index}",
+                "event": "progress",
+                "state": "Running",
+                "progress": 0.5,
+                "occurred_at": at,
+            }
+            event = messages.JobStatus.create(unit=unit, seq=2 * index + 2, body=job)
+            out.append((topics.job(NETWORK, unit, machine), codec.encode(event)))
+    return out
+
+
+def _gateway(port: int, unit: str, batches: int, samples: int, go: object) -> None:
+    payloads = _payloads(unit, batches, samples)
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-{unit}")
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    go.wait()  # type: ignore[attr-defined]
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+def message_count(batches: int) -> int:
+    return batches + len(range(0, batches, JOB_EVERY))
+
+
+# Baseline subscriber -----------------------------------------------------------------------
+
+
+class RawCounter:
+    """A paho subscriber that only counts what it receives."""
+
+    def __init__(self, port: int) -> None:
+        self.count = 0
+        self.last = 0.0
+        self.ready = threading.Event()
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=f"raw-{uuid.uuid4().hex[:6]}"
+        )
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *args: self.ready.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(topics.network_filter(NETWORK), qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, *_args: object) -> None:
+        self.count += 1
+        self.last = time.perf_counter()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+# Coordinator processes ---------------------------------------------------------------------
+
+
+def _prepare_database(url: str, units: list[str]) -> str:
+    engine = make_engine(url)
+    migrate(engine)
+    factory = make_session_factory(engine)
+    actor = Actor(principal_id=0, name="bench", role=Role.COORDINATOR)
+    with transaction(factory) as session:
+        registry_service.ensure_network(session=session, network_id=NETWORK)
+        for unit in units:
+            spec = UnitCreate(id=unit, network_id=NETWORK, company=unit, latitude=45, longitude=9)
+            registry_service.onboard_unit(session=session, actor=actor, spec=spec)
+            machines = [{"machine": f"m{i}", "name": f"Machine {i}"} for i in range(4)]
+            registry_service.record_birth(session=session, unit_id=unit, machines=machines)
+        _, key = auth_service.create_principal(
+            session=session, spec=PrincipalCreate(name="bench", role=Role.COORDINATOR)
+        )
+    engine.dispose()
+    return key
+
+
+def _config(
+    directory: Path,
+    url: str,
+    port: int,
+    http_port: int,
+    client_id: str,
+    share: bool,
+    ingest: bool = True,
+) -> Path:
+    config = {
+        "network": NETWORK,
+        "database_url": url,
+        "listen_port": http_port,
+        "mqtt": {"port": port, "client_id": client_id, "share_group": "ingest" if share else None},
+        "ingest": {"batch_size": 200, "enabled": ingest},
+    }
+    path = directory / f"{client_id}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _start(command: str, config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "glonet",
+            "--log-level",
+            "WARNING",
+            "cloud",
+            command,
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _wait_healthy(http_port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{http_port}/healthz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the coordinator did not become healthy")
+
+
+def _applied(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(SeenMessage)).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+class ApiProbe(threading.Thread):
+    """GET /api/machines in a loop, recording latencies, until stopped."""
+
+    def __init__(self, http_port: int, key: str) -> None:
+        super().__init__(daemon=True)
+        self.url = f"http://127.0.0.1:{http_port}/api/machines"
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.latencies: list[float] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client() as client:
+            while not self.stopped.is_set():
+                started = time.perf_counter()
+                client.get(self.url, headers=self.headers).raise_for_status()
+                self.latencies.append((time.perf_counter() - started) * 1000)
+                time.sleep(0.02)
+
+
+# (label, ingest workers, whether the API process runs one of them)
+TOPOLOGIES = [
+    ("api+ingest", 1, True),
+    ("api+ingest, +1 shared", 2, True),
+    ("api | ingest", 1, False),
+]
+
+
+def run_case(
+    args: argparse.Namespace,
+    broker: MosquittoBroker,
+    database: str,
+    url: str,
+    topology: tuple[str, int, bool],
+) -> Result:
+    label, workers, api_ingests = topology
+    units = [f"gw-{i}" for i in range(args.gateways)]
+    key = _prepare_database(url, units)
+    directory = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    http_port = free_port()
+    share = workers > 1
+    api_config = _config(directory, url, broker.port, http_port, "coord-0", share, api_ingests)
+    processes = [_start("serve", api_config)]
+    _wait_healthy(http_port)
+    separate = workers - 1 if api_ingests else workers
+    for index in range(1, separate + 1):
+        config = _config(directory, url, broker.port, free_port(), f"coord-{index}", share)
+        processes.append(_start("ingest", config))
+    time.sleep(2)  # the extra workers subscribe
+    raw = RawCounter(broker.port)
+    raw.ready.wait(5)
+
+    go = multiprocessing.Event()
+    gateways = [
+        multiprocessing.Process(
+            target=_gateway, args=(broker.port, unit, args.batches, args.samples, go)
+        )
+        for unit in units
+    ]
+    for process in gateways:
+        process.start()
+    time.sleep(1)  # payloads encoded, clients connected
+    probe = ApiProbe(http_port, key)
+    probe.start()
+    total = message_count(args.batches) * len(units)
+    started = time.perf_counter()
+    go.set()
+    while _applied(url) < total:
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    probe.stopped.set()
+    probe.join()
+    for process in gateways:
+        process.join()
+    raw_seconds = raw.last - started
+    raw_rate = raw.count / raw_seconds if raw_seconds > 0 else 0.0
+    raw.stop()
+    for process in processes:
+        process.terminate()
+        process.wait(30)
+
+    samples = args.batches * args.samples * len(units)
+    latencies = sorted(probe.latencies)
+    return Result(
+        database=database,
+        topology=label,
+        workers=workers,
+        messages=total,
+        samples=samples,
+        seconds=round(seconds, 2),
+        messages_per_s=round(total / seconds),
+        samples_per_s=round(samples / seconds),
+        samples_per_s_per_worker=round(samples / seconds / workers),
+        raw_messages_per_s=round(raw_rate),
+        ratio_to_raw=round(total / seconds / raw_rate, 2) if raw_rate else 0.0,
+        api_p50_ms=round(statistics.median(latencies), 1),
+        api_p99_ms=round(latencies[int(0.99 * (len(latencies) - 1))], 1),
+        api_requests=len(latencies),
+    )
+
+
+# Databases ---------------------------------------------------------------------------------
+
+
+def _databases() -> list[tuple[str, str]]:
+    directory = Path(tempfile.mkdtemp(prefix="bench-db-"))
+    found = [("sqlite", f"sqlite:///{directory}/{{case}}.sqlite")]
+    base = os.environ.get("GLONET_TEST_POSTGRES_URL")
+    if base:
+        found.append(("postgresql", base))
+    return found
+
+
+def _fresh_url(kind: str, template: str, case: str) -> str:
+    if kind == "sqlite":
+        return template.format(case=case)
+    admin = make_url(template).set(drivername="postgresql")
+    name = f"glonet_bench_{case}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False
+    )
+
+
+def _drop(kind: str, url: str) -> None:
+    if kind != "postgresql":
+        return
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+# Report ------------------------------------------------------------------------------------
+
+
+def print_table(results: list[Result]) -> None:
+    header = (
+        f"{'database':<11}{'topology':<23}{'workers':>8}{'msgs':>8}{'seconds':>9}{'msg/s':>9}{'samples/s':>11}"
+        f"{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}{'API p50':>10}{'API p99':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.database:<11}{r.topology:<23}{r.workers:>8}{r.messages:>8}{r.seconds:>9}{r.messages_per_s:>9}"
+            f"{r.samples_per_s:>11}{r.samples_per_s_per_worker:>12}{r.raw_messages_per_s:>11}"
+            f"{r.ratio_to_raw:>7}{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms"
+        )
+
+
+def chart(results: list[Result], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r.database}\n{r.topology}" for r in results]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    positions = range(len(results))
+    left.bar([p - 0.2 for p in positions], [r.messages_per_s for r in results], 0.4, label="ingest")
+    left.bar(
+        [p + 0.2 for p in positions],
+        [r.raw_messages_per_s for r in results],
+        0.4,
+        label="raw paho subscriber",
+    )
+    left.set_xticks(list(positions), labels)
+    left.set_ylabel("messages/s")
+    left.legend()
+    right.bar(list(positions), [r.samples_per_s_per_worker for r in results], 0.5)
+    right.axhline(20_000, color="red", linestyle="--", label="target per worker")
+    right.set_xticks(list(positions), labels)
+    right.set_ylabel("samples/s per worker")
+    right.legend()
+    figure.suptitle("GloNet coordinator ingest (embedded sink)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--gateways", type=int, default=4)
+    parser.add_argument("--batches", type=int, default=300, help="telemetry messages per gateway")
+    parser.add_argument("--samples", type=int, default=200, help="samples per telemetry message")
+    args = parser.parse_args()
+
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        # Acknowledgements wait for the commit: the broker's in-flight window must hold a batch.
+        broker = MosquittoBroker(Path(workdir), extra_config="max_inflight_messages 1000")
+        broker.start()
+        try:
+            for kind, template in _databases():
+                for index, topology in enumerate(TOPOLOGIES):
+                    url = _fresh_url(kind, template, f"case{index}")
+                    try:
+                        results.append(run_case(args, broker, kind, url, topology))
+                    finally:
+                        _drop(kind, url)
+                    print_table(results[-1:])
+        finally:
+            broker.stop()
+    print()
+    print_table(results)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {
+        "parameters": vars(args),
+        "cpus": os.cpu_count(),
+        "results": [asdict(r) for r in results],
+    }
+    (RESULTS / f"ingest-{stamp}.json").write_text(json.dumps(payload, indent=2))
+    chart(results, RESULTS / f"ingest-{stamp}.png")
+    print(f"\nwrote {RESULTS}/ingest-{stamp}.json and .png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
