@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cloud.exceptions import ConfigurationError
+from cloud.maintenance.config import MaintenanceSettings
 
 DEFAULT_DATA_DIR = Path("var/coordinator")
 DEFAULT_NETWORK = "demo"
@@ -100,6 +101,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -16,11 +16,14 @@ from cloud.codesign.families import FamilyError, ProductFamily, load_families
 from cloud.codesign.views import router as codesign_router
 from cloud.config import Settings
 from cloud.context import AppContext
-from cloud.database import make_engine, make_session_factory, migrate, transaction
+from cloud.database import make_engine, make_session_factory, migrate, transaction, utcnow
 from cloud.dispatch.views import router as dispatch_router
 from cloud.dispatch.worker import Dispatcher
 from cloud.exceptions import ConfigurationError
 from cloud.ingest.worker import IngestWorker
+from cloud.maintenance import flows as maintenance_flows
+from cloud.maintenance.pages import router as maintenance_pages_router
+from cloud.maintenance.views import router as maintenance_router
 from cloud.network.views import router as network_router
 from cloud.operations.http import BodyLimit, RequestMetrics, install_error_handlers
 from cloud.operations.metrics import Metrics
@@ -44,6 +47,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders_router,
     dispatch_router,
     orders_pages_router,
+    maintenance_router,
+    maintenance_pages_router,
 )
 
 
@@ -93,6 +98,10 @@ def start_ingest(context: AppContext) -> IngestWorker:
         sink=context.sink,
         metrics=context.metrics,
         broadcaster=context.broadcaster,
+        hook=maintenance_flows.ingest_hook(context.settings.network, utcnow),
+        on_foreign=maintenance_flows.reply_handler(
+            context.session_factory, context.settings.network, utcnow
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from cloud.codesign.models import Configuration, ConfigurationRevision
 from cloud.database import Base
 from cloud.dispatch.models import MachineWindow, SchedulerState
 from cloud.ingest.models import OutgoingSequence, SeenMessage
+from cloud.maintenance import models as maintenance_models
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
@@ -36,4 +37,5 @@ __all__ = [
     "Unit",
     "UnitBirthMark",
     "UnitStatus",
+    "maintenance_models",
 ]

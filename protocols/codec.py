@@ -20,6 +20,7 @@ from protocols.messages import (
     Envelope,
     JobStatus,
     TechnicianAlert,
+    TechnicianReply,
     Telemetry,
     UnitBirth,
     UnitState,
@@ -39,6 +40,7 @@ MESSAGE_FOR_TOPIC: dict[TopicKind, type[Envelope]] = {
     TopicKind.ALARM: Alarm,
     TopicKind.COORDINATOR_STATE: CoordinatorState,
     TopicKind.TECHNICIAN_ALERTS: TechnicianAlert,
+    TopicKind.TECHNICIAN_REPLIES: TechnicianReply,
 }
 
 

@@ -21,10 +21,9 @@ from cloud.dispatch import flows
 from cloud.dispatch.lock import SchedulerLock
 from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
-from cloud.ingest.mqtt import Outbound
 
 _LOGGER = logging.getLogger(__name__)
-Publish = Callable[[Outbound], None]
+Publish = Callable[[str, bytes], bool]  # topic, payload → False while the broker is away
 
 
 class Dispatcher:
@@ -77,7 +76,9 @@ class Dispatcher:
     async def _tick(self) -> None:
         result = await asyncio.to_thread(self.run_tick)
         for message in result.outbound:
-            self._publish(message)
+            if not self._publish(message.topic, message.payload):
+                # The operation stays dispatched: the accept timeout takes it back and retries.
+                _LOGGER.warning("the broker is away; %s not sent", message.topic)
         for event in result.events:
             self._broadcaster.publish(event)
 

@@ -9,7 +9,7 @@ nothing — exactly-once effect with at-least-once delivery, across restarts too
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,11 @@ class Decoded:
     message: messages.Envelope
 
 
+BatchHook = Callable[[Session, Sequence[Decoded]], list[dict[str, Any]]]
+"""Another domain's reaction to a batch's fresh (de-duplicated) messages, run in the batch's
+transaction and returning live events (maintenance turns alarms and unit states into alerts)."""
+
+
 @dataclass
 class BatchResult:
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -99,6 +104,7 @@ def apply_batch(
     batch: Sequence[Decoded],
     sink: TelemetrySink,
     metrics: Metrics,
+    hook: BatchHook | None = None,
 ) -> BatchResult:
     """Apply ``batch`` in one transaction and return the live-state events it caused."""
     result = BatchResult()
@@ -109,6 +115,8 @@ def apply_batch(
         samples: list[SampleRecord] = []
         for decoded in fresh:
             _apply(session, decoded, samples, result, metrics)
+        if hook is not None:
+            result.events.extend(hook(session, fresh))
         if samples:
             sink_started = time.perf_counter()
             sink.write(session, samples)
