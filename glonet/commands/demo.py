@@ -62,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
-    for noisy in ("httpx", "alembic", "asyncua"):
+    for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
     spec = load_spec(args.spec)
     if args.time_scale:
         spec.time_scale = args.time_scale
