@@ -3,7 +3,7 @@
 from cloud.auth.models import Principal
 from cloud.codesign.models import Configuration, ConfigurationRevision
 from cloud.database import Base
-from cloud.dispatch.models import MachineWindow, SchedulerState
+from cloud.dispatch.models import SchedulerState
 from cloud.ingest.models import OutgoingSequence, SeenMessage
 from cloud.maintenance import models as maintenance_models
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
@@ -21,7 +21,6 @@ __all__ = [
     "LatestMetric",
     "Machine",
     "MachineState",
-    "MachineWindow",
     "MetricRollup",
     "Network",
     "Order",

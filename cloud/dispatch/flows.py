@@ -67,7 +67,7 @@ def network_model(
     units = {
         u.id: u for u in registry_service.network_units(session=session, network_id=network_id)
     }
-    down = service.down_machines(session=session, network_id=network_id)
+    down = service.down_machines(session=session, network_id=network_id, now=now)
     down_until = now + timedelta(seconds=settings.down_estimate_s / settings.time_scale)
     machines = []
     rows = session.scalars(
@@ -85,11 +85,14 @@ def network_model(
                 machine=row.machine,
                 capabilities=row.capabilities,
                 certifications=frozenset(units[row.unit_id].certifications),
-                down_until=down_until if key in down else None,
+                # A window's end is known (it is in ``windows``); a breakdown's is estimated.
+                down_until=down_until
+                if down.get(key, service.IN_WINDOW) != service.IN_WINDOW
+                else None,
             )
         )
     windows = [
-        planning.Window(service.machine_key(w.unit_id, w.machine), w.start, w.end)
+        planning.Window(service.machine_key(w.unit_id, w.asset), w.starts_at, w.ends_at)
         for w in service.current_windows(session=session, now=now)
     ]
     return planning.Network(
@@ -285,7 +288,7 @@ def watch(
     if unanswered:
         cancels += _take_back(session, unanswered, "not accepted in time", now, exclude=True)
         service.request_replan(session=session, network_id=network_id, reason="dispatch timeout")
-    down = service.down_machines(session=session, network_id=network_id)
+    down = service.down_machines(session=session, network_id=network_id, now=now)
     stranded = service.frozen_on(session=session, keys=list(down))
     if stranded:
         cancels += _take_back(session, stranded, "machine down", now, exclude=False)
@@ -295,6 +298,10 @@ def watch(
             session=session, network_id=network_id, reason=f"machines changed: {', '.join(changed)}"
         )
         state.down_machines = sorted(down)
+    marks = service.window_marks(service.current_windows(session=session, now=now))
+    if marks != state.windows_seen:
+        service.request_replan(session=session, network_id=network_id, reason="windows changed")
+        state.windows_seen = marks
     if _late(session, settings, state, now):
         service.request_replan(session=session, network_id=network_id, reason="operation late")
     return cancels
@@ -321,7 +328,7 @@ def dispatch_ready(
     *, session: Session, network_id: str, settings: OrdersSettings, now: datetime
 ) -> dict[str, list[OrderOperation]]:
     """Per unit, the operations to send now: each machine's next ready ones, in plan order."""
-    down = service.down_machines(session=session, network_id=network_id)
+    down = service.down_machines(session=session, network_id=network_id, now=now)
     horizon = now + timedelta(seconds=settings.horizon_s / settings.time_scale)
     outstanding: dict[str, int] = defaultdict(int)
     statuses = [s.value for s in FROZEN_STATUSES]

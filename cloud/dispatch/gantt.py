@@ -43,7 +43,7 @@ def build(*, session: Session, actor: Actor, network_id: str, now: datetime) -> 
     machines = session.scalars(
         select(Machine).where(Machine.unit_id.in_(units)).order_by(Machine.unit_id, Machine.id)
     ).all()
-    down = service.down_machines(session=session, network_id=network_id)
+    down = service.down_machines(session=session, network_id=network_id, now=now)
     bars = _bars(session, now)
     rows = []
     for machine in machines:

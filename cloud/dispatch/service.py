@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
-from cloud.dispatch.models import MachineWindow, SchedulerState, WindowCreate
-from cloud.exceptions import NotFound, PermissionDenied
+from cloud.dispatch.models import SchedulerState
+from cloud.maintenance import service as maintenance_service
+from cloud.maintenance.models import MaintenanceWindow
 from cloud.network.models import MachineState, UnitStatus
 from cloud.orders.models import FROZEN_STATUSES, OperationStatus, OrderOperation
 from cloud.registry.models import Machine, Unit
@@ -25,6 +26,8 @@ from protocols.enums import JobEventKind, MachineryItemState, MachineryOperation
 from protocols.messages import JobEvent
 
 _LOGGER = logging.getLogger(__name__)
+IN_WINDOW = "maintenance window"
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 DOWN_STATES = frozenset({MachineryItemState.OUT_OF_SERVICE, MachineryItemState.NOT_AVAILABLE})
 
 
@@ -127,8 +130,9 @@ def _ended(operation: OrderOperation, event: JobEvent, now: datetime) -> None:
     )
 
 
-def down_machines(*, session: Session, network_id: str) -> dict[str, str]:
-    """Machines that cannot work now, with why: unit offline, out of service, maintenance."""
+def down_machines(*, session: Session, network_id: str, now: datetime) -> dict[str, str]:
+    """Machines that cannot work now, with why: unit offline, out of service, in maintenance
+    (mode or window)."""
     units = select(Unit.id).where(Unit.network_id == network_id)
     offline = set(
         session.scalars(
@@ -145,6 +149,8 @@ def down_machines(*, session: Session, network_id: str) -> dict[str, str]:
         reason = _down_reason(row)
         if reason:
             down.setdefault(machine_key(row.unit_id, row.machine), reason)
+    for window in maintenance_service.maintenance_windows(session=session, since=now, until=now):
+        down.setdefault(machine_key(window.unit_id, window.asset), IN_WINDOW)
     return down
 
 
@@ -169,41 +175,17 @@ def frozen_on(*, session: Session, keys: Sequence[str]) -> list[OrderOperation]:
     ]
 
 
-# Windows ------------------------------------------------------------------------------------
+# Windows and plant views --------------------------------------------------------------------
 
 
-def add_window(
-    *, session: Session, actor: Actor, network_id: str, spec: WindowCreate
-) -> MachineWindow:
-    if actor.role is Role.PLANT and actor.unit_id != spec.unit_id:
-        raise PermissionDenied("a plant adds windows to its own machines only")
-    require_role(actor, Role.COORDINATOR, Role.PLANT)
-    known = session.scalars(
-        select(Machine).where(Machine.unit_id == spec.unit_id, Machine.machine == spec.machine)
-    ).first()
-    if known is None:
-        raise NotFound(f"machine {spec.unit_id}/{spec.machine} does not exist")
-    window = MachineWindow(**spec.model_dump())
-    session.add(window)
-    request_replan(
-        session=session,
-        network_id=network_id,
-        reason=f"window on {spec.unit_id}/{spec.machine}: {spec.reason or 'unavailable'}",
-    )
-    session.flush()
-    return window
+def current_windows(*, session: Session, now: datetime) -> list[MaintenanceWindow]:
+    """Maintenance windows not over yet: machine unavailability for the plan."""
+    return maintenance_service.maintenance_windows(session=session, since=now, until=FAR_FUTURE)
 
 
-def list_windows(*, session: Session, actor: Actor) -> list[MachineWindow]:
-    require_role(actor, Role.COORDINATOR, Role.PLANT)
-    query = select(MachineWindow).order_by(MachineWindow.start)
-    if actor.role is Role.PLANT:
-        query = query.where(MachineWindow.unit_id == actor.unit_id)
-    return list(session.scalars(query))
-
-
-def current_windows(*, session: Session, now: datetime) -> list[MachineWindow]:
-    return list(session.scalars(select(MachineWindow).where(MachineWindow.end > now)))
+def window_marks(windows: Sequence[MaintenanceWindow]) -> list[str]:
+    """What the last plan saw of the windows: a new, changed or ended one asks for a re-plan."""
+    return sorted(f"{w.id}:{w.starts_at.isoformat()}:{w.ends_at.isoformat()}" for w in windows)
 
 
 def plant_operations(*, session: Session, actor: Actor) -> list[OrderOperation]:

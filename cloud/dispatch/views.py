@@ -9,7 +9,7 @@ from cloud.auth.models import Role
 from cloud.auth.permissions import require_role
 from cloud.database import utcnow
 from cloud.dispatch import gantt, service
-from cloud.dispatch.models import Gantt, PlanStatus, WindowCreate, WindowRead
+from cloud.dispatch.models import Gantt, PlanStatus
 from cloud.orders.models import DispatchedOperation
 
 router = APIRouter(prefix="/api", tags=["dispatch"])
@@ -52,17 +52,3 @@ def plan_gantt(request: Request, session: DbSession, actor: CurrentActor) -> Gan
 def dispatched_operations(session: DbSession, actor: CurrentActor) -> list[DispatchedOperation]:
     rows = service.plant_operations(session=session, actor=actor)
     return [DispatchedOperation.model_validate(row, from_attributes=True) for row in rows]
-
-
-@router.get("/machine-windows")
-def list_windows(session: DbSession, actor: CurrentActor) -> list[WindowRead]:
-    rows = service.list_windows(session=session, actor=actor)
-    return [WindowRead.model_validate(row) for row in rows]
-
-
-@router.post("/machine-windows", status_code=status.HTTP_201_CREATED)
-def add_window(
-    spec: WindowCreate, request: Request, session: DbSession, actor: CurrentActor
-) -> WindowRead:
-    row = service.add_window(session=session, actor=actor, network_id=_network(request), spec=spec)
-    return WindowRead.model_validate(row)

@@ -33,20 +33,6 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "machine_windows",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("unit_id", sa.String(length=64), nullable=False),
-        sa.Column("machine", sa.String(length=64), nullable=False),
-        sa.Column("start", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("end", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("reason", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_machine_windows")),
-    )
-    with op.batch_alter_table("machine_windows", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_machine_windows_unit_id"), ["unit_id"], unique=False)
-
-    op.create_table(
         "scheduler_state",
         sa.Column("network_id", sa.String(length=64), nullable=False),
         sa.Column("replan_requested", sa.Boolean(), nullable=False),
@@ -54,6 +40,7 @@ def upgrade() -> None:
         sa.Column("planned_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("plans", sa.Integer(), nullable=False),
         sa.Column("down_machines", sa.JSON(), nullable=False),
+        sa.Column("windows_seen", sa.JSON(), nullable=False),
         sa.Column("makespan_s", sa.Float(), nullable=True),
         sa.PrimaryKeyConstraint("network_id", name=op.f("pk_scheduler_state")),
     )
@@ -225,10 +212,6 @@ def downgrade() -> None:
 
     op.drop_table("configuration_revisions")
     op.drop_table("scheduler_state")
-    with op.batch_alter_table("machine_windows", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_machine_windows_unit_id"))
-
-    op.drop_table("machine_windows")
     with op.batch_alter_table("configurations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_configurations_customer_id"))
 

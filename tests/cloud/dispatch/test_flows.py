@@ -21,6 +21,8 @@ from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.dispatch import flows, service
 from cloud.main import build_context
+from cloud.maintenance import service as maintenance_service
+from cloud.maintenance.models import WindowCreate
 from cloud.network.models import MachineState
 from cloud.orders import flows as order_flows
 from cloud.orders.models import DeliveredProduct, OrderOperation, QuoteCreate
@@ -232,24 +234,24 @@ def test_a_breakdown_moves_the_remaining_work_to_another_machine(context: AppCon
     assert weld["machine"] != broken and weld["attempts"] >= 2
 
 
-def test_a_window_asks_for_a_new_plan_that_avoids_it(context: AppContext) -> None:
+def test_a_maintenance_window_makes_a_new_plan_that_avoids_it(context: AppContext) -> None:
     plants = Plants(context)
     order_id = plants.order()
     plants.tick()
-    from cloud.dispatch.models import WindowCreate
-
-    coordinator = Actor(principal_id=0, name="c", role=Role.COORDINATOR)
-    start, end = plants.now, plants.now + timedelta(hours=1)
+    with context.session_factory() as session:
+        plans = service.get_state(session=session, network_id=context.settings.network).plans
+    start, end = plants.now + timedelta(seconds=5), plants.now + timedelta(hours=1)
     with transaction(context.session_factory) as session:
-        service.add_window(
+        maintenance_service.create_window(
             session=session,
-            actor=coordinator,
-            network_id=context.settings.network,
-            spec=WindowCreate(unit_id="lead", machine="test-1", start=start, end=end),
+            actor=Actor(principal_id=0, name="c", role=Role.COORDINATOR),
+            spec=WindowCreate(
+                unit_id="lead", asset="test-1", starts_at=start, ends_at=end, reason="calibration"
+            ),
         )
-        assert service.get_state(
-            session=session, network_id=context.settings.network
-        ).replan_requested
     plants.tick()
+    with context.session_factory() as session:
+        state = service.get_state(session=session, network_id=context.settings.network)
+        assert state.plans == plans + 1, "the new window asked for a re-plan"
     test = next(op for op in plants.operations(order_id) if op.step == "test")
     assert test.planned_start >= end
