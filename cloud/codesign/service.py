@@ -48,7 +48,7 @@ def _require_codesigner(actor: Actor) -> None:
     require_role(actor, Role.COORDINATOR, Role.CUSTOMER)
 
 
-def configurations_query(actor: Actor) -> Select[tuple[Configuration]]:
+def configurations_query(actor: Actor) -> Select[Configuration]:
     """Configurations ``actor`` may see: a customer's own, everything for coordinators."""
     _require_codesigner(actor)
     query = select(Configuration)

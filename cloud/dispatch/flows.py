@@ -348,7 +348,9 @@ def dispatch_ready(
         if key in down:
             continue
         for op in queue:
-            if outstanding[key] >= settings.max_outstanding or op.planned_start > horizon:
+            if outstanding[key] >= settings.max_outstanding:
+                break
+            if op.planned_start is None or op.planned_start > horizon:
                 break
             if not _ready(session, op):
                 break

@@ -72,6 +72,8 @@ def _bars(session: Session, now: datetime) -> dict[str, list[GanttBar]]:
         .where(OrderOperation.unit_id.is_not(None), OrderOperation.planned_start.is_not(None))
     )
     for op, order_id in session.execute(query):
+        if op.planned_start is None or op.unit_id is None or op.machine is None:
+            continue
         start = op.started_at or op.planned_start
         end = op.ended_at or max(op.planned_end or start, start)
         if op.status == OperationStatus.RUNNING and end < now:

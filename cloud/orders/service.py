@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -140,7 +141,7 @@ def register_product(
 
 
 def _as_built(op: OrderOperation) -> dict[str, object]:
-    ended = next((h for h in reversed(op.history) if h.get("what") == "ended"), {})
+    ended: dict[str, Any] = next((h for h in reversed(op.history) if h.get("what") == "ended"), {})
     return {
         "step": op.step,
         "name": op.name,
