@@ -45,7 +45,3 @@ class SimClock:
     def elapsed_s(self) -> float:
         """Simulated seconds since the clock started."""
         return (self._monotonic() - self._origin) * self.scale
-
-    def to_wall_s(self, sim_seconds: float) -> float:
-        """Wall-clock seconds that ``sim_seconds`` of simulated time take."""
-        return sim_seconds / self.scale

@@ -79,6 +79,7 @@ class PlantServer:
         self._hang = HangSwitch()
         self._tick_task: asyncio.Task[None] | None = None
         self._fault_tasks: set[asyncio.Task[None]] = set()
+        self._crashing = False
 
     @property
     def endpoint(self) -> str:
@@ -219,12 +220,15 @@ class PlantServer:
             target.inject(kind, duration_s)
 
     async def _server_fault(self, kind: FaultKind, duration_s: float) -> None:
+        if self._crashing:
+            raise FaultSpecError(f"plant {self.plant.unit} is crashed already")
         _LOGGER.warning("plant %s: server fault %s for %.1f s", self.plant.unit, kind, duration_s)
         if kind is FaultKind.DISCONNECT:
             self._spawn(self._drop_connections())
         elif kind is FaultKind.HANG:
             self._hang.hang(duration_s)
         else:
+            self._crashing = True
             self._spawn(self._crash(duration_s))
 
     async def _drop_connections(self) -> None:
@@ -237,11 +241,16 @@ class PlantServer:
         Building a server takes asyncua a few seconds (its standard address space), so the
         replacement is built during the downtime, which cannot be shorter than that.
         """
-        await asyncio.sleep(METHOD_REPLY_GRACE_S)
-        await self._stop_opcua()
-        replacement, _ = await asyncio.gather(self._build(), asyncio.sleep(downtime_s))
-        await self._listen(*replacement)
-        _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
+        try:
+            await asyncio.sleep(METHOD_REPLY_GRACE_S)
+            await self._stop_opcua()
+            replacement, _ = await asyncio.gather(self._build(), asyncio.sleep(downtime_s))
+            await self._listen(*replacement)
+            _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
+        except ServerError as exc:
+            _LOGGER.error("plant %s stays down after crash: %s", self.plant.unit, exc)
+        finally:
+            self._crashing = False
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -158,6 +158,30 @@ async def eventually(
         await asyncio.sleep(TICK_S)
 
 
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
+async def plant_server() -> AsyncIterator[PlantServer]:
+    """One plant shared by the model and machine-fault tests (starting a server costs seconds
+    of CPU): every test drives machines of its own."""
+    plant = make_plant(
+        machine("mill-1", max_job_orders=3, manufacturer="DMG MORI", model="DMU 65"),
+        *(machine(f"mill-{n}") for n in (2, 3, 5)),
+        machine("mill-4", max_job_orders=2),
+        machine("worn-1", initial_wear=0.6, wear_rate_per_hour=0.5),
+        machine("cell-1", "robotic_cell", "assembly"),
+        *(machine(f"mill-{fault}") for fault in ("freeze", "range", "burst", "estop", "broken")),
+        machine("mill-bad"),
+    )
+    async with PlantServer(plant, options()) as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
+async def client(plant_server: PlantServer) -> AsyncIterator[Client]:
+    client = await connect(plant_server.endpoint)
+    yield client
+    await client.disconnect()
+
+
 @pytest_asyncio.fixture
 async def running() -> AsyncIterator[Callable[..., Awaitable[PlantServer]]]:
     """Start plant servers for one test; all are stopped afterwards."""

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from asyncua import Client
 
+from firmware_sim.errors import FaultSpecError
 from firmware_sim.server import PlantServer
 from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
@@ -89,6 +90,8 @@ async def test_crash_restarts_on_the_same_port(server: PlantServer) -> None:
         return not server.online
 
     await eventually(gone, "server down")
+    with pytest.raises(FaultSpecError, match="crashed already"):
+        await server.inject("crash", 1)
     with pytest.raises(OSError):
         await connect(server.endpoint)
 
