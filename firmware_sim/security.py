@@ -1,7 +1,9 @@
 """OPC UA security for the simulated servers: generated certificates and a client trust list.
 
-A secured server offers only Basic256Sha256 endpoints (Sign or SignAndEncrypt), so a client
-without a certificate (security policy None) cannot open a channel at all. The server's
+A secured server offers only Basic256Sha256 endpoints (Sign or SignAndEncrypt). asyncua still
+accepts a secure channel with policy None (clients need one to read the endpoint list), so the
+server also refuses to activate a session on a channel that carries no client certificate:
+an anonymous client can discover the endpoints and nothing else. The server's
 certificate is generated on first start into the certificate directory and reused afterwards.
 When trusted client certificates are given, only those may open a session; otherwise any client
 that presents a valid certificate may (the demo default).
@@ -13,11 +15,14 @@ import hashlib
 import logging
 import socket
 from pathlib import Path
+from typing import Any
 
 from asyncua import ua
 from asyncua.common.utils import ServiceError
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
+from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.uacrypto import load_certificate
+from asyncua.server.user_managers import UserManager
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -69,3 +74,19 @@ class TrustList:
         if _fingerprint(cert) not in self.fingerprints:
             _LOGGER.warning("refused untrusted client certificate of %s", app.ApplicationUri)
             raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
+
+
+class CertificateHolders(UserManager):
+    """asyncua user manager: a session needs a channel signed with a client certificate."""
+
+    def get_user(
+        self,
+        iserver: Any,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> User | None:
+        if not certificate:  # policy None gives an empty certificate, not None
+            _LOGGER.warning("refused a session without a client certificate")
+            return None
+        return User(role=UserRole.User)

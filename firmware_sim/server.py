@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from firmware_sim.faults import SERVER_FAULTS, FaultKind, check_duration, parse_
 from firmware_sim.hang import HangSwitch
 from firmware_sim.machine import SimMachine
 from firmware_sim.plant import Plant, SecurityMode
-from firmware_sim.security import TrustList, ensure_certificate
+from firmware_sim.security import CertificateHolders, TrustList, ensure_certificate
 from protocols.enums import ReturnStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -42,7 +43,10 @@ STRING, UINT64, BOOLEAN, DOUBLE = (
     ua.VariantType.Double,
 )
 RETURN_STATUS_ARG = ("ReturnStatus", UINT64, "OPC 10031-4 ReturnStatus bitmask")
-COMMENT_ARG = ("Comment", STRING, "Free text, logged")
+COMMENT_ARG = ("Comment", STRING, "Free text, ignored by the simulator")
+# Server-level faults start after this delay, so the InjectFault call that asked for one
+# still gets its answer.
+METHOD_REPLY_GRACE_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class PlantServer:
         self.plant = plant
         self.options = options or ServerOptions()
         self.clock = SimClock(self.options.time_scale)
-        now = self.clock.now()
+        now = self.clock.start
         self.machines = {
             spec.id: SimMachine(spec, seed=self.options.seed, now=now) for spec in plant.machines
         }
@@ -75,6 +79,7 @@ class PlantServer:
         self._hang = HangSwitch()
         self._tick_task: asyncio.Task[None] | None = None
         self._fault_tasks: set[asyncio.Task[None]] = set()
+        self._crashing = False
 
     @property
     def endpoint(self) -> str:
@@ -87,7 +92,9 @@ class PlantServer:
     # Life cycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._check_port()
         await self._start_opcua()
+        self.clock.begin()
         self._tick_task = asyncio.create_task(self._run(), name=f"sim-{self.plant.unit}")
 
     async def stop(self) -> None:
@@ -105,19 +112,36 @@ class PlantServer:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def _check_port(self) -> None:
+        """Fail fast and clearly on a busy port, before seconds of building a server."""
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.plant.host, self.port))
+            except OSError as exc:
+                raise ServerError(f"cannot listen on {self.endpoint}: {exc.strerror}") from None
+
     async def _start_opcua(self) -> None:
-        server = Server()
+        await self._listen(*await self._build())
+
+    async def _build(self) -> tuple[Server, AddressSpace]:
+        """A new asyncua server with the plant's address space, not listening yet."""
+        secured = self.security is not SecurityMode.NONE
+        server = Server(user_manager=CertificateHolders() if secured else None)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name(f"GloNet simulated plant {self.plant.name}")
         await server.set_application_uri(f"urn:glonet:sim:{self.plant.unit}")
         await self._secure(server)
-        self._hang.attach(server)
         idx = await server.register_namespace(NAMESPACE_URI)
         space = AddressSpace(server, idx)
         await space.build_root()
         for machine in self.machines.values():
             await space.add_machine(machine, self._job_methods(machine), self._maintenance(machine))
+        return server, space
+
+    async def _listen(self, server: Server, space: AddressSpace) -> None:
+        self._hang.attach(server)
         try:
             await server.start()
         except OSError as exc:
@@ -132,10 +156,11 @@ class PlantServer:
         )
 
     async def _stop_opcua(self) -> None:
-        server, self._server, self._space = self._server, None, None
-        if server is not None:
+        self._space = None  # the simulation stops publishing at once
+        if self._server is not None:
             self._hang.release()
-            await server.stop()
+            await self._server.stop()
+            self._server = None
 
     async def _secure(self, server: Server) -> None:
         server.set_security_policy([SECURITY_POLICIES[self.security]])
@@ -154,9 +179,16 @@ class PlantServer:
     # Simulation loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Tick at a fixed rate; when a tick overruns, the next one starts at once."""
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         while True:
-            await self.tick()
-            await asyncio.sleep(self.update_interval_s)
+            try:
+                await self.tick()
+            except Exception:  # a bug in one tick must not stop the plant
+                _LOGGER.exception("plant %s: simulation tick failed", self.plant.unit)
+            next_tick = max(next_tick + self.update_interval_s, loop.time())
+            await asyncio.sleep(next_tick - loop.time())
 
     async def tick(self) -> None:
         """Step every machine to the current simulated time and publish what changed."""
@@ -188,20 +220,37 @@ class PlantServer:
             target.inject(kind, duration_s)
 
     async def _server_fault(self, kind: FaultKind, duration_s: float) -> None:
+        if self._crashing:
+            raise FaultSpecError(f"plant {self.plant.unit} is crashed already")
         _LOGGER.warning("plant %s: server fault %s for %.1f s", self.plant.unit, kind, duration_s)
         if kind is FaultKind.DISCONNECT:
-            self._hang.drop_connections()
+            self._spawn(self._drop_connections())
         elif kind is FaultKind.HANG:
             self._hang.hang(duration_s)
         else:
+            self._crashing = True
             self._spawn(self._crash(duration_s))
 
+    async def _drop_connections(self) -> None:
+        await asyncio.sleep(METHOD_REPLY_GRACE_S)
+        self._hang.drop_connections()
+
     async def _crash(self, downtime_s: float) -> None:
-        await asyncio.sleep(0.1)  # let the method call that asked for it return first
-        await self._stop_opcua()
-        await asyncio.sleep(downtime_s)
-        await self._start_opcua()
-        _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
+        """Go away for ``downtime_s``; come back as a fresh server (sessions lost) on the same port.
+
+        Building a server takes asyncua a few seconds (its standard address space), so the
+        replacement is built during the downtime, which cannot be shorter than that.
+        """
+        try:
+            await asyncio.sleep(METHOD_REPLY_GRACE_S)
+            await self._stop_opcua()
+            replacement, _ = await asyncio.gather(self._build(), asyncio.sleep(downtime_s))
+            await self._listen(*replacement)
+            _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
+        except ServerError as exc:
+            _LOGGER.error("plant %s stays down after crash: %s", self.plant.unit, exc)
+        finally:
+            self._crashing = False
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

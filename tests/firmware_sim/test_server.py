@@ -1,0 +1,208 @@
+"""A real asyncua client against a real plant server: model, monitoring, job control, wear."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from asyncua import Client, ua
+
+from firmware_sim.server import PlantServer
+from protocols.enums import ReturnStatus
+from tests.firmware_sim.conftest import (
+    Collector,
+    Machine,
+    eventually,
+    job_order,
+    machine_handle,
+    subscribe_alarms,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
+
+OK = int(ReturnStatus.NO_ERROR)
+
+
+async def job_state(m: Machine, job_id: str) -> str | None:
+    job = (await m.jobs()).get(job_id)
+    return None if job is None else str(job["state"])
+
+
+async def wait_job(m: Machine, job_id: str, state: str) -> None:
+    async def reached() -> bool:
+        return await job_state(m, job_id) == state
+
+    await eventually(reached, f"job order {job_id} {state}")
+
+
+async def test_browse_the_model(client: Client, plant_server: PlantServer) -> None:
+    m = await machine_handle(client, "mill-1")
+    folder = await client.nodes.objects.get_child(f"{m.idx}:Machines")
+    names = {(await n.read_browse_name()).Name for n in await folder.get_children()}
+    assert names == set(plant_server.machines)
+    assert await m.value("Identification", "Manufacturer") == "DMG MORI"
+    assert await m.value("Identification", "AssetKind") == "machine"
+    capabilities = json.loads(await m.value("Identification", "Capabilities"))
+    assert capabilities == [{"process": "milling", "parameters": {"tolerance_mm": 0.01}}]
+    assert await m.state() in {"NotExecuting", "Executing"}
+    spindle = await m.child("Monitoring", "SpindleSpeed")
+    assert spindle.nodeid == ua.NodeId("mill-1.Monitoring.SpindleSpeed", m.idx)
+    units = await (await spindle.get_child("0:EngineeringUnits")).read_value()
+    assert units.DisplayName.Text == "1/min"
+    assert await m.value("JobManagement", "MaxDownloadableJobOrders") == 3
+    store = await m.child("JobManagement", "Store")
+    arguments = await (await store.get_child("0:InputArguments")).read_value()
+    assert [a.Name for a in arguments] == ["JobOrder", "Comment"]
+    assert isinstance(await m.value("SimulationTime"), datetime)
+
+    cell = await machine_handle(client, "cell-1")
+    assert await cell.value("Identification", "AssetKind") == "product"
+    with pytest.raises(ua.UaError):
+        await cell.child("JobManagement")
+
+
+async def test_subscription_sees_values_change(client: Client) -> None:
+    m = await machine_handle(client, "mill-2")
+    collector = Collector()
+    subscription = await client.create_subscription(20, collector)
+    vibration = await m.child("Monitoring", "VibrationRms")
+    await subscription.subscribe_data_change(vibration)
+
+    async def several_values() -> bool:
+        return len({value for _, value, _ in collector.changes}) >= 3
+
+    await eventually(several_values, "three different vibration values")
+    await subscription.delete()
+    stamps = [data.monitored_item.Value.SourceTimestamp for _, _, data in collector.changes]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+
+
+async def test_stored_job_waits_then_runs_to_end_on_the_simulated_clock(client: Client) -> None:
+    m = await machine_handle(client, "mill-1")
+    before = await m.value("SimulationTime")
+    assert await m.job("Store", job_order("J-A", "mill-1", planned_duration_s=1800)) == OK
+    first_tick = await m.value("SimulationTime")
+
+    async def later_tick() -> bool:
+        return await m.value("SimulationTime") > first_tick
+
+    await eventually(later_tick, "a simulation tick")
+    assert await job_state(m, "J-A") == "NotAllowedToStart"
+
+    assert await m.job("Start", "J-A") == OK
+    await wait_job(m, "J-A", "Running")
+    await wait_job(m, "J-A", "Ended")
+    response = (await m.responses())["J-A"]
+    start = datetime.fromisoformat(response["actual_start"])
+    end = datetime.fromisoformat(response["actual_end"])
+    # Planned 1800 s x speed factor 1.0 x noise (sigma 5 %), on the simulated clock.
+    assert 1800 * 0.8 < (end - start).total_seconds() < 1800 * 1.25
+    assert before < start < end <= await m.value("SimulationTime")
+    assert response["produced_quantity"] == 4
+    assert await m.value("Monitoring", "PartsProduced") >= 4
+
+
+async def test_second_job_queues_behind_the_first(client: Client) -> None:
+    m = await machine_handle(client, "mill-2")
+    assert await m.job("StoreAndStart", job_order("Q-1", "mill-2", planned_duration_s=1800)) == OK
+    assert await m.job("StoreAndStart", job_order("Q-2", "mill-2", planned_duration_s=600)) == OK
+    await wait_job(m, "Q-1", "Running")
+    assert await job_state(m, "Q-2") == "AllowedToStart"
+    await wait_job(m, "Q-2", "Ended")
+    responses = await m.responses()
+    assert responses["Q-1"]["state"] == "Ended"
+    assert responses["Q-2"]["actual_start"] >= responses["Q-1"]["actual_end"]
+
+
+async def test_cancel_running_and_waiting_jobs(client: Client) -> None:
+    m = await machine_handle(client, "mill-3")
+    assert await m.job("StoreAndStart", job_order("C-1", "mill-3", planned_duration_s=36000)) == OK
+    assert await m.job("Store", job_order("C-2", "mill-3")) == OK
+    await wait_job(m, "C-1", "Running")
+    assert await m.job("Cancel", "C-1") == OK
+    assert await m.job("Cancel", "C-2") == OK
+    jobs, responses = await m.jobs(), await m.responses()
+    assert jobs["C-1"]["state"] == jobs["C-2"]["state"] == "Aborted"
+    assert responses["C-1"]["actual_end"] is not None
+    assert "C-2" not in responses  # never started: no response
+    assert await m.job("Cancel", "C-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
+    assert await m.job("Clear", "C-1") == OK
+    assert "C-1" not in await m.jobs()
+
+    async def idle() -> bool:
+        return await m.state() == "NotExecuting"
+
+    await eventually(idle, "machine idle after the cancel")
+
+
+async def test_bad_requests_get_the_right_return_status(client: Client) -> None:
+    m = await machine_handle(client, "mill-5")
+    invalid = int(ReturnStatus.INVALID_REQUEST)
+    assert await m.job("Store", "{not json") == invalid
+    assert await m.job("Store", json.dumps({"job_order_id": "X-1"})) == invalid
+    assert await m.job("Store", job_order("X-1", "mill-1")) == invalid  # another machine's
+    assert await m.job("Store", job_order("X-1", "mill-5", process="welding")) == invalid
+    assert await m.job("Store", job_order("X-1", "mill-5", quantity=0)) == invalid
+    assert await m.job("Store", job_order("bad id!", "mill-5")) == invalid
+    assert int(await m.call("JobManagement", "Store", 42, "")) == invalid
+
+    assert await m.job("Store", job_order("X-1", "mill-5")) == OK
+    duplicate = await m.job("StoreAndStart", job_order("X-1", "mill-5"))
+    assert duplicate == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
+    assert await m.job("Start", "X-404") == int(ReturnStatus.UNKNOWN_JOB_ORDER_ID)
+    assert await m.job("Cancel", "X-404") == int(ReturnStatus.UNKNOWN_JOB_ORDER_ID)
+    assert await m.job("Start", "") == invalid
+    assert await m.job("Start", "bad id!") == invalid
+    assert await m.job("Clear", "X-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
+    assert await m.job("Start", "X-1") == OK
+    assert await m.job("Start", "X-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
+
+
+async def test_full_job_list_is_unable_to_accept(client: Client) -> None:
+    m = await machine_handle(client, "mill-4")
+    assert await m.job("Store", job_order("F-1", "mill-4")) == OK
+    assert await m.job("Store", job_order("F-2", "mill-4")) == OK
+    refused = await m.job("Store", job_order("F-3", "mill-4"))
+    assert refused == int(ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER)
+    assert "F-3" not in await m.jobs()
+    assert await m.job("Cancel", "F-1") == OK  # a finished job order no longer counts
+    assert await m.job("Store", job_order("F-3", "mill-4")) == OK
+
+
+async def test_wear_raises_alarms_before_breakdown_and_repair_clears(client: Client) -> None:
+    m = await machine_handle(client, "worn-1")
+    alarms = await subscribe_alarms(client)
+    long_job = job_order("W-1", "worn-1", planned_duration_s=360000)
+    assert await m.job("StoreAndStart", long_job) == OK
+
+    async def broken() -> bool:
+        return "breakdown" in alarms.codes(active=True, source="worn-1")
+
+    await eventually(broken, "a breakdown alarm")
+    raised = [e for e in alarms.events if e.Active and e.SourceName == "worn-1"]
+    codes = [e.AlarmCode for e in raised]
+    assert codes.index("tool_wear") < codes.index("breakdown")
+    assert "high_vibration" in codes[: codes.index("breakdown")]
+    breakdown = raised[codes.index("breakdown")]
+    assert breakdown.Severity == 1000 and breakdown.ConditionId == "worn-1/breakdown"
+    assert isinstance(breakdown.Message.Text, str) and breakdown.Message.Text
+
+    async def out_of_service() -> bool:
+        return await m.state() == "OutOfService"
+
+    await eventually(out_of_service, "OutOfService")
+    await wait_job(m, "W-1", "Interrupted")
+    mode = await m.value("MachineryBuildingBlocks", "MachineryOperationMode", "CurrentState")
+    assert mode.Text == "Maintenance"
+
+    assert await m.call("Maintenance", "Repair") is True
+
+    async def cleared() -> bool:
+        return "breakdown" in alarms.codes(active=False, source="worn-1")
+
+    await eventually(cleared, "breakdown cleared")
+    await wait_job(m, "W-1", "Running")
+    assert await m.state() == "Executing"
+    assert await m.value("Monitoring", "ToolWear") < 50
+    assert await m.job("Cancel", "W-1") == OK
