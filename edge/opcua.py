@@ -37,6 +37,7 @@ from protocols.enums import Quality
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0
+SESSION_TIMEOUT_MS = 600_000
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 15.0
 QUEUE_SIZE = 100_000
@@ -104,6 +105,7 @@ class EndpointConnection:
 
     async def _session(self) -> None:
         client = Client(self.endpoint, timeout=REQUEST_TIMEOUT)
+        client.session_timeout = SESSION_TIMEOUT_MS
         if self._security.security_string is not None:
             await client.set_security_string(self._security.security_string)
         if self._security.username is not None:
