@@ -11,7 +11,8 @@ The search is a tabu search on the critical path(s) of the disjunctive graph: N5
 operation to the front or end of its critical block, and reassignment of a critical operation to
 another eligible machine at a position that cannot create a cycle. For the pure makespan objective
 moves are ranked by head/tail estimates (O(block) each, as in Dell'Amico-Trubian and
-Mastrolilli-Gambardella); for other objectives every candidate is decoded and evaluated exactly.
+Mastrolilli-Gambardella); for other objectives the best-estimated candidates are decoded and
+evaluated exactly.
 Everything below ``solve`` runs without the GIL on C arrays.
 """
 
@@ -26,7 +27,7 @@ cdef i64 NEG = -4611686018427387904
 cdef double INF = 1e300
 
 cdef enum:
-    # Exact evaluation decodes every candidate: sample at most this many per iteration.
+    # Exact evaluation decodes this many candidates per iteration.
     EXACT_SAMPLE = 40
     # The tabu list is a lossy hash table of 2**TABU_BITS attributes.
     TABU_BITS = 16
@@ -776,31 +777,32 @@ cdef double estimate_seq(Inst *I, Sol *S, Work *W, int u, int after, int right) 
     return <double>best
 
 
-cdef void add_seq_move(Inst *I, Sol *S, Work *W, int u, int after, int right, int exact) noexcept nogil:
+cdef void add_seq_move(Inst *I, Sol *S, Work *W, int u, int after, int right,
+                       int estimate) noexcept nogil:
     if after == u or after == S.mprev[u]:
         return
     add_move(W, u, S.mach[u], after, right, S.dur[u],
-             0.0 if exact else estimate_seq(I, S, W, u, after, right))
+             estimate_seq(I, S, W, u, after, right) if estimate else 0.0)
 
 
 cdef void block_moves(Inst *I, Sol *S, Work *W, int *B, int L, int first_block, int last_block,
-                      int exact) noexcept nogil:
+                      int estimate) noexcept nogil:
     """N5 swaps at the block ends, plus N7 moves of inner operations to the block's ends."""
     cdef int j, before = S.mprev[B[0]]
     if not first_block:
-        add_seq_move(I, S, W, B[0], B[1], 1, exact)
+        add_seq_move(I, S, W, B[0], B[1], 1, estimate)
     if not last_block and (L > 2 or first_block):
-        add_seq_move(I, S, W, B[L - 1], S.mprev[B[L - 2]], 0, exact)
+        add_seq_move(I, S, W, B[L - 1], S.mprev[B[L - 2]], 0, estimate)
     if L < 3:
         return
     for j in range(1, L - 1):
-        add_seq_move(I, S, W, B[j], before, 0, exact)
-        add_seq_move(I, S, W, B[j], B[L - 1], 1, exact)
-    add_seq_move(I, S, W, B[0], B[L - 1], 1, exact)
-    add_seq_move(I, S, W, B[L - 1], before, 0, exact)
+        add_seq_move(I, S, W, B[j], before, 0, estimate)
+        add_seq_move(I, S, W, B[j], B[L - 1], 1, estimate)
+    add_seq_move(I, S, W, B[0], B[L - 1], 1, estimate)
+    add_seq_move(I, S, W, B[L - 1], before, 0, estimate)
 
 
-cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int exact) noexcept nogil:
+cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int estimate) noexcept nogil:
     """Insert v on another eligible machine between x and y, where x cannot be a descendant of v
     (starts before v ends) and y cannot be an ancestor (ends after v starts): never a cycle."""
     cdef int e, f, k, p, x, y
@@ -817,7 +819,7 @@ cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int exact) noexcept no
             if a > ra:
                 ra = a
         qa = 0
-        if not exact:
+        if estimate:
             for f in range(I.js_ptr[v], I.js_ptr[v + 1]):
                 p = I.js[f]
                 a = tr(I, k, S.mach[p]) + S.dur[p] + W.tail[p]
@@ -833,25 +835,25 @@ cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int exact) noexcept no
                 q = qa
                 if y >= 0 and S.dur[y] + W.tail[y] > q:
                     q = S.dur[y] + W.tail[y]
-                add_move(W, v, k, x, 0, d, 0.0 if exact else <double>(r + d + q))
+                add_move(W, v, k, x, 0, d, <double>(r + d + q) if estimate else 0.0)
             if y < 0:
                 break
             x = y
             y = S.mnext[y]
 
 
-cdef void path_moves(Inst *I, Sol *S, Work *W, int endop, int exact) noexcept nogil:
+cdef void path_moves(Inst *I, Sol *S, Work *W, int endop, int estimate) noexcept nogil:
     cdef int cnt = critical_path(I, S, W, endop, W.path), t = 0, b
     while t < cnt:
         b = t
         while t + 1 < cnt and W.path[t + 1] == S.mnext[W.path[t]]:
             t += 1
         if t > b:
-            block_moves(I, S, W, W.path + b, t - b + 1, b == 0, t == cnt - 1, exact)
+            block_moves(I, S, W, W.path + b, t - b + 1, b == 0, t == cnt - 1, estimate)
         t += 1
     for t in range(cnt):
         if I.opt_ptr[W.path[t] + 1] - I.opt_ptr[W.path[t]] > 1:
-            reassign_moves(I, S, W, W.path[t], exact)
+            reassign_moves(I, S, W, W.path[t], estimate)
 
 
 cdef int tardy_job(Inst *I, Sol *S, Work *W) noexcept nogil:
@@ -869,16 +871,16 @@ cdef int tardy_job(Inst *I, Sol *S, Work *W) noexcept nogil:
     return pick
 
 
-cdef void neighbourhood(Inst *I, Sol *S, Work *W, int exact) noexcept nogil:
+cdef void neighbourhood(Inst *I, Sol *S, Work *W, int estimate) noexcept nogil:
     cdef int j
     W.nmoves = 0
     if I.w_mk > 0 or I.w_stab > 0:
-        path_moves(I, S, W, pick_end(I, S, W, -1), exact)
+        path_moves(I, S, W, pick_end(I, S, W, -1), estimate)
     if I.w_tard > 0:
         score(I, S, W, S.start)
         j = tardy_job(I, S, W)
         if j >= 0:
-            path_moves(I, S, W, pick_end(I, S, W, j), exact)
+            path_moves(I, S, W, pick_end(I, S, W, j), estimate)
 
 
 # ---------------------------------------------------------------- tabu list
@@ -937,17 +939,30 @@ cdef void make_tabu(Inst *I, Sol *S, Work *W, Move *mv, i64 until) noexcept nogi
 # ---------------------------------------------------------------- search
 
 cdef void exact_values(Inst *I, Sol *S, Work *W) noexcept nogil:
-    """Decode every (sampled) candidate and store its exact objective; cycles get +inf."""
+    """Decode EXACT_SAMPLE candidates, half with the best makespan estimates and half drawn at
+    random (the estimate ignores tardiness and stability), and store their exact objective;
+    cycles get +inf."""
     cdef int c, j, old_k, old_after
     cdef i64 old_d
     cdef Move tmp
     cdef i64 mk
     cdef double tard, obj
     cdef int moved
-    while W.nmoves > EXACT_SAMPLE:
-        j = rnd_below(W, W.nmoves)
-        W.nmoves -= 1
-        W.moves[j] = W.moves[W.nmoves]
+    for c in range(W.nmoves - 1, 0, -1):
+        j = rnd_below(W, c + 1)
+        tmp = W.moves[c]
+        W.moves[c] = W.moves[j]
+        W.moves[j] = tmp
+    if W.nmoves > EXACT_SAMPLE:
+        for c in range(EXACT_SAMPLE // 2):
+            j = c
+            for old_k in range(c + 1, W.nmoves):
+                if W.moves[old_k].val < W.moves[j].val:
+                    j = old_k
+            tmp = W.moves[c]
+            W.moves[c] = W.moves[j]
+            W.moves[j] = tmp
+        W.nmoves = EXACT_SAMPLE
     mk, tard, moved, obj = S.makespan, S.tard, S.moved, S.obj
     for c in range(W.nmoves):
         tmp = W.moves[c]
@@ -985,37 +1000,30 @@ cdef int choose(Inst *I, Sol *S, Work *W, i64 it, double best_obj) noexcept nogi
     return pick if pick >= 0 else fallback
 
 
-cdef int apply_move(Inst *I, Sol *S, Work *W, Move *mv, int fast) noexcept nogil:
-    """Apply and decode; undo and return -1 if the move closed a cycle."""
-    cdef int old_k = S.mach[mv.u], old_after = S.mprev[mv.u], old_next = S.mnext[mv.u], rc
+cdef int apply_move(Inst *I, Sol *S, Work *W, Move *mv) noexcept nogil:
+    """Apply, decode (fully: the estimates need the topological order for the tails) and
+    score; undo and return -1 if the move closed a cycle."""
+    cdef int old_k = S.mach[mv.u], old_after = S.mprev[mv.u], rc
     cdef i64 old_d = S.dur[mv.u]
     relocate(S, mv.u, mv.k, mv.after, mv.dur)
-    # The estimated search needs the full topological order for the tails.
-    if fast:
-        rc = evaluate(I, S, W, S.start)
-    else:
-        rc = evaluate_from(I, S, W, S.start, mv.u, old_next)
+    rc = evaluate(I, S, W, S.start)
     if rc != 0:
         relocate(S, mv.u, old_k, old_after, old_d)
         evaluate(I, S, W, S.start)
-        if fast:
-            tails(I, S, W)
-        return -1
     score(I, S, W, S.start)
-    if fast:
-        tails(I, S, W)
-    return 0
+    tails(I, S, W)
+    return rc
 
 
-cdef void perturb(Inst *I, Sol *S, Work *W, int count, int fast) noexcept nogil:
+cdef void perturb(Inst *I, Sol *S, Work *W, int count) noexcept nogil:
     cdef int done = 0, tries = 0, c
     while done < count and tries < 4 * count:
         tries += 1
-        neighbourhood(I, S, W, 1)
+        neighbourhood(I, S, W, 0)
         if W.nmoves == 0:
             return
         c = rnd_below(W, W.nmoves)
-        if apply_move(I, S, W, &W.moves[c], fast) == 0:
+        if apply_move(I, S, W, &W.moves[c]) == 0:
             done += 1
 
 
@@ -1032,8 +1040,7 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
     cdef i64 it = 0, last_improve = 0
     cdef int c, attempt
     cdef Move mv
-    if fast:
-        tails(I, cur, W)
+    tails(I, cur, W)
     stop_reason[0] = 0
     while True:
         if best.obj <= lim.lower_bound:
@@ -1044,7 +1051,7 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
             break
         if (it & 15) == 0 and now() >= lim.deadline:
             break
-        neighbourhood(I, cur, W, not fast)
+        neighbourhood(I, cur, W, 1)
         if W.nmoves == 0:
             stop_reason[0] = 3
             break
@@ -1057,7 +1064,7 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
                 break
             mv = W.moves[c]
             make_tabu(I, cur, W, &mv, it + lim.tenure_min + rnd_below(W, lim.tenure_span))
-            if apply_move(I, cur, W, &mv, fast) == 0:
+            if apply_move(I, cur, W, &mv) == 0:
                 break
             W.moves[c].val = INF
         if cur.obj < best.obj:
@@ -1068,9 +1075,8 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
             evaluate(I, cur, W, cur.start)
             score(I, cur, W, cur.start)
             memset(W.texp, 0, (1 << TABU_BITS) * sizeof(i64))
-            perturb(I, cur, W, 6 + rnd_below(W, 10), fast)
-            if fast:
-                tails(I, cur, W)
+            perturb(I, cur, W, 6 + rnd_below(W, 10))
+            tails(I, cur, W)
             last_improve = it
     return it
 
