@@ -17,7 +17,7 @@ from cloud.auth.models import Actor, Role
 from cloud.database import utcnow
 from cloud.events import Event, sse_stream
 from cloud.exceptions import InvalidInput
-from cloud.maintenance import flows, reporting, service
+from cloud.maintenance import flows, outbox, reporting, service
 from cloud.maintenance.models import (
     AlertRead,
     Assign,
@@ -111,7 +111,7 @@ def visible_to(actor: Actor) -> Any:
     """Which maintenance events an SSE client may see."""
 
     def visible(event: Event) -> bool:
-        if event.get("type") != flows.EVENT_TYPE:
+        if event.get("type") != outbox.EVENT_TYPE:
             return False
         if actor.role is Role.COORDINATOR:
             return True
