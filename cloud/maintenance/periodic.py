@@ -42,9 +42,9 @@ def run_escalation(
     tickets nobody could take."""
     events: list[Event] = []
     waiting = session.scalars(
-        select(MaintenanceTicket).where(
-            MaintenanceTicket.status.in_([TicketStatus.OPEN.value, TicketStatus.ASSIGNED.value])
-        )
+        select(MaintenanceTicket)
+        .where(MaintenanceTicket.status.in_([TicketStatus.OPEN.value, TicketStatus.ASSIGNED.value]))
+        .with_for_update(skip_locked=True)
     )
     for ticket in list(waiting):
         if ticket.status == TicketStatus.OPEN.value:

@@ -50,10 +50,11 @@ from protocols.enums import ReplyAction
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the maintenance worker (after the ingest, whose MQTT client it publishes with)."""
+    """Start the maintenance worker in the process that runs the ingest: it publishes with the
+    ingest's MQTT client (an API-only process leaves the work to that one)."""
     context = app.state.context
     settings = context.settings.maintenance
-    if not settings.enabled:
+    if not settings.enabled or context.ingest is None:
         yield
         return
     worker = MaintenanceWorker(
@@ -61,7 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         network=context.settings.network,
         settings=settings,
         broadcaster=context.broadcaster,
-        publish=context.ingest.publish if context.ingest is not None else None,
+        publish=context.ingest.publish,
     )
     app.state.maintenance = worker
     await worker.start()
