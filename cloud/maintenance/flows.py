@@ -444,7 +444,7 @@ def assign_best(
     if not ranked or not ranked[0].eligible:
         why = "; ".join(f"{c.technician}: {', '.join(c.reasons)}" for c in ranked[:5])
         service.record(
-            session, ticket, now, SYSTEM, "unassigned", f"no eligible technician. {why}".strip()
+            session, ticket, now, SYSTEM, "no_technician", f"no eligible technician. {why}".strip()
         )
         return escalate_to_coordinator(session, ticket, now, "no eligible technician")
     best = ranked[0]
