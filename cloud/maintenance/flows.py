@@ -56,9 +56,6 @@ Clock = Callable[[], datetime]
 ALWAYS_ON_DUTY = assignment.WorkingHours(
     {day: (time(0), time(23, 59, 59, 999999)) for day in range(7)}
 )
-PREVENTIVE_SEVERITY = 300
-
-
 DEFAULT_POLICY = MaintenancePolicy()
 
 
@@ -464,15 +461,18 @@ def assign(
 ) -> list[Event]:
     if ticket.status not in {s.value for s in OPEN_STATUSES}:
         raise Conflict(f"ticket {ticket.id} is {ticket.status}; it cannot be assigned")
-    if ticket.assignee_id and ticket.assignee_id != technician_id:
-        ticket.previous_assignees = [*ticket.previous_assignees, ticket.assignee_id]
+    events = []
+    previous = ticket.assignee_id
+    if previous and previous != technician_id:
+        ticket.previous_assignees = [*ticket.previous_assignees, previous]
+        events.append(event(ticket, "reassigned", technician_id=previous))  # their inbox drops it
     ticket.assignee_id = technician_id
     ticket.status = TicketStatus.ASSIGNED.value
     ticket.acknowledged_at = None
     if ticket.escalation_started_at is None:
         ticket.escalation_started_at = now
     service.record(session, ticket, now, actor, "assigned", why or technician_id)
-    return notify(session, ticket, action, now)
+    return [*events, *notify(session, ticket, action, now)]
 
 
 def override_assignment(

@@ -15,7 +15,6 @@ from cloud.maintenance.config import MaintenancePolicy
 from cloud.maintenance.escalation import EscalationAction, EscalationState, due_actions
 from cloud.maintenance.flows import (
     DEFAULT_POLICY,
-    PREVENTIVE_SEVERITY,
     assign_best,
     handle_alarm,
     open_ticket,
@@ -31,6 +30,8 @@ from cloud.registry.models import Machine, Unit
 from cloud.telemetry.models import MetricRollup
 from protocols import messages
 from protocols.enums import AlarmSource, AlarmState, AlertAction
+
+PREVENTIVE_SEVERITY = 300  # a warning: priority P4 on a standard service level
 
 # Reminders and escalation -----------------------------------------------------------------------
 
