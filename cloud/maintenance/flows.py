@@ -628,7 +628,8 @@ def handle_reply(
     assert isinstance(message, messages.TechnicianReply)
     technician = parsed.technician
     ticket_id = message.body.ticket_id
-    ticket = session.get(MaintenanceTicket, int(ticket_id)) if ticket_id.isdigit() else None
+    known = ticket_id.isdigit() and len(ticket_id) < 10  # within the id column's range
+    ticket = session.get(MaintenanceTicket, int(ticket_id)) if known else None
     if message.unit != technician or ticket is None or ticket.assignee_id != technician:
         _LOGGER.warning("technician %s replied about ticket %s not theirs", technician, ticket_id)
         return []

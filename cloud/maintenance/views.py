@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from anyio import from_thread
-from fastapi import APIRouter, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from cloud.auth.dependencies import CurrentActor, DbSession
@@ -74,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/api/maintenance", tags=["maintenance"], lifespan=lifespan)
 MAX_PARTS = 100
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Days = Annotated[int, Query(ge=1, le=3660)]
 
 
@@ -159,7 +160,7 @@ def create_ticket(
 
 
 @router.get("/tickets/{ticket_id}")
-def get_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> TicketDetail:
+def get_ticket(ticket_id: RowId, session: DbSession, actor: CurrentActor) -> TicketDetail:
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     return ticket_detail(session, ticket)
 
@@ -168,7 +169,7 @@ def _act(
     request: Request,
     session: DbSession,
     actor: Actor,
-    ticket_id: int,
+    ticket_id: RowId,
     action: ReplyAction,
     note: str = "",
     parts: Sequence[dict[str, Any]] = (),
@@ -189,19 +190,21 @@ def _act(
 
 @router.post("/tickets/{ticket_id}/acknowledge")
 def acknowledge(
-    ticket_id: int, request: Request, session: DbSession, actor: CurrentActor
+    ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
     return _act(request, session, actor, ticket_id, ReplyAction.ACKNOWLEDGE)
 
 
 @router.post("/tickets/{ticket_id}/start")
-def start(ticket_id: int, request: Request, session: DbSession, actor: CurrentActor) -> TicketRead:
+def start(
+    ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
+) -> TicketRead:
     return _act(request, session, actor, ticket_id, ReplyAction.START)
 
 
 @router.post("/tickets/{ticket_id}/resolve")
 def resolve(
-    ticket_id: int,
+    ticket_id: RowId,
     request: Request,
     session: DbSession,
     actor: CurrentActor,
@@ -213,7 +216,9 @@ def resolve(
 
 
 @router.post("/tickets/{ticket_id}/close")
-def close(ticket_id: int, request: Request, session: DbSession, actor: CurrentActor) -> TicketRead:
+def close(
+    ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
+) -> TicketRead:
     events = flows.close(session, actor=actor, ticket_id=ticket_id, now=utcnow())
     session.commit()
     broadcast(request, events)
@@ -222,7 +227,7 @@ def close(ticket_id: int, request: Request, session: DbSession, actor: CurrentAc
 
 @router.post("/tickets/{ticket_id}/assign")
 def assign(
-    ticket_id: int, spec: Assign, request: Request, session: DbSession, actor: CurrentActor
+    ticket_id: RowId, spec: Assign, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
     events = flows.override_assignment(
         session, actor=actor, ticket_id=ticket_id, technician_id=spec.technician_id, now=utcnow()
@@ -233,7 +238,7 @@ def assign(
 
 
 @router.post("/tickets/{ticket_id}/notes", status_code=status.HTTP_201_CREATED)
-def add_note(ticket_id: int, spec: Note, session: DbSession, actor: CurrentActor) -> TicketDetail:
+def add_note(ticket_id: RowId, spec: Note, session: DbSession, actor: CurrentActor) -> TicketDetail:
     service.add_note(session=session, actor=actor, ticket_id=ticket_id, text=spec.text, at=utcnow())
     session.flush()
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
@@ -242,7 +247,7 @@ def add_note(ticket_id: int, spec: Note, session: DbSession, actor: CurrentActor
 
 @router.post("/tickets/{ticket_id}/parts", status_code=status.HTTP_201_CREATED)
 def add_parts(
-    ticket_id: int,
+    ticket_id: RowId,
     parts: list[Part],
     session: DbSession,
     actor: CurrentActor,
@@ -292,7 +297,7 @@ def create_silence(spec: SilenceCreate, session: DbSession, actor: CurrentActor)
 
 
 @router.delete("/silences/{silence_id}")
-def expire_silence(silence_id: int, session: DbSession, actor: CurrentActor) -> SilenceRead:
+def expire_silence(silence_id: RowId, session: DbSession, actor: CurrentActor) -> SilenceRead:
     now = utcnow()
     row = service.expire_silence(session=session, actor=actor, silence_id=silence_id, now=now)
     return _silence(row, now)
@@ -321,7 +326,7 @@ def create_plan(spec: PlanCreate, session: DbSession, actor: CurrentActor) -> Pl
 
 
 @router.delete("/plans/{plan_id}")
-def deactivate_plan(plan_id: int, session: DbSession, actor: CurrentActor) -> PlanRead:
+def deactivate_plan(plan_id: RowId, session: DbSession, actor: CurrentActor) -> PlanRead:
     plan = service.deactivate_plan(session=session, actor=actor, plan_id=plan_id)
     return PlanRead.model_validate(plan)
 
@@ -343,7 +348,7 @@ def create_webhook(spec: WebhookCreate, session: DbSession, actor: CurrentActor)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_webhook(webhook_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def remove_webhook(webhook_id: RowId, session: DbSession, actor: CurrentActor) -> Response:
     service.remove_webhook(session=session, actor=actor, webhook_id=webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -133,6 +133,8 @@ def test_bad_input_is_a_clear_4xx(seeded, client, path, body):
 def test_bad_paths_and_queries_are_4xx(seeded, client):
     who = seeded.headers("coordinator")
     assert client.get(f"{API}/tickets/abc", headers=who).status_code == 422
+    assert client.get(f"{API}/tickets/{2**63}", headers=who).status_code == 422
+    assert client.delete(f"{API}/plans/0", headers=who).status_code == 422
     assert client.get(f"{API}/tickets?status=bogus", headers=who).status_code == 422
     assert client.get(f"{API}/tickets/99", headers=who).status_code == 404
     assert client.post(f"{API}/tickets/99/resolve", headers=who).status_code == 404
