@@ -35,7 +35,8 @@ def get_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
-def _api_key(request: Request) -> str:
+def api_key_from(request: Request) -> str:
+    """The key from the Authorization header, else from the pages' session cookie."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
@@ -47,7 +48,7 @@ def _api_key(request: Request) -> str:
 
 
 def get_actor(request: Request, session: DbSession) -> Actor:
-    return service.authenticate(session=session, api_key=_api_key(request))
+    return service.authenticate(session=session, api_key=api_key_from(request))
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from cloud.auth.dependencies import CurrentActor, DbSession
+from cloud.auth import service as auth_service
+from cloud.auth.dependencies import CurrentActor, DbSession, api_key_from
+from cloud.database import transaction
 from cloud.events import Event, sse_stream
 from cloud.network import service
 from cloud.network.models import JobProgressRead, MachineLive, NetworkOverview
@@ -41,10 +43,17 @@ def jobs(
 
 
 @router.get("/events", response_class=StreamingResponse)
-def events(request: Request, session: DbSession, actor: CurrentActor) -> StreamingResponse:
-    """Server-sent events of live state changes the caller may see."""
-    unit_ids = {u.id for u in registry_service.list_units(session=session, actor=actor)}
+def events(request: Request) -> StreamingResponse:
+    """Server-sent events of live state changes the caller may see.
+
+    Authenticates with its own short transaction: a request-scoped session would hold a
+    database connection for as long as the stream stays open.
+    """
     context = request.app.state.context
+    with transaction(context.session_factory) as session:
+        actor = auth_service.authenticate(session=session, api_key=api_key_from(request))
+        units = registry_service.list_units(session=session, actor=actor)
+        unit_ids = {unit.id for unit in units}
 
     def visible(event: Event) -> bool:
         return actor.is_coordinator or event.get("unit_id") in unit_ids

@@ -35,7 +35,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def cloud_error(_request: Request, exc: CloudError) -> JSONResponse:
         if exc.status_code >= 500:
             _LOGGER.error("request failed: %s", exc.message)
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

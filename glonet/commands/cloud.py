@@ -12,7 +12,8 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("cloud", help="the network coordinator")
-    commands = parser.add_subparsers(dest="cloud_command", metavar="COMMAND", required=True)
+    parser.set_defaults(handler=lambda _args: _usage(parser))
+    commands = parser.add_subparsers(dest="cloud_command", metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="web API, pages and ingest in one process")
     _config_option(serve)
@@ -43,6 +44,11 @@ def register(subparsers: Any) -> None:
     _config_option(broker)
     broker.add_argument("out_dir", type=Path)
     broker.set_defaults(handler=broker_config_command)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.auth import service as auth_service
-from cloud.auth.models import PrincipalCreate
+from cloud.auth.models import Actor, PrincipalCreate, Role
 from cloud.config import Settings, load_settings
 from cloud.context import AppContext
 from cloud.database import transaction
@@ -67,9 +67,7 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
     return settings_factory()
 
 
-def coordinator() -> Any:
-    from cloud.auth.models import Actor, Role
-
+def coordinator() -> Actor:
     return Actor(principal_id=0, name="fixture", role=Role.COORDINATOR)
 
 

@@ -22,8 +22,8 @@ from glonet.cli import main
 from protocols import codec, topics
 
 
-def _write_config(path: Path, db_url: str, **extra: object) -> Path:
-    config = {"network": "clinet", "database_url": db_url, **extra}
+def _write_config(path: Path, db_url: str, network: str = "clinet", **extra: object) -> Path:
+    config = {"network": network, "database_url": db_url, **extra}
     path.write_text(json.dumps(config))  # JSON is valid YAML
     return path
 
@@ -91,12 +91,13 @@ def _retained_state(broker: MosquittoBroker, network: str) -> str:
 
 @pytest.mark.integration
 def test_serve_runs_the_coordinator_and_says_goodbye(
-    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker
+    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
 ) -> None:
     port = free_port()
     config = _write_config(
         tmp_path / "c.yaml",
         db_url,
+        network,
         listen_port=port,
         mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "cli"},
     )
@@ -115,12 +116,53 @@ def test_serve_runs_the_coordinator_and_says_goodbye(
             except httpx.HTTPError:
                 time.sleep(0.1)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["checks"]["mqtt"] == "ok"
-        assert _retained_state(running_mosquitto, "clinet") == "online"
+        assert _retained_state(running_mosquitto, network) == "online"
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     # uvicorn shuts down gracefully, then re-raises the signal it caught.
     assert process.returncode in (0, -signal.SIGTERM)
-    assert _retained_state(running_mosquitto, "clinet") == "offline"
+    assert _retained_state(running_mosquitto, network) == "offline"
     first_log = json.loads(stderr.decode().splitlines()[0])
     assert {"time", "level", "logger", "message"} <= set(first_log)
+
+
+@pytest.mark.integration
+def test_ingest_command_runs_a_worker_until_terminated(
+    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
+) -> None:
+    from cloud.main import build_context
+    from cloud.network.models import UnitStatus
+    from tests.cloud.conftest import Gateway, onboard
+
+    config = _write_config(
+        tmp_path / "c.yaml",
+        db_url,
+        network,
+        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "w1"},
+    )
+    context = build_context(load_settings(config))
+    onboard(context, "plant-a")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glonet", "cloud", "ingest", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gateway = Gateway(running_mosquitto, "plant-a", network=network)
+    try:
+        gateway.online()  # retained: the worker gets it whenever it subscribes
+        deadline = time.monotonic() + 20
+        status = None
+        while status != "online" and time.monotonic() < deadline:
+            with context.session_factory() as session:
+                status = session.get(UnitStatus, "plant-a")
+                status = status.status if status else None
+            time.sleep(0.1)
+        assert status == "online"
+    finally:
+        gateway.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+        context.engine.dispose()
+    assert process.returncode == 0
+    assert _retained_state(running_mosquitto, network) == "offline"

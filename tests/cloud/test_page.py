@@ -124,6 +124,7 @@ def test_event_stream_carries_only_the_callers_units(
     with httpx.stream("GET", f"{base_url}/api/events", headers=headers, timeout=10) as stream:
         lines = stream.iter_lines()
         assert next(lines) == ": connected"
+        assert tenants.context.engine.pool.checkedout() == 0  # the stream holds no connection
         gateways("plant-b").capacity("m1", state="Executing")
         gateways("plant-a").capacity("m1", state="NotExecuting")
         for line in lines:
