@@ -12,9 +12,10 @@ from anyio import from_thread
 from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from cloud.auth.dependencies import CurrentActor, DbSession
+from cloud.auth import service as auth_service
+from cloud.auth.dependencies import CurrentActor, DbSession, api_key_from
 from cloud.auth.models import Actor, Role
-from cloud.database import utcnow
+from cloud.database import transaction, utcnow
 from cloud.events import Event, sse_stream
 from cloud.exceptions import InvalidInput
 from cloud.maintenance import flows, outbox, reporting, service
@@ -412,9 +413,15 @@ def get_comparison(
 
 
 @router.get("/events", response_class=StreamingResponse)
-def events(request: Request, actor: CurrentActor) -> StreamingResponse:
-    """Server-sent events about the tickets the caller may see (the technician inbox)."""
+def events(request: Request) -> StreamingResponse:
+    """Server-sent events about the tickets the caller may see (the technician inbox).
+
+    Authenticates in its own short transaction: a request-scoped session would hold a database
+    connection for as long as the stream stays open.
+    """
     context = request.app.state.context
+    with transaction(context.session_factory) as session:
+        actor = auth_service.authenticate(session=session, api_key=api_key_from(request))
     return StreamingResponse(
         context.counted_stream(sse_stream(context.broadcaster, visible_to(actor))),
         media_type="text/event-stream",
