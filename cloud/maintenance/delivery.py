@@ -2,8 +2,9 @@
 
 Channels are ports: MQTT goes through a :data:`Publisher` (the coordinator's own MQTT client in
 production, a fake in tests), webhooks through an injected ``httpx.Client``. A delivery is read in
-one transaction, attempted outside any transaction, and its outcome written in another, so a slow
-webhook never holds the database. Failed attempts are retried with exponential backoff; after
+one transaction (and claimed, so a second coordinator process does not send it too), attempted
+outside any transaction, and its outcome written in another, so a slow webhook never holds the
+database. Failed attempts are retried with exponential backoff; after
 the last one the notification is marked failed and the ticket's timeline says so — the ticket
 itself is untouched.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 Publisher = Callable[[str, bytes], bool]
 """Publish ``payload`` on ``topic`` with QoS 1; False when the broker is not reachable."""
 BATCH = 100
+CLAIM = timedelta(minutes=2)
 WEBHOOK_HEADERS = {"content-type": "application/json", "user-agent": "glonet-coordinator"}
 
 
@@ -61,13 +63,17 @@ def deliver_due(
             )
             .order_by(Notification.id)
             .limit(BATCH)
+            .with_for_update(skip_locked=True)
         )
-        due = [
-            _Attempt(
-                r.id, r.ticket_id, Channel(r.channel), r.target, r.topic, r.payload, r.attempts
+        due = []
+        for r in rows:
+            # Claimed for a while: another coordinator process skips it meanwhile.
+            r.next_attempt_at = now + CLAIM
+            due.append(
+                _Attempt(
+                    r.id, r.ticket_id, Channel(r.channel), r.target, r.topic, r.payload, r.attempts
+                )
             )
-            for r in rows
-        ]
     if not due:
         return []
     outcomes = [(attempt, _send(attempt, publish, http)) for attempt in due]

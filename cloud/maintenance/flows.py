@@ -1,5 +1,5 @@
 """Maintenance orchestration: alarms → alerts → routing → tickets → assignment → notifications,
-the ticket lifecycle, reminders and escalation, and preventive plans.
+and the ticket lifecycle (reminders, escalation, rules and plans are in :mod:`periodic`).
 
 Every flow runs inside the caller's transaction and takes ``now`` (an injectable clock upstream),
 so the whole chain is deterministic in tests. Messages to devices, webhooks and gateways are
@@ -10,10 +10,9 @@ broadcast.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -23,63 +22,41 @@ from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.database import transaction
 from cloud.exceptions import CloudError, Conflict, InvalidInput, PermissionDenied
-from cloud.ingest import service as ingest_service
 from cloud.ingest.service import Decoded
 from cloud.maintenance import assignment, routing, service
 from cloud.maintenance.config import MaintenancePolicy
-from cloud.maintenance.escalation import EscalationAction, EscalationState, due_actions
 from cloud.maintenance.models import (
     OPEN_STATUSES,
     AlertState,
-    Channel,
-    DeliveryStatus,
     MaintenanceAlert,
     MaintenancePlan,
     MaintenanceTicket,
-    Notification,
     Priority,
     TicketCreate,
     TicketKind,
     TicketStatus,
 )
-from cloud.maintenance.rules import RollupRule, statistic, window_start
-from cloud.maintenance.rules import by_asset as rule_assets
+from cloud.maintenance.outbox import (
+    EVENT_TYPE,
+    Event,
+    escalate_to_coordinator,
+    event,
+    notify,
+    repair_command,
+)
 from cloud.maintenance.service import SYSTEM, AssetInfo
 from cloud.network.models import UnitStatus
-from cloud.registry.models import Machine, Technician, Unit
+from cloud.registry.models import Technician, Unit
 from cloud.telemetry.models import MetricRollup
 from protocols import ProtocolError, codec, messages, topics
-from protocols.enums import AlarmSource, AlarmState, AlertAction, ReplyAction
+from protocols.enums import AlarmState, AlertAction, ReplyAction
 
 _LOGGER = logging.getLogger(__name__)
-Event = dict[str, Any]
 Clock = Callable[[], datetime]
-COORDINATOR = topics.COORDINATOR
-EVENT_TYPE = "maintenance"
 ALWAYS_ON_DUTY = assignment.WorkingHours(
     {day: (time(0), time(23, 59, 59, 999999)) for day in range(7)}
 )
-PREVENTIVE_SEVERITY = 300
-
-
 DEFAULT_POLICY = MaintenancePolicy()
-
-
-def event(ticket: MaintenanceTicket, action: str, **extra: Any) -> Event:
-    """A live event about a ticket, for the board and the technician inbox (SSE)."""
-    return {
-        "type": EVENT_TYPE,
-        "action": action,
-        "ticket_id": ticket.id,
-        "unit_id": ticket.unit_id,
-        "asset": ticket.asset,
-        "customer_id": ticket.customer_id,
-        "technician_id": ticket.assignee_id,
-        "status": ticket.status,
-        "priority": ticket.priority,
-        "title": ticket.title,
-        **extra,
-    }
 
 
 # Alarms and unit states → alerts ----------------------------------------------------------------
@@ -464,7 +441,7 @@ def assign_best(
     if not ranked or not ranked[0].eligible:
         why = "; ".join(f"{c.technician}: {', '.join(c.reasons)}" for c in ranked[:5])
         service.record(
-            session, ticket, now, SYSTEM, "unassigned", f"no eligible technician. {why}".strip()
+            session, ticket, now, SYSTEM, "no_technician", f"no eligible technician. {why}".strip()
         )
         return escalate_to_coordinator(session, ticket, now, "no eligible technician")
     best = ranked[0]
@@ -484,15 +461,18 @@ def assign(
 ) -> list[Event]:
     if ticket.status not in {s.value for s in OPEN_STATUSES}:
         raise Conflict(f"ticket {ticket.id} is {ticket.status}; it cannot be assigned")
-    if ticket.assignee_id and ticket.assignee_id != technician_id:
-        ticket.previous_assignees = [*ticket.previous_assignees, ticket.assignee_id]
+    events = []
+    previous = ticket.assignee_id
+    if previous and previous != technician_id:
+        ticket.previous_assignees = [*ticket.previous_assignees, previous]
+        events.append(event(ticket, "reassigned", technician_id=previous))  # their inbox drops it
     ticket.assignee_id = technician_id
     ticket.status = TicketStatus.ASSIGNED.value
     ticket.acknowledged_at = None
     if ticket.escalation_started_at is None:
         ticket.escalation_started_at = now
     service.record(session, ticket, now, actor, "assigned", why or technician_id)
-    return notify(session, ticket, action, now)
+    return [*events, *notify(session, ticket, action, now)]
 
 
 def override_assignment(
@@ -571,7 +551,7 @@ def resolve(
     service.add_parts(session=session, ticket=ticket, parts=parts, actor=actor, at=now)
     service.end_windows_of_ticket(session=session, ticket_id=ticket.id, at=now)
     _plan_done(session, ticket, now)
-    events = _repair_command(session, ticket, now)
+    events = repair_command(session, ticket, now)
     minutes = service.repair_minutes(ticket)
     service.record(session, ticket, now, SYSTEM, "repair_time", f"{minutes} minutes")
     _LOGGER.info("ticket %s resolved after %s minutes", ticket.id, minutes)
@@ -648,7 +628,8 @@ def handle_reply(
     assert isinstance(message, messages.TechnicianReply)
     technician = parsed.technician
     ticket_id = message.body.ticket_id
-    ticket = session.get(MaintenanceTicket, int(ticket_id)) if ticket_id.isdigit() else None
+    known = ticket_id.isdigit() and len(ticket_id) < 10  # within the id column's range
+    ticket = session.get(MaintenanceTicket, int(ticket_id)) if known else None
     if message.unit != technician or ticket is None or ticket.assignee_id != technician:
         _LOGGER.warning("technician %s replied about ticket %s not theirs", technician, ticket_id)
         return []
@@ -682,246 +663,7 @@ def reply_handler(
     return on_foreign
 
 
-# Notifications ----------------------------------------------------------------------------------
-
-
-def notify(
-    session: Session,
-    ticket: MaintenanceTicket,
-    action: AlertAction,
-    now: datetime,
-    *,
-    text: str = "",
-    to_assignee: bool = True,
-) -> list[Event]:
-    """Queue the assignee's MQTT alert and every webhook; return the live event."""
-    notice = messages.AlertNotice(
-        ticket_id=str(ticket.id),
-        action=action,
-        asset=ticket.asset,
-        asset_unit=ticket.unit_id,
-        severity=max(1, min(1000, ticket.severity)),
-        title=ticket.title,
-        text=(text or ticket.description)[:2000],
-        due_at=ticket.due_at,
-    )
-    if to_assignee and ticket.assignee_id:
-        seq = ingest_service.next_sequence(session=session, sender=COORDINATOR)
-        alert = messages.TechnicianAlert.create(unit=COORDINATOR, seq=seq, body=notice, sent_at=now)
-        _enqueue(
-            session,
-            ticket,
-            Channel.MQTT,
-            ticket.assignee_id,
-            action.value,
-            now,
-            codec.encode(alert).decode(),
-            topics.technician_alerts(ticket.network_id, ticket.assignee_id),
-        )
-    body = {
-        "network": ticket.network_id,
-        "ticket": ticket.id,
-        "status": ticket.status,
-        "priority": ticket.priority,
-        "assignee": ticket.assignee_id,
-        **notice.model_dump(mode="json"),
-    }
-    for hook in service.active_webhooks(session=session):
-        _enqueue(session, ticket, Channel.WEBHOOK, hook.url, action.value, now, json.dumps(body))
-    return [event(ticket, action.value)]
-
-
-def _enqueue(
-    session: Session,
-    ticket: MaintenanceTicket,
-    channel: Channel,
-    target: str,
-    action: str,
-    now: datetime,
-    payload: str,
-    topic: str | None = None,
-) -> None:
-    session.add(
-        Notification(
-            ticket_id=ticket.id,
-            channel=channel.value,
-            target=target,
-            action=action,
-            topic=topic,
-            payload=payload,
-            status=DeliveryStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-
-
-def _repair_command(session: Session, ticket: MaintenanceTicket, now: datetime) -> list[Event]:
-    """Ask the unit's gateway to run the machine's Repair method (wear resets)."""
-    if ticket.asset_kind not in ("machine", "product"):
-        return []
-    seq = ingest_service.next_sequence(session=session, sender=COORDINATOR)
-    command = messages.Command.create(
-        unit=COORDINATOR,
-        seq=seq,
-        body=messages.RepairCommand(machine=ticket.asset, ticket_id=str(ticket.id)),
-        sent_at=now,
-    )
-    topic = topics.command(ticket.network_id, ticket.unit_id)
-    payload = codec.encode(command).decode()
-    _enqueue(session, ticket, Channel.COMMAND, ticket.unit_id, "repair", now, payload, topic)
-    service.record(session, ticket, now, SYSTEM, "repair_command", f"Repair sent to {topic}")
-    return []
-
-
-def escalate_to_coordinator(
-    session: Session, ticket: MaintenanceTicket, now: datetime, reason: str
-) -> list[Event]:
-    ticket.escalated_to_coordinator = True
-    service.record(session, ticket, now, SYSTEM, "escalated", f"to the coordinator: {reason}")
-    _LOGGER.warning("ticket %s escalated to the coordinator: %s", ticket.id, reason)
-    return notify(session, ticket, AlertAction.ESCALATION, now, text=reason, to_assignee=False)
-
-
-# Reminders and escalation -----------------------------------------------------------------------
-
-
-def run_escalation(
-    session: Session, *, now: datetime, policy: MaintenancePolicy = DEFAULT_POLICY
-) -> list[Event]:
-    """Remind, escalate to the next technician, then to the coordinator; retry assignment of
-    tickets nobody could take."""
-    events: list[Event] = []
-    waiting = session.scalars(
-        select(MaintenanceTicket).where(
-            MaintenanceTicket.status.in_([TicketStatus.OPEN.value, TicketStatus.ASSIGNED.value])
-        )
-    )
-    for ticket in list(waiting):
-        if ticket.status == TicketStatus.OPEN.value:
-            if ticket.escalated_to_coordinator:
-                continue  # nobody eligible: the coordinator assigns by hand
-            events.extend(assign_best(session, ticket, now))
-            continue
-        events.extend(_escalate(session, ticket, now, policy))
-    return events
-
-
-def _escalate(
-    session: Session, ticket: MaintenanceTicket, now: datetime, policy: MaintenancePolicy
-) -> list[Event]:
-    assert ticket.escalation_started_at is not None
-    state = EscalationState(
-        assigned_at=ticket.escalation_started_at,
-        acknowledged_at=ticket.acknowledged_at,
-        reminders_sent=ticket.reminders_sent,
-        escalated_to_next=ticket.escalated_to_next,
-        escalated_to_coordinator=ticket.escalated_to_coordinator,
-    )
-    events: list[Event] = []
-    for action in due_actions(state, now, policy.escalation):
-        if action is EscalationAction.REMIND:
-            waited = now - ticket.escalation_started_at
-            ticket.reminders_sent = int(waited / policy.escalation.remind_every)
-            service.record(session, ticket, now, SYSTEM, "reminder", f"to {ticket.assignee_id}")
-            events.extend(notify(session, ticket, AlertAction.REMINDER, now))
-        elif action is EscalationAction.ESCALATE_TO_NEXT:
-            ticket.escalated_to_next = True
-            service.record(session, ticket, now, SYSTEM, "escalated", "to the next technician")
-            events.extend(assign_best(session, ticket, now, action=AlertAction.ESCALATION))
-        elif not ticket.escalated_to_coordinator:
-            events.extend(escalate_to_coordinator(session, ticket, now, "nobody acknowledged"))
-    return events
-
-
-# Coordinator rules on telemetry rollups ---------------------------------------------------------
-
-
-def run_rules(
-    session: Session,
-    *,
-    network: str,
-    rules: Sequence[RollupRule],
-    now: datetime,
-    policy: MaintenancePolicy = DEFAULT_POLICY,
-) -> list[Event]:
-    """Raise or clear the alarms of the coordinator's rollup rules for every asset."""
-    events: list[Event] = []
-    for rule in rules:
-        query = (
-            select(MetricRollup)
-            .join(Unit, MetricRollup.unit_id == Unit.id)
-            .where(
-                Unit.network_id == network,
-                MetricRollup.metric == rule.metric,
-                MetricRollup.minute >= window_start(rule, now),
-            )
-        )
-        for (unit_id, asset), rows in rule_assets(list(session.scalars(query))).items():
-            state = _rule_state(session, network, unit_id, asset, rule, statistic(rule, rows))
-            if state is None:
-                continue
-            alarm = messages.AlarmEvent(
-                asset=asset,
-                alarm_id=f"{asset}/{rule.code}",
-                code=rule.code,
-                state=state,
-                severity=rule.severity,
-                text=rule.text or f"{rule.statistic.value} of {rule.metric}",
-                source=AlarmSource.COORDINATOR_RULE,
-                metric=rule.metric,
-                occurred_at=now,
-            )
-            events.extend(
-                handle_alarm(
-                    session, network=network, unit_id=unit_id, alarm=alarm, now=now, policy=policy
-                )
-            )
-    return events
-
-
-def _rule_state(
-    session: Session,
-    network: str,
-    unit_id: str,
-    asset: str,
-    rule: RollupRule,
-    value: float | None,
-) -> AlarmState | None:
-    """The alarm change the rule calls for, if any (hysteresis between the two levels)."""
-    key = routing.fingerprint(network, unit_id, asset, rule.code)
-    firing = service.firing_alert(session=session, fingerprint=key) is not None
-    if not firing and value is not None and value > rule.raise_above:
-        return AlarmState.RAISED
-    if firing and (value is None or value < rule.clear_below):
-        return AlarmState.CLEARED
-    return None
-
-
-# Preventive maintenance -------------------------------------------------------------------------
-
-
-def run_plans(session: Session, *, network: str, now: datetime) -> list[Event]:
-    """Open a preventive ticket and a maintenance window for every asset whose plan is due."""
-    events: list[Event] = []
-    for plan in service.active_plans(session=session):
-        for unit_id, asset in _plan_targets(session, plan, network):
-            events.extend(_check_plan(session, plan, unit_id, asset, now))
-    return events
-
-
-def _plan_targets(session: Session, plan: MaintenancePlan, network: str) -> list[tuple[str, str]]:
-    if plan.asset is not None and plan.unit_id is not None:
-        return [(plan.unit_id, plan.asset)]
-    query = (
-        select(Machine.unit_id, Machine.machine)
-        .join(Unit, Machine.unit_id == Unit.id)
-        .where(Unit.network_id == network, Machine.model == plan.model)
-    )
-    if plan.unit_id is not None:
-        query = query.where(Machine.unit_id == plan.unit_id)
-    return [(str(u), str(m)) for u, m in session.execute(query)]
+# Preventive plan progress ------------------------------------------------------------------------
 
 
 def operating_hours(session: Session, unit_id: str, asset: str, metric: str) -> float | None:
@@ -939,73 +681,8 @@ def operating_hours(session: Session, unit_id: str, asset: str, metric: str) -> 
     return row.last if row is not None else None
 
 
-def _check_plan(
-    session: Session, plan: MaintenancePlan, unit_id: str, asset: str, now: datetime
-) -> list[Event]:
-    key = f"{unit_id}/{asset}"
-    hours = operating_hours(session, unit_id, asset, plan.hours_metric)
-    done = plan.progress.get(key)
-    if done is None:  # first sight: count from now and from the current hours
-        plan.progress = {**plan.progress, key: _progress(now, hours)}
-        return []
-    if not _plan_due(plan, done, now, hours):
-        return []
-    if service.open_ticket_for(session=session, unit_id=unit_id, asset=asset, plan_id=plan.id):
-        return []
-    info = service.asset_info(session=session, unit_id=unit_id, asset=asset)
-    ticket, events = open_ticket(
-        session,
-        info=info,
-        kind=TicketKind.PREVENTIVE,
-        title=f"{plan.title} on {asset}",
-        description=_due_reason(plan, done, hours),
-        severity=PREVENTIVE_SEVERITY,
-        skill=plan.skill,
-        now=now,
-        actor=SYSTEM,
-        opened_by=f"plan {plan.id}",
-        plan_id=plan.id,
-    )
-    window = service.add_window(
-        session=session,
-        unit_id=unit_id,
-        asset=asset,
-        starts_at=now,
-        ends_at=now + timedelta(minutes=plan.window_minutes),
-        reason=plan.title,
-        created_by=f"plan {plan.id}",
-        ticket_id=ticket.id,
-        plan_id=plan.id,
-    )
-    service.record(
-        session, ticket, now, SYSTEM, "window", f"maintenance window until {window.ends_at:%c}"
-    )
-    return [*events, {"type": EVENT_TYPE, "action": "window", "unit_id": unit_id, "asset": asset}]
-
-
-def _progress(now: datetime, hours: float | None) -> dict[str, Any]:
+def progress_mark(now: datetime, hours: float | None) -> dict[str, Any]:
     return {"last_done_at": now.isoformat(), "last_done_hours": hours}
-
-
-def _plan_due(
-    plan: MaintenancePlan, done: dict[str, Any], now: datetime, hours: float | None
-) -> bool:
-    if plan.interval_days is not None:
-        last = datetime.fromisoformat(done["last_done_at"])
-        if now >= last + timedelta(days=plan.interval_days):
-            return True
-    if plan.interval_hours is not None and hours is not None:
-        return hours - float(done.get("last_done_hours") or 0.0) >= plan.interval_hours
-    return False
-
-
-def _due_reason(plan: MaintenancePlan, done: dict[str, Any], hours: float | None) -> str:
-    parts = [f"last done {done['last_done_at']}"]
-    if plan.interval_days is not None:
-        parts.append(f"every {plan.interval_days:g} days")
-    if plan.interval_hours is not None:
-        parts.append(f"every {plan.interval_hours:g} operating hours (now {hours})")
-    return "; ".join(parts)
 
 
 def _plan_done(session: Session, ticket: MaintenanceTicket, now: datetime) -> None:
@@ -1015,4 +692,4 @@ def _plan_done(session: Session, ticket: MaintenanceTicket, now: datetime) -> No
     if plan is None:
         return
     hours = operating_hours(session, ticket.unit_id, ticket.asset, plan.hours_metric)
-    plan.progress = {**plan.progress, f"{ticket.unit_id}/{ticket.asset}": _progress(now, hours)}
+    plan.progress = {**plan.progress, f"{ticket.unit_id}/{ticket.asset}": progress_mark(now, hours)}

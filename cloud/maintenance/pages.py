@@ -21,7 +21,7 @@ from cloud.database import utcnow
 from cloud.exceptions import NotAuthenticated, NotFound
 from cloud.maintenance import charts, reporting, service
 from cloud.maintenance.models import OPEN_STATUSES, ComparisonRow, TicketStatus
-from cloud.maintenance.views import ticket_detail
+from cloud.maintenance.views import RowId, ticket_detail
 from cloud.registry import service as registry_service
 
 HERE = Path(__file__).resolve().parent
@@ -82,7 +82,7 @@ def board(
 
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
-def ticket_page(ticket_id: int, request: Request, session: DbSession) -> HTMLResponse:
+def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLResponse:
     actor = _actor(request, session)
     if actor is None:
         return _login(request)

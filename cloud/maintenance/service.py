@@ -573,8 +573,10 @@ def deactivate_plan(*, session: Session, actor: Actor, plan_id: int) -> Maintena
 
 
 def active_plans(*, session: Session) -> list[MaintenancePlan]:
+    """Active plans, locked for this transaction (PostgreSQL) so two coordinator processes do
+    not both open a plan's ticket."""
     query = select(MaintenancePlan).where(MaintenancePlan.active.is_(True))
-    return list(session.scalars(query.order_by(MaintenancePlan.id)))
+    return list(session.scalars(query.order_by(MaintenancePlan.id).with_for_update()))
 
 
 # Webhooks ---------------------------------------------------------------------------------------

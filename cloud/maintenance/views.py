@@ -9,15 +9,16 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from anyio import from_thread
-from fastapi import APIRouter, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from cloud.auth.dependencies import CurrentActor, DbSession
+from cloud.auth import service as auth_service
+from cloud.auth.dependencies import CurrentActor, DbSession, api_key_from
 from cloud.auth.models import Actor, Role
-from cloud.database import utcnow
+from cloud.database import transaction, utcnow
 from cloud.events import Event, sse_stream
 from cloud.exceptions import InvalidInput
-from cloud.maintenance import flows, reporting, service
+from cloud.maintenance import flows, outbox, reporting, service
 from cloud.maintenance.models import (
     AlertRead,
     Assign,
@@ -50,10 +51,11 @@ from protocols.enums import ReplyAction
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the maintenance worker (after the ingest, whose MQTT client it publishes with)."""
+    """Start the maintenance worker in the process that runs the ingest: it publishes with the
+    ingest's MQTT client (an API-only process leaves the work to that one)."""
     context = app.state.context
     settings = context.settings.maintenance
-    if not settings.enabled:
+    if not settings.enabled or context.ingest is None:
         yield
         return
     worker = MaintenanceWorker(
@@ -61,7 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         network=context.settings.network,
         settings=settings,
         broadcaster=context.broadcaster,
-        publish=context.ingest.publish if context.ingest is not None else None,
+        publish=context.ingest.publish,
     )
     app.state.maintenance = worker
     await worker.start()
@@ -73,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(prefix="/api/maintenance", tags=["maintenance"], lifespan=lifespan)
 MAX_PARTS = 100
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Days = Annotated[int, Query(ge=1, le=3660)]
 
 
@@ -111,7 +114,7 @@ def visible_to(actor: Actor) -> Any:
     """Which maintenance events an SSE client may see."""
 
     def visible(event: Event) -> bool:
-        if event.get("type") != flows.EVENT_TYPE:
+        if event.get("type") != outbox.EVENT_TYPE:
             return False
         if actor.role is Role.COORDINATOR:
             return True
@@ -158,7 +161,7 @@ def create_ticket(
 
 
 @router.get("/tickets/{ticket_id}")
-def get_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> TicketDetail:
+def get_ticket(ticket_id: RowId, session: DbSession, actor: CurrentActor) -> TicketDetail:
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     return ticket_detail(session, ticket)
 
@@ -167,7 +170,7 @@ def _act(
     request: Request,
     session: DbSession,
     actor: Actor,
-    ticket_id: int,
+    ticket_id: RowId,
     action: ReplyAction,
     note: str = "",
     parts: Sequence[dict[str, Any]] = (),
@@ -188,19 +191,21 @@ def _act(
 
 @router.post("/tickets/{ticket_id}/acknowledge")
 def acknowledge(
-    ticket_id: int, request: Request, session: DbSession, actor: CurrentActor
+    ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
     return _act(request, session, actor, ticket_id, ReplyAction.ACKNOWLEDGE)
 
 
 @router.post("/tickets/{ticket_id}/start")
-def start(ticket_id: int, request: Request, session: DbSession, actor: CurrentActor) -> TicketRead:
+def start(
+    ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
+) -> TicketRead:
     return _act(request, session, actor, ticket_id, ReplyAction.START)
 
 
 @router.post("/tickets/{ticket_id}/resolve")
 def resolve(
-    ticket_id: int,
+    ticket_id: RowId,
     request: Request,
     session: DbSession,
     actor: CurrentActor,
@@ -212,7 +217,9 @@ def resolve(
 
 
 @router.post("/tickets/{ticket_id}/close")
-def close(ticket_id: int, request: Request, session: DbSession, actor: CurrentActor) -> TicketRead:
+def close(
+    ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
+) -> TicketRead:
     events = flows.close(session, actor=actor, ticket_id=ticket_id, now=utcnow())
     session.commit()
     broadcast(request, events)
@@ -221,7 +228,7 @@ def close(ticket_id: int, request: Request, session: DbSession, actor: CurrentAc
 
 @router.post("/tickets/{ticket_id}/assign")
 def assign(
-    ticket_id: int, spec: Assign, request: Request, session: DbSession, actor: CurrentActor
+    ticket_id: RowId, spec: Assign, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
     events = flows.override_assignment(
         session, actor=actor, ticket_id=ticket_id, technician_id=spec.technician_id, now=utcnow()
@@ -232,7 +239,7 @@ def assign(
 
 
 @router.post("/tickets/{ticket_id}/notes", status_code=status.HTTP_201_CREATED)
-def add_note(ticket_id: int, spec: Note, session: DbSession, actor: CurrentActor) -> TicketDetail:
+def add_note(ticket_id: RowId, spec: Note, session: DbSession, actor: CurrentActor) -> TicketDetail:
     service.add_note(session=session, actor=actor, ticket_id=ticket_id, text=spec.text, at=utcnow())
     session.flush()
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
@@ -241,7 +248,7 @@ def add_note(ticket_id: int, spec: Note, session: DbSession, actor: CurrentActor
 
 @router.post("/tickets/{ticket_id}/parts", status_code=status.HTTP_201_CREATED)
 def add_parts(
-    ticket_id: int,
+    ticket_id: RowId,
     parts: list[Part],
     session: DbSession,
     actor: CurrentActor,
@@ -291,7 +298,7 @@ def create_silence(spec: SilenceCreate, session: DbSession, actor: CurrentActor)
 
 
 @router.delete("/silences/{silence_id}")
-def expire_silence(silence_id: int, session: DbSession, actor: CurrentActor) -> SilenceRead:
+def expire_silence(silence_id: RowId, session: DbSession, actor: CurrentActor) -> SilenceRead:
     now = utcnow()
     row = service.expire_silence(session=session, actor=actor, silence_id=silence_id, now=now)
     return _silence(row, now)
@@ -320,7 +327,7 @@ def create_plan(spec: PlanCreate, session: DbSession, actor: CurrentActor) -> Pl
 
 
 @router.delete("/plans/{plan_id}")
-def deactivate_plan(plan_id: int, session: DbSession, actor: CurrentActor) -> PlanRead:
+def deactivate_plan(plan_id: RowId, session: DbSession, actor: CurrentActor) -> PlanRead:
     plan = service.deactivate_plan(session=session, actor=actor, plan_id=plan_id)
     return PlanRead.model_validate(plan)
 
@@ -342,7 +349,7 @@ def create_webhook(spec: WebhookCreate, session: DbSession, actor: CurrentActor)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_webhook(webhook_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def remove_webhook(webhook_id: RowId, session: DbSession, actor: CurrentActor) -> Response:
     service.remove_webhook(session=session, actor=actor, webhook_id=webhook_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -406,9 +413,15 @@ def get_comparison(
 
 
 @router.get("/events", response_class=StreamingResponse)
-def events(request: Request, actor: CurrentActor) -> StreamingResponse:
-    """Server-sent events about the tickets the caller may see (the technician inbox)."""
+def events(request: Request) -> StreamingResponse:
+    """Server-sent events about the tickets the caller may see (the technician inbox).
+
+    Authenticates in its own short transaction: a request-scoped session would hold a database
+    connection for as long as the stream stays open.
+    """
     context = request.app.state.context
+    with transaction(context.session_factory) as session:
+        actor = auth_service.authenticate(session=session, api_key=api_key_from(request))
     return StreamingResponse(
         context.counted_stream(sse_stream(context.broadcaster, visible_to(actor))),
         media_type="text/event-stream",

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
-from cloud.maintenance import delivery, flows
+from cloud.maintenance import delivery, outbox, periodic
 from cloud.maintenance.config import MaintenanceSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class MaintenanceWorker:
         """One round (blocking): escalation, rules and plans when due, then the outbox."""
         now = self._clock()
         with transaction(self._session_factory) as session:
-            events = flows.run_escalation(session, now=now, policy=self._policy)
+            events = periodic.run_escalation(session, now=now, policy=self._policy)
             if self._next_periodic_check is None or now >= self._next_periodic_check:
                 events.extend(self._periodic(session, now))
                 interval = timedelta(seconds=self._settings.periodic_check_seconds)
@@ -73,14 +73,14 @@ class MaintenanceWorker:
         return events
 
     def _periodic(self, session: Session, now: datetime) -> list[dict[str, Any]]:
-        events = flows.run_rules(
+        events = periodic.run_rules(
             session,
             network=self._network,
             rules=self._settings.rules,
             now=now,
             policy=self._policy,
         )
-        return [*events, *flows.run_plans(session, network=self._network, now=now)]
+        return [*events, *periodic.run_plans(session, network=self._network, now=now)]
 
     async def start(self) -> None:
         self._tasks = [
@@ -101,7 +101,7 @@ class MaintenanceWorker:
         async with self._broadcaster.subscribe() as queue:
             while True:
                 event = await queue.get()
-                if event.get("type") == flows.EVENT_TYPE and not event.get("from_worker"):
+                if event.get("type") == outbox.EVENT_TYPE and not event.get("from_worker"):
                     self._wake.set()
 
     async def _loop(self) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cloud.auth.models import Actor, Role
+from cloud.maintenance.views import visible_to
+
 from .conftest import Harness, alarm
 
 API = "/api/maintenance"
@@ -133,6 +136,8 @@ def test_bad_input_is_a_clear_4xx(seeded, client, path, body):
 def test_bad_paths_and_queries_are_4xx(seeded, client):
     who = seeded.headers("coordinator")
     assert client.get(f"{API}/tickets/abc", headers=who).status_code == 422
+    assert client.get(f"{API}/tickets/{2**63}", headers=who).status_code == 422
+    assert client.delete(f"{API}/plans/0", headers=who).status_code == 422
     assert client.get(f"{API}/tickets?status=bogus", headers=who).status_code == 422
     assert client.get(f"{API}/tickets/99", headers=who).status_code == 404
     assert client.post(f"{API}/tickets/99/resolve", headers=who).status_code == 404
@@ -205,3 +210,43 @@ def test_figures_are_scoped_and_the_comparison_is_anonymised(two_tickets):
     assert [r["member"] for r in rows] == ["member 1", "member 2"]
     assert [r["is_you"] for r in rows].count(True) == 1
     assert "cut-co" not in str(rows) and "weld-co" not in str(rows)
+
+
+def test_a_plant_opens_a_ticket_by_hand_for_its_own_assets_only(seeded, client):
+    who = seeded.headers
+    spec = {"unit_id": "cut-co", "asset": "press-1", "title": "Oil leak", "severity": 650}
+    created = client.post(f"{API}/tickets", headers=who("cut-co"), json=spec)
+    assert created.status_code == 201
+    assert created.json()["assignee_id"] == "tina" and created.json()["priority"] == "P2"
+    other = {**spec, "unit_id": "weld-co", "asset": "weld-1"}
+    assert client.post(f"{API}/tickets", headers=who("cut-co"), json=other).status_code == 403
+    assert client.post(f"{API}/tickets", headers=who("tina"), json=spec).status_code == 403
+
+
+def test_the_live_stream_shows_each_caller_only_their_tickets():
+    event = {
+        "type": "maintenance",
+        "unit_id": "cut-co",
+        "technician_id": "tina",
+        "customer_id": None,
+    }
+    product = {**event, "unit_id": "weld-co", "technician_id": "marco", "customer_id": "acme"}
+    actors = {
+        "coordinator": Actor(1, "c", Role.COORDINATOR),
+        "cut-co": Actor(2, "p", Role.PLANT, unit_id="cut-co"),
+        "tina": Actor(3, "t", Role.TECHNICIAN, technician_id="tina"),
+        "marco": Actor(4, "m", Role.TECHNICIAN, technician_id="marco"),
+        "acme": Actor(5, "a", Role.CUSTOMER, customer_id="acme"),
+    }
+    seen = {
+        name: (visible_to(actor)(event), visible_to(actor)(product))
+        for name, actor in actors.items()
+    }
+    assert seen == {
+        "coordinator": (True, True),
+        "cut-co": (True, False),
+        "tina": (True, False),
+        "marco": (False, True),
+        "acme": (False, True),
+    }
+    assert not visible_to(actors["coordinator"])({"type": "telemetry", "unit_id": "cut-co"})

@@ -16,6 +16,7 @@ from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from protocols.enums import AlarmSource, AlarmState, AlertAction, ReplyAction
 from protocols.topics import TopicKind
+from tests.cloud.conftest import Gateway
 
 from .conftest import Served, eventually
 
@@ -138,3 +139,38 @@ def test_alarm_to_repair_over_mqtt(served: Served, running_mosquitto: MosquittoB
     assert "repair_command" in kinds and "repair_time" in kinds
     phone.disconnect()
     gateway.disconnect()
+
+
+def test_a_gateway_crash_fires_unit_offline_and_inhibits_its_machines(
+    served: Served, running_mosquitto: MosquittoBroker
+):
+    network = served.network
+    gateway = Gateway(running_mosquitto, "cut-co", network=network)
+    gateway.online()
+    eventually(lambda: _unit_status(served) == "online")
+    gateway.crash()  # the broker publishes the will: unit offline
+
+    offline = eventually(lambda: _alerts(served, code="unit_offline", state="firing"))
+    assert offline[0]["asset"] == "cut-co"
+    late = Device(running_mosquitto, f"late-{network}", topics.command(network, "cut-co"))
+    late.connect()  # an alarm buffered before the crash arrives after the will
+    late.publish(topics.alarm(network, "cut-co", "laser-1"), _alarm("cut-co", "laser-1", 99))
+    late.disconnect()
+    [machine] = eventually(lambda: _alerts(served, code="tool_wear"))
+    assert machine["suppressed_by"] == "inhibited: unit-offline-inhibits-its-assets"
+    assert served.api("GET", f"{API}/tickets", "coordinator").json() == []
+
+    back = Gateway(running_mosquitto, "cut-co", network=network)
+    back.online()
+    eventually(lambda: _alerts(served, code="unit_offline", state="resolved"))
+    back.close()
+
+
+def _unit_status(served: Served) -> str | None:
+    units = served.api("GET", "/api/overview", "coordinator").json()["units"]
+    return next((u["status"] for u in units if u["unit_id"] == "cut-co"), None)
+
+
+def _alerts(served: Served, **match: str) -> list[dict[str, Any]]:
+    alerts = served.api("GET", f"{API}/alerts", "coordinator").json()
+    return [a for a in alerts if all(a[k] == v for k, v in match.items())]

@@ -176,7 +176,7 @@ def test_without_an_eligible_technician_the_ticket_waits_for_the_coordinator(har
     assert ticket.escalated_to_coordinator
     with harness.session() as session:
         kinds = [e.kind for e in session.scalars(select(TicketEvent))]
-    assert kinds == ["opened", "unassigned", "escalated"]
+    assert kinds == ["opened", "no_technician", "escalated"]
     assert [n.action for n in notifications(harness)] == []  # nobody to send it to
 
 

@@ -348,3 +348,19 @@ def test_a_rising_vibration_trend_raises_a_coordinator_alert_and_a_flat_one_clea
     with harness.session() as session:
         [alert] = service.list_alerts(session=session, actor=COORDINATOR)
         assert alert.state == "resolved"
+
+
+def test_a_service_area_limits_who_the_ticket_escalates_to(harness):
+    with harness.session() as session:
+        service.set_service_area(
+            session=session, actor=COORDINATOR, unit_id="weld-co", served_units=["weld-co"]
+        )
+        session.commit()
+    worker = harness.worker()
+    harness.ingest(alarm("laser-1"))
+    harness.clock.advance(minutes=31)
+    worker.run_once()
+    row = ticket(harness)
+    assert row.assignee_id == "tina" and row.escalated_to_coordinator
+    [(_, _, why)] = [t for t in timeline(harness) if t[0] == "no_technician"]
+    assert "marco: does not serve unit 'cut-co'" in why
