@@ -19,11 +19,11 @@ from cloud.codesign.models import ConfigurationCreate
 from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import transaction
-from cloud.dispatch import flows, service
+from cloud.dispatch import flows, gantt, service
 from cloud.main import build_context
 from cloud.maintenance import service as maintenance_service
 from cloud.maintenance.models import WindowCreate
-from cloud.network.models import MachineState
+from cloud.network.models import MachineState, UnitStatus
 from cloud.orders import flows as order_flows
 from cloud.orders.models import DeliveredProduct, OrderOperation, QuoteCreate
 from protocols import codec, messages, topics
@@ -255,3 +255,51 @@ def test_a_maintenance_window_makes_a_new_plan_that_avoids_it(context: AppContex
         assert state.plans == plans + 1, "the new window asked for a re-plan"
     test = next(op for op in plants.operations(order_id) if op.step == "test")
     assert test.planned_start >= end
+
+
+def test_a_late_operation_and_an_offline_unit_ask_for_new_plans(context: AppContext) -> None:
+    plants = Plants(context)
+    plants.order()
+    sent = plants.tick()
+    for sent_unit, sent_body in sent:  # accepted in time: no dispatch timeout
+        for sent_job in sent_body.job_orders:
+            plants.event(sent_unit, sent_job.machine, sent_job.job_order_id, "accepted")
+    unit, body = sent[0]
+    job = body.job_orders[0]
+    plants.event(unit, job.machine, job.job_order_id, "started")
+    plans = _plans(context)
+    overrun = job.planned_duration_s + context.settings.orders.late_tolerance_s
+    plants.tick(seconds=overrun / context.settings.orders.time_scale + 1)
+    assert _plans(context) == plans + 1, "late beyond the tolerance: one re-plan"
+    plants.tick(seconds=1)
+    assert _plans(context) == plans + 1, "and only one for the same lateness"
+
+    with transaction(context.session_factory) as session:
+        session.merge(
+            UnitStatus(unit_id=unit, status="offline", reason="lost", seq=1, changed_at=plants.now)
+        )
+    cancels = [b for _u, b in plants.tick(seconds=1) if b.kind == "cancel"]
+    assert any(c.job_order_id == job.job_order_id for c in cancels)
+    assert _plans(context) == plans + 2
+
+
+def test_a_plant_sees_only_the_operations_dispatched_to_it(context: AppContext) -> None:
+    plants = Plants(context)
+    plants.order()
+    sent = plants.tick()
+    units = {unit for unit, _body in sent}
+    assert len(units) >= 2
+    for unit in units:
+        plant = Actor(principal_id=9, name=unit, role=Role.PLANT, unit_id=unit)
+        with context.session_factory() as session:
+            seen = service.plant_operations(session=session, actor=plant)
+            chart = gantt.build(
+                session=session, actor=plant, network_id=context.settings.network, now=plants.now
+            )
+        assert seen and {op.unit_id for op in seen} == {unit}
+        assert {row.unit_id for row in chart.rows} == {unit}
+
+
+def _plans(context: AppContext) -> int:
+    with context.session_factory() as session:
+        return service.get_state(session=session, network_id=context.settings.network).plans
