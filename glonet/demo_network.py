@@ -111,19 +111,34 @@ class ManagedProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGINT (a clean Ctrl-C for our commands), then SIGKILL if it does not end."""
+    def interrupt(self) -> None:
+        """SIGINT: a clean Ctrl-C for our commands."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+
+    def wait(self, deadline: float) -> None:
+        """Wait until ``deadline`` (monotonic), then SIGKILL."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _LOGGER.warning("%s did not stop within %.0f s; killing it", self.name, timeout)
-                self.process.kill()
-                self.process.wait()
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _LOGGER.warning("%s did not stop in time; killing it", self.name)
+            self.process.kill()
+            self.process.wait()
         self.process = None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        stop_together([self], timeout)
+
+
+def stop_together(processes: list[ManagedProcess], timeout: float = STOP_TIMEOUT) -> None:
+    """Interrupt all at once, then wait for all: stopping takes the slowest one's time."""
+    for process in processes:
+        process.interrupt()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.wait(deadline)
 
 
 def glonet_command(*args: str, log_level: str = "WARNING") -> list[str]:
@@ -150,7 +165,7 @@ def gateway_machines(plant: Plant) -> list[dict[str, str]]:
 
 @dataclass
 class PlantNetwork:
-    """The plants' side: a private broker, one simulator process, one gateway per plant."""
+    """The plants' side: a private broker, one simulator and one gateway per plant."""
 
     workdir: Path
     plant_files: list[Path]
@@ -159,29 +174,30 @@ class PlantNetwork:
     seed: int = 1
     broker: MosquittoBroker = field(init=False)
     plants: list[Plant] = field(init=False)
-    processes: list[ManagedProcess] = field(default_factory=list, init=False)
+    simulators: list[ManagedProcess] = field(default_factory=list, init=False)
+    gateways: list[ManagedProcess] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.plants = [load_plant(path) for path in self.plant_files]
         self.broker = MosquittoBroker(self.workdir / "mosquitto")
 
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [*self.simulators, *self.gateways]
+
     def start(self) -> None:
         (self.workdir / "mosquitto").mkdir(parents=True, exist_ok=True)
         self.broker.start()
-        simulator = ManagedProcess(
-            "plants",
-            glonet_command(
-                "sim",
-                *map(str, self.plant_files),
-                "--time-scale",
-                str(self.time_scale),
-                "--seed",
-                str(self.seed),
-            ),
-            self.workdir / "logs" / "plants.log",
-        )
-        simulator.start()
-        self.processes.append(simulator)
+        for path, plant in zip(self.plant_files, self.plants, strict=True):
+            simulator = ManagedProcess(
+                f"plant {plant.unit}",
+                glonet_command(
+                    "sim", str(path), "--time-scale", str(self.time_scale), "--seed", str(self.seed)
+                ),
+                self.workdir / "logs" / f"plant-{plant.unit}.log",
+            )
+            simulator.start()
+            self.simulators.append(simulator)
         for plant in self.plants:
             if not wait_for_port(plant.host, plant.port, START_TIMEOUT):
                 raise DemoError(f"plant {plant.unit} did not open port {plant.port}")
@@ -201,12 +217,14 @@ class PlantNetwork:
             self.workdir / "logs" / f"gateway-{plant.unit}.log",
         )
         gateway.start()
-        self.processes.append(gateway)
+        self.gateways.append(gateway)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-        self.processes.clear()
+        """Gateways first, then the plants (each group all at once), then the broker."""
+        stop_together(self.gateways)
+        stop_together(self.simulators)
+        self.gateways.clear()
+        self.simulators.clear()
         self.broker.stop()
 
     def dead(self) -> list[str]:
