@@ -304,7 +304,20 @@ def watch(
         state.windows_seen = marks
     if _late(session, settings, state, now):
         service.request_replan(session=session, network_id=network_id, reason="operation late")
+    if _waiting_on_down(session, down, now):
+        # The plan expected the machine back by now: plan again from what is up.
+        service.request_replan(session=session, network_id=network_id, reason="still down")
     return cancels
+
+
+def _waiting_on_down(session: Session, down: dict[str, str], now: datetime) -> bool:
+    due = session.scalars(
+        select(OrderOperation).where(
+            OrderOperation.status == OperationStatus.PLANNED.value,
+            OrderOperation.planned_start <= now,
+        )
+    )
+    return any(service.machine_key(op.unit_id or "", op.machine or "") in down for op in due)
 
 
 def _late(session: Session, settings: OrdersSettings, state: SchedulerState, now: datetime) -> bool:

@@ -303,3 +303,19 @@ def test_a_plant_sees_only_the_operations_dispatched_to_it(context: AppContext) 
 def _plans(context: AppContext) -> int:
     with context.session_factory() as session:
         return service.get_state(session=session, network_id=context.settings.network).plans
+
+
+def test_work_waiting_for_a_machine_still_down_is_planned_again(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order()
+    plants.tick()
+    for unit, machine in (("metal", "weld-1"), ("metal", "weld-2")):
+        plants.break_down(unit, machine)
+    plants.tick(seconds=1)
+    weld = next(op for op in plants.operations(order_id) if op.step == "weld-base")
+    assert weld.machine in ("weld-1", "weld-2"), "no other welder: planned after the estimate"
+    first = weld.planned_start
+    estimate = context.settings.orders.down_estimate_s / context.settings.orders.time_scale
+    plants.tick(seconds=estimate + 1)
+    weld = next(op for op in plants.operations(order_id) if op.step == "weld-base")
+    assert weld.status == "planned" and weld.planned_start > first, "pushed out, not dispatched"
