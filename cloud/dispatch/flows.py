@@ -4,7 +4,8 @@ A tick runs in one transaction (the caller holds the scheduler lock):
 
 1. take back operations the plants did not accept in time, and those on machines that went
    down (cancelling them there);
-2. ask for a re-plan when the set of down machines changed or a running operation is late;
+2. ask for a re-plan when the down machines or the maintenance windows changed, a running
+   operation is late, or work waits for a machine still down past its estimated repair;
 3. re-plan if anything asked for it (new order, rejection, window, breakdown…), freezing what
    is dispatched or running;
 4. send each machine its next ready operations within the horizon (a rolling horizon, not the
