@@ -84,6 +84,14 @@ def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) ->
     assert (second.count, second.last) == (1, 7.0)
     with context.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(TelemetrySample)) == 5
+        first_sample = session.scalars(select(TelemetrySample).order_by(TelemetrySample.id)).first()
+    assert first_sample is not None
+    assert (first_sample.time, first_sample.value_number) == (minute, 5.0)
+    assert (first_sample.machine, first_sample.metric, first_sample.quality) == (
+        "mill-1",
+        "spindle_rpm",
+        "good",
+    )
 
 
 def test_rollup_retention_is_bounded(context: AppContext) -> None:
