@@ -20,6 +20,7 @@ from edge.health import Metrics
 from edge.mqtt import OutgoingMessage, SessionMessages
 from edge.outbox import Outbox, PendingMessage, Priority
 from protocols import ProtocolError, RejectReason, codec, messages, topics
+from protocols.codec import MAX_TEXT_VALUE, SampleRow
 from protocols.enums import Quality, UnitStatus
 from protocols.topics import TopicKind
 
@@ -37,7 +38,6 @@ TOPIC = {
     TopicKind.JOB: topics.job,
     TopicKind.ALARM: topics.alarm,
 }
-SampleValue = bool | int | float | str
 
 
 class Uplink:
@@ -56,7 +56,7 @@ class Uplink:
         self._outbox = outbox
         self._metrics = metrics
         self._on_written = on_written
-        self._samples: dict[str, list[messages.Sample]] = defaultdict(list)
+        self._samples: dict[str, list[SampleRow]] = defaultdict(list)
 
     # Events -------------------------------------------------------------------------------
 
@@ -104,26 +104,14 @@ class Uplink:
         source_time: datetime | None,
         quality: Quality,
     ) -> None:
-        if isinstance(value, float) and not math.isfinite(value):
-            self._metrics.inc("samples_invalid_total")
-            return
-        if not isinstance(value, bool | int | float | str):
+        if not _valid_value(value):
             self._metrics.inc("samples_invalid_total")
             return
         if source_time is None:
             source_time = datetime.now(UTC)
         elif source_time.tzinfo is None:
             source_time = source_time.replace(tzinfo=UTC)
-        # Machine and metric ids were validated when the mapping was resolved.
-        self._samples[machine].append(
-            messages.Sample.model_construct(
-                machine=machine,
-                metric=metric,
-                value=value,
-                source_time=source_time,
-                quality=quality,
-            )
-        )
+        self._samples[machine].append((machine, metric, value, source_time, quality))
 
     async def run(self) -> None:
         """Write the collected telemetry every batch window."""
@@ -143,15 +131,16 @@ class Uplink:
                     batch.append(PendingMessage(topic, payload, Priority.TELEMETRY, machine))
         self._write(batch)
 
-    def _encode_samples(self, samples: list[messages.Sample]) -> list[bytes]:
-        body = messages.TelemetryBatch.model_construct(samples=samples)
+    def _encode_samples(self, samples: list[SampleRow]) -> list[bytes]:
         seq = self._outbox.next_seq()
-        envelope = messages.Telemetry.create(unit=self._unit, seq=seq, body=body)
         try:
-            return [codec.encode(envelope)]
+            return [codec.encode_telemetry(unit=self._unit, seq=seq, samples=samples)]
         except ProtocolError as exc:
             if exc.reason is not RejectReason.TOO_LARGE or len(samples) == 1:
-                raise
+                # add_sample checked every row: this is a bug, not bad input; keep running.
+                _LOGGER.error("Dropping %d samples that do not encode: %s", len(samples), exc)
+                self._metrics.inc("samples_invalid_total", len(samples))
+                return []
         half = len(samples) // 2
         return self._encode_samples(samples[:half]) + self._encode_samples(samples[half:])
 
@@ -190,3 +179,11 @@ class Uplink:
         )
         topic = topics.birth(self._network, self._unit)
         return OutgoingMessage(topic, codec.encode(envelope), retain=True)
+
+
+def _valid_value(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= MAX_TEXT_VALUE
+    return isinstance(value, bool | int)

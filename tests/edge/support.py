@@ -4,6 +4,7 @@ subprocess, and an MQTT observer playing the coordinator."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -272,6 +273,10 @@ class Coordinator:
         info.wait_for_publish(5)
 
     def close(self) -> None:
+        # Forget any retained coordinator state this test announced (if the broker is up).
+        info = self.client.publish(topics.coordinator_state(NETWORK), b"", qos=1, retain=True)
+        with contextlib.suppress(RuntimeError, ValueError):
+            info.wait_for_publish(5)
         self.client.disconnect()
         self.client.loop_stop()
 

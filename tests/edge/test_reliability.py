@@ -76,6 +76,18 @@ def test_gateway_killed_mid_stream_and_restarted(plant, coordinator, make_gatewa
     assert_in_order_per_machine(coordinator)
     online = [m for m in coordinator.messages(messages.UnitState) if m.body.state.value == "online"]
     assert len(online) >= 2
+    # Again, now while the gateway is publishing: killed as soon as it has the second burst.
+    coordinator.send(dispatch(job_order("jo-3", planned_duration_s=300)))
+    wait_until(lambda: [e for e in coordinator.job_events("jo-3") if e.event.value == "started"])
+    plant.inject("alarm_burst", 1.0, "mill-1")
+    wait_until(lambda: gateway.metric("alarms_total") >= 40, what="the second burst received")
+    gateway.kill()
+    gateway.start()
+    wait_until(lambda: _ended(coordinator, "jo-3"), 30, "the third job ended")
+    wait_until(lambda: len(_alarms(coordinator)) >= 80, 20, "the second burst")
+    assert len(_alarms(coordinator)) == 80
+    assert_complete_job(coordinator, "jo-3")
+    assert_in_order_per_machine(coordinator)
 
 
 def _states(coordinator):
