@@ -14,18 +14,24 @@ import asyncio
 import logging
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
+from edge.binding import MachineControl
 from edge.errors import CommandRejected, MachineError
 from edge.health import Metrics
 from edge.jobs import JobTracker
-from edge.opcua import MachineControl
+from edge.uplink import Uplink
 from protocols import ProtocolError, codec, messages
-from protocols.enums import ReturnStatus
+from protocols.enums import JobEventKind, ReturnStatus
+from protocols.topics import TopicKind
 
 _LOGGER = logging.getLogger(__name__)
 
 SEEN_COMMANDS = 1024
+MACHINE_WAIT_S = 10.0
+"""How long a command waits for its machine's OPC UA session, e.g. right after a restart when
+commands queued in the broker arrive before the machines are connected."""
 
 
 class CommandHandler:
@@ -36,12 +42,14 @@ class CommandHandler:
         trackers: dict[str, JobTracker],
         listed_jobs: Callable[[str], set[str]],
         rebirth: Callable[[], None],
+        uplink: Uplink,
         metrics: Metrics,
     ) -> None:
         self._controls = controls
         self._trackers = trackers
         self._listed_jobs = listed_jobs
         self._rebirth = rebirth
+        self._uplink = uplink
         self._metrics = metrics
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._seen: OrderedDict[str, None] = OrderedDict()
@@ -95,6 +103,7 @@ class CommandHandler:
             control, tracker = self._machine(order.machine)
         except CommandRejected as exc:
             self._rejected(exc.reason, exc.detail)
+            self._reject_job(order, exc.detail)
             return
         async with self._locks[order.machine]:
             job_id = order.job_order_id
@@ -102,6 +111,7 @@ class CommandHandler:
                 tracker.acknowledge_duplicate(job_id)
                 return
             method = "store_and_start" if order.start else "store"
+            await control.wait_ready(MACHINE_WAIT_S)
             try:
                 result = await control.call(
                     method, order.model_dump_json(), f"dispatch {command_id}"
@@ -117,9 +127,21 @@ class CommandHandler:
                 self._metrics.inc("commands_rejected_total", reason="return_status")
                 tracker.rejected(job_id, f"the machine refused: {status.describe()}", int(status))
 
+    def _reject_job(self, order: messages.JobOrder, reason: str) -> None:
+        """Tell the coordinator about a job order aimed at a machine this unit does not have."""
+        body = messages.JobEvent(
+            machine=order.machine,
+            job_order_id=order.job_order_id,
+            event=JobEventKind.REJECTED,
+            reason=reason,
+            occurred_at=datetime.now(UTC),
+        )
+        self._uplink.send(TopicKind.JOB, order.machine, messages.JobStatus, body)
+
     async def _cancel(self, body: messages.CancelCommand, command_id: str) -> None:
         control, _ = self._machine(body.machine)
         async with self._locks[body.machine]:
+            await control.wait_ready(MACHINE_WAIT_S)
             try:
                 result = await control.call("cancel", body.job_order_id, f"cancel {command_id}")
             except MachineError as exc:
@@ -133,6 +155,7 @@ class CommandHandler:
     async def _repair(self, body: messages.RepairCommand) -> None:
         control, _ = self._machine(body.machine)
         async with self._locks[body.machine]:
+            await control.wait_ready(MACHINE_WAIT_S)
             try:
                 done = await control.repair()
             except MachineError as exc:

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FilePath,
     ValidationError,
     field_validator,
     model_validator,
@@ -38,9 +39,9 @@ class Section(BaseModel):
 
 
 class TlsConfig(Section):
-    ca: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
+    ca: FilePath | None = None
+    cert: FilePath | None = None
+    key: FilePath | None = None
     verify: bool = True
 
     @model_validator(mode="after")
@@ -190,9 +191,9 @@ class MachineMapping(Section):
 class SecurityConfig(Section):
     policy: Literal["None", "Basic256Sha256"] = "None"
     mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
-    certificate: Path | None = None
-    private_key: Path | None = None
-    server_certificate: Path | None = None
+    certificate: FilePath | None = None
+    private_key: FilePath | None = None
+    server_certificate: FilePath | None = None
     username: str | None = None
     password: str | None = None
 

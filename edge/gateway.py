@@ -12,6 +12,7 @@ from typing import Any
 
 from edge import __version__
 from edge.alarms import alarm_from_event
+from edge.binding import Binding, MachineIdentity, Role
 from edge.capacity import CapacityReporter, MachineStatus, parse_mode, parse_state
 from edge.commands import CommandHandler
 from edge.config import GatewayConfig, MachineMapping
@@ -20,7 +21,7 @@ from edge.forwarder import Forwarder
 from edge.health import HealthServer, Metrics
 from edge.jobs import JobTracker, parse_job_lists
 from edge.mqtt import MqttLink, SessionMessages
-from edge.opcua import Binding, EndpointConnection, MachineIdentity, Role
+from edge.opcua import EndpointConnection
 from edge.outbox import Outbox
 from edge.rules import RuleEngine
 from edge.uplink import Uplink
@@ -82,6 +83,7 @@ class Gateway:
             trackers=self.trackers,
             listed_jobs=lambda machine: set(self.capacity.statuses[machine].jobs),
             rebirth=self.rebirth,
+            uplink=self.uplink,
             metrics=self.metrics,
         )
         self.health = HealthServer(
@@ -211,8 +213,7 @@ class Gateway:
 
     def rebirth(self) -> None:
         """Publish the birth and every capacity report again."""
-        if self.link.connected:
-            self.link.publish(self.uplink.birth_message(self.description()))
+        self.link.announce(self.uplink.birth_message(self.description()))
         self.capacity.publish_all()
 
     # OPC UA side (MachineListener) --------------------------------------------------------
@@ -224,8 +225,8 @@ class Gateway:
         status.connected = True
         status.max_job_orders = identity.max_job_orders
         self.capacity.update(machine)
-        if changed and self.link.connected:
-            self.link.publish(self.uplink.birth_message(self.description()))
+        if changed:
+            self.link.announce(self.uplink.birth_message(self.description()))
 
     def machine_disconnected(self, machine: str) -> None:
         self._job_lists.pop(machine, None)
@@ -293,7 +294,7 @@ class Gateway:
         """The ``/healthz`` document."""
         machines = {}
         for endpoint in self.endpoints:
-            for machine, missing in endpoint.missing.items():
+            for machine, missing in endpoint.missing.by_machine.items():
                 status = self.capacity.statuses[machine]
                 machines[machine] = {
                     "connected": status.connected,

@@ -55,7 +55,8 @@ class Metrics:
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         assert name in COUNTERS, name
-        self._counters[name][tuple(sorted(labels.items()))] += amount
+        key = tuple(sorted(labels.items())) if labels else ()
+        self._counters[name][key] += amount
 
     def set(self, name: str, value: float, **labels: str) -> None:
         assert name in GAUGES, name

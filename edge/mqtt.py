@@ -1,9 +1,11 @@
 """The one module that owns the paho-mqtt client.
 
-paho runs its network loop in its own thread; its callbacks only hand over to the asyncio loop
-(``call_soon_threadsafe``). Each connection attempt gets a fresh paho client, so that nothing
-half-sent survives a disconnect inside paho: what was not acknowledged is still in the outbox and
-is replayed from there, in order.
+paho runs on the gateway's asyncio loop, as in Home Assistant: its socket is watched with
+``add_reader``/``add_writer`` and ``loop_misc`` runs every second, so there is no network thread
+and its callbacks run on the loop (only the blocking connect, TCP and TLS handshake, runs in a
+worker thread, which hands its socket callbacks over to the loop). Each connection attempt gets a
+fresh paho client, so that nothing half-sent survives a disconnect inside paho: what was not
+acknowledged is still in the outbox and is replayed from there, in order.
 
 On every connection the will (``offline``, retained) is armed with a fresh sequence number one
 above the ``online`` message's, then ``online`` and the birth are published, the command and
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +34,9 @@ from protocols import topics
 
 _LOGGER = logging.getLogger(__name__)
 
+MISC_INTERVAL_S = 1.0
+READ_PACKETS = 1000
+"""Packets read per readiness callback: enough to drain what TLS has already decrypted."""
 AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
 
 
@@ -77,6 +84,8 @@ class MqttLink:
         self._max_inflight = max_inflight
         self._metrics = metrics
         self._client: paho.Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
         self._generation = 0
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._session_end: asyncio.Future[str | None] | None = None
@@ -117,6 +126,12 @@ class MqttLink:
         self._pending[info.mid] = future
         return future
 
+    def announce(self, message: OutgoingMessage) -> None:
+        """Publish a retained unit-level message now if connected; the next connection
+        publishes the current birth and state anyway, so a failure needs no retry."""
+        if self.connected:
+            self.publish(message).add_done_callback(_ignore_failure)
+
     async def stop(self, announcement: OutgoingMessage | None = None, timeout: float = 2.0) -> None:
         """Publish ``announcement`` (e.g. offline) if connected, then disconnect cleanly."""
         self._stopping = True
@@ -136,11 +151,12 @@ class MqttLink:
 
     async def _one_session(self) -> str | None:
         """Run one connection to its end; return why it failed, or None after a good one."""
-        loop = asyncio.get_running_loop()
+        self._loop = loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._generation += 1
         session = self._session_messages()
         self._announcements = session.announcements
-        client = self._new_client(loop, self._generation, session.will)
+        client = self._new_client(self._generation, session.will)
         self._session_end = loop.create_future()
         try:
             await asyncio.to_thread(
@@ -149,16 +165,45 @@ class MqttLink:
         except (OSError, ssl.SSLError, ValueError) as exc:
             return f"cannot connect to {self._config.url}: {exc}"
         self._client = client
-        client.loop_start()
+        misc = asyncio.create_task(self._misc(client))
         try:
-            error = await self._session_end
+            return await self._session_end
         finally:
-            await asyncio.to_thread(client.loop_stop)
-        return error
+            misc.cancel()
 
-    def _new_client(
-        self, loop: asyncio.AbstractEventLoop, generation: int, will: OutgoingMessage
-    ) -> paho.Client:
+    @staticmethod
+    async def _misc(client: paho.Client) -> None:
+        """Keepalive pings and timeouts, which paho's own thread would otherwise do."""
+        while True:
+            await asyncio.sleep(MISC_INTERVAL_S)
+            client.loop_misc()
+
+    def _on_loop(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function`` on the event loop: now when called there, else hand it over."""
+        assert self._loop is not None
+        if threading.get_ident() == self._loop_thread:
+            function(*args)
+        else:
+            self._loop.call_soon_threadsafe(function, *args)
+
+    def _watch_socket(self, client: paho.Client, sock: socket.socket) -> None:
+        assert self._loop is not None
+        self._loop.add_reader(sock, client.loop_read, READ_PACKETS)
+
+    def _watch_writes(self, client: paho.Client, sock: socket.socket) -> None:
+        assert self._loop is not None
+        self._loop.add_writer(sock, client.loop_write)
+
+    def _forget_writes(self, sock: socket.socket) -> None:
+        assert self._loop is not None
+        self._loop.remove_writer(sock)
+
+    def _forget_socket(self, sock: socket.socket) -> None:
+        assert self._loop is not None
+        self._loop.remove_reader(sock)
+        self._loop.remove_writer(sock)
+
+    def _new_client(self, generation: int, will: OutgoingMessage) -> paho.Client:
         client = paho.Client(
             paho.CallbackAPIVersion.VERSION2,
             client_id=self._client_id,
@@ -173,16 +218,24 @@ class MqttLink:
         if self._config.uses_tls:
             self._configure_tls(client)
 
-        def hand_over(handler: Callable[..., None]) -> Callable[..., None]:
+        def on_loop(handler: Callable[..., None]) -> Callable[..., None]:
             def callback(*args: Any) -> None:
-                loop.call_soon_threadsafe(handler, generation, *args)
+                self._on_loop(handler, generation, *args)
 
             return callback
 
-        client.on_connect = hand_over(self._connected)
-        client.on_disconnect = hand_over(self._disconnected)
-        client.on_publish = hand_over(self._acknowledged)
-        client.on_message = hand_over(self._received)
+        client.on_connect = on_loop(self._connected)
+        client.on_disconnect = on_loop(self._disconnected)
+        client.on_publish = on_loop(self._acknowledged)
+        client.on_message = on_loop(self._received)
+        client.on_socket_open = lambda c, _u, sock: self._on_loop(self._watch_socket, c, sock)
+        client.on_socket_register_write = lambda c, _u, sock: self._on_loop(
+            self._watch_writes, c, sock
+        )
+        client.on_socket_unregister_write = lambda _c, _u, sock: self._on_loop(
+            self._forget_writes, sock
+        )
+        client.on_socket_close = lambda _c, _u, sock: self._on_loop(self._forget_socket, sock)
         return client
 
     def _configure_tls(self, client: paho.Client) -> None:
@@ -274,6 +327,11 @@ class MqttLink:
         if error != self.last_error:
             _LOGGER.error("MQTT: %s; retrying with backoff", error)
         self.last_error = error
+
+
+def _ignore_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

@@ -17,6 +17,8 @@ from asyncua.ua.uaerrors import UaError
 from edge.errors import MachineError
 
 NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=")
+NETWORK_ERRORS = (UaError, OSError, TimeoutError, ConnectionError)
+"""What an OPC UA request may raise when the server or the network misbehaves."""
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 

@@ -1,71 +1,47 @@
 """One asyncua client per OPC UA endpoint, serving the machines behind it.
 
-Each connection resolves the mapping afresh (so a restarted server with new node ids is handled),
-subscribes to every mapped variable with its sampling interval and deadband and to the alarm
-events, and hands what arrives to a :class:`MachineListener`. A missing or invalid node is
-reported once and skipped; the rest keeps working. When the connection is lost the machines are
-reported disconnected and the client reconnects with backoff, restoring every subscription.
+Each connection binds the machines' mappings afresh (so a restarted server with new node ids is
+followed), subscribes to every mapped variable with its sampling interval and deadband and to
+the alarm events, and hands what arrives to a :class:`MachineListener`. When the connection is
+lost the machines are reported disconnected and the client reconnects with backoff, restoring
+every subscription.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any, Protocol
 
-from asyncua import Client, Node, ua
+from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent, OpcEvent, Subscription
-from asyncua.ua.uaerrors import UaError
-from pydantic import ValidationError
 
-from edge.config import MachineConfig, MachineMapping, MetricMapping, SecurityConfig
+from edge.binding import (
+    Binding,
+    BoundMachine,
+    MachineBinder,
+    MachineControl,
+    MachineIdentity,
+    MissingNodes,
+    Monitored,
+    Role,
+)
+from edge.config import MachineConfig, MachineMapping, SecurityConfig
 from edge.errors import MachineError
 from edge.health import Metrics
-from edge.nodes import NodeResolver, metric_name
+from edge.nodes import NETWORK_ERRORS
 from protocols.enums import Quality
-from protocols.messages import Capability, MetricDescription
-from protocols.topics import IDENTIFIER_PATTERN
 
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 5.0
+SESSION_TIMEOUT_MS = 600_000
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 15.0
 QUEUE_SIZE = 100_000
 FIRST_HANDLE = 10_000_000
-NETWORK_ERRORS = (UaError, OSError, TimeoutError, ConnectionError)
-
-
-class Role(Enum):
-    METRIC = "metric"
-    STATE = "state"
-    MODE = "mode"
-    ORDER_LIST = "order_list"
-    RESPONSE_LIST = "response_list"
-    MAX_JOB_ORDERS = "max_job_orders"
-
-
-@dataclass(frozen=True, slots=True)
-class Binding:
-    machine: str
-    role: Role
-    metric: str | None = None
-
-
-@dataclass(frozen=True)
-class MachineIdentity:
-    manufacturer: str = ""
-    model: str = ""
-    serial_number: str = ""
-    asset_kind: str = "machine"
-    capabilities: tuple[Capability, ...] = ()
-    metrics: tuple[MetricDescription, ...] = ()
-    max_job_orders: int = 0
 
 
 class MachineListener(Protocol):
@@ -78,53 +54,6 @@ class MachineListener(Protocol):
     ) -> None: ...
 
     def alarm_event(self, machine: str, fields: Mapping[str, Any]) -> None: ...
-
-
-@dataclass
-class _Monitored:
-    node: Node
-    binding: Binding
-    sampling_ms: float
-    deadband: float = 0.0
-
-
-@dataclass
-class MachineControl:
-    """The job control and maintenance methods of one machine, while it is connected."""
-
-    machine: str
-    jobs_object: Node | None = None
-    methods: dict[str, Node] = field(default_factory=dict)
-    repair_object: Node | None = None
-
-    @property
-    def connected(self) -> bool:
-        return self.jobs_object is not None or self.repair_object is not None
-
-    async def call(self, method: str, *arguments: str) -> Any:
-        """Call a job control method (``store``, ``store_and_start``, ``cancel``)."""
-        node = self.methods.get(method)
-        if self.jobs_object is None or node is None:
-            raise MachineError(f"machine {self.machine} is not connected or has no {method}")
-        return await self._call(self.jobs_object, node, *arguments)
-
-    async def repair(self) -> Any:
-        node = self.methods.get("repair")
-        if self.repair_object is None or node is None:
-            raise MachineError(f"machine {self.machine} is not connected or has no repair method")
-        return await self._call(self.repair_object, node)
-
-    async def _call(self, parent: Node, method: Node, *arguments: str) -> Any:
-        variants = [ua.Variant(a, ua.VariantType.String) for a in arguments]
-        try:
-            return await parent.call_method(method.nodeid, *variants)
-        except NETWORK_ERRORS as exc:
-            raise MachineError(f"{self.machine}: method call failed: {exc}") from exc
-
-    def clear(self) -> None:
-        self.jobs_object = None
-        self.repair_object = None
-        self.methods.clear()
 
 
 class EndpointConnection:
@@ -147,7 +76,7 @@ class EndpointConnection:
         self._listener = listener
         self._metrics = metrics
         self.controls = {config.id: MachineControl(config.id) for config, _ in machines}
-        self.missing: dict[str, set[str]] = {config.id: set() for config, _ in machines}
+        self.missing = MissingNodes([config.id for config, _ in machines])
         self.connected = False
         self.last_error: str | None = None
         self._bindings: dict[int, Binding] = {}
@@ -176,6 +105,7 @@ class EndpointConnection:
 
     async def _session(self) -> None:
         client = Client(self.endpoint, timeout=REQUEST_TIMEOUT)
+        client.session_timeout = SESSION_TIMEOUT_MS
         if self._security.security_string is not None:
             await client.set_security_string(self._security.security_string)
         if self._security.username is not None:
@@ -198,37 +128,20 @@ class EndpointConnection:
                 pass
 
     async def _serve(self, client: Client, lost: asyncio.Event) -> None:
-        namespaces = await client.get_namespace_array()
-        self._machine_nodes = {}
-        monitored: list[_Monitored] = []
-        identities: dict[str, MachineIdentity] = {}
-        alarm_sources: dict[ua.NodeId, tuple[Node, Node, list[str]]] = {}
+        binder = MachineBinder(client, await client.get_namespace_array(), self.missing)
+        machines: list[BoundMachine] = []
         for config, mapping in self._machines:
-            resolver = NodeResolver(client, namespaces, mapping.namespaces)
-            root = await self._bind(config, mapping, resolver, monitored, alarm_sources)
-            if root is not None:
-                metrics = [
-                    m.binding.metric
-                    for m in monitored
-                    if m.binding.machine == config.id and m.binding.metric is not None
-                ]
-                identities[config.id] = await self._identity(
-                    config, mapping, resolver, root, metrics
-                )
+            bound = await binder.bind(config, mapping, self.controls[config.id])
+            if bound is not None:
+                machines.append(bound)
+        self._machine_nodes = {m.root.nodeid: m.machine for m in machines}
         # One subscription for values and events: a second one may get its first publish
         # response before asyncua has registered it, and lose it.
         sub = await client.create_subscription(self._publishing_interval, queue_maxsize=QUEUE_SIZE)
+        monitored = [item for machine in machines for item in machine.monitored]
         await self._monitor_values(sub, monitored)
-        await self._monitor_events(sub, alarm_sources)
-        self._connections += 1
-        if self._connections > 1:
-            self._metrics.inc("opcua_reconnects_total", endpoint=self.endpoint)
-        self.connected = True
-        self.last_error = None
-        _LOGGER.info("OPC UA %s connected: %d monitored items", self.endpoint, len(monitored))
-        for machine, identity in identities.items():
-            self._metrics.set("machine_connected", 1.0, machine=machine)
-            self._listener.machine_connected(machine, identity)
+        await self._monitor_events(sub, machines)
+        self._connected(machines, len(monitored))
         consumer = asyncio.create_task(self._consume(sub))
         waiter = asyncio.create_task(lost.wait())
         try:
@@ -240,6 +153,18 @@ class EndpointConnection:
             consumer.cancel()
         raise ConnectionError("connection lost")
 
+    def _connected(self, machines: list[BoundMachine], monitored: int) -> None:
+        self._connections += 1
+        if self._connections > 1:
+            self._metrics.inc("opcua_reconnects_total", endpoint=self.endpoint)
+        self.connected = True
+        self.last_error = None
+        _LOGGER.info("OPC UA %s connected: %d monitored items", self.endpoint, monitored)
+        for machine in machines:
+            self._metrics.set("machine_connected", 1.0, machine=machine.machine)
+            self._listener.machine_connected(machine.machine, machine.identity)
+            self.controls[machine.machine].mark_ready()
+
     def _disconnected(self) -> None:
         was_connected = self.connected
         self.connected = False
@@ -249,195 +174,9 @@ class EndpointConnection:
                 self._metrics.set("machine_connected", 0.0, machine=config.id)
                 self._listener.machine_disconnected(config.id)
 
-    # Mapping ------------------------------------------------------------------------------
-
-    def _missing(self, machine: str, what: str, exc: Exception) -> None:
-        if what not in self.missing[machine]:
-            self.missing[machine].add(what)
-            _LOGGER.warning("%s: skipping %s: %s", machine, what, exc)
-
-    async def _optional(
-        self, machine: str, what: str, resolver: NodeResolver, path: str | None, base: Node
-    ) -> Node | None:
-        if path is None:
-            return None
-        try:
-            return await resolver.resolve(path, base)
-        except MachineError as exc:
-            self._missing(machine, what, exc)
-            return None
-
-    async def _bind(
-        self,
-        config: MachineConfig,
-        mapping: MachineMapping,
-        resolver: NodeResolver,
-        monitored: list[_Monitored],
-        alarm_sources: dict[ua.NodeId, tuple[Node, Node, list[str]]],
-    ) -> Node | None:
-        machine = config.id
-        try:
-            root_path = mapping.root.replace("{machine}", config.browse_name)
-            root = await resolver.resolve(root_path, None)
-        except MachineError as exc:
-            self._missing(machine, "the machine root", exc)
-            return None
-        self._machine_nodes[root.nodeid] = machine
-        for role, path in ((Role.STATE, mapping.state), (Role.MODE, mapping.mode)):
-            node = await self._optional(machine, role.value, resolver, path, root)
-            if node is not None:
-                monitored.append(_Monitored(node, Binding(machine, role), 0.0))
-        for name, metric in (await self._metrics_of(machine, mapping, resolver, root)).items():
-            node = await self._optional(machine, f"metric {name}", resolver, metric.path, root)
-            if node is not None:
-                binding = Binding(machine, Role.METRIC, name)
-                monitored.append(_Monitored(node, binding, metric.sampling_ms, metric.deadband))
-        await self._bind_jobs(config, mapping, resolver, root, monitored)
-        await self._bind_alarms(machine, mapping, resolver, root, alarm_sources)
-        return root
-
-    async def _metrics_of(
-        self, machine: str, mapping: MachineMapping, resolver: NodeResolver, root: Node
-    ) -> dict[str, MetricMapping]:
-        found: dict[str, MetricMapping] = {}
-        folder_config = mapping.metrics_folder
-        folder = await self._optional(
-            machine,
-            "the metrics folder",
-            resolver,
-            folder_config.path if folder_config else None,
-            root,
-        )
-        if folder is not None and folder_config is not None:
-            try:
-                children = await folder.get_children(nodeclassmask=ua.NodeClass.Variable)
-                for child in children:
-                    name = metric_name((await child.read_browse_name()).Name)
-                    if IDENTIFIER_PATTERN.fullmatch(name):
-                        found[name] = MetricMapping(
-                            path=child.nodeid.to_string(),
-                            sampling_ms=folder_config.sampling_ms,
-                            deadband=folder_config.deadband,
-                        )
-            except NETWORK_ERRORS as exc:
-                self._missing(machine, "the metrics folder", exc)
-        found.update(mapping.metrics)
-        return found
-
-    async def _bind_jobs(
-        self,
-        config: MachineConfig,
-        mapping: MachineMapping,
-        resolver: NodeResolver,
-        root: Node,
-        monitored: list[_Monitored],
-    ) -> None:
-        machine, control, jobs = config.id, self.controls[config.id], mapping.jobs
-        if mapping.repair is not None:
-            control.repair_object = await self._optional(
-                machine, "the repair object", resolver, mapping.repair.object, root
-            )
-            if control.repair_object is not None:
-                method = await self._optional(
-                    machine, "repair", resolver, mapping.repair.method, control.repair_object
-                )
-                if method is not None:
-                    control.methods["repair"] = method
-        if jobs is None:
-            return
-        jobs_object = await self._optional(machine, "job management", resolver, jobs.object, root)
-        if jobs_object is None:
-            return
-        for name in ("store", "store_and_start", "cancel"):
-            method = await self._optional(machine, name, resolver, getattr(jobs, name), jobs_object)
-            if method is not None:
-                control.methods[name] = method
-        control.jobs_object = jobs_object
-        for role, path in (
-            (Role.ORDER_LIST, jobs.order_list),
-            (Role.RESPONSE_LIST, jobs.response_list),
-            (Role.MAX_JOB_ORDERS, jobs.max_job_orders),
-        ):
-            node = await self._optional(machine, role.value, resolver, path, root)
-            if node is not None:
-                monitored.append(_Monitored(node, Binding(machine, role), 0.0))
-
-    async def _bind_alarms(
-        self,
-        machine: str,
-        mapping: MachineMapping,
-        resolver: NodeResolver,
-        root: Node,
-        alarm_sources: dict[ua.NodeId, tuple[Node, Node, list[str]]],
-    ) -> None:
-        if mapping.alarms is None:
-            return
-        source = await self._optional(
-            machine, "the alarm source", resolver, mapping.alarms.source, root
-        )
-        event_type = await self._optional(
-            machine, "the alarm event type", resolver, mapping.alarms.event_type, root
-        )
-        if source is None or event_type is None:
-            return
-        alarm_sources.setdefault(source.nodeid, (source, event_type, []))[2].append(machine)
-
-    async def _identity(
-        self,
-        config: MachineConfig,
-        mapping: MachineMapping,
-        resolver: NodeResolver,
-        root: Node,
-        metrics: list[str],
-    ) -> MachineIdentity:
-        ident = mapping.identification
-        values: dict[str, str] = {}
-        for key in ("manufacturer", "model", "serial_number", "asset_kind", "capabilities"):
-            node = await self._optional(config.id, key, resolver, getattr(ident, key), root)
-            if node is not None:
-                try:
-                    values[key] = str(await node.read_value())
-                except NETWORK_ERRORS as exc:
-                    self._missing(config.id, key, exc)
-        capabilities = tuple(config.capabilities) or self._capabilities(
-            config.id, values.get("capabilities")
-        )
-        max_jobs = await self._read_max_job_orders(config.id, mapping, resolver, root)
-        kind = values.get("asset_kind", "machine")
-        return MachineIdentity(
-            manufacturer=values.get("manufacturer", "")[:200],
-            model=values.get("model", "")[:200],
-            serial_number=values.get("serial_number", "")[:200],
-            asset_kind=kind if kind in ("machine", "product") else "machine",
-            capabilities=capabilities,
-            metrics=tuple(MetricDescription(name=name) for name in metrics),
-            max_job_orders=max_jobs,
-        )
-
-    async def _read_max_job_orders(
-        self, machine: str, mapping: MachineMapping, resolver: NodeResolver, root: Node
-    ) -> int:
-        path = mapping.jobs.max_job_orders if mapping.jobs else None
-        node = await self._optional(machine, "max_job_orders", resolver, path, root)
-        try:
-            value = await node.read_value() if node is not None else 0
-        except NETWORK_ERRORS as exc:
-            self._missing(machine, "max_job_orders", exc)
-            return 0
-        return value if isinstance(value, int) and value >= 0 else 0
-
-    def _capabilities(self, machine: str, text: str | None) -> tuple[Capability, ...]:
-        if not text:
-            return ()
-        try:
-            return tuple(Capability.model_validate(_scalar_parameters(c)) for c in json.loads(text))
-        except (ValueError, TypeError, AttributeError, ValidationError) as exc:
-            self._missing(machine, "capabilities (not a JSON list of capabilities)", exc)
-            return ()
-
     # Subscriptions ------------------------------------------------------------------------
 
-    async def _monitor_values(self, sub: Subscription, monitored: list[_Monitored]) -> None:
+    async def _monitor_values(self, sub: Subscription, monitored: list[Monitored]) -> None:
         self._bindings = {}
         if not monitored:
             return
@@ -446,11 +185,11 @@ class EndpointConnection:
         for item, request, result in zip(monitored, requests, results, strict=True):
             if isinstance(result, ua.StatusCode):
                 what = f"{item.binding.role.value} {item.binding.metric or ''}".strip()
-                self._missing(item.binding.machine, what, MachineError(result.name))
+                self.missing.report(item.binding.machine, what, result.name)
             else:
                 self._bindings[request.RequestedParameters.ClientHandle] = item.binding
 
-    def _request(self, item: _Monitored) -> ua.MonitoredItemCreateRequest:
+    def _request(self, item: Monitored) -> ua.MonitoredItemCreateRequest:
         self._handle += 1
         params = ua.MonitoringParameters()
         params.ClientHandle = self._handle
@@ -472,18 +211,23 @@ class EndpointConnection:
         request.RequestedParameters = params
         return request
 
-    async def _monitor_events(
-        self, sub: Subscription, sources: dict[ua.NodeId, tuple[Node, Node, list[str]]]
-    ) -> None:
+    async def _monitor_events(self, sub: Subscription, machines: list[BoundMachine]) -> None:
+        """Subscribe once per source node; machines sharing one are told apart by SourceNode."""
         self._event_sources = {}
-        for source, event_type, machines in sources.values():
+        sources: dict[ua.NodeId, list[BoundMachine]] = {}
+        for machine in machines:
+            if machine.alarms is not None:
+                sources.setdefault(machine.alarms.source.nodeid, []).append(machine)
+        for sharing in sources.values():
+            alarms = sharing[0].alarms
+            assert alarms is not None
             try:
-                handle = await sub.subscribe_events(source, event_type)
+                handle = await sub.subscribe_events(alarms.source, alarms.event_type)
             except NETWORK_ERRORS as exc:
-                for machine in machines:
-                    self._missing(machine, "alarm events", exc)
+                for machine in sharing:
+                    self.missing.report(machine.machine, "alarm events", exc)
                 continue
-            self._event_sources[handle] = machines
+            self._event_sources[handle] = [machine.machine for machine in sharing]
 
     async def _consume(self, sub: Subscription) -> None:
         async for event in sub:
@@ -517,12 +261,3 @@ class EndpointConnection:
             return
         self._metrics.inc("opcua_events_total")
         self._listener.alarm_event(machine, values)
-
-
-def _scalar_parameters(capability: dict[str, Any]) -> dict[str, Any]:
-    """Capability parameters are scalars in the protocol: a list becomes ``"650 x 520 x 475"``."""
-    parameters = {
-        name: " x ".join(str(v) for v in value) if isinstance(value, list) else value
-        for name, value in capability.get("parameters", {}).items()
-    }
-    return {**capability, "parameters": parameters}

@@ -62,6 +62,7 @@ class AddressSpace:
         self.server = server
         self.idx = idx
         self.nodes: dict[str, MachineNodes] = {}
+        self._published: dict[ua.NodeId, object] = {}
         self.folder: Node | None = None
         self.event_type: Node | None = None
 
@@ -187,8 +188,9 @@ class AddressSpace:
     async def _generators(self, node: Node) -> list[EventGenerator]:
         """One generator per node a client may subscribe on: the asset, Machines, Server."""
         generators = []
+        assert self.folder is not None
         for emitter in (node, self.folder, self.server.nodes.server):
-            generator = await self.server.get_event_generator(self.event_type, emitter)
+            generator = await self.server.get_event_generator(self.event_type, emitter.nodeid)
             generators.append(generator)
         return generators
 
@@ -227,6 +229,14 @@ class AddressSpace:
             await generator.trigger(time_attr=event.time, message=event.message)
 
     async def _write(self, node: Node, value: object, now: datetime) -> None:
+        """Write a changed value with the simulated ``now`` as its SourceTimestamp.
+
+        Unchanged values are not written again: in OPC UA the SourceTimestamp says when the
+        value last changed, and skipping them spares every subscriber a notification.
+        """
+        if self._published.get(node.nodeid) == value:
+            return
+        self._published[node.nodeid] = value
         variant_type = _variant_type(value)
         data_value = ua.DataValue(
             Value=ua.Variant(value, variant_type),

@@ -67,9 +67,6 @@ class AlarmBook:
     def is_active(self, code: str) -> bool:
         return code in self._active
 
-    def active_codes(self) -> list[str]:
-        return sorted(self._active)
-
     def _event(
         self, code: str, active: bool, text: str, metric: str, value: float, now: datetime
     ) -> AlarmEvent:

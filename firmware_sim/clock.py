@@ -31,13 +31,17 @@ class SimClock:
         self._monotonic = monotonic
         self._origin = monotonic()
 
+    def begin(self) -> None:
+        """Make simulated time begin (at ``start``) now rather than at construction.
+
+        A plant server calls this once it listens, before its first tick: the seconds asyncua
+        takes to build a server would otherwise pass as hours at a high time scale.
+        """
+        self._origin = self._monotonic()
+
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed_s())
 
     def elapsed_s(self) -> float:
         """Simulated seconds since the clock started."""
         return (self._monotonic() - self._origin) * self.scale
-
-    def to_wall_s(self, sim_seconds: float) -> float:
-        """Wall-clock seconds that ``sim_seconds`` of simulated time take."""
-        return sim_seconds / self.scale

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from firmware_sim.alarms import BREAKDOWN_TEXT, EMERGENCY_STOP_TEXT, AlarmBook, AlarmEvent
 from firmware_sim.faults import ALARM_BURST_SIZE, SERVER_FAULTS, ActiveFaults, FaultKind
@@ -23,6 +23,7 @@ from protocols.enums import MachineryItemState, MachineryOperationMode
 _LOGGER = logging.getLogger(__name__)
 
 BURST_CODES = ("overheat", "high_vibration", "tool_wear")
+MAX_STEP_S = 300.0  # simulated seconds
 
 
 class SimMachine:
@@ -54,7 +55,17 @@ class SimMachine:
     # Simulation -------------------------------------------------------------------------------
 
     def step(self, now: datetime) -> list[AlarmEvent]:
-        """Advance to simulated ``now``; return the alarm events raised or cleared meanwhile."""
+        """Advance to simulated ``now``; return the alarm events raised or cleared meanwhile.
+
+        Long steps (a high time scale, a late tick) are cut into steps of at most MAX_STEP_S,
+        so wear cannot jump past its alarm thresholds straight into a breakdown.
+        """
+        events = []
+        while (now - self.time).total_seconds() > MAX_STEP_S:
+            events += self._step_to(self.time + timedelta(seconds=MAX_STEP_S))
+        return events + self._step_to(now)
+
+    def _step_to(self, now: datetime) -> list[AlarmEvent]:
         dt_s = max((now - self.time).total_seconds(), 0.0)
         start, self.time = self.time, now
         events, self._pending = self._pending, []
@@ -115,7 +126,9 @@ class SimMachine:
         else:
             level = target
         self._levels[spec.name] = level
-        return min(max(level + self._noise.gauss(0.0, spec.noise), spec.low), spec.high)
+        # A gauge that reads 0 when idle (spindle speed, welding current) is off then: no noise.
+        noise = spec.noise * (min(load, 1.0) if spec.idle == 0 else 1.0)
+        return min(max(level + self._noise.gauss(0.0, noise), spec.low), spec.high)
 
     def _wear_percent(self) -> float:
         return min(self.wear.wear * 100, 100.0)

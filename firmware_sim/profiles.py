@@ -74,12 +74,6 @@ class AssetProfile:
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric_names", tuple(m.name for m in self.metrics))
 
-    def metric(self, name: str) -> MetricSpec:
-        for spec in self.metrics:
-            if spec.name == name:
-                return spec
-        raise KeyError(name)
-
     def field_load(self, now: datetime) -> float:
         """Load of a field product that runs on its own (no job orders) at simulated ``now``."""
         if self.duty == "solar":

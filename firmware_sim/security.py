@@ -22,6 +22,7 @@ from asyncua.common.utils import ServiceError
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.crypto.uacrypto import load_certificate
+from asyncua.server.user_managers import UserManager
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -75,7 +76,7 @@ class TrustList:
             raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
 
 
-class CertificateHolders:
+class CertificateHolders(UserManager):
     """asyncua user manager: a session needs a channel signed with a client certificate."""
 
     def get_user(

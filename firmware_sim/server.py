@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class PlantServer:
         self.plant = plant
         self.options = options or ServerOptions()
         self.clock = SimClock(self.options.time_scale)
-        now = self.clock.now()
+        now = self.clock.start
         self.machines = {
             spec.id: SimMachine(spec, seed=self.options.seed, now=now) for spec in plant.machines
         }
@@ -78,6 +79,7 @@ class PlantServer:
         self._hang = HangSwitch()
         self._tick_task: asyncio.Task[None] | None = None
         self._fault_tasks: set[asyncio.Task[None]] = set()
+        self._crashing = False
 
     @property
     def endpoint(self) -> str:
@@ -90,7 +92,9 @@ class PlantServer:
     # Life cycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._check_port()
         await self._start_opcua()
+        self.clock.begin()
         self._tick_task = asyncio.create_task(self._run(), name=f"sim-{self.plant.unit}")
 
     async def stop(self) -> None:
@@ -107,6 +111,15 @@ class PlantServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    def _check_port(self) -> None:
+        """Fail fast and clearly on a busy port, before seconds of building a server."""
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((self.plant.host, self.port))
+            except OSError as exc:
+                raise ServerError(f"cannot listen on {self.endpoint}: {exc.strerror}") from None
 
     async def _start_opcua(self) -> None:
         await self._listen(*await self._build())
@@ -166,9 +179,16 @@ class PlantServer:
     # Simulation loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Tick at a fixed rate; when a tick overruns, the next one starts at once."""
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
         while True:
-            await self.tick()
-            await asyncio.sleep(self.update_interval_s)
+            try:
+                await self.tick()
+            except Exception:  # a bug in one tick must not stop the plant
+                _LOGGER.exception("plant %s: simulation tick failed", self.plant.unit)
+            next_tick = max(next_tick + self.update_interval_s, loop.time())
+            await asyncio.sleep(next_tick - loop.time())
 
     async def tick(self) -> None:
         """Step every machine to the current simulated time and publish what changed."""
@@ -200,12 +220,15 @@ class PlantServer:
             target.inject(kind, duration_s)
 
     async def _server_fault(self, kind: FaultKind, duration_s: float) -> None:
+        if self._crashing:
+            raise FaultSpecError(f"plant {self.plant.unit} is crashed already")
         _LOGGER.warning("plant %s: server fault %s for %.1f s", self.plant.unit, kind, duration_s)
         if kind is FaultKind.DISCONNECT:
             self._spawn(self._drop_connections())
         elif kind is FaultKind.HANG:
             self._hang.hang(duration_s)
         else:
+            self._crashing = True
             self._spawn(self._crash(duration_s))
 
     async def _drop_connections(self) -> None:
@@ -218,11 +241,16 @@ class PlantServer:
         Building a server takes asyncua a few seconds (its standard address space), so the
         replacement is built during the downtime, which cannot be shorter than that.
         """
-        await asyncio.sleep(METHOD_REPLY_GRACE_S)
-        await self._stop_opcua()
-        replacement, _ = await asyncio.gather(self._build(), asyncio.sleep(downtime_s))
-        await self._listen(*replacement)
-        _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
+        try:
+            await asyncio.sleep(METHOD_REPLY_GRACE_S)
+            await self._stop_opcua()
+            replacement, _ = await asyncio.gather(self._build(), asyncio.sleep(downtime_s))
+            await self._listen(*replacement)
+            _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
+        except ServerError as exc:
+            _LOGGER.error("plant %s stays down after crash: %s", self.plant.unit, exc)
+        finally:
+            self._crashing = False
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

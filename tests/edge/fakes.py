@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edge.binding import MachineControl
 from edge.config import parse_config
 from edge.health import Metrics
-from edge.opcua import MachineControl
 from edge.outbox import Outbox
 from edge.uplink import Uplink
 from protocols import codec, topics
@@ -51,6 +51,7 @@ class FakeMachine(MachineControl):
         super().__init__(machine)
         self.results = results or {}
         self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.mark_ready()
 
     async def call(self, method: str, *arguments: str) -> Any:
         self.calls.append((method, arguments))

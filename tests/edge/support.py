@@ -42,7 +42,9 @@ def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = 
 class SimPlant:
     """A firmware_sim plant server running in its own thread and event loop."""
 
-    def __init__(self, machines: list[dict[str, Any]], *, time_scale: float = 60.0) -> None:
+    def __init__(
+        self, machines: list[dict[str, Any]], *, time_scale: float = 60.0, **options: Any
+    ) -> None:
         self.port = free_port()
         plant = parse_plant(
             {
@@ -54,7 +56,8 @@ class SimPlant:
                 "machines": machines,
             }
         )
-        self.server = PlantServer(plant, ServerOptions(time_scale=time_scale, seed=1))
+        options = ServerOptions(time_scale=time_scale, seed=1, **options)
+        self.server = PlantServer(plant, options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()

@@ -22,6 +22,7 @@ class Harness:
             trackers={"mill-1": self.tracker},
             listed_jobs=lambda machine: set(listed),
             rebirth=self._rebirth,
+            uplink=self.queue.uplink,
             metrics=self.queue.metrics,
         )
 
@@ -105,7 +106,8 @@ async def test_commands_for_unknown_machines_are_rejected(tmp_path):
     await h.send(messages.CancelCommand(machine="ghost", job_order_id="jo-1"))
     await h.send(messages.RepairCommand(machine="ghost"))
     assert h.rejected("unknown_machine") == 3
-    assert h.events() == [("jo-2", "accepted")]
+    assert h.events() == [("jo-1", "rejected"), ("jo-2", "accepted")]
+    assert h.queue.bodies()[0].machine == "ghost" and "no machine" in h.queue.bodies()[0].reason
 
 
 async def test_cancel_repair_and_rebirth(tmp_path):

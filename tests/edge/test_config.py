@@ -98,3 +98,11 @@ def test_unreadable_and_non_yaml_files(tmp_path):
     bad.write_text("- a list")
     with pytest.raises(ConfigError, match="mapping of keys"):
         load_config(bad)
+
+
+def test_missing_certificate_files_are_named(tmp_path):
+    key = tmp_path / "gw.key"
+    key.write_text("not checked here")
+    broker = {"url": "mqtts://h:8883", "tls": {"cert": str(tmp_path / "nope.crt"), "key": str(key)}}
+    message = _error({**MINIMAL, "broker": broker})
+    assert "  broker.tls.cert: Path does not point to a file" in message

@@ -74,6 +74,11 @@ def test_dispatch_runs_the_job_and_reports_it(plant, coordinator, make_gateway):
     assert_in_order_per_machine(coordinator)
     capacity = coordinator.messages(messages.Capacity)[-1].body
     assert capacity.stored_job_orders == [] and capacity.running_job_order is None
+    births = len(coordinator.messages(messages.UnitBirth))
+    reports = len(coordinator.messages(messages.Capacity))
+    coordinator.send(messages.RebirthCommand())
+    wait_until(lambda: len(coordinator.messages(messages.UnitBirth)) > births, what="rebirth")
+    wait_until(lambda: len(coordinator.messages(messages.Capacity)) > reports)
 
 
 def test_alarm_events_and_local_rules_become_alarms(coordinator, make_gateway):

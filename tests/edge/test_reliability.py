@@ -63,6 +63,8 @@ def test_gateway_killed_mid_stream_and_restarted(plant, coordinator, make_gatewa
     wait_until(lambda: gateway.metric("job_events_total") >= 3, what="job events queued")
     assert not _alarms(coordinator) and not coordinator.job_events()
     gateway.kill()
+    will = wait_until(lambda: _states(coordinator)[-1] == "offline" and coordinator, what="will")
+    assert will.messages(messages.UnitState)[-1].body.reason == "connection lost"
     time.sleep(2)  # jobs go on while the gateway is down
     gateway.start()
     coordinator.announce("online")
@@ -74,6 +76,20 @@ def test_gateway_killed_mid_stream_and_restarted(plant, coordinator, make_gatewa
     assert_in_order_per_machine(coordinator)
     online = [m for m in coordinator.messages(messages.UnitState) if m.body.state.value == "online"]
     assert len(online) >= 2
+
+
+def _states(coordinator):
+    return [m.body.state.value for m in coordinator.messages(messages.UnitState)] or [None]
+
+
+def test_commands_sent_while_the_gateway_is_away_are_delivered(plant, coordinator, make_gateway):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    assert gateway.stop() == 0
+    coordinator.send(dispatch(job_order("jo-late")))
+    gateway.start()
+    wait_until(lambda: _ended(coordinator, "jo-late"), 30, "the queued dispatch executed")
+    assert_complete_job(coordinator, "jo-late")
 
 
 def test_opcua_server_restarted_during_a_job_run(plant, coordinator, make_gateway):

@@ -1,5 +1,6 @@
 """The gateway against a Mosquitto that wants credentials, or TLS with client certificates."""
 
+import asyncio
 import datetime as dt
 import ipaddress
 import subprocess
@@ -12,7 +13,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from protocols import messages
-from tests.edge.support import Coordinator, GatewayProcess, wait_until
+from tests.edge.support import (
+    MILL,
+    Coordinator,
+    GatewayProcess,
+    SimPlant,
+    gateway_config,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +176,68 @@ def test_tls_refuses_a_broker_it_cannot_verify(tmp_path, mosquitto_factory, pki)
         assert not gateway.health()["broker"]["connected"]
     finally:
         gateway.stop()
+
+
+def test_opcua_sign_and_encrypt_with_a_trusted_certificate(tmp_path, running_mosquitto):
+    from firmware_sim.plant import SecurityMode
+    from firmware_sim.security import ensure_certificate
+
+    cert, key = asyncio.run(
+        ensure_certificate(tmp_path / "pki", "gateway", "urn:glonet:edge:plant-a", client=True)
+    )
+    plant = SimPlant(
+        [MILL],
+        security=SecurityMode.SIGN_AND_ENCRYPT,
+        cert_dir=tmp_path / "server-pki",
+        trusted_certs=(cert,),
+    )
+    plant.start()
+    security = {
+        "policy": "Basic256Sha256",
+        "mode": "SignAndEncrypt",
+        "certificate": str(cert),
+        "private_key": str(key),
+    }
+    config = gateway_config(tmp_path, running_mosquitto, plant)
+    config["machines"][0]["security"] = security
+    gateway = GatewayProcess(tmp_path, config)
+    try:
+        gateway.start()
+        wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"], 30)
+        wait_until(lambda: gateway.metric("data_changes_total") > 0)
+    finally:
+        gateway.stop()
+        plant.close()
+
+
+def test_opcua_server_refusing_the_certificate_is_reported(tmp_path, running_mosquitto):
+    from firmware_sim.plant import SecurityMode
+    from firmware_sim.security import ensure_certificate
+
+    trusted, _ = asyncio.run(ensure_certificate(tmp_path / "a", "other", "urn:x", client=True))
+    cert, key = asyncio.run(ensure_certificate(tmp_path / "b", "gw", "urn:y", client=True))
+    plant = SimPlant(
+        [MILL],
+        security=SecurityMode.SIGN_AND_ENCRYPT,
+        cert_dir=tmp_path / "server-pki",
+        trusted_certs=(trusted,),
+    )
+    plant.start()
+    config = gateway_config(tmp_path, running_mosquitto, plant)
+    config["machines"][0]["security"] = {
+        "policy": "Basic256Sha256",
+        "mode": "Sign",
+        "certificate": str(cert),
+        "private_key": str(key),
+    }
+    gateway = GatewayProcess(tmp_path, config)
+    try:
+        gateway.start()
+        machine = wait_until(
+            lambda: (m := gateway.health()["machines"]["mill-1"])["last_error"] and m, 30
+        )
+        assert not machine["connected"]
+        assert gateway.process.poll() is None
+    finally:
+        gateway.stop()
+        plant.close()

@@ -22,7 +22,7 @@ from glonet.broker import free_port
 
 TIME_SCALE = 3600.0
 TICK_S = 0.05
-WAIT_S = 10.0  # upper bound for anything a test waits for (never a timing assertion)
+WAIT_S = 20.0  # upper bound for anything a test waits for (never a timing assertion)
 
 
 def machine(
@@ -146,14 +146,40 @@ async def subscribe_alarms(client: Client, node: Node | None = None) -> Collecto
     return collector
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Poll ``check`` until it holds; fail with ``what`` after WAIT_S."""
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT_S
+) -> None:
+    """Poll ``check`` until it holds; fail with ``what`` after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
+    deadline = loop.time() + timeout
     while not await check():
         if loop.time() > deadline:
             raise AssertionError(f"gave up waiting: {what}")
         await asyncio.sleep(TICK_S)
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
+async def plant_server() -> AsyncIterator[PlantServer]:
+    """One plant shared by the model and machine-fault tests (starting a server costs seconds
+    of CPU): every test drives machines of its own."""
+    plant = make_plant(
+        machine("mill-1", max_job_orders=3, manufacturer="DMG MORI", model="DMU 65"),
+        *(machine(f"mill-{n}") for n in (2, 3, 5)),
+        machine("mill-4", max_job_orders=2),
+        machine("worn-1", initial_wear=0.6, wear_rate_per_hour=0.5),
+        machine("cell-1", "robotic_cell", "assembly"),
+        *(machine(f"mill-{fault}") for fault in ("freeze", "range", "burst", "estop", "broken")),
+        machine("mill-bad"),
+    )
+    async with PlantServer(plant, options()) as server:
+        yield server
+
+
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
+async def client(plant_server: PlantServer) -> AsyncIterator[Client]:
+    client = await connect(plant_server.endpoint)
+    yield client
+    await client.disconnect()
 
 
 @pytest_asyncio.fixture

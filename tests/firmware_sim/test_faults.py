@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from asyncua import Client
 
 from firmware_sim.faults import ALARM_BURST_SIZE
-from firmware_sim.server import PlantServer
 from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
     TICK_S,
-    connect,
     eventually,
     job_order,
-    machine,
     machine_handle,
-    make_plant,
-    options,
     subscribe_alarms,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client() -> AsyncIterator[Client]:
-    """One server with a machine per test, so the faults do not meet."""
-    ids = ["freeze", "range", "burst", "estop", "broken", "bad"]
-    plant = make_plant(*(machine(f"mill-{name}") for name in ids))
-    async with PlantServer(plant, options()) as server:
-        client = await connect(server.endpoint)
-        yield client
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
 
 async def inject(client: Client, machine_id: str, kind: str, duration_s: float) -> bool:
@@ -104,10 +87,18 @@ async def test_emergency_stop_interrupts_the_job_until_released(client: Client) 
         )
 
     await eventually(stopped, "machine NotAvailable, job Interrupted")
-    assert alarms.codes(active=True, source="mill-estop") == ["emergency_stop"]
+
+    async def alarm_raised() -> bool:
+        return alarms.codes(active=True, source="mill-estop") == ["emergency_stop"]
+
+    await eventually(alarm_raised, "emergency_stop alarm event")
 
     await eventually(running, "job running again after the e-stop is released")
-    assert "emergency_stop" in alarms.codes(active=False, source="mill-estop")
+
+    async def alarm_cleared() -> bool:
+        return "emergency_stop" in alarms.codes(active=False, source="mill-estop")
+
+    await eventually(alarm_cleared, "emergency_stop cleared")
 
 
 async def test_injected_breakdown_needs_a_repair(client: Client) -> None:

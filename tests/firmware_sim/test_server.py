@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
-import pytest_asyncio
 from asyncua import Client, ua
 
 from firmware_sim.server import PlantServer
@@ -15,41 +13,15 @@ from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
     Collector,
     Machine,
-    connect,
     eventually,
     job_order,
-    machine,
     machine_handle,
-    make_plant,
-    options,
     subscribe_alarms,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
 OK = int(ReturnStatus.NO_ERROR)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def plant_server() -> AsyncIterator[PlantServer]:
-    plant = make_plant(
-        machine("mill-1", max_job_orders=3, manufacturer="DMG MORI", model="DMU 65"),
-        machine("mill-2"),
-        machine("mill-3"),
-        machine("mill-4", max_job_orders=2),
-        machine("mill-5"),
-        machine("worn-1", initial_wear=0.6, wear_rate_per_hour=0.5),
-        machine("cell-1", "robotic_cell", "assembly"),
-    )
-    async with PlantServer(plant, options()) as server:
-        yield server
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(plant_server: PlantServer) -> AsyncIterator[Client]:
-    client = await connect(plant_server.endpoint)
-    yield client
-    await client.disconnect()
 
 
 async def job_state(m: Machine, job_id: str) -> str | None:
@@ -157,7 +129,11 @@ async def test_cancel_running_and_waiting_jobs(client: Client) -> None:
     assert await m.job("Cancel", "C-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
     assert await m.job("Clear", "C-1") == OK
     assert "C-1" not in await m.jobs()
-    assert await m.state() == "NotExecuting"
+
+    async def idle() -> bool:
+        return await m.state() == "NotExecuting"
+
+    await eventually(idle, "machine idle after the cancel")
 
 
 async def test_bad_requests_get_the_right_return_status(client: Client) -> None:

@@ -1,13 +1,19 @@
-"""Server-level fault injection: dropped connections, a hung server, a crash and restart."""
+"""Server-level fault injection: dropped connections, a hung server, a crash and restart.
+
+The tests share one server (starting one takes asyncua seconds) and leave it serving; the crash
+test comes last in the file.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 from asyncua import Client
 
+from firmware_sim.errors import FaultSpecError
 from firmware_sim.server import PlantServer
 from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
@@ -17,16 +23,16 @@ from tests.firmware_sim.conftest import (
     machine,
     machine_handle,
     make_plant,
+    options,
 )
 
-pytestmark = pytest.mark.integration
-
-Start = Callable[..., Awaitable[PlantServer]]
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 
-async def one_machine(running: Start) -> tuple[PlantServer, Client]:
-    server = await running(make_plant(machine("mill-1")))
-    return server, await connect(server.endpoint)
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def server() -> AsyncIterator[PlantServer]:
+    async with PlantServer(make_plant(machine("mill-1")), options()) as server:
+        yield server
 
 
 async def inject(client: Client, kind: str, duration_s: float) -> bool:
@@ -34,8 +40,8 @@ async def inject(client: Client, kind: str, duration_s: float) -> bool:
     return bool(await m.call("Maintenance", "InjectFault", kind, float(duration_s)))
 
 
-async def test_disconnect_drops_every_client(running: Start) -> None:
-    server, first = await one_machine(running)
+async def test_disconnect_drops_every_client(server: PlantServer) -> None:
+    first = await connect(server.endpoint)
     second = await connect(server.endpoint)
     assert await inject(first, "disconnect", 0)
     for client in (first, second):
@@ -53,8 +59,8 @@ async def test_disconnect_drops_every_client(running: Start) -> None:
     await again.disconnect()
 
 
-async def test_hang_stops_answering_for_a_while(running: Start) -> None:
-    server, client = await one_machine(running)
+async def test_hang_stops_answering_for_a_while(server: PlantServer) -> None:
+    client = await connect(server.endpoint)
     m = await machine_handle(client, "mill-1")
     assert await inject(client, "hang", 2.0)
     with pytest.raises((TimeoutError, asyncio.TimeoutError)):
@@ -74,8 +80,8 @@ async def test_hang_stops_answering_for_a_while(running: Start) -> None:
     await client.disconnect()
 
 
-async def test_crash_restarts_on_the_same_port(running: Start) -> None:
-    server, client = await one_machine(running)
+async def test_crash_restarts_on_the_same_port(server: PlantServer) -> None:
+    client = await connect(server.endpoint)
     m = await machine_handle(client, "mill-1")
     assert await m.job("Store", job_order("K-1", "mill-1")) == int(ReturnStatus.NO_ERROR)
     assert await inject(client, "crash", 0.5)
@@ -84,13 +90,15 @@ async def test_crash_restarts_on_the_same_port(running: Start) -> None:
         return not server.online
 
     await eventually(gone, "server down")
+    with pytest.raises(FaultSpecError, match="crashed already"):
+        await server.inject("crash", 1)
     with pytest.raises(OSError):
         await connect(server.endpoint)
 
     async def back() -> bool:
         return server.online
 
-    await eventually(back, "server back")
+    await eventually(back, "server back", timeout=60)  # a rebuild takes seconds of CPU
     again = await connect(server.endpoint)
     m = await machine_handle(again, "mill-1")
     assert "K-1" in await m.jobs()  # the machine's job list survives its server
