@@ -72,12 +72,19 @@ def board(
     columns = {
         status.value: [t for t in tickets if t.status == status.value] for status in BOARD_COLUMNS
     }
-    firing = []
+    firing, silences = [], []
     if actor.role in (Role.COORDINATOR, Role.PLANT):
         firing = service.list_alerts(session=session, actor=actor, firing_only=True, limit=50)
+        silences = service.list_silences(session=session, actor=actor, now=utcnow())
     filters = {"unit": unit or "", "kind": kind or "", "priority": priority or ""}
     return _render(
-        request, "maintenance/board.html", actor, columns=columns, firing=firing, filters=filters
+        request,
+        "maintenance/board.html",
+        actor,
+        columns=columns,
+        firing=firing,
+        silences=silences,
+        filters=filters,
     )
 
 
