@@ -631,9 +631,10 @@ cdef void mark_descendants(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
 
 cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
     """Insert the floating operation v at the best of: the positions around its earliest start on
-    each eligible machine (as in ``reassign_moves``) and the end of each machine's list."""
-    cdef int e, k, x, y, c, pick = -1
-    cdef i64 d, vs = S.start[v], ve = S.start[v] + S.dur[v]
+    each eligible machine (as in ``reassign_moves``), the next few later gaps where it fits
+    without pushing anything, and the end of each machine's list."""
+    cdef int e, f, k, x, y, c, gaps, pick = -1
+    cdef i64 d, ra, vs = S.start[v], ve = S.start[v] + S.dur[v]
     mark_descendants(I, S, W, v)
     W.nmoves = 0
     for e in range(I.opt_ptr[v], I.opt_ptr[v + 1]):
@@ -646,6 +647,18 @@ cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
                 add_move(W, v, k, x, 0, d, 0.0)
             if y < 0:
                 break
+            x = y
+            y = S.mnext[y]
+        ra = I.release[v]
+        for f in range(I.jp_ptr[v], I.jp_ptr[v + 1]):
+            ra = max(ra, S.start[I.jp[f]] + S.dur[I.jp[f]] + tr(I, S.mach[I.jp[f]], k))
+        # Operations after a non-descendant x are never ancestors of v here (they start after
+        # v's window), so any later position before the first descendant is safe.
+        gaps = 0
+        while y >= 0 and gaps < 4 and W.mark[x] != W.stamp:
+            if max(ra, S.start[x] + S.dur[x]) + d <= S.start[y]:
+                add_move(W, v, k, x, 0, d, 0.0)
+                gaps += 1
             x = y
             y = S.mnext[y]
         if y >= 0 and S.mlast[k] >= 0 and W.mark[S.mlast[k]] != W.stamp:
@@ -1049,7 +1062,9 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
         if lim.max_iter >= 0 and it >= lim.max_iter:
             stop_reason[0] = 1
             break
-        if (it & 15) == 0 and now() >= lim.deadline:
+        # An estimated iteration takes microseconds: read the clock every 16 of them. An exact
+        # one decodes 40 candidates, so read it every time.
+        if ((it & 15) == 0 or not fast) and now() >= lim.deadline:
             break
         neighbourhood(I, cur, W, 1)
         if W.nmoves == 0:
