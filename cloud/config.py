@@ -16,10 +16,12 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cloud.exceptions import ConfigurationError
+from cloud.maintenance.config import MaintenanceSettings
 
 DEFAULT_DATA_DIR = Path("var/coordinator")
 DEFAULT_NETWORK = "demo"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_FAMILIES_DIR = Path(__file__).resolve().parent.parent / "deploy" / "families"
 
 
 class MqttSettings(BaseModel):
@@ -61,6 +63,27 @@ class IngestSettings(BaseModel):
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
 
 
+class OrdersSettings(BaseModel):
+    """Co-design, quotes, planning and dispatch. Durations marked "plant time" run on the
+    machines' clock, which the simulated demo network accelerates by ``time_scale``."""
+
+    families_dir: Path = DEFAULT_FAMILIES_DIR
+    dispatch_enabled: bool = True
+    time_scale: float = Field(default=1.0, gt=0, description="plant seconds per real second")
+    tick_interval_s: float = Field(default=1.0, gt=0, description="real seconds between ticks")
+    plan_time_limit_s: float = Field(default=0.3, gt=0)
+    horizon_s: float = Field(default=4 * 3600, gt=0, description="plant time ahead to dispatch")
+    max_outstanding: int = Field(default=2, ge=1, description="dispatched, unfinished per machine")
+    accept_timeout_s: float = Field(default=30.0, gt=0, description="real seconds to accept")
+    late_tolerance_s: float = Field(default=1800.0, ge=0, description="plant time")
+    down_estimate_s: float = Field(default=8 * 3600, gt=0, description="plant time")
+    quote_validity_s: float = Field(default=2 * 86400, gt=0, description="plant time")
+    promise_margin: float = Field(default=0.25, ge=0, description="fraction added to the plan")
+    dispatch_overhead_s: float = Field(
+        default=2.0, ge=0, description="real seconds an operation spends in dispatch and reports"
+    )
+
+
 class Settings(BaseSettings):
     """Everything the coordinator process needs to know."""
 
@@ -77,6 +100,8 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    orders: OrdersSettings = Field(default_factory=OrdersSettings)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
 
     @property
     def resolved_database_url(self) -> str:

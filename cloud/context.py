@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.codesign.families import ProductFamily
 from cloud.config import Settings
+from cloud.dispatch.worker import Dispatcher
 from cloud.events import EventBroadcaster
 from cloud.ingest.worker import IngestWorker
 from cloud.operations.metrics import Metrics
@@ -24,6 +26,8 @@ class AppContext:
     metrics: Metrics = field(default_factory=Metrics)
     broadcaster: EventBroadcaster = field(default_factory=EventBroadcaster)
     ingest: IngestWorker | None = None
+    families: dict[str, ProductFamily] = field(default_factory=dict)
+    dispatcher: Dispatcher | None = None
 
     async def counted_stream(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Pass ``stream`` through while counting it as a connected SSE client."""

@@ -12,18 +12,28 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from cloud.auth.views import router as auth_router
+from cloud.codesign.families import FamilyError, ProductFamily, load_families
+from cloud.codesign.views import router as codesign_router
 from cloud.config import Settings
 from cloud.context import AppContext
-from cloud.database import make_engine, make_session_factory, migrate, transaction
+from cloud.database import make_engine, make_session_factory, migrate, transaction, utcnow
+from cloud.dispatch.views import router as dispatch_router
+from cloud.dispatch.worker import Dispatcher
+from cloud.exceptions import ConfigurationError
 from cloud.ingest.worker import IngestWorker
+from cloud.maintenance import flows as maintenance_flows
+from cloud.maintenance.pages import router as maintenance_pages_router
+from cloud.maintenance.views import router as maintenance_router
 from cloud.network.views import router as network_router
 from cloud.operations.http import BodyLimit, RequestMetrics, install_error_handlers
 from cloud.operations.metrics import Metrics
 from cloud.operations.views import router as operations_router
+from cloud.orders.views import router as orders_router
 from cloud.registry import service as registry_service
 from cloud.registry.views import router as registry_router
 from cloud.telemetry.sink import make_sink
 from cloud.telemetry.views import router as telemetry_router
+from cloud.web.orders import router as orders_pages_router
 from cloud.web.views import router as web_router
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -33,6 +43,12 @@ ROUTERS: tuple[APIRouter, ...] = (
     telemetry_router,
     operations_router,
     web_router,
+    codesign_router,
+    orders_router,
+    dispatch_router,
+    orders_pages_router,
+    maintenance_router,
+    maintenance_pages_router,
 )
 
 
@@ -50,7 +66,29 @@ def build_context(settings: Settings) -> AppContext:
         session_factory=session_factory,
         sink=make_sink(settings.telemetry, metrics, network=settings.network),
         metrics=metrics,
+        families=_families(settings),
     )
+
+
+def _families(settings: Settings) -> dict[str, ProductFamily]:
+    try:
+        return load_families(settings.orders.families_dir)
+    except FamilyError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def start_dispatcher(context: AppContext) -> Dispatcher:
+    """The scheduler loop, publishing through the ingest's MQTT connection."""
+    assert context.ingest is not None
+    dispatcher = Dispatcher(
+        settings=context.settings,
+        engine=context.engine,
+        session_factory=context.session_factory,
+        publish=context.ingest.publish,
+        broadcaster=context.broadcaster,
+    )
+    dispatcher.start()
+    return dispatcher
 
 
 def start_ingest(context: AppContext) -> IngestWorker:
@@ -60,6 +98,10 @@ def start_ingest(context: AppContext) -> IngestWorker:
         sink=context.sink,
         metrics=context.metrics,
         broadcaster=context.broadcaster,
+        hook=maintenance_flows.ingest_hook(context.settings.network, utcnow),
+        on_foreign=maintenance_flows.reply_handler(
+            context.session_factory, context.settings.network, utcnow
+        ),
     )
 
 
@@ -71,9 +113,13 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.ingest.enabled:
             context.ingest = start_ingest(context)
             await context.ingest.start()
+            if settings.orders.dispatch_enabled:
+                context.dispatcher = start_dispatcher(context)
         try:
             yield
         finally:
+            if context.dispatcher is not None:
+                await context.dispatcher.stop()
             if context.ingest is not None:
                 await context.ingest.stop()
             context.sink.close()

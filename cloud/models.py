@@ -1,23 +1,34 @@
 """Every domain's tables, imported so that ``Base.metadata`` is complete for migrations."""
 
 from cloud.auth.models import Principal
+from cloud.codesign.models import Configuration, ConfigurationRevision
 from cloud.database import Base
+from cloud.dispatch.models import SchedulerState
 from cloud.ingest.models import OutgoingSequence, SeenMessage
+from cloud.maintenance import models as maintenance_models
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
+from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
 from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetrySample
 
 __all__ = [
     "ActiveAlarm",
     "Base",
+    "Configuration",
+    "ConfigurationRevision",
+    "DeliveredProduct",
     "JobProgress",
     "LatestMetric",
     "Machine",
     "MachineState",
     "MetricRollup",
     "Network",
+    "Order",
+    "OrderOperation",
     "OutgoingSequence",
     "Principal",
+    "Quote",
+    "SchedulerState",
     "SeenMessage",
     "Technician",
     "TelemetrySample",
@@ -25,4 +36,5 @@ __all__ = [
     "Unit",
     "UnitBirthMark",
     "UnitStatus",
+    "maintenance_models",
 ]

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar, overload
 
 from pydantic import ValidationError
 
+from protocols.enums import Quality
 from protocols.errors import ProtocolError, RejectReason
+from protocols.ids import new_message_id
 from protocols.messages import (
     ALLOW_UNKNOWN_FIELDS,
     MESSAGE_TYPES,
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
+    PROTOCOL_VERSION,
     Alarm,
     Capacity,
     Command,
@@ -20,14 +26,19 @@ from protocols.messages import (
     Envelope,
     JobStatus,
     TechnicianAlert,
+    TechnicianReply,
     Telemetry,
     UnitBirth,
     UnitState,
 )
-from protocols.topics import TopicKind
+from protocols.topics import IDENTIFIER_PATTERN, TopicKind
 
 DEFAULT_MAX_PAYLOAD = 256 * 1024
+MAX_TEXT_VALUE = 200
+MAX_SAMPLES = 20000
 M = TypeVar("M", bound=Envelope)
+SampleRow = tuple[str, str, bool | int | float | str, datetime, Quality]
+"""``(machine, metric, value, source_time, quality)``: one sample for :func:`encode_telemetry`."""
 
 MESSAGE_FOR_TOPIC: dict[TopicKind, type[Envelope]] = {
     TopicKind.UNIT_STATE: UnitState,
@@ -39,6 +50,7 @@ MESSAGE_FOR_TOPIC: dict[TopicKind, type[Envelope]] = {
     TopicKind.ALARM: Alarm,
     TopicKind.COORDINATOR_STATE: CoordinatorState,
     TopicKind.TECHNICIAN_ALERTS: TechnicianAlert,
+    TopicKind.TECHNICIAN_REPLIES: TechnicianReply,
 }
 
 
@@ -50,6 +62,70 @@ def encode(message: Envelope, *, max_size: int = DEFAULT_MAX_PAYLOAD) -> bytes:
             RejectReason.TOO_LARGE, f"{len(payload)} bytes exceeds the limit of {max_size}"
         )
     return payload
+
+
+def encode_telemetry(
+    *,
+    unit: str,
+    seq: int,
+    samples: Sequence[SampleRow],
+    max_size: int = DEFAULT_MAX_PAYLOAD,
+) -> bytes:
+    """A ``telemetry`` message straight from sample rows, without a model object per sample.
+
+    For gateways that publish thousands of samples a second: it checks each row as the
+    ``Sample`` model would (identifiers, finite numbers, short strings, aware times) and gives
+    JSON that :func:`decode` turns into the same ``Telemetry`` message as
+    ``encode(Telemetry.create(...))`` would, at a fraction of the cost. Raises
+    :class:`ProtocolError` (``invalid`` or ``too_large``) like :func:`encode`.
+    """
+    if not 1 <= len(samples) <= MAX_SAMPLES or not IDENTIFIER_PATTERN.fullmatch(unit):
+        raise ProtocolError(RejectReason.INVALID, "a telemetry batch needs 1-20000 samples")
+    if seq < 0 or seq >= 2**63:
+        raise ProtocolError(RejectReason.INVALID, f"seq {seq} is out of range")
+    checked: set[str] = set()
+    rows = [_sample_json(row, checked) for row in samples]
+    envelope = {
+        "schema": Telemetry.SCHEMA,
+        "version": PROTOCOL_VERSION,
+        "id": new_message_id(),
+        "unit": unit,
+        "seq": seq,
+        "sent_at": datetime.now(UTC).isoformat(),
+        "body": {"samples": rows},
+    }
+    payload = json.dumps(envelope, separators=(",", ":"), allow_nan=False).encode()
+    if len(payload) > max_size:
+        raise ProtocolError(
+            RejectReason.TOO_LARGE, f"{len(payload)} bytes exceeds the limit of {max_size}"
+        )
+    return payload
+
+
+def _sample_json(row: SampleRow, checked: set[str]) -> dict[str, Any]:
+    machine, metric, value, source_time, quality = row
+    for identifier in (machine, metric):
+        if identifier not in checked:
+            if not isinstance(identifier, str) or not IDENTIFIER_PATTERN.fullmatch(identifier):
+                raise ProtocolError(RejectReason.INVALID, f"bad identifier {identifier!r}")
+            checked.add(identifier)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: {value} is not a finite number")
+    if isinstance(value, str) and len(value) > MAX_TEXT_VALUE:
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: text value over 200 characters")
+    if not isinstance(value, bool | int | float | str):
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: unsupported value {value!r}")
+    if not isinstance(source_time, datetime) or source_time.utcoffset() is None:
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: source_time must be aware")
+    if not isinstance(quality, Quality):
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: quality must be a Quality")
+    return {
+        "machine": machine,
+        "metric": metric,
+        "value": value,
+        "source_time": source_time.isoformat(),
+        "quality": quality.value,
+    }
 
 
 @overload

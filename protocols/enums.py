@@ -131,3 +131,11 @@ class AlertAction(StrEnum):
     ESCALATION = "escalation"
     UPDATED = "updated"
     RESOLVED = "resolved"
+
+
+class ReplyAction(StrEnum):
+    """What a technician's device answers about a ticket assigned to them."""
+
+    ACKNOWLEDGE = "acknowledge"
+    START = "start"
+    RESOLVE = "resolve"

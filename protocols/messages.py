@@ -33,13 +33,14 @@ from protocols.enums import (
     MachineryOperationMode,
     ProcessKind,
     Quality,
+    ReplyAction,
     UnitStatus,
 )
 from protocols.ids import MESSAGE_ID_PATTERN, new_message_id
 from protocols.topics import IDENTIFIER_PATTERN
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 0
+PROTOCOL_MINOR = 1
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 ALLOW_UNKNOWN_FIELDS = "allow_unknown_fields"
 
@@ -234,6 +235,14 @@ class AlertNotice(Model):
     due_at: AwareDatetime | None = None
 
 
+class ReplyNotice(Model):
+    """A technician's answer about a ticket: acknowledge it, start the work, or resolve it."""
+
+    ticket_id: ShortText
+    action: ReplyAction
+    note: LongText = ""
+
+
 # Envelopes ------------------------------------------------------------------------------------
 
 
@@ -329,6 +338,14 @@ class TechnicianAlert(Envelope):
     body: AlertNotice
 
 
+class TechnicianReply(Envelope):
+    """Sent by a technician's device; ``unit`` is the technician id (the sender)."""
+
+    SCHEMA: ClassVar[str] = "technician_reply"
+    schema_: Literal["technician_reply"] = Field(alias="schema")
+    body: ReplyNotice
+
+
 MESSAGE_TYPES: dict[str, type[Envelope]] = {
     cls.SCHEMA: cls
     for cls in (
@@ -341,5 +358,6 @@ MESSAGE_TYPES: dict[str, type[Envelope]] = {
         Command,
         CoordinatorState,
         TechnicianAlert,
+        TechnicianReply,
     )
 }

@@ -5,7 +5,7 @@ Layout (Unified-Namespace style, versioned)::
     glonet/v1/{network}/{unit}/state|birth|cmd
     glonet/v1/{network}/{unit}/{machine}/capacity|telemetry|job|alarm
     glonet/v1/{network}/coordinator/state
-    glonet/v1/{network}/technicians/{technician}/alerts
+    glonet/v1/{network}/technicians/{technician}/alerts|replies
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ class TopicKind(StrEnum):
     ALARM = "alarm"
     COORDINATOR_STATE = "coordinator_state"
     TECHNICIAN_ALERTS = "alerts"
+    TECHNICIAN_REPLIES = "replies"
 
 
 UNIT_KINDS = frozenset({TopicKind.UNIT_STATE, TopicKind.BIRTH, TopicKind.COMMAND})
+TECHNICIAN_KINDS = frozenset({TopicKind.TECHNICIAN_ALERTS, TopicKind.TECHNICIAN_REPLIES})
 MACHINE_KINDS = frozenset({TopicKind.CAPACITY, TopicKind.TELEMETRY, TopicKind.JOB, TopicKind.ALARM})
 
 
@@ -114,9 +116,18 @@ def coordinator_state(network: str) -> str:
     return f"{_base(network)}/{COORDINATOR}/state"
 
 
-def technician_alerts(network: str, technician: str) -> str:
+def _technician_topic(network: str, technician: str, kind: TopicKind) -> str:
     technician_id = validate_identifier(technician, "technician id")
-    return f"{_base(network)}/{TECHNICIANS}/{technician_id}/alerts"
+    return f"{_base(network)}/{TECHNICIANS}/{technician_id}/{kind.value}"
+
+
+def technician_alerts(network: str, technician: str) -> str:
+    return _technician_topic(network, technician, TopicKind.TECHNICIAN_ALERTS)
+
+
+def technician_replies(network: str, technician: str) -> str:
+    """Where a technician's device answers (acknowledge, start, resolve a ticket)."""
+    return _technician_topic(network, technician, TopicKind.TECHNICIAN_REPLIES)
 
 
 def build(topic: Topic) -> str:
@@ -124,8 +135,8 @@ def build(topic: Topic) -> str:
     kind = topic.kind
     if kind is TopicKind.COORDINATOR_STATE:
         return coordinator_state(topic.network)
-    if kind is TopicKind.TECHNICIAN_ALERTS:
-        return technician_alerts(topic.network, _required(topic.technician, "technician"))
+    if kind in TECHNICIAN_KINDS:
+        return _technician_topic(topic.network, _required(topic.technician, "technician"), kind)
     unit = _required(topic.unit, "unit")
     if kind in MACHINE_KINDS:
         return _machine_topic(topic.network, unit, _required(topic.machine, "machine"), kind)
@@ -149,9 +160,9 @@ def parse(topic: str) -> Topic:
     rest = parts[3:]
     if rest == [COORDINATOR, "state"]:
         return Topic(TopicKind.COORDINATOR_STATE, network)
-    if len(rest) == 3 and rest[0] == TECHNICIANS and rest[2] == "alerts":
+    if len(rest) == 3 and rest[0] == TECHNICIANS:
         return Topic(
-            TopicKind.TECHNICIAN_ALERTS,
+            _kind(rest[2], TECHNICIAN_KINDS, topic),
             network,
             technician=validate_identifier(rest[1], "technician id"),
         )

@@ -32,7 +32,8 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that got 201 can read it.
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def api_key_from(request: Request) -> str:

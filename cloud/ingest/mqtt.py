@@ -118,8 +118,9 @@ class MqttLink:
         if qos > 0:
             self._client.ack(mid, qos)
 
-    def publish(self, message: Outbound) -> None:
-        self._publish(message)
+    def publish(self, message: Outbound) -> bool:
+        """Hand ``message`` to the broker connection; False while disconnected."""
+        return self._publish(message).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _publish(self, message: Outbound) -> paho.MQTTMessageInfo:
         return self._client.publish(

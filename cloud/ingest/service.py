@@ -9,7 +9,7 @@ nothing — exactly-once effect with at-least-once delivery, across restarts too
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.database import insert_for, transaction, utcnow
+from cloud.dispatch import service as dispatch_service
 from cloud.ingest.models import OutgoingSequence, SeenMessage
 from cloud.ingest.mqtt import InboundMessage
 from cloud.network import service as network_service
@@ -53,6 +54,11 @@ class Rejected(Exception):
 class Decoded:
     topic: topics.Topic
     message: messages.Envelope
+
+
+BatchHook = Callable[[Session, Sequence[Decoded]], list[dict[str, Any]]]
+"""Another domain's reaction to a batch's fresh (de-duplicated) messages, run in the batch's
+transaction and returning live events (maintenance turns alarms and unit states into alerts)."""
 
 
 @dataclass
@@ -98,6 +104,7 @@ def apply_batch(
     batch: Sequence[Decoded],
     sink: TelemetrySink,
     metrics: Metrics,
+    hook: BatchHook | None = None,
 ) -> BatchResult:
     """Apply ``batch`` in one transaction and return the live-state events it caused."""
     result = BatchResult()
@@ -108,6 +115,8 @@ def apply_batch(
         samples: list[SampleRecord] = []
         for decoded in fresh:
             _apply(session, decoded, samples, result, metrics)
+        if hook is not None:
+            result.events.extend(hook(session, fresh))
         if samples:
             sink_started = time.perf_counter()
             sink.write(session, samples)
@@ -194,6 +203,14 @@ def _apply(
         applied = network_service.apply_job_event(
             session=session, unit_id=unit_id, event=message.body, seq=message.seq
         )
+        if applied:  # the dispatcher follows the operations it sent
+            dispatch_service.record_job_event(
+                session=session,
+                network_id=decoded.topic.network,
+                unit_id=unit_id,
+                event=message.body,
+                now=utcnow(),
+            )
         event.update(message.body.model_dump(mode="json", exclude_none=True))
     elif isinstance(message, messages.Alarm):
         network_service.apply_alarm(session=session, unit_id=unit_id, alarm=message.body)

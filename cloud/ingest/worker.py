@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +27,9 @@ _LOGGER = logging.getLogger(__name__)
 COORDINATOR = topics.COORDINATOR
 RETRY_DELAY = 1.0
 PRUNE_INTERVAL = 600.0
+ForeignHandler = Callable[[str, bytes], list[dict[str, object]]]
+"""Handles (in a worker thread, in its own transaction) a message on a topic the ingest itself
+does not consume, e.g. a technician's reply; returns live events."""
 
 
 class IngestWorker:
@@ -40,8 +43,12 @@ class IngestWorker:
         sink: TelemetrySink,
         metrics: Metrics,
         broadcaster: EventBroadcaster,
+        hook: service.BatchHook | None = None,
+        on_foreign: ForeignHandler | None = None,
     ) -> None:
         self._settings = settings
+        self._hook = hook
+        self._on_foreign = on_foreign
         self._network = settings.network
         self._session_factory = session_factory
         self._sink = sink
@@ -130,15 +137,20 @@ class IngestWorker:
         try:
             while True:
                 batch = await self._next_batch()
-                decoded = await asyncio.to_thread(self._decode, batch)
+                decoded, foreign = await asyncio.to_thread(self._decode, batch)
                 if applying is not None:
                     await applying
-                applying = asyncio.create_task(self._apply(batch, decoded))
+                applying = asyncio.create_task(self._apply(batch, decoded, foreign))
         finally:
             if applying is not None:
                 applying.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await applying
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Publish another domain's message (QoS 1) with the coordinator's client; False while
+        the broker connection is down (the caller retries)."""
+        return self._link.publish(Outbound(topic, payload))
 
     async def _next_batch(self) -> list[InboundMessage]:
         batch = [await self._queue.get()]
@@ -147,7 +159,10 @@ class IngestWorker:
         return batch
 
     async def _apply(
-        self, batch: Sequence[InboundMessage], decoded: Sequence[service.Decoded]
+        self,
+        batch: Sequence[InboundMessage],
+        decoded: Sequence[service.Decoded],
+        foreign: Sequence[InboundMessage],
     ) -> None:
         """Apply, retrying while the database is away, then acknowledge and broadcast."""
         while True:
@@ -159,19 +174,32 @@ class IngestWorker:
                     batch=decoded,
                     sink=self._sink,
                     metrics=self._metrics,
+                    hook=self._hook,
                 )
                 break
             except DatabaseError as exc:
                 # Unacknowledged, the messages stay ours: retry until the database is back.
                 _LOGGER.warning("applying an ingest batch failed (%s); retrying", exc.message)
                 await asyncio.sleep(RETRY_DELAY)
+        for inbound in foreign:
+            result.events.extend(await self._handle_foreign(inbound))
         for inbound in batch:
             self._link.ack(inbound.mid, inbound.qos)
         for event in result.events:
             self._broadcaster.publish(event)
 
-    def _decode(self, batch: Sequence[InboundMessage]) -> list[service.Decoded]:
-        decoded = []
+    async def _handle_foreign(self, inbound: InboundMessage) -> list[dict[str, object]]:
+        assert self._on_foreign is not None
+        try:
+            return await asyncio.to_thread(self._on_foreign, inbound.topic, inbound.payload)
+        except DatabaseError as exc:
+            _LOGGER.warning("handling a message on %s failed: %s", inbound.topic, exc.message)
+            return []
+
+    def _decode(
+        self, batch: Sequence[InboundMessage]
+    ) -> tuple[list[service.Decoded], list[InboundMessage]]:
+        decoded, foreign = [], []
         for inbound in batch:
             try:
                 item = service.decode(
@@ -185,7 +213,9 @@ class IngestWorker:
                 continue
             if item is not None:
                 decoded.append(item)
-        return decoded
+            elif self._on_foreign is not None:
+                foreign.append(inbound)
+        return decoded, foreign
 
     async def _prune_periodically(self) -> None:
         while True:

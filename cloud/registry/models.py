@@ -144,6 +144,9 @@ class SharingPolicy(Schema):
     share_telemetry: bool = False
     hourly_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    max_order_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None, description="the most of one order's work (by duration) this member takes"
+    )
 
 
 class UnitFields(Schema):

@@ -1,23 +1,131 @@
-"""``glonet demo``: run the demo network on this machine."""
+"""``glonet demo``: the demo network on this machine, until Ctrl-C.
+
+A private Mosquitto, the simulated plants, one gateway per plant and the coordinator (SQLite,
+embedded telemetry) on http://127.0.0.1:8000; demo keys printed; a few co-designed orders run
+at an accelerated time scale while one machine breaks down and the plan adapts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shutil
+import signal
+import time
+from pathlib import Path
+from types import FrameType
 from typing import Any
+
+from glonet.demo_network import ROOT
+
+_LOGGER = logging.getLogger(__name__)
+DEFAULT_SPEC = ROOT / "deploy" / "demo.yaml"
+DEFAULT_WORKDIR = Path("var/demo")
+POLL_INTERVAL = 1.0
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "demo", help="run the demo network (broker, plants, coordinator)"
+        "demo", help="run the demo network (broker, plants, gateways, coordinator) until Ctrl-C"
+    )
+    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="demo description")
+    parser.add_argument("--port", type=int, default=8000, help="the coordinator's HTTP port")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="wiped at start")
+    parser.add_argument("--time-scale", type=float, help="override the spec's time scale")
+    parser.add_argument(
+        "--exit-when-delivered", action="store_true", help="stop once every order is delivered"
+    )
+    parser.add_argument(
+        "--prepare",
+        type=Path,
+        metavar="DIR",
+        help="only prepare a deployment (registry, broker credentials and ACL, gateway and "
+        "coordinator settings, keys) in DIR, as docker-compose.yml's setup service does",
     )
     parser.set_defaults(handler=run)
 
 
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    print(
-        "The demo network is not assembled yet. Available now:\n"
-        "  glonet --help          list the subcommands\n"
-        "  make test              run the whole test suite\n"
-        "  python -m protocols.schemas docs/schemas   regenerate the message JSON Schemas"
+    from glonet.demo_driver import DemoDriver
+    from glonet.demo_network import (
+        Coordinator,
+        DemoError,
+        PlantNetwork,
+        coordinator_settings,
+        load_spec,
+        prepare_registry,
     )
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.monotonic()
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
+    spec = load_spec(args.spec)
+    if args.time_scale:
+        spec.time_scale = args.time_scale
+    if args.prepare:
+        return _prepare(spec, args.prepare.resolve())
+    workdir = args.workdir.resolve()
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    plants = PlantNetwork(workdir, spec.plants, spec.network, spec.time_scale)
+    settings = coordinator_settings(
+        spec,
+        workdir=workdir,
+        mqtt_host=plants.broker.host,
+        mqtt_port=plants.broker.port,
+        port=args.port,
+    )
+    coordinator = Coordinator(workdir, settings)
+    try:
+        print(f"starting {len(spec.plants)} simulated plants and their gateways…")
+        plants.start()
+        keys = prepare_registry(settings, plants.plants, spec)
+        coordinator.start()
+        _banner(coordinator.url, keys, workdir, spec.time_scale)
+        driver = DemoDriver(spec, coordinator.url, keys, plants, started=started)
+        driver.wait_for_machines()
+        for order in spec.orders:
+            driver.submit(order)
+        while True:
+            if driver.follow() and args.exit_when_delivered:
+                break
+            if plants.dead() or not coordinator.process.running:
+                raise DemoError(f"a process stopped: {plants.dead()}; see {workdir / 'logs'}")
+            time.sleep(POLL_INTERVAL)
+    except KeyboardInterrupt:
+        print("\nstopping…")
+    except DemoError as exc:
+        _LOGGER.error("%s", exc)
+        return 1
+    finally:
+        coordinator.stop()
+        plants.stop()
+    print("stopped cleanly")
+    return 0
+
+
+def _banner(url: str, keys: dict[str, str], workdir: Path, time_scale: float) -> None:
+    print(f"\nGloNet demo network: {url}  (time scale {time_scale:g}x, Ctrl-C stops)")
+    print(f"  pages: {url}/  {url}/configurator  {url}/orders  {url}/plan")
+    print("  sign in on a page with one of these API keys:")
+    for name, key in keys.items():
+        print(f"    {name:<32} {key}")
+    print(f"  logs: {workdir / 'logs'}\n")
+
+
+def _prepare(spec: Any, out_dir: Path) -> int:
+    from glonet.demo_network import coordinator_settings
+    from glonet.deployment import prepare
+
+    settings = coordinator_settings(
+        spec, workdir=out_dir, mqtt_host="mosquitto", mqtt_port=1883, port=8080
+    )
+    keys = prepare(spec, settings, out_dir, broker_url="mqtt://mosquitto:1883")
+    print(f"prepared {out_dir}; API keys in {out_dir / 'keys.txt'} ({len(keys)} keys)")
     return 0

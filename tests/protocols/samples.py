@@ -15,6 +15,7 @@ from protocols.enums import (
     MachineryOperationMode,
     ProcessKind,
     Quality,
+    ReplyAction,
     UnitStatus,
 )
 
@@ -147,5 +148,10 @@ def sample_messages() -> list[m.Envelope]:
                 title="Overheat on laser-1",
                 due_at=T0 + timedelta(hours=4),
             ),
+        ),
+        m.TechnicianReply.create(
+            unit="t7",
+            seq=1,
+            body=m.ReplyNotice(ticket_id="T-1", action=ReplyAction.ACKNOWLEDGE, note="on my way"),
         ),
     ]

@@ -20,6 +20,7 @@ def test_builders_follow_the_design_layout():
     assert topics.alarm("net", "u1", "m1") == "glonet/v1/net/u1/m1/alarm"
     assert topics.coordinator_state("net") == "glonet/v1/net/coordinator/state"
     assert topics.technician_alerts("net", "t7") == "glonet/v1/net/technicians/t7/alerts"
+    assert topics.technician_replies("net", "t7") == "glonet/v1/net/technicians/t7/replies"
 
 
 def test_parse_gives_typed_topics():
@@ -81,7 +82,7 @@ def test_filters_and_shared_subscriptions():
 def test_build_then_parse_round_trips(kind, network, unit, machine, technician):
     if kind is TopicKind.COORDINATOR_STATE:
         topic = Topic(kind, network)
-    elif kind is TopicKind.TECHNICIAN_ALERTS:
+    elif kind in topics.TECHNICIAN_KINDS:
         topic = Topic(kind, network, technician=technician)
     elif kind in topics.MACHINE_KINDS:
         topic = Topic(kind, network, unit=unit, machine=machine)

@@ -1,0 +1,393 @@
+"""Edge gateway throughput: OPC UA data changes → MQTT, against a raw asyncua client.
+
+For each offered rate, an asyncua server (its own process) changes N variables at a fixed rate.
+(a) a raw asyncua client subscribes to all of them and counts data changes per second;
+(b) the gateway (``glonet edge``, its own process, outbox on) subscribes the same way and an
+MQTT subscriber counts the samples that arrive in telemetry messages per second;
+(c) the ratio b/a; (d) latency from the value's source timestamp to MQTT delivery, p50/p99;
+(e) the gateway's peak RSS. Prints a table, writes JSON and a chart to ``bench/results/``.
+
+    python bench/edge_throughput.py [--rates 1000 5000 10000] [--variables 1000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import yaml
+from asyncua import Client, Server, ua
+
+from glonet.broker import MosquittoBroker, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+NAMESPACE = "urn:glonet:firmware-sim"
+MACHINES = 10
+PUBLISHING_INTERVAL_MS = 20
+LATENCY_EVERY = 5
+BATCH_WINDOW_MS = 20
+TARGET = {"ratio": 0.8, "rate": 5000, "p99_ms": 100.0, "rss_mb": 150.0}
+
+
+# The OPC UA server (a child process) ------------------------------------------------------
+
+
+def serve(port: int, variables: int, rate: float, ready: Any, written: Any) -> None:
+    asyncio.run(_serve(port, variables, rate, ready, written))
+
+
+async def _serve(port: int, variables: int, rate: float, ready: Any, written: Any) -> None:
+    server = Server()
+    await server.init()
+    server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/bench")
+    idx = await server.register_namespace(NAMESPACE)
+    folder = await server.nodes.objects.add_folder(ua.NodeId("Machines", idx), f"{idx}:Machines")
+    nodes = []
+    per_machine = variables // MACHINES
+    for m in range(MACHINES):
+        machine = await folder.add_object(ua.NodeId(f"m{m}", idx), f"{idx}:m{m}")
+        monitoring = await machine.add_object(ua.NodeId(f"m{m}.Mon", idx), f"{idx}:Monitoring")
+        for v in range(per_machine):
+            node = await monitoring.add_variable(
+                ua.NodeId(f"m{m}.v{v}", idx), f"{idx}:Value{v}", 0.0
+            )
+            nodes.append(node.nodeid)
+    async with server:
+        ready.set()
+        await _change_values(server, nodes, rate, written)
+
+
+async def _change_values(server: Server, nodes: list[ua.NodeId], rate: float, written: Any) -> None:
+    """Write ``rate`` changes a second, spread over ticks of 10 ms, round-robin over nodes."""
+    tick = 0.01
+    per_tick = rate * tick
+    owed = 0.0
+    index = 0
+    value = 0.0
+    next_tick = time.monotonic()
+    while True:
+        owed += per_tick
+        now = datetime.now(UTC)
+        while owed >= 1:
+            owed -= 1
+            value += 1.0
+            data = ua.DataValue(Value=ua.Variant(value, ua.VariantType.Double), SourceTimestamp=now)
+            await server.write_attribute_value(nodes[index], data)
+            index = (index + 1) % len(nodes)
+            written.value += 1
+        next_tick += tick
+        await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+
+
+# (a) the raw asyncua client ---------------------------------------------------------------
+
+
+async def raw_rate(endpoint: str, variables: int, seconds: float) -> float:
+    client = Client(endpoint)
+    await client.connect()
+    try:
+        idx = await client.get_namespace_index(NAMESPACE)
+        nodes = [
+            client.get_node(ua.NodeId(f"m{m}.v{v}", idx))
+            for m in range(MACHINES)
+            for v in range(variables // MACHINES)
+        ]
+        sub = await client.create_subscription(PUBLISHING_INTERVAL_MS, queue_maxsize=1_000_000)
+        await sub.subscribe_data_change(nodes, sampling_interval=0)
+        count = 0
+        deadline = None
+        async for _event in sub:
+            count += 1
+            if deadline is None and count == len(nodes):
+                count, started = 0, time.monotonic()  # initial values are not changes
+                deadline = started + seconds
+            if deadline is not None and time.monotonic() >= deadline:
+                return count / (time.monotonic() - started)
+    finally:
+        await client.disconnect()
+    return 0.0
+
+
+# (b) the gateway, end to end --------------------------------------------------------------
+
+
+class TelemetryCounter:
+    """An MQTT subscriber counting samples and their source → delivery latency."""
+
+    def __init__(self, broker: MosquittoBroker) -> None:
+        self.samples = 0
+        self.messages = 0
+        self.latencies: list[float] = []
+        self.measuring = False
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-counter")
+        self.client.on_message = self._message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe("glonet/v1/bench/+/+/telemetry", qos=1)
+        self.client.loop_start()
+
+    def _message(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
+        now = time.time()
+        if not self.measuring:
+            return
+        # Counting must not cost the machine more than the gateway does: samples are counted
+        # in the raw bytes, and one message in LATENCY_EVERY is decoded for latencies.
+        self.messages += 1
+        with self._lock:
+            self.samples += message.payload.count(b'"metric":')
+        if self.messages % LATENCY_EVERY:
+            return
+        samples = json.loads(message.payload)["body"]["samples"]
+        with self._lock:
+            for sample in samples[:: max(1, len(samples) // 20)]:
+                source = datetime.fromisoformat(sample["source_time"]).timestamp()
+                self.latencies.append((now - source) * 1000)
+
+    def measure(self, seconds: float) -> float:
+        with self._lock:
+            self.samples, self.latencies = 0, []
+        self.measuring = True
+        time.sleep(seconds)
+        self.measuring = False
+        return self.samples / seconds
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def gateway_config(folder: Path, broker: MosquittoBroker, endpoint: str, health_port: int) -> Path:
+    mapping = {
+        "namespaces": {"b": NAMESPACE},
+        "root": "/0:Objects/b:Machines/b:{machine}",
+        "metrics_folder": {"path": "b:Monitoring", "sampling_ms": 0},
+    }
+    config = {
+        "network": "bench",
+        "unit": "bench-plant",
+        "broker": {"url": broker.url},
+        "buffer": {"path": str(folder / "outbox.sqlite"), "replay_rate": 5000},
+        "telemetry": {
+            "publishing_interval_ms": PUBLISHING_INTERVAL_MS,
+            "batch_window_ms": BATCH_WINDOW_MS,
+        },
+        "health": {"port": health_port},
+        "mappings": {"bench": mapping},
+        "machines": [
+            {"id": f"m{m}", "endpoint": endpoint, "mapping": "bench"} for m in range(MACHINES)
+        ],
+    }
+    path = folder / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def gateway_run(
+    folder: Path, broker: MosquittoBroker, endpoint: str, seconds: float
+) -> dict[str, float]:
+    health_port = free_port()
+    config = gateway_config(folder, broker, endpoint, health_port)
+    counter = TelemetryCounter(broker)
+    log = (folder / "gateway.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glonet", "--log-level", "WARNING", "edge", str(config)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_connected(health_port)
+        time.sleep(2)  # warm up: initial values, first batches
+        rate = counter.measure(seconds)
+        latencies = sorted(counter.latencies)
+        depth = json.loads(_get(health_port, "/healthz"))["outbox"]["depth"]
+        return {
+            "gateway_rate": rate,
+            "p50_ms": statistics.median(latencies) if latencies else float("nan"),
+            "p99_ms": latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
+            "rss_mb": peak_rss_mb(process.pid),
+            "outbox_depth_at_end": depth,
+        }
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+        log.close()
+        counter.close()
+
+
+def _get(port: int, path: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.read().decode()
+
+
+def _wait_connected(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            health = json.loads(_get(port, "/healthz"))
+            if all(m["connected"] for m in health["machines"].values()):
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the gateway did not connect to the bench server")
+
+
+# Driver -----------------------------------------------------------------------------------
+
+
+class ChangeCounter:
+    """How many changes the server really wrote during a measurement (it may fall behind)."""
+
+    def __init__(self, written: Any) -> None:
+        self._written = written
+        self._start = (0, 0.0)
+
+    def start(self) -> None:
+        self._start = (self._written.value, time.monotonic())
+
+    def rate(self) -> float:
+        count, started = self._start
+        return (self._written.value - count) / (time.monotonic() - started)
+
+
+def run_rate(
+    rate: float, variables: int, seconds: float, rounds: int, broker: MosquittoBroker
+) -> dict:
+    """Alternate raw and gateway measurements, so that both see the same machine load."""
+    port = free_port()
+    ready = multiprocessing.Event()
+    written = multiprocessing.Value("q", 0, lock=False)
+    server = multiprocessing.Process(target=serve, args=(port, variables, rate, ready, written))
+    server.start()
+    changes = ChangeCounter(written)
+    raws, gateways, server_rates = [], [], []
+    try:
+        if not ready.wait(60):
+            raise RuntimeError("the bench OPC UA server did not start")
+        endpoint = f"opc.tcp://127.0.0.1:{port}/bench"
+        for _ in range(rounds):
+            changes.start()
+            raws.append(asyncio.run(raw_rate(endpoint, variables, seconds)))
+            server_rates.append(changes.rate())
+            with tempfile.TemporaryDirectory() as folder:
+                gateways.append(gateway_run(Path(folder), broker, endpoint, seconds))
+    finally:
+        server.terminate()
+        server.join(10)
+    raw = statistics.mean(raws)
+    gateway = statistics.mean(g["gateway_rate"] for g in gateways)
+    return {
+        "offered_rate": rate,
+        "server_rate": statistics.mean(server_rates),
+        "raw_rate": raw,
+        "gateway_rate": gateway,
+        "ratio": gateway / raw,
+        "p50_ms": statistics.median(g["p50_ms"] for g in gateways),
+        "p99_ms": max(g["p99_ms"] for g in gateways),
+        "rss_mb": max(g["rss_mb"] for g in gateways),
+        "rounds": {"raw": raws, "gateway": gateways},
+    }
+
+
+def print_table(results: list[dict]) -> None:
+    header = (
+        f"{'offered/s':>10} {'written/s':>10} {'raw asyncua/s':>14} {'gateway/s':>10} {'ratio':>6}"
+        f" {'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r['offered_rate']:>10.0f} {r['server_rate']:>10.0f} {r['raw_rate']:>14.0f}"
+            f" {r['gateway_rate']:>10.0f}"
+            f" {r['ratio']:>6.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['rss_mb']:>7.1f}"
+        )
+    print(
+        f"target: ratio ≥ {TARGET['ratio']} at ≥ {TARGET['rate']} changes/s,"
+        f" p99 ≤ {TARGET['p99_ms']:.0f} ms, RSS ≤ {TARGET['rss_mb']:.0f} MB"
+    )
+
+
+def chart(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    offered = [r["offered_rate"] for r in results]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(offered, [r["raw_rate"] for r in results], "o-", label="raw asyncua client")
+    left.plot(offered, [r["gateway_rate"] for r in results], "s-", label="gateway → MQTT")
+    left.plot(offered, offered, ":", color="grey", label="offered")
+    left.plot(offered, [r["server_rate"] for r in results], "^--", label="server wrote")
+    left.set(xlabel="offered changes/s", ylabel="delivered changes/s", title="Throughput")
+    left.legend()
+    right.plot(offered, [r["p50_ms"] for r in results], "o-", label="p50")
+    right.plot(offered, [r["p99_ms"] for r in results], "s-", label="p99")
+    right.axhline(TARGET["p99_ms"], color="red", linestyle=":", label="p99 target")
+    right.set(xlabel="offered changes/s", ylabel="ms", title="OPC UA change → MQTT delivery")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[1000, 2500, 5000, 7500])
+    parser.add_argument("--variables", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2, help="raw/gateway alternations")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory() as folder, MosquittoBroker(Path(folder)) as broker:
+        for rate in args.rates:
+            print(f"offered {rate:.0f} changes/s on {args.variables} variables…", flush=True)
+            results.append(run_rate(rate, args.variables, args.seconds, args.rounds, broker))
+    print_table(results)
+    document = {
+        "benchmark": "edge_throughput",
+        "when": datetime.now(UTC).isoformat(),
+        "cpus": os.cpu_count(),
+        "variables": args.variables,
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+        "load_average": os.getloadavg(),
+        "target": TARGET,
+        "results": results,
+    }
+    (RESULTS / "edge_throughput.json").write_text(json.dumps(document, indent=2))
+    chart(results, RESULTS / "edge_throughput.png")
+    print(f"results in {RESULTS / 'edge_throughput.json'} and edge_throughput.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

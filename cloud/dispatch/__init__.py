@@ -1,0 +1,1 @@
+"""Planning with the scheduling core, dispatch to the plants, and following execution."""

@@ -1,0 +1,466 @@
+"""One scheduler tick: watch reality, re-plan when it deviates, dispatch the next operations.
+
+A tick runs in one transaction (the caller holds the scheduler lock):
+
+1. take back operations the plants did not accept in time, and those on machines that went
+   down (cancelling them there);
+2. ask for a re-plan when the down machines or the maintenance windows changed, a running
+   operation is late, or work waits for a machine still down past its estimated repair;
+3. re-plan if anything asked for it (new order, rejection, window, breakdown…), freezing what
+   is dispatched or running;
+4. send each machine its next ready operations within the horizon (a rolling horizon, not the
+   whole plan) as ``DispatchCommand`` messages;
+5. complete orders whose operations all ended.
+
+The MQTT messages are returned, and published by the caller after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Role
+from cloud.config import OrdersSettings
+from cloud.dispatch import planning, service
+from cloud.dispatch.models import SchedulerState
+from cloud.ingest import service as ingest_service
+from cloud.ingest.mqtt import Outbound
+from cloud.orders import service as orders_service
+from cloud.orders.models import (
+    FROZEN_STATUSES,
+    OPEN_STATUSES,
+    OperationStatus,
+    Order,
+    OrderOperation,
+    OrderStatus,
+)
+from cloud.registry import service as registry_service
+from cloud.registry.models import Machine, Unit
+from protocols import codec, messages, topics
+
+_LOGGER = logging.getLogger(__name__)
+SCHEDULER = Actor(principal_id=0, name="scheduler", role=Role.COORDINATOR)
+ACTIVE_ORDER_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCTION)
+
+
+@dataclass
+class TickResult:
+    outbound: list[Outbound] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    replanned: bool = False
+
+
+# Gathering the problem ----------------------------------------------------------------------
+
+
+def network_model(
+    *, session: Session, network_id: str, settings: OrdersSettings, now: datetime
+) -> planning.Network:
+    """The network's machines (with who is down until when), windows and transport times."""
+    units = {
+        u.id: u for u in registry_service.network_units(session=session, network_id=network_id)
+    }
+    down = service.down_machines(session=session, network_id=network_id, now=now)
+    down_until = now + timedelta(seconds=settings.down_estimate_s / settings.time_scale)
+    machines = []
+    rows = session.scalars(
+        select(Machine).where(Machine.unit_id.in_(units)).order_by(Machine.unit_id, Machine.id)
+    )
+    for row in rows:
+        if row.asset_kind != "machine" or not row.capabilities:
+            continue
+        if units[row.unit_id].sharing_policy.get("share_capacity", True) is False:
+            continue
+        key = service.machine_key(row.unit_id, row.machine)
+        machines.append(
+            planning.PlanMachine(
+                unit_id=row.unit_id,
+                machine=row.machine,
+                capabilities=row.capabilities,
+                certifications=frozenset(units[row.unit_id].certifications),
+                # A window's end is known (it is in ``windows``); a breakdown's is estimated.
+                down_until=down_until
+                if down.get(key, service.IN_WINDOW) != service.IN_WINDOW
+                else None,
+            )
+        )
+    windows = [
+        planning.Window(service.machine_key(w.unit_id, w.asset), w.starts_at, w.ends_at)
+        for w in service.current_windows(session=session, now=now)
+    ]
+    return planning.Network(
+        machines=machines,
+        transport_hours=_transport(session, list(units.values())),
+        windows=windows,
+        time_scale=settings.time_scale,
+        overhead_s=settings.dispatch_overhead_s,
+        max_share={
+            unit.id: float(unit.sharing_policy["max_order_share"])
+            for unit in units.values()
+            if unit.sharing_policy.get("max_order_share") is not None
+        },
+    )
+
+
+def _transport(session: Session, units: Sequence[Unit]) -> dict[tuple[str, str], float]:
+    return {
+        (a.id, b.id): registry_service.transport_time(
+            session=session, actor=SCHEDULER, from_unit_id=a.id, to_unit_id=b.id
+        ).hours
+        for a in units
+        for b in units
+        if a.id != b.id
+    }
+
+
+def open_jobs(
+    *, session: Session, settings: OrdersSettings, now: datetime
+) -> tuple[list[planning.PlanJob], dict[int, OrderOperation]]:
+    """Every active order's unfinished operations, the dispatched ones frozen."""
+    orders = session.scalars(
+        select(Order)
+        .where(Order.status.in_([s.value for s in ACTIVE_ORDER_STATUSES]))
+        .order_by(Order.created_at)
+    )
+    jobs: list[planning.PlanJob] = []
+    rows: dict[int, OrderOperation] = {}
+    rank = _frozen_ranks(session)
+    for order in orders:
+        operations = []
+        for op in orders_service.operations_of(session=session, order_id=order.id):
+            if op.status not in [s.value for s in OPEN_STATUSES]:
+                continue
+            rows[op.id] = op
+            operations.append(_plan_operation(op, settings, now, rank.get(op.id, 0)))
+        if operations:
+            jobs.append(planning.PlanJob(order.id, operations, due=order.promised_at))
+    return jobs, rows
+
+
+def _frozen_ranks(session: Session) -> dict[int, int]:
+    statuses = [s.value for s in FROZEN_STATUSES]
+    query = select(OrderOperation).where(OrderOperation.status.in_(statuses))
+    ranked = sorted(
+        session.scalars(query),
+        key=lambda op: (op.status != OperationStatus.RUNNING, op.dispatched_at or datetime.min),
+    )
+    return {op.id: index for index, op in enumerate(ranked)}
+
+
+def _plan_operation(
+    op: OrderOperation, settings: OrdersSettings, now: datetime, rank: int
+) -> planning.PlanOperation:
+    frozen = op.status in [s.value for s in FROZEN_STATUSES]
+    wall = op.duration_s / settings.time_scale
+    return planning.PlanOperation(
+        key=op.id,
+        step=op.step,
+        process=op.process,
+        duration_s=op.duration_s,
+        predecessors=op.predecessors,
+        requirements=op.requirements,
+        certifications=op.certifications,
+        excluded=op.excluded,
+        frozen_on=service.machine_key(op.unit_id, op.machine)
+        if frozen and op.unit_id and op.machine
+        else None,
+        remaining_s=_remaining(op, wall, now),
+        frozen_rank=rank,
+    )
+
+
+def _remaining(op: OrderOperation, wall: float, now: datetime) -> float:
+    """Wall seconds a frozen operation still needs: all of it unless it runs."""
+    if op.status != OperationStatus.RUNNING or op.started_at is None:
+        return wall
+    expected = (op.started_at + timedelta(seconds=wall) - now).total_seconds()
+    if expected > 0:
+        return expected
+    return wall * max(0.05, 1.0 - op.progress)
+
+
+# Re-planning --------------------------------------------------------------------------------
+
+
+def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: datetime) -> None:
+    """Plan all open operations again and write machine and times into the waiting ones."""
+    jobs, rows = open_jobs(session=session, settings=settings, now=now)
+    network = network_model(session=session, network_id=network_id, settings=settings, now=now)
+    jobs = [_without_dead_exclusions(job, network) for job in jobs]
+    result = planning.plan(jobs, network, now=now, time_limit=settings.plan_time_limit_s)
+    for key, assignment in result.assignments.items():
+        op = rows[key]
+        if op.status in (OperationStatus.WAITING, OperationStatus.PLANNED):
+            op.status = OperationStatus.PLANNED.value
+            op.unit_id, op.machine = assignment.unit_id, assignment.machine
+        op.planned_start, op.planned_end = assignment.start, assignment.end
+    for order_id, reason in result.unplanned.items():
+        _LOGGER.warning("order %s cannot be planned: %s", order_id, reason)
+    _update_orders(session, result)
+    state = service.get_state(session=session, network_id=network_id)
+    state.replan_requested = False
+    state.planned_at = now
+    state.plans += 1
+    state.makespan_s = result.makespan_s
+    _LOGGER.info(
+        "planned %d operations of %d orders (makespan %.0f s): %s",
+        len(result.assignments),
+        len(jobs),
+        result.makespan_s,
+        "; ".join(state.reasons) or "periodic",
+    )
+    state.reasons = []
+
+
+def _without_dead_exclusions(job: planning.PlanJob, network: planning.Network) -> planning.PlanJob:
+    """Forget machines an operation was taken from when no other machine could take it."""
+    operations = []
+    for op in job.operations:
+        if op.excluded and not any(planning.can_do(m, op) for m in network.machines):
+            op = replace(op, excluded=())
+        operations.append(op)
+    return planning.PlanJob(job.order_id, operations, job.due)
+
+
+def _update_orders(session: Session, result: planning.Plan) -> None:
+    for order_id, end in result.job_ends.items():
+        order = session.get(Order, order_id)
+        if order is None:
+            continue
+        order.planned_end = end
+        if order.status == OrderStatus.CONFIRMED:
+            order.status = OrderStatus.PLANNED.value
+
+
+def what_if(
+    *,
+    session: Session,
+    network_id: str,
+    settings: OrdersSettings,
+    job: planning.PlanJob,
+    now: datetime,
+) -> datetime:
+    """When ``job`` would end if added to the current plan now (nothing is written)."""
+    jobs, _rows = open_jobs(session=session, settings=settings, now=now)
+    network = network_model(session=session, network_id=network_id, settings=settings, now=now)
+    result = planning.plan([*jobs, job], network, now=now, time_limit=settings.plan_time_limit_s)
+    if job.order_id in result.unplanned:
+        raise planning.PlanningError(result.unplanned[job.order_id])
+    return result.job_ends[job.order_id]
+
+
+# Watching -----------------------------------------------------------------------------------
+
+
+def _take_back(
+    session: Session, ops: Sequence[OrderOperation], why: str, now: datetime, *, exclude: bool
+) -> list[tuple[str, str, str]]:
+    """Reset ``ops``; return (unit, machine, job order) of each to cancel on the machine."""
+    cancels = []
+    for op in ops:
+        if op.unit_id and op.machine and op.job_order_id:
+            cancels.append((op.unit_id, op.machine, op.job_order_id))
+        _LOGGER.info("taking %s back from %s/%s: %s", op.job_order_id, op.unit_id, op.machine, why)
+        service.reset_operation(op, why=why, now=now, exclude=exclude)
+    return cancels
+
+
+def watch(
+    *, session: Session, network_id: str, settings: OrdersSettings, now: datetime
+) -> list[tuple[str, str, str]]:
+    """Timeouts, breakdowns and lateness: take work back and ask for re-plans."""
+    state = service.get_state(session=session, network_id=network_id)
+    cancels: list[tuple[str, str, str]] = []
+    deadline = now - timedelta(seconds=settings.accept_timeout_s)
+    unanswered = session.scalars(
+        select(OrderOperation).where(
+            OrderOperation.status == OperationStatus.DISPATCHED.value,
+            OrderOperation.dispatched_at < deadline,
+        )
+    ).all()
+    if unanswered:
+        cancels += _take_back(session, unanswered, "not accepted in time", now, exclude=True)
+        service.request_replan(session=session, network_id=network_id, reason="dispatch timeout")
+    down = service.down_machines(session=session, network_id=network_id, now=now)
+    stranded = service.frozen_on(session=session, keys=list(down))
+    if stranded:
+        cancels += _take_back(session, stranded, "machine down", now, exclude=False)
+    if sorted(down) != sorted(state.down_machines):
+        changed = sorted(set(down) ^ set(state.down_machines))
+        service.request_replan(
+            session=session, network_id=network_id, reason=f"machines changed: {', '.join(changed)}"
+        )
+        state.down_machines = sorted(down)
+    marks = service.window_marks(service.current_windows(session=session, now=now))
+    if marks != state.windows_seen:
+        service.request_replan(session=session, network_id=network_id, reason="windows changed")
+        state.windows_seen = marks
+    if _late(session, settings, state, now):
+        service.request_replan(session=session, network_id=network_id, reason="operation late")
+    if _waiting_on_down(session, down, now):
+        # The plan expected the machine back by now: plan again from what is up.
+        service.request_replan(session=session, network_id=network_id, reason="still down")
+    return cancels
+
+
+def _waiting_on_down(session: Session, down: dict[str, str], now: datetime) -> bool:
+    due = session.scalars(
+        select(OrderOperation).where(
+            OrderOperation.status == OperationStatus.PLANNED.value,
+            OrderOperation.planned_start <= now,
+        )
+    )
+    return any(service.machine_key(op.unit_id or "", op.machine or "") in down for op in due)
+
+
+def _late(session: Session, settings: OrdersSettings, state: SchedulerState, now: datetime) -> bool:
+    tolerance = timedelta(seconds=settings.late_tolerance_s / settings.time_scale)
+    running = session.scalars(
+        select(OrderOperation).where(OrderOperation.status == OperationStatus.RUNNING.value)
+    )
+    for op in running:
+        if op.started_at is None:
+            continue
+        due = op.started_at + timedelta(seconds=op.duration_s / settings.time_scale) + tolerance
+        if due < now and (state.planned_at is None or state.planned_at < due):
+            return True
+    return False
+
+
+# Dispatching --------------------------------------------------------------------------------
+
+
+def dispatch_ready(
+    *, session: Session, network_id: str, settings: OrdersSettings, now: datetime
+) -> dict[str, list[OrderOperation]]:
+    """Per unit, the operations to send now: each machine's next ready ones, in plan order."""
+    down = service.down_machines(session=session, network_id=network_id, now=now)
+    horizon = now + timedelta(seconds=settings.horizon_s / settings.time_scale)
+    outstanding: dict[str, int] = defaultdict(int)
+    statuses = [s.value for s in FROZEN_STATUSES]
+    for op in session.scalars(select(OrderOperation).where(OrderOperation.status.in_(statuses))):
+        outstanding[service.machine_key(op.unit_id or "", op.machine or "")] += 1
+    planned = session.scalars(
+        select(OrderOperation)
+        .where(OrderOperation.status == OperationStatus.PLANNED.value)
+        .order_by(OrderOperation.planned_start)
+    )
+    queues: dict[str, list[OrderOperation]] = defaultdict(list)
+    for op in planned:
+        if op.unit_id and op.machine and op.planned_start is not None:
+            queues[service.machine_key(op.unit_id, op.machine)].append(op)
+    sent: dict[str, list[OrderOperation]] = defaultdict(list)
+    for key, queue in queues.items():
+        if key in down:
+            continue
+        for op in queue:
+            if outstanding[key] >= settings.max_outstanding:
+                break
+            if op.planned_start is None or op.planned_start > horizon:
+                break
+            if not _ready(session, op):
+                break
+            _mark_dispatched(op, now)
+            outstanding[key] += 1
+            sent[op.unit_id or ""].append(op)
+    return sent
+
+
+def _ready(session: Session, op: OrderOperation) -> bool:
+    if not op.predecessors:
+        return True
+    before = orders_service.operations_of(session=session, order_id=op.order_id)
+    ended = {o.step for o in before if o.status == OperationStatus.ENDED}
+    return set(op.predecessors) <= ended
+
+
+def _mark_dispatched(op: OrderOperation, now: datetime) -> None:
+    op.attempt += 1
+    op.job_order_id = f"{op.order_id}.{op.position}.{op.attempt}"
+    op.status = OperationStatus.DISPATCHED.value
+    op.dispatched_at = now
+
+
+def dispatch_messages(
+    *,
+    session: Session,
+    network_id: str,
+    sent: dict[str, list[OrderOperation]],
+    cancels: Sequence[tuple[str, str, str]],
+) -> list[Outbound]:
+    outbound = []
+    for unit_id, ops in sent.items():
+        body = {"kind": "dispatch", "job_orders": [_job_order(op) for op in ops]}
+        outbound.append(_command(session, network_id, unit_id, body))
+    for unit_id, machine, job_order_id in cancels:
+        body = {"kind": "cancel", "machine": machine, "job_order_id": job_order_id}
+        outbound.append(_command(session, network_id, unit_id, body))
+    return outbound
+
+
+def _job_order(op: OrderOperation) -> dict[str, Any]:
+    return {
+        "job_order_id": op.job_order_id,
+        "machine": op.machine,
+        "operation": op.name[:200],
+        "process": op.process,
+        "planned_duration_s": op.duration_s,
+        "parameters": {name: float(value) for name, value in op.requirements.items()},
+        "start": True,
+        "planned_start": op.planned_start,
+        "order_id": op.order_id,
+    }
+
+
+def _command(session: Session, network_id: str, unit_id: str, body: dict[str, Any]) -> Outbound:
+    seq = ingest_service.next_sequence(session=session, sender=topics.COORDINATOR)
+    message = messages.Command.create(unit=topics.COORDINATOR, seq=seq, body=body)
+    return Outbound(topics.command(network_id, unit_id), codec.encode(message))
+
+
+# The tick -----------------------------------------------------------------------------------
+
+
+def tick(
+    *, session: Session, network_id: str, settings: OrdersSettings, now: datetime
+) -> TickResult:
+    result = TickResult()
+    cancels = watch(session=session, network_id=network_id, settings=settings, now=now)
+    state = service.get_state(session=session, network_id=network_id)
+    if state.replan_requested:
+        replan(session=session, network_id=network_id, settings=settings, now=now)
+        result.replanned = True
+        result.events.append({"type": "plan", "planned_at": now.isoformat()})
+    sent = dispatch_ready(session=session, network_id=network_id, settings=settings, now=now)
+    result.outbound = dispatch_messages(
+        session=session, network_id=network_id, sent=sent, cancels=cancels
+    )
+    for unit_id, ops in sent.items():
+        for op in ops:
+            result.events.append(
+                {
+                    "type": "dispatch",
+                    "unit_id": unit_id,
+                    "machine": op.machine,
+                    "job_order_id": op.job_order_id,
+                    "order_id": op.order_id,
+                }
+            )
+    for order in orders_service.advance_orders(session=session, now=now):
+        result.events.append(
+            {
+                "type": "order",
+                "order_id": order.id,
+                "status": order.status,
+                "customer_id": order.customer_id,
+            }
+        )
+    return result

@@ -1,0 +1,342 @@
+"""Orders' open operations as a scheduling problem, solved by the core, read back as a plan.
+
+Pure functions on plain values (no database): the flows gather the values, this module decides.
+Plan times are wall-clock; operation durations are in plant time (what a machine runs), divided
+by the time scale (1 for real plants, e.g. 600 for the simulated demo network). The core works in
+integer ticks of :data:`TICKS_PER_SECOND` counted from ``now``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from cloud import scheduling
+from cloud.exceptions import CloudError
+
+TICKS_PER_SECOND = 10
+
+
+class PlanningError(CloudError):
+    """The work cannot be planned on this network (the message says which step and why)."""
+
+    status_code = 422
+    code = "cannot_plan"
+
+
+@dataclass(frozen=True)
+class PlanMachine:
+    unit_id: str
+    machine: str
+    capabilities: Sequence[Mapping[str, object]]
+    certifications: frozenset[str] = frozenset()
+    down_until: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.unit_id}/{self.machine}"
+
+
+@dataclass(frozen=True)
+class PlanOperation:
+    key: int
+    step: str
+    process: str
+    duration_s: float
+    predecessors: Sequence[str] = ()
+    requirements: Mapping[str, float] = field(default_factory=dict)
+    certifications: Sequence[str] = ()
+    excluded: Sequence[str] = ()
+    frozen_on: str | None = None
+    remaining_s: float = 0.0  # wall seconds left when frozen
+    frozen_rank: int = 0  # order of frozen operations on their machine (running first)
+
+
+@dataclass(frozen=True)
+class PlanJob:
+    order_id: str
+    operations: Sequence[PlanOperation]
+    due: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    unit_id: str
+    machine: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Window:
+    machine_key: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Plan:
+    assignments: dict[int, Assignment]
+    job_ends: dict[str, datetime]
+    makespan_s: float
+    unplanned: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Network:
+    """What the plan runs on: machines, unit-to-unit transport (hours), the time scale."""
+
+    machines: Sequence[PlanMachine]
+    transport_hours: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    windows: Sequence[Window] = ()
+    time_scale: float = 1.0
+    overhead_s: float = 0.0  # real seconds per operation for dispatch and reports
+    max_share: Mapping[str, float] = field(default_factory=dict)  # unit → share of an order
+
+
+def _numbers(value: object) -> list[float]:
+    """The numbers in a capability parameter: 400, [650, 520, 475] or "650 x 520 x 475"."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, list | tuple):
+        return [n for item in value for n in _numbers(item)]
+    if isinstance(value, str):
+        try:
+            return [float(part) for part in value.split("x")]
+        except ValueError:
+            return []
+    return []
+
+
+def can_do(machine: PlanMachine, operation: PlanOperation) -> bool:
+    """Process offered, every capability parameter at least the required value, certified."""
+    if machine.key in operation.excluded:
+        return False
+    if not set(operation.certifications) <= machine.certifications:
+        return False
+    for capability in machine.capabilities:
+        if capability.get("process") != operation.process:
+            continue
+        parameters = capability.get("parameters") or {}
+        assert isinstance(parameters, Mapping)
+        if all(
+            max(_numbers(parameters.get(name)), default=-math.inf) >= required
+            for name, required in operation.requirements.items()
+        ):
+            return True
+    return False
+
+
+def explain_ineligible(operation: PlanOperation) -> str:
+    needs = [operation.process]
+    needs += [f"{name} ≥ {value:g}" for name, value in operation.requirements.items()]
+    needs += [f"certified {c}" for c in operation.certifications]
+    return f"no machine of the network offers {', '.join(needs)} (step {operation.step})"
+
+
+def _ticks(seconds: float) -> int:
+    return max(1, math.ceil(seconds * TICKS_PER_SECOND))
+
+
+class _Builder:
+    """Index machines, plants and jobs for the core; keep the way back."""
+
+    def __init__(self, network: Network, now: datetime) -> None:
+        self.network = network
+        self.now = now
+        self.machines = list(network.machines)
+        units = sorted({m.unit_id for m in self.machines})
+        self.plant = {unit: index for index, unit in enumerate(units)}
+        self.units = units
+        self.jobs: list[scheduling.Job] = []
+        self.job_keys: list[tuple[str, list[int]]] = []
+        self.to_freeze: list[tuple[int, int, int, int, int]] = []
+        self.machine_cursor: dict[int, int] = {}
+        self.unplanned: dict[str, str] = {}
+
+    def wall_ticks(self, plant_seconds: float) -> int:
+        return _ticks(plant_seconds / self.network.time_scale)
+
+    def at(self, when: datetime) -> int:
+        return max(0, math.ceil((when - self.now).total_seconds() * TICKS_PER_SECOND))
+
+    def add_job(self, job: PlanJob) -> None:
+        index = {op.step: k for k, op in enumerate(job.operations)}
+        operations = []
+        for op in job.operations:
+            durations = self._durations(op)
+            if not durations:
+                self.unplanned[job.order_id] = explain_ineligible(op)
+                return
+            predecessors = tuple(index[p] for p in op.predecessors if p in index)
+            operations.append(scheduling.Operation(durations, predecessors))
+        j = len(self.jobs)
+        due = self.at(job.due) if job.due is not None else None
+        self.jobs.append(scheduling.Job(tuple(operations), due=due, name=job.order_id))
+        self.job_keys.append((job.order_id, [op.key for op in job.operations]))
+        for k, op in enumerate(job.operations):
+            if op.frozen_on is not None:
+                ((machine, duration),) = operations[k].durations.items()
+                self.to_freeze.append((op.frozen_rank, machine, duration, j, k))
+
+    def _durations(self, op: PlanOperation) -> dict[int, int]:
+        if op.frozen_on is not None:
+            m = next((i for i, x in enumerate(self.machines) if x.key == op.frozen_on), None)
+            if m is None:
+                return {}
+            return {m: _ticks(op.remaining_s)}
+        ticks = self.wall_ticks(op.duration_s) + math.ceil(
+            self.network.overhead_s * TICKS_PER_SECOND
+        )
+        return {m: ticks for m, machine in enumerate(self.machines) if can_do(machine, op)}
+
+    def frozen(self) -> tuple[scheduling.FrozenOperation, ...]:
+        """Frozen operations queued on their machine from now, in rank order, back to back."""
+        found = []
+        for _rank, machine, duration, j, k in sorted(self.to_freeze):
+            start = self.machine_cursor.get(machine, 0)
+            self.machine_cursor[machine] = start + duration
+            found.append(scheduling.FrozenOperation(job=j, op=k, machine=machine, start=start))
+        return tuple(found)
+
+    def windows(self) -> tuple[scheduling.Unavailability, ...]:
+        found = []
+        by_key = {m.key: i for i, m in enumerate(self.machines)}
+        spans = [(w.machine_key, w.start, w.end) for w in self.network.windows]
+        spans += [(m.key, self.now, m.down_until) for m in self.machines if m.down_until]
+        for key, start, end in spans:
+            machine = by_key.get(key)
+            if machine is None or end is None or end <= self.now:
+                continue
+            begin = max(self.at(start), self.machine_cursor.get(machine, 0))
+            finish = self.at(end)
+            if finish > begin:
+                found.append(scheduling.Unavailability(machine, begin, finish))
+        return tuple(found)
+
+    def transport(self) -> tuple[tuple[int, ...], ...]:
+        hours = self.network.transport_hours
+        if not hours:
+            return ()
+        return tuple(
+            tuple(
+                0 if a == b else self.wall_ticks(hours.get((a, b), 0.0) * 3600) for b in self.units
+            )
+            for a in self.units
+        )
+
+    def problem(self) -> scheduling.Problem:
+        frozen = self.frozen()
+        return scheduling.Problem(
+            jobs=tuple(self.jobs),
+            machines=tuple(scheduling.Machine(m.key, self.plant[m.unit_id]) for m in self.machines),
+            transport=self.transport(),
+            unavailability=self.windows(),
+            frozen=frozen,
+        )
+
+
+def plan(
+    jobs: Sequence[PlanJob],
+    network: Network,
+    *,
+    now: datetime,
+    time_limit: float = 0.3,
+) -> Plan:
+    """The best plan the core finds for ``jobs`` on ``network`` within ``time_limit`` seconds.
+
+    Jobs with a step no machine can do are left out and listed in ``Plan.unplanned``.
+    """
+    if not network.machines:
+        return Plan({}, {}, 0.0, {job.order_id: "the network has no machines" for job in jobs})
+    jobs = list(jobs)
+    result = _solve(jobs, network, now, time_limit)
+    for _ in range(MAX_SHARE_REPAIRS):
+        repaired = _respect_shares(jobs, network, result)
+        if repaired is None:
+            break
+        jobs = repaired
+        result = _solve(jobs, network, now, time_limit)
+    return result
+
+
+MAX_SHARE_REPAIRS = 8
+
+
+def _solve(jobs: Sequence[PlanJob], network: Network, now: datetime, time_limit: float) -> Plan:
+    builder = _Builder(network, now)
+    for job in jobs:
+        builder.add_job(job)
+    if not builder.jobs:
+        return Plan({}, {}, 0.0, builder.unplanned)
+    try:
+        schedule = scheduling.solve(
+            builder.problem(),
+            objective=scheduling.Objective(makespan=1.0, weighted_tardiness=5.0),
+            time_limit=time_limit,
+        )
+    except scheduling.SchedulingError as exc:
+        raise PlanningError(f"the scheduling core refused the plan: {exc}") from exc
+    return _read_back(builder, schedule)
+
+
+def _respect_shares(jobs: list[PlanJob], network: Network, result: Plan) -> list[PlanJob] | None:
+    """Jobs with one movable operation taken off a member that got more than its share of
+    the order's work (``max_share``); None when every share is respected."""
+    if not network.max_share:
+        return None
+    for index, job in enumerate(jobs):
+        total = sum(op.duration_s for op in job.operations) or 1.0
+        per_unit: dict[str, list[PlanOperation]] = {}
+        for op in job.operations:
+            if op.key in result.assignments:
+                per_unit.setdefault(result.assignments[op.key].unit_id, []).append(op)
+        for unit_id, ops in per_unit.items():
+            limit = network.max_share.get(unit_id)
+            if limit is None or sum(op.duration_s for op in ops) / total <= limit + 1e-9:
+                continue
+            moved = _move_one(ops, unit_id, network)
+            if moved is not None:
+                operations = [moved if op.key == moved.key else op for op in job.operations]
+                return [
+                    *jobs[:index],
+                    PlanJob(job.order_id, operations, job.due),
+                    *jobs[index + 1 :],
+                ]
+    return None
+
+
+def _move_one(ops: list[PlanOperation], unit_id: str, network: Network) -> PlanOperation | None:
+    """The largest movable operation, with ``unit_id``'s machines excluded, if another can do it."""
+    unit_keys = [m.key for m in network.machines if m.unit_id == unit_id]
+    for op in sorted(ops, key=lambda o: o.duration_s, reverse=True):
+        if op.frozen_on is not None:
+            continue
+        moved = replace(op, excluded=(*op.excluded, *unit_keys))
+        if any(can_do(machine, moved) for machine in network.machines):
+            return moved
+    return None
+
+
+def _read_back(builder: _Builder, schedule: scheduling.Schedule) -> Plan:
+    def when(ticks: int) -> datetime:
+        return builder.now + timedelta(seconds=ticks / TICKS_PER_SECOND)
+
+    assignments: dict[int, Assignment] = {}
+    job_ends: dict[str, datetime] = {}
+    for item in schedule.operations:
+        order_id, keys = builder.job_keys[item.job]
+        machine = builder.machines[item.machine]
+        assignments[keys[item.op]] = Assignment(
+            machine.unit_id, machine.machine, when(item.start), when(item.end)
+        )
+        end = when(item.end)
+        if order_id not in job_ends or end > job_ends[order_id]:
+            job_ends[order_id] = end
+    return Plan(
+        assignments, job_ends, schedule.makespan / TICKS_PER_SECOND, dict(builder.unplanned)
+    )

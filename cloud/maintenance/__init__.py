@@ -1,0 +1,1 @@
+"""Maintenance services: alarms become alerts, alerts become tickets, technicians fix them."""

@@ -1,0 +1,61 @@
+"""Maintenance settings (part of the coordinator's settings) and the policy they make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+from cloud.maintenance import routing
+from cloud.maintenance.escalation import EscalationPolicy
+from cloud.maintenance.rules import DEFAULT_RULES, RollupRule
+
+DEFAULT_TICK_SECONDS = 5.0
+DEFAULT_PERIODIC_CHECK_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class MaintenancePolicy:
+    """The delays of routing, escalation and delivery."""
+
+    group_window: timedelta = routing.DEFAULT_GROUP_WINDOW
+    escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
+    inhibit_rules: tuple[routing.InhibitRule, ...] = routing.DEFAULT_INHIBIT_RULES
+    max_attempts: int = 6
+    retry_base: timedelta = timedelta(seconds=2)
+    retry_max: timedelta = timedelta(minutes=5)
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """Exponential backoff after ``attempts`` failed attempts."""
+        return min(self.retry_max, self.retry_base * (2 ** max(0, attempts - 1)))
+
+
+class MaintenanceSettings(BaseModel):
+    enabled: bool = True
+    group_window_minutes: float = Field(default=10, gt=0)
+    remind_every_minutes: float = Field(default=15, gt=0)
+    escalate_after_minutes: float = Field(default=30, gt=0)
+    coordinator_after_minutes: float = Field(default=60, gt=0)
+    webhook_max_attempts: int = Field(default=6, ge=1, le=50)
+    webhook_retry_base_seconds: float = Field(default=2, gt=0)
+    webhook_timeout_seconds: float = Field(default=5, gt=0)
+    tick_seconds: float = Field(default=DEFAULT_TICK_SECONDS, gt=0)
+    periodic_check_seconds: float = Field(
+        default=DEFAULT_PERIODIC_CHECK_SECONDS,
+        gt=0,
+        description="how often preventive plans and rollup rules are evaluated",
+    )
+    rules: list[RollupRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+
+    def policy(self) -> MaintenancePolicy:
+        return MaintenancePolicy(
+            group_window=timedelta(minutes=self.group_window_minutes),
+            escalation=EscalationPolicy(
+                remind_every=timedelta(minutes=self.remind_every_minutes),
+                escalate_after=timedelta(minutes=self.escalate_after_minutes),
+                coordinator_after=timedelta(minutes=self.coordinator_after_minutes),
+            ),
+            max_attempts=self.webhook_max_attempts,
+            retry_base=timedelta(seconds=self.webhook_retry_base_seconds),
+        )

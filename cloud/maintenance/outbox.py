@@ -1,0 +1,143 @@
+"""Writing to the notification outbox: technician alerts, webhook calls and gateway commands
+are rows written in the caller's transaction (delivered later by :mod:`delivery`); live page
+updates are returned as events for the caller to broadcast."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cloud.ingest import service as ingest_service
+from cloud.maintenance import service
+from cloud.maintenance.models import Channel, DeliveryStatus, MaintenanceTicket, Notification
+from cloud.maintenance.service import SYSTEM
+from protocols import codec, messages, topics
+from protocols.enums import AlertAction
+
+_LOGGER = logging.getLogger(__name__)
+Event = dict[str, Any]
+COORDINATOR = topics.COORDINATOR
+EVENT_TYPE = "maintenance"
+
+
+def event(ticket: MaintenanceTicket, action: str, **extra: Any) -> Event:
+    """A live event about a ticket, for the board and the technician inbox (SSE)."""
+    return {
+        "type": EVENT_TYPE,
+        "action": action,
+        "ticket_id": ticket.id,
+        "unit_id": ticket.unit_id,
+        "asset": ticket.asset,
+        "customer_id": ticket.customer_id,
+        "technician_id": ticket.assignee_id,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "title": ticket.title,
+        **extra,
+    }
+
+
+# Outbox ----------------------------------------------------------------------------------------
+
+
+def notify(
+    session: Session,
+    ticket: MaintenanceTicket,
+    action: AlertAction,
+    now: datetime,
+    *,
+    text: str = "",
+    to_assignee: bool = True,
+) -> list[Event]:
+    """Queue the assignee's MQTT alert and every webhook; return the live event."""
+    notice = messages.AlertNotice(
+        ticket_id=str(ticket.id),
+        action=action,
+        asset=ticket.asset,
+        asset_unit=ticket.unit_id,
+        severity=max(1, min(1000, ticket.severity)),
+        title=ticket.title,
+        text=(text or ticket.description)[:2000],
+        due_at=ticket.due_at,
+    )
+    if to_assignee and ticket.assignee_id:
+        seq = ingest_service.next_sequence(session=session, sender=COORDINATOR)
+        alert = messages.TechnicianAlert.create(unit=COORDINATOR, seq=seq, body=notice, sent_at=now)
+        _enqueue(
+            session,
+            ticket,
+            Channel.MQTT,
+            ticket.assignee_id,
+            action.value,
+            now,
+            codec.encode(alert).decode(),
+            topics.technician_alerts(ticket.network_id, ticket.assignee_id),
+        )
+    body = {
+        "network": ticket.network_id,
+        "ticket": ticket.id,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "assignee": ticket.assignee_id,
+        **notice.model_dump(mode="json"),
+    }
+    for hook in service.active_webhooks(session=session):
+        _enqueue(session, ticket, Channel.WEBHOOK, hook.url, action.value, now, json.dumps(body))
+    return [event(ticket, action.value)]
+
+
+def _enqueue(
+    session: Session,
+    ticket: MaintenanceTicket,
+    channel: Channel,
+    target: str,
+    action: str,
+    now: datetime,
+    payload: str,
+    topic: str | None = None,
+) -> None:
+    session.add(
+        Notification(
+            ticket_id=ticket.id,
+            channel=channel.value,
+            target=target,
+            action=action,
+            topic=topic,
+            payload=payload,
+            status=DeliveryStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def repair_command(session: Session, ticket: MaintenanceTicket, now: datetime) -> list[Event]:
+    """Ask the unit's gateway to run the machine's Repair method (wear resets)."""
+    if ticket.asset_kind not in ("machine", "product"):
+        return []
+    seq = ingest_service.next_sequence(session=session, sender=COORDINATOR)
+    command = messages.Command.create(
+        unit=COORDINATOR,
+        seq=seq,
+        body=messages.RepairCommand(machine=ticket.asset, ticket_id=str(ticket.id)),
+        sent_at=now,
+    )
+    topic = topics.command(ticket.network_id, ticket.unit_id)
+    payload = codec.encode(command).decode()
+    _enqueue(session, ticket, Channel.COMMAND, ticket.unit_id, "repair", now, payload, topic)
+    service.record(session, ticket, now, SYSTEM, "repair_command", f"Repair sent to {topic}")
+    return []
+
+
+def escalate_to_coordinator(
+    session: Session, ticket: MaintenanceTicket, now: datetime, reason: str
+) -> list[Event]:
+    ticket.escalated_to_coordinator = True
+    service.record(session, ticket, now, SYSTEM, "escalated", f"to the coordinator: {reason}")
+    _LOGGER.warning("ticket %s escalated to the coordinator: %s", ticket.id, reason)
+    return notify(session, ticket, AlertAction.ESCALATION, now, text=reason, to_assignee=False)

@@ -1,0 +1,181 @@
+"""Maintenance pages: the board, a ticket with its timeline, the technician inbox, the figures.
+
+Server-rendered; the buttons call the JSON API with the session cookie, and the pages follow
+``/api/maintenance/events`` (server-sent events) to stay live.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from cloud.auth import service as auth_service
+from cloud.auth.dependencies import SESSION_COOKIE, DbSession
+from cloud.auth.models import Actor, Role
+from cloud.database import utcnow
+from cloud.exceptions import NotAuthenticated, NotFound
+from cloud.maintenance import charts, reporting, service
+from cloud.maintenance.models import OPEN_STATUSES, ComparisonRow, TicketStatus
+from cloud.maintenance.views import RowId, ticket_detail
+from cloud.registry import service as registry_service
+
+HERE = Path(__file__).resolve().parent
+WEB_TEMPLATES = HERE.parent / "web" / "templates"
+templates = Jinja2Templates(directory=[HERE / "templates", WEB_TEMPLATES])
+router = APIRouter(prefix="/maintenance", include_in_schema=False)
+BOARD_COLUMNS = [*OPEN_STATUSES, TicketStatus.RESOLVED]
+FIGURE_DAYS = 30
+
+
+def _actor(request: Request, session: DbSession) -> Actor | None:
+    try:
+        return auth_service.authenticate(
+            session=session, api_key=request.cookies.get(SESSION_COOKIE, "")
+        )
+    except NotAuthenticated:
+        return None
+
+
+def _render(request: Request, name: str, actor: Actor, **context: Any) -> HTMLResponse:
+    network = request.app.state.context.settings.network
+    return templates.TemplateResponse(
+        request, name, {"actor": actor, "network": network, "Role": Role, **context}
+    )
+
+
+def _login(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", status_code=401)
+
+
+@router.get("", response_class=HTMLResponse)
+def board(
+    request: Request,
+    session: DbSession,
+    unit: str | None = None,
+    kind: str | None = None,
+    priority: str | None = None,
+) -> HTMLResponse:
+    """Open tickets by status, with filters."""
+    actor = _actor(request, session)
+    if actor is None:
+        return _login(request)
+    tickets = service.list_tickets(
+        session=session, actor=actor, status=BOARD_COLUMNS, unit_id=unit or None, kind=kind or None
+    )
+    if priority:
+        tickets = [t for t in tickets if t.priority == priority]
+    columns = {
+        status.value: [t for t in tickets if t.status == status.value] for status in BOARD_COLUMNS
+    }
+    firing, silences = [], []
+    if actor.role in (Role.COORDINATOR, Role.PLANT):
+        firing = service.list_alerts(session=session, actor=actor, firing_only=True, limit=50)
+        silences = service.list_silences(session=session, actor=actor, now=utcnow())
+    filters = {"unit": unit or "", "kind": kind or "", "priority": priority or ""}
+    return _render(
+        request,
+        "maintenance/board.html",
+        actor,
+        columns=columns,
+        firing=firing,
+        silences=silences,
+        filters=filters,
+    )
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLResponse:
+    actor = _actor(request, session)
+    if actor is None:
+        return _login(request)
+    try:
+        ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
+    except NotFound:
+        return templates.TemplateResponse(
+            request,
+            "maintenance/missing.html",
+            {"actor": actor, "ticket_id": ticket_id},
+            status_code=404,
+        )
+    technicians = []
+    if actor.role is Role.COORDINATOR:
+        technicians = registry_service.list_technicians(session=session, actor=actor)
+    detail = ticket_detail(session, ticket)
+    can_work = actor.role is Role.COORDINATOR or (
+        actor.role is Role.TECHNICIAN and ticket.assignee_id == actor.technician_id
+    )
+    return _render(
+        request,
+        "maintenance/ticket.html",
+        actor,
+        ticket=detail,
+        technicians=technicians,
+        can_work=can_work,
+        can_close=actor.role in (Role.COORDINATOR, Role.PLANT),
+    )
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(request: Request, session: DbSession) -> HTMLResponse:
+    """The technician's open tickets, live, with acknowledge and resolve buttons."""
+    actor = _actor(request, session)
+    if actor is None:
+        return _login(request)
+    tickets = []
+    if actor.role is Role.TECHNICIAN:
+        tickets = service.list_tickets(session=session, actor=actor, status=OPEN_STATUSES)
+    return _render(request, "maintenance/inbox.html", actor, tickets=tickets)
+
+
+@router.get("/figures", response_class=HTMLResponse)
+def figures_page(request: Request, session: DbSession) -> HTMLResponse:
+    """Figures with charts: the caller's scope, its assets, the anonymised comparison."""
+    actor = _actor(request, session)
+    if actor is None:
+        return _login(request)
+    if actor.role not in (Role.COORDINATOR, Role.PLANT):
+        return _render(request, "maintenance/figures.html", actor, summary=None, charts=[])
+    network = request.app.state.context.settings.network
+    until = utcnow()
+    since = until - timedelta(days=FIGURE_DAYS)
+    scope = dict(session=session, actor=actor, network=network, since=since, until=until)
+    summary = reporting.figures_for(**scope)
+    assets = reporting.per_asset(**scope)
+    members = reporting.comparison(**scope)
+    drawn = [
+        charts.bar_chart(
+            "Availability by asset (%)",
+            [charts.Bar(f.scope, _percent(f.availability)) for f in assets],
+            unit="%",
+            maximum=100,
+        ),
+        charts.bar_chart(
+            "MTTR by asset (minutes)", [charts.Bar(f.scope, f.mttr_minutes) for f in assets]
+        ),
+        charts.bar_chart(
+            "Availability across members (%, anonymised)",
+            [charts.Bar(_member(m), _percent(m.figures.availability), m.is_you) for m in members],
+            unit="%",
+            maximum=100,
+        ),
+        charts.bar_chart(
+            "MTTR across members (minutes, anonymised)",
+            [charts.Bar(_member(m), m.figures.mttr_minutes, m.is_you) for m in members],
+        ),
+    ]
+    return _render(
+        request, "maintenance/figures.html", actor, summary=summary, charts=drawn, days=FIGURE_DAYS
+    )
+
+
+def _member(row: ComparisonRow) -> str:
+    return f"{row.member} (you)" if row.is_you else row.member
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 2)

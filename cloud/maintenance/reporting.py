@@ -1,0 +1,199 @@
+"""Reliability figures per asset, unit and network, from the tickets' real timestamps.
+
+A failure is a corrective ticket, from its first alert to its resolution. Figures of several
+assets add their down times: availability = 1 - downtime / (assets * period), MTBF = up time /
+failures, MTTR = mean repair time. Service level: the share of tickets resolved by their due
+time, among those resolved or already overdue (an open ticket still in time is not judged).
+Plants see their own unit; the cross-member comparison is anonymised (``member 1…n``, ordered
+by availability; a plant recognises only its own row).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
+from cloud.exceptions import InvalidInput, NotFound
+from cloud.maintenance import figures
+from cloud.maintenance.models import (
+    ComparisonRow,
+    FiguresRead,
+    MaintenanceAlert,
+    MaintenanceTicket,
+    TicketKind,
+)
+from cloud.registry.models import Machine, Unit
+
+WEEK = timedelta(days=7)
+
+
+def figures_for(
+    *,
+    session: Session,
+    actor: Actor,
+    network: str,
+    since: datetime,
+    until: datetime,
+    unit_id: str | None = None,
+    asset: str | None = None,
+) -> FiguresRead:
+    """Figures of the network, a unit or one asset, scoped to the caller."""
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
+    if until <= since:
+        raise InvalidInput("the period must end after it starts")
+    if actor.role is Role.PLANT:
+        if unit_id not in (None, actor.unit_id):
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        unit_id = actor.unit_id
+    if asset is not None and unit_id is None:
+        raise InvalidInput("an asset is named with its unit_id")
+    scope = (asset and f"{unit_id}/{asset}") or unit_id or f"network {network}"
+    return compute(session, network, since, until, unit_id=unit_id, asset=asset, scope=scope)
+
+
+def compute(
+    session: Session,
+    network: str,
+    since: datetime,
+    until: datetime,
+    *,
+    unit_id: str | None,
+    asset: str | None,
+    scope: str,
+) -> FiguresRead:
+    tickets = _tickets(session, network, since, until, unit_id, asset)
+    corrective = [t for t in tickets if t.kind == TicketKind.CORRECTIVE.value]
+    by_asset: dict[tuple[str, str], list[figures.Failure]] = defaultdict(list)
+    for ticket in corrective:
+        by_asset[(ticket.unit_id, ticket.asset)].append(
+            figures.Failure(ticket.failed_at, ticket.resolved_at)
+        )
+    assets = max(_asset_count(session, network, unit_id, asset), len(by_asset), 1)
+    per_asset = [
+        figures.reliability(f, period_start=since, period_end=until) for f in by_asset.values()
+    ]
+    period = until - since
+    downtime = sum((r.downtime for r in per_asset), timedelta(0))
+    failures = sum(r.failures for r in per_asset)
+    repairs = [
+        (t.resolved_at - t.failed_at).total_seconds() / 60
+        for t in corrective
+        if t.resolved_at is not None and since <= t.resolved_at < until
+    ]
+    uptime = period * assets - downtime
+    alerts = _alert_count(session, network, since, until, unit_id, asset)
+    return FiguresRead(
+        scope=scope,
+        period_start=since,
+        period_end=until,
+        failures=failures,
+        mttr_minutes=round(sum(repairs) / len(repairs), 2) if repairs else None,
+        mtbf_hours=round(uptime.total_seconds() / failures / 3600, 2) if failures else None,
+        availability=round(1 - downtime / (period * assets), 5),
+        alerts_per_week=round(alerts / (period / WEEK), 2),
+        tickets=len(tickets),
+        within_service_level=figures.within_service_level(
+            (t.due_at, t.resolved_at) for t in tickets if t.resolved_at or t.due_at <= until
+        ),
+    )
+
+
+def _tickets(
+    session: Session,
+    network: str,
+    since: datetime,
+    until: datetime,
+    unit_id: str | None,
+    asset: str | None,
+) -> list[MaintenanceTicket]:
+    query = select(MaintenanceTicket).where(
+        MaintenanceTicket.network_id == network,
+        MaintenanceTicket.failed_at < until,
+        (MaintenanceTicket.resolved_at.is_(None)) | (MaintenanceTicket.resolved_at >= since),
+    )
+    if unit_id is not None:
+        query = query.where(MaintenanceTicket.unit_id == unit_id)
+    if asset is not None:
+        query = query.where(MaintenanceTicket.asset == asset)
+    return list(session.scalars(query))
+
+
+def _asset_count(session: Session, network: str, unit_id: str | None, asset: str | None) -> int:
+    if asset is not None:
+        return 1
+    query = select(func.count()).select_from(Machine).join(Unit, Machine.unit_id == Unit.id)
+    query = query.where(Unit.network_id == network)
+    if unit_id is not None:
+        query = query.where(Machine.unit_id == unit_id)
+    return int(session.scalar(query) or 0)
+
+
+def _alert_count(
+    session: Session,
+    network: str,
+    since: datetime,
+    until: datetime,
+    unit_id: str | None,
+    asset: str | None,
+) -> int:
+    query = select(func.count()).where(
+        MaintenanceAlert.network_id == network,
+        MaintenanceAlert.starts_at >= since,
+        MaintenanceAlert.starts_at < until,
+        MaintenanceAlert.code != "unit_offline",
+    )
+    if unit_id is not None:
+        query = query.where(MaintenanceAlert.unit_id == unit_id)
+    if asset is not None:
+        query = query.where(MaintenanceAlert.asset == asset)
+    return int(session.scalar(query) or 0)
+
+
+def comparison(
+    *, session: Session, actor: Actor, network: str, since: datetime, until: datetime
+) -> list[ComparisonRow]:
+    """Every member unit's figures, anonymised; the caller's own unit is marked."""
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
+    if until <= since:
+        raise InvalidInput("the period must end after it starts")
+    units = session.scalars(select(Unit.id).where(Unit.network_id == network).order_by(Unit.id))
+    rows = [
+        (
+            unit,
+            compute(session, network, since, until, unit_id=unit, asset=None, scope="member"),
+        )
+        for unit in units
+    ]
+    rows.sort(key=lambda row: (-(row[1].availability or 0), row[1].mttr_minutes or 0, row[0]))
+    return [
+        ComparisonRow(
+            member=f"member {index}",
+            is_you=unit == actor.unit_id,
+            figures=result.model_copy(update={"scope": f"member {index}"}),
+        )
+        for index, (unit, result) in enumerate(rows, start=1)
+    ]
+
+
+def per_asset(
+    *, session: Session, actor: Actor, network: str, since: datetime, until: datetime
+) -> list[FiguresRead]:
+    """Figures of every asset the caller may see (a plant: its own)."""
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
+    query = (
+        select(Machine.unit_id, Machine.machine)
+        .join(Unit, Machine.unit_id == Unit.id)
+        .where(Unit.network_id == network)
+        .order_by(Machine.unit_id, Machine.machine)
+    )
+    if actor.role is Role.PLANT:
+        query = query.where(Machine.unit_id == actor.unit_id)
+    return [
+        compute(session, network, since, until, unit_id=u, asset=m, scope=f"{u}/{m}")
+        for u, m in session.execute(query)
+    ]

@@ -1,0 +1,1 @@
+"""The maintenance pages, under their own prefix so their names never clash with cloud/web."""

@@ -1,0 +1,118 @@
+"""The maintenance background task: delivers the outbox, reminds and escalates, evaluates the
+rollup rules and the preventive plans.
+
+It wakes when a maintenance event is broadcast (a ticket changed, so something may be queued) and
+otherwise every ``tick_seconds``; each round is a few small queries in a worker thread. The clock
+is injected: tests call :meth:`MaintenanceWorker.run_once` with a clock they move by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.database import transaction, utcnow
+from cloud.events import EventBroadcaster
+from cloud.exceptions import CloudError
+from cloud.maintenance import delivery, outbox, periodic
+from cloud.maintenance.config import MaintenanceSettings
+
+_LOGGER = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+class MaintenanceWorker:
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        network: str,
+        settings: MaintenanceSettings,
+        broadcaster: EventBroadcaster,
+        publish: delivery.Publisher | None,
+        clock: Clock = utcnow,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._network = network
+        self._settings = settings
+        self._policy = settings.policy()
+        self._broadcaster = broadcaster
+        self._publish = publish
+        self._clock = clock
+        self._http = http or httpx.Client(timeout=settings.webhook_timeout_seconds)
+        self._next_periodic_check: datetime | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def run_once(self) -> list[dict[str, Any]]:
+        """One round (blocking): escalation, rules and plans when due, then the outbox."""
+        now = self._clock()
+        with transaction(self._session_factory) as session:
+            events = periodic.run_escalation(session, now=now, policy=self._policy)
+            if self._next_periodic_check is None or now >= self._next_periodic_check:
+                events.extend(self._periodic(session, now))
+                interval = timedelta(seconds=self._settings.periodic_check_seconds)
+                self._next_periodic_check = now + interval
+        events.extend(
+            delivery.deliver_due(
+                self._session_factory,
+                now=now,
+                publish=self._publish,
+                http=self._http,
+                policy=self._policy,
+            )
+        )
+        return events
+
+    def _periodic(self, session: Session, now: datetime) -> list[dict[str, Any]]:
+        events = periodic.run_rules(
+            session,
+            network=self._network,
+            rules=self._settings.rules,
+            now=now,
+            policy=self._policy,
+        )
+        return [*events, *periodic.run_plans(session, network=self._network, now=now)]
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="maintenance-listen"),
+            asyncio.create_task(self._loop(), name="maintenance-loop"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._http.close()
+
+    async def _listen(self) -> None:
+        async with self._broadcaster.subscribe() as queue:
+            while True:
+                event = await queue.get()
+                if event.get("type") == outbox.EVENT_TYPE and not event.get("from_worker"):
+                    self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.tick_seconds)
+            self._wake.clear()
+            try:
+                events = await asyncio.to_thread(self.run_once)
+            except CloudError as exc:
+                _LOGGER.warning("maintenance round failed: %s", exc.message)
+                continue
+            for event in events:
+                self._broadcaster.publish({**event, "from_worker": True})

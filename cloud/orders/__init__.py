@@ -1,0 +1,1 @@
+"""Quotes, orders, their operations and delivered products."""

@@ -1,0 +1,173 @@
+"""Quotes and orders across domains: configuration → work → what-if plan → quote → order.
+
+A quote's promised date is not a fixed lead time: the new order is planned on top of every open
+operation of the network (what-if, nothing written), and its end plus a safety margin is the
+promise. Confirming a quote creates the order and its operations and asks for a re-plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
+from cloud.codesign import service as codesign_service
+from cloud.codesign.configure import WorkBreakdown, work_breakdown
+from cloud.config import OrdersSettings
+from cloud.dispatch import flows as dispatch_flows
+from cloud.dispatch import planning
+from cloud.dispatch import service as dispatch_service
+from cloud.exceptions import Conflict, InvalidInput
+from cloud.orders import service
+from cloud.orders.models import Order, OrderOperation, Quote, QuoteCreate
+
+_LOGGER = logging.getLogger(__name__)
+SECONDS_PER_MINUTE = 60
+
+
+def _work_json(work: WorkBreakdown) -> dict[str, object]:
+    return {
+        "operations": [
+            {
+                "step": op.id,
+                "name": op.name,
+                "process": op.process,
+                "duration_s": op.duration_min * SECONDS_PER_MINUTE,
+                "predecessors": op.predecessors,
+                "requirements": op.capability_requirements,
+                "certifications": op.certifications,
+            }
+            for op in work.operations
+        ],
+        "materials": [m.__dict__ for m in work.materials],
+        "total_duration_s": work.total_duration_min * SECONDS_PER_MINUTE,
+    }
+
+
+def _candidate_job(order_id: str, work: dict[str, object]) -> planning.PlanJob:
+    operations = work["operations"]
+    assert isinstance(operations, list)
+    return planning.PlanJob(
+        order_id,
+        [
+            planning.PlanOperation(
+                key=-index - 1,
+                step=op["step"],
+                process=op["process"],
+                duration_s=op["duration_s"],
+                predecessors=op["predecessors"],
+                requirements=op["requirements"],
+                certifications=op["certifications"],
+            )
+            for index, op in enumerate(operations)
+        ],
+    )
+
+
+def create_quote(
+    *,
+    session: Session,
+    actor: Actor,
+    families: codesign_service.Families,
+    settings: OrdersSettings,
+    network_id: str,
+    spec: QuoteCreate,
+    now: datetime,
+) -> Quote:
+    """Price and promised date of a valid revision, from a what-if plan of the network."""
+    configuration = codesign_service.get_configuration_row(
+        session=session, actor=actor, configuration_id=spec.configuration_id
+    )
+    number = spec.revision or configuration.current_revision
+    revision = codesign_service.get_revision(
+        session=session, configuration=configuration, number=number
+    )
+    if not revision.valid:
+        reasons = "; ".join(p["message"] for p in revision.problems)
+        raise InvalidInput(f"revision {number} is not valid: {reasons}")
+    family = codesign_service.get_family(families=families, family_id=configuration.family_id)
+    work = work_breakdown(family, revision.values)
+    work_json = _work_json(work)
+    quote_id = f"q-{secrets.token_hex(6)}"
+    end = dispatch_flows.what_if(
+        session=session,
+        network_id=network_id,
+        settings=settings,
+        job=_candidate_job(quote_id, work_json),
+        now=now,
+    )
+    promised = now + (end - now) * (1 + settings.promise_margin)
+    quote = Quote(
+        id=quote_id,
+        configuration_id=configuration.id,
+        revision=number,
+        customer_id=configuration.customer_id,
+        price=work.price,
+        currency=work.currency,
+        promised_at=promised,
+        valid_until=now + timedelta(seconds=settings.quote_validity_s / settings.time_scale),
+        work=work_json,
+        created_at=now,
+    )
+    session.add(quote)
+    session.flush()
+    _LOGGER.info("quote %s: %.2f %s, promised %s", quote.id, quote.price, quote.currency, promised)
+    return quote
+
+
+def confirm_quote(
+    *, session: Session, actor: Actor, network_id: str, quote_id: str, now: datetime
+) -> Order:
+    """The customer (or a coordinator for them) accepts a quote: it becomes an order."""
+    require_role(actor, Role.CUSTOMER, Role.COORDINATOR)
+    quote = service.get_quote(session=session, actor=actor, quote_id=quote_id)
+    if quote.order_id is not None:
+        raise Conflict(f"quote {quote_id} is already order {quote.order_id}")
+    if quote.valid_until < now:
+        raise Conflict(f"quote {quote_id} expired at {quote.valid_until.isoformat()}: ask again")
+    configuration = codesign_service.get_configuration_row(
+        session=session, actor=actor, configuration_id=quote.configuration_id
+    )
+    revision = codesign_service.get_revision(
+        session=session, configuration=configuration, number=quote.revision
+    )
+    order = Order(
+        id=f"ord-{secrets.token_hex(5)}",
+        quote_id=quote.id,
+        configuration_id=configuration.id,
+        customer_id=quote.customer_id,
+        family_id=configuration.family_id,
+        values=dict(revision.values),
+        price=quote.price,
+        currency=quote.currency,
+        promised_at=quote.promised_at,
+        created_at=now,
+    )
+    session.add(order)
+    session.flush()
+    for position, op in enumerate(quote.work["operations"]):
+        session.add(
+            OrderOperation(
+                order_id=order.id,
+                position=position,
+                step=op["step"],
+                name=op["name"],
+                process=op["process"],
+                duration_s=op["duration_s"],
+                predecessors=op["predecessors"],
+                requirements=op["requirements"],
+                certifications=op["certifications"],
+                excluded=[],
+                history=[],
+            )
+        )
+    quote.order_id = order.id
+    dispatch_service.request_replan(
+        session=session, network_id=network_id, reason=f"new order {order.id}"
+    )
+    _LOGGER.info("order %s confirmed from quote %s", order.id, quote.id)
+    return order

@@ -1,0 +1,214 @@
+"""Quotes, orders, their operations and delivered products; tables and API schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.database import Base, UtcDateTime, utcnow
+
+
+class OrderStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    PLANNED = "planned"
+    IN_PRODUCTION = "in_production"
+    COMPLETED = "completed"
+    DELIVERED = "delivered"
+
+
+class OperationStatus(StrEnum):
+    """Where one operation stands; ``dispatched``/``accepted``/``running`` are frozen in plans."""
+
+    WAITING = "waiting"  # not planned yet
+    PLANNED = "planned"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    ENDED = "ended"
+
+
+FROZEN_STATUSES = (OperationStatus.DISPATCHED, OperationStatus.ACCEPTED, OperationStatus.RUNNING)
+OPEN_STATUSES = (OperationStatus.WAITING, OperationStatus.PLANNED, *FROZEN_STATUSES)
+
+
+# Tables -------------------------------------------------------------------------------------
+
+
+class Quote(Base):
+    __tablename__ = "quotes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    configuration_id: Mapped[str] = mapped_column(
+        ForeignKey("configurations.id", ondelete="CASCADE"), index=True
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    price: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3))
+    promised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    work: Mapped[dict[str, Any]] = mapped_column(JSON)
+    order_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"), unique=True)
+    configuration_id: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    family_id: Mapped[str] = mapped_column(String(64))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    price: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3))
+    promised_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.CONFIRMED.value)
+    planned_end: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class OrderOperation(Base):
+    """One routing step of an order and its life on the network's machines."""
+
+    __tablename__ = "order_operations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    process: Mapped[str] = mapped_column(String(32))
+    duration_s: Mapped[float] = mapped_column(Float)
+    predecessors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    requirements: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    certifications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    excluded: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default=OperationStatus.WAITING.value)
+    unit_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    machine: Mapped[str | None] = mapped_column(String(64), default=None)
+    job_order_id: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    planned_start: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    planned_end: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class DeliveredProduct(Base):
+    """A finished product as an asset for post-sale service, with its as-built record."""
+
+    __tablename__ = "delivered_products"
+
+    serial: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    family_id: Mapped[str] = mapped_column(String(64))
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON)
+    as_built: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# Schemas ------------------------------------------------------------------------------------
+
+
+class QuoteCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    configuration_id: Annotated[str, Field(max_length=32)]
+    revision: int | None = Field(default=None, description="default: the current revision")
+
+
+class QuoteRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    configuration_id: str
+    revision: int
+    customer_id: str
+    price: float
+    currency: str
+    promised_at: datetime
+    valid_until: datetime
+    work: dict[str, Any]
+    order_id: str | None
+    created_at: datetime
+
+
+class OperationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    position: int
+    step: str
+    name: str
+    process: str
+    duration_s: float
+    predecessors: list[str]
+    status: str
+    unit_id: str | None
+    machine: str | None
+    job_order_id: str | None
+    planned_start: datetime | None
+    planned_end: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    progress: float
+
+
+class OrderRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    quote_id: str
+    configuration_id: str
+    customer_id: str
+    family_id: str
+    values: dict[str, Any]
+    price: float
+    currency: str
+    promised_at: datetime
+    status: str
+    planned_end: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    delivered_at: datetime | None
+    progress: float = 0.0
+    operations: list[OperationRead] = Field(default_factory=list)
+
+
+class ProductRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    serial: str
+    order_id: str
+    customer_id: str
+    family_id: str
+    configuration: dict[str, Any]
+    as_built: list[dict[str, Any]]
+    registered_at: datetime
+
+
+class DispatchedOperation(BaseModel):
+    """What a plant sees of the work sent to it: no prices, no customer."""
+
+    job_order_id: str
+    unit_id: str
+    machine: str
+    name: str
+    process: str
+    duration_s: float
+    status: str
+    planned_start: datetime | None
+    planned_end: datetime | None
+    progress: float

@@ -1,0 +1,93 @@
+"""Quote, order and delivered-product endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from cloud.auth.dependencies import CurrentActor, DbSession
+from cloud.codesign.views import FamilyRegistry
+from cloud.database import utcnow
+from cloud.orders import flows, service
+from cloud.orders.models import OrderRead, ProductRead, QuoteCreate, QuoteRead
+
+router = APIRouter(prefix="/api", tags=["orders"])
+
+
+@router.post("/quotes", status_code=status.HTTP_201_CREATED)
+def create_quote(
+    spec: QuoteCreate,
+    request: Request,
+    session: DbSession,
+    actor: CurrentActor,
+    families: FamilyRegistry,
+) -> QuoteRead:
+    settings = request.app.state.context.settings
+    quote = flows.create_quote(
+        session=session,
+        actor=actor,
+        families=families,
+        settings=settings.orders,
+        network_id=settings.network,
+        spec=spec,
+        now=utcnow(),
+    )
+    return QuoteRead.model_validate(quote)
+
+
+@router.get("/quotes")
+def list_quotes(session: DbSession, actor: CurrentActor) -> list[QuoteRead]:
+    return [QuoteRead.model_validate(q) for q in service.list_quotes(session=session, actor=actor)]
+
+
+@router.get("/quotes/{quote_id}")
+def get_quote(quote_id: str, session: DbSession, actor: CurrentActor) -> QuoteRead:
+    return QuoteRead.model_validate(
+        service.get_quote(session=session, actor=actor, quote_id=quote_id)
+    )
+
+
+@router.post("/quotes/{quote_id}/confirm", status_code=status.HTTP_201_CREATED)
+def confirm_quote(
+    quote_id: str, request: Request, session: DbSession, actor: CurrentActor
+) -> OrderRead:
+    order = flows.confirm_quote(
+        session=session,
+        actor=actor,
+        network_id=request.app.state.context.settings.network,
+        quote_id=quote_id,
+        now=utcnow(),
+    )
+    return service.read_order(session=session, order=order)
+
+
+@router.get("/orders")
+def list_orders(session: DbSession, actor: CurrentActor) -> list[OrderRead]:
+    return [
+        service.read_order(session=session, order=order)
+        for order in service.list_orders(session=session, actor=actor)
+    ]
+
+
+@router.get("/orders/{order_id}")
+def get_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRead:
+    order = service.get_order(session=session, actor=actor, order_id=order_id)
+    return service.read_order(session=session, order=order)
+
+
+@router.post("/orders/{order_id}/deliver")
+def deliver_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRead:
+    order = service.deliver(session=session, actor=actor, order_id=order_id, now=utcnow())
+    return service.read_order(session=session, order=order)
+
+
+@router.get("/products")
+def list_products(session: DbSession, actor: CurrentActor) -> list[ProductRead]:
+    rows = service.list_products(session=session, actor=actor)
+    return [ProductRead.model_validate(row) for row in rows]
+
+
+@router.get("/products/{serial}")
+def get_product(serial: str, session: DbSession, actor: CurrentActor) -> ProductRead:
+    return ProductRead.model_validate(
+        service.get_product(session=session, actor=actor, serial=serial)
+    )

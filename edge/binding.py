@@ -1,0 +1,331 @@
+"""Binding a machine's mapping to a connected OPC UA server.
+
+On every connection each machine's mapping is resolved again: the nodes to monitor (state, mode,
+metrics, job lists), its job control and repair methods, its alarm event source, and its
+identification for the birth. A node that is missing or invalid is reported once per machine and
+skipped; the rest of the machine keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from asyncua import Client, Node, ua
+from pydantic import ValidationError
+
+from edge.config import MachineConfig, MachineMapping, MetricMapping
+from edge.errors import MachineError
+from edge.nodes import NETWORK_ERRORS, NodeResolver, metric_name
+from protocols.messages import Capability, MetricDescription
+from protocols.topics import IDENTIFIER_PATTERN
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Role(Enum):
+    METRIC = "metric"
+    STATE = "state"
+    MODE = "mode"
+    ORDER_LIST = "order_list"
+    RESPONSE_LIST = "response_list"
+    MAX_JOB_ORDERS = "max_job_orders"
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """What a monitored node is to the gateway."""
+
+    machine: str
+    role: Role
+    metric: str | None = None
+
+
+@dataclass(frozen=True)
+class MachineIdentity:
+    manufacturer: str = ""
+    model: str = ""
+    serial_number: str = ""
+    asset_kind: str = "machine"
+    capabilities: tuple[Capability, ...] = ()
+    metrics: tuple[MetricDescription, ...] = ()
+    max_job_orders: int = 0
+
+
+@dataclass(frozen=True)
+class Monitored:
+    node: Node
+    binding: Binding
+    sampling_ms: float
+    deadband: float = 0.0
+
+
+@dataclass(frozen=True)
+class AlarmSource:
+    """The node a machine's alarm events are subscribed on, and their event type."""
+
+    source: Node
+    event_type: Node
+
+
+@dataclass(frozen=True)
+class BoundMachine:
+    machine: str
+    root: Node
+    monitored: list[Monitored]
+    identity: MachineIdentity
+    alarms: AlarmSource | None
+
+
+@dataclass
+class MachineControl:
+    """The job control and maintenance methods of one machine, while it is connected."""
+
+    machine: str
+    jobs_object: Node | None = None
+    methods: dict[str, Node] = field(default_factory=dict)
+    repair_object: Node | None = None
+    _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def mark_ready(self) -> None:
+        self._ready.set()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Whether the machine is (or within ``timeout`` becomes) connected and bound."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def call(self, method: str, *arguments: str) -> Any:
+        """Call a job control method (``store``, ``store_and_start``, ``cancel``)."""
+        node = self.methods.get(method)
+        if self.jobs_object is None or node is None:
+            raise MachineError(f"machine {self.machine} is not connected or has no {method}")
+        return await self._call(self.jobs_object, node, *arguments)
+
+    async def repair(self) -> Any:
+        node = self.methods.get("repair")
+        if self.repair_object is None or node is None:
+            raise MachineError(f"machine {self.machine} is not connected or has no repair method")
+        return await self._call(self.repair_object, node)
+
+    async def _call(self, parent: Node, method: Node, *arguments: str) -> Any:
+        variants = [ua.Variant(a, ua.VariantType.String) for a in arguments]
+        try:
+            return await parent.call_method(method.nodeid, *variants)
+        except NETWORK_ERRORS as exc:
+            raise MachineError(f"{self.machine}: method call failed: {exc}") from exc
+
+    def clear(self) -> None:
+        self._ready.clear()
+        self.jobs_object = None
+        self.repair_object = None
+        self.methods.clear()
+
+
+class MissingNodes:
+    """What could not be bound, per machine; each is logged once, the first time."""
+
+    def __init__(self, machines: list[str]) -> None:
+        self.by_machine: dict[str, set[str]] = {machine: set() for machine in machines}
+
+    def report(self, machine: str, what: str, reason: object) -> None:
+        if what not in self.by_machine[machine]:
+            self.by_machine[machine].add(what)
+            _LOGGER.warning("%s: skipping %s: %s", machine, what, reason)
+
+
+class MachineBinder:
+    """Binds machines on one connection of a client."""
+
+    def __init__(self, client: Client, namespaces: list[str], missing: MissingNodes):
+        self._client = client
+        self._namespaces = namespaces
+        self._missing = missing.report
+
+    async def bind(
+        self, config: MachineConfig, mapping: MachineMapping, control: MachineControl
+    ) -> BoundMachine | None:
+        """The machine's nodes, or None when its root node cannot be found."""
+        machine = config.id
+        resolver = NodeResolver(self._client, self._namespaces, mapping.namespaces)
+        try:
+            root_path = mapping.root.replace("{machine}", config.browse_name)
+            root = await resolver.resolve(root_path, None)
+        except MachineError as exc:
+            self._missing(machine, "the machine root", exc)
+            return None
+        monitored: list[Monitored] = []
+        for role, path in ((Role.STATE, mapping.state), (Role.MODE, mapping.mode)):
+            node = await self._optional(machine, role.value, resolver, path, root)
+            if node is not None:
+                monitored.append(Monitored(node, Binding(machine, role), 0.0))
+        for name, metric in (await self._metrics_of(machine, mapping, resolver, root)).items():
+            node = await self._optional(machine, f"metric {name}", resolver, metric.path, root)
+            if node is not None:
+                binding = Binding(machine, Role.METRIC, name)
+                monitored.append(Monitored(node, binding, metric.sampling_ms, metric.deadband))
+        await self._bind_repair(machine, mapping, resolver, root, control)
+        monitored += await self._bind_jobs(machine, mapping, resolver, root, control)
+        metrics = [m.binding.metric for m in monitored if m.binding.metric is not None]
+        identity = await self._identity(config, mapping, resolver, root, metrics)
+        alarms = await self._alarm_source(machine, mapping, resolver, root)
+        return BoundMachine(machine, root, monitored, identity, alarms)
+
+    async def _optional(
+        self, machine: str, what: str, resolver: NodeResolver, path: str | None, base: Node
+    ) -> Node | None:
+        if path is None:
+            return None
+        try:
+            return await resolver.resolve(path, base)
+        except MachineError as exc:
+            self._missing(machine, what, exc)
+            return None
+
+    async def _metrics_of(
+        self, machine: str, mapping: MachineMapping, resolver: NodeResolver, root: Node
+    ) -> dict[str, MetricMapping]:
+        found: dict[str, MetricMapping] = {}
+        folder_config = mapping.metrics_folder
+        folder = await self._optional(
+            machine,
+            "the metrics folder",
+            resolver,
+            folder_config.path if folder_config else None,
+            root,
+        )
+        if folder is not None and folder_config is not None:
+            try:
+                children = await folder.get_children(nodeclassmask=ua.NodeClass.Variable)
+                for child in children:
+                    name = metric_name((await child.read_browse_name()).Name)
+                    if IDENTIFIER_PATTERN.fullmatch(name):
+                        found[name] = MetricMapping(
+                            path=child.nodeid.to_string(),
+                            sampling_ms=folder_config.sampling_ms,
+                            deadband=folder_config.deadband,
+                        )
+            except NETWORK_ERRORS as exc:
+                self._missing(machine, "the metrics folder", exc)
+        found.update(mapping.metrics)
+        return found
+
+    async def _bind_repair(
+        self,
+        machine: str,
+        mapping: MachineMapping,
+        resolver: NodeResolver,
+        root: Node,
+        control: MachineControl,
+    ) -> None:
+        if mapping.repair is None:
+            return
+        repair = mapping.repair
+        parent = await self._optional(machine, "the repair object", resolver, repair.object, root)
+        if parent is None:
+            return
+        method = await self._optional(machine, "repair", resolver, repair.method, parent)
+        if method is not None:
+            control.repair_object = parent
+            control.methods["repair"] = method
+
+    async def _bind_jobs(
+        self,
+        machine: str,
+        mapping: MachineMapping,
+        resolver: NodeResolver,
+        root: Node,
+        control: MachineControl,
+    ) -> list[Monitored]:
+        jobs = mapping.jobs
+        if jobs is None:
+            return []
+        jobs_object = await self._optional(machine, "job management", resolver, jobs.object, root)
+        if jobs_object is None:
+            return []
+        for name in ("store", "store_and_start", "cancel"):
+            method = await self._optional(machine, name, resolver, getattr(jobs, name), jobs_object)
+            if method is not None:
+                control.methods[name] = method
+        control.jobs_object = jobs_object
+        monitored = []
+        for role, path in (
+            (Role.ORDER_LIST, jobs.order_list),
+            (Role.RESPONSE_LIST, jobs.response_list),
+            (Role.MAX_JOB_ORDERS, jobs.max_job_orders),
+        ):
+            node = await self._optional(machine, role.value, resolver, path, root)
+            if node is not None:
+                monitored.append(Monitored(node, Binding(machine, role), 0.0))
+        return monitored
+
+    async def _alarm_source(
+        self, machine: str, mapping: MachineMapping, resolver: NodeResolver, root: Node
+    ) -> AlarmSource | None:
+        if mapping.alarms is None:
+            return None
+        alarms = mapping.alarms
+        source = await self._optional(machine, "the alarm source", resolver, alarms.source, root)
+        event_type = await self._optional(
+            machine, "the alarm event type", resolver, alarms.event_type, root
+        )
+        if source is None or event_type is None:
+            return None
+        return AlarmSource(source, event_type)
+
+    async def _identity(
+        self,
+        config: MachineConfig,
+        mapping: MachineMapping,
+        resolver: NodeResolver,
+        root: Node,
+        metrics: list[str],
+    ) -> MachineIdentity:
+        values: dict[str, Any] = {}
+        paths = mapping.identification.model_dump()
+        if mapping.jobs is not None:
+            paths["max_job_orders"] = mapping.jobs.max_job_orders
+        for key, path in paths.items():
+            node = await self._optional(config.id, key, resolver, path, root)
+            if node is not None:
+                try:
+                    values[key] = await node.read_value()
+                except NETWORK_ERRORS as exc:
+                    self._missing(config.id, key, exc)
+        max_jobs = values.get("max_job_orders", 0)
+        kind = str(values.get("asset_kind", "machine"))
+        return MachineIdentity(
+            manufacturer=str(values.get("manufacturer", ""))[:200],
+            model=str(values.get("model", ""))[:200],
+            serial_number=str(values.get("serial_number", ""))[:200],
+            asset_kind=kind if kind in ("machine", "product") else "machine",
+            capabilities=tuple(config.capabilities)
+            or self._capabilities(config.id, values.get("capabilities")),
+            metrics=tuple(MetricDescription(name=name) for name in metrics),
+            max_job_orders=max_jobs if isinstance(max_jobs, int) and max_jobs >= 0 else 0,
+        )
+
+    def _capabilities(self, machine: str, text: Any) -> tuple[Capability, ...]:
+        if not text:
+            return ()
+        try:
+            return tuple(Capability.model_validate(_scalar_parameters(c)) for c in json.loads(text))
+        except (ValueError, TypeError, AttributeError, ValidationError) as exc:
+            self._missing(machine, "capabilities (not a JSON list of capabilities)", exc)
+            return ()
+
+
+def _scalar_parameters(capability: dict[str, Any]) -> dict[str, Any]:
+    """Capability parameters are scalars in the protocol: a list becomes ``"650 x 520 x 475"``."""
+    parameters = {
+        name: " x ".join(str(v) for v in value) if isinstance(value, list) else value
+        for name, value in capability.get("parameters", {}).items()
+    }
+    return {**capability, "parameters": parameters}

@@ -1,0 +1,101 @@
+"""Capacity reports: what each machine can take, published on change and at a heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from edge.jobs import ACTIVE, WAITING, JobOrderView
+from edge.uplink import Uplink
+from protocols import messages
+from protocols.enums import MachineryItemState, MachineryOperationMode
+from protocols.topics import TopicKind
+
+UNAVAILABLE_STATES = frozenset(
+    {MachineryItemState.NOT_AVAILABLE, MachineryItemState.OUT_OF_SERVICE}
+)
+
+
+@dataclass
+class MachineStatus:
+    """The live state of one machine as the gateway sees it."""
+
+    connected: bool = False
+    state: MachineryItemState = MachineryItemState.NOT_AVAILABLE
+    mode: MachineryOperationMode = MachineryOperationMode.NONE
+    max_job_orders: int = 0
+    jobs: dict[str, JobOrderView] = field(default_factory=dict)
+
+
+def capacity_report(machine: str, status: MachineStatus, now: datetime) -> messages.CapacityReport:
+    running = [j for j in status.jobs.values() if j.state in ACTIVE]
+    waiting = [j for j in status.jobs.values() if j.state in WAITING]
+    remaining = sum(j.planned_duration_s * (1.0 - (j.progress or 0.0)) for j in running)
+    remaining += sum(j.planned_duration_s for j in waiting)
+    return messages.CapacityReport(
+        machine=machine,
+        available=status.connected and status.state not in UNAVAILABLE_STATES,
+        state=status.state if status.connected else MachineryItemState.NOT_AVAILABLE,
+        mode=status.mode,
+        running_job_order=running[0].job_order_id if running else None,
+        stored_job_orders=[j.job_order_id for j in waiting],
+        free_slots=max(0, status.max_job_orders - len(running) - len(waiting)),
+        queue_free_at=now + timedelta(seconds=remaining),
+        reported_at=now,
+    )
+
+
+class CapacityReporter:
+    """Publishes a machine's capacity when it changes and every ``heartbeat_s`` seconds.
+
+    The expected free time moves continuously while a job runs; it counts as a change only when
+    it moved by more than ``tolerance_s``.
+    """
+
+    def __init__(self, uplink: Uplink, *, heartbeat_s: float, tolerance_s: float) -> None:
+        self._uplink = uplink
+        self._heartbeat = heartbeat_s
+        self._tolerance = timedelta(seconds=tolerance_s)
+        self._last: dict[str, messages.CapacityReport] = {}
+        self.statuses: dict[str, MachineStatus] = {}
+
+    def update(self, machine: str) -> None:
+        report = capacity_report(machine, self.statuses[machine], datetime.now(UTC))
+        last = self._last.get(machine)
+        if last is None or self._changed(last, report):
+            self._publish(report)
+
+    def publish_all(self) -> None:
+        now = datetime.now(UTC)
+        for machine, status in self.statuses.items():
+            self._publish(capacity_report(machine, status, now))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat)
+            self.publish_all()
+
+    def _changed(self, last: messages.CapacityReport, new: messages.CapacityReport) -> bool:
+        fixed = {"queue_free_at", "reported_at"}
+        if last.model_dump(exclude=fixed) != new.model_dump(exclude=fixed):
+            return True
+        return abs(new.queue_free_at - last.queue_free_at) > self._tolerance
+
+    def _publish(self, report: messages.CapacityReport) -> None:
+        self._last[report.machine] = report
+        self._uplink.send(TopicKind.CAPACITY, report.machine, messages.Capacity, report)
+
+
+def parse_state(text: str) -> MachineryItemState | None:
+    try:
+        return MachineryItemState(text)
+    except ValueError:
+        return None
+
+
+def parse_mode(text: str) -> MachineryOperationMode | None:
+    try:
+        return MachineryOperationMode(text)
+    except ValueError:
+        return None

@@ -1,0 +1,263 @@
+"""One asyncua client per OPC UA endpoint, serving the machines behind it.
+
+Each connection binds the machines' mappings afresh (so a restarted server with new node ids is
+followed), subscribes to every mapped variable with its sampling interval and deadband and to
+the alarm events, and hands what arrives to a :class:`MachineListener`. When the connection is
+lost the machines are reported disconnected and the client reconnects with backoff, restoring
+every subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from asyncua import Client, ua
+from asyncua.common.subscription import DataChangeEvent, OpcEvent, Subscription
+
+from edge.binding import (
+    Binding,
+    BoundMachine,
+    MachineBinder,
+    MachineControl,
+    MachineIdentity,
+    MissingNodes,
+    Monitored,
+    Role,
+)
+from edge.config import MachineConfig, MachineMapping, SecurityConfig
+from edge.errors import MachineError
+from edge.health import Metrics
+from edge.nodes import NETWORK_ERRORS
+from protocols.enums import Quality
+
+_LOGGER = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 5.0
+SESSION_TIMEOUT_MS = 600_000
+RECONNECT_MIN_S = 0.5
+RECONNECT_MAX_S = 15.0
+QUEUE_SIZE = 100_000
+FIRST_HANDLE = 10_000_000
+
+
+class MachineListener(Protocol):
+    def machine_connected(self, machine: str, identity: MachineIdentity) -> None: ...
+
+    def machine_disconnected(self, machine: str) -> None: ...
+
+    def value_changed(
+        self, binding: Binding, value: Any, source_time: datetime | None, quality: Quality
+    ) -> None: ...
+
+    def alarm_event(self, machine: str, fields: Mapping[str, Any]) -> None: ...
+
+
+class EndpointConnection:
+    """The machines served by one OPC UA endpoint, over one self-reconnecting client."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        security: SecurityConfig,
+        machines: list[tuple[MachineConfig, MachineMapping]],
+        *,
+        publishing_interval_ms: float,
+        listener: MachineListener,
+        metrics: Metrics,
+    ) -> None:
+        self.endpoint = endpoint
+        self._security = security
+        self._machines = machines
+        self._publishing_interval = publishing_interval_ms
+        self._listener = listener
+        self._metrics = metrics
+        self.controls = {config.id: MachineControl(config.id) for config, _ in machines}
+        self.missing = MissingNodes([config.id for config, _ in machines])
+        self.connected = False
+        self.last_error: str | None = None
+        self._bindings: dict[int, Binding] = {}
+        self._event_sources: dict[int, list[str]] = {}
+        self._machine_nodes: dict[ua.NodeId, str] = {}
+        self._handle = FIRST_HANDLE
+        self._connections = 0
+
+    async def run(self) -> None:
+        delay = RECONNECT_MIN_S
+        while True:
+            try:
+                await self._session()
+                delay = RECONNECT_MIN_S
+            except (*NETWORK_ERRORS, MachineError) as exc:
+                self._report(f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+    def _report(self, error: str) -> None:
+        if error != self.last_error:
+            _LOGGER.warning("OPC UA %s: %s; reconnecting with backoff", self.endpoint, error)
+        self.last_error = error
+
+    # One connection -----------------------------------------------------------------------
+
+    async def _session(self) -> None:
+        client = Client(self.endpoint, timeout=REQUEST_TIMEOUT)
+        client.session_timeout = SESSION_TIMEOUT_MS
+        if self._security.security_string is not None:
+            await client.set_security_string(self._security.security_string)
+        if self._security.username is not None:
+            client.set_user(self._security.username)
+            client.set_password(self._security.password or "")
+        lost = asyncio.Event()
+
+        async def connection_lost(exc: Exception) -> None:
+            lost.set()
+
+        client.connection_lost_callback = connection_lost
+        await client.connect()
+        try:
+            await self._serve(client, lost)
+        finally:
+            self._disconnected()
+            try:
+                await asyncio.wait_for(client.disconnect(), REQUEST_TIMEOUT)
+            except (*NETWORK_ERRORS, asyncio.CancelledError):
+                pass
+
+    async def _serve(self, client: Client, lost: asyncio.Event) -> None:
+        binder = MachineBinder(client, await client.get_namespace_array(), self.missing)
+        machines: list[BoundMachine] = []
+        for config, mapping in self._machines:
+            bound = await binder.bind(config, mapping, self.controls[config.id])
+            if bound is not None:
+                machines.append(bound)
+        self._machine_nodes = {m.root.nodeid: m.machine for m in machines}
+        # One subscription for values and events: a second one may get its first publish
+        # response before asyncua has registered it, and lose it.
+        sub = await client.create_subscription(self._publishing_interval, queue_maxsize=QUEUE_SIZE)
+        monitored = [item for machine in machines for item in machine.monitored]
+        await self._monitor_values(sub, monitored)
+        await self._monitor_events(sub, machines)
+        self._connected(machines, len(monitored))
+        consumer = asyncio.create_task(self._consume(sub))
+        waiter = asyncio.create_task(lost.wait())
+        try:
+            await asyncio.wait([waiter, consumer], return_when=asyncio.FIRST_COMPLETED)
+            if consumer.done() and consumer.exception() is not None:
+                raise MachineError(f"subscription consumer failed: {consumer.exception()!r}")
+        finally:
+            waiter.cancel()
+            consumer.cancel()
+        raise ConnectionError("connection lost")
+
+    def _connected(self, machines: list[BoundMachine], monitored: int) -> None:
+        self._connections += 1
+        if self._connections > 1:
+            self._metrics.inc("opcua_reconnects_total", endpoint=self.endpoint)
+        self.connected = True
+        self.last_error = None
+        _LOGGER.info("OPC UA %s connected: %d monitored items", self.endpoint, monitored)
+        for machine in machines:
+            self._metrics.set("machine_connected", 1.0, machine=machine.machine)
+            self._listener.machine_connected(machine.machine, machine.identity)
+            self.controls[machine.machine].mark_ready()
+
+    def _disconnected(self) -> None:
+        was_connected = self.connected
+        self.connected = False
+        for config, _ in self._machines:
+            self.controls[config.id].clear()
+            if was_connected:
+                self._metrics.set("machine_connected", 0.0, machine=config.id)
+                self._listener.machine_disconnected(config.id)
+
+    # Subscriptions ------------------------------------------------------------------------
+
+    async def _monitor_values(self, sub: Subscription, monitored: list[Monitored]) -> None:
+        self._bindings = {}
+        if not monitored:
+            return
+        requests = [self._request(item) for item in monitored]
+        results = await sub.create_monitored_items(requests)
+        for item, request, result in zip(monitored, requests, results, strict=True):
+            if isinstance(result, ua.StatusCode):
+                what = f"{item.binding.role.value} {item.binding.metric or ''}".strip()
+                self.missing.report(item.binding.machine, what, result.name)
+            else:
+                self._bindings[request.RequestedParameters.ClientHandle] = item.binding
+
+    def _request(self, item: Monitored) -> ua.MonitoredItemCreateRequest:
+        self._handle += 1
+        params = ua.MonitoringParameters()
+        params.ClientHandle = self._handle
+        params.SamplingInterval = item.sampling_ms
+        # Job lists and states keep every change; metrics only the newest per sample.
+        params.QueueSize = 1 if item.binding.role is Role.METRIC else 100
+        params.DiscardOldest = True
+        if item.deadband > 0:
+            params.Filter = ua.DataChangeFilter(
+                Trigger=ua.DataChangeTrigger.StatusValue,
+                DeadbandType=ua.DeadbandType.Absolute,
+                DeadbandValue=item.deadband,
+            )
+        request = ua.MonitoredItemCreateRequest()
+        request.ItemToMonitor = ua.ReadValueId(
+            NodeId=item.node.nodeid, AttributeId=ua.AttributeIds.Value
+        )
+        request.MonitoringMode = ua.MonitoringMode.Reporting
+        request.RequestedParameters = params
+        return request
+
+    async def _monitor_events(self, sub: Subscription, machines: list[BoundMachine]) -> None:
+        """Subscribe once per source node; machines sharing one are told apart by SourceNode."""
+        self._event_sources = {}
+        sources: dict[ua.NodeId, list[BoundMachine]] = {}
+        for machine in machines:
+            if machine.alarms is not None:
+                sources.setdefault(machine.alarms.source.nodeid, []).append(machine)
+        for sharing in sources.values():
+            alarms = sharing[0].alarms
+            assert alarms is not None
+            try:
+                handle = await sub.subscribe_events(alarms.source, alarms.event_type)
+            except NETWORK_ERRORS as exc:
+                for machine in sharing:
+                    self.missing.report(machine.machine, "alarm events", exc)
+                continue
+            self._event_sources[handle] = [machine.machine for machine in sharing]
+
+    async def _consume(self, sub: Subscription) -> None:
+        async for event in sub:
+            if isinstance(event, DataChangeEvent):
+                self._data_change(event)
+            elif isinstance(event, OpcEvent):
+                self._opc_event(event)
+
+    def _data_change(self, event: DataChangeEvent) -> None:
+        binding = self._bindings.get(event.data.subscription_data.client_handle or 0)
+        if binding is None:
+            return
+        self._metrics.inc("data_changes_total")
+        value = event.data.monitored_item.Value
+        status = value.StatusCode
+        quality = Quality.GOOD
+        if not status.is_good():
+            quality = Quality.BAD if status.is_bad() else Quality.UNCERTAIN
+        source_time = value.SourceTimestamp or value.ServerTimestamp
+        self._listener.value_changed(binding, event.value, source_time, quality)
+
+    def _opc_event(self, event: OpcEvent) -> None:
+        hidden = event.event.internal_properties
+        values = {k: v for k, v in vars(event.event).items() if k not in hidden}
+        machines = self._event_sources.get(event.event.server_handle or -1, [])
+        machine = machines[0] if len(machines) == 1 else None
+        source = values.get("SourceNode")
+        if isinstance(source, ua.NodeId) and source in self._machine_nodes:
+            machine = self._machine_nodes[source]
+        if machine is None:
+            return
+        self._metrics.inc("opcua_events_total")
+        self._listener.alarm_event(machine, values)

@@ -1,0 +1,1 @@
+"""Node mapping profiles shipped with the gateway (one YAML file per kind of OPC UA server)."""

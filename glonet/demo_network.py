@@ -1,0 +1,352 @@
+"""Run a whole GloNet network on this machine: broker, simulated plants, gateways, coordinator.
+
+Every part is a real process started the way an operator would (``glonet sim``, ``glonet edge``,
+``glonet cloud serve``), each in its own session so that Ctrl-C reaches only the caller, which
+then stops them in order: coordinator, gateways, plants, broker. ``glonet demo`` and the loop
+test share this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from firmware_sim.plant import Plant, load_plant
+from glonet.broker import MosquittoBroker, free_port, wait_for_port
+
+_LOGGER = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+STOP_TIMEOUT = 10.0
+START_TIMEOUT = 30.0
+
+
+class DemoError(RuntimeError):
+    """The demo network could not be started."""
+
+
+class DemoOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer: str
+    family: str
+    title: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    engineer_changes: dict[str, Any] = Field(default_factory=dict)
+    engineer_comment: str = ""
+
+
+class Breakdown(BaseModel):
+    """Break the first of ``machines`` of ``unit`` that runs an order's operation; repair later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit: str
+    machines: list[str]
+    repair_after_s: Annotated[float, Field(gt=0)] = 60.0
+
+
+class DemoSpec(BaseModel):
+    """What the demo runs (``deploy/demo.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    network: str = "glonet-demo"
+    plants: list[Path]
+    families_dir: Path = ROOT / "deploy" / "families"
+    time_scale: Annotated[float, Field(gt=0)] = 1200.0
+    certifications: dict[str, list[str]] = Field(default_factory=dict)
+    orders: list[DemoOrder] = Field(default_factory=list)
+    breakdown: Breakdown | None = None
+    coordinator: dict[str, Any] = Field(
+        default_factory=dict, description="extra coordinator settings (e.g. orders.*)"
+    )
+
+
+def load_spec(path: Path) -> DemoSpec:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise DemoError(f"cannot read {path}: {exc}") from exc
+    spec = DemoSpec.model_validate(data)
+    base = path.parent
+    spec.plants = [p if p.is_absolute() else (base / p).resolve() for p in spec.plants]
+    if not spec.families_dir.is_absolute():
+        spec.families_dir = (base / spec.families_dir).resolve()
+    return spec
+
+
+@dataclass
+class ManagedProcess:
+    """A child process in its own session, with its output in a log file."""
+
+    name: str
+    args: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, **(env or {})},
+            )
+        _LOGGER.debug("started %s (pid %d)", self.name, self.process.pid)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def interrupt(self) -> None:
+        """SIGINT: a clean Ctrl-C for our commands."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+
+    def wait(self, deadline: float) -> None:
+        """Wait until ``deadline`` (monotonic), then SIGKILL."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _LOGGER.warning("%s did not stop in time; killing it", self.name)
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        stop_together([self], timeout)
+
+
+def stop_together(processes: list[ManagedProcess], timeout: float = STOP_TIMEOUT) -> None:
+    """Interrupt all at once, then wait for all: stopping takes the slowest one's time."""
+    for process in processes:
+        process.interrupt()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.wait(deadline)
+
+
+def glonet_command(*args: str, log_level: str = "WARNING") -> list[str]:
+    return [sys.executable, "-m", "glonet", "--log-level", log_level, *args]
+
+
+def gateway_config(
+    plant: Plant, *, network: str, broker: MosquittoBroker, workdir: Path
+) -> dict[str, Any]:
+    """The edge configuration of one simulated plant's gateway."""
+    return {
+        "network": network,
+        "unit": plant.unit,
+        "broker": {"url": broker.url, "client_id": f"gw-{plant.unit}"},
+        "buffer": {"path": str(workdir / "edge" / plant.unit / "outbox.sqlite")},
+        "health": {"port": free_port()},
+        "machines": gateway_machines(plant),
+    }
+
+
+def gateway_machines(plant: Plant) -> list[dict[str, str]]:
+    return [{"id": m.id, "endpoint": plant.endpoint()} for m in plant.machines]
+
+
+@dataclass
+class PlantNetwork:
+    """The plants' side: a private broker, one simulator and one gateway per plant."""
+
+    workdir: Path
+    plant_files: list[Path]
+    network: str
+    time_scale: float
+    seed: int = 1
+    broker: MosquittoBroker = field(init=False)
+    plants: list[Plant] = field(init=False)
+    simulators: list[ManagedProcess] = field(default_factory=list, init=False)
+    gateways: list[ManagedProcess] = field(default_factory=list, init=False)
+
+    def __post_init__(self) -> None:
+        self.plants = [load_plant(path) for path in self.plant_files]
+        self.broker = MosquittoBroker(self.workdir / "mosquitto")
+
+    @property
+    def processes(self) -> list[ManagedProcess]:
+        return [*self.simulators, *self.gateways]
+
+    def start(self) -> None:
+        (self.workdir / "mosquitto").mkdir(parents=True, exist_ok=True)
+        self.broker.start()
+        for path, plant in zip(self.plant_files, self.plants, strict=True):
+            simulator = ManagedProcess(
+                f"plant {plant.unit}",
+                glonet_command(
+                    "sim", str(path), "--time-scale", str(self.time_scale), "--seed", str(self.seed)
+                ),
+                self.workdir / "logs" / f"plant-{plant.unit}.log",
+            )
+            simulator.start()
+            self.simulators.append(simulator)
+        for plant in self.plants:
+            if not wait_for_port(plant.host, plant.port, START_TIMEOUT):
+                raise DemoError(f"plant {plant.unit} did not open port {plant.port}")
+        for plant in self.plants:
+            self._start_gateway(plant)
+
+    def _start_gateway(self, plant: Plant) -> None:
+        config = gateway_config(
+            plant, network=self.network, broker=self.broker, workdir=self.workdir
+        )
+        path = self.workdir / "gateways" / f"{plant.unit}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        gateway = ManagedProcess(
+            f"gateway {plant.unit}",
+            glonet_command("edge", str(path)),
+            self.workdir / "logs" / f"gateway-{plant.unit}.log",
+        )
+        gateway.start()
+        self.gateways.append(gateway)
+
+    def stop(self) -> None:
+        """Gateways first, then the plants (each group all at once), then the broker."""
+        stop_together(self.gateways)
+        stop_together(self.simulators)
+        self.gateways.clear()
+        self.simulators.clear()
+        self.broker.stop()
+
+    def dead(self) -> list[str]:
+        return [p.name for p in self.processes if not p.running]
+
+
+@dataclass
+class Coordinator:
+    """``glonet cloud serve`` on a prepared database, with its settings file."""
+
+    workdir: Path
+    settings: dict[str, Any]
+    process: ManagedProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        path = self.workdir / "coordinator.yaml"
+        path.write_text(yaml.safe_dump(self.settings, sort_keys=False))
+        self.process = ManagedProcess(
+            "coordinator",
+            glonet_command("cloud", "serve", "--config", str(path), log_level="INFO"),
+            self.workdir / "logs" / "coordinator.log",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings['listen_host']}:{self.settings['listen_port']}"
+
+    def start(self) -> None:
+        self.process.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not wait_for_port(self.settings["listen_host"], self.settings["listen_port"], 0.5):
+            if not self.process.running or time.monotonic() > deadline:
+                raise DemoError(f"the coordinator did not start; see {self.process.log_path}")
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def coordinator_settings(
+    spec: DemoSpec, *, workdir: Path, mqtt_host: str, mqtt_port: int, port: int
+) -> dict[str, Any]:
+    """The coordinator's settings file; ``spec.coordinator`` entries override or extend it."""
+    settings: dict[str, Any] = {
+        "network": spec.network,
+        "data_dir": str(workdir / "coordinator"),
+        "listen_host": "127.0.0.1",
+        "listen_port": port,
+        "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": "glonet-coordinator"},
+        "orders": {"families_dir": str(spec.families_dir), "time_scale": spec.time_scale},
+    }
+    for key, value in spec.coordinator.items():
+        if isinstance(value, dict):
+            settings.setdefault(key, {}).update(value)
+        else:
+            settings[key] = value
+    return settings
+
+
+def prepare_registry(
+    settings: dict[str, Any], plants: list[Plant], spec: DemoSpec
+) -> dict[str, str]:
+    """Migrate the coordinator's database, onboard the plants not known yet, create API keys."""
+    from cloud.auth import service as auth_service
+    from cloud.auth.models import Actor, PrincipalCreate, Role
+    from cloud.config import load_settings
+    from cloud.database import transaction
+    from cloud.main import build_context
+    from cloud.registry import service as registry_service
+    from cloud.registry.models import UnitCreate
+
+    context = build_context(load_settings(None, **settings))
+    system = Actor(principal_id=0, name="demo", role=Role.COORDINATOR)
+    keys: dict[str, str] = {}
+    try:
+        with transaction(context.session_factory) as session:
+            known = {
+                u.id
+                for u in registry_service.network_units(session=session, network_id=spec.network)
+            }
+            for plant in plants:
+                if plant.unit in known:
+                    continue
+                registry_service.onboard_unit(
+                    session=session,
+                    actor=system,
+                    spec=UnitCreate(
+                        id=plant.unit,
+                        network_id=spec.network,
+                        company=plant.company or plant.name,
+                        site=plant.location.city,
+                        latitude=plant.location.lat,
+                        longitude=plant.location.lon,
+                        certifications=spec.certifications.get(plant.unit, []),
+                    ),
+                )
+            principals = [PrincipalCreate(name="Network coordinator", role=Role.COORDINATOR)]
+            principals += [
+                PrincipalCreate(name=f"Customer {c}", role=Role.CUSTOMER, customer_id=c)
+                for c in sorted({order.customer for order in spec.orders})
+            ]
+            principals += [
+                PrincipalCreate(name=f"Plant {p.unit}", role=Role.PLANT, unit_id=p.unit)
+                for p in plants
+            ]
+            for principal in principals:
+                _row, key = auth_service.create_principal(session=session, spec=principal)
+                keys[principal.name] = key
+    finally:
+        context.engine.dispose()
+    return keys
+
+
+SIM_NAMESPACE = "urn:glonet:firmware-sim"
+
+
+async def call_maintenance(endpoint: str, machine: str, method: str, *args: Any) -> Any:
+    """Call a simulated machine's maintenance method (``InjectFault``, ``Repair``) over OPC UA."""
+    from asyncua import Client
+
+    async with Client(endpoint, timeout=10) as client:
+        ns = await client.get_namespace_index(SIM_NAMESPACE)
+        maintenance = await client.nodes.objects.get_child(
+            [f"{ns}:Machines", f"{ns}:{machine}", f"{ns}:Maintenance"]
+        )
+        return await maintenance.call_method(f"{ns}:{method}", *args)

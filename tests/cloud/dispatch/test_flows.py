@@ -1,0 +1,321 @@
+"""The scheduler tick without MQTT: plan, dispatch, follow job events, take work back, complete.
+
+Job events are fed to the same hook the ingest calls; the outbound commands are decoded with the
+protocols codec, as a gateway would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cloud.auth.models import Actor, Role
+from cloud.codesign import service as codesign_service
+from cloud.codesign.models import ConfigurationCreate
+from cloud.config import Settings
+from cloud.context import AppContext
+from cloud.database import transaction
+from cloud.dispatch import flows, gantt, service
+from cloud.main import build_context
+from cloud.maintenance import service as maintenance_service
+from cloud.maintenance.models import WindowCreate
+from cloud.network.models import MachineState, UnitStatus
+from cloud.orders import flows as order_flows
+from cloud.orders.models import DeliveredProduct, OrderOperation, QuoteCreate
+from protocols import codec, messages, topics
+from protocols.messages import JobEvent
+from tests.cloud.orders.network import ROBOT_CELL, build_network
+
+ALICE = Actor(principal_id=1, name="Alice", role=Role.CUSTOMER, customer_id="alice")
+
+
+@pytest.fixture
+def context(settings_factory: Any) -> Iterator[AppContext]:
+    settings: Settings = settings_factory(
+        orders={"time_scale": 600.0, "accept_timeout_s": 5.0, "plan_time_limit_s": 0.05}
+    )
+    context = build_context(settings)
+    build_network(context)
+    yield context
+    context.engine.dispose()
+
+
+class Plants:
+    """Run ticks at a chosen time and answer the commands like gateways would."""
+
+    def __init__(self, context: AppContext) -> None:
+        self.context = context
+        self.now = datetime.now(UTC)
+        self.commands: list[tuple[str, Any]] = []
+
+    def order(self, **values: Any) -> str:
+        with transaction(self.context.session_factory) as session:
+            configuration = codesign_service.create_configuration(
+                session=session,
+                actor=ALICE,
+                families=self.context.families,
+                spec=ConfigurationCreate(family_id="robotic-cell", values={**ROBOT_CELL, **values}),
+            )
+            quote = order_flows.create_quote(
+                session=session,
+                actor=ALICE,
+                families=self.context.families,
+                settings=self.context.settings.orders,
+                network_id=self.context.settings.network,
+                spec=QuoteCreate(configuration_id=configuration.id),
+                now=self.now,
+            )
+            order = order_flows.confirm_quote(
+                session=session,
+                actor=ALICE,
+                network_id=self.context.settings.network,
+                quote_id=quote.id,
+                now=self.now,
+            )
+            return order.id
+
+    def tick(self, seconds: float = 0.0) -> list[tuple[str, Any]]:
+        self.now += timedelta(seconds=seconds)
+        with transaction(self.context.session_factory) as session:
+            result = flows.tick(
+                session=session,
+                network_id=self.context.settings.network,
+                settings=self.context.settings.orders,
+                now=self.now,
+            )
+        sent = []
+        for outbound in result.outbound:
+            unit = topics.parse(outbound.topic).unit
+            body = codec.decode(outbound.payload, expected=messages.Command).body
+            sent.append((unit, body))
+        self.commands += sent
+        return sent
+
+    def event(self, unit: str, machine: str, job: str, kind: str, **extra: Any) -> None:
+        event = JobEvent(
+            machine=machine, job_order_id=job, event=kind, occurred_at=self.now, **extra
+        )
+        with transaction(self.context.session_factory) as session:
+            service.record_job_event(
+                session=session,
+                network_id=self.context.settings.network,
+                unit_id=unit,
+                event=event,
+                now=self.now,
+            )
+
+    def run(self, sent: list[tuple[str, Any]], skip: str = "~") -> None:
+        """Accept, start and end every dispatched job order (but on machines named ``skip*``)."""
+        for unit, body in sent:
+            if body.kind != "dispatch":
+                continue
+            for job in body.job_orders:
+                if job.machine.startswith(skip):
+                    continue
+                self.event(unit, job.machine, job.job_order_id, "accepted")
+                self.event(unit, job.machine, job.job_order_id, "started")
+                self.event(unit, job.machine, job.job_order_id, "ended", state="Ended")
+
+    def operations(self, order_id: str) -> list[OrderOperation]:
+        with self.context.session_factory() as session:
+            query = select(OrderOperation).where(OrderOperation.order_id == order_id)
+            return list(session.scalars(query.order_by(OrderOperation.position)))
+
+    def break_down(self, unit: str, machine: str) -> None:
+        with transaction(self.context.session_factory) as session:
+            session.merge(
+                MachineState(
+                    unit_id=unit,
+                    machine=machine,
+                    available=False,
+                    state="OutOfService",
+                    mode="Processing",
+                    stored_job_orders=[],
+                    free_slots=0,
+                    queue_free_at=self.now,
+                    reported_at=self.now,
+                    seq=1,
+                )
+            )
+
+
+def finish(plants: Plants, order_id: str, *, limit: int = 40) -> None:
+    for _ in range(limit):
+        plants.run(plants.tick(seconds=30))
+        if all(op.status == "ended" for op in plants.operations(order_id)):
+            plants.tick()
+            return
+    raise AssertionError("the order did not finish")
+
+
+def test_an_order_is_planned_dispatched_across_plants_and_completed(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order()
+    first = plants.tick()
+    assert first, "the first tick dispatches the operations without predecessors"
+    jobs = [job for _unit, body in first for job in body.job_orders]
+    assert all(job.order_id == order_id for job in jobs)
+    per_machine: dict[str, int] = {}
+    for job in jobs:
+        per_machine[job.machine] = per_machine.get(job.machine, 0) + 1
+    assert max(per_machine.values()) <= context.settings.orders.max_outstanding
+
+    plants.run(first)
+    finish(plants, order_id)
+    operations = plants.operations(order_id)
+    assert len({op.unit_id for op in operations}) >= 2
+    steps = {op.step: op for op in operations}
+    assert steps["test"].unit_id == "lead", "only the ISO 9001 plant may test"
+    assert steps["machine-flange"].machine == "mill-1"
+    for op in operations:
+        for before in op.predecessors:
+            assert steps[before].ended_at <= op.started_at
+    with context.session_factory() as session:
+        product = session.scalars(select(DeliveredProduct)).one()
+    assert product.order_id == order_id
+    assert {step["step"] for step in product.as_built} == set(steps)
+    assert all(step["unit_id"] and step["machine"] for step in product.as_built)
+
+
+def test_a_rejected_operation_goes_to_another_machine(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order()
+    unit, job = next(
+        (unit, job)
+        for unit, body in plants.tick()
+        for job in body.job_orders
+        if job.machine.startswith("laser")  # two lasers: the other one can take it
+    )
+    plants.event(unit, job.machine, job.job_order_id, "rejected", reason="UnableToAcceptJobOrder")
+    plants.tick()
+    op = next(o for o in plants.operations(order_id) if o.history)
+    assert f"{unit}/{job.machine}" in op.excluded
+    assert op.job_order_id != job.job_order_id
+    assert (op.unit_id, op.machine) != (unit, job.machine)
+
+
+def test_unanswered_dispatches_time_out_and_are_cancelled(context: AppContext) -> None:
+    plants = Plants(context)
+    plants.order()
+    sent = plants.tick()
+    job = sent[0][1].job_orders[0]
+    later = plants.tick(seconds=10)
+    cancels = [b for _u, b in later if b.kind == "cancel"]
+    assert any(c.job_order_id == job.job_order_id for c in cancels)
+
+
+def test_a_breakdown_moves_the_remaining_work_to_another_machine(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order(base="reinforced", payload_kg=22)
+    plants.run(plants.tick())
+    for _ in range(20):
+        welding = next(op for op in plants.operations(order_id) if op.step == "weld-base")
+        if welding.status in ("dispatched", "accepted"):
+            break
+        plants.run(plants.tick(seconds=1), skip="weld")
+    assert welding.status in ("dispatched", "accepted"), welding.status
+    broken = welding.machine
+    plants.event("metal", broken, welding.job_order_id, "started")
+    plants.break_down("metal", broken)
+    sent = plants.tick(seconds=1)
+    assert any(b.kind == "cancel" and b.machine == broken for _u, b in sent)
+    moved = next(op for op in plants.operations(order_id) if op.step == "weld-base")
+    assert moved.machine != broken and moved.unit_id == "metal"
+    assert any(entry["what"] == "machine down" for entry in moved.history)
+    plants.run(sent)
+    finish(plants, order_id)
+    with context.session_factory() as session:
+        product = session.scalars(select(DeliveredProduct)).one()
+    weld = next(step for step in product.as_built if step["step"] == "weld-base")
+    assert weld["machine"] != broken and weld["attempts"] >= 2
+
+
+def test_a_maintenance_window_makes_a_new_plan_that_avoids_it(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order()
+    plants.tick()
+    with context.session_factory() as session:
+        plans = service.get_state(session=session, network_id=context.settings.network).plans
+    start, end = plants.now + timedelta(seconds=5), plants.now + timedelta(hours=1)
+    with transaction(context.session_factory) as session:
+        maintenance_service.create_window(
+            session=session,
+            actor=Actor(principal_id=0, name="c", role=Role.COORDINATOR),
+            spec=WindowCreate(
+                unit_id="lead", asset="test-1", starts_at=start, ends_at=end, reason="calibration"
+            ),
+        )
+    plants.tick()
+    with context.session_factory() as session:
+        state = service.get_state(session=session, network_id=context.settings.network)
+        assert state.plans == plans + 1, "the new window asked for a re-plan"
+    test = next(op for op in plants.operations(order_id) if op.step == "test")
+    assert test.planned_start >= end
+
+
+def test_a_late_operation_and_an_offline_unit_ask_for_new_plans(context: AppContext) -> None:
+    plants = Plants(context)
+    plants.order()
+    sent = plants.tick()
+    for sent_unit, sent_body in sent:  # accepted in time: no dispatch timeout
+        for sent_job in sent_body.job_orders:
+            plants.event(sent_unit, sent_job.machine, sent_job.job_order_id, "accepted")
+    unit, body = sent[0]
+    job = body.job_orders[0]
+    plants.event(unit, job.machine, job.job_order_id, "started")
+    plans = _plans(context)
+    overrun = job.planned_duration_s + context.settings.orders.late_tolerance_s
+    plants.tick(seconds=overrun / context.settings.orders.time_scale + 1)
+    assert _plans(context) == plans + 1, "late beyond the tolerance: one re-plan"
+    plants.tick(seconds=1)
+    assert _plans(context) == plans + 1, "and only one for the same lateness"
+
+    with transaction(context.session_factory) as session:
+        session.merge(
+            UnitStatus(unit_id=unit, status="offline", reason="lost", seq=1, changed_at=plants.now)
+        )
+    cancels = [b for _u, b in plants.tick(seconds=1) if b.kind == "cancel"]
+    assert any(c.job_order_id == job.job_order_id for c in cancels)
+    assert _plans(context) == plans + 2
+
+
+def test_a_plant_sees_only_the_operations_dispatched_to_it(context: AppContext) -> None:
+    plants = Plants(context)
+    plants.order()
+    sent = plants.tick()
+    units = {unit for unit, _body in sent}
+    assert len(units) >= 2
+    for unit in units:
+        plant = Actor(principal_id=9, name=unit, role=Role.PLANT, unit_id=unit)
+        with context.session_factory() as session:
+            seen = service.plant_operations(session=session, actor=plant)
+            chart = gantt.build(
+                session=session, actor=plant, network_id=context.settings.network, now=plants.now
+            )
+        assert seen and {op.unit_id for op in seen} == {unit}
+        assert {row.unit_id for row in chart.rows} == {unit}
+
+
+def _plans(context: AppContext) -> int:
+    with context.session_factory() as session:
+        return service.get_state(session=session, network_id=context.settings.network).plans
+
+
+def test_work_waiting_for_a_machine_still_down_is_planned_again(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order()
+    plants.tick()
+    for unit, machine in (("metal", "weld-1"), ("metal", "weld-2")):
+        plants.break_down(unit, machine)
+    plants.tick(seconds=1)
+    weld = next(op for op in plants.operations(order_id) if op.step == "weld-base")
+    assert weld.machine in ("weld-1", "weld-2"), "no other welder: planned after the estimate"
+    first = weld.planned_start
+    estimate = context.settings.orders.down_estimate_s / context.settings.orders.time_scale
+    plants.tick(seconds=estimate + 1)
+    weld = next(op for op in plants.operations(order_id) if op.step == "weld-base")
+    assert weld.status == "planned" and weld.planned_start > first, "pushed out, not dispatched"

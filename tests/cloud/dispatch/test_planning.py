@@ -1,0 +1,107 @@
+"""Orders' operations as a scheduling problem: eligibility, frozen work, windows, sharing limits.
+
+Every plan is also checked by the scheduling package's independent validator.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cloud.dispatch import planning
+from cloud.dispatch.planning import Network, PlanJob, PlanMachine, PlanOperation, Window
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+
+
+def machine(unit: str, name: str, process: str, certs: tuple[str, ...] = (), **params: object):
+    return PlanMachine(unit, name, [{"process": process, "parameters": params}], frozenset(certs))
+
+
+MACHINES = [
+    machine("metal", "laser-1", "laser_cutting", max_thickness_steel_mm=25),
+    machine("metal", "weld-1", "welding"),
+    machine("metal", "mill-1", "milling", max_workpiece_mm="650 x 520 x 475"),
+    machine("other", "weld-9", "welding"),
+    machine("other", "laser-9", "laser_cutting", max_thickness_steel_mm=6),
+    machine("lead", "test-1", "testing", ("ISO9001",)),
+]
+
+
+def op(key: int, step: str, process: str, minutes: float, after=(), **extra: object):
+    return PlanOperation(key, step, process, minutes * 60, tuple(after), **extra)
+
+
+JOB = PlanJob(
+    "ord-1",
+    [
+        op(1, "cut", "laser_cutting", 60, requirements={"max_thickness_steel_mm": 12}),
+        op(2, "weld", "welding", 100, ["cut"]),
+        op(3, "test", "testing", 50, ["weld"], certifications=("ISO9001",)),
+    ],
+)
+
+
+def test_capabilities_parameters_and_certifications_decide_eligibility() -> None:
+    cut, _weld, test = JOB.operations
+    assert [m.machine for m in MACHINES if planning.can_do(m, cut)] == ["laser-1"]
+    assert [m.machine for m in MACHINES if planning.can_do(m, test)] == ["test-1"]
+    mill = op(4, "mill", "milling", 10, requirements={"max_workpiece_mm": 600})
+    assert planning.can_do(MACHINES[2], mill)
+    too_big = op(4, "mill", "milling", 10, requirements={"max_workpiece_mm": 700})
+    assert not planning.can_do(MACHINES[2], too_big)
+    assert "max_workpiece_mm ≥ 700" in planning.explain_ineligible(too_big)
+
+
+def test_a_plan_respects_precedence_and_eligibility() -> None:
+    result = planning.plan([JOB], Network(MACHINES), now=NOW, time_limit=0.05)
+    cut, weld, test = (result.assignments[k] for k in (1, 2, 3))
+    assert cut.machine == "laser-1" and test.machine == "test-1"
+    assert cut.end <= weld.start and weld.end <= test.start
+    assert result.job_ends["ord-1"] == test.end
+
+
+def test_frozen_work_stays_and_windows_are_avoided() -> None:
+    frozen = PlanJob(
+        "ord-0", [op(9, "weld", "welding", 30, frozen_on="metal/weld-1", remaining_s=600)]
+    )
+    window = Window("other/weld-9", NOW, NOW + timedelta(hours=10))
+    result = planning.plan(
+        [frozen, JOB], Network(MACHINES, windows=[window]), now=NOW, time_limit=0.05
+    )
+    kept = result.assignments[9]
+    assert kept.machine == "weld-1" and kept.start == NOW
+    weld = result.assignments[2]
+    assert weld.machine == "weld-1" and weld.start >= kept.end
+
+
+def test_a_member_gets_no_more_than_its_share_of_an_order() -> None:
+    network = Network(MACHINES, max_share={"metal": 0.4})
+    result = planning.plan([JOB], network, now=NOW, time_limit=0.05)
+    assert result.assignments[1].unit_id == "metal"  # only metal can cut 12 mm
+    assert result.assignments[2].unit_id == "other"  # so the welding moves away
+    unlimited = planning.plan([JOB], Network(MACHINES), now=NOW, time_limit=0.05)
+    assert unlimited.assignments[1].unit_id == "metal"
+
+
+def test_down_machines_and_unknown_steps_are_reported() -> None:
+    broken = [
+        PlanMachine(m.unit_id, m.machine, m.capabilities, m.certifications, NOW + timedelta(days=1))
+        if m.machine == "weld-1"
+        else m
+        for m in MACHINES
+    ]
+    result = planning.plan([JOB], Network(broken), now=NOW, time_limit=0.05)
+    assert result.assignments[2].machine == "weld-9"
+    impossible = PlanJob("ord-2", [op(5, "paint", "painting", 10)])
+    result = planning.plan([impossible], Network(MACHINES), now=NOW, time_limit=0.05)
+    assert "painting" in result.unplanned["ord-2"]
+
+
+@pytest.mark.parametrize("scale", [1.0, 600.0])
+def test_durations_are_scaled_to_wall_clock(scale: float) -> None:
+    job = PlanJob("ord-3", [op(1, "weld", "welding", 60)])
+    result = planning.plan([job], Network(MACHINES, time_scale=scale), now=NOW, time_limit=0.05)
+    assignment = result.assignments[1]
+    assert (assignment.end - assignment.start).total_seconds() == pytest.approx(3600 / scale)

@@ -1,0 +1,234 @@
+"""Co-design, quotes and orders through the HTTP API: revisions, validation, access, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cloud.config import Settings
+from cloud.main import create_app
+from tests.cloud.orders.network import ROBOT_CELL, build_network
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    with TestClient(create_app(settings)) as client:
+        yield client, build_network(client.app.state.context)  # type: ignore[attr-defined]
+
+
+def auth(keys: dict[str, str], who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys[who]}"}
+
+
+def configure(client: TestClient, keys: dict[str, str], who: str = "alice", **values: Any) -> Any:
+    response = client.post(
+        "/api/configurations",
+        json={"family_id": "robotic-cell", "values": {**ROBOT_CELL, **values}, "comment": "first"},
+        headers=auth(keys, who),
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_revisions_record_who_what_and_why_and_explain_problems(api: Any) -> None:
+    client, keys = api
+    created = configure(client, keys)
+    assert created["revision"]["valid"] and created["customer_id"] == "alice"
+
+    bad = client.post(
+        f"/api/configurations/{created['id']}/revisions",
+        json={"values": {"payload_kg": 30}, "comment": "heavier parts", "base_revision": 1},
+        headers=auth(keys, "coordinator"),
+    ).json()
+    revision = bad["revision"]
+    assert revision["number"] == 2 and not revision["valid"]
+    assert revision["author_role"] == "coordinator" and revision["comment"] == "heavier parts"
+    assert revision["changes"] == [{"option": "payload_kg", "before": 12, "after": 30}]
+    assert any("reinforced base" in p["message"] for p in revision["problems"])
+    assert bad["allowed"]["base"]["values"] == ["reinforced"]
+
+    fixed = client.post(
+        f"/api/configurations/{created['id']}/revisions",
+        json={"values": {"base": "reinforced"}, "comment": "as the engineer said"},
+        headers=auth(keys, "alice"),
+    ).json()
+    assert fixed["revision"]["valid"] and fixed["revision"]["number"] == 3
+
+    stale = client.post(
+        f"/api/configurations/{created['id']}/revisions",
+        json={"values": {"vision": True}, "base_revision": 2},
+        headers=auth(keys, "alice"),
+    )
+    assert stale.status_code == 409
+
+    history = client.get(
+        f"/api/configurations/{created['id']}/revisions", headers=auth(keys, "alice")
+    ).json()
+    assert [r["author_role"] for r in history] == ["customer", "coordinator", "customer"]
+
+
+def test_quote_confirm_and_order_lifecycle_fields(api: Any) -> None:
+    client, keys = api
+    created = configure(client, keys)
+    before = datetime.now(UTC)
+    quote = client.post(
+        "/api/quotes", json={"configuration_id": created["id"]}, headers=auth(keys, "alice")
+    )
+    assert quote.status_code == 201, quote.text
+    body = quote.json()
+    assert body["price"] > 0 and body["currency"] == "EUR"
+    promised = datetime.fromisoformat(body["promised_at"])
+    work_s = max(op["duration_s"] for op in body["work"]["operations"])
+    assert promised >= before + timedelta(seconds=work_s)
+    assert datetime.fromisoformat(body["valid_until"]) > before
+
+    order = client.post(f"/api/quotes/{body['id']}/confirm", headers=auth(keys, "alice"))
+    assert order.status_code == 201, order.text
+    order_body = order.json()
+    assert order_body["status"] == "confirmed"
+    assert order_body["promised_at"] == body["promised_at"]
+    steps = [op["step"] for op in order_body["operations"]]
+    assert "test" in steps and "cut-fence-panels" in steps
+
+    again = client.post(f"/api/quotes/{body['id']}/confirm", headers=auth(keys, "alice"))
+    assert again.status_code == 409
+
+
+def test_a_customer_sees_only_their_own_configurations_quotes_orders(api: Any) -> None:
+    client, keys = api
+    created = configure(client, keys)
+    quote = client.post(
+        "/api/quotes", json={"configuration_id": created["id"]}, headers=auth(keys, "alice")
+    ).json()
+    order = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice")).json()
+
+    for url in (
+        f"/api/configurations/{created['id']}",
+        f"/api/configurations/{created['id']}/revisions",
+        f"/api/quotes/{quote['id']}",
+        f"/api/orders/{order['id']}",
+    ):
+        assert client.get(url, headers=auth(keys, "bob")).status_code == 404, url
+        assert client.get(url, headers=auth(keys, "alice")).status_code == 200, url
+    assert client.get("/api/orders", headers=auth(keys, "bob")).json() == []
+    assert client.get("/api/configurations", headers=auth(keys, "bob")).json() == []
+    stolen = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "bob"))
+    assert stolen.status_code == 404
+    revise = client.post(
+        f"/api/configurations/{created['id']}/revisions",
+        json={"values": {"vision": True}},
+        headers=auth(keys, "bob"),
+    )
+    assert revise.status_code == 404
+    assert client.get("/api/orders", headers=auth(keys, "metal")).status_code == 403
+    assert client.get("/api/configurations", headers=auth(keys, "metal")).status_code == 403
+    assert client.get("/api/dispatched-operations", headers=auth(keys, "alice")).status_code == 403
+    impersonate = client.post(
+        "/api/configurations",
+        json={"family_id": "robotic-cell", "customer_id": "alice"},
+        headers=auth(keys, "bob"),
+    )
+    assert impersonate.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "payload", "status"),
+    [
+        ("post", "/api/configurations", {"family_id": "no-such-family"}, 404),
+        ("post", "/api/configurations", {"family_id": "robotic-cell", "values": [1]}, 422),
+        ("post", "/api/configurations", {"family_id": "robotic-cell", "surprise": 1}, 422),
+        ("post", "/api/quotes", {"configuration_id": "cfg-missing"}, 404),
+        ("post", "/api/quotes/q-missing/confirm", None, 404),
+        ("get", "/api/orders/ord-missing", None, 404),
+        ("post", "/api/families/robotic-cell/check", {"payload_kg": "heavy"}, 200),
+        ("post", "/api/families/robotic-cell/check", ["not", "a", "mapping"], 422),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(
+    api: Any, method: str, url: str, payload: Any, status: int
+) -> None:
+    client, keys = api
+    response = client.request(method, url, json=payload, headers=auth(keys, "alice"))
+    assert response.status_code == status, response.text
+    if status >= 400:
+        assert response.json()["message"]
+
+
+def test_an_invalid_revision_gets_no_quote(api: Any) -> None:
+    client, keys = api
+    created = configure(client, keys, payload_kg=30)
+    assert not created["revision"]["valid"]
+    response = client.post(
+        "/api/quotes", json={"configuration_id": created["id"]}, headers=auth(keys, "alice")
+    )
+    assert response.status_code == 422
+    assert "reinforced base" in response.json()["message"]
+
+
+def test_a_step_no_machine_can_do_is_explained(api: Any) -> None:
+    client, keys = api
+    created = configure(client, keys, payload_kg=30, base="reinforced", reach_mm=1000)
+    context = client.app.state.context
+    from cloud.database import transaction
+    from cloud.registry.models import Machine
+
+    with transaction(context.session_factory) as session:
+        for row in session.query(Machine).filter(Machine.machine == "laser-1"):
+            row.capabilities = [{"process": "laser_cutting", "parameters": {}}]
+    response = client.post(
+        "/api/quotes", json={"configuration_id": created["id"]}, headers=auth(keys, "alice")
+    )
+    assert response.status_code == 422
+    assert "max_thickness_steel_mm ≥ 12" in response.json()["message"]
+
+
+def test_an_expired_quote_cannot_be_confirmed(settings_factory: Any) -> None:
+    settings = settings_factory(orders={"quote_validity_s": 0.001})
+    with TestClient(create_app(settings)) as client:
+        keys = build_network(client.app.state.context)  # type: ignore[attr-defined]
+        created = configure(client, keys)
+        quote = client.post(
+            "/api/quotes", json={"configuration_id": created["id"]}, headers=auth(keys, "alice")
+        ).json()
+        response = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice"))
+        assert response.status_code == 409
+        assert "expired" in response.json()["message"]
+
+
+VALUE = st.one_of(
+    st.booleans(),
+    st.integers(-100, 5000),
+    st.floats(-1e4, 1e4, allow_nan=False),
+    st.sampled_from(["standard", "reinforced", "mobile", "fence", "vacuum", "ral7035", ""]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.dictionaries(
+        st.sampled_from(["payload_kg", "reach_mm", "base", "gripper", "safety", "vision", "x"]),
+        VALUE,
+        max_size=6,
+    )
+)
+def test_any_configuration_through_the_api_is_valid_or_explained(
+    api: Any, values: dict[str, Any]
+) -> None:
+    client, keys = api
+    response = client.post(
+        "/api/families/robotic-cell/check", json=values, headers=auth(keys, "alice")
+    )
+    assert response.status_code == 200
+    body = response.json()
+    if body["valid"]:
+        assert body["price"] > 0 and not body["problems"]
+    else:
+        assert body["problems"] and all(p["message"] for p in body["problems"])

@@ -1,0 +1,268 @@
+"""The whole loop with real processes: Mosquitto, firmware_sim plants, edge gateways, coordinator.
+
+configure → quote → confirm → operations dispatched to two plants → completed → delivered with
+its as-built record; a breakdown mid-order moves the remaining work and the order still
+completes; with nothing broken, the promised date is met.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from glonet.broker import free_port
+from glonet.demo_network import (
+    Coordinator,
+    DemoSpec,
+    PlantNetwork,
+    call_maintenance,
+    coordinator_settings,
+    prepare_registry,
+)
+
+pytestmark = pytest.mark.integration
+NETWORK = "loop-test"
+TIME_SCALE = 1500.0
+FAMILY = {
+    "id": "bracket",
+    "name": "Welded bracket",
+    "options": [
+        {
+            "id": "size_mm",
+            "label": "Size",
+            "type": "number",
+            "min": 100,
+            "max": 900,
+            "step": 100,
+            "unit": "mm",
+            "default": 300,
+        },
+        {
+            "id": "finish",
+            "label": "Finish",
+            "type": "choice",
+            "choices": ["raw", "brushed"],
+            "default": "raw",
+        },
+    ],
+    "rules": [
+        {
+            "id": "big-brushed",
+            "if": "size_mm > 600",
+            "requires": "finish == 'raw'",
+            "message": "Brackets above 600 mm are not brushed.",
+        },
+    ],
+    "routing": [
+        {
+            "id": "cut",
+            "name": "Cut the plates",
+            "process": "laser_cutting",
+            "duration_min": "20 + size_mm / 50",
+        },
+        {
+            "id": "weld",
+            "name": "Weld the bracket",
+            "process": "welding",
+            "duration_min": "30 + size_mm / 20",
+            "after": ["cut"],
+        },
+        {
+            "id": "assemble",
+            "name": "Fit the hardware",
+            "process": "assembly",
+            "duration_min": 25,
+            "after": ["weld"],
+        },
+        {
+            "id": "test",
+            "name": "Load test",
+            "process": "testing",
+            "duration_min": 20,
+            "after": ["assemble"],
+            "certifications": ["ISO9001"],
+        },
+    ],
+    "price": "120 + size_mm * 0.4",
+}
+
+
+def _plant(unit: str, machines: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "unit": unit,
+        "name": f"{unit} works",
+        "company": f"{unit} S.r.l.",
+        "location": {"lat": 44.5, "lon": 11.3},
+        "port": free_port(),
+        "update_interval_s": 0.2,
+        "machines": machines,
+    }
+
+
+def _machine(machine_id: str, kind: str, process: str) -> dict[str, Any]:
+    return {
+        "id": machine_id,
+        "type": kind,
+        "capabilities": [{"process": process, "parameters": {}}],
+        "max_job_orders": 4,
+    }
+
+
+PLANTS = {
+    "metal-works": [
+        _machine("laser-1", "laser_cutter", "laser_cutting"),
+        _machine("weld-1", "welding_robot", "welding"),
+        _machine("weld-2", "welding_robot", "welding"),
+    ],
+    "assembly-works": [
+        _machine("asm-1", "assembly_station", "assembly"),
+        _machine("test-1", "test_bench", "testing"),
+    ],
+}
+
+
+class Loop:
+    def __init__(self, coordinator: Coordinator, keys: dict[str, str], plants: PlantNetwork):
+        self.http = httpx.Client(base_url=coordinator.url, timeout=10)
+        self.keys = keys
+        self.plants = plants
+
+    def call(self, who: str, method: str, url: str, **kwargs: Any) -> Any:
+        response = self.http.request(
+            method, url, headers={"Authorization": f"Bearer {self.keys[who]}"}, **kwargs
+        )
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def until(self, check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = check()
+            if result:
+                return result
+            assert not self.plants.dead(), f"processes died: {self.plants.dead()}"
+            time.sleep(0.3)
+        raise AssertionError(f"{what} did not happen within {timeout} s")
+
+    def order(self, **values: Any) -> dict[str, Any]:
+        customer = "Customer acme"
+        configuration = self.call(
+            customer,
+            "POST",
+            "/api/configurations",
+            json={"family_id": "bracket", "values": values, "comment": "our bracket"},
+        )
+        quote = self.call(
+            customer, "POST", "/api/quotes", json={"configuration_id": configuration["id"]}
+        )
+        return self.call(customer, "POST", f"/api/quotes/{quote['id']}/confirm")
+
+    def machines_reporting(self) -> int:
+        machines = self.call("Network coordinator", "GET", "/api/machines")
+        return sum(1 for machine in machines if machine["state"] is not None)
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        return self.call("Network coordinator", "GET", f"/api/orders/{order_id}")
+
+    def completed(self, order_id: str, timeout: float = 90.0) -> dict[str, Any]:
+        return self.until(
+            lambda: (o := self.get_order(order_id))["status"] == "completed" and o,
+            f"order {order_id} completing",
+            timeout,
+        )
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    workdir = tmp_path_factory.mktemp("loop")
+    families = workdir / "families"
+    families.mkdir()
+    (families / "bracket.yaml").write_text(yaml.safe_dump(FAMILY))
+    plant_files = []
+    for unit, machines in PLANTS.items():
+        path = workdir / f"{unit}.yaml"
+        path.write_text(yaml.safe_dump(_plant(unit, machines)))
+        plant_files.append(path)
+    spec = DemoSpec(
+        network=NETWORK,
+        plants=plant_files,
+        families_dir=families,
+        time_scale=TIME_SCALE,
+        certifications={"assembly-works": ["ISO9001"]},
+        orders=[{"customer": "acme", "family": "bracket", "title": "Bracket"}],
+        coordinator={"orders": {"tick_interval_s": 0.3, "accept_timeout_s": 15.0}},
+    )
+    plants = PlantNetwork(workdir, plant_files, NETWORK, TIME_SCALE)
+    plants.start()
+    settings = coordinator_settings(
+        spec,
+        workdir=workdir,
+        mqtt_host=plants.broker.host,
+        mqtt_port=plants.broker.port,
+        port=free_port(),
+    )
+    coordinator = Coordinator(workdir, settings)
+    try:
+        keys = prepare_registry(settings, plants.plants, spec)
+        coordinator.start()
+        loop = Loop(coordinator, keys, plants)
+        loop.until(lambda: loop.machines_reporting() == 5, "the gateways' machines reporting", 60)
+        yield loop
+    finally:
+        coordinator.stop()
+        plants.stop()
+
+
+def test_an_order_flows_through_two_plants_and_is_delivered_on_time(loop: Loop) -> None:
+    order = loop.order(size_mm=300)
+    assert order["status"] == "confirmed"
+    done = loop.completed(order["id"])
+    operations = done["operations"]
+    assert {op["unit_id"] for op in operations} == {"metal-works", "assembly-works"}
+    assert next(op for op in operations if op["step"] == "test")["unit_id"] == "assembly-works"
+    assert datetime.fromisoformat(done["completed_at"]) <= datetime.fromisoformat(
+        done["promised_at"]
+    ), "nothing broke: the promised date holds"
+
+    delivered = loop.call("Network coordinator", "POST", f"/api/orders/{order['id']}/deliver")
+    assert delivered["status"] == "delivered"
+    products = loop.call("Customer acme", "GET", "/api/products")
+    product = next(p for p in products if p["order_id"] == order["id"])
+    assert [step["step"] for step in product["as_built"]] == ["cut", "weld", "assemble", "test"]
+    assert all(step["machine_actual_end"] for step in product["as_built"])
+
+    seen = loop.call("Plant metal-works", "GET", "/api/dispatched-operations")
+    assert seen and {op["unit_id"] for op in seen} == {"metal-works"}
+
+
+def test_a_breakdown_mid_order_moves_the_work_and_the_order_completes(loop: Loop) -> None:
+    order = loop.order(size_mm=900)
+
+    def welding() -> dict[str, Any] | None:
+        ops = loop.get_order(order["id"])["operations"]
+        weld = next(op for op in ops if op["step"] == "weld")
+        return weld if weld["status"] == "running" else None
+
+    weld = loop.until(welding, "the welding step running", 60)
+    broken = weld["machine"]
+    plant = next(p for p in loop.plants.plants if p.unit == "metal-works")
+    asyncio.run(call_maintenance(plant.endpoint(), broken, "InjectFault", "breakdown", 0.0))
+
+    done = loop.completed(order["id"])
+    weld_done = next(op for op in done["operations"] if op["step"] == "weld")
+    assert weld_done["machine"] != broken
+    product = next(
+        p
+        for p in loop.call("Network coordinator", "GET", "/api/products")
+        if p["order_id"] == order["id"]
+    )
+    as_built = next(step for step in product["as_built"] if step["step"] == "weld")
+    assert as_built["machine"] != broken and as_built["attempts"] >= 2
+    asyncio.run(call_maintenance(plant.endpoint(), broken, "Repair"))

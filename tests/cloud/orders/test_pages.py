@@ -1,0 +1,126 @@
+"""Configurator, order and plan pages in headless Chromium, with screenshots as artifacts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect, sync_playwright
+
+from cloud.config import Settings
+from glonet.broker import MosquittoBroker, free_port
+from tests.cloud.conftest import mqtt_settings
+from tests.cloud.orders.network import ROBOT_CELL, build_network
+
+pytestmark = pytest.mark.integration
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def served(
+    settings_factory: Callable[..., Settings], running_mosquitto: MosquittoBroker
+) -> Iterator[tuple[str, dict[str, str]]]:
+    from cloud.main import create_app
+
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"coord-orders-page-{free_port()}"),
+        ingest={"enabled": True},
+        orders={"time_scale": 600.0, "tick_interval_s": 0.3, "accept_timeout_s": 600.0},
+    )
+    app = create_app(settings)
+    keys = build_network(app.state.context)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not _up(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", keys
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _sign_in(page: Page, base_url: str, path: str, key: str) -> None:
+    page.goto(base_url + path)
+    page.fill("#api-key", key)
+    page.click("button[type=submit]")
+    expect(page.locator("#who")).to_be_visible(timeout=10_000)
+
+
+def _order_via_api(base_url: str, key: str) -> Any:
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=base_url, headers=headers) as http:
+        configuration = http.post(
+            "/api/configurations", json={"family_id": "robotic-cell", "values": ROBOT_CELL}
+        ).json()
+        quote = http.post("/api/quotes", json={"configuration_id": configuration["id"]}).json()
+        return http.post(f"/api/quotes/{quote['id']}/confirm").json()
+
+
+def test_configure_quote_confirm_and_watch_the_plan(
+    served: tuple[str, dict[str, str]], artifacts_dir: Path, db_url: str
+) -> None:
+    base_url, keys = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            customer = browser.new_page(viewport={"width": 1280, "height": 900})
+            _sign_in(customer, base_url, "/configurator?family=robotic-cell", keys["alice"])
+            expect(customer.locator("#validity")).to_have_text("Valid configuration")
+            customer.fill("[name=payload_kg]", "30")
+            expect(customer.locator("#validity")).to_have_text("Not valid yet")
+            expect(customer.locator("#problems")).to_contain_text("reinforced base")
+            expect(customer.locator("[name=base] option[value=standard]")).to_be_disabled()
+            customer.select_option("[name=base]", "reinforced")
+            expect(customer.locator("#validity")).to_have_text("Valid configuration")
+            customer.fill("#comment", "heavier parts, reinforced base")
+            customer.click("#save")
+            expect(customer.locator("#configuration")).to_contain_text("revision 1")
+            customer.click("#quote")
+            expect(customer.locator("#quote-summary")).to_contain_text("EUR")
+            customer.screenshot(path=str(artifacts_dir / "orders-configurator.png"))
+            customer.click("#confirm")
+            expect(customer.locator("#order-status")).to_be_visible(timeout=10_000)
+            expect(customer.locator("#operations tbody tr")).to_have_count(9)
+            expect(customer.locator("#order-status")).to_have_text("planned", timeout=10_000)
+            customer.screenshot(path=str(artifacts_dir / "orders-order-detail.png"))
+
+            coordinator = browser.new_page(viewport={"width": 1280, "height": 720})
+            _sign_in(coordinator, base_url, "/plan", keys["coordinator"])
+            bars = coordinator.locator("#gantt svg g.bar")
+            expect(bars).to_have_count(9, timeout=10_000)
+            _order_via_api(base_url, keys["bob"])
+            expect(bars).to_have_count(18, timeout=15_000)  # live: no reload
+            coordinator.screenshot(path=str(artifacts_dir / "orders-gantt.png"))
+
+            coordinator.goto(base_url + "/orders")
+            expect(coordinator.locator("#orders tbody tr")).to_have_count(2)
+            customer.goto(base_url + "/orders")
+            expect(customer.locator("#orders tbody tr")).to_have_count(1)
+        finally:
+            browser.close()

@@ -1,0 +1,128 @@
+"""Commands: dispatch, duplicates, cancel, repair, rebirth; bad input rejected and counted."""
+
+import pytest
+
+from edge.commands import CommandHandler, return_status
+from edge.errors import MachineError
+from edge.jobs import JobTracker
+from protocols import codec, messages
+from protocols.enums import ReturnStatus
+from tests.edge.fakes import FakeMachine, Queue
+from tests.edge.support import dispatch, job_order
+
+
+class Harness:
+    def __init__(self, tmp_path, results=None, listed=()):
+        self.queue = Queue(tmp_path)
+        self.machine = FakeMachine("mill-1", results)
+        self.tracker = JobTracker("mill-1", self.queue.uplink, self.queue.outbox, 0.1)
+        self.rebirths = 0
+        self.handler = CommandHandler(
+            controls={"mill-1": self.machine},
+            trackers={"mill-1": self.tracker},
+            listed_jobs=lambda machine: set(listed),
+            rebirth=self._rebirth,
+            uplink=self.queue.uplink,
+            metrics=self.queue.metrics,
+        )
+
+    def _rebirth(self):
+        self.rebirths += 1
+
+    async def send(self, body):
+        command = messages.Command.create(unit="coordinator", seq=1, body=body)
+        await self.handler.handle(codec.encode(command))
+        return command
+
+    def rejected(self, reason=None):
+        labels = {"reason": reason} if reason else {}
+        return self.queue.metrics.value("commands_rejected_total", **labels)
+
+    def events(self):
+        return [(b.job_order_id, b.event.value) for b in self.queue.bodies()]
+
+
+async def test_dispatch_stores_and_starts_and_acknowledges(tmp_path):
+    h = Harness(tmp_path)
+    await h.send(dispatch(job_order("jo-1"), job_order("jo-2", start=False)))
+    assert [c[0] for c in h.machine.calls] == ["store_and_start", "store"]
+    stored = messages.JobOrder.model_validate_json(h.machine.calls[0][1][0])
+    assert stored.job_order_id == "jo-1"
+    assert h.events() == [("jo-1", "accepted"), ("jo-2", "accepted")]
+    assert h.queue.bodies()[0].return_status == 1
+    assert h.queue.metrics.value("commands_total", kind="dispatch") == 1
+
+
+async def test_duplicate_dispatch_is_acknowledged_without_storing_twice(tmp_path):
+    h = Harness(tmp_path, listed={"jo-9"})
+    first = await h.send(dispatch(job_order("jo-1")))
+    await h.send(dispatch(job_order("jo-1")))
+    await h.send(dispatch(job_order("jo-9")))
+    await h.handler.handle(codec.encode(first))  # the same message delivered again
+    assert len(h.machine.calls) == 1
+    assert h.events() == [("jo-1", "accepted"), ("jo-1", "accepted"), ("jo-9", "accepted")]
+    assert "duplicate" in h.queue.bodies()[1].reason
+
+
+async def test_refusal_is_rejected_with_the_decoded_return_status(tmp_path):
+    refused = int(ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER)
+    h = Harness(tmp_path, {"store_and_start": refused})
+    await h.send(dispatch(job_order("jo-1")))
+    body = h.queue.bodies()[0]
+    assert body.event.value == "rejected" and body.return_status == refused
+    assert "UnableToAcceptJobOrder" in body.reason
+    assert h.rejected("return_status") == 1
+
+
+async def test_unreachable_machine_rejects_the_dispatch(tmp_path):
+    h = Harness(tmp_path, {"store_and_start": MachineError("mill-1 is not connected")})
+    await h.send(dispatch(job_order("jo-1")))
+    assert h.events() == [("jo-1", "rejected")]
+    assert h.rejected("machine_unavailable") == 1
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\xff\xfe",
+        b"[1, 2]",
+        b'{"schema": "command", "version": "1.0"}',
+        b'{"schema": "command", "version": "2.0"}',
+        b'{"schema": "alarm", "version": "1.0"}',
+        b'{"schema": "command", "version": "1.0", "id": "x", "body": {"kind": "explode"}}',
+        b"x" * 300_000,
+    ],
+)
+async def test_malformed_commands_are_rejected_and_counted(tmp_path, payload):
+    h = Harness(tmp_path)
+    await h.handler.handle(payload)
+    assert h.rejected() == 1 and not h.machine.calls and not h.queue.sent()
+
+
+async def test_commands_for_unknown_machines_are_rejected(tmp_path):
+    h = Harness(tmp_path)
+    await h.send(dispatch(job_order("jo-1", machine="ghost"), job_order("jo-2")))
+    await h.send(messages.CancelCommand(machine="ghost", job_order_id="jo-1"))
+    await h.send(messages.RepairCommand(machine="ghost"))
+    assert h.rejected("unknown_machine") == 3
+    assert h.events() == [("jo-1", "rejected"), ("jo-2", "accepted")]
+    assert h.queue.bodies()[0].machine == "ghost" and "no machine" in h.queue.bodies()[0].reason
+
+
+async def test_cancel_repair_and_rebirth(tmp_path):
+    h = Harness(tmp_path, {"cancel": int(ReturnStatus.UNKNOWN_JOB_ORDER_ID), "repair": False})
+    await h.send(messages.CancelCommand(machine="mill-1", job_order_id="jo-1"))
+    await h.send(messages.RepairCommand(machine="mill-1", ticket_id="T-1"))
+    await h.send(messages.RebirthCommand())
+    assert [c[0] for c in h.machine.calls] == ["cancel", "repair"]
+    assert h.machine.calls[0][1][0] == "jo-1"
+    assert h.rejected("cancel_refused") == 1 and h.rejected("repair_refused") == 1
+    assert h.rebirths == 1
+
+
+def test_return_status_decoding():
+    assert return_status(1).ok
+    assert return_status([16]) == ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER
+    assert return_status("nonsense") == ReturnStatus.INVALID_REQUEST
+    assert return_status(True) == ReturnStatus.INVALID_REQUEST

@@ -1,0 +1,108 @@
+"""The gateway's configuration: valid files load, and every error names the offending key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge.config import load_config, load_profile, parse_config
+from edge.errors import ConfigError
+from glonet.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = {
+    "network": "net-1",
+    "unit": "plant-a",
+    "machines": [{"id": "mill-1", "endpoint": "opc.tcp://127.0.0.1:4840/glonet/plant-a"}],
+}
+
+
+def _error(data: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    return str(info.value)
+
+
+def test_minimal_configuration_gets_defaults():
+    config = parse_config(MINIMAL)
+    assert config.client_id == "glonet-edge-net-1-plant-a"
+    assert config.broker.host == "127.0.0.1" and config.broker.port == 1883
+    assert config.mapping_for(config.machines[0]).jobs is not None
+
+
+def test_shipped_gateway_configurations_are_valid():
+    files = sorted((ROOT / "deploy" / "gateways").glob("*.yaml"))
+    assert files
+    for path in files:
+        config = load_config(path)
+        for machine in config.machines:
+            assert config.mapping_for(machine).root
+
+
+def test_builtin_profile_maps_the_simulator():
+    mapping = load_profile("firmware-sim")
+    assert mapping.namespaces == {"sim": "urn:glonet:firmware-sim"}
+    assert mapping.alarms is not None and mapping.metrics_folder is not None
+
+
+def _machine(**fields):
+    return {"machines": [{"id": "m", "endpoint": "opc.tcp://h", **fields}]}
+
+
+def _rule(**fields):
+    rule = {"name": "r", "machine": "mill-1", "metric": "x", "code": "c", **fields}
+    return {"rules": [rule]}
+
+
+BAD_METRIC = {"x": {"root": "/0:Objects", "metrics": {"t": {"path": "1:T", "deadband": -1}}}}
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"broker": {"url": "http://x"}}, "broker.url"),
+        ({"broker": {"keepalive_s": 1}}, "broker.keepalive_s"),
+        ({"broker": {"tls": {"cert": "c.pem"}}}, "broker.tls"),
+        ({"buffer": {"quota_mb": -1}}, "buffer.quota_mb"),
+        ({"unit": "bad unit"}, "unit"),
+        ({"unit": "coordinator"}, "unit"),
+        ({"machines": []}, "machines"),
+        ({"machines": [{"id": "m", "endpoint": "http://x"}]}, "machines[0].endpoint"),
+        (_machine(colour=1), "machines[0].colour"),
+        (_machine(mapping="nope"), "machines[0].mapping"),
+        (_machine(security={"policy": "Basic256Sha256"}), "machines[0].security"),
+        (_rule(above=5, clear_at=9), "rules[0]"),
+        (_rule(above=5, clear_at=1, machine="ghost"), "rules[0].machine"),
+        ({"mappings": BAD_METRIC}, "mappings.x.metrics.t.deadband"),
+    ],
+)
+def test_errors_name_the_key(change, key):
+    message = _error({**MINIMAL, **change})
+    assert f"  {key}" in message, message
+
+
+def test_cli_reports_a_config_error_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump({**MINIMAL, "health": {"port": "eighty"}}))
+    assert main(["edge", str(path)]) == 2
+    assert "health.port" in capsys.readouterr().err
+
+
+def test_unreadable_and_non_yaml_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("network: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- a list")
+    with pytest.raises(ConfigError, match="mapping of keys"):
+        load_config(bad)
+
+
+def test_missing_certificate_files_are_named(tmp_path):
+    key = tmp_path / "gw.key"
+    key.write_text("not checked here")
+    broker = {"url": "mqtts://h:8883", "tls": {"cert": str(tmp_path / "nope.crt"), "key": str(key)}}
+    message = _error({**MINIMAL, "broker": broker})
+    assert "  broker.tls.cert: Path does not point to a file" in message

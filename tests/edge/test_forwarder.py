@@ -1,0 +1,102 @@
+"""The forwarder: outbox → broker in order, deleted on PUBACK, replayed after a lost link, held
+while the coordinator is offline. The link is a fake built on the real MqttLink."""
+
+import asyncio
+
+from edge.config import BrokerConfig
+from edge.forwarder import Forwarder
+from edge.health import Metrics
+from edge.mqtt import MqttLink, OutgoingMessage, SessionMessages
+from edge.outbox import Outbox, PendingMessage, Priority
+
+
+class FakeLink(MqttLink):
+    """Accepts publications without a broker; the test decides when PUBACKs arrive."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            BrokerConfig(),
+            client_id="test",
+            subscriptions=[],
+            session_messages=lambda: SessionMessages(OutgoingMessage("t", b""), ()),
+            on_message=self._ignore,
+            on_connected=lambda: None,
+            on_disconnected=lambda: None,
+            max_inflight=10,
+            metrics=Metrics(),
+        )
+        self.connected = True
+        self.sent: list[tuple[str, asyncio.Future[None]]] = []
+
+    async def _ignore(self, topic: str, payload: bytes) -> None:
+        return None
+
+    def publish(self, message: OutgoingMessage) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.sent.append((message.topic, future))
+        return future
+
+    def ack_all(self) -> None:
+        for _, future in self.sent:
+            if not future.done():
+                future.set_result(None)
+
+    def drop(self) -> None:
+        self.connected = False
+        for _, future in self.sent:
+            if not future.done():
+                future.set_exception(ConnectionError("lost"))
+
+
+def _topics(link: FakeLink) -> list[str]:
+    return [topic for topic, _ in link.sent]
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0.03)
+
+
+async def test_in_order_deleted_on_ack_replayed_after_loss(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
+    topics = [f"glonet/v1/n/u/m{i % 2}/job" for i in range(6)]
+    outbox.put(PendingMessage(t, f"{i}".encode(), Priority.EVENT, t) for i, t in enumerate(topics))
+    link, metrics = FakeLink(), Metrics()
+    forwarder = Forwarder(outbox, link, metrics, rate=10_000, max_inflight=4)
+    task = asyncio.create_task(forwarder.run())
+    await _settle()
+    assert _topics(link) == topics[:4]  # the in-flight window
+    link.sent[0][1].set_result(None)
+    link.sent[1][1].set_result(None)
+    await _settle()
+    assert _topics(link) == topics
+    assert outbox.depth == 4
+    link.drop()
+    forwarder.link_lost()
+    link.sent.clear()
+    link.connected = True
+    forwarder.wake()
+    await _settle()
+    assert _topics(link) == topics[2:]  # everything unacknowledged, in the original order
+    link.ack_all()
+    await _settle()
+    assert outbox.depth == 0 and forwarder.idle
+    assert metrics.value("messages_published_total", kind="job") == 6
+    assert metrics.value("messages_failed_total") == 4
+    task.cancel()
+
+
+async def test_held_while_the_coordinator_is_offline(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
+    link = FakeLink()
+    forwarder = Forwarder(outbox, link, Metrics(), rate=10_000, max_inflight=10)
+    forwarder.set_coordinator_online(False)
+    task = asyncio.create_task(forwarder.run())
+    outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
+    forwarder.wake()
+    await _settle()
+    assert link.sent == [] and forwarder.held
+    forwarder.set_coordinator_online(True)
+    await _settle()
+    assert _topics(link) == ["glonet/v1/n/u/m/alarm"]
+    task.cancel()

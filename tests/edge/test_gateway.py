@@ -1,0 +1,159 @@
+"""End to end: a firmware_sim plant, the gateway as a process, Mosquitto, and a coordinator."""
+
+import copy
+
+import pytest
+import yaml
+
+from edge.config import PROFILE_PACKAGE
+from protocols import messages
+from tests.edge.support import (
+    LASER,
+    MILL,
+    SimPlant,
+    assert_complete_job,
+    assert_in_order_per_machine,
+    dispatch,
+    job_order,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _samples(coordinator, metric):
+    return [
+        s
+        for m in coordinator.messages(messages.Telemetry)
+        for s in m.body.samples
+        if s.metric == metric
+    ]
+
+
+def test_machine_values_become_telemetry_and_the_unit_announces_itself(
+    plant, coordinator, make_gateway
+):
+    gateway = make_gateway(plant)
+    samples = wait_until(lambda: _samples(coordinator, "spindle_temperature"), what="telemetry")
+    assert samples[0].machine == "mill-1" and samples[0].source_time.tzinfo is not None
+    online = wait_until(lambda: coordinator.messages(messages.UnitState))
+    assert online[0].body.state.value == "online"
+    births = wait_until(
+        lambda: [b for b in coordinator.messages(messages.UnitBirth) if b.body.machines[0].model]
+    )
+    mill = births[-1].body.machines[0]
+    assert mill.machine == "mill-1" and mill.max_job_orders == 20
+    assert mill.capabilities[0].parameters["size_mm"] == "650 x 520"
+    assert {"spindle_speed", "spindle_temperature", "power"} <= {m.name for m in mill.metrics}
+    capacity = wait_until(
+        lambda: [c for c in coordinator.messages(messages.Capacity) if c.body.available]
+    )
+    assert capacity[-1].body.free_slots == 20
+    health = gateway.health()
+    assert health["status"] == "ok" and health["machines"]["mill-1"]["connected"]
+    assert gateway.metric("data_changes_total") > 0
+    wait_until(lambda: gateway.metric("messages_published_total", kind="telemetry") > 0)
+    assert gateway.stop() == 0
+    assert coordinator.messages(messages.UnitState)[-1].body.state.value == "offline"
+
+
+def test_dispatch_runs_the_job_and_reports_it(plant, coordinator, make_gateway):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    coordinator.send(dispatch(job_order("jo-1"), job_order("jo-2", start=False)))
+    coordinator.send(dispatch(job_order("jo-2", start=False)))  # a repeat is harmless
+    wait_until(lambda: [e for e in coordinator.job_events("jo-1") if e.event.value == "ended"])
+    assert_complete_job(coordinator, "jo-1")
+    accepted = [e for e in coordinator.job_events("jo-2") if e.event.value == "accepted"]
+    assert len(accepted) == 2 and "duplicate" in (accepted[1].reason or "")
+    ended = coordinator.job_events("jo-1")[-1]
+    assert ended.produced_quantity == 1 and ended.actual_end is not None
+    assert plant.server.machines["mill-1"].jobs.find("jo-2") is not None
+    coordinator.send(messages.CancelCommand(machine="mill-1", job_order_id="jo-2"))
+    wait_until(lambda: [e for e in coordinator.job_events("jo-2") if e.event.value == "aborted"])
+    assert_in_order_per_machine(coordinator)
+    capacity = coordinator.messages(messages.Capacity)[-1].body
+    assert capacity.stored_job_orders == [] and capacity.running_job_order is None
+    births = len(coordinator.messages(messages.UnitBirth))
+    reports = len(coordinator.messages(messages.Capacity))
+    coordinator.send(messages.RebirthCommand())
+    wait_until(lambda: len(coordinator.messages(messages.UnitBirth)) > births, what="rebirth")
+    wait_until(lambda: len(coordinator.messages(messages.Capacity)) > reports)
+
+
+def test_alarm_events_and_local_rules_become_alarms(coordinator, make_gateway):
+    plant = SimPlant([MILL, LASER])
+    plant.start()
+    try:
+        rule = {
+            "name": "laser-power-on",
+            "machine": "laser-1",
+            "metric": "power",
+            "above": 0.0,
+            "clear_at": -1.0,
+            "min_duration_s": 0.2,
+            "code": "power_on",
+            "severity": 100,
+        }
+        gateway = make_gateway(plant, rules=[rule])
+        wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+        plant.inject("alarm_burst", 1.0, "mill-1")
+        burst = wait_until(
+            lambda: len(_alarms(coordinator, "mill-1")) >= 40 and _alarms(coordinator, "mill-1")
+        )
+        assert len(burst) == 40
+        assert [a.state.value for a in burst[:2]] == ["raised", "cleared"]
+        assert all(a.source.value == "opcua_event" for a in burst)
+        rule_alarms = wait_until(lambda: _alarms(coordinator, "laser-1"))
+        assert rule_alarms[0].source.value == "gateway_rule" and rule_alarms[0].code == "power_on"
+        coordinator.send(messages.RepairCommand(machine="mill-1"))
+        assert_in_order_per_machine(coordinator)
+        wait_until(lambda: gateway.metric("commands_total", kind="repair") == 1)
+        assert gateway.metric("commands_rejected_total") == 0
+    finally:
+        plant.close()
+
+
+def _alarms(coordinator, machine):
+    return [m.body for m in coordinator.messages(messages.Alarm) if m.body.asset == machine]
+
+
+def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinator, make_gateway):
+    from importlib import resources
+
+    profile = yaml.safe_load(
+        resources.files(PROFILE_PACKAGE).joinpath("firmware-sim.yaml").read_text()
+    )
+    mapping = copy.deepcopy(profile)
+    mapping["namespaces"] = {"vendor": "urn:glonet:firmware-sim"}
+    mapping = yaml.safe_load(yaml.safe_dump(mapping).replace("sim:", "vendor:"))
+    del mapping["metrics_folder"]
+    mapping["metrics"] = {
+        "spindle_rpm": {"path": "vendor:Monitoring/vendor:SpindleSpeed", "sampling_ms": 50},
+        "power_kw": {"path": "nsu=urn:glonet:firmware-sim;s=mill-1.Monitoring.Power"},
+        "ghost": {"path": "vendor:Monitoring/vendor:Ghost"},
+    }
+    machines = [{"id": "mill-1", "endpoint": plant.endpoint, "mapping": "vendor-cnc"}]
+    gateway = make_gateway(plant, mappings={"vendor-cnc": mapping}, machines=machines)
+    wait_until(lambda: _samples(coordinator, "spindle_rpm") and _samples(coordinator, "power_kw"))
+    health = gateway.health()
+    assert health["machines"]["mill-1"]["missing_nodes"] == ["metric ghost"]
+    assert health["machines"]["mill-1"]["connected"]
+    coordinator.send(dispatch(job_order("jo-1")))
+    wait_until(lambda: [e for e in coordinator.job_events("jo-1") if e.event.value == "ended"])
+    assert gateway.log().count("skipping metric ghost") == 1
+
+
+def test_bad_commands_are_rejected_counted_and_harmless(plant, coordinator, make_gateway):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    for payload in (b"", b"{not json", b'{"schema": "command", "version": "9.0"}', b"\xff" * 10):
+        coordinator.send_raw(payload)
+    coordinator.send(dispatch(job_order("jo-x", machine="ghost-machine")))
+    coordinator.send(messages.CancelCommand(machine="ghost-machine", job_order_id="jo-x"))
+    wait_until(lambda: gateway.metric("commands_rejected_total") == 6, what="6 rejects")
+    assert gateway.metric("commands_rejected_total", reason="unknown_machine") == 2
+    assert gateway.metric("commands_rejected_total", reason="not_json") == 2
+    coordinator.send(dispatch(job_order("jo-1")))
+    wait_until(lambda: [e for e in coordinator.job_events("jo-1") if e.event.value == "accepted"])
+    assert gateway.process.poll() is None

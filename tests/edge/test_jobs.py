@@ -1,0 +1,124 @@
+"""Job lists → job events: in order, nothing skipped, nothing repeated across restarts."""
+
+import json
+
+from edge.jobs import JobTracker, parse_job_lists
+from tests.edge.fakes import Queue
+
+
+def _lists(*jobs: tuple[str, str, float]) -> dict:
+    orders = json.dumps(
+        [
+            {"job_order_id": j, "state": s, "planned_duration_s": 60, "progress": p}
+            for j, s, p in jobs
+        ]
+    )
+    responses = json.dumps(
+        [
+            {
+                "job_order_id": j,
+                "state": s,
+                "actual_start": "2026-11-22T08:00:00+00:00",
+                "actual_end": "2026-11-22T08:01:00+00:00" if s == "Ended" else None,
+                "produced_quantity": 1 if s == "Ended" else 0,
+            }
+            for j, s, _ in jobs
+            if s != "AllowedToStart"
+        ]
+    )
+    return parse_job_lists(orders, responses)
+
+
+def _events(queue: Queue) -> list[tuple[str, str]]:
+    return [(b.job_order_id, b.event.value) for b in queue.bodies()]
+
+
+def test_parse_merges_the_lists_and_skips_garbage():
+    jobs = parse_job_lists(
+        json.dumps(
+            [
+                {"job_order_id": "jo-1", "state": "Running", "progress": 0.5},
+                {"job_order_id": "bad id!", "state": "Running"},
+                "nonsense",
+            ]
+        ),
+        json.dumps([{"job_order_id": "jo-0", "state": "Ended", "produced_quantity": 3}]),
+    )
+    assert set(jobs) == {"jo-1", "jo-0"}
+    assert jobs["jo-0"].produced_quantity == 3 and jobs["jo-1"].progress == 0.5
+    assert parse_job_lists("not json", None) == {}
+    assert parse_job_lists(None, "{}") == {}
+
+
+def test_a_job_run_gives_accepted_started_progress_ended(tmp_path):
+    queue = Queue(tmp_path)
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.25)
+    tracker.accepted("jo-1", 1, None)
+    for state, progress in [
+        ("AllowedToStart", 0.0),
+        ("Running", 0.1),
+        ("Running", 0.3),
+        ("Running", 0.35),
+        ("Running", 0.8),
+        ("Ended", 1.0),
+    ]:
+        tracker.update(_lists(("jo-1", state, progress)))
+    assert [e for _, e in _events(queue)] == [
+        "accepted",
+        "started",
+        "progress",
+        "progress",
+        "ended",
+    ]
+    ended = queue.bodies()[-1]
+    assert ended.produced_quantity == 1 and ended.actual_end is not None
+
+
+def test_steps_missed_while_away_are_reported_in_order(tmp_path):
+    queue = Queue(tmp_path)
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.1)
+    tracker.update(_lists(("jo-1", "AllowedToStart", 0), ("jo-2", "AllowedToStart", 0)))
+    tracker.update(_lists(("jo-1", "Ended", 1.0), ("jo-2", "Aborted", 0)))
+    assert _events(queue) == [
+        ("jo-1", "accepted"),
+        ("jo-2", "accepted"),
+        ("jo-1", "started"),
+        ("jo-1", "ended"),
+        ("jo-2", "aborted"),
+    ]
+
+
+def test_a_job_the_machine_forgot_is_aborted(tmp_path):
+    queue = Queue(tmp_path)
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.1)
+    tracker.update(_lists(("jo-1", "Running", 0.05)))
+    tracker.update(_lists())
+    aborted = queue.bodies()[-1]
+    assert aborted.event.value == "aborted" and "no longer lists" in aborted.reason
+    tracker.update(_lists())
+    assert len(queue.bodies()) == 3
+
+
+def test_a_restarted_gateway_neither_repeats_nor_skips(tmp_path):
+    queue = Queue(tmp_path)
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.5)
+    tracker.update(_lists(("jo-1", "Running", 0.1)))
+    queue.reopen()
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.5)
+    assert tracker.knows("jo-1")
+    tracker.update(_lists(("jo-1", "Running", 0.2)))
+    tracker.update(_lists(("jo-1", "Ended", 1.0)))
+    assert [e for _, e in _events(queue)] == ["accepted", "started", "ended"]
+
+
+def test_duplicates_and_rejections(tmp_path):
+    queue = Queue(tmp_path)
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.1)
+    tracker.accepted("jo-1", 1, None)
+    tracker.accepted("jo-1", 1, None)
+    tracker.acknowledge_duplicate("jo-1")
+    tracker.rejected("jo-2", "the machine refused: UnableToAcceptJobOrder", 16)
+    bodies = queue.bodies()
+    assert [b.event.value for b in bodies] == ["accepted", "accepted", "rejected"]
+    assert "duplicate" in bodies[1].reason
+    assert bodies[2].return_status == 16 and not tracker.knows("jo-2")

@@ -1,0 +1,147 @@
+"""Reliability: whatever happens to the broker, the gateway or the OPC UA server, no job event or
+alarm is lost and none arrives out of order per machine."""
+
+import time
+
+import pytest
+
+from protocols import messages
+from tests.edge.support import (
+    assert_complete_job,
+    assert_in_order_per_machine,
+    dispatch,
+    job_order,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+BROKER_OUTAGE_S = 10.0
+
+
+def _ended(coordinator, job_id):
+    return [e for e in coordinator.job_events(job_id) if e.event.value == "ended"]
+
+
+def _alarms(coordinator):
+    return [m.body for m in coordinator.messages(messages.Alarm)]
+
+
+def test_broker_outage_during_a_job_run(plant, coordinator, make_gateway, running_mosquitto):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    # 600 simulated seconds at a time scale of 60: the job runs 10 s, mostly during the outage.
+    coordinator.send(dispatch(job_order("jo-1", planned_duration_s=600)))
+    wait_until(lambda: coordinator.job_events("jo-1"), what="the job accepted")
+    running_mosquitto.stop()
+    time.sleep(2)
+    plant.inject("alarm_burst", 1.0, "mill-1")
+    time.sleep(BROKER_OUTAGE_S - 2)
+    health = gateway.health()
+    assert not health["broker"]["connected"] and health["outbox"]["depth"] > 0
+    running_mosquitto.start()
+    wait_until(lambda: _ended(coordinator, "jo-1"), 30, "the job ended")
+    wait_until(lambda: len(_alarms(coordinator)) >= 40, 20, "the alarm burst")
+    assert_complete_job(coordinator, "jo-1")
+    assert len(_alarms(coordinator)) == 40
+    assert_in_order_per_machine(coordinator)
+    assert gateway.metric("mqtt_reconnects_total") >= 1
+    states = [m.body.state.value for m in coordinator.messages(messages.UnitState)]
+    assert states[-1] == "online"
+
+
+def test_gateway_killed_mid_stream_and_restarted(plant, coordinator, make_gateway):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    # While the coordinator says it is offline, the gateway only buffers: the burst and the
+    # job events are all in the outbox, unsent, when the gateway is killed.
+    coordinator.announce("offline")
+    wait_until(lambda: gateway.health()["outbox"]["held_while_coordinator_offline"])
+    coordinator.send(dispatch(job_order("jo-1", planned_duration_s=120), job_order("jo-2")))
+    plant.inject("alarm_burst", 1.0, "mill-1")
+    wait_until(lambda: gateway.metric("alarms_total") >= 40, what="the alarms queued")
+    wait_until(lambda: gateway.metric("job_events_total") >= 3, what="job events queued")
+    assert not _alarms(coordinator) and not coordinator.job_events()
+    gateway.kill()
+    will = wait_until(lambda: _states(coordinator)[-1] == "offline" and coordinator, what="will")
+    assert will.messages(messages.UnitState)[-1].body.reason == "connection lost"
+    time.sleep(2)  # jobs go on while the gateway is down
+    gateway.start()
+    coordinator.announce("online")
+    wait_until(lambda: _ended(coordinator, "jo-2"), 30, "both jobs ended")
+    wait_until(lambda: len(_alarms(coordinator)) >= 40, 20, "the alarm burst")
+    assert_complete_job(coordinator, "jo-1")
+    assert_complete_job(coordinator, "jo-2")
+    assert len(_alarms(coordinator)) == 40
+    assert_in_order_per_machine(coordinator)
+    online = [m for m in coordinator.messages(messages.UnitState) if m.body.state.value == "online"]
+    assert len(online) >= 2
+    # Again, now while the gateway is publishing: killed as soon as it has the second burst.
+    coordinator.send(dispatch(job_order("jo-3", planned_duration_s=300)))
+    wait_until(lambda: [e for e in coordinator.job_events("jo-3") if e.event.value == "started"])
+    plant.inject("alarm_burst", 1.0, "mill-1")
+    wait_until(lambda: gateway.metric("alarms_total") >= 40, what="the second burst received")
+    gateway.kill()
+    gateway.start()
+    wait_until(lambda: _ended(coordinator, "jo-3"), 30, "the third job ended")
+    wait_until(lambda: len(_alarms(coordinator)) >= 80, 20, "the second burst")
+    assert len(_alarms(coordinator)) == 80
+    assert_complete_job(coordinator, "jo-3")
+    assert_in_order_per_machine(coordinator)
+
+
+def _states(coordinator):
+    return [m.body.state.value for m in coordinator.messages(messages.UnitState)] or [None]
+
+
+def test_commands_sent_while_the_gateway_is_away_are_delivered(plant, coordinator, make_gateway):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    assert gateway.stop() == 0
+    coordinator.send(dispatch(job_order("jo-late")))
+    gateway.start()
+    wait_until(lambda: _ended(coordinator, "jo-late"), 30, "the queued dispatch executed")
+    assert_complete_job(coordinator, "jo-late")
+
+
+def test_opcua_server_restarted_during_a_job_run(plant, coordinator, make_gateway):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    coordinator.send(dispatch(job_order("jo-1", planned_duration_s=480)))
+    wait_until(lambda: [e for e in coordinator.job_events("jo-1") if e.event.value == "started"])
+    plant.inject("crash", 3.0)
+    wait_until(lambda: not gateway.health()["machines"]["mill-1"]["connected"], 10, "the loss")
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"], 30, "reconnection")
+    wait_until(lambda: _ended(coordinator, "jo-1"), 30, "the job ended")
+    assert_complete_job(coordinator, "jo-1")
+    assert_in_order_per_machine(coordinator)
+    reports = [m.body for m in coordinator.messages(messages.Capacity)]
+    assert any(not r.available for r in reports[1:]) and reports[-1].available
+    assert gateway.metric("opcua_reconnects_total") >= 1
+    # Subscriptions were restored: telemetry flows again after the restart.
+    count = len(coordinator.messages(messages.Telemetry))
+    wait_until(lambda: len(coordinator.messages(messages.Telemetry)) > count + 5)
+
+
+def test_disk_quota_exhausted_during_a_long_outage(
+    plant, coordinator, make_gateway, running_mosquitto
+):
+    # 12 KiB: the telemetry of a few seconds fills it; the burst of 40 alarms alone exceeds it.
+    gateway = make_gateway(plant, buffer={"quota_mb": 12 / 1024})
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    running_mosquitto.stop()
+    time.sleep(1)
+    wait_until(lambda: gateway.metric("messages_evicted_total") > 0, 20, "telemetry evicted")
+    plant.inject("alarm_burst", 1.0, "mill-1")
+    health = wait_until(
+        lambda: (h := gateway.health())["outbox"]["quota_exceeded"] and h, 20, "quota exceeded"
+    )
+    assert "outbox quota exceeded" in " ".join(health["problems"])
+    assert gateway.metric("outbox_quota_exceeded") == 1
+    assert gateway.metric("telemetry_dropped_total") > 0
+    assert "new telemetry is dropped" in gateway.log()
+    running_mosquitto.start()
+    wait_until(lambda: len(_alarms(coordinator)) >= 40, 30, "every alarm")
+    assert len(_alarms(coordinator)) == 40
+    assert_in_order_per_machine(coordinator)
+    wait_until(lambda: not gateway.health()["outbox"]["quota_exceeded"], 20)

@@ -1,0 +1,243 @@
+"""The gateway against a Mosquitto that wants credentials, or TLS with client certificates."""
+
+import asyncio
+import datetime as dt
+import ipaddress
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from protocols import messages
+from tests.edge.support import (
+    MILL,
+    Coordinator,
+    GatewayProcess,
+    SimPlant,
+    gateway_config,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+# No OPC UA server behind it: these tests are about the MQTT side only.
+MACHINES = [{"id": "mill-1", "endpoint": "opc.tcp://127.0.0.1:1/glonet/none"}]
+
+
+def _config(tmp_path, broker, broker_section):
+    from tests.edge.support import NETWORK, UNIT, free_port
+
+    return {
+        "network": NETWORK,
+        "unit": UNIT,
+        "broker": {"reconnect_min_s": 0.2, "reconnect_max_s": 1.0, **broker_section},
+        "buffer": {"path": str(tmp_path / "outbox.sqlite")},
+        "health": {"port": free_port()},
+        "machines": MACHINES,
+    }
+
+
+@pytest.fixture(scope="module")
+def password_broker(mosquitto_factory, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("passwords")
+    password_file = folder / "passwords"
+    for user, password in (("gateway", "s3cret"), ("coordinator", "c00rd")):
+        flags = ["-b"] if password_file.exists() else ["-c", "-b"]
+        subprocess.run(["mosquitto_passwd", *flags, str(password_file), user, password], check=True)
+    password_file.chmod(0o600)
+    return mosquitto_factory(f"allow_anonymous false\npassword_file {password_file}")
+
+
+def test_username_and_password(tmp_path, password_broker):
+    coordinator = Coordinator(password_broker, credentials=("coordinator", "c00rd"))
+    section = {"url": password_broker.url, "username": "gateway", "password": "s3cret"}
+    gateway = GatewayProcess(tmp_path, _config(tmp_path, password_broker, section))
+    gateway.start()
+    try:
+        wait_until(lambda: coordinator.messages(messages.UnitBirth), what="the birth")
+        assert gateway.health()["broker"]["connected"]
+    finally:
+        gateway.stop()
+        coordinator.close()
+
+
+def test_wrong_credentials_give_a_clear_error_and_retry(tmp_path, password_broker):
+    section = {"url": password_broker.url, "username": "gateway", "password": "wrong"}
+    gateway = GatewayProcess(tmp_path, _config(tmp_path, password_broker, section))
+    gateway.start()
+    try:
+        wait_until(lambda: gateway.health()["broker"]["auth_failures"] >= 3, what="retries")
+        broker = gateway.health()["broker"]
+        assert not broker["connected"]
+        assert "refused the credentials" in broker["last_error"]
+        assert "broker.username" in broker["last_error"]
+        assert gateway.log().count("refused the credentials") == 1  # said once, not per retry
+        assert gateway.metric("mqtt_auth_failures_total") >= 3
+    finally:
+        assert gateway.stop() == 0
+
+
+def _key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _certificate(subject, key, issuer=None, issuer_key=None, ca=False, server=False):
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(
+            issuer.subject
+            if issuer
+            else x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        )
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+def _write(folder: Path, name: str, cert, key) -> tuple[Path, Path]:
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pki")
+    ca_key = _key()
+    ca = _certificate("GloNet test CA", ca_key, ca=True)
+    ca_path, _ = _write(folder, "ca", ca, ca_key)
+    paths = {"ca": ca_path}
+    for name, server in (("server", True), ("gateway", False), ("coordinator", False)):
+        key = _key()
+        cert = _certificate(name, key, issuer=ca, issuer_key=ca_key, server=server)
+        paths[name], paths[f"{name}_key"] = _write(folder, name, cert, key)
+    return paths
+
+
+def test_tls_with_client_certificates(tmp_path, mosquitto_factory, pki):
+    broker = mosquitto_factory(
+        f"cafile {pki['ca']}\ncertfile {pki['server']}\nkeyfile {pki['server_key']}\n"
+        "require_certificate true\ntls_version tlsv1.2"
+    )
+    coordinator = Coordinator(
+        broker,
+        tls={
+            "ca_certs": str(pki["ca"]),
+            "certfile": str(pki["coordinator"]),
+            "keyfile": str(pki["coordinator_key"]),
+        },
+    )
+    section = {
+        "url": f"mqtts://127.0.0.1:{broker.port}",
+        "tls": {"ca": str(pki["ca"]), "cert": str(pki["gateway"]), "key": str(pki["gateway_key"])},
+    }
+    gateway = GatewayProcess(tmp_path, _config(tmp_path, broker, section))
+    gateway.start()
+    try:
+        wait_until(lambda: coordinator.messages(messages.UnitBirth), what="the birth over TLS")
+        assert gateway.health()["broker"]["connected"]
+    finally:
+        gateway.stop()
+        coordinator.close()
+
+
+def test_tls_refuses_a_broker_it_cannot_verify(tmp_path, mosquitto_factory, pki):
+    broker = mosquitto_factory(
+        f"cafile {pki['ca']}\ncertfile {pki['server']}\nkeyfile {pki['server_key']}"
+    )
+    section = {"url": f"mqtts://127.0.0.1:{broker.port}", "tls": {"ca": str(pki["gateway"])}}
+    gateway = GatewayProcess(tmp_path, _config(tmp_path, broker, section))
+    gateway.start()
+    try:
+        wait_until(lambda: gateway.health()["broker"]["last_error"], what="a TLS error")
+        assert "certificate" in gateway.health()["broker"]["last_error"].lower()
+        assert not gateway.health()["broker"]["connected"]
+    finally:
+        gateway.stop()
+
+
+def test_opcua_sign_and_encrypt_with_a_trusted_certificate(tmp_path, running_mosquitto):
+    from firmware_sim.plant import SecurityMode
+    from firmware_sim.security import ensure_certificate
+
+    cert, key = asyncio.run(
+        ensure_certificate(tmp_path / "pki", "gateway", "urn:glonet:edge:plant-a", client=True)
+    )
+    plant = SimPlant(
+        [MILL],
+        security=SecurityMode.SIGN_AND_ENCRYPT,
+        cert_dir=tmp_path / "server-pki",
+        trusted_certs=(cert,),
+    )
+    plant.start()
+    security = {
+        "policy": "Basic256Sha256",
+        "mode": "SignAndEncrypt",
+        "certificate": str(cert),
+        "private_key": str(key),
+    }
+    config = gateway_config(tmp_path, running_mosquitto, plant)
+    config["machines"][0]["security"] = security
+    gateway = GatewayProcess(tmp_path, config)
+    try:
+        gateway.start()
+        wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"], 30)
+        wait_until(lambda: gateway.metric("data_changes_total") > 0)
+    finally:
+        gateway.stop()
+        plant.close()
+
+
+def test_opcua_server_refusing_the_certificate_is_reported(tmp_path, running_mosquitto):
+    from firmware_sim.plant import SecurityMode
+    from firmware_sim.security import ensure_certificate
+
+    trusted, _ = asyncio.run(ensure_certificate(tmp_path / "a", "other", "urn:x", client=True))
+    cert, key = asyncio.run(ensure_certificate(tmp_path / "b", "gw", "urn:y", client=True))
+    plant = SimPlant(
+        [MILL],
+        security=SecurityMode.SIGN_AND_ENCRYPT,
+        cert_dir=tmp_path / "server-pki",
+        trusted_certs=(trusted,),
+    )
+    plant.start()
+    config = gateway_config(tmp_path, running_mosquitto, plant)
+    config["machines"][0]["security"] = {
+        "policy": "Basic256Sha256",
+        "mode": "Sign",
+        "certificate": str(cert),
+        "private_key": str(key),
+    }
+    gateway = GatewayProcess(tmp_path, config)
+    try:
+        gateway.start()
+        machine = wait_until(
+            lambda: (m := gateway.health()["machines"]["mill-1"])["last_error"] and m, 30
+        )
+        assert not machine["connected"]
+        assert gateway.process.poll() is None
+    finally:
+        gateway.stop()
+        plant.close()
