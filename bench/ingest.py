@@ -31,6 +31,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import paho.mqtt.client as paho
@@ -107,14 +108,14 @@ def _payloads(unit: str, batches: int, samples: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def _gateway(port: int, unit: str, batches: int, samples: int, go: object) -> None:
+def _gateway(port: int, unit: str, batches: int, samples: int, go: Any) -> None:
     payloads = _payloads(unit, batches, samples)
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-{unit}")
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    go.wait()  # type: ignore[attr-defined]
+    go.wait()  # a barrier: every gateway ready, then all publish at once
     infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
     for info in infos:
         info.wait_for_publish(120)
@@ -197,6 +198,51 @@ def _config(
     return path
 
 
+def _precreate_session(port: int, client_id: str, share: bool) -> None:
+    """Subscribe once with the worker's client id and a persistent session, so the broker queues
+    messages for it from now on, however long the worker process takes to start."""
+    subscribed = threading.Event()
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    network_filter = topics.network_filter(NETWORK)
+    client.subscribe(topics.shared("ingest", network_filter) if share else network_filter, qos=1)
+    if not subscribed.wait(10):
+        raise RuntimeError(f"could not subscribe as {client_id}")
+    client.disconnect()
+    client.loop_stop()
+
+
+class OnlineWatch:
+    """Counts live (not retained) coordinator "online" announcements: one per connected worker."""
+
+    def __init__(self, port: int) -> None:
+        self.online = 0
+        self.changed = threading.Condition()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(topics.coordinator_state(NETWORK), qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, _client: object, _userdata: object, message: paho.MQTTMessage) -> None:
+        state = codec.decode(message.payload).body.state
+        if not message.retain and state == "online":
+            with self.changed:
+                self.online += 1
+                self.changed.notify_all()
+
+    def wait_for(self, workers: int, timeout: float = 60) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.online >= workers, timeout):
+                raise RuntimeError(f"only {self.online} of {workers} ingest workers connected")
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 def _start(command: str, config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -262,6 +308,50 @@ TOPOLOGIES = [
 ]
 
 
+STALL_SECONDS = 60
+
+
+def _measure(
+    args: argparse.Namespace,
+    broker: MosquittoBroker,
+    url: str,
+    units: list[str],
+    http_port: int,
+    key: str,
+    raw: RawCounter,
+) -> tuple[float, ApiProbe, float]:
+    """Release the gateways together; time until every message is applied."""
+    go = multiprocessing.Barrier(len(units) + 1)
+    gateways = [
+        multiprocessing.Process(
+            target=_gateway, args=(broker.port, unit, args.batches, args.samples, go)
+        )
+        for unit in units
+    ]
+    for process in gateways:
+        process.start()
+    go.wait()  # every gateway connected with its payloads encoded
+    probe = ApiProbe(http_port, key)
+    probe.start()
+    total = message_count(args.batches) * len(units)
+    started = time.perf_counter()
+    applied, progressed = 0, started
+    while applied < total:
+        time.sleep(0.05)
+        count = _applied(url)
+        if count > applied:
+            applied, progressed = count, time.perf_counter()
+        elif time.perf_counter() - progressed > STALL_SECONDS:
+            raise RuntimeError(f"ingest stalled at {applied} of {total} messages")
+    seconds = time.perf_counter() - started
+    probe.stopped.set()
+    probe.join()
+    for process in gateways:
+        process.join()
+    raw_seconds = raw.last - started
+    return seconds, probe, raw.count / raw_seconds if raw_seconds > 0 else 0.0
+
+
 def run_case(
     args: argparse.Namespace,
     broker: MosquittoBroker,
@@ -275,46 +365,31 @@ def run_case(
     directory = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     http_port = free_port()
     share = workers > 1
-    api_config = _config(directory, url, broker.port, http_port, "coord-0", share, api_ingests)
-    processes = [_start("serve", api_config)]
-    _wait_healthy(http_port)
     separate = workers - 1 if api_ingests else workers
-    for index in range(1, separate + 1):
-        config = _config(directory, url, broker.port, free_port(), f"coord-{index}", share)
-        processes.append(_start("ingest", config))
-    time.sleep(2)  # the extra workers subscribe
-    raw = RawCounter(broker.port)
-    raw.ready.wait(5)
+    for index in range(0 if api_ingests else 1, separate + 1):
+        _precreate_session(broker.port, f"coord-{index}", share)
+    api_config = _config(directory, url, broker.port, http_port, "coord-0", share, api_ingests)
+    watch = OnlineWatch(broker.port)
+    processes = [_start("serve", api_config)]
+    raw = None
+    try:
+        _wait_healthy(http_port)
+        for index in range(1, separate + 1):
+            config = _config(directory, url, broker.port, free_port(), f"coord-{index}", share)
+            processes.append(_start("ingest", config))
+        watch.wait_for(workers)
+        raw = RawCounter(broker.port)
+        raw.ready.wait(5)
+        seconds, probe, raw_rate = _measure(args, broker, url, units, http_port, key, raw)
+    finally:
+        watch.stop()
+        if raw is not None:
+            raw.stop()
+        for process in processes:
+            process.terminate()
+            process.wait(30)
 
-    go = multiprocessing.Event()
-    gateways = [
-        multiprocessing.Process(
-            target=_gateway, args=(broker.port, unit, args.batches, args.samples, go)
-        )
-        for unit in units
-    ]
-    for process in gateways:
-        process.start()
-    time.sleep(1)  # payloads encoded, clients connected
-    probe = ApiProbe(http_port, key)
-    probe.start()
     total = message_count(args.batches) * len(units)
-    started = time.perf_counter()
-    go.set()
-    while _applied(url) < total:
-        time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    probe.stopped.set()
-    probe.join()
-    for process in gateways:
-        process.join()
-    raw_seconds = raw.last - started
-    raw_rate = raw.count / raw_seconds if raw_seconds > 0 else 0.0
-    raw.stop()
-    for process in processes:
-        process.terminate()
-        process.wait(30)
-
     samples = args.batches * args.samples * len(units)
     latencies = sorted(probe.latencies)
     return Result(
@@ -392,8 +467,8 @@ def chart(results: list[Result], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.database}\n{r.topology}" for r in results]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [f"{r.database}: {r.topology}" for r in results]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     positions = range(len(results))
     left.bar([p - 0.2 for p in positions], [r.messages_per_s for r in results], 0.4, label="ingest")
     left.bar(
@@ -402,12 +477,12 @@ def chart(results: list[Result], path: Path) -> None:
         0.4,
         label="raw paho subscriber",
     )
-    left.set_xticks(list(positions), labels)
+    left.set_xticks(list(positions), labels, rotation=30, ha="right", fontsize=8)
     left.set_ylabel("messages/s")
     left.legend()
     right.bar(list(positions), [r.samples_per_s_per_worker for r in results], 0.5)
     right.axhline(20_000, color="red", linestyle="--", label="target per worker")
-    right.set_xticks(list(positions), labels)
+    right.set_xticks(list(positions), labels, rotation=30, ha="right", fontsize=8)
     right.set_ylabel("samples/s per worker")
     right.legend()
     figure.suptitle("GloNet coordinator ingest (embedded sink)")

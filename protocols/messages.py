@@ -10,6 +10,7 @@ they are ignored (see :mod:`protocols.codec`).
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -51,6 +52,14 @@ ParameterValue = bool | int | FiniteFloat | ShortText
 Parameters = Annotated[dict[ShortText, ParameterValue], Field(max_length=64)]
 
 
+@functools.cache
+def _known_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Field names and aliases of ``model``, computed once per class: this check runs for every
+    sample of every telemetry batch, and ``model_fields`` is slow to read on a class."""
+    fields = model.model_fields
+    return frozenset(fields) | {f.alias for f in fields.values() if f.alias}
+
+
 class Model(BaseModel):
     """Base of all message parts: immutable, unknown fields refused unless told otherwise."""
 
@@ -63,8 +72,7 @@ class Model(BaseModel):
             return data
         if info.context and info.context.get(ALLOW_UNKNOWN_FIELDS):
             return data
-        known = set(cls.model_fields)
-        known.update(f.alias for f in cls.model_fields.values() if f.alias)
+        known = _known_fields(cls)
         unknown = sorted(str(key) for key in data if key not in known)
         if unknown:
             raise ValueError(f"unknown field(s) {', '.join(unknown)} in {cls.__name__}")

@@ -296,3 +296,25 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {check}")
         await asyncio.sleep(0.05)
+
+
+def retained_coordinator_state(broker: MosquittoBroker, network: str) -> str:
+    """The coordinator state the broker retains for ``network``."""
+    got: list[bytes] = []
+    arrived = threading.Event()
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+
+    def on_message(_client: object, _userdata: object, message: paho.MQTTMessage) -> None:
+        got.append(message.payload)
+        arrived.set()
+
+    client.on_message = on_message
+    client.connect(broker.host, broker.port)
+    client.subscribe(topics.coordinator_state(network), qos=1)
+    client.loop_start()
+    try:
+        assert arrived.wait(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return str(codec.decode(got[0]).body.state)

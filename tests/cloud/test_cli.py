@@ -7,19 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import paho.mqtt.client as paho
 import pytest
 
 from cloud.config import load_settings
 from cloud.exceptions import ConfigurationError
 from glonet.broker import MosquittoBroker, free_port
 from glonet.cli import main
-from protocols import codec, topics
+from tests.cloud.conftest import retained_coordinator_state
 
 
 def _write_config(path: Path, db_url: str, network: str = "clinet", **extra: object) -> Path:
@@ -68,27 +66,6 @@ def test_create_key_and_broker_config(
     assert "user coord" in (tmp_path / "b" / "acl").read_text()
 
 
-def _retained_state(broker: MosquittoBroker, network: str) -> str:
-    got: list[bytes] = []
-    arrived = threading.Event()
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
-
-    def on_message(_client: object, _userdata: object, message: paho.MQTTMessage) -> None:
-        got.append(message.payload)
-        arrived.set()
-
-    client.on_message = on_message
-    client.connect(broker.host, broker.port)
-    client.subscribe(topics.coordinator_state(network), qos=1)
-    client.loop_start()
-    try:
-        assert arrived.wait(5)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return str(codec.decode(got[0]).body.state)
-
-
 @pytest.mark.integration
 def test_serve_runs_the_coordinator_and_says_goodbye(
     tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
@@ -116,13 +93,13 @@ def test_serve_runs_the_coordinator_and_says_goodbye(
             except httpx.HTTPError:
                 time.sleep(0.1)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["checks"]["mqtt"] == "ok"
-        assert _retained_state(running_mosquitto, network) == "online"
+        assert retained_coordinator_state(running_mosquitto, network) == "online"
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     # uvicorn shuts down gracefully, then re-raises the signal it caught.
     assert process.returncode in (0, -signal.SIGTERM)
-    assert _retained_state(running_mosquitto, network) == "offline"
+    assert retained_coordinator_state(running_mosquitto, network) == "offline"
     first_log = json.loads(stderr.decode().splitlines()[0])
     assert {"time", "level", "logger", "message"} <= set(first_log)
 
@@ -165,4 +142,4 @@ def test_ingest_command_runs_a_worker_until_terminated(
         process.wait(20)
         context.engine.dispose()
     assert process.returncode == 0
-    assert _retained_state(running_mosquitto, network) == "offline"
+    assert retained_coordinator_state(running_mosquitto, network) == "offline"

@@ -19,7 +19,13 @@ from cloud.registry.models import Machine
 from cloud.telemetry.models import MetricRollup, TelemetrySample
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
-from tests.cloud.conftest import Gateway, eventually, mqtt_settings, onboard
+from tests.cloud.conftest import (
+    Gateway,
+    eventually,
+    mqtt_settings,
+    onboard,
+    retained_coordinator_state,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -156,7 +162,9 @@ def _sample_total(context: AppContext) -> Callable[[], Any]:
 
 
 async def test_coordinator_crash_and_restart_lose_nothing_acknowledged(
-    ingest_context: AppContext, gateways: Callable[[str], Gateway]
+    ingest_context: AppContext,
+    gateways: Callable[[str], Gateway],
+    running_mosquitto: MosquittoBroker,
 ) -> None:
     gateway = gateways("plant-a")
     for _ in range(100):
@@ -164,6 +172,9 @@ async def test_coordinator_crash_and_restart_lose_nothing_acknowledged(
     # Crash mid-stream: whatever was not committed was not acknowledged either.
     assert ingest_context.ingest is not None
     await ingest_context.ingest.abort()
+    network = ingest_context.settings.network
+    # The coordinator's will: the broker announces it offline.
+    await eventually(lambda: retained_coordinator_state(running_mosquitto, network) == "offline")
     for _ in range(50):
         gateway.telemetry("mill-1", [3.0, 4.0])
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cloud.config import Settings, TelemetrySettings
@@ -23,7 +24,7 @@ from cloud.telemetry.models import MetricRollup, TelemetrySample
 from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
-from tests.cloud.conftest import onboard
+from tests.cloud.conftest import Tenants, onboard
 
 
 def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_service.Decoded:
@@ -84,6 +85,14 @@ def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) ->
     assert (second.count, second.last) == (1, 7.0)
     with context.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(TelemetrySample)) == 5
+        first_sample = session.scalars(select(TelemetrySample).order_by(TelemetrySample.id)).first()
+    assert first_sample is not None
+    assert (first_sample.time, first_sample.value_number) == (minute, 5.0)
+    assert (first_sample.machine, first_sample.metric, first_sample.quality) == (
+        "mill-1",
+        "spindle_rpm",
+        "good",
+    )
 
 
 def test_rollup_retention_is_bounded(context: AppContext) -> None:
@@ -181,3 +190,46 @@ def test_influx_failures_are_counted_not_fatal(context: AppContext) -> None:
     sink.close()
     assert metrics.sink_writes.value(sink="influxdb", result="failed") == 1
     assert [r.count for r in _rollups(context)] == [1]
+
+
+def test_rollup_history_and_latest_values_over_the_api(
+    client: TestClient, tenants: Tenants
+) -> None:
+    context = tenants.context
+    network = context.settings.network
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    samples = [
+        {
+            "machine": "m1",
+            "metric": "spindle_rpm",
+            "value": v,
+            "source_time": now + timedelta(seconds=i),
+        }
+        for i, v in enumerate([100.0, 300.0, 200.0])
+    ]
+    samples.append({"machine": "m1", "metric": "program", "value": "P-7", "source_time": now})
+    message = messages.Telemetry.create(unit="plant-a", seq=1, body={"samples": samples})
+    inbound = InboundMessage(
+        topics.telemetry(network, "plant-a", "m1"), codec.encode(message), 1, 1, False
+    )
+    decoded = ingest_service.decode(inbound, network=network, max_payload=1 << 20)
+    assert decoded is not None
+    _apply(context, EmbeddedSink(), decoded)
+
+    headers = tenants.headers("plant-a")
+    history = client.get("/api/machines/plant-a/m1/rollups?minutes=5", headers=headers).json()
+    assert history == [
+        {
+            "metric": "spindle_rpm",
+            "minute": now.isoformat().replace("+00:00", "Z"),
+            "count": 3,
+            "min": 100.0,
+            "mean": 200.0,
+            "max": 300.0,
+            "last": 200.0,
+        }
+    ]
+    machine = client.get("/api/machines/plant-a/m1", headers=headers).json()
+    assert machine["latest_metrics"] == {"spindle_rpm": 200.0, "program": "P-7"}
+    other = client.get("/api/machines/plant-b/m1/rollups", headers=headers)
+    assert other.status_code == 404
