@@ -155,7 +155,8 @@ def test_influx_sink_writes_points_and_rollups_stay_in_the_database(
         sink="influxdb", influx_url=victoria_metrics, influx_flush_interval_ms=100
     )
     sink = InfluxSink(telemetry, context.metrics, network=context.settings.network)
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    # Whole minute, so the three samples (one second apart) fall into one per-minute rollup.
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
     _apply(context, sink, _batch(context, [10.0, 20.0, 30.0], start))
     sink.close()  # flushes the batching writer
 
