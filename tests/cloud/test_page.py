@@ -16,19 +16,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from cloud.config import Settings
 from glonet.broker import MosquittoBroker, free_port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Gateway, Tenants, mqtt_settings, populate
 
 pytestmark = pytest.mark.integration
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture

@@ -14,20 +14,11 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from protocols.enums import AlarmSource, AlarmState
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 from .conftest import Served
 
 pytestmark = pytest.mark.integration
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture

@@ -15,20 +15,11 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from cloud.config import Settings
 from glonet.broker import MosquittoBroker, free_port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import mqtt_settings
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 
 pytestmark = pytest.mark.integration
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
