@@ -14,9 +14,12 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glonet.demo_network import ROOT
+from glonet.demo_network import ROOT, DemoError
+
+if TYPE_CHECKING:
+    from glonet.demo_driver import DemoDriver
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_SPEC = ROOT / "deploy" / "demo.yaml"
@@ -53,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
     from glonet.demo_driver import DemoDriver
     from glonet.demo_network import (
         Coordinator,
-        DemoError,
         PlantNetwork,
         coordinator_settings,
         load_spec,
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
     )
     coordinator = Coordinator(workdir, settings)
+    driver: DemoDriver | None = None
     try:
         print(f"starting {len(spec.plants)} simulated plants and their gateways…")
         plants.start()
@@ -104,10 +107,21 @@ def run(args: argparse.Namespace) -> int:
         _LOGGER.error("%s", exc)
         return 1
     finally:
+        if driver is not None:
+            _print_tickets(driver)
         coordinator.stop()
         plants.stop()
     print("stopped cleanly")
     return 0
+
+
+def _print_tickets(driver: DemoDriver) -> None:
+    import httpx
+
+    try:
+        print(driver.ticket_summary())
+    except (DemoError, httpx.HTTPError) as exc:
+        _LOGGER.warning("could not count the maintenance tickets: %s", exc)
 
 
 def _banner(url: str, keys: dict[str, str], workdir: Path, time_scale: float) -> None:
