@@ -235,7 +235,7 @@ class DemoDriver:
         )
         self._say(
             f"technician {technician} resolves ticket {ticket['id']} "
-            f"(repair time {resolved['repair_minutes']} plant minutes): the gateway repairs "
+            f"(repair time {resolved['repair_minutes']} min): the gateway repairs "
             "the machine"
         )
 
