@@ -2,7 +2,8 @@
 
 A private Mosquitto, the simulated plants, one gateway per plant and the coordinator (SQLite,
 embedded telemetry) on http://127.0.0.1:8000; demo keys printed; a few co-designed orders run
-at an accelerated time scale while one machine breaks down and the plan adapts.
+at an accelerated time scale while one machine breaks down, the plan adapts, and a demo technician
+resolves its maintenance ticket so that the machine's gateway repairs it.
 """
 
 from __future__ import annotations
