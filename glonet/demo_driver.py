@@ -1,5 +1,7 @@
 """The people of the demo, through the coordinator's HTTP API: customers co-design and order with
-the network's engineer, the coordinator delivers what is completed, and a machine breaks.
+the network's engineer, the coordinator delivers what is completed, a machine breaks, and the
+technician the maintenance service assigns acknowledges and resolves its ticket, which makes the
+unit's gateway call the machine's ``Repair``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,33 @@ from typing import Any
 
 import httpx
 
-from glonet.demo_network import DemoError, DemoOrder, DemoSpec, PlantNetwork, call_maintenance
+from glonet.demo_network import (
+    DemoError,
+    DemoOrder,
+    DemoSpec,
+    PlantNetwork,
+    call_maintenance,
+    technician_key,
+)
 
 _LOGGER = logging.getLogger(__name__)
 COORDINATOR_KEY = "Network coordinator"
+# How long after the breakdown (real seconds) a ticket must be there, and how long after the
+# repair is due it must be assigned to a demo technician, before the demo repairs directly.
+TICKET_TIMEOUT_S = 30.0
+DONE_STATUSES = ("resolved", "closed")
+
+
+@dataclass
+class BrokenMachine:
+    """The machine the demo broke, and how far its ticket got."""
+
+    machine: str
+    at: float
+    ticket: dict[str, Any] | None = None
+    warned: bool = False
+    resolved_at: float | None = None
+    repaired: bool = False
 
 
 @dataclass
@@ -26,8 +51,7 @@ class DemoDriver:
     plants: PlantNetwork
     started: float = field(default_factory=time.monotonic)
     statuses: dict[str, str] = field(default_factory=dict)
-    broken: tuple[str, float] | None = None
-    repaired: bool = False
+    broken: BrokenMachine | None = None
     first_completion_s: float | None = None
     placed_at: float | None = None
 
@@ -115,11 +139,13 @@ class DemoDriver:
                 )
             self.call(COORDINATOR_KEY, "POST", f"/api/orders/{order['id']}/deliver")
 
+    def _say(self, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f} s] {text}")
+
     def _break_or_repair(self, orders: list[dict[str, Any]]) -> None:
         breakdown = self.spec.breakdown
         if breakdown is None:
             return
-        plant = next(p for p in self.plants.plants if p.unit == breakdown.unit)
         if self.broken is None:
             running = [
                 op["machine"]
@@ -130,12 +156,95 @@ class DemoDriver:
                 and op["machine"] in breakdown.machines
             ]
             if running:
-                asyncio.run(
-                    call_maintenance(plant.endpoint(), running[0], "InjectFault", "breakdown", 0.0)
+                endpoint = self._endpoint(breakdown.unit)
+                asyncio.run(call_maintenance(endpoint, running[0], "InjectFault", "breakdown", 0.0))
+                self.broken = BrokenMachine(running[0], time.monotonic())
+                self._say(f"{breakdown.unit}/{running[0]} breaks down mid-operation: re-planning")
+        elif not self.broken.repaired:
+            self._follow_repair(self.broken, breakdown.unit, breakdown.repair_after_s)
+
+    def _endpoint(self, unit: str) -> str:
+        return next(p for p in self.plants.plants if p.unit == unit).endpoint()
+
+    def _follow_repair(self, broken: BrokenMachine, unit: str, repair_after_s: float) -> None:
+        """Follow the breakdown's ticket; resolve it as its technician once the repair is due."""
+        asset = f"{unit}/{broken.machine}"
+        if broken.resolved_at is not None:
+            machine = self.call(COORDINATOR_KEY, "GET", f"/api/machines/{asset}")
+            if machine["available"]:
+                broken.repaired = True
+                self._say(
+                    f"{asset} repaired by its gateway (state {machine['state']}) and back in "
+                    f"the plan, {time.monotonic() - broken.resolved_at:.0f} s after the resolve"
                 )
-                self.broken = (running[0], time.monotonic())
-                print(f"{breakdown.unit}/{running[0]} breaks down mid-operation: re-planning")
-        elif not self.repaired and time.monotonic() - self.broken[1] > breakdown.repair_after_s:
-            asyncio.run(call_maintenance(plant.endpoint(), self.broken[0], "Repair"))
-            self.repaired = True
-            print(f"{breakdown.unit}/{self.broken[0]} repaired and back in the plan")
+            return
+        ticket = self._breakdown_ticket(unit, broken)
+        waited = time.monotonic() - broken.at
+        if ticket is None and waited > TICKET_TIMEOUT_S and not broken.warned:
+            broken.warned = True
+            self._say(f"!!! no maintenance ticket for {asset} {waited:.0f} s after the breakdown")
+        if waited < repair_after_s:
+            return
+        assignee = ticket["assignee_id"] if ticket else None
+        if ticket is not None and assignee is not None and technician_key(assignee) in self.keys:
+            self._resolve_as_technician(ticket, assignee)
+            broken.resolved_at = time.monotonic()
+        elif waited > repair_after_s + TICKET_TIMEOUT_S:
+            self._say(
+                f"!!! FALLBACK: no ticket for {asset} assigned to a demo technician "
+                f"{waited:.0f} s after the breakdown; calling Repair over OPC UA directly"
+            )
+            _LOGGER.warning("fallback: repairing %s directly, without a technician", asset)
+            asyncio.run(call_maintenance(self._endpoint(unit), broken.machine, "Repair"))
+            broken.resolved_at = time.monotonic()
+
+    def _breakdown_ticket(self, unit: str, broken: BrokenMachine) -> dict[str, Any] | None:
+        """The machine's open ticket (the breakdown opens it or joins one already open)."""
+        tickets = self.call(
+            COORDINATOR_KEY,
+            "GET",
+            "/api/maintenance/tickets",
+            params={"unit_id": unit, "asset": broken.machine},
+        )
+        current = [t for t in tickets if t["status"] not in DONE_STATUSES]
+        if not current:
+            return broken.ticket
+        ticket: dict[str, Any] = max(current, key=lambda t: t["id"])
+        before = broken.ticket or {}
+        if before.get("id") != ticket["id"]:
+            self._say(
+                f"maintenance ticket {ticket['id']} opened for {unit}/{broken.machine}: "
+                f"{ticket['title']} ({ticket['priority']} priority, skill {ticket['skill']})"
+            )
+            before = {}
+        if ticket["assignee_id"] and before.get("assignee_id") != ticket["assignee_id"]:
+            self._say(f"ticket {ticket['id']} assigned to technician {ticket['assignee_id']}")
+        broken.ticket = ticket
+        return ticket
+
+    def _resolve_as_technician(self, ticket: dict[str, Any], technician: str) -> None:
+        who, path = technician_key(technician), f"/api/maintenance/tickets/{ticket['id']}"
+        if ticket["status"] == "assigned":
+            self.call(who, "POST", f"{path}/acknowledge")
+            self._say(f"technician {technician} acknowledges ticket {ticket['id']}")
+        resolved = self.call(
+            who,
+            "POST",
+            f"{path}/resolve",
+            json={"note": "Fault cleared; machine tested and released to production."},
+        )
+        self._say(
+            f"technician {technician} resolves ticket {ticket['id']} "
+            f"(repair time {resolved['repair_minutes']} min): the gateway repairs "
+            "the machine"
+        )
+
+    def ticket_summary(self) -> str:
+        """How many maintenance tickets the run produced, by kind and status."""
+        tickets = self.call(COORDINATOR_KEY, "GET", "/api/maintenance/tickets")
+        counts: dict[str, int] = {}
+        for ticket in tickets:
+            label = f"{ticket['kind']} {ticket['status']}"
+            counts[label] = counts.get(label, 0) + 1
+        detail = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+        return f"maintenance tickets this run: {len(tickets)}" + (f" ({detail})" if detail else "")

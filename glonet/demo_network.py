@@ -55,6 +55,19 @@ class Breakdown(BaseModel):
     repair_after_s: Annotated[float, Field(gt=0)] = 60.0
 
 
+class DemoTechnician(BaseModel):
+    """A field technician employed by a member unit; the demo acts as them on their tickets."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    unit: str
+    skills: list[str]
+    latitude: float
+    longitude: float
+
+
 class DemoSpec(BaseModel):
     """What the demo runs (``deploy/demo.yaml``)."""
 
@@ -66,6 +79,7 @@ class DemoSpec(BaseModel):
     time_scale: Annotated[float, Field(gt=0)] = 1200.0
     certifications: dict[str, list[str]] = Field(default_factory=dict)
     orders: list[DemoOrder] = Field(default_factory=list)
+    technicians: list[DemoTechnician] = Field(default_factory=list)
     breakdown: Breakdown | None = None
     coordinator: dict[str, Any] = Field(
         default_factory=dict, description="extra coordinator settings (e.g. orders.*)"
@@ -283,6 +297,11 @@ def coordinator_settings(
     return settings
 
 
+def technician_key(technician_id: str) -> str:
+    """The name under which the demo keeps (and prints) a technician's API key."""
+    return f"Technician {technician_id}"
+
+
 def prepare_registry(
     settings: dict[str, Any], plants: list[Plant], spec: DemoSpec
 ) -> dict[str, str]:
@@ -293,8 +312,10 @@ def prepare_registry(
     from cloud.database import transaction
     from cloud.main import build_context
     from cloud.registry import service as registry_service
-    from cloud.registry.models import UnitCreate
+    from cloud.registry.models import TechnicianCreate, UnitCreate, WorkingHours
 
+    # The demo runs at any hour and compresses days into minutes: its technicians never sleep.
+    round_the_clock = [WorkingHours(weekday=day, start="00:00", end="23:59") for day in range(7)]
     context = build_context(load_settings(None, **settings))
     system = Actor(principal_id=0, name="demo", role=Role.COORDINATOR)
     keys: dict[str, str] = {}
@@ -320,6 +341,25 @@ def prepare_registry(
                         certifications=spec.certifications.get(plant.unit, []),
                     ),
                 )
+            known_technicians = {
+                t.id for t in registry_service.list_technicians(session=session, actor=system)
+            }
+            for tech in spec.technicians:
+                if tech.id in known_technicians:
+                    continue
+                registry_service.add_technician(
+                    session=session,
+                    actor=system,
+                    spec=TechnicianCreate(
+                        id=tech.id,
+                        employer_unit_id=tech.unit,
+                        name=tech.name,
+                        skills=tech.skills,
+                        home_latitude=tech.latitude,
+                        home_longitude=tech.longitude,
+                        working_hours=round_the_clock,
+                    ),
+                )
             principals = [PrincipalCreate(name="Network coordinator", role=Role.COORDINATOR)]
             principals += [
                 PrincipalCreate(name=f"Customer {c}", role=Role.CUSTOMER, customer_id=c)
@@ -328,6 +368,10 @@ def prepare_registry(
             principals += [
                 PrincipalCreate(name=f"Plant {p.unit}", role=Role.PLANT, unit_id=p.unit)
                 for p in plants
+            ]
+            principals += [
+                PrincipalCreate(name=technician_key(t.id), role=Role.TECHNICIAN, technician_id=t.id)
+                for t in spec.technicians
             ]
             for principal in principals:
                 _row, key = auth_service.create_principal(session=session, spec=principal)

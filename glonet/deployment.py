@@ -2,8 +2,9 @@
 
 ``glonet demo --prepare DIR`` onboards the plants into the coordinator's database (PostgreSQL in
 the compose file), gives each gateway its own broker password, writes the Mosquitto password and
-ACL files generated from the registry, one gateway configuration per plant and the coordinator's
-settings file, and the API keys. The compose services then only run ``glonet`` commands.
+ACL files generated from the registry, one gateway configuration per plant, one broker login per
+technician's device, the coordinator's settings file, and the API keys. The compose services
+then only run ``glonet`` commands.
 """
 
 from __future__ import annotations
@@ -65,6 +66,24 @@ def prepare(
                     "machines": gateway_machines(plant),
                 }
                 _write(out_dir / "gateways" / f"{plant.unit}.yaml", yaml.safe_dump(gateway))
+            for tech in spec.technicians:
+                password = broker_service.new_password()
+                registry_service.set_technician_mqtt_password_hash(
+                    session=session,
+                    actor=system,
+                    technician_id=tech.id,
+                    password_hash=broker_service.hash_password(password),
+                )
+                device = {
+                    "network": spec.network,
+                    "technician": tech.id,
+                    "broker": {
+                        "url": broker_url,
+                        "username": broker_service.technician_user(tech.id),
+                        "password": password,
+                    },
+                }
+                _write(out_dir / "technicians" / f"{tech.id}.yaml", yaml.safe_dump(device))
             broker_flows.generate(
                 session=session, settings=coordinator_settings, out_dir=broker_dir
             )

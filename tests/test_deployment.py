@@ -16,6 +16,7 @@ from edge.config import load_config
 from glonet.cli import build_parser
 from glonet.demo_network import load_spec
 from glonet.deployment import prepare
+from protocols import topics
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -101,6 +102,12 @@ def test_the_setup_step_writes_consistent_configuration(tmp_path: Path) -> None:
         assert f"user {unit}" in acl
         gateway = load_config(str(tmp_path / "gateways" / f"{unit}.yaml"))
         assert gateway.unit == unit and gateway.broker.username == unit
+    assert spec.technicians
+    for tech in spec.technicians:
+        device = yaml.safe_load((tmp_path / "technicians" / f"{tech.id}.yaml").read_text())
+        user = device["broker"]["username"]
+        assert passwd.count(f"{user}:$7$") == 1
+        assert f"user {user}\ntopic read {topics.technician_alerts(spec.network, tech.id)}" in acl
     coordinator = load_settings(tmp_path / "coordinator.yaml")
     assert coordinator.mqtt.host == "mosquitto" and coordinator.telemetry.sink == "influxdb"
     assert "password_file" in (tmp_path / "mosquitto/mosquitto.conf").read_text()

@@ -26,11 +26,17 @@ def generate(*, session: Session, settings: Settings, out_dir: Path) -> tuple[Pa
     for unit in units:
         if not unit.mqtt_password_hash:
             _LOGGER.warning("unit %s has no broker credentials yet; it cannot connect", unit.id)
-    technicians = session.scalars(
-        select(Technician.id)
+    technicians = session.execute(
+        select(Technician.id, Technician.mqtt_password_hash)
         .join(Unit, Unit.id == Technician.employer_unit_id)
         .where(Unit.network_id == settings.network)
-    )
+        .order_by(Technician.id)
+    ).all()
+    technician_credentials = [
+        service.TechnicianCredential(tech_id, password_hash)
+        for tech_id, password_hash in technicians
+        if password_hash
+    ]
     passwd = service.password_file(
         coordinator_user=mqtt.username,
         coordinator_hash=service.hash_password(mqtt.password),
@@ -38,11 +44,13 @@ def generate(*, session: Session, settings: Settings, out_dir: Path) -> tuple[Pa
             service.GatewayCredential(unit.id, unit.mqtt_password_hash or "")
             for unit in with_credentials
         ],
+        technicians=technician_credentials,
     )
     acl = service.acl_file(
         network=settings.network,
         coordinator_user=mqtt.username,
         unit_ids=[unit.id for unit in with_credentials],
-        technician_ids=list(technicians),
+        technician_ids=[tech_id for tech_id, _hash in technicians],
+        technician_users=[c.technician_id for c in technician_credentials],
     )
     return service.write_files(out_dir, passwd=passwd, acl=acl)

@@ -2,8 +2,9 @@
 
 Passwords use Mosquitto 2's own format (``mosquitto_passwd``): ``user:$7$<iterations>$<base64
 salt>$<base64 PBKDF2-HMAC-SHA512 digest>``. The ACL lets each gateway publish only under its own
-unit and read only its own ``cmd`` topic; the coordinator reads everything in the network and
-writes commands, technician alerts and its own state.
+unit and read only its own ``cmd`` topic; a technician's device (user ``technician/<id>``, which
+no unit id can spell) reads only its own alerts and writes only its own replies; the coordinator
+reads everything in the network and writes commands, technician alerts and its own state.
 """
 
 from __future__ import annotations
@@ -47,17 +48,33 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
+def technician_user(technician_id: str) -> str:
+    """The MQTT user name of a technician's device."""
+    return f"technician/{technician_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayCredential:
     unit_id: str
     password_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class TechnicianCredential:
+    technician_id: str
+    password_hash: str
+
+
 def password_file(
-    *, coordinator_user: str, coordinator_hash: str, gateways: Sequence[GatewayCredential]
+    *,
+    coordinator_user: str,
+    coordinator_hash: str,
+    gateways: Sequence[GatewayCredential],
+    technicians: Sequence[TechnicianCredential] = (),
 ) -> str:
     lines = [f"{coordinator_user}:{coordinator_hash}"]
     lines.extend(f"{g.unit_id}:{g.password_hash}" for g in gateways)
+    lines.extend(f"{technician_user(t.technician_id)}:{t.password_hash}" for t in technicians)
     return "\n".join(lines) + "\n"
 
 
@@ -67,8 +84,13 @@ def acl_file(
     coordinator_user: str,
     unit_ids: Sequence[str],
     technician_ids: Sequence[str] = (),
+    technician_users: Sequence[str] = (),
 ) -> str:
-    """Per-user ACL blocks; a gateway's MQTT user name is its unit id."""
+    """Per-user ACL blocks; a gateway's MQTT user name is its unit id.
+
+    The coordinator may alert every technician in ``technician_ids``; ``technician_users`` are
+    those whose devices have broker credentials and get their own block.
+    """
     blocks = [
         "\n".join(
             [
@@ -88,6 +110,16 @@ def acl_file(
                     f"topic write {topics.unit_filter(network, unit)}",
                     f"topic read {topics.command(network, unit)}",
                     f"topic read {topics.coordinator_state(network)}",
+                ]
+            )
+        )
+    for technician in technician_users:
+        blocks.append(
+            "\n".join(
+                [
+                    f"user {technician_user(technician)}",
+                    f"topic read {topics.technician_alerts(network, technician)}",
+                    f"topic write {topics.technician_replies(network, technician)}",
                 ]
             )
         )

@@ -91,6 +91,7 @@ class Technician(Base):
     home_latitude: Mapped[float] = mapped_column(Float)
     home_longitude: Mapped[float] = mapped_column(Float)
     working_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    mqtt_password_hash: Mapped[str | None] = mapped_column(String(300), default=None)
 
 
 class TransportTime(Base):

@@ -295,6 +295,16 @@ def add_technician(*, session: Session, actor: Actor, spec: TechnicianCreate) ->
     return row
 
 
+def set_technician_mqtt_password_hash(
+    *, session: Session, actor: Actor, technician_id: str, password_hash: str
+) -> Technician:
+    """Store a technician device's broker credential hash: the coordinator, or the employer."""
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
+    technician = get_technician(session=session, actor=actor, technician_id=technician_id)
+    technician.mqtt_password_hash = password_hash
+    return technician
+
+
 def update_technician(
     *, session: Session, actor: Actor, technician_id: str, changes: TechnicianUpdate
 ) -> Technician:

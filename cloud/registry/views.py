@@ -165,6 +165,24 @@ def get_technician(technician_id: str, session: DbSession, actor: CurrentActor) 
     return TechnicianRead.model_validate(row)
 
 
+@router.post("/technicians/{technician_id}/mqtt-credentials", status_code=status.HTTP_201_CREATED)
+def issue_technician_mqtt_credentials(
+    technician_id: str, session: DbSession, actor: CurrentActor
+) -> MqttCredentials:
+    """A new broker password for the technician's device (effective after the next
+    `glonet cloud broker-config`)."""
+    password = broker_service.new_password()
+    service.set_technician_mqtt_password_hash(
+        session=session,
+        actor=actor,
+        technician_id=technician_id,
+        password_hash=broker_service.hash_password(password),
+    )
+    return MqttCredentials(
+        username=broker_service.technician_user(technician_id), password=password
+    )
+
+
 @router.patch("/technicians/{technician_id}")
 def update_technician(
     technician_id: str, changes: TechnicianUpdate, session: DbSession, actor: CurrentActor

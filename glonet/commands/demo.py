@@ -2,7 +2,8 @@
 
 A private Mosquitto, the simulated plants, one gateway per plant and the coordinator (SQLite,
 embedded telemetry) on http://127.0.0.1:8000; demo keys printed; a few co-designed orders run
-at an accelerated time scale while one machine breaks down and the plan adapts.
+at an accelerated time scale while one machine breaks down, the plan adapts, and a demo technician
+resolves its maintenance ticket so that the machine's gateway repairs it.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from glonet.demo_network import ROOT
+from glonet.demo_network import ROOT, DemoError
+
+if TYPE_CHECKING:
+    from glonet.demo_driver import DemoDriver
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_SPEC = ROOT / "deploy" / "demo.yaml"
@@ -53,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
     from glonet.demo_driver import DemoDriver
     from glonet.demo_network import (
         Coordinator,
-        DemoError,
         PlantNetwork,
         coordinator_settings,
         load_spec,
@@ -82,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
     )
     coordinator = Coordinator(workdir, settings)
+    driver: DemoDriver | None = None
     try:
         print(f"starting {len(spec.plants)} simulated plants and their gateways…")
         plants.start()
@@ -104,10 +108,21 @@ def run(args: argparse.Namespace) -> int:
         _LOGGER.error("%s", exc)
         return 1
     finally:
+        if driver is not None:
+            _print_tickets(driver)
         coordinator.stop()
         plants.stop()
     print("stopped cleanly")
     return 0
+
+
+def _print_tickets(driver: DemoDriver) -> None:
+    import httpx
+
+    try:
+        print(driver.ticket_summary())
+    except (DemoError, httpx.HTTPError) as exc:
+        _LOGGER.warning("could not count the maintenance tickets: %s", exc)
 
 
 def _banner(url: str, keys: dict[str, str], workdir: Path, time_scale: float) -> None:

@@ -10,11 +10,12 @@ import paho.mqtt.client as paho
 import pytest
 
 from cloud.brokerconfig import flows
-from cloud.brokerconfig.service import hash_password, verify_password
+from cloud.brokerconfig.service import hash_password, technician_user, verify_password
 from cloud.config import Settings
 from cloud.database import transaction
 from cloud.main import build_context
 from cloud.registry import service as registry_service
+from cloud.registry.models import TechnicianCreate
 from glonet.broker import MosquittoBroker
 from protocols import topics
 from tests.cloud.conftest import coordinator, onboard
@@ -101,6 +102,22 @@ def secured_broker(
                 password_hash=hash_password(passwords[unit]),
             )
     with transaction(context.session_factory) as session:
+        for tech, unit in (("tech-a", "plant-a"), ("tech-b", "plant-b")):
+            registry_service.add_technician(
+                session=session,
+                actor=coordinator(),
+                spec=TechnicianCreate(
+                    id=tech, employer_unit_id=unit, name=tech, home_latitude=0, home_longitude=0
+                ),
+            )
+        passwords[technician_user("tech-a")] = "tech-a-password"
+        registry_service.set_technician_mqtt_password_hash(
+            session=session,
+            actor=coordinator(),
+            technician_id="tech-a",
+            password_hash=hash_password("tech-a-password"),
+        )
+    with transaction(context.session_factory) as session:
         passwd, acl = flows.generate(session=session, settings=settings, out_dir=tmp_path / "b")
     context.engine.dispose()
     broker = mosquitto_factory(
@@ -138,3 +155,38 @@ def test_generated_files_enforce_each_gateways_topics(
     finally:
         coordinator_client.close()
         plant_a.close()
+
+
+def test_a_technician_reads_only_its_own_alerts(
+    secured_broker: tuple[MosquittoBroker, dict[str, str], str],
+) -> None:
+    broker, passwords, network = secured_broker
+    without_credentials = Client(broker, technician_user("tech-b"), "anything")
+    assert without_credentials.refused.wait(5)
+    without_credentials.close()
+
+    coordinator_client = Client(broker, "coordinator-svc", "coord-pass")
+    user = technician_user("tech-a")
+    tech_a = Client(broker, user, passwords[user])
+    try:
+        assert coordinator_client.connected.wait(5) and tech_a.connected.wait(5)
+        assert coordinator_client.subscribe(topics.network_filter(network)) == 1
+        for topic in (
+            topics.technician_alerts(network, "tech-b"),
+            topics.command(network, "plant-a"),
+            topics.technician_alerts(network, "tech-a"),
+        ):
+            tech_a.subscribe(topic)
+        coordinator_client.publish(topics.technician_alerts(network, "tech-b"), b"for-b")
+        coordinator_client.publish(topics.command(network, "plant-a"), b"cmd-a")
+        coordinator_client.publish(topics.technician_alerts(network, "tech-a"), b"for-a")
+        assert tech_a.wait_for(b"for-a") == [b"for-a"]
+
+        # It replies only as itself: another technician's replies are dropped by the broker.
+        tech_a.publish(topics.technician_replies(network, "tech-b"), b"as-b")
+        tech_a.publish(topics.technician_replies(network, "tech-a"), b"as-a")
+        coordinator_client.wait_for(b"as-a")
+        assert b"as-b" not in [p for _, p in coordinator_client.received]
+    finally:
+        coordinator_client.close()
+        tech_a.close()
