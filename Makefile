@@ -21,7 +21,7 @@ test: system-packages venv lint pytest
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict protocols
+	$(BIN)/mypy --strict protocols cloud/scheduling
 
 pytest: system-packages venv
 	$(BIN)/pytest
