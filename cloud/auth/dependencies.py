@@ -6,30 +6,20 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from cloud.auth import service
 from cloud.auth.models import Actor
-from cloud.exceptions import DatabaseError, NotAuthenticated
+from cloud.database import transaction
+from cloud.exceptions import NotAuthenticated
 
 SESSION_COOKIE = "glonet_key"
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One session per request, committed when the handler returns without error."""
-    session: Session = request.app.state.context.session_factory()
-    try:
+    with transaction(request.app.state.context.session_factory) as session:
         yield session
-        session.commit()
-    except SQLAlchemyError as exc:
-        session.rollback()
-        raise DatabaseError(f"database operation failed: {exc.__class__.__name__}") from exc
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a client that got 201 can read it.
@@ -53,3 +43,13 @@ def get_actor(request: Request, session: DbSession) -> Actor:
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def page_actor(request: Request, session: Session) -> Actor | None:
+    """The signed-in actor of a server-rendered page (its session cookie), or ``None``."""
+    try:
+        return service.authenticate(
+            session=session, api_key=request.cookies.get(SESSION_COOKIE, "")
+        )
+    except NotAuthenticated:
+        return None
