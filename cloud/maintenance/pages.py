@@ -14,11 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from cloud.auth import service as auth_service
-from cloud.auth.dependencies import SESSION_COOKIE, DbSession
+from cloud.auth.dependencies import DbSession, page_actor
 from cloud.auth.models import Actor, Role
 from cloud.database import utcnow
-from cloud.exceptions import NotAuthenticated, NotFound
+from cloud.exceptions import NotFound
 from cloud.maintenance import charts, reporting, service
 from cloud.maintenance.models import OPEN_STATUSES, ComparisonRow, TicketStatus
 from cloud.maintenance.views import RowId, ticket_detail
@@ -30,15 +29,6 @@ templates = Jinja2Templates(directory=[HERE / "templates", WEB_TEMPLATES])
 router = APIRouter(prefix="/maintenance", include_in_schema=False)
 BOARD_COLUMNS = [*OPEN_STATUSES, TicketStatus.RESOLVED]
 FIGURE_DAYS = 30
-
-
-def _actor(request: Request, session: DbSession) -> Actor | None:
-    try:
-        return auth_service.authenticate(
-            session=session, api_key=request.cookies.get(SESSION_COOKIE, "")
-        )
-    except NotAuthenticated:
-        return None
 
 
 def _render(request: Request, name: str, actor: Actor, **context: Any) -> HTMLResponse:
@@ -61,7 +51,7 @@ def board(
     priority: str | None = None,
 ) -> HTMLResponse:
     """Open tickets by status, with filters."""
-    actor = _actor(request, session)
+    actor = page_actor(request, session)
     if actor is None:
         return _login(request)
     tickets = service.list_tickets(
@@ -90,7 +80,7 @@ def board(
 
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
 def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLResponse:
-    actor = _actor(request, session)
+    actor = page_actor(request, session)
     if actor is None:
         return _login(request)
     try:
@@ -123,7 +113,7 @@ def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLR
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(request: Request, session: DbSession) -> HTMLResponse:
     """The technician's open tickets, live, with acknowledge and resolve buttons."""
-    actor = _actor(request, session)
+    actor = page_actor(request, session)
     if actor is None:
         return _login(request)
     tickets = []
@@ -135,7 +125,7 @@ def inbox(request: Request, session: DbSession) -> HTMLResponse:
 @router.get("/figures", response_class=HTMLResponse)
 def figures_page(request: Request, session: DbSession) -> HTMLResponse:
     """Figures with charts: the caller's scope, its assets, the anonymised comparison."""
-    actor = _actor(request, session)
+    actor = page_actor(request, session)
     if actor is None:
         return _login(request)
     if actor.role not in (Role.COORDINATOR, Role.PLANT):

@@ -13,30 +13,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
-from cloud.auth import service as auth_service
-from cloud.auth.dependencies import SESSION_COOKIE, CurrentActor, DbSession
-from cloud.auth.models import Actor, Role
+from cloud.auth.dependencies import CurrentActor, DbSession, page_actor
+from cloud.auth.models import Role
 from cloud.database import utcnow
 from cloud.dispatch import gantt
 from cloud.events import Event, sse_stream
-from cloud.exceptions import NotAuthenticated
 from cloud.orders import service as orders_service
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 
-def _actor(request: Request, session: DbSession) -> Actor | None:
-    try:
-        return auth_service.authenticate(
-            session=session, api_key=request.cookies.get(SESSION_COOKIE, "")
-        )
-    except NotAuthenticated:
-        return None
-
-
 def _page(request: Request, session: DbSession, name: str, **context: Any) -> HTMLResponse:
-    actor = _actor(request, session)
+    actor = page_actor(request, session)
     if actor is None:
         return templates.TemplateResponse(request, "login.html", status_code=401)
     return templates.TemplateResponse(request, name, {"actor": actor, **context})
@@ -58,7 +47,7 @@ def configurator_page(request: Request, session: DbSession, family: str | None =
 
 @router.get("/orders", response_class=HTMLResponse)
 def orders_page(request: Request, session: DbSession) -> Any:
-    actor = _actor(request, session)
+    actor = page_actor(request, session)
     orders = []
     if actor is not None and actor.role in (Role.COORDINATOR, Role.CUSTOMER):
         rows = orders_service.list_orders(session=session, actor=actor)
@@ -68,7 +57,7 @@ def orders_page(request: Request, session: DbSession) -> Any:
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(order_id: str, request: Request, session: DbSession) -> Any:
-    actor = _actor(request, session)
+    actor = page_actor(request, session)
     if actor is None:
         return _page(request, session, "order.html")
     order = orders_service.get_order(session=session, actor=actor, order_id=order_id)

@@ -8,9 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from cloud.auth import service as auth_service
-from cloud.auth.dependencies import SESSION_COOKIE, DbSession
-from cloud.exceptions import NotAuthenticated
+from cloud.auth.dependencies import DbSession, page_actor
 from cloud.network import service as network_service
 
 router = APIRouter(include_in_schema=False)
@@ -20,11 +18,8 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templat
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request, session: DbSession) -> HTMLResponse:
     """The overview for the caller's scope, or the sign-in form without a valid key."""
-    try:
-        actor = auth_service.authenticate(
-            session=session, api_key=request.cookies.get(SESSION_COOKIE, "")
-        )
-    except NotAuthenticated:
+    actor = page_actor(request, session)
+    if actor is None:
         return templates.TemplateResponse(request, "login.html", status_code=401)
     network = request.app.state.context.settings.network
     overview = None
