@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import expect, sync_playwright
 
 from cloud.config import Settings
 from glonet.broker import MosquittoBroker, free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Gateway, Tenants, mqtt_settings, populate
+from tests.cloud.serving import serve
 
 pytestmark = pytest.mark.integration
 
@@ -34,26 +33,8 @@ def served(
     )
     app = create_app(settings)
     tenants = populate(app.state.context)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not _healthy(port) and time.monotonic() < deadline:  # up and subscribed
-            time.sleep(0.05)
-        assert _healthy(port)
-        yield f"http://127.0.0.1:{port}", tenants
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
+    with serve(app) as base_url:
+        yield base_url, tenants
 
 
 def test_overview_page_updates_live(

@@ -3,7 +3,6 @@ technicians and one principal per role; on SQLite, and on PostgreSQL where it is
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,9 +27,10 @@ from cloud.maintenance import flows
 from cloud.maintenance.config import MaintenanceSettings
 from cloud.maintenance.worker import MaintenanceWorker
 from cloud.registry.models import Machine, Technician, Unit
-from glonet.broker import MosquittoBroker, free_port
+from glonet.broker import MosquittoBroker
 from protocols import messages, topics
 from protocols.enums import AlarmSource, AlarmState
+from tests.cloud.serving import serve
 
 NETWORK = "demo"
 _TODAY = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -283,24 +282,8 @@ def served(
     factory = app.state.context.session_factory
     with transaction(factory) as session:
         keys = seed(session, network)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        eventually(lambda: _healthy(base_url))
+    with serve(app) as base_url:
         yield Served(base_url, network, app, Seeded(factory, keys))
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _healthy(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect, sync_playwright
 
 from cloud.config import Settings
@@ -18,6 +15,7 @@ from glonet.broker import MosquittoBroker, free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import mqtt_settings
 from tests.cloud.orders.network import ROBOT_CELL, build_network
+from tests.cloud.serving import serve
 
 pytestmark = pytest.mark.integration
 
@@ -35,25 +33,8 @@ def served(
     )
     app = create_app(settings)
     keys = build_network(app.state.context)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not _up(port) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", keys
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-def _up(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
-    except httpx.HTTPError:
-        return False
+    with serve(app) as base_url:
+        yield base_url, keys
 
 
 def _sign_in(page: Page, base_url: str, path: str, key: str) -> None:
