@@ -56,15 +56,17 @@ def test_newer_minor_version_with_unknown_fields_is_accepted():
     data["body"]["operator"] = "anna"
     decoded = codec.decode(json.dumps(data))
     assert decoded.body.job_order_id == "jo-1"
+    assert codec.decode_for_topic(TopicKind.JOB, json.dumps(data)) == decoded
 
 
 def test_unknown_fields_in_the_current_version_are_refused():
     data = _as_dict(SAMPLES[4])
     data["body"]["operator"] = "anna"
-    with pytest.raises(ProtocolError) as excinfo:
-        codec.decode(json.dumps(data))
-    assert excinfo.value.reason is RejectReason.INVALID
-    assert "operator" in excinfo.value.detail
+    for decode in (codec.decode, lambda p: codec.decode_for_topic(TopicKind.JOB, p)):
+        with pytest.raises(ProtocolError) as excinfo:
+            decode(json.dumps(data))
+        assert excinfo.value.reason is RejectReason.INVALID
+        assert "operator" in excinfo.value.detail
 
 
 @pytest.mark.parametrize(
@@ -178,3 +180,39 @@ def test_decode_mutated_valid_payloads_only_raises_protocol_error(case):
     except ProtocolError:
         return
     assert isinstance(decoded, m.Envelope)
+
+
+def _outcome(decode, payload, expected):
+    try:
+        return decode(payload, expected)
+    except ProtocolError as exc:
+        return exc.reason
+
+
+@settings(max_examples=400)
+@given(_mutations(), st.sampled_from(["1.0", "1.1", "1.9", "2.1"]))
+def test_fast_path_for_a_known_type_agrees_with_the_careful_path(case, version):
+    """decode(expected=...) validates the JSON in pydantic-core in one pass; whatever the
+    payload, it must give the same message or the same reject reason as the careful path."""
+    message, choices = case
+    data = _mutate(_as_dict(message), choices)
+    if isinstance(data, dict):
+        data["version"] = version
+    payload = json.dumps(data).encode()
+    expected = type(message)
+    fast = _outcome(lambda p, e: codec.decode(p, expected=e), payload, expected)
+    careful = _outcome(
+        lambda p, e: codec._decode(p, e, codec.DEFAULT_MAX_PAYLOAD), payload, expected
+    )
+    assert fast == careful
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"value": NaN', '"value": Infinity', '"value": 1e400', '"value": -Infinity'],
+)
+def test_non_finite_numbers_are_refused_on_the_fast_path_too(text):
+    payload = codec.encode(SAMPLES[3]).decode().replace('"value":12.5', text)
+    assert text in payload
+    with pytest.raises(ProtocolError):
+        codec.decode(payload, expected=m.Telemetry)
