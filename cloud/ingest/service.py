@@ -223,25 +223,21 @@ def _apply(
 
 
 def _samples(unit_id: str, message: messages.Telemetry) -> list[SampleRecord]:
+    # str() of a StrEnum is its value, in C: the enum's ``.value`` costs a Python call per sample.
     return [
-        SampleRecord(
-            unit_id=unit_id,
-            machine=sample.machine,
-            metric=sample.metric,
-            time=sample.source_time,
-            value=sample.value,
-            quality=sample.quality.value,
-        )
-        for sample in message.body.samples
+        SampleRecord(unit_id, s.machine, s.metric, s.source_time, s.value, str(s.quality))
+        for s in message.body.samples
     ]
 
 
 def _telemetry_events(samples: Sequence[SampleRecord]) -> list[dict[str, Any]]:
     """One event per machine and batch with its newest values (not one per sample)."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
-    for sample in samples:
-        metrics = newest.setdefault((sample.unit_id, sample.machine), {})
-        metrics[sample.metric] = sample.value
+    for unit_id, machine, metric, _time, value, _quality in samples:
+        metrics = newest.get((unit_id, machine))
+        if metrics is None:
+            metrics = newest[(unit_id, machine)] = {}
+        metrics[metric] = value
     return [
         {"type": TopicKind.TELEMETRY.value, "unit_id": unit, "machine": machine, "metrics": values}
         for (unit, machine), values in newest.items()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, Float, Integer, String
@@ -13,9 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cloud.database import Base, UtcDateTime
 
 
-@dataclass(frozen=True, slots=True)
-class SampleRecord:
-    """One accepted sample, ready for a sink."""
+class SampleRecord(NamedTuple):
+    """One accepted sample, ready for a sink (a tuple: the ingest makes one per sample)."""
 
     unit_id: str
     machine: str
@@ -27,9 +25,8 @@ class SampleRecord:
     @property
     def number(self) -> float | None:
         """The value as a number (booleans as 0/1), or None for text."""
-        if isinstance(self.value, str):
-            return None
-        return float(self.value)
+        value = self.value
+        return None if isinstance(value, str) else float(value)
 
     def columns(self) -> dict[str, Any]:
         """The sample as a row of the samples (and latest-value) tables."""

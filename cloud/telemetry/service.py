@@ -8,7 +8,6 @@ also records the message ids, which keeps them exactly-once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,41 +26,55 @@ from cloud.telemetry.models import (
 )
 
 
-@dataclass
-class _Accumulator:
-    count: int
-    total: float
-    minimum: float
-    maximum: float
-    last: float
-    last_time: datetime
-
-    def add(self, value: float, time: datetime) -> None:
-        self.count += 1
-        self.total += value
-        self.minimum = min(self.minimum, value)
-        self.maximum = max(self.maximum, value)
-        if time >= self.last_time:
-            self.last, self.last_time = value, time
-
-
 def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None:
-    """Fold numeric samples into their minute buckets."""
-    buckets: dict[tuple[str, str, str, datetime], _Accumulator] = {}
-    for sample in samples:
-        number = sample.number
-        if number is None:
+    """Fold numeric samples into their minute buckets.
+
+    This runs for every accepted sample, so the loop keeps to plain tuples and lists: a bucket is
+    ``[count, total, minimum, maximum, last, last_time]``.
+    """
+    buckets: dict[tuple[str, str, str, datetime], list[Any]] = {}
+    minutes: dict[datetime, datetime] = {}
+    for unit_id, machine, metric, time, value, _quality in samples:
+        if isinstance(value, str):
             continue
-        minute = sample.time.replace(second=0, microsecond=0)
-        key = (sample.unit_id, sample.machine, sample.metric, minute)
+        number = float(value)
+        minute = minutes.get(time)
+        if minute is None:
+            minute = minutes[time] = time.replace(second=0, microsecond=0)
+        key = (unit_id, machine, metric, minute)
         bucket = buckets.get(key)
         if bucket is None:
-            buckets[key] = _Accumulator(1, number, number, number, number, sample.time)
-        else:
-            bucket.add(number, sample.time)
+            buckets[key] = [1, number, number, number, number, time]
+            continue
+        bucket[0] += 1
+        bucket[1] += number
+        if number < bucket[2]:
+            bucket[2] = number
+        if number > bucket[3]:
+            bucket[3] = number
+        if time >= bucket[5]:
+            bucket[4], bucket[5] = number, time
     rows = [
-        {"unit_id": u, "machine": m, "metric": k, "minute": minute, **vars(acc)}
-        for (u, m, k, minute), acc in buckets.items()
+        {
+            "unit_id": unit_id,
+            "machine": machine,
+            "metric": metric,
+            "minute": minute,
+            "count": count,
+            "total": total,
+            "minimum": minimum,
+            "maximum": maximum,
+            "last": last,
+            "last_time": last_time,
+        }
+        for (unit_id, machine, metric, minute), (
+            count,
+            total,
+            minimum,
+            maximum,
+            last,
+            last_time,
+        ) in buckets.items()
     ]
     if rows:
         session.connection().execute(_rollup_upsert(session), rows)
@@ -90,7 +103,7 @@ def update_latest(*, session: Session, samples: Sequence[SampleRecord]) -> None:
     """Keep the newest value of every metric (text values too)."""
     newest: dict[tuple[str, str, str], SampleRecord] = {}
     for sample in samples:
-        key = (sample.unit_id, sample.machine, sample.metric)
+        key = sample[:3]
         current = newest.get(key)
         if current is None or sample.time >= current.time:
             newest[key] = sample

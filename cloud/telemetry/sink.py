@@ -10,16 +10,19 @@ InfluxDB path is idempotent as well.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
+import psycopg
 from influxdb_client import InfluxDBClient, Point, WriteOptions
 from influxdb_client.client.exceptions import InfluxDBError
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError
 
 from cloud.config import SinkKind, TelemetrySettings
-from cloud.exceptions import TelemetrySinkError
+from cloud.exceptions import DatabaseError, TelemetrySinkError
 from cloud.operations.metrics import Metrics
 from cloud.telemetry.models import SampleRecord, TelemetrySample
 
@@ -38,9 +41,10 @@ class TelemetrySink(Protocol):
 class EmbeddedSink:
     """Samples in the coordinator's own database (bounded retention, see the pruning).
 
-    This is the hottest insert of the coordinator, so rows go to the driver's ``executemany``
-    as tuples: SQLAlchemy's per-row parameter handling cost more than SQLite's own work. The
-    time column's bind processor keeps the stored form exactly what SQLAlchemy writes.
+    This is the hottest insert of the coordinator, so rows bypass the ORM: PostgreSQL gets them
+    through ``COPY`` (several times faster than an ``executemany`` of inserts), SQLite through
+    the driver's ``executemany``. Each distinct time is converted once, by the column's own bind
+    processor, so the stored form is exactly what the ORM writes and reads back.
     """
 
     name = "embedded"
@@ -50,23 +54,50 @@ class EmbeddedSink:
         if not samples:
             return
         connection = session.connection()
-        dialect = connection.dialect
-        to_db = TelemetrySample.__table__.c.time.type.bind_processor(dialect) or _identity
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        if connection.dialect.name == "postgresql":
+            _copy_rows(connection, _rows(samples, _identity))
+            return
+        # The column's processor for this dialect, as the ORM applies it (the generic type's
+        # own processor would hand sqlite3 a datetime, stored in another text form).
+        time_type = TelemetrySample.__table__.c.time.type
+        to_db = time_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
         statement = (
             f"INSERT INTO {TelemetrySample.__tablename__} ({', '.join(self.COLUMNS)})"
-            f" VALUES ({', '.join([marker] * len(self.COLUMNS))})"
+            f" VALUES ({', '.join(['?'] * len(self.COLUMNS))})"
         )
-        rows = []
-        for sample in samples:
-            number = sample.number
-            text = sample.value if number is None else None
-            row = (sample.unit_id, sample.machine, sample.metric, to_db(sample.time))
-            rows.append((*row, number, text, sample.quality))
-        connection.exec_driver_sql(statement, rows)
+        connection.exec_driver_sql(statement, _rows(samples, to_db or _identity))
 
     def close(self) -> None:
         return None
+
+
+def _rows(samples: Sequence[SampleRecord], to_db: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
+    times: dict[datetime, Any] = {}
+    rows = []
+    for unit_id, machine, metric, time, value, quality in samples:
+        stored = times.get(time)
+        if stored is None:
+            stored = times[time] = to_db(time)
+        if isinstance(value, str):
+            rows.append((unit_id, machine, metric, stored, None, value, quality))
+        else:
+            rows.append((unit_id, machine, metric, stored, float(value), None, quality))
+    return rows
+
+
+def _copy_rows(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """``COPY`` on the session's own psycopg connection, inside the batch's transaction."""
+    statement = (
+        f"COPY {TelemetrySample.__tablename__} ({', '.join(EmbeddedSink.COLUMNS)}) FROM STDIN"
+    )
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"storing telemetry samples failed: {exc.__class__.__name__}") from exc
 
 
 class InfluxSink:

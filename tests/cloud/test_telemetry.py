@@ -7,12 +7,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cloud.config import Settings, TelemetrySettings
 from cloud.context import AppContext
@@ -20,7 +20,7 @@ from cloud.ingest import service as ingest_service
 from cloud.ingest.mqtt import InboundMessage
 from cloud.main import build_context
 from cloud.operations.metrics import Metrics
-from cloud.telemetry.models import MetricRollup, TelemetrySample
+from cloud.telemetry.models import MetricRollup, SampleRecord, TelemetrySample
 from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
@@ -93,6 +93,48 @@ def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) ->
         "spindle_rpm",
         "good",
     )
+
+
+def test_embedded_sink_stores_what_the_orm_stores(context: AppContext) -> None:
+    """The sink bypasses the ORM (COPY on PostgreSQL, raw executemany on SQLite): its rows must
+    read back, compare and filter exactly like rows the ORM writes."""
+    from cloud.database import transaction
+
+    cest = timezone(timedelta(hours=2))
+    at = datetime(2030, 5, 1, 14, 30, 15, 250_000, tzinfo=cest)
+    records = [
+        SampleRecord("plant-a", "mill-1", "spindle_rpm", at, 1200, "good"),
+        SampleRecord("plant-a", "mill-1", "door_open", at, True, "uncertain"),
+        SampleRecord("plant-a", "mill-1", "program", at + timedelta(seconds=1), "P-7", "good"),
+    ]
+    with transaction(context.session_factory) as session:
+        EmbeddedSink().write(session, records)
+        session.add(
+            TelemetrySample(
+                unit_id="plant-a",
+                machine="mill-1",
+                metric="orm",
+                time=at,
+                value_number=1.0,
+                value_text=None,
+                quality="good",
+            )
+        )
+    with context.session_factory() as session:
+        raw = session.execute(text("SELECT metric, time FROM telemetry_samples")).all()
+        stored = {metric: value for metric, value in raw}
+        assert stored["spindle_rpm"] == stored["orm"] == stored["door_open"]
+        rows = session.scalars(
+            select(TelemetrySample)
+            .where(TelemetrySample.time >= at, TelemetrySample.metric != "orm")
+            .order_by(TelemetrySample.id)
+        ).all()
+    assert [(r.metric, r.time, r.value_number, r.value_text, r.quality) for r in rows] == [
+        ("spindle_rpm", at, 1200.0, None, "good"),
+        ("door_open", at, 1.0, None, "uncertain"),
+        ("program", at + timedelta(seconds=1), None, "P-7", "good"),
+    ]
+    assert all(r.time.tzinfo is not None and r.time.utcoffset() == timedelta(0) for r in rows)
 
 
 def test_rollup_retention_is_bounded(context: AppContext) -> None:
