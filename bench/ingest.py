@@ -1,18 +1,24 @@
 """Ingest benchmark: K simulated gateways publish telemetry batches and job events to Mosquitto.
 
-Measured in one run, on SQLite and (when GLONET_TEST_POSTGRES_URL is set) PostgreSQL, with the
-embedded telemetry sink:
+Two workloads, each published flat out by K gateway processes at once:
 
-- a raw paho subscriber that only counts (the baseline: what one Python MQTT client receives);
-- three topologies: one coordinator process (`glonet cloud serve`: API + ingest); the same plus a
-  second ingest process (`glonet cloud ingest`) sharing `$share/ingest/...`; and an API-only
-  process beside one separate ingest process;
-- p50/p99 latency of `GET /api/machines` on the API process while the ingest runs.
+- bulk: 200 samples per telemetry message (what a gateway sends after an outage, or from a
+  machine with many fast metrics) -- measures samples per second;
+- gateway: 10 samples per message, what the edge gateway sends in normal operation (one message
+  per machine every 100 ms batch window) -- measures messages per second.
+
+For each workload, in the same run: first the baseline alone, a raw paho subscriber that only
+counts (what one Python MQTT client receives of the same stream); then, on SQLite and (when
+GLONET_TEST_POSTGRES_URL is set) PostgreSQL, with the embedded telemetry sink, three topologies:
+one coordinator process (`glonet cloud serve`: API + ingest); the same plus a second ingest
+process (`glonet cloud ingest`) sharing `$share/ingest/...`; and an API-only process beside one
+separate ingest process. p50/p99 latency of `GET /api/machines` on the API process is measured
+while the ingest runs.
 
 Prints a table, writes JSON and a chart to bench/results/. Targets (issue 5): >= 20,000 samples/s
 per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
 
-    python bench/ingest.py [--gateways 4] [--batches 300] [--samples 200]
+    python bench/ingest.py [--gateways 4] [--workloads bulk:300x200,gateway:3000x10]
 """
 
 from __future__ import annotations
@@ -54,8 +60,17 @@ NETWORK = "bench"
 JOB_EVERY = 10
 
 
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    batches: int
+    samples: int
+
+
 @dataclass
 class Result:
+    workload: str
+    samples_per_message: int
     database: str
     topology: str
     workers: int
@@ -131,7 +146,7 @@ def message_count(batches: int) -> int:
 
 
 class RawCounter:
-    """A paho subscriber that only counts what it receives."""
+    """A paho subscriber that only counts what it receives (QoS 1, acknowledged by paho)."""
 
     def __init__(self, port: int) -> None:
         self.count = 0
@@ -311,29 +326,57 @@ TOPOLOGIES = [
 STALL_SECONDS = 60
 
 
-def _measure(
-    args: argparse.Namespace,
-    broker: MosquittoBroker,
-    url: str,
-    units: list[str],
-    http_port: int,
-    key: str,
-    raw: RawCounter,
-) -> tuple[float, ApiProbe, float]:
-    """Release the gateways together; time until every message is applied."""
+def _release_gateways(
+    broker: MosquittoBroker, units: list[str], workload: Workload
+) -> list[multiprocessing.Process]:
+    """Start one publisher process per unit; return once all are connected and ready."""
     go = multiprocessing.Barrier(len(units) + 1)
     gateways = [
         multiprocessing.Process(
-            target=_gateway, args=(broker.port, unit, args.batches, args.samples, go)
+            target=_gateway, args=(broker.port, unit, workload.batches, workload.samples, go)
         )
         for unit in units
     ]
     for process in gateways:
         process.start()
     go.wait()  # every gateway connected with its payloads encoded
+    return gateways
+
+
+def measure_raw(broker: MosquittoBroker, gateways: int, workload: Workload) -> float:
+    """The baseline, alone on the machine: messages/s a counting paho subscriber receives."""
+    units = [f"gw-{i}" for i in range(gateways)]
+    raw = RawCounter(broker.port)
+    raw.ready.wait(5)
+    total = message_count(workload.batches) * len(units)
+    try:
+        processes = _release_gateways(broker, units, workload)
+        started = time.perf_counter()
+        deadline = started + STALL_SECONDS
+        while raw.count < total and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        for process in processes:
+            process.join()
+    finally:
+        raw.stop()
+    if raw.count < total:
+        raise RuntimeError(f"the raw subscriber got {raw.count} of {total} messages")
+    return total / (raw.last - started)
+
+
+def _measure(
+    broker: MosquittoBroker,
+    url: str,
+    units: list[str],
+    workload: Workload,
+    http_port: int,
+    key: str,
+) -> tuple[float, ApiProbe]:
+    """Release the gateways together; time until every message is applied."""
+    gateways = _release_gateways(broker, units, workload)
     probe = ApiProbe(http_port, key)
     probe.start()
-    total = message_count(args.batches) * len(units)
+    total = message_count(workload.batches) * len(units)
     started = time.perf_counter()
     applied, progressed = 0, started
     while applied < total:
@@ -348,13 +391,14 @@ def _measure(
     probe.join()
     for process in gateways:
         process.join()
-    raw_seconds = raw.last - started
-    return seconds, probe, raw.count / raw_seconds if raw_seconds > 0 else 0.0
+    return seconds, probe
 
 
 def run_case(
     args: argparse.Namespace,
     broker: MosquittoBroker,
+    workload: Workload,
+    raw_rate: float,
     database: str,
     url: str,
     topology: tuple[str, int, bool],
@@ -371,28 +415,25 @@ def run_case(
     api_config = _config(directory, url, broker.port, http_port, "coord-0", share, api_ingests)
     watch = OnlineWatch(broker.port)
     processes = [_start("serve", api_config)]
-    raw = None
     try:
         _wait_healthy(http_port)
         for index in range(1, separate + 1):
             config = _config(directory, url, broker.port, free_port(), f"coord-{index}", share)
             processes.append(_start("ingest", config))
         watch.wait_for(workers)
-        raw = RawCounter(broker.port)
-        raw.ready.wait(5)
-        seconds, probe, raw_rate = _measure(args, broker, url, units, http_port, key, raw)
+        seconds, probe = _measure(broker, url, units, workload, http_port, key)
     finally:
         watch.stop()
-        if raw is not None:
-            raw.stop()
         for process in processes:
             process.terminate()
             process.wait(30)
 
-    total = message_count(args.batches) * len(units)
-    samples = args.batches * args.samples * len(units)
+    total = message_count(workload.batches) * len(units)
+    samples = workload.batches * workload.samples * len(units)
     latencies = sorted(probe.latencies)
     return Result(
+        workload=workload.name,
+        samples_per_message=workload.samples,
         database=database,
         topology=label,
         workers=workers,
@@ -448,16 +489,18 @@ def _drop(kind: str, url: str) -> None:
 
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'database':<11}{'topology':<23}{'workers':>8}{'msgs':>8}{'seconds':>9}{'msg/s':>9}{'samples/s':>11}"
-        f"{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}{'API p50':>10}{'API p99':>9}"
+        f"{'workload':<14}{'database':<11}{'topology':<23}{'msgs':>7}{'seconds':>9}{'msg/s':>8}"
+        f"{'samples/s':>11}{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}{'API p50':>10}"
+        f"{'API p99':>9}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
+        workload = f"{r.workload} ({r.samples_per_message})"
         print(
-            f"{r.database:<11}{r.topology:<23}{r.workers:>8}{r.messages:>8}{r.seconds:>9}{r.messages_per_s:>9}"
-            f"{r.samples_per_s:>11}{r.samples_per_s_per_worker:>12}{r.raw_messages_per_s:>11}"
-            f"{r.ratio_to_raw:>7}{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms"
+            f"{workload:<14}{r.database:<11}{r.topology:<23}{r.messages:>7}{r.seconds:>9}"
+            f"{r.messages_per_s:>8}{r.samples_per_s:>11}{r.samples_per_s_per_worker:>12}"
+            f"{r.raw_messages_per_s:>11}{r.ratio_to_raw:>7}{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms"
         )
 
 
@@ -467,8 +510,8 @@ def chart(results: list[Result], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.database}: {r.topology}" for r in results]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    labels = [f"{r.workload}/{r.database}: {r.topology}" for r in results]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(16, 6))
     positions = range(len(results))
     left.bar([p - 0.2 for p in positions], [r.messages_per_s for r in results], 0.4, label="ingest")
     left.bar(
@@ -480,6 +523,7 @@ def chart(results: list[Result], path: Path) -> None:
     left.set_xticks(list(positions), labels, rotation=30, ha="right", fontsize=8)
     left.set_ylabel("messages/s")
     left.legend()
+    left.set_yscale("log")
     right.bar(list(positions), [r.samples_per_s_per_worker for r in results], 0.5)
     right.axhline(20_000, color="red", linestyle="--", label="target per worker")
     right.set_xticks(list(positions), labels, rotation=30, ha="right", fontsize=8)
@@ -490,27 +534,49 @@ def chart(results: list[Result], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def _workloads(text: str) -> list[Workload]:
+    """``name:BATCHESxSAMPLES,...`` -> workloads."""
+    found = []
+    for item in text.split(","):
+        name, _, size = item.partition(":")
+        batches, _, samples = size.partition("x")
+        found.append(Workload(name, int(batches), int(samples)))
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--gateways", type=int, default=4)
-    parser.add_argument("--batches", type=int, default=300, help="telemetry messages per gateway")
-    parser.add_argument("--samples", type=int, default=200, help="samples per telemetry message")
+    parser.add_argument(
+        "--workloads",
+        type=_workloads,
+        default=_workloads("bulk:300x200,gateway:3000x10"),
+        help="name:MESSAGESxSAMPLES per gateway, comma-separated",
+    )
     args = parser.parse_args()
 
     results = []
+    cases = len(args.workloads) * len(_databases()) * len(TOPOLOGIES)
+    done = 0
     with tempfile.TemporaryDirectory() as workdir:
         # Acknowledgements wait for the commit: the broker's in-flight window must hold a batch.
         broker = MosquittoBroker(Path(workdir), extra_config="max_inflight_messages 1000")
         broker.start()
         try:
-            for kind, template in _databases():
-                for index, topology in enumerate(TOPOLOGIES):
-                    url = _fresh_url(kind, template, f"case{index}")
-                    try:
-                        results.append(run_case(args, broker, kind, url, topology))
-                    finally:
-                        _drop(kind, url)
-                    print_table(results[-1:])
+            for workload in args.workloads:
+                raw_rate = measure_raw(broker, args.gateways, workload)
+                print(f"{workload.name}: raw paho subscriber alone {raw_rate:,.0f} msg/s")
+                for kind, template in _databases():
+                    for index, topology in enumerate(TOPOLOGIES):
+                        url = _fresh_url(kind, template, f"{workload.name}{index}")
+                        try:
+                            result = run_case(args, broker, workload, raw_rate, kind, url, topology)
+                        finally:
+                            _drop(kind, url)
+                        results.append(result)
+                        done += 1
+                        print(f"[{done}/{cases}]", end=" ")
+                        print_table(results[-1:])
         finally:
             broker.stop()
     print()
@@ -518,7 +584,10 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     payload = {
-        "parameters": vars(args),
+        "parameters": {
+            "gateways": args.gateways,
+            "workloads": [asdict(w) for w in args.workloads],
+        },
         "cpus": os.cpu_count(),
         "results": [asdict(r) for r in results],
     }

@@ -6,8 +6,9 @@ them, applied at start by :func:`migrate`.
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,19 +129,35 @@ def guarded_upsert(
     values: dict[str, Any],
     *,
     keys: Sequence[str],
-    guard: Any = None,
+    guard: Callable[[Any, Any], Any] | None = None,
 ) -> bool:
     """Insert ``values``, or update the row with the same ``keys`` when ``guard`` holds.
 
     ``guard`` is built from ``(table, excluded)`` columns, e.g. ``excluded.seq > table.seq``;
     it makes the write conditional in the database itself, so concurrent writers stay correct.
+    Pass a module-level function: the statement is built once per shape and reused.
     Returns whether a row was written.
     """
+    dialect = session.get_bind().dialect.name
+    statement = _upsert_statement(dialect, model, tuple(values), tuple(keys), guard)
+    return session.execute(statement, values).first() is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect: str,
+    model: type[Base],
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    guard: Callable[[Any, Any], Any] | None,
+) -> Any:
+    """The upsert with its values as bind parameters: the ingest runs one per job event and
+    capacity report, and building and caching a new statement each time cost more than the
+    database's own work."""
     table = model.__table__
-    insert = insert_for(session)(table).values(values)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     excluded = insert.excluded
-    changes = {name: excluded[name] for name in values if name not in keys}
+    changes = {name: excluded[name] for name in columns if name not in keys}
     where = guard(table.c, excluded) if guard is not None else None
     statement = insert.on_conflict_do_update(index_elements=list(keys), set_=changes, where=where)
-    first_key = table.c[keys[0]]
-    return session.execute(statement.returning(first_key)).first() is not None
+    return statement.returning(table.c[keys[0]])

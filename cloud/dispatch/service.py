@@ -1,7 +1,7 @@
 """Dispatch bookkeeping: re-plan requests, job events from the plants, windows, machine health.
 
-:func:`record_job_event` is the ingest's hook: it runs in the ingest's transaction for every
-applied job event and moves the operation it belongs to through its states.
+:func:`record_job_events` is the ingest's hook: it runs in the ingest's transaction for the
+applied job events of a batch and moves the operations they belong to through their states.
 """
 
 from __future__ import annotations
@@ -78,13 +78,36 @@ def _history(operation: OrderOperation, what: str, now: datetime, **extra: Any) 
 def record_job_event(
     *, session: Session, network_id: str, unit_id: str, event: JobEvent, now: datetime
 ) -> None:
-    """Follow a job event of a dispatched operation; events of other job orders are ignored."""
-    query = select(OrderOperation).where(
-        OrderOperation.job_order_id == event.job_order_id, OrderOperation.unit_id == unit_id
-    )
-    operation = session.scalars(query).first()
-    if operation is None or operation.machine != event.machine:
-        return
+    """Follow one job event (see :func:`record_job_events`)."""
+    record_job_events(session=session, network_id=network_id, events=[(unit_id, event)], now=now)
+
+
+def record_job_events(
+    *,
+    session: Session,
+    network_id: str,
+    events: Sequence[tuple[str, JobEvent]],
+    now: datetime,
+) -> None:
+    """Follow ``(unit_id, event)`` job events in order; events of job orders that are not
+    dispatched operations are ignored. One query finds the operations of the whole batch."""
+    job_order_ids = {event.job_order_id for _, event in events}
+    query = select(OrderOperation).where(OrderOperation.job_order_id.in_(job_order_ids))
+    operations = {(op.unit_id, op.job_order_id): op for op in session.scalars(query)}
+    for unit_id, event in events:
+        operation = operations.get((unit_id, event.job_order_id))
+        if operation is not None and operation.machine == event.machine:
+            _follow(session, network_id, unit_id, operation, event, now)
+
+
+def _follow(
+    session: Session,
+    network_id: str,
+    unit_id: str,
+    operation: OrderOperation,
+    event: JobEvent,
+    now: datetime,
+) -> None:
     kind = event.event
     if kind in (JobEventKind.REJECTED, JobEventKind.ABORTED):
         reason = f"{kind.value} by {unit_id}/{event.machine}: {event.reason or 'no reason given'}"

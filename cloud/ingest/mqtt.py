@@ -1,6 +1,7 @@
 """The coordinator's one MQTT client: the only module that touches paho.
 
-paho runs its network loop in its own thread; callbacks only hand messages to the asyncio loop.
+paho runs its network loop in its own thread; callbacks only hand messages to the asyncio loop,
+in bursts: one wake-up of the loop carries every message that arrived since the last one.
 Messages are acknowledged (PUBACK) by :meth:`MqttLink.ack` after the ingest committed them, so a
 crash before the commit makes the broker deliver them again (persistent session, QoS 1).
 """
@@ -11,6 +12,7 @@ import asyncio
 import logging
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -64,6 +66,9 @@ class MqttLink:
         self._on_state = on_state
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sink: Callable[[InboundMessage], None] | None = None
+        self._arrived: deque[InboundMessage] = deque()
+        self._arrived_lock = threading.Lock()
+        self._drain_scheduled = False
         self._subscribed = threading.Event()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -173,4 +178,20 @@ class MqttLink:
             qos=message.qos,
             retain=bool(message.retain),
         )
-        self._loop.call_soon_threadsafe(self._sink, inbound)
+        with self._arrived_lock:
+            self._arrived.append(inbound)
+            if self._drain_scheduled:
+                return
+            self._drain_scheduled = True
+        # Waking the loop costs a system call: once per burst, not once per message.
+        self._loop.call_soon_threadsafe(self._drain)
+
+    # event loop ------------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        with self._arrived_lock:
+            arrived, self._arrived = self._arrived, deque()
+            self._drain_scheduled = False
+        assert self._sink is not None
+        for inbound in arrived:
+            self._sink(inbound)

@@ -67,6 +67,14 @@ class BatchResult:
     applied: int = 0
 
 
+@dataclass
+class _Deferred:
+    """What a batch's messages leave for one bulk write at the end of the batch."""
+
+    samples: list[SampleRecord] = field(default_factory=list)
+    job_events: list[tuple[str, messages.JobEvent]] = field(default_factory=list)
+
+
 def decode(inbound: InboundMessage, *, network: str, max_payload: int) -> Decoded | None:
     """The validated message, None for topics the ingest does not consume, or Rejected."""
     try:
@@ -112,9 +120,14 @@ def apply_batch(
     with transaction(session_factory) as session:
         known = _known_units(session, network, {d.message.unit for d in batch})
         fresh = _claim(session, [d for d in batch if _known(d, known, metrics)], metrics)
-        samples: list[SampleRecord] = []
+        deferred = _Deferred()
         for decoded in fresh:
-            _apply(session, decoded, samples, result, metrics)
+            _apply(session, decoded, deferred, result, metrics)
+        if deferred.job_events:  # the dispatcher follows the operations it sent
+            dispatch_service.record_job_events(
+                session=session, network_id=network, events=deferred.job_events, now=utcnow()
+            )
+        samples = deferred.samples
         if hook is not None:
             result.events.extend(hook(session, fresh))
         if samples:
@@ -166,7 +179,7 @@ def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Dec
 def _apply(
     session: Session,
     decoded: Decoded,
-    samples: list[SampleRecord],
+    deferred: _Deferred,
     result: BatchResult,
     metrics: Metrics,
 ) -> None:
@@ -176,7 +189,7 @@ def _apply(
     applied = True
     event: dict[str, Any] = {"type": kind.value, "unit_id": unit_id}
     if isinstance(message, messages.Telemetry):
-        samples.extend(_samples(unit_id, message))
+        deferred.samples.extend(_samples(unit_id, message))
         return
     if isinstance(message, messages.UnitState):
         body = message.body
@@ -203,14 +216,8 @@ def _apply(
         applied = network_service.apply_job_event(
             session=session, unit_id=unit_id, event=message.body, seq=message.seq
         )
-        if applied:  # the dispatcher follows the operations it sent
-            dispatch_service.record_job_event(
-                session=session,
-                network_id=decoded.topic.network,
-                unit_id=unit_id,
-                event=message.body,
-                now=utcnow(),
-            )
+        if applied:
+            deferred.job_events.append((unit_id, message.body))
         event.update(message.body.model_dump(mode="json", exclude_none=True))
     elif isinstance(message, messages.Alarm):
         network_service.apply_alarm(session=session, unit_id=unit_id, alarm=message.body)

@@ -38,6 +38,10 @@ def _newer(table: Any, excluded: Any) -> Any:
     return excluded.seq > table.seq
 
 
+def _offline_or_newer(table: Any, excluded: Any) -> Any:
+    return (excluded.status == OFFLINE) | (excluded.seq > table.seq)
+
+
 # Writes (ingest) ----------------------------------------------------------------------------
 
 
@@ -47,12 +51,8 @@ def apply_unit_state(
     """Record online/offline. An offline always applies: the MQTT will carries the seq of the
     moment the gateway connected, older than the online message it follows; an online message
     applies only when newer than what is stored."""
-
-    def guard(table: Any, excluded: Any) -> Any:
-        return (excluded.status == OFFLINE) | (excluded.seq > table.seq)
-
     values = {"unit_id": unit_id, "status": status, "reason": reason, "seq": seq, "changed_at": at}
-    return guarded_upsert(session, UnitStatus, values, keys=["unit_id"], guard=guard)
+    return guarded_upsert(session, UnitStatus, values, keys=["unit_id"], guard=_offline_or_newer)
 
 
 def apply_birth(*, session: Session, unit_id: str, description: UnitDescription, seq: int) -> bool:
