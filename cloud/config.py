@@ -56,8 +56,18 @@ class TelemetrySettings(BaseModel):
     sample_retention_hours: int = Field(default=7 * 24, ge=1)
 
 
+class IngestIsolation(StrEnum):
+    PROCESS = "process"
+    THREAD = "thread"
+
+
 class IngestSettings(BaseModel):
     enabled: bool = True
+    isolation: IngestIsolation = Field(
+        default=IngestIsolation.PROCESS,
+        description="where batches are decoded and applied: a child process of their own"
+        " (keeps the API responsive under load), or threads of the serving process",
+    )
     batch_size: int = Field(default=200, ge=1)
     dedup_retention_hours: int = Field(default=7 * 24, ge=1)
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -6,6 +6,7 @@ the ingest worker (unless disabled) and stops it with a farewell on shutdown.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,12 +15,13 @@ from fastapi import APIRouter, FastAPI
 from cloud.auth.views import router as auth_router
 from cloud.codesign.families import FamilyError, ProductFamily, load_families
 from cloud.codesign.views import router as codesign_router
-from cloud.config import Settings
+from cloud.config import IngestIsolation, Settings
 from cloud.context import AppContext
 from cloud.database import make_engine, make_session_factory, migrate, transaction, utcnow
 from cloud.dispatch.views import router as dispatch_router
 from cloud.dispatch.worker import Dispatcher
 from cloud.exceptions import ConfigurationError
+from cloud.ingest.applier import ProcessApplier
 from cloud.ingest.worker import IngestWorker
 from cloud.maintenance import flows as maintenance_flows
 from cloud.maintenance.pages import router as maintenance_pages_router
@@ -92,16 +94,25 @@ def start_dispatcher(context: AppContext) -> Dispatcher:
 
 
 def start_ingest(context: AppContext) -> IngestWorker:
+    settings = context.settings
+    # A partial of a module-level function: a child process can build the same hook.
+    hook_factory = functools.partial(maintenance_flows.ingest_hook, settings.network, utcnow)
+    applier = None
+    if settings.ingest.isolation is IngestIsolation.PROCESS:
+        applier = ProcessApplier(
+            settings=settings, metrics=context.metrics, hook_factory=hook_factory, keep_foreign=True
+        )
     return IngestWorker(
-        settings=context.settings,
+        settings=settings,
         session_factory=context.session_factory,
         sink=context.sink,
         metrics=context.metrics,
         broadcaster=context.broadcaster,
-        hook=maintenance_flows.ingest_hook(context.settings.network, utcnow),
+        hook=hook_factory(),
         on_foreign=maintenance_flows.reply_handler(
-            context.session_factory, context.settings.network, utcnow
+            context.session_factory, settings.network, utcnow
         ),
+        applier=applier,
     )
 
 

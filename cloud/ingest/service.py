@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.database import insert_for, transaction, utcnow
@@ -142,9 +142,16 @@ def apply_batch(
     return result
 
 
+_UNITS = Unit.__table__.c
+_KNOWN_UNITS = select(_UNITS.id).where(
+    _UNITS.network_id == bindparam("network"), _UNITS.id.in_(bindparam("ids", expanding=True))
+)
+"""A Core statement built once: the ORM compiled a new select for every batch."""
+
+
 def _known_units(session: Session, network: str, unit_ids: set[str]) -> set[str]:
-    query = select(Unit.id).where(Unit.network_id == network, Unit.id.in_(unit_ids))
-    return set(session.scalars(query))
+    rows = session.connection().execute(_KNOWN_UNITS, {"network": network, "ids": list(unit_ids)})
+    return set(rows.scalars())
 
 
 def _known(decoded: Decoded, known: set[str], metrics: Metrics) -> bool:

@@ -1,4 +1,5 @@
-"""The ingest worker: MQTT messages in, batches applied in a thread, acknowledgements out."""
+"""The ingest worker: MQTT messages in, batches applied (by a :mod:`cloud.ingest.applier`, in a
+thread or a child process), acknowledgements out."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import DatabaseError
 from cloud.ingest import service
+from cloud.ingest.applier import BatchApplier, ThreadApplier
 from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
 from cloud.registry import service as registry_service
@@ -45,13 +47,22 @@ class IngestWorker:
         broadcaster: EventBroadcaster,
         hook: service.BatchHook | None = None,
         on_foreign: ForeignHandler | None = None,
+        applier: BatchApplier | None = None,
     ) -> None:
+        """``applier`` decodes and applies the batches; by default threads of this process do,
+        with ``sink`` and ``hook``."""
         self._settings = settings
-        self._hook = hook
         self._on_foreign = on_foreign
+        self._applier = applier or ThreadApplier.create(
+            settings=settings,
+            session_factory=session_factory,
+            sink=sink,
+            metrics=metrics,
+            hook=hook,
+            keep_foreign=on_foreign is not None,
+        )
         self._network = settings.network
         self._session_factory = session_factory
-        self._sink = sink
         self._metrics = metrics
         self._broadcaster = broadcaster
         self._queue: asyncio.Queue[InboundMessage] = asyncio.Queue()
@@ -101,6 +112,7 @@ class IngestWorker:
         ]
 
     async def start(self) -> None:
+        await self._applier.start()
         loop = asyncio.get_running_loop()
         self._link.start(loop, self._queue.put_nowait)
         self._tasks = [
@@ -117,11 +129,13 @@ class IngestWorker:
         await self._cancel_tasks()
         farewell = await asyncio.to_thread(self._availability, UnitStatus.OFFLINE, "shutdown")
         await asyncio.to_thread(self._link.stop, farewell)
+        await self._applier.stop()
 
     async def abort(self) -> None:
         """Stop as a crash would: nothing acknowledged that was not committed, no farewell."""
         await self._cancel_tasks()
         self._link.abort()
+        await self._applier.stop()
 
     async def _cancel_tasks(self) -> None:
         for task in self._tasks:
@@ -132,15 +146,14 @@ class IngestWorker:
         self._tasks = []
 
     async def _consume(self) -> None:
-        """Decode the next batch while the previous one is being applied (both off the loop)."""
+        """Apply batches one after the other; the next one gathers while one is applied."""
         applying: asyncio.Task[None] | None = None
         try:
             while True:
                 batch = await self._next_batch()
-                decoded, foreign = await asyncio.to_thread(self._decode, batch)
                 if applying is not None:
                     await applying
-                applying = asyncio.create_task(self._apply(batch, decoded, foreign))
+                applying = asyncio.create_task(self._apply(batch))
         finally:
             if applying is not None:
                 applying.cancel()
@@ -158,34 +171,22 @@ class IngestWorker:
             batch.append(self._queue.get_nowait())
         return batch
 
-    async def _apply(
-        self,
-        batch: Sequence[InboundMessage],
-        decoded: Sequence[service.Decoded],
-        foreign: Sequence[InboundMessage],
-    ) -> None:
+    async def _apply(self, batch: Sequence[InboundMessage]) -> None:
         """Apply, retrying while the database is away, then acknowledge and broadcast."""
         while True:
             try:
-                result = await asyncio.to_thread(
-                    service.apply_batch,
-                    session_factory=self._session_factory,
-                    network=self._network,
-                    batch=decoded,
-                    sink=self._sink,
-                    metrics=self._metrics,
-                    hook=self._hook,
-                )
+                applied = await self._applier.apply(batch)
                 break
             except DatabaseError as exc:
                 # Unacknowledged, the messages stay ours: retry until the database is back.
                 _LOGGER.warning("applying an ingest batch failed (%s); retrying", exc.message)
                 await asyncio.sleep(RETRY_DELAY)
-        for inbound in foreign:
-            result.events.extend(await self._handle_foreign(inbound))
+        events = applied.events
+        for inbound in applied.foreign:
+            events.extend(await self._handle_foreign(inbound))
         for inbound in batch:
             self._link.ack(inbound.mid, inbound.qos)
-        for event in result.events:
+        for event in events:
             self._broadcaster.publish(event)
 
     async def _handle_foreign(self, inbound: InboundMessage) -> list[dict[str, object]]:
@@ -195,27 +196,6 @@ class IngestWorker:
         except DatabaseError as exc:
             _LOGGER.warning("handling a message on %s failed: %s", inbound.topic, exc.message)
             return []
-
-    def _decode(
-        self, batch: Sequence[InboundMessage]
-    ) -> tuple[list[service.Decoded], list[InboundMessage]]:
-        decoded, foreign = [], []
-        for inbound in batch:
-            try:
-                item = service.decode(
-                    inbound,
-                    network=self._network,
-                    max_payload=self._settings.ingest.max_payload_bytes,
-                )
-            except service.Rejected as exc:
-                self._metrics.rejects.inc(1, reason=exc.reason)
-                _LOGGER.debug("rejected a message on %s: %s", inbound.topic, exc)
-                continue
-            if item is not None:
-                decoded.append(item)
-            elif self._on_foreign is not None:
-                foreign.append(inbound)
-        return decoded, foreign
 
     async def _prune_periodically(self) -> None:
         while True:

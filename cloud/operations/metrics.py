@@ -10,8 +10,11 @@ import bisect
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
+MetricsDelta = dict[str, Any]
+"""What :meth:`Metrics.drain` took from a registry (picklable), for :meth:`Metrics.merge`."""
 DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -46,6 +49,17 @@ class Counter:
     def value(self, **labels: str) -> float:
         with self._lock:
             return self._values.get(_labels(labels), 0.0)
+
+    def drain(self) -> dict[Labels, float]:
+        """Take the counts so far, leaving zero (a child process reports increments)."""
+        with self._lock:
+            values, self._values = dict(self._values), defaultdict(float)
+        return values
+
+    def merge(self, values: dict[Labels, float]) -> None:
+        with self._lock:
+            for key, amount in values.items():
+                self._values[key] += amount
 
     def samples(self) -> list[str]:
         with self._lock:
@@ -85,6 +99,22 @@ class Histogram:
             counts = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
             counts[bisect.bisect_left(self.buckets, value)] += 1
             self._sums[key] += value
+
+    def drain(self) -> tuple[dict[Labels, list[int]], dict[Labels, float]]:
+        with self._lock:
+            drained = (self._counts, dict(self._sums))
+            self._counts, self._sums = {}, defaultdict(float)
+        return drained
+
+    def merge(self, drained: tuple[dict[Labels, list[int]], dict[Labels, float]]) -> None:
+        counts, sums = drained
+        with self._lock:
+            for key, added in counts.items():
+                mine = self._counts.setdefault(key, [0] * (len(self.buckets) + 1))
+                for index, count in enumerate(added):
+                    mine[index] += count
+            for key, total in sums.items():
+                self._sums[key] += total
 
     def samples(self) -> list[str]:
         lines = []
@@ -127,6 +157,20 @@ class Metrics:
         self.mqtt_connected = Gauge(
             "glonet_mqtt_connected", "1 while the ingest is connected and subscribed"
         )
+
+    def drain(self) -> MetricsDelta:
+        """Counters and histograms taken from this registry (gauges describe the process that
+        holds them and stay)."""
+        return {
+            name: metric.drain()
+            for name, metric in vars(self).items()
+            if not isinstance(metric, Gauge)
+        }
+
+    def merge(self, delta: MetricsDelta) -> None:
+        """Add what another process's registry drained."""
+        for name, drained in delta.items():
+            getattr(self, name).merge(drained)
 
     def render(self) -> str:
         lines = []

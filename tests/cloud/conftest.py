@@ -266,14 +266,16 @@ def mqtt_settings(broker: MosquittoBroker, client_id: str, **extra: Any) -> dict
     return {"host": broker.host, "port": broker.port, "client_id": client_id, **extra}
 
 
-@pytest.fixture
+@pytest.fixture(params=["process", "thread"])
 async def ingest_context(
     settings_factory: Callable[..., Settings], running_mosquitto: MosquittoBroker, request: Any
 ) -> AsyncIterator[AppContext]:
-    """A migrated context with unit ``plant-a`` onboarded and an ingest worker running."""
+    """A migrated context with unit ``plant-a`` onboarded and an ingest worker running, which
+    applies its batches in a child process or in threads."""
     client_id = f"coord-{request.node.name}"[:60]
     settings = settings_factory(
-        mqtt=mqtt_settings(running_mosquitto, client_id), ingest={"batch_size": 50}
+        mqtt=mqtt_settings(running_mosquitto, client_id),
+        ingest={"batch_size": 50, "isolation": request.param},
     )
     context = build_context(settings)
     onboard(context, "plant-a")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,7 +14,9 @@ from sqlalchemy import func, select
 
 from cloud.config import Settings
 from cloud.context import AppContext
+from cloud.ingest.applier import ProcessApplier
 from cloud.ingest.models import SeenMessage
+from cloud.ingest.worker import IngestWorker
 from cloud.main import build_context, start_ingest
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
 from cloud.registry.models import Machine
@@ -254,4 +258,46 @@ async def test_a_shared_worker_asks_members_for_a_rebirth_when_it_connects(
         assert command.body.kind == "rebirth" and command.unit == "coordinator"
     finally:
         await context.ingest.stop()
+        context.engine.dispose()
+
+
+async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
+    settings_factory: Callable[..., Settings],
+    running_mosquitto: MosquittoBroker,
+    gateways: Callable[[str], Gateway],
+) -> None:
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"coord-child-{uuid.uuid4().hex[:6]}")
+    )
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    applier = ProcessApplier(
+        settings=settings, metrics=context.metrics, hook_factory=None, keep_foreign=False
+    )
+    worker = IngestWorker(
+        settings=settings,
+        session_factory=context.session_factory,
+        sink=context.sink,
+        metrics=context.metrics,
+        broadcaster=context.broadcaster,
+        applier=applier,
+    )
+    await worker.start()
+    try:
+        assert await worker.wait_subscribed()
+        gateway = gateways("plant-a")
+        first = gateway.telemetry("mill-1", [1.0])
+        await eventually(_seen(context, first.id))
+        killed = applier.child_pid
+        assert killed is not None and killed != os.getpid()
+        os.kill(killed, signal.SIGKILL)
+        sent = [gateway.telemetry("mill-1", [float(i)] * 3) for i in range(20)]
+        for message in sent:
+            await eventually(_seen(context, message.id), timeout=30)
+        assert applier.child_pid not in (None, killed)
+        samples = _query(context, select(func.count()).select_from(TelemetrySample))
+        assert samples() == 61
+        assert context.metrics.samples.value() == 61  # counted in the child, merged here
+    finally:
+        await worker.stop()
         context.engine.dispose()

@@ -1,0 +1,250 @@
+"""Where an ingest batch is decoded and applied: in threads of the calling process, or in a
+child process of its own.
+
+Decoding and applying telemetry is CPU-bound Python. In the process that also serves the API it
+competes with every request for the GIL, and requests wait behind it (API p99 of hundreds of
+milliseconds under a telemetry flood). :class:`ProcessApplier` moves that work to a child
+process, i.e. to another core: the parent keeps the MQTT connection, acknowledges each batch
+after the child committed it, merges the child's metrics and broadcasts the live events it
+returns. :class:`ThreadApplier` does the same work in threads of the calling process.
+
+Both raise :class:`~cloud.exceptions.DatabaseError` when the batch could not be committed; the
+worker then retries it (its messages are still unacknowledged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cloud.config import Settings
+from cloud.database import make_engine, make_session_factory
+from cloud.exceptions import DatabaseError
+from cloud.ingest import service
+from cloud.ingest.mqtt import InboundMessage
+from cloud.operations.metrics import Metrics, MetricsDelta
+from cloud.telemetry.sink import TelemetrySink, make_sink
+
+_LOGGER = logging.getLogger(__name__)
+HookFactory = Callable[[], service.BatchHook]
+"""Builds the batch hook; picklable (a module-level function or a ``functools.partial`` of one)
+when the batch is applied in a child process."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedBatch:
+    events: list[dict[str, Any]]
+    foreign: list[InboundMessage]
+    """Messages on topics the ingest does not consume, for the parent's own handler."""
+
+
+class BatchApplier(Protocol):
+    async def start(self) -> None: ...
+
+    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class _Pipeline:
+    """Decode, then apply in one transaction: the work itself, wherever it runs."""
+
+    network: str
+    max_payload: int
+    session_factory: sessionmaker[Session]
+    sink: TelemetrySink
+    metrics: Metrics
+    hook: service.BatchHook | None = None
+    keep_foreign: bool = True
+
+    def run(self, batch: Sequence[InboundMessage]) -> tuple[list[dict[str, Any]], list[int]]:
+        """Live events and the positions of foreign messages; rejects are counted once the
+        batch is committed, so that a retried batch does not count them twice."""
+        decoded, foreign, rejected = [], [], []
+        for index, inbound in enumerate(batch):
+            try:
+                item = service.decode(inbound, network=self.network, max_payload=self.max_payload)
+            except service.Rejected as exc:
+                rejected.append(exc.reason)
+                _LOGGER.debug("rejected a message on %s: %s", inbound.topic, exc)
+                continue
+            if item is not None:
+                decoded.append(item)
+            elif self.keep_foreign:
+                foreign.append(index)
+        events = self._apply(decoded) if decoded else []
+        for reason in rejected:
+            self.metrics.rejects.inc(1, reason=reason)
+        return events, foreign
+
+    def _apply(self, decoded: Sequence[service.Decoded]) -> list[dict[str, Any]]:
+        return service.apply_batch(
+            session_factory=self.session_factory,
+            network=self.network,
+            batch=decoded,
+            sink=self.sink,
+            metrics=self.metrics,
+            hook=self.hook,
+        ).events
+
+
+class ThreadApplier:
+    """Decode and apply in worker threads of this process (tests, small networks)."""
+
+    def __init__(self, pipeline: _Pipeline) -> None:
+        self._pipeline = pipeline
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        sink: TelemetrySink,
+        metrics: Metrics,
+        hook: service.BatchHook | None,
+        keep_foreign: bool,
+    ) -> ThreadApplier:
+        return cls(
+            _Pipeline(
+                network=settings.network,
+                max_payload=settings.ingest.max_payload_bytes,
+                session_factory=session_factory,
+                sink=sink,
+                metrics=metrics,
+                hook=hook,
+                keep_foreign=keep_foreign,
+            )
+        )
+
+    async def start(self) -> None:
+        return None
+
+    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
+        events, foreign = await asyncio.to_thread(self._pipeline.run, batch)
+        return AppliedBatch(events, [batch[index] for index in foreign])
+
+    async def stop(self) -> None:
+        return None
+
+
+@dataclass
+class _ChildResult:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    foreign: list[int] = field(default_factory=list)
+    metrics: MetricsDelta = field(default_factory=dict)
+    error: str | None = None
+
+
+class ProcessApplier:
+    """Decode and apply in one child process (``spawn``: no threads are forked)."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        metrics: Metrics,
+        hook_factory: HookFactory | None,
+        keep_foreign: bool,
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._hook_factory = hook_factory
+        self._keep_foreign = keep_foreign
+        self._executor: ProcessPoolExecutor | None = None
+        self.child_pid: int | None = None
+
+    async def start(self) -> None:
+        self._executor = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_start,
+            initargs=(self._settings, self._hook_factory, self._keep_foreign),
+        )
+        # Start the child now, so that the first batch does not wait for its imports.
+        self.child_pid = await self._run(_child_pid)
+        _LOGGER.info("ingest batches are applied in a child process")
+
+    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
+        raw = [(inbound.topic, inbound.payload) for inbound in batch]
+        try:
+            result: _ChildResult = await self._run(_child_apply, raw)
+        except BrokenProcessPool as exc:
+            # The child died (killed, out of memory): nothing of this batch was acknowledged,
+            # so a fresh child applies it again, with the de-duplication guarding the rest.
+            _LOGGER.error("the ingest child process died; starting a new one")
+            await self.stop()
+            await self.start()
+            raise DatabaseError("the ingest child process died") from exc
+        self._metrics.merge(result.metrics)
+        if result.error is not None:
+            raise DatabaseError(result.error)
+        return AppliedBatch(result.events, [batch[index] for index in result.foreign])
+
+    async def stop(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        with contextlib.suppress(BrokenProcessPool, RuntimeError):  # a dead child: nothing to flush
+            await asyncio.get_running_loop().run_in_executor(executor, _child_stop)
+        executor.shutdown(wait=True)
+
+    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
+        assert self._executor is not None, "start() the applier first"
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+
+# The child process ---------------------------------------------------------------------------
+
+_CHILD: _Pipeline | None = None
+
+
+def _child_start(settings: Settings, hook_factory: HookFactory | None, keep_foreign: bool) -> None:
+    global _CHILD
+    # Ctrl-C reaches the whole process group: the parent stops this child in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING)
+    engine = make_engine(settings.resolved_database_url)
+    metrics = Metrics()
+    _CHILD = _Pipeline(
+        network=settings.network,
+        max_payload=settings.ingest.max_payload_bytes,
+        session_factory=make_session_factory(engine),
+        sink=make_sink(settings.telemetry, metrics, network=settings.network),
+        metrics=metrics,
+        hook=hook_factory() if hook_factory is not None else None,
+        keep_foreign=keep_foreign,
+    )
+
+
+def _child_pid() -> int:
+    return os.getpid()
+
+
+def _child_apply(raw: list[tuple[str, bytes]]) -> _ChildResult:
+    assert _CHILD is not None
+    batch = [InboundMessage(topic, payload, 0, 0, False) for topic, payload in raw]
+    result = _ChildResult()
+    try:
+        result.events, result.foreign = _CHILD.run(batch)
+    except DatabaseError as exc:
+        result.error = exc.message
+    result.metrics = _CHILD.metrics.drain()
+    return result
+
+
+def _child_stop() -> None:
+    if _CHILD is not None:
+        _CHILD.sink.close()
