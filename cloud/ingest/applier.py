@@ -180,13 +180,15 @@ class ProcessApplier:
     async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
         raw = [(inbound.topic, inbound.payload) for inbound in batch]
         try:
+            if self._executor is None:
+                await self.start()
             result: _ChildResult = await self._run(_child_apply, raw)
         except BrokenProcessPool as exc:
-            # The child died (killed, out of memory): nothing of this batch was acknowledged,
-            # so a fresh child applies it again, with the de-duplication guarding the rest.
-            _LOGGER.error("the ingest child process died; starting a new one")
+            # The child died (killed, out of memory) or could not start: nothing of this batch
+            # was acknowledged, so the retry applies it in a fresh child, with the
+            # de-duplication guarding what the dead one had committed.
+            _LOGGER.error("the ingest child process died; the batch goes to a new one")
             await self.stop()
-            await self.start()
             raise DatabaseError("the ingest child process died") from exc
         self._metrics.merge(result.metrics)
         if result.error is not None:
@@ -199,7 +201,7 @@ class ProcessApplier:
             return
         with contextlib.suppress(BrokenProcessPool, RuntimeError):  # a dead child: nothing to flush
             await asyncio.get_running_loop().run_in_executor(executor, _child_stop)
-        executor.shutdown(wait=True)
+        await asyncio.to_thread(executor.shutdown, True)
 
     async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
         assert self._executor is not None, "start() the applier first"
