@@ -103,8 +103,10 @@ class Forwarder:
         flusher = asyncio.create_task(self._flush_acks_periodically())
         try:
             while True:
-                await self._forward_available()
+                # Cleared before forwarding, not after: a wake-up that arrives while forwarding
+                # (a reconnect during a rate-limit wait) must run the loop once more.
                 self._wakeup.clear()
+                await self._forward_available()
                 await self._wakeup.wait()
         finally:
             flusher.cancel()

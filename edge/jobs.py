@@ -122,6 +122,9 @@ def _time(value: Any) -> datetime | None:
 class Reported:
     phase: JobEventKind
     progress_step: int = 0
+    listed: bool = True
+    """Seen in the machine's order list; False for a job order accepted from a dispatch until a
+    listing shows it, since a listing without it may have been sampled before the Store call."""
 
 
 class JobTracker:
@@ -138,7 +141,10 @@ class JobTracker:
         if not text:
             return {}
         data = json.loads(text)
-        return {k: Reported(JobEventKind(v["phase"]), v["progress_step"]) for k, v in data.items()}
+        return {
+            k: Reported(JobEventKind(v["phase"]), v["progress_step"], v.get("listed", True))
+            for k, v in data.items()
+        }
 
     def _dump(self) -> str:
         return json.dumps({k: asdict(v) for k, v in self._reported.items()})
@@ -150,7 +156,7 @@ class JobTracker:
         """The machine stored the job order (or already had it): report ``accepted`` once."""
         if job_order_id in self._reported:
             return
-        self._reported[job_order_id] = Reported(JobEventKind.ACCEPTED)
+        self._reported[job_order_id] = Reported(JobEventKind.ACCEPTED, listed=False)
         self._emit(
             job_order_id,
             JobEventKind.ACCEPTED,
@@ -175,7 +181,8 @@ class JobTracker:
         for view in jobs.values():
             self._advance(view)
         for job_order_id in [j for j in self._reported if j not in jobs]:
-            if self._reported[job_order_id].phase not in TERMINAL_PHASES:
+            reported = self._reported[job_order_id]
+            if reported.listed and reported.phase not in TERMINAL_PHASES:
                 self._finish(
                     job_order_id,
                     JobEventKind.ABORTED,
@@ -188,6 +195,7 @@ class JobTracker:
         if job_id not in self._reported:
             self.accepted(job_id, None, None)
         reported = self._reported[job_id]
+        reported.listed = True
         if reported.phase in TERMINAL_PHASES:
             return
         if view.state in STARTED_OR_LATER and reported.phase is JobEventKind.ACCEPTED:

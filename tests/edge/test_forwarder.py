@@ -100,3 +100,27 @@ async def test_held_while_the_coordinator_is_offline(tmp_path):
     await _settle()
     assert _topics(link) == ["glonet/v1/n/u/m/alarm"]
     task.cancel()
+
+
+async def test_a_reconnect_while_waiting_for_a_token_is_not_missed(tmp_path):
+    # The link drops and comes back while the forwarder waits for the rate limit: the wake-up of
+    # the reconnect must not be lost, or the unacknowledged rows wait for the next outbox write.
+    outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
+    topics = [f"glonet/v1/n/u/m{i}/alarm" for i in range(3)]
+    outbox.put(PendingMessage(t, b"x", Priority.EVENT, "m") for t in topics)
+    link = FakeLink()
+    forwarder = Forwarder(outbox, link, Metrics(), rate=2, max_inflight=1)
+    task = asyncio.create_task(forwarder.run())
+    await _settle()
+    assert _topics(link) == topics[:1]
+    link.ack_all()
+    await asyncio.sleep(0.05)  # acknowledged: the forwarder now waits ~0.3 s for a token
+    link.drop()
+    forwarder.link_lost()
+    link.sent.clear()
+    link.connected = True
+    forwarder.wake()  # what the gateway does on the new connection
+    for _ in range(10):
+        await _settle()
+    assert _topics(link)[:1] == topics[1:2]
+    task.cancel()

@@ -99,6 +99,33 @@ def test_a_job_the_machine_forgot_is_aborted(tmp_path):
     assert len(queue.bodies()) == 3
 
 
+def test_a_listing_older_than_the_dispatch_does_not_abort_it(tmp_path):
+    # The order list sampled before the Store call returned arrives after `accepted`: it does
+    # not list the new job order yet, which is no sign that the machine forgot it.
+    queue = Queue(tmp_path)
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.5)
+    tracker.accepted("jo-1", 1, None)
+    tracker.accepted("jo-2", 1, None)
+    tracker.update(_lists(("jo-1", "AllowedToStart", 0)))
+    tracker.update(_lists(("jo-1", "Running", 0.1), ("jo-2", "AllowedToStart", 0)))
+    tracker.update(_lists(("jo-1", "Ended", 1.0), ("jo-2", "Ended", 1.0)))
+    assert _events(queue) == [
+        ("jo-1", "accepted"),
+        ("jo-2", "accepted"),
+        ("jo-1", "started"),
+        ("jo-1", "ended"),
+        ("jo-2", "started"),
+        ("jo-2", "ended"),
+    ]
+    # Once listed, a job order that disappears is aborted, across a restart too.
+    tracker.accepted("jo-3", 1, None)
+    tracker.update(_lists(("jo-3", "Running", 0.1)))
+    queue.reopen()
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.5)
+    tracker.update(_lists())
+    assert _events(queue)[-1] == ("jo-3", "aborted")
+
+
 def test_a_restarted_gateway_neither_repeats_nor_skips(tmp_path):
     queue = Queue(tmp_path)
     tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.5)
