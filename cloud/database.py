@@ -154,7 +154,7 @@ def _upsert_statement(
     """The upsert with its values as bind parameters: the ingest runs one per job event and
     capacity report, and building and caching a new statement each time cost more than the
     database's own work."""
-    table = model.__table__
+    table: Any = model.__table__
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     excluded = insert.excluded
     changes = {name: excluded[name] for name in columns if name not in keys}

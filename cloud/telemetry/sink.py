@@ -73,7 +73,7 @@ class EmbeddedSink:
 
 def _rows(samples: Sequence[SampleRecord], to_db: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
     times: dict[datetime, Any] = {}
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for unit_id, machine, metric, time, value, quality in samples:
         stored = times.get(time)
         if stored is None:
