@@ -173,7 +173,7 @@ def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Dec
     statement = (
         insert_for(session)(table)
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(table.c.id, sort_by_parameter_order=True)
+        .returning(table.c.id)
     )
     rows = [{"id": message_id, "received_at": now} for message_id in unique]
     claimed = set(session.connection().execute(statement, rows).scalars())

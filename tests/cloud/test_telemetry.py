@@ -95,6 +95,20 @@ def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) ->
     )
 
 
+def test_a_batch_mixing_seen_and_new_messages_applies_each_new_one_once(
+    context: AppContext,
+) -> None:
+    start = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
+    seen, new, other = (_batch(context, [float(i)] * 3, start) for i in range(3))
+    _apply(context, EmbeddedSink(), seen)
+    ignored = context.metrics.ignored.value(reason="duplicate")
+    _apply(context, EmbeddedSink(), new, seen, other, new)
+    with context.session_factory() as session:
+        values = session.scalars(select(TelemetrySample.value_number)).all()
+    assert sorted(values) == [0.0] * 3 + [1.0] * 3 + [2.0] * 3
+    assert context.metrics.ignored.value(reason="duplicate") - ignored == 2
+
+
 def test_embedded_sink_stores_what_the_orm_stores(context: AppContext) -> None:
     """The sink bypasses the ORM (COPY on PostgreSQL, raw executemany on SQLite): its rows must
     read back, compare and filter exactly like rows the ORM writes."""
