@@ -35,8 +35,9 @@ from protocols import topics
 _LOGGER = logging.getLogger(__name__)
 
 MISC_INTERVAL_S = 1.0
-READ_PACKETS = 1000
-"""Packets read per readiness callback: enough to drain what TLS has already decrypted."""
+TLS_DRAIN_READS = 100
+"""``loop_read`` calls per readiness callback while TLS holds decrypted bytes; more continue on
+the next loop iteration, so a flood cannot starve the rest of the gateway."""
 AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
 
 
@@ -188,7 +189,25 @@ class MqttLink:
 
     def _watch_socket(self, client: paho.Client, sock: socket.socket) -> None:
         assert self._loop is not None
-        self._loop.add_reader(sock, client.loop_read, READ_PACKETS)
+        self._loop.add_reader(sock, self._read, client, sock)
+
+    def _read(self, client: paho.Client, sock: socket.socket) -> None:
+        """Read what arrived, including what TLS already decrypted.
+
+        paho's ``loop_read`` ignores its ``max_packets`` argument: it reads as many packets as
+        messages are in flight, at least one, so one packet when idle. Over TLS, reading one
+        packet decrypts its whole record, and the other packets of that record wait in the SSL
+        socket's buffer, which raises no readiness event: they would wait for the next packet or
+        the keepalive. So read again while ``pending()`` says there is more, as paho's own
+        ``loop()`` does.
+        """
+        assert self._loop is not None
+        for _ in range(TLS_DRAIN_READS):
+            if client.loop_read() != paho.MQTT_ERR_SUCCESS or client.socket() is not sock:
+                return
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0):
+                return
+        self._loop.call_soon(self._read, client, sock)
 
     def _watch_writes(self, client: paho.Client, sock: socket.socket) -> None:
         assert self._loop is not None
