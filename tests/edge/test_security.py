@@ -297,6 +297,7 @@ async def test_tls_reads_every_packet_of_one_record_at_once(pki):
         session_messages=lambda: SessionMessages(OutgoingMessage("glonet/v1/t/u/state", b""), ()),
         on_message=on_message,
         on_connected=lambda: None,
+        on_subscribed=lambda _topic_filter: None,
         on_disconnected=lambda: None,
         max_inflight=10,
         metrics=Metrics(),
