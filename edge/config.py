@@ -88,6 +88,7 @@ class BufferConfig(Section):
     quota_mb: PositiveFloat = 256.0
     replay_rate: PositiveFloat = 500.0
     max_inflight: Annotated[int, Field(ge=1, le=1000)] = 100
+    coordinator_state_grace_s: Annotated[float, Field(gt=0, le=60)] = 2.0
 
     @property
     def quota_bytes(self) -> int:

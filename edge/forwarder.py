@@ -1,14 +1,19 @@
 """Moves messages from the outbox to the broker: in order, rate-limited, deleted on PUBACK.
 
 Publishing pauses while the broker is away and while the coordinator's retained state says it is
-offline (buffering on disk rather than publishing into the void). After a reconnect the cursor
-goes back to the oldest row, so everything not yet acknowledged is sent again in its original
-order (receivers de-duplicate by message id).
+offline (buffering on disk rather than publishing into the void). After each (re)connect it stays
+paused until the coordinator's state is known: the broker delivers the retained state right after
+confirming the subscription, or, when it has none (a coordinator that never ran or cleared its
+state), a short grace period after that confirmation ends the wait.
+
+After a reconnect the cursor goes back to the oldest row, so everything not yet acknowledged is
+sent again in its original order (receivers de-duplicate by message id).
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 
@@ -43,6 +48,13 @@ class TokenBucket:
             await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
+class Hold(enum.Enum):
+    """Why the outbox is not forwarded (besides a broker that is away)."""
+
+    AWAITING_COORDINATOR_STATE = "awaiting_coordinator_state"
+    COORDINATOR_OFFLINE = "coordinator_offline"
+
+
 class Forwarder:
     def __init__(
         self,
@@ -52,6 +64,7 @@ class Forwarder:
         *,
         rate: float,
         max_inflight: int,
+        coordinator_state_grace_s: float,
     ) -> None:
         self._outbox = outbox
         self._link = link
@@ -62,7 +75,10 @@ class Forwarder:
         self._inflight: dict[int, str] = {}
         self._acked: list[tuple[int, str]] = []
         self._wakeup = asyncio.Event()
-        self._held = False
+        self._hold: Hold | None = Hold.AWAITING_COORDINATOR_STATE
+        self._coordinator_online: bool | None = None
+        self._grace_s = coordinator_state_grace_s
+        self._grace: asyncio.TimerHandle | None = None
         self._epoch = 0
 
     # Signals from the rest of the gateway -------------------------------------------------
@@ -71,27 +87,66 @@ class Forwarder:
         """New rows are in the outbox, or the link came back."""
         self._wakeup.set()
 
+    def link_established(self) -> None:
+        """A new connection: hold until its subscription tells the coordinator's state."""
+        self._cancel_grace()
+        self._hold = Hold.AWAITING_COORDINATOR_STATE
+        _LOGGER.debug("Connected: waiting for the coordinator's state before forwarding")
+        self.wake()
+
     def link_lost(self) -> None:
+        self._cancel_grace()
         self._flush_acks()
         self._metrics.inc("messages_failed_total", len(self._inflight))
         self._inflight.clear()
         self._cursor = 0
         self._epoch += 1
 
+    def coordinator_state_subscribed(self) -> None:
+        """The broker confirmed the subscription to the coordinator's state: a retained state,
+        if there is one, comes next; without one, forward after the grace period."""
+        if self._hold is Hold.AWAITING_COORDINATOR_STATE:
+            self._cancel_grace()
+            loop = asyncio.get_running_loop()
+            self._grace = loop.call_later(self._grace_s, self._no_coordinator_state)
+
     def set_coordinator_online(self, online: bool) -> None:
-        held = not online
-        if held != self._held:
-            if held:
-                _LOGGER.warning("Coordinator is offline: buffering in the outbox")
-            else:
+        self._cancel_grace()
+        if online != self._coordinator_online:
+            if online:
                 _LOGGER.info("Coordinator is online: forwarding the outbox")
-        self._held = held
-        self._metrics.set("coordinator_online", 0.0 if held else 1.0)
+            else:
+                _LOGGER.warning("Coordinator is offline: buffering in the outbox")
+        self._coordinator_online = online
+        self._hold = None if online else Hold.COORDINATOR_OFFLINE
         self.wake()
+
+    def _no_coordinator_state(self) -> None:
+        self._grace = None
+        if self._hold is not Hold.AWAITING_COORDINATOR_STATE:
+            return
+        if self._coordinator_online is not True:
+            _LOGGER.info(
+                "The broker has no coordinator state %.1f s after the subscription:"
+                " forwarding the outbox",
+                self._grace_s,
+            )
+        self._coordinator_online = True
+        self._hold = None
+        self.wake()
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    @property
+    def hold(self) -> Hold | None:
+        return self._hold
 
     @property
     def held(self) -> bool:
-        return self._held
+        return self._hold is not None
 
     @property
     def idle(self) -> bool:
@@ -114,7 +169,7 @@ class Forwarder:
 
     async def _forward_available(self) -> None:
         epoch = self._epoch
-        while self._link.connected and not self._held:
+        while self._link.connected and self._hold is None:
             room = self._max_inflight - len(self._inflight)
             if room <= 0:
                 return
@@ -123,7 +178,7 @@ class Forwarder:
                 return
             for row in rows:
                 await self._bucket.take()
-                if epoch != self._epoch or not self._link.connected or self._held:
+                if epoch != self._epoch or not self._link.connected or self._hold is not None:
                     return
                 self._send(row)
 

@@ -17,7 +17,7 @@ from edge.capacity import CapacityReporter, MachineStatus, parse_mode, parse_sta
 from edge.commands import CommandHandler
 from edge.config import GatewayConfig, MachineMapping
 from edge.errors import GatewayError
-from edge.forwarder import Forwarder
+from edge.forwarder import Forwarder, Hold
 from edge.health import HealthServer, Metrics
 from edge.jobs import JobTracker, parse_job_lists
 from edge.mqtt import MqttLink, SessionMessages
@@ -48,6 +48,7 @@ class Gateway:
             session_messages=self._session_messages,
             on_message=self._mqtt_message,
             on_connected=self._broker_connected,
+            on_subscribed=self._subscribed,
             on_disconnected=self._broker_disconnected,
             max_inflight=config.buffer.max_inflight,
             metrics=self.metrics,
@@ -58,6 +59,7 @@ class Gateway:
             self.metrics,
             rate=config.buffer.replay_rate,
             max_inflight=config.buffer.max_inflight,
+            coordinator_state_grace_s=config.buffer.coordinator_state_grace_s,
         )
         self.capacity = CapacityReporter(
             self.uplink,
@@ -166,7 +168,11 @@ class Gateway:
         self.forwarder.wake()
 
     def _broker_connected(self) -> None:
-        self.forwarder.wake()
+        self.forwarder.link_established()
+
+    def _subscribed(self, topic_filter: str) -> None:
+        if topic_filter == topics.coordinator_state(self.config.network):
+            self.forwarder.coordinator_state_subscribed()
 
     def _broker_disconnected(self) -> None:
         self.forwarder.link_lost()
@@ -309,7 +315,8 @@ class Gateway:
             "quota_bytes": self.outbox.quota_bytes,
             "oldest_age_s": round(self.outbox.oldest_age(), 3),
             "quota_exceeded": self.outbox.quota_exceeded,
-            "held_while_coordinator_offline": self.forwarder.held,
+            "held_while_coordinator_offline": self.forwarder.hold is Hold.COORDINATOR_OFFLINE,
+            "hold": self.forwarder.hold.value if self.forwarder.hold else None,
         }
         problems = []
         if not self.link.connected:

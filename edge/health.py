@@ -38,7 +38,10 @@ GAUGES = {
     "outbox_oldest_age_seconds": "Age of the oldest unsent message",
     "outbox_quota_exceeded": "1 when only job events and alarms fill the outbox past its quota",
     "broker_connected": "1 while connected to the MQTT broker",
-    "coordinator_online": "0 while the coordinator's retained state says offline",
+    "coordinator_online": (
+        "1 while the outbox is forwarded: the coordinator's state is online (or the broker has"
+        " none); 0 while it says offline or is not yet known after a (re)connect"
+    ),
     "machine_connected": "1 while the machine's OPC UA server is connected, by machine",
 }
 

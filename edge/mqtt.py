@@ -9,8 +9,10 @@ acknowledged is still in the outbox and is replayed from there, in order.
 
 On every connection the will (``offline``, retained) is armed with a fresh sequence number one
 above the ``online`` message's, then ``online`` and the birth are published, the command and
-coordinator state topics are subscribed, and ``on_connected`` runs. The session is persistent
-(``clean_session=False`` with a stable client id), so commands queued while away are delivered.
+coordinator state topics are subscribed, and ``on_connected`` runs; ``on_subscribed`` runs with
+each topic filter when the broker confirms it (its retained messages follow that confirmation).
+The session is persistent (``clean_session=False`` with a stable client id), so commands queued
+while away are delivered.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from protocols import topics
 _LOGGER = logging.getLogger(__name__)
 
 MISC_INTERVAL_S = 1.0
-READ_PACKETS = 1000
-"""Packets read per readiness callback: enough to drain what TLS has already decrypted."""
+TLS_DRAIN_READS = 100
+"""``loop_read`` calls per readiness callback while TLS holds decrypted bytes; more continue on
+the next loop iteration, so a flood cannot starve the rest of the gateway."""
 AUTH_FAILURES = {"Bad user name or password", "Not authorized", "Bad username or password"}
 
 
@@ -70,6 +73,7 @@ class MqttLink:
         session_messages: Callable[[], SessionMessages],
         on_message: MessageHandler,
         on_connected: Callable[[], None],
+        on_subscribed: Callable[[str], None],
         on_disconnected: Callable[[], None],
         max_inflight: int,
         metrics: Metrics,
@@ -80,6 +84,7 @@ class MqttLink:
         self._session_messages = session_messages
         self._on_message = on_message
         self._on_connected = on_connected
+        self._on_subscribed = on_subscribed
         self._on_disconnected = on_disconnected
         self._max_inflight = max_inflight
         self._metrics = metrics
@@ -88,6 +93,7 @@ class MqttLink:
         self._loop_thread = 0
         self._generation = 0
         self._pending: dict[int, asyncio.Future[None]] = {}
+        self._subscribing: dict[int, str] = {}
         self._session_end: asyncio.Future[str | None] | None = None
         self._announcements: Sequence[OutgoingMessage] = ()
         self._stopping = False
@@ -188,7 +194,25 @@ class MqttLink:
 
     def _watch_socket(self, client: paho.Client, sock: socket.socket) -> None:
         assert self._loop is not None
-        self._loop.add_reader(sock, client.loop_read, READ_PACKETS)
+        self._loop.add_reader(sock, self._read, client, sock)
+
+    def _read(self, client: paho.Client, sock: socket.socket) -> None:
+        """Read what arrived, including what TLS already decrypted.
+
+        paho's ``loop_read`` ignores its ``max_packets`` argument: it reads as many packets as
+        messages are in flight, at least one, so one packet when idle. Over TLS, reading one
+        packet decrypts its whole record, and the other packets of that record wait in the SSL
+        socket's buffer, which raises no readiness event: they would wait for the next packet or
+        the keepalive. So read again while ``pending()`` says there is more, as paho's own
+        ``loop()`` does.
+        """
+        assert self._loop is not None
+        for _ in range(TLS_DRAIN_READS):
+            if client.loop_read() != paho.MQTT_ERR_SUCCESS or client.socket() is not sock:
+                return
+            if not (isinstance(sock, ssl.SSLSocket) and sock.pending() > 0):
+                return
+        self._loop.call_soon(self._read, client, sock)
 
     def _watch_writes(self, client: paho.Client, sock: socket.socket) -> None:
         assert self._loop is not None
@@ -227,6 +251,7 @@ class MqttLink:
         client.on_connect = on_loop(self._connected)
         client.on_disconnect = on_loop(self._disconnected)
         client.on_publish = on_loop(self._acknowledged)
+        client.on_subscribe = on_loop(self._subscribed)
         client.on_message = on_loop(self._received)
         client.on_socket_open = lambda c, _u, sock: self._on_loop(self._watch_socket, c, sock)
         client.on_socket_register_write = lambda c, _u, sock: self._on_loop(
@@ -282,8 +307,10 @@ class MqttLink:
         if self.last_error is not None or self.connections == 1:
             _LOGGER.info("Connected to the MQTT broker %s", self._config.url)
         self.last_error = None
+        self._subscribing.clear()
         for topic_filter in self._subscriptions:
-            client.subscribe(topic_filter, qos=topics.QOS)
+            _, mid = client.subscribe(topic_filter, qos=topics.QOS)
+            self._subscribing[mid] = topic_filter
         for message in self._announcements:
             client.publish(message.topic, message.payload, qos=topics.QOS, retain=message.retain)
         self._on_connected()
@@ -313,6 +340,19 @@ class MqttLink:
         future = self._pending.pop(mid, None)
         if future is not None and not future.done():
             future.set_result(None)
+
+    def _subscribed(
+        self, generation: int, _c: Any, _u: Any, mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        if not self._current(generation):
+            return  # message ids restart with each connection's client: not ours
+        topic_filter = self._subscribing.pop(mid, None)
+        if topic_filter is None:
+            return
+        if any(code.is_failure for code in codes):
+            # Nothing retained will come: the handler's wait for it ends as if there were none.
+            _LOGGER.error("The broker refused the subscription to %s", topic_filter)
+        self._on_subscribed(topic_filter)
 
     def _received(self, generation: int, _c: Any, _u: Any, message: paho.MQTTMessage) -> None:
         if self._current(generation):

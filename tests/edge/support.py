@@ -103,7 +103,7 @@ LASER = {"id": "laser-1", "type": "laser_cutter", "max_job_orders": 20}
 
 
 def gateway_config(
-    tmp_path: Path, broker: MosquittoBroker, plant: SimPlant, **overrides: Any
+    tmp_path: Path, broker: MosquittoBroker, plant: SimPlant, /, **overrides: Any
 ) -> dict[str, Any]:
     machines = [{"id": spec.id, "endpoint": plant.endpoint} for spec in plant.server.plant.machines]
     config: dict[str, Any] = {
@@ -272,11 +272,15 @@ class Coordinator:
         )
         info.wait_for_publish(5)
 
+    def clear_state(self) -> None:
+        """Remove the retained coordinator state: the broker then has none to deliver."""
+        info = self.client.publish(topics.coordinator_state(NETWORK), b"", qos=1, retain=True)
+        info.wait_for_publish(5)
+
     def close(self) -> None:
         # Forget any retained coordinator state this test announced (if the broker is up).
-        info = self.client.publish(topics.coordinator_state(NETWORK), b"", qos=1, retain=True)
         with contextlib.suppress(RuntimeError, ValueError):
-            info.wait_for_publish(5)
+            self.clear_state()
         self.client.disconnect()
         self.client.loop_stop()
 

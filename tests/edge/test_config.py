@@ -64,6 +64,7 @@ BAD_METRIC = {"x": {"root": "/0:Objects", "metrics": {"t": {"path": "1:T", "dead
         ({"broker": {"keepalive_s": 1}}, "broker.keepalive_s"),
         ({"broker": {"tls": {"cert": "c.pem"}}}, "broker.tls"),
         ({"buffer": {"quota_mb": -1}}, "buffer.quota_mb"),
+        ({"buffer": {"coordinator_state_grace_s": 0}}, "buffer.coordinator_state_grace_s"),
         ({"unit": "bad unit"}, "unit"),
         ({"unit": "coordinator"}, "unit"),
         ({"machines": []}, "machines"),

@@ -1,10 +1,11 @@
 """The forwarder: outbox → broker in order, deleted on PUBACK, replayed after a lost link, held
-while the coordinator is offline. The link is a fake built on the real MqttLink."""
+while the coordinator is offline or its state is not yet known. The link is a fake built on the
+real MqttLink."""
 
 import asyncio
 
 from edge.config import BrokerConfig
-from edge.forwarder import Forwarder
+from edge.forwarder import Forwarder, Hold
 from edge.health import Metrics
 from edge.mqtt import MqttLink, OutgoingMessage, SessionMessages
 from edge.outbox import Outbox, PendingMessage, Priority
@@ -21,6 +22,7 @@ class FakeLink(MqttLink):
             session_messages=lambda: SessionMessages(OutgoingMessage("t", b""), ()),
             on_message=self._ignore,
             on_connected=lambda: None,
+            on_subscribed=lambda _topic_filter: None,
             on_disconnected=lambda: None,
             max_inflight=10,
             metrics=Metrics(),
@@ -57,12 +59,32 @@ async def _settle() -> None:
         await asyncio.sleep(0.03)
 
 
+GRACE_S = 0.05
+
+
+def _forwarder(outbox: Outbox, link: FakeLink, metrics: Metrics, **options) -> Forwarder:
+    """A forwarder on a link whose subscription has delivered ``online``."""
+    options = {"rate": 10_000, "max_inflight": 10, "coordinator_state_grace_s": GRACE_S, **options}
+    forwarder = Forwarder(outbox, link, metrics, **options)
+    forwarder.set_coordinator_online(True)
+    return forwarder
+
+
+def _reconnect(link: FakeLink, forwarder: Forwarder) -> None:
+    """What the gateway does when the link drops and comes back."""
+    link.drop()
+    forwarder.link_lost()
+    link.sent.clear()
+    link.connected = True
+    forwarder.link_established()
+
+
 async def test_in_order_deleted_on_ack_replayed_after_loss(tmp_path):
     outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
     topics = [f"glonet/v1/n/u/m{i % 2}/job" for i in range(6)]
     outbox.put(PendingMessage(t, f"{i}".encode(), Priority.EVENT, t) for i, t in enumerate(topics))
     link, metrics = FakeLink(), Metrics()
-    forwarder = Forwarder(outbox, link, metrics, rate=10_000, max_inflight=4)
+    forwarder = _forwarder(outbox, link, metrics, max_inflight=4)
     task = asyncio.create_task(forwarder.run())
     await _settle()
     assert _topics(link) == topics[:4]  # the in-flight window
@@ -71,11 +93,8 @@ async def test_in_order_deleted_on_ack_replayed_after_loss(tmp_path):
     await _settle()
     assert _topics(link) == topics
     assert outbox.depth == 4
-    link.drop()
-    forwarder.link_lost()
-    link.sent.clear()
-    link.connected = True
-    forwarder.wake()
+    _reconnect(link, forwarder)
+    forwarder.set_coordinator_online(True)
     await _settle()
     assert _topics(link) == topics[2:]  # everything unacknowledged, in the original order
     link.ack_all()
@@ -89,7 +108,7 @@ async def test_in_order_deleted_on_ack_replayed_after_loss(tmp_path):
 async def test_held_while_the_coordinator_is_offline(tmp_path):
     outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
     link = FakeLink()
-    forwarder = Forwarder(outbox, link, Metrics(), rate=10_000, max_inflight=10)
+    forwarder = _forwarder(outbox, link, Metrics())
     forwarder.set_coordinator_online(False)
     task = asyncio.create_task(forwarder.run())
     outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
@@ -109,18 +128,67 @@ async def test_a_reconnect_while_waiting_for_a_token_is_not_missed(tmp_path):
     topics = [f"glonet/v1/n/u/m{i}/alarm" for i in range(3)]
     outbox.put(PendingMessage(t, b"x", Priority.EVENT, "m") for t in topics)
     link = FakeLink()
-    forwarder = Forwarder(outbox, link, Metrics(), rate=2, max_inflight=1)
+    forwarder = _forwarder(outbox, link, Metrics(), rate=2, max_inflight=1)
     task = asyncio.create_task(forwarder.run())
     await _settle()
     assert _topics(link) == topics[:1]
     link.ack_all()
     await asyncio.sleep(0.05)  # acknowledged: the forwarder now waits ~0.3 s for a token
-    link.drop()
-    forwarder.link_lost()
-    link.sent.clear()
-    link.connected = True
-    forwarder.wake()  # what the gateway does on the new connection
+    _reconnect(link, forwarder)
+    forwarder.set_coordinator_online(True)  # the retained state, delivered on the new connection
     for _ in range(10):
         await _settle()
     assert _topics(link)[:1] == topics[1:2]
+    task.cancel()
+
+
+async def test_after_a_reconnect_held_until_the_retained_state_says_online(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
+    link = FakeLink()
+    forwarder = _forwarder(outbox, link, Metrics())
+    task = asyncio.create_task(forwarder.run())
+    _reconnect(link, forwarder)
+    outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
+    forwarder.wake()
+    await _settle()
+    assert link.sent == [] and forwarder.hold is Hold.AWAITING_COORDINATOR_STATE
+    forwarder.coordinator_state_subscribed()
+    forwarder.set_coordinator_online(False)  # the retained state, right after the SUBACK
+    await _settle()  # well past the grace period, which a known state cancels
+    assert link.sent == [] and forwarder.hold is Hold.COORDINATOR_OFFLINE
+    forwarder.set_coordinator_online(True)
+    await _settle()
+    assert _topics(link) == ["glonet/v1/n/u/m/alarm"] and forwarder.hold is None
+    task.cancel()
+
+
+async def test_without_a_retained_state_forwarding_starts_after_the_grace_period(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
+    outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
+    link = FakeLink()
+    forwarder = Forwarder(
+        outbox, link, Metrics(), rate=10_000, max_inflight=10, coordinator_state_grace_s=GRACE_S
+    )
+    task = asyncio.create_task(forwarder.run())
+    forwarder.link_established()
+    await _settle()  # the grace period counts from the subscription's confirmation, not before
+    assert link.sent == [] and forwarder.hold is Hold.AWAITING_COORDINATOR_STATE
+    forwarder.coordinator_state_subscribed()
+    await _settle()
+    assert _topics(link) == ["glonet/v1/n/u/m/alarm"] and forwarder.hold is None
+    task.cancel()
+
+
+async def test_a_lost_link_cancels_the_grace_period(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
+    outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
+    link = FakeLink()
+    forwarder = _forwarder(outbox, link, Metrics())
+    task = asyncio.create_task(forwarder.run())
+    await _settle()
+    _reconnect(link, forwarder)
+    forwarder.coordinator_state_subscribed()
+    _reconnect(link, forwarder)  # dropped again before the grace period ended
+    await _settle()
+    assert link.sent == [] and forwarder.hold is Hold.AWAITING_COORDINATOR_STATE
     task.cancel()

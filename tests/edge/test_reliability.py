@@ -101,6 +101,64 @@ def test_gateway_killed_mid_stream_and_restarted(plant, coordinator, make_gatewa
     assert_in_order_per_machine(coordinator)
 
 
+def _forwarded(coordinator):
+    """What reached the coordinator through the outbox (state and birth bypass it)."""
+    kinds = (messages.Telemetry, messages.Capacity, messages.JobStatus, messages.Alarm)
+    return sum(len(coordinator.messages(kind)) for kind in kinds)
+
+
+def test_restart_holds_the_backlog_while_the_retained_coordinator_state_is_offline(
+    plant, coordinator, make_gateway
+):
+    gateway = make_gateway(plant)
+    wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
+    coordinator.announce("offline")
+    wait_until(lambda: gateway.health()["outbox"]["held_while_coordinator_offline"])
+    plant.inject("alarm_burst", 1.0, "mill-1")
+    wait_until(lambda: gateway.metric("alarms_total") >= 40, what="the alarms queued")
+    gateway.kill()
+    before = _forwarded(coordinator)
+    gateway.start()
+    # The retained "offline" arrives just after the SUBACK: not one backlog row may go before it,
+    # and the grace period for a missing state must not release the hold either.
+    wait_until(lambda: gateway.health()["outbox"]["held_while_coordinator_offline"], 10)
+    time.sleep(3)
+    assert gateway.metric("messages_published_total") == 0
+    assert _forwarded(coordinator) == before and not _alarms(coordinator)
+    health = gateway.health()
+    assert health["broker"]["connected"] and health["outbox"]["hold"] == "coordinator_offline"
+    coordinator.announce("online")
+    _wait_for_replayed_alarms(gateway, coordinator, 40)
+    assert len(_alarms(coordinator)) == 40
+    assert_in_order_per_machine(coordinator)
+    assert gateway.health()["outbox"]["hold"] is None
+
+
+def test_without_a_retained_coordinator_state_forwarding_starts_after_the_grace_period(
+    plant, coordinator, make_gateway
+):
+    # A coordinator that announced itself and then cleared its retained state. A new client id:
+    # a session kept from an earlier test would deliver the clearing itself, which also releases.
+    coordinator.announce("online")
+    coordinator.clear_state()
+    gateway = make_gateway(
+        plant, broker={"client_id": "gw-new-session"}, buffer={"coordinator_state_grace_s": 3}
+    )
+    health = wait_until(lambda: (h := gateway.health())["broker"]["connected"] and h, 10)
+    assert health["outbox"]["hold"] == "awaiting_coordinator_state"
+    assert gateway.metric("coordinator_online") == 0
+    wait_until(
+        lambda: gateway.metric("messages_published_total", kind="capacity") > 0,
+        what="forwarding once the grace period is over",
+    )
+    health = gateway.health()
+    assert (
+        health["outbox"]["hold"] is None and not health["outbox"]["held_while_coordinator_offline"]
+    )
+    assert gateway.metric("coordinator_online") == 1
+    wait_until(lambda: coordinator.messages(messages.Capacity), 10, "the capacity report")
+
+
 def _states(coordinator):
     return [m.body.state.value for m in coordinator.messages(messages.UnitState)] or [None]
 

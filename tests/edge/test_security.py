@@ -1,9 +1,13 @@
 """The gateway against a Mosquitto that wants credentials, or TLS with client certificates."""
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
+import socket
+import ssl
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from edge.config import BrokerConfig, TlsConfig
+from edge.health import Metrics
+from edge.mqtt import MqttLink, OutgoingMessage, SessionMessages
 from protocols import messages
 from tests.edge.support import (
     MILL,
@@ -241,3 +248,67 @@ def test_opcua_server_refusing_the_certificate_is_reported(tmp_path, running_mos
     finally:
         gateway.stop()
         plant.close()
+
+
+def _scripted_tls_broker(pki, replies: bytes) -> tuple[int, threading.Thread]:
+    """A TLS listener that answers the CONNECT with ``replies`` in one write (one TLS record),
+    then stays silent: what the client does not read at once, it only reads at the keepalive."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki["server"], pki["server_key"])
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener, context.wrap_socket(listener.accept()[0], server_side=True) as conn:
+            conn.recv(4096)  # the CONNECT
+            conn.sendall(replies)
+            with contextlib.suppress(OSError):
+                while conn.recv(4096):
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread
+
+
+def _publish_packet(topic: str, payload: bytes) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic.encode() + payload
+    return bytes([0x30, len(body)]) + body
+
+
+async def test_tls_reads_every_packet_of_one_record_at_once(pki):
+    # CONNACK and three PUBLISHes in one TLS record: reading the CONNACK decrypts them all into
+    # the SSL socket's buffer, where they raise no readiness event on the raw socket.
+    connack = bytes([0x20, 2, 0, 0])
+    topics_sent = [f"glonet/v1/testnet/coordinator/x{i}" for i in range(3)]
+    replies = connack + b"".join(_publish_packet(t, b"x") for t in topics_sent)
+    port, server = _scripted_tls_broker(pki, replies)
+    received: list[str] = []
+    all_received = asyncio.Event()
+
+    async def on_message(topic: str, _payload: bytes) -> None:
+        received.append(topic)
+        if len(received) == len(topics_sent):
+            all_received.set()
+
+    link = MqttLink(
+        BrokerConfig(url=f"mqtts://127.0.0.1:{port}", tls=TlsConfig(ca=pki["ca"])),
+        client_id="tls-drain",
+        subscriptions=[],
+        session_messages=lambda: SessionMessages(OutgoingMessage("glonet/v1/t/u/state", b""), ()),
+        on_message=on_message,
+        on_connected=lambda: None,
+        on_subscribed=lambda _topic_filter: None,
+        on_disconnected=lambda: None,
+        max_inflight=10,
+        metrics=Metrics(),
+    )
+    task = asyncio.create_task(link.run())
+    try:
+        # Far below the 30 s keepalive, which is when the stalled bytes would otherwise be read.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_received.wait(), 5)
+        assert link.connected and received == topics_sent
+    finally:
+        await link.stop()
+        task.cancel()
+        server.join(5)
