@@ -244,8 +244,13 @@ class PlantServer:
         try:
             await asyncio.sleep(METHOD_REPLY_GRACE_S)
             await self._stop_opcua()
-            replacement, _ = await asyncio.gather(self._build(), asyncio.sleep(downtime_s))
-            await self._listen(*replacement)
+            (server, space), _ = await asyncio.gather(self._build(), asyncio.sleep(downtime_s))
+            # The machines ran on while the server was away: its first client must see their
+            # state (job lists included), not the empty values of a fresh address space.
+            now = self.clock.now()
+            for machine in self.machines.values():
+                await space.publish(machine, now)
+            await self._listen(server, space)
             _LOGGER.warning("plant %s: server back after crash", self.plant.unit)
         except ServerError as exc:
             _LOGGER.error("plant %s stays down after crash: %s", self.plant.unit, exc)

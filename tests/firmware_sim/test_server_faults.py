@@ -31,7 +31,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server() -> AsyncIterator[PlantServer]:
-    async with PlantServer(make_plant(machine("mill-1")), options()) as server:
+    # A slow tick (its first one runs at start): what a client reads right after a restart
+    # then comes from the restart itself, not from a tick that happened to run in between.
+    plant = make_plant(machine("mill-1"), update_interval_s=60)
+    async with PlantServer(plant, options()) as server:
         yield server
 
 
