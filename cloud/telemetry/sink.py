@@ -54,16 +54,18 @@ class EmbeddedSink:
         if not samples:
             return
         connection = session.connection()
-        if connection.dialect.name == "postgresql":
+        dialect = connection.dialect
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
             _copy_rows(connection, _rows(samples, _identity))
             return
         # The column's processor for this dialect, as the ORM applies it (the generic type's
         # own processor would hand sqlite3 a datetime, stored in another text form).
         time_type = TelemetrySample.__table__.c.time.type
-        to_db = time_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+        to_db = time_type.dialect_impl(dialect).bind_processor(dialect)
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
         statement = (
             f"INSERT INTO {TelemetrySample.__tablename__} ({', '.join(self.COLUMNS)})"
-            f" VALUES ({', '.join(['?'] * len(self.COLUMNS))})"
+            f" VALUES ({', '.join([marker] * len(self.COLUMNS))})"
         )
         connection.exec_driver_sql(statement, _rows(samples, to_db or _identity))
 
