@@ -1,8 +1,9 @@
 """Turns what the gateway observes into enveloped messages in the outbox.
 
 Events (job, alarm, capacity) are written at once, each in its own transaction with the state
-that explains it. Telemetry samples are collected per machine and written every batch window,
-all machines in one transaction, one message per machine and window.
+that explains it. Telemetry samples are collected per machine and written as soon as the OPC UA
+notifications that brought them are handled, all machines in one transaction, one message per
+machine and write; writes are rate-limited to one per batch window.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from edge.config import GatewayConfig
 from edge.health import Metrics
 from edge.mqtt import OutgoingMessage, SessionMessages
 from edge.outbox import Outbox, PendingMessage, Priority
+from edge.ratelimit import TokenBucket
 from protocols import ProtocolError, RejectReason, codec, messages, topics
 from protocols.codec import MAX_TEXT_VALUE, SampleRow
 from protocols.enums import Quality, UnitStatus
@@ -32,6 +34,10 @@ PRIORITY = {
     TopicKind.JOB: Priority.EVENT,
     TopicKind.ALARM: Priority.EVENT,
 }
+TELEMETRY_WRITE_BURST = 2
+"""Telemetry writes allowed back to back: publish responses arrive about one publishing interval
+apart, with jitter; with a window equal to that interval, a burst of one would make every response
+that comes early wait for the previous one's token."""
 TOPIC = {
     TopicKind.TELEMETRY: topics.telemetry,
     TopicKind.CAPACITY: topics.capacity,
@@ -57,6 +63,8 @@ class Uplink:
         self._metrics = metrics
         self._on_written = on_written
         self._samples: dict[str, list[SampleRow]] = defaultdict(list)
+        self._collected = asyncio.Event()
+        self._writes = TokenBucket(1 / self._window, burst=TELEMETRY_WRITE_BURST)
 
     # Events -------------------------------------------------------------------------------
 
@@ -112,11 +120,21 @@ class Uplink:
         elif source_time.tzinfo is None:
             source_time = source_time.replace(tzinfo=UTC)
         self._samples[machine].append((machine, metric, value, source_time, quality))
+        self._collected.set()
 
     async def run(self) -> None:
-        """Write the collected telemetry every batch window."""
+        """Write the collected telemetry once it is complete, at most once per batch window.
+
+        The OPC UA consumer hands over all the notifications of a publish response without
+        yielding to the event loop, so this task, woken by the first of them, runs when they are
+        all collected: a sample waits for no timer. Responses that come faster than the batch
+        window (a short publishing interval, many endpoints) wait for the rate limit and are
+        written together.
+        """
         while True:
-            await asyncio.sleep(self._window)
+            await self._collected.wait()
+            await self._writes.take()
+            self._collected.clear()
             self.flush_telemetry()
 
     def flush_telemetry(self) -> None:
