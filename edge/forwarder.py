@@ -15,17 +15,37 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 
 from edge.errors import BrokerError
 from edge.health import Metrics
 from edge.mqtt import MqttLink, OutgoingMessage
 from edge.outbox import Outbox, StoredMessage
-from edge.ratelimit import TokenBucket
 from protocols import topics
 
 _LOGGER = logging.getLogger(__name__)
 
 ACK_FLUSH_INTERVAL = 0.02
+
+
+class TokenBucket:
+    """At most ``rate`` tokens a second, with bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._updated = time.monotonic()
+
+    async def take(self) -> None:
+        while True:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
 class Hold(enum.Enum):

@@ -1,9 +1,10 @@
 """Turns what the gateway observes into enveloped messages in the outbox.
 
 Events (job, alarm, capacity) are written at once, each in its own transaction with the state
-that explains it. Telemetry samples are collected per machine and written as soon as the OPC UA
-notifications that brought them are handled, all machines in one transaction, one message per
-machine and write; writes are rate-limited to one per batch window.
+that explains it. Telemetry samples are collected per machine and written all machines in one
+transaction, one message per machine and write: as soon as the OPC UA publish response that
+brought them is handled when the batch window is no longer than the publishing interval (the
+server already batched them), else every batch window on a fixed cadence.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from edge.config import GatewayConfig
 from edge.health import Metrics
 from edge.mqtt import OutgoingMessage, SessionMessages
 from edge.outbox import Outbox, PendingMessage, Priority
-from edge.ratelimit import TokenBucket
 from protocols import ProtocolError, RejectReason, codec, messages, topics
 from protocols.codec import MAX_TEXT_VALUE, SampleRow
 from protocols.enums import Quality, UnitStatus
@@ -34,10 +34,6 @@ PRIORITY = {
     TopicKind.JOB: Priority.EVENT,
     TopicKind.ALARM: Priority.EVENT,
 }
-TELEMETRY_WRITE_BURST = 2
-"""Telemetry writes allowed back to back: publish responses arrive about one publishing interval
-apart, with jitter; with a window equal to that interval, a burst of one would make every response
-that comes early wait for the previous one's token."""
 TOPIC = {
     TopicKind.TELEMETRY: topics.telemetry,
     TopicKind.CAPACITY: topics.capacity,
@@ -58,13 +54,15 @@ class Uplink:
         self._network = config.network
         self._unit = config.unit
         self._window = config.telemetry.batch_window_ms / 1000
+        self._per_response = (
+            config.telemetry.batch_window_ms <= config.telemetry.publishing_interval_ms
+        )
         self._max_batch = config.telemetry.max_batch_samples
         self._outbox = outbox
         self._metrics = metrics
         self._on_written = on_written
         self._samples: dict[str, list[SampleRow]] = defaultdict(list)
         self._collected = asyncio.Event()
-        self._writes = TokenBucket(1 / self._window, burst=TELEMETRY_WRITE_BURST)
 
     # Events -------------------------------------------------------------------------------
 
@@ -123,18 +121,28 @@ class Uplink:
         self._collected.set()
 
     async def run(self) -> None:
-        """Write the collected telemetry once it is complete, at most once per batch window.
+        if self._per_response:
+            await self._write_per_response()
+        else:
+            await self._write_every_window()
 
-        The OPC UA consumer hands over all the notifications of a publish response without
+    async def _write_per_response(self) -> None:
+        """The OPC UA consumer hands over all the notifications of a publish response without
         yielding to the event loop, so this task, woken by the first of them, runs when they are
-        all collected: a sample waits for no timer. Responses that come faster than the batch
-        window (a short publishing interval, many endpoints) wait for the rate limit and are
-        written together.
-        """
+        all collected: a sample waits for no timer."""
         while True:
             await self._collected.wait()
-            await self._writes.take()
             self._collected.clear()
+            self.flush_telemetry()
+
+    async def _write_every_window(self) -> None:
+        """On a fixed cadence: a write's own duration does not push the next one back."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            while due <= loop.time():
+                due += self._window
+            await asyncio.sleep(due - loop.time())
             self.flush_telemetry()
 
     def flush_telemetry(self) -> None:

@@ -1,17 +1,17 @@
-"""Telemetry batching: samples are written once the notifications that brought them are handled,
-one message per machine and write, and writes are limited to one per batch window."""
+"""Telemetry batching: one message per machine and write; a write per OPC UA publish response
+when the batch window is no longer than the publishing interval, else one per window."""
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
-from edge.uplink import TELEMETRY_WRITE_BURST
 from protocols.enums import Quality
 from tests.edge.fakes import Queue
 
 HOUR_MS = 3_600_000
 
 
-def _notifications(queue: Queue, machine: str, count: int) -> None:
+def _response(queue: Queue, machine: str, count: int) -> None:
     """What the OPC UA consumer does with one publish response: no await between samples."""
     now = datetime.now(UTC)
     for i in range(count):
@@ -24,30 +24,44 @@ async def _let_run() -> None:
 
 
 def _batches(queue: Queue) -> list[tuple[str, int]]:
-    return [
-        (message.body.samples[0].machine, len(message.body.samples)) for message in queue.sent()
-    ]
+    return [(m.body.samples[0].machine, len(m.body.samples)) for m in queue.sent()]
 
 
-async def test_a_publish_response_is_written_without_waiting_for_the_window(tmp_path):
-    queue = Queue(tmp_path, telemetry={"batch_window_ms": HOUR_MS})
+async def test_each_publish_response_is_written_without_waiting_for_a_window(tmp_path):
+    telemetry = {"publishing_interval_ms": HOUR_MS, "batch_window_ms": HOUR_MS}
+    queue = Queue(tmp_path, telemetry=telemetry)
     task = asyncio.create_task(queue.uplink.run())
-    _notifications(queue, "mill-1", 3)
-    _notifications(queue, "lathe-2", 2)
+    _response(queue, "mill-1", 3)
+    _response(queue, "lathe-2", 2)
     await _let_run()
     assert _batches(queue) == [("mill-1", 3), ("lathe-2", 2)]
+    _response(queue, "mill-1", 4)
+    await _let_run()
+    assert _batches(queue) == [("mill-1", 3), ("lathe-2", 2), ("mill-1", 4)]
     task.cancel()
 
 
-async def test_writes_beyond_the_burst_wait_for_the_window_and_go_together(tmp_path):
-    queue = Queue(tmp_path, telemetry={"batch_window_ms": HOUR_MS})
+async def test_a_window_longer_than_the_publishing_interval_gathers_responses(tmp_path):
+    telemetry = {"publishing_interval_ms": 10, "batch_window_ms": HOUR_MS}
+    queue = Queue(tmp_path, telemetry=telemetry)
     task = asyncio.create_task(queue.uplink.run())
-    for response in range(TELEMETRY_WRITE_BURST + 2):
-        _notifications(queue, "mill-1", response + 1)
-        await _let_run()
-    written = [("mill-1", n + 1) for n in range(TELEMETRY_WRITE_BURST)]
-    assert _batches(queue) == written  # the rest waits for the next window
+    _response(queue, "mill-1", 3)
+    await _let_run()
+    _response(queue, "mill-1", 4)
+    await _let_run()
+    assert _batches(queue) == []  # waiting for the window
     task.cancel()
     queue.uplink.flush_telemetry()  # as the gateway does when it stops
-    held = (TELEMETRY_WRITE_BURST + 1) + (TELEMETRY_WRITE_BURST + 2)
-    assert _batches(queue) == [*written, ("mill-1", held)]
+    assert _batches(queue) == [("mill-1", 7)]
+
+
+async def test_the_window_writes_what_it_gathered(tmp_path):
+    queue = Queue(tmp_path, telemetry={"publishing_interval_ms": 10, "batch_window_ms": 20})
+    task = asyncio.create_task(queue.uplink.run())
+    _response(queue, "mill-1", 3)
+    _response(queue, "mill-1", 4)
+    deadline = time.monotonic() + 5
+    while not queue.sent() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert _batches(queue) == [("mill-1", 7)]
+    task.cancel()
