@@ -1,8 +1,10 @@
 """Turns what the gateway observes into enveloped messages in the outbox.
 
 Events (job, alarm, capacity) are written at once, each in its own transaction with the state
-that explains it. Telemetry samples are collected per machine and written every batch window,
-all machines in one transaction, one message per machine and window.
+that explains it. Telemetry samples are collected per machine and written all machines in one
+transaction, one message per machine and write: as soon as the OPC UA publish response that
+brought them is handled when the batch window is no longer than the publishing interval (the
+server already batched them), else every batch window on a fixed cadence.
 """
 
 from __future__ import annotations
@@ -52,11 +54,15 @@ class Uplink:
         self._network = config.network
         self._unit = config.unit
         self._window = config.telemetry.batch_window_ms / 1000
+        self._per_response = (
+            config.telemetry.batch_window_ms <= config.telemetry.publishing_interval_ms
+        )
         self._max_batch = config.telemetry.max_batch_samples
         self._outbox = outbox
         self._metrics = metrics
         self._on_written = on_written
         self._samples: dict[str, list[SampleRow]] = defaultdict(list)
+        self._collected = asyncio.Event()
 
     # Events -------------------------------------------------------------------------------
 
@@ -112,11 +118,31 @@ class Uplink:
         elif source_time.tzinfo is None:
             source_time = source_time.replace(tzinfo=UTC)
         self._samples[machine].append((machine, metric, value, source_time, quality))
+        self._collected.set()
 
     async def run(self) -> None:
-        """Write the collected telemetry every batch window."""
+        if self._per_response:
+            await self._write_per_response()
+        else:
+            await self._write_every_window()
+
+    async def _write_per_response(self) -> None:
+        """The OPC UA consumer hands over all the notifications of a publish response without
+        yielding to the event loop, so this task, woken by the first of them, runs when they are
+        all collected: a sample waits for no timer."""
         while True:
-            await asyncio.sleep(self._window)
+            await self._collected.wait()
+            self._collected.clear()
+            self.flush_telemetry()
+
+    async def _write_every_window(self) -> None:
+        """On a fixed cadence: a write's own duration does not push the next one back."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            while due <= loop.time():
+                due += self._window
+            await asyncio.sleep(due - loop.time())
             self.flush_telemetry()
 
     def flush_telemetry(self) -> None:

@@ -1,0 +1,67 @@
+"""Telemetry batching: one message per machine and write; a write per OPC UA publish response
+when the batch window is no longer than the publishing interval, else one per window."""
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from protocols.enums import Quality
+from tests.edge.fakes import Queue
+
+HOUR_MS = 3_600_000
+
+
+def _response(queue: Queue, machine: str, count: int) -> None:
+    """What the OPC UA consumer does with one publish response: no await between samples."""
+    now = datetime.now(UTC)
+    for i in range(count):
+        queue.uplink.add_sample(machine, f"m{i}", float(i), now, Quality.GOOD)
+
+
+async def _let_run() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def _batches(queue: Queue) -> list[tuple[str, int]]:
+    return [(m.body.samples[0].machine, len(m.body.samples)) for m in queue.sent()]
+
+
+async def test_each_publish_response_is_written_without_waiting_for_a_window(tmp_path):
+    telemetry = {"publishing_interval_ms": HOUR_MS, "batch_window_ms": HOUR_MS}
+    queue = Queue(tmp_path, telemetry=telemetry)
+    task = asyncio.create_task(queue.uplink.run())
+    _response(queue, "mill-1", 3)
+    _response(queue, "lathe-2", 2)
+    await _let_run()
+    assert _batches(queue) == [("mill-1", 3), ("lathe-2", 2)]
+    _response(queue, "mill-1", 4)
+    await _let_run()
+    assert _batches(queue) == [("mill-1", 3), ("lathe-2", 2), ("mill-1", 4)]
+    task.cancel()
+
+
+async def test_a_window_longer_than_the_publishing_interval_gathers_responses(tmp_path):
+    telemetry = {"publishing_interval_ms": 10, "batch_window_ms": HOUR_MS}
+    queue = Queue(tmp_path, telemetry=telemetry)
+    task = asyncio.create_task(queue.uplink.run())
+    _response(queue, "mill-1", 3)
+    await _let_run()
+    _response(queue, "mill-1", 4)
+    await _let_run()
+    assert _batches(queue) == []  # waiting for the window
+    task.cancel()
+    queue.uplink.flush_telemetry()  # as the gateway does when it stops
+    assert _batches(queue) == [("mill-1", 7)]
+
+
+async def test_the_window_writes_what_it_gathered(tmp_path):
+    queue = Queue(tmp_path, telemetry={"publishing_interval_ms": 10, "batch_window_ms": 20})
+    task = asyncio.create_task(queue.uplink.run())
+    _response(queue, "mill-1", 3)
+    _response(queue, "mill-1", 4)
+    deadline = time.monotonic() + 5
+    while not queue.sent() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert _batches(queue) == [("mill-1", 7)]
+    task.cancel()
