@@ -69,6 +69,27 @@ class _Pipeline:
     hook: service.BatchHook | None = None
     keep_foreign: bool = True
 
+    @classmethod
+    def for_settings(
+        cls,
+        settings: Settings,
+        *,
+        session_factory: sessionmaker[Session],
+        sink: TelemetrySink,
+        metrics: Metrics,
+        hook: service.BatchHook | None,
+        keep_foreign: bool,
+    ) -> _Pipeline:
+        return cls(
+            network=settings.network,
+            max_payload=settings.ingest.max_payload_bytes,
+            session_factory=session_factory,
+            sink=sink,
+            metrics=metrics,
+            hook=hook,
+            keep_foreign=keep_foreign,
+        )
+
     def run(self, batch: Sequence[InboundMessage]) -> tuple[list[dict[str, Any]], list[int]]:
         """Live events and the positions of foreign messages; rejects are counted once the
         batch is committed, so that a retried batch does not count them twice."""
@@ -118,9 +139,8 @@ class ThreadApplier:
         keep_foreign: bool,
     ) -> ThreadApplier:
         return cls(
-            _Pipeline(
-                network=settings.network,
-                max_payload=settings.ingest.max_payload_bytes,
+            _Pipeline.for_settings(
+                settings,
                 session_factory=session_factory,
                 sink=sink,
                 metrics=metrics,
@@ -220,9 +240,8 @@ def _child_start(settings: Settings, hook_factory: HookFactory | None, keep_fore
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(settings.resolved_database_url)
     metrics = Metrics()
-    _CHILD = _Pipeline(
-        network=settings.network,
-        max_payload=settings.ingest.max_payload_bytes,
+    _CHILD = _Pipeline.for_settings(
+        settings,
         session_factory=make_session_factory(engine),
         sink=make_sink(settings.telemetry, metrics, network=settings.network),
         metrics=metrics,

@@ -53,7 +53,7 @@ class Counter:
     def drain(self) -> dict[Labels, float]:
         """Take the counts so far, leaving zero (a child process reports increments)."""
         with self._lock:
-            values, self._values = dict(self._values), defaultdict(float)
+            values, self._values = self._values, defaultdict(float)
         return values
 
     def merge(self, values: dict[Labels, float]) -> None:
@@ -102,7 +102,7 @@ class Histogram:
 
     def drain(self) -> tuple[dict[Labels, list[int]], dict[Labels, float]]:
         with self._lock:
-            drained = (self._counts, dict(self._sums))
+            drained = (self._counts, self._sums)
             self._counts, self._sums = {}, defaultdict(float)
         return drained
 

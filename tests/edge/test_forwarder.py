@@ -62,11 +62,14 @@ async def _settle() -> None:
 GRACE_S = 0.05
 
 
-def _forwarder(outbox: Outbox, link: FakeLink, metrics: Metrics, **options) -> Forwarder:
-    """A forwarder on a link whose subscription has delivered ``online``."""
+def _forwarder(
+    outbox: Outbox, link: FakeLink, metrics: Metrics, *, online: bool = True, **options
+) -> Forwarder:
+    """A forwarder on a link whose subscription has delivered ``online`` (unless told not)."""
     options = {"rate": 10_000, "max_inflight": 10, "coordinator_state_grace_s": GRACE_S, **options}
     forwarder = Forwarder(outbox, link, metrics, **options)
-    forwarder.set_coordinator_online(True)
+    if online:
+        forwarder.set_coordinator_online(True)
     return forwarder
 
 
@@ -166,9 +169,7 @@ async def test_without_a_retained_state_forwarding_starts_after_the_grace_period
     outbox = Outbox(tmp_path / "o.sqlite", quota_bytes=10**6)
     outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
     link = FakeLink()
-    forwarder = Forwarder(
-        outbox, link, Metrics(), rate=10_000, max_inflight=10, coordinator_state_grace_s=GRACE_S
-    )
+    forwarder = _forwarder(outbox, link, Metrics(), online=False)
     task = asyncio.create_task(forwarder.run())
     forwarder.link_established()
     await _settle()  # the grace period counts from the subscription's confirmation, not before
