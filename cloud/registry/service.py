@@ -180,7 +180,8 @@ def network_units(*, session: Session, network_id: str) -> Sequence[Unit]:
 # Machines -----------------------------------------------------------------------------------
 
 
-def _machine_query(actor: Actor) -> Select[Any]:
+def machine_query(actor: Actor) -> Select[Any]:
+    """The machines ``actor`` may see, in unit and machine order (a statement to refine)."""
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(Machine).order_by(Machine.unit_id, Machine.machine)
     if actor.role is Role.PLANT:
@@ -189,7 +190,7 @@ def _machine_query(actor: Actor) -> Select[Any]:
 
 
 def list_machines(*, session: Session, actor: Actor, unit_id: str | None = None) -> list[Machine]:
-    query = _machine_query(actor)
+    query = machine_query(actor)
     if unit_id is not None:
         query = query.where(Machine.unit_id == unit_id)
     return list(session.scalars(query))
@@ -197,7 +198,7 @@ def list_machines(*, session: Session, actor: Actor, unit_id: str | None = None)
 
 def get_machine(*, session: Session, actor: Actor, unit_id: str, machine: str) -> Machine:
     row = session.scalars(
-        _machine_query(actor).where(Machine.unit_id == unit_id, Machine.machine == machine)
+        machine_query(actor).where(Machine.unit_id == unit_id, Machine.machine == machine)
     ).first()
     if row is None:
         raise NotFound(f"machine {machine!r} of unit {unit_id!r} does not exist")

@@ -1,0 +1,145 @@
+"""The live machine view (GET /api/machines): registry, live state, latest values and alarms
+joined per machine, scoped to what the caller may see."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cloud.auth.models import Actor, Role
+from cloud.config import Settings
+from cloud.context import AppContext
+from cloud.database import transaction
+from cloud.main import build_context
+from cloud.network import service
+from cloud.registry import service as registry_service
+from cloud.telemetry.models import LatestMetric
+from protocols.messages import AlarmEvent, CapacityReport
+from tests.cloud.conftest import coordinator, onboard
+
+NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def context(settings: Settings) -> AppContext:
+    context = build_context(settings)
+    for unit, machines in (("plant-a", ["m1", "m2"]), ("plant-b", ["m1"]), ("plant-c", ["m9"])):
+        onboard(context, unit)
+        with transaction(context.session_factory) as session:
+            registry_service.record_birth(
+                session=session,
+                unit_id=unit,
+                machines=[{"machine": m, "name": f"{unit} {m}"} for m in machines],
+            )
+    with transaction(context.session_factory) as session:
+        # plant-a online, plant-b gone offline, plant-c never reported
+        for unit, status in (("plant-a", "online"), ("plant-b", "offline")):
+            service.apply_unit_state(
+                session=session, unit_id=unit, status=status, reason=None, seq=1, at=NOW
+            )
+        report = CapacityReport(
+            machine="m1",
+            available=True,
+            state="Executing",
+            mode="Processing",
+            running_job_order="job-1",
+            stored_job_orders=["job-1", "job-2"],
+            free_slots=3,
+            queue_free_at=NOW + timedelta(minutes=5),
+            reported_at=NOW,
+        )
+        service.apply_capacity(session=session, unit_id="plant-a", report=report, seq=2)
+        session.add_all(
+            [
+                LatestMetric(
+                    unit_id="plant-a",
+                    machine="m1",
+                    metric="spindle_rpm",
+                    time=NOW,
+                    value_number=1200.0,
+                    quality="good",
+                ),
+                LatestMetric(
+                    unit_id="plant-a",
+                    machine="m1",
+                    metric="program",
+                    time=NOW,
+                    value_text="P-17",
+                    quality="good",
+                ),
+                LatestMetric(
+                    unit_id="plant-b",
+                    machine="m1",
+                    metric="spindle_rpm",
+                    time=NOW,
+                    value_number=900.0,
+                    quality="good",
+                ),
+            ]
+        )
+        for alarm_id in ("a-1", "a-2"):
+            alarm = AlarmEvent(
+                asset="m1",
+                alarm_id=alarm_id,
+                code="overheat",
+                state="raised",
+                severity=700,
+                text="hot",
+                source="opcua_event",
+                occurred_at=NOW,
+            )
+            service.apply_alarm(session=session, unit_id="plant-a", alarm=alarm)
+    return context
+
+
+def _live(context: AppContext, actor: Actor, **filters: str) -> list[dict[str, object]]:
+    with transaction(context.session_factory) as session:
+        rows = service.machines_live(session=session, actor=actor, **filters)
+    return [row.model_dump(mode="json") for row in rows]
+
+
+def test_every_machine_with_its_live_state_values_and_alarms(context: AppContext) -> None:
+    machines = _live(context, coordinator())
+
+    assert [(m["unit_id"], m["machine"]) for m in machines] == [
+        ("plant-a", "m1"),
+        ("plant-a", "m2"),
+        ("plant-b", "m1"),
+        ("plant-c", "m9"),
+    ]
+    busy, idle, offline, unknown = machines
+    assert busy == {
+        "unit_id": "plant-a",
+        "machine": "m1",
+        "name": "plant-a m1",
+        "online": True,
+        "available": True,
+        "state": "Executing",
+        "mode": "Processing",
+        "running_job_order": "job-1",
+        "stored_job_orders": ["job-1", "job-2"],
+        "free_slots": 3,
+        "queue_free_at": "2026-11-29T08:05:00Z",
+        "reported_at": "2026-11-29T08:00:00Z",
+        "latest_metrics": {"spindle_rpm": 1200.0, "program": "P-17"},
+        "active_alarms": 2,
+    }
+    # No capacity report yet: the live fields keep their defaults.
+    assert idle["online"] is True and idle["state"] is None and idle["stored_job_orders"] == []
+    assert idle["latest_metrics"] == {} and idle["active_alarms"] == 0
+    assert offline["online"] is False and offline["latest_metrics"] == {"spindle_rpm": 900.0}
+    assert unknown["online"] is False and unknown["name"] == "plant-c m9"
+
+
+def test_filters_and_plant_scope(context: AppContext) -> None:
+    plant_a = Actor(principal_id=1, name="a", role=Role.PLANT, unit_id="plant-a")
+
+    assert [m["machine"] for m in _live(context, coordinator(), unit_id="plant-b")] == ["m1"]
+    one = _live(context, coordinator(), unit_id="plant-a", machine="m2")
+    assert [(m["unit_id"], m["machine"]) for m in one] == [("plant-a", "m2")]
+    assert [(m["unit_id"], m["machine"]) for m in _live(context, plant_a)] == [
+        ("plant-a", "m1"),
+        ("plant-a", "m2"),
+    ]
+    assert _live(context, plant_a, unit_id="plant-b") == []
