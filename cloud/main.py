@@ -28,6 +28,7 @@ from cloud.maintenance.pages import router as maintenance_pages_router
 from cloud.maintenance.views import router as maintenance_router
 from cloud.network.views import router as network_router
 from cloud.operations.http import BodyLimit, RequestMetrics, install_error_handlers
+from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics
 from cloud.operations.views import router as operations_router
 from cloud.orders.views import router as orders_router
@@ -126,6 +127,7 @@ def create_app(settings: Settings) -> FastAPI:
             await context.ingest.start()
             if settings.orders.dispatch_enabled:
                 context.dispatcher = start_dispatcher(context)
+        settle_after_startup()
         try:
             yield
         finally:

@@ -33,6 +33,7 @@ from cloud.database import make_engine, make_session_factory
 from cloud.exceptions import DatabaseError
 from cloud.ingest import service
 from cloud.ingest.mqtt import InboundMessage
+from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics, MetricsDelta
 from cloud.telemetry.sink import TelemetrySink, make_sink
 
@@ -248,6 +249,7 @@ def _child_start(settings: Settings, hook_factory: HookFactory | None, keep_fore
         hook=hook_factory() if hook_factory is not None else None,
         keep_foreign=keep_foreign,
     )
+    settle_after_startup()
 
 
 def _child_pid() -> int:

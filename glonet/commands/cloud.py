@@ -83,12 +83,14 @@ def serve_command(args: argparse.Namespace) -> int:
 def ingest_command(args: argparse.Namespace) -> int:
     _json_logs(args)
     from cloud.main import build_context, start_ingest
+    from cloud.operations.memory import settle_after_startup
 
     context = build_context(_settings(args))
 
     async def run() -> None:
         worker = start_ingest(context)
         await worker.start()
+        settle_after_startup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
