@@ -143,6 +143,45 @@ def guarded_upsert(
     return session.execute(statement, values).first() is not None
 
 
+def guarded_upsert_many(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    *,
+    keys: Sequence[str],
+    guard: Callable[[Any, Any], Any] | None = None,
+) -> list[bool]:
+    """:func:`guarded_upsert` of every row (all with the same columns) in few statements;
+    returns, per row, whether it was written.
+
+    Each statement holds at most one row per key: rows of the same key go into successive
+    statements, in their order, so every row is judged against what the rows before it left,
+    exactly as one upsert after the other (PostgreSQL also refuses to update a row twice in one
+    statement). A batch of events of distinct jobs is one statement instead of one per event.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    statement = _upsert_statement(dialect, model, tuple(rows[0]), tuple(keys), guard)
+    connection = session.connection()
+    identities = [tuple(row[name] for name in keys) for row in rows]
+    written = [False] * len(rows)
+    pending = list(range(len(rows)))
+    while pending:
+        taken: set[tuple[Any, ...]] = set()
+        now: list[int] = []
+        later: list[int] = []
+        for index in pending:
+            identity = identities[index]
+            (later if identity in taken else now).append(index)
+            taken.add(identity)
+        returned = {tuple(row) for row in connection.execute(statement, [rows[i] for i in now])}
+        for index in now:
+            written[index] = identities[index] in returned
+        pending = later
+    return written
+
+
 @functools.lru_cache(maxsize=256)
 def _upsert_statement(
     dialect: str,
@@ -160,4 +199,4 @@ def _upsert_statement(
     changes = {name: excluded[name] for name in columns if name not in keys}
     where = guard(table.c, excluded) if guard is not None else None
     statement = insert.on_conflict_do_update(index_elements=list(keys), set_=changes, where=where)
-    return statement.returning(table.c[keys[0]])
+    return statement.returning(*(table.c[key] for key in keys))

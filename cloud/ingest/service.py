@@ -69,10 +69,12 @@ class BatchResult:
 
 @dataclass
 class _Deferred:
-    """What a batch's messages leave for one bulk write at the end of the batch."""
+    """What a batch's messages leave for bulk writes at the end of the batch."""
 
     samples: list[SampleRecord] = field(default_factory=list)
-    job_events: list[tuple[str, messages.JobEvent]] = field(default_factory=list)
+    capacities: list[tuple[messages.Capacity, dict[str, Any]]] = field(default_factory=list)
+    jobs: list[tuple[messages.JobStatus, dict[str, Any]]] = field(default_factory=list)
+    """Messages with the live event each one causes if it is newer than the stored state."""
 
 
 def decode(inbound: InboundMessage, *, network: str, max_payload: int) -> Decoded | None:
@@ -123,9 +125,10 @@ def apply_batch(
         deferred = _Deferred()
         for decoded in fresh:
             _apply(session, decoded, deferred, result, metrics)
-        if deferred.job_events:  # the dispatcher follows the operations it sent
+        job_events = _apply_states(session, deferred, result, metrics)
+        if job_events:  # the dispatcher follows the operations it sent
             dispatch_service.record_job_events(
-                session=session, network_id=network, events=deferred.job_events, now=utcnow()
+                session=session, network_id=network, events=job_events, now=utcnow()
             )
         samples = deferred.samples
         if hook is not None:
@@ -215,17 +218,15 @@ def _apply(
         )
         event["machines"] = [m.machine for m in message.body.machines]
     elif isinstance(message, messages.Capacity):
-        applied = network_service.apply_capacity(
-            session=session, unit_id=unit_id, report=message.body, seq=message.seq
-        )
         event.update(message.body.model_dump(mode="json"))
+        deferred.capacities.append((message, event))
+        result.events.append(event)  # its place in the order; dropped if stale
+        return
     elif isinstance(message, messages.JobStatus):
-        applied = network_service.apply_job_event(
-            session=session, unit_id=unit_id, event=message.body, seq=message.seq
-        )
-        if applied:
-            deferred.job_events.append((unit_id, message.body))
         event.update(message.body.model_dump(mode="json", exclude_none=True))
+        deferred.jobs.append((message, event))
+        result.events.append(event)
+        return
     elif isinstance(message, messages.Alarm):
         network_service.apply_alarm(session=session, unit_id=unit_id, alarm=message.body)
         event.update(message.body.model_dump(mode="json", exclude_none=True))
@@ -234,6 +235,31 @@ def _apply(
         return
     result.applied += 1
     result.events.append(event)
+
+
+def _apply_states(
+    session: Session, deferred: _Deferred, result: BatchResult, metrics: Metrics
+) -> list[tuple[str, messages.JobEvent]]:
+    """Write the batch's capacity reports and job events, each kind in bulk; drop the events of
+    stale ones. Returns the job events written, for the dispatcher."""
+    capacities = network_service.apply_capacities(
+        session=session,
+        reports=[(m.unit, m.body, m.seq) for m, _ in deferred.capacities],
+    )
+    jobs = network_service.apply_job_events(
+        session=session, events=[(m.unit, m.body, m.seq) for m, _ in deferred.jobs]
+    )
+    events = [event for _, event in deferred.capacities] + [event for _, event in deferred.jobs]
+    stale = {
+        id(event) for event, written in zip(events, capacities + jobs, strict=True) if not written
+    }
+    result.applied += len(capacities) + len(jobs) - len(stale)
+    if stale:
+        metrics.ignored.inc(len(stale), reason="stale")
+        result.events = [event for event in result.events if id(event) not in stale]
+    return [
+        (m.unit, m.body) for (m, _), written in zip(deferred.jobs, jobs, strict=True) if written
+    ]
 
 
 def _samples(unit_id: str, message: messages.Telemetry) -> list[SampleRecord]:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor
-from cloud.database import guarded_upsert, utcnow
+from cloud.database import guarded_upsert, guarded_upsert_many, utcnow
 from cloud.exceptions import NotFound
 from cloud.network.models import (
     ActiveAlarm,
@@ -69,19 +69,35 @@ def apply_birth(*, session: Session, unit_id: str, description: UnitDescription,
     return True
 
 
-def apply_capacity(*, session: Session, unit_id: str, report: CapacityReport, seq: int) -> bool:
-    values = report.model_dump(mode="python")
-    values.update(unit_id=unit_id, seq=seq, stored_job_orders=list(report.stored_job_orders))
-    values["state"], values["mode"] = report.state.value, report.mode.value
-    return guarded_upsert(session, MachineState, values, keys=["unit_id", "machine"], guard=_newer)
+def apply_capacities(
+    *, session: Session, reports: Sequence[tuple[str, CapacityReport, int]]
+) -> list[bool]:
+    """Record (unit id, report, seq) capacity reports in order; per report, whether it was
+    newer than the machine's stored state (and so written)."""
+    rows = []
+    for unit_id, report, seq in reports:
+        values = report.model_dump(mode="python")
+        values.update(unit_id=unit_id, seq=seq, stored_job_orders=list(report.stored_job_orders))
+        values["state"], values["mode"] = report.state.value, report.mode.value
+        rows.append(values)
+    return guarded_upsert_many(
+        session, MachineState, rows, keys=["unit_id", "machine"], guard=_newer
+    )
 
 
-def apply_job_event(*, session: Session, unit_id: str, event: JobEvent, seq: int) -> bool:
-    values = event.model_dump(mode="python", exclude={"return_status"})
-    values.update(unit_id=unit_id, seq=seq, event=event.event.value)
-    values["state"] = event.state.value if event.state else None
-    return guarded_upsert(
-        session, JobProgress, values, keys=["unit_id", "job_order_id"], guard=_newer
+def apply_job_events(
+    *, session: Session, events: Sequence[tuple[str, JobEvent, int]]
+) -> list[bool]:
+    """Record (unit id, event, seq) job events in order; per event, whether it was newer than
+    the job order's stored progress (and so written)."""
+    rows = []
+    for unit_id, event, seq in events:
+        values = event.model_dump(mode="python", exclude={"return_status"})
+        values.update(unit_id=unit_id, seq=seq, event=event.event.value)
+        values["state"] = event.state.value if event.state else None
+        rows.append(values)
+    return guarded_upsert_many(
+        session, JobProgress, rows, keys=["unit_id", "job_order_id"], guard=_newer
     )
 
 

@@ -49,7 +49,7 @@ def context(settings: Settings) -> AppContext:
             queue_free_at=NOW + timedelta(minutes=5),
             reported_at=NOW,
         )
-        service.apply_capacity(session=session, unit_id="plant-a", report=report, seq=2)
+        service.apply_capacities(session=session, reports=[("plant-a", report, 2)])
         session.add_all(
             [
                 LatestMetric(

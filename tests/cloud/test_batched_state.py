@@ -1,0 +1,127 @@
+"""Capacity reports and job events are written in bulk per ingest batch, with the result of
+writing them one after the other: per key, only a newer seq wins, in message order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cloud.config import Settings
+from cloud.context import AppContext
+from cloud.database import transaction
+from cloud.ingest import service as ingest_service
+from cloud.main import build_context
+from cloud.network import service as network_service
+from cloud.network.models import JobProgress, MachineState
+from cloud.telemetry.sink import EmbeddedSink
+from protocols import messages, topics
+from protocols.messages import JobEvent
+from tests.cloud.conftest import onboard
+
+NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def context(settings: Settings) -> Iterator[AppContext]:
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    yield context
+    context.engine.dispose()
+
+
+def _event(job: str, progress: float) -> JobEvent:
+    return JobEvent(
+        machine="mill-1",
+        job_order_id=job,
+        event="progress",
+        state="Running",
+        progress=progress,
+        occurred_at=NOW,
+    )
+
+
+def _progress(context: AppContext) -> dict[str, tuple[int, float | None]]:
+    with context.session_factory() as session:
+        rows = session.execute(
+            select(JobProgress.job_order_id, JobProgress.seq, JobProgress.progress)
+        )
+        return {job: (seq, progress) for job, seq, progress in rows}
+
+
+def test_rows_of_one_key_are_judged_in_order(context: AppContext) -> None:
+    events = [
+        ("plant-a", _event("job-1", 0.5), 5),
+        ("plant-a", _event("job-2", 0.1), 1),
+        ("plant-a", _event("job-1", 0.3), 3),  # older than the seq 5 before it: stale
+        ("plant-a", _event("job-1", 0.7), 7),
+        ("plant-a", _event("job-3", 0.2), 2),
+    ]
+    with transaction(context.session_factory) as session:
+        written = network_service.apply_job_events(session=session, events=events)
+    assert written == [True, True, False, True, True]
+    assert _progress(context) == {"job-1": (7, 0.7), "job-2": (1, 0.1), "job-3": (2, 0.2)}
+
+    # Against what is stored: only a newer seq wins.
+    later = [("plant-a", _event("job-1", 0.6), 6), ("plant-a", _event("job-2", 0.9), 9)]
+    with transaction(context.session_factory) as session:
+        assert network_service.apply_job_events(session=session, events=later) == [False, True]
+    assert _progress(context)["job-1"] == (7, 0.7)
+    assert _progress(context)["job-2"] == (9, 0.9)
+
+
+def _decoded(context: AppContext, message: Any, kind: str) -> ingest_service.Decoded:
+    network = context.settings.network
+    topic = getattr(topics, kind)(network, "plant-a", "mill-1")
+    return ingest_service.Decoded(topics.parse(topic), message)
+
+
+def _capacity(seq: int, free: int) -> messages.Capacity:
+    body = {
+        "machine": "mill-1",
+        "available": True,
+        "state": "Executing",
+        "mode": "Processing",
+        "free_slots": free,
+        "queue_free_at": NOW,
+        "reported_at": NOW,
+    }
+    return messages.Capacity.create(unit="plant-a", seq=seq, body=body)
+
+
+def _job(seq: int, job: str, progress: float) -> messages.JobStatus:
+    body = _event(job, progress).model_dump()
+    return messages.JobStatus.create(unit="plant-a", seq=seq, body=body)
+
+
+def test_a_batch_broadcasts_the_written_updates_in_message_order(context: AppContext) -> None:
+    batch = [
+        _decoded(context, _capacity(10, free=1), "capacity"),
+        _decoded(context, _job(11, "job-1", 0.2), "job"),
+        _decoded(context, _capacity(8, free=9), "capacity"),  # older than seq 10: stale
+        _decoded(context, _job(12, "job-1", 0.4), "job"),
+        _decoded(context, _job(9, "job-1", 0.1), "job"),  # older than seq 12: stale
+        _decoded(context, _capacity(13, free=2), "capacity"),
+    ]
+    result = ingest_service.apply_batch(
+        session_factory=context.session_factory,
+        network=context.settings.network,
+        batch=batch,
+        sink=EmbeddedSink(),
+        metrics=context.metrics,
+    )
+
+    assert [(e["type"], e.get("free_slots", e.get("progress"))) for e in result.events] == [
+        ("capacity", 1),
+        ("job", 0.2),
+        ("job", 0.4),
+        ("capacity", 2),
+    ]
+    assert result.applied == 4
+    assert context.metrics.ignored.value(reason="stale") == 2
+    with context.session_factory() as session:
+        assert session.execute(select(MachineState.seq, MachineState.free_slots)).one() == (13, 2)
+    assert _progress(context) == {"job-1": (12, 0.4)}
