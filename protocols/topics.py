@@ -10,6 +10,7 @@ Layout (Unified-Namespace style, versioned)::
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -151,7 +152,16 @@ def _required(value: str | None, what: str) -> str:
 
 def parse(topic: str) -> Topic:
     """Parse a GloNet topic; anything else raises :class:`ProtocolError` (``bad_topic``)."""
-    parts = topic.split("/") if isinstance(topic, str) else []
+    if not isinstance(topic, str):
+        raise ProtocolError(RejectReason.BAD_TOPIC, f"not a GloNet topic: {topic!r}")
+    return _parse(topic)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(topic: str) -> Topic:
+    """Parsed topics are immutable and a network's topics repeat with every message: the
+    coordinator parses each distinct one once (refused topics are not cached)."""
+    parts = topic.split("/")
     if len(parts) < 5 or parts[0] != ROOT:
         raise ProtocolError(RejectReason.BAD_TOPIC, f"not a GloNet topic: {topic!r}")
     if parts[1] != VERSION:

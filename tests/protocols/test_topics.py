@@ -105,3 +105,11 @@ def test_retained_topics_are_the_last_value_ones():
     assert topics.is_retained(TopicKind.CAPACITY)
     assert not topics.is_retained(TopicKind.TELEMETRY)
     assert not topics.is_retained(TopicKind.JOB)
+
+
+def test_a_repeated_topic_is_parsed_once_and_a_refused_one_every_time() -> None:
+    topic = "glonet/v1/net/u1/m1/telemetry"
+    assert topics.parse(topic) is topics.parse(topic)
+    for _ in range(2):
+        with pytest.raises(ProtocolError):
+            topics.parse("glonet/v1/net/u1/m1/nonsense")
