@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -42,9 +42,10 @@ class EmbeddedSink:
     """Samples in the coordinator's own database (bounded retention, see the pruning).
 
     This is the hottest insert of the coordinator, so rows bypass the ORM: PostgreSQL gets them
-    through ``COPY`` (several times faster than an ``executemany`` of inserts), SQLite through
-    the driver's ``executemany``. Each distinct time is converted once, by the column's own bind
-    processor, so the stored form is exactly what the ORM writes and reads back.
+    through a binary ``COPY`` (several times faster than an ``executemany`` of inserts, and half
+    the cost of a text one), SQLite through the driver's ``executemany``. Each distinct time is
+    converted once, by the column's own bind processor on SQLite, to a standard-library UTC
+    datetime on PostgreSQL, so the stored form is exactly what the ORM writes and reads back.
     """
 
     name = "embedded"
@@ -56,7 +57,7 @@ class EmbeddedSink:
         connection = session.connection()
         dialect = connection.dialect
         if dialect.name == "postgresql" and dialect.driver == "psycopg":
-            _copy_rows(connection, _rows(samples, _identity))
+            _copy_rows(connection, _rows(samples, _utc))
             return
         # The column's processor for this dialect, as the ORM applies it (the generic type's
         # own processor would hand sqlite3 a datetime, stored in another text form).
@@ -87,15 +88,29 @@ def _rows(samples: Sequence[SampleRecord], to_db: Callable[[Any], Any]) -> list[
     return rows
 
 
+_COPY_TYPES = ("text", "text", "text", "timestamptz", "float8", "text", "text")
+"""The PostgreSQL types of :attr:`EmbeddedSink.COLUMNS` as a binary ``COPY`` sends them (the
+tests compare what it stores with what the ORM stores)."""
+
+
+def _utc(time: datetime) -> datetime:
+    """A standard-library UTC datetime: psycopg dumps it without calling back into the
+    validator's own time zone class."""
+    return time.astimezone(UTC)
+
+
 def _copy_rows(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """``COPY`` on the session's own psycopg connection, inside the batch's transaction."""
+    """Binary ``COPY`` on the session's own psycopg connection, inside the batch's
+    transaction."""
     statement = (
-        f"COPY {TelemetrySample.__tablename__} ({', '.join(EmbeddedSink.COLUMNS)}) FROM STDIN"
+        f"COPY {TelemetrySample.__tablename__} ({', '.join(EmbeddedSink.COLUMNS)})"
+        " FROM STDIN (FORMAT BINARY)"
     )
     driver = connection.connection.driver_connection
     assert driver is not None
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(list(_COPY_TYPES))
             for row in rows:
                 copy.write_row(row)
     except psycopg.Error as exc:
