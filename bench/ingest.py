@@ -1,24 +1,31 @@
 """Ingest benchmark: K simulated gateways publish telemetry batches and job events to Mosquitto.
 
-Two workloads, each published flat out by K gateway processes at once:
+Three workloads, each published by K gateway processes at once (one job event per ten
+telemetry messages):
 
 - bulk: 200 samples per telemetry message (what a gateway sends after an outage, or from a
-  machine with many fast metrics) -- measures samples per second;
+  machine with many fast metrics), flat out -- measures samples per second;
 - gateway: 10 samples per message, what the edge gateway sends in normal operation (one message
-  per machine every 100 ms batch window) -- measures messages per second.
+  per machine every 100 ms batch window), flat out -- measures messages per second;
+- paced: gateway-sized messages at 20,000 samples/s in all (the per-worker target), for ten
+  seconds -- does one worker keep up (lag after the last publish), and how fast does the API
+  answer under that load.
 
-For each workload, in the same run: first the baseline alone, a raw paho subscriber that only
-counts (what one Python MQTT client receives of the same stream); then, on SQLite and (when
+For each flat-out workload, in the same run: first the baseline alone, a raw paho subscriber
+that only counts (what one Python MQTT client receives of the same stream; the median of three
+runs); then, on SQLite and (when
 GLONET_TEST_POSTGRES_URL is set) PostgreSQL, with the embedded telemetry sink, three topologies:
 one coordinator process (`glonet cloud serve`: API + ingest); the same plus a second ingest
 process (`glonet cloud ingest`) sharing `$share/ingest/...`; and an API-only process beside one
 separate ingest process. p50/p99 latency of `GET /api/machines` on the API process is measured
-while the ingest runs.
+while the ingest runs. CPU per message is measured for the coordinator's processes (with their
+children), the baseline subscriber's network thread and the PostgreSQL server (Linux /proc).
 
 Prints a table, writes JSON and a chart to bench/results/. Targets (issue 5): >= 20,000 samples/s
 per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
 
     python bench/ingest.py [--gateways 4] [--workloads bulk:300x200,gateway:3000x10]
+        [--topologies 0,1,2] [--databases sqlite,postgresql] [--raw-runs 3]
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ import httpx
 import paho.mqtt.client as paho
 import psycopg
 import yaml
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 
 from cloud.auth import service as auth_service
@@ -65,23 +72,35 @@ class Workload:
     name: str
     batches: int
     samples: int
+    rate: float | None = None
+    """Messages/s each gateway publishes; None: as fast as it can."""
 
 
 @dataclass
 class Result:
     workload: str
     samples_per_message: int
+    offered_messages_per_s: float | None
+    """All gateways together, for a paced workload; None: flat out."""
     database: str
     topology: str
     workers: int
     messages: int
     samples: int
     seconds: float
+    lag_s: float
+    """How long after the last publish the last message was applied (kept up: about 0)."""
     messages_per_s: float
     samples_per_s: float
     samples_per_s_per_worker: float
-    raw_messages_per_s: float
-    ratio_to_raw: float
+    raw_messages_per_s: float | None
+    """None for a paced workload: the baseline measures capacity, flat out."""
+    ratio_to_raw: float | None
+    cpu_us_per_message: float
+    """CPU of the coordinator's processes (API, ingest workers, their children) per message."""
+    raw_cpu_us_per_message: float | None
+    database_cpu_us_per_message: float
+    """CPU of the PostgreSQL server per message (0 for SQLite, which runs in the coordinator)."""
     api_p50_ms: float
     api_p99_ms: float
     api_requests: int
@@ -123,7 +142,7 @@ def _payloads(unit: str, batches: int, samples: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def _gateway(port: int, unit: str, batches: int, samples: int, go: Any) -> None:
+def _gateway(port: int, unit: str, batches: int, samples: int, rate: float | None, go: Any) -> None:
     # Real gateways run on other machines: on this one the load generator yields the cores to
     # what is measured (the same for the raw baseline and for the coordinator).
     os.nice(10)
@@ -134,7 +153,11 @@ def _gateway(port: int, unit: str, batches: int, samples: int, go: Any) -> None:
     client.connect("127.0.0.1", port)
     client.loop_start()
     go.wait()  # a barrier: every gateway ready, then all publish at once
-    infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
+    infos, started = [], time.perf_counter()
+    for index, (topic, payload) in enumerate(payloads):
+        if rate is not None:  # paced: the index-th message is due index / rate s after the start
+            time.sleep(max(0.0, started + index / rate - time.perf_counter()))
+        infos.append(client.publish(topic, payload, qos=1))
     for info in infos:
         info.wait_for_publish(120)
     client.disconnect()
@@ -143,6 +166,60 @@ def _gateway(port: int, unit: str, batches: int, samples: int, go: Any) -> None:
 
 def message_count(batches: int) -> int:
     return batches + len(range(0, batches, JOB_EVERY))
+
+
+# CPU accounting (Linux /proc) ----------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(path: str) -> list[str]:
+    with open(path) as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds(path: str) -> float:
+    fields = _stat_fields(path)
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def tree_cpu(roots: list[int]) -> float:
+    """CPU seconds used so far by ``roots`` and their descendants (e.g. the ingest's child)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(_stat_fields(f"/proc/{entry}/stat")[1])
+            except (OSError, IndexError):
+                continue
+    members, frontier = set(roots), list(roots)
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        members.update(children)
+        frontier.extend(children)
+    total = 0.0
+    for pid in members:
+        try:
+            total += _cpu_seconds(f"/proc/{pid}/stat")
+        except OSError:
+            continue  # ended meanwhile
+    return total
+
+
+def server_cpu(name: str = "postgres") -> float:
+    """CPU seconds used so far by every process named ``name`` (the database server's)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                if comm.read().strip() == name:
+                    total += _cpu_seconds(f"/proc/{entry}/stat")
+        except OSError:
+            continue
+    return total
 
 
 # Baseline subscriber -----------------------------------------------------------------------
@@ -167,6 +244,12 @@ class RawCounter:
     def _on_message(self, *_args: object) -> None:
         self.count += 1
         self.last = time.perf_counter()
+
+    def cpu(self) -> float:
+        """CPU seconds of paho's network thread, where this subscriber does all its work."""
+        thread = self.client._thread  # paho exposes no thread id otherwise
+        assert thread is not None and thread.native_id is not None
+        return _cpu_seconds(f"/proc/self/task/{thread.native_id}/stat")
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -216,9 +299,25 @@ def _config(
     return path
 
 
+def _drop_session(port: int, client_id: str) -> None:
+    """Discard the broker's stored session of ``client_id`` (a clean-session connect does): a
+    worker of an earlier case left one behind, and the broker queues every later message for
+    it -- a later case's worker with that id would start on that backlog."""
+    connected = threading.Event()
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.on_connect = lambda *args: connected.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    if not connected.wait(10):
+        raise RuntimeError(f"could not connect as {client_id}")
+    client.disconnect()
+    client.loop_stop()
+
+
 def _precreate_session(port: int, client_id: str, share: bool) -> None:
     """Subscribe once with the worker's client id and a persistent session, so the broker queues
     messages for it from now on, however long the worker process takes to start."""
+    _drop_session(port, client_id)
     subscribed = threading.Event()
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
     client.on_subscribe = lambda *args: subscribed.set()
@@ -291,11 +390,9 @@ def _wait_healthy(http_port: int) -> None:
     raise RuntimeError("the coordinator did not become healthy")
 
 
-def _applied(url: str) -> int:
-    engine = create_engine(url)
+def _applied(engine: Engine) -> int:
     with engine.connect() as connection:
         count = connection.execute(select(func.count()).select_from(SeenMessage)).scalar_one()
-    engine.dispose()
     return int(count)
 
 
@@ -336,7 +433,8 @@ def _release_gateways(
     go = multiprocessing.Barrier(len(units) + 1)
     gateways = [
         multiprocessing.Process(
-            target=_gateway, args=(broker.port, unit, workload.batches, workload.samples, go)
+            target=_gateway,
+            args=(broker.port, unit, workload.batches, workload.samples, workload.rate, go),
         )
         for unit in units
     ]
@@ -346,25 +444,55 @@ def _release_gateways(
     return gateways
 
 
-def measure_raw(broker: MosquittoBroker, gateways: int, workload: Workload) -> float:
-    """The baseline, alone on the machine: messages/s a counting paho subscriber receives."""
+@dataclass(frozen=True)
+class Baseline:
+    messages_per_s: float
+    cpu_us_per_message: float
+    runs: list[float]
+
+
+def measure_raw(broker: MosquittoBroker, gateways: int, workload: Workload, runs: int) -> Baseline:
+    """The baseline, alone on the machine: messages/s a counting paho subscriber receives, and
+    the CPU its network thread spends per message; the median of ``runs`` runs (a shared
+    machine's noise moves a single run by a third)."""
+    rates, cpus = [], []
+    for _ in range(runs):
+        rate, cpu = _raw_once(broker, gateways, workload)
+        rates.append(rate)
+        cpus.append(cpu)
+    return Baseline(statistics.median(rates), statistics.median(cpus), [round(r) for r in rates])
+
+
+def _raw_once(broker: MosquittoBroker, gateways: int, workload: Workload) -> tuple[float, float]:
     units = [f"gw-{i}" for i in range(gateways)]
     raw = RawCounter(broker.port)
     raw.ready.wait(5)
     total = message_count(workload.batches) * len(units)
     try:
         processes = _release_gateways(broker, units, workload)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), raw.cpu()
         deadline = started + STALL_SECONDS
         while raw.count < total and time.perf_counter() < deadline:
             time.sleep(0.01)
+        cpu = raw.cpu() - cpu
         for process in processes:
             process.join()
     finally:
         raw.stop()
     if raw.count < total:
         raise RuntimeError(f"the raw subscriber got {raw.count} of {total} messages")
-    return total / (raw.last - started)
+    return total / (raw.last - started), cpu / total * 1e6
+
+
+@dataclass
+class Measured:
+    seconds: float
+    """From the gateways' release until every message is applied."""
+    lag: float
+    """From the last gateway's last acknowledged publish until every message is applied."""
+    cpu: float
+    database_cpu: float
+    probe: ApiProbe
 
 
 def _measure(
@@ -374,34 +502,48 @@ def _measure(
     workload: Workload,
     http_port: int,
     key: str,
-) -> tuple[float, ApiProbe]:
-    """Release the gateways together; time until every message is applied."""
+    coordinator: list[int],
+) -> Measured:
+    """Release the gateways together; time until every message is applied, and the CPU seconds
+    the ``coordinator`` processes (with their children) and the PostgreSQL server used
+    meanwhile."""
     gateways = _release_gateways(broker, units, workload)
     probe = ApiProbe(http_port, key)
+    cpu, database_cpu = tree_cpu(coordinator), server_cpu()
     probe.start()
     total = message_count(workload.batches) * len(units)
+    # One pooled connection for the progress polls: a new PostgreSQL backend per poll would be
+    # load of the benchmark's own making.
+    engine = create_engine(url, pool_size=1)
     started = time.perf_counter()
-    applied, progressed = 0, started
-    while applied < total:
-        time.sleep(0.05)
-        count = _applied(url)
-        if count > applied:
-            applied, progressed = count, time.perf_counter()
-        elif time.perf_counter() - progressed > STALL_SECONDS:
-            raise RuntimeError(f"ingest stalled at {applied} of {total} messages")
-    seconds = time.perf_counter() - started
+    applied, progressed, published = 0, started, None
+    try:
+        while applied < total:
+            time.sleep(0.05)
+            if published is None and not any(process.is_alive() for process in gateways):
+                published = time.perf_counter()
+            count = _applied(engine)
+            if count > applied:
+                applied, progressed = count, time.perf_counter()
+            elif time.perf_counter() - progressed > STALL_SECONDS:
+                raise RuntimeError(f"ingest stalled at {applied} of {total} messages")
+    finally:
+        engine.dispose()
+    done = time.perf_counter()
+    cpu, database_cpu = tree_cpu(coordinator) - cpu, server_cpu() - database_cpu
     probe.stopped.set()
     probe.join()
     for process in gateways:
         process.join()
-    return seconds, probe
+    published = published or done
+    return Measured(done - started, max(0.0, done - published), cpu, database_cpu, probe)
 
 
 def run_case(
     args: argparse.Namespace,
     broker: MosquittoBroker,
     workload: Workload,
-    raw_rate: float,
+    raw: Baseline | None,
     database: str,
     url: str,
     topology: tuple[str, int, bool],
@@ -424,30 +566,41 @@ def run_case(
             config = _config(directory, url, broker.port, free_port(), f"coord-{index}", share)
             processes.append(_start("ingest", config))
         watch.wait_for(workers)
-        seconds, probe = _measure(broker, url, units, workload, http_port, key)
+        pids = [process.pid for process in processes]
+        measured = _measure(broker, url, units, workload, http_port, key, pids)
     finally:
         watch.stop()
         for process in processes:
             process.terminate()
             process.wait(30)
+        for index in range(separate + 1):
+            _drop_session(broker.port, f"coord-{index}")
 
     total = message_count(workload.batches) * len(units)
     samples = workload.batches * workload.samples * len(units)
-    latencies = sorted(probe.latencies)
+    seconds = measured.seconds
+    latencies = sorted(measured.probe.latencies)
     return Result(
         workload=workload.name,
         samples_per_message=workload.samples,
+        offered_messages_per_s=workload.rate * len(units) if workload.rate else None,
         database=database,
         topology=label,
         workers=workers,
         messages=total,
         samples=samples,
         seconds=round(seconds, 2),
+        lag_s=round(measured.lag, 2),
         messages_per_s=round(total / seconds),
         samples_per_s=round(samples / seconds),
         samples_per_s_per_worker=round(samples / seconds / workers),
-        raw_messages_per_s=round(raw_rate),
-        ratio_to_raw=round(total / seconds / raw_rate, 2) if raw_rate else 0.0,
+        raw_messages_per_s=round(raw.messages_per_s) if raw else None,
+        ratio_to_raw=round(total / seconds / raw.messages_per_s, 2) if raw else None,
+        cpu_us_per_message=round(measured.cpu / total * 1e6),
+        raw_cpu_us_per_message=round(raw.cpu_us_per_message) if raw else None,
+        database_cpu_us_per_message=round(measured.database_cpu / total * 1e6)
+        if database == "postgresql"
+        else 0,
         api_p50_ms=round(statistics.median(latencies), 1),
         api_p99_ms=round(latencies[int(0.99 * (len(latencies) - 1))], 1),
         api_requests=len(latencies),
@@ -490,20 +643,34 @@ def _drop(kind: str, url: str) -> None:
 # Report ------------------------------------------------------------------------------------
 
 
+def _label(result: Result) -> str:
+    """e.g. ``gateway (10)``, or ``paced (10) @2000/s`` for a paced workload."""
+    label = f"{result.workload} ({result.samples_per_message})"
+    if result.offered_messages_per_s:
+        label += f" @{result.offered_messages_per_s:.0f}/s"
+    return label
+
+
+def _cell(value: float | None, width: int) -> str:
+    return f"{'-' if value is None else value:>{width}}"
+
+
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'workload':<14}{'database':<11}{'topology':<23}{'msgs':>7}{'seconds':>9}{'msg/s':>8}"
-        f"{'samples/s':>11}{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}{'API p50':>10}"
-        f"{'API p99':>9}"
+        f"{'workload':<22}{'database':<11}{'topology':<23}{'msgs':>7}{'seconds':>9}{'lag s':>7}"
+        f"{'msg/s':>8}{'samples/s':>11}{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}"
+        f"{'CPU µs/msg':>12}{'raw':>6}{'PG':>6}{'API p50':>10}{'API p99':>9}"
     )
     print(header)
     print("-" * len(header))
     for r in results:
-        workload = f"{r.workload} ({r.samples_per_message})"
         print(
-            f"{workload:<14}{r.database:<11}{r.topology:<23}{r.messages:>7}{r.seconds:>9}"
-            f"{r.messages_per_s:>8}{r.samples_per_s:>11}{r.samples_per_s_per_worker:>12}"
-            f"{r.raw_messages_per_s:>11}{r.ratio_to_raw:>7}{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms"
+            f"{_label(r):<22}{r.database:<11}{r.topology:<23}{r.messages:>7}{r.seconds:>9}"
+            f"{r.lag_s:>7}{r.messages_per_s:>8}{r.samples_per_s:>11}"
+            f"{r.samples_per_s_per_worker:>12}{_cell(r.raw_messages_per_s, 11)}"
+            f"{_cell(r.ratio_to_raw, 7)}{r.cpu_us_per_message:>12}"
+            f"{_cell(r.raw_cpu_us_per_message, 6)}{r.database_cpu_us_per_message:>6}"
+            f"{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms"
         )
 
 
@@ -513,13 +680,13 @@ def chart(results: list[Result], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r.workload}/{r.database}: {r.topology}" for r in results]
+    labels = [f"{_label(r)}/{r.database}: {r.topology}" for r in results]
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(20, 6.5))
     positions = range(len(results))
     left.bar([p - 0.2 for p in positions], [r.messages_per_s for r in results], 0.4, label="ingest")
     left.bar(
         [p + 0.2 for p in positions],
-        [r.raw_messages_per_s for r in results],
+        [r.raw_messages_per_s or float("nan") for r in results],
         0.4,
         label="raw paho subscriber",
     )
@@ -542,12 +709,13 @@ def chart(results: list[Result], path: Path) -> None:
 
 
 def _workloads(text: str) -> list[Workload]:
-    """``name:BATCHESxSAMPLES,...`` -> workloads."""
+    """``name:BATCHESxSAMPLES[@RATE],...`` -> workloads (RATE: messages/s per gateway)."""
     found = []
     for item in text.split(","):
-        name, _, size = item.partition(":")
+        name, _, spec = item.partition(":")
+        size, _, rate = spec.partition("@")
         batches, _, samples = size.partition("x")
-        found.append(Workload(name, int(batches), int(samples)))
+        found.append(Workload(name, int(batches), int(samples), float(rate) if rate else None))
     return found
 
 
@@ -557,13 +725,31 @@ def main() -> int:
     parser.add_argument(
         "--workloads",
         type=_workloads,
-        default=_workloads("bulk:300x200,gateway:3000x10"),
-        help="name:MESSAGESxSAMPLES per gateway, comma-separated",
+        default=_workloads("bulk:300x200,gateway:3000x10,paced:5000x10@550"),
+        help="name:MESSAGESxSAMPLES[@RATE] per gateway, comma-separated; RATE (messages/s per"
+        " gateway) paces the publishers, e.g. at the per-worker target",
+    )
+    parser.add_argument(
+        "--topologies",
+        type=lambda text: [TOPOLOGIES[int(i)] for i in text.split(",")],
+        default=TOPOLOGIES,
+        help="comma-separated indexes into "
+        + ", ".join(f"{i}={label!r}" for i, (label, _, _) in enumerate(TOPOLOGIES)),
+    )
+    parser.add_argument(
+        "--databases",
+        type=lambda text: text.split(","),
+        default=["sqlite", "postgresql"],
+        help="sqlite,postgresql (PostgreSQL only when GLONET_TEST_POSTGRES_URL is set)",
+    )
+    parser.add_argument(
+        "--raw-runs", type=int, default=3, help="runs of the raw baseline (the median counts)"
     )
     args = parser.parse_args()
+    databases = [(kind, url) for kind, url in _databases() if kind in args.databases]
 
     results = []
-    cases = len(args.workloads) * len(_databases()) * len(TOPOLOGIES)
+    cases = len(args.workloads) * len(databases) * len(args.topologies)
     done = 0
     with tempfile.TemporaryDirectory() as workdir:
         # Acknowledgements wait for the commit: the broker's in-flight window must hold a batch.
@@ -571,13 +757,19 @@ def main() -> int:
         broker.start()
         try:
             for workload in args.workloads:
-                raw_rate = measure_raw(broker, args.gateways, workload)
-                print(f"{workload.name}: raw paho subscriber alone {raw_rate:,.0f} msg/s")
-                for kind, template in _databases():
-                    for index, topology in enumerate(TOPOLOGIES):
+                raw = None
+                if workload.rate is None:
+                    raw = measure_raw(broker, args.gateways, workload, args.raw_runs)
+                    print(
+                        f"{workload.name}: raw paho subscriber alone"
+                        f" {raw.messages_per_s:,.0f} msg/s (median of {raw.runs}),"
+                        f" {raw.cpu_us_per_message:.0f} µs CPU per message"
+                    )
+                for kind, template in databases:
+                    for index, topology in enumerate(args.topologies):
                         url = _fresh_url(kind, template, f"{workload.name}{index}")
                         try:
-                            result = run_case(args, broker, workload, raw_rate, kind, url, topology)
+                            result = run_case(args, broker, workload, raw, kind, url, topology)
                         finally:
                             _drop(kind, url)
                         results.append(result)
