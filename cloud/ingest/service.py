@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import String, bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.database import insert_for, transaction, utcnow
+from cloud.database import UtcDateTime, insert_for, transaction, utcnow
 from cloud.dispatch import service as dispatch_service
 from cloud.ingest.models import OutgoingSequence, SeenMessage
 from cloud.ingest.mqtt import InboundMessage
@@ -164,6 +165,23 @@ def _known(decoded: Decoded, known: set[str], metrics: Metrics) -> bool:
     return False
 
 
+_SEEN: Any = SeenMessage.__table__
+_CLAIM_POSTGRESQL = (
+    postgresql.insert(_SEEN)
+    .from_select(
+        ["id", "received_at"],
+        select(
+            func.unnest(bindparam("ids", type_=postgresql.ARRAY(String))),
+            bindparam("now", type_=UtcDateTime()),
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(_SEEN.c.id)
+)
+"""The ids as one array: a statement of one shape whatever the batch size, which PostgreSQL
+parses and plans once; a VALUES row per message took twice as long per batch."""
+
+
 def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Decoded]:
     """Record the batch's message ids; keep the messages whose id this transaction inserted."""
     unique: dict[str, Decoded] = {}
@@ -172,14 +190,19 @@ def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Dec
     if not unique:
         return []
     now = utcnow()
-    table = SeenMessage.__table__
-    statement = (
-        insert_for(session)(table)
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(table.c.id)
-    )
-    rows = [{"id": message_id, "received_at": now} for message_id in unique]
-    claimed = set(session.connection().execute(statement, rows).scalars())
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        parameters = {"ids": list(unique), "now": now}
+        claimed = set(connection.execute(_CLAIM_POSTGRESQL, parameters).scalars())
+    else:
+        table = SeenMessage.__table__
+        statement = (
+            insert_for(session)(table)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(table.c.id)
+        )
+        rows = [{"id": message_id, "received_at": now} for message_id in unique]
+        claimed = set(connection.execute(statement, rows).scalars())
     duplicates = len(batch) - len(claimed)
     if duplicates:
         metrics.ignored.inc(duplicates, reason="duplicate")
