@@ -129,6 +129,15 @@ def populate(context: AppContext) -> Tenants:
 
 
 @pytest.fixture
+def plant_context(settings: Settings) -> Iterator[AppContext]:
+    """The coordinator's context (no ingest running) with plant-a onboarded."""
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    yield context
+    context.engine.dispose()
+
+
+@pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings)
     with TestClient(app) as test_client:

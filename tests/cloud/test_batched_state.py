@@ -3,34 +3,27 @@ writing them one after the other: per key, only a newer seq wins, in message ord
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.ingest import service as ingest_service
-from cloud.main import build_context
 from cloud.network import service as network_service
 from cloud.network.models import JobProgress, MachineState
 from cloud.telemetry.sink import EmbeddedSink
 from protocols import messages, topics
 from protocols.messages import JobEvent
-from tests.cloud.conftest import onboard
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def context(settings: Settings) -> Iterator[AppContext]:
-    context = build_context(settings)
-    onboard(context, "plant-a")
-    yield context
-    context.engine.dispose()
+def context(plant_context: AppContext) -> AppContext:
+    return plant_context
 
 
 def _event(job: str, progress: float) -> JobEvent:

@@ -52,30 +52,9 @@ def context(settings: Settings) -> AppContext:
         service.apply_capacities(session=session, reports=[("plant-a", report, 2)])
         session.add_all(
             [
-                LatestMetric(
-                    unit_id="plant-a",
-                    machine="m1",
-                    metric="spindle_rpm",
-                    time=NOW,
-                    value_number=1200.0,
-                    quality="good",
-                ),
-                LatestMetric(
-                    unit_id="plant-a",
-                    machine="m1",
-                    metric="program",
-                    time=NOW,
-                    value_text="P-17",
-                    quality="good",
-                ),
-                LatestMetric(
-                    unit_id="plant-b",
-                    machine="m1",
-                    metric="spindle_rpm",
-                    time=NOW,
-                    value_number=900.0,
-                    quality="good",
-                ),
+                _latest("plant-a", "spindle_rpm", number=1200.0),
+                _latest("plant-a", "program", text="P-17"),
+                _latest("plant-b", "spindle_rpm", number=900.0),
             ]
         )
         for alarm_id in ("a-1", "a-2"):
@@ -91,6 +70,20 @@ def context(settings: Settings) -> AppContext:
             )
             service.apply_alarm(session=session, unit_id="plant-a", alarm=alarm)
     return context
+
+
+def _latest(
+    unit: str, metric: str, *, number: float | None = None, text: str | None = None
+) -> LatestMetric:
+    return LatestMetric(
+        unit_id=unit,
+        machine="m1",
+        metric=metric,
+        time=NOW,
+        value_number=number,
+        value_text=text,
+        quality="good",
+    )
 
 
 def _live(context: AppContext, actor: Actor, **filters: str) -> list[dict[str, object]]:

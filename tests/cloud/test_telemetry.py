@@ -14,17 +14,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from cloud.config import Settings, TelemetrySettings
+from cloud.config import TelemetrySettings
 from cloud.context import AppContext
 from cloud.ingest import service as ingest_service
 from cloud.ingest.mqtt import InboundMessage
-from cloud.main import build_context
 from cloud.operations.metrics import Metrics
 from cloud.telemetry.models import MetricRollup, SampleRecord, TelemetrySample
 from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
-from tests.cloud.conftest import Tenants, onboard
+from tests.cloud.conftest import Tenants
 
 
 def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_service.Decoded:
@@ -62,11 +61,8 @@ def _apply(context: AppContext, sink: TelemetrySink, *batches: ingest_service.De
 
 
 @pytest.fixture
-def context(settings: Settings) -> Iterator[AppContext]:
-    context = build_context(settings)
-    onboard(context, "plant-a")
-    yield context
-    context.engine.dispose()
+def context(plant_context: AppContext) -> AppContext:
+    return plant_context
 
 
 def _rollups(context: AppContext) -> list[MetricRollup]:
