@@ -189,13 +189,6 @@ def machine_query(actor: Actor) -> Select[Any]:
     return query
 
 
-def list_machines(*, session: Session, actor: Actor, unit_id: str | None = None) -> list[Machine]:
-    query = machine_query(actor)
-    if unit_id is not None:
-        query = query.where(Machine.unit_id == unit_id)
-    return list(session.scalars(query))
-
-
 def get_machine(*, session: Session, actor: Actor, unit_id: str, machine: str) -> Machine:
     row = session.scalars(
         machine_query(actor).where(Machine.unit_id == unit_id, Machine.machine == machine)
