@@ -59,7 +59,7 @@ class BatchApplier(Protocol):
 
 
 @dataclass
-class _Pipeline:
+class Pipeline:
     """Decode, then apply in one transaction: the work itself, wherever it runs."""
 
     network: str
@@ -80,7 +80,7 @@ class _Pipeline:
         metrics: Metrics,
         hook: service.BatchHook | None,
         keep_foreign: bool,
-    ) -> _Pipeline:
+    ) -> Pipeline:
         return cls(
             network=settings.network,
             max_payload=settings.ingest.max_payload_bytes,
@@ -125,30 +125,8 @@ class _Pipeline:
 class ThreadApplier:
     """Decode and apply in worker threads of this process (tests, small networks)."""
 
-    def __init__(self, pipeline: _Pipeline) -> None:
+    def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
-
-    @classmethod
-    def create(
-        cls,
-        *,
-        settings: Settings,
-        session_factory: sessionmaker[Session],
-        sink: TelemetrySink,
-        metrics: Metrics,
-        hook: service.BatchHook | None,
-        keep_foreign: bool,
-    ) -> ThreadApplier:
-        return cls(
-            _Pipeline.for_settings(
-                settings,
-                session_factory=session_factory,
-                sink=sink,
-                metrics=metrics,
-                hook=hook,
-                keep_foreign=keep_foreign,
-            )
-        )
 
     async def start(self) -> None:
         return None
@@ -231,7 +209,7 @@ class ProcessApplier:
 
 # The child process ---------------------------------------------------------------------------
 
-_CHILD: _Pipeline | None = None
+_CHILD: Pipeline | None = None
 
 
 def _child_start(settings: Settings, hook_factory: HookFactory | None, keep_foreign: bool) -> None:
@@ -241,7 +219,7 @@ def _child_start(settings: Settings, hook_factory: HookFactory | None, keep_fore
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(settings.resolved_database_url)
     metrics = Metrics()
-    _CHILD = _Pipeline.for_settings(
+    _CHILD = Pipeline.for_settings(
         settings,
         session_factory=make_session_factory(engine),
         sink=make_sink(settings.telemetry, metrics, network=settings.network),

@@ -16,7 +16,7 @@ from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import DatabaseError
 from cloud.ingest import service
-from cloud.ingest.applier import BatchApplier, ThreadApplier
+from cloud.ingest.applier import BatchApplier, Pipeline, ThreadApplier
 from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
 from cloud.registry import service as registry_service
@@ -53,13 +53,15 @@ class IngestWorker:
         with ``sink`` and ``hook``."""
         self._settings = settings
         self._on_foreign = on_foreign
-        self._applier = applier or ThreadApplier.create(
-            settings=settings,
-            session_factory=session_factory,
-            sink=sink,
-            metrics=metrics,
-            hook=hook,
-            keep_foreign=on_foreign is not None,
+        self._applier = applier or ThreadApplier(
+            Pipeline.for_settings(
+                settings,
+                session_factory=session_factory,
+                sink=sink,
+                metrics=metrics,
+                hook=hook,
+                keep_foreign=on_foreign is not None,
+            )
         )
         self._network = settings.network
         self._session_factory = session_factory
