@@ -138,9 +138,7 @@ def guarded_upsert(
     Pass a module-level function: the statement is built once per shape and reused.
     Returns whether a row was written.
     """
-    dialect = session.get_bind().dialect.name
-    statement = _upsert_statement(dialect, model, tuple(values), tuple(keys), guard)
-    return session.execute(statement, values).first() is not None
+    return guarded_upsert_many(session, model, [values], keys=keys, guard=guard)[0]
 
 
 def guarded_upsert_many(
@@ -163,7 +161,6 @@ def guarded_upsert_many(
         return []
     dialect = session.get_bind().dialect.name
     statement = _upsert_statement(dialect, model, tuple(rows[0]), tuple(keys), guard)
-    connection = session.connection()
     identities = [tuple(row[name] for name in keys) for row in rows]
     written = [False] * len(rows)
     pending = list(range(len(rows)))
@@ -175,7 +172,8 @@ def guarded_upsert_many(
             identity = identities[index]
             (later if identity in taken else now).append(index)
             taken.add(identity)
-        returned = {tuple(row) for row in connection.execute(statement, [rows[i] for i in now])}
+        # Through the session, which flushes pending ORM changes first.
+        returned = {tuple(row) for row in session.execute(statement, [rows[i] for i in now])}
         for index in now:
             written[index] = identities[index] in returned
         pending = later
