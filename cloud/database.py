@@ -7,20 +7,35 @@ them, applied at start by :func:`migrate`.
 from __future__ import annotations
 
 import functools
+import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    TypeDecorator,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql import sqltypes
 
 from cloud.exceptions import DatabaseError
 
@@ -123,6 +138,57 @@ def migrate(engine: Engine) -> None:
     _LOGGER.info("database schema is at the newest revision")
 
 
+@dataclass(frozen=True)
+class BulkInsert:
+    """An INSERT of any number of rows with one statement text.
+
+    On PostgreSQL the rows travel as one array per column (``INSERT … SELECT unnest(:col), …``):
+    the server parses and plans that text once per connection (psycopg prepares it after a few
+    runs), where an ``executemany`` sends and runs one statement per row and a multi-row VALUES
+    is new text for every row count. SQLite runs in the process: its driver's ``executemany`` of
+    the one-row statement is cheapest there. Add ``on_conflict_*`` and ``returning`` to
+    :attr:`statement` as to any dialect insert, and execute it with :meth:`parameters`.
+    """
+
+    statement: Any
+    columns: tuple[str, ...]
+    arrays: bool
+    json_columns: frozenset[str] = frozenset()
+    """Columns sent as arrays of JSON text (an array of lists would be a 2-D array)."""
+
+    @classmethod
+    @functools.lru_cache(maxsize=256)
+    def of(cls, dialect: str, table: Table, columns: tuple[str, ...]) -> BulkInsert:
+        if dialect != "postgresql":
+            return cls(sqlite.insert(table), columns, arrays=False)
+        json_columns = frozenset(
+            name for name in columns if isinstance(table.c[name].type, sqltypes.JSON)
+        )
+        unnested: list[Any] = []
+        for name in columns:
+            column_type = table.c[name].type
+            if name in json_columns:
+                texts = func.unnest(cast(bindparam(name), postgresql.ARRAY(sqltypes.Text())))
+                unnested.append(cast(texts, column_type))
+            else:
+                unnested.append(func.unnest(cast(bindparam(name), postgresql.ARRAY(column_type))))
+        statement = postgresql.insert(table).from_select(list(columns), select(*unnested))
+        return cls(statement, columns, arrays=True, json_columns=json_columns)
+
+    def parameters(self, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """Execution parameters for ``rows`` (mappings with every column)."""
+        if not self.arrays:
+            return rows
+        return {
+            name: (
+                [json.dumps(row[name]) for row in rows]
+                if name in self.json_columns
+                else [row[name] for row in rows]
+            )
+            for name in self.columns
+        }
+
+
 def guarded_upsert(
     session: Session,
     model: type[Base],
@@ -160,7 +226,7 @@ def guarded_upsert_many(
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
-    statement = _upsert_statement(dialect, model, tuple(rows[0]), tuple(keys), guard)
+    bulk, statement = _upsert_statement(dialect, model, tuple(rows[0]), tuple(keys), guard)
     identities = [tuple(row[name] for name in keys) for row in rows]
     written = [False] * len(rows)
     pending = list(range(len(rows)))
@@ -173,7 +239,8 @@ def guarded_upsert_many(
             (later if identity in taken else now).append(index)
             taken.add(identity)
         # Through the session, which flushes pending ORM changes first.
-        returned = {tuple(row) for row in session.execute(statement, [rows[i] for i in now])}
+        parameters = bulk.parameters([rows[i] for i in now])
+        returned = {tuple(row) for row in session.execute(statement, parameters)}
         for index in now:
             written[index] = identities[index] in returned
         pending = later
@@ -187,14 +254,16 @@ def _upsert_statement(
     columns: tuple[str, ...],
     keys: tuple[str, ...],
     guard: Callable[[Any, Any], Any] | None,
-) -> Any:
-    """The upsert with its values as bind parameters: the ingest runs one per job event and
-    capacity report, and building and caching a new statement each time cost more than the
-    database's own work."""
+) -> tuple[BulkInsert, Any]:
+    """The upsert of rows of ``columns``, built once: the ingest runs them for every batch,
+    and building and caching a new statement each time cost more than the database's own
+    work."""
     table: Any = model.__table__
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    excluded = insert.excluded
+    bulk = BulkInsert.of(dialect, table, columns)
+    excluded = bulk.statement.excluded
     changes = {name: excluded[name] for name in columns if name not in keys}
     where = guard(table.c, excluded) if guard is not None else None
-    statement = insert.on_conflict_do_update(index_elements=list(keys), set_=changes, where=where)
-    return statement.returning(*(table.c[key] for key in keys))
+    statement = bulk.statement.on_conflict_do_update(
+        index_elements=list(keys), set_=changes, where=where
+    )
+    return bulk, statement.returning(*(table.c[key] for key in keys))

@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, UtcDateTime
 
+SAMPLE_COLUMNS = ("unit_id", "machine", "metric", "time", "value_number", "value_text", "quality")
+"""The columns of a sample's row, in the samples and the latest-value tables alike."""
+
 
 class SampleRecord(NamedTuple):
     """One accepted sample, ready for a sink (a tuple: the ingest makes one per sample)."""

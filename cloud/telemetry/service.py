@@ -7,6 +7,7 @@ also records the message ids, which keeps them exactly-once.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,9 +16,10 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor
-from cloud.database import insert_for
+from cloud.database import BulkInsert
 from cloud.registry import service as registry_service
 from cloud.telemetry.models import (
+    SAMPLE_COLUMNS,
     LatestMetric,
     MetricRollup,
     RollupRead,
@@ -77,16 +79,34 @@ def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None
         ) in buckets.items()
     ]
     if rows:
-        session.connection().execute(_rollup_upsert(session), rows)
+        connection = session.connection()
+        bulk, statement = _rollup_upsert(connection.dialect.name)
+        connection.execute(statement, bulk.parameters(rows))
 
 
-def _rollup_upsert(session: Session) -> Any:
-    """One statement for executemany: compiled once and cached, whatever the batch size."""
+_ROLLUP_COLUMNS = (
+    "unit_id",
+    "machine",
+    "metric",
+    "minute",
+    "count",
+    "total",
+    "minimum",
+    "maximum",
+    "last",
+    "last_time",
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _rollup_upsert(dialect: str) -> tuple[BulkInsert, Any]:
+    """Built once per dialect; one statement text whatever the batch size."""
     table = MetricRollup.__table__.c
-    statement = insert_for(session)(MetricRollup.__table__)
+    bulk = BulkInsert.of(dialect, MetricRollup.__table__, _ROLLUP_COLUMNS)
+    statement = bulk.statement
     new = statement.excluded
     newer = new.last_time >= table.last_time
-    return statement.on_conflict_do_update(
+    return bulk, statement.on_conflict_do_update(
         index_elements=["unit_id", "machine", "metric", "minute"],
         set_={
             "count": table.count + new.count,
@@ -109,15 +129,22 @@ def update_latest(*, session: Session, samples: Sequence[SampleRecord]) -> None:
             newest[key] = sample
     if not newest:
         return
+    connection = session.connection()
+    bulk, statement = _latest_upsert(connection.dialect.name)
+    rows = [sample.columns() for sample in newest.values()]
+    connection.execute(statement, bulk.parameters(rows))
+
+
+@functools.lru_cache(maxsize=4)
+def _latest_upsert(dialect: str) -> tuple[BulkInsert, Any]:
     table = LatestMetric.__table__
-    statement = insert_for(session)(table)
-    new = statement.excluded
-    statement = statement.on_conflict_do_update(
+    bulk = BulkInsert.of(dialect, table, SAMPLE_COLUMNS)
+    new = bulk.statement.excluded
+    return bulk, bulk.statement.on_conflict_do_update(
         index_elements=["unit_id", "machine", "metric"],
         set_={name: new[name] for name in ("time", "value_number", "value_text", "quality")},
         where=new.time >= table.c.time,
     )
-    session.connection().execute(statement, [sample.columns() for sample in newest.values()])
 
 
 def rollups(

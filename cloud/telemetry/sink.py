@@ -24,7 +24,7 @@ from urllib3.exceptions import HTTPError
 from cloud.config import SinkKind, TelemetrySettings
 from cloud.exceptions import DatabaseError, TelemetrySinkError
 from cloud.operations.metrics import Metrics
-from cloud.telemetry.models import SampleRecord, TelemetrySample
+from cloud.telemetry.models import SAMPLE_COLUMNS, SampleRecord, TelemetrySample
 
 _LOGGER = logging.getLogger(__name__)
 MEASUREMENT = "machine"
@@ -49,7 +49,7 @@ class EmbeddedSink:
     """
 
     name = "embedded"
-    COLUMNS = ("unit_id", "machine", "metric", "time", "value_number", "value_text", "quality")
+    COLUMNS = SAMPLE_COLUMNS
 
     def write(self, session: Session, samples: Sequence[SampleRecord]) -> None:
         if not samples:

@@ -16,10 +16,12 @@ from sqlalchemy import func, select, text
 
 from cloud.config import TelemetrySettings
 from cloud.context import AppContext
+from cloud.database import transaction
 from cloud.ingest import service as ingest_service
 from cloud.ingest.mqtt import InboundMessage
 from cloud.operations.metrics import Metrics
-from cloud.telemetry.models import MetricRollup, SampleRecord, TelemetrySample
+from cloud.telemetry import service as telemetry_service
+from cloud.telemetry.models import LatestMetric, MetricRollup, SampleRecord, TelemetrySample
 from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
@@ -91,6 +93,41 @@ def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) ->
     )
 
 
+def test_latest_values_keep_the_newest_sample_whatever_the_arrival_order(
+    context: AppContext,
+) -> None:
+    at = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+    def write(*samples: tuple[str, int, bool | float | str, str]) -> None:
+        records = [
+            SampleRecord(
+                "plant-a", "mill-1", metric, at + timedelta(seconds=second), value, quality
+            )
+            for metric, second, value, quality in samples
+        ]
+        with transaction(context.session_factory) as session:
+            telemetry_service.update_latest(session=session, samples=records)
+
+    write(
+        ("spindle_rpm", 10, 1200.0, "good"),
+        ("program", 10, "P-7", "good"),
+        ("spindle_rpm", 5, 900.0, "good"),  # older than the one before it in the batch
+    )
+    write(
+        ("spindle_rpm", 0, 100.0, "bad"),  # older than the stored value: ignored
+        ("program", 20, "P-8", "uncertain"),
+        ("door_open", 0, True, "good"),
+    )
+    write(("door_open", 30, False, "good"))  # no text value in the whole batch
+    with context.session_factory() as session:
+        rows = session.scalars(select(LatestMetric)).all()
+    assert {r.metric: (r.time, r.value_number, r.value_text, r.quality) for r in rows} == {
+        "spindle_rpm": (at + timedelta(seconds=10), 1200.0, None, "good"),
+        "program": (at + timedelta(seconds=20), None, "P-8", "uncertain"),
+        "door_open": (at + timedelta(seconds=30), 0.0, None, "good"),
+    }
+
+
 def test_a_batch_mixing_seen_and_new_messages_applies_each_new_one_once(
     context: AppContext,
 ) -> None:
@@ -108,8 +145,6 @@ def test_a_batch_mixing_seen_and_new_messages_applies_each_new_one_once(
 def test_embedded_sink_stores_what_the_orm_stores(context: AppContext) -> None:
     """The sink bypasses the ORM (COPY on PostgreSQL, raw executemany on SQLite): its rows must
     read back, compare and filter exactly like rows the ORM writes."""
-    from cloud.database import transaction
-
     cest = timezone(timedelta(hours=2))
     at = datetime(2030, 5, 1, 14, 30, 15, 250_000, tzinfo=cest)
     records = [
