@@ -51,6 +51,10 @@ class AppliedBatch:
 
 
 class BatchApplier(Protocol):
+    in_flight: int
+    """How many batches the worker may hand over before the first is done; they are applied
+    in the order handed over."""
+
     async def start(self) -> None: ...
 
     async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch: ...
@@ -125,6 +129,9 @@ class Pipeline:
 class ThreadApplier:
     """Decode and apply in worker threads of this process (tests, small networks)."""
 
+    in_flight = 1
+    """One at a time: two threads would apply two batches concurrently, out of order."""
+
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
 
@@ -149,6 +156,10 @@ class _ChildResult:
 
 class ProcessApplier:
     """Decode and apply in one child process (``spawn``: no threads are forked)."""
+
+    in_flight = 2
+    """The child applies its calls one after the other, in order: with the next batch already
+    queued it does not wait for the parent to acknowledge the last one and send another."""
 
     def __init__(
         self,

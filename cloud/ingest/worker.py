@@ -16,7 +16,7 @@ from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import DatabaseError
 from cloud.ingest import service
-from cloud.ingest.applier import BatchApplier, Pipeline, ThreadApplier
+from cloud.ingest.applier import AppliedBatch, BatchApplier, Pipeline, ThreadApplier
 from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
 from cloud.registry import service as registry_service
@@ -148,19 +148,49 @@ class IngestWorker:
         self._tasks = []
 
     async def _consume(self) -> None:
-        """Apply batches one after the other; the next one gathers while one is applied."""
-        applying: asyncio.Task[None] | None = None
+        """Apply batches in order, up to the applier's ``in_flight`` at a time; acknowledge and
+        broadcast each one in order once it is committed.
+
+        A batch is formed when a slot frees, i.e. as late as possible, so that it takes in all
+        that arrived meanwhile. With a child process two batches in flight keep the child busy:
+        it starts the next batch while this process acknowledges the last one.
+        """
+        slots = asyncio.Semaphore(self._applier.in_flight)
+        applied: asyncio.Queue[tuple[list[InboundMessage], asyncio.Task[AppliedBatch]]]
+        applied = asyncio.Queue()
+        finishing = asyncio.create_task(self._finish_in_order(applied, slots))
+        tasks: set[asyncio.Task[AppliedBatch]] = set()
         try:
             while True:
+                await slots.acquire()
                 batch = await self._next_batch()
-                if applying is not None:
-                    await applying
-                applying = asyncio.create_task(self._apply(batch))
+                task = asyncio.create_task(self._apply(batch))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                applied.put_nowait((batch, task))
         finally:
-            if applying is not None:
-                applying.cancel()
+            for pending in (finishing, *tasks):
+                pending.cancel()
+            for pending in (finishing, *tasks):
                 with contextlib.suppress(asyncio.CancelledError):
-                    await applying
+                    await pending
+
+    async def _finish_in_order(
+        self,
+        applied: asyncio.Queue[tuple[list[InboundMessage], asyncio.Task[AppliedBatch]]],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        while True:
+            batch, task = await applied.get()
+            result = await task
+            events = result.events
+            for inbound in result.foreign:
+                events.extend(await self._handle_foreign(inbound))
+            for inbound in batch:
+                self._link.ack(inbound.mid, inbound.qos)
+            for event in events:
+                self._broadcaster.publish(event)
+            slots.release()
 
     def publish(self, topic: str, payload: bytes) -> bool:
         """Publish another domain's message (QoS 1) with the coordinator's client; False while
@@ -173,23 +203,15 @@ class IngestWorker:
             batch.append(self._queue.get_nowait())
         return batch
 
-    async def _apply(self, batch: Sequence[InboundMessage]) -> None:
-        """Apply, retrying while the database is away, then acknowledge and broadcast."""
+    async def _apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
+        """Apply, retrying while the database is away (the messages, unacknowledged, stay
+        ours)."""
         while True:
             try:
-                applied = await self._applier.apply(batch)
-                break
+                return await self._applier.apply(batch)
             except DatabaseError as exc:
-                # Unacknowledged, the messages stay ours: retry until the database is back.
                 _LOGGER.warning("applying an ingest batch failed (%s); retrying", exc.message)
                 await asyncio.sleep(RETRY_DELAY)
-        events = applied.events
-        for inbound in applied.foreign:
-            events.extend(await self._handle_foreign(inbound))
-        for inbound in batch:
-            self._link.ack(inbound.mid, inbound.qos)
-        for event in events:
-            self._broadcaster.publish(event)
 
     async def _handle_foreign(self, inbound: InboundMessage) -> list[dict[str, object]]:
         assert self._on_foreign is not None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,8 +16,9 @@ from sqlalchemy import func, select
 
 from cloud.config import Settings
 from cloud.context import AppContext
-from cloud.ingest.applier import ProcessApplier
+from cloud.ingest.applier import AppliedBatch, Pipeline, ProcessApplier, ThreadApplier
 from cloud.ingest.models import SeenMessage
+from cloud.ingest.mqtt import InboundMessage
 from cloud.ingest.worker import IngestWorker
 from cloud.main import build_context, start_ingest
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
@@ -298,6 +301,93 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
         samples = _query(context, select(func.count()).select_from(TelemetrySample))
         assert samples() == 61
         assert context.metrics.samples.value() == 61  # counted in the child, merged here
+    finally:
+        await worker.stop()
+        context.engine.dispose()
+
+
+class _SecondBatchFirst:
+    """The real thread applier with two batches in flight, the first of which is applied only
+    once the second is: the worker must still acknowledge in the order messages arrived."""
+
+    in_flight = 2
+
+    def __init__(self, applier: ThreadApplier) -> None:
+        self._applier = applier
+        self._second_applied = asyncio.Event()
+        self._calls = 0
+        self.applied: list[list[int]] = []
+
+    async def start(self) -> None:
+        await self._applier.start()
+
+    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
+        self._calls += 1
+        first = self._calls == 1
+        if first:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._second_applied.wait(), 10)
+        result = await self._applier.apply(batch)
+        self.applied.append([inbound.mid for inbound in batch])
+        if not first:
+            self._second_applied.set()
+        return result
+
+    async def stop(self) -> None:
+        await self._applier.stop()
+
+
+async def test_batches_in_flight_are_acknowledged_in_arrival_order(
+    settings_factory: Callable[..., Settings],
+    running_mosquitto: MosquittoBroker,
+    gateways: Callable[[str], Gateway],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"coord-order-{uuid.uuid4().hex[:6]}"),
+        ingest={"batch_size": 1},
+    )
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    pipeline = Pipeline.for_settings(
+        settings,
+        session_factory=context.session_factory,
+        sink=context.sink,
+        metrics=context.metrics,
+        hook=None,
+        keep_foreign=False,
+    )
+    applier = _SecondBatchFirst(ThreadApplier(pipeline))
+    worker = IngestWorker(
+        settings=settings,
+        session_factory=context.session_factory,
+        sink=context.sink,
+        metrics=context.metrics,
+        broadcaster=context.broadcaster,
+        applier=applier,
+    )
+    acknowledged: list[int] = []
+    link_ack = worker._link.ack
+
+    def ack(mid: int, qos: int) -> None:
+        if qos > 0:
+            acknowledged.append(mid)
+        link_ack(mid, qos)
+
+    monkeypatch.setattr(worker._link, "ack", ack)
+    await worker.start()
+    try:
+        assert await worker.wait_subscribed()
+        gateway = gateways("plant-a")
+        sent = [gateway.telemetry("mill-1", [float(i)]) for i in range(6)]
+        for message in sent:
+            await eventually(_seen(context, message.id))
+        applied = [mid for batch in applier.applied for mid in batch]
+        await eventually(lambda: len(acknowledged) == len(applied))
+        assert applier.applied[0][0] > applier.applied[1][0]  # applied out of order
+        assert acknowledged == sorted(applied)
+        samples = _query(context, select(func.count()).select_from(TelemetrySample))
+        assert samples() == 6
     finally:
         await worker.stop()
         context.engine.dispose()
