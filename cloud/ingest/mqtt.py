@@ -1,7 +1,8 @@
 """The coordinator's one MQTT client: the only module that touches paho.
 
-paho runs its network loop in its own thread; callbacks only hand messages to the asyncio loop,
-in bursts: one wake-up of the loop carries every message that arrived since the last one.
+paho runs its network loop in its own thread; its callback only queues a message, and the ingest
+takes what arrived when it is ready for more (:meth:`MqttLink.receive`). The loop is woken only
+while the ingest waits for messages: under load it takes them without any wake-up.
 Messages are acknowledged (PUBACK) by :meth:`MqttLink.ack` after the ingest committed them, so a
 crash before the commit makes the broker deliver them again (persistent session, QoS 1).
 """
@@ -65,10 +66,9 @@ class MqttLink:
         self._on_connect_messages = on_connect
         self._on_state = on_state
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sink: Callable[[InboundMessage], None] | None = None
         self._arrived: deque[InboundMessage] = deque()
         self._arrived_lock = threading.Lock()
-        self._drain_scheduled = False
+        self._waiter: asyncio.Future[None] | None = None
         self._subscribed = threading.Event()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -87,11 +87,9 @@ class MqttLink:
         self._client.on_message = self._handle_message
         self._client.on_subscribe = self._handle_subscribe
 
-    def start(
-        self, loop: asyncio.AbstractEventLoop, deliver: Callable[[InboundMessage], None]
-    ) -> None:
-        """Connect in the background; ``deliver`` runs on ``loop`` for every message."""
-        self._loop, self._sink = loop, deliver
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Connect in the background; :meth:`receive` on ``loop`` takes the messages."""
+        self._loop = loop
         try:
             self._client.connect_async(
                 self._settings.host, self._settings.port, keepalive=self._settings.keepalive
@@ -114,6 +112,23 @@ class MqttLink:
         sock = self._client.socket()
         if sock is not None:
             sock.close()
+
+    async def receive(self, limit: int) -> list[InboundMessage]:
+        """Wait for messages, then take up to ``limit`` of them in arrival order (one receiver
+        at a time)."""
+        assert self._loop is not None, "start() the link first"
+        while True:
+            with self._arrived_lock:
+                if self._arrived:
+                    count = min(limit, len(self._arrived))
+                    return [self._arrived.popleft() for _ in range(count)]
+                waiter = self._waiter = self._loop.create_future()
+            try:
+                await waiter
+            finally:
+                with self._arrived_lock:
+                    if self._waiter is waiter:  # cancelled before a message came
+                        self._waiter = None
 
     def wait_subscribed(self, timeout: float) -> bool:
         """Block until the broker confirmed the subscriptions of the current connection."""
@@ -165,7 +180,7 @@ class MqttLink:
     def _handle_message(
         self, _client: paho.Client, _userdata: object, message: paho.MQTTMessage
     ) -> None:
-        if self._loop is None or self._sink is None:
+        if self._loop is None:
             return
         try:
             topic = message.topic
@@ -180,18 +195,11 @@ class MqttLink:
         )
         with self._arrived_lock:
             self._arrived.append(inbound)
-            if self._drain_scheduled:
-                return
-            self._drain_scheduled = True
-        # Waking the loop costs a system call: once per burst, not once per message.
-        self._loop.call_soon_threadsafe(self._drain)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:  # a system call: only when the ingest waits for messages
+            self._loop.call_soon_threadsafe(_wake, waiter)
 
-    # event loop ------------------------------------------------------------------------------
 
-    def _drain(self) -> None:
-        with self._arrived_lock:
-            arrived, self._arrived = self._arrived, deque()
-            self._drain_scheduled = False
-        assert self._sink is not None
-        for inbound in arrived:
-            self._sink(inbound)
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -67,7 +67,6 @@ class IngestWorker:
         self._session_factory = session_factory
         self._metrics = metrics
         self._broadcaster = broadcaster
-        self._queue: asyncio.Queue[InboundMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._link = MqttLink(
             settings.mqtt,
@@ -116,7 +115,7 @@ class IngestWorker:
     async def start(self) -> None:
         await self._applier.start()
         loop = asyncio.get_running_loop()
-        self._link.start(loop, self._queue.put_nowait)
+        self._link.start(loop)
         self._tasks = [
             asyncio.create_task(self._consume(), name="ingest-consume"),
             asyncio.create_task(self._prune_periodically(), name="ingest-prune"),
@@ -198,10 +197,7 @@ class IngestWorker:
         return self._link.publish(Outbound(topic, payload))
 
     async def _next_batch(self) -> list[InboundMessage]:
-        batch = [await self._queue.get()]
-        while len(batch) < self._settings.ingest.batch_size and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
+        return await self._link.receive(self._settings.ingest.batch_size)
 
     async def _apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
         """Apply, retrying while the database is away (the messages, unacknowledged, stay
