@@ -182,21 +182,20 @@ def test_embedded_sink_stores_what_the_orm_stores(context: AppContext) -> None:
     assert all(r.time.tzinfo is not None and r.time.utcoffset() == timedelta(0) for r in rows)
 
 
-def test_rollup_retention_is_bounded(context: AppContext) -> None:
-    from cloud.database import transaction
-    from cloud.telemetry import service
-
+def test_rollup_and_sample_retention_is_bounded(context: AppContext) -> None:
     old = datetime.now(UTC) - timedelta(days=3)
     _apply(context, EmbeddedSink(), _batch(context, [1.0], old))
     _apply(context, EmbeddedSink(), _batch(context, [2.0], datetime.now(UTC)))
     with transaction(context.session_factory) as session:
-        service.prune(
+        telemetry_service.prune(
             session=session,
             now=datetime.now(UTC),
             rollup_retention=timedelta(days=1),
             sample_retention=timedelta(days=1),
         )
     assert [r.last for r in _rollups(context)] == [2.0]
+    with context.session_factory() as session:
+        assert session.scalars(select(TelemetrySample.value_number)).all() == [2.0]
 
 
 @pytest.fixture(scope="module")
