@@ -25,7 +25,7 @@ Prints a table, writes JSON and a chart to bench/results/. Targets (issue 5): >=
 per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
 
     python bench/ingest.py [--gateways 4] [--workloads bulk:300x200,gateway:3000x10]
-        [--topologies 0,1,2] [--databases sqlite,postgresql] [--raw-runs 3]
+        [--topologies 0,1,2] [--databases sqlite,postgresql] [--raw-runs 3] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,35 @@ class Result:
     api_p50_ms: float
     api_p99_ms: float
     api_requests: int
+    runs: int = 1
+    """Runs of the case; each measured figure is their median (see ``--repeat``)."""
+
+
+_MEASURED = (
+    "seconds",
+    "lag_s",
+    "messages_per_s",
+    "samples_per_s",
+    "samples_per_s_per_worker",
+    "ratio_to_raw",
+    "cpu_us_per_message",
+    "database_cpu_us_per_message",
+    "api_p50_ms",
+    "api_p99_ms",
+    "api_requests",
+)
+
+
+def median_result(runs: list[Result]) -> Result:
+    """One case run several times: the median of each measured figure (a shared machine's
+    noise moves a single run's rates by up to a third)."""
+    medians: dict[str, Any] = {}
+    for name in _MEASURED:
+        values = [getattr(run, name) for run in runs]
+        if None not in values:
+            median = statistics.median(values)
+            medians[name] = round(median, 2) if isinstance(values[0], float) else round(median)
+    return replace(runs[0], runs=len(runs), **medians)
 
 
 # Simulated gateways (separate processes) -----------------------------------------------------
@@ -659,7 +688,7 @@ def print_table(results: list[Result]) -> None:
     header = (
         f"{'workload':<22}{'database':<11}{'topology':<23}{'msgs':>7}{'seconds':>9}{'lag s':>7}"
         f"{'msg/s':>8}{'samples/s':>11}{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}"
-        f"{'CPU µs/msg':>12}{'raw':>6}{'PG':>6}{'API p50':>10}{'API p99':>9}"
+        f"{'CPU µs/msg':>12}{'raw':>6}{'PG':>6}{'API p50':>10}{'API p99':>9}{'runs':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -670,7 +699,7 @@ def print_table(results: list[Result]) -> None:
             f"{r.samples_per_s_per_worker:>12}{_cell(r.raw_messages_per_s, 11)}"
             f"{_cell(r.ratio_to_raw, 7)}{r.cpu_us_per_message:>12}"
             f"{_cell(r.raw_cpu_us_per_message, 6)}{r.database_cpu_us_per_message:>6}"
-            f"{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms"
+            f"{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms{r.runs:>6}"
         )
 
 
@@ -745,11 +774,14 @@ def main() -> int:
     parser.add_argument(
         "--raw-runs", type=int, default=3, help="runs of the raw baseline (the median counts)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of every case (the medians are reported)"
+    )
     args = parser.parse_args()
     databases = [(kind, url) for kind, url in _databases() if kind in args.databases]
 
     results = []
-    cases = len(args.workloads) * len(databases) * len(args.topologies)
+    cases = len(args.workloads) * len(databases) * len(args.topologies) * args.repeat
     done = 0
     with tempfile.TemporaryDirectory() as workdir:
         # Acknowledgements wait for the commit: the broker's in-flight window must hold a batch.
@@ -767,15 +799,19 @@ def main() -> int:
                     )
                 for kind, template in databases:
                     for index, topology in enumerate(args.topologies):
-                        url = _fresh_url(kind, template, f"{workload.name}{index}")
-                        try:
-                            result = run_case(args, broker, workload, raw, kind, url, topology)
-                        finally:
-                            _drop(kind, url)
-                        results.append(result)
-                        done += 1
-                        print(f"[{done}/{cases}]", end=" ")
-                        print_table(results[-1:])
+                        runs = []
+                        for run in range(args.repeat):
+                            url = _fresh_url(kind, template, f"{workload.name}{index}")
+                            try:
+                                runs.append(
+                                    run_case(args, broker, workload, raw, kind, url, topology)
+                                )
+                            finally:
+                                _drop(kind, url)
+                            done += 1
+                            print(f"[{done}/{cases}] run {run + 1} of {args.repeat}:", end=" ")
+                            print_table(runs[-1:])
+                        results.append(median_result(runs))
         finally:
             broker.stop()
     print()
@@ -785,6 +821,7 @@ def main() -> int:
     payload = {
         "parameters": {
             "gateways": args.gateways,
+            "repeat": args.repeat,
             "workloads": [asdict(w) for w in args.workloads],
         },
         "cpus": os.cpu_count(),
