@@ -801,7 +801,7 @@ def main() -> int:
                     for index, topology in enumerate(args.topologies):
                         runs = []
                         for run in range(args.repeat):
-                            url = _fresh_url(kind, template, f"{workload.name}{index}")
+                            url = _fresh_url(kind, template, f"{workload.name}{index}-{run}")
                             try:
                                 runs.append(
                                     run_case(args, broker, workload, raw, kind, url, topology)
