@@ -16,7 +16,13 @@ from sqlalchemy import func, select
 
 from cloud.config import Settings
 from cloud.context import AppContext
-from cloud.ingest.applier import AppliedBatch, Pipeline, ProcessApplier, ThreadApplier
+from cloud.ingest.applier import (
+    AppliedBatch,
+    BatchApplier,
+    Pipeline,
+    ProcessApplier,
+    ThreadApplier,
+)
 from cloud.ingest.models import SeenMessage
 from cloud.ingest.mqtt import InboundMessage
 from cloud.ingest.worker import IngestWorker
@@ -264,6 +270,17 @@ async def test_a_shared_worker_asks_members_for_a_rebirth_when_it_connects(
         context.engine.dispose()
 
 
+def _worker(context: AppContext, applier: BatchApplier) -> IngestWorker:
+    return IngestWorker(
+        settings=context.settings,
+        session_factory=context.session_factory,
+        sink=context.sink,
+        metrics=context.metrics,
+        broadcaster=context.broadcaster,
+        applier=applier,
+    )
+
+
 async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
     settings_factory: Callable[..., Settings],
     running_mosquitto: MosquittoBroker,
@@ -277,14 +294,7 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
     applier = ProcessApplier(
         settings=settings, metrics=context.metrics, hook_factory=None, keep_foreign=False
     )
-    worker = IngestWorker(
-        settings=settings,
-        session_factory=context.session_factory,
-        sink=context.sink,
-        metrics=context.metrics,
-        broadcaster=context.broadcaster,
-        applier=applier,
-    )
+    worker = _worker(context, applier)
     await worker.start()
     try:
         assert await worker.wait_subscribed()
@@ -358,14 +368,7 @@ async def test_batches_in_flight_are_acknowledged_in_arrival_order(
         keep_foreign=False,
     )
     applier = _SecondBatchFirst(ThreadApplier(pipeline))
-    worker = IngestWorker(
-        settings=settings,
-        session_factory=context.session_factory,
-        sink=context.sink,
-        metrics=context.metrics,
-        broadcaster=context.broadcaster,
-        applier=applier,
-    )
+    worker = _worker(context, applier)
     acknowledged: list[int] = []
     link_ack = worker._link.ack
 
