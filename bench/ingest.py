@@ -1,6 +1,6 @@
 """Ingest benchmark: K simulated gateways publish telemetry batches and job events to Mosquitto.
 
-Three workloads, each published by K gateway processes at once (one job event per ten
+Four workloads, each published by K gateway processes at once (one job event per ten
 telemetry messages):
 
 - bulk: 200 samples per telemetry message (what a gateway sends after an outage, or from a
@@ -9,22 +9,26 @@ telemetry messages):
   per machine every 100 ms batch window), flat out -- measures messages per second;
 - paced: gateway-sized messages at 20,000 samples/s in all (the per-worker target), for ten
   seconds -- does one worker keep up (lag after the last publish), and how fast does the API
-  answer under that load.
+  answer under that load;
+- drain: gateway-sized messages published first, queued by the broker for the subscribers'
+  persistent sessions, then consumed -- the subscribers' capacity, measured between 10 % and
+  90 % of the backlog, apart from the publishers (in the flat-out workloads publishers and
+  subscribers share the cores, and a subscriber that keeps up is timed by its publishers).
 
-For each flat-out workload, in the same run: first the baseline alone, a raw paho subscriber
-that only counts (what one Python MQTT client receives of the same stream; the median of three
-runs); then, on SQLite and (when
-GLONET_TEST_POSTGRES_URL is set) PostgreSQL, with the embedded telemetry sink, three topologies:
-one coordinator process (`glonet cloud serve`: API + ingest); the same plus a second ingest
-process (`glonet cloud ingest`) sharing `$share/ingest/...`; and an API-only process beside one
-separate ingest process. p50/p99 latency of `GET /api/machines` on the API process is measured
-while the ingest runs. CPU per message is measured for the coordinator's processes (with their
-children), the baseline subscriber's network thread and the PostgreSQL server (Linux /proc).
+For each flat-out or drain workload, in the same run: first the baseline alone, a raw paho
+subscriber that only counts (what one Python MQTT client receives of the same stream; the median
+of three runs); then, on SQLite and (when GLONET_TEST_POSTGRES_URL is set) PostgreSQL, with the
+embedded telemetry sink, three topologies: one coordinator process (`glonet cloud serve`: API +
+ingest); the same plus a second ingest process (`glonet cloud ingest`) sharing
+`$share/ingest/...`; and an API-only process beside one separate ingest process. p50/p99 latency
+of `GET /api/machines` on the API process is measured while the ingest runs. CPU per message is
+measured for the coordinator's processes (with their children), the baseline subscriber's
+network thread and the PostgreSQL server (Linux /proc).
 
 Prints a table, writes JSON and a chart to bench/results/. Targets (issue 5): >= 20,000 samples/s
 per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
 
-    python bench/ingest.py [--gateways 4] [--workloads bulk:300x200,gateway:3000x10]
+    python bench/ingest.py [--gateways 4] [--workloads bulk:300x200,drain:15000x10@drain]
         [--topologies 0,1,2] [--databases sqlite,postgresql] [--raw-runs 3] [--repeat 1]
 """
 
@@ -74,6 +78,9 @@ class Workload:
     samples: int
     rate: float | None = None
     """Messages/s each gateway publishes; None: as fast as it can."""
+    drain: bool = False
+    """Publish everything first (the broker queues it for the subscriber's persistent session),
+    then consume: the subscriber's capacity, apart from the publishers sharing the cores."""
 
 
 @dataclass
@@ -257,12 +264,18 @@ def server_cpu(name: str = "postgres") -> float:
 class RawCounter:
     """A paho subscriber that only counts what it receives (QoS 1, acknowledged by paho)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, client_id: str | None = None, window: int = 0) -> None:
+        """``client_id``: resume that persistent session (a drain); ``window``: the message
+        count whose 10 % and 90 % marks are timed (time and CPU), for the drain rate."""
         self.count = 0
         self.last = 0.0
         self.ready = threading.Event()
+        self.marks: dict[int, tuple[float, float]] = {}
+        self._marks = {int(0.1 * window), int(0.9 * window)} if window else set()
         self.client = paho.Client(
-            paho.CallbackAPIVersion.VERSION2, client_id=f"raw-{uuid.uuid4().hex[:6]}"
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"raw-{uuid.uuid4().hex[:6]}",
+            clean_session=client_id is None,
         )
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *args: self.ready.set()
@@ -273,6 +286,8 @@ class RawCounter:
     def _on_message(self, *_args: object) -> None:
         self.count += 1
         self.last = time.perf_counter()
+        if self.count in self._marks:
+            self.marks[self.count] = (self.last, self.cpu())
 
     def cpu(self) -> float:
         """CPU seconds of paho's network thread, where this subscriber does all its work."""
@@ -493,6 +508,8 @@ def measure_raw(broker: MosquittoBroker, gateways: int, workload: Workload, runs
 
 
 def _raw_once(broker: MosquittoBroker, gateways: int, workload: Workload) -> tuple[float, float]:
+    if workload.drain:
+        return _raw_drain(broker, gateways, workload)
     units = [f"gw-{i}" for i in range(gateways)]
     raw = RawCounter(broker.port)
     raw.ready.wait(5)
@@ -513,6 +530,30 @@ def _raw_once(broker: MosquittoBroker, gateways: int, workload: Workload) -> tup
     return total / (raw.last - started), cpu / total * 1e6
 
 
+def _raw_drain(broker: MosquittoBroker, gateways: int, workload: Workload) -> tuple[float, float]:
+    """The bare subscriber drains the whole workload, queued for its session beforehand; rate
+    and CPU between its 10 % and 90 % marks."""
+    units = [f"gw-{i}" for i in range(gateways)]
+    total = message_count(workload.batches) * len(units)
+    client_id = f"raw-drain-{uuid.uuid4().hex[:6]}"
+    _precreate_session(broker.port, client_id, share=False)
+    for process in _release_gateways(broker, units, workload):
+        process.join()
+    raw = RawCounter(broker.port, client_id=client_id, window=total)
+    try:
+        deadline = time.perf_counter() + STALL_SECONDS
+        while raw.count < total and time.perf_counter() < deadline:
+            time.sleep(0.01)
+    finally:
+        raw.stop()
+        _drop_session(broker.port, client_id)
+    if raw.count < total:
+        raise RuntimeError(f"the raw subscriber got {raw.count} of {total} messages")
+    (start, cpu_start), (end, cpu_end) = (raw.marks[k] for k in sorted(raw.marks))
+    counted = int(0.9 * total) - int(0.1 * total)
+    return counted / (end - start), (cpu_end - cpu_start) / counted * 1e6
+
+
 @dataclass
 class Measured:
     seconds: float
@@ -522,6 +563,8 @@ class Measured:
     cpu: float
     database_cpu: float
     probe: ApiProbe
+    messages: int
+    """The messages ``seconds`` and the CPU figures cover."""
 
 
 def _measure(
@@ -565,7 +608,39 @@ def _measure(
     for process in gateways:
         process.join()
     published = published or done
-    return Measured(done - started, max(0.0, done - published), cpu, database_cpu, probe)
+    return Measured(done - started, max(0.0, done - published), cpu, database_cpu, probe, total)
+
+
+def _measure_drain(
+    url: str, total: int, http_port: int, key: str, coordinator: list[int]
+) -> Measured:
+    """The workers drain the workload queued for them: rate and CPU between the first polls at
+    or past 10 % and 90 % of the messages applied (start-up and the tail left out)."""
+    probe = ApiProbe(http_port, key)
+    probe.start()
+    engine = create_engine(url, pool_size=1)
+    marks: list[tuple[float, int, float, float]] = []
+    applied, progressed = 0, time.perf_counter()
+    try:
+        while applied < total:
+            count, now = _applied(engine), time.perf_counter()
+            if count > applied:
+                applied, progressed = count, now
+            elif now - progressed > STALL_SECONDS:
+                raise RuntimeError(f"ingest stalled at {applied} of {total} messages")
+            if len(marks) < 2 and count >= (0.1, 0.9)[len(marks)] * total:
+                marks.append((now, count, tree_cpu(coordinator), server_cpu()))
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
+        probe.stopped.set()
+        probe.join()
+    (start, first, cpu, database_cpu), (end, last, cpu_end, database_end) = marks
+    if first >= 0.5 * total:
+        raise RuntimeError("the drain was half over before it was timed: use more messages")
+    return Measured(
+        end - start, 0.0, cpu_end - cpu, database_end - database_cpu, probe, last - first
+    )
 
 
 def run_case(
@@ -587,6 +662,10 @@ def run_case(
     for index in range(0 if api_ingests else 1, separate + 1):
         _precreate_session(broker.port, f"coord-{index}", share)
     api_config = _config(directory, url, broker.port, http_port, "coord-0", share, api_ingests)
+    total = message_count(workload.batches) * len(units)
+    if workload.drain:  # everything queued for the workers' sessions before they start
+        for gateway in _release_gateways(broker, units, workload):
+            gateway.join()
     watch = OnlineWatch(broker.port)
     processes = [_start("serve", api_config)]
     try:
@@ -596,7 +675,10 @@ def run_case(
             processes.append(_start("ingest", config))
         watch.wait_for(workers)
         pids = [process.pid for process in processes]
-        measured = _measure(broker, url, units, workload, http_port, key, pids)
+        if workload.drain:
+            measured = _measure_drain(url, total, http_port, key, pids)
+        else:
+            measured = _measure(broker, url, units, workload, http_port, key, pids)
     finally:
         watch.stop()
         for process in processes:
@@ -605,8 +687,8 @@ def run_case(
         for index in range(separate + 1):
             _drop_session(broker.port, f"coord-{index}")
 
-    total = message_count(workload.batches) * len(units)
-    samples = workload.batches * workload.samples * len(units)
+    samples = workload.batches * workload.samples * len(units) * measured.messages // total
+    total = measured.messages
     seconds = measured.seconds
     latencies = sorted(measured.probe.latencies)
     return Result(
@@ -738,13 +820,16 @@ def chart(results: list[Result], path: Path) -> None:
 
 
 def _workloads(text: str) -> list[Workload]:
-    """``name:BATCHESxSAMPLES[@RATE],...`` -> workloads (RATE: messages/s per gateway)."""
+    """``name:BATCHESxSAMPLES[@RATE|@drain],...`` -> workloads (RATE: messages/s per gateway;
+    ``drain``: publish first, then consume the backlog)."""
     found = []
     for item in text.split(","):
         name, _, spec = item.partition(":")
         size, _, rate = spec.partition("@")
         batches, _, samples = size.partition("x")
-        found.append(Workload(name, int(batches), int(samples), float(rate) if rate else None))
+        drain = rate == "drain"
+        paced = float(rate) if rate and not drain else None
+        found.append(Workload(name, int(batches), int(samples), paced, drain))
     return found
 
 
@@ -754,9 +839,10 @@ def main() -> int:
     parser.add_argument(
         "--workloads",
         type=_workloads,
-        default=_workloads("bulk:300x200,gateway:3000x10,paced:5000x10@550"),
-        help="name:MESSAGESxSAMPLES[@RATE] per gateway, comma-separated; RATE (messages/s per"
-        " gateway) paces the publishers, e.g. at the per-worker target",
+        default=_workloads("bulk:300x200,gateway:3000x10,paced:5000x10@550,drain:15000x10@drain"),
+        help="name:MESSAGESxSAMPLES[@RATE|@drain] per gateway, comma-separated; RATE"
+        " (messages/s per gateway) paces the publishers, e.g. at the per-worker target; drain"
+        " publishes everything before the subscribers consume it",
     )
     parser.add_argument(
         "--topologies",
@@ -784,8 +870,10 @@ def main() -> int:
     cases = len(args.workloads) * len(databases) * len(args.topologies) * args.repeat
     done = 0
     with tempfile.TemporaryDirectory() as workdir:
-        # Acknowledgements wait for the commit: the broker's in-flight window must hold a batch.
-        broker = MosquittoBroker(Path(workdir), extra_config="max_inflight_messages 1000")
+        # Acknowledgements wait for the commit: the broker's in-flight window must hold a batch;
+        # a drain's whole workload waits in the broker's queue for the subscriber.
+        config = "max_inflight_messages 1000\nmax_queued_messages 0"
+        broker = MosquittoBroker(Path(workdir), extra_config=config)
         broker.start()
         try:
             for workload in args.workloads:
