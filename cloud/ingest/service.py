@@ -8,17 +8,17 @@ nothing — exactly-once effect with at-least-once delivery, across restarts too
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.database import UtcDateTime, insert_for, transaction, utcnow
+from cloud.database import BulkInsert, insert_for, transaction, utcnow
 from cloud.dispatch import service as dispatch_service
 from cloud.ingest.models import OutgoingSequence, SeenMessage
 from cloud.ingest.mqtt import InboundMessage
@@ -166,20 +166,14 @@ def _known(decoded: Decoded, known: set[str], metrics: Metrics) -> bool:
 
 
 _SEEN: Any = SeenMessage.__table__
-_CLAIM_POSTGRESQL = (
-    postgresql.insert(_SEEN)
-    .from_select(
-        ["id", "received_at"],
-        select(
-            func.unnest(bindparam("ids", type_=postgresql.ARRAY(String))),
-            bindparam("now", type_=UtcDateTime()),
-        ),
-    )
-    .on_conflict_do_nothing(index_elements=["id"])
-    .returning(_SEEN.c.id)
-)
-"""The ids as one array: a statement of one shape whatever the batch size, which PostgreSQL
-parses and plans once; a VALUES row per message took twice as long per batch."""
+
+
+@functools.lru_cache(maxsize=4)
+def _claim_statement(dialect: str) -> tuple[BulkInsert, Any]:
+    """Record ids, returning those this statement inserted; built once per dialect."""
+    bulk = BulkInsert.of(dialect, _SEEN, ("id", "received_at"))
+    statement = bulk.statement.on_conflict_do_nothing(index_elements=["id"])
+    return bulk, statement.returning(_SEEN.c.id)
 
 
 def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Decoded]:
@@ -191,18 +185,9 @@ def _claim(session: Session, batch: list[Decoded], metrics: Metrics) -> list[Dec
         return []
     now = utcnow()
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        parameters = {"ids": list(unique), "now": now}
-        claimed = set(connection.execute(_CLAIM_POSTGRESQL, parameters).scalars())
-    else:
-        table = SeenMessage.__table__
-        statement = (
-            insert_for(session)(table)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(table.c.id)
-        )
-        rows = [{"id": message_id, "received_at": now} for message_id in unique]
-        claimed = set(connection.execute(statement, rows).scalars())
+    bulk, statement = _claim_statement(connection.dialect.name)
+    rows = [{"id": message_id, "received_at": now} for message_id in unique]
+    claimed = set(connection.execute(statement, bulk.parameters(rows)).scalars())
     duplicates = len(batch) - len(claimed)
     if duplicates:
         metrics.ignored.inc(duplicates, reason="duplicate")
