@@ -27,6 +27,20 @@ from cloud.telemetry.models import (
     TelemetrySample,
 )
 
+_ROLLUP_COLUMNS = (
+    "unit_id",
+    "machine",
+    "metric",
+    "minute",
+    "count",
+    "total",
+    "minimum",
+    "maximum",
+    "last",
+    "last_time",
+)
+"""A rollup row's columns: its key (unit, machine, metric, minute), then a bucket's fields."""
+
 
 def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None:
     """Fold numeric samples into their minute buckets.
@@ -57,45 +71,12 @@ def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None
         if time >= bucket[5]:
             bucket[4], bucket[5] = number, time
     rows = [
-        {
-            "unit_id": unit_id,
-            "machine": machine,
-            "metric": metric,
-            "minute": minute,
-            "count": count,
-            "total": total,
-            "minimum": minimum,
-            "maximum": maximum,
-            "last": last,
-            "last_time": last_time,
-        }
-        for (unit_id, machine, metric, minute), (
-            count,
-            total,
-            minimum,
-            maximum,
-            last,
-            last_time,
-        ) in buckets.items()
+        dict(zip(_ROLLUP_COLUMNS, (*key, *bucket), strict=True)) for key, bucket in buckets.items()
     ]
     if rows:
         connection = session.connection()
         bulk, statement = _rollup_upsert(connection.dialect.name)
         connection.execute(statement, bulk.parameters(rows))
-
-
-_ROLLUP_COLUMNS = (
-    "unit_id",
-    "machine",
-    "metric",
-    "minute",
-    "count",
-    "total",
-    "minimum",
-    "maximum",
-    "last",
-    "last_time",
-)
 
 
 @functools.lru_cache(maxsize=4)
