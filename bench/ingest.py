@@ -289,6 +289,14 @@ class RawCounter:
         if self.count in self._marks:
             self.marks[self.count] = (self.last, self.cpu())
 
+    def wait_for(self, total: int) -> None:
+        """Until ``total`` messages arrived; an error if they stop coming."""
+        deadline = time.perf_counter() + STALL_SECONDS
+        while self.count < total and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        if self.count < total:
+            raise RuntimeError(f"the raw subscriber got {self.count} of {total} messages")
+
     def cpu(self) -> float:
         """CPU seconds of paho's network thread, where this subscriber does all its work."""
         thread = self.client._thread  # paho exposes no thread id otherwise
@@ -517,16 +525,12 @@ def _raw_once(broker: MosquittoBroker, gateways: int, workload: Workload) -> tup
     try:
         processes = _release_gateways(broker, units, workload)
         started, cpu = time.perf_counter(), raw.cpu()
-        deadline = started + STALL_SECONDS
-        while raw.count < total and time.perf_counter() < deadline:
-            time.sleep(0.01)
+        raw.wait_for(total)
         cpu = raw.cpu() - cpu
         for process in processes:
             process.join()
     finally:
         raw.stop()
-    if raw.count < total:
-        raise RuntimeError(f"the raw subscriber got {raw.count} of {total} messages")
     return total / (raw.last - started), cpu / total * 1e6
 
 
@@ -541,14 +545,10 @@ def _raw_drain(broker: MosquittoBroker, gateways: int, workload: Workload) -> tu
         process.join()
     raw = RawCounter(broker.port, client_id=client_id, window=total)
     try:
-        deadline = time.perf_counter() + STALL_SECONDS
-        while raw.count < total and time.perf_counter() < deadline:
-            time.sleep(0.01)
+        raw.wait_for(total)
     finally:
         raw.stop()
         _drop_session(broker.port, client_id)
-    if raw.count < total:
-        raise RuntimeError(f"the raw subscriber got {raw.count} of {total} messages")
     (start, cpu_start), (end, cpu_end) = (raw.marks[k] for k in sorted(raw.marks))
     counted = int(0.9 * total) - int(0.1 * total)
     return counted / (end - start), (cpu_end - cpu_start) / counted * 1e6
