@@ -30,6 +30,9 @@ per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
 
     python bench/ingest.py [--gateways 4] [--workloads bulk:300x200,drain:15000x10@drain]
         [--topologies 0,1,2] [--databases sqlite,postgresql] [--raw-runs 3] [--repeat 1]
+        [--processes 1]
+
+``--processes N`` runs every ingest worker with N child processes (lanes, ``ingest.processes``).
 """
 
 from __future__ import annotations
@@ -337,6 +340,7 @@ def _config(
     http_port: int,
     client_id: str,
     share: bool,
+    processes: int,
     ingest: bool = True,
 ) -> Path:
     config = {
@@ -344,7 +348,7 @@ def _config(
         "database_url": url,
         "listen_port": http_port,
         "mqtt": {"port": port, "client_id": client_id, "share_group": "ingest" if share else None},
-        "ingest": {"batch_size": 200, "enabled": ingest},
+        "ingest": {"batch_size": 200, "enabled": ingest, "processes": processes},
     }
     path = directory / f"{client_id}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -653,6 +657,8 @@ def run_case(
     topology: tuple[str, int, bool],
 ) -> Result:
     label, workers, api_ingests = topology
+    if args.processes > 1:
+        label += f" ({args.processes} lanes)"
     units = [f"gw-{i}" for i in range(args.gateways)]
     key = _prepare_database(url, units)
     directory = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -661,7 +667,9 @@ def run_case(
     separate = workers - 1 if api_ingests else workers
     for index in range(0 if api_ingests else 1, separate + 1):
         _precreate_session(broker.port, f"coord-{index}", share)
-    api_config = _config(directory, url, broker.port, http_port, "coord-0", share, api_ingests)
+    api_config = _config(
+        directory, url, broker.port, http_port, "coord-0", share, args.processes, api_ingests
+    )
     total = message_count(workload.batches) * len(units)
     if workload.drain:  # everything queued for the workers' sessions before they start
         for gateway in _release_gateways(broker, units, workload):
@@ -671,7 +679,9 @@ def run_case(
     try:
         _wait_healthy(http_port)
         for index in range(1, separate + 1):
-            config = _config(directory, url, broker.port, free_port(), f"coord-{index}", share)
+            config = _config(
+                directory, url, broker.port, free_port(), f"coord-{index}", share, args.processes
+            )
             processes.append(_start("ingest", config))
         watch.wait_for(workers)
         pids = [process.pid for process in processes]
@@ -768,7 +778,7 @@ def _cell(value: float | None, width: int) -> str:
 
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'workload':<22}{'database':<11}{'topology':<23}{'msgs':>7}{'seconds':>9}{'lag s':>7}"
+        f"{'workload':<22}{'database':<11}{'topology':<32}{'msgs':>7}{'seconds':>9}{'lag s':>7}"
         f"{'msg/s':>8}{'samples/s':>11}{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}"
         f"{'CPU µs/msg':>12}{'raw':>6}{'PG':>6}{'API p50':>10}{'API p99':>9}{'runs':>6}"
     )
@@ -776,7 +786,7 @@ def print_table(results: list[Result]) -> None:
     print("-" * len(header))
     for r in results:
         print(
-            f"{_label(r):<22}{r.database:<11}{r.topology:<23}{r.messages:>7}{r.seconds:>9}"
+            f"{_label(r):<22}{r.database:<11}{r.topology:<32}{r.messages:>7}{r.seconds:>9}"
             f"{r.lag_s:>7}{r.messages_per_s:>8}{r.samples_per_s:>11}"
             f"{r.samples_per_s_per_worker:>12}{_cell(r.raw_messages_per_s, 11)}"
             f"{_cell(r.ratio_to_raw, 7)}{r.cpu_us_per_message:>12}"
@@ -863,6 +873,12 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of every case (the medians are reported)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="child processes (lanes) each ingest worker applies its batches in",
+    )
     args = parser.parse_args()
     databases = [(kind, url) for kind, url in _databases() if kind in args.databases]
 
@@ -910,6 +926,7 @@ def main() -> int:
         "parameters": {
             "gateways": args.gateways,
             "repeat": args.repeat,
+            "processes": args.processes,
             "workloads": [asdict(w) for w in args.workloads],
         },
         "cpus": os.cpu_count(),

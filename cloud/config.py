@@ -68,6 +68,14 @@ class IngestSettings(BaseModel):
         description="where batches are decoded and applied: a child process of their own"
         " (keeps the API responsive under load), or threads of the serving process",
     )
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="child processes applying batches (isolation=process), each with a fixed"
+        " share of the units, so that a unit's messages are still applied in arrival order;"
+        " more than one pays on PostgreSQL with cores to spare (SQLite has one writer)",
+    )
     batch_size: int = Field(default=200, ge=1)
     dedup_retention_hours: int = Field(default=7 * 24, ge=1)
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)

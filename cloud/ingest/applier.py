@@ -8,8 +8,15 @@ process, i.e. to another core: the parent keeps the MQTT connection, acknowledge
 after the child committed it, merges the child's metrics and broadcasts the live events it
 returns. :class:`ThreadApplier` does the same work in threads of the calling process.
 
-Both raise :class:`~cloud.exceptions.DatabaseError` when the batch could not be committed; the
-worker then retries it (its messages are still unacknowledged).
+A process applier has one or more *lanes*, each a child process: the worker splits a batch by
+unit and hands each lane its share (a unit always goes to the same lane), so the children apply
+at once on several cores while each unit's messages are still applied one after the other, in
+the order they arrived. Lanes never write the same live-state, rollup or latest-value rows (those
+are keyed by unit); they only meet in the de-duplication table and, on SQLite, at the single
+write lock.
+
+Both raise :class:`~cloud.exceptions.DatabaseError` when a lane's share could not be committed;
+the worker then retries that share (its messages are still unacknowledged).
 """
 
 from __future__ import annotations
@@ -52,12 +59,14 @@ class AppliedBatch:
 
 class BatchApplier(Protocol):
     in_flight: int
-    """How many batches the worker may hand over before the first is done; they are applied
-    in the order handed over."""
+    """How many batches the worker may hand over before the first is done; a lane applies
+    its shares in the order handed over."""
+    lanes: int
+    """How many shares of a batch are applied at once, each by its own lane."""
 
     async def start(self) -> None: ...
 
-    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch: ...
+    async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch: ...
 
     async def stop(self) -> None: ...
 
@@ -131,6 +140,7 @@ class ThreadApplier:
 
     in_flight = 1
     """One at a time: two threads would apply two batches concurrently, out of order."""
+    lanes = 1
 
     def __init__(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -138,7 +148,7 @@ class ThreadApplier:
     async def start(self) -> None:
         return None
 
-    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
+    async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
         events, foreign = await asyncio.to_thread(self._pipeline.run, batch)
         return AppliedBatch(events, [batch[index] for index in foreign])
 
@@ -155,10 +165,10 @@ class _ChildResult:
 
 
 class ProcessApplier:
-    """Decode and apply in one child process (``spawn``: no threads are forked)."""
+    """Decode and apply in child processes, one per lane (``spawn``: no threads are forked)."""
 
     in_flight = 2
-    """The child applies its calls one after the other, in order: with the next batch already
+    """A child applies its calls one after the other, in order: with the next share already
     queued it does not wait for the parent to acknowledge the last one and send another."""
 
     def __init__(
@@ -173,32 +183,36 @@ class ProcessApplier:
         self._metrics = metrics
         self._hook_factory = hook_factory
         self._keep_foreign = keep_foreign
-        self._executor: ProcessPoolExecutor | None = None
-        self.child_pid: int | None = None
+        self.lanes = settings.ingest.processes
+        self._executors: list[ProcessPoolExecutor | None] = [None] * self.lanes
+        self.child_pids: list[int | None] = [None] * self.lanes
 
     async def start(self) -> None:
-        self._executor = ProcessPoolExecutor(
+        # Start the children now, so that the first batch does not wait for their imports.
+        await asyncio.gather(*(self._start(lane) for lane in range(self.lanes)))
+        _LOGGER.info("ingest batches are applied in %d child process(es)", self.lanes)
+
+    async def _start(self, lane: int) -> None:
+        self._executors[lane] = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_child_start,
             initargs=(self._settings, self._hook_factory, self._keep_foreign),
         )
-        # Start the child now, so that the first batch does not wait for its imports.
-        self.child_pid = await self._run(_child_pid)
-        _LOGGER.info("ingest batches are applied in a child process")
+        self.child_pids[lane] = await self._run(lane, _child_pid)
 
-    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
+    async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
         raw = [(inbound.topic, inbound.payload) for inbound in batch]
         try:
-            if self._executor is None:
-                await self.start()
-            result: _ChildResult = await self._run(_child_apply, raw)
+            if self._executors[lane] is None:
+                await self._start(lane)
+            result: _ChildResult = await self._run(lane, _child_apply, raw)
         except BrokenProcessPool as exc:
-            # The child died (killed, out of memory) or could not start: nothing of this batch
+            # The child died (killed, out of memory) or could not start: nothing of this share
             # was acknowledged, so the retry applies it in a fresh child, with the
             # de-duplication guarding what the dead one had committed.
-            _LOGGER.error("the ingest child process died; the batch goes to a new one")
-            await self.stop()
+            _LOGGER.error("the ingest child process died; its share goes to a new one")
+            await self._stop(lane)
             raise DatabaseError("the ingest child process died") from exc
         self._metrics.merge(result.metrics)
         if result.error is not None:
@@ -206,16 +220,20 @@ class ProcessApplier:
         return AppliedBatch(result.events, [batch[index] for index in result.foreign])
 
     async def stop(self) -> None:
-        executor, self._executor = self._executor, None
+        await asyncio.gather(*(self._stop(lane) for lane in range(self.lanes)))
+
+    async def _stop(self, lane: int) -> None:
+        executor, self._executors[lane] = self._executors[lane], None
         if executor is None:
             return
         with contextlib.suppress(BrokenProcessPool, RuntimeError):  # a dead child: nothing to flush
             await asyncio.get_running_loop().run_in_executor(executor, _child_stop)
         await asyncio.to_thread(executor.shutdown, True)
 
-    async def _run(self, function: Callable[..., Any], *args: Any) -> Any:
-        assert self._executor is not None, "start() the applier first"
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    async def _run(self, lane: int, function: Callable[..., Any], *args: Any) -> Any:
+        executor = self._executors[lane]
+        assert executor is not None, "start() the applier first"
+        return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
 
 
 # The child process ---------------------------------------------------------------------------

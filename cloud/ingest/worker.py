@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
@@ -22,7 +23,7 @@ from cloud.operations.metrics import Metrics
 from cloud.registry import service as registry_service
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry.sink import TelemetrySink
-from protocols import codec, messages, topics
+from protocols import ProtocolError, codec, messages, topics
 from protocols.enums import UnitStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,6 +33,42 @@ PRUNE_INTERVAL = 600.0
 ForeignHandler = Callable[[str, bytes], list[dict[str, object]]]
 """Handles (in a worker thread, in its own transaction) a message on a topic the ingest itself
 does not consume, e.g. a technician's reply; returns live events."""
+
+
+class UnitLanes:
+    """Splits a batch into one share per lane of the applier, by unit: a unit's messages always
+    go to the same lane, so they are applied in the order they arrived. Units are dealt to the
+    lanes in turn as they first appear (even shares for a handful of plants, which a hash would
+    not promise); past :attr:`REMEMBERED` units a hash decides."""
+
+    REMEMBERED = 10_000
+
+    def __init__(self, lanes: int) -> None:
+        self._lanes = lanes
+        self._lane_of: dict[str, int] = {}
+
+    def split(self, batch: Sequence[InboundMessage]) -> list[tuple[int, list[InboundMessage]]]:
+        """The non-empty shares, as (lane, messages in arrival order)."""
+        if self._lanes == 1:
+            return [(0, list(batch))]
+        shares: list[list[InboundMessage]] = [[] for _ in range(self._lanes)]
+        for inbound in batch:
+            shares[self.lane(inbound.topic)].append(inbound)
+        return [(lane, share) for lane, share in enumerate(shares) if share]
+
+    def lane(self, topic: str) -> int:
+        try:
+            unit = topics.parse(topic).unit
+        except ProtocolError:  # refused in lane 0
+            return 0
+        if unit is None:
+            return 0
+        lane = self._lane_of.get(unit)
+        if lane is None:
+            if len(self._lane_of) >= self.REMEMBERED:
+                return zlib.crc32(unit.encode()) % self._lanes
+            lane = self._lane_of[unit] = len(self._lane_of) % self._lanes
+        return lane
 
 
 class IngestWorker:
@@ -151,11 +188,13 @@ class IngestWorker:
         broadcast each one in order once it is committed.
 
         A batch is formed when a slot frees, i.e. as late as possible, so that it takes in all
-        that arrived meanwhile. With a child process two batches in flight keep the child busy:
-        it starts the next batch while this process acknowledges the last one.
+        that arrived meanwhile, and is split by unit into the applier's lanes, which apply their
+        shares at once. With child processes two batches in flight keep the children busy: each
+        starts its share of the next batch while this process acknowledges the last one.
         """
         slots = asyncio.Semaphore(self._applier.in_flight)
-        applied: asyncio.Queue[tuple[list[InboundMessage], asyncio.Task[AppliedBatch]]]
+        lanes = UnitLanes(self._applier.lanes)
+        applied: asyncio.Queue[tuple[list[InboundMessage], list[asyncio.Task[AppliedBatch]]]]
         applied = asyncio.Queue()
         finishing = asyncio.create_task(self._finish_in_order(applied, slots))
         tasks: set[asyncio.Task[AppliedBatch]] = set()
@@ -163,10 +202,14 @@ class IngestWorker:
             while True:
                 await slots.acquire()
                 batch = await self._next_batch()
-                task = asyncio.create_task(self._apply(batch))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                applied.put_nowait((batch, task))
+                shares = [
+                    asyncio.create_task(self._apply(share, lane))
+                    for lane, share in lanes.split(batch)
+                ]
+                tasks.update(shares)
+                for task in shares:
+                    task.add_done_callback(tasks.discard)
+                applied.put_nowait((batch, shares))
         finally:
             for pending in (finishing, *tasks):
                 pending.cancel()
@@ -176,15 +219,17 @@ class IngestWorker:
 
     async def _finish_in_order(
         self,
-        applied: asyncio.Queue[tuple[list[InboundMessage], asyncio.Task[AppliedBatch]]],
+        applied: asyncio.Queue[tuple[list[InboundMessage], list[asyncio.Task[AppliedBatch]]]],
         slots: asyncio.Semaphore,
     ) -> None:
         while True:
-            batch, task = await applied.get()
-            result = await task
-            events = result.events
-            for inbound in result.foreign:
-                events.extend(await self._handle_foreign(inbound))
+            batch, shares = await applied.get()
+            events: list[dict[str, object]] = []
+            for share in shares:
+                result = await share
+                events.extend(result.events)
+                for inbound in result.foreign:
+                    events.extend(await self._handle_foreign(inbound))
             for inbound in batch:
                 self._link.ack(inbound.mid, inbound.qos)
             for event in events:
@@ -199,12 +244,12 @@ class IngestWorker:
     async def _next_batch(self) -> list[InboundMessage]:
         return await self._link.receive(self._settings.ingest.batch_size)
 
-    async def _apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
-        """Apply, retrying while the database is away (the messages, unacknowledged, stay
-        ours)."""
+    async def _apply(self, share: Sequence[InboundMessage], lane: int) -> AppliedBatch:
+        """Apply a lane's share of a batch, retrying while the database is away (the messages,
+        unacknowledged, stay ours)."""
         while True:
             try:
-                return await self._applier.apply(batch)
+                return await self._applier.apply(share, lane)
             except DatabaseError as exc:
                 _LOGGER.warning("applying an ingest batch failed (%s); retrying", exc.message)
                 await asyncio.sleep(RETRY_DELAY)

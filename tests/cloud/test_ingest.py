@@ -25,7 +25,7 @@ from cloud.ingest.applier import (
 )
 from cloud.ingest.models import SeenMessage
 from cloud.ingest.mqtt import InboundMessage
-from cloud.ingest.worker import IngestWorker
+from cloud.ingest.worker import IngestWorker, UnitLanes
 from cloud.main import build_context, start_ingest
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
 from cloud.registry.models import Machine
@@ -287,10 +287,12 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
     gateways: Callable[[str], Gateway],
 ) -> None:
     settings = settings_factory(
-        mqtt=mqtt_settings(running_mosquitto, f"coord-child-{uuid.uuid4().hex[:6]}")
+        mqtt=mqtt_settings(running_mosquitto, f"coord-child-{uuid.uuid4().hex[:6]}"),
+        ingest={"processes": 2, "enabled": False},
     )
     context = build_context(settings)
     onboard(context, "plant-a")
+    onboard(context, "plant-b")
     applier = ProcessApplier(
         settings=settings, metrics=context.metrics, hook_factory=None, keep_foreign=False
     )
@@ -298,22 +300,62 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
     await worker.start()
     try:
         assert await worker.wait_subscribed()
-        gateway = gateways("plant-a")
-        first = gateway.telemetry("mill-1", [1.0])
+        plant_a, plant_b = gateways("plant-a"), gateways("plant-b")
+        first = plant_a.telemetry("mill-1", [1.0])  # plant-a is dealt lane 0, plant-b lane 1
         await eventually(_seen(context, first.id))
-        killed = applier.child_pid
-        assert killed is not None and killed != os.getpid()
+        killed, other = applier.child_pids
+        assert killed is not None and other is not None
+        assert len({killed, other, os.getpid()}) == 3
         os.kill(killed, signal.SIGKILL)
-        sent = [gateway.telemetry("mill-1", [float(i)] * 3) for i in range(20)]
+        sent = [
+            gateway.telemetry("mill-1", [float(i)] * 3)
+            for i in range(20)
+            for gateway in (plant_a, plant_b)
+        ]
         for message in sent:
             await eventually(_seen(context, message.id), timeout=30)
-        assert applier.child_pid not in (None, killed)
+        assert applier.child_pids[0] not in (None, killed)
+        assert applier.child_pids[1] == other  # the other lane went on undisturbed
         samples = _query(context, select(func.count()).select_from(TelemetrySample))
-        assert samples() == 61
-        assert context.metrics.samples.value() == 61  # counted in the child, merged here
+        assert samples() == 121
+        assert context.metrics.samples.value() == 121  # counted in the children, merged here
     finally:
         await worker.stop()
         context.engine.dispose()
+
+
+def _message(topic: str, mid: int) -> InboundMessage:
+    return InboundMessage(topic, b"{}", mid, 1, False)
+
+
+def test_lanes_deal_units_in_turn_and_keep_each_unit_in_one_lane_in_order() -> None:
+    lanes = UnitLanes(2)
+    a, b, c = (topics.telemetry("net", unit, "mill-1") for unit in ("a", "b", "c"))
+    batch = [
+        _message(topic, mid)
+        for mid, topic in enumerate([a, b, a, c, "not/a/topic", b, topics.unit_state("net", "a")])
+    ]
+    shares = lanes.split(batch)
+    assert [(lane, [m.mid for m in share]) for lane, share in shares] == [
+        (0, [0, 2, 3, 4, 6]),  # a, then c dealt after b; a refused topic goes to lane 0
+        (1, [1, 5]),
+    ]
+    assert lanes.split([_message(c, 7), _message(b, 8)]) == [
+        (0, [_message(c, 7)]),
+        (1, [_message(b, 8)]),
+    ]
+    assert UnitLanes(1).split(batch) == [(0, batch)]
+
+
+def test_lanes_past_the_remembered_units_hash_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(UnitLanes, "REMEMBERED", 2)
+    lanes = UnitLanes(3)
+    units = [f"unit-{index}" for index in range(40)]
+    first = [lanes.lane(topics.unit_state("net", unit)) for unit in units]
+    again = [lanes.lane(topics.unit_state("net", unit)) for unit in reversed(units)]
+    assert first[:2] == [0, 1]
+    assert first == list(reversed(again))  # stable whatever the order units come back in
+    assert set(first[2:]) == {0, 1, 2}
 
 
 class _SecondBatchFirst:
@@ -321,6 +363,7 @@ class _SecondBatchFirst:
     once the second is: the worker must still acknowledge in the order messages arrived."""
 
     in_flight = 2
+    lanes = 1
 
     def __init__(self, applier: ThreadApplier) -> None:
         self._applier = applier
@@ -331,7 +374,7 @@ class _SecondBatchFirst:
     async def start(self) -> None:
         await self._applier.start()
 
-    async def apply(self, batch: Sequence[InboundMessage]) -> AppliedBatch:
+    async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
         self._calls += 1
         first = self._calls == 1
         if first:
@@ -391,6 +434,103 @@ async def test_batches_in_flight_are_acknowledged_in_arrival_order(
         assert acknowledged == sorted(applied)
         samples = _query(context, select(func.count()).select_from(TelemetrySample))
         assert samples() == 6
+    finally:
+        await worker.stop()
+        context.engine.dispose()
+
+
+class _TwoLanes:
+    """The real thread applier behind two lanes, lane 1 applied before lane 0 of a batch: the
+    worker must keep each unit in one lane and still acknowledge in arrival order."""
+
+    in_flight = 2
+    lanes = 2
+
+    def __init__(self, applier: ThreadApplier) -> None:
+        self._applier = applier
+        self.shares: list[tuple[int, list[str]]] = []
+        self.handed_over = 0
+        self.mids: list[int] = []
+        self.gate = asyncio.Event()
+        """Set once every message arrived: the batches after the first ones mix the units."""
+        self._lane_one_done = asyncio.Event()
+
+    async def start(self) -> None:
+        await self._applier.start()
+
+    async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
+        self.handed_over += sum(m.topic.endswith("/telemetry") for m in batch)
+        self.mids.extend(m.mid for m in batch)
+        await self.gate.wait()
+        if lane == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lane_one_done.wait(), 0.2)
+        result = await self._applier.apply(batch)
+        self.shares.append((lane, [topics.parse(m.topic).unit or "" for m in batch]))
+        if lane == 1:
+            self._lane_one_done.set()
+        return result
+
+    async def stop(self) -> None:
+        await self._applier.stop()
+
+
+async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order(
+    settings_factory: Callable[..., Settings],
+    running_mosquitto: MosquittoBroker,
+    gateways: Callable[[str], Gateway],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"coord-lanes-{uuid.uuid4().hex[:6]}"),
+        ingest={"batch_size": 50, "enabled": False},
+    )
+    context = build_context(settings)
+    units = ["plant-a", "plant-b", "plant-c"]
+    for unit in units:
+        onboard(context, unit)
+    pipeline = Pipeline.for_settings(
+        settings,
+        session_factory=context.session_factory,
+        sink=context.sink,
+        metrics=context.metrics,
+        hook=None,
+        keep_foreign=False,
+    )
+    applier = _TwoLanes(ThreadApplier(pipeline))
+    worker = _worker(context, applier)
+    acknowledged: list[int] = []
+    link_ack = worker._link.ack
+
+    def ack(mid: int, qos: int) -> None:
+        if qos > 0:
+            acknowledged.append(mid)
+        link_ack(mid, qos)
+
+    monkeypatch.setattr(worker._link, "ack", ack)
+    await worker.start()
+    try:
+        assert await worker.wait_subscribed()
+        plants = [gateways(unit) for unit in units]
+        # Fewer than the broker sends before acknowledgements (its max_inflight_messages, 20).
+        sent = [plant.telemetry("mill-1", [float(i)]) for i in range(5) for plant in plants]
+        arrived = worker._link._arrived
+        await eventually(
+            lambda: (
+                applier.handed_over + sum(m.topic.endswith("/telemetry") for m in arrived)
+                == len(sent)
+            )
+        )
+        applier.gate.set()
+        for message in sent:
+            await eventually(_seen(context, message.id))
+        await eventually(lambda: len(acknowledged) == len(applier.mids))
+        assert acknowledged == sorted(applier.mids)
+        lanes_of = {u: {lane for lane, share in applier.shares if u in share} for u in units}
+        assert lanes_of == {"plant-a": {0}, "plant-b": {1}, "plant-c": {0}}
+        assert any(len(set(share)) > 1 for _, share in applier.shares)  # units shared a batch
+        samples = _query(context, select(func.count()).select_from(TelemetrySample))
+        assert samples() == 15
     finally:
         await worker.stop()
         context.engine.dispose()
