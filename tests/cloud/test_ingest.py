@@ -358,6 +358,33 @@ def test_lanes_past_the_remembered_units_hash_the_rest(monkeypatch: pytest.Monke
     assert set(first[2:]) == {0, 1, 2}
 
 
+def _thread_applier(context: AppContext) -> ThreadApplier:
+    return ThreadApplier(
+        Pipeline.for_settings(
+            context.settings,
+            session_factory=context.session_factory,
+            sink=context.sink,
+            metrics=context.metrics,
+            hook=None,
+            keep_foreign=False,
+        )
+    )
+
+
+def _recorded_acks(worker: IngestWorker, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The ids of the QoS 1 messages ``worker`` acknowledges, in the order it does."""
+    acknowledged: list[int] = []
+    link_ack = worker._link.ack
+
+    def ack(mid: int, qos: int) -> None:
+        if qos > 0:
+            acknowledged.append(mid)
+        link_ack(mid, qos)
+
+    monkeypatch.setattr(worker._link, "ack", ack)
+    return acknowledged
+
+
 class _SecondBatchFirst:
     """The real thread applier with two batches in flight, the first of which is applied only
     once the second is: the worker must still acknowledge in the order messages arrived."""
@@ -402,25 +429,9 @@ async def test_batches_in_flight_are_acknowledged_in_arrival_order(
     )
     context = build_context(settings)
     onboard(context, "plant-a")
-    pipeline = Pipeline.for_settings(
-        settings,
-        session_factory=context.session_factory,
-        sink=context.sink,
-        metrics=context.metrics,
-        hook=None,
-        keep_foreign=False,
-    )
-    applier = _SecondBatchFirst(ThreadApplier(pipeline))
+    applier = _SecondBatchFirst(_thread_applier(context))
     worker = _worker(context, applier)
-    acknowledged: list[int] = []
-    link_ack = worker._link.ack
-
-    def ack(mid: int, qos: int) -> None:
-        if qos > 0:
-            acknowledged.append(mid)
-        link_ack(mid, qos)
-
-    monkeypatch.setattr(worker._link, "ack", ack)
+    acknowledged = _recorded_acks(worker, monkeypatch)
     await worker.start()
     try:
         assert await worker.wait_subscribed()
@@ -489,25 +500,9 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
     units = ["plant-a", "plant-b", "plant-c"]
     for unit in units:
         onboard(context, unit)
-    pipeline = Pipeline.for_settings(
-        settings,
-        session_factory=context.session_factory,
-        sink=context.sink,
-        metrics=context.metrics,
-        hook=None,
-        keep_foreign=False,
-    )
-    applier = _TwoLanes(ThreadApplier(pipeline))
+    applier = _TwoLanes(_thread_applier(context))
     worker = _worker(context, applier)
-    acknowledged: list[int] = []
-    link_ack = worker._link.ack
-
-    def ack(mid: int, qos: int) -> None:
-        if qos > 0:
-            acknowledged.append(mid)
-        link_ack(mid, qos)
-
-    monkeypatch.setattr(worker._link, "ack", ack)
+    acknowledged = _recorded_acks(worker, monkeypatch)
     await worker.start()
     try:
         assert await worker.wait_subscribed()
