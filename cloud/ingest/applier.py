@@ -12,8 +12,8 @@ A process applier has one or more *lanes*, each a child process: the worker spli
 unit and hands each lane its share (a unit always goes to the same lane), so the children apply
 at once on several cores while each unit's messages are still applied one after the other, in
 the order they arrived. Lanes never write the same live-state, rollup or latest-value rows (those
-are keyed by unit); they only meet in the de-duplication table and, on SQLite, at the single
-write lock.
+are keyed by unit); they meet in the de-duplication table, in network-wide rows such as the
+dispatcher's replan request, and, on SQLite, at the single write lock.
 
 Both raise :class:`~cloud.exceptions.DatabaseError` when a lane's share could not be committed;
 the worker then retries that share (its messages are still unacknowledged).
