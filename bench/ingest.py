@@ -677,12 +677,14 @@ def run_case(
     watch = OnlineWatch(broker.port)
     processes = [_start("serve", api_config)]
     try:
-        _wait_healthy(http_port)
+        # All at once: the first worker to connect starts on the queued backlog of a drain, and a
+        # second one started only once the API answers would miss the start of the timed window.
         for index in range(1, separate + 1):
             config = _config(
                 directory, url, broker.port, free_port(), f"coord-{index}", share, args.processes
             )
             processes.append(_start("ingest", config))
+        _wait_healthy(http_port)
         watch.wait_for(workers)
         pids = [process.pid for process in processes]
         if workload.drain:
