@@ -507,7 +507,8 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
     try:
         assert await worker.wait_subscribed()
         plants = [gateways(unit) for unit in units]
-        # Fewer than the broker sends before acknowledgements (its max_inflight_messages, 20).
+        # Well inside the broker's window of unacknowledged messages (max_inflight_messages 100):
+        # they all arrive while the first batches are held.
         sent = [plant.telemetry("mill-1", [float(i)]) for i in range(5) for plant in plants]
         arrived = worker._link._arrived
         await eventually(
