@@ -2,9 +2,10 @@
 
 The apply stage alone, without broker, MQTT client or API (those are in bench/ingest.py): a
 gateway-sized stream of K gateways (10 samples per telemetry message, a job event every ten) is
-split by unit the way the worker splits it, and N processes, each a lane's ``Pipeline`` as the
-ingest child builds it, apply their shares at once (200-message batches, so N shares of 200 / N
-messages). The baseline is one process applying the whole stream, as with the default
+split by unit the way the worker splits it, and N processes, each started and applying its shares
+as the ingest child does (``cloud.ingest.applier``), apply their shares at once (200-message
+batches, so N shares of 200 / N messages). The baseline is one process applying the whole stream,
+as with the default
 ``ingest.processes: 1``. Every case runs on a fresh database, SQLite and (when
 GLONET_TEST_POSTGRES_URL is set) PostgreSQL, alternating the lane counts, ``--repeat`` times.
 
@@ -30,13 +31,9 @@ from typing import Any
 import ingest as bench  # bench/ingest.py: database set-up and the gateways' stream
 
 from cloud.config import load_settings
-from cloud.database import make_engine, make_session_factory
-from cloud.ingest.applier import Pipeline
+from cloud.ingest import applier
 from cloud.ingest.mqtt import InboundMessage
 from cloud.ingest.worker import UnitLanes
-from cloud.operations.memory import settle_after_startup
-from cloud.operations.metrics import Metrics
-from cloud.telemetry.sink import make_sink
 
 BATCH = 200
 
@@ -68,30 +65,22 @@ def _shares(stream: list[tuple[str, bytes]], lanes: int) -> list[list[list[tuple
 def _lane(
     url: str, shares: list[list[tuple[str, bytes]]], ready: Any, go: Any, out: Any, finish: Any
 ) -> None:
-    """One lane: build the child's pipeline, wait for the start, apply the shares in order;
-    keep the connection (the server's backend, whose CPU is counted) until told to finish."""
+    """One lane: start as the ingest child starts, wait for the start, apply the shares in order
+    as the child does; keep the connection (the server's backend, whose CPU is counted) until
+    told to finish."""
     settings = load_settings(
         None, network=bench.NETWORK, database_url=url, data_dir=tempfile.mkdtemp()
     )
-    metrics = Metrics()
-    engine = make_engine(url)
-    pipeline = Pipeline.for_settings(
-        settings,
-        session_factory=make_session_factory(engine),
-        sink=make_sink(settings.telemetry, metrics, network=settings.network),
-        metrics=metrics,
-        hook=None,
-        keep_foreign=False,
-    )
-    settle_after_startup()
+    applier._child_start(settings, None, False)
     ready.put(os.getpid())
     go.wait()
     cpu = time.process_time()
     for share in shares:
-        pipeline.run([InboundMessage(topic, payload, 0, 0, False) for topic, payload in share])
+        result = applier._child_apply(share)
+        if result.error is not None:
+            raise RuntimeError(result.error)
     out.put((sum(len(share) for share in shares), time.process_time() - cpu))
     finish.wait()
-    engine.dispose()
 
 
 def run_case(
