@@ -385,21 +385,31 @@ def _recorded_acks(worker: IngestWorker, monkeypatch: pytest.MonkeyPatch) -> lis
     return acknowledged
 
 
-class _SecondBatchFirst:
-    """The real thread applier with two batches in flight, the first of which is applied only
-    once the second is: the worker must still acknowledge in the order messages arrived."""
+class _HeldThreadApplier:
+    """The real thread applier with two batches in flight; subclasses hold some calls back."""
 
     in_flight = 2
     lanes = 1
 
     def __init__(self, applier: ThreadApplier) -> None:
         self._applier = applier
-        self._second_applied = asyncio.Event()
-        self._calls = 0
-        self.applied: list[list[int]] = []
 
     async def start(self) -> None:
         await self._applier.start()
+
+    async def stop(self) -> None:
+        await self._applier.stop()
+
+
+class _SecondBatchFirst(_HeldThreadApplier):
+    """The first of two batches in flight is applied only once the second is: the worker must
+    still acknowledge in the order messages arrived."""
+
+    def __init__(self, applier: ThreadApplier) -> None:
+        super().__init__(applier)
+        self._second_applied = asyncio.Event()
+        self._calls = 0
+        self.applied: list[list[int]] = []
 
     async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
         self._calls += 1
@@ -412,9 +422,6 @@ class _SecondBatchFirst:
         if not first:
             self._second_applied.set()
         return result
-
-    async def stop(self) -> None:
-        await self._applier.stop()
 
 
 async def test_batches_in_flight_are_acknowledged_in_arrival_order(
@@ -450,24 +457,20 @@ async def test_batches_in_flight_are_acknowledged_in_arrival_order(
         context.engine.dispose()
 
 
-class _TwoLanes:
-    """The real thread applier behind two lanes, lane 1 applied before lane 0 of a batch: the
-    worker must keep each unit in one lane and still acknowledge in arrival order."""
+class _TwoLanes(_HeldThreadApplier):
+    """Two lanes, lane 1 applied before lane 0 of a batch: the worker must keep each unit in one
+    lane and still acknowledge in arrival order."""
 
-    in_flight = 2
     lanes = 2
 
     def __init__(self, applier: ThreadApplier) -> None:
-        self._applier = applier
+        super().__init__(applier)
         self.shares: list[tuple[int, list[str]]] = []
         self.handed_over = 0
         self.mids: list[int] = []
         self.gate = asyncio.Event()
         """Set once every message arrived: the batches after the first ones mix the units."""
         self._lane_one_done = asyncio.Event()
-
-    async def start(self) -> None:
-        await self._applier.start()
 
     async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
         self.handed_over += sum(m.topic.endswith("/telemetry") for m in batch)
@@ -481,9 +484,6 @@ class _TwoLanes:
         if lane == 1:
             self._lane_one_done.set()
         return result
-
-    async def stop(self) -> None:
-        await self._applier.stop()
 
 
 async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order(
