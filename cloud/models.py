@@ -9,7 +9,7 @@ from cloud.maintenance import models as maintenance_models
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
-from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetrySample
+from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetryChunk
 
 __all__ = [
     "ActiveAlarm",
@@ -31,7 +31,7 @@ __all__ = [
     "SchedulerState",
     "SeenMessage",
     "Technician",
-    "TelemetrySample",
+    "TelemetryChunk",
     "TransportTime",
     "Unit",
     "UnitBirthMark",

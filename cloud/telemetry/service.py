@@ -24,7 +24,7 @@ from cloud.telemetry.models import (
     MetricRollup,
     RollupRead,
     SampleRecord,
-    TelemetrySample,
+    TelemetryChunk,
 )
 
 _ROLLUP_COLUMNS = (
@@ -166,4 +166,4 @@ def prune(
 ) -> None:
     """Bound the rollups and the embedded samples."""
     session.execute(delete(MetricRollup).where(MetricRollup.minute < now - rollup_retention))
-    session.execute(delete(TelemetrySample).where(TelemetrySample.time < now - sample_retention))
+    session.execute(delete(TelemetryChunk).where(TelemetryChunk.last_time < now - sample_retention))

@@ -9,22 +9,21 @@ InfluxDB path is idempotent as well.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import psycopg
 from influxdb_client import InfluxDBClient, Point, WriteOptions
 from influxdb_client.client.exceptions import InfluxDBError
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError
 
 from cloud.config import SinkKind, TelemetrySettings
 from cloud.exceptions import DatabaseError, TelemetrySinkError
 from cloud.operations.metrics import Metrics
-from cloud.telemetry.models import SAMPLE_COLUMNS, SampleRecord, TelemetrySample
+from cloud.telemetry.models import SampleRecord, TelemetryChunk
 
 _LOGGER = logging.getLogger(__name__)
 MEASUREMENT = "machine"
@@ -41,80 +40,70 @@ class TelemetrySink(Protocol):
 class EmbeddedSink:
     """Samples in the coordinator's own database (bounded retention, see the pruning).
 
-    This is the hottest insert of the coordinator, so rows bypass the ORM: PostgreSQL gets them
-    through a binary ``COPY`` (several times faster than an ``executemany`` of inserts, and half
-    the cost of a text one), SQLite through the driver's ``executemany``. Each distinct time is
-    converted once, by the column's own bind processor on SQLite, to a standard-library UTC
-    datetime on PostgreSQL, so the stored form is exactly what the ORM writes and reads back.
+    This is the hottest insert of the coordinator, so a batch's samples are stored as one row per
+    machine (:class:`~cloud.telemetry.models.TelemetryChunk`): a few rows per batch instead of a
+    row per sample.
     """
 
     name = "embedded"
-    COLUMNS = SAMPLE_COLUMNS
 
     def write(self, session: Session, samples: Sequence[SampleRecord]) -> None:
-        if not samples:
-            return
-        connection = session.connection()
-        dialect = connection.dialect
-        if dialect.name == "postgresql" and dialect.driver == "psycopg":
-            _copy_rows(connection, _rows(samples, _utc))
-            return
-        # The column's processor for this dialect, as the ORM applies it (the generic type's
-        # own processor would hand sqlite3 a datetime, stored in another text form).
-        time_type = TelemetrySample.__table__.c.time.type
-        to_db = time_type.dialect_impl(dialect).bind_processor(dialect)
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
-        statement = (
-            f"INSERT INTO {TelemetrySample.__tablename__} ({', '.join(self.COLUMNS)})"
-            f" VALUES ({', '.join([marker] * len(self.COLUMNS))})"
-        )
-        connection.exec_driver_sql(statement, _rows(samples, to_db or _identity))
+        rows = chunk_rows(samples)
+        if rows:
+            session.connection().execute(_CHUNKS.insert(), rows)
 
     def close(self) -> None:
         return None
 
 
-def _rows(samples: Sequence[SampleRecord], to_db: Callable[[Any], Any]) -> list[tuple[Any, ...]]:
-    times: dict[datetime, Any] = {}
-    rows: list[tuple[Any, ...]] = []
-    for unit_id, machine, metric, time, value, quality in samples:
-        stored = times.get(time)
-        if stored is None:
-            stored = times[time] = to_db(time)
-        if isinstance(value, str):
-            rows.append((unit_id, machine, metric, stored, None, value, quality))
+_CHUNKS: Any = TelemetryChunk.__table__
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def chunk_rows(samples: Sequence[SampleRecord]) -> list[dict[str, Any]]:
+    """The chunk rows of ``samples``: one per unit and machine, samples in arrival order."""
+    per_machine: dict[tuple[str, str], list[SampleRecord]] = {}
+    for sample in samples:
+        key = sample[:2]
+        chunk = per_machine.get(key)
+        if chunk is None:
+            per_machine[key] = [sample]
         else:
-            rows.append((unit_id, machine, metric, stored, float(value), None, quality))
+            chunk.append(sample)
+    rows = []
+    for (unit_id, machine), chunk in per_machine.items():
+        times = {sample.time for sample in chunk}
+        first = min(times)
+        offsets = {time: (time - first) // _MICROSECOND for time in times}
+        encoded = json.dumps(
+            [[s.metric, offsets[s.time], s.value, s.quality] for s in chunk],
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+        rows.append(
+            {
+                "unit_id": unit_id,
+                "machine": machine,
+                "first_time": first,
+                "last_time": max(times),
+                "count": len(chunk),
+                "samples": encoded,
+            }
+        )
     return rows
 
 
-_COPY_TYPES = ("text", "text", "text", "timestamptz", "float8", "text", "text")
-"""The PostgreSQL types of :attr:`EmbeddedSink.COLUMNS` as a binary ``COPY`` sends them (the
-tests compare what it stores with what the ORM stores)."""
-
-
-def _utc(time: datetime) -> datetime:
-    """A standard-library UTC datetime: psycopg dumps it without calling back into the
-    validator's own time zone class."""
-    return time.astimezone(UTC)
-
-
-def _copy_rows(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Binary ``COPY`` on the session's own psycopg connection, inside the batch's
-    transaction."""
-    statement = (
-        f"COPY {TelemetrySample.__tablename__} ({', '.join(EmbeddedSink.COLUMNS)})"
-        " FROM STDIN (FORMAT BINARY)"
-    )
-    driver = connection.connection.driver_connection
-    assert driver is not None
+def chunk_samples(
+    first_time: datetime, encoded: str
+) -> list[tuple[str, datetime, bool | int | float | str, str]]:
+    """A chunk's samples as ``(metric, time, value, quality)``, in the order they were stored."""
     try:
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(list(_COPY_TYPES))
-            for row in rows:
-                copy.write_row(row)
-    except psycopg.Error as exc:
-        raise DatabaseError(f"storing telemetry samples failed: {exc.__class__.__name__}") from exc
+        return [
+            (metric, first_time + timedelta(microseconds=offset), value, quality)
+            for metric, offset, value, quality in json.loads(encoded)
+        ]
+    except (ValueError, TypeError) as exc:
+        raise DatabaseError(f"a stored telemetry chunk is unreadable: {exc}") from exc
 
 
 class InfluxSink:
@@ -177,10 +166,6 @@ class InfluxSink:
     def _on_retry(self, _conf: Any, _data: Any, exc: BaseException) -> None:
         self._metrics.sink_writes.inc(1, sink=self.name, result="retried")
         _LOGGER.info("retrying an InfluxDB write: %s", exc)
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 def _point(network: str, sample: SampleRecord) -> Point:

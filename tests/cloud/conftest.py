@@ -21,6 +21,8 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.auth import service as auth_service
 from cloud.auth.models import Actor, PrincipalCreate, Role
@@ -30,6 +32,8 @@ from cloud.database import transaction
 from cloud.main import build_context, create_app, start_ingest
 from cloud.registry import service as registry_service
 from cloud.registry.models import TechnicianCreate, UnitCreate
+from cloud.telemetry.models import TelemetryChunk
+from cloud.telemetry.sink import chunk_samples
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 
@@ -78,6 +82,28 @@ def onboard(context: AppContext, unit_id: str, **fields: Any) -> None:
         registry_service.onboard_unit(
             session=session, actor=coordinator(), spec=UnitCreate.model_validate(spec)
         )
+
+
+def stored_samples(
+    session_factory: sessionmaker[Session], metric: str | None = None
+) -> list[tuple[Any, ...]]:
+    """The embedded store's samples as ``(unit, machine, metric, time, value, quality)``, by
+    chunk id then in each chunk's order; only ``metric``'s when given."""
+    with session_factory() as session:
+        chunks = session.execute(
+            select(
+                TelemetryChunk.unit_id,
+                TelemetryChunk.machine,
+                TelemetryChunk.first_time,
+                TelemetryChunk.samples,
+            ).order_by(TelemetryChunk.id)
+        ).all()
+    return [
+        (unit_id, machine, *sample)
+        for unit_id, machine, first_time, encoded in chunks
+        for sample in chunk_samples(first_time, encoded)
+        if metric is None or sample[0] == metric
+    ]
 
 
 def make_key(context: AppContext, role: str, **scope: str) -> str:

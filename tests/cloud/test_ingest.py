@@ -29,7 +29,7 @@ from cloud.ingest.worker import IngestWorker, UnitLanes
 from cloud.main import build_context, start_ingest
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
 from cloud.registry.models import Machine
-from cloud.telemetry.models import MetricRollup, TelemetrySample
+from cloud.telemetry.models import MetricRollup
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from tests.cloud.conftest import (
@@ -38,6 +38,7 @@ from tests.cloud.conftest import (
     mqtt_settings,
     onboard,
     retained_coordinator_state,
+    stored_samples,
 )
 
 pytestmark = pytest.mark.integration
@@ -118,13 +119,7 @@ async def test_replay_changes_nothing_and_stale_updates_are_ignored(
     marker = gateway.telemetry("mill-1", [10.0], metric="marker")
     await eventually(_seen(ingest_context, marker.id))
 
-    samples = _query(
-        ingest_context,
-        select(func.count())
-        .select_from(TelemetrySample)
-        .where(TelemetrySample.metric == "spindle_rpm"),
-    )
-    assert samples() == 3
+    assert len(stored_samples(ingest_context.session_factory, "spindle_rpm")) == 3
     rollup_count = _query(
         ingest_context, select(MetricRollup.count).where(MetricRollup.metric == "spindle_rpm")
     )
@@ -165,13 +160,8 @@ async def test_malformed_payloads_are_counted_and_ignored(
     assert ingest_context.metrics.samples.value() == 1
 
 
-def _sample_total(context: AppContext) -> Callable[[], Any]:
-    return _query(
-        context,
-        select(func.count())
-        .select_from(TelemetrySample)
-        .where(TelemetrySample.metric == "spindle_rpm"),
-    )
+def _sample_total(context: AppContext) -> Callable[[], int]:
+    return lambda: len(stored_samples(context.session_factory, "spindle_rpm"))
 
 
 async def test_coordinator_crash_and_restart_lose_nothing_acknowledged(
@@ -316,8 +306,7 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
             await eventually(_seen(context, message.id), timeout=30)
         assert applier.child_pids[0] not in (None, killed)
         assert applier.child_pids[1] == other  # the other lane went on undisturbed
-        samples = _query(context, select(func.count()).select_from(TelemetrySample))
-        assert samples() == 121
+        assert len(stored_samples(context.session_factory)) == 121
         assert context.metrics.samples.value() == 121  # counted in the children, merged here
     finally:
         await worker.stop()
@@ -450,8 +439,7 @@ async def test_batches_in_flight_are_acknowledged_in_arrival_order(
         await eventually(lambda: len(acknowledged) == len(applied))
         assert applier.applied[0][0] > applier.applied[1][0]  # applied out of order
         assert acknowledged == sorted(applied)
-        samples = _query(context, select(func.count()).select_from(TelemetrySample))
-        assert samples() == 6
+        assert len(stored_samples(context.session_factory)) == 6
     finally:
         await worker.stop()
         context.engine.dispose()
@@ -525,8 +513,7 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
         lanes_of = {u: {lane for lane, share in applier.shares if u in share} for u in units}
         assert lanes_of == {"plant-a": {0}, "plant-b": {1}, "plant-c": {0}}
         assert any(len(set(share)) > 1 for _, share in applier.shares)  # units shared a batch
-        samples = _query(context, select(func.count()).select_from(TelemetrySample))
-        assert samples() == 15
+        assert len(stored_samples(context.session_factory)) == 15
     finally:
         await worker.stop()
         context.engine.dispose()

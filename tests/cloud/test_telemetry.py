@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from cloud.config import TelemetrySettings
 from cloud.context import AppContext
@@ -21,11 +21,11 @@ from cloud.ingest import service as ingest_service
 from cloud.ingest.mqtt import InboundMessage
 from cloud.operations.metrics import Metrics
 from cloud.telemetry import service as telemetry_service
-from cloud.telemetry.models import LatestMetric, MetricRollup, SampleRecord, TelemetrySample
+from cloud.telemetry.models import LatestMetric, MetricRollup, SampleRecord, TelemetryChunk
 from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
-from tests.cloud.conftest import Tenants
+from tests.cloud.conftest import Tenants, stored_samples
 
 
 def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_service.Decoded:
@@ -81,16 +81,9 @@ def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) ->
     assert (first.count, first.minimum, first.maximum, first.last) == (4, 1.0, 9.0, 3.0)
     assert first.total / first.count == 4.5
     assert (second.count, second.last) == (1, 7.0)
-    with context.session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(TelemetrySample)) == 5
-        first_sample = session.scalars(select(TelemetrySample).order_by(TelemetrySample.id)).first()
-    assert first_sample is not None
-    assert (first_sample.time, first_sample.value_number) == (minute, 5.0)
-    assert (first_sample.machine, first_sample.metric, first_sample.quality) == (
-        "mill-1",
-        "spindle_rpm",
-        "good",
-    )
+    stored = stored_samples(context.session_factory)
+    assert len(stored) == 5
+    assert stored[0] == ("plant-a", "mill-1", "spindle_rpm", minute, 5.0, "good")
 
 
 def test_latest_values_keep_the_newest_sample_whatever_the_arrival_order(
@@ -136,50 +129,37 @@ def test_a_batch_mixing_seen_and_new_messages_applies_each_new_one_once(
     _apply(context, EmbeddedSink(), seen)
     ignored = context.metrics.ignored.value(reason="duplicate")
     _apply(context, EmbeddedSink(), new, seen, other, new)
-    with context.session_factory() as session:
-        values = session.scalars(select(TelemetrySample.value_number)).all()
+    values = [sample[4] for sample in stored_samples(context.session_factory)]
     assert sorted(values) == [0.0] * 3 + [1.0] * 3 + [2.0] * 3
     assert context.metrics.ignored.value(reason="duplicate") - ignored == 2
 
 
-def test_embedded_sink_stores_what_the_orm_stores(context: AppContext) -> None:
-    """The sink bypasses the ORM (COPY on PostgreSQL, raw executemany on SQLite): its rows must
-    read back, compare and filter exactly like rows the ORM writes."""
+def test_embedded_chunks_keep_each_value_its_type_time_and_order(context: AppContext) -> None:
+    """A batch is stored as one row per machine; reading it back gives every sample as it came:
+    the same instant (in UTC), the value's own type, the quality, the arrival order."""
     cest = timezone(timedelta(hours=2))
     at = datetime(2030, 5, 1, 14, 30, 15, 250_000, tzinfo=cest)
     records = [
         SampleRecord("plant-a", "mill-1", "spindle_rpm", at, 1200, "good"),
-        SampleRecord("plant-a", "mill-1", "door_open", at, True, "uncertain"),
-        SampleRecord("plant-a", "mill-1", "program", at + timedelta(seconds=1), "P-7", "good"),
+        SampleRecord("plant-a", "lathe-2", "temperature", at, 21.5, "good"),
+        SampleRecord("plant-a", "mill-1", "door_open", at - timedelta(seconds=3), True, "bad"),
+        SampleRecord("plant-a", "mill-1", "program", at + timedelta(microseconds=7), "P-7", "good"),
+        SampleRecord("plant-a", "mill-1", "feed", at, 0.1 + 0.2, "uncertain"),
     ]
     with transaction(context.session_factory) as session:
         EmbeddedSink().write(session, records)
-        session.add(
-            TelemetrySample(
-                unit_id="plant-a",
-                machine="mill-1",
-                metric="orm",
-                time=at,
-                value_number=1.0,
-                value_text=None,
-                quality="good",
-            )
-        )
     with context.session_factory() as session:
-        raw = session.execute(text("SELECT metric, time FROM telemetry_samples")).all()
-        stored = {metric: value for metric, value in raw}
-        assert stored["spindle_rpm"] == stored["orm"] == stored["door_open"]
-        rows = session.scalars(
-            select(TelemetrySample)
-            .where(TelemetrySample.time >= at, TelemetrySample.metric != "orm")
-            .order_by(TelemetrySample.id)
-        ).all()
-    assert [(r.metric, r.time, r.value_number, r.value_text, r.quality) for r in rows] == [
-        ("spindle_rpm", at, 1200.0, None, "good"),
-        ("door_open", at, 1.0, None, "uncertain"),
-        ("program", at + timedelta(seconds=1), None, "P-7", "good"),
-    ]
-    assert all(r.time.tzinfo is not None and r.time.utcoffset() == timedelta(0) for r in rows)
+        chunks = session.scalars(select(TelemetryChunk).order_by(TelemetryChunk.id)).all()
+    assert [(c.machine, c.count) for c in chunks] == [("mill-1", 4), ("lathe-2", 1)]
+    assert (chunks[0].first_time, chunks[0].last_time) == (
+        at - timedelta(seconds=3),
+        at + timedelta(microseconds=7),
+    )
+    stored = stored_samples(context.session_factory)
+    expected = [tuple(records[i]) for i in (0, 2, 3, 4, 1)]  # by machine, in arrival order
+    assert stored == expected
+    assert [type(sample[4]) for sample in stored] == [int, bool, str, float, float]
+    assert all(sample[3].utcoffset() == timedelta(0) for sample in stored)
 
 
 def test_rollup_and_sample_retention_is_bounded(context: AppContext) -> None:
@@ -194,8 +174,7 @@ def test_rollup_and_sample_retention_is_bounded(context: AppContext) -> None:
             sample_retention=timedelta(days=1),
         )
     assert [r.last for r in _rollups(context)] == [2.0]
-    with context.session_factory() as session:
-        assert session.scalars(select(TelemetrySample.value_number)).all() == [2.0]
+    assert [sample[4] for sample in stored_samples(context.session_factory)] == [2.0]
 
 
 @pytest.fixture(scope="module")
@@ -260,8 +239,7 @@ def test_influx_sink_writes_points_and_rollups_stay_in_the_database(
     assert series[0]["timestamps"][0] == int(start.timestamp() * 1000)
     assert context.metrics.sink_writes.value(sink="influxdb", result="ok") == 1
     assert [r.count for r in _rollups(context)] == [3]
-    with context.session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(TelemetrySample)) == 0
+    assert stored_samples(context.session_factory) == []
 
 
 def test_influx_failures_are_counted_not_fatal(context: AppContext) -> None:
