@@ -111,3 +111,10 @@ class RollupRead(BaseModel):
     mean: float
     max: float
     last: float
+
+
+class SampleRead(BaseModel):
+    metric: str
+    time: datetime
+    value: bool | int | float | str
+    quality: str

@@ -23,9 +23,11 @@ from cloud.telemetry.models import (
     LatestMetric,
     MetricRollup,
     RollupRead,
+    SampleRead,
     SampleRecord,
     TelemetryChunk,
 )
+from cloud.telemetry.sink import chunk_samples
 
 _ROLLUP_COLUMNS = (
     "unit_id",
@@ -159,6 +161,62 @@ def rollups(
         )
         for row in session.scalars(query)
     ]
+
+
+def samples(
+    *,
+    session: Session,
+    actor: Actor,
+    unit_id: str,
+    machine: str,
+    since: datetime,
+    limit: int,
+    metric: str | None = None,
+) -> list[SampleRead]:
+    """A machine's newest ``limit`` raw samples since ``since``, in time order, from the embedded
+    store; scoped like the machine itself. (No upper bound: a device clock may run ahead.)
+
+    Chunks are read newest first and reading stops once no older chunk can hold one of the
+    newest ``limit`` samples, so a long window costs no more than its last samples.
+    """
+    registry_service.get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine)
+    query = (
+        select(TelemetryChunk.first_time, TelemetryChunk.last_time, TelemetryChunk.samples)
+        .where(
+            TelemetryChunk.unit_id == unit_id,
+            TelemetryChunk.machine == machine,
+            TelemetryChunk.last_time >= since,
+        )
+        .order_by(TelemetryChunk.last_time.desc(), TelemetryChunk.id.desc())
+        .execution_options(yield_per=200)
+    )
+    found: list[tuple[str, datetime, bool | int | float | str, str]] = []
+    oldest_kept: datetime | None = None
+    chunks = session.execute(query)
+    try:
+        for first_time, last_time, encoded in chunks:
+            if oldest_kept is not None and last_time < oldest_kept:
+                break  # this chunk's samples, and every older chunk's, are older than the kept
+            found.extend(
+                sample
+                for sample in chunk_samples(first_time, encoded)
+                if sample[1] >= since and (metric is None or sample[0] == metric)
+            )
+            if len(found) >= limit:
+                found.sort(key=_time, reverse=True)
+                del found[limit:]
+                oldest_kept = found[-1][1]
+    finally:
+        chunks.close()
+    found.sort(key=_time)
+    return [
+        SampleRead(metric=name, time=time, value=value, quality=quality)
+        for name, time, value, quality in found[-limit:]
+    ]
+
+
+def _time(sample: tuple[str, datetime, Any, str]) -> datetime:
+    return sample[1]
 
 
 def prune(

@@ -69,6 +69,12 @@ MATRIX = [
         {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
     ),
     (
+        "GET",
+        "/api/machines/plant-b/m1/samples",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
         "POST",
         "/api/units/plant-b/machines",
         {"machine": "m9", "name": "x"},

@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -14,18 +14,19 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cloud.config import TelemetrySettings
+from cloud.config import Settings, TelemetrySettings
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.ingest import service as ingest_service
 from cloud.ingest.mqtt import InboundMessage
+from cloud.main import create_app
 from cloud.operations.metrics import Metrics
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry.models import LatestMetric, MetricRollup, SampleRecord, TelemetryChunk
 from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
-from tests.cloud.conftest import Tenants, stored_samples
+from tests.cloud.conftest import Tenants, populate, stored_samples
 
 
 def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_service.Decoded:
@@ -298,3 +299,77 @@ def test_rollup_history_and_latest_values_over_the_api(
     assert machine["latest_metrics"] == {"spindle_rpm": 200.0, "program": "P-7"}
     other = client.get("/api/machines/plant-b/m1/rollups", headers=headers)
     assert other.status_code == 404
+    raw = client.get("/api/machines/plant-a/m1/samples?minutes=5", headers=headers).json()
+    assert [(s["metric"], s["value"]) for s in raw] == [
+        ("spindle_rpm", 100.0),
+        ("program", "P-7"),  # same time as the first: arrival order kept
+        ("spindle_rpm", 300.0),
+        ("spindle_rpm", 200.0),
+    ]
+    assert raw[0] == {
+        "metric": "spindle_rpm",
+        "time": now.isoformat().replace("+00:00", "Z"),
+        "value": 100.0,
+        "quality": "good",
+    }
+    program = client.get("/api/machines/plant-a/m1/samples?metric=program", headers=headers)
+    assert [s["value"] for s in program.json()] == ["P-7"]
+    other = client.get("/api/machines/plant-b/m1/samples", headers=headers)
+    assert other.status_code == 404
+    too_many = client.get("/api/machines/plant-a/m1/samples?limit=100000", headers=headers)
+    assert too_many.status_code == 422
+
+
+def test_raw_samples_are_the_newest_even_when_chunks_overlap_in_time(
+    client: TestClient, tenants: Tenants
+) -> None:
+    """Chunks are read newest first and reading stops early; a chunk whose samples interleave
+    with the next one's in time must not make it stop too soon."""
+    context = tenants.context
+    start = datetime.now(UTC) - timedelta(minutes=1)
+
+    def batch(seq: int, *seconds: int) -> None:
+        samples = [
+            {
+                "machine": "m1",
+                "metric": "count",
+                "value": s,
+                "source_time": start + timedelta(seconds=s),
+            }
+            for s in seconds
+        ]
+        message = messages.Telemetry.create(unit="plant-a", seq=seq, body={"samples": samples})
+        inbound = InboundMessage(
+            topics.telemetry(context.settings.network, "plant-a", "m1"),
+            codec.encode(message),
+            1,
+            1,
+            False,
+        )
+        decoded = ingest_service.decode(
+            inbound, network=context.settings.network, max_payload=1 << 20
+        )
+        assert decoded is not None
+        _apply(context, EmbeddedSink(), decoded)
+
+    batch(1, 0, 10)  # newest chunk (last sample at 10 s) but also the oldest sample
+    batch(2, 5)
+    batch(3, 1, 2)
+    headers = tenants.headers("plant-a")
+    for limit, expected in [(1, [10]), (2, [5, 10]), (3, [2, 5, 10]), (9, [0, 1, 2, 5, 10])]:
+        response = client.get(f"/api/machines/plant-a/m1/samples?limit={limit}", headers=headers)
+        assert [s["value"] for s in response.json()] == expected, limit
+
+
+def test_raw_samples_with_the_influxdb_sink_point_there(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    settings = settings_factory(telemetry={"sink": "influxdb"})
+    with TestClient(create_app(settings)) as client:
+        tenants = populate(client.app.state.context)  # type: ignore[attr-defined]
+        response = client.get(
+            "/api/machines/plant-a/m1/samples", headers=tenants.headers("plant-a")
+        )
+    assert response.status_code == 409
+    assert response.json()["error"] == "conflict"
+    assert "InfluxDB" in response.json()["message"]
