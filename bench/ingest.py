@@ -851,7 +851,7 @@ def main() -> int:
     parser.add_argument(
         "--workloads",
         type=_workloads,
-        default=_workloads("bulk:300x200,gateway:3000x10,paced:5000x10@550,drain:15000x10@drain"),
+        default=_workloads("bulk:300x200,gateway:10000x10,paced:5000x10@550,drain:15000x10@drain"),
         help="name:MESSAGESxSAMPLES[@RATE|@drain] per gateway, comma-separated; RATE"
         " (messages/s per gateway) paces the publishers, e.g. at the per-worker target; drain"
         " publishes everything before the subscribers consume it",
