@@ -52,9 +52,9 @@ _CHUNKS = sa.table(
 )
 
 
-def upgrade() -> None:
-    op.create_table(
-        "telemetry_chunks",
+def _id_unit_machine() -> list[sa.Column[Any]]:
+    """The first columns of both tables: a row id, the unit and the machine."""
+    return [
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -63,6 +63,13 @@ def upgrade() -> None:
         ),
         sa.Column("unit_id", sa.String(length=64), nullable=False),
         sa.Column("machine", sa.String(length=64), nullable=False),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "telemetry_chunks",
+        *_id_unit_machine(),
         sa.Column("first_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
@@ -94,14 +101,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_table(
         "telemetry_samples",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("unit_id", sa.String(length=64), nullable=False),
-        sa.Column("machine", sa.String(length=64), nullable=False),
+        *_id_unit_machine(),
         sa.Column("metric", sa.String(length=64), nullable=False),
         sa.Column("time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("value_number", sa.Float(), nullable=True),
