@@ -78,7 +78,9 @@ class MosquittoBroker:
             "log_type warning",
             "log_type notice",
             "max_queued_messages 100000",
-            "max_inflight_messages 100",
+            # At least three coordinator ingest batches (ingest.batch_size, 200 by default): two
+            # being applied and one gathering; with 100 the ingest's batches never filled.
+            "max_inflight_messages 1000",
         ]
         if os.geteuid() == 0:
             # Started as root, Mosquitto would switch to the "mosquitto" user, which cannot

@@ -6,15 +6,19 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
-from cloud.config import Settings
+from cloud.config import IngestSettings, Settings
 from cloud.context import AppContext
 from cloud.ingest.applier import (
     AppliedBatch,
@@ -517,3 +521,41 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
     finally:
         await worker.stop()
         context.engine.dispose()
+
+
+def test_the_broker_lets_the_ingest_hold_three_full_batches(
+    running_mosquitto: MosquittoBroker,
+) -> None:
+    """The coordinator acknowledges a batch only once it is committed, so the broker's in-flight
+    window must hold two batches being applied and one gathering, or batches never fill."""
+    wanted = 3 * IngestSettings().batch_size
+    topic = f"test/{uuid.uuid4().hex}/telemetry"
+    received: list[int] = []
+    subscribed = threading.Event()
+    holder = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"holder-{uuid.uuid4().hex[:8]}",
+        clean_session=False,
+        manual_ack=True,  # acknowledges nothing, as an ingest with batches in flight
+    )
+    holder.on_message = lambda _c, _u, message: received.append(message.mid)
+    holder.on_subscribe = lambda *_args: subscribed.set()
+    holder.connect(running_mosquitto.host, running_mosquitto.port)
+    holder.loop_start()
+    publisher = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+    try:
+        holder.subscribe(topic, qos=1)
+        assert subscribed.wait(5)
+        publisher.connect(running_mosquitto.host, running_mosquitto.port)
+        publisher.loop_start()
+        for index in range(wanted + 100):
+            publisher.publish(topic, str(index).encode(), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 10
+        while len(received) < wanted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(received) >= wanted
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+        holder.loop_stop()
+        holder.disconnect()
