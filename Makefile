@@ -22,6 +22,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict protocols cloud/scheduling
+	$(BIN)/mypy cloud edge
 
 pytest: system-packages venv
 	$(BIN)/pytest

@@ -309,7 +309,10 @@ class MqttLink:
         self.last_error = None
         self._subscribing.clear()
         for topic_filter in self._subscriptions:
-            _, mid = client.subscribe(topic_filter, qos=topics.QOS)
+            result, mid = client.subscribe(topic_filter, qos=topics.QOS)
+            if mid is None:  # the connection is already gone; the next one subscribes again
+                _LOGGER.warning("Subscribing to %s failed: %s", topic_filter, result)
+                continue
             self._subscribing[mid] = topic_filter
         for message in self._announcements:
             client.publish(message.topic, message.payload, qos=topics.QOS, retain=message.retain)
