@@ -77,6 +77,14 @@ class IngestSettings(BaseModel):
         " more than one pays on PostgreSQL with cores to spare (SQLite has one writer)",
     )
     batch_size: int = Field(default=200, ge=1)
+    linger_ms: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description="how long a batch that is not full waits for more messages: a batch costs"
+        " about as much CPU as 40 messages, so at moderate rates a few milliseconds' wait saves"
+        " most of the coordinator's ingest CPU; 0 applies whatever has arrived at once",
+    )
     dedup_retention_hours: int = Field(default=7 * 24, ge=1)
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
 

@@ -120,8 +120,7 @@ class MqttLink:
         while True:
             with self._arrived_lock:
                 if self._arrived:
-                    count = min(limit, len(self._arrived))
-                    return [self._arrived.popleft() for _ in range(count)]
+                    return self._take(limit)
                 waiter = self._waiter = self._loop.create_future()
             try:
                 await waiter
@@ -129,6 +128,15 @@ class MqttLink:
                 with self._arrived_lock:
                     if self._waiter is waiter:  # cancelled before a message came
                         self._waiter = None
+
+    def take(self, limit: int) -> list[InboundMessage]:
+        """Up to ``limit`` of the messages that have arrived, in arrival order, without waiting."""
+        with self._arrived_lock:
+            return self._take(limit)
+
+    def _take(self, limit: int) -> list[InboundMessage]:
+        count = min(limit, len(self._arrived))
+        return [self._arrived.popleft() for _ in range(count)]
 
     def wait_subscribed(self, timeout: float) -> bool:
         """Block until the broker confirmed the subscriptions of the current connection."""

@@ -242,7 +242,16 @@ class IngestWorker:
         return self._link.publish(Outbound(topic, payload))
 
     async def _next_batch(self) -> list[InboundMessage]:
-        return await self._link.receive(self._settings.ingest.batch_size)
+        """The next batch: what has arrived, up to ``batch_size``; one that is not full waits
+        ``linger_ms`` for more, since a batch's fixed cost (its statements, its commit, the
+        hand-over) is worth tens of messages."""
+        size = self._settings.ingest.batch_size
+        batch = await self._link.receive(size)
+        linger = self._settings.ingest.linger_ms
+        if len(batch) < size and linger:
+            await asyncio.sleep(linger / 1000)
+            batch.extend(self._link.take(size - len(batch)))
+        return batch
 
     async def _apply(self, share: Sequence[InboundMessage], lane: int) -> AppliedBatch:
         """Apply a lane's share of a batch, retrying while the database is away (the messages,

@@ -499,7 +499,7 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
     try:
         assert await worker.wait_subscribed()
         plants = [gateways(unit) for unit in units]
-        # Well inside the broker's window of unacknowledged messages (max_inflight_messages 100):
+        # Well inside the broker's window of unacknowledged messages (max_inflight_messages):
         # they all arrive while the first batches are held.
         sent = [plant.telemetry("mill-1", [float(i)]) for i in range(5) for plant in plants]
         arrived = worker._link._arrived
@@ -518,6 +518,52 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
         assert lanes_of == {"plant-a": {0}, "plant-b": {1}, "plant-c": {0}}
         assert any(len(set(share)) > 1 for _, share in applier.shares)  # units shared a batch
         assert len(stored_samples(context.session_factory)) == 15
+    finally:
+        await worker.stop()
+        context.engine.dispose()
+
+
+class _Recording(_HeldThreadApplier):
+    """The real thread applier, recording the batches it is given."""
+
+    def __init__(self, applier: ThreadApplier) -> None:
+        super().__init__(applier)
+        self.batches: list[list[str]] = []
+
+    async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
+        self.batches.append([inbound.topic for inbound in batch])
+        return await self._applier.apply(batch)
+
+
+async def test_a_batch_that_is_not_full_lingers_for_more_messages(
+    settings_factory: Callable[..., Settings],
+    running_mosquitto: MosquittoBroker,
+    gateways: Callable[[str], Gateway],
+) -> None:
+    """Messages arriving one by one, 30 ms apart, within the linger of the batch the first one
+    opened: they are applied together, one transaction instead of five."""
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"coord-linger-{uuid.uuid4().hex[:6]}"),
+        ingest={"batch_size": 50, "linger_ms": 1000, "enabled": False},
+    )
+    context = build_context(settings)
+    onboard(context, "plant-a")
+    applier = _Recording(_thread_applier(context))
+    worker = _worker(context, applier)
+    await worker.start()
+    try:
+        assert await worker.wait_subscribed()
+        gateway = gateways("plant-a")
+        sent = []
+        for index in range(5):
+            sent.append(gateway.telemetry("mill-1", [float(index)]))
+            await asyncio.sleep(0.03)
+        for message in sent:
+            await eventually(_seen(context, message.id))
+        telemetry = [
+            [topic for topic in batch if topic.endswith("/telemetry")] for batch in applier.batches
+        ]
+        assert [len(topics) for topics in telemetry if topics] == [5]
     finally:
         await worker.stop()
         context.engine.dispose()
