@@ -1,4 +1,5 @@
-"""The overview page in headless Chromium: sign in, then watch a live update arrive by SSE."""
+"""The overview page in headless Chromium: sign in, watch a live update arrive by SSE, then open
+a machine's page with its telemetry chart."""
 
 from __future__ import annotations
 
@@ -68,6 +69,17 @@ def test_overview_page_updates_live(
             expect(unit).to_have_text("online")
             backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
             page.screenshot(path=str(artifacts_dir / f"cloud-overview-{backend}.png"))
+
+            # The machine's page: a chart of its telemetry and the latest raw samples.
+            machine.locator("a.machine-link").click()
+            expect(page).to_have_url(f"{base_url}/machines/plant-a/m1")
+            chart = page.locator('svg[data-metric="spindle_rpm"]')
+            expect(chart).to_be_visible()
+            expect(chart.locator("circle")).to_have_count(1)  # one minute, one point
+            expect(page.locator("#samples td").nth(2)).to_have_text("1234.0")
+            page.screenshot(
+                path=str(artifacts_dir / f"cloud-machine-{backend}.png"), full_page=True
+            )
         finally:
             browser.close()
 

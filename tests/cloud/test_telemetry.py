@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -21,8 +22,15 @@ from cloud.ingest import service as ingest_service
 from cloud.ingest.mqtt import InboundMessage
 from cloud.main import create_app
 from cloud.operations.metrics import Metrics
+from cloud.telemetry import charts
 from cloud.telemetry import service as telemetry_service
-from cloud.telemetry.models import LatestMetric, MetricRollup, SampleRecord, TelemetryChunk
+from cloud.telemetry.models import (
+    LatestMetric,
+    MetricRollup,
+    RollupRead,
+    SampleRecord,
+    TelemetryChunk,
+)
 from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
@@ -373,3 +381,106 @@ def test_raw_samples_with_the_influxdb_sink_point_there(
     assert response.status_code == 409
     assert response.json()["error"] == "conflict"
     assert "InfluxDB" in response.json()["message"]
+
+
+def test_rollup_chart_draws_the_range_as_a_band_and_the_mean_as_a_line() -> None:
+    since = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    figures = [(0, 10.0, 15.0, 20.0), (5, 0.0, 5.0, 10.0), (10, 20.0, 25.0, 30.0)]
+    rollups = [
+        RollupRead(
+            metric="t",
+            minute=since + timedelta(minutes=m),
+            count=2,
+            min=lo,
+            mean=mean,
+            max=hi,
+            last=mean,
+        )
+        for m, lo, mean, hi in figures
+    ]
+    svg = ElementTree.fromstring(
+        charts.rollup_chart("t<1>", rollups, since=since, until=since + timedelta(minutes=10))
+    )
+    namespace = {"svg": "http://www.w3.org/2000/svg"}
+
+    def points(tag: str) -> list[tuple[float, float]]:
+        element = svg.find(f"svg:{tag}", namespace)
+        assert element is not None
+        return [tuple(map(float, p.split(","))) for p in element.attrib["points"].split()]
+
+    width = charts.WIDTH - charts.LEFT - charts.RIGHT
+    height = charts.HEIGHT - charts.TOP - charts.BOTTOM
+    xs = [charts.LEFT, charts.LEFT + width / 2, charts.LEFT + width]
+
+    def y(value: float) -> float:  # 0 at the bottom, 30 (the highest max) at the top
+        return round(charts.TOP + height * (30 - value) / 30, 1)
+
+    assert points("polyline") == [
+        (round(x, 1), y(mean)) for x, (_, _, mean, _) in zip(xs, figures, strict=True)
+    ]
+    band = points("polygon")
+    assert band[:3] == [(round(x, 1), y(hi)) for x, (*_, hi) in zip(xs, figures, strict=True)]
+    assert band[3:] == [
+        (round(x, 1), y(lo)) for x, (_, lo, _, _) in reversed(list(zip(xs, figures, strict=True)))
+    ]
+    assert svg.attrib["data-metric"] == "t<1>"  # escaped in the markup, parsed back
+    tips = [
+        c.findtext("svg:title", namespaces=namespace)
+        for c in svg.iter(f"{{{namespace['svg']}}}circle")
+    ]
+    assert tips[1] == "12:05 UTC: mean 5, min 0, max 10, last 5 (2 samples)"
+    empty = charts.rollup_chart("t", [], since=since, until=since + timedelta(minutes=10))
+    assert "no data" in empty
+
+
+def test_machine_page_shows_charts_and_latest_samples_in_scope(
+    client: TestClient, tenants: Tenants
+) -> None:
+    context = tenants.context
+    network = context.settings.network
+    now = datetime.now(UTC) - timedelta(minutes=2)
+    samples = [
+        {
+            "machine": "m1",
+            "metric": "spindle_rpm",
+            "value": v,
+            "source_time": now + timedelta(seconds=i),
+        }
+        for i, v in enumerate([100.0, 300.0])
+    ]
+    samples.append(
+        {
+            "machine": "m1",
+            "metric": "program",
+            "value": "P-7",
+            "source_time": now + timedelta(seconds=0.5),
+        }
+    )
+    message = messages.Telemetry.create(unit="plant-a", seq=1, body={"samples": samples})
+    inbound = InboundMessage(
+        topics.telemetry(network, "plant-a", "m1"), codec.encode(message), 1, 1, False
+    )
+    decoded = ingest_service.decode(inbound, network=network, max_payload=1 << 20)
+    assert decoded is not None
+    _apply(context, EmbeddedSink(), decoded)
+
+    client.cookies.set("glonet_key", tenants.keys["plant-a"])
+    page = client.get("/machines/plant-a/m1")
+    assert page.status_code == 200
+    assert 'data-metric="spindle_rpm"' in page.text  # a chart per numeric metric
+    assert 'data-metric="program"' not in page.text  # text values have no rollups
+    rows = [
+        [cell.strip() for cell in row.split("</td><td>")]
+        for row in page.text.split('<table id="samples">')[1].split("<tr><td>")[1:]
+    ]
+    assert [(r[1], r[2]) for r in rows] == [
+        ("spindle_rpm", "300.0"),  # newest first
+        ("program", "P-7"),
+        ("spindle_rpm", "100.0"),
+    ]
+    other = client.get("/machines/plant-b/m1")
+    assert other.status_code == 404 and 'id="problem"' in other.text
+    client.cookies.set("glonet_key", tenants.keys["technician"])
+    assert client.get("/machines/plant-a/m1").status_code == 403
+    client.cookies.clear()
+    assert client.get("/machines/plant-a/m1").status_code == 401
