@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 from xml.etree import ElementTree
 
 import httpx
@@ -37,8 +38,25 @@ from protocols import codec, messages, topics
 from tests.cloud.conftest import Tenants, populate, stored_samples
 
 
-def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_service.Decoded:
+def _decoded(
+    context: AppContext, machine: str, samples: list[dict[str, Any]], seq: int = 1
+) -> ingest_service.Decoded:
+    """A telemetry message of plant-a's ``machine``, decoded as the ingest decodes it."""
     network = context.settings.network
+    message = messages.Telemetry.create(unit="plant-a", seq=seq, body={"samples": samples})
+    inbound = InboundMessage(
+        topic=topics.telemetry(network, "plant-a", machine),
+        payload=codec.encode(message),
+        mid=1,
+        qos=1,
+        retain=False,
+    )
+    decoded = ingest_service.decode(inbound, network=network, max_payload=1 << 20)
+    assert decoded is not None
+    return decoded
+
+
+def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_service.Decoded:
     samples = [
         {
             "machine": "mill-1",
@@ -48,17 +66,7 @@ def _batch(context: AppContext, values: list[float], start: datetime) -> ingest_
         }
         for index, value in enumerate(values)
     ]
-    message = messages.Telemetry.create(unit="plant-a", seq=1, body={"samples": samples})
-    inbound = InboundMessage(
-        topic=topics.telemetry(network, "plant-a", "mill-1"),
-        payload=codec.encode(message),
-        mid=1,
-        qos=1,
-        retain=False,
-    )
-    decoded = ingest_service.decode(inbound, network=network, max_payload=1 << 20)
-    assert decoded is not None
-    return decoded
+    return _decoded(context, "mill-1", samples)
 
 
 def _apply(context: AppContext, sink: TelemetrySink, *batches: ingest_service.Decoded) -> None:
@@ -270,7 +278,6 @@ def test_rollup_history_and_latest_values_over_the_api(
     client: TestClient, tenants: Tenants
 ) -> None:
     context = tenants.context
-    network = context.settings.network
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     samples = [
         {
@@ -282,13 +289,7 @@ def test_rollup_history_and_latest_values_over_the_api(
         for i, v in enumerate([100.0, 300.0, 200.0])
     ]
     samples.append({"machine": "m1", "metric": "program", "value": "P-7", "source_time": now})
-    message = messages.Telemetry.create(unit="plant-a", seq=1, body={"samples": samples})
-    inbound = InboundMessage(
-        topics.telemetry(network, "plant-a", "m1"), codec.encode(message), 1, 1, False
-    )
-    decoded = ingest_service.decode(inbound, network=network, max_payload=1 << 20)
-    assert decoded is not None
-    _apply(context, EmbeddedSink(), decoded)
+    _apply(context, EmbeddedSink(), _decoded(context, "m1", samples))
 
     headers = tenants.headers("plant-a")
     history = client.get("/api/machines/plant-a/m1/rollups?minutes=5", headers=headers).json()
@@ -346,19 +347,7 @@ def test_raw_samples_are_the_newest_even_when_chunks_overlap_in_time(
             }
             for s in seconds
         ]
-        message = messages.Telemetry.create(unit="plant-a", seq=seq, body={"samples": samples})
-        inbound = InboundMessage(
-            topics.telemetry(context.settings.network, "plant-a", "m1"),
-            codec.encode(message),
-            1,
-            1,
-            False,
-        )
-        decoded = ingest_service.decode(
-            inbound, network=context.settings.network, max_payload=1 << 20
-        )
-        assert decoded is not None
-        _apply(context, EmbeddedSink(), decoded)
+        _apply(context, EmbeddedSink(), _decoded(context, "m1", samples, seq))
 
     batch(1, 0, 10)  # newest chunk (last sample at 10 s) but also the oldest sample
     batch(2, 5)
@@ -437,7 +426,6 @@ def test_machine_page_shows_charts_and_latest_samples_in_scope(
     client: TestClient, tenants: Tenants
 ) -> None:
     context = tenants.context
-    network = context.settings.network
     now = datetime.now(UTC) - timedelta(minutes=2)
     samples = [
         {
@@ -456,13 +444,7 @@ def test_machine_page_shows_charts_and_latest_samples_in_scope(
             "source_time": now + timedelta(seconds=0.5),
         }
     )
-    message = messages.Telemetry.create(unit="plant-a", seq=1, body={"samples": samples})
-    inbound = InboundMessage(
-        topics.telemetry(network, "plant-a", "m1"), codec.encode(message), 1, 1, False
-    )
-    decoded = ingest_service.decode(inbound, network=network, max_payload=1 << 20)
-    assert decoded is not None
-    _apply(context, EmbeddedSink(), decoded)
+    _apply(context, EmbeddedSink(), _decoded(context, "m1", samples))
 
     client.cookies.set("glonet_key", tenants.keys["plant-a"])
     page = client.get("/machines/plant-a/m1")
