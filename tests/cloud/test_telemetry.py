@@ -367,9 +367,14 @@ def test_raw_samples_with_the_influxdb_sink_point_there(
         response = client.get(
             "/api/machines/plant-a/m1/samples", headers=tenants.headers("plant-a")
         )
+        client.cookies.set("glonet_key", tenants.keys["plant-a"])
+        page = client.get("/machines/plant-a/m1")
     assert response.status_code == 409
     assert response.json()["error"] == "conflict"
     assert "InfluxDB" in response.json()["message"]
+    assert page.status_code == 200
+    assert "Raw samples are kept in InfluxDB" in page.text
+    assert 'id="samples"' not in page.text
 
 
 def test_rollup_chart_draws_the_range_as_a_band_and_the_mean_as_a_line() -> None:
