@@ -19,6 +19,7 @@ from cloud.database import transaction, utcnow
 from cloud.events import Event, sse_stream
 from cloud.exceptions import InvalidInput
 from cloud.maintenance import flows, outbox, reporting, service
+from cloud.maintenance import worker as maintenance_worker
 from cloud.maintenance.models import (
     AlertRead,
     Assign,
@@ -45,26 +46,20 @@ from cloud.maintenance.models import (
     WindowCreate,
     WindowRead,
 )
-from cloud.maintenance.worker import MaintenanceWorker
 from protocols.enums import ReplyAction
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the maintenance worker in the process that runs the ingest: it publishes with the
-    ingest's MQTT client (an API-only process leaves the work to that one)."""
+    ingest's MQTT client (an API-only process leaves the work to a ``glonet cloud ingest
+    --services``)."""
     context = app.state.context
     settings = context.settings.maintenance
     if not settings.enabled or context.ingest is None:
         yield
         return
-    worker = MaintenanceWorker(
-        session_factory=context.session_factory,
-        network=context.settings.network,
-        settings=settings,
-        broadcaster=context.broadcaster,
-        publish=context.ingest.publish,
-    )
+    worker = maintenance_worker.for_context(context)
     app.state.maintenance = worker
     await worker.start()
     try:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +23,9 @@ from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
 from cloud.maintenance import delivery, outbox, periodic
 from cloud.maintenance.config import MaintenanceSettings
+
+if TYPE_CHECKING:
+    from cloud.context import AppContext
 
 _LOGGER = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -116,3 +119,16 @@ class MaintenanceWorker:
                 continue
             for event in events:
                 self._broadcaster.publish({**event, "from_worker": True})
+
+
+def for_context(context: AppContext) -> MaintenanceWorker:
+    """The maintenance worker of a coordinator process that runs the ingest: it publishes with
+    the ingest's MQTT client."""
+    assert context.ingest is not None
+    return MaintenanceWorker(
+        session_factory=context.session_factory,
+        network=context.settings.network,
+        settings=context.settings.maintenance,
+        broadcaster=context.broadcaster,
+        publish=context.ingest.publish,
+    )

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 from pathlib import Path
 from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +28,12 @@ def register(subparsers: Any) -> None:
     )
     _config_option(ingest)
     ingest.add_argument("--json-logs", action="store_true", help="log JSON lines")
+    ingest.add_argument(
+        "--services",
+        action="store_true",
+        help="also run the dispatcher and the maintenance worker (as 'serve' does with its"
+        " ingest): give it to one ingest process beside an API-only 'serve'",
+    )
     ingest.set_defaults(handler=ingest_command)
 
     key = commands.add_parser("create-key", help="create a principal and print its API key")
@@ -82,14 +91,28 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def ingest_command(args: argparse.Namespace) -> int:
     _json_logs(args)
-    from cloud.main import build_context, start_ingest
+    from cloud.main import build_context, start_dispatcher, start_ingest
+    from cloud.maintenance import worker as maintenance_worker
     from cloud.operations.memory import settle_after_startup
 
     context = build_context(_settings(args))
+    settings = context.settings
 
     async def run() -> None:
-        worker = start_ingest(context)
+        worker = context.ingest = start_ingest(context)
         await worker.start()
+        maintenance = None
+        if args.services:
+            if settings.orders.dispatch_enabled:
+                context.dispatcher = start_dispatcher(context)
+            if settings.maintenance.enabled:
+                maintenance = maintenance_worker.for_context(context)
+                await maintenance.start()
+            _LOGGER.info(
+                "running the dispatcher (%s) and the maintenance worker (%s) beside the ingest",
+                "on" if context.dispatcher else "off",
+                "on" if maintenance else "off",
+            )
         settle_after_startup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -97,6 +120,10 @@ def ingest_command(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         with contextlib.suppress(asyncio.CancelledError):
             await stop.wait()
+        if maintenance is not None:
+            await maintenance.stop()
+        if context.dispatcher is not None:
+            await context.dispatcher.stop()
         await worker.stop()
 
     asyncio.run(run())

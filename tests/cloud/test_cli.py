@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -143,3 +144,63 @@ def test_ingest_command_runs_a_worker_until_terminated(
         context.engine.dispose()
     assert process.returncode == 0
     assert retained_coordinator_state(running_mosquitto, network) == "offline"
+
+
+@pytest.mark.integration
+def test_ingest_with_services_runs_the_dispatcher_beside_an_api_only_process(
+    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
+) -> None:
+    """Beside an API-only ``serve`` nothing else dispatches: ``ingest --services`` does, and a
+    plain ``ingest`` does not."""
+    from cloud.dispatch.models import SchedulerState
+    from cloud.main import build_context
+
+    mqtt = {"host": running_mosquitto.host, "port": running_mosquitto.port}
+    context = build_context(load_settings(_write_config(tmp_path / "c.yaml", db_url, network)))
+
+    def planned_at() -> object:
+        with context.session_factory() as session:
+            state = session.get(SchedulerState, network)
+            return state.planned_at if state is not None else None
+
+    def run(client_id: str, *extra: str) -> subprocess.Popen[bytes]:
+        orders = {"tick_interval_s": 0.2}
+        config = _write_config(
+            tmp_path / f"{client_id}.yaml",
+            db_url,
+            network,
+            mqtt={**mqtt, "client_id": client_id},
+            orders=orders,
+        )
+        command = [sys.executable, "-m", "glonet", "cloud", "ingest", "--config", str(config)]
+        return subprocess.Popen([*command, *extra], stderr=subprocess.DEVNULL)
+
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+        assert process.returncode == 0
+
+    plain = run("plain")
+    try:
+        assert _eventually(
+            lambda: retained_coordinator_state(running_mosquitto, network) == "online"
+        )
+        time.sleep(1.5)  # several ticks' worth
+        assert planned_at() is None
+    finally:
+        stop(plain)
+    services = run("services", "--services")
+    try:
+        assert _eventually(lambda: planned_at() is not None)
+    finally:
+        stop(services)
+        context.engine.dispose()
+
+
+def _eventually(check: Callable[[], object], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return bool(check())
