@@ -416,7 +416,7 @@ class OnlineWatch:
         self.client.loop_stop()
 
 
-def _start(command: str, config: Path) -> subprocess.Popen[bytes]:
+def _start(command: str, config: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -428,6 +428,7 @@ def _start(command: str, config: Path) -> subprocess.Popen[bytes]:
             command,
             "--config",
             str(config),
+            *extra,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -683,7 +684,10 @@ def run_case(
             config = _config(
                 directory, url, broker.port, free_port(), f"coord-{index}", share, args.processes
             )
-            processes.append(_start("ingest", config))
+            # Beside an API-only process, one ingest process runs the dispatcher and the
+            # maintenance worker, as a deployment would.
+            services = ("--services",) if not api_ingests and index == 1 else ()
+            processes.append(_start("ingest", config, *services))
         _wait_healthy(http_port)
         watch.wait_for(workers)
         pids = [process.pid for process in processes]
