@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -275,25 +275,53 @@ def _worker(context: AppContext, applier: BatchApplier) -> IngestWorker:
     )
 
 
+def _context(
+    settings_factory: Callable[..., Settings],
+    broker: MosquittoBroker,
+    name: str,
+    units: Sequence[str],
+    **ingest: Any,
+) -> AppContext:
+    """A coordinator context of its own broker client, with ``units`` onboarded."""
+    settings = settings_factory(
+        mqtt=mqtt_settings(broker, f"coord-{name}-{uuid.uuid4().hex[:6]}"), ingest=ingest
+    )
+    context = build_context(settings)
+    for unit in units:
+        onboard(context, unit)
+    return context
+
+
+@contextlib.asynccontextmanager
+async def _running(context: AppContext, worker: IngestWorker) -> AsyncIterator[None]:
+    """``worker`` started and subscribed; stopped, and the context's engine disposed, after."""
+    await worker.start()
+    try:
+        assert await worker.wait_subscribed()
+        yield
+    finally:
+        await worker.stop()
+        context.engine.dispose()
+
+
 async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
     settings_factory: Callable[..., Settings],
     running_mosquitto: MosquittoBroker,
     gateways: Callable[[str], Gateway],
 ) -> None:
-    settings = settings_factory(
-        mqtt=mqtt_settings(running_mosquitto, f"coord-child-{uuid.uuid4().hex[:6]}"),
-        ingest={"processes": 2, "enabled": False},
+    context = _context(
+        settings_factory,
+        running_mosquitto,
+        "child",
+        ["plant-a", "plant-b"],
+        processes=2,
+        enabled=False,
     )
-    context = build_context(settings)
-    onboard(context, "plant-a")
-    onboard(context, "plant-b")
     applier = ProcessApplier(
-        settings=settings, metrics=context.metrics, hook_factory=None, keep_foreign=False
+        settings=context.settings, metrics=context.metrics, hook_factory=None, keep_foreign=False
     )
     worker = _worker(context, applier)
-    await worker.start()
-    try:
-        assert await worker.wait_subscribed()
+    async with _running(context, worker):
         plant_a, plant_b = gateways("plant-a"), gateways("plant-b")
         first = plant_a.telemetry("mill-1", [1.0])  # plant-a is dealt lane 0, plant-b lane 1
         await eventually(_seen(context, first.id))
@@ -312,9 +340,6 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
         assert applier.child_pids[1] == other  # the other lane went on undisturbed
         assert len(stored_samples(context.session_factory)) == 121
         assert context.metrics.samples.value() == 121  # counted in the children, merged here
-    finally:
-        await worker.stop()
-        context.engine.dispose()
 
 
 def _message(topic: str, mid: int) -> InboundMessage:
@@ -423,18 +448,11 @@ async def test_batches_in_flight_are_acknowledged_in_arrival_order(
     gateways: Callable[[str], Gateway],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_factory(
-        mqtt=mqtt_settings(running_mosquitto, f"coord-order-{uuid.uuid4().hex[:6]}"),
-        ingest={"batch_size": 1},
-    )
-    context = build_context(settings)
-    onboard(context, "plant-a")
+    context = _context(settings_factory, running_mosquitto, "order", ["plant-a"], batch_size=1)
     applier = _SecondBatchFirst(_thread_applier(context))
     worker = _worker(context, applier)
     acknowledged = _recorded_acks(worker, monkeypatch)
-    await worker.start()
-    try:
-        assert await worker.wait_subscribed()
+    async with _running(context, worker):
         gateway = gateways("plant-a")
         sent = [gateway.telemetry("mill-1", [float(i)]) for i in range(6)]
         for message in sent:
@@ -444,9 +462,6 @@ async def test_batches_in_flight_are_acknowledged_in_arrival_order(
         assert applier.applied[0][0] > applier.applied[1][0]  # applied out of order
         assert acknowledged == sorted(applied)
         assert len(stored_samples(context.session_factory)) == 6
-    finally:
-        await worker.stop()
-        context.engine.dispose()
 
 
 class _TwoLanes(_HeldThreadApplier):
@@ -484,20 +499,14 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
     gateways: Callable[[str], Gateway],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_factory(
-        mqtt=mqtt_settings(running_mosquitto, f"coord-lanes-{uuid.uuid4().hex[:6]}"),
-        ingest={"batch_size": 50, "enabled": False},
-    )
-    context = build_context(settings)
     units = ["plant-a", "plant-b", "plant-c"]
-    for unit in units:
-        onboard(context, unit)
+    context = _context(
+        settings_factory, running_mosquitto, "lanes", units, batch_size=50, enabled=False
+    )
     applier = _TwoLanes(_thread_applier(context))
     worker = _worker(context, applier)
     acknowledged = _recorded_acks(worker, monkeypatch)
-    await worker.start()
-    try:
-        assert await worker.wait_subscribed()
+    async with _running(context, worker):
         plants = [gateways(unit) for unit in units]
         # Well inside the broker's window of unacknowledged messages (max_inflight_messages):
         # they all arrive while the first batches are held.
@@ -518,9 +527,6 @@ async def test_a_batch_is_shared_between_lanes_by_unit_and_acknowledged_in_order
         assert lanes_of == {"plant-a": {0}, "plant-b": {1}, "plant-c": {0}}
         assert any(len(set(share)) > 1 for _, share in applier.shares)  # units shared a batch
         assert len(stored_samples(context.session_factory)) == 15
-    finally:
-        await worker.stop()
-        context.engine.dispose()
 
 
 class _Recording(_HeldThreadApplier):
@@ -542,17 +548,18 @@ async def test_a_batch_that_is_not_full_lingers_for_more_messages(
 ) -> None:
     """Messages arriving one by one, 30 ms apart, within the linger of the batch the first one
     opened: they are applied together, one transaction instead of five."""
-    settings = settings_factory(
-        mqtt=mqtt_settings(running_mosquitto, f"coord-linger-{uuid.uuid4().hex[:6]}"),
-        ingest={"batch_size": 50, "linger_ms": 1000, "enabled": False},
+    context = _context(
+        settings_factory,
+        running_mosquitto,
+        "linger",
+        ["plant-a"],
+        batch_size=50,
+        linger_ms=1000,
+        enabled=False,
     )
-    context = build_context(settings)
-    onboard(context, "plant-a")
     applier = _Recording(_thread_applier(context))
     worker = _worker(context, applier)
-    await worker.start()
-    try:
-        assert await worker.wait_subscribed()
+    async with _running(context, worker):
         gateway = gateways("plant-a")
         sent = []
         for index in range(5):
@@ -564,9 +571,6 @@ async def test_a_batch_that_is_not_full_lingers_for_more_messages(
             [topic for topic in batch if topic.endswith("/telemetry")] for batch in applier.batches
         ]
         assert [len(topics) for topics in telemetry if topics] == [5]
-    finally:
-        await worker.stop()
-        context.engine.dispose()
 
 
 def test_the_broker_lets_the_ingest_hold_three_full_batches(
