@@ -39,6 +39,9 @@ Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
 ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=2000)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+SampleInteger = Annotated[int, Field(ge=-(2**63), lt=2**64)]
+"""An integer reading: OPC UA's widest integers are Int64 and UInt64 (a larger one is no reading,
+and no number the coordinator could store)."""
 ParameterValue = bool | int | FiniteFloat | ShortText
 Parameters = Annotated[dict[ShortText, ParameterValue], Field(max_length=64)]
 
@@ -115,7 +118,7 @@ class CapacityReport(Model):
 class Sample(Model):
     machine: Identifier
     metric: Identifier
-    value: bool | int | FiniteFloat | ShortText
+    value: bool | SampleInteger | FiniteFloat | ShortText
     source_time: AwareDatetime
     quality: Quality = Quality.GOOD
 

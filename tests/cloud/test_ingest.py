@@ -151,6 +151,11 @@ async def test_malformed_payloads_are_counted_and_ignored(
     # Another unit's message on plant-a's topic, and a unit that is not onboarded.
     intruder = messages.Telemetry.create(unit="plant-z", seq=1, body={"samples": [sample]})
     gateway.send(telemetry_topic, intruder)
+    # An integer no float holds (it once failed the batch that carried it, again and again).
+    valid = codec.encode(gateway.envelope(messages.Telemetry, {"samples": [sample]}))
+    huge = valid.replace(b'"value":1,', b'"value":1' + b"0" * 400 + b",")
+    assert huge != valid
+    gateway.send(telemetry_topic, huge)
     marker = gateway.telemetry("mill-1", [3.0], metric="marker")
     await eventually(_seen(ingest_context, marker.id))
 
@@ -160,6 +165,7 @@ async def test_malformed_payloads_are_counted_and_ignored(
     assert rejects.value(reason="wrong_schema") == 1
     assert rejects.value(reason="bad_topic") == 1
     assert rejects.value(reason="unit_mismatch") == 1
+    assert rejects.value(reason="invalid") == 1
     # Only the marker's sample got through: the wrong-schema batch was refused.
     assert ingest_context.metrics.samples.value() == 1
 
