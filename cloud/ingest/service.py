@@ -26,7 +26,7 @@ from cloud.network import service as network_service
 from cloud.operations.metrics import Metrics
 from cloud.registry.models import Unit
 from cloud.telemetry import service as telemetry_service
-from cloud.telemetry.models import SampleRecord
+from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.sink import TelemetrySink
 from protocols import ProtocolError, codec, messages, topics
 from protocols.topics import TopicKind
@@ -72,7 +72,7 @@ class BatchResult:
 class _Deferred:
     """What a batch's messages leave for bulk writes at the end of the batch."""
 
-    samples: list[SampleRecord] = field(default_factory=list)
+    samples: SampleBatch = field(default_factory=SampleBatch)
     capacities: list[tuple[messages.Capacity, dict[str, Any]]] = field(default_factory=list)
     jobs: list[tuple[messages.JobStatus, dict[str, Any]]] = field(default_factory=list)
     """Messages with the live event each one causes if it is newer than the stored state."""
@@ -141,7 +141,7 @@ def apply_batch(
             telemetry_service.update_rollups(session=session, samples=samples)
             telemetry_service.update_latest(session=session, samples=samples)
             metrics.samples.inc(len(samples))
-            result.events.extend(_telemetry_events(samples))
+            result.events.extend(samples.events(TopicKind.TELEMETRY.value))
     metrics.db_latency.observe(time.perf_counter() - started)
     return result
 
@@ -207,7 +207,7 @@ def _apply(
     applied = True
     event: dict[str, Any] = {"type": kind.value, "unit_id": unit_id}
     if isinstance(message, messages.Telemetry):
-        deferred.samples.extend(_samples(unit_id, message))
+        deferred.samples.add(unit_id, message.body.samples)
         return
     if isinstance(message, messages.UnitState):
         body = message.body
@@ -267,28 +267,6 @@ def _apply_states(
         result.events = [event for event in result.events if id(event) not in stale]
     return [
         (m.unit, m.body) for (m, _), written in zip(deferred.jobs, jobs, strict=True) if written
-    ]
-
-
-def _samples(unit_id: str, message: messages.Telemetry) -> list[SampleRecord]:
-    # str() of a StrEnum is its value, in C: the enum's ``.value`` costs a Python call per sample.
-    return [
-        SampleRecord(unit_id, s.machine, s.metric, s.source_time, s.value, str(s.quality))
-        for s in message.body.samples
-    ]
-
-
-def _telemetry_events(samples: Sequence[SampleRecord]) -> list[dict[str, Any]]:
-    """One event per machine and batch with its newest values (not one per sample)."""
-    newest: dict[tuple[str, str], dict[str, Any]] = {}
-    for unit_id, machine, metric, _time, value, _quality in samples:
-        metrics = newest.get((unit_id, machine))
-        if metrics is None:
-            metrics = newest[(unit_id, machine)] = {}
-        metrics[metric] = value
-    return [
-        {"type": TopicKind.TELEMETRY.value, "unit_id": unit, "machine": machine, "metrics": values}
-        for (unit, machine), values in newest.items()
     ]
 
 

@@ -8,7 +8,6 @@ also records the message ids, which keeps them exactly-once.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,13 +17,13 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor
 from cloud.database import BulkInsert
 from cloud.registry import service as registry_service
+from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import (
     SAMPLE_COLUMNS,
     LatestMetric,
     MetricRollup,
     RollupRead,
     SampleRead,
-    SampleRecord,
     TelemetryChunk,
 )
 from cloud.telemetry.sink import chunk_samples
@@ -44,37 +43,10 @@ _ROLLUP_COLUMNS = (
 """A rollup row's columns: its key (unit, machine, metric, minute), then a bucket's fields."""
 
 
-def update_rollups(*, session: Session, samples: Sequence[SampleRecord]) -> None:
-    """Fold numeric samples into their minute buckets.
-
-    This runs for every accepted sample, so the loop keeps to plain tuples and lists: a bucket is
-    ``[count, total, minimum, maximum, last, last_time]``.
-    """
-    buckets: dict[tuple[str, str, str, datetime], list[Any]] = {}
-    minutes: dict[datetime, datetime] = {}
-    for unit_id, machine, metric, time, value, _quality in samples:
-        if isinstance(value, str):
-            continue
-        number = float(value)
-        minute = minutes.get(time)
-        if minute is None:
-            minute = minutes[time] = time.replace(second=0, microsecond=0)
-        key = (unit_id, machine, metric, minute)
-        bucket = buckets.get(key)
-        if bucket is None:
-            buckets[key] = [1, number, number, number, number, time]
-            continue
-        bucket[0] += 1
-        bucket[1] += number
-        if number < bucket[2]:
-            bucket[2] = number
-        if number > bucket[3]:
-            bucket[3] = number
-        if time >= bucket[5]:
-            bucket[4], bucket[5] = number, time
-    rows = [
-        dict(zip(_ROLLUP_COLUMNS, (*key, *bucket), strict=True)) for key, bucket in buckets.items()
-    ]
+def update_rollups(*, session: Session, samples: SampleBatch) -> None:
+    """Fold numeric samples into their minute buckets (the batch has folded them already; the
+    upsert adds them to what the database holds)."""
+    rows = samples.rollup_rows()
     if rows:
         connection = session.connection()
         bulk, statement = _rollup_upsert(connection.dialect.name)
@@ -102,19 +74,13 @@ def _rollup_upsert(dialect: str) -> tuple[BulkInsert, Any]:
     )
 
 
-def update_latest(*, session: Session, samples: Sequence[SampleRecord]) -> None:
+def update_latest(*, session: Session, samples: SampleBatch) -> None:
     """Keep the newest value of every metric (text values too)."""
-    newest: dict[tuple[str, str, str], SampleRecord] = {}
-    for sample in samples:
-        key = sample[:3]
-        current = newest.get(key)
-        if current is None or sample.time >= current.time:
-            newest[key] = sample
-    if not newest:
+    rows = samples.latest_rows()
+    if not rows:
         return
     connection = session.connection()
     bulk, statement = _latest_upsert(connection.dialect.name)
-    rows = [sample.columns() for sample in newest.values()]
     connection.execute(statement, bulk.parameters(rows))
 
 

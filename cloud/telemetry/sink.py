@@ -1,6 +1,7 @@
 """The telemetry sink port and its two adapters: the embedded store and InfluxDB v2.
 
-A sink receives the accepted samples of one ingest batch together with the batch's database
+A sink receives the accepted samples of one ingest batch (a
+:class:`~cloud.telemetry._batch.SampleBatch`) together with the batch's database
 session. The embedded sink writes in that transaction (exactly once with the de-duplication);
 the InfluxDB sink hands points to ``influxdb-client``'s batching writer, which retries in the
 background. A point repeated after a crash overwrites itself (same series and timestamp), so the
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from urllib3.exceptions import HTTPError
 from cloud.config import SinkKind, TelemetrySettings
 from cloud.exceptions import DatabaseError, TelemetrySinkError
 from cloud.operations.metrics import Metrics
+from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import SampleRecord, TelemetryChunk
 
 _LOGGER = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ MEASUREMENT = "machine"
 class TelemetrySink(Protocol):
     name: str
 
-    def write(self, session: Session, samples: Sequence[SampleRecord]) -> None: ...
+    def write(self, session: Session, samples: SampleBatch) -> None: ...
 
     def close(self) -> None: ...
 
@@ -47,8 +48,8 @@ class EmbeddedSink:
 
     name = "embedded"
 
-    def write(self, session: Session, samples: Sequence[SampleRecord]) -> None:
-        rows = chunk_rows(samples)
+    def write(self, session: Session, samples: SampleBatch) -> None:
+        rows = samples.chunk_rows()
         if rows:
             session.connection().execute(_CHUNKS.insert(), rows)
 
@@ -57,40 +58,6 @@ class EmbeddedSink:
 
 
 _CHUNKS: Any = TelemetryChunk.__table__
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def chunk_rows(samples: Sequence[SampleRecord]) -> list[dict[str, Any]]:
-    """The chunk rows of ``samples``: one per unit and machine, samples in arrival order."""
-    per_machine: dict[tuple[str, str], list[SampleRecord]] = {}
-    for sample in samples:
-        key = sample[:2]
-        chunk = per_machine.get(key)
-        if chunk is None:
-            per_machine[key] = [sample]
-        else:
-            chunk.append(sample)
-    rows = []
-    for (unit_id, machine), chunk in per_machine.items():
-        times = {sample.time for sample in chunk}
-        first = min(times)
-        offsets = {time: (time - first) // _MICROSECOND for time in times}
-        encoded = json.dumps(
-            [[s.metric, offsets[s.time], s.value, s.quality] for s in chunk],
-            separators=(",", ":"),
-            allow_nan=False,
-        )
-        rows.append(
-            {
-                "unit_id": unit_id,
-                "machine": machine,
-                "first_time": first,
-                "last_time": max(times),
-                "count": len(chunk),
-                "samples": encoded,
-            }
-        )
-    return rows
 
 
 def chunk_samples(
@@ -137,8 +104,8 @@ class InfluxSink:
             retry_callback=self._on_retry,
         )
 
-    def write(self, session: Session, samples: Sequence[SampleRecord]) -> None:
-        points = [_point(self._network, sample) for sample in samples]
+    def write(self, session: Session, samples: SampleBatch) -> None:
+        points = [_point(self._network, sample) for sample in samples.records()]
         if not points:
             return
         try:

@@ -25,6 +25,7 @@ from cloud.main import create_app
 from cloud.operations.metrics import Metrics
 from cloud.telemetry import charts
 from cloud.telemetry import service as telemetry_service
+from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import (
     LatestMetric,
     MetricRollup,
@@ -116,7 +117,7 @@ def test_latest_values_keep_the_newest_sample_whatever_the_arrival_order(
             for metric, second, value, quality in samples
         ]
         with transaction(context.session_factory) as session:
-            telemetry_service.update_latest(session=session, samples=records)
+            telemetry_service.update_latest(session=session, samples=SampleBatch.of(records))
 
     write(
         ("spindle_rpm", 10, 1200.0, "good"),
@@ -164,7 +165,7 @@ def test_embedded_chunks_keep_each_value_its_type_time_and_order(context: AppCon
         SampleRecord("plant-a", "mill-1", "feed", at, 0.1 + 0.2, "uncertain"),
     ]
     with transaction(context.session_factory) as session:
-        EmbeddedSink().write(session, records)
+        EmbeddedSink().write(session, SampleBatch.of(records))
     with context.session_factory() as session:
         chunks = session.scalars(select(TelemetryChunk).order_by(TelemetryChunk.id)).all()
     assert [(c.machine, c.count) for c in chunks] == [("mill-1", 4), ("lathe-2", 1)]

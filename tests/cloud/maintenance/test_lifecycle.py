@@ -20,6 +20,7 @@ from cloud.maintenance.models import (
     Webhook,
 )
 from cloud.telemetry import service as telemetry_service
+from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import SampleRecord
 from glonet.broker import free_port
 from protocols import codec, messages, topics
@@ -239,7 +240,7 @@ def test_a_technician_acknowledges_and_resolves_over_mqtt(harness):
 def _operating_hours(h: Harness, hours: float) -> None:
     sample = SampleRecord("cut-co", "press-1", "OperatingHours", h.clock(), hours, "good")
     with h.session() as session:
-        telemetry_service.update_rollups(session=session, samples=[sample])
+        telemetry_service.update_rollups(session=session, samples=SampleBatch.of([sample]))
         session.commit()
 
 
@@ -326,7 +327,7 @@ def _vibration(h: Harness, start_minute: int, values: list[float]) -> None:
         for i, value in enumerate(values)
     ]
     with h.session() as session:
-        telemetry_service.update_rollups(session=session, samples=samples)
+        telemetry_service.update_rollups(session=session, samples=SampleBatch.of(samples))
         session.commit()
 
 
