@@ -24,6 +24,9 @@ import json
 from datetime import UTC
 from datetime import datetime as _datetime
 from datetime import timedelta as _timedelta
+from datetime import timezone as _timezone
+
+from pydantic_core import TzInfo as _TzInfo
 
 from cloud.telemetry.models import SampleRecord
 
@@ -44,22 +47,40 @@ cdef long long _days_from_civil(long long y, long long m, long long d):
     return era * 146097 + doe - 719468
 
 
-cdef long long _microseconds(object value) except? -1:
-    """Microseconds since the epoch (UTC) of an aware datetime."""
-    if not isinstance(value, _datetime):
-        raise TypeError(f"a sample's time must be a datetime, not {type(value).__name__}")
-    cdef datetime time = <datetime>value
-    offset = time.utcoffset()
-    if offset is None:
-        raise ValueError("a sample's time must carry a time zone")
-    cdef timedelta delta = <timedelta>offset
-    cdef long long local = (
-        (
-            (_days_from_civil(time.year, time.month, time.day) * 24 + time.hour) * 60
-            + time.minute
-        ) * 60 + time.second
-    ) * 1_000_000 + time.microsecond
-    return local - (
+cdef class _Clock:
+    """Turns aware datetimes into microseconds since the epoch (UTC).
+
+    A message's times share one tzinfo object (pydantic parses every ``Z`` to the same one), and
+    a fixed-offset zone's offset does not depend on the date: it is asked once and reused while
+    the zone stays the same object. Any other zone (one with daylight saving time) is asked
+    every time.
+    """
+
+    cdef object zone
+    cdef long long offset
+
+    cdef long long microseconds(self, object value) except? -1:
+        if not isinstance(value, _datetime):
+            raise TypeError(f"a sample's time must be a datetime, not {type(value).__name__}")
+        cdef datetime time = <datetime>value
+        cdef object zone = time.tzinfo
+        if zone is None or zone is not self.zone:
+            offset = time.utcoffset()
+            if offset is None:
+                raise ValueError("a sample's time must carry a time zone")
+            self.offset = _offset_microseconds(<timedelta>offset)
+            fixed = type(zone) is _TzInfo or type(zone) is _timezone
+            self.zone = zone if fixed else None
+        return (
+            (
+                (_days_from_civil(time.year, time.month, time.day) * 24 + time.hour) * 60
+                + time.minute
+            ) * 60 + time.second
+        ) * 1_000_000 + time.microsecond - self.offset
+
+
+cdef inline long long _offset_microseconds(timedelta delta):
+    return (
         (<long long>timedelta_days(delta) * 86_400 + timedelta_seconds(delta)) * 1_000_000
         + timedelta_microseconds(delta)
     )
@@ -108,11 +129,13 @@ cdef class SampleBatch:
 
     cdef dict _machines  # (unit_id, machine) -> _Machine, in order of first arrival
     cdef _Machine _current
+    cdef _Clock _clock
     cdef Py_ssize_t _count
 
     def __cinit__(self):
         self._machines = {}
         self._current = None
+        self._clock = _Clock()
         self._count = 0
 
     @classmethod
@@ -147,7 +170,7 @@ cdef class SampleBatch:
             if target is None:
                 target = self._machines[key] = _Machine(unit_id, machine)
             self._current = target
-        cdef long long us = _microseconds(time)
+        cdef long long us = self._clock.microseconds(time)
         if not target.samples or us < target.first_us:
             target.first_us, target.first_time = us, time
         if not target.samples or us > target.last_us:

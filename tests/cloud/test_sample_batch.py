@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -174,3 +175,28 @@ def test_bad_sample_times_are_refused_with_a_clear_error() -> None:
 
 def test_the_batch_is_the_compiled_module() -> None:
     assert _batch.__file__ is not None and _batch.__file__.endswith(".so")
+
+
+def test_times_in_a_zone_with_daylight_saving_time_keep_their_instants() -> None:
+    """Berlin goes from UTC+1 to UTC+2 at 01:00 UTC on 2030-03-31: the same zone object gives
+    two offsets, and each sample keeps its own instant."""
+    berlin = ZoneInfo("Europe/Berlin")
+    before = datetime(2030, 3, 31, 0, 59, 59, tzinfo=UTC).astimezone(berlin)
+    after = datetime(2030, 3, 31, 1, 0, 1, tzinfo=UTC).astimezone(berlin)
+    assert before.tzinfo is after.tzinfo and before.utcoffset() != after.utcoffset()
+    batch = SampleBatch.of(
+        [
+            SampleRecord("plant-a", "mill-1", "rpm", before, 1.0, "good"),
+            SampleRecord("plant-a", "mill-1", "rpm", after, 2.0, "good"),
+            SampleRecord("plant-a", "mill-1", "rpm", before, 3.0, "good"),
+        ]
+    )
+    assert [(r["minute"], r["count"], r["last"]) for r in batch.rollup_rows()] == [
+        (datetime(2030, 3, 31, 0, 59, tzinfo=UTC), 2, 3.0),
+        (datetime(2030, 3, 31, 1, 0, tzinfo=UTC), 1, 2.0),
+    ]
+    assert json.loads(batch.chunk_rows()[0]["samples"]) == [
+        ["rpm", 0, 1.0, "good"],
+        ["rpm", 2_000_000, 2.0, "good"],
+        ["rpm", 0, 3.0, "good"],
+    ]
