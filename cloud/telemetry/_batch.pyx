@@ -20,19 +20,18 @@ from cpython.datetime cimport (
 
 import_datetime()
 
-import json
 from datetime import UTC
 from datetime import datetime as _datetime
 from datetime import timedelta as _timedelta
 from datetime import timezone as _timezone
 
+from orjson import dumps as _dumps
 from pydantic_core import TzInfo as _TzInfo
 
 from cloud.telemetry.models import SampleRecord
 
 cdef long long _MINUTE = 60_000_000
 cdef object _EPOCH = _datetime(1970, 1, 1, tzinfo=UTC)
-cdef object _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 cdef long long _days_from_civil(long long y, long long m, long long d):
@@ -163,6 +162,14 @@ cdef class SampleBatch:
     cdef int _add(
         self, str unit_id, str machine, str metric, object time, object value, str quality
     ) except -1:
+        cdef long long us = self._clock.microseconds(time)
+        cdef bint text = isinstance(value, str)
+        cdef double number = 0.0
+        if not text:
+            number = value  # booleans count as 0 and 1
+            if number != number or number - number != 0:
+                raise ValueError(f"a sample's value must be finite, not {value!r}")
+
         cdef _Machine target = self._current
         if target is None or target.machine != machine or target.unit_id != unit_id:
             key = (unit_id, machine)
@@ -170,7 +177,6 @@ cdef class SampleBatch:
             if target is None:
                 target = self._machines[key] = _Machine(unit_id, machine)
             self._current = target
-        cdef long long us = self._clock.microseconds(time)
         if not target.samples or us < target.first_us:
             target.first_us, target.first_time = us, time
         if not target.samples or us > target.last_us:
@@ -187,9 +193,8 @@ cdef class SampleBatch:
         if newest is not None:
             newest.us, newest.time, newest.value, newest.quality = us, time, value, quality
 
-        if isinstance(value, str):
-            return 0  # text: a latest value, but nothing to roll up
-        cdef double number = value
+        if text:
+            return 0  # a latest value, but nothing to roll up
         cdef long long minute = us - us % _MINUTE
         cdef _Bucket first = target.buckets.get(metric)
         cdef _Bucket bucket = first
@@ -237,9 +242,9 @@ cdef class SampleBatch:
         rows = []
         for target in self._machines.values():
             first = target.first_us
-            encoded = _ENCODER.encode(
+            encoded = _dumps(
                 [[metric, us - first, value, quality] for metric, _t, us, value, quality in target.samples]
-            )
+            ).decode()
             rows.append(
                 {
                     "unit_id": target.unit_id,

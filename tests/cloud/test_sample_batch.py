@@ -173,6 +173,15 @@ def test_bad_sample_times_are_refused_with_a_clear_error() -> None:
         SampleBatch.of([("plant-a", "mill-1", "rpm", text_time, 1.0, "good")])
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_values_that_are_no_finite_number_are_refused(value: float) -> None:
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    batch = SampleBatch.of([SampleRecord("plant-a", "mill-1", "rpm", at, 1.0, "good")])
+    with pytest.raises(ValueError, match="must be finite"):
+        SampleBatch.of([SampleRecord("plant-a", "mill-1", "rpm", at, value, "good")])
+    assert len(batch) == 1
+
+
 def test_the_batch_is_the_compiled_module() -> None:
     assert _batch.__file__ is not None and _batch.__file__.endswith(".so")
 
