@@ -24,6 +24,7 @@ from edge.outbox import Outbox, PendingMessage, Priority
 from protocols import ProtocolError, RejectReason, codec, messages, topics
 from protocols.codec import MAX_TEXT_VALUE, SampleRow
 from protocols.enums import Quality, UnitStatus
+from protocols.messages import SAMPLE_INTEGER_END, SAMPLE_INTEGER_MIN
 from protocols.topics import TopicKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -212,4 +213,6 @@ def _valid_value(value: Any) -> bool:
         return math.isfinite(value)
     if isinstance(value, str):
         return len(value) <= MAX_TEXT_VALUE
-    return isinstance(value, bool | int)
+    if isinstance(value, bool):
+        return True
+    return isinstance(value, int) and SAMPLE_INTEGER_MIN <= value < SAMPLE_INTEGER_END

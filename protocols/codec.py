@@ -18,6 +18,8 @@ from protocols.messages import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     PROTOCOL_VERSION,
+    SAMPLE_INTEGER_END,
+    SAMPLE_INTEGER_MIN,
     Alarm,
     Capacity,
     Command,
@@ -114,6 +116,8 @@ def _sample_json(row: SampleRow, checked: set[str]) -> dict[str, Any]:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: text value over 200 characters")
     if not isinstance(value, bool | int | float | str):
         raise ProtocolError(RejectReason.INVALID, f"{metric}: unsupported value {value!r}")
+    if isinstance(value, int) and not SAMPLE_INTEGER_MIN <= value < SAMPLE_INTEGER_END:
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: integer out of the 64-bit range")
     if not isinstance(source_time, datetime) or source_time.utcoffset() is None:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: source_time must be aware")
     if not isinstance(quality, Quality):

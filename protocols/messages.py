@@ -39,9 +39,10 @@ Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
 ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=2000)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-SampleInteger = Annotated[int, Field(ge=-(2**63), lt=2**64)]
-"""An integer reading: OPC UA's widest integers are Int64 and UInt64 (a larger one is no reading,
-and no number the coordinator could store)."""
+SAMPLE_INTEGER_MIN, SAMPLE_INTEGER_END = -(2**63), 2**64
+"""An integer reading lies in ``[MIN, END)``: OPC UA's widest integers are Int64 and UInt64 (a
+larger one is no reading, and no number the coordinator could store)."""
+SampleInteger = Annotated[int, Field(ge=SAMPLE_INTEGER_MIN, lt=SAMPLE_INTEGER_END)]
 ParameterValue = bool | int | FiniteFloat | ShortText
 Parameters = Annotated[dict[ShortText, ParameterValue], Field(max_length=64)]
 

@@ -65,3 +65,14 @@ async def test_the_window_writes_what_it_gathered(tmp_path):
         await asyncio.sleep(0.01)
     assert _batches(queue) == [("mill-1", 7)]
     task.cancel()
+
+
+async def test_a_sample_the_protocol_would_refuse_is_skipped_alone(tmp_path):
+    queue = Queue(tmp_path, telemetry={"publishing_interval_ms": HOUR_MS, "batch_window_ms": 10})
+    now = datetime.now(UTC)
+    for value in (1.0, float("inf"), 2**64, -(2**63), 2**64 - 1, "x" * 201, True):
+        queue.uplink.add_sample("mill-1", "power", value, now, Quality.GOOD)
+    queue.uplink.flush_telemetry()
+    (message,) = queue.sent()
+    assert [s.value for s in message.body.samples] == [1.0, -(2**63), 2**64 - 1, True]
+    assert queue.metrics.value("samples_invalid_total") == 3

@@ -38,6 +38,8 @@ def test_rows_decode_to_the_same_message_as_the_models():
         ("laser-1", "power", float("nan"), T0, Quality.GOOD),
         ("laser-1", "power", "x" * 201, T0, Quality.GOOD),
         ("laser-1", "power", [1, 2], T0, Quality.GOOD),
+        ("laser-1", "power", 2**64, T0, Quality.GOOD),
+        ("laser-1", "power", -(2**63) - 1, T0, Quality.GOOD),
         ("laser-1", "power", 1.0, datetime(2026, 11, 22), Quality.GOOD),
         ("laser-1", "power", 1.0, T0, "good"),
     ],
