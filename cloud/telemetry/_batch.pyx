@@ -243,7 +243,10 @@ cdef class SampleBatch:
         for target in self._machines.values():
             first = target.first_us
             encoded = _dumps(
-                [[metric, us - first, value, quality] for metric, _t, us, value, quality in target.samples]
+                [
+                    [metric, us - first, value, quality]
+                    for metric, _time, us, value, quality in target.samples
+                ]
             ).decode()
             rows.append(
                 {

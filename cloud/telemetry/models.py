@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
@@ -16,7 +16,8 @@ SAMPLE_COLUMNS = ("unit_id", "machine", "metric", "time", "value_number", "value
 
 
 class SampleRecord(NamedTuple):
-    """One accepted sample, ready for a sink (a tuple: the ingest makes one per sample)."""
+    """One accepted sample as a sink or a test gives it (the ingest folds samples in a
+    :class:`~cloud.telemetry._batch.SampleBatch` and makes these only for the InfluxDB sink)."""
 
     unit_id: str
     machine: str
@@ -24,25 +25,6 @@ class SampleRecord(NamedTuple):
     time: datetime
     value: bool | int | float | str
     quality: str
-
-    @property
-    def number(self) -> float | None:
-        """The value as a number (booleans as 0/1), or None for text."""
-        value = self.value
-        return None if isinstance(value, str) else float(value)
-
-    def columns(self) -> dict[str, Any]:
-        """The sample as a row of the latest-value table."""
-        number = self.number
-        return {
-            "unit_id": self.unit_id,
-            "machine": self.machine,
-            "metric": self.metric,
-            "time": self.time,
-            "value_number": number,
-            "value_text": self.value if number is None else None,
-            "quality": self.quality,
-        }
 
 
 class TelemetryChunk(Base):
