@@ -335,8 +335,11 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
         await asyncio.sleep(0.05)
 
 
-def retained_coordinator_state(broker: MosquittoBroker, network: str) -> str:
-    """The coordinator state the broker retains for ``network``."""
+def retained_coordinator_state(
+    broker: MosquittoBroker, network: str, timeout: float = 5.0
+) -> str | None:
+    """The coordinator state the broker retains for ``network``; None when none arrives within
+    ``timeout`` (a coordinator still starting has published none yet)."""
     got: list[bytes] = []
     arrived = threading.Event()
     client = paho.Client(paho.CallbackAPIVersion.VERSION2)
@@ -350,7 +353,8 @@ def retained_coordinator_state(broker: MosquittoBroker, network: str) -> str:
     client.subscribe(topics.coordinator_state(network), qos=1)
     client.loop_start()
     try:
-        assert arrived.wait(5)
+        if not arrived.wait(timeout):
+            return None
     finally:
         client.disconnect()
         client.loop_stop()
