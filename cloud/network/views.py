@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from cloud.auth import service as auth_service
-from cloud.auth.dependencies import CurrentActor, DbSession, api_key_from
+from cloud.auth.dependencies import api_key_from, as_caller
+from cloud.auth.models import Actor
 from cloud.database import transaction
 from cloud.events import Event, sse_stream
 from cloud.network import service
@@ -16,30 +18,44 @@ from cloud.registry import service as registry_service
 router = APIRouter(prefix="/api", tags=["live"])
 
 
+# The live reads are what dashboards poll while the ingest keeps the process busy: they run in
+# one worker-thread call each (see as_caller).
+
+
 @router.get("/overview")
-def overview(request: Request, session: DbSession, actor: CurrentActor) -> NetworkOverview:
+async def overview(request: Request) -> NetworkOverview:
     network = request.app.state.context.settings.network
-    return service.overview(session=session, actor=actor, network_id=network)
+    return await as_caller(
+        request,
+        lambda session, actor: service.overview(session=session, actor=actor, network_id=network),
+    )
 
 
 @router.get("/machines")
-def machines(
-    session: DbSession, actor: CurrentActor, unit_id: str | None = None
-) -> list[MachineLive]:
-    return service.machines_live(session=session, actor=actor, unit_id=unit_id)
+async def machines(request: Request, unit_id: str | None = None) -> list[MachineLive]:
+    return await as_caller(
+        request,
+        lambda session, actor: service.machines_live(session=session, actor=actor, unit_id=unit_id),
+    )
 
 
 @router.get("/machines/{unit_id}/{machine}")
-def machine(unit_id: str, machine: str, session: DbSession, actor: CurrentActor) -> MachineLive:
-    return service.machine_live(session=session, actor=actor, unit_id=unit_id, machine=machine)
+async def machine(request: Request, unit_id: str, machine: str) -> MachineLive:
+    return await as_caller(
+        request,
+        lambda session, actor: service.machine_live(
+            session=session, actor=actor, unit_id=unit_id, machine=machine
+        ),
+    )
 
 
 @router.get("/jobs")
-def jobs(
-    session: DbSession, actor: CurrentActor, unit_id: str | None = None
-) -> list[JobProgressRead]:
-    rows = service.list_jobs(session=session, actor=actor, unit_id=unit_id)
-    return [JobProgressRead.model_validate(row) for row in rows]
+async def jobs(request: Request, unit_id: str | None = None) -> list[JobProgressRead]:
+    def read(session: Session, actor: Actor) -> list[JobProgressRead]:
+        rows = service.list_jobs(session=session, actor=actor, unit_id=unit_id)
+        return [JobProgressRead.model_validate(row) for row in rows]
+
+    return await as_caller(request, read)
 
 
 @router.get("/events", response_class=StreamingResponse)

@@ -3,6 +3,7 @@ for another tenant's resource behind an allowed one)."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.cloud.conftest import Tenants
@@ -189,6 +190,33 @@ def test_missing_wrong_and_revoked_keys_are_refused(client: TestClient, tenants:
     plant_b = next(p for p in principals if p["unit_id"] == "plant-b")
     client.delete(f"/api/principals/{plant_b['id']}", headers=tenants.headers("coordinator"))
     assert client.get("/api/units", headers=tenants.headers("plant-b")).status_code == 401
+
+
+LIVE_READS = [
+    "/api/overview",
+    "/api/machines",
+    "/api/machines/plant-a/m1",
+    "/api/machines/plant-a/m1/rollups",
+    "/api/machines/plant-a/m1/samples",
+    "/api/jobs",
+]
+
+
+@pytest.mark.parametrize("path", LIVE_READS)
+def test_live_reads_refuse_missing_wrong_and_revoked_keys(
+    client: TestClient, tenants: Tenants, path: str
+) -> None:
+    """The live reads authenticate inside their one worker-thread call (as_caller), apart from
+    the DbSession/CurrentActor dependencies of the other endpoints."""
+    assert client.get(path, headers=tenants.headers("plant-a")).status_code == 200
+    missing = client.get(path)
+    assert missing.status_code == 401 and missing.json()["error"] == "not_authenticated"
+    wrong = client.get(path, headers={"Authorization": "Bearer glo_nope_nope"})
+    assert wrong.status_code == 401
+    principals = client.get("/api/principals", headers=tenants.headers("coordinator")).json()
+    plant_a = next(p for p in principals if p["unit_id"] == "plant-a")
+    client.delete(f"/api/principals/{plant_a['id']}", headers=tenants.headers("coordinator"))
+    assert client.get(path, headers=tenants.headers("plant-a")).status_code == 401
 
 
 def test_offboarding_a_unit_revokes_its_keys_and_machines(
