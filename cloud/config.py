@@ -86,6 +86,12 @@ class IngestSettings(BaseModel):
         " most of the coordinator's ingest CPU; 0 applies whatever has arrived at once",
     )
     dedup_retention_hours: int = Field(default=7 * 24, ge=1)
+    dead_letter_retention_hours: int = Field(
+        default=30 * 24,
+        ge=1,
+        description="how long a message set aside because applying it failed is kept for a"
+        " coordinator to retry or discard (GET /api/ingest/dead-letters)",
+    )
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
 
 

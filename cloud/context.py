@@ -12,6 +12,7 @@ from cloud.codesign.families import ProductFamily
 from cloud.config import Settings
 from cloud.dispatch.worker import Dispatcher
 from cloud.events import EventBroadcaster
+from cloud.ingest.applier import Pipeline
 from cloud.ingest.worker import IngestWorker
 from cloud.operations.metrics import Metrics
 from cloud.telemetry.sink import TelemetrySink
@@ -28,6 +29,9 @@ class AppContext:
     ingest: IngestWorker | None = None
     families: dict[str, ProductFamily] = field(default_factory=dict)
     dispatcher: Dispatcher | None = None
+    pipeline: Pipeline | None = None
+    """Decodes and applies a message in this process, as the ingest would (a dead letter's
+    retry)."""
 
     async def counted_stream(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Pass ``stream`` through while counting it as a connected SSE client."""

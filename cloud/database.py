@@ -34,7 +34,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql import sqltypes
 
@@ -113,6 +119,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+_PERMANENT = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
+"""Errors of the statement and its values: running it again fails again."""
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session committed on success and rolled back on error; DB errors become DatabaseError."""
@@ -122,7 +132,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()
-        raise DatabaseError(f"database operation failed: {exc.__class__.__name__}") from exc
+        raise DatabaseError(
+            f"database operation failed: {exc.__class__.__name__}",
+            transient=not isinstance(exc, _PERMANENT),
+        ) from exc
     except BaseException:
         session.rollback()
         raise

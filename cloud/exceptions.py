@@ -26,6 +26,13 @@ class DatabaseError(CloudError):
     code = "database_error"
     status_code = 503
 
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+        """False when the same statements with the same values would fail again (a constraint
+        or a value the database refuses), True when a retry may succeed (connection lost,
+        lock timeout, deadlock)."""
+
 
 class BrokerConnectionError(CloudError):
     code = "broker_error"

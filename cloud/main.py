@@ -21,7 +21,8 @@ from cloud.database import make_engine, make_session_factory, migrate, transacti
 from cloud.dispatch.views import router as dispatch_router
 from cloud.dispatch.worker import Dispatcher
 from cloud.exceptions import ConfigurationError
-from cloud.ingest.applier import ProcessApplier
+from cloud.ingest.applier import HookFactory, Pipeline, ProcessApplier
+from cloud.ingest.views import router as ingest_router
 from cloud.ingest.worker import IngestWorker
 from cloud.maintenance import flows as maintenance_flows
 from cloud.maintenance.pages import router as maintenance_pages_router
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders_pages_router,
     maintenance_router,
     maintenance_pages_router,
+    ingest_router,
 )
 
 
@@ -63,14 +65,28 @@ def build_context(settings: Settings) -> AppContext:
     with transaction(session_factory) as session:
         registry_service.ensure_network(session=session, network_id=settings.network)
     metrics = Metrics()
+    sink = make_sink(settings.telemetry, metrics, network=settings.network)
     return AppContext(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
-        sink=make_sink(settings.telemetry, metrics, network=settings.network),
+        sink=sink,
         metrics=metrics,
         families=_families(settings),
+        pipeline=Pipeline.for_settings(
+            settings,
+            session_factory=session_factory,
+            sink=sink,
+            metrics=metrics,
+            hook=_ingest_hook_factory(settings)(),
+            keep_foreign=False,
+        ),
     )
+
+
+def _ingest_hook_factory(settings: Settings) -> HookFactory:
+    # A partial of a module-level function: a child process can build the same hook.
+    return functools.partial(maintenance_flows.ingest_hook, settings.network, utcnow)
 
 
 def _families(settings: Settings) -> dict[str, ProductFamily]:
@@ -96,8 +112,7 @@ def start_dispatcher(context: AppContext) -> Dispatcher:
 
 def start_ingest(context: AppContext) -> IngestWorker:
     settings = context.settings
-    # A partial of a module-level function: a child process can build the same hook.
-    hook_factory = functools.partial(maintenance_flows.ingest_hook, settings.network, utcnow)
+    hook_factory = _ingest_hook_factory(settings)
     applier = None
     if settings.ingest.isolation is IngestIsolation.PROCESS:
         applier = ProcessApplier(

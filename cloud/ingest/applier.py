@@ -36,9 +36,9 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.config import Settings
-from cloud.database import make_engine, make_session_factory
-from cloud.exceptions import DatabaseError
-from cloud.ingest import service
+from cloud.database import make_engine, make_session_factory, transaction, utcnow
+from cloud.exceptions import Conflict, DatabaseError
+from cloud.ingest import quarantine, service
 from cloud.ingest.mqtt import InboundMessage
 from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics, MetricsDelta
@@ -107,7 +107,8 @@ class Pipeline:
     def run(self, batch: Sequence[InboundMessage]) -> tuple[list[dict[str, Any]], list[int]]:
         """Live events and the positions of foreign messages; rejects are counted once the
         batch is committed, so that a retried batch does not count them twice."""
-        decoded, foreign, rejected = [], [], []
+        decoded: list[tuple[int, service.Decoded]] = []
+        foreign, rejected = [], []
         for index, inbound in enumerate(batch):
             try:
                 item = service.decode(inbound, network=self.network, max_payload=self.max_payload)
@@ -116,15 +117,16 @@ class Pipeline:
                 _LOGGER.debug("rejected a message on %s: %s", inbound.topic, exc)
                 continue
             if item is not None:
-                decoded.append(item)
+                decoded.append((index, item))
             elif self.keep_foreign:
                 foreign.append(index)
-        events = self._apply(decoded) if decoded else []
+        events = self._apply_all(batch, decoded) if decoded else []
         for reason in rejected:
             self.metrics.rejects.inc(1, reason=reason)
         return events, foreign
 
-    def _apply(self, decoded: Sequence[service.Decoded]) -> list[dict[str, Any]]:
+    def apply(self, decoded: Sequence[service.Decoded]) -> list[dict[str, Any]]:
+        """Apply decoded messages in one transaction; their live events."""
         return service.apply_batch(
             session_factory=self.session_factory,
             network=self.network,
@@ -133,6 +135,91 @@ class Pipeline:
             metrics=self.metrics,
             hook=self.hook,
         ).events
+
+    def _apply_all(
+        self, batch: Sequence[InboundMessage], decoded: Sequence[tuple[int, service.Decoded]]
+    ) -> list[dict[str, Any]]:
+        """The messages in one transaction; if that fails for a reason a retry would not mend,
+        one by one, setting aside each message that fails on its own (see
+        :mod:`cloud.ingest.quarantine`). A transient DatabaseError goes to the caller, which
+        retries the whole share."""
+        try:
+            return self.apply([item for _, item in decoded])
+        except Exception as exc:  # any failure but the database being away
+            if _transient(exc):
+                raise
+            _LOGGER.error(
+                "an ingest batch of %d messages failed (%s); applying them one by one",
+                len(decoded),
+                quarantine.describe(exc),
+            )
+        events: list[dict[str, Any]] = []
+        for index, item in decoded:
+            try:
+                events.extend(self.apply([item]))
+            except Exception as exc:
+                if _transient(exc):
+                    raise
+                self._set_aside(batch[index], item, exc)
+        return events
+
+    def retry(self, letter_id: int) -> list[dict[str, Any]]:
+        """Apply a dead letter as if it had just arrived and delete it; its live events. When it
+        fails again it stays, one attempt more, and Conflict says why."""
+        with transaction(self.session_factory) as session:
+            topic, payload = quarantine.load(session=session, letter_id=letter_id)
+        try:
+            item = service.decode(
+                InboundMessage(topic, payload, 0, 0, False),
+                network=self.network,
+                max_payload=self.max_payload,
+            )
+        except service.Rejected as exc:
+            raise Conflict(
+                f"the message is refused now ({exc.reason}: {exc}); discard the letter"
+            ) from exc
+        if item is None:
+            raise Conflict(f"the ingest no longer consumes {topic!r}; discard the letter")
+        try:
+            events = self.apply([item])
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            with transaction(self.session_factory) as session:
+                quarantine.failed_again(session=session, letter_id=letter_id, exc=exc, now=utcnow())
+            raise Conflict(f"applying it failed again: {quarantine.describe(exc)}") from exc
+        with transaction(self.session_factory) as session:
+            quarantine.remove(session=session, letter_id=letter_id)
+        return events
+
+    def _set_aside(self, inbound: InboundMessage, item: service.Decoded, exc: Exception) -> None:
+        with transaction(self.session_factory) as session:
+            new = quarantine.set_aside(
+                session=session,
+                topic=inbound.topic,
+                payload=inbound.payload,
+                message_id=item.message.id,
+                unit_id=item.message.unit,
+                exc=exc,
+                now=utcnow(),
+            )
+        _LOGGER.error(
+            "set aside message %s on %s as a dead letter: %s",
+            item.message.id,
+            inbound.topic,
+            quarantine.describe(exc),
+            exc_info=exc,
+        )
+        if new:
+            self.metrics.rejects.inc(1, reason=UNPROCESSABLE)
+
+
+UNPROCESSABLE = "unprocessable"
+"""The reject reason of a valid message set aside as a dead letter."""
+
+
+def _transient(exc: Exception) -> bool:
+    return isinstance(exc, DatabaseError) and exc.transient
 
 
 class ThreadApplier:

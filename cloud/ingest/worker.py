@@ -16,7 +16,7 @@ from cloud.config import Settings
 from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import DatabaseError
-from cloud.ingest import service
+from cloud.ingest import quarantine, service
 from cloud.ingest.applier import AppliedBatch, BatchApplier, Pipeline, ThreadApplier
 from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
@@ -280,14 +280,18 @@ class IngestWorker:
                 _LOGGER.warning("pruning failed: %s", exc.message)
 
     def prune(self) -> None:
-        """Drop expired de-duplication ids, rollups and embedded samples."""
+        """Drop expired de-duplication ids, dead letters, rollups and embedded samples."""
         now = utcnow()
         telemetry = self._settings.telemetry
+        ingest = self._settings.ingest
         with transaction(self._session_factory) as session:
             service.prune_seen(
+                session=session, now=now, retention=timedelta(hours=ingest.dedup_retention_hours)
+            )
+            quarantine.prune(
                 session=session,
                 now=now,
-                retention=timedelta(hours=self._settings.ingest.dedup_retention_hours),
+                retention=timedelta(hours=ingest.dead_letter_retention_hours),
             )
             telemetry_service.prune(
                 session=session,
