@@ -29,6 +29,8 @@ from cloud.auth.models import Actor, PrincipalCreate, Role
 from cloud.config import Settings, load_settings
 from cloud.context import AppContext
 from cloud.database import transaction
+from cloud.ingest.applier import Pipeline
+from cloud.ingest.service import BatchHook
 from cloud.main import build_context, create_app, start_ingest
 from cloud.registry import service as registry_service
 from cloud.registry.models import TechnicianCreate, UnitCreate
@@ -152,6 +154,18 @@ def populate(context: AppContext) -> Tenants:
     tenants.keys["technician"] = make_key(context, "technician", technician_id="tech-plant-a")
     tenants.keys["customer"] = make_key(context, "customer", customer_id="cust-1")
     return tenants
+
+
+def make_pipeline(context: AppContext, hook: BatchHook | None = None) -> Pipeline:
+    """The ingest's decode-and-apply pipeline on ``context``, without foreign topics."""
+    return Pipeline.for_settings(
+        context.settings,
+        session_factory=context.session_factory,
+        sink=context.sink,
+        metrics=context.metrics,
+        hook=hook,
+        keep_foreign=False,
+    )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ maintenance domain plugs in) that raises, and a real constraint violation of the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from cloud.context import AppContext
 from cloud.database import make_session_factory, transaction, utcnow
 from cloud.exceptions import DatabaseError
 from cloud.ingest import quarantine
-from cloud.ingest.applier import UNPROCESSABLE, Pipeline, ProcessApplier, ThreadApplier
+from cloud.ingest.applier import UNPROCESSABLE, ProcessApplier, ThreadApplier
 from cloud.ingest.models import DeadLetter, SeenMessage
 from cloud.ingest.mqtt import InboundMessage
 from cloud.ingest.service import Decoded
@@ -33,6 +33,7 @@ from tests.cloud.conftest import (
     Gateway,
     Tenants,
     eventually,
+    make_pipeline,
     mqtt_settings,
     onboard,
     stored_samples,
@@ -86,34 +87,16 @@ def _letters(context: AppContext) -> list[DeadLetter]:
         return list(session.scalars(select(DeadLetter).order_by(DeadLetter.id)))
 
 
-def _pipeline(context: AppContext, hook: Any) -> Pipeline:
-    return Pipeline.for_settings(
-        context.settings,
-        session_factory=context.session_factory,
-        sink=context.sink,
-        metrics=context.metrics,
-        hook=hook,
-        keep_foreign=False,
-    )
-
-
-@pytest.fixture
-def context(settings: Settings) -> Iterator[AppContext]:
-    context = build_context(settings)
-    onboard(context, "plant-a")
-    yield context
-    context.engine.dispose()
-
-
 def test_a_message_that_fails_alone_is_set_aside_and_the_rest_applied(
-    context: AppContext,
+    plant_context: AppContext,
 ) -> None:
+    context = plant_context
     network = context.settings.network
     batch = [
         _telemetry(network, "plant-a", machine, float(i))
         for i, machine in enumerate(["m1", "m2", POISON, "m1", "m2"])
     ]
-    pipeline = _pipeline(context, poison_hook)
+    pipeline = make_pipeline(context, poison_hook)
 
     events, _ = pipeline.run(batch)
 
@@ -141,11 +124,12 @@ def test_a_message_that_fails_alone_is_set_aside_and_the_rest_applied(
     assert context.metrics.rejects.value(reason=UNPROCESSABLE) == 1
 
 
-def test_a_statement_the_database_refuses_is_set_aside(context: AppContext) -> None:
+def test_a_statement_the_database_refuses_is_set_aside(plant_context: AppContext) -> None:
+    context = plant_context
     network = context.settings.network
     batch = [_telemetry(network, "plant-a", m, 1.0) for m in ("m1", POISON, "m2")]
 
-    _pipeline(context, duplicate_key_hook).run(batch)
+    make_pipeline(context, duplicate_key_hook).run(batch)
 
     (letter,) = _letters(context)
     assert letter.message_id == _message_id(batch[1])
@@ -154,18 +138,23 @@ def test_a_statement_the_database_refuses_is_set_aside(context: AppContext) -> N
     assert len(stored_samples(context.session_factory)) == 2
 
 
-def test_a_database_that_is_away_is_retried_not_set_aside(context: AppContext) -> None:
+def test_a_database_that_is_away_is_retried_not_set_aside(plant_context: AppContext) -> None:
+    context = plant_context
+
     def away(session: Session, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
         raise DatabaseError("database operation failed: OperationalError", transient=True)
 
     batch = [_telemetry(context.settings.network, "plant-a", "m1", 1.0)]
     with pytest.raises(DatabaseError):
-        _pipeline(context, away).run(batch)
+        make_pipeline(context, away).run(batch)
     assert _letters(context) == []
     assert stored_samples(context.session_factory) == []
 
 
-def test_transaction_tells_refused_statements_from_passing_trouble(context: AppContext) -> None:
+def test_transaction_tells_refused_statements_from_passing_trouble(
+    plant_context: AppContext,
+) -> None:
+    context = plant_context
     with pytest.raises(DatabaseError) as refused, transaction(context.session_factory) as session:
         for _ in range(2):
             session.execute(insert(SeenMessage).values(id="Y" * 26, received_at=utcnow()))
@@ -202,7 +191,7 @@ async def test_the_ingest_goes_on_past_a_message_it_cannot_apply(
             keep_foreign=False,
         )
     else:
-        applier = ThreadApplier(_pipeline(context, poison_hook))
+        applier = ThreadApplier(make_pipeline(context, poison_hook))
     worker = IngestWorker(
         settings=settings,
         session_factory=context.session_factory,
@@ -310,7 +299,8 @@ def test_coordinators_list_retry_and_discard_dead_letters(
     )
 
 
-def test_dead_letters_past_their_retention_are_pruned(context: AppContext) -> None:
+def test_dead_letters_past_their_retention_are_pruned(plant_context: AppContext) -> None:
+    context = plant_context
     inbound = _telemetry(context.settings.network, "plant-a", "m1", 1.0)
     _set_aside(context, inbound)
     with transaction(context.session_factory) as session:

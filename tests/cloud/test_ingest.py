@@ -23,7 +23,6 @@ from cloud.context import AppContext
 from cloud.ingest.applier import (
     AppliedBatch,
     BatchApplier,
-    Pipeline,
     ProcessApplier,
     ThreadApplier,
 )
@@ -39,6 +38,7 @@ from protocols import codec, messages, topics
 from tests.cloud.conftest import (
     Gateway,
     eventually,
+    make_pipeline,
     mqtt_settings,
     onboard,
     retained_coordinator_state,
@@ -388,16 +388,7 @@ def test_lanes_past_the_remembered_units_hash_the_rest(monkeypatch: pytest.Monke
 
 
 def _thread_applier(context: AppContext) -> ThreadApplier:
-    return ThreadApplier(
-        Pipeline.for_settings(
-            context.settings,
-            session_factory=context.session_factory,
-            sink=context.sink,
-            metrics=context.metrics,
-            hook=None,
-            keep_foreign=False,
-        )
-    )
+    return ThreadApplier(make_pipeline(context))
 
 
 def _recorded_acks(worker: IngestWorker, monkeypatch: pytest.MonkeyPatch) -> list[int]:
