@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import traceback
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -48,43 +49,46 @@ def set_aside(
 ) -> bool:
     """Keep the message with its error; True when it was not set aside before (a message that
     fails again, redelivered or retried, counts one more attempt on its letter)."""
-    error = describe(exc)
-    trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LENGTH:]
-    if message_id is not None:
-        existing = session.scalar(select(DeadLetter.id).where(DeadLetter.message_id == message_id))
-        if existing is not None:
-            _failed_again(session, existing, error, trace, now)
-            return False
-    values = {
-        "message_id": message_id,
-        "unit_id": unit_id,
-        "topic": topic,
-        "payload": payload,
-        "error": error,
-        "traceback": trace,
-        "attempts": 1,
-        "first_failed_at": now,
-        "last_failed_at": now,
-    }
-    # Two workers may set the same redelivered message aside at once: the second one's insert
-    # does nothing, and its letter already tells the story.
-    statement = insert_for(session)(DeadLetter).values(values)
-    if message_id is not None:
-        statement = statement.on_conflict_do_nothing(index_elements=["message_id"])
-    return session.execute(statement.returning(DeadLetter.id)).first() is not None
+    error, trace = describe(exc), _traceback(exc)
+    insert = insert_for(session)(DeadLetter).values(
+        message_id=message_id,
+        unit_id=unit_id,
+        topic=topic,
+        payload=payload,
+        error=error,
+        traceback=trace,
+        attempts=1,
+        first_failed_at=now,
+        last_failed_at=now,
+    )
+    statement = insert
+    if message_id is not None:  # one letter per message: an upsert, safe with two workers
+        statement = insert.on_conflict_do_update(
+            index_elements=["message_id"], set_=_attempt(error, trace, now)
+        )
+    return session.execute(statement.returning(DeadLetter.attempts)).scalar_one() == 1
 
 
 def failed_again(*, session: Session, letter_id: int, exc: BaseException, now: datetime) -> None:
-    trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LENGTH:]
-    _failed_again(session, letter_id, describe(exc), trace, now)
-
-
-def _failed_again(session: Session, letter_id: int, error: str, trace: str, now: datetime) -> None:
     session.execute(
         update(DeadLetter)
         .where(DeadLetter.id == letter_id)
-        .values(attempts=DeadLetter.attempts + 1, error=error, traceback=trace, last_failed_at=now)
+        .values(_attempt(describe(exc), _traceback(exc), now))
     )
+
+
+def _attempt(error: str, trace: str, now: datetime) -> dict[str, Any]:
+    """The columns one more failed attempt changes."""
+    return {
+        "attempts": DeadLetter.attempts + 1,
+        "error": error,
+        "traceback": trace,
+        "last_failed_at": now,
+    }
+
+
+def _traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))[-TRACEBACK_LENGTH:]
 
 
 def list_letters(*, session: Session, actor: Actor, limit: int) -> list[DeadLetter]:
