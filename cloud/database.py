@@ -121,6 +121,17 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 _PERMANENT = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
 """Errors of the statement and its values: running it again fails again."""
+_SQLITE_ERROR = 1
+"""SQLite's primary code for an SQL error (no such table or column, syntax): the driver reports
+it as OperationalError, as it does a busy, full or unopenable database, which pass."""
+
+
+def _transient(exc: SQLAlchemyError) -> bool:
+    """Whether running the statement again may succeed (the database was away or busy)."""
+    if isinstance(exc, _PERMANENT):
+        return False
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code is None or code & 0xFF != _SQLITE_ERROR
 
 
 @contextmanager
@@ -134,7 +145,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.rollback()
         raise DatabaseError(
             f"database operation failed: {exc.__class__.__name__}",
-            transient=not isinstance(exc, _PERMANENT),
+            transient=_transient(exc),
         ) from exc
     except BaseException:
         session.rollback()

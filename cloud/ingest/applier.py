@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,7 @@ from cloud.ingest.mqtt import InboundMessage
 from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics, MetricsDelta
 from cloud.telemetry.sink import TelemetrySink, make_sink
+from protocols import topics
 
 _LOGGER = logging.getLogger(__name__)
 HookFactory = Callable[[], service.BatchHook]
@@ -105,10 +106,11 @@ class Pipeline:
         )
 
     def run(self, batch: Sequence[InboundMessage]) -> tuple[list[dict[str, Any]], list[int]]:
-        """Live events and the positions of foreign messages; rejects are counted once the
-        batch is committed, so that a retried batch does not count them twice."""
+        """Live events and the positions of foreign messages. Rejects are counted, and messages
+        the decoder fails on are set aside, once the batch is committed: a batch retried after
+        the database was away neither counts them twice nor keeps them twice."""
         decoded: list[tuple[int, service.Decoded]] = []
-        foreign, rejected = [], []
+        foreign, rejected, broken = [], [], []
         for index, inbound in enumerate(batch):
             try:
                 item = service.decode(inbound, network=self.network, max_payload=self.max_payload)
@@ -116,25 +118,35 @@ class Pipeline:
                 rejected.append(exc.reason)
                 _LOGGER.debug("rejected a message on %s: %s", inbound.topic, exc)
                 continue
+            except Exception as exc:  # a decoder bug: the message may well be valid
+                broken.append((inbound, None, exc))
+                continue
             if item is not None:
                 decoded.append((index, item))
             elif self.keep_foreign:
                 foreign.append(index)
         events = self._apply_all(batch, decoded) if decoded else []
+        if broken:
+            self._set_aside(broken)
         for reason in rejected:
             self.metrics.rejects.inc(1, reason=reason)
         return events, foreign
 
     def apply(self, decoded: Sequence[service.Decoded]) -> list[dict[str, Any]]:
-        """Apply decoded messages in one transaction; their live events."""
-        return service.apply_batch(
+        """Apply decoded messages in one transaction; their live events. What they count
+        (messages, samples, duplicates, stale, unknown units) reaches :attr:`metrics` only when
+        the transaction committed, so a batch applied again counts once."""
+        tally = Metrics()
+        events = service.apply_batch(
             session_factory=self.session_factory,
             network=self.network,
             batch=decoded,
             sink=self.sink,
-            metrics=self.metrics,
+            metrics=tally,
             hook=self.hook,
         ).events
+        self.metrics.merge(tally.drain())
+        return events
 
     def _apply_all(
         self, batch: Sequence[InboundMessage], decoded: Sequence[tuple[int, service.Decoded]]
@@ -154,13 +166,15 @@ class Pipeline:
                 quarantine.describe(exc),
             )
         events: list[dict[str, Any]] = []
+        failed = []
         for index, item in decoded:
             try:
                 events.extend(self.apply([item]))
             except Exception as exc:
                 if _transient(exc):
                     raise
-                self._set_aside(batch[index], item, exc)
+                failed.append((batch[index], item, exc))
+        self._set_aside(failed)
         return events
 
     def retry(self, letter_id: int) -> list[dict[str, Any]]:
@@ -178,6 +192,8 @@ class Pipeline:
             raise Conflict(
                 f"the message is refused now ({exc.reason}: {exc}); discard the letter"
             ) from exc
+        except Exception as exc:
+            self._failed_again(letter_id, exc)
         if item is None:
             raise Conflict(f"the ingest no longer consumes {topic!r}; discard the letter")
         try:
@@ -185,33 +201,54 @@ class Pipeline:
         except Exception as exc:
             if _transient(exc):
                 raise
-            with transaction(self.session_factory) as session:
-                quarantine.failed_again(session=session, letter_id=letter_id, exc=exc, now=utcnow())
-            raise Conflict(f"applying it failed again: {quarantine.describe(exc)}") from exc
+            self._failed_again(letter_id, exc)
         with transaction(self.session_factory) as session:
             quarantine.remove(session=session, letter_id=letter_id)
         return events
 
-    def _set_aside(self, inbound: InboundMessage, item: service.Decoded, exc: Exception) -> None:
+    def _failed_again(self, letter_id: int, exc: Exception) -> NoReturn:
         with transaction(self.session_factory) as session:
-            new = quarantine.set_aside(
-                session=session,
-                topic=inbound.topic,
-                payload=inbound.payload,
-                message_id=item.message.id,
-                unit_id=item.message.unit,
-                exc=exc,
-                now=utcnow(),
+            quarantine.failed_again(session=session, letter_id=letter_id, exc=exc, now=utcnow())
+        raise Conflict(f"applying it failed again: {quarantine.describe(exc)}") from exc
+
+    def _set_aside(
+        self, failed: Sequence[tuple[InboundMessage, service.Decoded | None, Exception]]
+    ) -> None:
+        """Keep each message with the error it failed on, all in one transaction; ``None`` for a
+        message that failed in the decoder, whose id is not known."""
+        if not failed:
+            return
+        now = utcnow()
+        with transaction(self.session_factory) as session:
+            new = [
+                quarantine.set_aside(
+                    session=session,
+                    topic=inbound.topic,
+                    payload=inbound.payload,
+                    message_id=None if item is None else item.message.id,
+                    unit_id=_unit_of(inbound) if item is None else item.message.unit,
+                    exc=exc,
+                    now=now,
+                )
+                for inbound, item, exc in failed
+            ]
+        for inbound, _, exc in failed:
+            _LOGGER.error(
+                "set aside a message on %s as a dead letter: %s",
+                inbound.topic,
+                quarantine.describe(exc),
+                exc_info=exc,
             )
-        _LOGGER.error(
-            "set aside message %s on %s as a dead letter: %s",
-            item.message.id,
-            inbound.topic,
-            quarantine.describe(exc),
-            exc_info=exc,
-        )
-        if new:
-            self.metrics.rejects.inc(1, reason=UNPROCESSABLE)
+        if any(new):
+            self.metrics.rejects.inc(sum(new), reason=UNPROCESSABLE)
+
+
+def _unit_of(inbound: InboundMessage) -> str | None:
+    """The unit a message's topic names, if it names one."""
+    try:
+        return topics.parse(inbound.topic).unit
+    except Exception:  # the topic parser may be what failed
+        return None
 
 
 UNPROCESSABLE = "unprocessable"

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import make_session_factory, transaction, utcnow
-from cloud.exceptions import DatabaseError
+from cloud.exceptions import Conflict, DatabaseError
 from cloud.ingest import quarantine
 from cloud.ingest.applier import UNPROCESSABLE, ProcessApplier, ThreadApplier
 from cloud.ingest.models import DeadLetter, SeenMessage
@@ -138,6 +138,82 @@ def test_a_statement_the_database_refuses_is_set_aside(plant_context: AppContext
     assert len(stored_samples(context.session_factory)) == 2
 
 
+def test_what_a_batch_counts_is_counted_once_when_it_is_applied_again(
+    plant_context: AppContext,
+) -> None:
+    """Duplicates and unknown units of a batch that fails and is then applied one by one, or
+    that is retried after the database was away, are counted once: the counts of a rolled-back
+    transaction are dropped with it."""
+    context = plant_context
+    network = context.settings.network
+    pipeline = make_pipeline(context)
+    seen = _telemetry(network, "plant-a", "m1", 1.0)
+    pipeline.run([seen])
+    assert context.metrics.messages.value(kind="telemetry") == 1
+
+    batch = [
+        seen,
+        _telemetry(network, "nobody", "m1", 2.0),
+        _telemetry(network, "plant-a", POISON, 3.0),
+    ]
+    make_pipeline(context, poison_hook).run(batch)
+    assert context.metrics.ignored.value(reason="duplicate") == 1
+    assert context.metrics.rejects.value(reason="unknown_unit") == 1
+    assert context.metrics.rejects.value(reason=UNPROCESSABLE) == 1
+    assert context.metrics.messages.value(kind="telemetry") == 1  # the poison's did not commit
+
+    away_once = iter([True])
+
+    def away_then_back(session: Session, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
+        if next(away_once, False):
+            raise DatabaseError("database operation failed: OperationalError", transient=True)
+        return []
+
+    again = make_pipeline(context, away_then_back)
+    fresh = [seen, _telemetry(network, "plant-a", "m2", 4.0)]
+    with pytest.raises(DatabaseError):
+        again.run(fresh)
+    again.run(fresh)  # the worker's retry of the unacknowledged share
+    assert context.metrics.ignored.value(reason="duplicate") == 2
+    assert context.metrics.messages.value(kind="telemetry") == 2
+    assert context.metrics.samples.value() == 2
+
+
+def test_a_message_the_decoder_fails_on_is_set_aside_after_the_batch(
+    plant_context: AppContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decoder bug (an exception that is not the protocol's refusal) sets the message aside
+    with its topic and bytes instead of stopping the batch; its retry fails the same way until
+    the decoder is mended."""
+    context = plant_context
+    network = context.settings.network
+    batch = [_telemetry(network, "plant-a", m, 1.0) for m in ("m1", POISON, "m2")]
+    real_decode = codec.decode_for_topic
+
+    def buggy(kind: topics.TopicKind, payload: bytes, **kwargs: Any) -> messages.Envelope:
+        if payload == batch[1].payload:
+            raise KeyError("decoder bug")
+        return real_decode(kind, payload, **kwargs)
+
+    monkeypatch.setattr(codec, "decode_for_topic", buggy)
+    pipeline = make_pipeline(context)
+    events, _ = pipeline.run(batch)
+
+    assert {event["machine"] for event in events} == {"m1", "m2"}
+    (letter,) = _letters(context)
+    assert (letter.topic, letter.payload) == (batch[1].topic, batch[1].payload)
+    assert letter.message_id is None and letter.unit_id == "plant-a"
+    assert letter.error == "KeyError: 'decoder bug'"
+    assert context.metrics.rejects.value(reason=UNPROCESSABLE) == 1
+
+    with pytest.raises(Conflict, match="KeyError"):
+        pipeline.retry(letter.id)
+    assert _letters(context)[0].attempts == 2
+    monkeypatch.setattr(codec, "decode_for_topic", real_decode)
+    assert [event["machine"] for event in pipeline.retry(letter.id)] == [POISON]
+    assert _letters(context) == []
+
+
 def test_a_database_that_is_away_is_retried_not_set_aside(plant_context: AppContext) -> None:
     context = plant_context
 
@@ -159,6 +235,9 @@ def test_transaction_tells_refused_statements_from_passing_trouble(
         for _ in range(2):
             session.execute(insert(SeenMessage).values(id="Y" * 26, received_at=utcnow()))
     assert refused.value.transient is False
+    with pytest.raises(DatabaseError) as missing, transaction(context.session_factory) as session:
+        session.execute(text("SELECT * FROM no_such_table"))
+    assert missing.value.transient is False  # SQLite says OperationalError, PostgreSQL Programming
     url = context.engine.url  # a server nobody listens on, a file that cannot be opened:
     postgresql = context.engine.dialect.name == "postgresql"
     engine = create_engine(url.set(port=1) if postgresql else url.set(database="/no/such/x.db"))
