@@ -116,6 +116,23 @@ class OrdersSettings(BaseModel):
     )
 
 
+class BusMode(StrEnum):
+    AUTO = "auto"
+    """On in a process that is one of several: an API-only ``serve`` (``ingest.enabled: false``),
+    a ``glonet cloud ingest`` worker, or any process that shares the subscription
+    (``mqtt.share_group``)."""
+    ON = "on"
+    OFF = "off"
+
+
+class EventSettings(BaseModel):
+    bus: BusMode = Field(
+        default=BusMode.AUTO,
+        description="share live events (the SSE stream's) with the other coordinator processes"
+        " over the broker: auto = when this process is one of several",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the coordinator process needs to know."""
 
@@ -134,6 +151,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.codesign.families import ProductFamily
 from cloud.config import Settings
 from cloud.dispatch.worker import Dispatcher
+from cloud.event_bus import EventBus
 from cloud.events import EventBroadcaster
 from cloud.ingest.applier import Pipeline
 from cloud.ingest.worker import IngestWorker
@@ -29,6 +30,8 @@ class AppContext:
     ingest: IngestWorker | None = None
     families: dict[str, ProductFamily] = field(default_factory=dict)
     dispatcher: Dispatcher | None = None
+    event_bus: EventBus | None = None
+    """The other coordinator processes' live events (:mod:`cloud.event_bus`), when it runs."""
     pipeline: Pipeline | None = None
     """Decodes and applies a message in this process, as the ingest would (a dead letter's
     retry)."""

@@ -1,4 +1,5 @@
-"""In-process fan-out of live events to server-sent-event streams (any domain may publish).
+"""In-process fan-out of live events to server-sent-event streams (any domain may publish);
+:mod:`cloud.event_bus` carries them to the other coordinator processes.
 
 Each subscriber has a bounded queue; a subscriber too slow to keep up loses its oldest events
 rather than slowing the publisher (the page reloads state on reconnect anyway).
@@ -20,13 +21,25 @@ class EventBroadcaster:
     def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._queue_size = queue_size
         self._subscribers: set[asyncio.Queue[Event]] = set()
+        self._relay: Callable[[Event], None] | None = None
 
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    def relay_to(self, relay: Callable[[Event], None] | None) -> None:
+        """Also hand every event published here to ``relay`` (the bus to the other coordinator
+        processes, :mod:`cloud.event_bus`); None stops."""
+        self._relay = relay
+
     def publish(self, event: Event) -> None:
-        """Hand ``event`` to every subscriber; call from the event loop."""
+        """Hand ``event`` to every subscriber here and to the relay; call from the event loop."""
+        self.deliver(event)
+        if self._relay is not None:
+            self._relay(event)
+
+    def deliver(self, event: Event) -> None:
+        """Hand ``event`` to this process's subscribers only (one that came over the relay)."""
         for queue in self._subscribers:
             if queue.full():
                 queue.get_nowait()

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from cloud import event_bus
 from cloud.auth.views import router as auth_router
 from cloud.codesign.families import FamilyError, ProductFamily, load_families
 from cloud.codesign.views import router as codesign_router
@@ -110,6 +111,21 @@ def start_dispatcher(context: AppContext) -> Dispatcher:
     return dispatcher
 
 
+async def start_event_bus(context: AppContext, *, ingest_only: bool = False) -> None:
+    """Join the other coordinator processes' live events when this process is one of several
+    (``events.bus``); ``ingest_only`` for ``glonet cloud ingest``."""
+    settings = context.settings
+    if not event_bus.wanted(settings, ingest_only=ingest_only):
+        return
+    context.event_bus = event_bus.EventBus(
+        settings=settings.mqtt,
+        network=settings.network,
+        broadcaster=context.broadcaster,
+        metrics=context.metrics,
+    )
+    await context.event_bus.start()
+
+
 def start_ingest(context: AppContext) -> IngestWorker:
     settings = context.settings
     hook_factory = _ingest_hook_factory(settings)
@@ -137,6 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await start_event_bus(context)
         if settings.ingest.enabled:
             context.ingest = start_ingest(context)
             await context.ingest.start()
@@ -150,6 +167,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await context.dispatcher.stop()
             if context.ingest is not None:
                 await context.ingest.stop()
+            if context.event_bus is not None:
+                await context.event_bus.stop()
             context.sink.close()
             context.engine.dispose()
 

@@ -6,6 +6,11 @@ Layout (Unified-Namespace style, versioned)::
     glonet/v1/{network}/{unit}/{machine}/capacity|telemetry|job|alarm
     glonet/v1/{network}/coordinator/state
     glonet/v1/{network}/technicians/{technician}/alerts|replies
+
+and, outside the network's tree (so the ingest never receives it), the coordinator processes'
+own live-event bus::
+
+    glonet/coordinator/v1/{network}/events/{origin}
 """
 
 from __future__ import annotations
@@ -117,6 +122,16 @@ def coordinator_state(network: str) -> str:
     return f"{_base(network)}/{COORDINATOR}/state"
 
 
+def coordinator_events(network: str, origin: str) -> str:
+    """Where one coordinator process shares its live events with the others (``origin`` names
+    the process, so that it can skip its own); not under :func:`network_filter`."""
+    return f"{_events_base(network)}/{validate_identifier(origin, 'event origin')}"
+
+
+def _events_base(network: str) -> str:
+    return f"{ROOT}/{COORDINATOR}/{VERSION}/{validate_identifier(network, 'network id')}/events"
+
+
 def _technician_topic(network: str, technician: str, kind: TopicKind) -> str:
     technician_id = validate_identifier(technician, "technician id")
     return f"{_base(network)}/{TECHNICIANS}/{technician_id}/{kind.value}"
@@ -199,6 +214,11 @@ def _kind(suffix: str, allowed: frozenset[TopicKind], topic: str) -> TopicKind:
 def network_filter(network: str) -> str:
     """Everything in one network (what the coordinator's ingest subscribes to)."""
     return f"{_base(network)}/#"
+
+
+def coordinator_events_filter(network: str) -> str:
+    """Every coordinator process's live events."""
+    return f"{_events_base(network)}/+"
 
 
 def unit_filter(network: str, unit: str) -> str:

@@ -97,6 +97,7 @@ def acl_file(
                 f"user {coordinator_user}",
                 f"topic read {topics.network_filter(network)}",
                 f"topic write {topics.coordinator_state(network)}",
+                f"topic readwrite {topics.coordinator_events_filter(network)}",
                 *(f"topic write {topics.command(network, unit)}" for unit in unit_ids),
                 *(f"topic write {topics.technician_alerts(network, t)}" for t in technician_ids),
             ]

@@ -1,4 +1,5 @@
-"""The coordinator's one MQTT client: the only module that touches paho.
+"""The coordinator's MQTT clients (the ingest's, the live-event bus's): the only module that
+touches paho.
 
 paho runs its network loop in its own thread; its callback only queues a message, and the ingest
 takes what arrived when it is ready for more (:meth:`MqttLink.receive`). The loop is woken only
@@ -43,13 +44,16 @@ class Outbound:
     topic: str
     payload: bytes
     retain: bool = False
+    qos: int = topics.QOS
 
 
 class MqttLink:
     """Connects, (re)subscribes, publishes ``on_connect`` messages, and forwards messages.
 
     ``on_state(True)`` is called once the broker confirmed the subscriptions, ``on_state(False)``
-    when the connection is lost.
+    when the connection is lost. A ``persistent`` link (the ingest's) keeps its session and
+    subscriptions at the broker while it is away, so nothing published meanwhile is lost; the
+    others start afresh at each connection and subscribe with ``qos``.
     """
 
     def __init__(
@@ -57,12 +61,15 @@ class MqttLink:
         settings: MqttSettings,
         *,
         subscriptions: Sequence[str],
-        will: Outbound,
+        will: Outbound | None,
         on_connect: Callable[[], Sequence[Outbound]],
         on_state: Callable[[bool], None] = lambda ready: None,
+        persistent: bool = True,
+        qos: int = topics.QOS,
     ) -> None:
         self._settings = settings
         self._subscriptions = list(subscriptions)
+        self._qos = qos
         self._on_connect_messages = on_connect
         self._on_state = on_state
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -73,10 +80,11 @@ class MqttLink:
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
-            clean_session=False,
+            clean_session=not persistent,
             manual_ack=True,
         )
-        self._client.will_set(will.topic, will.payload, qos=topics.QOS, retain=will.retain)
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
         if settings.tls_ca_file:
@@ -152,7 +160,7 @@ class MqttLink:
 
     def _publish(self, message: Outbound) -> paho.MQTTMessageInfo:
         return self._client.publish(
-            message.topic, message.payload, qos=topics.QOS, retain=message.retain
+            message.topic, message.payload, qos=message.qos, retain=message.retain
         )
 
     # paho thread ------------------------------------------------------------------------------
@@ -164,7 +172,7 @@ class MqttLink:
             _LOGGER.warning("broker refused the connection: %s", reason)
             return
         _LOGGER.info("connected to the broker at %s:%s", self._settings.host, self._settings.port)
-        client.subscribe([(topic, topics.QOS) for topic in self._subscriptions])
+        client.subscribe([(topic, self._qos) for topic in self._subscriptions])
         for message in self._on_connect_messages():
             self._publish(message)
 

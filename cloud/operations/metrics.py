@@ -150,6 +150,11 @@ class Metrics:
         self.sink_writes = Counter(
             "glonet_sink_writes_total", "telemetry sink batch outcomes, by sink and result"
         )
+        self.event_bus = Counter(
+            "glonet_event_bus_events_total",
+            "live events shared with the other coordinator processes, by direction"
+            " (sent, lost while the broker was away, received for this process's listeners)",
+        )
         self.sse_clients = Gauge("glonet_sse_clients", "connected server-sent-event clients")
         self.http_requests = Histogram(
             "glonet_http_request_seconds", "HTTP request latency, by method and status class"

@@ -91,7 +91,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def ingest_command(args: argparse.Namespace) -> int:
     _json_logs(args)
-    from cloud.main import build_context, start_dispatcher, start_ingest
+    from cloud.main import build_context, start_dispatcher, start_event_bus, start_ingest
     from cloud.maintenance import worker as maintenance_worker
     from cloud.operations.memory import settle_after_startup
 
@@ -99,6 +99,7 @@ def ingest_command(args: argparse.Namespace) -> int:
     settings = context.settings
 
     async def run() -> None:
+        await start_event_bus(context, ingest_only=True)
         worker = context.ingest = start_ingest(context)
         await worker.start()
         maintenance = None
@@ -125,6 +126,8 @@ def ingest_command(args: argparse.Namespace) -> int:
         if context.dispatcher is not None:
             await context.dispatcher.stop()
         await worker.stop()
+        if context.event_bus is not None:
+            await context.event_bus.stop()
 
     asyncio.run(run())
     context.sink.close()

@@ -61,6 +61,7 @@ def settings_factory(db_url: str, tmp_path: Path, network: str) -> Callable[...,
             "data_dir": tmp_path,
             "database_url": db_url,
             "ingest": {"enabled": False},
+            "events": {"bus": "off"},  # auto would join a bus on the default broker
         }
         values.update(overrides)
         return load_settings(None, **values)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -38,3 +39,46 @@ def _healthy(base_url: str) -> bool:
         return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def stream_events(
+    base_url: str,
+    headers: dict[str, str],
+    *,
+    once_connected: Callable[[], None],
+    until: Callable[[dict[str, Any]], bool],
+    timeout: float = 15.0,
+) -> list[dict[str, Any]]:
+    """Open ``/api/events``, call ``once_connected`` (publish something), and return the events
+    that arrive up to and including the first one ``until`` accepts."""
+    seen: list[dict[str, Any]] = []
+    with httpx.stream("GET", f"{base_url}/api/events", headers=headers, timeout=timeout) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == ": connected"
+        once_connected()
+        for line in lines:
+            if line.startswith("data: "):
+                seen.append(json.loads(line[len("data: ") :]))
+                if until(seen[-1]):
+                    break
+    return seen
+
+
+def capacity_events_for_plant_a(
+    base_url: str,
+    headers: dict[str, str],
+    gateways: Callable[[str], Any],
+    *,
+    before: Callable[[], None] = lambda: None,
+) -> list[dict[str, Any]]:
+    """The events a stream opened with ``headers`` gets when plant-b, then plant-a report
+    capacity (``before`` runs once the stream is open), up to plant-a's."""
+
+    def publish() -> None:
+        before()
+        gateways("plant-b").capacity("m1", state="Executing")
+        gateways("plant-a").capacity("m1", state="NotExecuting")
+
+    return stream_events(
+        base_url, headers, once_connected=publish, until=lambda e: e["unit_id"] == "plant-a"
+    )

@@ -190,3 +190,27 @@ def test_a_technician_reads_only_its_own_alerts(
     finally:
         coordinator_client.close()
         tech_a.close()
+
+
+def test_only_the_coordinator_shares_live_events(
+    secured_broker: tuple[MosquittoBroker, dict[str, str], str],
+) -> None:
+    """The coordinator processes' event bus passes the generated ACL; a gateway can neither
+    read the events (every plant's) nor forge one."""
+    broker, passwords, network = secured_broker
+    coordinator_client = Client(broker, "coordinator-svc", "coord-pass")
+    plant_a = Client(broker, "plant-a", passwords["plant-a"])
+    try:
+        assert coordinator_client.connected.wait(5) and plant_a.connected.wait(5)
+        assert coordinator_client.subscribe(topics.coordinator_events_filter(network)) == 1
+        plant_a.subscribe(topics.coordinator_events_filter(network))
+        plant_a.subscribe(topics.command(network, "plant-a"))
+
+        plant_a.publish(topics.coordinator_events(network, "forged"), b"forged")
+        coordinator_client.publish(topics.coordinator_events(network, "process1"), b"shared")
+        assert coordinator_client.wait_for(b"shared") == [b"shared"]
+        coordinator_client.publish(topics.command(network, "plant-a"), b"after")
+        assert plant_a.wait_for(b"after") == [b"after"]  # the shared events never reached it
+    finally:
+        coordinator_client.close()
+        plant_a.close()

@@ -3,13 +3,11 @@ a machine's page with its telemetry chart."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -17,7 +15,7 @@ from cloud.config import Settings
 from glonet.broker import MosquittoBroker, free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Gateway, Tenants, mqtt_settings, populate
-from tests.cloud.serving import serve
+from tests.cloud.serving import capacity_events_for_plant_a, serve
 
 pytestmark = pytest.mark.integration
 
@@ -104,23 +102,17 @@ def test_event_stream_carries_only_the_callers_units(
     served: tuple[str, Tenants], gateways: Callable[[str], Gateway]
 ) -> None:
     base_url, tenants = served
-    seen: list[dict] = []
-    headers = tenants.headers("plant-a")
     pool = tenants.context.engine.pool
     # Connections held for good before the stream opens (on PostgreSQL the scheduler's advisory
     # lock keeps one); the open stream must not add to them.
     held = _settled_checkouts(pool)
-    with httpx.stream("GET", f"{base_url}/api/events", headers=headers, timeout=10) as stream:
-        lines = stream.iter_lines()
-        assert next(lines) == ": connected"
-        assert _settled_checkouts(pool) == held  # the stream holds no connection
-        gateways("plant-b").capacity("m1", state="Executing")
-        gateways("plant-a").capacity("m1", state="NotExecuting")
-        for line in lines:
-            if line.startswith("data: "):
-                seen.append(json.loads(line[len("data: ") :]))
-                if seen[-1]["unit_id"] == "plant-a":
-                    break
+
+    def stream_holds_no_connection() -> None:
+        assert _settled_checkouts(pool) == held
+
+    seen = capacity_events_for_plant_a(
+        base_url, tenants.headers("plant-a"), gateways, before=stream_holds_no_connection
+    )
     assert [event["unit_id"] for event in seen] == ["plant-a"]
     assert seen[0]["type"] == "capacity" and seen[0]["state"] == "NotExecuting"
 
