@@ -105,18 +105,26 @@ class IngestWorker:
         self._metrics = metrics
         self._broadcaster = broadcaster
         self._tasks: list[asyncio.Task[None]] = []
+        self._state_topic = topics.coordinator_state(self._network)
+        self._last_state_id: str | None = None
+        self._saying_online: asyncio.Task[None] | None = None
         self._link = MqttLink(
             settings.mqtt,
-            subscriptions=[self._subscription()],
+            subscriptions=self._subscriptions(),
             will=self._availability(UnitStatus.OFFLINE, "connection lost"),
             on_connect=self._on_connect,
             on_state=lambda up: metrics.mqtt_connected.set(1 if up else 0),
         )
 
-    def _subscription(self) -> str:
+    def _subscriptions(self) -> list[str]:
+        """The network's topics; in shared mode also the coordinator state, directly: every
+        worker must see another's farewell or will (see :meth:`_watch_coordinator_state`), not
+        the one the broker hands a shared message to."""
         network_filter = topics.network_filter(self._network)
         group = self._settings.mqtt.share_group
-        return topics.shared(group, network_filter) if group else network_filter
+        if not group:
+            return [network_filter]
+        return [topics.shared(group, network_filter), self._state_topic]
 
     def _availability(self, state: UnitStatus, reason: str | None = None) -> Outbound:
         with transaction(self._session_factory) as session:
@@ -157,7 +165,7 @@ class IngestWorker:
             asyncio.create_task(self._consume(), name="ingest-consume"),
             asyncio.create_task(self._prune_periodically(), name="ingest-prune"),
         ]
-        _LOGGER.info("ingest subscribed to %s", self._subscription())
+        _LOGGER.info("ingest subscribed to %s", ", ".join(self._subscriptions()))
 
     async def wait_subscribed(self, timeout: float = 10.0) -> bool:
         return await asyncio.to_thread(self._link.wait_subscribed, timeout)
@@ -176,6 +184,9 @@ class IngestWorker:
         await self._applier.stop()
 
     async def _cancel_tasks(self) -> None:
+        if self._saying_online is not None:
+            self._tasks.append(self._saying_online)
+            self._saying_online = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -202,6 +213,7 @@ class IngestWorker:
             while True:
                 await slots.acquire()
                 batch = await self._next_batch()
+                self._watch_coordinator_state(batch)
                 shares = [
                     asyncio.create_task(self._apply(share, lane))
                     for lane, share in lanes.split(batch)
@@ -235,6 +247,39 @@ class IngestWorker:
             for event in events:
                 self._broadcaster.publish(event)
             slots.release()
+
+    def _watch_coordinator_state(self, batch: Sequence[InboundMessage]) -> None:
+        """The coordinator state is one retained message for all workers: when one stops (its
+        farewell) or dies (its will) while this one runs, the broker would keep telling the
+        gateways "offline", and they hold their outboxes. A running worker says "online" again.
+        Retained copies are old news (this worker said "online" when it connected); its own
+        farewell never reaches it (it stops consuming first)."""
+        for inbound in batch:
+            if inbound.topic != self._state_topic or inbound.retain:
+                continue
+            try:
+                state = codec.decode(inbound.payload, expected=messages.CoordinatorState)
+            except ProtocolError:
+                continue
+            if state.id == self._last_state_id:  # in shared mode it may come twice
+                continue
+            self._last_state_id = state.id
+            if state.body.state is UnitStatus.OFFLINE and self._saying_online is None:
+                _LOGGER.info(
+                    "another coordinator worker said offline (%s); saying online again",
+                    state.body.reason,
+                )
+                self._saying_online = asyncio.create_task(self._say_online())
+
+    async def _say_online(self) -> None:
+        try:
+            online = await asyncio.to_thread(self._availability, UnitStatus.ONLINE)
+            if not self._link.publish(online):
+                _LOGGER.warning("the broker is away; it gets the online state on reconnecting")
+        except DatabaseError as exc:
+            _LOGGER.warning("could not say online again: %s", exc.message)
+        finally:
+            self._saying_online = None
 
     def publish(self, topic: str, payload: bytes) -> bool:
         """Publish another domain's message (QoS 1) with the coordinator's client; False while

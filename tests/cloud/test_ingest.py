@@ -275,6 +275,64 @@ async def test_a_shared_worker_asks_members_for_a_rebirth_when_it_connects(
         context.engine.dispose()
 
 
+async def test_the_coordinator_stays_online_while_one_of_its_workers_runs(
+    settings_factory: Callable[..., Settings], running_mosquitto: MosquittoBroker, network: str
+) -> None:
+    """One retained state for all workers: a worker that stops (farewell) or dies (will) must not
+    leave "offline" for the gateways, which would hold their outboxes, while another runs."""
+    contexts = []
+    for name in ("one", "two", "three"):
+        client_id = f"state-{name}-{uuid.uuid4().hex[:6]}"
+        settings = settings_factory(
+            mqtt=mqtt_settings(running_mosquitto, client_id, share_group="ingest"),
+            ingest={"isolation": "thread"},
+        )
+        context = build_context(settings)
+        context.ingest = start_ingest(context)
+        await context.ingest.start()
+        assert await context.ingest.wait_subscribed()
+        contexts.append(context)
+    one, two, three = (context.ingest for context in contexts)
+    assert one is not None and two is not None and three is not None
+
+    said: list[tuple[str, str | None]] = []  # the states published from now on, in order
+
+    def record(_client: object, _userdata: object, message: paho.MQTTMessage) -> None:
+        if not message.retain:
+            body = codec.decode(message.payload, expected=messages.CoordinatorState).body
+            said.append((body.state.value, body.reason))
+
+    listener = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"listen-{network}")
+    listener.on_message = record
+    listener.connect(running_mosquitto.host, running_mosquitto.port)
+    listener.subscribe(topics.coordinator_state(network), qos=1)
+    listener.loop_start()
+
+    def after(state: str, reason: str) -> bool:
+        """``state`` for ``reason``, then "online" again."""
+        index = said.index((state, reason)) if (state, reason) in said else len(said)
+        return ("online", None) in said[index + 1 :]
+
+    def state() -> str | None:
+        return retained_coordinator_state(running_mosquitto, network, timeout=1)
+
+    try:
+        await asyncio.sleep(0.5)  # the listener subscribed
+        await one.stop()  # its farewell
+        await eventually(lambda: after("offline", "shutdown"))
+        assert state() == "online"
+        await two.abort()  # a crash: the broker publishes its will
+        await eventually(lambda: after("offline", "connection lost"))
+        assert state() == "online"
+    finally:
+        await three.stop()
+        listener.disconnect()
+        listener.loop_stop()
+        for context in contexts:
+            context.engine.dispose()
+    assert state() == "offline"  # the last one stopped: nobody says otherwise
+
+
 def _worker(context: AppContext, applier: BatchApplier) -> IngestWorker:
     return IngestWorker(
         settings=context.settings,
