@@ -63,6 +63,7 @@ class EventBus:
             subscriptions=[topics.coordinator_events_filter(network)],
             will=None,
             on_connect=list,
+            on_state=lambda up: metrics.event_bus_connected.set(1 if up else 0),
             persistent=False,
             qos=0,
         )

@@ -155,6 +155,9 @@ class Metrics:
             "live events shared with the other coordinator processes, by direction"
             " (sent, lost while the broker was away, received for this process's listeners)",
         )
+        self.event_bus_connected = Gauge(
+            "glonet_event_bus_connected", "1 while the live-event bus is connected and subscribed"
+        )
         self.sse_clients = Gauge("glonet_sse_clients", "connected server-sent-event clients")
         self.http_requests = Histogram(
             "glonet_http_request_seconds", "HTTP request latency, by method and status class"

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as paho
 import pytest
+from fastapi.testclient import TestClient
 
 from cloud.config import MqttSettings, Settings
 from cloud.event_bus import EventBus, wanted
@@ -93,6 +94,33 @@ def test_an_api_only_process_streams_what_another_process_ingested(
     assert seen[0]["type"] == "capacity" and seen[0]["state"] == "NotExecuting"
     assert 'glonet_event_bus_events_total{direction="received"}' in metrics
     assert ingest.returncode == 0
+
+
+def test_health_tells_when_the_bus_is_away(
+    settings_factory: Callable[..., Settings], running_mosquitto: MosquittoBroker, network: str
+) -> None:
+    from cloud.main import create_app
+
+    settings = settings_factory(
+        mqtt=mqtt_settings(running_mosquitto, f"api-{network}"), events={"bus": "auto"}
+    )
+    with TestClient(create_app(settings)) as client:
+        bus = client.app.state.context.event_bus  # type: ignore[attr-defined]
+        assert bus is not None and bus.wait_subscribed(10)
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json()["checks"] == {"database": "ok", "event_bus": "ok"}
+        running_mosquitto.stop()
+        deadline = time.monotonic() + 10
+        while (health := client.get("/healthz")).status_code == 200:
+            assert time.monotonic() < deadline, "the bus's lost connection went unnoticed"
+            time.sleep(0.05)
+        assert health.status_code == 503
+        assert health.json()["checks"]["event_bus"] == "disconnected"
+        assert "glonet_event_bus_connected 0" in client.get("/metrics").text
+        running_mosquitto.start()
+        assert bus.wait_subscribed(15)  # it reconnects by itself
+        assert client.get("/healthz").status_code == 200
 
 
 async def test_each_process_gets_the_others_events_once_and_never_its_own(
