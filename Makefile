@@ -22,7 +22,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict protocols cloud/scheduling
-	$(BIN)/mypy cloud edge
+	$(BIN)/mypy cloud edge firmware_sim glonet
 
 pytest: system-packages venv
 	$(BIN)/pytest

@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from asyncua import Node, Server, ua
 from asyncua.server.event_generator import EventGenerator
@@ -74,7 +75,7 @@ class AddressSpace:
     async def _event_type(self) -> Node:
         """``MachineAlarmEventType`` with string node ids (``Server.create_custom_event_type``
         would number them, and they must stay the same across restarts)."""
-        base = self.server.get_node(ua.NodeId(ua.ObjectIds.BaseEventType))
+        base = self.server.get_node(ua.NodeId(ua.Int32(ua.ObjectIds.BaseEventType)))
         event_type = await base.add_object_type(
             self._id(EVENT_TYPE_NAME), self._qn(EVENT_TYPE_NAME)
         )
@@ -240,15 +241,15 @@ class AddressSpace:
         variant_type = _variant_type(value)
         data_value = ua.DataValue(
             Value=ua.Variant(value, variant_type),
-            SourceTimestamp=now,
-            ServerTimestamp=datetime.now(UTC),
+            SourceTimestamp=_opc_time(now),
+            ServerTimestamp=_opc_time(datetime.now(UTC)),
         )
         await self.server.write_attribute_value(node.nodeid, data_value)
 
     # Node helpers -----------------------------------------------------------------------------
 
     def _id(self, path: str) -> ua.NodeId:
-        return ua.NodeId(path, self.idx)
+        return ua.NodeId(ua.String(path), ua.Int16(self.idx))
 
     def _qn(self, name: str) -> ua.QualifiedName:
         return ua.QualifiedName(name, self.idx)
@@ -286,10 +287,15 @@ def _variant_type(value: object) -> ua.VariantType:
     return ua.VariantType.String
 
 
+def _opc_time(value: datetime) -> ua.DateTime:
+    """asyncua's annotations ask for its ``DateTime`` subclass; it encodes any datetime."""
+    return cast(ua.DateTime, value)
+
+
 def _argument(name: str, vtype: ua.VariantType, description: str) -> ua.Argument:
     return ua.Argument(
         Name=name,
-        DataType=ua.NodeId(vtype.value),
+        DataType=ua.NodeId(ua.Int32(vtype.value)),
         ValueRank=-1,
         Description=ua.LocalizedText(description),
     )
