@@ -124,6 +124,10 @@ _PERMANENT = (IntegrityError, DataError, ProgrammingError, NotSupportedError)
 _SQLITE_ERROR = 1
 """SQLite's primary code for an SQL error (no such table or column, syntax): the driver reports
 it as OperationalError, as it does a busy, full or unopenable database, which pass."""
+_SQLITE_CONTENTION = frozenset({5, 6})
+"""SQLITE_BUSY, SQLITE_LOCKED: another connection held the lock past the busy timeout."""
+_POSTGRES_CONTENTION = frozenset({"40P01", "40001"})
+"""deadlock_detected, serialization_failure."""
 
 
 def _transient(exc: SQLAlchemyError) -> bool:
@@ -132,6 +136,15 @@ def _transient(exc: SQLAlchemyError) -> bool:
         return False
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
     return code is None or code & 0xFF != _SQLITE_ERROR
+
+
+def _contended(exc: SQLAlchemyError) -> bool:
+    """Whether the transaction lost to another one rather than the database being away."""
+    original = getattr(exc, "orig", None)
+    code = getattr(original, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_CONTENTION
+    return getattr(original, "sqlstate", None) in _POSTGRES_CONTENTION
 
 
 @contextmanager
@@ -146,6 +159,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise DatabaseError(
             f"database operation failed: {exc.__class__.__name__}",
             transient=_transient(exc),
+            contended=_contended(exc),
         ) from exc
     except BaseException:
         session.rollback()

@@ -26,12 +26,15 @@ class DatabaseError(CloudError):
     code = "database_error"
     status_code = 503
 
-    def __init__(self, message: str, *, transient: bool = True) -> None:
+    def __init__(self, message: str, *, transient: bool = True, contended: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
         """False when the same statements with the same values would fail again (a constraint
         or a value the database refuses), True when a retry may succeed (connection lost,
         lock timeout, deadlock)."""
+        self.contended = contended
+        """The transaction lost to another one (a deadlock victim, a serialization failure, a
+        database busy past its timeout): the database is there, and a retry may go at once."""
 
 
 class BrokerConnectionError(CloudError):

@@ -286,6 +286,7 @@ class _ChildResult:
     foreign: list[int] = field(default_factory=list)
     metrics: MetricsDelta = field(default_factory=dict)
     error: str | None = None
+    contended: bool = False
 
 
 class ProcessApplier:
@@ -340,7 +341,7 @@ class ProcessApplier:
             raise DatabaseError("the ingest child process died") from exc
         self._metrics.merge(result.metrics)
         if result.error is not None:
-            raise DatabaseError(result.error)
+            raise DatabaseError(result.error, contended=result.contended)
         return AppliedBatch(result.events, [batch[index] for index in result.foreign])
 
     async def stop(self) -> None:
@@ -394,7 +395,7 @@ def _child_apply(raw: list[tuple[str, bytes]]) -> _ChildResult:
     try:
         result.events, result.foreign = _CHILD.run(batch)
     except DatabaseError as exc:
-        result.error = exc.message
+        result.error, result.contended = exc.message, exc.contended
     result.metrics = _CHILD.metrics.drain()
     return result
 

@@ -29,10 +29,17 @@ from protocols.enums import UnitStatus
 _LOGGER = logging.getLogger(__name__)
 COORDINATOR = topics.COORDINATOR
 RETRY_DELAY = 1.0
+"""Before applying a share again after the database was away."""
+CONTENTION_DELAY = 0.01
+"""Before applying it again after it lost to another transaction (a lane's deadlock victim)."""
 PRUNE_INTERVAL = 600.0
 ForeignHandler = Callable[[str, bytes], list[dict[str, object]]]
 """Handles (in a worker thread, in its own transaction) a message on a topic the ingest itself
 does not consume, e.g. a technician's reply; returns live events."""
+
+
+def retry_delay(exc: DatabaseError) -> float:
+    return CONTENTION_DELAY if exc.contended else RETRY_DELAY
 
 
 class UnitLanes:
@@ -305,8 +312,11 @@ class IngestWorker:
             try:
                 return await self._applier.apply(share, lane)
             except DatabaseError as exc:
-                _LOGGER.warning("applying an ingest batch failed (%s); retrying", exc.message)
-                await asyncio.sleep(RETRY_DELAY)
+                delay = retry_delay(exc)
+                _LOGGER.warning(
+                    "applying an ingest batch failed (%s); retrying in %.2f s", exc.message, delay
+                )
+                await asyncio.sleep(delay)
 
     async def _handle_foreign(self, inbound: InboundMessage) -> list[dict[str, object]]:
         assert self._on_foreign is not None

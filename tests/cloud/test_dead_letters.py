@@ -7,13 +7,15 @@ maintenance domain plugs in) that raises, and a real constraint violation of the
 from __future__ import annotations
 
 import itertools
+import sqlite3
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cloud.config import Settings
@@ -25,7 +27,7 @@ from cloud.ingest.applier import UNPROCESSABLE, ProcessApplier, ThreadApplier
 from cloud.ingest.models import DeadLetter, SeenMessage
 from cloud.ingest.mqtt import InboundMessage
 from cloud.ingest.service import Decoded
-from cloud.ingest.worker import IngestWorker
+from cloud.ingest.worker import IngestWorker, retry_delay
 from cloud.main import build_context
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
@@ -243,8 +245,59 @@ def test_transaction_tells_refused_statements_from_passing_trouble(
     engine = create_engine(url.set(port=1) if postgresql else url.set(database="/no/such/x.db"))
     with pytest.raises(DatabaseError) as away, transaction(make_session_factory(engine)) as s:
         s.execute(text("SELECT 1"))
-    assert away.value.transient is True
+    assert away.value.transient is True and away.value.contended is False
     engine.dispose()
+
+
+def test_transaction_tells_a_lost_race_from_the_database_being_away(
+    plant_context: AppContext,
+) -> None:
+    """A deadlock victim (PostgreSQL) or a database busy past its timeout (SQLite) is
+    contention: the ingest retries that share at once instead of after a second."""
+    context = plant_context
+    ids = ("A" * 26, "B" * 26)
+    with transaction(context.session_factory) as session:
+        for message_id in ids:
+            session.execute(insert(SeenMessage).values(id=message_id, received_at=utcnow()))
+    lost: list[DatabaseError] = []
+    if context.engine.dialect.name == "postgresql":
+        barrier = threading.Barrier(2)
+
+        def lock(first: str, second: str) -> None:
+            try:
+                with transaction(context.session_factory) as session:
+                    for message_id in (first, second):
+                        session.execute(
+                            update(SeenMessage)
+                            .where(SeenMessage.id == message_id)
+                            .values(received_at=utcnow())
+                        )
+                        if message_id == first:
+                            barrier.wait(10)
+            except DatabaseError as exc:
+                lost.append(exc)
+
+        threads = [threading.Thread(target=lock, args=order) for order in (ids, ids[::-1])]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    else:
+        holder = sqlite3.connect(context.engine.url.database or "")
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+        impatient = create_engine(context.engine.url, connect_args={"timeout": 0.1})
+        try:
+            with transaction(make_session_factory(impatient)) as session:
+                session.execute(delete(SeenMessage))
+        except DatabaseError as exc:
+            lost.append(exc)
+        finally:
+            holder.rollback()
+            holder.close()
+            impatient.dispose()
+    (victim,) = lost
+    assert victim.contended and victim.transient
+    assert retry_delay(victim) < retry_delay(DatabaseError("the server went away"))
 
 
 @pytest.mark.parametrize("isolation", ["process", "thread"])
