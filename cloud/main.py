@@ -148,6 +148,16 @@ def start_ingest(context: AppContext) -> IngestWorker:
     )
 
 
+def operations_app(context: AppContext) -> FastAPI:
+    """``/healthz`` and ``/metrics`` alone, for a process that serves no API
+    (``glonet cloud ingest --metrics-port``)."""
+    app = FastAPI(title="GloNet coordinator worker", docs_url=None, redoc_url=None)
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(operations_router)
+    return app
+
+
 def create_app(settings: Settings) -> FastAPI:
     context = build_context(settings)
 

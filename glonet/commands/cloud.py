@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also run the dispatcher and the maintenance worker (as 'serve' does with its"
         " ingest): give it to one ingest process beside an API-only 'serve'",
+    )
+    ingest.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve this worker's /metrics and /healthz on listen_host:PORT",
     )
     ingest.set_defaults(handler=ingest_command)
 
@@ -97,11 +105,24 @@ def ingest_command(args: argparse.Namespace) -> int:
 
     context = build_context(_settings(args))
     settings = context.settings
+    listening = None
+    if args.metrics_port is not None:
+        try:  # before anything starts: a port in use is a clear error, not a half-started worker
+            listening = socket.create_server((settings.listen_host, args.metrics_port))
+        except OSError as exc:
+            _LOGGER.error(
+                "cannot serve metrics on %s:%s: %s", settings.listen_host, args.metrics_port, exc
+            )
+            return 2
 
     async def run() -> None:
         await start_event_bus(context, ingest_only=True)
         worker = context.ingest = start_ingest(context)
         await worker.start()
+        operations = None
+        if listening is not None:
+            operations = _operations_server(context)
+            serving = asyncio.create_task(operations.serve([listening]), name="operations-http")
         maintenance = None
         if args.services:
             if settings.orders.dispatch_enabled:
@@ -121,6 +142,9 @@ def ingest_command(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         with contextlib.suppress(asyncio.CancelledError):
             await stop.wait()
+        if operations is not None:
+            operations.should_exit = True
+            await serving
         if maintenance is not None:
             await maintenance.stop()
         if context.dispatcher is not None:
@@ -132,6 +156,21 @@ def ingest_command(args: argparse.Namespace) -> int:
     asyncio.run(run())
     context.sink.close()
     return 0
+
+
+def _operations_server(context: Any) -> Any:
+    """An HTTP server of /metrics and /healthz alone, for a process that serves no API."""
+    import uvicorn
+
+    from cloud.main import operations_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the ingest command stops everything in order on SIGTERM / SIGINT
+
+    config = uvicorn.Config(operations_app(context), lifespan="off", log_config=None)
+    return Server(config)
 
 
 def create_key_command(args: argparse.Namespace) -> int:

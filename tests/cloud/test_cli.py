@@ -147,6 +147,55 @@ def test_ingest_command_runs_a_worker_until_terminated(
 
 
 @pytest.mark.integration
+def test_an_ingest_worker_serves_its_metrics_and_health(
+    tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
+) -> None:
+    from cloud.main import build_context
+    from tests.cloud.conftest import Gateway, onboard
+
+    port = free_port()
+    config = _write_config(
+        tmp_path / "c.yaml",
+        db_url,
+        network,
+        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "w-m"},
+    )
+    context = build_context(load_settings(config))
+    onboard(context, "plant-a")
+    context.engine.dispose()
+    command = [sys.executable, "-m", "glonet", "cloud", "ingest", "--config", str(config)]
+    process = subprocess.Popen([*command, "--metrics-port", str(port)], stderr=subprocess.DEVNULL)
+    gateway = Gateway(running_mosquitto, "plant-a", network=network)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        assert _eventually(lambda: _get(f"{base_url}/healthz") == 200)
+        health = httpx.get(f"{base_url}/healthz").json()
+        assert health["checks"] == {"database": "ok", "mqtt": "ok", "event_bus": "ok"}
+        gateway.telemetry("m1", [1.0, 2.0])
+        assert _eventually(
+            lambda: "glonet_ingest_samples_total 2.0" in httpx.get(f"{base_url}/metrics").text
+        )
+        # A second worker asked for the same port says so and starts nothing.
+        taken = subprocess.run(
+            [*command, "--metrics-port", str(port)], capture_output=True, text=True, timeout=60
+        )
+        assert taken.returncode == 2
+        assert f"cannot serve metrics on 127.0.0.1:{port}" in taken.stderr
+    finally:
+        gateway.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    assert process.returncode == 0
+
+
+def _get(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+@pytest.mark.integration
 def test_ingest_with_services_runs_the_dispatcher_beside_an_api_only_process(
     tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
 ) -> None:
