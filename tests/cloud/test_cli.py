@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,13 +19,29 @@ from cloud.config import load_settings
 from cloud.exceptions import ConfigurationError
 from glonet.broker import MosquittoBroker, free_port
 from glonet.cli import main
-from tests.cloud.conftest import retained_coordinator_state
+from tests.cloud.conftest import mqtt_settings, retained_coordinator_state
 
 
 def _write_config(path: Path, db_url: str, network: str = "clinet", **extra: object) -> Path:
     config = {"network": network, "database_url": db_url, **extra}
     path.write_text(json.dumps(config))  # JSON is valid YAML
     return path
+
+
+def _worker_with_plant_a(
+    tmp_path: Path, db_url: str, network: str, broker: MosquittoBroker, client_id: str
+) -> tuple[Path, Any]:
+    """A worker's settings file on ``broker``, and the migrated database with plant-a onboarded
+    (its context, for the test's queries)."""
+    from cloud.main import build_context
+    from tests.cloud.conftest import onboard
+
+    config = _write_config(
+        tmp_path / f"{client_id}.yaml", db_url, network, mqtt=mqtt_settings(broker, client_id)
+    )
+    context = build_context(load_settings(config))
+    onboard(context, "plant-a")
+    return config, context
 
 
 def test_settings_from_yaml_toml_and_environment(
@@ -77,7 +94,7 @@ def test_serve_runs_the_coordinator_and_says_goodbye(
         db_url,
         network,
         listen_port=port,
-        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "cli"},
+        mqtt=mqtt_settings(running_mosquitto, "cli"),
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "glonet", "cloud", "serve", "--config", str(config), "--json-logs"],
@@ -109,18 +126,10 @@ def test_serve_runs_the_coordinator_and_says_goodbye(
 def test_ingest_command_runs_a_worker_until_terminated(
     tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
 ) -> None:
-    from cloud.main import build_context
     from cloud.network.models import UnitStatus
-    from tests.cloud.conftest import Gateway, onboard
+    from tests.cloud.conftest import Gateway
 
-    config = _write_config(
-        tmp_path / "c.yaml",
-        db_url,
-        network,
-        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "w1"},
-    )
-    context = build_context(load_settings(config))
-    onboard(context, "plant-a")
+    config, context = _worker_with_plant_a(tmp_path, db_url, network, running_mosquitto, "w1")
     process = subprocess.Popen(
         [sys.executable, "-m", "glonet", "cloud", "ingest", "--config", str(config)],
         stdout=subprocess.DEVNULL,
@@ -150,18 +159,10 @@ def test_ingest_command_runs_a_worker_until_terminated(
 def test_an_ingest_worker_serves_its_metrics_and_health(
     tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
 ) -> None:
-    from cloud.main import build_context
-    from tests.cloud.conftest import Gateway, onboard
+    from tests.cloud.conftest import Gateway
 
     port = free_port()
-    config = _write_config(
-        tmp_path / "c.yaml",
-        db_url,
-        network,
-        mqtt={"host": running_mosquitto.host, "port": running_mosquitto.port, "client_id": "w-m"},
-    )
-    context = build_context(load_settings(config))
-    onboard(context, "plant-a")
+    config, context = _worker_with_plant_a(tmp_path, db_url, network, running_mosquitto, "w-m")
     context.engine.dispose()
     command = [sys.executable, "-m", "glonet", "cloud", "ingest", "--config", str(config)]
     process = subprocess.Popen([*command, "--metrics-port", str(port)], stderr=subprocess.DEVNULL)
