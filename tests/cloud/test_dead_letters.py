@@ -399,6 +399,7 @@ def test_coordinators_list_retry_and_discard_dead_letters(
     assert client.get("/api/ingest/dead-letters").status_code == 401
 
     # Fails again: the letter stays, one attempt more, and the caller reads why.
+    assert context.pipeline is not None
     context.pipeline.hook = lambda session, batch: (_ for _ in ()).throw(ValueError("still"))
     failed = client.post(f"/api/ingest/dead-letters/{letter_id}/retry", headers=coordinator)
     assert failed.status_code == 409

@@ -34,16 +34,16 @@ pytestmark = pytest.mark.integration
 def test_the_bus_runs_where_a_process_is_one_of_several(
     settings_factory: Callable[..., Settings],
 ) -> None:
-    def joins(ingest_only: bool = False, **overrides: object) -> bool:
-        return wanted(settings_factory(**overrides), ingest_only=ingest_only)
+    def joins(bus: str, *, ingest_only: bool = False, **overrides: object) -> bool:
+        settings = settings_factory(events={"bus": bus}, **overrides)
+        return wanted(settings, ingest_only=ingest_only)
 
-    auto = {"events": {"bus": "auto"}}
-    assert joins(**auto, ingest={"enabled": False})  # an API-only serve
-    assert joins(True, **auto, ingest={"enabled": True})  # glonet cloud ingest
-    assert joins(**auto, ingest={"enabled": True}, mqtt={"share_group": "ingest"})
-    assert not joins(**auto, ingest={"enabled": True})  # serve alone: nobody to share with
-    assert joins(events={"bus": "on"}, ingest={"enabled": True})
-    assert not joins(True, events={"bus": "off"})
+    assert joins("auto", ingest={"enabled": False})  # an API-only serve
+    assert joins("auto", ingest={"enabled": True}, ingest_only=True)  # glonet cloud ingest
+    assert joins("auto", ingest={"enabled": True}, mqtt={"share_group": "ingest"})
+    assert not joins("auto", ingest={"enabled": True})  # serve alone: nobody to share with
+    assert joins("on", ingest={"enabled": True})
+    assert not joins("off", ingest_only=True)
 
 
 def test_an_api_only_process_streams_what_another_process_ingested(

@@ -214,7 +214,7 @@ async def test_two_workers_sharing_a_subscription_apply_every_message_once(
     running_mosquitto: MosquittoBroker,
     gateways: Callable[[str], Gateway],
 ) -> None:
-    contexts = []
+    contexts: list[AppContext] = []
     for name in ("one", "two"):
         settings = settings_factory(
             mqtt=mqtt_settings(
@@ -257,7 +257,7 @@ async def test_a_shared_worker_asks_members_for_a_rebirth_when_it_connects(
     """Retained births are not delivered to shared subscriptions: members announce again."""
     gateway = gateways("plant-a")
     commands: list[bytes] = []
-    gateway.client.on_message = lambda _c, _u, message: commands.append(message.payload)
+    gateway.client.on_message = lambda _c, _u, message: commands.append(bytes(message.payload))
     gateway.client.subscribe(topics.command(gateway.network, "plant-a"), qos=1)
     settings = settings_factory(
         mqtt=mqtt_settings(running_mosquitto, f"rebirth-{uuid.uuid4().hex[:6]}", share_group="g")
