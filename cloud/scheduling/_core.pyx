@@ -422,8 +422,11 @@ cdef i64 occ_fit(Work *W, int k, i64 t, i64 d) noexcept nogil:
 
 
 cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
+    """Keep machine k's intervals ordered by start, then end: a zero-length operation at the
+    start of another interval goes before it, so that the ends stay ordered too (``occ_fit``
+    searches them); after it, the search skipped the interval and placed work inside it."""
     cdef int base = W.occ_ptr[k], pos = base + W.occ_cnt[k]
-    while pos > base and W.occ_s[pos - 1] > s:
+    while pos > base and (W.occ_s[pos - 1] > s or (W.occ_s[pos - 1] == s and W.occ_e[pos - 1] > e)):
         W.occ_s[pos] = W.occ_s[pos - 1]
         W.occ_e[pos] = W.occ_e[pos - 1]
         W.occ_op[pos] = W.occ_op[pos - 1]

@@ -147,6 +147,33 @@ def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
         solve(chain_problem(), **kwargs)  # type: ignore[arg-type]
 
 
+def test_zero_length_operations_at_the_start_of_an_unavailability() -> None:
+    """Found by the property test below: a zero-length operation placed at the start of an
+    unavailability was ordered after it, which broke the search over the machine's intervals;
+    the next operations went inside the window and before their predecessors."""
+    chain = Job(operations=(Operation({0: 1}), *(Operation({0: 0}) for _ in range(3))))
+    loose = Job(
+        operations=(
+            Operation({0: 1}),
+            Operation({0: 1}, predecessors=()),
+            Operation({0: 5}, predecessors=()),
+            Operation({0: 0}, predecessors=(0,)),
+        )
+    )
+    problem = Problem(
+        jobs=(Job(operations=(Operation({0: 3}),)), chain, loose),
+        machines=(Machine("M0"),),
+        unavailability=(
+            Unavailability(machine=0, start=0, end=1),
+            Unavailability(machine=0, start=26, end=28),
+            Unavailability(machine=0, start=0, end=16),
+        ),
+    )
+    for seed in range(20):
+        solved(problem, seed=seed, iteration_limit=0)  # the constructed schedule
+        solved(problem, seed=seed)
+
+
 @SETTINGS
 @given(problem=problems(), seed=st.integers(0, 2**32))
 def test_random_problems_makespan(problem: Problem, seed: int) -> None:
