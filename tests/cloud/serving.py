@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,16 +13,19 @@ from typing import Any
 import httpx
 import uvicorn
 
-from glonet.broker import free_port
-
 
 @contextmanager
 def serve(app: Any, ready_within: float = 15.0) -> Iterator[str]:
-    """Run ``app`` in a thread; yield its base URL once /healthz answers (up and subscribed)."""
-    port = free_port()
+    """Run ``app`` in a thread; yield its base URL once /healthz answers (up and subscribed).
+
+    The socket is bound here, before the app starts: uvicorn binds only after the lifespan,
+    whose connections (database, broker, the ingest child's) take ephemeral local ports — one
+    of them took a port picked free beforehand, once, and the server could not bind."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + ready_within
