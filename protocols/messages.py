@@ -32,7 +32,7 @@ from protocols.ids import MESSAGE_ID_PATTERN, new_message_id
 from protocols.topics import IDENTIFIER_PATTERN
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 1
+PROTOCOL_MINOR = 2
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
@@ -197,8 +197,19 @@ class RepairCommand(Model):
     ticket_id: ShortText | None = None
 
 
+class AcknowledgeCommand(Model):
+    """Acknowledge a machine's alarm conditions, because their ticket was acknowledged at the
+    coordinator (since 1.2). ``codes`` are the alarm codes the machine reported."""
+
+    kind: Literal["acknowledge"] = "acknowledge"
+    machine: Identifier
+    codes: Annotated[list[Identifier], Field(min_length=1, max_length=64)]
+    ticket_id: ShortText | None = None
+    comment: ShortText = ""
+
+
 CommandBody = Annotated[
-    DispatchCommand | CancelCommand | RebirthCommand | RepairCommand,
+    DispatchCommand | CancelCommand | RebirthCommand | RepairCommand | AcknowledgeCommand,
     Field(discriminator="kind"),
 ]
 
