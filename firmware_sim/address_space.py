@@ -17,6 +17,7 @@ from asyncua import Node, Server, ua
 from asyncua.server.event_generator import EventGenerator
 
 from firmware_sim.alarms import AlarmEvent
+from firmware_sim.companion import Namespaces
 from firmware_sim.machine import SimMachine
 from firmware_sim.profiles import MetricSpec
 
@@ -59,9 +60,10 @@ class MachineNodes:
 class AddressSpace:
     """Builds the ``Machines`` folder of one server and writes simulation results into it."""
 
-    def __init__(self, server: Server, idx: int) -> None:
+    def __init__(self, server: Server, idx: int, models: Namespaces) -> None:
         self.server = server
         self.idx = idx
+        self.models = models
         self.nodes: dict[str, MachineNodes] = {}
         self._published: dict[ua.NodeId, object] = {}
         self.folder: Node | None = None

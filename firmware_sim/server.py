@@ -20,6 +20,7 @@ from asyncua import Server, ua
 
 from firmware_sim.address_space import NAMESPACE_URI, AddressSpace, MethodSpec
 from firmware_sim.clock import SimClock
+from firmware_sim.companion import load_companion_models
 from firmware_sim.errors import FaultSpecError, ServerError, SimError
 from firmware_sim.faults import SERVER_FAULTS, FaultKind, check_duration, parse_kind
 from firmware_sim.hang import HangSwitch
@@ -133,8 +134,9 @@ class PlantServer:
         server.set_server_name(f"GloNet simulated plant {self.plant.name}")
         await server.set_application_uri(f"urn:glonet:sim:{self.plant.unit}")
         await self._secure(server)
+        models = await load_companion_models(server)
         idx = await server.register_namespace(NAMESPACE_URI)
-        space = AddressSpace(server, idx)
+        space = AddressSpace(server, idx, models)
         await space.build_root()
         for machine in self.machines.values():
             await space.add_machine(machine, self._job_methods(machine), self._maintenance(machine))
