@@ -4,6 +4,11 @@ Expressions are Python-like (``payload_kg > 20 and base == 'reinforced'``,
 ``60 + 2.5 * payload_kg``, ``1200 if finish == 'powder' else 0``) but are parsed once into an
 AST and checked against a whitelist: literals, option names, arithmetic, comparisons, boolean
 logic, conditional expressions and a few functions. Nothing else can run.
+
+Nothing in it can exhaust the coordinator either: the text, the syntax tree's depth, strings,
+tuples, integers and ``round``'s digits all have caps, checked before the work they bound is done,
+and every failure -- including ``RecursionError``, ``MemoryError`` and ``OverflowError`` -- is an
+``ExpressionError`` with a reason.
 """
 
 from __future__ import annotations
@@ -17,6 +22,14 @@ from typing import Any
 
 Value = bool | int | float | str
 MAX_EXPRESSION_LENGTH = 500
+MAX_DEPTH = 64
+MAX_STRING_LENGTH = 1_000
+MAX_SEQUENCE_LENGTH = 100
+MAX_INTEGER_DIGITS = 30
+MAX_ROUND_DIGITS = 15
+_INTEGER_LIMIT = 10**MAX_INTEGER_DIGITS
+# Failures of Python itself that an expression can provoke; anything else is a bug of ours.
+_EVALUATION_ERRORS = (ArithmeticError, TypeError, ValueError, RecursionError, MemoryError)
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -40,7 +53,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "abs": abs,
-    "round": round,
+    "round": lambda number, digits=None: round(number, _round_digits(digits)),
     "ceil": math.ceil,
     "floor": math.floor,
 }
@@ -63,7 +76,7 @@ class Expression:
             result: Value = _Evaluator(values, self.source).visit(self.tree.body)
         except ExpressionError:
             raise
-        except (ArithmeticError, TypeError, ValueError) as exc:
+        except _EVALUATION_ERRORS as exc:
             raise ExpressionError(f"cannot evaluate {self.source!r}: {exc}") from exc
         return result
 
@@ -88,12 +101,56 @@ def parse(source: str | int | float | bool) -> Expression:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse {text!r}: {exc.msg}") from exc
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError(f"cannot parse {text!r}: {type(exc).__name__}") from exc
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node, depth in _walk_with_depth(tree):
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"expression nested deeper than {MAX_DEPTH} levels")
         _check_node(node, text)
         if isinstance(node, ast.Name) and node.id not in _FUNCTIONS:
             names.add(node.id)
     return Expression(text, tree, frozenset(names))
+
+
+def _walk_with_depth(tree: ast.AST) -> list[tuple[ast.AST, int]]:
+    """Every node with its depth, without recursion (a deep tree must not blow Python's stack)."""
+    found, stack = [], [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        found.append((node, depth))
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return found
+
+
+def _round_digits(digits: Any) -> Any:
+    if isinstance(digits, int) and abs(digits) > MAX_ROUND_DIGITS:
+        # round(10, -10**12) would compute 10**(10**12) before answering.
+        raise ExpressionError(f"round() takes at most {MAX_ROUND_DIGITS} digits, got {digits}")
+    return digits
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    """Refuse ``'a' * 10**9`` before Python builds it."""
+    for sequence, count in ((left, right), (right, left)):
+        if isinstance(sequence, str | tuple) and isinstance(count, int):
+            cap = MAX_STRING_LENGTH if isinstance(sequence, str) else MAX_SEQUENCE_LENGTH
+            if len(sequence) * count > cap:
+                kind = "string" if isinstance(sequence, str) else "tuple"
+                raise ExpressionError(f"a {kind} longer than {cap} is not allowed")
+
+
+def _bounded(value: Any) -> Any:
+    """Every value an expression reads or makes stays within the caps."""
+    if isinstance(value, str) and len(value) > MAX_STRING_LENGTH:
+        raise ExpressionError(f"a string longer than {MAX_STRING_LENGTH} is not allowed")
+    if isinstance(value, tuple) and len(value) > MAX_SEQUENCE_LENGTH:
+        raise ExpressionError(f"a tuple longer than {MAX_SEQUENCE_LENGTH} is not allowed")
+    if isinstance(value, int) and not -_INTEGER_LIMIT < value < _INTEGER_LIMIT:
+        raise ExpressionError(
+            f"an integer with more than {MAX_INTEGER_DIGITS} digits is not allowed"
+        )
+    return value
 
 
 _ALLOWED_NODES = (
@@ -136,6 +193,9 @@ class _Evaluator(ast.NodeVisitor):
         self.values = values
         self.source = source
 
+    def visit(self, node: ast.AST) -> Any:
+        return _bounded(super().visit(node))
+
     def visit_Constant(self, node: ast.Constant) -> Any:
         return node.value
 
@@ -145,7 +205,13 @@ class _Evaluator(ast.NodeVisitor):
         return self.values[node.id]
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.op, ast.Mult):
+            _check_repeat(left, right)
+        if isinstance(node.op, ast.Mod) and isinstance(left, str):
+            # '%999999999d' % 1 would build a gigabyte string.
+            raise ExpressionError(f"string formatting is not allowed in {self.source!r}")
+        return _BINARY[type(node.op)](left, right)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         operand = self.visit(node.operand)

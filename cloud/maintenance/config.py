@@ -22,6 +22,7 @@ class MaintenancePolicy:
     group_window: timedelta = routing.DEFAULT_GROUP_WINDOW
     escalation: EscalationPolicy = field(default_factory=EscalationPolicy)
     inhibit_rules: tuple[routing.InhibitRule, ...] = routing.DEFAULT_INHIBIT_RULES
+    rule_budget: timedelta = routing.DEFAULT_RULE_BUDGET
     max_attempts: int = 6
     retry_base: timedelta = timedelta(seconds=2)
     retry_max: timedelta = timedelta(minutes=5)
@@ -37,6 +38,12 @@ class MaintenanceSettings(BaseModel):
     remind_every_minutes: float = Field(default=15, gt=0)
     escalate_after_minutes: float = Field(default=30, gt=0)
     coordinator_after_minutes: float = Field(default=60, gt=0)
+    rule_budget_ms: float = Field(
+        default=routing.DEFAULT_RULE_BUDGET.total_seconds() * 1000,
+        gt=0,
+        description="wall time one alert's silences and inhibition rules may take; past it the"
+        " alert is routed unsuppressed, logged and counted",
+    )
     webhook_max_attempts: int = Field(default=6, ge=1, le=50)
     webhook_retry_base_seconds: float = Field(default=2, gt=0)
     webhook_timeout_seconds: float = Field(default=5, gt=0)
@@ -56,6 +63,7 @@ class MaintenanceSettings(BaseModel):
                 escalate_after=timedelta(minutes=self.escalate_after_minutes),
                 coordinator_after=timedelta(minutes=self.coordinator_after_minutes),
             ),
+            rule_budget=timedelta(milliseconds=self.rule_budget_ms),
             max_attempts=self.webhook_max_attempts,
             retry_base=timedelta(seconds=self.webhook_retry_base_seconds),
         )

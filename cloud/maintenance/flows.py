@@ -46,6 +46,7 @@ from cloud.maintenance.outbox import (
 )
 from cloud.maintenance.service import SYSTEM, AssetInfo
 from cloud.network.models import UnitStatus
+from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Technician, Unit
 from cloud.telemetry.models import MetricRollup
 from protocols import ProtocolError, codec, messages, topics
@@ -201,31 +202,39 @@ def route_alert(
     policy: MaintenancePolicy,
 ) -> list[Event]:
     """Silence, inhibit, or feed the asset's ticket (opening one when there is none)."""
-    silenced = next(
-        (
-            row
-            for row, silence in service.active_silences(session=session, at=now)
-            if silence.silences(alert.labels, now)
-        ),
-        None,
-    )
-    if silenced is not None:
-        alert.suppressed_by = f"silence {silenced.id}"
+    try:
+        alert.suppressed_by = _suppression(session, alert, now, policy)
+    except routing.RuleBudgetExceeded as exc:
+        # A slow rule costs at most a notification too many, never a lost alarm.
+        _LOGGER.warning("alert %s is routed unsuppressed: %s", alert.fingerprint, exc)
+        RULE_BUDGET_EXCEEDED.inc()
+        alert.suppressed_by = None
+    if alert.suppressed_by is not None:
         return []
+    ticket = service.open_ticket_for(session=session, unit_id=alert.unit_id, asset=alert.asset)
+    if ticket is None:
+        return _open_from_alert(session, alert, info, now)
+    return _join_ticket(session, ticket, alert, info, now, policy)
+
+
+def _suppression(
+    session: Session, alert: MaintenanceAlert, now: datetime, policy: MaintenancePolicy
+) -> str | None:
+    """What suppresses the alert (a silence of the network or of its own unit, or an
+    inhibition rule), within the policy's rule budget."""
+    budget = routing.RuleBudget(policy.rule_budget)
+    silences = service.active_silences(session=session, at=now, unit_id=alert.unit_id)
+    for row, silence in silences:
+        budget.check()
+        if silence.silences(alert.labels, now):
+            return f"silence {row.id}"
     firing = [
         other.labels
         for other in service.firing_alerts_of_unit(session=session, unit_id=alert.unit_id)
         if other.id != alert.id
     ]
-    rule = routing.inhibited_by(alert.labels, firing, policy.inhibit_rules)
-    if rule is not None:
-        alert.suppressed_by = f"inhibited: {rule.name}"
-        return []
-    alert.suppressed_by = None
-    ticket = service.open_ticket_for(session=session, unit_id=alert.unit_id, asset=alert.asset)
-    if ticket is None:
-        return _open_from_alert(session, alert, info, now)
-    return _join_ticket(session, ticket, alert, info, now, policy)
+    rule = routing.inhibited_by(alert.labels, firing, policy.inhibit_rules, budget)
+    return None if rule is None else f"inhibited: {rule.name}"
 
 
 def _open_from_alert(

@@ -10,25 +10,62 @@ Alerts carry labels (``network``, ``unit``, ``asset``, ``asset_kind``, ``code``,
 - **Inhibition**: a firing source alert suppresses target alerts that share the ``equal`` labels
   (a unit offline suppresses its machines' alerts; a breakdown suppresses that machine's warnings).
 - **Silences**: matchers and a time window; maintenance windows create them automatically.
+
+Regular-expression matchers run on RE2 (``google-re2``), whose matching time is linear in the
+text, so no pattern can backtrack for minutes; a pattern is at most ``MAX_PATTERN_LENGTH``
+characters and must compile within ``PATTERN_MAX_MEMORY``. A member's silence is confined to its
+own unit before any of its patterns runs, and one alert's routing spends at most a
+:class:`RuleBudget` of wall time on silences and inhibition rules.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+
+import re2
 
 Labels = Mapping[str, str]
 DEFAULT_GROUP_WINDOW = timedelta(minutes=10)
 UNIT_OFFLINE_CODE = "unit_offline"
 BREAKDOWN_CODE = "breakdown"
+MAX_PATTERN_LENGTH = 256
+PATTERN_MAX_MEMORY = 1 << 20
+DEFAULT_RULE_BUDGET = timedelta(milliseconds=50)
 
 
 class RoutingError(ValueError):
     """A matcher, silence or rule that cannot be used."""
+
+
+class RuleBudgetExceeded(Exception):
+    """One alert's silences and inhibition rules took longer than their budget."""
+
+
+@dataclass
+class RuleBudget:
+    """The wall time one alert's routing may spend on silences and inhibition rules; started
+    when made, checked before each silence and each firing alert an inhibition rule compares."""
+
+    limit: timedelta = DEFAULT_RULE_BUDGET
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def check(self) -> None:
+        spent, limit = self.clock() - self.started, self.limit.total_seconds()
+        if spent > limit:
+            raise RuleBudgetExceeded(
+                f"routing spent {spent * 1000:.0f} ms, over its {limit * 1000:.0f} ms budget"
+            )
 
 
 def fingerprint(network: str, unit: str, asset: str, code: str) -> str:
@@ -72,7 +109,7 @@ class Matcher:
     label: str
     op: MatchOp
     value: str
-    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _pattern: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> Matcher:
@@ -86,10 +123,7 @@ class Matcher:
     def build(cls, label: str, op: MatchOp, value: str) -> Matcher:
         pattern = None
         if op in (MatchOp.REGEX, MatchOp.NOT_REGEX):
-            try:
-                pattern = re.compile(f"(?:{value})")
-            except re.error as exc:
-                raise RoutingError(f"bad regular expression {value!r}: {exc}") from exc
+            pattern = _compile(value)
         return cls(label, op, value, pattern)
 
     def matches(self, labels: Labels) -> bool:
@@ -106,6 +140,23 @@ class Matcher:
         return f'{self.label}{self.op.value}"{self.value}"'
 
 
+def _compile(value: str) -> Any:
+    """An RE2 pattern (linear-time matching); Python-only syntax such as look-arounds and
+    back-references is refused, as is a pattern too long or too large to compile."""
+    if len(value) > MAX_PATTERN_LENGTH:
+        raise RoutingError(f"regular expression longer than {MAX_PATTERN_LENGTH} characters")
+    options = re2.Options()
+    options.max_mem = PATTERN_MAX_MEMORY
+    options.log_errors = False
+    try:
+        return re2.compile(f"(?:{value})", options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode(errors="replace")
+        raise RoutingError(f"bad regular expression {value!r} (RE2 syntax): {reason}") from exc
+
+
 def matches_all(matchers: Iterable[Matcher], labels: Labels) -> bool:
     return all(matcher.matches(labels) for matcher in matchers)
 
@@ -119,6 +170,8 @@ class Silence:
     ends_at: datetime
     comment: str = ""
     created_by: str = ""
+    unit: str | None = None
+    """A member's silence covers only its own unit; checked before any matcher runs."""
 
     def __post_init__(self) -> None:
         if not self.matchers:
@@ -130,6 +183,8 @@ class Silence:
         return self.starts_at <= at < self.ends_at
 
     def silences(self, labels: Labels, at: datetime) -> bool:
+        if self.unit is not None and labels.get("unit") != self.unit:
+            return False
         return self.active(at) and matches_all(self.matchers, labels)
 
 
@@ -149,8 +204,15 @@ def maintenance_silence(
     )
 
 
-def silenced_by(labels: Labels, silences: Iterable[Silence], at: datetime) -> Silence | None:
-    return next((s for s in silences if s.silences(labels, at)), None)
+def silenced_by(
+    labels: Labels, silences: Iterable[Silence], at: datetime, budget: RuleBudget | None = None
+) -> Silence | None:
+    for silence in silences:
+        if budget is not None:
+            budget.check()
+        if silence.silences(labels, at):
+            return silence
+    return None
 
 
 @dataclass(frozen=True)
@@ -196,12 +258,16 @@ def inhibited_by(
     labels: Labels,
     firing: Iterable[Labels],
     rules: Iterable[InhibitRule] = DEFAULT_INHIBIT_RULES,
+    budget: RuleBudget | None = None,
 ) -> InhibitRule | None:
     """The first rule under which one of the ``firing`` alerts inhibits ``labels``."""
     firing_list = list(firing)
     for rule in rules:
-        if any(rule.inhibits(source, labels) for source in firing_list):
-            return rule
+        for source in firing_list:
+            if budget is not None:
+                budget.check()
+            if rule.inhibits(source, labels):
+                return rule
     return None
 
 

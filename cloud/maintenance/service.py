@@ -8,12 +8,13 @@ assigned to them, a customer the tickets of their own products. Another tenant's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -39,6 +40,8 @@ from cloud.maintenance.models import (
 )
 from cloud.maintenance.routing import Matcher, RoutingError, SeverityLevel, Silence
 from cloud.registry.models import Machine, Unit
+
+_LOGGER = logging.getLogger(__name__)
 
 SYSTEM = "system"
 DEFAULT_SERVICE_LEVEL = "standard"
@@ -375,12 +378,26 @@ def to_silence(row: SilenceRow) -> Silence:
         ends_at=row.ends_at,
         comment=row.comment,
         created_by=row.created_by,
+        unit=row.unit_id,
     )
 
 
-def active_silences(*, session: Session, at: datetime) -> list[tuple[SilenceRow, Silence]]:
+def active_silences(
+    *, session: Session, at: datetime, unit_id: str | None = None
+) -> Iterator[tuple[SilenceRow, Silence]]:
+    """The silences in force at ``at`` (with ``unit_id``: only the network-wide ones and that
+    unit's own, chosen by the query before any pattern is compiled or run). A stored silence
+    that no longer parses (e.g. a pattern from before matchers ran on RE2) is skipped."""
     query = select(SilenceRow).where(SilenceRow.ends_at > at, SilenceRow.starts_at <= at)
-    return [(row, to_silence(row)) for row in session.scalars(query)]
+    if unit_id is not None:
+        query = query.where(or_(SilenceRow.unit_id.is_(None), SilenceRow.unit_id == unit_id))
+    for row in session.scalars(query):
+        try:
+            silence = to_silence(row)
+        except (InvalidInput, RoutingError) as exc:
+            _LOGGER.warning("silence %s is skipped: %s", row.id, exc)
+            continue
+        yield row, silence
 
 
 def create_silence(
@@ -390,7 +407,7 @@ def create_silence(
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     matchers = list(spec.matchers)
     if actor.role is Role.PLANT:
-        matchers.append(f'unit="{actor.unit_id}"')
+        matchers.insert(0, f'unit="{actor.unit_id}"')
     starts_at = spec.starts_at or now
     for moment in (starts_at, spec.ends_at):
         if moment.tzinfo is None:

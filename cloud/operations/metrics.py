@@ -131,6 +131,14 @@ class Histogram:
         return lines
 
 
+RULE_BUDGET_EXCEEDED = Counter(
+    "glonet_maintenance_rule_budget_exceeded_total",
+    "alerts whose silences and inhibition rules ran over their time budget (routed unsuppressed)",
+)
+"""Counted where alerts are routed (in the ingest, wherever it runs); every registry reports it,
+and an ingest child's drain carries it to the serving process like any other counter."""
+
+
 class Metrics:
     """The coordinator's metrics; one instance per application, passed to who updates them."""
 
@@ -165,6 +173,7 @@ class Metrics:
         self.mqtt_connected = Gauge(
             "glonet_mqtt_connected", "1 while the ingest is connected and subscribed"
         )
+        self.rule_budget_exceeded = RULE_BUDGET_EXCEEDED
 
     def drain(self) -> MetricsDelta:
         """Counters and histograms taken from this registry (gauges describe the process that

@@ -105,6 +105,9 @@ def test_the_coordinator_overrides_the_assignment(two_tickets):
     [
         ("silences", {"matchers": ["unit~~x"], "ends_at": "2030-01-01T00:00:00Z"}),
         ("silences", {"matchers": ['asset=~"("'], "ends_at": "2030-01-01T00:00:00Z"}),
+        ("silences", {"matchers": ['asset=~"(?!x)"'], "ends_at": "2030-01-01T00:00:00Z"}),
+        ("silences", {"matchers": ['asset=~"(a)\\1"'], "ends_at": "2030-01-01T00:00:00Z"}),
+        ("silences", {"matchers": [f'asset=~"{"a" * 257}"'], "ends_at": "2030-01-01T00:00:00Z"}),
         ("silences", {"matchers": ["unit=a"], "ends_at": "2001-01-01T00:00:00Z"}),
         ("silences", {"matchers": ["unit=a"], "ends_at": "2030-01-01T00:00:00"}),
         ("silences", {"matchers": [], "ends_at": "2030-01-01T00:00:00Z"}),
@@ -174,7 +177,7 @@ def test_a_plant_silence_is_confined_to_its_unit(seeded, client):
     who = seeded.headers
     body = {"matchers": ['code="overheat"'], "ends_at": "2030-01-01T00:00:00Z"}
     created = client.post(f"{API}/silences", headers=who("cut-co"), json=body).json()
-    assert created["matchers"] == ['code="overheat"', 'unit="cut-co"'] and created["active"]
+    assert created["matchers"] == ['unit="cut-co"', 'code="overheat"'] and created["active"]
     assert client.get(f"{API}/silences", headers=who("weld-co")).json() == []
     gone = client.delete(f"{API}/silences/{created['id']}", headers=who("weld-co"))
     assert gone.status_code == 404

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import logging
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud.auth.models import Actor, Role
 from cloud.main import create_app
-from cloud.maintenance import service
+from cloud.maintenance import flows, routing, service
 from cloud.maintenance.models import (
     MaintenanceAlert,
     MaintenanceTicket,
@@ -15,6 +19,7 @@ from cloud.maintenance.models import (
     SilenceCreate,
     TicketEvent,
 )
+from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Machine
 from protocols import codec, messages
 from protocols.enums import AlarmState, AlertAction
@@ -190,3 +195,56 @@ def test_alert_and_ticket_state_survive_a_coordinator_restart(harness, make_sett
         assert [(a.repeats, a.ticket_id) for a in alerts(again)] == [(1, 1)]
         assert [t.status for t in tickets(again)] == ["assigned"]
         assert len(notifications(again)) == 1
+
+
+CUT_CO = Actor(principal_id=1, name="cut-co", role=Role.PLANT, unit_id="cut-co")
+
+
+def plant_silence(h: Harness, *matchers: str) -> int:
+    with h.session() as session:
+        silence = service.create_silence(
+            session=session,
+            actor=CUT_CO,
+            spec=SilenceCreate(matchers=list(matchers), ends_at=h.clock.now.replace(hour=12)),
+            now=h.clock.now,
+        )
+        session.commit()
+        return silence.id
+
+
+@pytest.mark.timeout(20)
+def test_a_plants_backtracking_silence_stalls_nobody(harness):
+    """The review's H3: 26 times ``.*`` then ``!`` held ingest for minutes per alert."""
+    plant_silence(harness, f'code=~"{".*" * 26}!"')
+    silenced = plant_silence(harness, 'asset=~"press-.*"')
+    harness.ingest(
+        alarm("laser-1", "x" * 40),
+        alarm("press-1", seq=2),
+        alarm("weld-1", "x" * 40, unit="weld-co"),
+    )
+    by_asset = {a.asset: a for a in alerts(harness)}
+    assert by_asset["laser-1"].ticket_id is not None
+    assert by_asset["press-1"].suppressed_by == f"silence {silenced}"
+    assert by_asset["weld-1"].ticket_id is not None
+
+
+def test_a_plants_silence_never_touches_another_units_alerts(harness):
+    plant_silence(harness, 'asset=~"weld-.*"')
+    harness.ingest(alarm("weld-1", unit="weld-co"))
+    assert alerts(harness)[0].suppressed_by is None
+
+
+def test_routing_over_its_budget_notifies_logs_and_counts(harness, monkeypatch, caplog):
+    silence_id = plant_silence(harness, 'asset=~"laser-.*"')
+    slow = itertools.count(step=1.0)  # every look at the clock: one more second gone
+    budget = routing.RuleBudget
+    monkeypatch.setattr(
+        flows.routing, "RuleBudget", lambda limit: budget(limit, clock=lambda: float(next(slow)))
+    )
+    before = RULE_BUDGET_EXCEEDED.value()
+    with caplog.at_level(logging.WARNING, logger="cloud.maintenance.flows"):
+        harness.ingest(alarm("laser-1"))
+    alert = alerts(harness)[0]
+    assert silence_id and alert.suppressed_by is None and alert.ticket_id is not None
+    assert RULE_BUDGET_EXCEEDED.value() == before + 1
+    assert "routed unsuppressed" in caplog.text and "budget" in caplog.text

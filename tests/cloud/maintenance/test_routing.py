@@ -3,8 +3,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cloud.maintenance.routing import (
+    MAX_PATTERN_LENGTH,
     Matcher,
     RoutingError,
+    RuleBudget,
+    RuleBudgetExceeded,
     SeverityLevel,
     Silence,
     fingerprint,
@@ -107,3 +110,62 @@ def test_grouping_window():
     assert joins_incident(T0, T0 + timedelta(minutes=9))
     assert not joins_incident(T0, T0 + timedelta(minutes=11))
     assert not joins_incident(None, T0)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("stars", range(20, 27))
+def test_a_backtracking_pattern_runs_in_linear_time(stars):
+    """``.*`` 20-26 times then ``!`` took Python's ``re`` minutes on a label without ``!``."""
+    matcher = Matcher.parse(f'asset=~"{".*" * stars}!"')
+    assert not matcher.matches(labels(asset="x" * 64))
+    assert matcher.matches(labels(asset="x" * 63 + "!"))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("laser-(?=1)", "RE2 syntax"),
+        ("(a)\\1", "RE2 syntax"),
+        ("\\pL{1000}", "too large"),
+        ("a" * (MAX_PATTERN_LENGTH + 1), f"longer than {MAX_PATTERN_LENGTH}"),
+    ],
+)
+def test_patterns_re2_cannot_run_cheaply_are_refused(pattern, reason):
+    with pytest.raises(RoutingError, match=reason):
+        Matcher.build("asset", "=~", pattern)
+
+
+class Exploding:
+    """A matcher that must never run."""
+
+    def matches(self, labels):
+        raise AssertionError("a member's pattern ran on another unit's alert")
+
+
+def test_a_members_silence_is_scoped_to_its_unit_before_any_pattern_runs():
+    silence = Silence((Exploding(),), T0, T0 + timedelta(hours=1), unit="cut-co")
+    assert not silence.silences(labels(unit="weld-co"), T0)
+    with pytest.raises(AssertionError):
+        silence.silences(labels(unit="cut-co"), T0)
+
+
+class SteppingClock:
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_routing_stops_when_it_runs_over_its_budget():
+    never = Silence((Matcher.parse("code=other"),), T0, T0 + timedelta(hours=1))
+    budget = RuleBudget(timedelta(milliseconds=50), clock=SteppingClock(0.02))
+    with pytest.raises(RuleBudgetExceeded, match="over its 50 ms budget"):
+        silenced_by(labels(), [never] * 10, T0, budget)
+    roomy = RuleBudget(timedelta(seconds=10), clock=SteppingClock(0.02))
+    assert silenced_by(labels(), [never] * 10, T0, roomy) is None
+    firing = [labels(code="breakdown", severity="critical")] * 10
+    tight = RuleBudget(timedelta(milliseconds=50), clock=SteppingClock(0.02))
+    with pytest.raises(RuleBudgetExceeded):
+        inhibited_by(labels(code="x", severity="warning"), firing, budget=tight)
