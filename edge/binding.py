@@ -18,6 +18,7 @@ from typing import Any
 from asyncua import Client, Node, ua
 from pydantic import ValidationError
 
+from edge.alarms import EventField, event_fields
 from edge.config import MachineConfig, MachineMapping, MetricMapping
 from edge.errors import MachineError
 from edge.nodes import NETWORK_ERRORS, NodeResolver, metric_name
@@ -66,10 +67,11 @@ class Monitored:
 
 @dataclass(frozen=True)
 class AlarmSource:
-    """The node a machine's alarm events are subscribed on, and their event type."""
+    """The node a machine's alarm events are subscribed on, their event type and fields."""
 
     source: Node
     event_type: Node
+    fields: tuple[EventField, ...]
 
 
 @dataclass(frozen=True)
@@ -278,7 +280,12 @@ class MachineBinder:
         )
         if source is None or event_type is None:
             return None
-        return AlarmSource(source, event_type)
+        try:
+            fields = event_fields(alarms, resolver.qualified)
+        except MachineError as exc:
+            self._missing(machine, "the alarm event fields", exc)
+            return None
+        return AlarmSource(source, event_type, fields)
 
     async def _identity(
         self,

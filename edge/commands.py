@@ -3,9 +3,10 @@
 ``dispatch`` → ``Store``/``StoreAndStart`` on the target machine, answered by an ``accepted`` or
 ``rejected`` job event carrying the decoded ReturnStatus; a job order id the machine already has is
 acknowledged again without storing it twice. ``cancel`` → ``Cancel`` (the machine's job list then
-reports the abort), ``repair`` → the machine's repair method, ``rebirth`` → birth and every
-capacity report again. Anything malformed or aimed at an unknown machine is rejected with a reason
-and counted; nothing a coordinator sends can crash the gateway.
+reports the abort), ``repair`` → the machine's repair method, ``acknowledge`` → each named alarm
+condition's Acknowledge method, ``rebirth`` → birth and every capacity report again. Anything
+malformed or aimed at an unknown machine is rejected with a reason and counted; nothing a
+coordinator sends can crash the gateway.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,7 @@ class CommandHandler:
         trackers: dict[str, JobTracker],
         listed_jobs: Callable[[str], set[str]],
         rebirth: Callable[[], None],
+        acknowledge: Callable[[messages.AcknowledgeCommand], Awaitable[None]],
         uplink: Uplink,
         metrics: Metrics,
     ) -> None:
@@ -49,6 +51,7 @@ class CommandHandler:
         self._trackers = trackers
         self._listed_jobs = listed_jobs
         self._rebirth = rebirth
+        self._acknowledge = acknowledge
         self._uplink = uplink
         self._metrics = metrics
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -89,6 +92,9 @@ class CommandHandler:
             await self._cancel(body, command_id)
         elif isinstance(body, messages.RepairCommand):
             await self._repair(body)
+        elif isinstance(body, messages.AcknowledgeCommand):
+            self._machine(body.machine)
+            await self._acknowledge(body)
         else:
             self._rebirth()
 

@@ -152,15 +152,20 @@ class JobsMapping(Section):
 
 
 class AlarmsMapping(Section):
-    """OPC UA events that become alarm messages, and which event field is which."""
+    """OPC UA Alarms & Conditions of a machine (``alarms: {}`` is enough for a compliant server).
 
-    event_type: str
+    Events of ``event_type`` (by default every condition) are subscribed on ``source`` (by
+    default the machine's root node; ``/0:Objects/0:Server`` for servers that report events
+    only there). The standard fields need no configuration; the ``*_field`` keys name vendor
+    event fields by browse path (``prefix:AlarmCode``) for servers that raise plain events.
+    """
+
+    event_type: str = "i=2782"
     source: str = ""
-    code_field: str = "AlarmCode"
-    active_field: str = "Active"
-    condition_field: str = "ConditionId"
-    metric_field: str = "Metric"
-    value_field: str = "Value"
+    code_field: str | None = None
+    active_field: str | None = None
+    metric_field: str | None = None
+    value_field: str | None = None
 
 
 class RepairMapping(Section):

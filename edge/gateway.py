@@ -11,12 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from edge import __version__
-from edge.alarms import alarm_from_event
 from edge.binding import Binding, MachineIdentity, Role
 from edge.capacity import CapacityReporter, MachineStatus, parse_mode, parse_state
 from edge.commands import CommandHandler
 from edge.config import GatewayConfig, MachineMapping
-from edge.errors import GatewayError
+from edge.errors import GatewayError, MachineError
 from edge.forwarder import Forwarder, Hold
 from edge.health import HealthServer, Metrics
 from edge.jobs import JobTracker, parse_job_lists
@@ -85,6 +84,7 @@ class Gateway:
             trackers=self.trackers,
             listed_jobs=lambda machine: set(self.capacity.statuses[machine].jobs),
             rebirth=self.rebirth,
+            acknowledge=self.acknowledge_alarms,
             uplink=self.uplink,
             metrics=self.metrics,
         )
@@ -279,12 +279,22 @@ class Gateway:
         self.trackers[machine].update(jobs)
         self.capacity.update(machine)
 
-    def alarm_event(self, machine: str, fields: Any) -> None:
-        mapping = self._mappings[machine].alarms
-        if mapping is None:
-            return
-        body = alarm_from_event(machine, mapping, fields)
-        self.uplink.send(TopicKind.ALARM, machine, messages.Alarm, body)
+    def alarm(self, body: messages.AlarmEvent) -> None:
+        self.uplink.send(TopicKind.ALARM, body.asset, messages.Alarm, body)
+
+    async def acknowledge_alarms(self, command: messages.AcknowledgeCommand) -> None:
+        """Acknowledge each condition at the machine; a refusal is logged and counted, not fatal."""
+        endpoint = next(e for e in self.endpoints if command.machine in e.controls)
+        comment = f"acknowledged at the coordinator (ticket {command.ticket_id}) {command.comment}"
+        for code in command.codes:
+            try:
+                await endpoint.conditions.acknowledge(command.machine, code, comment.strip())
+            except MachineError as exc:
+                self.metrics.inc("alarm_acknowledgements_total", result="failed")
+                _LOGGER.warning("Alarm acknowledgement not delivered: %s", exc)
+            else:
+                self.metrics.inc("alarm_acknowledgements_total", result="acknowledged")
+                _LOGGER.info("Acknowledged %s on %s", code, command.machine)
 
     # Health -------------------------------------------------------------------------------
 

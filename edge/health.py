@@ -31,6 +31,7 @@ COUNTERS = {
     "commands_rejected_total": "Commands or job orders rejected, by reason",
     "job_events_total": "Job events queued, by event",
     "alarms_total": "Alarm messages queued, by state",
+    "alarm_acknowledgements_total": "Acknowledge calls on alarm conditions, by result",
 }
 GAUGES = {
     "outbox_depth": "Messages waiting in the outbox",

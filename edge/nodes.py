@@ -40,7 +40,8 @@ class NodeResolver:
             raise MachineError(f"the server has no namespace {uri!r}")
         return self._namespaces.index(uri)
 
-    def _qualified(self, segment: str) -> ua.QualifiedName:
+    def qualified(self, segment: str) -> ua.QualifiedName:
+        """``prefix:Name`` → the QualifiedName with this server's namespace index."""
         prefix, sep, name = segment.partition(":")
         if not sep:
             raise MachineError(f"browse path segment {segment!r} needs a namespace prefix")
@@ -66,7 +67,7 @@ class NodeResolver:
                 raise MachineError("an empty path needs a machine root")
             return base
         start = self._client.nodes.root if path.startswith("/") or base is None else base
-        segments = [self._qualified(s) for s in path.strip("/").split("/")]
+        segments = [self.qualified(s) for s in path.strip("/").split("/")]
         try:
             return await start.get_child(segments)
         except (UaError, OSError, TimeoutError) as exc:

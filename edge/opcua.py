@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from asyncua import Client, ua
 from asyncua.common.subscription import DataChangeEvent, OpcEvent, Subscription
 
+from edge.alarms import ConditionTracker, EventField, event_filter
 from edge.binding import (
     Binding,
     BoundMachine,
@@ -32,6 +32,7 @@ from edge.config import MachineConfig, MachineMapping, SecurityConfig
 from edge.errors import MachineError
 from edge.health import Metrics
 from edge.nodes import NETWORK_ERRORS
+from protocols import messages
 from protocols.enums import Quality
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class MachineListener(Protocol):
         self, binding: Binding, value: Any, source_time: datetime | None, quality: Quality
     ) -> None: ...
 
-    def alarm_event(self, machine: str, fields: Mapping[str, Any]) -> None: ...
+    def alarm(self, body: messages.AlarmEvent) -> None: ...
 
 
 class EndpointConnection:
@@ -80,7 +81,8 @@ class EndpointConnection:
         self.connected = False
         self.last_error: str | None = None
         self._bindings: dict[int, Binding] = {}
-        self._event_sources: dict[int, list[str]] = {}
+        self._event_sources: dict[int, tuple[list[str], tuple[EventField, ...]]] = {}
+        self.conditions = ConditionTracker(listener.alarm)
         self._machine_nodes: dict[ua.NodeId, str] = {}
         self._handle = FIRST_HANDLE
         self._connections = 0
@@ -128,7 +130,8 @@ class EndpointConnection:
                 pass
 
     async def _serve(self, client: Client, lost: asyncio.Event) -> None:
-        binder = MachineBinder(client, await client.get_namespace_array(), self.missing)
+        namespaces = await client.get_namespace_array()
+        binder = MachineBinder(client, namespaces, self.missing)
         machines: list[BoundMachine] = []
         for config, mapping in self._machines:
             bound = await binder.bind(config, mapping, self.controls[config.id])
@@ -141,8 +144,11 @@ class EndpointConnection:
         monitored = [item for machine in machines for item in machine.monitored]
         await self._monitor_values(sub, monitored)
         await self._monitor_events(sub, machines)
+        self.conditions.connected(client, namespaces, _metric_nodes(monitored))
         self._connected(machines, len(monitored))
         consumer = asyncio.create_task(self._consume(sub))
+        if self._event_sources and sub.subscription_id is not None:
+            await self.conditions.refresh(sub.subscription_id)
         waiter = asyncio.create_task(lost.wait())
         try:
             await asyncio.wait([waiter, consumer], return_when=asyncio.FIRST_COMPLETED)
@@ -168,6 +174,7 @@ class EndpointConnection:
     def _disconnected(self) -> None:
         was_connected = self.connected
         self.connected = False
+        self.conditions.disconnected()
         for config, _ in self._machines:
             self.controls[config.id].clear()
             if was_connected:
@@ -221,13 +228,14 @@ class EndpointConnection:
         for sharing in sources.values():
             alarms = sharing[0].alarms
             assert alarms is not None
+            evfilter = event_filter(alarms.fields, alarms.event_type.nodeid)
             try:
-                handle = await sub.subscribe_events(alarms.source, alarms.event_type)
+                handle = await sub.subscribe_events(alarms.source, evfilter=evfilter)
             except NETWORK_ERRORS as exc:
                 for machine in sharing:
                     self.missing.report(machine.machine, "alarm events", exc)
                 continue
-            self._event_sources[handle] = [machine.machine for machine in sharing]
+            self._event_sources[handle] = ([machine.machine for machine in sharing], alarms.fields)
 
     async def _consume(self, sub: Subscription) -> None:
         async for event in sub:
@@ -250,9 +258,10 @@ class EndpointConnection:
         self._listener.value_changed(binding, event.value, source_time, quality)
 
     def _opc_event(self, event: OpcEvent) -> None:
-        hidden = event.event.internal_properties
-        values = {k: v for k, v in vars(event.event).items() if k not in hidden}
-        machines = self._event_sources.get(event.event.server_handle or -1, [])
+        machines, fields = self._event_sources.get(event.event.server_handle or -1, ([], ()))
+        values = {
+            f.name: v.Value for f, v in zip(fields, event.event.event_fields or [], strict=False)
+        }
         machine = machines[0] if len(machines) == 1 else None
         source = values.get("SourceNode")
         if isinstance(source, ua.NodeId) and source in self._machine_nodes:
@@ -260,4 +269,15 @@ class EndpointConnection:
         if machine is None:
             return
         self._metrics.inc("opcua_events_total")
-        self._listener.alarm_event(machine, values)
+        body = self.conditions.event(machine, values)
+        if body is not None:
+            self._listener.alarm(body)
+
+
+def _metric_nodes(monitored: list[Monitored]) -> dict[ua.NodeId, str]:
+    """Which metric each monitored node is: an alarm's SourceNode names its metric."""
+    return {
+        item.node.nodeid: item.binding.metric
+        for item in monitored
+        if item.binding.role is Role.METRIC and item.binding.metric is not None
+    }

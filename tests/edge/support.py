@@ -15,7 +15,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 import yaml
@@ -67,6 +67,10 @@ class SimPlant:
     def endpoint(self) -> str:
         return self.server.endpoint
 
+    def machine_configs(self) -> list[dict[str, Any]]:
+        """The gateway's ``machines:`` entries for this plant."""
+        return [{"id": spec.id, "endpoint": self.endpoint} for spec in self.server.plant.machines]
+
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
@@ -102,10 +106,14 @@ MILL = {
 LASER = {"id": "laser-1", "type": "laser_cutter", "max_job_orders": 20}
 
 
+class Plant(Protocol):
+    def machine_configs(self) -> list[dict[str, Any]]: ...
+
+
 def gateway_config(
-    tmp_path: Path, broker: MosquittoBroker, plant: SimPlant, /, **overrides: Any
+    tmp_path: Path, broker: MosquittoBroker, plant: Plant, /, **overrides: Any
 ) -> dict[str, Any]:
-    machines = [{"id": spec.id, "endpoint": plant.endpoint} for spec in plant.server.plant.machines]
+    machines = plant.machine_configs()
     config: dict[str, Any] = {
         "network": NETWORK,
         "unit": UNIT,

@@ -17,17 +17,22 @@ class Harness:
         self.machine = FakeMachine("mill-1", results)
         self.tracker = JobTracker("mill-1", self.queue.uplink, self.queue.outbox, 0.1)
         self.rebirths = 0
+        self.acknowledged = []
         self.handler = CommandHandler(
             controls={"mill-1": self.machine},
             trackers={"mill-1": self.tracker},
             listed_jobs=lambda machine: set(listed),
             rebirth=self._rebirth,
+            acknowledge=self._acknowledge,
             uplink=self.queue.uplink,
             metrics=self.queue.metrics,
         )
 
     def _rebirth(self):
         self.rebirths += 1
+
+    async def _acknowledge(self, command):
+        self.acknowledged.append(command)
 
     async def send(self, body):
         command = messages.Command.create(unit="coordinator", seq=1, body=body)

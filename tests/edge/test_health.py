@@ -1,13 +1,8 @@
-"""Metrics text, the health endpoint, and OPC UA events mapped to alarms."""
+"""Metrics text and the health endpoint."""
 
 import asyncio
 import json
-from datetime import UTC, datetime
 
-from asyncua import ua
-
-from edge.alarms import alarm_from_event
-from edge.config import AlarmsMapping
 from edge.health import HealthServer, Metrics
 from edge.nodes import metric_name
 
@@ -53,34 +48,6 @@ async def test_health_server_answers_healthz_and_metrics():
         assert await _get(server.port, b"garbage") == b""
     finally:
         await server.stop()
-
-
-def test_event_fields_become_an_alarm():
-    fields = {
-        "AlarmCode": "overheat",
-        "Active": True,
-        "ConditionId": "mill-1/overheat",
-        "Metric": "SpindleTemperature",
-        "Value": 91.5,
-        "Severity": 700,
-        "Message": ua.LocalizedText("Spindle too hot"),
-        "Time": datetime(2026, 11, 22, 8),
-    }
-    alarm = alarm_from_event("mill-1", AlarmsMapping(event_type="x"), fields)
-    assert (alarm.code, alarm.state.value, alarm.alarm_id) == (
-        "overheat",
-        "raised",
-        "mill-1/overheat",
-    )
-    assert alarm.metric == "spindle_temperature" and alarm.value == 91.5
-    assert alarm.text == "Spindle too hot" and alarm.occurred_at.tzinfo is UTC
-
-
-def test_odd_event_fields_get_safe_defaults():
-    fields = {"AlarmCode": "bad code!", "Active": False, "Severity": 5000, "Value": float("nan")}
-    alarm = alarm_from_event("mill-1", AlarmsMapping(event_type="x"), fields)
-    assert alarm.code == "alarm" and alarm.state.value == "cleared" and alarm.severity == 1000
-    assert alarm.value is None and alarm.alarm_id == "mill-1/alarm"
 
 
 def test_metric_names_are_snake_case():
