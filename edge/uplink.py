@@ -118,7 +118,7 @@ class Uplink:
             source_time = datetime.now(UTC)
         elif source_time.tzinfo is None:
             source_time = source_time.replace(tzinfo=UTC)
-        self._samples[machine].append((machine, metric, value, source_time, quality))
+        self._samples[machine].append((machine, metric, value, source_time, quality, None))
         self._collected.set()
 
     async def run(self) -> None:

@@ -18,8 +18,10 @@ from protocols.messages import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     PROTOCOL_VERSION,
+    MAX_STATUS_NAME,
     SAMPLE_INTEGER_END,
     SAMPLE_INTEGER_MIN,
+    STATUS_CODE_END,
     Alarm,
     Capacity,
     Command,
@@ -38,8 +40,12 @@ DEFAULT_MAX_PAYLOAD = 256 * 1024
 MAX_TEXT_VALUE = 200
 MAX_SAMPLES = 20000
 M = TypeVar("M", bound=Envelope)
-SampleRow = tuple[str, str, bool | int | float | str, datetime, Quality]
-"""``(machine, metric, value, source_time, quality)``: one sample for :func:`encode_telemetry`."""
+SampleStatus = tuple[int, str]
+"""An OPC UA StatusCode as ``(number, symbolic name)``, e.g. ``(0x808D0000, "BadOutOfService")``."""
+SampleRow = tuple[str, str, bool | int | float | str | None, datetime, Quality, SampleStatus | None]
+"""``(machine, metric, value, source_time, quality, status)``: one sample for
+:func:`encode_telemetry`; ``status`` is ``None`` for a plain Good."""
+
 
 MESSAGE_FOR_TOPIC: dict[TopicKind, type[Envelope]] = {
     TopicKind.UNIT_STATE: UnitState,
@@ -104,7 +110,7 @@ def encode_telemetry(
 
 
 def _sample_json(row: SampleRow, checked: set[str]) -> dict[str, Any]:
-    machine, metric, value, source_time, quality = row
+    machine, metric, value, source_time, quality, status = row
     for identifier in (machine, metric):
         if identifier not in checked:
             if not isinstance(identifier, str) or not IDENTIFIER_PATTERN.fullmatch(identifier):
@@ -114,7 +120,7 @@ def _sample_json(row: SampleRow, checked: set[str]) -> dict[str, Any]:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: {value} is not a finite number")
     if isinstance(value, str) and len(value) > MAX_TEXT_VALUE:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: text value over 200 characters")
-    if not isinstance(value, bool | int | float | str):
+    if not isinstance(value, bool | int | float | str | None):
         raise ProtocolError(RejectReason.INVALID, f"{metric}: unsupported value {value!r}")
     if isinstance(value, int) and not SAMPLE_INTEGER_MIN <= value < SAMPLE_INTEGER_END:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: integer out of the 64-bit range")
@@ -122,13 +128,21 @@ def _sample_json(row: SampleRow, checked: set[str]) -> dict[str, Any]:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: source_time must be aware")
     if not isinstance(quality, Quality):
         raise ProtocolError(RejectReason.INVALID, f"{metric}: quality must be a Quality")
-    return {
+    sample = {
         "machine": machine,
         "metric": metric,
         "value": value,
         "source_time": source_time.isoformat(),
         "quality": quality.value,
     }
+    if status is not None:
+        code, name = status
+        if not (isinstance(code, int) and 0 <= code < STATUS_CODE_END):
+            raise ProtocolError(RejectReason.INVALID, f"{metric}: status code {code!r}")
+        if not isinstance(name, str) or len(name) > MAX_STATUS_NAME:
+            raise ProtocolError(RejectReason.INVALID, f"{metric}: status name {name!r}")
+        sample["status_code"], sample["status"] = code, name
+    return sample
 
 
 @overload

@@ -74,6 +74,8 @@ class MetricDescription(Model):
     name: Identifier
     unit: Annotated[str, Field(max_length=32)] = ""
     description: ShortText = ""
+    missing: ShortText | None = None
+    """Why the metric's node could not be monitored (since 1.2); ``None`` while it is live."""
 
 
 class Capability(Model):
@@ -102,6 +104,13 @@ class UnitDescription(Model):
     machines: Annotated[list[MachineDescription], Field(max_length=1000)]
 
 
+class UnmappedValue(Model):
+    """A vendor value the gateway's mapping does not translate (since 1.2)."""
+
+    variable: Literal["state", "mode"]
+    value: ShortText
+
+
 class CapacityReport(Model):
     machine: Identifier
     available: bool
@@ -114,14 +123,31 @@ class CapacityReport(Model):
     free_slots: Annotated[int, Field(ge=0)]
     queue_free_at: AwareDatetime
     reported_at: AwareDatetime
+    unmapped_values: Annotated[list[UnmappedValue], Field(max_length=32)] = Field(
+        default_factory=list
+    )
+
+
+STATUS_CODE_END, MAX_STATUS_NAME = 2**32, 64
+StatusCodeNumber = Annotated[int, Field(ge=0, lt=STATUS_CODE_END)]
+StatusCodeName = Annotated[str, Field(max_length=MAX_STATUS_NAME)]
 
 
 class Sample(Model):
+    """One reading. ``value`` is ``None`` when the server gave none (a Bad sample, since 1.2).
+
+    ``status_code`` and ``status`` (since 1.2) are the full OPC UA StatusCode (its number, info
+    bits included, and its symbolic name, e.g. ``2150891520`` / ``BadSensorFailure``); they are
+    left out for a plain ``Good`` (0).
+    """
+
     machine: Identifier
     metric: Identifier
-    value: bool | SampleInteger | FiniteFloat | ShortText
+    value: bool | SampleInteger | FiniteFloat | ShortText | None
     source_time: AwareDatetime
     quality: Quality = Quality.GOOD
+    status_code: StatusCodeNumber | None = None
+    status: StatusCodeName | None = None
 
 
 class TelemetryBatch(Model):

@@ -76,7 +76,8 @@ def apply_capacities(
     newer than the machine's stored state (and so written)."""
     rows = []
     for unit_id, report, seq in reports:
-        values = report.model_dump(mode="python")
+        # Unmapped vendor values (1.2) are the plant's to fix; the gateway's health shows them.
+        values = report.model_dump(mode="python", exclude={"unmapped_values"})
         values.update(unit_id=unit_id, seq=seq, stored_job_orders=list(report.stored_job_orders))
         values["state"], values["mode"] = report.state.value, report.mode.value
         rows.append(values)

@@ -163,7 +163,9 @@ cdef class SampleBatch:
         self, str unit_id, str machine, str metric, object time, object value, str quality
     ) except -1:
         cdef long long us = self._clock.microseconds(time)
-        cdef bint text = isinstance(value, str)
+        # A Bad sample may carry no value (protocol 1.2): it is stored and becomes the latest
+        # sample, but there is nothing to roll up.
+        cdef bint text = value is None or isinstance(value, str)
         cdef double number = 0.0
         if not text:
             number = value  # booleans count as 0 and 1
@@ -194,7 +196,7 @@ cdef class SampleBatch:
             newest.us, newest.time, newest.value, newest.quality = us, time, value, quality
 
         if text:
-            return 0  # a latest value, but nothing to roll up
+            return 0  # a latest value, but nothing to roll up (text, or no value)
         cdef long long minute = us - us % _MINUTE
         cdef _Bucket first = target.buckets.get(metric)
         cdef _Bucket bucket = first
@@ -301,7 +303,7 @@ cdef class SampleBatch:
         rows = []
         for target in self._machines.values():
             for metric, newest in target.newest.items():
-                text = isinstance(newest.value, str)
+                text = newest.value is None or isinstance(newest.value, str)
                 rows.append(
                     {
                         "unit_id": target.unit_id,

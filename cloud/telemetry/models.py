@@ -23,7 +23,7 @@ class SampleRecord(NamedTuple):
     machine: str
     metric: str
     time: datetime
-    value: bool | int | float | str
+    value: bool | int | float | str | None
     quality: str
 
 
@@ -98,5 +98,5 @@ class RollupRead(BaseModel):
 class SampleRead(BaseModel):
     metric: str
     time: datetime
-    value: bool | int | float | str
+    value: bool | int | float | str | None
     quality: str

@@ -156,7 +156,7 @@ def samples(
         .order_by(TelemetryChunk.last_time.desc(), TelemetryChunk.id.desc())
         .execution_options(yield_per=200)
     )
-    found: list[tuple[str, datetime, bool | int | float | str, str]] = []
+    found: list[tuple[str, datetime, bool | int | float | str | None, str]] = []
     oldest_kept: datetime | None = None
     chunks = session.execute(query)
     try:

@@ -62,7 +62,7 @@ _CHUNKS: Any = TelemetryChunk.__table__
 
 def chunk_samples(
     first_time: datetime, encoded: str
-) -> list[tuple[str, datetime, bool | int | float | str, str]]:
+) -> list[tuple[str, datetime, bool | int | float | str | None, str]]:
     """A chunk's samples as ``(metric, time, value, quality)``, in the order they were stored."""
     try:
         return [
@@ -105,7 +105,13 @@ class InfluxSink:
         )
 
     def write(self, session: Session, samples: SampleBatch) -> None:
-        points = [_point(self._network, sample) for sample in samples.records()]
+        # A point needs a field value: a Bad sample without one (protocol 1.2) is not written;
+        # the latest-value table still records it.
+        points = [
+            _point(self._network, sample)
+            for sample in samples.records()
+            if sample.value is not None
+        ]
         if not points:
             return
         try:
@@ -136,6 +142,7 @@ class InfluxSink:
 
 
 def _point(network: str, sample: SampleRecord) -> Point:
+    assert sample.value is not None
     value: float | str = sample.value if isinstance(sample.value, str) else float(sample.value)
     return (
         Point(MEASUREMENT)

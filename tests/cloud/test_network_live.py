@@ -48,6 +48,7 @@ def context(settings: Settings) -> AppContext:
             free_slots=3,
             queue_free_at=NOW + timedelta(minutes=5),
             reported_at=NOW,
+            unmapped_values=[{"variable": "mode", "value": "WARMUP"}],  # 1.2: not stored
         )
         service.apply_capacities(session=session, reports=[("plant-a", report, 2)])
         session.add_all(

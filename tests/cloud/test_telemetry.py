@@ -104,6 +104,35 @@ def test_rollups_accumulate_min_mean_max_last_per_minute(context: AppContext) ->
     assert stored[0] == ("plant-a", "mill-1", "spindle_rpm", minute, 5.0, "good")
 
 
+def test_a_bad_sample_without_a_value_is_stored_and_latest_but_not_rolled_up(
+    context: AppContext,
+) -> None:
+    """Protocol 1.2: a Bad sample may carry ``null`` and its full StatusCode; the ingest
+    accepts it, keeps it in the embedded store and as the latest value, and rolls up only
+    the samples that have a number."""
+    at = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    samples: list[dict[str, Any]] = [
+        {"machine": "mill-1", "metric": "spindle_rpm", "value": 1200.0, "source_time": at},
+        {
+            "machine": "mill-1",
+            "metric": "spindle_rpm",
+            "value": None,
+            "source_time": at + timedelta(seconds=1),
+            "quality": "bad",
+            "status_code": 0x808B0000,
+            "status": "BadSensorFailure",
+        },
+    ]
+    _apply(context, EmbeddedSink(), _decoded(context, "mill-1", samples))
+    (rollup,) = _rollups(context)
+    assert (rollup.count, rollup.last) == (1, 1200.0)
+    stored = stored_samples(context.session_factory)
+    assert [(s[4], s[5]) for s in stored] == [(1200.0, "good"), (None, "bad")]
+    with context.session_factory() as session:
+        latest = session.scalars(select(LatestMetric)).one()
+    assert (latest.value_number, latest.value_text, latest.quality) == (None, None, "bad")
+
+
 def test_latest_values_keep_the_newest_sample_whatever_the_arrival_order(
     context: AppContext,
 ) -> None:

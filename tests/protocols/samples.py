@@ -44,7 +44,10 @@ def sample_messages() -> list[m.Envelope]:
                                 parameters={"max_sheet_thickness_mm": 20.0, "material": "steel"},
                             )
                         ],
-                        metrics=[m.MetricDescription(name="power", unit="kW")],
+                        metrics=[
+                            m.MetricDescription(name="power", unit="kW"),
+                            m.MetricDescription(name="door_open", missing="BadNodeIdUnknown"),
+                        ],
                         max_job_orders=10,
                     )
                 ],
@@ -63,6 +66,7 @@ def sample_messages() -> list[m.Envelope]:
                 free_slots=8,
                 queue_free_at=T0 + timedelta(hours=2),
                 reported_at=T0,
+                unmapped_values=[m.UnmappedValue(variable="mode", value="WARMUP")],
             ),
         ),
         m.Telemetry.create(
@@ -77,6 +81,15 @@ def sample_messages() -> list[m.Envelope]:
                         value=False,
                         source_time=T0,
                         quality=Quality.UNCERTAIN,
+                    ),
+                    m.Sample(
+                        machine="laser-1",
+                        metric="power",
+                        value=None,
+                        source_time=T0,
+                        quality=Quality.BAD,
+                        status_code=0x808B0000,
+                        status="BadSensorFailure",
                     ),
                 ]
             ),
