@@ -119,7 +119,7 @@ def test_a_bad_sample_without_a_value_is_stored_and_latest_but_not_rolled_up(
             "value": None,
             "source_time": at + timedelta(seconds=1),
             "quality": "bad",
-            "status_code": 0x808B0000,
+            "status_code": 0x808C0000,
             "status": "BadSensorFailure",
         },
     ]

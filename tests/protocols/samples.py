@@ -88,7 +88,7 @@ def sample_messages() -> list[m.Envelope]:
                         value=None,
                         source_time=T0,
                         quality=Quality.BAD,
-                        status_code=0x808B0000,
+                        status_code=0x808C0000,
                         status="BadSensorFailure",
                     ),
                 ]

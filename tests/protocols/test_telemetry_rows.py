@@ -8,7 +8,7 @@ from protocols import ProtocolError, codec, messages
 from protocols.enums import Quality
 
 T0 = datetime(2026, 11, 22, 8, 0, 0, 123456, tzinfo=UTC)
-SENSOR_FAILURE = (0x808B0000, "BadSensorFailure")
+SENSOR_FAILURE = (0x808C0000, "BadSensorFailure")
 ROWS = [
     ("laser-1", "power", 12.5, T0, Quality.GOOD, None),
     ("laser-1", "door_open", False, T0, Quality.UNCERTAIN, (0x40000000, "Uncertain")),
