@@ -14,11 +14,11 @@ from protocols.enums import Quality
 from protocols.errors import ProtocolError, RejectReason
 from protocols.ids import new_message_id
 from protocols.messages import (
+    MAX_STATUS_NAME,
     MESSAGE_TYPES,
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     PROTOCOL_VERSION,
-    MAX_STATUS_NAME,
     SAMPLE_INTEGER_END,
     SAMPLE_INTEGER_MIN,
     STATUS_CODE_END,
