@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses of reverse proxies whose X-Forwarded-Proto and X-Forwarded-For are"
+        " believed (e.g. 127.0.0.1, or * behind a load balancer); none by default, so a page"
+        " session cookie is Secure only when this server itself is reached over HTTPS or a"
+        " trusted proxy says so",
+    )
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)

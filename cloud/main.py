@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -29,6 +30,7 @@ from cloud.maintenance import flows as maintenance_flows
 from cloud.maintenance.pages import router as maintenance_pages_router
 from cloud.maintenance.views import router as maintenance_router
 from cloud.network.views import router as network_router
+from cloud.operations.headers import SecurityHeaders
 from cloud.operations.http import BodyLimit, RequestMetrics, install_error_handlers
 from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics
@@ -193,5 +195,14 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    viewers = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeaders, viewer_paths=[url for url in viewers if url])
     app.add_middleware(RequestMetrics, metrics=context.metrics)
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: ``X-Forwarded-Proto`` and ``-For`` are believed only from the
+    proxies ``trusted_proxies`` names (uvicorn alone would believe 127.0.0.1)."""
+    trusted = settings.trusted_proxies
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}

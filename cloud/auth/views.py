@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from cloud.auth import service
 from cloud.auth.dependencies import SESSION_COOKIE, CurrentActor, DbSession
@@ -45,16 +45,25 @@ def revoke_principal(principal_id: int, session: DbSession, actor: CurrentActor)
 
 
 @router.post("/session", status_code=status.HTTP_204_NO_CONTENT)
-def login(body: SessionLogin, session: DbSession, response: Response) -> Response:
-    """Check the key and keep it in an HttpOnly, SameSite=Strict cookie for the pages."""
+def login(body: SessionLogin, session: DbSession, request: Request) -> Response:
+    """Check the key and keep it in an HttpOnly, SameSite=Strict cookie for the pages; Secure
+    when the page is served over HTTPS (directly, or as a trusted proxy says)."""
     service.authenticate(session=session, api_key=body.api_key)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.set_cookie(SESSION_COOKIE, body.api_key, httponly=True, samesite="strict")
+    response.set_cookie(
+        SESSION_COOKIE,
+        body.api_key,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
-def logout() -> Response:
+def logout(request: Request) -> Response:
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
     return response

@@ -128,10 +128,13 @@ def _record(
         return []
     row.status = DeliveryStatus.FAILED.value
     ticket = session.get(MaintenanceTicket, attempt.ticket_id)
-    _LOGGER.warning("webhook %s failed after %s attempts: %s", row.target, row.attempts, error)
+    # The timeline and the log are read by more than the coordinator: no token in them.
+    shown = service.redacted_url(row.target)
+    error = error.replace(row.target, shown)
+    _LOGGER.warning("webhook %s failed after %s attempts: %s", shown, row.attempts, error)
     if ticket is None:
         return []
-    detail = f"webhook {row.target} ({row.action}) failed after {row.attempts} attempts: {error}"
+    detail = f"webhook {shown} ({row.action}) failed after {row.attempts} attempts: {error}"
     service.record(session, ticket, now, service.SYSTEM, "notification_failed", detail)
     return [
         {

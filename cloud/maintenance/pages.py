@@ -95,7 +95,7 @@ def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLR
     technicians = []
     if actor.role is Role.COORDINATOR:
         technicians = registry_service.list_technicians(session=session, actor=actor)
-    detail = ticket_detail(session, ticket)
+    detail = ticket_detail(session, ticket, actor)
     can_work = actor.role is Role.COORDINATOR or (
         actor.role is Role.TECHNICIAN and ticket.assignee_id == actor.technician_id
     )

@@ -9,10 +9,11 @@ assigned to them, a customer the tickets of their own products. Another tenant's
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -44,6 +45,7 @@ from cloud.registry.models import Machine, Unit
 _LOGGER = logging.getLogger(__name__)
 
 SYSTEM = "system"
+REDACTED = "[redacted]"
 DEFAULT_SERVICE_LEVEL = "standard"
 SERVICE_LEVELS: dict[str, dict[Priority, timedelta]] = {
     "premium": {
@@ -622,6 +624,30 @@ def remove_webhook(*, session: Session, actor: Actor, webhook_id: int) -> None:
 
 def active_webhooks(*, session: Session) -> list[Webhook]:
     return list(session.scalars(select(Webhook).where(Webhook.active.is_(True))))
+
+
+def redacted_url(url: str) -> str:
+    """A webhook URL as anyone but the coordinator sees it: its scheme and host. The path, the
+    query and the user info are where receivers put their tokens."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme or 'http'}://{host}/{REDACTED}"
+
+
+def redactor(*, session: Session, actor: Actor) -> Callable[[str], str]:
+    """What ``actor`` may read of a text that can hold a webhook URL (a notification's target or
+    error, a timeline entry): everything for the coordinator; for the others every webhook URL
+    ever configured is replaced by its :func:`redacted_url`."""
+    if actor.role is Role.COORDINATOR:
+        return lambda text: text
+    urls = sorted(session.scalars(select(Webhook.url)), key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for url in urls:
+            text = text.replace(url, redacted_url(url))
+        return text
+
+    return redact
 
 
 def list_notifications(

@@ -23,6 +23,7 @@ from cloud.maintenance import worker as maintenance_worker
 from cloud.maintenance.models import (
     AlertRead,
     Assign,
+    Channel,
     ComparisonRow,
     FiguresRead,
     MaintenanceTicket,
@@ -87,21 +88,31 @@ def ticket_read(ticket: MaintenanceTicket) -> TicketRead:
     return read
 
 
-def ticket_detail(session: DbSession, ticket: MaintenanceTicket) -> TicketDetail:
+def ticket_detail(session: DbSession, ticket: MaintenanceTicket, actor: Actor) -> TicketDetail:
+    """The ticket with its timeline, alerts and notifications; webhook URLs (and the tokens in
+    them) only for the coordinator."""
+    redact = service.redactor(session=session, actor=actor)
+    timeline = []
+    for entry in service.timeline(session=session, ticket_id=ticket.id):
+        event = TicketEventRead.model_validate(entry)
+        event.detail = redact(event.detail)
+        timeline.append(event)
+    notifications = []
+    for sent in service.ticket_notifications(session=session, ticket_id=ticket.id):
+        notification = NotificationRead.model_validate(sent)
+        if notification.channel is Channel.WEBHOOK and actor.role is not Role.COORDINATOR:
+            notification.target = service.redacted_url(notification.target)
+        notification.target = redact(notification.target)
+        notification.last_error = notification.last_error and redact(notification.last_error)
+        notifications.append(notification)
     return TicketDetail(
         **ticket_read(ticket).model_dump(),
-        timeline=[
-            TicketEventRead.model_validate(e)
-            for e in service.timeline(session=session, ticket_id=ticket.id)
-        ],
+        timeline=timeline,
         alerts=[
             AlertRead.model_validate(a)
             for a in service.ticket_alerts(session=session, ticket_id=ticket.id)
         ],
-        notifications=[
-            NotificationRead.model_validate(n)
-            for n in service.ticket_notifications(session=session, ticket_id=ticket.id)
-        ],
+        notifications=notifications,
     )
 
 
@@ -158,7 +169,7 @@ def create_ticket(
 @router.get("/tickets/{ticket_id}")
 def get_ticket(ticket_id: RowId, session: DbSession, actor: CurrentActor) -> TicketDetail:
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
-    return ticket_detail(session, ticket)
+    return ticket_detail(session, ticket, actor)
 
 
 def _act(
@@ -238,7 +249,7 @@ def add_note(ticket_id: RowId, spec: Note, session: DbSession, actor: CurrentAct
     service.add_note(session=session, actor=actor, ticket_id=ticket_id, text=spec.text, at=utcnow())
     session.flush()
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
-    return ticket_detail(session, ticket)
+    return ticket_detail(session, ticket, actor)
 
 
 @router.post("/tickets/{ticket_id}/parts", status_code=status.HTTP_201_CREATED)

@@ -89,11 +89,17 @@ def serve_command(args: argparse.Namespace) -> int:
     _json_logs(args)  # before the imports below, which already log
     import uvicorn
 
-    from cloud.main import create_app
+    from cloud.main import create_app, server_options
 
     settings = _settings(args)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.listen_host, port=settings.listen_port, log_config=None)
+    uvicorn.run(
+        app,
+        host=settings.listen_host,
+        port=settings.listen_port,
+        log_config=None,
+        **server_options(settings),
+    )
     return 0
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from cloud.main import server_options
+
 
 @contextmanager
 def serve(app: Any, ready_within: float = 15.0) -> Iterator[str]:
@@ -24,7 +26,8 @@ def serve(app: Any, ready_within: float = 15.0) -> Iterator[str]:
     listening = socket.create_server(("127.0.0.1", 0))
     port = listening.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+    options = server_options(app.state.context.settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, **options))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:

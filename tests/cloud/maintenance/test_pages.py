@@ -31,8 +31,20 @@ def browser() -> Iterator[Browser]:
             chromium.close()
 
 
+CSP_VIOLATIONS: list[str] = []
+
+
 def sign_in(browser: Browser, served: Served, who: str, path: str) -> Page:
+    """A page signed in as ``who``; anything its Content-Security-Policy blocks is recorded."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.on(
+        "console",
+        lambda message: (
+            CSP_VIOLATIONS.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page.goto(f"{served.base_url}{path}")
     page.fill("#api-key", served.seeded.keys[who])
     page.click("button[type=submit]")
@@ -117,3 +129,4 @@ def test_board_inbox_ticket_and_figures_pages(
 
     other = sign_in(browser, served, "marco", "/maintenance/tickets/1")
     expect(other.locator("body")).to_contain_text("does not exist")
+    assert CSP_VIOLATIONS == []
