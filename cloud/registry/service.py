@@ -331,10 +331,11 @@ def transport_time(
 ) -> TransportTimeRead:
     """The given transport time, or one estimated from the great-circle distance by road."""
     require_role(actor, Role.COORDINATOR, Role.PLANT)
-    if actor.role is Role.PLANT and actor.unit_id not in (from_unit_id, to_unit_id):
-        raise NotFound("no transport time between these units")
-    origin = get_unit_row(session=session, unit_id=from_unit_id)
-    target = get_unit_row(session=session, unit_id=to_unit_id)
+    if actor.role is Role.PLANT:
+        origin, target = _units_seen_by_a_plant(session, actor, from_unit_id, to_unit_id)
+    else:
+        origin = get_unit_row(session=session, unit_id=from_unit_id)
+        target = get_unit_row(session=session, unit_id=to_unit_id)
     given = session.get(TransportTime, (from_unit_id, to_unit_id))
     if given is not None:
         return TransportTimeRead(
@@ -345,6 +346,20 @@ def transport_time(
     return TransportTimeRead(
         from_unit_id=from_unit_id, to_unit_id=to_unit_id, hours=round(hours, 3), derived=True
     )
+
+
+def _units_seen_by_a_plant(
+    session: Session, actor: Actor, from_unit_id: str, to_unit_id: str
+) -> tuple[Unit, Unit]:
+    """Both units, when one is the plant's own and the other is in its network; otherwise one
+    and the same 404, so that a plant cannot tell an unknown unit from another network's."""
+    hidden = NotFound("no transport time between these units")
+    if actor.unit_id not in (from_unit_id, to_unit_id):
+        raise hidden
+    origin, target = session.get(Unit, from_unit_id), session.get(Unit, to_unit_id)
+    if origin is None or target is None or origin.network_id != target.network_id:
+        raise hidden
+    return origin, target
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -243,3 +243,32 @@ def test_a_plant_may_add_its_own_technicians_only(client: TestClient, tenants: T
         headers=tenants.headers("plant-a"),
     )
     assert other.status_code == 404
+
+
+def test_transport_times_do_not_reveal_whether_a_unit_exists(
+    client: TestClient, tenants: Tenants
+) -> None:
+    coordinator_headers = tenants.headers("coordinator")
+    network = {"id": "elsewhere", "name": "Elsewhere", "kind": "stable"}
+    assert client.post("/api/networks", json=network, headers=coordinator_headers).is_success
+    far = {
+        "id": "far-co",
+        "network_id": "elsewhere",
+        "company": "Far",
+        "latitude": 1,
+        "longitude": 1,
+    }
+    assert client.post("/api/units", json=far, headers=coordinator_headers).is_success
+    headers = tenants.headers("plant-a")
+    answers = [
+        client.get(f"/api/transport-times/{own}/{other}", headers=headers)
+        for own, other in [
+            ("plant-a", "nowhere"),  # unknown
+            ("nowhere", "plant-a"),
+            ("plant-a", "far-co"),  # another network's: forbidden
+            ("far-co", "plant-a"),
+            ("plant-b", "far-co"),  # not its own
+        ]
+    ]
+    assert {(a.status_code, a.text) for a in answers} == {(404, answers[0].text)}
+    assert client.get("/api/transport-times/plant-a/plant-b", headers=headers).status_code == 200
