@@ -39,6 +39,7 @@ from cloud.maintenance.models import (
 from cloud.maintenance.outbox import (
     EVENT_TYPE,
     Event,
+    acknowledge_command,
     escalate_to_coordinator,
     event,
     notify,
@@ -514,6 +515,7 @@ def acknowledge(
         actor=actor,
     ):
         ticket.acknowledged_at = now
+        acknowledge_command(session, ticket, now, actor)
     return [event(ticket, "acknowledged")]
 
 
@@ -528,7 +530,9 @@ def start_work(
         at=now,
         actor=actor,
     ):
-        ticket.acknowledged_at = ticket.acknowledged_at or now
+        if ticket.acknowledged_at is None:
+            ticket.acknowledged_at = now
+            acknowledge_command(session, ticket, now, actor)
         ticket.started_at = now
     return [event(ticket, "in_progress")]
 

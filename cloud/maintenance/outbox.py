@@ -118,20 +118,40 @@ def _enqueue(
 
 def repair_command(session: Session, ticket: MaintenanceTicket, now: datetime) -> list[Event]:
     """Ask the unit's gateway to run the machine's Repair method (wear resets)."""
+    body = messages.RepairCommand(machine=ticket.asset, ticket_id=str(ticket.id))
+    _command(session, ticket, now, body, "repair")
+    return []
+
+
+def acknowledge_command(
+    session: Session, ticket: MaintenanceTicket, now: datetime, actor: str
+) -> list[Event]:
+    """Ask the unit's gateway to acknowledge the ticket's OPC UA alarm conditions (Acknowledge)."""
+    codes = service.condition_codes(session=session, ticket_id=ticket.id)
+    if codes:
+        body = messages.AcknowledgeCommand(
+            machine=ticket.asset, codes=codes[:64], ticket_id=str(ticket.id), comment=actor[:200]
+        )
+        _command(session, ticket, now, body, "acknowledge")
+    return []
+
+
+def _command(
+    session: Session,
+    ticket: MaintenanceTicket,
+    now: datetime,
+    body: messages.RepairCommand | messages.AcknowledgeCommand,
+    action: str,
+) -> None:
     if ticket.asset_kind not in ("machine", "product"):
-        return []
+        return
     seq = ingest_service.next_sequence(session=session, sender=COORDINATOR)
-    command = messages.Command.create(
-        unit=COORDINATOR,
-        seq=seq,
-        body=messages.RepairCommand(machine=ticket.asset, ticket_id=str(ticket.id)),
-        sent_at=now,
-    )
+    command = messages.Command.create(unit=COORDINATOR, seq=seq, body=body, sent_at=now)
     topic = topics.command(ticket.network_id, ticket.unit_id)
     payload = codec.encode(command).decode()
-    _enqueue(session, ticket, Channel.COMMAND, ticket.unit_id, "repair", now, payload, topic)
-    service.record(session, ticket, now, SYSTEM, "repair_command", f"Repair sent to {topic}")
-    return []
+    _enqueue(session, ticket, Channel.COMMAND, ticket.unit_id, action, now, payload, topic)
+    detail = f"{action.capitalize()} sent to {topic}"
+    service.record(session, ticket, now, SYSTEM, f"{action}_command", detail)
 
 
 def escalate_to_coordinator(

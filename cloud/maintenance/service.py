@@ -41,6 +41,7 @@ from cloud.maintenance.models import (
 )
 from cloud.maintenance.routing import Matcher, RoutingError, SeverityLevel, Silence
 from cloud.registry.models import Machine, Unit
+from protocols.enums import AlarmSource
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -342,6 +343,20 @@ def firing_alert(*, session: Session, fingerprint: str) -> MaintenanceAlert | No
     return session.scalars(
         select(MaintenanceAlert).where(MaintenanceAlert.active_key == fingerprint)
     ).first()
+
+
+def condition_codes(*, session: Session, ticket_id: int) -> list[str]:
+    """The codes of a ticket's alerts that came from OPC UA alarm conditions, oldest first."""
+    query = (
+        select(MaintenanceAlert.code)
+        .where(
+            MaintenanceAlert.ticket_id == ticket_id,
+            MaintenanceAlert.source == AlarmSource.OPCUA_EVENT.value,
+        )
+        .group_by(MaintenanceAlert.code)
+        .order_by(func.min(MaintenanceAlert.id))
+    )
+    return list(session.scalars(query))
 
 
 def firing_alerts_of_unit(*, session: Session, unit_id: str) -> list[MaintenanceAlert]:

@@ -146,6 +146,11 @@ def sample_messages() -> list[m.Envelope]:
         ),
         m.Command.create(unit="coordinator", seq=9, body=m.RebirthCommand()),
         m.Command.create(unit="coordinator", seq=10, body=m.RepairCommand(machine="laser-1")),
+        m.Command.create(
+            unit="coordinator",
+            seq=10,
+            body=m.AcknowledgeCommand(machine="laser-1", codes=["high_temperature"], ticket_id="7"),
+        ),
         m.CoordinatorState.create(
             unit="coordinator", seq=11, body=m.Availability(state=UnitStatus.OFFLINE)
         ),

@@ -82,7 +82,9 @@ def test_the_full_lifecycle_through_the_api(two_tickets):
     kinds = [e["kind"] for e in detail["timeline"]]
     for kind in ("opened", "assigned", "acknowledged", "in_progress", "resolved", "closed"):
         assert kind in kinds
-    assert [n["channel"] for n in detail["notifications"]] == ["mqtt", "command"]
+    # The technician's alert, then the acknowledgement and the repair for the gateway.
+    notifications = [(n["channel"], n["action"]) for n in detail["notifications"]]
+    assert notifications == [("mqtt", "new"), ("command", "acknowledge"), ("command", "repair")]
 
 
 def test_the_coordinator_overrides_the_assignment(two_tickets):

@@ -122,6 +122,9 @@ def test_alarm_to_repair_over_mqtt(served: Served, running_mosquitto: MosquittoB
     )
     phone.publish(topics.technician_replies(network, "tina"), reply)
     eventually(lambda: _ticket(served, "tina")["status"] == "acknowledged")
+    acknowledge = gateway.next(TopicKind.COMMAND)  # the alarm, acknowledged at the machine
+    assert isinstance(acknowledge.body, messages.AcknowledgeCommand)
+    assert acknowledge.body.machine == "laser-1" and acknowledge.body.codes == ["tool_wear"]
 
     resolved = served.api(
         "POST", f"{API}/tickets/{ticket['id']}/resolve", "tina", json={"note": "tool changed"}

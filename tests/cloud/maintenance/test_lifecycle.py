@@ -96,10 +96,29 @@ def test_acknowledging_stops_reminders_and_escalation(harness):
     for _ in range(6):
         harness.clock.advance(minutes=30)
         worker.run_once()
-    assert sent(harness) == [("tina", "new")]
+    assert sent(harness) == [("tina", "new"), ("cut-co", "acknowledge")]  # no reminder
     row = ticket(harness)
     assert row.status == "acknowledged" and row.assignee_id == "tina"
     assert ("acknowledged", "technician tina", "") in timeline(harness)
+
+
+def test_acknowledging_a_ticket_acknowledges_its_alarm_conditions_at_the_machine(harness):
+    worker = harness.worker()
+    harness.ingest(alarm("laser-1", "high_temperature"))
+    harness.ingest(alarm("laser-1", "door_open", seq=2))
+    with harness.session() as session:
+        flows.technician_action(
+            session, actor=TINA, ticket_id=1, action=ReplyAction.ACKNOWLEDGE, now=harness.clock()
+        )
+        session.commit()
+    worker.run_once()
+    [(topic, payload)] = [p for p in harness.published if p[0].endswith("/cmd")]
+    assert topic == topics.command("demo", "cut-co")
+    command = codec.decode_for_topic(TopicKind.COMMAND, payload)
+    assert isinstance(command.body, messages.AcknowledgeCommand)
+    assert command.body.machine == "laser-1" and command.body.ticket_id == "1"
+    assert command.body.codes == ["high_temperature", "door_open"]
+    assert "acknowledge_command" in [kind for kind, _, _ in timeline(harness)]
 
 
 def test_resolving_records_repair_time_sends_repair_and_tells_webhooks(harness):
@@ -128,9 +147,12 @@ def test_resolving_records_repair_time_sends_repair_and_tells_webhooks(harness):
     assert row.status == "resolved"
     assert service.repair_minutes(row) == 45.0
     assert row.parts_used == [{"part": "fan 120 mm", "quantity": 1}]
-    [(topic, payload)] = [p for p in harness.published if p[0].endswith("/cmd")]
-    assert topic == topics.command("demo", "cut-co")
-    command = codec.decode_for_topic(TopicKind.COMMAND, payload)
+    # Starting the work acknowledged the ticket, and its alarm at the machine, first.
+    commands = [p for p in harness.published if p[0].endswith("/cmd")]
+    acknowledge, repair = (codec.decode_for_topic(TopicKind.COMMAND, p) for _, p in commands)
+    assert {topic for topic, _ in commands} == {topics.command("demo", "cut-co")}
+    assert isinstance(acknowledge.body, messages.AcknowledgeCommand)
+    command = repair
     assert isinstance(command.body, messages.RepairCommand)
     assert command.body.machine == "laser-1" and command.body.ticket_id == "1"
     kinds = [kind for kind, _, _ in timeline(harness)]
