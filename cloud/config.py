@@ -1,5 +1,9 @@
 """Coordinator settings: one pydantic-settings object, loaded once in the entry point.
 
+Passwords, tokens and URLs that may carry credentials are ``SecretStr``: they print as
+``**********`` in reprs, logs and validation errors, and the code that uses one asks for its value
+(``get_secret_value()``) at that point.
+
 Values come from (highest first) ``GLONET_*`` environment variables (nested with ``__``, e.g.
 ``GLONET_MQTT__PORT=1884``), then an optional YAML or TOML file, then the defaults below.
 """
@@ -12,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cloud.exceptions import ConfigurationError
@@ -28,7 +32,7 @@ class MqttSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     client_id: str = "glonet-coordinator"
     share_group: str | None = Field(
         default=None,
@@ -46,7 +50,7 @@ class SinkKind(StrEnum):
 class TelemetrySettings(BaseModel):
     sink: SinkKind = SinkKind.EMBEDDED
     influx_url: str = "http://127.0.0.1:8086"
-    influx_token: str = ""
+    influx_token: SecretStr = SecretStr("")
     influx_org: str = "glonet"
     influx_bucket: str = "telemetry"
     influx_batch_size: int = Field(default=5000, ge=1)
@@ -140,8 +144,10 @@ class Settings(BaseSettings):
 
     network: str = DEFAULT_NETWORK
     data_dir: Path = DEFAULT_DATA_DIR
-    database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL (a secret: it may hold the password); default: SQLite file"
+        " in data_dir",
     )
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=0, le=65535)
@@ -163,7 +169,7 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'coordinator.sqlite'}"
 
     @classmethod

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     FilePath,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -55,7 +56,7 @@ class BrokerConfig(Section):
     url: str = "mqtt://127.0.0.1:1883"
     client_id: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     tls: TlsConfig | None = None
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
     reconnect_min_s: PositiveFloat = 1.0
@@ -201,7 +202,7 @@ class SecurityConfig(Section):
     private_key: FilePath | None = None
     server_certificate: FilePath | None = None
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -95,9 +95,13 @@ class Gateway:
         self._started = time.monotonic()
 
     def _endpoints(self) -> list[EndpointConnection]:
-        groups: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        groups: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
         for machine in self.config.machines:
-            key = (machine.endpoint, machine.security.model_dump_json())
+            # The JSON shows the password as "**********": machines that differ only in their
+            # password need sessions of their own.
+            password = machine.security.password
+            secret = password.get_secret_value() if password else ""
+            key = (machine.endpoint, machine.security.model_dump_json(), secret)
             groups[key].append((machine, self._mappings[machine.id]))
         return [
             EndpointConnection(

@@ -238,7 +238,10 @@ class MqttLink:
         client.max_inflight_messages_set(self._max_inflight)
         client.will_set(will.topic, will.payload, qos=topics.QOS, retain=will.retain)
         if self._config.username is not None:
-            client.username_pw_set(self._config.username, self._config.password)
+            password = self._config.password
+            client.username_pw_set(
+                self._config.username, password.get_secret_value() if password else None
+            )
         if self._config.uses_tls:
             self._configure_tls(client)
 

@@ -112,7 +112,8 @@ class EndpointConnection:
             await client.set_security_string(self._security.security_string)
         if self._security.username is not None:
             client.set_user(self._security.username)
-            client.set_password(self._security.password or "")
+            password = self._security.password
+            client.set_password(password.get_secret_value() if password else "")
         lost = asyncio.Event()
 
         async def connection_lost(exc: Exception) -> None:

@@ -39,7 +39,7 @@ def generate(*, session: Session, settings: Settings, out_dir: Path) -> tuple[Pa
     ]
     passwd = service.password_file(
         coordinator_user=mqtt.username,
-        coordinator_hash=service.hash_password(mqtt.password),
+        coordinator_hash=service.hash_password(mqtt.password.get_secret_value()),
         gateways=[
             service.GatewayCredential(unit.id, unit.mqtt_password_hash or "")
             for unit in with_credentials

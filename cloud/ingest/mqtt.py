@@ -86,7 +86,8 @@ class MqttLink:
         if will is not None:
             self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         if settings.username:
-            self._client.username_pw_set(settings.username, settings.password)
+            password = settings.password.get_secret_value() if settings.password else None
+            self._client.username_pw_set(settings.username, password)
         if settings.tls_ca_file:
             self._client.tls_set(ca_certs=str(settings.tls_ca_file), cert_reqs=ssl.CERT_REQUIRED)
         self._client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)

@@ -88,7 +88,9 @@ class InfluxSink:
         self._network = network
         self._metrics = metrics
         self._client = InfluxDBClient(
-            url=settings.influx_url, token=settings.influx_token, org=settings.influx_org
+            url=settings.influx_url,
+            token=settings.influx_token.get_secret_value(),
+            org=settings.influx_org,
         )
         options = WriteOptions(
             batch_size=settings.influx_batch_size,
