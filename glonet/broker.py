@@ -45,7 +45,9 @@ class MosquittoBroker:
     """A Mosquitto process on ``127.0.0.1:port`` with its files in ``workdir``.
 
     ``extra_config`` is appended to the generated listener configuration (e.g. password file,
-    ACL file, TLS settings). ``allow_anonymous`` is true unless ``extra_config`` sets it.
+    ACL file, TLS settings). ``allow_anonymous`` is true unless ``extra_config`` sets it. Without
+    ``own_listener``, ``extra_config`` brings the listeners (``port`` must be one of them), as
+    the file ``glonet cloud broker-config`` writes does.
     """
 
     workdir: Path
@@ -53,6 +55,7 @@ class MosquittoBroker:
     extra_config: str = ""
     host: str = "127.0.0.1"
     executable: str = "mosquitto"
+    own_listener: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -70,7 +73,7 @@ class MosquittoBroker:
     def write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
         lines = [
-            f"listener {self.port} {self.host}",
+            *([f"listener {self.port} {self.host}"] if self.own_listener else []),
             "persistence true",
             f"persistence_location {self.workdir}/",
             f"log_dest file {self.log_path}",
@@ -86,7 +89,7 @@ class MosquittoBroker:
             # Started as root, Mosquitto would switch to the "mosquitto" user, which cannot
             # write this private directory.
             lines.append("user root")
-        if "allow_anonymous" not in self.extra_config:
+        if self.own_listener and "allow_anonymous" not in self.extra_config:
             lines.append("allow_anonymous true")
         lines.append(self.extra_config)
         self.config_path.write_text("\n".join(lines) + "\n")

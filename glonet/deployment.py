@@ -19,13 +19,10 @@ from glonet.demo_network import DemoSpec, gateway_machines, prepare_registry
 
 _LOGGER = logging.getLogger(__name__)
 MOSQUITTO_CONF = """\
-listener 1883
-allow_anonymous false
-password_file {directory}/passwd
-acl_file {directory}/acl
 persistence true
 persistence_location /mosquitto/data/
 """
+MEMBERS_PORT = 1883
 
 
 def prepare(
@@ -84,12 +81,17 @@ def prepare(
                     },
                 }
                 _write(out_dir / "technicians" / f"{tech.id}.yaml", yaml.safe_dump(device))
-            broker_flows.generate(
-                session=session, settings=coordinator_settings, out_dir=broker_dir
+            # Gateways on 1883, the coordinator on its own listener (mqtt.port, every interface).
+            files = broker_flows.generate(
+                session=session,
+                settings=coordinator_settings,
+                out_dir=broker_dir,
+                members=broker_service.Listener(MEMBERS_PORT),
+                coordinator=broker_service.Listener(coordinator_settings.mqtt.port),
             )
     finally:
         context.engine.dispose()
-    _write(broker_dir / "mosquitto.conf", MOSQUITTO_CONF.format(directory=broker_dir))
+    _write(broker_dir / "mosquitto.conf", MOSQUITTO_CONF + files.conf.read_text())
     _write(out_dir / "coordinator.yaml", yaml.safe_dump(settings, sort_keys=False))
     _write(out_dir / "keys.txt", "".join(f"{name}: {key}\n" for name, key in keys.items()))
     _LOGGER.info("deployment prepared in %s", out_dir)

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,10 @@ def mosquitto_factory(
 ) -> Iterator[Callable[..., MosquittoBroker]]:
     brokers: list[MosquittoBroker] = []
 
-    def make(extra_config: str = "", start: bool = True) -> MosquittoBroker:
-        broker = MosquittoBroker(tmp_path_factory.mktemp("mosquitto"), extra_config=extra_config)
+    def make(extra_config: str = "", start: bool = True, **options: Any) -> MosquittoBroker:
+        broker = MosquittoBroker(
+            tmp_path_factory.mktemp("mosquitto"), extra_config=extra_config, **options
+        )
         brokers.append(broker)
         if start:
             broker.start()

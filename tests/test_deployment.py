@@ -110,4 +110,7 @@ def test_the_setup_step_writes_consistent_configuration(tmp_path: Path) -> None:
         assert f"user {user}\ntopic read {topics.technician_alerts(spec.network, tech.id)}" in acl
     coordinator = load_settings(tmp_path / "coordinator.yaml")
     assert coordinator.mqtt.host == "mosquitto" and coordinator.telemetry.sink == "influxdb"
-    assert "password_file" in (tmp_path / "mosquitto/mosquitto.conf").read_text()
+    conf = (tmp_path / "mosquitto/mosquitto.conf").read_text()
+    # Gateways on 1883 with client id = user name; the coordinator alone on its own listener.
+    assert coordinator.mqtt.port == 1884 and "listener 1884\n" in conf
+    assert "listener 1883\nallow_anonymous false\nuse_username_as_clientid true" in conf

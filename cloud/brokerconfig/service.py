@@ -5,6 +5,12 @@ salt>$<base64 PBKDF2-HMAC-SHA512 digest>``. The ACL lets each gateway publish on
 unit and read only its own ``cmd`` topic; a technician's device (user ``technician/<id>``, which
 no unit id can spell) reads only its own alerts and writes only its own replies; the coordinator
 reads everything in the network and writes commands, technician alerts and its own state.
+
+Broker identity: the generated ``mosquitto.conf`` part has two listeners. On the members' one a
+client's id is its user name (``use_username_as_clientid``), so a credential can hold only its
+own session; the coordinator's listener admits the coordinator's credential alone, and there its
+processes (ingest workers, event buses) keep the client ids they are configured with. Client ids
+are one namespace across listeners, so no unit id may spell a coordinator's client id.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ from protocols import topics
 PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 PASSWORD_FILE = "passwd"
+COORDINATOR_PASSWORD_FILE = "coordinator-passwd"
 ACL_FILE = "acl"
+CONF_FILE = "glonet.conf"
+DEFAULT_MEMBERS_PORT = 1883
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -67,15 +76,49 @@ class TechnicianCredential:
 
 def password_file(
     *,
-    coordinator_user: str,
-    coordinator_hash: str,
     gateways: Sequence[GatewayCredential],
     technicians: Sequence[TechnicianCredential] = (),
 ) -> str:
-    lines = [f"{coordinator_user}:{coordinator_hash}"]
-    lines.extend(f"{g.unit_id}:{g.password_hash}" for g in gateways)
+    """The members' listener's users: gateways (user name = unit id) and technicians' devices."""
+    lines = [f"{g.unit_id}:{g.password_hash}" for g in gateways]
     lines.extend(f"{technician_user(t.technician_id)}:{t.password_hash}" for t in technicians)
-    return "\n".join(lines) + "\n"
+    return "".join(f"{line}\n" for line in lines)
+
+
+def coordinator_password_file(*, coordinator_user: str, coordinator_hash: str) -> str:
+    """The coordinator's listener's only user."""
+    return f"{coordinator_user}:{coordinator_hash}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    port: int
+    bind: str | None = None
+
+    def line(self) -> str:
+        return f"listener {self.port}" + (f" {self.bind}" if self.bind else "")
+
+
+def listener_config(*, members: Listener, coordinator: Listener, directory: Path) -> str:
+    """The ``mosquitto.conf`` part that ties client ids to credentials (see the module doc)."""
+    folder = directory.resolve()
+    return f"""# Written by `glonet cloud broker-config`; regenerate it, do not edit it.
+per_listener_settings true
+
+# Gateways and technicians' devices: a client's id is its user name, whatever it asks for, so
+# no credential can take over another client's session.
+{members.line()}
+allow_anonymous false
+use_username_as_clientid true
+password_file {folder / PASSWORD_FILE}
+acl_file {folder / ACL_FILE}
+
+# The coordinator's processes, each with its own client id; no other credential gets in here.
+{coordinator.line()}
+allow_anonymous false
+password_file {folder / COORDINATOR_PASSWORD_FILE}
+acl_file {folder / ACL_FILE}
+"""
 
 
 def acl_file(
@@ -127,11 +170,24 @@ def acl_file(
     return "\n\n".join(blocks) + "\n"
 
 
-def write_files(out_dir: Path, *, passwd: str, acl: str) -> tuple[Path, Path]:
-    """Write both files (owner-readable only) and return their paths."""
+@dataclass(frozen=True, slots=True)
+class BrokerFiles:
+    passwd: Path
+    coordinator_passwd: Path
+    acl: Path
+    conf: Path
+
+
+def write_files(out_dir: Path, *, texts: dict[str, str]) -> BrokerFiles:
+    """Write the files (owner-readable only), named by ``texts``' keys, and return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = (out_dir / PASSWORD_FILE, out_dir / ACL_FILE)
-    for path, text in zip(paths, (passwd, acl), strict=True):
+    for name, text in texts.items():
+        path = out_dir / name
         path.write_text(text)
         path.chmod(0o600)
-    return paths
+    return BrokerFiles(
+        passwd=out_dir / PASSWORD_FILE,
+        coordinator_passwd=out_dir / COORDINATOR_PASSWORD_FILE,
+        acl=out_dir / ACL_FILE,
+        conf=out_dir / CONF_FILE,
+    )

@@ -56,10 +56,18 @@ def register(subparsers: Any) -> None:
     key.set_defaults(handler=create_key_command)
 
     broker = commands.add_parser(
-        "broker-config", help="write the Mosquitto password and ACL files from the registry"
+        "broker-config",
+        help="write the Mosquitto listeners, password and ACL files from the registry",
     )
     _config_option(broker)
     broker.add_argument("out_dir", type=Path)
+    broker.add_argument(
+        "--members-port",
+        type=int,
+        default=1883,
+        help="the gateways' and devices' listener (the coordinator's is mqtt.host/mqtt.port)",
+    )
+    broker.add_argument("--members-bind", help="the address the members' listener binds")
     broker.set_defaults(handler=broker_config_command)
 
 
@@ -211,7 +219,7 @@ def create_key_command(args: argparse.Namespace) -> int:
 
 
 def broker_config_command(args: argparse.Namespace) -> int:
-    from cloud.brokerconfig import flows
+    from cloud.brokerconfig import flows, service
     from cloud.database import transaction
     from cloud.exceptions import CloudError
     from cloud.main import build_context
@@ -219,11 +227,14 @@ def broker_config_command(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
         context = build_context(settings)
+        members = service.Listener(args.members_port, args.members_bind)
         with transaction(context.session_factory) as session:
-            passwd, acl = flows.generate(session=session, settings=settings, out_dir=args.out_dir)
+            files = flows.generate(
+                session=session, settings=settings, out_dir=args.out_dir, members=members
+            )
     except CloudError as exc:
         print(f"error: {exc.message}")
         return 1
-    print(f"wrote {passwd} and {acl}; in mosquitto.conf:")
-    print(f"  password_file {passwd.resolve()}\n  acl_file {acl.resolve()}")
+    print(f"wrote {files.conf}, {files.passwd}, {files.coordinator_passwd} and {files.acl}")
+    print(f"in mosquitto.conf, instead of its own listeners:\n  include_dir {files.conf.parent}")
     return 0

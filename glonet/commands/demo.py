@@ -139,7 +139,7 @@ def _prepare(spec: Any, out_dir: Path) -> int:
     from glonet.deployment import prepare
 
     settings = coordinator_settings(
-        spec, workdir=out_dir, mqtt_host="mosquitto", mqtt_port=1883, port=8080
+        spec, workdir=out_dir, mqtt_host="mosquitto", mqtt_port=1884, port=8080
     )
     keys = prepare(spec, settings, out_dir, broker_url="mqtt://mosquitto:1883")
     print(f"prepared {out_dir}; API keys in {out_dir / 'keys.txt'} ({len(keys)} keys)")

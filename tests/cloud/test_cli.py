@@ -70,7 +70,7 @@ def test_create_key_and_broker_config(
     tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _write_config(
-        tmp_path / "c.yaml", db_url, mqtt={"username": "coord", "password": "pw"}
+        tmp_path / "c.yaml", db_url, mqtt={"username": "coord", "password": "pw", "port": 1884}
     )
     assert main(["cloud", "create-key", "--config", str(config)]) == 0
     key = capsys.readouterr().out.split(": ")[1].split()[0]
@@ -80,8 +80,12 @@ def test_create_key_and_broker_config(
     missing = ["cloud", "create-key", "--config", str(config), "--role", "plant", "--unit", "x"]
     assert main(missing) == 1
     assert main(["cloud", "broker-config", "--config", str(config), str(tmp_path / "b")]) == 0
-    assert (tmp_path / "b" / "passwd").read_text().startswith("coord:$7$101$")
+    assert (tmp_path / "b" / "coordinator-passwd").read_text().startswith("coord:$7$101$")
+    assert (tmp_path / "b" / "passwd").read_text() == ""  # no gateway has credentials yet
     assert "user coord" in (tmp_path / "b" / "acl").read_text()
+    conf = (tmp_path / "b" / "glonet.conf").read_text()
+    assert "listener 1883\n" in conf and "listener 1884 127.0.0.1\n" in conf
+    assert "use_username_as_clientid true" in conf
 
 
 @pytest.mark.integration
