@@ -196,10 +196,22 @@ def tenants(client: TestClient) -> Tenants:
 class Gateway:
     """Publishes GloNet messages as a plant's gateway would (QoS 1, retain per the contract)."""
 
-    def __init__(self, broker: MosquittoBroker, unit: str, *, network: str) -> None:
+    def __init__(
+        self,
+        broker: MosquittoBroker,
+        unit: str,
+        *,
+        network: str,
+        credentials: tuple[str, str] | None = None,
+        client_id: str | None = None,
+    ) -> None:
         self.unit, self.network = unit, network
         self.seq = itertools.count(1)
-        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"gw-{unit}")
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=client_id or f"gw-{unit}"
+        )
+        if credentials is not None:
+            self.client.username_pw_set(*credentials)
         offline = self.envelope(messages.UnitState, {"state": "offline", "reason": "lost"})
         self.client.will_set(
             topics.unit_state(network, unit), codec.encode(offline), qos=1, retain=True

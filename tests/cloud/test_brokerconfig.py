@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paho.mqtt.client as paho
 import pytest
 
@@ -21,12 +22,14 @@ from cloud.brokerconfig.service import (
 from cloud.config import Settings
 from cloud.database import transaction
 from cloud.exceptions import ConfigurationError
-from cloud.main import build_context
+from cloud.main import build_context, create_app
 from cloud.registry import service as registry_service
 from cloud.registry.models import TechnicianCreate
 from glonet.broker import MosquittoBroker, free_port
 from protocols import topics
-from tests.cloud.conftest import coordinator, onboard
+from tests.cloud.conftest import Gateway, coordinator, make_key, onboard
+from tests.cloud.serving import serve
+from tests.edge.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -372,3 +375,48 @@ def test_the_generated_listeners_refuse_a_clash_with_the_coordinator(
                 )
     finally:
         context.engine.dispose()
+
+
+def test_real_coordinator_processes_keep_their_sessions_beside_a_hijacking_plant(
+    secured_broker: SecuredBroker, settings_factory: Callable[..., Settings]
+) -> None:
+    """Two coordinator processes (shared-subscription ingest and event bus each) on the
+    generated broker, and plant-a's gateway asking for the first one's client id: both stay
+    connected and plant-a's messages are applied."""
+
+    def process(client_id: str) -> Any:
+        mqtt = {
+            "host": "127.0.0.1",
+            "port": secured_broker.coordinator_port,
+            "username": "coordinator-svc",
+            "password": "coord-pass",
+            "client_id": client_id,
+            "share_group": "ingest",
+        }
+        ingest = {"enabled": True, "isolation": "thread"}
+        return create_app(settings_factory(mqtt=mqtt, ingest=ingest, events={"bus": "on"}))
+
+    first, second = process("glonet-coordinator"), process("glonet-coordinator-ingest-2")
+    key = make_key(first.state.context, "coordinator")
+    headers = {"Authorization": f"Bearer {key}"}
+    with serve(first) as first_url, serve(second) as second_url:
+        gateway = Gateway(
+            secured_broker.broker,
+            "plant-a",
+            network=secured_broker.network,
+            credentials=("plant-a", secured_broker.passwords["plant-a"]),
+            client_id="glonet-coordinator",
+        )
+        try:
+            gateway.online()
+
+            def plant_a_online() -> bool:
+                units = httpx.get(f"{first_url}/api/overview", headers=headers).json()["units"]
+                return any(u["unit_id"] == "plant-a" and u["status"] == "online" for u in units)
+
+            wait_until(plant_a_online, timeout=15, what="plant-a's state applied")
+            for url in (first_url, second_url):
+                health = httpx.get(f"{url}/healthz").json()
+                assert health["status"] == "ok", health
+        finally:
+            gateway.close()
