@@ -4,6 +4,8 @@
 - ``mosquitto`` (module scope): a private Mosquitto on a free port, from a generated config in a
   temporary directory, that a test can ``stop()``, ``kill()``, ``start()`` or ``restart()`` on the
   same port. ``mosquitto_factory`` makes more, with extra configuration (ACLs, TLS…).
+- ``acme_press`` (module scope): the third-party OPC UA server of the conformance tests
+  (node-opcua, :mod:`tests.opcua_server`) on a free port, ready, killed afterwards.
 - ``postgres_url``: a throw-away PostgreSQL database (SQLAlchemy URL), created for the test and
   dropped afterwards; skipped with a reason when ``GLONET_TEST_POSTGRES_URL`` is not set.
 """
@@ -20,6 +22,7 @@ import pytest
 
 from glonet.broker import MosquittoBroker
 from glonet.broker import free_port as _free_port
+from tests.opcua_server import AcmePress
 
 POSTGRES_ENV = "GLONET_TEST_POSTGRES_URL"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -59,6 +62,14 @@ def running_mosquitto(mosquitto: MosquittoBroker) -> MosquittoBroker:
     """The module's broker, started again if an earlier test left it stopped."""
     mosquitto.start()
     return mosquitto
+
+
+@pytest.fixture(scope="module")
+def acme_press() -> Iterator[AcmePress]:
+    press = AcmePress()
+    press.start()
+    yield press
+    press.kill()
 
 
 def _postgres_base_url() -> str:

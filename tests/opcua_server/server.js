@@ -207,12 +207,14 @@ class Press {
     const providerType = addressSpace.findObjectType("ISA95JobResponseProviderObjectType", jobNs);
     const receiver = receiverType.instantiate({
       browseName: { name: "JobOrderControl", namespaceIndex: ns.index },
+      namespace: ns,
       componentOf: press,
       optionalsAll: false,
       optionals: ["Store", "StoreAndStart", "Start", "Cancel", "Clear", "Abort"],
     });
     const provider = providerType.instantiate({
       browseName: { name: "JobOrderResults", namespaceIndex: ns.index },
+      namespace: ns,
       componentOf: press,
       optionals: ["JobOrderResponseList"],
     });
