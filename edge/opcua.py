@@ -32,12 +32,12 @@ from edge.config import MachineConfig, MachineMapping, SecurityConfig
 from edge.errors import MachineError
 from edge.health import Metrics
 from edge.nodes import NETWORK_ERRORS
+from edge.session import REQUEST_TIMEOUT, open_client
 from protocols import messages
 from protocols.enums import Quality
 
 _LOGGER = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = 5.0
 SESSION_TIMEOUT_MS = 600_000
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 15.0
@@ -106,14 +106,8 @@ class EndpointConnection:
     # One connection -----------------------------------------------------------------------
 
     async def _session(self) -> None:
-        client = Client(self.endpoint, timeout=REQUEST_TIMEOUT)
+        client = await open_client(self.endpoint, self._security)
         client.session_timeout = SESSION_TIMEOUT_MS
-        if self._security.security_string is not None:
-            await client.set_security_string(self._security.security_string)
-        if self._security.username is not None:
-            client.set_user(self._security.username)
-            password = self._security.password
-            client.set_password(password.get_secret_value() if password else "")
         lost = asyncio.Event()
 
         async def connection_lost(exc: Exception) -> None:

@@ -16,5 +16,6 @@ async def open_client(endpoint: str, security: SecurityConfig) -> Client:
         await client.set_security_string(security.security_string)
     if security.username is not None:
         client.set_user(security.username)
-        client.set_password(security.password or "")
+        password = security.password
+        client.set_password(password.get_secret_value() if password else "")
     return client
