@@ -19,8 +19,9 @@ from asyncua import Client, Node, ua
 from pydantic import ValidationError
 
 from edge.alarms import EventField, event_fields
-from edge.config import MachineConfig, MachineMapping, MetricMapping
+from edge.config import DerivedValue, MachineConfig, MachineMapping, MetricMapping, ValueMap
 from edge.errors import MachineError
+from edge.findings import Findings
 from edge.nodes import NETWORK_ERRORS, NodeResolver, metric_name
 from protocols.messages import Capability, MetricDescription
 from protocols.topics import IDENTIFIER_PATTERN
@@ -39,11 +40,17 @@ class Role(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Binding:
-    """What a monitored node is to the gateway."""
+    """What a monitored node is to the gateway: a machine's metric, state, mode or job list.
+
+    ``part`` names the variable of a state or mode derived from several; ``server_time`` says
+    the samples carry the server's timestamp rather than the source's (the mapping's choice).
+    """
 
     machine: str
     role: Role
     metric: str | None = None
+    part: str | None = None
+    server_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,25 +138,13 @@ class MachineControl:
         self.methods.clear()
 
 
-class MissingNodes:
-    """What could not be bound, per machine; each is logged once, the first time."""
-
-    def __init__(self, machines: list[str]) -> None:
-        self.by_machine: dict[str, set[str]] = {machine: set() for machine in machines}
-
-    def report(self, machine: str, what: str, reason: object) -> None:
-        if what not in self.by_machine[machine]:
-            self.by_machine[machine].add(what)
-            _LOGGER.warning("%s: skipping %s: %s", machine, what, reason)
-
-
 class MachineBinder:
     """Binds machines on one connection of a client."""
 
-    def __init__(self, client: Client, namespaces: list[str], missing: MissingNodes):
+    def __init__(self, client: Client, namespaces: list[str], findings: Findings):
         self._client = client
         self._namespaces = namespaces
-        self._missing = missing.report
+        self._missing = findings.report
 
     async def bind(
         self, config: MachineConfig, mapping: MachineMapping, control: MachineControl
@@ -163,20 +158,27 @@ class MachineBinder:
         except MachineError as exc:
             self._missing(machine, "the machine root", exc)
             return None
+        server_time = mapping.timestamps == "server"
         monitored: list[Monitored] = []
-        for role, path in ((Role.STATE, mapping.state), (Role.MODE, mapping.mode)):
-            node = await self._optional(machine, role.value, resolver, path, root)
-            if node is not None:
-                monitored.append(Monitored(node, Binding(machine, role), 0.0))
-        for name, metric in (await self._metrics_of(machine, mapping, resolver, root)).items():
+        for role, source in ((Role.STATE, mapping.state), (Role.MODE, mapping.mode)):
+            for part, path in _source_paths(source):
+                what = f"{role.value} variable {part}" if part else role.value
+                node = await self._optional(machine, what, resolver, path, root)
+                if node is not None:
+                    binding = Binding(machine, role, part=part, server_time=server_time)
+                    monitored.append(Monitored(node, binding, 0.0))
+        metrics = await self._metrics_of(machine, mapping, resolver, root)
+        metric_nodes: dict[str, Node] = {}
+        for name, metric in metrics.items():
             node = await self._optional(machine, f"metric {name}", resolver, metric.path, root)
             if node is not None:
-                binding = Binding(machine, Role.METRIC, name)
+                metric_nodes[name] = node
+                binding = Binding(machine, Role.METRIC, name, server_time=server_time)
                 monitored.append(Monitored(node, binding, metric.sampling_ms, metric.deadband))
         await self._bind_repair(machine, mapping, resolver, root, control)
         monitored += await self._bind_jobs(machine, mapping, resolver, root, control)
-        metrics = [m.binding.metric for m in monitored if m.binding.metric is not None]
-        identity = await self._identity(config, mapping, resolver, root, metrics)
+        descriptions = await describe_metrics(self._client, metrics, metric_nodes)
+        identity = await self._identity(config, mapping, resolver, root, descriptions)
         alarms = await self._alarm_source(machine, mapping, resolver, root)
         return BoundMachine(machine, root, monitored, identity, alarms)
 
@@ -293,7 +295,7 @@ class MachineBinder:
         mapping: MachineMapping,
         resolver: NodeResolver,
         root: Node,
-        metrics: list[str],
+        metrics: list[MetricDescription],
     ) -> MachineIdentity:
         values: dict[str, Any] = {}
         paths = mapping.identification.model_dump()
@@ -315,7 +317,7 @@ class MachineBinder:
             asset_kind=kind if kind in ("machine", "product") else "machine",
             capabilities=tuple(config.capabilities)
             or self._capabilities(config.id, values.get("capabilities")),
-            metrics=tuple(MetricDescription(name=name) for name in metrics),
+            metrics=tuple(metrics),
             max_job_orders=max_jobs if isinstance(max_jobs, int) and max_jobs >= 0 else 0,
         )
 
@@ -336,3 +338,91 @@ def _scalar_parameters(capability: dict[str, Any]) -> dict[str, Any]:
         for name, value in capability.get("parameters", {}).items()
     }
     return {**capability, "parameters": parameters}
+
+
+def _source_paths(
+    source: str | ValueMap[Any] | DerivedValue[Any] | None,
+) -> list[tuple[str | None, str]]:
+    """The variables of a state or mode: ``(part, path)``, part ``None`` for a single one."""
+    if source is None:
+        return []
+    if isinstance(source, DerivedValue):
+        return [(part, str(path)) for part, path in source.variables.items()]
+    if isinstance(source, ValueMap):
+        return [(None, str(source.path))]
+    return [(None, source)]
+
+
+UNIT_LENGTH, DESCRIPTION_LENGTH = 32, 200
+ENGINEERING_UNITS = ua.QualifiedName("EngineeringUnits", 0)
+HAS_PROPERTY = ua.NodeId.from_string("i=46")
+
+
+async def describe_metrics(
+    client: Client, metrics: dict[str, MetricMapping], nodes: dict[str, Node]
+) -> list[MetricDescription]:
+    """Every mapped metric with its unit and description: the mapping's, else the node's
+    ``EngineeringUnits`` property and ``Description`` attribute (read in two batched requests;
+    a server that has neither leaves them empty)."""
+    asked = [
+        name for name, m in metrics.items() if name in nodes and not (m.unit and m.description)
+    ]
+    units, texts = await _node_units(client, [nodes[n] for n in asked]), {}
+    if asked:
+        try:
+            values = await client.read_attributes(
+                [nodes[n] for n in asked], ua.AttributeIds.Description
+            )
+            texts = {
+                n: _text(v.Value.Value if v.Value else None)
+                for n, v in zip(asked, values, strict=True)
+            }
+        except NETWORK_ERRORS as exc:
+            _LOGGER.debug("Reading the metrics' descriptions failed: %s", exc)
+    found_units = dict(zip(asked, units, strict=True)) if units else {}
+    return [
+        MetricDescription(
+            name=name,
+            unit=(metric.unit or found_units.get(name, ""))[:UNIT_LENGTH],
+            description=(metric.description or texts.get(name, ""))[:DESCRIPTION_LENGTH],
+        )
+        for name, metric in metrics.items()
+    ]
+
+
+async def _node_units(client: Client, nodes: list[Node]) -> list[str]:
+    """Each node's EngineeringUnits display name (``°C``), ``""`` when it has none."""
+    if not nodes:
+        return []
+    paths = []
+    for node in nodes:
+        element = ua.RelativePathElement(
+            ReferenceTypeId=HAS_PROPERTY,
+            IsInverse=False,  # type: ignore[arg-type]  # asyncua types it as a marker class
+            IncludeSubtypes=True,  # type: ignore[arg-type]
+            TargetName=ENGINEERING_UNITS,
+        )
+        paths.append(
+            ua.BrowsePath(StartingNode=node.nodeid, RelativePath=ua.RelativePath([element]))
+        )
+    try:
+        results = await client.uaclient.translate_browsepaths_to_nodeids(paths)
+        found = {
+            index: ua.NodeId(r.Targets[0].TargetId.Identifier, r.Targets[0].TargetId.NamespaceIndex)
+            for index, r in enumerate(results)
+            if r.StatusCode.is_good() and r.Targets
+        }
+        values = (
+            await client.read_values([client.get_node(n) for n in found.values()]) if found else []
+        )
+    except NETWORK_ERRORS as exc:
+        _LOGGER.debug("Reading the metrics' engineering units failed: %s", exc)
+        return [""] * len(nodes)
+    units = dict(zip(found, values, strict=True))
+    return [_text(getattr(units.get(i), "DisplayName", None)) for i in range(len(nodes))]
+
+
+def _text(value: Any) -> str:
+    """The text of a LocalizedText (or a plain string); ``""`` otherwise."""
+    text = getattr(value, "Text", value)
+    return text if isinstance(text, str) else ""

@@ -26,6 +26,8 @@ class MachineStatus:
     mode: MachineryOperationMode = MachineryOperationMode.NONE
     max_job_orders: int = 0
     jobs: dict[str, JobOrderView] = field(default_factory=dict)
+    unmapped: dict[str, str] = field(default_factory=dict)
+    """``state``/``mode`` → a vendor value the mapping does not translate (state/mode unknown)."""
 
 
 def capacity_report(machine: str, status: MachineStatus, now: datetime) -> messages.CapacityReport:
@@ -43,6 +45,10 @@ def capacity_report(machine: str, status: MachineStatus, now: datetime) -> messa
         free_slots=max(0, status.max_job_orders - len(running) - len(waiting)),
         queue_free_at=now + timedelta(seconds=remaining),
         reported_at=now,
+        unmapped_values=[
+            messages.UnmappedValue(variable=variable, value=value[:200])  # type: ignore[arg-type]
+            for variable, value in sorted(status.unmapped.items())
+        ],
     )
 
 
@@ -85,17 +91,3 @@ class CapacityReporter:
     def _publish(self, report: messages.CapacityReport) -> None:
         self._last[report.machine] = report
         self._uplink.send(TopicKind.CAPACITY, report.machine, messages.Capacity, report)
-
-
-def parse_state(text: str) -> MachineryItemState | None:
-    try:
-        return MachineryItemState(text)
-    except ValueError:
-        return None
-
-
-def parse_mode(text: str) -> MachineryOperationMode | None:
-    try:
-        return MachineryOperationMode(text)
-    except ValueError:
-        return None

@@ -1,42 +1,82 @@
 """The gateway's YAML configuration, validated by pydantic.
 
-Every error names the offending key (``machines[0].mapping.metrics.power.deadband: ...``). Node
-mappings are data: a machine names a built-in profile (``firmware-sim``), a mapping defined under
-``mappings:`` in the same file, or carries its own mapping inline (see ``docs/gateway.md``).
+Every error names the file and the offending key (``gateway.yaml: invalid configuration`` then
+``machines[0].mapping.metrics.power.deadband: ...``). Node mappings are data: every machine names a
+built-in profile (``firmware-sim``), a mapping defined under ``mappings:`` in the same file, or
+carries its own mapping inline (see ``docs/gateway.md``); there is no default mapping.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     FilePath,
     SecretStr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from edge.errors import ConfigError
+from protocols.enums import MachineryItemState, MachineryOperationMode
 from protocols.messages import Capability
 from protocols.topics import IDENTIFIER_PATTERN, RESERVED_UNIT_IDS
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
 PositiveFloat = Annotated[float, Field(gt=0)]
-DEFAULT_PROFILE = "firmware-sim"
+Jitter = Annotated[float, Field(ge=0, le=1)]
 PROFILE_PACKAGE = "edge.profiles"
+NODE_ID_PREFIXES = ("ns=", "nsu=", "i=", "s=", "g=", "b=")
 M = TypeVar("M", bound=BaseModel)
+Target = TypeVar("Target", MachineryItemState, MachineryOperationMode)
+VendorValue = StrictBool | StrictInt | StrictStr
+"""A vendor value a map translates: YAML ``true``, ``3`` or ``RUNNING``."""
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodePath(str):
+    """A mapping path whose syntax was checked; its prefixes are checked against the mapping's
+    ``namespaces`` once the whole mapping is known (:meth:`MachineMapping._prefixes_declared`)."""
+
+    def prefixes(self) -> list[str]:
+        """The namespace prefixes of a browse path's segments (none for a node id)."""
+        if self.startswith(NODE_ID_PREFIXES) or self in ("", "."):
+            return []
+        return [segment.partition(":")[0] for segment in self.strip("/").split("/")]
+
+
+def _node_path(path: str) -> NodePath:
+    if path.startswith(NODE_ID_PREFIXES) or path in ("", "."):
+        return NodePath(path)
+    for segment in path.strip("/").split("/"):
+        prefix, colon, name = segment.partition(":")
+        if not (colon and prefix and name):
+            raise ValueError(
+                f"browse path {path!r}: segment {segment!r} needs a namespace prefix"
+                " (prefix:BrowseName, with the prefix declared under namespaces: or 0:)"
+            )
+    return NodePath(path)
+
+
+Path_ = Annotated[str, AfterValidator(_node_path)]
+"""A browse path (``prefix:Name/prefix:Name``) or a node id (``ns=…``, ``nsu=…``, ``i=…``)."""
 
 
 class TlsConfig(Section):
@@ -52,15 +92,29 @@ class TlsConfig(Section):
         return self
 
 
-class BrokerConfig(Section):
+class BackoffConfig(Section):
+    """Reconnection backoff: the delay doubles from ``reconnect_min_s`` up to
+    ``reconnect_max_s``; each wait is shortened by a random fraction up to ``reconnect_jitter``
+    so that many gateways do not reconnect in step."""
+
+    reconnect_min_s: PositiveFloat = 1.0
+    reconnect_max_s: PositiveFloat = 60.0
+    reconnect_jitter: Jitter = 0.5
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> Self:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not be above reconnect_max_s")
+        return self
+
+
+class BrokerConfig(BackoffConfig):
     url: str = "mqtt://127.0.0.1:1883"
     client_id: str | None = None
     username: str | None = None
     password: SecretStr | None = None
     tls: TlsConfig | None = None
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
-    reconnect_min_s: PositiveFloat = 1.0
-    reconnect_max_s: PositiveFloat = 60.0
 
     @field_validator("url")
     @classmethod
@@ -96,10 +150,19 @@ class BufferConfig(Section):
         return int(self.quota_mb * 1024 * 1024)
 
 
+class OpcUaConfig(BackoffConfig):
+    """The OPC UA clients: reconnection backoff (after a lost or refused connection)."""
+
+    reconnect_min_s: PositiveFloat = 0.5
+    reconnect_max_s: PositiveFloat = 15.0
+
+
 class TelemetryConfig(Section):
     publishing_interval_ms: PositiveFloat = 100.0
     batch_window_ms: PositiveFloat = 100.0
     max_batch_samples: Annotated[int, Field(ge=1, le=2000)] = 1000
+    subscription_queue: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    """Notifications asyncua may hold for the gateway; past it the newest are dropped (counted)."""
 
 
 class CapacityConfig(Section):
@@ -117,7 +180,7 @@ class HealthConfig(Section):
 
 
 class MetricMapping(Section):
-    path: str
+    path: Path_
     sampling_ms: Annotated[float, Field(ge=0)] = 250.0
     deadband: Annotated[float, Field(ge=0)] = 0.0
     unit: Annotated[str, Field(max_length=32)] = ""
@@ -127,29 +190,87 @@ class MetricMapping(Section):
 class MetricsFolder(Section):
     """Every variable under ``path`` becomes a metric named after its browse name (snake_case)."""
 
-    path: str
+    path: Path_
     sampling_ms: Annotated[float, Field(ge=0)] = 250.0
     deadband: Annotated[float, Field(ge=0)] = 0.0
 
 
 class IdentificationMapping(Section):
-    manufacturer: str | None = None
-    model: str | None = None
-    serial_number: str | None = None
-    asset_kind: str | None = None
-    capabilities: str | None = None
+    manufacturer: Path_ | None = None
+    model: Path_ | None = None
+    serial_number: Path_ | None = None
+    asset_kind: Path_ | None = None
+    capabilities: Path_ | None = None
+
+
+class ValueMap(Section, Generic[Target]):
+    """A vendor variable whose values translate to an OPC 40001-1 name, e.g.
+    ``{path: acme:State, map: {RUNNING: Executing, IDLE: NotExecuting}}``."""
+
+    path: Path_
+    map: Annotated[dict[VendorValue, Target], Field(min_length=1)]
+
+
+class DerivedRule(Section, Generic[Target]):
+    """``when`` every named variable has the given value, the result is ``value``."""
+
+    when: Annotated[dict[Identifier, VendorValue], Field(min_length=1)]
+    value: Target
+
+
+class DerivedValue(Section, Generic[Target]):
+    """A value derived from a few vendor variables: the first rule that matches wins, else
+    ``otherwise`` (an unmatched combination without ``otherwise`` is reported as unmapped)."""
+
+    variables: Annotated[dict[Identifier, Path_], Field(min_length=1, max_length=16)]
+    rules: Annotated[list[DerivedRule[Target]], Field(min_length=1)]
+    otherwise: Target | None = None
+
+    @model_validator(mode="after")
+    def _rules_name_variables(self) -> Self:
+        for index, rule in enumerate(self.rules):
+            unknown = sorted(set(rule.when) - set(self.variables))
+            if unknown:
+                raise ValueError(
+                    f"rules[{index}].when: unknown variable(s) {', '.join(unknown)}"
+                    f" (declared: {', '.join(self.variables)})"
+                )
+        return self
+
+
+def _source_form(value: Any) -> str:
+    """Which form a ``state:``/``mode:`` entry has, so that an error speaks of that form only."""
+    if isinstance(value, str):
+        return "path-form"
+    if isinstance(value, DerivedValue) or (isinstance(value, dict) and "variables" in value):
+        return "derived-form"
+    return "map-form"
+
+
+StateSource = Annotated[
+    Annotated[Path_, Tag("path-form")]
+    | Annotated[ValueMap[MachineryItemState], Tag("map-form")]
+    | Annotated[DerivedValue[MachineryItemState], Tag("derived-form")],
+    Discriminator(_source_form),
+]
+ModeSource = Annotated[
+    Annotated[Path_, Tag("path-form")]
+    | Annotated[ValueMap[MachineryOperationMode], Tag("map-form")]
+    | Annotated[DerivedValue[MachineryOperationMode], Tag("derived-form")],
+    Discriminator(_source_form),
+]
 
 
 class JobsMapping(Section):
     """OPC 10031-4 job control: the object holding the methods, and its lists."""
 
-    object: str
-    order_list: str
-    response_list: str | None = None
-    max_job_orders: str | None = None
-    store: str
-    store_and_start: str
-    cancel: str
+    object: Path_
+    order_list: Path_
+    response_list: Path_ | None = None
+    max_job_orders: Path_ | None = None
+    store: Path_
+    store_and_start: Path_
+    cancel: Path_
 
 
 class AlarmsMapping(Section):
@@ -161,8 +282,8 @@ class AlarmsMapping(Section):
     event fields by browse path (``prefix:AlarmCode``) for servers that raise plain events.
     """
 
-    event_type: str = "i=2782"
-    source: str = ""
+    event_type: Path_ = NodePath("i=2782")
+    source: Path_ = NodePath("")
     code_field: str | None = None
     active_field: str | None = None
     metric_field: str | None = None
@@ -170,8 +291,8 @@ class AlarmsMapping(Section):
 
 
 class RepairMapping(Section):
-    object: str
-    method: str
+    object: Path_
+    method: Path_
 
 
 class MachineMapping(Section):
@@ -181,18 +302,52 @@ class MachineMapping(Section):
     machine's ``root`` unless they start with ``/`` (then relative to the Root node); a path may
     also be a node id (``ns=3;s=Temp``, ``nsu=urn:vendor;i=42``). ``{machine}`` in ``root`` is
     replaced by the machine's ``node_name``. Prefixes are declared in ``namespaces`` by URI.
+
+    ``state`` and ``mode`` are a path to a variable holding the OPC 40001-1 name, a
+    :class:`ValueMap` of a vendor variable, or a :class:`DerivedValue` of a few variables.
+    ``timestamps`` says which time a sample carries: the source's (the device's clock) or the
+    server's.
     """
 
     namespaces: dict[str, str] = Field(default_factory=dict)
-    root: str
+    root: Path_
+    timestamps: Literal["source", "server"] = "source"
     identification: IdentificationMapping = IdentificationMapping()
-    state: str | None = None
-    mode: str | None = None
+    state: StateSource | None = None
+    mode: ModeSource | None = None
     metrics: dict[Identifier, MetricMapping] = Field(default_factory=dict)
     metrics_folder: MetricsFolder | None = None
     jobs: JobsMapping | None = None
     repair: RepairMapping | None = None
     alarms: AlarmsMapping | None = None
+
+    @model_validator(mode="after")
+    def _prefixes_declared(self) -> Self:
+        for key, path in _paths(self):
+            for prefix in path.prefixes():
+                if not prefix.isdigit() and prefix not in self.namespaces:
+                    declared = ", ".join(sorted(self.namespaces)) or "none"
+                    raise ValueError(
+                        f"{key}: namespace prefix {prefix!r} of {str(path)!r} is not declared"
+                        f" under namespaces: (declared: {declared})"
+                    )
+        return self
+
+
+def _paths(value: Any, key: str = "") -> list[tuple[str, NodePath]]:
+    """Every :class:`NodePath` in a mapping, with its key (``metrics.power.path``)."""
+    if isinstance(value, NodePath):
+        return [(key, value)]
+    if isinstance(value, BaseModel):
+        items: Any = ((name, getattr(value, name)) for name in type(value).model_fields)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return []
+    found = []
+    for name, item in items:
+        found += _paths(item, f"{key}.{name}" if key else str(name))
+    return found
 
 
 class SecurityConfig(Section):
@@ -227,7 +382,7 @@ class MachineConfig(Section):
     endpoint: str
     name: str | None = None
     node_name: str | None = None
-    mapping: str | MachineMapping = DEFAULT_PROFILE
+    mapping: str | MachineMapping
     security: SecurityConfig = SecurityConfig()
     capabilities: list[Capability] = Field(default_factory=list)
 
@@ -272,6 +427,7 @@ class GatewayConfig(Section):
     network: Identifier
     unit: Identifier
     broker: BrokerConfig = BrokerConfig()
+    opcua: OpcUaConfig = OpcUaConfig()
     buffer: BufferConfig = BufferConfig()
     telemetry: TelemetryConfig = TelemetryConfig()
     capacity: CapacityConfig = CapacityConfig()
@@ -321,7 +477,8 @@ def builtin_profiles() -> set[str]:
 def load_profile(name: str) -> MachineMapping:
     """A mapping profile shipped with the gateway (``edge/profiles/{name}.yaml``)."""
     text = resources.files(PROFILE_PACKAGE).joinpath(f"{name}.yaml").read_text()
-    return _validate(MachineMapping, yaml.safe_load(text), f"profile {name}")
+    source = f"edge/profiles/{name}.yaml"
+    return _validate(MachineMapping, _yaml(text, source), source)
 
 
 def parse_config(data: Any, source: str = "configuration") -> GatewayConfig:
@@ -332,12 +489,23 @@ def load_config(path: str | Path) -> GatewayConfig:
     """Read and validate a gateway configuration file, or raise :class:`ConfigError`."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from exc
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{path}: cannot read the configuration: {reason}") from exc
+    return parse_config(_yaml(text, str(path)), str(path))
+
+
+def _yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_config(data, str(path))
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"{problem} ({context})" if context else problem
+        raise ConfigError(f"{where}: not valid YAML: {detail}") from exc
 
 
 def _validate(model: type[M], data: Any, source: str) -> M:
@@ -363,7 +531,11 @@ def _key(location: tuple[int | str, ...]) -> str:
     for part in location:
         if isinstance(part, int):
             key += f"[{part}]"
-        elif part in ("function-after", "str", "MachineMapping") or "[" in part:
+        elif (
+            part in ("function-after", "str", "MachineMapping")
+            or "[" in part
+            or part.endswith("-form")
+        ):
             continue
         else:
             key += f".{part}" if key else part

@@ -12,7 +12,7 @@ from typing import Any
 
 from edge import __version__
 from edge.binding import Binding, MachineIdentity, Role
-from edge.capacity import CapacityReporter, MachineStatus, parse_mode, parse_state
+from edge.capacity import CapacityReporter, MachineStatus
 from edge.commands import CommandHandler
 from edge.config import GatewayConfig, MachineMapping
 from edge.errors import GatewayError, MachineError
@@ -24,8 +24,10 @@ from edge.opcua import EndpointConnection
 from edge.outbox import Outbox
 from edge.rules import RuleEngine
 from edge.uplink import Uplink
+from edge.vendor import Unmapped, VendorTranslation
 from protocols import ProtocolError, codec, messages, topics
-from protocols.enums import Quality, UnitStatus
+from protocols.codec import SampleStatus
+from protocols.enums import MachineryItemState, MachineryOperationMode, Quality, UnitStatus
 from protocols.topics import TopicKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -77,8 +79,21 @@ class Gateway:
         self._identities: dict[str, MachineIdentity] = {}
         self._job_lists: dict[str, dict[Role, Any]] = defaultdict(dict)
         self._job_lists_dirty: set[str] = set()
+        self.findings = {m: f for e in self.endpoints for m, f in e.findings.by_machine.items()}
+        self._translations: dict[tuple[str, Role], VendorTranslation[Any]] = {}
         for machine in config.machines:
-            self.capacity.statuses[machine.id] = MachineStatus()
+            # The capacity report shows the unmapped values the findings hold (the same dict).
+            unmapped = self.findings[machine.id].unmapped
+            self.capacity.statuses[machine.id] = MachineStatus(unmapped=unmapped)
+            mapping = self._mappings[machine.id]
+            if mapping.state is not None:
+                self._translations[(machine.id, Role.STATE)] = VendorTranslation(
+                    mapping.state, MachineryItemState, MachineryItemState.NOT_AVAILABLE
+                )
+            if mapping.mode is not None:
+                self._translations[(machine.id, Role.MODE)] = VendorTranslation(
+                    mapping.mode, MachineryOperationMode, MachineryOperationMode.NONE
+                )
         self.commands = CommandHandler(
             controls={m: c for e in self.endpoints for m, c in e.controls.items()},
             trackers=self.trackers,
@@ -109,6 +124,8 @@ class Gateway:
                 machines[0][0].security,
                 machines,
                 publishing_interval_ms=self.config.telemetry.publishing_interval_ms,
+                subscription_queue=self.config.telemetry.subscription_queue,
+                reconnect=self.config.opcua,
                 listener=self,
                 metrics=self.metrics,
             )
@@ -240,30 +257,75 @@ class Gateway:
 
     def machine_disconnected(self, machine: str) -> None:
         self._job_lists.pop(machine, None)
+        for role in (Role.STATE, Role.MODE):
+            translation = self._translations.get((machine, role))
+            if translation is not None:
+                translation.reset()
         self.capacity.statuses[machine].connected = False
         self.capacity.update(machine)
 
     def value_changed(
-        self, binding: Binding, value: Any, source_time: datetime | None, quality: Quality
+        self,
+        binding: Binding,
+        value: Any,
+        source_time: datetime | None,
+        quality: Quality,
+        status: SampleStatus | None,
     ) -> None:
         machine, role = binding.machine, binding.role
         if role is Role.METRIC:
-            assert binding.metric is not None
-            self.uplink.add_sample(machine, binding.metric, value, source_time, quality)
-            self.rules.observe(machine, binding.metric, value)
+            self._metric_changed(binding, value, source_time, quality, status)
             return
-        status = self.capacity.statuses[machine]
-        text = getattr(value, "Text", value)
-        if role is Role.STATE:
-            status.state = parse_state(str(text)) or status.state
-        elif role is Role.MODE:
-            status.mode = parse_mode(str(text)) or status.mode
+        machine_status = self.capacity.statuses[machine]
+        if role is Role.STATE or role is Role.MODE:
+            if not self._vendor_value(binding, value):
+                return
         elif role is Role.MAX_JOB_ORDERS:
-            status.max_job_orders = value if isinstance(value, int) and value >= 0 else 0
+            machine_status.max_job_orders = value if isinstance(value, int) and value >= 0 else 0
         else:
             self._job_list_changed(machine, role, value)
             return
         self.capacity.update(machine)
+
+    def _metric_changed(
+        self,
+        binding: Binding,
+        value: Any,
+        source_time: datetime | None,
+        quality: Quality,
+        status: SampleStatus | None,
+    ) -> None:
+        machine, metric = binding.machine, binding.metric
+        assert metric is not None
+        findings = self.findings[machine]
+        problem = self.uplink.add_sample(machine, metric, value, source_time, quality, status)
+        if problem is not None:
+            findings.rejected_value(metric, problem)
+        elif findings.rejected:
+            findings.rejected.pop(metric, None)
+        if status is not None:
+            findings.status[metric] = status[1]
+        elif findings.status:
+            findings.status.pop(metric, None)
+        self.rules.observe(machine, metric, value)
+
+    def _vendor_value(self, binding: Binding, value: Any) -> bool:
+        """Translate a state or mode variable; whether the machine's status may have changed."""
+        machine, role = binding.machine, binding.role
+        result = self._translations[(machine, role)].update(binding.part, value)
+        if result is None:
+            return False  # a derived value still waits for some of its variables
+        findings, status = self.findings[machine], self.capacity.statuses[machine]
+        if isinstance(result, Unmapped):
+            findings.unmapped_value(role.value, result.value)
+            result = self._translations[(machine, role)].unknown
+        else:
+            findings.mapped_value(role.value)
+        if role is Role.STATE:
+            status.state = result
+        else:
+            status.mode = result
+        return True
 
     def _job_list_changed(self, machine: str, role: Role, value: Any) -> None:
         # Both lists usually change together: compare once both notifications are in.
@@ -313,16 +375,26 @@ class Gateway:
     def status(self) -> dict[str, Any]:
         """The ``/healthz`` document."""
         machines = {}
+        endpoints = {}
+        problems = []
         for endpoint in self.endpoints:
-            for machine, missing in endpoint.missing.by_machine.items():
+            endpoints[endpoint.endpoint] = {
+                "connected": endpoint.connected,
+                "last_error": None if endpoint.connected else endpoint.last_error,
+                "notifications_dropped": dict(endpoint.dropped),
+            }
+            for machine, findings in endpoint.findings.by_machine.items():
                 status = self.capacity.statuses[machine]
                 machines[machine] = {
                     "connected": status.connected,
                     "endpoint": endpoint.endpoint,
                     "state": status.state.value,
+                    "mode": status.mode.value,
                     "last_error": None if endpoint.connected else endpoint.last_error,
-                    "missing_nodes": sorted(missing),
+                    **findings.health(),
                 }
+                if status.connected:
+                    problems += findings.problems
         outbox = {
             "depth": self.outbox.depth,
             "bytes": self.outbox.size_bytes,
@@ -332,11 +404,10 @@ class Gateway:
             "held_while_coordinator_offline": self.forwarder.hold is Hold.COORDINATOR_OFFLINE,
             "hold": self.forwarder.hold.value if self.forwarder.hold else None,
         }
-        problems = []
         if not self.link.connected:
-            problems.append("broker disconnected")
+            problems.insert(0, "broker disconnected")
         if self.outbox.quota_exceeded:
-            problems.append("outbox quota exceeded: only job events and alarms are kept")
+            problems.insert(0, "outbox quota exceeded: only job events and alarms are kept")
         problems += [f"machine {m} disconnected" for m, s in machines.items() if not s["connected"]]
         return {
             "status": "ok" if not problems else "degraded",
@@ -350,6 +421,7 @@ class Gateway:
                 "last_error": self.link.last_error,
                 "auth_failures": self.link.auth_failures,
             },
+            "endpoints": endpoints,
             "machines": machines,
             "outbox": outbox,
         }

@@ -21,7 +21,14 @@ COUNTERS = {
     "messages_failed_total": "Publications lost with the connection before their PUBACK",
     "messages_evicted_total": "Messages evicted from the full outbox (telemetry only)",
     "telemetry_dropped_total": "Telemetry batches refused because events fill the outbox quota",
-    "samples_invalid_total": "Samples skipped: not a finite number, a boolean or a string",
+    "samples_invalid_total": (
+        "Samples rejected because the protocol cannot carry their value, by reason (type, range,"
+        " no_value: a Good sample without a value)"
+    ),
+    "notifications_dropped_total": (
+        "OPC UA notifications lost, by endpoint and where: gateway (asyncua's queue was full) or"
+        " server (the Overflow bit: the server discarded values of a monitored item)"
+    ),
     "mqtt_reconnects_total": "MQTT connections established after the first one",
     "mqtt_auth_failures_total": "Connection attempts the broker refused for bad credentials",
     "opcua_reconnects_total": "OPC UA connections established after the first one, by endpoint",

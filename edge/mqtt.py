@@ -29,6 +29,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge.backoff import Backoff
 from edge.config import BrokerConfig
 from edge.errors import BrokerAuthError, BrokerError
 from edge.health import Metrics
@@ -106,17 +107,16 @@ class MqttLink:
 
     async def run(self) -> None:
         """Connect, stay connected and reconnect with backoff until :meth:`stop`."""
-        delay = self._config.reconnect_min_s
+        backoff = Backoff(self._config)
         while not self._stopping:
             error = await self._one_session()
             if self._stopping:
                 break
             if error is None:
-                delay = self._config.reconnect_min_s
+                backoff.reset()
             else:
                 self._report(error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._config.reconnect_max_s)
+            await asyncio.sleep(backoff.next_delay())
 
     def publish(self, message: OutgoingMessage) -> asyncio.Future[None]:
         """Publish with QoS 1; the future completes on PUBACK, fails if the link drops first."""
@@ -371,7 +371,7 @@ class MqttLink:
 
     def _report(self, error: str) -> None:
         if error != self.last_error:
-            _LOGGER.error("MQTT: %s; retrying with backoff", error)
+            _LOGGER.warning("MQTT: %s; retrying with backoff", error)
         self.last_error = error
 
 

@@ -3,46 +3,89 @@
 Each connection binds the machines' mappings afresh (so a restarted server with new node ids is
 followed), subscribes to every mapped variable with its sampling interval and deadband and to
 the alarm events, and hands what arrives to a :class:`MachineListener`. When the connection is
-lost the machines are reported disconnected and the client reconnects with backoff, restoring
-every subscription.
+lost the machines are reported disconnected and the client reconnects with backoff (with jitter,
+one WARNING line per loss, the traceback at DEBUG), restoring every subscription.
+
+Notifications are never lost without a trace: asyncua's queue of notifications for the gateway
+drops the newest when it is full (the ``disconnect`` overflow policy, whose hook counts instead of
+reconnecting), and a server that had to discard values of a monitored item says so with the
+Overflow bit of the StatusCode; both are counted, logged and shown in ``/healthz``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from datetime import datetime
 from typing import Any, Protocol
 
 from asyncua import Client, ua
-from asyncua.common.subscription import DataChangeEvent, OpcEvent, Subscription
+from asyncua.common.subscription import (
+    DataChangeEvent,
+    OpcEvent,
+    OverflowPolicy,
+    Subscription,
+)
+from asyncua.ua.status_codes import get_name_and_doc
 
 from edge.alarms import ConditionTracker, EventField, event_filter
+from edge.backoff import Backoff
 from edge.binding import (
     Binding,
     BoundMachine,
     MachineBinder,
     MachineControl,
     MachineIdentity,
-    MissingNodes,
     Monitored,
     Role,
 )
-from edge.config import MachineConfig, MachineMapping, SecurityConfig
+from edge.config import MachineConfig, MachineMapping, OpcUaConfig, SecurityConfig
 from edge.errors import MachineError
+from edge.findings import Findings
 from edge.health import Metrics
 from edge.nodes import NETWORK_ERRORS
 from edge.session import REQUEST_TIMEOUT, open_client
 from protocols import messages
+from protocols.codec import SampleStatus
 from protocols.enums import Quality
 
 _LOGGER = logging.getLogger(__name__)
 
 SESSION_TIMEOUT_MS = 600_000
-RECONNECT_MIN_S = 0.5
-RECONNECT_MAX_S = 15.0
-QUEUE_SIZE = 100_000
 FIRST_HANDLE = 10_000_000
+SEVERITY_MASK, UNCERTAIN = 0xC000_0000, 0x4000_0000
+CODE_MASK = 0xFFFF_0000
+OVERFLOW = 0x0480
+"""InfoType DataValue (bit 10) and its Overflow bit (bit 7): the server discarded values."""
+DROP_LOG_INTERVAL_S = 60.0
+
+
+class _DropsReportedHere(logging.Filter):
+    """asyncua logs an ERROR per notification its full queue drops ("forcing reconnect", which
+    our overflow hook replaces by a count); the gateway reports drops itself, once a minute."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Subscription %s event queue full")
+
+
+logging.getLogger("asyncua.common.subscription").addFilter(_DropsReportedHere())
+
+
+def sample_status(code: int) -> tuple[Quality, SampleStatus | None]:
+    """The quality and (unless plain Good) the ``(number, symbolic name)`` of a StatusCode."""
+    if code == 0:
+        return Quality.GOOD, None
+    severity = code & SEVERITY_MASK
+    if severity == 0:
+        quality = Quality.GOOD
+    elif severity == UNCERTAIN:
+        quality = Quality.UNCERTAIN
+    else:  # Bad, and the reserved 11 that clients treat as Bad
+        quality = Quality.BAD
+    # The info bits (the low 16) are not part of the name: 0x808C0480 is BadSensorFailure.
+    return quality, (code, get_name_and_doc(code & CODE_MASK)[0])
 
 
 class MachineListener(Protocol):
@@ -51,7 +94,12 @@ class MachineListener(Protocol):
     def machine_disconnected(self, machine: str) -> None: ...
 
     def value_changed(
-        self, binding: Binding, value: Any, source_time: datetime | None, quality: Quality
+        self,
+        binding: Binding,
+        value: Any,
+        source_time: datetime | None,
+        quality: Quality,
+        status: SampleStatus | None,
     ) -> None: ...
 
     def alarm(self, body: messages.AlarmEvent) -> None: ...
@@ -67,6 +115,8 @@ class EndpointConnection:
         machines: list[tuple[MachineConfig, MachineMapping]],
         *,
         publishing_interval_ms: float,
+        subscription_queue: int,
+        reconnect: OpcUaConfig,
         listener: MachineListener,
         metrics: Metrics,
     ) -> None:
@@ -74,10 +124,16 @@ class EndpointConnection:
         self._security = security
         self._machines = machines
         self._publishing_interval = publishing_interval_ms
+        self._queue_size = subscription_queue
+        self._reconnect = reconnect
         self._listener = listener
         self._metrics = metrics
         self.controls = {config.id: MachineControl(config.id) for config, _ in machines}
-        self.missing = MissingNodes([config.id for config, _ in machines])
+        self.findings = Findings([config.id for config, _ in machines])
+        self.dropped = {"gateway": 0, "server": 0}
+        """Notifications lost: in asyncua's queue for the gateway, and in the server's queues."""
+        self._drops_logged_at = -DROP_LOG_INTERVAL_S
+        self._drops_logged = 0
         self.connected = False
         self.last_error: str | None = None
         self._bindings: dict[int, Binding] = {}
@@ -88,19 +144,25 @@ class EndpointConnection:
         self._connections = 0
 
     async def run(self) -> None:
-        delay = RECONNECT_MIN_S
+        backoff = Backoff(self._reconnect)
         while True:
+            connections = self._connections
             try:
                 await self._session()
-                delay = RECONNECT_MIN_S
             except (*NETWORK_ERRORS, MachineError) as exc:
-                self._report(f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX_S)
+                if self._connections != connections:
+                    backoff.reset()  # it was connected: this is a new loss
+                    self.last_error = None
+                delay = backoff.next_delay()
+                self._report(exc, delay)
+                await asyncio.sleep(delay)
 
-    def _report(self, error: str) -> None:
-        if error != self.last_error:
-            _LOGGER.warning("OPC UA %s: %s; reconnecting with backoff", self.endpoint, error)
+    def _report(self, exc: Exception, delay: float) -> None:
+        """One WARNING line per loss (and per new error while reconnecting), details at DEBUG."""
+        error = f"{type(exc).__name__}: {exc}"
+        level = logging.WARNING if error != self.last_error else logging.DEBUG
+        _LOGGER.log(level, "OPC UA %s: %s; reconnecting in %.1f s", self.endpoint, error, delay)
+        _LOGGER.debug("OPC UA %s: what failed", self.endpoint, exc_info=exc)
         self.last_error = error
 
     # One connection -----------------------------------------------------------------------
@@ -109,14 +171,18 @@ class EndpointConnection:
         client = await open_client(self.endpoint, self._security)
         client.session_timeout = SESSION_TIMEOUT_MS
         lost = asyncio.Event()
+        causes: list[Exception] = []
 
         async def connection_lost(exc: Exception) -> None:
+            causes.append(exc)
             lost.set()
 
         client.connection_lost_callback = connection_lost
         await client.connect()
         try:
             await self._serve(client, lost)
+            cause = causes[0] if causes else None
+            raise ConnectionError(f"connection lost ({cause or 'no reason given'})") from cause
         finally:
             self._disconnected()
             try:
@@ -126,7 +192,8 @@ class EndpointConnection:
 
     async def _serve(self, client: Client, lost: asyncio.Event) -> None:
         namespaces = await client.get_namespace_array()
-        binder = MachineBinder(client, namespaces, self.missing)
+        binder = MachineBinder(client, namespaces, self.findings)
+        self.findings.binding_started()
         machines: list[BoundMachine] = []
         for config, mapping in self._machines:
             bound = await binder.bind(config, mapping, self.controls[config.id])
@@ -135,10 +202,17 @@ class EndpointConnection:
         self._machine_nodes = {m.root.nodeid: m.machine for m in machines}
         # One subscription for values and events: a second one may get its first publish
         # response before asyncua has registered it, and lose it.
-        sub = await client.create_subscription(self._publishing_interval, queue_maxsize=QUEUE_SIZE)
+        sub = await client.create_subscription(
+            self._publishing_interval,
+            queue_maxsize=self._queue_size,
+            overflow=OverflowPolicy.DISCONNECT,
+        )
+        sub.set_overflow_disconnect_handler(self._notification_dropped)
         monitored = [item for machine in machines for item in machine.monitored]
         await self._monitor_values(sub, monitored)
         await self._monitor_events(sub, machines)
+        self.findings.binding_done()
+        machines = [self._with_missing_metrics(machine) for machine in machines]
         self.conditions.connected(client, namespaces, _metric_nodes(monitored))
         self._connected(machines, len(monitored))
         consumer = asyncio.create_task(self._consume(sub))
@@ -152,7 +226,18 @@ class EndpointConnection:
         finally:
             waiter.cancel()
             consumer.cancel()
-        raise ConnectionError("connection lost")
+
+    def _with_missing_metrics(self, machine: BoundMachine) -> BoundMachine:
+        """The birth announces a metric whose node is missing as missing, with the reason."""
+        missing = self.findings.by_machine[machine.machine].missing
+        metrics = tuple(
+            m.model_copy(update={"missing": missing[f"metric {m.name}"][:200]})
+            if f"metric {m.name}" in missing
+            else m
+            for m in machine.identity.metrics
+        )
+        identity = dataclasses.replace(machine.identity, metrics=metrics)
+        return dataclasses.replace(machine, identity=identity)
 
     def _connected(self, machines: list[BoundMachine], monitored: int) -> None:
         self._connections += 1
@@ -172,6 +257,7 @@ class EndpointConnection:
         self.conditions.disconnected()
         for config, _ in self._machines:
             self.controls[config.id].clear()
+            self.findings.by_machine[config.id].disconnected()
             if was_connected:
                 self._metrics.set("machine_connected", 0.0, machine=config.id)
                 self._listener.machine_disconnected(config.id)
@@ -186,8 +272,7 @@ class EndpointConnection:
         results = await sub.create_monitored_items(requests)
         for item, request, result in zip(monitored, requests, results, strict=True):
             if isinstance(result, ua.StatusCode):
-                what = f"{item.binding.role.value} {item.binding.metric or ''}".strip()
-                self.missing.report(item.binding.machine, what, result.name)
+                self.findings.report(item.binding.machine, _what(item.binding), result.name)
             else:
                 self._bindings[request.RequestedParameters.ClientHandle] = item.binding
 
@@ -228,7 +313,7 @@ class EndpointConnection:
                 handle = await sub.subscribe_events(alarms.source, evfilter=evfilter)
             except NETWORK_ERRORS as exc:
                 for machine in sharing:
-                    self.missing.report(machine.machine, "alarm events", exc)
+                    self.findings.report(machine.machine, "alarm events", exc)
                 continue
             self._event_sources[handle] = ([machine.machine for machine in sharing], alarms.fields)
 
@@ -245,12 +330,43 @@ class EndpointConnection:
             return
         self._metrics.inc("data_changes_total")
         value = event.data.monitored_item.Value
-        status = value.StatusCode
-        quality = Quality.GOOD
-        if not status.is_good():
-            quality = Quality.BAD if status.is_bad() else Quality.UNCERTAIN
-        source_time = value.SourceTimestamp or value.ServerTimestamp
-        self._listener.value_changed(binding, event.value, source_time, quality)
+        code = value.StatusCode.value if value.StatusCode is not None else 0
+        quality, status = sample_status(code)
+        if code & OVERFLOW == OVERFLOW:
+            self._server_overflow()
+        if binding.server_time:
+            time_ = value.ServerTimestamp or value.SourceTimestamp
+        else:
+            time_ = value.SourceTimestamp or value.ServerTimestamp
+        self._listener.value_changed(binding, event.value, time_, quality, status)
+
+    # Lost notifications --------------------------------------------------------------------
+
+    def _notification_dropped(self) -> None:
+        """asyncua's queue for the gateway was full: the newest notification was dropped."""
+        self.dropped["gateway"] += 1
+        self._metrics.inc("notifications_dropped_total", endpoint=self.endpoint, where="gateway")
+        self._log_drops()
+
+    def _server_overflow(self) -> None:
+        self.dropped["server"] += 1
+        self._metrics.inc("notifications_dropped_total", endpoint=self.endpoint, where="server")
+        self._log_drops()
+
+    def _log_drops(self) -> None:
+        """The first drop at once, then at most one line a minute with the totals."""
+        now = time.monotonic()
+        if now - self._drops_logged_at < DROP_LOG_INTERVAL_S:
+            return
+        self._drops_logged_at = now
+        _LOGGER.warning(
+            "OPC UA %s: notifications lost: %d dropped in the gateway's queue (full at %d),"
+            " %d discarded by the server (Overflow bit)",
+            self.endpoint,
+            self.dropped["gateway"],
+            self._queue_size,
+            self.dropped["server"],
+        )
 
     def _opc_event(self, event: OpcEvent) -> None:
         machines, fields = self._event_sources.get(event.event.server_handle or -1, ([], ()))
@@ -276,3 +392,12 @@ def _metric_nodes(monitored: list[Monitored]) -> dict[ua.NodeId, str]:
         for item in monitored
         if item.binding.role is Role.METRIC and item.binding.metric is not None
     }
+
+
+def _what(binding: Binding) -> str:
+    """How a monitored node is named in findings: ``metric power``, ``state variable fault``."""
+    if binding.metric is not None:
+        return f"metric {binding.metric}"
+    if binding.part is not None:
+        return f"{binding.role.value} variable {binding.part}"
+    return binding.role.value

@@ -22,7 +22,7 @@ from edge.health import Metrics
 from edge.mqtt import OutgoingMessage, SessionMessages
 from edge.outbox import Outbox, PendingMessage, Priority
 from protocols import ProtocolError, RejectReason, codec, messages, topics
-from protocols.codec import MAX_TEXT_VALUE, SampleRow
+from protocols.codec import MAX_TEXT_VALUE, SampleRow, SampleStatus
 from protocols.enums import Quality, UnitStatus
 from protocols.messages import SAMPLE_INTEGER_END, SAMPLE_INTEGER_MIN
 from protocols.topics import TopicKind
@@ -110,16 +110,22 @@ class Uplink:
         value: Any,
         source_time: datetime | None,
         quality: Quality,
-    ) -> None:
-        if not _valid_value(value):
-            self._metrics.inc("samples_invalid_total")
-            return
+        status: SampleStatus | None = None,
+    ) -> str | None:
+        """Queue a sample; or count it and say why not, when the protocol cannot carry it."""
+        if type(value) is not float:  # the common case first: a finite float is checked below
+            value = getattr(value, "Text", value)  # a LocalizedText is its text
+        problem = _problem(value, quality)
+        if problem is not None:
+            self._metrics.inc("samples_invalid_total", reason=problem[0])
+            return problem[1]
         if source_time is None:
             source_time = datetime.now(UTC)
         elif source_time.tzinfo is None:
             source_time = source_time.replace(tzinfo=UTC)
-        self._samples[machine].append((machine, metric, value, source_time, quality, None))
+        self._samples[machine].append((machine, metric, value, source_time, quality, status))
         self._collected.set()
+        return None
 
     async def run(self) -> None:
         if self._per_response:
@@ -166,7 +172,7 @@ class Uplink:
             if exc.reason is not RejectReason.TOO_LARGE or len(samples) == 1:
                 # add_sample checked every row: this is a bug, not bad input; keep running.
                 _LOGGER.error("Dropping %d samples that do not encode: %s", len(samples), exc)
-                self._metrics.inc("samples_invalid_total", len(samples))
+                self._metrics.inc("samples_invalid_total", len(samples), reason="encoding")
                 return []
         half = len(samples) // 2
         return self._encode_samples(samples[:half]) + self._encode_samples(samples[half:])
@@ -208,11 +214,23 @@ class Uplink:
         return OutgoingMessage(topic, codec.encode(envelope), retain=True)
 
 
-def _valid_value(value: Any) -> bool:
+def _problem(value: Any, quality: Quality) -> tuple[str, str] | None:
+    """Why the protocol cannot carry ``value`` (a counter reason and a text), or None."""
     if isinstance(value, float):
-        return math.isfinite(value)
+        return None if math.isfinite(value) else ("range", f"{value} is not a finite number")
     if isinstance(value, str):
-        return len(value) <= MAX_TEXT_VALUE
+        if len(value) <= MAX_TEXT_VALUE:
+            return None
+        return ("range", f"a text of {len(value)} characters (at most {MAX_TEXT_VALUE})")
     if isinstance(value, bool):
-        return True
-    return isinstance(value, int) and SAMPLE_INTEGER_MIN <= value < SAMPLE_INTEGER_END
+        return None
+    if isinstance(value, int):
+        if SAMPLE_INTEGER_MIN <= value < SAMPLE_INTEGER_END:
+            return None
+        return ("range", f"{value} is outside the 64-bit integer range")
+    if value is None:
+        return (
+            None if quality is not Quality.GOOD else ("no_value", "a Good sample without a value")
+        )
+    kind = "an array" if isinstance(value, list | tuple) else f"a {type(value).__name__}"
+    return ("type", f"{kind} cannot be carried (booleans, numbers and texts can)")

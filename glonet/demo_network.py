@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from firmware_sim.plant import Plant, load_plant
+from firmware_sim.profiles import AssetKind, get_profile
 from glonet.broker import MosquittoBroker, free_port, wait_for_port
 
 _LOGGER = logging.getLogger(__name__)
@@ -174,7 +175,17 @@ def gateway_config(
 
 
 def gateway_machines(plant: Plant) -> list[dict[str, str]]:
-    return [{"id": m.id, "endpoint": plant.endpoint()} for m in plant.machines]
+    """The gateway's machines of a simulated plant, each with the built-in mapping of its kind
+    (a gateway has no default mapping)."""
+    return [
+        {"id": m.id, "endpoint": plant.endpoint(), "mapping": _sim_mapping(m.type)}
+        for m in plant.machines
+    ]
+
+
+def _sim_mapping(asset_type: str) -> str:
+    product = get_profile(asset_type).kind is AssetKind.PRODUCT
+    return "firmware-sim-product" if product else "firmware-sim"
 
 
 @dataclass

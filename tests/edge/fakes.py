@@ -15,7 +15,13 @@ from protocols import codec, topics
 CONFIG = {
     "network": "net-1",
     "unit": "plant-a",
-    "machines": [{"id": "mill-1", "endpoint": "opc.tcp://127.0.0.1:4840/glonet/plant-a"}],
+    "machines": [
+        {
+            "id": "mill-1",
+            "endpoint": "opc.tcp://127.0.0.1:4840/glonet/plant-a",
+            "mapping": "firmware-sim",
+        }
+    ],
 }
 
 

@@ -69,7 +69,10 @@ class SimPlant:
 
     def machine_configs(self) -> list[dict[str, Any]]:
         """The gateway's ``machines:`` entries for this plant."""
-        return [{"id": spec.id, "endpoint": self.endpoint} for spec in self.server.plant.machines]
+        return [
+            {"id": spec.id, "endpoint": self.endpoint, "mapping": "firmware-sim"}
+            for spec in self.server.plant.machines
+        ]
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)

@@ -13,7 +13,13 @@ ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = {
     "network": "net-1",
     "unit": "plant-a",
-    "machines": [{"id": "mill-1", "endpoint": "opc.tcp://127.0.0.1:4840/glonet/plant-a"}],
+    "machines": [
+        {
+            "id": "mill-1",
+            "endpoint": "opc.tcp://127.0.0.1:4840/glonet/plant-a",
+            "mapping": "firmware-sim",
+        }
+    ],
 }
 
 
@@ -46,7 +52,9 @@ def test_builtin_profile_maps_the_simulator():
 
 
 def _machine(**fields):
-    return {"machines": [{"id": "m", "endpoint": "opc.tcp://h", **fields}]}
+    return {
+        "machines": [{"id": "m", "endpoint": "opc.tcp://h", "mapping": "firmware-sim", **fields}]
+    }
 
 
 def _rule(**fields):
@@ -55,6 +63,18 @@ def _rule(**fields):
 
 
 BAD_METRIC = {"x": {"root": "/0:Objects", "metrics": {"t": {"path": "1:T", "deadband": -1}}}}
+
+
+def _mapping(**fields):
+    mapping = {"namespaces": {"acme": "urn:acme"}, "root": "/0:Objects/acme:Press", **fields}
+    return {"mappings": {"x": mapping}}
+
+
+STATE_MAP = {"path": "acme:State", "map": {"RUNNING": "Executing", "IDLE": "Idle"}}
+DERIVED = {
+    "variables": {"running": "acme:Running", "fault": "acme:Fault"},
+    "rules": [{"when": {"fualt": True}, "value": "OutOfService"}],
+}
 
 
 @pytest.mark.parametrize(
@@ -68,18 +88,56 @@ BAD_METRIC = {"x": {"root": "/0:Objects", "metrics": {"t": {"path": "1:T", "dead
         ({"unit": "bad unit"}, "unit"),
         ({"unit": "coordinator"}, "unit"),
         ({"machines": []}, "machines"),
-        ({"machines": [{"id": "m", "endpoint": "http://x"}]}, "machines[0].endpoint"),
+        (_machine(endpoint="http://x"), "machines[0].endpoint"),
         (_machine(colour=1), "machines[0].colour"),
         (_machine(mapping="nope"), "machines[0].mapping"),
         (_machine(security={"policy": "Basic256Sha256"}), "machines[0].security"),
         (_rule(above=5, clear_at=9), "rules[0]"),
         (_rule(above=5, clear_at=1, machine="ghost"), "rules[0].machine"),
         ({"mappings": BAD_METRIC}, "mappings.x.metrics.t.deadband"),
+        ({"machines": [{"id": "m", "endpoint": "opc.tcp://h"}]}, "machines[0].mapping"),
+        ({"opcua": {"reconnect_min_s": 5, "reconnect_max_s": 1}}, "opcua"),
+        ({"broker": {"reconnect_jitter": 2}}, "broker.reconnect_jitter"),
+        (_mapping(metrics={"t": {"path": "acme:Process/Temp"}}), "mappings.x.metrics.t.path"),
+        (_mapping(root="/Objects"), "mappings.x.root"),
+        (_mapping(state="acme:Status/vendor:State"), "mappings.x: state:"),
+        (_mapping(state=STATE_MAP), "mappings.x.state.map.IDLE"),
+        (_mapping(mode={"path": "acme:Mode", "map": {}}), "mappings.x.mode.map"),
+        (_mapping(state=DERIVED), "mappings.x.state: rules[0].when: unknown variable(s) fualt"),
+        (_mapping(timestamps="device"), "mappings.x.timestamps"),
     ],
 )
 def test_errors_name_the_key(change, key):
     message = _error({**MINIMAL, **change})
     assert f"  {key}" in message, message
+    assert message.count("\n") == 1, f"one error, not several:\n{message}"
+
+
+def test_each_error_names_the_file(tmp_path):
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump({**MINIMAL, **_mapping(state="State")}))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: invalid configuration\n  mappings.x.state:")
+    assert "'State' needs a namespace prefix" in str(info.value)
+
+
+def test_vendor_state_and_mode_forms_load():
+    derived = {**DERIVED, "rules": [{"when": {"fault": True}, "value": "OutOfService"}]}
+    config = parse_config(
+        {
+            **MINIMAL,
+            **_mapping(
+                state={"path": "acme:State", "map": {"RUNNING": "Executing", 3: "NotExecuting"}},
+                mode=derived | {"rules": [{"when": {"fault": True}, "value": "Maintenance"}]},
+                timestamps="server",
+            ),
+        }
+    )
+    mapping = config.mappings["x"]
+    assert mapping.state is not None and mapping.timestamps == "server"
+    assert mapping.state.map == {"RUNNING": "Executing", 3: "NotExecuting"}  # type: ignore[union-attr]
+    assert mapping.mode.rules[0].value == "Maintenance"  # type: ignore[union-attr]
 
 
 def test_cli_reports_a_config_error_and_exits_2(tmp_path, capsys):
@@ -93,9 +151,11 @@ def test_unreadable_and_non_yaml_files(tmp_path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
-    bad.write_text("network: [unclosed")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    bad.write_text("network: net-1\nunit: [unclosed\n")
+    with pytest.raises(ConfigError) as info:
         load_config(bad)
+    assert str(info.value).startswith(f"{bad}:3:1: not valid YAML: ")
+    assert "<unicode string>" not in str(info.value)
     bad.write_text("- a list")
     with pytest.raises(ConfigError, match="mapping of keys"):
         load_config(bad)

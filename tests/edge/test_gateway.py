@@ -137,8 +137,9 @@ def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinat
     gateway = make_gateway(plant, mappings={"vendor-cnc": mapping}, machines=machines)
     wait_until(lambda: _samples(coordinator, "spindle_rpm") and _samples(coordinator, "power_kw"))
     health = gateway.health()
-    assert health["machines"]["mill-1"]["missing_nodes"] == ["metric ghost"]
-    assert health["machines"]["mill-1"]["connected"]
+    assert list(health["machines"]["mill-1"]["missing_nodes"]) == ["metric ghost"]
+    assert health["machines"]["mill-1"]["connected"] and health["status"] == "degraded"
+    assert health["problems"] == ["machine mill-1: metric ghost missing"]
     coordinator.send(dispatch(job_order("jo-1")))
     wait_until(lambda: [e for e in coordinator.job_events("jo-1") if e.event.value == "ended"])
     assert gateway.log().count("skipping metric ghost") == 1

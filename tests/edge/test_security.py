@@ -32,7 +32,9 @@ from tests.edge.support import (
 pytestmark = pytest.mark.integration
 
 # No OPC UA server behind it: these tests are about the MQTT side only.
-MACHINES = [{"id": "mill-1", "endpoint": "opc.tcp://127.0.0.1:1/glonet/none"}]
+MACHINES = [
+    {"id": "mill-1", "endpoint": "opc.tcp://127.0.0.1:1/glonet/none", "mapping": "firmware-sim"}
+]
 
 
 def _config(tmp_path, broker, broker_section):

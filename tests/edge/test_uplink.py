@@ -5,6 +5,8 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+from asyncua import ua
+
 from protocols.enums import Quality
 from tests.edge.fakes import Queue
 
@@ -76,3 +78,35 @@ async def test_a_sample_the_protocol_would_refuse_is_skipped_alone(tmp_path):
     (message,) = queue.sent()
     assert [s.value for s in message.body.samples] == [1.0, -(2**63), 2**64 - 1, True]
     assert queue.metrics.value("samples_invalid_total") == 3
+
+
+def test_bad_samples_keep_their_status_and_may_have_no_value(tmp_path):
+    queue = Queue(tmp_path)
+    now = datetime.now(UTC)
+    failure = (0x808C0000, "BadSensorFailure")
+    assert queue.uplink.add_sample("mill-1", "power", None, now, Quality.BAD, failure) is None
+    assert queue.uplink.add_sample("mill-1", "power", 3.5, now, Quality.BAD, failure) is None
+    assert queue.uplink.add_sample("mill-1", "power", 4.0, now, Quality.GOOD) is None
+    assert queue.uplink.add_sample("mill-1", "power", None, now, Quality.GOOD) is not None
+    queue.uplink.flush_telemetry()
+    (message,) = queue.sent()
+    samples = [(s.value, s.quality.value, s.status_code, s.status) for s in message.body.samples]
+    assert samples == [
+        (None, "bad", 0x808C0000, "BadSensorFailure"),
+        (3.5, "bad", 0x808C0000, "BadSensorFailure"),
+        (4.0, "good", None, None),
+    ]
+    assert queue.metrics.value("samples_invalid_total", reason="no_value") == 1
+
+
+def test_a_value_of_a_type_the_protocol_cannot_carry_is_refused_with_the_reason(tmp_path):
+    queue = Queue(tmp_path)
+    now = datetime.now(UTC)
+    reason = queue.uplink.add_sample("mill-1", "profile", [1, 2], now, Quality.GOOD)
+    assert reason == "an array cannot be carried (booleans, numbers and texts can)"
+    assert "bytes" in (queue.uplink.add_sample("mill-1", "blob", b"x", now, Quality.GOOD) or "")
+    text = ua.LocalizedText("P-17")
+    assert queue.uplink.add_sample("mill-1", "program", text, now, Quality.GOOD) is None
+    queue.uplink.flush_telemetry()
+    assert [s.value for m in queue.sent() for s in m.body.samples] == ["P-17"]
+    assert queue.metrics.value("samples_invalid_total", reason="type") == 2
