@@ -60,6 +60,7 @@ CODE_MASK = 0xFFFF_0000
 OVERFLOW = 0x0480
 """InfoType DataValue (bit 10) and its Overflow bit (bit 7): the server discarded values."""
 DROP_LOG_INTERVAL_S = 60.0
+NULL_YEAR = 1601
 
 
 class _DropsReportedHere(logging.Filter):
@@ -334,11 +335,13 @@ class EndpointConnection:
         quality, status = sample_status(code)
         if code & OVERFLOW == OVERFLOW:
             self._server_overflow()
+        first, second = value.SourceTimestamp, value.ServerTimestamp
         if binding.server_time:
-            time_ = value.ServerTimestamp or value.SourceTimestamp
-        else:
-            time_ = value.SourceTimestamp or value.ServerTimestamp
-        self._listener.value_changed(binding, event.value, time_, quality, status)
+            first, second = second, first
+        # A server without a timestamp sends null, which asyncua reads as 1601-01-01.
+        if first is None or first.year <= NULL_YEAR:
+            first = second if second is not None and second.year > NULL_YEAR else None
+        self._listener.value_changed(binding, event.value, first, quality, status)
 
     # Lost notifications --------------------------------------------------------------------
 

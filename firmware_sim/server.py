@@ -90,6 +90,12 @@ class PlantServer:
     def online(self) -> bool:
         return self._server is not None
 
+    @property
+    def opcua(self) -> Server | None:
+        """The running asyncua server (None while down), for tests and tools that add nodes of
+        their own next to the machines (e.g. a vendor's variables in the conformance tests)."""
+        return self._server
+
     # Life cycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:

@@ -7,8 +7,13 @@ the feature it needs) and reads everything server-specific from it: the gateway'
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from asyncua import Node, ua
+
+from tests.edge.support import MILL, SimPlant
 from tests.opcua_server import MACHINE, NAMESPACE, AcmePress
 
 ACME_MAPPING: dict[str, Any] = {
@@ -50,6 +55,34 @@ class ServerUnderTest(Protocol):
     def close(self) -> None: ...
 
 
+class VendorServer(Protocol):
+    """A server with a vendor's press: its values (:mod:`test_values`) are set from the test.
+
+    Under ``root`` (a browse path from the Root node, prefixes declared in ``namespaces``), the
+    press has ``Status/State`` (a String: IDLE, RUNNING, SETUP…), ``Status/Running`` and
+    ``Status/Fault`` (Booleans), ``Process/Temperature`` (a Double in °C with EngineeringUnits and
+    a Description), ``Process/SpindleSpeed`` (a Double) and ``Process/PartsProduced`` (a UInt32),
+    each in the vendor namespace ``v``.
+    """
+
+    name: str
+    namespaces: dict[str, str]
+    root: str
+    endpoint: str
+    source_clock_offset_s: float
+    """How far the press's own clock (its values' SourceTimestamp) is from the server's."""
+    nulls_bad_values: bool
+    """Whether the server sends a Bad value as null, as OPC 10000-4 7.7.1 asks."""
+
+    def set_vendor(self, name: str, value: Any, status: str = "Good") -> None:
+        """Set a variable's value (None: no value) and StatusCode (its symbolic name)."""
+        ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class NodeOpcuaPress:
     """The node-opcua press: a limit alarm "High Temperature" on its Temperature."""
 
@@ -58,8 +91,20 @@ class NodeOpcuaPress:
     alarm_code = "high_temperature"
     alarm_severity = 700
 
+    namespaces = {"v": NAMESPACE, "machinery": "http://opcfoundation.org/UA/Machinery/"}
+    root = f"/0:Objects/machinery:Machines/v:{MACHINE}"
+    source_clock_offset_s = 0.0
+    nulls_bad_values = False
+
     def __init__(self) -> None:
         self.press = AcmePress()
+
+    @property
+    def endpoint(self) -> str:
+        return self.press.endpoint
+
+    def set_vendor(self, name: str, value: Any, status: str = "Good") -> None:
+        self.press.set(name, value, status)
 
     def machine_configs(self) -> list[dict[str, Any]]:
         return [
@@ -93,5 +138,82 @@ class NodeOpcuaPress:
         self.press.stop()
 
 
-SERVERS: dict[str, type[ServerUnderTest]] = {NodeOpcuaPress.name: NodeOpcuaPress}
+VENDOR_NAMESPACE = "urn:glonet:conformance:press"
+VARIABLES: dict[str, tuple[str, Any, ua.VariantType]] = {
+    "State": ("Status", "IDLE", ua.VariantType.String),
+    "Running": ("Status", False, ua.VariantType.Boolean),
+    "Fault": ("Status", False, ua.VariantType.Boolean),
+    "Temperature": ("Process", 21.5, ua.VariantType.Double),
+    "SpindleSpeed": ("Process", 0.0, ua.VariantType.Double),
+    "PartsProduced": ("Process", 0, ua.VariantType.UInt32),
+}
+
+
+class FirmwareSimPress:
+    """A firmware_sim plant server (a real asyncua server) with a vendor's press added next to
+    its machines, in a namespace of its own, as a machine builder would have it."""
+
+    name = "firmware-sim"
+    namespaces = {"v": VENDOR_NAMESPACE}
+    root = "/0:Objects/v:Press7"
+    source_clock_offset_s = -3600.0  # a device clock an hour behind
+    nulls_bad_values = True  # asyncua's server does
+
+    def __init__(self) -> None:
+        self.plant = SimPlant([MILL])
+        self._nodes: dict[str, Node] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return self.plant.endpoint
+
+    def start(self) -> None:
+        self.plant.start()
+        self.plant.run(self._add_press())
+
+    async def _add_press(self) -> None:
+        server = self.plant.server.opcua
+        assert server is not None
+        idx = await server.register_namespace(VENDOR_NAMESPACE)
+        press = await server.nodes.objects.add_object(idx, "Press7")
+        folders = {name: await press.add_object(idx, name) for name in ("Status", "Process")}
+        for name, (folder, initial, variant) in VARIABLES.items():
+            node = await folders[folder].add_variable(idx, name, initial, variant)
+            self._nodes[name] = node
+        temperature = self._nodes["Temperature"]
+        unit = ua.EUInformation(
+            NamespaceUri="http://www.opcfoundation.org/UA/units/un/cefact",
+            UnitId=4408652,
+            DisplayName=ua.LocalizedText("°C"),
+            Description=ua.LocalizedText("degree Celsius"),
+        )
+        await temperature.add_property(0, "EngineeringUnits", unit)
+        description = ua.DataValue(ua.Variant(ua.LocalizedText("Ram temperature")))
+        await temperature.write_attribute(ua.AttributeIds.Description, description)
+
+    def set_vendor(self, name: str, value: Any, status: str = "Good") -> None:
+        self.plant.run(self._set(name, value, status))
+
+    async def _set(self, name: str, value: Any, status: str) -> None:
+        server = self.plant.server.opcua
+        assert server is not None
+        variant = ua.Variant() if value is None else ua.Variant(value, VARIABLES[name][2])
+        now = datetime.now(UTC)
+        data = ua.DataValue(
+            Value=variant,
+            StatusCode=ua.StatusCode(getattr(ua.StatusCodes, status)),
+            SourceTimestamp=now + timedelta(seconds=self.source_clock_offset_s),
+            ServerTimestamp=now,
+        )
+        await server.write_attribute_value(self._nodes[name].nodeid, data)
+        await asyncio.sleep(0)
+
+    def close(self) -> None:
+        self.plant.close()
+
+
+SERVERS: dict[str, type[ServerUnderTest] | type[VendorServer]] = {
+    NodeOpcuaPress.name: NodeOpcuaPress,
+    FirmwareSimPress.name: FirmwareSimPress,
+}
 """Every server a scenario may name, by name."""
