@@ -225,10 +225,9 @@ def _suppression(
     inhibition rule), within the policy's rule budget."""
     budget = routing.RuleBudget(policy.rule_budget)
     silences = service.active_silences(session=session, at=now, unit_id=alert.unit_id)
-    for row, silence in silences:
-        budget.check()
-        if silence.silences(alert.labels, now):
-            return f"silence {row.id}"
+    silence = routing.silenced_by(alert.labels, silences, now, budget)
+    if silence is not None:
+        return f"silence {silence.silence_id}"
     firing = [
         other.labels
         for other in service.firing_alerts_of_unit(session=session, unit_id=alert.unit_id)

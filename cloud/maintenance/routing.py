@@ -172,6 +172,7 @@ class Silence:
     created_by: str = ""
     unit: str | None = None
     """A member's silence covers only its own unit; checked before any matcher runs."""
+    silence_id: int | None = None
 
     def __post_init__(self) -> None:
         if not self.matchers:

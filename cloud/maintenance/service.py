@@ -396,12 +396,13 @@ def to_silence(row: SilenceRow) -> Silence:
         comment=row.comment,
         created_by=row.created_by,
         unit=row.unit_id,
+        silence_id=row.id,
     )
 
 
 def active_silences(
     *, session: Session, at: datetime, unit_id: str | None = None
-) -> Iterator[tuple[SilenceRow, Silence]]:
+) -> Iterator[Silence]:
     """The silences in force at ``at`` (with ``unit_id``: only the network-wide ones and that
     unit's own, chosen by the query before any pattern is compiled or run). A stored silence
     that no longer parses (e.g. a pattern from before matchers ran on RE2) is skipped."""
@@ -414,7 +415,7 @@ def active_silences(
         except (InvalidInput, RoutingError) as exc:
             _LOGGER.warning("silence %s is skipped: %s", row.id, exc)
             continue
-        yield row, silence
+        yield silence
 
 
 def create_silence(
