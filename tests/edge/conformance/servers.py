@@ -39,8 +39,12 @@ class ServerUnderTest(Protocol):
     """The gateway's id of the machine."""
     alarm_code: str
     alarm_severity: int
+    metric: str
+    """A metric the tests can set with :meth:`set_metric`."""
 
     def machine_configs(self) -> list[dict[str, Any]]: ...
+
+    def set_metric(self, value: float) -> None: ...
 
     def raise_alarm(self) -> None: ...
 
@@ -90,6 +94,7 @@ class NodeOpcuaPress:
     machine = "press-7"
     alarm_code = "high_temperature"
     alarm_severity = 700
+    metric = "spindle_speed"
 
     namespaces = {"v": NAMESPACE, "machinery": "http://opcfoundation.org/UA/Machinery/"}
     root = f"/0:Objects/machinery:Machines/v:{MACHINE}"
