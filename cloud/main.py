@@ -31,7 +31,7 @@ from cloud.maintenance.pages import router as maintenance_pages_router
 from cloud.maintenance.views import router as maintenance_router
 from cloud.network.views import router as network_router
 from cloud.operations.headers import SecurityHeaders
-from cloud.operations.http import BodyLimit, RequestMetrics, install_error_handlers
+from cloud.operations.http import BodyLimit, RequestMetrics, StrictInput, install_error_handlers
 from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics
 from cloud.operations.views import router as operations_router
@@ -160,6 +160,21 @@ def operations_app(context: AppContext) -> FastAPI:
     return app
 
 
+def api_app(**options: Any) -> FastAPI:
+    """The coordinator's routes and error answers, without a context: what ``/openapi.json``
+    describes (``create_app`` adds the context, the lifespan and the middleware)."""
+    app = FastAPI(
+        title="GloNet coordinator",
+        version="1.0",
+        description="Registry, live network state, telemetry and access control.",
+        **options,
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
 def create_app(settings: Settings) -> FastAPI:
     context = build_context(settings)
 
@@ -184,16 +199,9 @@ def create_app(settings: Settings) -> FastAPI:
             context.sink.close()
             context.engine.dispose()
 
-    app = FastAPI(
-        title="GloNet coordinator",
-        version="1.0",
-        lifespan=lifespan,
-        description="Registry, live network state, telemetry and access control.",
-    )
+    app = api_app(lifespan=lifespan)
     app.state.context = context
-    install_error_handlers(app)
-    for router in ROUTERS:
-        app.include_router(router)
+    app.add_middleware(StrictInput)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     viewers = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(SecurityHeaders, viewer_paths=[url for url in viewers if url])

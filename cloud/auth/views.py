@@ -8,8 +8,9 @@ from cloud.auth import service
 from cloud.auth.dependencies import SESSION_COOKIE, CurrentActor, DbSession
 from cloud.auth.models import PrincipalCreate, PrincipalCreated, PrincipalRead, Role, SessionLogin
 from cloud.auth.permissions import require_role
+from cloud.operations.http import ApiRoute, RowId, answers
 
-router = APIRouter(prefix="/api", tags=["access"])
+router = APIRouter(prefix="/api", tags=["access"], route_class=ApiRoute)
 
 
 @router.get("/me")
@@ -29,7 +30,7 @@ def list_principals(session: DbSession, actor: CurrentActor) -> list[PrincipalRe
     return [PrincipalRead.model_validate(row) for row in rows]
 
 
-@router.post("/principals", status_code=status.HTTP_201_CREATED)
+@router.post("/principals", status_code=status.HTTP_201_CREATED, responses=answers(404))
 def create_principal(
     spec: PrincipalCreate, session: DbSession, actor: CurrentActor
 ) -> PrincipalCreated:
@@ -39,7 +40,7 @@ def create_principal(
 
 
 @router.delete("/principals/{principal_id}")
-def revoke_principal(principal_id: int, session: DbSession, actor: CurrentActor) -> PrincipalRead:
+def revoke_principal(principal_id: RowId, session: DbSession, actor: CurrentActor) -> PrincipalRead:
     row = service.revoke_principal(session=session, actor=actor, principal_id=principal_id)
     return PrincipalRead.model_validate(row)
 

@@ -16,8 +16,9 @@ from cloud.codesign.models import (
     RevisionRead,
     Values,
 )
+from cloud.operations.http import ApiRoute, answers
 
-router = APIRouter(prefix="/api", tags=["co-design"])
+router = APIRouter(prefix="/api", tags=["co-design"], route_class=ApiRoute)
 
 
 def get_families(request: Request) -> service.Families:
@@ -54,7 +55,7 @@ def check_values(
     return service.check(family=family, values=values)
 
 
-@router.post("/configurations", status_code=status.HTTP_201_CREATED)
+@router.post("/configurations", status_code=status.HTTP_201_CREATED, responses=answers(404))
 def create_configuration(
     spec: ConfigurationCreate, session: DbSession, actor: CurrentActor, families: FamilyRegistry
 ) -> ConfigurationRead:
@@ -82,7 +83,11 @@ def get_configuration(
     return service.read_configuration(session=session, families=families, configuration=row)
 
 
-@router.post("/configurations/{configuration_id}/revisions", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/configurations/{configuration_id}/revisions",
+    status_code=status.HTTP_201_CREATED,
+    responses=answers(409),
+)
 def revise_configuration(
     configuration_id: str,
     spec: RevisionCreate,

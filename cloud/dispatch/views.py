@@ -10,9 +10,10 @@ from cloud.auth.permissions import require_role
 from cloud.database import utcnow
 from cloud.dispatch import gantt, service
 from cloud.dispatch.models import Gantt, PlanStatus
+from cloud.operations.http import ApiRoute
 from cloud.orders.models import DispatchedOperation
 
-router = APIRouter(prefix="/api", tags=["dispatch"])
+router = APIRouter(prefix="/api", tags=["dispatch"], route_class=ApiRoute)
 
 
 def _network(request: Request) -> str:
@@ -36,7 +37,7 @@ def plan_status(request: Request, session: DbSession, actor: CurrentActor) -> Pl
     )
 
 
-@router.post("/plan", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/plan", status_code=status.HTTP_202_ACCEPTED, response_class=Response)
 def request_replan(request: Request, session: DbSession, actor: CurrentActor) -> Response:
     require_role(actor, Role.COORDINATOR)
     service.request_replan(session=session, network_id=_network(request), reason="asked by user")

@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 
 from cloud.auth.dependencies import CurrentActor, DbSession, as_caller
 from cloud.ingest import quarantine
+from cloud.operations.http import ApiRoute, RowId, answers
 
-router = APIRouter(prefix="/api/ingest", tags=["ingest"])
+router = APIRouter(prefix="/api/ingest", tags=["ingest"], route_class=ApiRoute)
 
 
 class DeadLetterRead(BaseModel):
@@ -56,8 +57,8 @@ def dead_letters(
     return [DeadLetterRead.model_validate(row) for row in rows]
 
 
-@router.post("/dead-letters/{letter_id}/retry")
-async def retry(request: Request, letter_id: int) -> RetryResult:
+@router.post("/dead-letters/{letter_id}/retry", responses=answers(409))
+async def retry(request: Request, letter_id: RowId) -> RetryResult:
     """Apply the message as if it had just arrived (once its cause is mended) and delete the
     letter; 409 with the error when it fails again (the letter stays)."""
     context = request.app.state.context
@@ -74,6 +75,6 @@ async def retry(request: Request, letter_id: int) -> RetryResult:
 
 
 @router.delete("/dead-letters/{letter_id}", status_code=status.HTTP_204_NO_CONTENT)
-def discard(letter_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def discard(letter_id: RowId, session: DbSession, actor: CurrentActor) -> Response:
     quarantine.discard(session=session, actor=actor, letter_id=letter_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

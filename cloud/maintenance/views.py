@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from anyio import from_thread
-from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from cloud.auth import service as auth_service
@@ -47,6 +47,7 @@ from cloud.maintenance.models import (
     WindowCreate,
     WindowRead,
 )
+from cloud.operations.http import ApiRoute, RowId, answers
 from protocols.enums import ReplyAction
 
 
@@ -69,9 +70,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await worker.stop()
 
 
-router = APIRouter(prefix="/api/maintenance", tags=["maintenance"], lifespan=lifespan)
+router = APIRouter(
+    prefix="/api/maintenance", tags=["maintenance"], lifespan=lifespan, route_class=ApiRoute
+)
 MAX_PARTS = 100
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Days = Annotated[int, Query(ge=1, le=3660)]
 
 
@@ -156,7 +158,7 @@ def list_tickets(
     return [ticket_read(row) for row in rows]
 
 
-@router.post("/tickets", status_code=status.HTTP_201_CREATED)
+@router.post("/tickets", status_code=status.HTTP_201_CREATED, responses=answers(404))
 def create_ticket(
     spec: TicketCreate, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
@@ -195,21 +197,21 @@ def _act(
     return ticket_read(service.get_ticket(session=session, actor=actor, ticket_id=ticket_id))
 
 
-@router.post("/tickets/{ticket_id}/acknowledge")
+@router.post("/tickets/{ticket_id}/acknowledge", responses=answers(409))
 def acknowledge(
     ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
     return _act(request, session, actor, ticket_id, ReplyAction.ACKNOWLEDGE)
 
 
-@router.post("/tickets/{ticket_id}/start")
+@router.post("/tickets/{ticket_id}/start", responses=answers(409))
 def start(
     ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
     return _act(request, session, actor, ticket_id, ReplyAction.START)
 
 
-@router.post("/tickets/{ticket_id}/resolve")
+@router.post("/tickets/{ticket_id}/resolve", responses=answers(409))
 def resolve(
     ticket_id: RowId,
     request: Request,
@@ -222,7 +224,7 @@ def resolve(
     return _act(request, session, actor, ticket_id, ReplyAction.RESOLVE, body.note, parts)
 
 
-@router.post("/tickets/{ticket_id}/close")
+@router.post("/tickets/{ticket_id}/close", responses=answers(409))
 def close(
     ticket_id: RowId, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
@@ -232,7 +234,7 @@ def close(
     return ticket_read(service.get_ticket(session=session, actor=actor, ticket_id=ticket_id))
 
 
-@router.post("/tickets/{ticket_id}/assign")
+@router.post("/tickets/{ticket_id}/assign", responses=answers(409))
 def assign(
     ticket_id: RowId, spec: Assign, request: Request, session: DbSession, actor: CurrentActor
 ) -> TicketRead:
@@ -317,7 +319,7 @@ def list_windows(session: DbSession, actor: CurrentActor, days: Days = 30) -> li
     return [WindowRead.model_validate(row) for row in rows]
 
 
-@router.post("/windows", status_code=status.HTTP_201_CREATED)
+@router.post("/windows", status_code=status.HTTP_201_CREATED, responses=answers(404))
 def create_window(spec: WindowCreate, session: DbSession, actor: CurrentActor) -> WindowRead:
     return WindowRead.model_validate(service.create_window(session=session, actor=actor, spec=spec))
 
@@ -327,7 +329,7 @@ def list_plans(session: DbSession, actor: CurrentActor) -> list[PlanRead]:
     return [PlanRead.model_validate(p) for p in service.list_plans(session=session, actor=actor)]
 
 
-@router.post("/plans", status_code=status.HTTP_201_CREATED)
+@router.post("/plans", status_code=status.HTTP_201_CREATED, responses=answers(404))
 def create_plan(spec: PlanCreate, session: DbSession, actor: CurrentActor) -> PlanRead:
     return PlanRead.model_validate(service.create_plan(session=session, actor=actor, spec=spec))
 
@@ -383,7 +385,7 @@ def set_service_area(
 # Figures and live events ------------------------------------------------------------------------
 
 
-@router.get("/figures")
+@router.get("/figures", responses=answers(404))
 def get_figures(
     request: Request,
     session: DbSession,

@@ -13,9 +13,10 @@ from cloud.database import transaction
 from cloud.events import Event, sse_stream
 from cloud.network import service
 from cloud.network.models import JobProgressRead, MachineLive, NetworkOverview
+from cloud.operations.http import ApiRoute, answers
 from cloud.registry import service as registry_service
 
-router = APIRouter(prefix="/api", tags=["live"])
+router = APIRouter(prefix="/api", tags=["live"], route_class=ApiRoute)
 
 
 # The live reads are what dashboards poll while the ingest keeps the process busy: they run in
@@ -49,7 +50,7 @@ async def machine(request: Request, unit_id: str, machine: str) -> MachineLive:
     )
 
 
-@router.get("/jobs")
+@router.get("/jobs", responses=answers(404))
 async def jobs(request: Request, unit_id: str | None = None) -> list[JobProgressRead]:
     def read(session: Session, actor: Actor) -> list[JobProgressRead]:
         rows = service.list_jobs(session=session, actor=actor, unit_id=unit_id)

@@ -7,13 +7,14 @@ from fastapi import APIRouter, Request, status
 from cloud.auth.dependencies import CurrentActor, DbSession
 from cloud.codesign.views import FamilyRegistry
 from cloud.database import utcnow
+from cloud.operations.http import ApiRoute, answers
 from cloud.orders import flows, service
 from cloud.orders.models import OrderRead, ProductRead, QuoteCreate, QuoteRead
 
-router = APIRouter(prefix="/api", tags=["orders"])
+router = APIRouter(prefix="/api", tags=["orders"], route_class=ApiRoute)
 
 
-@router.post("/quotes", status_code=status.HTTP_201_CREATED)
+@router.post("/quotes", status_code=status.HTTP_201_CREATED, responses=answers(404))
 def create_quote(
     spec: QuoteCreate,
     request: Request,
@@ -46,7 +47,9 @@ def get_quote(quote_id: str, session: DbSession, actor: CurrentActor) -> QuoteRe
     )
 
 
-@router.post("/quotes/{quote_id}/confirm", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/quotes/{quote_id}/confirm", status_code=status.HTTP_201_CREATED, responses=answers(409)
+)
 def confirm_quote(
     quote_id: str, request: Request, session: DbSession, actor: CurrentActor
 ) -> OrderRead:
@@ -74,7 +77,7 @@ def get_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRe
     return service.read_order(session=session, order=order)
 
 
-@router.post("/orders/{order_id}/deliver")
+@router.post("/orders/{order_id}/deliver", responses=answers(409))
 def deliver_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRead:
     order = service.deliver(session=session, actor=actor, order_id=order_id, now=utcnow())
     return service.read_order(session=session, order=order)

@@ -113,6 +113,16 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
 
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def omittable() -> Any:
+    """A field of a PATCH body: left out, the stored value stays; ``null`` is refused (422),
+    since none of these may be empty. Typed by its annotation, not ``| None``."""
+    return Field(default=None, json_schema_extra=_without_default)
+
+
 class NetworkCreate(Schema):
     id: Identifier
     name: Name
@@ -121,9 +131,9 @@ class NetworkCreate(Schema):
 
 
 class NetworkUpdate(Schema):
-    name: Name | None = None
-    kind: NetworkKind | None = None
-    description: Text | None = None
+    name: Name = omittable()
+    kind: NetworkKind = omittable()
+    description: Text = omittable()
 
 
 class NetworkRead(NetworkCreate):
@@ -173,13 +183,13 @@ class UnitCreate(UnitFields):
 
 
 class UnitUpdate(Schema):
-    company: Name | None = None
-    site: Annotated[str, Field(max_length=200)] | None = None
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
-    certifications: Annotated[list[Name], Field(max_length=50)] | None = None
-    processes: Annotated[list[Process], Field(max_length=50)] | None = None
-    sharing_policy: SharingPolicy | None = None
+    company: Name = omittable()
+    site: Annotated[str, Field(max_length=200)] = omittable()
+    latitude: Latitude = omittable()
+    longitude: Longitude = omittable()
+    certifications: Annotated[list[Name], Field(max_length=50)] = omittable()
+    processes: Annotated[list[Process], Field(max_length=50)] = omittable()
+    sharing_policy: SharingPolicy = omittable()
 
 
 class UnitRead(UnitCreate):
@@ -196,7 +206,7 @@ class MqttCredentials(BaseModel):
 class MachineStatic(Schema):
     """Data the coordinator adds to what the gateway announces (e.g. hourly cost, location)."""
 
-    name: Name | None = None
+    name: Name = omittable()
     static_data: Annotated[dict[Name, ParameterValue], Field(max_length=64)] = Field(
         default_factory=dict
     )
@@ -250,11 +260,11 @@ class TechnicianCreate(TechnicianFields):
 
 
 class TechnicianUpdate(Schema):
-    name: Name | None = None
-    skills: Annotated[list[Name], Field(max_length=50)] | None = None
-    home_latitude: Latitude | None = None
-    home_longitude: Longitude | None = None
-    working_hours: Annotated[list[WorkingHours], Field(max_length=50)] | None = None
+    name: Name = omittable()
+    skills: Annotated[list[Name], Field(max_length=50)] = omittable()
+    home_latitude: Latitude = omittable()
+    home_longitude: Longitude = omittable()
+    working_hours: Annotated[list[WorkingHours], Field(max_length=50)] = omittable()
 
 
 class TechnicianRead(TechnicianCreate):

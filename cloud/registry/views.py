@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from cloud.auth.dependencies import CurrentActor, DbSession
 from cloud.brokerconfig import service as broker_service
+from cloud.operations.http import ApiRoute, answers
 from cloud.registry import flows, service
 from cloud.registry.models import (
     MachineCreate,
@@ -26,7 +27,7 @@ from cloud.registry.models import (
     UnitUpdate,
 )
 
-router = APIRouter(prefix="/api", tags=["registry"])
+router = APIRouter(prefix="/api", tags=["registry"], route_class=ApiRoute)
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
@@ -42,7 +43,7 @@ def list_networks(session: DbSession, actor: CurrentActor) -> list[NetworkRead]:
     return [NetworkRead.model_validate(row) for row in rows]
 
 
-@router.post("/networks", status_code=status.HTTP_201_CREATED)
+@router.post("/networks", status_code=status.HTTP_201_CREATED, responses=answers(409))
 def create_network(spec: NetworkCreate, session: DbSession, actor: CurrentActor) -> NetworkRead:
     return NetworkRead.model_validate(
         service.create_network(session=session, actor=actor, spec=spec)
@@ -65,7 +66,7 @@ def update_network(
     return NetworkRead.model_validate(row)
 
 
-@router.delete("/networks/{network_id}", status_code=NO_CONTENT)
+@router.delete("/networks/{network_id}", status_code=NO_CONTENT, responses=answers(409))
 def delete_network(network_id: str, session: DbSession, actor: CurrentActor) -> Response:
     service.delete_network(session=session, actor=actor, network_id=network_id)
     return Response(status_code=NO_CONTENT)
@@ -80,7 +81,7 @@ def list_units(
     ]
 
 
-@router.post("/units", status_code=status.HTTP_201_CREATED)
+@router.post("/units", status_code=status.HTTP_201_CREATED, responses=answers(409))
 def onboard_unit(spec: UnitCreate, session: DbSession, actor: CurrentActor) -> UnitRead:
     return _unit(service.onboard_unit(session=session, actor=actor, spec=spec))
 
@@ -121,7 +122,9 @@ def issue_mqtt_credentials(
     return MqttCredentials(username=unit_id, password=password)
 
 
-@router.post("/units/{unit_id}/machines", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/units/{unit_id}/machines", status_code=status.HTTP_201_CREATED, responses=answers(409)
+)
 def add_machine(
     unit_id: str, spec: MachineCreate, session: DbSession, actor: CurrentActor
 ) -> MachineRead:
@@ -151,7 +154,7 @@ def list_technicians(session: DbSession, actor: CurrentActor) -> list[Technician
     return [TechnicianRead.model_validate(row) for row in rows]
 
 
-@router.post("/technicians", status_code=status.HTTP_201_CREATED)
+@router.post("/technicians", status_code=status.HTTP_201_CREATED, responses=answers(404, 409))
 def add_technician(
     spec: TechnicianCreate, session: DbSession, actor: CurrentActor
 ) -> TechnicianRead:
@@ -199,7 +202,7 @@ def remove_technician(technician_id: str, session: DbSession, actor: CurrentActo
     return Response(status_code=NO_CONTENT)
 
 
-@router.put("/transport-times")
+@router.put("/transport-times", responses=answers(404))
 def set_transport_time(
     spec: TransportTimeSet, session: DbSession, actor: CurrentActor
 ) -> TransportTimeRead:

@@ -14,10 +14,11 @@ from cloud.auth.models import Actor
 from cloud.config import SinkKind
 from cloud.database import utcnow
 from cloud.exceptions import Conflict
+from cloud.operations.http import ApiRoute, answers
 from cloud.telemetry import service
 from cloud.telemetry.models import RollupRead, SampleRead
 
-router = APIRouter(prefix="/api", tags=["telemetry"])
+router = APIRouter(prefix="/api", tags=["telemetry"], route_class=ApiRoute)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ async def rollups(request: Request, window: MachineWindow) -> list[RollupRead]:
     )
 
 
-@router.get("/machines/{unit_id}/{machine}/samples")
+@router.get("/machines/{unit_id}/{machine}/samples", responses=answers(409))
 async def samples(
     request: Request,
     window: MachineWindow,

@@ -26,7 +26,7 @@ def test_malformed_json_and_wrong_types_are_422_not_500(
         assert response.status_code == 422, raw
         assert response.json()["error"] == "validation_failed"
     undecodable = client.post("/api/units", content=b"\xff", headers=headers)
-    assert undecodable.status_code == 400 and undecodable.json()["error"] == "bad_request"
+    assert undecodable.status_code == 422 and undecodable.json()["error"] == "validation_failed"
     hours = client.get("/api/machines/plant-a/m1/rollups?minutes=-1", headers=headers)
     assert hours.status_code == 422
 
