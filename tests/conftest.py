@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,14 @@ def _postgres_base_url() -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test, as a SQLAlchemy (psycopg 3) URL."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create a throw-away database, yield its SQLAlchemy (psycopg 3) URL, drop it after;
+    skipped with a reason when ``GLONET_TEST_POSTGRES_URL`` is not set."""
     import psycopg
     from sqlalchemy.engine import make_url
 
