@@ -13,25 +13,14 @@ from dataclasses import dataclass, field
 from asyncua import Client, Node, ua
 
 from edge.alarms import nsu
-from edge.binding import MachineBinder, MachineControl, MissingNodes
+from edge.binding import MachineBinder, MachineControl
 from edge.config import GatewayConfig, MachineConfig
+from edge.findings import Findings
 from edge.nodes import NETWORK_ERRORS
 from edge.session import open_client
 
 JOB_CONTROL_NAMESPACE = "http://opcfoundation.org/UA/ISA95-JOBCONTROL_V2/"
 JOB_TYPES = ("ISA95JobOrderDataType", "ISA95JobOrderAndStateDataType", "ISA95JobResponseDataType")
-
-
-class MissingWithReasons(MissingNodes):
-    """What could not be bound, and why."""
-
-    def __init__(self, machines: list[str]) -> None:
-        super().__init__(machines)
-        self.reasons: dict[tuple[str, str], str] = {}
-
-    def report(self, machine: str, what: str, reason: object) -> None:
-        super().report(machine, what, reason)
-        self.reasons.setdefault((machine, what), str(reason))
 
 
 @dataclass
@@ -85,7 +74,8 @@ async def _check_endpoint(
         return reports
     try:
         namespaces = await client.get_namespace_array()
-        missing = MissingWithReasons([m.id for m in machines])
+        missing = Findings([m.id for m in machines])
+        missing.binding_started()  # collected, not logged: the report says what is missing
         binder = MachineBinder(client, namespaces, missing)
         job_types = await _job_types(client, namespaces)
         for machine, report in zip(machines, reports, strict=True):
@@ -101,10 +91,8 @@ async def _check_endpoint(
                     source = nsu(bound.alarms.source.nodeid, namespaces)
                     event_type = nsu(bound.alarms.event_type.nodeid, namespaces)
                     report.alarms = f"events of {event_type} on {source}"
-            report.missing = [
-                f"{what}: {missing.reasons[(machine.id, what)]}"
-                for what in sorted(missing.by_machine[machine.id])
-            ]
+            found = missing.by_machine[machine.id].pending
+            report.missing = [f"{what}: {found[what]}" for what in sorted(found)]
     finally:
         await client.disconnect()
     return reports

@@ -40,6 +40,11 @@ class MachineFindings:
             self.missing[what] = str(reason)
             _LOGGER.warning("%s: %s is missing: %s", self.machine, what, reason)
 
+    @property
+    def pending(self) -> dict[str, str]:
+        """What the binding in progress found missing so far."""
+        return dict(self._binding or {})
+
     def binding_done(self) -> None:
         """The binding is complete: its findings replace the last ones."""
         found, self._binding = self._binding or {}, None

@@ -98,8 +98,8 @@ def test_check_against_firmware_sim_and_an_endpoint_that_is_down(
     sim: SimPlant, tmp_path: Path
 ) -> None:
     machines = [
-        {"id": "mill-1", "endpoint": sim.endpoint},
-        {"id": "ghost-1", "endpoint": "opc.tcp://127.0.0.1:9"},
+        {"id": "mill-1", "endpoint": sim.endpoint, "mapping": "firmware-sim"},
+        {"id": "ghost-1", "endpoint": "opc.tcp://127.0.0.1:9", "mapping": "firmware-sim"},
     ]
     result = glonet("check", str(write_config(tmp_path, None, *machines)))
     assert result.returncode == 1, result.stdout + result.stderr
