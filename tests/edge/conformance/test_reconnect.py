@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from edge.opcua import RECONNECT_MAX_S
+from edge.config import OpcUaConfig
 from protocols import messages
 from tests.edge.conformance.servers import ServerUnderTest
 from tests.edge.support import Coordinator, GatewayProcess, wait_until
@@ -17,6 +17,8 @@ pytestmark = [
 ]
 CONNECT_S = 10.0
 """Connecting, binding and subscribing again, on a busy machine."""
+RECONNECT_MAX_S = OpcUaConfig().reconnect_max_s
+"""The gateway's default longest wait between two connection attempts."""
 
 
 def samples(observer: Coordinator, server: ServerUnderTest) -> list[messages.Sample]:
