@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,15 +35,23 @@ def observer(mosquitto: MosquittoBroker) -> Iterator[Coordinator]:
 
 
 @pytest.fixture(scope="module")
+def gateway_settings() -> dict[str, Any]:
+    """Overrides of the gateway's configuration; a scenario module may redefine it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
     mosquitto: MosquittoBroker,
     server: ServerUnderTest,
     observer: Coordinator,
+    gateway_settings: dict[str, Any],
 ) -> Iterator[GatewayProcess]:
     """The gateway on ``server``'s machine, started once the observer listens."""
     workdir: Path = tmp_path_factory.mktemp("gateway")
-    process = GatewayProcess(workdir, gateway_config(workdir, mosquitto, server))
+    config = gateway_config(workdir, mosquitto, server, **gateway_settings)
+    process = GatewayProcess(workdir, config)
     process.start()
     yield process
     process.stop()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
-from edge.config import OpcUaConfig
 from protocols import messages
 from tests.edge.conformance.servers import ServerUnderTest
 from tests.edge.support import Coordinator, GatewayProcess, wait_until
@@ -17,8 +17,14 @@ pytestmark = [
 ]
 CONNECT_S = 10.0
 """Connecting, binding and subscribing again, on a busy machine."""
-RECONNECT_MAX_S = OpcUaConfig().reconnect_max_s
-"""The gateway's default longest wait between two connection attempts."""
+BACKOFF = {"reconnect_min_s": 0.2, "reconnect_max_s": 3.0}
+RECONNECT_MAX_S = BACKOFF["reconnect_max_s"]
+"""The configured longest wait between two connection attempts."""
+
+
+@pytest.fixture(scope="module")
+def gateway_settings() -> dict[str, Any]:
+    return {"opcua": BACKOFF}
 
 
 def samples(observer: Coordinator, server: ServerUnderTest) -> list[messages.Sample]:
