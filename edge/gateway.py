@@ -143,6 +143,7 @@ class Gateway:
             self.uplink.run(),
             self.capacity.run(),
             self.rules.run(),
+            self.outbox.run_checkpoints(),
         ]
         tasks = [asyncio.create_task(w) for w in workers]
         machine_tasks = [asyncio.create_task(e.run()) for e in self.endpoints]

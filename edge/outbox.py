@@ -8,10 +8,17 @@ events were already reported) are committed in the same transaction as the messa
 The quota counts payload bytes. When a new batch does not fit, telemetry is evicted oldest first,
 then capacity reports superseded by a newer one for the same machine; job events and alarms are
 never evicted: the outbox then grows past its quota and says so (``quota_exceeded``).
+
+WAL checkpoints (copying the write-ahead log back into the database file) do not run on the
+gateway's event loop: SQLite's automatic checkpoint would run inside a commit, stalling every
+notification behind a burst of disk writes. The writing connection has it off, and
+:meth:`Outbox.run_checkpoints` runs passive checkpoints on a connection of its own, in a worker
+thread (a passive checkpoint never blocks the writer).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -38,6 +45,7 @@ CREATE INDEX IF NOT EXISTS outbox_priority ON outbox (priority, id);
 CREATE TABLE IF NOT EXISTS gateway_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _SEQ_KEY = "seq"
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 class Priority(IntEnum):
@@ -80,6 +88,9 @@ class Outbox:
         self.quota_bytes = quota_bytes
         self.quota_exceeded = False
         self._conn = self._open(path)
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")  # see run_checkpoints
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_failed = False
         self._seq = int(self.get_state(_SEQ_KEY) or 0)
         self._depth = self._bytes = 0
         self._recount()
@@ -266,5 +277,33 @@ class Outbox:
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
         ).fetchone()
 
+    # Checkpoints ------------------------------------------------------------------------------
+
+    async def run_checkpoints(self, interval: float = CHECKPOINT_INTERVAL_S) -> None:
+        """Checkpoint the WAL every ``interval`` seconds, off the event loop."""
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self.checkpoint)
+
+    def checkpoint(self) -> tuple[int, int, int] | None:
+        """A passive checkpoint: ``(busy, WAL frames, frames checkpointed)``, or None if it
+        failed (logged once; the WAL then grows until a checkpoint succeeds)."""
+        try:
+            if self._checkpointer is None:
+                # Only ever used by one checkpoint at a time (run_checkpoints awaits each).
+                self._checkpointer = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False
+                )
+            row = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:
+            if not self._checkpoint_failed:
+                _LOGGER.warning("Outbox WAL checkpoint failed (%s): %s", self.path, exc)
+            self._checkpoint_failed = True
+            return None
+        self._checkpoint_failed = False
+        return int(row[0]), int(row[1]), int(row[2])
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._conn.close()

@@ -144,6 +144,32 @@ def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinat
     wait_until(lambda: [e for e in coordinator.job_events("jo-1") if e.event.value == "ended"])
     assert gateway.log().count("skipping metric ghost") == 1
 
+    # The node appears (a server update): the next connection no longer lists it.
+    plant.run(_add_ghost(plant))
+    plant.inject("disconnect", 1.0)
+    wait_until(lambda: gateway.health()["status"] == "ok", 30, "the ghost found on reconnect")
+    assert gateway.health()["machines"]["mill-1"]["missing_nodes"] == {}
+    assert "mill-1: metric ghost is back" in gateway.log()
+    wait_until(lambda: _samples(coordinator, "ghost"), 10, "the ghost's samples")
+
+
+async def _add_ghost(plant):
+    server = plant.server.opcua
+    index = (await server.get_namespace_array()).index("urn:glonet:firmware-sim")
+    monitoring = server.get_node(f"ns={index};s=mill-1.Monitoring")
+    await monitoring.add_variable(index, "Ghost", 1.5)
+
+
+def test_notifications_dropped_in_a_full_queue_are_counted_and_shown(
+    plant, coordinator, make_gateway
+):
+    gateway = make_gateway(plant, telemetry={"subscription_queue": 1})
+    wait_until(lambda: gateway.metric("notifications_dropped_total", where="gateway") > 0)
+    endpoint = gateway.health()["endpoints"][plant.endpoint]
+    assert endpoint["notifications_dropped"]["gateway"] > 0
+    assert gateway.log().count("notifications lost") == 1  # then at most one line a minute
+    assert "event queue full" not in gateway.log()  # asyncua's line per drop is ours to replace
+
 
 def test_bad_commands_are_rejected_counted_and_harmless(plant, coordinator, make_gateway):
     gateway = make_gateway(plant)

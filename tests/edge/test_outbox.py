@@ -1,10 +1,13 @@
 """The SQLite outbox: order, acknowledgement, sequence numbers, quota and crash safety."""
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 from edge.outbox import Outbox, PendingMessage, Priority
 
@@ -93,3 +96,33 @@ def test_committed_messages_survive_kill_9(tmp_path):
     assert [r.topic for r in outbox.fetch(0, 1000)] == [f"t/{i}" for i in range(200)]
     assert outbox.next_seq() == 201
     assert os.path.exists(f"{path}-wal")
+
+
+async def test_wal_checkpoints_run_in_a_worker_thread_not_in_the_commits(tmp_path):
+    path = tmp_path / "o.sqlite"
+    outbox = Outbox(path, quota_bytes=10**9)
+    for _ in range(100):  # 100 commits of ~100 KB: twice SQLite's automatic threshold (4 MB)
+        outbox.put([_message("a", Priority.TELEMETRY, size=1000) for _ in range(100)])
+    wal = path.with_name(path.name + "-wal")
+    frames_before = wal.stat().st_size
+    assert frames_before > 8_000_000, "no commit checkpointed the WAL on the event loop"
+    threads: list[int] = []
+    real = outbox.checkpoint
+
+    def checkpoint():
+        threads.append(threading.get_ident())
+        return real()
+
+    outbox.checkpoint = checkpoint  # type: ignore[method-assign]
+    task = asyncio.create_task(outbox.run_checkpoints(interval=0.01))
+    deadline = time.monotonic() + 10
+    while not threads and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    assert threads and threads[0] != threading.get_ident()
+    busy, frames, done = real()
+    assert busy == 0 and frames == done > 0
+    outbox.put([_message("a", Priority.EVENT)])  # the WAL is reused from its start
+    assert wal.stat().st_size == frames_before
+    assert outbox.depth == 10_001
+    outbox.close()
