@@ -21,6 +21,11 @@ class Core:
         blocked_ptr: array[int],
         blocked_start: array[int],
         blocked_end: array[int],
+        calendar_on: array[int],
+        calendar_ptr: array[int],
+        calendar_start: array[int],
+        calendar_end: array[int],
+        resumable: array[int],
         release: array[int],
         frozen_machine: array[int],
         frozen_start: array[int],
@@ -41,4 +46,5 @@ class Core:
         ref_start: array[int] | None,
         lower_bound: float,
         stall: int,
-    ) -> tuple[list[int], list[int], dict[str, Any]]: ...
+        exact: int,
+    ) -> tuple[list[int], list[int], list[int], dict[str, Any]]: ...

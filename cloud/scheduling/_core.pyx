@@ -24,6 +24,9 @@ ctypedef long long i64
 ctypedef unsigned long long u64
 
 cdef i64 NEG = -4611686018427387904
+# Beyond every calendar: an operation that fits in none of its machine's open periods starts here
+# (models.NEVER); the solver reports it as infeasible.
+cdef i64 NEVER = 1125899906842624
 cdef double INF = 1e300
 
 cdef enum:
@@ -48,6 +51,11 @@ cdef struct Inst:
     int *bl_ptr
     i64 *bl_s
     i64 *bl_e
+    int *cal_on
+    int *cal_ptr
+    i64 *cal_s
+    i64 *cal_e
+    int *resum
     i64 *release
     int *fz_mach
     i64 *fz_start
@@ -69,6 +77,7 @@ cdef struct Sol:
     int *mfirst
     int *mlast
     i64 *start
+    i64 *end
     i64 makespan
     double tard
     int moved
@@ -89,6 +98,7 @@ cdef struct Work:
     i64 *jarr
     i64 *jtail
     i64 *cstart
+    i64 *cend
     i64 *jobend
     int *mark
     int stamp
@@ -141,28 +151,94 @@ cdef inline i64 tr(Inst *I, int a, int b) noexcept nogil:
     return I.transport[I.plant[a] * I.P + I.plant[b]]
 
 
-cdef inline i64 cal_fit(Inst *I, int k, i64 t, i64 d) noexcept nogil:
-    """Earliest start >= t of a job of length d on machine k that overlaps no blocked interval."""
-    cdef int lo = I.bl_ptr[k], hi = I.bl_ptr[k + 1], mid
-    cdef int last = hi
+cdef inline i64 open_start(Inst *I, int k, i64 t, i64 d, int res) noexcept nogil:
+    """Earliest start >= t that machine k's calendar allows work d: an open instant if the work is
+    resumable, else the start of a room of d in one open period. NEVER if there is none."""
+    cdef int lo, hi, mid, last
+    cdef i64 s
+    if not I.cal_on[k] or d == 0 or t >= NEVER:
+        return t
+    lo = I.cal_ptr[k]
+    hi = I.cal_ptr[k + 1]
+    last = hi
     while lo < hi:
         mid = (lo + hi) >> 1
-        if I.bl_e[mid] <= t:
+        if I.cal_e[mid] <= t:
             lo = mid + 1
         else:
             hi = mid
-    while lo < last and I.bl_s[lo] < t + d:
-        t = I.bl_e[lo]
+    while lo < last:
+        s = t if t > I.cal_s[lo] else I.cal_s[lo]
+        if res or s + d <= I.cal_e[lo]:
+            return s
         lo += 1
-    return t
+    return NEVER
+
+
+cdef inline i64 open_end(Inst *I, int k, i64 s, i64 d, int res) noexcept nogil:
+    """End of work d started at s, a start ``open_start`` allows: resumable work pauses over
+    machine k's closed time, so its span stretches. Past NEVER if the calendar runs out."""
+    cdef int lo, hi, mid, last
+    if not res or not I.cal_on[k] or d == 0 or s >= NEVER:
+        return s + d
+    lo = I.cal_ptr[k]
+    hi = I.cal_ptr[k + 1]
+    last = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if I.cal_e[mid] <= s:
+            lo = mid + 1
+        else:
+            hi = mid
+    while lo < last:
+        if s + d <= I.cal_e[lo]:
+            return s + d
+        d -= I.cal_e[lo] - s
+        lo += 1
+        if lo < last:
+            s = I.cal_s[lo]
+    return NEVER + d
+
+
+cdef i64 fit(Inst *I, int k, int i, i64 t, i64 d, const i64 *bs, const i64 *be, int lo,
+             int last, i64 *end) noexcept nogil:
+    """Earliest start >= t of operation i (work d) on machine k that its calendar allows and whose
+    span overlaps none of the intervals [bs, be) in lo..last (ordered by start and by end);
+    the span's end goes to ``end``."""
+    cdef int hi = last, mid, res = I.resum[i]
+    cdef i64 s, e
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if be[mid] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    while True:
+        s = open_start(I, k, t, d, res)
+        e = open_end(I, k, s, d, res)
+        while lo < last and be[lo] <= s:
+            lo += 1
+        if lo < last and bs[lo] < e:
+            t = be[lo]
+            lo += 1
+            continue
+        end[0] = e
+        return s
+
+
+cdef inline i64 cal_fit(Inst *I, int k, int i, i64 t, i64 d, i64 *end) noexcept nogil:
+    """Earliest start >= t of operation i on machine k in its calendar, clear of its blocked
+    intervals (windows, frozen operations)."""
+    return fit(I, k, i, t, d, I.bl_s, I.bl_e, I.bl_ptr[k], I.bl_ptr[k + 1], end)
 
 
 # ---------------------------------------------------------------- decoding and objective
 
-cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
-    """Semi-active decode in topological order (Kahn). Returns -1 if the graph has a cycle."""
+cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
+    """Semi-active decode in topological order (Kahn): starts in ``st``, span ends in ``en``.
+    Returns -1 if the graph has a cycle."""
     cdef int n = I.n, i, p, e, k, mp, h = 0, t = 0
-    cdef i64 a, s
+    cdef i64 a, s, f
     for i in range(n):
         W.indeg[i] = I.jp_ptr[i + 1] - I.jp_ptr[i] + (1 if S.mprev[i] >= 0 else 0)
         if W.indeg[i] == 0:
@@ -174,20 +250,24 @@ cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
         k = S.mach[i]
         if I.fz_mach[i] >= 0:
             s = I.fz_start[i]
+            f = s + S.dur[i]
         else:
             s = I.release[i]
             for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
                 p = I.jp[e]
-                a = st[p] + S.dur[p] + tr(I, S.mach[p], k)
+                a = en[p] + tr(I, S.mach[p], k)
                 if a > s:
                     s = a
             W.jarr[i] = s
             mp = S.mprev[i]
-            if mp >= 0 and st[mp] + S.dur[mp] > s:
-                s = st[mp] + S.dur[mp]
+            if mp >= 0 and en[mp] > s:
+                s = en[mp]
             if I.has_cal:
-                s = cal_fit(I, k, s, S.dur[i])
+                s = cal_fit(I, k, i, s, S.dur[i], &f)
+            else:
+                f = s + S.dur[i]
         st[i] = s
+        en[i] = f
         for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
             p = I.js[e]
             W.indeg[p] -= 1
@@ -204,11 +284,11 @@ cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
     return 0 if t == n else -1
 
 
-cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, int a, int b) noexcept nogil:
+cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, i64 *en, int a, int b) noexcept nogil:
     """Re-decode only the descendants of a and b, the operations whose machine predecessor or
     duration a move changed; every other start in ``st`` stays valid. -1 on a cycle."""
     cdef int top = 0, cnt = 0, i, e, p, h = 0, t = 0, k, mp
-    cdef i64 s, x
+    cdef i64 s, x, f
     W.stamp += 1
     if a >= 0:
         W.mark[a] = W.stamp
@@ -252,15 +332,18 @@ cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, int a, int b) noexcept
         s = I.release[i]
         for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
             p = I.jp[e]
-            x = st[p] + S.dur[p] + tr(I, S.mach[p], k)
+            x = en[p] + tr(I, S.mach[p], k)
             if x > s:
                 s = x
         mp = S.mprev[i]
-        if mp >= 0 and st[mp] + S.dur[mp] > s:
-            s = st[mp] + S.dur[mp]
+        if mp >= 0 and en[mp] > s:
+            s = en[mp]
         if I.has_cal:
-            s = cal_fit(I, k, s, S.dur[i])
+            s = cal_fit(I, k, i, s, S.dur[i], &f)
+        else:
+            f = s + S.dur[i]
         st[i] = s
+        en[i] = f
         for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
             p = I.js[e]
             W.indeg[p] -= 1
@@ -276,7 +359,7 @@ cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, int a, int b) noexcept
     return 0 if t == cnt else -1
 
 
-cdef void score(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
+cdef void score(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
     """Makespan, total weighted tardiness and moved operations of the decoded schedule ``st``."""
     cdef int i, j
     cdef i64 e, mk = 0, shift
@@ -285,7 +368,7 @@ cdef void score(Inst *I, Sol *S, Work *W, i64 *st) noexcept nogil:
     for j in range(I.nj):
         W.jobend[j] = 0
     for i in range(I.n):
-        e = st[i] + S.dur[i]
+        e = en[i]
         if e > mk:
             mk = e
         if e > W.jobend[I.job[i]]:
@@ -374,6 +457,7 @@ cdef void copy_sol(Inst *I, Sol *dst, Sol *src) noexcept nogil:
     memcpy(dst.mprev, src.mprev, I.n * sizeof(int))
     memcpy(dst.mnext, src.mnext, I.n * sizeof(int))
     memcpy(dst.start, src.start, I.n * sizeof(i64))
+    memcpy(dst.end, src.end, I.n * sizeof(i64))
     memcpy(dst.mfirst, src.mfirst, I.m * sizeof(int))
     memcpy(dst.mlast, src.mlast, I.m * sizeof(int))
     dst.makespan = src.makespan
@@ -388,9 +472,10 @@ cdef int alloc_sol(Inst *I, Sol *S) noexcept nogil:
     S.mprev = <int *>calloc(I.n + 1, sizeof(int))
     S.mnext = <int *>calloc(I.n + 1, sizeof(int))
     S.start = <i64 *>calloc(I.n + 1, sizeof(i64))
+    S.end = <i64 *>calloc(I.n + 1, sizeof(i64))
     S.mfirst = <int *>calloc(I.m + 1, sizeof(int))
     S.mlast = <int *>calloc(I.m + 1, sizeof(int))
-    return 0 if (S.mach and S.dur and S.mprev and S.mnext and S.start and S.mfirst
+    return 0 if (S.mach and S.dur and S.mprev and S.mnext and S.start and S.end and S.mfirst
                  and S.mlast) else -1
 
 
@@ -400,30 +485,22 @@ cdef void free_sol(Sol *S) noexcept nogil:
     free(S.mprev)
     free(S.mnext)
     free(S.start)
+    free(S.end)
     free(S.mfirst)
     free(S.mlast)
 
 
 # ---------------------------------------------------------------- constructive schedule
 
-cdef i64 occ_fit(Work *W, int k, i64 t, i64 d) noexcept nogil:
-    """Earliest start >= t of length d in a gap of machine k's occupied intervals."""
-    cdef int lo = W.occ_ptr[k], hi = W.occ_ptr[k] + W.occ_cnt[k], mid, last = hi
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if W.occ_e[mid] <= t:
-            lo = mid + 1
-        else:
-            hi = mid
-    while lo < last and W.occ_s[lo] < t + d:
-        t = W.occ_e[lo]
-        lo += 1
-    return t
+cdef inline i64 occ_fit(Inst *I, Work *W, int k, int i, i64 t, i64 d, i64 *end) noexcept nogil:
+    """Earliest start >= t of operation i in machine k's calendar, in a gap of its occupied
+    intervals (blocked ones and operations placed so far)."""
+    return fit(I, k, i, t, d, W.occ_s, W.occ_e, W.occ_ptr[k], W.occ_ptr[k] + W.occ_cnt[k], end)
 
 
 cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
     """Keep machine k's intervals ordered by start, then end: a zero-length operation at the
-    start of another interval goes before it, so that the ends stay ordered too (``occ_fit``
+    start of another interval goes before it, so that the ends stay ordered too (``fit``
     searches them); after it, the search skipped the interval and placed work inside it."""
     cdef int base = W.occ_ptr[k], pos = base + W.occ_cnt[k]
     while pos > base and (W.occ_s[pos - 1] > s or (W.occ_s[pos - 1] == s and W.occ_e[pos - 1] > e)):
@@ -440,19 +517,19 @@ cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
 cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
     """Machine giving operation i its earliest end, inserted in a gap of its calendar."""
     cdef int e, k, p, f, bk = -1
-    cdef i64 t, s, d, a, be = 0, bs = 0, bd = 0
+    cdef i64 t, s, d, a, x, be = 0, bs = 0, bd = 0
     for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
         k = I.opt_mach[e]
         d = I.opt_dur[e]
         t = I.release[i]
         for f in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
             p = I.jp[f]
-            a = S.start[p] + S.dur[p] + tr(I, S.mach[p], k)
+            a = S.end[p] + tr(I, S.mach[p], k)
             if a > t:
                 t = a
-        s = occ_fit(W, k, t, d)
-        if bk < 0 or s + d < be or (s + d == be and d < bd):
-            bk, bs, be, bd = k, s, s + d, d
+        s = occ_fit(I, W, k, i, t, d, &x)
+        if bk < 0 or x < be or (x == be and d < bd):
+            bk, bs, be, bd = k, s, x, d
     W.c_k[i] = bk
     W.c_s[i] = bs
     W.c_e[i] = be
@@ -469,7 +546,8 @@ cdef i64 dur_on(Inst *I, int i, int k) noexcept nogil:
 
 cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
     """Giffler-Thompson style list scheduling with insertion into machine gaps: among ready
-    operations that could start before the earliest possible end, take the highest priority."""
+    operations that could start before the earliest possible end, take the highest priority
+    (without priorities, ``prio`` NULL: the one that ends first, a plain dispatch rule)."""
     cdef int n = I.n, i, j, e, k, p, r, nready = 0, pick, step, nfree = 0
     cdef i64 cstar
     for k in range(I.m):
@@ -483,6 +561,7 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
             S.mach[i] = I.fz_mach[i]
             S.dur[i] = dur_on(I, i, I.fz_mach[i])
             S.start[i] = I.fz_start[i]
+            S.end[i] = I.fz_start[i] + S.dur[i]
             for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
                 W.rem[I.js[e]] -= 1
         else:
@@ -503,15 +582,20 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
         pick = -1
         for r in range(nready):
             i = W.ready[r]
-            if (W.c_s[i] < cstar or W.c_e[i] <= cstar) and (pick < 0 or prio[i] > prio[W.ready[pick]]):
+            if prio == NULL:
+                if W.c_e[i] == cstar:
+                    pick = r
+                    break
+            elif (W.c_s[i] < cstar or W.c_e[i] <= cstar) and (pick < 0 or prio[i] > prio[W.ready[pick]]):
                 pick = r
         i = W.ready[pick]
         nready -= 1
         W.ready[pick] = W.ready[nready]
         k = W.c_k[i]
         S.mach[i] = k
-        S.dur[i] = W.c_e[i] - W.c_s[i]
+        S.dur[i] = dur_on(I, i, k)
         S.start[i] = W.c_s[i]
+        S.end[i] = W.c_e[i]
         occ_insert(W, k, W.c_s[i], W.c_e[i], i)
         # Occupying k only makes k worse: the other ready operations keep their best machine
         # unless it was k.
@@ -558,7 +642,7 @@ cdef int warm_start(Inst *I, Sol *S, Work *W) noexcept nogil:
     gone down, or new) are inserted one by one where the objective, stability included, suffers
     least. Returns -1 if the previous orders conflict with the precedences (then plan afresh)."""
     cdef int i, k, r, nfloat = 0
-    cdef i64 d
+    cdef i64 d, f
     for k in range(I.m):
         W.occ_cnt[k] = 0
     for i in range(I.n):
@@ -570,23 +654,24 @@ cdef int warm_start(Inst *I, Sol *S, Work *W) noexcept nogil:
             continue
         k = I.ref_mach[i]
         d = dur_on(I, i, k) if k >= 0 else -1
-        if d >= 0 and (not I.has_cal or cal_fit(I, k, I.ref_start[i], d) == I.ref_start[i]):
+        f = I.ref_start[i] + d
+        if d >= 0 and (not I.has_cal or cal_fit(I, k, i, I.ref_start[i], d, &f) == I.ref_start[i]):
             S.mach[i] = k
             S.dur[i] = d
-            occ_insert(W, k, I.ref_start[i], I.ref_start[i] + d, i)
+            occ_insert(W, k, I.ref_start[i], f, i)
         else:
             shortest_option(I, S, i)
             W.prio[i] = <double>(I.ref_start[i] if k >= 0 else I.release[i])
             W.ready[nfloat] = i
             nfloat += 1
     link_from_occupancy(I, S, W)
-    if evaluate(I, S, W, S.start) != 0:
+    if evaluate(I, S, W, S.start, S.end) != 0:
         return -1
     sort_by_prio(W, nfloat)
     for r in range(nfloat):
         if reinsert(I, S, W, W.ready[r]) != 0:
             return -1
-    score(I, S, W, S.start)
+    score(I, S, W, S.start, S.end)
     return 0
 
 
@@ -637,7 +722,7 @@ cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
     each eligible machine (as in ``reassign_moves``), the next few later gaps where it fits
     without pushing anything, and the end of each machine's list."""
     cdef int e, f, k, x, y, c, gaps, pick = -1
-    cdef i64 d, ra, vs = S.start[v], ve = S.start[v] + S.dur[v]
+    cdef i64 d, ra, vs = S.start[v], ve = S.end[v]
     mark_descendants(I, S, W, v)
     W.nmoves = 0
     for e in range(I.opt_ptr[v], I.opt_ptr[v + 1]):
@@ -646,7 +731,7 @@ cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
         x = -1
         y = S.mfirst[k]
         while x < 0 or S.start[x] < ve:
-            if y < 0 or S.start[y] + S.dur[y] > vs:
+            if y < 0 or S.end[y] > vs:
                 add_move(W, v, k, x, 0, d, 0.0)
             if y < 0:
                 break
@@ -654,12 +739,12 @@ cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
             y = S.mnext[y]
         ra = I.release[v]
         for f in range(I.jp_ptr[v], I.jp_ptr[v + 1]):
-            ra = max(ra, S.start[I.jp[f]] + S.dur[I.jp[f]] + tr(I, S.mach[I.jp[f]], k))
+            ra = max(ra, S.end[I.jp[f]] + tr(I, S.mach[I.jp[f]], k))
         # Operations after a non-descendant x are never ancestors of v here (they start after
         # v's window), so any later position before the first descendant is safe.
         gaps = 0
         while y >= 0 and gaps < 4 and W.mark[x] != W.stamp:
-            if max(ra, S.start[x] + S.dur[x]) + d <= S.start[y]:
+            if max(ra, S.end[x]) + d <= S.start[y]:
                 add_move(W, v, k, x, 0, d, 0.0)
                 gaps += 1
             x = y
@@ -669,8 +754,9 @@ cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
     for c in range(W.nmoves):
         link(S, v, W.moves[c].k, W.moves[c].after, W.moves[c].dur)
         memcpy(W.cstart, S.start, I.n * sizeof(i64))
-        if evaluate_from(I, S, W, W.cstart, v, -1) == 0:
-            score(I, S, W, W.cstart)
+        memcpy(W.cend, S.end, I.n * sizeof(i64))
+        if evaluate_from(I, S, W, W.cstart, W.cend, v, -1) == 0:
+            score(I, S, W, W.cstart, W.cend)
             W.moves[c].val = S.obj
             if pick < 0 or S.obj < W.moves[pick].val:
                 pick = c
@@ -678,7 +764,7 @@ cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
     if pick < 0:
         return -1
     link(S, v, W.moves[pick].k, W.moves[pick].after, W.moves[pick].dur)
-    return evaluate_from(I, S, W, S.start, v, -1)
+    return evaluate_from(I, S, W, S.start, S.end, v, -1)
 
 
 # ---------------------------------------------------------------- neighbourhood
@@ -690,7 +776,7 @@ cdef int pick_end(Inst *I, Sol *S, Work *W, int job) noexcept nogil:
     for i in range(I.n):
         if job >= 0 and I.job[i] != job:
             continue
-        e = S.start[i] + S.dur[i]
+        e = S.end[i]
         if e > be:
             be, best, ties = e, i, 1
         elif e == be:
@@ -711,10 +797,10 @@ cdef int critical_path(Inst *I, Sol *S, Work *W, int endop, int *path) noexcept 
         arr = NEG
         p = S.mprev[i]
         if p >= 0:
-            best, arr = p, S.start[p] + S.dur[p]
+            best, arr = p, S.end[p]
         for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
             p = I.jp[e]
-            a = S.start[p] + S.dur[p] + tr(I, S.mach[p], S.mach[i])
+            a = S.end[p] + tr(I, S.mach[p], S.mach[i])
             if a > arr:
                 best, arr = p, a
         if best >= 0 and arr < I.release[i]:
@@ -764,21 +850,26 @@ cdef int segment(Sol *S, int u, int after, int right, int *seg) noexcept nogil:
 
 
 cdef double estimate_seq(Inst *I, Sol *S, Work *W, int u, int after, int right) noexcept nogil:
-    """Longest path through the reordered segment, from the unchanged heads and tails around it."""
-    cdef int L = segment(S, u, after, right, W.seg), t, o, first, lastold, mp, mn
+    """Longest path through the reordered segment, from the unchanged heads and tails around it.
+    The segment's starts and ends follow the machine's calendar and blocked intervals; the tails
+    after it use work durations."""
+    cdef int L = segment(S, u, after, right, W.seg), t, o, first, lastold, mp, mn, k = S.mach[u]
     cdef i64 prev_end = 0, h, q, nxt = 0, best = 0
     first = u if right else W.seg[1]
     lastold = after if right else u
     mp = S.mprev[first]
     if mp >= 0:
-        prev_end = S.start[mp] + S.dur[mp]
+        prev_end = S.end[mp]
     for t in range(L):
         o = W.seg[t]
         h = W.jarr[o]
         if prev_end > h:
             h = prev_end
-        W.rr[t] = h
-        prev_end = h + S.dur[o]
+        if I.has_cal:
+            cal_fit(I, k, o, h, S.dur[o], &prev_end)
+        else:
+            prev_end = h + S.dur[o]
+        W.rr[t] = prev_end
     mn = S.mnext[lastold]
     if mn >= 0:
         nxt = S.dur[mn] + W.tail[mn]
@@ -787,8 +878,8 @@ cdef double estimate_seq(Inst *I, Sol *S, Work *W, int u, int after, int right) 
         q = W.jtail[o]
         if nxt > q:
             q = nxt
-        if W.rr[t] + S.dur[o] + q > best:
-            best = W.rr[t] + S.dur[o] + q
+        if W.rr[t] + q > best:
+            best = W.rr[t] + q
         nxt = S.dur[o] + q
     return <double>best
 
@@ -822,7 +913,7 @@ cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int estimate) noexcept
     """Insert v on another eligible machine between x and y, where x cannot be a descendant of v
     (starts before v ends) and y cannot be an ancestor (ends after v starts): never a cycle."""
     cdef int e, f, k, p, x, y
-    cdef i64 d, ra, qa, a, r, q, vs = S.start[v], ve = S.start[v] + S.dur[v]
+    cdef i64 d, ra, qa, a, r, q, fin, vs = S.start[v], ve = S.end[v]
     for e in range(I.opt_ptr[v], I.opt_ptr[v + 1]):
         k = I.opt_mach[e]
         if k == S.mach[v]:
@@ -831,7 +922,7 @@ cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int estimate) noexcept
         ra = I.release[v]
         for f in range(I.jp_ptr[v], I.jp_ptr[v + 1]):
             p = I.jp[f]
-            a = S.start[p] + S.dur[p] + tr(I, S.mach[p], k)
+            a = S.end[p] + tr(I, S.mach[p], k)
             if a > ra:
                 ra = a
         qa = 0
@@ -844,14 +935,17 @@ cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int estimate) noexcept
         x = -1
         y = S.mfirst[k]
         while x < 0 or S.start[x] < ve:
-            if y < 0 or S.start[y] + S.dur[y] > vs:
+            if y < 0 or S.end[y] > vs:
                 r = ra
-                if x >= 0 and S.start[x] + S.dur[x] > r:
-                    r = S.start[x] + S.dur[x]
+                if x >= 0 and S.end[x] > r:
+                    r = S.end[x]
                 q = qa
                 if y >= 0 and S.dur[y] + W.tail[y] > q:
                     q = S.dur[y] + W.tail[y]
-                add_move(W, v, k, x, 0, d, <double>(r + d + q) if estimate else 0.0)
+                fin = r + d
+                if estimate and I.has_cal:
+                    cal_fit(I, k, v, r, d, &fin)
+                add_move(W, v, k, x, 0, d, <double>(fin + q) if estimate else 0.0)
             if y < 0:
                 break
             x = y
@@ -893,7 +987,7 @@ cdef void neighbourhood(Inst *I, Sol *S, Work *W, int estimate) noexcept nogil:
     if I.w_mk > 0 or I.w_stab > 0:
         path_moves(I, S, W, pick_end(I, S, W, -1), estimate)
     if I.w_tard > 0:
-        score(I, S, W, S.start)
+        score(I, S, W, S.start, S.end)
         j = tardy_job(I, S, W)
         if j >= 0:
             path_moves(I, S, W, pick_end(I, S, W, j), estimate)
@@ -986,8 +1080,9 @@ cdef void exact_values(Inst *I, Sol *S, Work *W) noexcept nogil:
         old_next = S.mnext[tmp.u]
         relocate(S, tmp.u, tmp.k, tmp.after, tmp.dur)
         memcpy(W.cstart, S.start, I.n * sizeof(i64))
-        if evaluate_from(I, S, W, W.cstart, tmp.u, old_next) == 0:
-            score(I, S, W, W.cstart)
+        memcpy(W.cend, S.end, I.n * sizeof(i64))
+        if evaluate_from(I, S, W, W.cstart, W.cend, tmp.u, old_next) == 0:
+            score(I, S, W, W.cstart, W.cend)
             W.moves[c].val = S.obj
         else:
             W.moves[c].val = INF
@@ -1022,11 +1117,11 @@ cdef int apply_move(Inst *I, Sol *S, Work *W, Move *mv) noexcept nogil:
     cdef int old_k = S.mach[mv.u], old_after = S.mprev[mv.u], rc
     cdef i64 old_d = S.dur[mv.u]
     relocate(S, mv.u, mv.k, mv.after, mv.dur)
-    rc = evaluate(I, S, W, S.start)
+    rc = evaluate(I, S, W, S.start, S.end)
     if rc != 0:
         relocate(S, mv.u, old_k, old_after, old_d)
-        evaluate(I, S, W, S.start)
-    score(I, S, W, S.start)
+        evaluate(I, S, W, S.start, S.end)
+    score(I, S, W, S.start, S.end)
     tails(I, S, W)
     return rc
 
@@ -1090,8 +1185,8 @@ cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
             last_improve = it
         elif it - last_improve > lim.stall:
             copy_sol(I, cur, best)
-            evaluate(I, cur, W, cur.start)
-            score(I, cur, W, cur.start)
+            evaluate(I, cur, W, cur.start, cur.end)
+            score(I, cur, W, cur.start, cur.end)
             memset(W.texp, 0, (1 << TABU_BITS) * sizeof(i64))
             perturb(I, cur, W, 6 + rnd_below(W, 10))
             tails(I, cur, W)
@@ -1134,8 +1229,11 @@ cdef class Core:
     Arrays (``array.array``): ``job`` (op → job), ``pred_ptr``/``pred`` (job predecessors, CSR),
     ``opt_ptr``/``opt_machine``/``opt_duration`` (eligible machines, CSR), ``plant`` (machine →
     plant), ``transport`` (plants × plants, row-major), ``blocked_ptr``/``blocked_start``/
-    ``blocked_end`` (per machine, sorted and merged, frozen operations included), ``release`` (per
-    op), ``frozen_machine``/``frozen_start`` (-1 when free), ``due`` (-1 when none) and ``weight``
+    ``blocked_end`` (per machine, sorted, overlaps merged, frozen operations included),
+    ``calendar_on`` (per machine: 1 if it keeps a calendar, 0 if always open),
+    ``calendar_ptr``/``calendar_start``/``calendar_end`` (its open periods, sorted and apart),
+    ``resumable`` (per op: 1 if it may pause over closed time), ``release`` (per op),
+    ``frozen_machine``/``frozen_start`` (-1 when free), ``due`` (-1 when none) and ``weight``
     (per job), ``work_left`` (per op: a priority for the constructive rules).
     """
 
@@ -1146,6 +1244,8 @@ cdef class Core:
                   const int[:] pred, const int[:] opt_ptr, const int[:] opt_machine,
                   const i64[:] opt_duration, const int[:] plant, const i64[:] transport,
                   const int[:] blocked_ptr, const i64[:] blocked_start, const i64[:] blocked_end,
+                  const int[:] calendar_on, const int[:] calendar_ptr,
+                  const i64[:] calendar_start, const i64[:] calendar_end, const int[:] resumable,
                   const i64[:] release, const int[:] frozen_machine, const i64[:] frozen_start,
                   const i64[:] due, const double[:] weight, const double[:] work_left):
         cdef int i, e, p
@@ -1163,6 +1263,11 @@ cdef class Core:
         self.I.bl_ptr = copy_int(blocked_ptr)
         self.I.bl_s = copy_i64(blocked_start)
         self.I.bl_e = copy_i64(blocked_end)
+        self.I.cal_on = copy_int(calendar_on)
+        self.I.cal_ptr = copy_int(calendar_ptr)
+        self.I.cal_s = copy_i64(calendar_start)
+        self.I.cal_e = copy_i64(calendar_end)
+        self.I.resum = copy_int(resumable)
         self.I.release = copy_i64(release)
         self.I.fz_mach = copy_int(frozen_machine)
         self.I.fz_start = copy_i64(frozen_start)
@@ -1174,6 +1279,9 @@ cdef class Core:
             if transport[e] != 0:
                 self.I.has_tr = 1
         self.I.has_cal = 1 if blocked_ptr[m] > 0 else 0
+        for e in range(m):
+            if calendar_on[e]:
+                self.I.has_cal = 1
         # Successors (CSR) from the predecessors.
         self.I.js_ptr = <int *>calloc(n + 2, sizeof(int))
         self.I.js = <int *>malloc((pred.shape[0] + 1) * sizeof(int))
@@ -1207,6 +1315,11 @@ cdef class Core:
         free(self.I.bl_ptr)
         free(self.I.bl_s)
         free(self.I.bl_e)
+        free(self.I.cal_on)
+        free(self.I.cal_ptr)
+        free(self.I.cal_s)
+        free(self.I.cal_e)
+        free(self.I.resum)
         free(self.I.release)
         free(self.I.fz_mach)
         free(self.I.fz_start)
@@ -1216,10 +1329,11 @@ cdef class Core:
 
     def solve(self, double time_limit, i64 iteration_limit, u64 seed, double w_makespan,
               double w_tardiness, double w_stability, i64 tolerance, object ref_machine,
-              object ref_start, double lower_bound, int stall):
+              object ref_start, double lower_bound, int stall, int exact):
         """Construct, then search until the time or iteration limit or the lower bound.
+        ``exact``: decode the sampled candidates instead of ranking them by estimates.
 
-        Returns ``(machines, starts, stats)``; stats is a dict of counters and times.
+        Returns ``(machines, starts, ends, stats)``; stats is a dict of counters and times.
         """
         cdef const int[:] rm
         cdef const i64[:] rs
@@ -1251,10 +1365,10 @@ cdef class Core:
             W.rng = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL
             if W.rng == 0:
                 W.rng = 1
-            fast = 1 if (w_tardiness == 0 and w_stability == 0) else 0
+            fast = 0 if exact else 1
             lim.deadline = t0 + time_limit
             lim.max_iter = iteration_limit
-            lim.lower_bound = lower_bound if fast else -1.0
+            lim.lower_bound = lower_bound if (w_tardiness == 0 and w_stability == 0) else -1.0
             lim.stall = stall
             lim.tenure_min = 10 + self.I.nj // (self.I.m if self.I.m > 0 else 1)
             lim.tenure_span = 1 + lim.tenure_min // 2
@@ -1262,11 +1376,12 @@ cdef class Core:
                 t_first = initial(&self.I, &cur, &best, &W, rmach) - t0
                 first_obj = best.obj
                 copy_sol(&self.I, &cur, &best)
-                evaluate(&self.I, &cur, &W, cur.start)
-                score(&self.I, &cur, &W, cur.start)
+                evaluate(&self.I, &cur, &W, cur.start, cur.end)
+                score(&self.I, &cur, &W, cur.start, cur.end)
                 iterations = search(&self.I, &cur, &best, &W, &lim, fast, &stop_reason)
             machines = [best.mach[i] for i in range(self.I.n)]
             starts = [best.start[i] for i in range(self.I.n)]
+            ends = [best.end[i] for i in range(self.I.n)]
             stats = {
                 "iterations": iterations,
                 "elapsed": now() - t0,
@@ -1274,7 +1389,7 @@ cdef class Core:
                 "first_objective": first_obj,
                 "stop_reason": ("time", "iterations", "lower bound", "no move")[stop_reason],
             }
-            return machines, starts, stats
+            return machines, starts, ends, stats
         finally:
             free_work(&W)
             free_sol(&cur)
@@ -1294,8 +1409,10 @@ cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexce
     if ref_mach != NULL and warm_start(I, best, W) == 0:
         return now()
     best.obj = INF
-    for rule in range(4):
+    for rule in range(5):
         for i in range(I.n):
+            if rule == 4:
+                break
             if rule == 0:
                 prio[i] = I.work_left[i]
             elif rule == 1:
@@ -1303,9 +1420,9 @@ cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexce
                     + I.work_left[i]
             else:
                 prio[i] = I.work_left[i] * (0.8 + 0.4 * (rnd(W) >> 11) * (1.0 / 9007199254740992.0))
-        construct(I, cur, W, prio)
-        evaluate(I, cur, W, cur.start)
-        score(I, cur, W, cur.start)
+        construct(I, cur, W, NULL if rule == 4 else prio)
+        evaluate(I, cur, W, cur.start, cur.end)
+        score(I, cur, W, cur.start, cur.end)
         if cur.obj < best.obj:
             copy_sol(I, best, cur)
         if rule == 0:
@@ -1322,6 +1439,7 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.jarr = <i64 *>calloc(n, sizeof(i64))
     W.jtail = <i64 *>calloc(n, sizeof(i64))
     W.cstart = <i64 *>calloc(n, sizeof(i64))
+    W.cend = <i64 *>calloc(n, sizeof(i64))
     W.jobend = <i64 *>calloc(I.nj + 1, sizeof(i64))
     W.mark = <int *>calloc(n, sizeof(int))
     W.stack = <int *>calloc(n, sizeof(int))
@@ -1353,7 +1471,7 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.occ_s = <i64 *>calloc(total, sizeof(i64))
     W.occ_e = <i64 *>calloc(total, sizeof(i64))
     W.occ_op = <int *>calloc(total, sizeof(int))
-    if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.jobend and W.mark and W.stack
+    if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.cend and W.jobend and W.mark and W.stack
             and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt
             and W.rem and W.ready and W.c_k and W.c_s and W.c_e and W.dirty and W.occ_s
             and W.occ_e and W.occ_op):
@@ -1368,6 +1486,7 @@ cdef void free_work(Work *W) noexcept nogil:
     free(W.jarr)
     free(W.jtail)
     free(W.cstart)
+    free(W.cend)
     free(W.jobend)
     free(W.mark)
     free(W.stack)

@@ -4,8 +4,10 @@ A problem is a flexible job shop spread over plants. Jobs (order lines) are made
 an operation may run on any of its eligible machines, each with its own processing time.
 Operations of a job are ordered by their predecessors: a chain by default, an assembly tree when
 an operation lists several. Machines belong to plants; moving a job between plants costs the
-transport time. Machines have unavailability windows, jobs have release and due dates and
-weights, and operations already running or dispatched are frozen on a machine at a start time.
+transport time. A machine may have a calendar (its open periods): a resumable operation pauses
+over closed time and its span stretches, a non-resumable one must fit in one open period.
+Machines have unavailability windows, jobs have release and due dates and weights, and
+operations already running or dispatched are frozen on a machine at a start time.
 
 Times are integers in one unit chosen by the caller (minutes, seconds…). Every inconsistency raises
 :class:`ProblemError` naming the job, operation or machine at fault.
@@ -19,11 +21,20 @@ from typing import Any
 
 from cloud.scheduling.exceptions import ProblemError
 
+# Times at or past this are "never": beyond every calendar (the core's sentinel, 2**50).
+NEVER = 1 << 50
+
 
 @dataclass(frozen=True)
 class Machine:
+    """A machine of a plant. ``calendar`` lists its open periods ``(start, end)``, sorted and
+    apart (closed time between two; touching periods are one); it is closed outside them.
+    ``None`` means always open (no calendar, or a lights-out machine that opts out of its
+    plant's)."""
+
     name: str
     plant: int = 0
+    calendar: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -31,11 +42,14 @@ class Operation:
     """One step of a job: processing time per eligible machine (machine index → duration).
 
     ``predecessors`` are indices of operations of the same job that must end first; ``None`` means
-    the previous operation of the job (a chain), ``()`` means none.
+    the previous operation of the job (a chain), ``()`` means none. On a machine with a calendar,
+    a ``resumable`` operation pauses over closed time (its span stretches); a non-resumable one
+    (a cure cycle, a heat treatment) must run within one open period.
     """
 
     durations: Mapping[int, int]
     predecessors: tuple[int, ...] | None = None
+    resumable: bool = True
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,8 @@ class Unavailability:
 
 @dataclass(frozen=True)
 class FrozenOperation:
-    """An operation already running or dispatched: its machine and start cannot change."""
+    """An operation already running or dispatched: its machine and start cannot change. It is a
+    fact, not a plan: it occupies ``[start, start + duration)`` whatever the machine's calendar."""
 
     job: int
     op: int
@@ -160,12 +175,37 @@ def _is_int(value: object) -> bool:
 def _validate(problem: Problem) -> None:
     if not problem.machines:
         raise ProblemError("the problem has no machines")
+    for m, machine in enumerate(problem.machines):
+        _validate_calendar(m, machine.calendar)
     _validate_transport(problem)
     for j, job in enumerate(problem.jobs):
         _validate_job(problem, j, job)
     for window in problem.unavailability:
         _validate_window(problem, window)
     _validate_frozen(problem)
+
+
+def _validate_calendar(m: int, calendar: tuple[tuple[int, int], ...] | None) -> None:
+    if calendar is None:
+        return
+    previous_end = 0
+    for index, period in enumerate(calendar):
+        if len(period) != 2 or not all(_is_int(t) for t in period):
+            raise ProblemError(
+                f"machine {m}: calendar period {index} must be (start, end) integers"
+            )
+        start, end = period
+        if not 0 <= start < end < NEVER:
+            raise ProblemError(
+                f"machine {m}: calendar period {index} must have 0 <= start < end < 2**50, "
+                f"got [{start}, {end})"
+            )
+        if index and start <= previous_end:
+            raise ProblemError(
+                f"machine {m}: calendar periods must be sorted with closed time between them, "
+                f"period {index} starts at {start}, the previous one ends at {previous_end}"
+            )
+        previous_end = end
 
 
 def _validate_transport(problem: Problem) -> None:
@@ -241,9 +281,10 @@ def _check_acyclic(problem: Problem, j: int) -> None:
 def _validate_window(problem: Problem, window: Unavailability) -> None:
     if not 0 <= window.machine < len(problem.machines):
         raise ProblemError(f"unavailability on unknown machine {window.machine}")
-    if not (_is_int(window.start) and _is_int(window.end)) or not 0 <= window.start < window.end:
+    valid = _is_int(window.start) and _is_int(window.end)
+    if not valid or not 0 <= window.start < window.end < NEVER:
         raise ProblemError(
-            f"unavailability of machine {window.machine} must have 0 <= start < end, "
+            f"unavailability of machine {window.machine} must have 0 <= start < end < 2**50, "
             f"got [{window.start}, {window.end})"
         )
 

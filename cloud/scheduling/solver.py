@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from cloud.scheduling.exceptions import CoreNotBuiltError, ProblemError
 from cloud.scheduling.models import (
+    NEVER,
     Objective,
     Problem,
     Schedule,
@@ -28,7 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT = 1.0
 # Iterations without improving the best solution before the search restarts from it, perturbed.
-# An estimated iteration costs one decode; an exact one (tardiness, stability) decodes 40
+# An estimated iteration costs one decode; an exact one (tardiness, stability, calendars) decodes 40
 # candidates, so it gives up sooner.
 STALL_ESTIMATED = 10000
 STALL_EXACT = 200
@@ -64,8 +65,11 @@ def solve(
     flat = _flatten(problem)
     bound = max(flat.lower_bound, lower_bound or 0)
     pure_makespan = objective.weighted_tardiness == 0 and objective.stability == 0
+    # The estimates ignore the idle time that calendars, windows and frozen operations force (a
+    # weekend is not in a head or a tail), so with any of them every candidate is decoded.
+    estimated = pure_makespan and not _has_calendars(problem)
     ref_machine, ref_start = _reference(problem, flat, warm_start)
-    machines, starts, stats = flat.core.solve(
+    machines, starts, ends, stats = flat.core.solve(
         time_limit,
         -1 if iteration_limit is None else iteration_limit,
         seed,
@@ -76,9 +80,12 @@ def solve(
         ref_machine,
         ref_start,
         float(bound),
-        STALL_ESTIMATED if pure_makespan else STALL_EXACT,
+        STALL_ESTIMATED if estimated else STALL_EXACT,
+        0 if estimated else 1,
     )
-    schedule = _schedule(problem, flat, objective, machines, starts, warm_start, stats, bound)
+    schedule = _schedule(
+        problem, flat, objective, machines, (starts, ends), warm_start, stats, bound
+    )
     _LOGGER.debug(
         "solved %d operations: makespan %d after %d iterations in %.3f s (%s)",
         len(starts),
@@ -93,6 +100,11 @@ def solve(
 def lower_bound(problem: Problem) -> int:
     """A makespan no schedule can beat: longest job path, machine load, average load."""
     return _flatten(problem).lower_bound
+
+
+def _has_calendars(problem: Problem) -> bool:
+    timed = any(machine.calendar is not None for machine in problem.machines)
+    return timed or bool(problem.unavailability or problem.frozen)
 
 
 def _check_arguments(
@@ -125,6 +137,7 @@ def _flatten(problem: Problem) -> _Flat:
     pred_ptr, preds = [0], list[int]()
     opt_ptr, opt_machine, opt_duration = [0], list[int](), list[int]()
     release: list[int] = []
+    resumable: list[int] = []
     for j, job in enumerate(problem.jobs):
         job_of.extend([j] * len(job.operations))
         release.extend([job.release] * len(job.operations))
@@ -135,11 +148,13 @@ def _flatten(problem: Problem) -> _Flat:
             opt_machine.extend(machines)
             opt_duration.extend(op.durations[machine] for machine in machines)
             opt_ptr.append(len(opt_machine))
+            resumable.append(1 if op.resumable else 0)
     frozen_machine, frozen_start = array("i", [-1] * n), array("q", [-1] * n)
     for f in problem.frozen:
         frozen_machine[offsets[f.job] + f.op] = f.machine
         frozen_start[offsets[f.job] + f.op] = f.start
-    blocked_ptr, blocked_start, blocked_end = _calendars(problem)
+    blocked_ptr, blocked_start, blocked_end = _blocked(problem)
+    calendar_ptr, calendar_start, calendar_end = _open_periods(problem)
     plants = len(problem.transport) or 1
     transport = array("q", [t for row in problem.transport for t in row] or [0])
     work_left = _work_left(problem, offsets)
@@ -159,6 +174,11 @@ def _flatten(problem: Problem) -> _Flat:
         blocked_ptr,
         blocked_start,
         blocked_end,
+        array("i", [0 if machine.calendar is None else 1 for machine in problem.machines]),
+        calendar_ptr,
+        calendar_start,
+        calendar_end,
+        array("i", resumable),
         array("q", release),
         frozen_machine,
         frozen_start,
@@ -169,7 +189,7 @@ def _flatten(problem: Problem) -> _Flat:
     return _Flat(tuple(offsets), core, _makespan_bound(problem, work_left, offsets))
 
 
-def _calendars(problem: Problem) -> tuple[array[int], array[int], array[int]]:
+def _blocked(problem: Problem) -> tuple[array[int], array[int], array[int]]:
     """Per machine, the sorted and merged intervals when it cannot take a new operation."""
     busy: list[list[tuple[int, int]]] = [[] for _ in problem.machines]
     for window in problem.unavailability:
@@ -177,11 +197,22 @@ def _calendars(problem: Problem) -> tuple[array[int], array[int], array[int]]:
     for f in problem.frozen:
         duration = problem.jobs[f.job].operations[f.op].durations[f.machine]
         busy[f.machine].append((f.start, f.start + duration))
+    return _csr(busy)
+
+
+def _open_periods(problem: Problem) -> tuple[array[int], array[int], array[int]]:
+    """Per machine with a calendar, its open periods (sorted and apart: the model checks)."""
+    return _csr([list(machine.calendar or ()) for machine in problem.machines])
+
+
+def _csr(per_machine: list[list[tuple[int, int]]]) -> tuple[array[int], array[int], array[int]]:
+    """Sorted intervals, overlapping ones merged, as CSR arrays over the machines. Touching ones
+    stay apart: a zero-length operation may sit where one ends and the next begins."""
     ptr, starts, ends = array("i", [0]), array("q"), array("q")
-    for intervals in busy:
+    for intervals in per_machine:
         merged: list[list[int]] = []
         for start, end in sorted(intervals):
-            if merged and start <= merged[-1][1]:
+            if merged and start < merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], end)
             else:
                 merged.append([start, end])
@@ -274,17 +305,22 @@ def _schedule(
     flat: _Flat,
     objective: Objective,
     machines: list[int],
-    starts: list[int],
+    spans: tuple[list[int], list[int]],
     warm_start: Schedule | None,
     stats: dict[str, object],
     bound: int,
 ) -> Schedule:
+    starts, ends = spans
     operations = []
     for j, job in enumerate(problem.jobs):
-        for k, op in enumerate(job.operations):
+        for k in range(len(job.operations)):
             i = flat.offsets[j] + k
-            end = starts[i] + op.durations[machines[i]]
-            operations.append(ScheduledOperation(j, k, machines[i], starts[i], end))
+            if ends[i] >= NEVER:
+                raise ProblemError(
+                    f"job {j} operation {k} cannot be placed within the open periods of its "
+                    "eligible machines' calendars"
+                )
+            operations.append(ScheduledOperation(j, k, machines[i], starts[i], ends[i]))
     makespan = max(o.end for o in operations)
     ends = [
         max(o.end for o in operations[flat.offsets[j] : flat.offsets[j + 1]])

@@ -75,11 +75,16 @@ def _check_operations(
         if o.machine not in durations:
             violations.append(f"job {j} op {k} runs on machine {o.machine}, not eligible")
             continue
-        if o.end - o.start != durations[o.machine]:
-            violations.append(
-                f"job {j} op {k} lasts {o.end - o.start}, not {durations[o.machine]} "
-                f"on machine {o.machine}"
-            )
+        calendar = problem.machines[o.machine].calendar
+        if calendar is None or (j, k) in frozen or durations[o.machine] == 0:
+            if o.end - o.start != durations[o.machine]:
+                violations.append(
+                    f"job {j} op {k} lasts {o.end - o.start}, not {durations[o.machine]} "
+                    f"on machine {o.machine}"
+                )
+        else:
+            resumable = job.operations[k].resumable
+            violations.extend(_calendar_violations(o, durations[o.machine], calendar, resumable))
         if o.start < job.release:
             violations.append(f"job {j} op {k} starts at {o.start}, before release {job.release}")
         preds = job.operations[k].predecessors
@@ -96,6 +101,29 @@ def _check_operations(
                 f"job {j} op {k} is frozen at machine {f.machine} start {f.start}, "
                 f"scheduled at machine {o.machine} start {o.start}"
             )
+
+
+def _calendar_violations(
+    o: ScheduledOperation, work: int, calendar: tuple[tuple[int, int], ...], resumable: bool
+) -> list[str]:
+    """A resumable operation starts and ends in open time and works ``work`` of open time in its
+    span; a non-resumable one lasts ``work`` within a single open period."""
+    where = f"job {o.job} op {o.op} [{o.start}, {o.end}) on machine {o.machine}"
+    if not resumable:
+        if o.end - o.start != work:
+            return [f"{where} lasts {o.end - o.start}, not {work}"]
+        if not any(start <= o.start and o.end <= end for start, end in calendar):
+            return [f"{where} is not resumable but is not within one open period"]
+        return []
+    found = []
+    if not any(start <= o.start < end for start, end in calendar):
+        found.append(f"{where} starts while the machine is closed")
+    if not any(start < o.end <= end for start, end in calendar):
+        found.append(f"{where} ends after closed time it did not need")
+    open_time = sum(max(0, min(end, o.end) - max(start, o.start)) for start, end in calendar)
+    if open_time != work:
+        found.append(f"{where} works {open_time} in open time, not {work}")
+    return found
 
 
 def _transport(problem: Problem, from_machine: int, to_machine: int) -> int:

@@ -11,10 +11,11 @@ from cloud.scheduling import Job, Machine, Operation, Problem, Unavailability
 def operations(draw: st.DrawFn, machines: int, index: int, tree: bool) -> Operation:
     eligible = draw(st.sets(st.integers(0, machines - 1), min_size=1, max_size=machines))
     durations = {m: draw(st.integers(0, 20)) for m in sorted(eligible)}
+    resumable = draw(st.booleans())
     if not tree or index == 0:
-        return Operation(durations)
+        return Operation(durations, resumable=resumable)
     preds = draw(st.sets(st.integers(0, index - 1), max_size=3))
-    return Operation(durations, tuple(sorted(preds)))
+    return Operation(durations, tuple(sorted(preds)), resumable=resumable)
 
 
 @st.composite
@@ -32,10 +33,29 @@ def jobs(draw: st.DrawFn, machines: int) -> Job:
 
 
 @st.composite
+def open_periods(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
+    """Shifts of 3 to 25 separated by 1 to 15 closed, then open long enough for any operation."""
+    periods = []
+    t = draw(st.integers(0, 10))
+    for _ in range(draw(st.integers(0, 8))):
+        length = draw(st.integers(3, 25))
+        periods.append((t, t + length))
+        t += length + draw(st.integers(1, 15))
+    periods.append((t, t + 2000))
+    return tuple(periods)
+
+
+@st.composite
 def problems(draw: st.DrawFn, calendars: bool = True) -> Problem:
+    """``calendars``: unavailability windows and, for some machines, open periods."""
     plants = draw(st.integers(1, 3))
     machines = tuple(
-        Machine(f"M{m}", draw(st.integers(0, plants - 1))) for m in range(draw(st.integers(1, 5)))
+        Machine(
+            f"M{m}",
+            draw(st.integers(0, plants - 1)),
+            draw(st.none() | open_periods()) if calendars else None,
+        )
+        for m in range(draw(st.integers(1, 5)))
     )
     transport: tuple[tuple[int, ...], ...] = ()
     if plants > 1 and draw(st.booleans()):

