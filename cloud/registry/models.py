@@ -1,13 +1,15 @@
-"""Registry tables (networks, units, machines, technicians, transport times) and API schemas."""
+"""Registry tables (networks, units, machines, technicians, transport times, plant calendars)
+and API schemas."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import zoneinfo
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +24,7 @@ Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 ParameterValue = bool | int | Annotated[float, Field(allow_inf_nan=False)] | Name
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_CLOCK_END = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
 class NetworkKind(StrEnum):
@@ -92,6 +95,22 @@ class Technician(Base):
     home_longitude: Mapped[float] = mapped_column(Float)
     working_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     mqtt_password_hash: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+class PlantCalendar(Base):
+    """When a plant works, in its own time zone (see :class:`PlantCalendarSet`)."""
+
+    __tablename__ = "plant_calendars"
+
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    shifts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    holidays: Mapped[list[str]] = mapped_column(JSON, default=list)
+    openings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    lights_out: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class TransportTime(Base):
@@ -282,3 +301,100 @@ class TransportTimeRead(BaseModel):
     to_unit_id: str
     hours: float
     derived: bool = Field(description="true when estimated from the distance between the units")
+
+
+def _clock(value: str) -> str:
+    if not _CLOCK.fullmatch(value):
+        raise ValueError("must be HH:MM (24 h)")
+    return value
+
+
+def _clock_end(value: str) -> str:
+    if not _CLOCK_END.fullmatch(value):
+        raise ValueError("must be HH:MM (24 h, or 24:00)")
+    return value
+
+
+Clock = Annotated[str, AfterValidator(_clock)]
+ClockEnd = Annotated[str, AfterValidator(_clock_end)]
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class Shift(Schema):
+    """A shift starting on ``weekday`` at ``start`` (local time); an ``end`` at or before the start
+    ends on the next day (a night shift)."""
+
+    weekday: Annotated[int, Field(ge=0, le=6, description="0 = Monday")]
+    start: Clock
+    end: ClockEnd
+
+    def minutes(self) -> tuple[int, int]:
+        """Start and end in minutes from the weekday's midnight (the end may pass 24 h)."""
+        start, end = _minutes(self.start), _minutes(self.end)
+        return start, end if end > start else end + 24 * 60
+
+
+class Opening(Schema):
+    """An exceptional opening on a local date (a Saturday to catch up, a shift on a holiday)."""
+
+    date: date
+    start: Clock
+    end: ClockEnd
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Opening:
+        if _minutes(self.end) <= _minutes(self.start):
+            raise ValueError(f"opening on {self.date}: end {self.end} must be after {self.start}")
+        return self
+
+
+class PlantCalendarSet(Schema):
+    """A plant's working time in its time zone: weekly shifts, holidays (dates whose shifts do not
+    run) and exceptional openings. Machines listed in ``lights_out`` ignore it and run around the
+    clock."""
+
+    timezone: Annotated[str, Field(max_length=64, examples=["Europe/Rome"])]
+    shifts: Annotated[list[Shift], Field(max_length=50)] = Field(default_factory=list)
+    holidays: Annotated[list[date], Field(max_length=400)] = Field(default_factory=list)
+    openings: Annotated[list[Opening], Field(max_length=400)] = Field(default_factory=list)
+    lights_out: Annotated[list[Identifier], Field(max_length=200)] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name like Europe/Rome)"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _no_overlaps(self) -> PlantCalendarSet:
+        week = 7 * 24 * 60
+        spans = sorted(
+            (shift.weekday * 24 * 60 + start, shift.weekday * 24 * 60 + end, shift)
+            for shift in self.shifts
+            for start, end in [shift.minutes()]
+        )
+        # On the week's circle: the last shift may run over into Monday.
+        for (_, end, shift), (start, _, following) in zip(
+            spans, [*spans[1:], *((s + week, e + week, x) for s, e, x in spans[:1])], strict=True
+        ):
+            if len(spans) > 1 and start < end:
+                raise ValueError(
+                    f"shift {shift.weekday} {shift.start}-{shift.end} overlaps shift "
+                    f"{following.weekday} {following.start}-{following.end}"
+                )
+        return self
+
+
+class PlantCalendarRead(PlantCalendarSet):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+    unit_id: str
+    updated_at: datetime

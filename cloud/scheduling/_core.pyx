@@ -213,6 +213,13 @@ cdef i64 fit(Inst *I, int k, int i, i64 t, i64 d, const i64 *bs, const i64 *be, 
             lo = mid + 1
         else:
             hi = mid
+    if not I.cal_on[k]:
+        # Always open: the first gap that holds d.
+        while lo < last and bs[lo] < t + d:
+            t = be[lo]
+            lo += 1
+        end[0] = t + d
+        return t
     while True:
         s = open_start(I, k, t, d, res)
         e = open_end(I, k, s, d, res)
