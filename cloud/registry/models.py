@@ -345,6 +345,10 @@ class Opening(Schema):
     start: Clock
     end: ClockEnd
 
+    def minutes(self) -> tuple[int, int]:
+        """Start and end in minutes from the date's midnight."""
+        return _minutes(self.start), _minutes(self.end)
+
     @model_validator(mode="after")
     def _ordered(self) -> Opening:
         if _minutes(self.end) <= _minutes(self.start):

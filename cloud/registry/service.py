@@ -25,6 +25,8 @@ from cloud.registry.models import (
     Network,
     NetworkCreate,
     NetworkUpdate,
+    PlantCalendar,
+    PlantCalendarSet,
     Technician,
     TechnicianCreate,
     TechnicianUpdate,
@@ -155,6 +157,7 @@ def remove_unit(*, session: Session, actor: Actor, unit_id: str) -> None:
     for model in (Machine, Technician):
         column = Machine.unit_id if model is Machine else Technician.employer_unit_id
         session.execute(delete(model).where(column == unit_id))
+    session.execute(delete(PlantCalendar).where(PlantCalendar.unit_id == unit_id))
     session.execute(
         delete(TransportTime).where(
             (TransportTime.from_unit_id == unit_id) | (TransportTime.to_unit_id == unit_id)
@@ -311,6 +314,45 @@ def update_technician(
 def remove_technician(*, session: Session, actor: Actor, technician_id: str) -> None:
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     session.delete(get_technician(session=session, actor=actor, technician_id=technician_id))
+
+
+# Plant calendars ----------------------------------------------------------------------------
+
+
+def set_calendar(
+    *, session: Session, actor: Actor, unit_id: str, spec: PlantCalendarSet
+) -> PlantCalendar:
+    """Set when a plant works: the coordinator, or the plant for itself."""
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    row = session.get(PlantCalendar, unit_id)
+    if row is None:
+        row = PlantCalendar(unit_id=unit_id)
+        session.add(row)
+    _apply(row, spec.model_dump(mode="json"))
+    session.flush()
+    return row
+
+
+def get_calendar(*, session: Session, actor: Actor, unit_id: str) -> PlantCalendar:
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    row = session.get(PlantCalendar, unit_id)
+    if row is None:
+        raise NotFound(f"unit {unit_id!r} has no calendar: its machines work around the clock")
+    return row
+
+
+def remove_calendar(*, session: Session, actor: Actor, unit_id: str) -> None:
+    session.delete(get_calendar(session=session, actor=actor, unit_id=unit_id))
+
+
+def network_calendars(*, session: Session, network_id: str) -> dict[str, PlantCalendarSet]:
+    """Every calendar of a network's units, unscoped: for the scheduler."""
+    rows = session.scalars(
+        select(PlantCalendar)
+        .join(Unit, Unit.id == PlantCalendar.unit_id)
+        .where(Unit.network_id == network_id)
+    )
+    return {row.unit_id: PlantCalendarSet.model_validate(row) for row in rows}
 
 
 # Transport times ----------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from cloud.registry.models import (
     NetworkCreate,
     NetworkRead,
     NetworkUpdate,
+    PlantCalendarRead,
+    PlantCalendarSet,
     TechnicianCreate,
     TechnicianRead,
     TechnicianUpdate,
@@ -120,6 +122,28 @@ def issue_mqtt_credentials(
         password_hash=broker_service.hash_password(password),
     )
     return MqttCredentials(username=unit_id, password=password)
+
+
+@router.get("/units/{unit_id}/calendar")
+def get_calendar(unit_id: str, session: DbSession, actor: CurrentActor) -> PlantCalendarRead:
+    row = service.get_calendar(session=session, actor=actor, unit_id=unit_id)
+    return PlantCalendarRead.model_validate(row)
+
+
+@router.put("/units/{unit_id}/calendar")
+def set_calendar(
+    unit_id: str, spec: PlantCalendarSet, session: DbSession, actor: CurrentActor
+) -> PlantCalendarRead:
+    """When the plant works, in its time zone; the plan follows it from the next tick."""
+    row = flows.set_calendar(session=session, actor=actor, unit_id=unit_id, spec=spec)
+    return PlantCalendarRead.model_validate(row)
+
+
+@router.delete("/units/{unit_id}/calendar", status_code=NO_CONTENT)
+def remove_calendar(unit_id: str, session: DbSession, actor: CurrentActor) -> Response:
+    """Forget the calendar: the plant's machines work around the clock again."""
+    flows.remove_calendar(session=session, actor=actor, unit_id=unit_id)
+    return Response(status_code=NO_CONTENT)
 
 
 @router.post(

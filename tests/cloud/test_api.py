@@ -164,3 +164,46 @@ def test_health_metrics_and_openapi(client: TestClient) -> None:
     assert "glonet_http_request_seconds_bucket" in text
     assert "/api/machines" in client.get("/openapi.json").json()["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_a_plant_calendar_is_set_read_and_removed(client: TestClient, tenants: Tenants) -> None:
+    calendar = {
+        "timezone": "Europe/Rome",
+        "shifts": [{"weekday": day, "start": "06:00", "end": "22:00"} for day in range(5)],
+        "holidays": ["2026-12-08"],
+        "openings": [{"date": "2026-12-12", "start": "06:00", "end": "12:00"}],
+        "lights_out": ["laser-1"],
+    }
+    plant = tenants.headers("plant-a")
+    assert client.get("/api/units/plant-a/calendar", headers=plant).status_code == 404
+    assert (
+        client.put("/api/units/plant-a/calendar", json=calendar, headers=plant).status_code == 200
+    )
+    read = client.get("/api/units/plant-a/calendar", headers=tenants.headers("coordinator")).json()
+    assert {k: read[k] for k in calendar} == calendar and read["unit_id"] == "plant-a"
+    # A plant sets only its own calendar.
+    other = client.put("/api/units/plant-b/calendar", json=calendar, headers=plant)
+    assert other.status_code == 404
+    assert client.delete("/api/units/plant-a/calendar", headers=plant).status_code == 204
+    assert client.get("/api/units/plant-a/calendar", headers=plant).status_code == 404
+
+
+def test_a_bad_calendar_gets_422_naming_the_fault(client: TestClient, tenants: Tenants) -> None:
+    headers = tenants.headers("coordinator")
+    shift = {"weekday": 0, "start": "06:00", "end": "14:00"}
+    for body, fault in [
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"timezone": "UTC", "shifts": [{**shift, "start": "25:00"}]}, "HH:MM"),
+        ({"timezone": "UTC", "shifts": [shift, {**shift, "start": "13:00"}]}, "overlaps"),
+        ({"timezone": "UTC", "shifts": [{**shift, "weekday": 7}]}, "less than or equal to 6"),
+        (
+            {
+                "timezone": "UTC",
+                "openings": [{"date": "2026-12-12", "start": "12:00", "end": "08:00"}],
+            },
+            "must be after",
+        ),
+    ]:
+        answer = client.put("/api/units/plant-a/calendar", json=body, headers=headers)
+        assert answer.status_code == 422, body
+        assert fault in answer.text, answer.text
