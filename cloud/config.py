@@ -11,6 +11,7 @@ Values come from (highest first) ``GLONET_*`` environment variables (nested with
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,20 @@ class OrdersSettings(BaseModel):
     promise_margin: float = Field(default=0.25, ge=0, description="fraction added to the plan")
     dispatch_overhead_s: float = Field(
         default=2.0, ge=0, description="real seconds an operation spends in dispatch and reports"
+    )
+    non_resumable_processes: list[str] = Field(
+        default_factory=lambda: ["painting"],
+        description="processes whose operations must fit in one open period of a plant's "
+        "calendar (a cure cycle cannot pause over the night)",
+    )
+    calendar_horizon_s: float = Field(
+        default=8 * 7 * 86400, gt=0, description="plant time of calendars the plan looks ahead"
+    )
+    plant_clock_origin: datetime | None = Field(
+        default=None,
+        description="wall-clock instant at which the plants' clocks read the same as the wall "
+        "clock; from there plant time runs time_scale times as fast (default: Monday "
+        "5 January 2026 00:00 UTC)",
     )
 
 

@@ -42,8 +42,9 @@ from cloud.orders.models import (
     OrderOperation,
     OrderStatus,
 )
+from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
-from cloud.registry.models import Machine, Unit
+from cloud.registry.models import Machine, PlantCalendarSet, Unit
 from protocols import codec, messages, topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ def network_model(
     }
     down = service.down_machines(session=session, network_id=network_id, now=now)
     down_until = now + timedelta(seconds=settings.down_estimate_s / settings.time_scale)
+    calendars = registry_service.network_calendars(session=session, network_id=network_id)
+    periods = {
+        unit_id: _wall_periods(calendar, settings, now) for unit_id, calendar in calendars.items()
+    }
     machines = []
     rows = session.scalars(
         select(Machine).where(Machine.unit_id.in_(units)).order_by(Machine.unit_id, Machine.id)
@@ -90,6 +95,9 @@ def network_model(
                 down_until=down_until
                 if down.get(key, service.IN_WINDOW) != service.IN_WINDOW
                 else None,
+                calendar=None
+                if row.unit_id not in calendars or row.machine in calendars[row.unit_id].lights_out
+                else periods[row.unit_id],
             )
         )
     windows = [
@@ -108,6 +116,25 @@ def network_model(
             if unit.sharing_policy.get("max_order_share") is not None
         },
     )
+
+
+def plant_clock(settings: OrdersSettings) -> planning.PlantClock:
+    return planning.PlantClock(
+        settings.time_scale, settings.plant_clock_origin or planning.CLOCK_ORIGIN
+    )
+
+
+def _wall_periods(
+    calendar: PlantCalendarSet, settings: OrdersSettings, now: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The plant's open periods from now over the calendar horizon, on the wall clock."""
+    clock = plant_clock(settings)
+    start = clock.plant(now)
+    end = start + timedelta(seconds=settings.calendar_horizon_s)
+    return [
+        (clock.wall(a), clock.wall(b))
+        for a, b in registry_calendars.open_periods(calendar, start, end)
+    ]
 
 
 def _transport(session: Session, units: Sequence[Unit]) -> dict[tuple[str, str], float]:
@@ -174,6 +201,7 @@ def _plan_operation(
         else None,
         remaining_s=_remaining(op, wall, now),
         frozen_rank=rank,
+        resumable=op.process not in settings.non_resumable_processes,
     )
 
 
@@ -338,10 +366,60 @@ def _late(session: Session, settings: OrdersSettings, state: SchedulerState, now
 # Dispatching --------------------------------------------------------------------------------
 
 
+@dataclass
+class _Gate:
+    """What the plan assumed before an operation may start: its material has arrived from the
+    plant of each predecessor (end plus transport time), and, on a machine that follows its
+    plant's calendar, its planned start has come (the plan put it in open time)."""
+
+    session: Session
+    settings: OrdersSettings
+    now: datetime
+    calendars: dict[str, PlantCalendarSet]
+    hours: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def transport(self, from_unit: str, to_unit: str) -> timedelta:
+        if from_unit == to_unit:
+            return timedelta(0)
+        if (from_unit, to_unit) not in self.hours:
+            self.hours[(from_unit, to_unit)] = registry_service.transport_time(
+                session=self.session, actor=SCHEDULER, from_unit_id=from_unit, to_unit_id=to_unit
+            ).hours
+        return timedelta(seconds=self.hours[(from_unit, to_unit)] * 3600 / self.settings.time_scale)
+
+    def open(self, op: OrderOperation) -> bool:
+        calendar = self.calendars.get(op.unit_id or "")
+        if calendar is None or op.machine in calendar.lights_out or op.planned_start is None:
+            return True
+        lead = timedelta(seconds=self.settings.tick_interval_s)
+        return op.planned_start <= self.now + lead
+
+    def arrived(self, op: OrderOperation) -> bool:
+        if not op.predecessors:
+            return True
+        before = {
+            o.step: o
+            for o in orders_service.operations_of(session=self.session, order_id=op.order_id)
+        }
+        for step in op.predecessors:
+            pred = before.get(step)
+            if pred is None or pred.status != OperationStatus.ENDED or pred.ended_at is None:
+                return False
+            if pred.ended_at + self.transport(pred.unit_id or "", op.unit_id or "") > self.now:
+                return False
+        return True
+
+
 def dispatch_ready(
     *, session: Session, network_id: str, settings: OrdersSettings, now: datetime
 ) -> dict[str, list[OrderOperation]]:
     """Per unit, the operations to send now: each machine's next ready ones, in plan order."""
+    gate = _Gate(
+        session,
+        settings,
+        now,
+        registry_service.network_calendars(session=session, network_id=network_id),
+    )
     down = service.down_machines(session=session, network_id=network_id, now=now)
     horizon = now + timedelta(seconds=settings.horizon_s / settings.time_scale)
     outstanding: dict[str, int] = defaultdict(int)
@@ -366,20 +444,12 @@ def dispatch_ready(
                 break
             if op.planned_start is None or op.planned_start > horizon:
                 break
-            if not _ready(session, op):
+            if not (gate.arrived(op) and gate.open(op)):
                 break
             _mark_dispatched(op, now)
             outstanding[key] += 1
             sent[op.unit_id or ""].append(op)
     return sent
-
-
-def _ready(session: Session, op: OrderOperation) -> bool:
-    if not op.predecessors:
-        return True
-    before = orders_service.operations_of(session=session, order_id=op.order_id)
-    ended = {o.step for o in before if o.status == OperationStatus.ENDED}
-    return set(op.predecessors) <= ended
 
 
 def _mark_dispatched(op: OrderOperation, now: datetime) -> None:

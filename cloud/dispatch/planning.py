@@ -2,8 +2,9 @@
 
 Pure functions on plain values (no database): the flows gather the values, this module decides.
 Plan times are wall-clock; operation durations are in plant time (what a machine runs), divided
-by the time scale (1 for real plants, e.g. 600 for the simulated demo network). The core works in
-integer ticks of :data:`TICKS_PER_SECOND` counted from ``now``.
+by the time scale (1 for real plants, e.g. 600 for the simulated demo network). Machines that
+follow their plant's calendar come with its open periods, already in wall-clock time. The core
+works in integer ticks of :data:`TICKS_PER_SECOND` counted from ``now``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,28 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cloud import scheduling
 from cloud.exceptions import CloudError
 
 TICKS_PER_SECOND = 10
+CLOCK_ORIGIN = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
+
+
+@dataclass(frozen=True)
+class PlantClock:
+    """Plant time against wall time: the same for real plants; the simulated demo's plants run
+    ``time_scale`` times as fast from ``origin``, where both clocks read the same."""
+
+    time_scale: float = 1.0
+    origin: datetime = CLOCK_ORIGIN
+
+    def plant(self, wall: datetime) -> datetime:
+        return self.origin + (wall - self.origin) * self.time_scale
+
+    def wall(self, plant: datetime) -> datetime:
+        return self.origin + (plant - self.origin) / self.time_scale
 
 
 class PlanningError(CloudError):
@@ -33,6 +50,9 @@ class PlanMachine:
     capabilities: Sequence[Mapping[str, object]]
     certifications: frozenset[str] = frozenset()
     down_until: datetime | None = None
+    # Open periods (wall clock) of the plant's calendar; None: always open (no calendar, or a
+    # lights-out machine).
+    calendar: Sequence[tuple[datetime, datetime]] | None = None
 
     @property
     def key(self) -> str:
@@ -52,6 +72,7 @@ class PlanOperation:
     frozen_on: str | None = None
     remaining_s: float = 0.0  # wall seconds left when frozen
     frozen_rank: int = 0  # order of frozen operations on their machine (running first)
+    resumable: bool = True  # may pause over a plant's closed time (not a cure cycle)
 
 
 @dataclass(frozen=True)
@@ -173,7 +194,7 @@ class _Builder:
                 self.unplanned[job.order_id] = explain_ineligible(op)
                 return
             predecessors = tuple(index[p] for p in op.predecessors if p in index)
-            operations.append(scheduling.Operation(durations, predecessors))
+            operations.append(scheduling.Operation(durations, predecessors, op.resumable))
         j = len(self.jobs)
         due = self.at(job.due) if job.due is not None else None
         self.jobs.append(scheduling.Job(tuple(operations), due=due, name=job.order_id))
@@ -218,6 +239,21 @@ class _Builder:
                 found.append(scheduling.Unavailability(machine, begin, finish))
         return tuple(found)
 
+    def calendar(self, machine: PlanMachine) -> tuple[tuple[int, int], ...] | None:
+        """The machine's open periods in ticks from now; rounding may make two touch: one."""
+        if machine.calendar is None:
+            return None
+        periods: list[tuple[int, int]] = []
+        for start, end in machine.calendar:
+            begin, finish = self.at(start), self.at(end)
+            if finish <= begin:
+                continue
+            if periods and begin <= periods[-1][1]:
+                periods[-1] = (periods[-1][0], max(periods[-1][1], finish))
+            else:
+                periods.append((begin, finish))
+        return tuple(periods)
+
     def transport(self) -> tuple[tuple[int, ...], ...]:
         hours = self.network.transport_hours
         if not hours:
@@ -233,7 +269,10 @@ class _Builder:
         frozen = self.frozen()
         return scheduling.Problem(
             jobs=tuple(self.jobs),
-            machines=tuple(scheduling.Machine(m.key, self.plant[m.unit_id]) for m in self.machines),
+            machines=tuple(
+                scheduling.Machine(m.key, self.plant[m.unit_id], self.calendar(m))
+                for m in self.machines
+            ),
             transport=self.transport(),
             unavailability=self.windows(),
             frozen=frozen,

@@ -26,6 +26,8 @@ from cloud.maintenance.models import WindowCreate
 from cloud.network.models import MachineState, UnitStatus
 from cloud.orders import flows as order_flows
 from cloud.orders.models import DeliveredProduct, OrderOperation, QuoteCreate
+from cloud.registry import service as registry_service
+from cloud.registry.models import TransportTimeSet
 from protocols import codec, messages, topics
 from protocols.messages import JobEvent
 from tests.cloud.orders.network import ROBOT_CELL, build_network
@@ -319,3 +321,47 @@ def test_work_waiting_for_a_machine_still_down_is_planned_again(context: AppCont
     plants.tick(seconds=estimate + 1)
     weld = next(op for op in plants.operations(order_id) if op.step == "weld-base")
     assert weld.status == "planned" and weld.planned_start > first, "pushed out, not dispatched"
+
+
+def test_an_operation_waits_for_its_material_from_another_plant(context: AppContext) -> None:
+    """Ten hours of transport between plants (60 s at this time scale): the plan starts a step
+    no earlier than its material arrives, and the dispatcher sends it no earlier either, although
+    its horizon would let it send it 24 s ahead."""
+    hours = 10.0
+    with transaction(context.session_factory) as session:
+        for a in ("lead", "metal", "finish"):
+            for b in ("lead", "metal", "finish"):
+                if a != b:
+                    registry_service.set_transport_time(
+                        session=session,
+                        actor=flows.SCHEDULER,
+                        spec=TransportTimeSet(from_unit_id=a, to_unit_id=b, hours=hours),
+                    )
+    transport = timedelta(seconds=hours * 3600 / context.settings.orders.time_scale)
+    plants = Plants(context)
+    order_id = plants.order()
+    sent_at: dict[str, tuple[datetime, datetime]] = {}  # job order → (dispatched, planned start)
+    for _ in range(200):
+        sent = plants.tick(seconds=6)
+        for _unit, body in sent:
+            for job in getattr(body, "job_orders", []):
+                sent_at[job.job_order_id] = (plants.now, job.planned_start)
+        plants.run(sent)
+        if all(op.status == "ended" for op in plants.operations(order_id)):
+            break
+    operations = plants.operations(order_id)
+    assert all(op.status == "ended" for op in operations)
+    steps = {op.step: op for op in operations}
+    crossings = 0
+    for op in operations:
+        dispatched, planned = sent_at[op.job_order_id or ""]
+        for before in op.predecessors:
+            pred = steps[before]
+            if pred.unit_id == op.unit_id:
+                continue
+            crossings += 1
+            assert pred.ended_at is not None
+            arrival = pred.ended_at + transport
+            assert dispatched >= arrival, f"{op.step} dispatched before its material arrived"
+            assert planned >= arrival - timedelta(seconds=0.2), f"{op.step} planned too early"
+    assert crossings >= 1, "the order should change plants at least once"

@@ -105,3 +105,35 @@ def test_durations_are_scaled_to_wall_clock(scale: float) -> None:
     result = planning.plan([job], Network(MACHINES, time_scale=scale), now=NOW, time_limit=0.05)
     assignment = result.assignments[1]
     assert (assignment.end - assignment.start).total_seconds() == pytest.approx(3600 / scale)
+
+
+def test_a_machine_follows_its_plants_calendar_unless_lights_out() -> None:
+    # Open 08:00-12:00 and 14:00-18:00 today and tomorrow. The lights-out laser cuts from 08:00 to
+    # 09:00; 5 hours of welding run 09:00-12:00 and 14:00-16:00; 3 hours of curing paint do not
+    # fit in 16:00-18:00 and wait for tomorrow 08:00.
+    today = [(NOW + timedelta(hours=h), NOW + timedelta(hours=h + 4)) for h in (0, 6, 24, 30)]
+    weld = PlanMachine("metal", "weld-1", [{"process": "welding"}], calendar=today)
+    laser = PlanMachine("metal", "laser-1", [{"process": "laser_cutting"}], calendar=None)
+    paint = PlanMachine("metal", "paint-1", [{"process": "painting"}], calendar=today)
+    job = PlanJob(
+        "ord-4",
+        [
+            op(1, "cut", "laser_cutting", 60),
+            op(2, "weld", "welding", 300, ["cut"]),
+            op(3, "paint", "painting", 180, ["weld"], resumable=False),
+        ],
+    )
+    network = Network([weld, laser, paint])
+    result = planning.plan([job], network, now=NOW, time_limit=0.05)
+    cut, weld_op, paint_op = (result.assignments[k] for k in (1, 2, 3))
+    assert (cut.start, cut.end) == (NOW, NOW + timedelta(hours=1))
+    assert (weld_op.start, weld_op.end) == (NOW + timedelta(hours=1), NOW + timedelta(hours=8))
+    assert (paint_op.start, paint_op.end) == (NOW + timedelta(hours=24), NOW + timedelta(hours=27))
+
+
+def test_work_beyond_the_calendars_is_refused_with_a_reason() -> None:
+    morning = [(NOW, NOW + timedelta(hours=2))]
+    oven = PlanMachine("metal", "paint-1", [{"process": "painting"}], calendar=morning)
+    job = PlanJob("ord-5", [op(1, "paint", "painting", 180, resumable=False)])
+    with pytest.raises(planning.PlanningError, match="open periods"):
+        planning.plan([job], Network([oven]), now=NOW, time_limit=0.05)
