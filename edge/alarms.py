@@ -109,12 +109,39 @@ def event_fields(
 
 
 def event_filter(fields: tuple[EventField, ...], event_type: ua.NodeId) -> ua.EventFilter:
-    """Select ``fields`` from events of ``event_type`` (and its subtypes) only."""
+    """Select ``fields`` from events of ``event_type`` (and its subtypes), and from the
+    RefreshStart/RefreshEnd events that frame a ConditionRefresh (servers may apply the where
+    clause to those too)."""
     where = ua.ContentFilter()
-    element = ua.ContentFilterElement(FilterOperator=ua.FilterOperator.OfType)
-    element.FilterOperands = [ua.LiteralOperand(Value=ua.Variant(event_type))]
-    where.Elements = [element]
+    where.Elements = [
+        _element(ua.FilterOperator.Or, ua.ElementOperand(1), ua.ElementOperand(2)),
+        _element(ua.FilterOperator.OfType, ua.LiteralOperand(Value=ua.Variant(event_type))),
+        *_refresh_elements(3),
+    ]
     return ua.EventFilter(SelectClauses=[f.operand() for f in fields], WhereClause=where)
+
+
+def refresh_filter() -> ua.EventFilter:
+    """The standard fields of RefreshStart/RefreshEnd events only."""
+    where = ua.ContentFilter(Elements=_refresh_elements(1))
+    return ua.EventFilter(SelectClauses=[f.operand() for f in STANDARD_FIELDS], WhereClause=where)
+
+
+def frames_refresh(fields: Mapping[str, Any]) -> bool:
+    return fields.get("EventType") in (_REFRESH_START, _REFRESH_END)
+
+
+def _refresh_elements(first: int) -> list[ua.ContentFilterElement]:
+    """``OfType(RefreshStart) or OfType(RefreshEnd)``, its first element at index ``first - 1``."""
+    return [
+        _element(ua.FilterOperator.Or, ua.ElementOperand(first), ua.ElementOperand(first + 1)),
+        _element(ua.FilterOperator.OfType, ua.LiteralOperand(Value=ua.Variant(_REFRESH_START))),
+        _element(ua.FilterOperator.OfType, ua.LiteralOperand(Value=ua.Variant(_REFRESH_END))),
+    ]
+
+
+def _element(operator: ua.FilterOperator, *operands: Any) -> ua.ContentFilterElement:
+    return ua.ContentFilterElement(FilterOperator=operator, FilterOperands=list(operands))
 
 
 def nsu(node_id: ua.NodeId, namespaces: list[str]) -> str:

@@ -30,7 +30,14 @@ from asyncua.common.subscription import (
 )
 from asyncua.ua.status_codes import get_name_and_doc
 
-from edge.alarms import ConditionTracker, EventField, event_filter
+from edge.alarms import (
+    STANDARD_FIELDS,
+    ConditionTracker,
+    EventField,
+    event_filter,
+    frames_refresh,
+    refresh_filter,
+)
 from edge.backoff import Backoff
 from edge.binding import (
     Binding,
@@ -317,6 +324,21 @@ class EndpointConnection:
                     self.findings.report(machine.machine, "alarm events", exc)
                 continue
             self._event_sources[handle] = ([machine.machine for machine in sharing], alarms.fields)
+        if self._event_sources:
+            await self._monitor_refresh(sub)
+
+    async def _monitor_refresh(self, sub: Subscription) -> None:
+        """Some servers (node-opcua) raise RefreshStart/RefreshEnd on the Server object only,
+        not on every monitored event source: listen there too."""
+        server = ua.NodeId(ua.Int32(ua.ObjectIds.Server))
+        try:
+            handle = await sub.subscribe_events(server, evfilter=refresh_filter())
+        except NETWORK_ERRORS as exc:
+            _LOGGER.debug(
+                "OPC UA %s: no refresh events on the Server object: %s", self.endpoint, exc
+            )
+            return
+        self._event_sources[handle] = ([], STANDARD_FIELDS)
 
     async def _consume(self, sub: Subscription) -> None:
         async for event in sub:
@@ -380,10 +402,10 @@ class EndpointConnection:
         source = values.get("SourceNode")
         if isinstance(source, ua.NodeId) and source in self._machine_nodes:
             machine = self._machine_nodes[source]
-        if machine is None:
+        if machine is None and not frames_refresh(values):
             return
         self._metrics.inc("opcua_events_total")
-        body = self.conditions.event(machine, values)
+        body = self.conditions.event(machine or "", values)
         if body is not None:
             self._listener.alarm(body)
 

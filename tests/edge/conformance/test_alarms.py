@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from protocols import messages
@@ -14,12 +16,22 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="module")
+def gateway_settings() -> dict[str, Any]:
+    return {"opcua": {"reconnect_min_s": 0.2, "reconnect_max_s": 2.0}}
+
+
 def alarms(observer: Coordinator, server: ServerUnderTest) -> list[messages.AlarmEvent]:
     return [
         m.body
         for m in observer.messages(messages.Alarm)
         if m.body.asset == server.machine and m.body.code == server.alarm_code
     ]
+
+
+def last_state(observer: Coordinator, server: ServerUnderTest) -> str | None:
+    reported = alarms(observer, server)
+    return reported[-1].state.value if reported else None
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +57,9 @@ def test_cleared_raised_and_acknowledged_with_its_code(
     server = active_at_connect
     wait_until(lambda: alarms(observer, server), 30, "the alarm active at connect")
     server.clear_alarm()
-    wait_until(lambda: alarms(observer, server)[-1].state.value == "cleared", 10, "cleared")
+    wait_until(lambda: last_state(observer, server) == "cleared", 10, "cleared")
     server.raise_alarm()
-    wait_until(lambda: alarms(observer, server)[-1].state.value == "raised", 10, "raised again")
+    wait_until(lambda: last_state(observer, server) == "raised", 10, "raised again")
     states = [a.state.value for a in alarms(observer, server)]
     assert states == ["raised", "cleared", "raised"], states
     assert len({a.alarm_id for a in alarms(observer, server)}) == 1
@@ -73,3 +85,16 @@ def test_an_acknowledgement_the_machine_cannot_take_is_reported(
     )
     wait_until(lambda: gateway.metric("alarm_acknowledgements_total", result="failed") == 1, 10)
     assert "no condition 'no_such_alarm'" in gateway.log()
+
+
+def test_an_alarm_gone_while_the_gateway_was_away_is_cleared_after_the_refresh(
+    active_at_connect: ServerUnderTest, observer: Coordinator, gateway: GatewayProcess
+) -> None:
+    server = active_at_connect
+    server.raise_alarm()
+    wait_until(lambda: last_state(observer, server) == "raised", 30, "raised")
+    server.kill()
+    server.start()  # a fresh server: its alarm is not active, so the refresh does not send it
+    wait_until(lambda: last_state(observer, server) == "cleared", 30, "cleared")
+    last = alarms(observer, server)[-1]
+    assert last.alarm_id == alarms(observer, server)[0].alarm_id
