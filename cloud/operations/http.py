@@ -49,6 +49,7 @@ _MEANINGS = {
     403: "the caller's role may never use this endpoint",
     404: "no such resource, or one of another member (the same answer, so as not to tell)",
     409: "conflicts with the resource's current state",
+    413: "the body is over the coordinator's max_body_bytes",
     422: "the request is invalid (bad field, NUL byte, lone surrogate, non-finite number, id "
     "out of range…)",
     503: "the database is unavailable; retry later",
@@ -62,13 +63,16 @@ def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 class ApiRoute(APIRoute):
     """A route of the authenticated API: it declares the errors every such endpoint can
-    answer (401, 403, 422, 503), and 404 when its path names a resource; a route adds its
-    others (404 for a reference in its body, 409) with ``responses=answers(...)``."""
+    answer (401, 403, 422, 503), 404 when its path names a resource and 413 when it takes a
+    body; a route adds its others (404 for a reference in its body, 409) with
+    ``responses=answers(...)``."""
 
     def __init__(self, path: str, *args: Any, **kwargs: Any) -> None:
         declared = answers(401, 403, 422, 503)
         if "{" in path:
             declared.update(answers(404))
+        if {"POST", "PUT", "PATCH"} & set(kwargs.get("methods") or ()):
+            declared.update(answers(413))
         kwargs["responses"] = {**declared, **(kwargs.get("responses") or {})}
         super().__init__(path, *args, **kwargs)
 

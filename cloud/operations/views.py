@@ -10,7 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    responses={503: {"description": "a check failed: the same body, with the failing check"}},
+)
 def healthz(request: Request) -> JSONResponse:
     context = request.app.state.context
     checks: dict[str, str] = {}
