@@ -15,12 +15,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from cloud.registry.models import PlantCalendarSet
 from firmware_sim.plant import Plant, load_plant
 from firmware_sim.profiles import AssetKind, get_profile
 from glonet.broker import MosquittoBroker, free_port, wait_for_port
@@ -79,6 +81,7 @@ class DemoSpec(BaseModel):
     families_dir: Path = ROOT / "deploy" / "families"
     time_scale: Annotated[float, Field(gt=0)] = 1200.0
     certifications: dict[str, list[str]] = Field(default_factory=dict)
+    calendars: dict[str, PlantCalendarSet] = Field(default_factory=dict)
     orders: list[DemoOrder] = Field(default_factory=list)
     technicians: list[DemoTechnician] = Field(default_factory=list)
     breakdown: Breakdown | None = None
@@ -298,7 +301,11 @@ def coordinator_settings(
         "listen_host": "127.0.0.1",
         "listen_port": port,
         "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": "glonet-coordinator"},
-        "orders": {"families_dir": str(spec.families_dir), "time_scale": spec.time_scale},
+        "orders": {
+            "families_dir": str(spec.families_dir),
+            "time_scale": spec.time_scale,
+            "plant_clock_origin": plant_clock_origin(datetime.now(UTC), spec.time_scale),
+        },
     }
     for key, value in spec.coordinator.items():
         if isinstance(value, dict):
@@ -306,6 +313,19 @@ def coordinator_settings(
         else:
             settings[key] = value
     return settings
+
+
+def plant_clock_origin(now: datetime, time_scale: float) -> datetime:
+    """Where the accelerated plant clock meets the wall clock so that it reads ``now`` as the
+    last Monday at 05:00 UTC (the start of a working week in Italy): the demo starts with the
+    plants open. With plant = origin + (wall - origin) * scale, solved for plant(now) = Monday."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = midnight - timedelta(days=now.weekday()) + timedelta(hours=5)
+    if monday > now:
+        monday -= timedelta(days=7)
+    if time_scale == 1:
+        return now
+    return now + (monday - now) / (1 - time_scale)
 
 
 def technician_key(technician_id: str) -> str:
@@ -351,6 +371,10 @@ def prepare_registry(
                         longitude=plant.location.lon,
                         certifications=spec.certifications.get(plant.unit, []),
                     ),
+                )
+            for unit_id, calendar in spec.calendars.items():
+                registry_service.set_calendar(
+                    session=session, actor=system, unit_id=unit_id, spec=calendar
                 )
             known_technicians = {
                 t.id for t in registry_service.list_technicians(session=session, actor=system)

@@ -27,7 +27,7 @@ from cloud.network.models import MachineState, UnitStatus
 from cloud.orders import flows as order_flows
 from cloud.orders.models import DeliveredProduct, OrderOperation, QuoteCreate
 from cloud.registry import service as registry_service
-from cloud.registry.models import TransportTimeSet
+from cloud.registry.models import PlantCalendarSet, Shift, TransportTimeSet
 from protocols import codec, messages, topics
 from protocols.messages import JobEvent
 from tests.cloud.orders.network import ROBOT_CELL, build_network
@@ -365,3 +365,38 @@ def test_an_operation_waits_for_its_material_from_another_plant(context: AppCont
             assert dispatched >= arrival, f"{op.step} dispatched before its material arrived"
             assert planned >= arrival - timedelta(seconds=0.2), f"{op.step} planned too early"
     assert crossings >= 1, "the order should change plants at least once"
+
+
+def test_the_plan_and_the_dispatcher_respect_a_plants_shifts(context: AppContext) -> None:
+    """The metal plant works 06:00-14:00 (UTC) every day, its laser lights-out: every operation
+    on its other machines is planned to start, and is sent, in those hours of plant time."""
+    calendar = PlantCalendarSet(
+        timezone="UTC",
+        shifts=[Shift(weekday=day, start="06:00", end="14:00") for day in range(7)],
+        lights_out=["laser-1"],
+    )
+    with transaction(context.session_factory) as session:
+        registry_service.set_calendar(
+            session=session, actor=flows.SCHEDULER, unit_id="metal", spec=calendar
+        )
+    clock = flows.plant_clock(context.settings.orders)
+    plants = Plants(context)
+    order_id = plants.order()
+    sent_at: dict[str, tuple[datetime, datetime]] = {}
+    for _ in range(300):
+        sent = plants.tick(seconds=6)  # a plant hour
+        for _unit, body in sent:
+            for job in getattr(body, "job_orders", []):
+                sent_at[job.job_order_id] = (plants.now, job.planned_start)
+        plants.run(sent)
+        if all(op.status == "ended" for op in plants.operations(order_id)):
+            break
+    operations = plants.operations(order_id)
+    assert all(op.status == "ended" for op in operations)
+    on_shift = [op for op in operations if op.unit_id == "metal" and op.machine != "laser-1"]
+    assert on_shift, "some of the order's work should be done by the metal plant"
+    lead = timedelta(seconds=context.settings.orders.tick_interval_s)
+    for op in on_shift:
+        dispatched, planned = sent_at[op.job_order_id or ""]
+        assert 6 <= clock.plant(planned).hour < 14, f"{op.step} planned at night"
+        assert dispatched >= planned - lead, f"{op.step} sent before its shift"
