@@ -248,3 +248,5 @@ def test_routing_over_its_budget_notifies_logs_and_counts(harness, monkeypatch, 
     assert silence_id and alert.suppressed_by is None and alert.ticket_id is not None
     assert RULE_BUDGET_EXCEEDED.value() == before + 1
     assert "routed unsuppressed" in caplog.text and "budget" in caplog.text
+    exported = harness.client.get("/metrics").text
+    assert f"glonet_maintenance_rule_budget_exceeded_total {before + 1}" in exported
