@@ -81,6 +81,28 @@ class _DropsReportedHere(logging.Filter):
 logging.getLogger("asyncua.common.subscription").addFilter(_DropsReportedHere())
 
 
+class _LossesReportedHere(logging.Filter):
+    """On a lost connection asyncua logs an ERROR with a traceback ("Publish iteration crashed")
+    and two WARNINGs about closing what is already closed. The gateway reports each loss as one
+    WARNING line itself; asyncua's records about it go to DEBUG (anything else passes)."""
+
+    LOSS_TEXTS = ("Publish iteration crashed", "was called but connection is closed")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if not any(part in text for part in self.LOSS_TEXTS):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and not isinstance(error, NETWORK_ERRORS):
+            return True  # not a lost connection: asyncua's own report stands
+        _LOGGER.debug("asyncua: %s", record.getMessage(), exc_info=record.exc_info)
+        return False
+
+
+for _name in ("asyncua.client.ua_session.UaSession", "asyncua.client.ua_client.UaClient"):
+    logging.getLogger(_name).addFilter(_LossesReportedHere())
+
+
 def sample_status(code: int) -> tuple[Quality, SampleStatus | None]:
     """The quality and (unless plain Good) the ``(number, symbolic name)`` of a StatusCode."""
     if code == 0:

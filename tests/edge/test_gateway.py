@@ -150,6 +150,9 @@ def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinat
     wait_until(lambda: gateway.health()["status"] == "ok", 30, "the ghost found on reconnect")
     assert gateway.health()["machines"]["mill-1"]["missing_nodes"] == {}
     assert "mill-1: metric ghost is back" in gateway.log()
+    losses = [line for line in gateway.log().splitlines() if "reconnecting in" in line]
+    assert len(losses) == 1 and "WARNING" in losses[0], losses  # one line, no traceback
+    assert "Traceback" not in gateway.log()
     wait_until(lambda: _samples(coordinator, "ghost"), 10, "the ghost's samples")
 
 
