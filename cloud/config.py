@@ -115,7 +115,13 @@ class OrdersSettings(BaseModel):
     late_tolerance_s: float = Field(default=1800.0, ge=0, description="plant time")
     down_estimate_s: float = Field(default=8 * 3600, gt=0, description="plant time")
     quote_validity_s: float = Field(default=2 * 86400, gt=0, description="plant time")
-    promise_margin: float = Field(default=0.25, ge=0, description="fraction added to the plan")
+    promise_margin: float = Field(
+        default=0.25,
+        ge=0,
+        description="risk buffer: fraction added to the planned lead time for what the plan "
+        "cannot know (breakdowns, late deliveries, rework); durations are already each "
+        "machine's own",
+    )
     dispatch_overhead_s: float = Field(
         default=2.0, ge=0, description="real seconds an operation spends in dispatch and reports"
     )

@@ -328,6 +328,40 @@ def plant_clock_origin(now: datetime, time_scale: float) -> datetime:
     return now + (monday - now) / (1 - time_scale)
 
 
+def _register_speeds(session: Any, actor: Any, plant: Plant) -> None:
+    """Tell the planner each simulated machine's speed factor (its static data), as a plant
+    would for its real machines, before or after the gateway announces them."""
+    from cloud.exceptions import NotFound
+    from cloud.registry import service as registry_service
+    from cloud.registry.models import SPEED_FACTOR, MachineCreate, MachineStatic
+
+    for machine in plant.machines:
+        try:
+            row = registry_service.get_machine(
+                session=session, actor=actor, unit_id=plant.unit, machine=machine.id
+            )
+        except NotFound:
+            registry_service.add_machine(
+                session=session,
+                actor=actor,
+                unit_id=plant.unit,
+                spec=MachineCreate(
+                    machine=machine.id,
+                    name=machine.name or machine.id,
+                    static_data={SPEED_FACTOR: machine.speed_factor},
+                ),
+            )
+            continue
+        static = {**row.static_data, SPEED_FACTOR: machine.speed_factor}
+        registry_service.update_machine(
+            session=session,
+            actor=actor,
+            unit_id=plant.unit,
+            machine=machine.id,
+            changes=MachineStatic(static_data=static),
+        )
+
+
 def technician_key(technician_id: str) -> str:
     """The name under which the demo keeps (and prints) a technician's API key."""
     return f"Technician {technician_id}"
@@ -376,6 +410,8 @@ def prepare_registry(
                 registry_service.set_calendar(
                     session=session, actor=system, unit_id=unit_id, spec=calendar
                 )
+            for plant in plants:
+                _register_speeds(session, system, plant)
             known_technicians = {
                 t.id for t in registry_service.list_technicians(session=session, actor=system)
             }

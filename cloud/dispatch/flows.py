@@ -44,7 +44,7 @@ from cloud.orders.models import (
 )
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
-from cloud.registry.models import Machine, PlantCalendarSet, Unit
+from cloud.registry.models import SPEED_FACTOR, Machine, PlantCalendarSet, Unit
 from protocols import codec, messages, topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ def network_model(
                 calendar=None
                 if row.unit_id not in calendars or row.machine in calendars[row.unit_id].lights_out
                 else periods[row.unit_id],
+                speed_factor=speed_factor(row),
             )
         )
     windows = [
@@ -116,6 +117,21 @@ def network_model(
             if unit.sharing_policy.get("max_order_share") is not None
         },
     )
+
+
+def speed_factor(row: Machine) -> float:
+    """The machine's run time against nominal durations, from its static data (the API checks
+    it is a number in (0, 100])."""
+    return float(row.static_data.get(SPEED_FACTOR, 1.0))
+
+
+def machine_speeds(session: Session) -> dict[str, float]:
+    """Speed factors of the machines that have one, by machine key."""
+    return {
+        service.machine_key(row.unit_id, row.machine): speed_factor(row)
+        for row in session.scalars(select(Machine))
+        if SPEED_FACTOR in row.static_data
+    }
 
 
 def plant_clock(settings: OrdersSettings) -> planning.PlantClock:
@@ -160,13 +176,15 @@ def open_jobs(
     jobs: list[planning.PlanJob] = []
     rows: dict[int, OrderOperation] = {}
     rank = _frozen_ranks(session)
+    speeds = machine_speeds(session)
     for order in orders:
         operations = []
         for op in orders_service.operations_of(session=session, order_id=order.id):
             if op.status not in [s.value for s in OPEN_STATUSES]:
                 continue
             rows[op.id] = op
-            operations.append(_plan_operation(op, settings, now, rank.get(op.id, 0)))
+            speed = speeds.get(service.machine_key(op.unit_id or "", op.machine or ""), 1.0)
+            operations.append(_plan_operation(op, settings, now, rank.get(op.id, 0), speed))
         if operations:
             jobs.append(planning.PlanJob(order.id, operations, due=order.promised_at))
     return jobs, rows
@@ -183,10 +201,11 @@ def _frozen_ranks(session: Session) -> dict[int, int]:
 
 
 def _plan_operation(
-    op: OrderOperation, settings: OrdersSettings, now: datetime, rank: int
+    op: OrderOperation, settings: OrdersSettings, now: datetime, rank: int, speed: float
 ) -> planning.PlanOperation:
+    """``speed``: the speed factor of the machine the operation is on, if it is frozen there."""
     frozen = op.status in [s.value for s in FROZEN_STATUSES]
-    wall = op.duration_s / settings.time_scale
+    wall = op.duration_s * speed / settings.time_scale
     return planning.PlanOperation(
         key=op.id,
         step=op.step,
@@ -354,10 +373,13 @@ def _late(session: Session, settings: OrdersSettings, state: SchedulerState, now
     running = session.scalars(
         select(OrderOperation).where(OrderOperation.status == OperationStatus.RUNNING.value)
     )
+    speeds = machine_speeds(session)
     for op in running:
         if op.started_at is None:
             continue
-        due = op.started_at + timedelta(seconds=op.duration_s / settings.time_scale) + tolerance
+        speed = speeds.get(service.machine_key(op.unit_id or "", op.machine or ""), 1.0)
+        run_s = op.duration_s * speed / settings.time_scale
+        due = op.started_at + timedelta(seconds=run_s) + tolerance
         if due < now and (state.planned_at is None or state.planned_at < due):
             return True
     return False

@@ -53,6 +53,7 @@ class PlanMachine:
     # Open periods (wall clock) of the plant's calendar; None: always open (no calendar, or a
     # lights-out machine).
     calendar: Sequence[tuple[datetime, datetime]] | None = None
+    speed_factor: float = 1.0  # its run time against the nominal duration (1.3: 30 % longer)
 
     @property
     def key(self) -> str:
@@ -210,10 +211,12 @@ class _Builder:
             if m is None:
                 return {}
             return {m: _ticks(op.remaining_s)}
-        ticks = self.wall_ticks(op.duration_s) + math.ceil(
-            self.network.overhead_s * TICKS_PER_SECOND
-        )
-        return {m: ticks for m, machine in enumerate(self.machines) if can_do(machine, op)}
+        overhead = math.ceil(self.network.overhead_s * TICKS_PER_SECOND)
+        return {
+            m: self.wall_ticks(op.duration_s * machine.speed_factor) + overhead
+            for m, machine in enumerate(self.machines)
+            if can_do(machine, op)
+        }
 
     def frozen(self) -> tuple[scheduling.FrozenOperation, ...]:
         """Frozen operations queued on their machine from now, in rank order, back to back."""

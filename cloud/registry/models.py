@@ -222,13 +222,28 @@ class MqttCredentials(BaseModel):
     password: str = Field(description="shown once; only its hash is stored")
 
 
+SPEED_FACTOR = "speed_factor"
+
+
 class MachineStatic(Schema):
-    """Data the coordinator adds to what the gateway announces (e.g. hourly cost, location)."""
+    """Data the coordinator adds to what the gateway announces (e.g. hourly cost, location).
+    ``static_data["speed_factor"]``: how long the machine takes against the nominal durations
+    (1.3: 30 % longer); the planner uses it."""
 
     name: Name = omittable()
     static_data: Annotated[dict[Name, ParameterValue], Field(max_length=64)] = Field(
         default_factory=dict
     )
+
+    @field_validator("static_data")
+    @classmethod
+    def _speed_factor(cls, value: dict[str, Any]) -> dict[str, Any]:
+        factor = value.get(SPEED_FACTOR)
+        if factor is not None and (
+            isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor <= 100
+        ):
+            raise ValueError(f"{SPEED_FACTOR} must be a number in (0, 100], got {factor!r}")
+        return value
 
 
 class MachineCreate(MachineStatic):

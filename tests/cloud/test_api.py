@@ -207,3 +207,16 @@ def test_a_bad_calendar_gets_422_naming_the_fault(client: TestClient, tenants: T
         answer = client.put("/api/units/plant-a/calendar", json=body, headers=headers)
         assert answer.status_code == 422, body
         assert fault in answer.text, answer.text
+
+
+def test_a_machines_speed_factor_must_be_a_positive_number(
+    client: TestClient, tenants: Tenants
+) -> None:
+    headers = tenants.headers("coordinator")
+    machine = {"machine": "weld-9", "name": "TIG cell"}
+    for bad in (-1, 0, "fast", True, 101):
+        body = {**machine, "static_data": {"speed_factor": bad}}
+        answer = client.post("/api/units/plant-a/machines", json=body, headers=headers)
+        assert answer.status_code == 422 and "speed_factor" in answer.text, bad
+    body = {**machine, "static_data": {"speed_factor": 1.3}}
+    assert client.post("/api/units/plant-a/machines", json=body, headers=headers).status_code == 201

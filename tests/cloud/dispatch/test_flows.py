@@ -27,7 +27,13 @@ from cloud.network.models import MachineState, UnitStatus
 from cloud.orders import flows as order_flows
 from cloud.orders.models import DeliveredProduct, OrderOperation, QuoteCreate
 from cloud.registry import service as registry_service
-from cloud.registry.models import PlantCalendarSet, Shift, TransportTimeSet
+from cloud.registry.models import (
+    SPEED_FACTOR,
+    MachineStatic,
+    PlantCalendarSet,
+    Shift,
+    TransportTimeSet,
+)
 from protocols import codec, messages, topics
 from protocols.messages import JobEvent
 from tests.cloud.orders.network import ROBOT_CELL, build_network
@@ -400,3 +406,26 @@ def test_the_plan_and_the_dispatcher_respect_a_plants_shifts(context: AppContext
         dispatched, planned = sent_at[op.job_order_id or ""]
         assert 6 <= clock.plant(planned).hour < 14, f"{op.step} planned at night"
         assert dispatched >= planned - lead, f"{op.step} sent before its shift"
+
+
+def test_the_plan_uses_each_machines_speed_factor(context: AppContext) -> None:
+    with transaction(context.session_factory) as session:
+        for welder in ("weld-1", "weld-2"):
+            registry_service.update_machine(
+                session=session,
+                actor=flows.SCHEDULER,
+                unit_id="metal",
+                machine=welder,
+                changes=MachineStatic(static_data={SPEED_FACTOR: 2.0}),
+            )
+    plants = Plants(context)
+    order_id = plants.order()
+    plants.tick()
+    settings = context.settings.orders
+    welds = [op for op in plants.operations(order_id) if op.process == "welding"]
+    assert welds
+    for op in welds:
+        assert op.planned_start is not None and op.planned_end is not None
+        planned = (op.planned_end - op.planned_start).total_seconds()
+        expected = 2.0 * op.duration_s / settings.time_scale + settings.dispatch_overhead_s
+        assert planned == pytest.approx(expected, abs=0.2)

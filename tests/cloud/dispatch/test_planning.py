@@ -137,3 +137,14 @@ def test_work_beyond_the_calendars_is_refused_with_a_reason() -> None:
     job = PlanJob("ord-5", [op(1, "paint", "painting", 180, resumable=False)])
     with pytest.raises(planning.PlanningError, match="open periods"):
         planning.plan([job], Network([oven]), now=NOW, time_limit=0.05)
+
+
+def test_each_machine_runs_for_its_own_duration() -> None:
+    # One hour of nominal welding: 78 minutes on the slower TIG cell, so the MIG one is chosen;
+    # once the MIG cell is busy, the second job goes to the TIG cell and takes 78 minutes.
+    mig = PlanMachine("weld", "weld-1", [{"process": "welding"}], speed_factor=1.0)
+    tig = PlanMachine("weld", "weld-2", [{"process": "welding"}], speed_factor=1.3)
+    jobs = [PlanJob(f"ord-{k}", [op(k, "weld", "welding", 60)]) for k in (1, 2)]
+    result = planning.plan(jobs, Network([mig, tig]), now=NOW, time_limit=0.05)
+    lasts = {a.machine: a.end - a.start for a in result.assignments.values()}
+    assert lasts == {"weld-1": timedelta(minutes=60), "weld-2": timedelta(minutes=78)}
