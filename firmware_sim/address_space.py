@@ -17,7 +17,16 @@ from asyncua import Node, Server, ua
 from asyncua.server.event_generator import EventGenerator
 
 from firmware_sim.alarms import AlarmEvent
-from firmware_sim.companion import Namespaces
+from firmware_sim.companion import (
+    ITEM_STATE_TYPE,
+    JOB_MANAGEMENT_TYPE,
+    JOB_RESPONSE_TYPE,
+    MACHINES_FOLDER,
+    OPERATION_MODE_TYPE,
+    RECEIVER_TYPE,
+    Namespaces,
+)
+from firmware_sim.job_control import JobReceiver
 from firmware_sim.machine import SimMachine
 from firmware_sim.profiles import MetricSpec
 
@@ -48,13 +57,23 @@ class MachineNodes:
     """The nodes of one asset that change while the simulation runs."""
 
     machine: Node
-    item_state: Node
-    mode: Node
+    item_state: StateMachine
+    mode: StateMachine
     sim_time: Node
     metrics: dict[str, Node] = field(default_factory=dict)
     job_list: Node | None = None
     response_list: Node | None = None
+    receiver: JobReceiver | None = None
     generators: list[EventGenerator] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    """An instance of an OPC 40001-1 state machine: CurrentState, its Id, the type's states."""
+
+    current: Node
+    current_id: Node
+    states: dict[str, ua.NodeId]
 
 
 class AddressSpace:
@@ -68,11 +87,24 @@ class AddressSpace:
         self._published: dict[ua.NodeId, object] = {}
         self.folder: Node | None = None
         self.event_type: Node | None = None
+        self._states: dict[int, dict[str, ua.NodeId]] = {}
 
     async def build_root(self) -> None:
         objects = self.server.nodes.objects
         self.folder = await objects.add_folder(self._id("Machines"), self._qn("Machines"))
         self.event_type = await self._event_type()
+        for type_id in (ITEM_STATE_TYPE, OPERATION_MODE_TYPE):
+            self._states[type_id] = await self._state_ids(type_id)
+
+    async def _state_ids(self, type_id: int) -> dict[str, ua.NodeId]:
+        """The states of a Machinery state machine type, by name (CurrentState/Id points there)."""
+        machine_type = self.server.get_node(self.models.machinery_id(type_id))
+        children = await machine_type.get_children(refs=ua.ObjectIds.HasComponent)
+        states: dict[str, ua.NodeId] = {}
+        for child in children:
+            if await child.read_type_definition() == ua.NodeId(ua.Int32(ua.ObjectIds.StateType)):
+                states[str((await child.read_browse_name()).Name)] = child.nodeid
+        return states
 
     async def _event_type(self) -> Node:
         """``MachineAlarmEventType`` with string node ids (``Server.create_custom_event_type``
@@ -94,18 +126,22 @@ class AddressSpace:
     async def add_machine(
         self,
         machine: SimMachine,
-        job_methods: Sequence[MethodSpec],
+        receiver: JobReceiver | None,
         maintenance: Sequence[MethodSpec],
     ) -> None:
         assert self.folder is not None and self.event_type is not None
         mid = machine.id
         node = await self.folder.add_object(self._id(mid), self._qn(mid))
+        # OPC 40001-1: every machine is also found in the Machinery ``Machines`` folder.
+        machines = self.server.get_node(self.models.machinery_id(MACHINES_FOLDER))
+        await machines.add_reference(node.nodeid, ua.ObjectIds.Organizes)
         await self._identification(node, machine)
-        blocks = await self._object(
-            node, f"{mid}.MachineryBuildingBlocks", "MachineryBuildingBlocks"
+        blocks = await node.add_object(
+            self._id(f"{mid}.MachineryBuildingBlocks"),
+            self._machinery_qn("MachineryBuildingBlocks"),
         )
-        state = await self._current_state(blocks, mid, "MachineryItemState", machine.item_state)
-        mode = await self._current_state(blocks, mid, "MachineryOperationMode", machine.mode)
+        state = await self._state_machine(blocks, mid, "MachineryItemState", ITEM_STATE_TYPE)
+        mode = await self._state_machine(blocks, mid, "MachineryOperationMode", OPERATION_MODE_TYPE)
         sim_time = await self._variable(
             node, f"{mid}.SimulationTime", machine.time, ua.VariantType.DateTime
         )
@@ -113,8 +149,8 @@ class AddressSpace:
         monitoring = await self._object(node, f"{mid}.Monitoring", "Monitoring")
         for spec in machine.profile.metrics:
             nodes.metrics[spec.name] = await self._metric(monitoring, mid, spec, machine)
-        if machine.jobs is not None:
-            await self._job_management(node, nodes, machine, job_methods)
+        if receiver is not None:
+            await self._job_management(blocks, nodes, receiver)
         maint = await self._object(node, f"{mid}.Maintenance", "Maintenance")
         for method in maintenance:
             await self._method(maint, f"{mid}.Maintenance", method)
@@ -143,14 +179,14 @@ class AddressSpace:
                 ident, f"{mid}.Identification.{name}", value, ua.VariantType.String
             )
 
-    async def _current_state(self, parent: Node, mid: str, name: str, value: str) -> Node:
-        obj = await self._object(parent, f"{mid}.MachineryBuildingBlocks.{name}", name)
-        return await self._variable(
-            obj,
-            f"{mid}.MachineryBuildingBlocks.{name}.CurrentState",
-            ua.LocalizedText(value),
-            ua.VariantType.LocalizedText,
+    async def _state_machine(self, parent: Node, mid: str, name: str, type_id: int) -> StateMachine:
+        obj = await parent.add_object(
+            self._id(f"{mid}.MachineryBuildingBlocks.{name}"),
+            self._machinery_qn(name),
+            objecttype=self.models.machinery_id(type_id),
         )
+        current = await obj.get_child("0:CurrentState")
+        return StateMachine(current, await current.get_child("0:Id"), self._states[type_id])
 
     async def _metric(self, parent: Node, mid: str, spec: MetricSpec, machine: SimMachine) -> Node:
         path = f"{mid}.Monitoring.{spec.name}"
@@ -168,25 +204,42 @@ class AddressSpace:
         return var
 
     async def _job_management(
-        self, node: Node, nodes: MachineNodes, machine: SimMachine, methods: Sequence[MethodSpec]
+        self, blocks: Node, nodes: MachineNodes, receiver: JobReceiver
     ) -> None:
-        assert machine.jobs is not None
-        mid = machine.id
-        jm = await self._object(node, f"{mid}.JobManagement", "JobManagement")
-        await self._variable(
-            jm,
-            f"{mid}.JobManagement.MaxDownloadableJobOrders",
-            machine.jobs.max_orders,
-            ua.VariantType.UInt16,
+        """OPC 40001-3 JobManagement: JobOrderControl (an OPC 10031-4 job order receiver with
+        Store, StoreAndStart, Start, Cancel and Clear) and JobOrderResults (the responses)."""
+        models, mid = self.models, receiver.machine_id
+        qn = ua.QualifiedName("JobManagement", models.machinery_jobs)
+        management = await blocks.add_object(
+            self._id(f"{mid}.JobManagement"), qn, objecttype=models.jobs_id(JOB_MANAGEMENT_TYPE)
         )
-        nodes.job_list = await self._variable(
-            jm, f"{mid}.JobManagement.JobOrderList", "[]", ua.VariantType.String
+        control = await management.get_child(f"{models.machinery_jobs}:JobOrderControl")
+        results = await management.get_child(f"{models.machinery_jobs}:JobOrderResults")
+        receiver_type = self.server.get_node(models.job_control_id(RECEIVER_TYPE))
+        for name, callback in receiver.methods().items():
+            declaration = await receiver_type.get_child(f"{models.job_control}:{name}")
+            inputs = await (await declaration.get_child("0:InputArguments")).read_value()
+            outputs = await (await declaration.get_child("0:OutputArguments")).read_value()
+            await control.add_method(
+                self._id(f"{mid}.JobManagement.JobOrderControl.{name}"),
+                ua.QualifiedName(name, models.job_control),
+                callback,
+                inputs,
+                outputs,
+            )
+        await self.server.write_attribute_value(
+            (await control.get_child(f"{models.job_control}:MaxDownloadableJobOrders")).nodeid,
+            ua.DataValue(ua.Variant(receiver.jobs.max_orders, ua.VariantType.UInt16)),
         )
-        nodes.response_list = await self._variable(
-            jm, f"{mid}.JobManagement.JobOrderResponseList", "[]", ua.VariantType.String
+        nodes.job_list = await control.get_child(f"{models.job_control}:JobOrderList")
+        nodes.response_list = await results.add_variable(
+            self._id(f"{mid}.JobManagement.JobOrderResults.JobOrderResponseList"),
+            ua.QualifiedName("JobOrderResponseList", models.job_control),
+            ua.Variant([], ua.VariantType.ExtensionObject),
+            datatype=models.job_control_id(JOB_RESPONSE_TYPE),
         )
-        for method in methods:
-            await self._method(jm, f"{mid}.JobManagement", method)
+        await nodes.response_list.write_value_rank(1)
+        nodes.receiver = receiver
 
     async def _generators(self, node: Node) -> list[EventGenerator]:
         """One generator per node a client may subscribe on: the asset, Machines, Server."""
@@ -201,8 +254,8 @@ class AddressSpace:
 
     async def publish(self, machine: SimMachine, now: datetime) -> None:
         nodes = self.nodes[machine.id]
-        await self._write(nodes.item_state, ua.LocalizedText(machine.item_state.value), now)
-        await self._write(nodes.mode, ua.LocalizedText(machine.mode.value), now)
+        await self._write_state(nodes.item_state, machine.item_state.value, now)
+        await self._write_state(nodes.mode, machine.mode.value, now)
         await self._write(nodes.sim_time, now, now)
         values = machine.published_values()
         if values is not None:
@@ -212,10 +265,15 @@ class AddressSpace:
 
     async def publish_jobs(self, machine: SimMachine, now: datetime) -> None:
         nodes = self.nodes[machine.id]
-        if machine.jobs is None or nodes.job_list is None or nodes.response_list is None:
+        receiver = nodes.receiver
+        if receiver is None or nodes.job_list is None or nodes.response_list is None:
             return
-        await self._write(nodes.job_list, machine.jobs.order_list_json(), now)
-        await self._write(nodes.response_list, machine.jobs.response_list_json(), now)
+        await self._write(nodes.job_list, receiver.order_list(), now)
+        await self._write(nodes.response_list, receiver.response_list(), now)
+
+    async def _write_state(self, machine: StateMachine, state: str, now: datetime) -> None:
+        await self._write(machine.current, ua.LocalizedText(state), now)
+        await self._write(machine.current_id, machine.states[state], now)
 
     async def fire(self, event: AlarmEvent) -> None:
         nodes = self.nodes[event.machine_id]
@@ -256,6 +314,9 @@ class AddressSpace:
     def _qn(self, name: str) -> ua.QualifiedName:
         return ua.QualifiedName(name, self.idx)
 
+    def _machinery_qn(self, name: str) -> ua.QualifiedName:
+        return ua.QualifiedName(name, self.models.machinery)
+
     async def _object(self, parent: Node, path: str, name: str) -> Node:
         return await parent.add_object(self._id(path), self._qn(name))
 
@@ -286,6 +347,10 @@ def _variant_type(value: object) -> ua.VariantType:
         return ua.VariantType.DateTime
     if isinstance(value, ua.LocalizedText):
         return ua.VariantType.LocalizedText
+    if isinstance(value, ua.NodeId):
+        return ua.VariantType.NodeId
+    if isinstance(value, list):
+        return ua.VariantType.ExtensionObject  # the job lists: arrays of ISA-95 structures
     return ua.VariantType.String
 
 

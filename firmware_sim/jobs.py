@@ -10,15 +10,13 @@ job starts. Finished job orders (Ended, Aborted) stay listed with their response
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from pydantic import ValidationError
 
 from protocols.enums import JobOrderState, ProcessKind, ReturnStatus
 from protocols.messages import JobOrder
@@ -36,6 +34,7 @@ UNFINISHED = frozenset(
         JobOrderState.INTERRUPTED,
     }
 )
+WAITING = frozenset({JobOrderState.NOT_ALLOWED_TO_START, JobOrderState.ALLOWED_TO_START})
 DEFAULT_LOAD = 1.0
 
 
@@ -49,6 +48,8 @@ class Job:
     actual_start: datetime | None = None
     actual_end: datetime | None = None
     produced: int = 0
+    payload: Any = None
+    """The job order as the client stored it, listed back unchanged."""
 
     @property
     def job_order_id(self) -> str:
@@ -62,26 +63,10 @@ class Job:
             return DEFAULT_LOAD
         return min(max(float(value), 0.1), 1.5)
 
-    def listing(self) -> dict[str, Any]:
-        return {
-            "job_order_id": self.job_order_id,
-            "state": self.state.value,
-            "operation": self.order.operation,
-            "process": self.order.process.value,
-            "quantity": self.order.quantity,
-            "planned_duration_s": self.order.planned_duration_s,
-            "progress": round(self.progress, 4),
-            "stored_at": self.stored_at.isoformat(),
-        }
-
-    def response(self) -> dict[str, Any]:
-        return {
-            "job_order_id": self.job_order_id,
-            "state": self.state.value,
-            "actual_start": self.actual_start.isoformat() if self.actual_start else None,
-            "actual_end": self.actual_end.isoformat() if self.actual_end else None,
-            "produced_quantity": self.produced,
-        }
+    @property
+    def has_response(self) -> bool:
+        """OPC 40001-3: every job order past AllowedToStart has a job response."""
+        return self.actual_start is not None or self.state not in WAITING
 
 
 @dataclass(frozen=True)
@@ -125,10 +110,12 @@ class JobList:
 
     # Commands ---------------------------------------------------------------------------------
 
-    def store(self, raw: object, *, start: bool, now: datetime) -> ReturnStatus:
-        order = self._parse(raw)
-        if order is None:
-            return ReturnStatus.INVALID_REQUEST
+    def store(
+        self, order: JobOrder, *, start: bool, now: datetime, payload: Any = None
+    ) -> ReturnStatus:
+        refusal = self._refusal(order)
+        if refusal is not None:
+            return refusal
         if self.find(order.job_order_id) is not None:
             _LOGGER.info("%s: job order %s already stored", self.machine_id, order.job_order_id)
             return ReturnStatus.INVALID_JOB_ORDER_STATUS
@@ -136,7 +123,7 @@ class JobList:
             _LOGGER.info("%s: job order list full, refused %s", self.machine_id, order.job_order_id)
             return ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER
         state = JobOrderState.ALLOWED_TO_START if start else JobOrderState.NOT_ALLOWED_TO_START
-        self._jobs.append(Job(order=order, state=state, stored_at=now))
+        self._jobs.append(Job(order=order, state=state, stored_at=now, payload=payload))
         self._drop_old_finished()
         _LOGGER.info("%s: stored job order %s (%s)", self.machine_id, order.job_order_id, state)
         return ReturnStatus.NO_ERROR
@@ -230,30 +217,19 @@ class JobList:
     def unfinished_count(self) -> int:
         return sum(1 for j in self._jobs if j.state in UNFINISHED)
 
-    def order_list_json(self) -> str:
-        return json.dumps([j.listing() for j in self._jobs])
-
-    def response_list_json(self) -> str:
-        return json.dumps([j.response() for j in self._jobs if j.actual_start is not None])
+    def __iter__(self) -> Iterator[Job]:
+        return iter(list(self._jobs))
 
     # Helpers ----------------------------------------------------------------------------------
 
-    def _parse(self, raw: object) -> JobOrder | None:
-        if not isinstance(raw, str):
-            _LOGGER.info("%s: job order is not a JSON string: %r", self.machine_id, type(raw))
-            return None
-        try:
-            order = JobOrder.model_validate_json(raw)
-        except ValidationError as exc:
-            _LOGGER.info("%s: invalid job order: %s", self.machine_id, _first_error(exc))
-            return None
+    def _refusal(self, order: JobOrder) -> ReturnStatus | None:
         if order.machine != self.machine_id:
             _LOGGER.info("%s: job order is for machine %s", self.machine_id, order.machine)
-            return None
+            return ReturnStatus.INVALID_REQUEST
         if order.process not in self.processes:
             _LOGGER.info("%s: process %s not offered", self.machine_id, order.process)
-            return None
-        return order
+            return ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER
+        return None
 
     def _lookup(self, job_order_id: object) -> tuple[Job | None, ReturnStatus]:
         if not isinstance(job_order_id, str) or not IDENTIFIER_PATTERN.match(job_order_id):
@@ -267,9 +243,3 @@ class JobList:
         finished = [j for j in self._jobs if j.state not in UNFINISHED]
         for job in finished[: max(0, len(finished) - MAX_FINISHED_KEPT)]:
             self._jobs.remove(job)
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"]) or "job order"
-    return f"{location}: {error['msg']}"

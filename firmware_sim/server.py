@@ -11,7 +11,6 @@ import asyncio
 import logging
 import socket
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,10 @@ from firmware_sim.companion import load_companion_models
 from firmware_sim.errors import FaultSpecError, ServerError, SimError
 from firmware_sim.faults import SERVER_FAULTS, FaultKind, check_duration, parse_kind
 from firmware_sim.hang import HangSwitch
+from firmware_sim.job_control import JobReceiver, Structures
 from firmware_sim.machine import SimMachine
 from firmware_sim.plant import Plant, SecurityMode
 from firmware_sim.security import CertificateHolders, TrustList, ensure_certificate
-from protocols.enums import ReturnStatus
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -37,14 +36,7 @@ SECURITY_POLICIES = {
     SecurityMode.SIGN_AND_ENCRYPT: ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
 }
 DEFAULT_CERT_DIR = Path(tempfile.gettempdir()) / "glonet-sim-certs"
-STRING, UINT64, BOOLEAN, DOUBLE = (
-    ua.VariantType.String,
-    ua.VariantType.UInt64,
-    ua.VariantType.Boolean,
-    ua.VariantType.Double,
-)
-RETURN_STATUS_ARG = ("ReturnStatus", UINT64, "OPC 10031-4 ReturnStatus bitmask")
-COMMENT_ARG = ("Comment", STRING, "Free text, ignored by the simulator")
+STRING, BOOLEAN, DOUBLE = ua.VariantType.String, ua.VariantType.Boolean, ua.VariantType.Double
 # Server-level faults start after this delay, so the InjectFault call that asked for one
 # still gets its answer.
 METHOD_REPLY_GRACE_S = 0.1
@@ -144,8 +136,10 @@ class PlantServer:
         idx = await server.register_namespace(NAMESPACE_URI)
         space = AddressSpace(server, idx, models)
         await space.build_root()
+        structures = Structures.of(models)
         for machine in self.machines.values():
-            await space.add_machine(machine, self._job_methods(machine), self._maintenance(machine))
+            receiver = self._receiver(machine, structures)
+            await space.add_machine(machine, receiver, self._maintenance(machine))
         return server, space
 
     async def _listen(self, server: Server, space: AddressSpace) -> None:
@@ -272,47 +266,15 @@ class PlantServer:
 
     # Methods ----------------------------------------------------------------------------------
 
-    def _job_methods(self, machine: SimMachine) -> list[MethodSpec]:
-        jobs = machine.jobs
-        if jobs is None:
-            return []
-        order_arg = ("JobOrder", STRING, "protocols.messages.JobOrder as JSON")
-        id_arg = ("JobOrderId", STRING, "The job order id")
+    def _receiver(self, machine: SimMachine, structures: Structures) -> JobReceiver | None:
+        if machine.jobs is None:
+            return None
 
-        def job_method(
-            name: str, arg: tuple[str, ua.VariantType, str], fn: Callable[[Any], ReturnStatus]
-        ) -> MethodSpec:
-            return MethodSpec(
-                name, [arg, COMMENT_ARG], [RETURN_STATUS_ARG], self._status_method(machine, fn)
-            )
-
-        return [
-            job_method(
-                "Store", order_arg, lambda raw: jobs.store(raw, start=False, now=self.clock.now())
-            ),
-            job_method(
-                "StoreAndStart",
-                order_arg,
-                lambda raw: jobs.store(raw, start=True, now=self.clock.now()),
-            ),
-            job_method("Start", id_arg, jobs.start),
-            job_method("Cancel", id_arg, lambda jid: jobs.cancel(jid, now=self.clock.now())),
-            job_method("Clear", id_arg, jobs.clear),
-        ]
-
-    def _status_method(self, machine: SimMachine, fn: Callable[[Any], ReturnStatus]) -> Any:
-        async def call(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant]:
-            first = args[0].Value if args else None
-            try:
-                status = fn(first)
-            except Exception:  # a bad call must never take the server down
-                _LOGGER.exception("%s: job control call failed", machine.id)
-                status = ReturnStatus.INVALID_REQUEST
+        async def changed() -> None:
             if self._space is not None:
                 await self._space.publish_jobs(machine, self.clock.now())
-            return [ua.Variant(int(status), UINT64)]
 
-        return call
+        return JobReceiver(machine.id, machine.jobs, structures, self.clock.now, changed)
 
     def _maintenance(self, machine: SimMachine) -> list[MethodSpec]:
         async def repair(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant]:

@@ -38,6 +38,34 @@ class JobOrderState(StrEnum):
     ENDED = "Ended"
     ABORTED = "Aborted"
 
+    @property
+    def number(self) -> int:
+        """The state's StateNumber in the ISA95JobOrderStateMachineType (1 … 6)."""
+        return list(JobOrderState).index(self) + 1
+
+    @classmethod
+    def from_number(cls, number: int) -> JobOrderState | None:
+        states = list(cls)
+        return states[number - 1] if 1 <= number <= len(states) else None
+
+
+class JobOrderParameter(StrEnum):
+    """IDs of the ISA95ParameterDataType entries a GloNet job order and response carry.
+
+    ``JobName``, ``OrderNumbers`` and ``ProducedQuantity`` are the OPC 40001-3 (Machinery Job
+    Management) names; ``PlannedDuration`` (seconds) and ``Progress`` (0 … 1) are GloNet's.
+    """
+
+    JOB_NAME = "JobName"
+    ORDER_NUMBERS = "OrderNumbers"
+    PLANNED_DURATION = "PlannedDuration"
+    PRODUCED_QUANTITY = "ProducedQuantity"
+    PROGRESS = "Progress"
+
+
+MATERIAL_PRODUCED = "Produced"
+"""ISA95MaterialDataType.MaterialUse of the material a job order produces (its quantity)."""
+
 
 class ReturnStatus(IntFlag):
     """OPC 10031-4 job control method return status bitmask (UInt64, Table B.2)."""

@@ -7,7 +7,6 @@ planned in minutes end in a fraction of a second and wear moves visibly within a
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,9 +15,11 @@ import pytest_asyncio
 from asyncua import Client, Node, ua
 
 from firmware_sim.address_space import EVENT_TYPE_NAME, NAMESPACE_URI
+from firmware_sim.companion import ISA95_JOB_CONTROL_URI, MACHINERY_JOBS_URI, MACHINERY_URI
 from firmware_sim.plant import Plant, parse_plant
 from firmware_sim.server import PlantServer, ServerOptions
 from glonet.broker import free_port
+from protocols.messages import JobOrder
 
 TIME_SCALE = 3600.0
 TICK_S = 0.05
@@ -56,7 +57,14 @@ def options(**extra: Any) -> ServerOptions:
     return ServerOptions(time_scale=TIME_SCALE, seed=7, port=free_port(), **extra)
 
 
-def job_order(job_id: str, machine_id: str, **extra: Any) -> str:
+JOB_CONTROL = "ma:MachineryBuildingBlocks/mj:JobManagement/mj:JobOrderControl"
+JOB_RESULTS = "ma:MachineryBuildingBlocks/mj:JobManagement/mj:JobOrderResults"
+ITEM_STATE = "ma:MachineryBuildingBlocks/ma:MachineryItemState/0:CurrentState"
+OPERATION_MODE = "ma:MachineryBuildingBlocks/ma:MachineryOperationMode/0:CurrentState"
+ISA95_JOB_ORDER = 3008  # ISA95JobOrderDataType in the job control namespace
+
+
+def job_order(job_id: str, machine_id: str, **extra: Any) -> JobOrder:
     order = {
         "job_order_id": job_id,
         "machine": machine_id,
@@ -66,7 +74,42 @@ def job_order(job_id: str, machine_id: str, **extra: Any) -> str:
         "planned_duration_s": 600,
         **extra,
     }
-    return json.dumps(order)
+    return JobOrder.model_validate(order)
+
+
+def isa95_order(
+    cls: type,
+    job_id: str,
+    *,
+    operation: str = "mill housing",
+    process: str = "milling",
+    quantity: str = "4",
+    duration_s: float | None = 600.0,
+    **fields: Any,
+) -> Any:
+    """An ISA95JobOrderDataType as a plain asyncua client builds it, field by field."""
+    work_master = ua.extension_objects_by_datatype[
+        ua.NodeId(3007, cls.data_type.NamespaceIndex)  # type: ignore[attr-defined]
+    ]
+    parameter = ua.extension_objects_by_datatype[
+        ua.NodeId(3003, cls.data_type.NamespaceIndex)  # type: ignore[attr-defined]
+    ]
+    material = ua.extension_objects_by_datatype[
+        ua.NodeId(3010, cls.data_type.NamespaceIndex)  # type: ignore[attr-defined]
+    ]
+    parameters = []
+    if duration_s is not None:
+        parameters.append(
+            parameter(ID="PlannedDuration", Value=ua.Variant(duration_s, ua.VariantType.Double))
+        )
+    return cls(
+        JobOrderID=job_id,
+        Description=[ua.LocalizedText(operation)],
+        WorkMasterID=[work_master(ID=process)],
+        JobOrderParameters=parameters,
+        MaterialRequirements=[material(MaterialUse="Produced", Quantity=quantity)],
+        **fields,
+    )
 
 
 @dataclass
@@ -97,30 +140,72 @@ class Machine:
     client: Client
     idx: int
     node: Node
+    prefixes: dict[str, int]
 
     async def child(self, *path: str) -> Node:
         return await self.node.get_child([f"{self.idx}:{p}" for p in path])
 
+    async def at(self, path: str) -> Node:
+        """The node at a browse path of ``prefix:Name`` segments (sim, ma, mj, isa, 0)."""
+        segments = []
+        for segment in path.split("/"):
+            prefix, name = segment.split(":")
+            segments.append(f"{self.prefixes.get(prefix, prefix)}:{name}")
+        return await self.node.get_child(segments)
+
     async def call(self, folder: str, method: str, *args: Any) -> Any:
         return await (await self.child(folder)).call_method(f"{self.idx}:{method}", *args)
 
-    async def job(self, method: str, *args: Any) -> int:
-        return int(await self.call("JobManagement", method, *args, ""))
+    async def job_call(self, method: str, *args: ua.Variant) -> ua.CallMethodResult:
+        """Call a job control method; the result as the server sent it (Uncertain included)."""
+        control = await self.at(JOB_CONTROL)
+        method_node = await control.get_child(f"{self.prefixes['isa']}:{method}")
+        request = ua.CallMethodRequest(
+            ObjectId=control.nodeid, MethodId=method_node.nodeid, InputArguments=list(args)
+        )
+        return (await self.client.uaclient.call([request]))[0]
+
+    async def job(self, method: str, target: JobOrder | str | Any) -> int:
+        """ReturnStatus of a job control call with a job order (or id) and an empty comment."""
+        if isinstance(target, JobOrder):
+            target = isa95_order(
+                await self.order_class(),
+                target.job_order_id,
+                operation=target.operation,
+                process=target.process.value,
+                quantity=str(target.quantity),
+                duration_s=target.planned_duration_s,
+            )
+        first = ua.Variant(target, ua.VariantType.String if isinstance(target, str) else None)
+        result = await self.job_call(method, first, ua.Variant([], ua.VariantType.LocalizedText))
+        assert not result.StatusCode.is_bad(), result.StatusCode
+        assert result.StatusCode.is_good() == (result.OutputArguments[0].Value == 1)
+        return int(result.OutputArguments[0].Value)
+
+    async def order_class(self) -> type:
+        return ua.extension_objects_by_datatype[ua.NodeId(ISA95_JOB_ORDER, self.prefixes["isa"])]
 
     async def state(self) -> str:
-        node = await self.child("MachineryBuildingBlocks", "MachineryItemState", "CurrentState")
-        return str((await node.read_value()).Text)
+        return str((await (await self.at(ITEM_STATE)).read_value()).Text)
 
     async def value(self, *path: str) -> Any:
         return await (await self.child(*path)).read_value()
 
-    async def jobs(self) -> dict[str, dict[str, Any]]:
-        raw = await self.value("JobManagement", "JobOrderList")
-        return {j["job_order_id"]: j for j in json.loads(raw)}
+    async def jobs(self) -> dict[str, Any]:
+        """The JobOrderList entries (ISA95JobOrderAndStateDataType) by job order id."""
+        entries = await (await self.at(f"{JOB_CONTROL}/isa:JobOrderList")).read_value()
+        return {e.JobOrder.JobOrderID: e for e in entries or []}
 
-    async def responses(self) -> dict[str, dict[str, Any]]:
-        raw = await self.value("JobManagement", "JobOrderResponseList")
-        return {j["job_order_id"]: j for j in json.loads(raw)}
+    async def responses(self) -> dict[str, Any]:
+        """The JobOrderResponseList entries (ISA95JobResponseDataType) by job order id."""
+        entries = await (await self.at(f"{JOB_RESULTS}/isa:JobOrderResponseList")).read_value()
+        return {e.JobOrderID: e for e in entries or []}
+
+
+def state_of(entry: Any) -> str:
+    """The top-level state of a JobOrderList or JobOrderResponseList entry."""
+    states = getattr(entry, "State", None) or entry.JobState
+    return str(states[0].StateText.Text)
 
 
 async def connect(endpoint: str, **kwargs: Any) -> Client:
@@ -130,9 +215,16 @@ async def connect(endpoint: str, **kwargs: Any) -> Client:
 
 
 async def machine_handle(client: Client, machine_id: str) -> Machine:
-    idx = await client.get_namespace_index(NAMESPACE_URI)
+    uris = await client.get_namespace_array()
+    idx = uris.index(NAMESPACE_URI)
+    prefixes = {
+        "sim": idx,
+        "ma": uris.index(MACHINERY_URI),
+        "mj": uris.index(MACHINERY_JOBS_URI),
+        "isa": uris.index(ISA95_JOB_CONTROL_URI),
+    }
     node = await client.nodes.objects.get_child([f"{idx}:Machines", f"{idx}:{machine_id}"])
-    return Machine(client, idx, node)
+    return Machine(client, idx, node, prefixes)
 
 
 async def subscribe_alarms(client: Client, node: Node | None = None) -> Collector:
@@ -178,6 +270,7 @@ async def plant_server() -> AsyncIterator[PlantServer]:
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def client(plant_server: PlantServer) -> AsyncIterator[Client]:
     client = await connect(plant_server.endpoint)
+    await client.load_data_type_definitions()
     yield client
     await client.disconnect()
 

@@ -14,6 +14,7 @@ from tests.firmware_sim.conftest import (
     eventually,
     job_order,
     machine_handle,
+    state_of,
     subscribe_alarms,
 )
 
@@ -76,14 +77,14 @@ async def test_emergency_stop_interrupts_the_job_until_released(client: Client) 
     assert await m.job("StoreAndStart", long_job) == int(ReturnStatus.NO_ERROR)
 
     async def running() -> bool:
-        return (await m.jobs())["E-1"]["state"] == "Running"
+        return state_of((await m.jobs())["E-1"]) == "Running"
 
     await eventually(running, "job running")
     assert await inject(client, "mill-estop", "emergency_stop", 1.0)
 
     async def stopped() -> bool:
         return (
-            await m.state() == "NotAvailable" and (await m.jobs())["E-1"]["state"] == "Interrupted"
+            await m.state() == "NotAvailable" and state_of((await m.jobs())["E-1"]) == "Interrupted"
         )
 
     await eventually(stopped, "machine NotAvailable, job Interrupted")

@@ -58,5 +58,7 @@ def test_store_refusals() -> None:
     assert full is ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER
     duplicate = jobs.store(job_order("A", "mill-1"), start=False, now=T0)
     assert duplicate is ReturnStatus.INVALID_JOB_ORDER_STATUS
-    assert jobs.store(None, start=False, now=T0) is ReturnStatus.INVALID_REQUEST
-    assert jobs.store("[]", start=False, now=T0) is ReturnStatus.INVALID_REQUEST
+    another = jobs.store(job_order("C", "mill-2"), start=False, now=T0)
+    assert another is ReturnStatus.INVALID_REQUEST
+    welding = jobs.store(job_order("D", "mill-1", process="welding"), start=False, now=T0)
+    assert welding is ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER

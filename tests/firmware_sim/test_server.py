@@ -11,11 +11,15 @@ from asyncua import Client, ua
 from firmware_sim.server import PlantServer
 from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
+    JOB_CONTROL,
+    OPERATION_MODE,
     Collector,
     Machine,
     eventually,
+    isa95_order,
     job_order,
     machine_handle,
+    state_of,
     subscribe_alarms,
 )
 
@@ -26,7 +30,7 @@ OK = int(ReturnStatus.NO_ERROR)
 
 async def job_state(m: Machine, job_id: str) -> str | None:
     job = (await m.jobs()).get(job_id)
-    return None if job is None else str(job["state"])
+    return None if job is None else state_of(job)
 
 
 async def wait_job(m: Machine, job_id: str, state: str) -> None:
@@ -50,10 +54,16 @@ async def test_browse_the_model(client: Client, plant_server: PlantServer) -> No
     assert spindle.nodeid == ua.NodeId("mill-1.Monitoring.SpindleSpeed", m.idx)
     units = await (await spindle.get_child("0:EngineeringUnits")).read_value()
     assert units.DisplayName.Text == "1/min"
-    assert await m.value("JobManagement", "MaxDownloadableJobOrders") == 3
-    store = await m.child("JobManagement", "Store")
+    control = await m.at(JOB_CONTROL)
+    assert await (await m.at(f"{JOB_CONTROL}/isa:MaxDownloadableJobOrders")).read_value() == 3
+    store = await control.get_child(f"{m.prefixes['isa']}:Store")
     arguments = await (await store.get_child("0:InputArguments")).read_value()
     assert [a.Name for a in arguments] == ["JobOrder", "Comment"]
+    assert arguments[0].DataType == ua.NodeId(3008, m.prefixes["isa"])  # ISA95JobOrderDataType
+    outputs = await (await store.get_child("0:OutputArguments")).read_value()
+    assert [(a.Name, a.DataType) for a in outputs] == [("ReturnStatus", ua.NodeId(9))]  # UInt64
+    methods = {(await n.read_browse_name()).Name for n in await control.get_methods()}
+    assert methods == {"Store", "StoreAndStart", "Start", "Cancel", "Clear"}
     assert isinstance(await m.value("SimulationTime"), datetime)
 
     cell = await machine_handle(client, "cell-1")
@@ -94,12 +104,17 @@ async def test_stored_job_waits_then_runs_to_end_on_the_simulated_clock(client: 
     await wait_job(m, "J-A", "Running")
     await wait_job(m, "J-A", "Ended")
     response = (await m.responses())["J-A"]
-    start = datetime.fromisoformat(response["actual_start"])
-    end = datetime.fromisoformat(response["actual_end"])
+    start, end = response.StartTime, response.EndTime
     # Planned 1800 s x speed factor 1.0 x noise (sigma 5 %), on the simulated clock.
     assert 1800 * 0.8 < (end - start).total_seconds() < 1800 * 1.25
     assert before < start < end <= await m.value("SimulationTime")
-    assert response["produced_quantity"] == 4
+    assert state_of(response) == "Ended" and response.JobState[0].StateNumber == 5
+    data = {p.ID: p.Value.Value for p in response.JobResponseData}
+    assert data == {"ProducedQuantity": 4, "Progress": 1.0}
+    assert [(a.MaterialUse, a.Quantity) for a in response.MaterialActuals] == [("Produced", "4")]
+    listed = (await m.jobs())["J-A"]
+    assert listed.JobOrder.Description[0].Text == "mill housing"  # the order, listed back
+    assert listed.State[0].StateNumber == 5
     assert await m.value("Monitoring", "PartsProduced") >= 4
 
 
@@ -111,8 +126,8 @@ async def test_second_job_queues_behind_the_first(client: Client) -> None:
     assert await job_state(m, "Q-2") == "AllowedToStart"
     await wait_job(m, "Q-2", "Ended")
     responses = await m.responses()
-    assert responses["Q-1"]["state"] == "Ended"
-    assert responses["Q-2"]["actual_start"] >= responses["Q-1"]["actual_end"]
+    assert state_of(responses["Q-1"]) == "Ended"
+    assert responses["Q-2"].StartTime >= responses["Q-1"].EndTime
 
 
 async def test_cancel_running_and_waiting_jobs(client: Client) -> None:
@@ -123,9 +138,10 @@ async def test_cancel_running_and_waiting_jobs(client: Client) -> None:
     assert await m.job("Cancel", "C-1") == OK
     assert await m.job("Cancel", "C-2") == OK
     jobs, responses = await m.jobs(), await m.responses()
-    assert jobs["C-1"]["state"] == jobs["C-2"]["state"] == "Aborted"
-    assert responses["C-1"]["actual_end"] is not None
-    assert "C-2" not in responses  # never started: no response
+    assert state_of(jobs["C-1"]) == state_of(jobs["C-2"]) == "Aborted"
+    assert responses["C-1"].EndTime is not None
+    # OPC 40001-3: a job order past AllowedToStart has a response, started or not.
+    assert responses["C-2"].StartTime is None and state_of(responses["C-2"]) == "Aborted"
     assert await m.job("Cancel", "C-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
     assert await m.job("Clear", "C-1") == OK
     assert "C-1" not in await m.jobs()
@@ -139,13 +155,13 @@ async def test_cancel_running_and_waiting_jobs(client: Client) -> None:
 async def test_bad_requests_get_the_right_return_status(client: Client) -> None:
     m = await machine_handle(client, "mill-5")
     invalid = int(ReturnStatus.INVALID_REQUEST)
-    assert await m.job("Store", "{not json") == invalid
-    assert await m.job("Store", json.dumps({"job_order_id": "X-1"})) == invalid
-    assert await m.job("Store", job_order("X-1", "mill-1")) == invalid  # another machine's
-    assert await m.job("Store", job_order("X-1", "mill-5", process="welding")) == invalid
-    assert await m.job("Store", job_order("X-1", "mill-5", quantity=0)) == invalid
-    assert await m.job("Store", job_order("bad id!", "mill-5")) == invalid
-    assert int(await m.call("JobManagement", "Store", 42, "")) == invalid
+    order = await m.order_class()
+    assert await m.job("Store", isa95_order(order, "X-1", duration_s=None)) == invalid
+    assert await m.job("Store", isa95_order(order, "X-1", quantity="0")) == invalid
+    assert await m.job("Store", isa95_order(order, "X-1", quantity="many")) == invalid
+    assert await m.job("Store", isa95_order(order, "bad id!")) == invalid
+    unable = int(ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER)
+    assert await m.job("Store", isa95_order(order, "X-1", process="welding")) == unable
 
     assert await m.job("Store", job_order("X-1", "mill-5")) == OK
     duplicate = await m.job("StoreAndStart", job_order("X-1", "mill-5"))
@@ -157,6 +173,34 @@ async def test_bad_requests_get_the_right_return_status(client: Client) -> None:
     assert await m.job("Clear", "X-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
     assert await m.job("Start", "X-1") == OK
     assert await m.job("Start", "X-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
+
+
+async def test_a_refusal_is_uncertain_and_still_carries_the_return_status(client: Client) -> None:
+    """OPC 10031-4 B.2: no Bad call result when a ReturnStatus is returned."""
+    m = await machine_handle(client, "mill-5")
+    result = await m.job_call(
+        "Start", ua.Variant("X-405"), ua.Variant([], ua.VariantType.LocalizedText)
+    )
+    assert result.StatusCode.value == ua.StatusCodes.Uncertain
+    assert result.OutputArguments[0].Value == int(ReturnStatus.UNKNOWN_JOB_ORDER_ID)
+
+
+async def test_arguments_of_the_wrong_number_or_type_are_bad_call_results(client: Client) -> None:
+    m = await machine_handle(client, "mill-5")
+    order = isa95_order(await m.order_class(), "W-1")
+    comment = ua.Variant([], ua.VariantType.LocalizedText)
+    cases = [
+        ("Store", [ua.Variant(order), comment, ua.Variant(1)], "BadTooManyArguments"),
+        ("Store", [], "BadArgumentsMissing"),
+        ("Store", [ua.Variant('{"job_order_id": "W-1"}'), comment], "BadInvalidArgument"),
+        ("Store", [ua.Variant(order), ua.Variant("a comment")], "BadInvalidArgument"),
+        ("Cancel", [ua.Variant(42), comment], "BadInvalidArgument"),
+    ]
+    for method, args, expected in cases:
+        result = await m.job_call(method, *args)
+        assert result.StatusCode.name == expected, (method, args)
+        assert not result.OutputArguments
+    assert "W-1" not in await m.jobs()
 
 
 async def test_full_job_list_is_unable_to_accept(client: Client) -> None:
@@ -193,8 +237,10 @@ async def test_wear_raises_alarms_before_breakdown_and_repair_clears(client: Cli
 
     await eventually(out_of_service, "OutOfService")
     await wait_job(m, "W-1", "Interrupted")
-    mode = await m.value("MachineryBuildingBlocks", "MachineryOperationMode", "CurrentState")
-    assert mode.Text == "Maintenance"
+    mode = await m.at(OPERATION_MODE)
+    assert (await mode.read_value()).Text == "Maintenance"
+    mode_id = await (await mode.get_child("0:Id")).read_value()
+    assert (await client.get_node(mode_id).read_browse_name()).Name == "Maintenance"
 
     assert await m.call("Maintenance", "Repair") is True
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from firmware_sim.machine import SimMachine
 from firmware_sim.wear import WearModel
-from tests.firmware_sim.conftest import machine, make_plant
+from tests.firmware_sim.conftest import job_order, machine, make_plant
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 
@@ -49,8 +49,8 @@ def run(seed: int) -> list[tuple[str, bool, float]]:
     plant = make_plant(machine("mill-1", wear_rate_per_hour=0.02))
     sim = SimMachine(plant.machines[0], seed=seed, now=START)
     assert sim.jobs is not None
-    order = '{"job_order_id": "J", "machine": "mill-1", "operation": "op", "process": "milling",'
-    sim.jobs.store(order + '"planned_duration_s": 360000}', start=True, now=START)
+    order = job_order("J", "mill-1", quantity=1, planned_duration_s=360000)
+    sim.jobs.store(order, start=True, now=START)
     history = []
     for step in range(1, 40 * 20):
         now = START + timedelta(minutes=3 * step)
