@@ -22,8 +22,9 @@ from edge.alarms import EventField, event_fields
 from edge.config import DerivedValue, MachineConfig, MachineMapping, MetricMapping, ValueMap
 from edge.errors import MachineError
 from edge.findings import Findings
+from edge.job_control import JOB_CONTROL_URI, CallOutcome, JobControl, bind_job_control
 from edge.nodes import NETWORK_ERRORS, NodeResolver, metric_name
-from protocols.messages import Capability, MetricDescription
+from protocols.messages import Capability, JobOrder, MetricDescription
 from protocols.topics import IDENTIFIER_PATTERN
 
 _LOGGER = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ class MachineControl:
     """The job control and maintenance methods of one machine, while it is connected."""
 
     machine: str
-    jobs_object: Node | None = None
+    jobs: JobControl | None = None
     methods: dict[str, Node] = field(default_factory=dict)
     repair_object: Node | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -111,12 +112,11 @@ class MachineControl:
             return False
         return True
 
-    async def call(self, method: str, *arguments: str) -> Any:
-        """Call a job control method (``store``, ``store_and_start``, ``cancel``)."""
-        node = self.methods.get(method)
-        if self.jobs_object is None or node is None:
-            raise MachineError(f"machine {self.machine} is not connected or has no {method}")
-        return await self._call(self.jobs_object, node, *arguments)
+    async def job_call(self, method: str, target: JobOrder | str) -> CallOutcome:
+        """Call a job control method (``store``, ``store_and_start``, ``cancel`` …)."""
+        if self.jobs is None:
+            return CallOutcome.unavailable(f"machine {self.machine} is not connected")
+        return await self.jobs.call(method, target)
 
     async def repair(self) -> Any:
         node = self.methods.get("repair")
@@ -124,16 +124,15 @@ class MachineControl:
             raise MachineError(f"machine {self.machine} is not connected or has no repair method")
         return await self._call(self.repair_object, node)
 
-    async def _call(self, parent: Node, method: Node, *arguments: str) -> Any:
-        variants = [ua.Variant(a, ua.VariantType.String) for a in arguments]
+    async def _call(self, parent: Node, method: Node) -> Any:
         try:
-            return await parent.call_method(method.nodeid, *variants)
+            return await parent.call_method(method.nodeid)
         except NETWORK_ERRORS as exc:
             raise MachineError(f"{self.machine}: method call failed: {exc}") from exc
 
     def clear(self) -> None:
         self._ready.clear()
-        self.jobs_object = None
+        self.jobs = None
         self.repair_object = None
         self.methods.clear()
 
@@ -145,6 +144,7 @@ class MachineBinder:
         self._client = client
         self._namespaces = namespaces
         self._missing = findings.report
+        self._data_types_loaded = False
 
     async def bind(
         self, config: MachineConfig, mapping: MachineMapping, control: MachineControl
@@ -178,7 +178,7 @@ class MachineBinder:
         await self._bind_repair(machine, mapping, resolver, root, control)
         monitored += await self._bind_jobs(machine, mapping, resolver, root, control)
         descriptions = await describe_metrics(self._client, metrics, metric_nodes)
-        identity = await self._identity(config, mapping, resolver, root, descriptions)
+        identity = await self._identity(config, mapping, resolver, root, descriptions, control)
         alarms = await self._alarm_source(machine, mapping, resolver, root)
         return BoundMachine(machine, root, monitored, identity, alarms)
 
@@ -248,27 +248,49 @@ class MachineBinder:
         root: Node,
         control: MachineControl,
     ) -> list[Monitored]:
+        """Standard job control; a machine without it stays a telemetry-only machine."""
         jobs = mapping.jobs
         if jobs is None:
             return []
-        jobs_object = await self._optional(machine, "job management", resolver, jobs.object, root)
-        if jobs_object is None:
+        receiver = await self._optional(
+            machine, "the job order receiver", resolver, jobs.receiver, root
+        )
+        results = await self._optional(
+            machine, "the job response provider", resolver, jobs.results, root
+        )
+        if receiver is None:
             return []
-        for name in ("store", "store_and_start", "cancel"):
-            method = await self._optional(machine, name, resolver, getattr(jobs, name), jobs_object)
-            if method is not None:
-                control.methods[name] = method
-        control.jobs_object = jobs_object
+        if JOB_CONTROL_URI not in self._namespaces:
+            self._missing(machine, "job control", f"the server has no namespace {JOB_CONTROL_URI}")
+            return []
+        try:
+            await self._load_data_types()
+            bound = await bind_job_control(
+                self._client, machine, receiver, results, self._namespaces.index(JOB_CONTROL_URI)
+            )
+        except (*NETWORK_ERRORS, MachineError) as exc:
+            self._missing(machine, "job control", exc)
+            return []
+        if bound.structures is None:
+            self._missing(machine, "the job order data type", "not readable from the server")
+        control.jobs = bound
         monitored = []
-        for role, path in (
-            (Role.ORDER_LIST, jobs.order_list),
-            (Role.RESPONSE_LIST, jobs.response_list),
-            (Role.MAX_JOB_ORDERS, jobs.max_job_orders),
+        for role, node in (
+            (Role.ORDER_LIST, bound.order_list),
+            (Role.RESPONSE_LIST, bound.response_list),
+            (Role.MAX_JOB_ORDERS, bound.max_job_orders),
         ):
-            node = await self._optional(machine, role.value, resolver, path, root)
-            if node is not None:
+            if node is None:
+                self._missing(machine, role.value, "not found below the receiver")
+            else:
                 monitored.append(Monitored(node, Binding(machine, role), 0.0))
         return monitored
+
+    async def _load_data_types(self) -> None:
+        """The server's structure types, once per connection, before anything subscribes."""
+        if not self._data_types_loaded:
+            await self._client.load_data_type_definitions()
+            self._data_types_loaded = True
 
     async def _alarm_source(
         self, machine: str, mapping: MachineMapping, resolver: NodeResolver, root: Node
@@ -296,11 +318,10 @@ class MachineBinder:
         resolver: NodeResolver,
         root: Node,
         metrics: list[MetricDescription],
+        control: MachineControl | None = None,
     ) -> MachineIdentity:
         values: dict[str, Any] = {}
         paths = mapping.identification.model_dump()
-        if mapping.jobs is not None:
-            paths["max_job_orders"] = mapping.jobs.max_job_orders
         for key, path in paths.items():
             node = await self._optional(config.id, key, resolver, path, root)
             if node is not None:
@@ -308,6 +329,12 @@ class MachineBinder:
                     values[key] = await node.read_value()
                 except NETWORK_ERRORS as exc:
                     self._missing(config.id, key, exc)
+        jobs = control.jobs if control is not None else None
+        if jobs is not None and jobs.max_job_orders is not None:
+            try:
+                values["max_job_orders"] = await jobs.max_job_orders.read_value()
+            except NETWORK_ERRORS as exc:
+                self._missing(config.id, "max_job_orders", exc)
         max_jobs = values.get("max_job_orders", 0)
         kind = str(values.get("asset_kind", "machine"))
         return MachineIdentity(

@@ -85,7 +85,8 @@ async def _check_endpoint(
                 for item in bound.monitored:
                     what = f"{item.binding.role.value} {item.binding.metric or ''}".strip()
                     report.nodes.append(await _node_report(what, item.node, namespaces))
-                report.methods = sorted(control.methods)
+                jobs = control.jobs
+                report.methods = sorted([*control.methods, *(jobs.methods if jobs else [])])
                 report.job_types = job_types if config.mapping_for(machine).jobs else []
                 if bound.alarms is not None:
                     source = nsu(bound.alarms.source.nodeid, namespaces)

@@ -1,7 +1,9 @@
 """Coordinator commands: validated, then executed as OPC UA job control calls.
 
-``dispatch`` → ``Store``/``StoreAndStart`` on the target machine, answered by an ``accepted`` or
-``rejected`` job event carrying the decoded ReturnStatus; a job order id the machine already has is
+``dispatch`` → ``Store``/``StoreAndStart`` with an ``ISA95JobOrderDataType`` on the target
+machine, answered by an ``accepted`` or ``rejected`` job event carrying the decoded ReturnStatus
+and a reason whose category says who has to act (the machine refused, the job control mapping
+does not fit the server, the machine is unavailable); a job order id the machine already has is
 acknowledged again without storing it twice. ``cancel`` → ``Cancel`` (the machine's job list then
 reports the abort), ``repair`` → the machine's repair method, ``acknowledge`` → each named alarm
 condition's Acknowledge method, ``rebirth`` → birth and every capacity report again. Anything
@@ -21,10 +23,11 @@ from typing import Any
 from edge.binding import MachineControl
 from edge.errors import CommandRejected, MachineError
 from edge.health import Metrics
+from edge.job_control import Category
 from edge.jobs import JobTracker
 from edge.uplink import Uplink
 from protocols import ProtocolError, codec, messages
-from protocols.enums import JobEventKind, ReturnStatus
+from protocols.enums import JobEventKind
 from protocols.topics import TopicKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -118,20 +121,15 @@ class CommandHandler:
                 return
             method = "store_and_start" if order.start else "store"
             await control.wait_ready(MACHINE_WAIT_S)
-            try:
-                result = await control.call(
-                    method, order.model_dump_json(), f"dispatch {command_id}"
-                )
-            except MachineError as exc:
-                self._metrics.inc("commands_rejected_total", reason="machine_unavailable")
-                tracker.rejected(job_id, f"machine unavailable: {exc}")
+            outcome = await control.job_call(method, order)
+            status = None if outcome.status is None else int(outcome.status)
+            if outcome.ok:
+                tracker.accepted(job_id, status, None)
                 return
-            status = return_status(result)
-            if status.ok:
-                tracker.accepted(job_id, int(status), None)
-            else:
-                self._metrics.inc("commands_rejected_total", reason="return_status")
-                tracker.rejected(job_id, f"the machine refused: {status.describe()}", int(status))
+            category = outcome.category or Category.FAILED
+            self._metrics.inc("commands_rejected_total", reason=category.value)
+            _LOGGER.warning("Dispatch %s of %s rejected: %s", command_id, job_id, outcome.reason)
+            tracker.rejected(job_id, outcome.reason, status)
 
     def _reject_job(self, order: messages.JobOrder, reason: str) -> None:
         """Tell the coordinator about a job order aimed at a machine this unit does not have."""
@@ -148,15 +146,14 @@ class CommandHandler:
         control, _ = self._machine(body.machine)
         async with self._locks[body.machine]:
             await control.wait_ready(MACHINE_WAIT_S)
-            try:
-                result = await control.call("cancel", body.job_order_id, f"cancel {command_id}")
-            except MachineError as exc:
-                raise CommandRejected("machine_unavailable", str(exc)) from exc
-            status = return_status(result)
-            if not status.ok:
+            outcome = await control.job_call("cancel", body.job_order_id)
+            if outcome.category is Category.REFUSED:
                 raise CommandRejected(
-                    "cancel_refused", f"{body.job_order_id} on {body.machine}: {status.describe()}"
+                    "cancel_refused", f"{body.job_order_id} on {body.machine}: {outcome.reason}"
                 )
+            if not outcome.ok:
+                category = outcome.category or Category.FAILED
+                raise CommandRejected(category.value, f"cancel {command_id}: {outcome.reason}")
 
     async def _repair(self, body: messages.RepairCommand) -> None:
         control, _ = self._machine(body.machine)
@@ -169,12 +166,3 @@ class CommandHandler:
         if done is False:
             raise CommandRejected("repair_refused", f"{body.machine} refused the repair")
         _LOGGER.info("Repaired %s (ticket %s)", body.machine, body.ticket_id)
-
-
-def return_status(result: Any) -> ReturnStatus:
-    """The OPC 10031-4 ReturnStatus of a method's output (``InvalidRequest`` if unreadable)."""
-    if isinstance(result, list):
-        result = result[0] if result else None
-    if isinstance(result, int) and not isinstance(result, bool) and 0 <= result < 2**64:
-        return ReturnStatus(result)
-    return ReturnStatus.INVALID_REQUEST

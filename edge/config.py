@@ -262,15 +262,13 @@ ModeSource = Annotated[
 
 
 class JobsMapping(Section):
-    """OPC 10031-4 job control: the object holding the methods, and its lists."""
+    """Standard job control: the job order receiver (OPC 10031-4 ISA95JobOrderReceiverObjectType
+    with Store, StoreAndStart, Cancel … and JobOrderList) and, optionally, the job response
+    provider holding JobOrderResponseList (OPC 40001-3 ``JobOrderResults``)."""
 
-    object: Path_
-    order_list: Path_
-    response_list: Path_ | None = None
-    max_job_orders: Path_ | None = None
-    store: Path_
-    store_and_start: Path_
-    cancel: Path_
+    profile: Literal["opc-10031-4"]
+    receiver: Path_
+    results: Path_ | None = None
 
 
 class AlarmsMapping(Section):

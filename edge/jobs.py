@@ -1,6 +1,7 @@
 """Job orders on a machine: its OPC UA job lists, and the job events derived from their changes.
 
-The machine publishes ``JobOrderList`` and ``JobOrderResponseList`` as JSON strings. Each change is
+The machine publishes ``JobOrderList`` and ``JobOrderResponseList`` (OPC 10031-4 structures: state
+number, actual times, ``ProducedQuantity`` or the produced material, ``Progress``). Each change is
 compared with what was already reported for every job order, and the missing events are queued in
 order (``accepted`` → ``started`` → ``progress`` … → ``ended`` or ``aborted``), even when several
 steps happened while the gateway was away. What was reported is committed with each event, so a
@@ -12,14 +13,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from edge.outbox import Outbox
 from edge.uplink import Uplink
 from protocols import messages
-from protocols.enums import JobEventKind, JobOrderState
+from protocols.enums import MATERIAL_PRODUCED, JobEventKind, JobOrderParameter, JobOrderState
 from protocols.topics import IDENTIFIER_PATTERN, TopicKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ ACTIVE = frozenset({JobOrderState.RUNNING, JobOrderState.INTERRUPTED})
 WAITING = frozenset({JobOrderState.ALLOWED_TO_START, JobOrderState.NOT_ALLOWED_TO_START})
 STARTED_OR_LATER = ACTIVE | {JobOrderState.ENDED}
 TERMINAL_PHASES = frozenset({JobEventKind.ENDED, JobEventKind.ABORTED})
+WAITING_DEFAULT = JobOrderState.NOT_ALLOWED_TO_START
 KEEP_FINISHED = 500
 """Finished job order ids remembered per machine, so that a late duplicate dispatch is known."""
 
@@ -46,50 +50,98 @@ class JobOrderView:
 
 
 def parse_job_lists(order_list: Any, response_list: Any) -> dict[str, JobOrderView]:
-    """Merge the two JSON lists; entries that do not parse are skipped."""
-    responses = {r["job_order_id"]: r for r in _entries(response_list)}
+    """Merge ``JobOrderList`` (ISA95JobOrderAndStateDataType[]) with ``JobOrderResponseList``
+    (ISA95JobResponseDataType[]); entries that are not such structures are skipped."""
+    responses = {r.JobOrderID: r for r in _entries(response_list, _response_id)}
     jobs: dict[str, JobOrderView] = {}
-    for entry in _entries(order_list):
-        job_id = entry["job_order_id"]
-        jobs[job_id] = _view(entry, responses.get(job_id, {}))
+    for entry in _entries(order_list, _listed_id):
+        job_id = entry.JobOrder.JobOrderID
+        jobs[job_id] = _view(job_id, entry.JobOrder, entry.State, responses.get(job_id))
     for job_id, response in responses.items():
         if job_id not in jobs:
-            jobs[job_id] = _view(response, response)
-    return {k: v for k, v in jobs.items() if v is not None}
+            jobs[job_id] = _view(job_id, None, response.JobState, response)
+    return jobs
 
 
-def _entries(text: Any) -> list[dict[str, Any]]:
-    if not isinstance(text, str) or not text:
+def _entries(value: Any, job_id: Callable[[Any], Any]) -> list[Any]:
+    if not isinstance(value, list):
         return []
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return []
-    if not isinstance(data, list):
-        return []
-    return [
-        e
-        for e in data
-        if isinstance(e, dict)
-        and isinstance(e.get("job_order_id"), str)
-        and IDENTIFIER_PATTERN.fullmatch(e["job_order_id"])
-    ]
+    return [e for e in value if isinstance(i := job_id(e), str) and IDENTIFIER_PATTERN.fullmatch(i)]
 
 
-def _view(order: dict[str, Any], response: dict[str, Any]) -> JobOrderView:
-    try:
-        state = JobOrderState(str(order.get("state") or response.get("state")))
-    except ValueError:
-        state = JobOrderState.NOT_ALLOWED_TO_START
+def _listed_id(entry: Any) -> Any:
+    return getattr(getattr(entry, "JobOrder", None), "JobOrderID", None)
+
+
+def _response_id(entry: Any) -> Any:
+    return getattr(entry, "JobOrderID", None)
+
+
+def _view(job_id: str, order: Any, states: Any, response: Any) -> JobOrderView:
+    data = _parameters(getattr(response, "JobResponseData", None))
+    produced = _count(data.get(JobOrderParameter.PRODUCED_QUANTITY))
+    if produced is None:
+        produced = _count(_produced(getattr(response, "MaterialActuals", None)))
+    planned = _produced(getattr(order, "MaterialRequirements", None))
+    progress = _fraction(data.get(JobOrderParameter.PROGRESS))
+    if progress is None and produced is not None and planned:
+        progress = _fraction(produced / planned)
     return JobOrderView(
-        job_order_id=order["job_order_id"],
-        state=state,
-        planned_duration_s=_number(order.get("planned_duration_s")) or 0.0,
-        progress=_fraction(order.get("progress")),
-        produced_quantity=_count(response.get("produced_quantity")),
-        actual_start=_time(response.get("actual_start")),
-        actual_end=_time(response.get("actual_end")),
+        job_order_id=job_id,
+        state=_state(states) or _state(getattr(response, "JobState", None)) or WAITING_DEFAULT,
+        planned_duration_s=_planned_duration(order),
+        progress=progress,
+        produced_quantity=produced,
+        actual_start=_time(getattr(response, "StartTime", None)),
+        actual_end=_time(getattr(response, "EndTime", None)),
     )
+
+
+def _state(states: Any) -> JobOrderState | None:
+    """The top-level state (first entry) by StateNumber, else by its text."""
+    if not isinstance(states, list) or not states:
+        return None
+    top = states[0]
+    number = getattr(top, "StateNumber", None)
+    if isinstance(number, int) and (state := JobOrderState.from_number(number)) is not None:
+        return state
+    try:
+        return JobOrderState(str(getattr(getattr(top, "StateText", None), "Text", "")))
+    except ValueError:
+        return None
+
+
+def _parameters(parameters: Any) -> dict[str, Any]:
+    if not isinstance(parameters, list):
+        return {}
+    return {
+        str(p.ID): getattr(p.Value, "Value", p.Value)
+        for p in parameters
+        if isinstance(getattr(p, "ID", None), str)
+    }
+
+
+def _produced(materials: Any) -> float | None:
+    """The quantity of the ``Produced`` material (a DecimalString)."""
+    for material in materials if isinstance(materials, list) else []:
+        if getattr(material, "MaterialUse", None) in (MATERIAL_PRODUCED, None):
+            try:
+                return float(Decimal(str(material.Quantity)))
+            except (InvalidOperation, ValueError):
+                return None
+    return None
+
+
+def _planned_duration(order: Any) -> float:
+    duration = _number(
+        _parameters(getattr(order, "JobOrderParameters", None)).get(
+            JobOrderParameter.PLANNED_DURATION
+        )
+    )
+    start, end = getattr(order, "StartTime", None), getattr(order, "EndTime", None)
+    if duration is None and isinstance(start, datetime) and isinstance(end, datetime):
+        duration = (end - start).total_seconds()
+    return max(duration or 0.0, 0.0)
 
 
 def _number(value: Any) -> float | None:
@@ -109,13 +161,9 @@ def _count(value: Any) -> int | None:
 
 
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+    if not isinstance(value, datetime):
         return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass

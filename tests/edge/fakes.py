@@ -8,9 +8,12 @@ from typing import Any
 from edge.binding import MachineControl
 from edge.config import parse_config
 from edge.health import Metrics
+from edge.job_control import CallOutcome
 from edge.outbox import Outbox
 from edge.uplink import Uplink
 from protocols import codec, topics
+from protocols.enums import ReturnStatus
+from protocols.messages import JobOrder
 
 CONFIG = {
     "network": "net-1",
@@ -51,20 +54,22 @@ class Queue:
 
 
 class FakeMachine(MachineControl):
-    """A machine control answering method calls from a script instead of an OPC UA server."""
+    """A machine control answering method calls from a script instead of an OPC UA server.
+
+    A scripted result is a ReturnStatus (int) or a :class:`CallOutcome`."""
 
     def __init__(self, machine: str, results: dict[str, Any] | None = None) -> None:
         super().__init__(machine)
         self.results = results or {}
-        self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.calls: list[tuple[str, JobOrder | str]] = []
         self.mark_ready()
 
-    async def call(self, method: str, *arguments: str) -> Any:
-        self.calls.append((method, arguments))
+    async def job_call(self, method: str, target: JobOrder | str) -> CallOutcome:
+        self.calls.append((method, target))
         result = self.results.get(method, 1)
-        if isinstance(result, Exception):
-            raise result
-        return result
+        if isinstance(result, CallOutcome):
+            return result
+        return CallOutcome.of_status(ReturnStatus(result))
 
     async def repair(self) -> Any:
         self.calls.append(("repair", ()))

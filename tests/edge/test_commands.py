@@ -1,9 +1,10 @@
 """Commands: dispatch, duplicates, cancel, repair, rebirth; bad input rejected and counted."""
 
 import pytest
+from asyncua import ua
 
-from edge.commands import CommandHandler, return_status
-from edge.errors import MachineError
+from edge.commands import CommandHandler
+from edge.job_control import CallOutcome, Category, outcome_of, return_status
 from edge.jobs import JobTracker
 from protocols import codec, messages
 from protocols.enums import ReturnStatus
@@ -51,8 +52,8 @@ async def test_dispatch_stores_and_starts_and_acknowledges(tmp_path):
     h = Harness(tmp_path)
     await h.send(dispatch(job_order("jo-1"), job_order("jo-2", start=False)))
     assert [c[0] for c in h.machine.calls] == ["store_and_start", "store"]
-    stored = messages.JobOrder.model_validate_json(h.machine.calls[0][1][0])
-    assert stored.job_order_id == "jo-1"
+    stored = h.machine.calls[0][1]
+    assert isinstance(stored, messages.JobOrder) and stored.job_order_id == "jo-1"
     assert h.events() == [("jo-1", "accepted"), ("jo-2", "accepted")]
     assert h.queue.bodies()[0].return_status == 1
     assert h.queue.metrics.value("commands_total", kind="dispatch") == 1
@@ -80,10 +81,23 @@ async def test_refusal_is_rejected_with_the_decoded_return_status(tmp_path):
 
 
 async def test_unreachable_machine_rejects_the_dispatch(tmp_path):
-    h = Harness(tmp_path, {"store_and_start": MachineError("mill-1 is not connected")})
+    h = Harness(tmp_path, {"store_and_start": CallOutcome.unavailable("not connected")})
     await h.send(dispatch(job_order("jo-1")))
     assert h.events() == [("jo-1", "rejected")]
+    assert h.queue.bodies()[0].reason.startswith("machine unavailable")
     assert h.rejected("machine_unavailable") == 1
+
+
+async def test_a_method_that_does_not_fit_is_a_job_control_mismatch(tmp_path):
+    bad = outcome_of(
+        ua.CallMethodResult(StatusCode=ua.StatusCode(ua.StatusCodes.BadTooManyArguments))
+    )
+    h = Harness(tmp_path, {"store_and_start": bad})
+    await h.send(dispatch(job_order("jo-1")))
+    body = h.queue.bodies()[0]
+    assert body.event.value == "rejected" and body.return_status is None
+    assert "mismatch" in body.reason and "BadTooManyArguments" in body.reason
+    assert h.rejected("job_control_mismatch") == 1 and h.rejected("machine_unavailable") == 0
 
 
 @pytest.mark.parametrize(
@@ -121,13 +135,40 @@ async def test_cancel_repair_and_rebirth(tmp_path):
     await h.send(messages.RepairCommand(machine="mill-1", ticket_id="T-1"))
     await h.send(messages.RebirthCommand())
     assert [c[0] for c in h.machine.calls] == ["cancel", "repair"]
-    assert h.machine.calls[0][1][0] == "jo-1"
+    assert h.machine.calls[0][1] == "jo-1"
     assert h.rejected("cancel_refused") == 1 and h.rejected("repair_refused") == 1
     assert h.rebirths == 1
 
 
 def test_return_status_decoding():
     assert return_status(1).ok
-    assert return_status([16]) == ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER
+    assert return_status(16) == ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER
     assert return_status("nonsense") == ReturnStatus.INVALID_REQUEST
     assert return_status(True) == ReturnStatus.INVALID_REQUEST
+
+
+def _result(code, *outputs):
+    variants = [ua.Variant(o, ua.VariantType.UInt64) for o in outputs]
+    return outcome_of(ua.CallMethodResult(StatusCode=ua.StatusCode(code), OutputArguments=variants))
+
+
+@pytest.mark.parametrize(
+    ("code", "outputs", "category", "status"),
+    [
+        (ua.StatusCodes.Good, [1], None, ReturnStatus.NO_ERROR),
+        (ua.StatusCodes.Good, [16], Category.REFUSED, ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER),
+        # OPC 10031-4 B.2: a refusal may come as Uncertain, still with its ReturnStatus.
+        (ua.StatusCodes.Uncertain, [2], Category.REFUSED, ReturnStatus.UNKNOWN_JOB_ORDER_ID),
+        (ua.StatusCodes.Good, [], Category.MISMATCH, None),
+        (ua.StatusCodes.BadInvalidArgument, [], Category.MISMATCH, None),
+        (ua.StatusCodes.BadMethodInvalid, [], Category.MISMATCH, None),
+        (ua.StatusCodes.BadArgumentsMissing, [], Category.MISMATCH, None),
+        (ua.StatusCodes.BadTimeout, [], Category.UNAVAILABLE, None),
+        (ua.StatusCodes.BadSessionClosed, [], Category.UNAVAILABLE, None),
+        (ua.StatusCodes.BadUserAccessDenied, [], Category.FAILED, None),
+    ],
+)
+def test_call_results_are_classified(code, outputs, category, status):
+    outcome = _result(code, *outputs)
+    assert outcome.category is category and outcome.status == status
+    assert outcome.ok == (category is None)

@@ -47,8 +47,11 @@ def test_shipped_gateway_configurations_are_valid():
 
 def test_builtin_profile_maps_the_simulator():
     mapping = load_profile("firmware-sim")
-    assert mapping.namespaces == {"sim": "urn:glonet:firmware-sim"}
+    assert mapping.namespaces["sim"] == "urn:glonet:firmware-sim"
+    assert mapping.namespaces["ma"] == "http://opcfoundation.org/UA/Machinery/"
     assert mapping.alarms is not None and mapping.metrics_folder is not None
+    assert mapping.jobs is not None and mapping.jobs.profile == "opc-10031-4"
+    assert mapping.jobs.receiver.endswith("mj:JobManagement/mj:JobOrderControl")
 
 
 def _machine(**fields):
@@ -63,6 +66,7 @@ def _rule(**fields):
 
 
 BAD_METRIC = {"x": {"root": "/0:Objects", "metrics": {"t": {"path": "1:T", "deadband": -1}}}}
+OLD_JOBS = {"x": {"root": "/0:Objects", "jobs": {"object": "1:Jobs", "store": "1:Store"}}}
 
 
 def _mapping(**fields):
@@ -105,6 +109,7 @@ DERIVED = {
         (_mapping(mode={"path": "acme:Mode", "map": {}}), "mappings.x.mode.map"),
         (_mapping(state=DERIVED), "mappings.x.state: rules[0].when: unknown variable(s) fualt"),
         (_mapping(timestamps="device"), "mappings.x.timestamps"),
+        ({"mappings": OLD_JOBS}, "mappings.x.jobs.profile"),
     ],
 )
 def test_errors_name_the_key(change, key):

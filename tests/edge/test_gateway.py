@@ -125,7 +125,8 @@ def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinat
         resources.files(PROFILE_PACKAGE).joinpath("firmware-sim.yaml").read_text()
     )
     mapping = copy.deepcopy(profile)
-    mapping["namespaces"] = {"vendor": "urn:glonet:firmware-sim"}
+    mapping["namespaces"] = {**profile["namespaces"], "vendor": "urn:glonet:firmware-sim"}
+    del mapping["namespaces"]["sim"]
     mapping = yaml.safe_load(yaml.safe_dump(mapping).replace("sim:", "vendor:"))
     del mapping["metrics_folder"]
     mapping["metrics"] = {

@@ -1,31 +1,57 @@
 """Job lists → job events: in order, nothing skipped, nothing repeated across restarts."""
 
-import json
+from datetime import UTC, datetime
+from types import SimpleNamespace as S
+
+from asyncua import ua
 
 from edge.jobs import JobTracker, parse_job_lists
+from protocols.enums import JobOrderState
 from tests.edge.fakes import Queue
+
+START = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+END = datetime(2026, 11, 22, 8, 1, tzinfo=UTC)
+
+
+def state(name: str, number: bool = True) -> list[S]:
+    """An ISA95StateDataType[] as a server lists it: the top-level state first."""
+    top = JobOrderState(name)
+    return [S(StateText=ua.LocalizedText(name), StateNumber=top.number if number else 0)]
+
+
+def order(job_id: str, name: str, quantity: str = "1", **order_fields) -> S:
+    """An ISA95JobOrderAndStateDataType."""
+    duration = S(ID="PlannedDuration", Value=ua.Variant(60.0))
+    job = S(
+        JobOrderID=job_id,
+        JobOrderParameters=[duration],
+        MaterialRequirements=[S(MaterialUse="Produced", Quantity=quantity)],
+        **order_fields,
+    )
+    return S(JobOrder=job, State=state(name))
+
+
+def response(job_id: str, name: str, produced: int | None = None, **data) -> S:
+    """An ISA95JobResponseDataType."""
+    parameters = [S(ID=k, Value=ua.Variant(v)) for k, v in data.items()]
+    actuals = [] if produced is None else [S(MaterialUse="Produced", Quantity=str(produced))]
+    return S(
+        JobOrderID=job_id,
+        StartTime=START,
+        EndTime=END if name == "Ended" else None,
+        JobState=state(name),
+        JobResponseData=parameters,
+        MaterialActuals=actuals,
+    )
 
 
 def _lists(*jobs: tuple[str, str, float]) -> dict:
-    orders = json.dumps(
-        [
-            {"job_order_id": j, "state": s, "planned_duration_s": 60, "progress": p}
-            for j, s, p in jobs
-        ]
-    )
-    responses = json.dumps(
-        [
-            {
-                "job_order_id": j,
-                "state": s,
-                "actual_start": "2026-11-22T08:00:00+00:00",
-                "actual_end": "2026-11-22T08:01:00+00:00" if s == "Ended" else None,
-                "produced_quantity": 1 if s == "Ended" else 0,
-            }
-            for j, s, _ in jobs
-            if s != "AllowedToStart"
-        ]
-    )
+    orders = [order(j, s) for j, s, _ in jobs]
+    responses = [
+        response(j, s, ProducedQuantity=1 if s == "Ended" else 0, Progress=p)
+        for j, s, p in jobs
+        if s != "AllowedToStart"
+    ]
     return parse_job_lists(orders, responses)
 
 
@@ -35,19 +61,25 @@ def _events(queue: Queue) -> list[tuple[str, str]]:
 
 def test_parse_merges_the_lists_and_skips_garbage():
     jobs = parse_job_lists(
-        json.dumps(
-            [
-                {"job_order_id": "jo-1", "state": "Running", "progress": 0.5},
-                {"job_order_id": "bad id!", "state": "Running"},
-                "nonsense",
-            ]
-        ),
-        json.dumps([{"job_order_id": "jo-0", "state": "Ended", "produced_quantity": 3}]),
+        [order("jo-1", "Running", quantity="4"), order("bad id!", "Running"), "nonsense"],
+        [response("jo-1", "Running", produced=1), response("jo-0", "Ended", ProducedQuantity=3)],
     )
     assert set(jobs) == {"jo-1", "jo-0"}
-    assert jobs["jo-0"].produced_quantity == 3 and jobs["jo-1"].progress == 0.5
-    assert parse_job_lists("not json", None) == {}
-    assert parse_job_lists(None, "{}") == {}
+    assert jobs["jo-0"].produced_quantity == 3 and jobs["jo-0"].state is JobOrderState.ENDED
+    # No Progress parameter: the produced material against the planned quantity.
+    assert jobs["jo-1"].progress == 0.25 and jobs["jo-1"].planned_duration_s == 60
+    assert jobs["jo-1"].actual_start == START
+    assert parse_job_lists("not a list", None) == {}
+    assert parse_job_lists(None, [ua.ExtensionObject()]) == {}
+
+
+def test_the_state_comes_from_its_number_or_else_its_text():
+    by_text = order("jo-1", "Interrupted")
+    by_text.State = state("Interrupted", number=False)
+    assert parse_job_lists([by_text], None)["jo-1"].state is JobOrderState.INTERRUPTED
+    unknown = order("jo-2", "Running")
+    unknown.State = [S(StateText=ua.LocalizedText("Vendor-Busy"), StateNumber=99)]
+    assert parse_job_lists([unknown], None)["jo-2"].state is JobOrderState.NOT_ALLOWED_TO_START
 
 
 def test_a_job_run_gives_accepted_started_progress_ended(tmp_path):
