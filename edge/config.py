@@ -270,6 +270,16 @@ class JobsMapping(Section):
     receiver: Path_
     results: Path_ | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _standard_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "profile" not in data and "receiver" not in data:
+            raise ValueError(
+                "give profile: opc-10031-4 and receiver: PATH (the object/order_list/store keys"
+                " of the old JSON job control are gone, see docs/gateway.md)"
+            )
+        return data
+
 
 class AlarmsMapping(Section):
     """OPC UA Alarms & Conditions of a machine (``alarms: {}`` is enough for a compliant server).

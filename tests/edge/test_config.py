@@ -109,7 +109,7 @@ DERIVED = {
         (_mapping(mode={"path": "acme:Mode", "map": {}}), "mappings.x.mode.map"),
         (_mapping(state=DERIVED), "mappings.x.state: rules[0].when: unknown variable(s) fualt"),
         (_mapping(timestamps="device"), "mappings.x.timestamps"),
-        ({"mappings": OLD_JOBS}, "mappings.x.jobs.profile"),
+        ({"mappings": OLD_JOBS}, "mappings.x.jobs: give profile: opc-10031-4 and receiver"),
     ],
 )
 def test_errors_name_the_key(change, key):
