@@ -151,22 +151,26 @@ cdef inline i64 tr(Inst *I, int a, int b) noexcept nogil:
     return I.transport[I.plant[a] * I.P + I.plant[b]]
 
 
-cdef inline i64 open_start(Inst *I, int k, i64 t, i64 d, int res) noexcept nogil:
-    """Earliest start >= t that machine k's calendar allows work d: an open instant if the work is
-    resumable, else the start of a room of d in one open period. NEVER if there is none."""
-    cdef int lo, hi, mid, last
-    cdef i64 s
-    if not I.cal_on[k] or d == 0 or t >= NEVER:
-        return t
-    lo = I.cal_ptr[k]
-    hi = I.cal_ptr[k + 1]
-    last = hi
+cdef inline int period_after(Inst *I, int k, i64 t) noexcept nogil:
+    """Index of machine k's first open period that ends after t (its last index + 1 if none)."""
+    cdef int lo = I.cal_ptr[k], hi = I.cal_ptr[k + 1], mid
     while lo < hi:
         mid = (lo + hi) >> 1
         if I.cal_e[mid] <= t:
             lo = mid + 1
         else:
             hi = mid
+    return lo
+
+
+cdef inline i64 open_start(Inst *I, int k, i64 t, i64 d, int res) noexcept nogil:
+    """Earliest start >= t that machine k's calendar allows work d: an open instant if the work is
+    resumable, else the start of a room of d in one open period. NEVER if there is none."""
+    cdef int lo, last = I.cal_ptr[k + 1]
+    cdef i64 s
+    if not I.cal_on[k] or d == 0 or t >= NEVER:
+        return t
+    lo = period_after(I, k, t)
     while lo < last:
         s = t if t > I.cal_s[lo] else I.cal_s[lo]
         if res or s + d <= I.cal_e[lo]:
@@ -178,18 +182,10 @@ cdef inline i64 open_start(Inst *I, int k, i64 t, i64 d, int res) noexcept nogil
 cdef inline i64 open_end(Inst *I, int k, i64 s, i64 d, int res) noexcept nogil:
     """End of work d started at s, a start ``open_start`` allows: resumable work pauses over
     machine k's closed time, so its span stretches. Past NEVER if the calendar runs out."""
-    cdef int lo, hi, mid, last
+    cdef int lo, last = I.cal_ptr[k + 1]
     if not res or not I.cal_on[k] or d == 0 or s >= NEVER:
         return s + d
-    lo = I.cal_ptr[k]
-    hi = I.cal_ptr[k + 1]
-    last = hi
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if I.cal_e[mid] <= s:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = period_after(I, k, s)
     while lo < last:
         if s + d <= I.cal_e[lo]:
             return s + d

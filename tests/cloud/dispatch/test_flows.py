@@ -329,6 +329,21 @@ def test_work_waiting_for_a_machine_still_down_is_planned_again(context: AppCont
     assert weld.status == "planned" and weld.planned_start > first, "pushed out, not dispatched"
 
 
+def run_to_the_end(plants: Plants, order_id: str) -> dict[str, tuple[datetime, datetime]]:
+    """Tick every 6 s (an hour of plant time at 600x) and run what is sent until the order ends;
+    per job order, when it was sent and the start the plan gave it."""
+    sent_at: dict[str, tuple[datetime, datetime]] = {}
+    for _ in range(300):
+        sent = plants.tick(seconds=6)
+        for _unit, body in sent:
+            for job in getattr(body, "job_orders", []):
+                sent_at[job.job_order_id] = (plants.now, job.planned_start)
+        plants.run(sent)
+        if all(op.status == "ended" for op in plants.operations(order_id)):
+            return sent_at
+    raise AssertionError("the order did not finish")
+
+
 def test_an_operation_waits_for_its_material_from_another_plant(context: AppContext) -> None:
     """Ten hours of transport between plants (60 s at this time scale): the plan starts a step
     no earlier than its material arrives, and the dispatcher sends it no earlier either, although
@@ -346,17 +361,8 @@ def test_an_operation_waits_for_its_material_from_another_plant(context: AppCont
     transport = timedelta(seconds=hours * 3600 / context.settings.orders.time_scale)
     plants = Plants(context)
     order_id = plants.order()
-    sent_at: dict[str, tuple[datetime, datetime]] = {}  # job order → (dispatched, planned start)
-    for _ in range(200):
-        sent = plants.tick(seconds=6)
-        for _unit, body in sent:
-            for job in getattr(body, "job_orders", []):
-                sent_at[job.job_order_id] = (plants.now, job.planned_start)
-        plants.run(sent)
-        if all(op.status == "ended" for op in plants.operations(order_id)):
-            break
+    sent_at = run_to_the_end(plants, order_id)
     operations = plants.operations(order_id)
-    assert all(op.status == "ended" for op in operations)
     steps = {op.step: op for op in operations}
     crossings = 0
     for op in operations:
@@ -388,17 +394,8 @@ def test_the_plan_and_the_dispatcher_respect_a_plants_shifts(context: AppContext
     clock = flows.plant_clock(context.settings.orders)
     plants = Plants(context)
     order_id = plants.order()
-    sent_at: dict[str, tuple[datetime, datetime]] = {}
-    for _ in range(300):
-        sent = plants.tick(seconds=6)  # a plant hour
-        for _unit, body in sent:
-            for job in getattr(body, "job_orders", []):
-                sent_at[job.job_order_id] = (plants.now, job.planned_start)
-        plants.run(sent)
-        if all(op.status == "ended" for op in plants.operations(order_id)):
-            break
+    sent_at = run_to_the_end(plants, order_id)
     operations = plants.operations(order_id)
-    assert all(op.status == "ended" for op in operations)
     on_shift = [op for op in operations if op.unit_id == "metal" and op.machine != "laser-1"]
     assert on_shift, "some of the order's work should be done by the metal plant"
     lead = timedelta(seconds=context.settings.orders.tick_interval_s)
