@@ -14,6 +14,8 @@ from protocols.enums import Quality
 from protocols.errors import ProtocolError, RejectReason
 from protocols.ids import new_message_id
 from protocols.messages import (
+    EARLIEST_TIME,
+    LATEST_TIME,
     MAX_STATUS_NAME,
     MESSAGE_TYPES,
     PROTOCOL_MAJOR,
@@ -118,14 +120,16 @@ def _sample_json(row: SampleRow, checked: set[str]) -> dict[str, Any]:
             checked.add(identifier)
     if isinstance(value, float) and not math.isfinite(value):
         raise ProtocolError(RejectReason.INVALID, f"{metric}: {value} is not a finite number")
-    if isinstance(value, str) and len(value) > MAX_TEXT_VALUE:
-        raise ProtocolError(RejectReason.INVALID, f"{metric}: text value over 200 characters")
+    if isinstance(value, str) and (len(value) > MAX_TEXT_VALUE or "\x00" in value):
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: text over 200 characters or NUL")
     if not isinstance(value, bool | int | float | str | None):
         raise ProtocolError(RejectReason.INVALID, f"{metric}: unsupported value {value!r}")
     if isinstance(value, int) and not SAMPLE_INTEGER_MIN <= value < SAMPLE_INTEGER_END:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: integer out of the 64-bit range")
     if not isinstance(source_time, datetime) or source_time.utcoffset() is None:
         raise ProtocolError(RejectReason.INVALID, f"{metric}: source_time must be aware")
+    if not EARLIEST_TIME <= source_time <= LATEST_TIME:
+        raise ProtocolError(RejectReason.INVALID, f"{metric}: source_time out of range")
     if not isinstance(quality, Quality):
         raise ProtocolError(RejectReason.INVALID, f"{metric}: quality must be a Quality")
     sample = {
@@ -246,7 +250,10 @@ def _decode(
         )
     newer_minor = _check_version(data.get("version"))
     try:
-        return message_type.model_validate(data, extra="ignore" if newer_minor else "forbid")
+        # From the bytes again, not from ``data``: pydantic's JSON parser refuses what
+        # ``json.loads`` lets through (lone surrogates such as "\ud800", which no database
+        # stores), and checks the values as the fast path does.
+        return message_type.model_validate_json(raw, extra="ignore" if newer_minor else "forbid")
     except ValidationError as exc:
         raise ProtocolError(RejectReason.INVALID, _summarise(exc)) from exc
 

@@ -36,14 +36,32 @@ PROTOCOL_MINOR = 2
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
-ShortText = Annotated[str, Field(max_length=200)]
-LongText = Annotated[str, Field(max_length=2000)]
+TEXT_PATTERN = r"^[^\x00]*$"
+"""Text may hold any character but NUL, which PostgreSQL cannot store. (Lone surrogates cannot
+reach a model: they are not UTF-8, and the codec's JSON parser refuses them escaped.)"""
+ShortText = Annotated[str, Field(max_length=200, pattern=TEXT_PATTERN)]
+LongText = Annotated[str, Field(max_length=2000, pattern=TEXT_PATTERN)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+"""Every float of the contract is finite: NaN and ±infinity are refused (as the JSON literals
+``NaN``/``Infinity``, and as numbers too large for a double, such as ``1e400``)."""
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+Timestamp = Annotated[AwareDatetime, Field(ge=EARLIEST_TIME, le=LATEST_TIME)]
+"""Every time of the contract: aware, and within 1970..9999 once converted to UTC, so that
+any receiver can convert and store it (``9999-12-31T23:59:59-14:00`` is in year 10000 in UTC,
+``0001-01-01T00:00:00+14:00`` in year 0: both are refused)."""
+COUNT_END = 2**31
+Count = Annotated[int, Field(ge=0, lt=COUNT_END)]
+"""A count (free slots, quantities): non-negative, within a database INTEGER."""
+TICKET_ID_PATTERN = r"^[0-9]{1,18}$"
+TicketId = Annotated[str, Field(pattern=TICKET_ID_PATTERN)]
+"""A maintenance ticket's id: ASCII digits only (``"²"`` is a digit to ``str.isdigit``, not to
+``int``), at most 18 of them (within 64 bits)."""
 SAMPLE_INTEGER_MIN, SAMPLE_INTEGER_END = -(2**63), 2**64
 """An integer reading lies in ``[MIN, END)``: OPC UA's widest integers are Int64 and UInt64 (a
 larger one is no reading, and no number the coordinator could store)."""
 SampleInteger = Annotated[int, Field(ge=SAMPLE_INTEGER_MIN, lt=SAMPLE_INTEGER_END)]
-ParameterValue = bool | int | FiniteFloat | ShortText
+ParameterValue = bool | SampleInteger | FiniteFloat | ShortText
 Parameters = Annotated[dict[ShortText, ParameterValue], Field(max_length=64)]
 
 
@@ -94,7 +112,7 @@ class MachineDescription(Model):
     serial_number: ShortText = ""
     capabilities: Annotated[list[Capability], Field(max_length=32)] = Field(default_factory=list)
     metrics: Annotated[list[MetricDescription], Field(max_length=256)] = Field(default_factory=list)
-    max_job_orders: Annotated[int, Field(ge=0)] = 0
+    max_job_orders: Count = 0
 
 
 class UnitDescription(Model):
@@ -120,9 +138,9 @@ class CapacityReport(Model):
     stored_job_orders: Annotated[list[Identifier], Field(max_length=1000)] = Field(
         default_factory=list
     )
-    free_slots: Annotated[int, Field(ge=0)]
-    queue_free_at: AwareDatetime
-    reported_at: AwareDatetime
+    free_slots: Count
+    queue_free_at: Timestamp
+    reported_at: Timestamp
     unmapped_values: Annotated[list[UnmappedValue], Field(max_length=32)] = Field(
         default_factory=list
     )
@@ -130,7 +148,7 @@ class CapacityReport(Model):
 
 STATUS_CODE_END, MAX_STATUS_NAME = 2**32, 64
 StatusCodeNumber = Annotated[int, Field(ge=0, lt=STATUS_CODE_END)]
-StatusCodeName = Annotated[str, Field(max_length=MAX_STATUS_NAME)]
+StatusCodeName = Annotated[str, Field(max_length=MAX_STATUS_NAME, pattern=TEXT_PATTERN)]
 
 
 class Sample(Model):
@@ -144,7 +162,7 @@ class Sample(Model):
     machine: Identifier
     metric: Identifier
     value: bool | SampleInteger | FiniteFloat | ShortText | None
-    source_time: AwareDatetime
+    source_time: Timestamp
     quality: Quality = Quality.GOOD
     status_code: StatusCodeNumber | None = None
     status: StatusCodeName | None = None
@@ -164,10 +182,10 @@ class JobEvent(Model):
     reason: LongText | None = None
     return_status: Annotated[int, Field(ge=0, lt=2**64)] | None = None
     progress: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    produced_quantity: Annotated[int, Field(ge=0)] | None = None
-    actual_start: AwareDatetime | None = None
-    actual_end: AwareDatetime | None = None
-    occurred_at: AwareDatetime
+    produced_quantity: Count | None = None
+    actual_start: Timestamp | None = None
+    actual_end: Timestamp | None = None
+    occurred_at: Timestamp
 
 
 class AlarmEvent(Model):
@@ -182,7 +200,7 @@ class AlarmEvent(Model):
     source: AlarmSource
     metric: Identifier | None = None
     value: FiniteFloat | None = None
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
 
 
 class JobOrder(Model):
@@ -196,7 +214,7 @@ class JobOrder(Model):
     planned_duration_s: Annotated[float, Field(gt=0, le=365 * 86400, allow_inf_nan=False)]
     parameters: Parameters = Field(default_factory=dict)
     start: bool = True
-    planned_start: AwareDatetime | None = None
+    planned_start: Timestamp | None = None
     order_id: ShortText | None = None
 
 
@@ -250,13 +268,13 @@ class AlertNotice(Model):
     severity: Annotated[int, Field(ge=1, le=1000)]
     title: ShortText
     text: LongText = ""
-    due_at: AwareDatetime | None = None
+    due_at: Timestamp | None = None
 
 
 class ReplyNotice(Model):
     """A technician's answer about a ticket: acknowledge it, start the work, or resolve it."""
 
-    ticket_id: ShortText
+    ticket_id: TicketId
     action: ReplyAction
     note: LongText = ""
 
@@ -274,7 +292,7 @@ class Envelope(Model):
     id: Annotated[str, Field(pattern=MESSAGE_ID_PATTERN)]
     unit: Identifier
     seq: Annotated[int, Field(ge=0, lt=2**63)]
-    sent_at: AwareDatetime
+    sent_at: Timestamp
     body: Any
 
     @classmethod

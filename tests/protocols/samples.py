@@ -170,6 +170,6 @@ def sample_messages() -> list[m.Envelope]:
         m.TechnicianReply.create(
             unit="t7",
             seq=1,
-            body=m.ReplyNotice(ticket_id="T-1", action=ReplyAction.ACKNOWLEDGE, note="on my way"),
+            body=m.ReplyNotice(ticket_id="1", action=ReplyAction.ACKNOWLEDGE, note="on my way"),
         ),
     ]
