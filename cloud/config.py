@@ -98,6 +98,19 @@ class IngestSettings(BaseModel):
         " coordinator to retry or discard (GET /api/ingest/dead-letters)",
     )
     max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_future_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="a telemetry message with a sample more than this ahead of the coordinator's"
+        " clock is rejected (reason future_time), so that no sample pins a metric's latest value"
+        " in the future; 0 turns the check off (simulated plants running at a time scale)",
+    )
+    stall_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="/healthz says 'stalled' while the oldest message received and not yet"
+        " acknowledged is older than this",
+    )
 
 
 class OrdersSettings(BaseModel):

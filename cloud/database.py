@@ -36,11 +36,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import (
     DataError,
+    DBAPIError,
+    DisconnectionError,
     IntegrityError,
+    InterfaceError,
     NotSupportedError,
+    OperationalError,
     ProgrammingError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql import sqltypes
 
@@ -130,9 +135,19 @@ _POSTGRES_CONTENTION = frozenset({"40P01", "40001"})
 """deadlock_detected, serialization_failure."""
 
 
+_AWAY = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+"""What the drivers raise when the database is away or busy: connection refused or lost, a
+server shutting down, a lock timeout, a deadlock victim, no free connection in the pool."""
+
+
 def _transient(exc: SQLAlchemyError) -> bool:
-    """Whether running the statement again may succeed (the database was away or busy)."""
-    if isinstance(exc, _PERMANENT):
+    """Whether running the statement again may succeed: only when the database was away or
+    busy. Anything else — a value the driver cannot convert (an ``OverflowError`` or a
+    ``UnicodeEncodeError`` wrapped in ``StatementError``), a constraint, a bug in the SQL —
+    fails the same way every time and must not be retried forever."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, _AWAY) or isinstance(exc, _PERMANENT):
         return False
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
     return code is None or code & 0xFF != _SQLITE_ERROR

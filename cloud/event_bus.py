@@ -84,6 +84,7 @@ class EventBus:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._link.close()
         await asyncio.to_thread(self._link.stop)
 
     def send(self, event: Event) -> None:

@@ -82,7 +82,6 @@ def build_context(settings: Settings) -> AppContext:
             sink=sink,
             metrics=metrics,
             hook=_ingest_hook_factory(settings)(),
-            keep_foreign=False,
         ),
     )
 
@@ -134,7 +133,7 @@ def start_ingest(context: AppContext) -> IngestWorker:
     applier = None
     if settings.ingest.isolation is IngestIsolation.PROCESS:
         applier = ProcessApplier(
-            settings=settings, metrics=context.metrics, hook_factory=hook_factory, keep_foreign=True
+            settings=settings, metrics=context.metrics, hook_factory=hook_factory
         )
     return IngestWorker(
         settings=settings,
@@ -143,9 +142,6 @@ def start_ingest(context: AppContext) -> IngestWorker:
         metrics=context.metrics,
         broadcaster=context.broadcaster,
         hook=hook_factory(),
-        on_foreign=maintenance_flows.reply_handler(
-            context.session_factory, settings.network, utcnow
-        ),
         applier=applier,
     )
 

@@ -307,6 +307,8 @@ def coordinator_settings(
             "plant_clock_origin": plant_clock_origin(datetime.now(UTC), spec.time_scale),
         },
     }
+    if spec.time_scale != 1:  # the simulated plants' clocks run ahead of the coordinator's
+        settings["ingest"] = {"max_future_skew_s": 0}
     for key, value in spec.coordinator.items():
         if isinstance(value, dict):
             settings.setdefault(key, {}).update(value)

@@ -31,13 +31,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.config import Settings
 from cloud.database import make_engine, make_session_factory, transaction, utcnow
-from cloud.exceptions import Conflict, DatabaseError
+from cloud.exceptions import CloudError, Conflict, DatabaseError
 from cloud.ingest import quarantine, service
 from cloud.ingest.mqtt import InboundMessage
 from cloud.operations.memory import settle_after_startup
@@ -46,16 +47,21 @@ from cloud.telemetry.sink import TelemetrySink, make_sink
 from protocols import topics
 
 _LOGGER = logging.getLogger(__name__)
+STOP_TIMEOUT = 10.0
+"""How long a child process may take to finish its share and stop before it is killed."""
 HookFactory = Callable[[], service.BatchHook]
 """Builds the batch hook; picklable (a module-level function or a ``functools.partial`` of one)
 when the batch is applied in a child process."""
 
 
+class ApplierCrashed(CloudError):
+    """The applier itself failed on a share (its child process died): nothing of the share
+    was acknowledged, and the worker decides whether to retry it or split it."""
+
+
 @dataclass(frozen=True, slots=True)
 class AppliedBatch:
     events: list[dict[str, Any]]
-    foreign: list[InboundMessage]
-    """Messages on topics the ingest does not consume, for the parent's own handler."""
 
 
 class BatchApplier(Protocol):
@@ -82,7 +88,7 @@ class Pipeline:
     sink: TelemetrySink
     metrics: Metrics
     hook: service.BatchHook | None = None
-    keep_foreign: bool = True
+    max_future_skew: timedelta | None = service.DEFAULT_MAX_FUTURE_SKEW
 
     @classmethod
     def for_settings(
@@ -93,8 +99,8 @@ class Pipeline:
         sink: TelemetrySink,
         metrics: Metrics,
         hook: service.BatchHook | None,
-        keep_foreign: bool,
     ) -> Pipeline:
+        skew = settings.ingest.max_future_skew_s
         return cls(
             network=settings.network,
             max_payload=settings.ingest.max_payload_bytes,
@@ -102,18 +108,22 @@ class Pipeline:
             sink=sink,
             metrics=metrics,
             hook=hook,
-            keep_foreign=keep_foreign,
+            max_future_skew=timedelta(seconds=skew) if skew else None,
         )
 
-    def run(self, batch: Sequence[InboundMessage]) -> tuple[list[dict[str, Any]], list[int]]:
-        """Live events and the positions of foreign messages. Rejects are counted, and messages
-        the decoder fails on are set aside, once the batch is committed: a batch retried after
-        the database was away neither counts them twice nor keeps them twice."""
+    def run(self, batch: Sequence[InboundMessage]) -> list[dict[str, Any]]:
+        """Live events. Every message ends applied, duplicate, rejected (counted by reason) or
+        set aside as a dead letter; only a :class:`DatabaseError` saying the database is away
+        escapes, and the caller retries the whole batch. Rejects are counted, and messages the
+        decoder fails on are set aside, once the batch is committed: a batch retried after the
+        database was away neither counts them twice nor keeps them twice."""
         decoded: list[tuple[int, service.Decoded]] = []
-        foreign, rejected, broken = [], [], []
+        rejected, broken = [], []
+        not_consumed = 0
+        now = utcnow()
         for index, inbound in enumerate(batch):
             try:
-                item = service.decode(inbound, network=self.network, max_payload=self.max_payload)
+                item = self._decode(inbound, now)
             except service.Rejected as exc:
                 rejected.append(exc.reason)
                 _LOGGER.debug("rejected a message on %s: %s", inbound.topic, exc)
@@ -123,14 +133,25 @@ class Pipeline:
                 continue
             if item is not None:
                 decoded.append((index, item))
-            elif self.keep_foreign:
-                foreign.append(index)
+            else:
+                not_consumed += 1
         events = self._apply_all(batch, decoded) if decoded else []
         if broken:
-            self._set_aside(broken)
+            self.set_aside(broken)
         for reason in rejected:
             self.metrics.rejects.inc(1, reason=reason)
-        return events, foreign
+        if not_consumed:
+            self.metrics.ignored.inc(not_consumed, reason=NOT_CONSUMED)
+        return events
+
+    def _decode(self, inbound: InboundMessage, now: datetime) -> service.Decoded | None:
+        return service.decode(
+            inbound,
+            network=self.network,
+            max_payload=self.max_payload,
+            max_future_skew=self.max_future_skew,
+            now=now,
+        )
 
     def apply(self, decoded: Sequence[service.Decoded]) -> list[dict[str, Any]]:
         """Apply decoded messages in one transaction; their live events. What they count
@@ -174,7 +195,7 @@ class Pipeline:
                 if _transient(exc):
                     raise
                 failed.append((batch[index], item, exc))
-        self._set_aside(failed)
+        self.set_aside(failed)
         return events
 
     def retry(self, letter_id: int) -> list[dict[str, Any]]:
@@ -183,11 +204,7 @@ class Pipeline:
         with transaction(self.session_factory) as session:
             topic, payload = quarantine.load(session=session, letter_id=letter_id)
         try:
-            item = service.decode(
-                InboundMessage(topic, payload, 0, 0, False),
-                network=self.network,
-                max_payload=self.max_payload,
-            )
+            item = self._decode(InboundMessage(topic, payload, 0, 0, False), utcnow())
         except service.Rejected as exc:
             raise Conflict(
                 f"the message is refused now ({exc.reason}: {exc}); discard the letter"
@@ -211,16 +228,51 @@ class Pipeline:
             quarantine.failed_again(session=session, letter_id=letter_id, exc=exc, now=utcnow())
         raise Conflict(f"applying it failed again: {quarantine.describe(exc)}") from exc
 
-    def _set_aside(
+    def set_aside(
         self, failed: Sequence[tuple[InboundMessage, service.Decoded | None, Exception]]
     ) -> None:
         """Keep each message with the error it failed on, all in one transaction; ``None`` for a
         message that failed in the decoder, whose id is not known."""
         if not failed:
             return
+        try:
+            new = self._record_letters(failed)
+        except DatabaseError as refused:
+            if refused.transient:
+                raise
+            # Something in them the database refuses even as a letter: keep each one that can
+            # be kept, count the others as rejected, so that none of them stops the ingest.
+            new = 0
+            for one in failed:
+                try:
+                    new += self._record_letters([one])
+                except DatabaseError as again:
+                    if again.transient:
+                        raise
+                    _LOGGER.error(
+                        "could not keep a message on %r as a dead letter (%s): %r",
+                        one[0].topic,
+                        again.message,
+                        one[0].payload[:1000],
+                    )
+                    self.metrics.rejects.inc(1, reason=UNRECORDABLE)
+        for inbound, _, error in failed:
+            _LOGGER.error(
+                "set aside a message on %s as a dead letter: %s",
+                inbound.topic,
+                quarantine.describe(error),
+                exc_info=error,
+            )
+        if new:
+            self.metrics.rejects.inc(new, reason=UNPROCESSABLE)
+
+    def _record_letters(
+        self, failed: Sequence[tuple[InboundMessage, service.Decoded | None, Exception]]
+    ) -> int:
+        """Keep the messages as dead letters in one transaction; how many are new letters."""
         now = utcnow()
         with transaction(self.session_factory) as session:
-            new = [
+            return sum(
                 quarantine.set_aside(
                     session=session,
                     topic=inbound.topic,
@@ -231,16 +283,7 @@ class Pipeline:
                     now=now,
                 )
                 for inbound, item, exc in failed
-            ]
-        for inbound, _, exc in failed:
-            _LOGGER.error(
-                "set aside a message on %s as a dead letter: %s",
-                inbound.topic,
-                quarantine.describe(exc),
-                exc_info=exc,
             )
-        if any(new):
-            self.metrics.rejects.inc(sum(new), reason=UNPROCESSABLE)
 
 
 def _unit_of(inbound: InboundMessage) -> str | None:
@@ -253,6 +296,11 @@ def _unit_of(inbound: InboundMessage) -> str | None:
 
 UNPROCESSABLE = "unprocessable"
 """The reject reason of a valid message set aside as a dead letter."""
+UNRECORDABLE = "unrecordable"
+"""The reject reason of a message that failed and could not even be kept as a dead letter."""
+NOT_CONSUMED = "not_consumed"
+"""Why a message on a topic of the network was ignored: the ingest does not consume that kind
+(the coordinator's own commands, alerts and state, which its subscription also receives)."""
 
 
 def _transient(exc: Exception) -> bool:
@@ -273,8 +321,7 @@ class ThreadApplier:
         return None
 
     async def apply(self, batch: Sequence[InboundMessage], lane: int = 0) -> AppliedBatch:
-        events, foreign = await asyncio.to_thread(self._pipeline.run, batch)
-        return AppliedBatch(events, [batch[index] for index in foreign])
+        return AppliedBatch(await asyncio.to_thread(self._pipeline.run, batch))
 
     async def stop(self) -> None:
         return None
@@ -283,7 +330,6 @@ class ThreadApplier:
 @dataclass
 class _ChildResult:
     events: list[dict[str, Any]] = field(default_factory=list)
-    foreign: list[int] = field(default_factory=list)
     metrics: MetricsDelta = field(default_factory=dict)
     error: str | None = None
     contended: bool = False
@@ -302,12 +348,10 @@ class ProcessApplier:
         settings: Settings,
         metrics: Metrics,
         hook_factory: HookFactory | None,
-        keep_foreign: bool,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._hook_factory = hook_factory
-        self._keep_foreign = keep_foreign
         self.lanes = settings.ingest.processes
         self._executors: list[ProcessPoolExecutor | None] = [None] * self.lanes
         self.child_pids: list[int | None] = [None] * self.lanes
@@ -322,7 +366,7 @@ class ProcessApplier:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_child_start,
-            initargs=(self._settings, self._hook_factory, self._keep_foreign),
+            initargs=(self._settings, self._hook_factory),
         )
         self.child_pids[lane] = await self._run(lane, _child_pid)
 
@@ -338,22 +382,32 @@ class ProcessApplier:
             # de-duplication guarding what the dead one had committed.
             _LOGGER.error("the ingest child process died; its share goes to a new one")
             await self._stop(lane)
-            raise DatabaseError("the ingest child process died") from exc
+            raise ApplierCrashed("the ingest child process died") from exc
         self._metrics.merge(result.metrics)
         if result.error is not None:
             raise DatabaseError(result.error, contended=result.contended)
-        return AppliedBatch(result.events, [batch[index] for index in result.foreign])
+        return AppliedBatch(result.events)
 
     async def stop(self) -> None:
         await asyncio.gather(*(self._stop(lane) for lane in range(self.lanes)))
 
     async def _stop(self, lane: int) -> None:
+        """Stop the lane's child in order; one that does not finish its work within
+        :data:`STOP_TIMEOUT` is killed: a child is never left behind."""
         executor, self._executors[lane] = self._executors[lane], None
         if executor is None:
             return
-        with contextlib.suppress(BrokenProcessPool, RuntimeError):  # a dead child: nothing to flush
-            await asyncio.get_running_loop().run_in_executor(executor, _child_stop)
-        await asyncio.to_thread(executor.shutdown, True)
+        processes = list(getattr(executor, "_processes", {}).values())
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                with contextlib.suppress(BrokenProcessPool, RuntimeError):  # a dead child
+                    await asyncio.get_running_loop().run_in_executor(executor, _child_stop)
+                await asyncio.to_thread(executor.shutdown, True)
+        except TimeoutError:
+            _LOGGER.error("the ingest child process did not stop in time; killing it")
+            for process in processes:
+                process.kill()
+            await asyncio.to_thread(executor.shutdown, True, cancel_futures=True)
 
     async def _run(self, lane: int, function: Callable[..., Any], *args: Any) -> Any:
         executor = self._executors[lane]
@@ -366,7 +420,7 @@ class ProcessApplier:
 _CHILD: Pipeline | None = None
 
 
-def _child_start(settings: Settings, hook_factory: HookFactory | None, keep_foreign: bool) -> None:
+def _child_start(settings: Settings, hook_factory: HookFactory | None) -> None:
     global _CHILD
     # Ctrl-C reaches the whole process group: the parent stops this child in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -379,7 +433,6 @@ def _child_start(settings: Settings, hook_factory: HookFactory | None, keep_fore
         sink=make_sink(settings.telemetry, metrics, network=settings.network),
         metrics=metrics,
         hook=hook_factory() if hook_factory is not None else None,
-        keep_foreign=keep_foreign,
     )
     settle_after_startup()
 
@@ -393,7 +446,7 @@ def _child_apply(raw: list[tuple[str, bytes]]) -> _ChildResult:
     batch = [InboundMessage(topic, payload, 0, 0, False) for topic, payload in raw]
     result = _ChildResult()
     try:
-        result.events, result.foreign = _CHILD.run(batch)
+        result.events = _CHILD.run(batch)
     except DatabaseError as exc:
         result.error, result.contended = exc.message, exc.contended
     result.metrics = _CHILD.metrics.drain()

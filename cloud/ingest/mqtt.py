@@ -11,10 +11,12 @@ crash before the commit makes the broker deliver them again (persistent session,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +39,8 @@ class InboundMessage:
     mid: int
     qos: int
     retain: bool
+    serial: int = 0
+    """Its place in the order this link received messages (unique, unlike ``mid``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,9 @@ class Outbound:
 class MqttLink:
     """Connects, (re)subscribes, publishes ``on_connect`` messages, and forwards messages.
 
+    ``on_connect`` runs on the event loop, in a worker thread (it may use the database), at each
+    connection; paho's thread only hands it over, so that nothing failing there can end paho's
+    network loop. When it raises, it is tried again until it succeeds or the connection drops.
     ``on_state(True)`` is called once the broker confirmed the subscriptions, ``on_state(False)``
     when the connection is lost. A ``persistent`` link (the ingest's) keeps its session and
     subscriptions at the broker while it is away, so nothing published meanwhile is lost; the
@@ -77,6 +84,11 @@ class MqttLink:
         self._arrived_lock = threading.Lock()
         self._waiter: asyncio.Future[None] | None = None
         self._subscribed = threading.Event()
+        self._serials = 0
+        self._unacked: OrderedDict[int, float] = OrderedDict()
+        """Serial -> monotonic arrival time of each QoS 1 message not yet acknowledged."""
+        self._announcing: asyncio.Task[None] | None = None
+        self.announce_failures = 0
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=settings.client_id,
@@ -151,9 +163,28 @@ class MqttLink:
         """Block until the broker confirmed the subscriptions of the current connection."""
         return self._subscribed.wait(timeout)
 
-    def ack(self, mid: int, qos: int) -> None:
-        if qos > 0:
-            self._client.ack(mid, qos)
+    def ack(self, inbound: InboundMessage) -> None:
+        with self._arrived_lock:
+            self._unacked.pop(inbound.serial, None)
+        if inbound.qos > 0:
+            self._client.ack(inbound.mid, inbound.qos)
+
+    def requeue(self, messages: Sequence[InboundMessage]) -> None:
+        """Give back messages taken but not acknowledged (a consumer that failed), first in
+        line, in their order."""
+        with self._arrived_lock:
+            self._arrived.extendleft(reversed(messages))
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(_wake, waiter)
+
+    def oldest_unacknowledged_age(self) -> float:
+        """Seconds since the oldest message not yet acknowledged arrived (0: none waits)."""
+        with self._arrived_lock:
+            if not self._unacked:
+                return 0.0
+            first = next(iter(self._unacked.values()))
+        return max(0.0, time.monotonic() - first)
 
     def publish(self, message: Outbound) -> bool:
         """Hand ``message`` to the broker connection; False while disconnected."""
@@ -174,8 +205,42 @@ class MqttLink:
             return
         _LOGGER.info("connected to the broker at %s:%s", self._settings.host, self._settings.port)
         client.subscribe([(topic, self._qos) for topic in self._subscriptions])
-        for message in self._on_connect_messages():
-            self._publish(message)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._announce_on_loop)
+
+    # event loop -------------------------------------------------------------------------------
+
+    def _announce_on_loop(self) -> None:
+        if self._announcing is not None and not self._announcing.done():
+            self._announcing.cancel()
+        self._announcing = asyncio.get_running_loop().create_task(
+            self._announce(), name="mqtt-on-connect"
+        )
+
+    async def _announce(self) -> None:
+        """Publish the ``on_connect`` messages, building them off the loop; retried with
+        backoff while that fails (the database away) and the connection holds."""
+        delay = RECONNECT_MIN_DELAY
+        while self._client.is_connected():
+            try:
+                outbound = await asyncio.to_thread(self._on_connect_messages)
+            except Exception as exc:
+                self.announce_failures += 1
+                _LOGGER.warning("on connecting: %s; trying again in %s s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX_DELAY)
+                continue
+            for message in outbound:
+                self._publish(message)
+            return
+
+    async def close(self) -> None:
+        """Stop what runs on the loop for this link."""
+        if self._announcing is not None:
+            self._announcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._announcing
+            self._announcing = None
 
     def _handle_subscribe(self, *_args: object) -> None:
         self._subscribed.set()
@@ -203,14 +268,18 @@ class MqttLink:
             topic = message.topic
         except UnicodeDecodeError:  # the ingest rejects it as a bad topic
             topic = "\ufffd"
-        inbound = InboundMessage(
-            topic=topic,
-            payload=bytes(message.payload),
-            mid=message.mid,
-            qos=message.qos,
-            retain=bool(message.retain),
-        )
         with self._arrived_lock:
+            self._serials += 1
+            inbound = InboundMessage(
+                topic=topic,
+                payload=bytes(message.payload),
+                mid=message.mid,
+                qos=message.qos,
+                retain=bool(message.retain),
+                serial=self._serials,
+            )
+            if inbound.qos > 0:
+                self._unacked[inbound.serial] = time.monotonic()
             self._arrived.append(inbound)
             waiter, self._waiter = self._waiter, None
         if waiter is not None:  # a system call: only when the ingest waits for messages

@@ -34,7 +34,15 @@ def describe(exc: BaseException) -> str:
     if cause is not None:
         first_line = next(iter(str(cause).splitlines()), "")
         text += f" (caused by {type(cause).__name__}: {first_line})"
-    return text[:ERROR_LENGTH]
+    return storable(text)[:ERROR_LENGTH]
+
+
+def storable(text: str) -> str:
+    """``text`` as every database stores it: an error may quote the value it failed on, and
+    neither a NUL nor a lone surrogate can be stored as text."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def set_aside(
@@ -52,8 +60,8 @@ def set_aside(
     error, trace = describe(exc), _traceback(exc)
     insert = insert_for(session)(DeadLetter).values(
         message_id=message_id,
-        unit_id=unit_id,
-        topic=topic,
+        unit_id=storable(unit_id)[:64] if unit_id is not None else None,
+        topic=storable(topic),
         payload=payload,
         error=error,
         traceback=trace,
@@ -88,7 +96,7 @@ def _attempt(error: str, trace: str, now: datetime) -> dict[str, Any]:
 
 
 def _traceback(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(exc))[-TRACEBACK_LENGTH:]
+    return storable("".join(traceback.format_exception(exc)))[-TRACEBACK_LENGTH:]
 
 
 def list_letters(*, session: Session, actor: Actor, limit: int) -> list[DeadLetter]:

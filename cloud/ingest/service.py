@@ -39,8 +39,15 @@ INGESTED_KINDS = frozenset(
         TopicKind.TELEMETRY,
         TopicKind.JOB,
         TopicKind.ALARM,
+        TopicKind.TECHNICIAN_REPLIES,
     }
 )
+"""Every inbound kind goes through the same pipeline: validation, de-duplication, one
+transaction, retry while the database is away, dead letters. What a kind does beyond the live
+state is another domain's batch hook (a technician's reply: maintenance)."""
+FROM_TECHNICIANS = frozenset({TopicKind.TECHNICIAN_REPLIES})
+"""Kinds sent by technicians' devices: their sender is the topic's technician, not a unit."""
+DEFAULT_MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 
 class Rejected(Exception):
@@ -78,8 +85,21 @@ class _Deferred:
     """Messages with the live event each one causes if it is newer than the stored state."""
 
 
-def decode(inbound: InboundMessage, *, network: str, max_payload: int) -> Decoded | None:
-    """The validated message, None for topics the ingest does not consume, or Rejected."""
+def decode(
+    inbound: InboundMessage,
+    *,
+    network: str,
+    max_payload: int,
+    max_future_skew: timedelta | None = DEFAULT_MAX_FUTURE_SKEW,
+    now: datetime | None = None,
+) -> Decoded | None:
+    """The validated message, None for topics the ingest does not consume, or Rejected.
+
+    Beyond the contract: the sender must be the topic's unit (or technician), a message on a
+    machine's topic must be about that machine alone (every sample of a telemetry batch), and
+    no sample may be more than ``max_future_skew`` ahead of the receiver's clock ``now`` (None:
+    no limit), since one far-future sample would pin its metric's latest value.
+    """
     try:
         topic = topics.parse(inbound.topic)
     except ProtocolError as exc:
@@ -92,20 +112,26 @@ def decode(inbound: InboundMessage, *, network: str, max_payload: int) -> Decode
         message = codec.decode_for_topic(topic.kind, inbound.payload, max_size=max_payload)
     except ProtocolError as exc:
         raise Rejected(exc.reason.value, exc.detail) from exc
-    if message.unit != topic.unit:
-        raise Rejected("unit_mismatch", f"unit {message.unit!r} sent on {inbound.topic!r}")
-    if topic.machine is not None and topic.machine not in _machines_of(message):
-        raise Rejected("machine_mismatch", f"body does not match machine {topic.machine!r}")
+    sender = topic.technician if topic.kind in FROM_TECHNICIANS else topic.unit
+    if message.unit != sender:
+        raise Rejected("unit_mismatch", f"sender {message.unit!r} on {inbound.topic!r}")
+    if topic.machine is not None:
+        _check_machine(message, topic.machine)
+    if max_future_skew is not None and isinstance(message, messages.Telemetry):
+        latest = max(sample.source_time for sample in message.body.samples)
+        if latest > (now or utcnow()) + max_future_skew:
+            raise Rejected("future_time", f"a sample at {latest.isoformat()} is in the future")
     return Decoded(topic, message)
 
 
-def _machines_of(message: messages.Envelope) -> set[str]:
+def _check_machine(message: messages.Envelope, machine: str) -> None:
     body = message.body
     if isinstance(message, messages.Telemetry):
-        return {sample.machine for sample in body.samples}
-    if isinstance(message, messages.Alarm):
-        return {body.asset}
-    return {body.machine}
+        if all(sample.machine == machine for sample in body.samples):
+            return
+    elif (body.asset if isinstance(message, messages.Alarm) else body.machine) == machine:
+        return
+    raise Rejected("machine_mismatch", f"body is not all about machine {machine!r}")
 
 
 def apply_batch(
@@ -121,7 +147,8 @@ def apply_batch(
     result = BatchResult()
     started = time.perf_counter()
     with transaction(session_factory) as session:
-        known = _known_units(session, network, {d.message.unit for d in batch})
+        units = {d.message.unit for d in batch if d.topic.kind not in FROM_TECHNICIANS}
+        known = _known_units(session, network, units) if units else set()
         fresh = _claim(session, [d for d in batch if _known(d, known, metrics)], metrics)
         deferred = _Deferred()
         for decoded in fresh:
@@ -159,7 +186,8 @@ def _known_units(session: Session, network: str, unit_ids: set[str]) -> set[str]
 
 
 def _known(decoded: Decoded, known: set[str], metrics: Metrics) -> bool:
-    if decoded.message.unit in known:
+    """A unit's message from a registered unit (a technician's is checked by its hook)."""
+    if decoded.message.unit in known or decoded.topic.kind in FROM_TECHNICIANS:
         return True
     metrics.rejects.inc(1, reason="unknown_unit")
     return False
@@ -238,6 +266,9 @@ def _apply(
     elif isinstance(message, messages.Alarm):
         network_service.apply_alarm(session=session, unit_id=unit_id, alarm=message.body)
         event.update(message.body.model_dump(mode="json", exclude_none=True))
+    else:  # no live state of its own: the batch hook applies it and reports its events
+        result.applied += 1
+        return
     if not applied:
         metrics.ignored.inc(1, reason="stale")
         return

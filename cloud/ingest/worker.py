@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +17,13 @@ from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import DatabaseError
 from cloud.ingest import quarantine, service
-from cloud.ingest.applier import AppliedBatch, BatchApplier, Pipeline, ThreadApplier
+from cloud.ingest.applier import (
+    AppliedBatch,
+    ApplierCrashed,
+    BatchApplier,
+    Pipeline,
+    ThreadApplier,
+)
 from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
 from cloud.registry import service as registry_service
@@ -29,17 +35,21 @@ from protocols.enums import UnitStatus
 _LOGGER = logging.getLogger(__name__)
 COORDINATOR = topics.COORDINATOR
 RETRY_DELAY = 1.0
-"""Before applying a share again after the database was away."""
+"""Before applying a share again after the database was away; doubled at each failure in a
+row, up to :data:`MAX_RETRY_DELAY`."""
+MAX_RETRY_DELAY = 30.0
 CONTENTION_DELAY = 0.01
 """Before applying it again after it lost to another transaction (a lane's deadlock victim)."""
 PRUNE_INTERVAL = 600.0
-ForeignHandler = Callable[[str, bytes], list[dict[str, object]]]
-"""Handles (in a worker thread, in its own transaction) a message on a topic the ingest itself
-does not consume, e.g. a technician's reply; returns live events."""
+RESTART_DELAY = 1.0
+"""Before a supervised task that failed is started again."""
 
 
-def retry_delay(exc: DatabaseError) -> float:
-    return CONTENTION_DELAY if exc.contended else RETRY_DELAY
+def retry_delay(exc: DatabaseError, failures: int = 1) -> float:
+    """How long to wait after the ``failures``-th failure in a row of the same share."""
+    if exc.contended:
+        return CONTENTION_DELAY
+    return min(RETRY_DELAY * 2 ** (failures - 1), MAX_RETRY_DELAY)
 
 
 class UnitLanes:
@@ -90,23 +100,16 @@ class IngestWorker:
         metrics: Metrics,
         broadcaster: EventBroadcaster,
         hook: service.BatchHook | None = None,
-        on_foreign: ForeignHandler | None = None,
         applier: BatchApplier | None = None,
     ) -> None:
         """``applier`` decodes and applies the batches; by default threads of this process do,
         with ``sink`` and ``hook``."""
         self._settings = settings
-        self._on_foreign = on_foreign
-        self._applier = applier or ThreadApplier(
-            Pipeline.for_settings(
-                settings,
-                session_factory=session_factory,
-                sink=sink,
-                metrics=metrics,
-                hook=hook,
-                keep_foreign=on_foreign is not None,
-            )
+        self._pipeline = Pipeline.for_settings(
+            settings, session_factory=session_factory, sink=sink, metrics=metrics, hook=hook
         )
+        """Also where a message the applier cannot handle at all is set aside."""
+        self._applier = applier or ThreadApplier(self._pipeline)
         self._network = settings.network
         self._session_factory = session_factory
         self._metrics = metrics
@@ -122,6 +125,14 @@ class IngestWorker:
             on_connect=self._on_connect,
             on_state=lambda up: metrics.mqtt_connected.set(1 if up else 0),
         )
+        self._taken: dict[int, InboundMessage] = {}
+        """Messages taken from the link and not yet acknowledged, by serial: given back to the
+        link when the consumer fails, so that a restarted one applies them."""
+        metrics.ingest_oldest_unacked.set_reader(self._link.oldest_unacknowledged_age)
+
+    def stalled(self) -> bool:
+        """Whether a message has waited for its acknowledgement longer than the stall limit."""
+        return self._link.oldest_unacknowledged_age() > self._settings.ingest.stall_after_s
 
     def _subscriptions(self) -> list[str]:
         """The network's topics; in shared mode also the coordinator state, directly: every
@@ -169,8 +180,8 @@ class IngestWorker:
         loop = asyncio.get_running_loop()
         self._link.start(loop)
         self._tasks = [
-            asyncio.create_task(self._consume(), name="ingest-consume"),
-            asyncio.create_task(self._prune_periodically(), name="ingest-prune"),
+            asyncio.create_task(self._supervise("ingest-consume", self._consume)),
+            asyncio.create_task(self._supervise("ingest-prune", self._prune_periodically)),
         ]
         _LOGGER.info("ingest subscribed to %s", ", ".join(self._subscriptions()))
 
@@ -178,17 +189,30 @@ class IngestWorker:
         return await asyncio.to_thread(self._link.wait_subscribed, timeout)
 
     async def stop(self) -> None:
-        """Stop consuming, announce the coordinator offline, disconnect."""
-        await self._cancel_tasks()
-        farewell = await asyncio.to_thread(self._availability, UnitStatus.OFFLINE, "shutdown")
-        await asyncio.to_thread(self._link.stop, farewell)
-        await self._applier.stop()
+        """Stop consuming, announce the coordinator offline, disconnect. Whatever fails on the
+        way, the applier (its child processes) is stopped too."""
+        try:
+            await self._cancel_tasks()
+            await self._link.close()
+            try:
+                farewell = await asyncio.to_thread(
+                    self._availability, UnitStatus.OFFLINE, "shutdown"
+                )
+            except DatabaseError as exc:  # then the broker publishes the will instead
+                _LOGGER.warning("no farewell (%s)", exc.message)
+                farewell = None
+            await asyncio.to_thread(self._link.stop, farewell)
+        finally:
+            await self._applier.stop()
 
     async def abort(self) -> None:
         """Stop as a crash would: nothing acknowledged that was not committed, no farewell."""
-        await self._cancel_tasks()
-        self._link.abort()
-        await self._applier.stop()
+        try:
+            await self._cancel_tasks()
+            await self._link.close()
+            self._link.abort()
+        finally:
+            await self._applier.stop()
 
     async def _cancel_tasks(self) -> None:
         if self._saying_online is not None:
@@ -197,9 +221,25 @@ class IngestWorker:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # supervised tasks do not end so; stopping goes on anyway
+                _LOGGER.exception("an ingest task failed while stopping")
         self._tasks = []
+
+    async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run ``run`` until cancelled; when it fails, log and count it, and start it again."""
+        while True:
+            try:
+                await run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("the ingest task %s failed; restarting it", name)
+                self._metrics.task_restarts.inc(1, task=name)
+                await asyncio.sleep(RESTART_DELAY)
 
     async def _consume(self) -> None:
         """Apply batches in order, up to the applier's ``in_flight`` at a time; acknowledge and
@@ -220,6 +260,8 @@ class IngestWorker:
             while True:
                 await slots.acquire()
                 batch = await self._next_batch()
+                for inbound in batch:
+                    self._taken[inbound.serial] = inbound
                 self._watch_coordinator_state(batch)
                 shares = [
                     asyncio.create_task(self._apply(share, lane))
@@ -233,8 +275,12 @@ class IngestWorker:
             for pending in (finishing, *tasks):
                 pending.cancel()
             for pending in (finishing, *tasks):
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await pending
+            # What was taken and not acknowledged goes back: a restarted consumer applies it
+            # (what was committed meanwhile is then a duplicate).
+            self._link.requeue(sorted(self._taken.values(), key=lambda m: m.serial))
+            self._taken.clear()
 
     async def _finish_in_order(
         self,
@@ -247,12 +293,14 @@ class IngestWorker:
             for share in shares:
                 result = await share
                 events.extend(result.events)
-                for inbound in result.foreign:
-                    events.extend(await self._handle_foreign(inbound))
             for inbound in batch:
-                self._link.ack(inbound.mid, inbound.qos)
+                self._link.ack(inbound)
+                self._taken.pop(inbound.serial, None)
             for event in events:
-                self._broadcaster.publish(event)
+                try:
+                    self._broadcaster.publish(event)
+                except Exception:  # a listener's bug is not the ingest's
+                    _LOGGER.exception("publishing a live event failed")
             slots.release()
 
     def _watch_coordinator_state(self, batch: Sequence[InboundMessage]) -> None:
@@ -306,25 +354,58 @@ class IngestWorker:
         return batch
 
     async def _apply(self, share: Sequence[InboundMessage], lane: int) -> AppliedBatch:
-        """Apply a lane's share of a batch, retrying while the database is away (the messages,
-        unacknowledged, stay ours)."""
+        """Apply a lane's share of a batch. Only while the database is away is the share
+        applied again, with backoff (its messages, unacknowledged, stay ours). When the applier
+        fails otherwise (its child process died twice on the share, a bug), the share is split
+        in halves, down to the one message that fails, which is set aside as a dead letter:
+        never does the share stop the ingest."""
+        failures = crashes = 0
         while True:
             try:
                 return await self._applier.apply(share, lane)
             except DatabaseError as exc:
-                delay = retry_delay(exc)
+                if not exc.transient:
+                    return await self._split(share, lane, exc)
+                failures += 1
+                delay = retry_delay(exc, failures)
+                self._metrics.ingest_retries.inc(1)
                 _LOGGER.warning(
                     "applying an ingest batch failed (%s); retrying in %.2f s", exc.message, delay
                 )
                 await asyncio.sleep(delay)
+            except ApplierCrashed as exc:
+                crashes += 1
+                if crashes == 1:  # killed from outside, most likely: once more as it was
+                    continue
+                return await self._split(share, lane, exc)
+            except Exception as exc:
+                return await self._split(share, lane, exc)
 
-    async def _handle_foreign(self, inbound: InboundMessage) -> list[dict[str, object]]:
-        assert self._on_foreign is not None
-        try:
-            return await asyncio.to_thread(self._on_foreign, inbound.topic, inbound.payload)
-        except DatabaseError as exc:
-            _LOGGER.warning("handling a message on %s failed: %s", inbound.topic, exc.message)
-            return []
+    async def _split(
+        self, share: Sequence[InboundMessage], lane: int, exc: Exception
+    ) -> AppliedBatch:
+        _LOGGER.error(
+            "the ingest applier failed on a share of %d message(s): %s",
+            len(share),
+            quarantine.describe(exc),
+            exc_info=exc,
+        )
+        if len(share) == 1:
+            await self._set_aside(share[0], exc)
+            return AppliedBatch([])
+        middle = len(share) // 2
+        first = await self._apply(share[:middle], lane)
+        second = await self._apply(share[middle:], lane)
+        return AppliedBatch(first.events + second.events)
+
+    async def _set_aside(self, inbound: InboundMessage, exc: Exception) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self._pipeline.set_aside, [(inbound, None, exc)])
+                return
+            except DatabaseError as away:  # only a transient one escapes
+                _LOGGER.warning("cannot set a message aside yet (%s)", away.message)
+                await asyncio.sleep(RETRY_DELAY)
 
     async def _prune_periodically(self) -> None:
         while True:

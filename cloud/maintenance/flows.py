@@ -16,11 +16,10 @@ from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
-from cloud.database import transaction
 from cloud.exceptions import CloudError, Conflict, InvalidInput, PermissionDenied
 from cloud.ingest.service import Decoded
 from cloud.maintenance import assignment, routing, service
@@ -50,7 +49,7 @@ from cloud.network.models import UnitStatus
 from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Technician, Unit
 from cloud.telemetry.models import MetricRollup
-from protocols import ProtocolError, codec, messages, topics
+from protocols import messages
 from protocols.enums import AlarmState, AlertAction, ReplyAction
 
 _LOGGER = logging.getLogger(__name__)
@@ -284,7 +283,8 @@ def ingest_hook(
     network: str, clock: Clock, policy: MaintenancePolicy = DEFAULT_POLICY
 ) -> Callable[[Session, Sequence[Decoded]], list[Event]]:
     """What the ingest calls with every batch's fresh messages, in the batch's transaction:
-    alarms become alerts, unit states fire and resolve the unit-offline alert."""
+    alarms become alerts, unit states fire and resolve the unit-offline alert, technicians'
+    replies acknowledge, start or resolve their tickets."""
 
     def on_batch(session: Session, batch: Sequence[Decoded]) -> list[Event]:
         events: list[Event] = []
@@ -307,6 +307,10 @@ def ingest_hook(
             elif isinstance(message, messages.UnitState):
                 events.extend(
                     handle_unit_state(session, network=network, unit_id=message.unit, now=now)
+                )
+            elif isinstance(message, messages.TechnicianReply):
+                events.extend(
+                    handle_reply(session, technician=message.unit, reply=message, now=now)
                 )
         return events
 
@@ -626,33 +630,26 @@ def _apply_action(
 
 
 def handle_reply(
-    session: Session, *, network: str, topic: str, payload: bytes, now: datetime
+    session: Session, *, technician: str, reply: messages.TechnicianReply, now: datetime
 ) -> list[Event]:
-    """A technician's MQTT reply; replies about tickets not assigned to them are ignored."""
-    try:
-        parsed = topics.parse(topic)
-        if parsed.kind is not topics.TopicKind.TECHNICIAN_REPLIES or parsed.network != network:
-            return []
-        message = codec.decode_for_topic(parsed.kind, payload)
-    except ProtocolError as exc:
-        _LOGGER.warning("refused a technician reply on %s: %s", topic, exc)
-        return []
-    assert isinstance(message, messages.TechnicianReply)
-    technician = parsed.technician
-    ticket_id = message.body.ticket_id
-    known = ticket_id.isdigit() and len(ticket_id) < 10  # within the id column's range
-    ticket = session.get(MaintenanceTicket, int(ticket_id)) if known else None
-    if message.unit != technician or ticket is None or ticket.assignee_id != technician:
-        _LOGGER.warning("technician %s replied about ticket %s not theirs", technician, ticket_id)
+    """A technician's MQTT reply, decoded and de-duplicated by the ingest (``technician`` is
+    the topic's, which the ingest checked against the sender); replies about tickets not
+    assigned to them are ignored."""
+    ticket_id = parse_ticket_id(reply.body.ticket_id)
+    ticket = session.get(MaintenanceTicket, ticket_id) if ticket_id is not None else None
+    if ticket is None or ticket.assignee_id != technician:
+        _LOGGER.warning(
+            "technician %s replied about ticket %r not theirs", technician, reply.body.ticket_id
+        )
         return []
     try:
         return _apply_action(
             session,
             ticket,
-            message.body.action,
+            reply.body.action,
             now,
             f"technician {technician} (device)",
-            message.body.note,
+            reply.body.note,
             (),
             True,
         )
@@ -661,18 +658,17 @@ def handle_reply(
         return []
 
 
-def reply_handler(
-    session_factory: sessionmaker[Session], network: str, clock: Clock
-) -> Callable[[str, bytes], list[Event]]:
-    """What the ingest calls with messages on topics it does not consume itself."""
+TICKET_ID_MAX = 2**31 - 1
+"""Ticket ids are INTEGER keys."""
 
-    def on_foreign(topic: str, payload: bytes) -> list[Event]:
-        if not topic.endswith(f"/{topics.TopicKind.TECHNICIAN_REPLIES.value}"):
-            return []
-        with transaction(session_factory) as session:
-            return handle_reply(session, network=network, topic=topic, payload=payload, now=clock())
 
-    return on_foreign
+def parse_ticket_id(text: str) -> int | None:
+    """The ticket id ``text`` names: ASCII digits within the id column's range, else None
+    (``"²".isdigit()`` is true, yet ``int("²")`` fails)."""
+    if not (0 < len(text) <= 10 and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= TICKET_ID_MAX else None
 
 
 # Preventive plan progress ------------------------------------------------------------------------

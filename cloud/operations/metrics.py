@@ -74,6 +74,10 @@ class Gauge(Counter):
         super().__init__(name, help_text)
         self._read = read
 
+    def set_reader(self, read: Callable[[], float] | None) -> None:
+        """Read the value from ``read`` whenever the gauge is rendered."""
+        self._read = read
+
     def set(self, value: float, **labels: str) -> None:
         with self._lock:
             self._values[_labels(labels)] = value
@@ -174,6 +178,16 @@ class Metrics:
             "glonet_mqtt_connected", "1 while the ingest is connected and subscribed"
         )
         self.rule_budget_exceeded = RULE_BUDGET_EXCEEDED
+        self.ingest_oldest_unacked = Gauge(
+            "glonet_ingest_oldest_unacked_seconds",
+            "age of the oldest message the ingest received and has not acknowledged (0: none)",
+        )
+        self.ingest_retries = Counter(
+            "glonet_ingest_retries_total", "batch shares applied again after the database was away"
+        )
+        self.task_restarts = Counter(
+            "glonet_task_restarts_total", "background tasks that failed and were restarted, by task"
+        )
 
     def drain(self) -> MetricsDelta:
         """Counters and histograms taken from this registry (gauges describe the process that

@@ -26,12 +26,14 @@ def healthz(request: Request) -> JSONResponse:
     if context.ingest is not None:
         connected = context.metrics.mqtt_connected.value() == 1
         checks["mqtt"] = "ok" if connected else "disconnected"
+        checks["ingest"] = "stalled" if context.ingest.stalled() else "ok"
     if context.event_bus is not None:  # without it, pages stop updating live
         connected = context.metrics.event_bus_connected.value() == 1
         checks["event_bus"] = "ok" if connected else "disconnected"
     healthy = all(value == "ok" for value in checks.values())
+    status = "ok" if healthy else "stalled" if checks.get("ingest") == "stalled" else "degraded"
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks},
+        {"status": status, "checks": checks},
         status_code=200 if healthy else 503,
     )
 

@@ -165,7 +165,6 @@ def make_pipeline(context: AppContext, hook: BatchHook | None = None) -> Pipelin
         sink=context.sink,
         metrics=context.metrics,
         hook=hook,
-        keep_foreign=False,
     )
 
 

@@ -100,7 +100,7 @@ def test_a_message_that_fails_alone_is_set_aside_and_the_rest_applied(
     ]
     pipeline = make_pipeline(context, poison_hook)
 
-    events, _ = pipeline.run(batch)
+    events = pipeline.run(batch)
 
     assert len(stored_samples(context.session_factory)) == 4
     assert {event["machine"] for event in events} == {"m1", "m2"}
@@ -118,7 +118,7 @@ def test_a_message_that_fails_alone_is_set_aside_and_the_rest_applied(
 
     # Redelivered (it was acknowledged, but a gateway may resend): the rest are duplicates,
     # the poison fails again and counts one more attempt on the same letter.
-    events, _ = pipeline.run(batch)
+    events = pipeline.run(batch)
     assert events == []
     assert len(stored_samples(context.session_factory)) == 4
     (again,) = _letters(context)
@@ -199,7 +199,7 @@ def test_a_message_the_decoder_fails_on_is_set_aside_after_the_batch(
 
     monkeypatch.setattr(codec, "decode_for_topic", buggy)
     pipeline = make_pipeline(context)
-    events, _ = pipeline.run(batch)
+    events = pipeline.run(batch)
 
     assert {event["machine"] for event in events} == {"m1", "m2"}
     (letter,) = _letters(context)
@@ -320,7 +320,6 @@ async def test_the_ingest_goes_on_past_a_message_it_cannot_apply(
             settings=settings,
             metrics=context.metrics,
             hook_factory=poison_hook_factory,
-            keep_foreign=False,
         )
     else:
         applier = ThreadApplier(make_pipeline(context, poison_hook))

@@ -386,9 +386,7 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
         processes=2,
         enabled=False,
     )
-    applier = ProcessApplier(
-        settings=context.settings, metrics=context.metrics, hook_factory=None, keep_foreign=False
-    )
+    applier = ProcessApplier(settings=context.settings, metrics=context.metrics, hook_factory=None)
     worker = _worker(context, applier)
     async with _running(context, worker):
         plant_a, plant_b = gateways("plant-a"), gateways("plant-b")
@@ -454,10 +452,10 @@ def _recorded_acks(worker: IngestWorker, monkeypatch: pytest.MonkeyPatch) -> lis
     acknowledged: list[int] = []
     link_ack = worker._link.ack
 
-    def ack(mid: int, qos: int) -> None:
-        if qos > 0:
-            acknowledged.append(mid)
-        link_ack(mid, qos)
+    def ack(inbound: InboundMessage) -> None:
+        if inbound.qos > 0:
+            acknowledged.append(inbound.mid)
+        link_ack(inbound)
 
     monkeypatch.setattr(worker._link, "ack", ack)
     return acknowledged

@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from cloud.auth.models import Actor, Role
+from cloud.ingest import service as ingest_service
+from cloud.ingest.mqtt import InboundMessage
 from cloud.maintenance import flows, service
 from cloud.maintenance.models import (
     MaintenanceTicket,
@@ -246,17 +248,33 @@ def _reply(action: ReplyAction, ticket_id: str = "1", technician: str = "tina") 
 
 
 def test_a_technician_acknowledges_and_resolves_over_mqtt(harness):
+    """Replies reach maintenance through the ingest's batch hook, decoded and de-duplicated."""
     harness.ingest(alarm("laser-1"))
-    handle = flows.reply_handler(harness.session_factory, "demo", harness.clock)
-    replies = topics.technician_replies("demo", "tina")
-    assert handle(replies, _reply(ReplyAction.ACKNOWLEDGE))[0]["action"] == "acknowledged"
+    hook = flows.ingest_hook("demo", harness.clock)
+
+    def handle(technician: str, payload: bytes) -> list:
+        inbound = InboundMessage(
+            topics.technician_replies("demo", technician), payload, 1, 1, False
+        )
+        decoded = ingest_service.decode(inbound, network="demo", max_payload=10_000)
+        with harness.session() as session:
+            events = hook(session, [decoded])
+            session.commit()
+        return events
+
+    assert handle("tina", _reply(ReplyAction.ACKNOWLEDGE))[0]["action"] == "acknowledged"
     assert ticket(harness).status == "acknowledged"
-    handle(topics.technician_replies("demo", "marco"), _reply(ReplyAction.RESOLVE, "1", "marco"))
+    handle("marco", _reply(ReplyAction.RESOLVE, "1", "marco"))
     assert ticket(harness).status == "acknowledged"  # not Marco's ticket
-    assert handle(replies, b"{not json") == []
-    handle(replies, _reply(ReplyAction.RESOLVE))
+    handle("tina", _reply(ReplyAction.RESOLVE))
     assert ticket(harness).status == "resolved"
     assert ("resolved", "technician tina (device)", "") in timeline(harness)
+
+
+def test_ticket_ids_are_ascii_digits_within_the_column() -> None:
+    assert flows.parse_ticket_id("42") == 42
+    for bad in ("²", "٣", "", "-1", "1 ", "2147483648", "9" * 30):
+        assert flows.parse_ticket_id(bad) is None
 
 
 def _operating_hours(h: Harness, hours: float) -> None:
