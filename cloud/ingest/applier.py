@@ -27,6 +27,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -424,6 +426,9 @@ def _child_start(settings: Settings, hook_factory: HookFactory | None) -> None:
     global _CHILD
     # Ctrl-C reaches the whole process group: the parent stops this child in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(settings.resolved_database_url)
     metrics = Metrics()
@@ -435,6 +440,17 @@ def _child_start(settings: Settings, hook_factory: HookFactory | None) -> None:
         hook=hook_factory() if hook_factory is not None else None,
     )
     settle_after_startup()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this child once its parent is gone (killed: it could not stop the child), rather
+    than live on as an orphan holding database connections."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_WATCH_INTERVAL)
+    os._exit(1)
+
+
+PARENT_WATCH_INTERVAL = 0.5
 
 
 def _child_pid() -> int:

@@ -29,15 +29,24 @@ def _write_config(path: Path, db_url: str, network: str = "clinet", **extra: obj
 
 
 def _worker_with_plant_a(
-    tmp_path: Path, db_url: str, network: str, broker: MosquittoBroker, client_id: str
+    tmp_path: Path,
+    db_url: str,
+    network: str,
+    broker: MosquittoBroker,
+    client_id: str,
+    **extra: object,
 ) -> tuple[Path, Any]:
-    """A worker's settings file on ``broker``, and the migrated database with plant-a onboarded
-    (its context, for the test's queries)."""
+    """A worker's settings file on ``broker`` (with ``extra`` settings), and the migrated
+    database with plant-a onboarded (its context, for the test's queries)."""
     from cloud.main import build_context
     from tests.cloud.conftest import onboard
 
     config = _write_config(
-        tmp_path / f"{client_id}.yaml", db_url, network, mqtt=mqtt_settings(broker, client_id)
+        tmp_path / f"{client_id}.yaml",
+        db_url,
+        network,
+        mqtt=mqtt_settings(broker, client_id),
+        **extra,
     )
     context = build_context(load_settings(config))
     onboard(context, "plant-a")
