@@ -184,7 +184,12 @@ def test_an_ingest_worker_serves_its_metrics_and_health(
     try:
         assert _eventually(lambda: _get(f"{base_url}/healthz") == 200)
         health = httpx.get(f"{base_url}/healthz").json()
-        assert health["checks"] == {"database": "ok", "mqtt": "ok", "event_bus": "ok"}
+        assert health["checks"] == {
+            "database": "ok",
+            "mqtt": "ok",
+            "ingest": "ok",
+            "event_bus": "ok",
+        }
         gateway.telemetry("m1", [1.0, 2.0])
         assert _eventually(
             lambda: "glonet_ingest_samples_total 2.0" in httpx.get(f"{base_url}/metrics").text

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from cloud.config import IngestSettings, Settings
 from cloud.context import AppContext
+from cloud.exceptions import DatabaseError
 from cloud.ingest.applier import (
     AppliedBatch,
     BatchApplier,
@@ -667,3 +668,36 @@ def test_the_broker_lets_the_ingest_hold_three_full_batches(
         publisher.disconnect()
         holder.loop_stop()
         holder.disconnect()
+
+
+async def test_a_database_error_on_connecting_is_retried_on_the_loop_not_paho_thread(
+    settings_factory: Callable[..., Settings],
+    running_mosquitto: MosquittoBroker,
+    gateways: Callable[[str], Gateway],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Building the "online" state needs the database. It used to run in paho's on_connect,
+    where an exception ended paho's network loop for good; now paho's thread only hands the
+    connection to the loop, which tries again."""
+    context = _context(settings_factory, running_mosquitto, "connect", ["plant-a"])
+    worker = _worker(context, _thread_applier(context))
+    on_connect = worker._on_connect
+    threads: list[str] = []
+    failures = iter([True])
+
+    def flaky() -> list[Any]:
+        threads.append(threading.current_thread().name)
+        if next(failures, False):
+            raise DatabaseError("database operation failed: OperationalError")
+        return on_connect()
+
+    monkeypatch.setattr(worker._link, "_on_connect_messages", flaky)
+    network = context.settings.network
+    async with _running(context, worker):
+        await eventually(
+            lambda: retained_coordinator_state(running_mosquitto, network, 1) == "online", 30
+        )
+        assert worker._link.announce_failures == 1
+        message = gateways("plant-a").telemetry("mill-1", [1.0])
+        await eventually(_seen(context, message.id))  # paho's loop lives on
+    assert len(threads) == 2 and not any("paho" in name for name in threads)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from glonet.broker import MosquittoBroker
 from protocols import PROTOCOL_VERSION, codec, messages, topics
 from protocols.ids import new_message_id
 from tests.cloud.conftest import Gateway, mqtt_settings, populate
+from tests.cloud.maintenance.conftest import eventually as wait_until
 from tests.cloud.serving import serve
 from tests.conftest import fresh_postgres_database
 
@@ -424,17 +424,6 @@ def _count(context: AppContext, outcome: str) -> float:
     return context.metrics.rejects.value(reason=outcome)
 
 
-def _wait(check: Callable[[], Any], what: str, within: float = WITHIN) -> Any:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        time.sleep(0.05)
-
-
 def _seen(context: AppContext, message_id: str) -> bool:
     with transaction(context.session_factory) as session:
         return session.get(SeenMessage, message_id) is not None
@@ -467,12 +456,12 @@ def test_a_poison_message_is_refused_and_the_next_one_applied(
     sender.client.publish(topic, payload, qos=1).wait_for_publish(5)
     valid = _send_valid(live, float(next(_SEQ)))
 
-    _wait(lambda: _seen(context, valid.id), f"the valid message after {poison.name}")
+    wait_until(lambda: _seen(context, valid.id), WITHIN)
     if poison.outcome == "applied":
         poison_id = json.loads(payload)["id"]
-        _wait(lambda: _seen(context, poison_id), f"{poison.name} applied")
+        wait_until(lambda: _seen(context, poison_id), WITHIN)
     else:
-        _wait(lambda: _count(context, poison.outcome) == before + 1, f"{poison.name} counted")
+        wait_until(lambda: _count(context, poison.outcome) == before + 1, WITHIN)
     assert context.metrics.rejects.value(reason="unprocessable") == 0
 
 
@@ -508,11 +497,10 @@ def test_a_far_future_sample_does_not_pin_the_latest_value(live: Coordinator) ->
     )
     live.gateway.send(topics.telemetry(NETWORK, UNIT, "m1"), future)
     present = live.gateway.telemetry("m1", [20.0], metric="temp")
-    _wait(lambda: _seen(context, present.id), "the present sample")
-    later = live.gateway.telemetry("m1", [21.0], metric="temp")
-    _wait(lambda: (_latest(context, "temp") or (None,))[0] == 21.0, "the newer value is the latest")
+    wait_until(lambda: _seen(context, present.id), WITHIN)
+    live.gateway.telemetry("m1", [21.0], metric="temp")
+    wait_until(lambda: (_latest(context, "temp") or (None,))[0] == 21.0, WITHIN)
     assert not _seen(context, future.id)
-    assert later.id
 
 
 def test_a_redelivered_reply_records_its_note_once(live: Coordinator) -> None:
@@ -527,7 +515,7 @@ def test_a_redelivered_reply_records_its_note_once(live: Coordinator) -> None:
     live.device.send(topic, reply)
     live.device.send(topic, codec.encode(reply))  # the same message id again
     after = _send_valid(live, 7.0)
-    _wait(lambda: _seen(context, after.id), "the message after the replies")
+    wait_until(lambda: _seen(context, after.id), WITHIN)
 
     def notes() -> list[str]:
         with transaction(context.session_factory) as session:
@@ -539,11 +527,11 @@ def test_a_redelivered_reply_records_its_note_once(live: Coordinator) -> None:
                 )
             )
 
-    assert _wait(notes, "the note") == ["on my way"]
+    assert wait_until(notes, WITHIN) == ["on my way"]
     with transaction(context.session_factory) as session:
         ticket = session.get(MaintenanceTicket, live.ticket_id)
         assert ticket is not None and ticket.status == "acknowledged"
-    _wait(lambda: context.metrics.ignored.value(reason="duplicate") >= 1, "counted as duplicate")
+    wait_until(lambda: context.metrics.ignored.value(reason="duplicate") >= 1, WITHIN)
 
 
 def test_the_corpus_covers_every_inbound_kind_and_field_class() -> None:
