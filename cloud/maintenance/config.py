@@ -41,7 +41,7 @@ class MaintenanceSettings(BaseModel):
     rule_budget_ms: float = Field(
         default=routing.DEFAULT_RULE_BUDGET.total_seconds() * 1000,
         gt=0,
-        description="wall time one alert's silences and inhibition rules may take; past it the"
+        description="CPU time one alert's silences and inhibition rules may take; past it the"
         " alert is routed unsuppressed, logged and counted",
     )
     webhook_max_attempts: int = Field(default=6, ge=1, le=50)

@@ -222,16 +222,17 @@ def _suppression(
 ) -> str | None:
     """What suppresses the alert (a silence of the network or of its own unit, or an
     inhibition rule), within the policy's rule budget."""
-    budget = routing.RuleBudget(policy.rule_budget)
     silences = service.active_silences(session=session, at=now, unit_id=alert.unit_id)
-    silence = routing.silenced_by(alert.labels, silences, now, budget)
-    if silence is not None:
-        return f"silence {silence.silence_id}"
     firing = [
         other.labels
         for other in service.firing_alerts_of_unit(session=session, unit_id=alert.unit_id)
         if other.id != alert.id
     ]
+    # The budget covers the rules, not the queries: a slow database must not unsuppress alerts.
+    budget = routing.RuleBudget(policy.rule_budget)
+    silence = routing.silenced_by(alert.labels, silences, now, budget)
+    if silence is not None:
+        return f"silence {silence.silence_id}"
     rule = routing.inhibited_by(alert.labels, firing, policy.inhibit_rules, budget)
     return None if rule is None else f"inhibited: {rule.name}"
 

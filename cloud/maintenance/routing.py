@@ -15,7 +15,7 @@ Regular-expression matchers run on RE2 (``google-re2``), whose matching time is 
 text, so no pattern can backtrack for minutes; a pattern is at most ``MAX_PATTERN_LENGTH``
 characters and must compile within ``PATTERN_MAX_MEMORY``. A member's silence is confined to its
 own unit before any of its patterns runs, and one alert's routing spends at most a
-:class:`RuleBudget` of wall time on silences and inhibition rules.
+:class:`RuleBudget` of CPU time on silences and inhibition rules.
 """
 
 from __future__ import annotations
@@ -50,11 +50,12 @@ class RuleBudgetExceeded(Exception):
 
 @dataclass
 class RuleBudget:
-    """The wall time one alert's routing may spend on silences and inhibition rules; started
-    when made, checked before each silence and each firing alert an inhibition rule compares."""
+    """The time one alert's routing may spend on silences and inhibition rules; started when
+    made, checked before each silence and each firing alert an inhibition rule compares. It is
+    the thread's CPU time, so a loaded machine that pre-empts the worker does not spend it."""
 
     limit: timedelta = DEFAULT_RULE_BUDGET
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.thread_time
     started: float = field(init=False)
 
     def __post_init__(self) -> None:
