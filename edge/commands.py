@@ -4,11 +4,11 @@
 machine, answered by an ``accepted`` or ``rejected`` job event carrying the decoded ReturnStatus
 and a reason whose category says who has to act (the machine refused, the job control mapping
 does not fit the server, the machine is unavailable); a job order id the machine already has is
-acknowledged again without storing it twice. ``cancel`` → ``Cancel`` (the machine's job list then
-reports the abort), ``repair`` → the machine's repair method, ``acknowledge`` → each named alarm
-condition's Acknowledge method, ``rebirth`` → birth and every capacity report again. Anything
-malformed or aimed at an unknown machine is rejected with a reason and counted; nothing a
-coordinator sends can crash the gateway.
+acknowledged again without storing it twice. ``cancel`` → ``Cancel``, or ``Abort`` once the job
+order has started (the machine's job list then reports the abort), ``repair`` → the machine's
+repair method, ``acknowledge`` → each named alarm condition's Acknowledge method, ``rebirth`` →
+birth and every capacity report again. Anything malformed or aimed at an unknown machine is
+rejected with a reason and counted; nothing a coordinator sends can crash the gateway.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from typing import Any
 from edge.binding import MachineControl
 from edge.errors import CommandRejected, MachineError
 from edge.health import Metrics
-from edge.job_control import Category
+from edge.job_control import CallOutcome, Category
 from edge.jobs import JobTracker
 from edge.uplink import Uplink
 from protocols import ProtocolError, codec, messages
-from protocols.enums import JobEventKind
+from protocols.enums import JobEventKind, ReturnStatus
 from protocols.topics import TopicKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -147,6 +147,12 @@ class CommandHandler:
         async with self._locks[body.machine]:
             await control.wait_ready(MACHINE_WAIT_S)
             outcome = await control.job_call("cancel", body.job_order_id)
+            if _started(
+                outcome
+            ):  # OPC 10031-4: Cancel is for waiting job orders, Abort for started
+                aborted = await control.job_call("abort", body.job_order_id)
+                if aborted.category is not Category.MISMATCH:  # the machine has Abort
+                    outcome = aborted
             if outcome.category is Category.REFUSED:
                 raise CommandRejected(
                     "cancel_refused", f"{body.job_order_id} on {body.machine}: {outcome.reason}"
@@ -166,3 +172,13 @@ class CommandHandler:
         if done is False:
             raise CommandRejected("repair_refused", f"{body.machine} refused the repair")
         _LOGGER.info("Repaired %s (ticket %s)", body.machine, body.ticket_id)
+
+
+def _started(outcome: CallOutcome) -> bool:
+    """Cancel refused because the job order is no longer waiting: it has started."""
+    status = outcome.status
+    return (
+        outcome.category is Category.REFUSED
+        and status is not None
+        and (ReturnStatus.INVALID_JOB_ORDER_STATUS in status)
+    )

@@ -33,6 +33,7 @@ METHODS = {
     "store_and_start": "StoreAndStart",
     "start": "Start",
     "cancel": "Cancel",
+    "abort": "Abort",
     "clear": "Clear",
 }
 ORDER_LIST = "JobOrderList"
@@ -76,6 +77,17 @@ UNAVAILABLE = frozenset(
         S.BadResourceUnavailable,
     }
 )
+
+
+class _KnownTypes(logging.Filter):
+    """Loading a server's data types re-generates the standard enumerations it defines again;
+    asyncua warns about each one (harmless: the generated class is used by node id)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Browsename collision")
+
+
+logging.getLogger("asyncua.ua.uatypes").addFilter(_KnownTypes())
 
 
 class Category(StrEnum):

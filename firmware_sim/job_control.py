@@ -1,6 +1,6 @@
 """A machine's OPC 10031-4 job order receiver: method calls in, standard job lists out.
 
-The methods (Store, StoreAndStart, Start, Cancel, Clear) take the spec's arguments: an
+The methods (Store, StoreAndStart, Start, Cancel, Abort, Clear) take the spec's arguments: an
 ``ISA95JobOrderDataType`` (or a JobOrderID) and a ``LocalizedText[]`` comment. They answer with
 the ReturnStatus bitmask; as OPC 10031-4 B.2 asks, a refusal is an Uncertain call result that
 still carries the ReturnStatus, while arguments of the wrong number or type are Bad call results
@@ -40,7 +40,6 @@ from protocols.messages import JobOrder
 
 _LOGGER = logging.getLogger(__name__)
 
-METHODS = ("Store", "StoreAndStart", "Start", "Cancel", "Clear")
 SCALARS = (bool, int, float, str)
 Call = Callable[..., Awaitable[ua.CallMethodResult | ua.StatusCode]]
 
@@ -99,8 +98,9 @@ class JobReceiver:
             "Store": self._method(lambda args: self._store(args, start=False)),
             "StoreAndStart": self._method(lambda args: self._store(args, start=True)),
             "Start": self._method(lambda args: self.jobs.start(_job_order_id(args))),
-            "Cancel": self._method(
-                lambda args: self.jobs.cancel(_job_order_id(args), now=self._now())
+            "Cancel": self._method(lambda args: self.jobs.cancel(_job_order_id(args))),
+            "Abort": self._method(
+                lambda args: self.jobs.abort(_job_order_id(args), now=self._now())
             ),
             "Clear": self._method(lambda args: self.jobs.clear(_job_order_id(args))),
         }

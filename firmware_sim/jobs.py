@@ -35,6 +35,7 @@ UNFINISHED = frozenset(
     }
 )
 WAITING = frozenset({JobOrderState.NOT_ALLOWED_TO_START, JobOrderState.ALLOWED_TO_START})
+STARTED = frozenset({JobOrderState.RUNNING, JobOrderState.INTERRUPTED})
 DEFAULT_LOAD = 1.0
 
 
@@ -137,16 +138,27 @@ class JobList:
         job.state = JobOrderState.ALLOWED_TO_START
         return ReturnStatus.NO_ERROR
 
-    def cancel(self, job_order_id: object, *, now: datetime) -> ReturnStatus:
+    def cancel(self, job_order_id: object) -> ReturnStatus:
+        """OPC 10031-4 Cancel: a job order that has not started (NotAllowed/AllowedToStart)."""
         job, status = self._lookup(job_order_id)
         if job is None:
             return status
-        if job.state not in UNFINISHED:
+        if job.state not in WAITING:
             return ReturnStatus.INVALID_JOB_ORDER_STATUS
-        if job.actual_start is not None:
-            job.actual_end = now
         job.state = JobOrderState.ABORTED
         _LOGGER.info("%s: job order %s cancelled", self.machine_id, job.job_order_id)
+        return ReturnStatus.NO_ERROR
+
+    def abort(self, job_order_id: object, *, now: datetime) -> ReturnStatus:
+        """OPC 10031-4 Abort: a job order that has started (Running or Interrupted)."""
+        job, status = self._lookup(job_order_id)
+        if job is None:
+            return status
+        if job.state not in STARTED:
+            return ReturnStatus.INVALID_JOB_ORDER_STATUS
+        job.actual_end = now
+        job.state = JobOrderState.ABORTED
+        _LOGGER.info("%s: job order %s aborted", self.machine_id, job.job_order_id)
         return ReturnStatus.NO_ERROR
 
     def clear(self, job_order_id: object) -> ReturnStatus:

@@ -172,3 +172,15 @@ def test_call_results_are_classified(code, outputs, category, status):
     outcome = _result(code, *outputs)
     assert outcome.category is category and outcome.status == status
     assert outcome.ok == (category is None)
+
+
+async def test_cancel_of_a_started_job_order_falls_back_to_abort(tmp_path):
+    # OPC 10031-4: Cancel refuses a job order that has started; Abort ends it.
+    h = Harness(tmp_path, {"cancel": int(ReturnStatus.INVALID_JOB_ORDER_STATUS)})
+    await h.send(messages.CancelCommand(machine="mill-1", job_order_id="jo-1"))
+    assert [c[0] for c in h.machine.calls] == ["cancel", "abort"]
+    assert h.rejected() == 0
+    missing_abort = CallOutcome(None, Category.MISMATCH, "the receiver has no Abort method")
+    h = Harness(tmp_path / "b", {"cancel": 8, "abort": missing_abort})
+    await h.send(messages.CancelCommand(machine="mill-1", job_order_id="jo-1"))
+    assert h.rejected("cancel_refused") == 1

@@ -63,7 +63,7 @@ async def test_browse_the_model(client: Client, plant_server: PlantServer) -> No
     outputs = await (await store.get_child("0:OutputArguments")).read_value()
     assert [(a.Name, a.DataType) for a in outputs] == [("ReturnStatus", ua.NodeId(9))]  # UInt64
     methods = {(await n.read_browse_name()).Name for n in await control.get_methods()}
-    assert methods == {"Store", "StoreAndStart", "Start", "Cancel", "Clear"}
+    assert methods == {"Store", "StoreAndStart", "Start", "Cancel", "Abort", "Clear"}
     assert isinstance(await m.value("SimulationTime"), datetime)
 
     cell = await machine_handle(client, "cell-1")
@@ -130,12 +130,15 @@ async def test_second_job_queues_behind_the_first(client: Client) -> None:
     assert responses["Q-2"].StartTime >= responses["Q-1"].EndTime
 
 
-async def test_cancel_running_and_waiting_jobs(client: Client) -> None:
+async def test_abort_a_running_and_cancel_a_waiting_job(client: Client) -> None:
     m = await machine_handle(client, "mill-3")
     assert await m.job("StoreAndStart", job_order("C-1", "mill-3", planned_duration_s=36000)) == OK
     assert await m.job("Store", job_order("C-2", "mill-3")) == OK
     await wait_job(m, "C-1", "Running")
-    assert await m.job("Cancel", "C-1") == OK
+    # OPC 10031-4: Cancel is for job orders that have not started, Abort for started ones.
+    assert await m.job("Cancel", "C-1") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
+    assert await m.job("Abort", "C-2") == int(ReturnStatus.INVALID_JOB_ORDER_STATUS)
+    assert await m.job("Abort", "C-1") == OK
     assert await m.job("Cancel", "C-2") == OK
     jobs, responses = await m.jobs(), await m.responses()
     assert state_of(jobs["C-1"]) == state_of(jobs["C-2"]) == "Aborted"
@@ -251,4 +254,4 @@ async def test_wear_raises_alarms_before_breakdown_and_repair_clears(client: Cli
     await wait_job(m, "W-1", "Running")
     assert await m.state() == "Executing"
     assert await m.value("Monitoring", "ToolWear") < 50
-    assert await m.job("Cancel", "W-1") == OK
+    assert await m.job("Abort", "W-1") == OK
