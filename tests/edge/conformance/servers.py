@@ -30,6 +30,11 @@ ACME_MAPPING: dict[str, Any] = {
         "parts_produced": {"path": "acme:Process/acme:PartsProduced", "sampling_ms": 50},
     },
     "alarms": {},
+    "jobs": {
+        "profile": "opc-10031-4",
+        "receiver": "acme:JobOrderControl",
+        "results": "acme:JobOrderResults",
+    },
 }
 
 
@@ -217,8 +222,65 @@ class FirmwareSimPress:
         self.plant.close()
 
 
-SERVERS: dict[str, type[ServerUnderTest] | type[VendorServer]] = {
+class JobServer(Protocol):
+    """What the job control scenarios need of a server."""
+
+    name: str
+    machine: str
+    process: str
+    """A process the machine accepts job orders for."""
+    max_job_orders: int
+
+    def machine_configs(self) -> list[dict[str, Any]]: ...
+
+    def hold_jobs(self, hold: bool) -> None:
+        """While held, a started job order keeps running until it is cancelled."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class FirmwareSim:
+    """A firmware_sim plant with one mill, mapped by the built-in ``firmware-sim`` profile."""
+
+    name = "firmware-sim-mill"
+    machine = "mill-1"
+    process = "milling"
+    max_job_orders = 3
+
+    def __init__(self) -> None:
+        self.plant = SimPlant([{**MILL, "max_job_orders": self.max_job_orders}], time_scale=60)
+
+    def machine_configs(self) -> list[dict[str, Any]]:
+        return self.plant.machine_configs()
+
+    def hold_jobs(self, hold: bool) -> None:
+        """Nothing to do: the scenarios' long job order runs 10 simulated hours."""
+
+    def start(self) -> None:
+        self.plant.start()
+
+    def close(self) -> None:
+        self.plant.close()
+
+
+class NodeOpcuaJobPress(NodeOpcuaPress):
+    """The node-opcua press as a job order receiver (its jobs take one second unless held)."""
+
+    process = "milling"  # the press takes any work master
+    max_job_orders = 4
+
+    def hold_jobs(self, hold: bool) -> None:
+        self.press.request("configure", job_seconds=0 if hold else 1.0)
+
+
+SERVERS: dict[str, type[ServerUnderTest] | type[VendorServer] | type[JobServer]] = {
     NodeOpcuaPress.name: NodeOpcuaPress,
     FirmwareSimPress.name: FirmwareSimPress,
+    FirmwareSim.name: FirmwareSim,
+    f"{NodeOpcuaPress.name}-jobs": NodeOpcuaJobPress,
 }
 """Every server a scenario may name, by name."""
+JOB_SERVERS = [FirmwareSim.name, f"{NodeOpcuaPress.name}-jobs"]
+"""The servers the job control scenarios run on."""
