@@ -5,7 +5,9 @@ For each offered rate, an asyncua server (its own process) changes N variables a
 (b) the gateway (``glonet edge``, its own process, outbox on) subscribes the same way and an
 MQTT subscriber counts the samples that arrive in telemetry messages per second;
 (c) the ratio b/a; (d) latency from the value's source timestamp to MQTT delivery, p50/p99;
-(e) the gateway's peak RSS. Prints a table, writes JSON and a chart to ``bench/results/``.
+(e) the gateway's peak RSS; (f) the time from a dispatch to ``started`` on firmware_sim's standard
+job control, through the gateway and from a raw asyncua client (``bench/dispatch_latency.py``).
+Prints a table, writes JSON and a chart to ``bench/results/``.
 
     python bench/edge_throughput.py [--rates 1000 5000 10000] [--variables 1000] [--seconds 10]
 """
@@ -29,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import dispatch_latency  # a sibling script: bench/ is on sys.path when a script here runs
 import paho.mqtt.client as mqtt
 import yaml
 from asyncua import Client, Server, ua
@@ -385,6 +388,7 @@ def main() -> int:
     parser.add_argument("--variables", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2, help="raw/gateway alternations")
+    parser.add_argument("--dispatch-orders", type=int, default=20, help="0: skip (f)")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = []
@@ -392,7 +396,13 @@ def main() -> int:
         for rate in args.rates:
             print(f"offered {rate:.0f} changes/s on {args.variables} variables…", flush=True)
             results.append(run_rate(rate, args.variables, args.seconds, args.rounds, broker))
+        dispatch = None
+        if args.dispatch_orders:
+            print(f"dispatch → started, {args.dispatch_orders} job orders…", flush=True)
+            dispatch = dispatch_latency.measure(Path(folder), broker, args.dispatch_orders)
     print_table(results)
+    if dispatch is not None:
+        dispatch_latency.print_summary(dispatch)
     document = {
         "benchmark": "edge_throughput",
         "when": datetime.now(UTC).isoformat(),
@@ -403,6 +413,7 @@ def main() -> int:
         "load_average": os.getloadavg(),
         "target": TARGET,
         "results": results,
+        "dispatch_to_started": dispatch,
     }
     (RESULTS / "edge_throughput.json").write_text(json.dumps(document, indent=2))
     chart(results, RESULTS / "edge_throughput.png")
