@@ -23,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,24 @@ class StartedWatcher:
         self.client.loop_stop()
 
 
+def _wait_ready(health_port: int) -> None:
+    """Until the gateway's broker link and the mill's OPC UA session are up."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            url = f"http://127.0.0.1:{health_port}/healthz"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                status = json.loads(response.read())
+        except urllib.error.HTTPError as exc:  # 503 while degraded still has the document
+            status = json.loads(exc.read())
+        except OSError:
+            status = {}
+        if status.get("broker", {}).get("connected") and status["machines"][MACHINE]["connected"]:
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the gateway did not connect")
+
+
 def gateway_latencies(
     folder: Path, broker: MosquittoBroker, endpoint: str, orders: int
 ) -> list[float]:
@@ -195,7 +215,8 @@ def gateway_latencies(
         stderr=subprocess.STDOUT,
     )
     try:
-        watcher.dispatch("warm-up")  # waits for the connection, job control bound
+        _wait_ready(health)
+        watcher.dispatch("warm-up")
         latencies = []
         for n in range(orders):
             latencies.append(watcher.dispatch(f"gw-{n}"))
