@@ -174,8 +174,19 @@ class StartedWatcher:
         self.client.loop_stop()
 
 
-def _wait_ready(health_port: int) -> None:
-    """Until the gateway's broker link and the mill's OPC UA session are up."""
+def start_gateway(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``glonet edge CONFIG`` as its own process, its output in ``log``."""
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "glonet", "--log-level", "WARNING", "edge", str(config)],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_connected(health_port: int) -> None:
+    """Until the gateway's broker link and every machine's OPC UA session are up."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -186,7 +197,8 @@ def _wait_ready(health_port: int) -> None:
             status = json.loads(exc.read())
         except OSError:
             status = {}
-        if status.get("broker", {}).get("connected") and status["machines"][MACHINE]["connected"]:
+        machines = status.get("machines", {}).values()
+        if status.get("broker", {}).get("connected") and all(m["connected"] for m in machines):
             return
         time.sleep(0.2)
     raise TimeoutError("the gateway did not connect")
@@ -207,15 +219,9 @@ def gateway_latencies(
     path = folder / "dispatch-gateway.yaml"
     path.write_text(yaml.safe_dump(config))
     watcher = StartedWatcher(broker)
-    log = (folder / "dispatch-gateway.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "glonet", "--log-level", "WARNING", "edge", str(path)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_gateway(path, folder / "dispatch-gateway.log")
     try:
-        _wait_ready(health)
+        wait_connected(health)
         watcher.dispatch("warm-up")
         latencies = []
         for n in range(orders):
@@ -225,7 +231,6 @@ def gateway_latencies(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(20)
-        log.close()
         watcher.close()
 
 

@@ -21,8 +21,6 @@ import multiprocessing
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -224,15 +222,9 @@ def gateway_run(
     health_port = free_port()
     config = gateway_config(folder, broker, endpoint, health_port)
     counter = TelemetryCounter(broker)
-    log = (folder / "gateway.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "glonet", "--log-level", "WARNING", "edge", str(config)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = dispatch_latency.start_gateway(config, folder / "gateway.log")
     try:
-        _wait_connected(health_port)
+        dispatch_latency.wait_connected(health_port)
         time.sleep(2)  # warm up: initial values, first batches
         rate = counter.measure(seconds)
         latencies = sorted(counter.latencies)
@@ -247,7 +239,6 @@ def gateway_run(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(20)
-        log.close()
         counter.close()
 
 
@@ -261,19 +252,6 @@ def _get(port: int, path: str) -> str:
             return response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.read().decode()
-
-
-def _wait_connected(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            health = json.loads(_get(port, "/healthz"))
-            if all(m["connected"] for m in health["machines"].values()):
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the gateway did not connect to the bench server")
 
 
 # Driver -----------------------------------------------------------------------------------
