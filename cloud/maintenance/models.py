@@ -7,7 +7,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    UrlConstraints,
+    model_validator,
+)
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -437,8 +445,20 @@ class WindowRead(ReadSchema):
     plan_id: int | None
 
 
+WEBHOOK_URL_LENGTH = 500  # the column's
+
+
+def _fits_the_column(url: HttpUrl) -> HttpUrl:
+    # Normalising can lengthen a URL (a trailing slash, percent-encoding, punycode).
+    if len(str(url)) > WEBHOOK_URL_LENGTH:
+        raise ValueError(f"must be at most {WEBHOOK_URL_LENGTH} characters once normalised")
+    return url
+
+
 class WebhookCreate(Schema):
-    url: HttpUrl
+    url: Annotated[
+        HttpUrl, UrlConstraints(max_length=WEBHOOK_URL_LENGTH), AfterValidator(_fits_the_column)
+    ]
     description: Annotated[str, Field(max_length=200)] = ""
 
 

@@ -95,6 +95,17 @@ def test_nul_in_the_path_or_query_is_422_on_every_database(
     refused(client.get("/api/units?network_id=a%00b", headers=headers), "query.network_id", "NUL")
 
 
+def test_a_webhook_url_longer_than_its_column_is_422_on_every_database(
+    client: TestClient, tenants: Tenants
+) -> None:
+    headers = tenants.headers("coordinator")
+    # The second is 500 characters as sent, 501 once normalised (a trailing slash).
+    host_only = "https://" + ".".join(["a" * 63] * 7) + "." + "a" * 44
+    for url in ("https://hooks.example/" + "a" * 500, host_only):
+        response = client.post("/api/maintenance/webhooks", json={"url": url}, headers=headers)
+        refused(response, "body.url", "at most 500")
+
+
 def test_every_api_operation_declares_its_errors_with_the_error_model() -> None:
     document = api_app().openapi()
     error_model = {"$ref": "#/components/schemas/ErrorAnswer"}
