@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,7 @@ from cloud.ingest.applier import (
 )
 from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
+from cloud.operations.supervision import supervise
 from cloud.registry import service as registry_service
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry.sink import TelemetrySink
@@ -41,8 +42,6 @@ MAX_RETRY_DELAY = 30.0
 CONTENTION_DELAY = 0.01
 """Before applying it again after it lost to another transaction (a lane's deadlock victim)."""
 PRUNE_INTERVAL = 600.0
-RESTART_DELAY = 1.0
-"""Before a supervised task that failed is started again."""
 
 
 def retry_delay(exc: DatabaseError, failures: int = 1) -> float:
@@ -180,8 +179,10 @@ class IngestWorker:
         loop = asyncio.get_running_loop()
         self._link.start(loop)
         self._tasks = [
-            asyncio.create_task(self._supervise("ingest-consume", self._consume)),
-            asyncio.create_task(self._supervise("ingest-prune", self._prune_periodically)),
+            asyncio.create_task(supervise("ingest-consume", self._consume, metrics=self._metrics)),
+            asyncio.create_task(
+                supervise("ingest-prune", self._prune_periodically, metrics=self._metrics)
+            ),
         ]
         _LOGGER.info("ingest subscribed to %s", ", ".join(self._subscriptions()))
 
@@ -228,18 +229,6 @@ class IngestWorker:
             except Exception:  # supervised tasks do not end so; stopping goes on anyway
                 _LOGGER.exception("an ingest task failed while stopping")
         self._tasks = []
-
-    async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
-        """Run ``run`` until cancelled; when it fails, log and count it, and start it again."""
-        while True:
-            try:
-                await run()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                _LOGGER.exception("the ingest task %s failed; restarting it", name)
-                self._metrics.task_restarts.inc(1, task=name)
-                await asyncio.sleep(RESTART_DELAY)
 
     async def _consume(self) -> None:
         """Apply batches in order, up to the applier's ``in_flight`` at a time; acknowledge and

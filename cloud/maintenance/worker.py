@@ -23,6 +23,8 @@ from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
 from cloud.maintenance import delivery, outbox, periodic
 from cloud.maintenance.config import MaintenanceSettings
+from cloud.operations.metrics import Metrics
+from cloud.operations.supervision import supervise
 
 if TYPE_CHECKING:
     from cloud.context import AppContext
@@ -42,8 +44,11 @@ class MaintenanceWorker:
         publish: delivery.Publisher | None,
         clock: Clock = utcnow,
         http: httpx.Client | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        """``metrics`` counts the worker's tasks that failed and were restarted."""
         self._session_factory = session_factory
+        self._metrics = metrics
         self._network = network
         self._settings = settings
         self._policy = settings.policy()
@@ -87,8 +92,10 @@ class MaintenanceWorker:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._listen(), name="maintenance-listen"),
-            asyncio.create_task(self._loop(), name="maintenance-loop"),
+            asyncio.create_task(
+                supervise("maintenance-listen", self._listen, metrics=self._metrics)
+            ),
+            asyncio.create_task(supervise("maintenance-loop", self._loop, metrics=self._metrics)),
         ]
 
     async def stop(self) -> None:
@@ -131,4 +138,5 @@ def for_context(context: AppContext) -> MaintenanceWorker:
         settings=context.settings.maintenance,
         broadcaster=context.broadcaster,
         publish=context.ingest.publish,
+        metrics=context.metrics,
     )

@@ -1,0 +1,34 @@
+"""Background tasks that do not die silently: one that fails is logged with its traceback,
+counted in ``glonet_task_restarts_total{task}`` and started again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from cloud.operations.metrics import Metrics
+
+_LOGGER = logging.getLogger(__name__)
+DEFAULT_RESTART_DELAY = 1.0
+"""Before a task that failed is started again (a bug that fails at once does not spin)."""
+
+
+async def supervise(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    *,
+    metrics: Metrics | None,
+    restart_delay: float = DEFAULT_RESTART_DELAY,
+) -> None:
+    """Run ``run()`` until cancelled; whenever it fails, log and count it, and run it again."""
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _LOGGER.exception("the background task %s failed; restarting it", name)
+            if metrics is not None:
+                metrics.task_restarts.inc(1, task=name)
+            await asyncio.sleep(restart_delay)
