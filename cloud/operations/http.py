@@ -243,10 +243,14 @@ def _json_problems(body: bytes) -> Iterator[dict[str, str]]:
         return
     try:
         document = json.loads(body)
+        problems = list(_value_problems("body", document))
     except ValueError as exc:  # FastAPI would answer bytes that are not UTF-8 with a 400
         yield {"field": "body", "message": f"is not JSON: {exc}", "type": "json_invalid"}
         return
-    yield from _value_problems("body", document)
+    except RecursionError:  # a few thousand brackets deep: the parser or the walk gives up
+        yield {"field": "body", "message": "is nested too deeply", "type": "json_invalid"}
+        return
+    yield from problems
 
 
 def _value_problems(field: str, value: Any) -> Iterator[dict[str, str]]:

@@ -87,6 +87,13 @@ def test_nul_and_lone_surrogates_in_body_strings_and_keys_are_422(
     assert words in keyed.json()["message"]
 
 
+def test_a_body_nested_too_deeply_is_422(client: TestClient, tenants: Tenants) -> None:
+    headers = {**JSON, **tenants.headers("coordinator")}
+    deep = "[" * 5000 + "]" * 5000
+    response = client.patch("/api/units/plant-a", content=deep, headers=headers)
+    refused(response, "body", "nested too deeply")
+
+
 def test_nul_in_the_path_or_query_is_422_on_every_database(
     client: TestClient, tenants: Tenants
 ) -> None:
