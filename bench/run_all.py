@@ -12,7 +12,14 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-SCRIPTS = ("scheduler.py", "edge_throughput.py", "ingest.py", "ingest_lanes.py", "sim_capacity.py")
+SCRIPTS = (
+    "scheduler.py",
+    "routing.py",
+    "edge_throughput.py",
+    "ingest.py",
+    "ingest_lanes.py",
+    "sim_capacity.py",
+)
 
 
 def main() -> int:
