@@ -32,6 +32,12 @@ class Core:
         due: array[int],
         weight: array[float],
         work_left: array[float],
+        families: int,
+        family: array[int],
+        setup: array[int],
+        frozen_ptr: array[int],
+        frozen_end: array[int],
+        frozen_family: array[int],
     ) -> None: ...
     def solve(
         self,
@@ -47,4 +53,4 @@ class Core:
         lower_bound: float,
         stall: int,
         exact: int,
-    ) -> tuple[list[int], list[int], list[int], dict[str, Any]]: ...
+    ) -> tuple[list[int], list[int], list[int], list[int], list[int], dict[str, Any]]: ...

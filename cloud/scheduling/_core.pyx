@@ -63,6 +63,14 @@ cdef struct Inst:
     double *weight
     double *work_left
     int has_tr, has_cal
+    # Sequence-dependent setups: family per op (-1: none), F x F matrix per machine, and the
+    # frozen operations per machine sorted by end (a setup after one depends on its family).
+    int has_setup, F
+    int *fam
+    i64 *setup
+    int *fzm_ptr
+    i64 *fzm_e
+    int *fzm_f
     double w_mk, w_tard, w_stab
     i64 tol
     int *ref_mach
@@ -118,6 +126,8 @@ cdef struct Work:
     i64 *occ_s
     i64 *occ_e
     int *occ_op
+    int *lastop
+    int *lastsu
     int *rem
     int *ready
     int *c_k
@@ -235,6 +245,107 @@ cdef inline i64 cal_fit(Inst *I, int k, int i, i64 t, i64 d, i64 *end) noexcept 
     return fit(I, k, i, t, d, I.bl_s, I.bl_e, I.bl_ptr[k], I.bl_ptr[k + 1], end)
 
 
+# ---------------------------------------------------------------- sequence-dependent setups
+
+cdef inline i64 setup_between(Inst *I, int k, int fa, int fb) noexcept nogil:
+    """Setup on machine k from family fa to family fb (-1: nothing to change from or to)."""
+    if fa < 0 or fb < 0:
+        return 0
+    return I.setup[(k * I.F + fa) * I.F + fb]
+
+
+cdef inline int setup_pred(Sol *S, int a) noexcept nogil:
+    """The operation a setup follows: a, or before it in the list past zero-length ones
+    (milestones: no setup before or after them)."""
+    while a >= 0 and S.dur[a] == 0:
+        a = S.mprev[a]
+    return a
+
+
+cdef inline i64 su(Inst *I, Sol *S, int k, int a, int b) noexcept nogil:
+    """Setup on machine k before operation b when a (-1: none) precedes it in k's list."""
+    if not I.has_setup or S.dur[b] == 0:
+        return 0
+    a = setup_pred(S, a)
+    if a < 0:
+        return 0
+    return setup_between(I, k, I.fam[a], I.fam[b])
+
+
+cdef inline i64 eff(Inst *I, Sol *S, int i) noexcept nogil:
+    """Work of i on its machine, its setup after its machine predecessor included."""
+    return S.dur[i] + su(I, S, S.mach[i], S.mprev[i], i)
+
+
+cdef inline int frozen_before(Inst *I, int k, i64 t) noexcept nogil:
+    """The frozen operation of machine k that ends last at or before t (-1: none)."""
+    cdef int lo = I.fzm_ptr[k], hi = I.fzm_ptr[k + 1], mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if I.fzm_e[mid] <= t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1 if lo > I.fzm_ptr[k] else -1
+
+
+cdef i64 place(Inst *I, int k, int i, int mp, i64 pe, i64 t, i64 d, const i64 *bs,
+               const i64 *be, int lo, int last, i64 *end) noexcept nogil:
+    """``fit`` for the setup and the work d of operation i as one block, the setup from the
+    operation before it on machine k: mp (ending at pe; -1: none, past zero-length ones), or a
+    frozen operation that ends between the two. The block's start is the setup's start."""
+    cdef int fa, g
+    cdef i64 s
+    if not I.has_setup or d == 0:
+        return fit(I, k, i, t, d, bs, be, lo, last, end)
+    fa = I.fam[mp] if mp >= 0 else -1
+    if mp < 0:
+        pe = NEG
+    while True:
+        s = fit(I, k, i, t, d + setup_between(I, k, fa, I.fam[i]), bs, be, lo, last, end)
+        if s >= NEVER:
+            return s
+        g = frozen_before(I, k, s)
+        if g < 0 or I.fzm_e[g] <= pe:
+            return s
+        pe = I.fzm_e[g]
+        if I.fzm_f[g] == fa:
+            return s
+        # The frozen operation is the one before i: its family sets the setup, from its end on.
+        fa = I.fzm_f[g]
+        if pe > t:
+            t = pe
+
+
+cdef inline i64 sched_fit(Inst *I, Sol *S, i64 *en, int k, int i, i64 t,
+                          i64 *end) noexcept nogil:
+    """Span start of operation i on machine k from t (the decoder's placement)."""
+    cdef int mp = setup_pred(S, S.mprev[i])
+    return place(I, k, i, mp, en[mp] if mp >= 0 else NEG, t, S.dur[i], I.bl_s, I.bl_e,
+                 I.bl_ptr[k], I.bl_ptr[k + 1], end)
+
+
+cdef i64 setup_end(Inst *I, Sol *S, int i, i64 *work_start) noexcept nogil:
+    """When the setup of decoded operation i is done: its start plus the setup in its
+    machine's open time (the start itself when there is no setup); its work starts at the
+    next open instant (``work_start``)."""
+    cdef int k = S.mach[i], mp = setup_pred(S, S.mprev[i]), fa, g
+    cdef i64 sd, se
+    work_start[0] = S.start[i]
+    if not I.has_setup or I.fz_mach[i] >= 0 or S.dur[i] == 0:
+        return S.start[i]
+    fa = I.fam[mp] if mp >= 0 else -1
+    g = frozen_before(I, k, S.start[i])
+    if g >= 0 and (mp < 0 or I.fzm_e[g] > S.end[mp]):
+        fa = I.fzm_f[g]
+    sd = setup_between(I, k, fa, I.fam[i])
+    if sd == 0:
+        return S.start[i]
+    se = open_end(I, k, S.start[i], sd, I.resum[i])
+    work_start[0] = open_start(I, k, se, S.dur[i], I.resum[i])
+    return se
+
+
 # ---------------------------------------------------------------- decoding and objective
 
 cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
@@ -266,9 +377,9 @@ cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
             if mp >= 0 and en[mp] > s:
                 s = en[mp]
             if I.has_cal:
-                s = cal_fit(I, k, i, s, S.dur[i], &f)
+                s = sched_fit(I, S, en, k, i, s, &f)
             else:
-                f = s + S.dur[i]
+                f = s + eff(I, S, i)
         st[i] = s
         en[i] = f
         for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
@@ -342,9 +453,9 @@ cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, i64 *en, int a, int b)
         if mp >= 0 and en[mp] > s:
             s = en[mp]
         if I.has_cal:
-            s = cal_fit(I, k, i, s, S.dur[i], &f)
+            s = sched_fit(I, S, en, k, i, s, &f)
         else:
-            f = s + S.dur[i]
+            f = s + eff(I, S, i)
         st[i] = s
         en[i] = f
         for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
@@ -393,7 +504,8 @@ cdef void score(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
 
 
 cdef void tails(Inst *I, Sol *S, Work *W) noexcept nogil:
-    """Longest path from the end of each operation to the sink (ignoring calendars)."""
+    """Longest path from the end of each operation to the sink (ignoring calendars; setups
+    count on the machine arcs: a successor's setup after its machine predecessor)."""
     cdef int idx, i, e, s, k, mn
     cdef i64 q, a
     for idx in range(W.ntopo - 1, -1, -1):
@@ -402,13 +514,13 @@ cdef void tails(Inst *I, Sol *S, Work *W) noexcept nogil:
         q = 0
         for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
             s = I.js[e]
-            a = tr(I, k, S.mach[s]) + S.dur[s] + W.tail[s]
+            a = tr(I, k, S.mach[s]) + eff(I, S, s) + W.tail[s]
             if a > q:
                 q = a
         W.jtail[i] = q
         mn = S.mnext[i]
-        if mn >= 0 and S.dur[mn] + W.tail[mn] > q:
-            q = S.dur[mn] + W.tail[mn]
+        if mn >= 0 and eff(I, S, mn) + W.tail[mn] > q:
+            q = eff(I, S, mn) + W.tail[mn]
         W.tail[i] = q
 
 
@@ -518,8 +630,9 @@ cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
 
 
 cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
-    """Machine giving operation i its earliest end, inserted in a gap of its calendar."""
-    cdef int e, k, p, f, bk = -1
+    """Machine giving operation i its earliest end, inserted in a gap of its calendar (with
+    setups: after the last operation placed there, since the setup depends on that one)."""
+    cdef int e, k, p, f, mp, bk = -1
     cdef i64 t, s, d, a, x, be = 0, bs = 0, bd = 0
     for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
         k = I.opt_mach[e]
@@ -530,7 +643,15 @@ cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
             a = S.end[p] + tr(I, S.mach[p], k)
             if a > t:
                 t = a
-        s = occ_fit(I, W, k, i, t, d, &x)
+        if I.has_setup:
+            mp = W.lastop[k]
+            if mp >= 0 and S.end[mp] > t:
+                t = S.end[mp]
+            mp = W.lastsu[k]
+            s = place(I, k, i, mp, S.end[mp] if mp >= 0 else NEG, t, d, W.occ_s, W.occ_e,
+                      W.occ_ptr[k], W.occ_ptr[k] + W.occ_cnt[k], &x)
+        else:
+            s = occ_fit(I, W, k, i, t, d, &x)
         if bk < 0 or x < be or (x == be and d < bd):
             bk, bs, be, bd = k, s, x, d
     W.c_k[i] = bk
@@ -555,6 +676,8 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
     cdef i64 cstar
     for k in range(I.m):
         W.occ_cnt[k] = 0
+        W.lastop[k] = -1
+        W.lastsu[k] = -1
         for e in range(I.bl_ptr[k], I.bl_ptr[k + 1]):
             occ_insert(W, k, I.bl_s[e], I.bl_e[e], -1)
     for i in range(n):
@@ -600,6 +723,9 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
         S.start[i] = W.c_s[i]
         S.end[i] = W.c_e[i]
         occ_insert(W, k, W.c_s[i], W.c_e[i], i)
+        W.lastop[k] = i
+        if S.dur[i] > 0:
+            W.lastsu[k] = i
         # Occupying k only makes k worse: the other ready operations keep their best machine
         # unless it was k.
         for r in range(nready):
@@ -855,27 +981,31 @@ cdef int segment(Sol *S, int u, int after, int right, int *seg) noexcept nogil:
 cdef double estimate_seq(Inst *I, Sol *S, Work *W, int u, int after, int right) noexcept nogil:
     """Longest path through the reordered segment, from the unchanged heads and tails around it.
     The segment's starts and ends follow the machine's calendar and blocked intervals; the tails
-    after it use work durations."""
-    cdef int L = segment(S, u, after, right, W.seg), t, o, first, lastold, mp, mn, k = S.mach[u]
-    cdef i64 prev_end = 0, h, q, nxt = 0, best = 0
+    after it use work durations. Setups follow the new order."""
+    cdef int L = segment(S, u, after, right, W.seg), t, o, first, lastold, mp, mn, prev
+    cdef int k = S.mach[u]
+    cdef i64 prev_end = 0, h, q, nxt = 0, best = 0, d
     first = u if right else W.seg[1]
     lastold = after if right else u
     mp = S.mprev[first]
     if mp >= 0:
         prev_end = S.end[mp]
+    prev = mp
     for t in range(L):
         o = W.seg[t]
         h = W.jarr[o]
         if prev_end > h:
             h = prev_end
+        d = S.dur[o] + su(I, S, k, prev, o)
         if I.has_cal:
-            cal_fit(I, k, o, h, S.dur[o], &prev_end)
+            cal_fit(I, k, o, h, d, &prev_end)
         else:
-            prev_end = h + S.dur[o]
+            prev_end = h + d
         W.rr[t] = prev_end
+        prev = o
     mn = S.mnext[lastold]
     if mn >= 0:
-        nxt = S.dur[mn] + W.tail[mn]
+        nxt = S.dur[mn] + su(I, S, k, W.seg[L - 1], mn) + W.tail[mn]
     for t in range(L - 1, -1, -1):
         o = W.seg[t]
         q = W.jtail[o]
@@ -883,7 +1013,7 @@ cdef double estimate_seq(Inst *I, Sol *S, Work *W, int u, int after, int right) 
             q = nxt
         if W.rr[t] + q > best:
             best = W.rr[t] + q
-        nxt = S.dur[o] + q
+        nxt = S.dur[o] + su(I, S, k, W.seg[t - 1] if t > 0 else mp, o) + q
     return <double>best
 
 
@@ -903,6 +1033,11 @@ cdef void block_moves(Inst *I, Sol *S, Work *W, int *B, int L, int first_block, 
         add_seq_move(I, S, W, B[0], B[1], 1, estimate)
     if not last_block and (L > 2 or first_block):
         add_seq_move(I, S, W, B[L - 1], S.mprev[B[L - 2]], 0, estimate)
+    if I.has_setup:
+        # With setups, swapping two inner operations of a block can shorten it (a cheaper
+        # change-over): the N5 argument that only the ends matter no longer holds.
+        for j in range(1, L - 2):
+            add_seq_move(I, S, W, B[j], B[j + 1], 1, estimate)
     if L < 3:
         return
     for j in range(1, L - 1):
@@ -932,7 +1067,7 @@ cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int estimate) noexcept
         if estimate:
             for f in range(I.js_ptr[v], I.js_ptr[v + 1]):
                 p = I.js[f]
-                a = tr(I, k, S.mach[p]) + S.dur[p] + W.tail[p]
+                a = tr(I, k, S.mach[p]) + eff(I, S, p) + W.tail[p]
                 if a > qa:
                     qa = a
         x = -1
@@ -943,11 +1078,11 @@ cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int estimate) noexcept
                 if x >= 0 and S.end[x] > r:
                     r = S.end[x]
                 q = qa
-                if y >= 0 and S.dur[y] + W.tail[y] > q:
-                    q = S.dur[y] + W.tail[y]
-                fin = r + d
+                if y >= 0 and S.dur[y] + su(I, S, k, v, y) + W.tail[y] > q:
+                    q = S.dur[y] + su(I, S, k, v, y) + W.tail[y]
+                fin = r + d + su(I, S, k, x, v)
                 if estimate and I.has_cal:
-                    cal_fit(I, k, v, r, d, &fin)
+                    cal_fit(I, k, v, r, d + su(I, S, k, x, v), &fin)
                 add_move(W, v, k, x, 0, d, <double>(fin + q) if estimate else 0.0)
             if y < 0:
                 break
@@ -1237,7 +1372,10 @@ cdef class Core:
     ``calendar_ptr``/``calendar_start``/``calendar_end`` (its open periods, sorted and apart),
     ``resumable`` (per op: 1 if it may pause over closed time), ``release`` (per op),
     ``frozen_machine``/``frozen_start`` (-1 when free), ``due`` (-1 when none) and ``weight``
-    (per job), ``work_left`` (per op: a priority for the constructive rules).
+    (per job), ``work_left`` (per op: a priority for the constructive rules), ``families``
+    (how many), ``family`` (per op, -1: none), ``setup`` (machine x family x family, row-major:
+    the setup on a machine from one family to the next), ``frozen_ptr``/``frozen_end``/
+    ``frozen_family`` (per machine, its frozen operations' ends, sorted, and families).
     """
 
     cdef Inst I
@@ -1250,7 +1388,9 @@ cdef class Core:
                   const int[:] calendar_on, const int[:] calendar_ptr,
                   const i64[:] calendar_start, const i64[:] calendar_end, const int[:] resumable,
                   const i64[:] release, const int[:] frozen_machine, const i64[:] frozen_start,
-                  const i64[:] due, const double[:] weight, const double[:] work_left):
+                  const i64[:] due, const double[:] weight, const double[:] work_left,
+                  int families, const int[:] family, const i64[:] setup,
+                  const int[:] frozen_ptr, const i64[:] frozen_end, const int[:] frozen_family):
         cdef int i, e, p
         cdef int *count
         memset(&self.I, 0, sizeof(Inst))
@@ -1277,6 +1417,16 @@ cdef class Core:
         self.I.due = copy_i64(due)
         self.I.weight = copy_double(weight)
         self.I.work_left = copy_double(work_left)
+        self.I.F = families
+        self.I.fam = copy_int(family)
+        self.I.setup = copy_i64(setup)
+        self.I.fzm_ptr = copy_int(frozen_ptr)
+        self.I.fzm_e = copy_i64(frozen_end)
+        self.I.fzm_f = copy_int(frozen_family)
+        self.I.has_setup = 0
+        for e in range(setup.shape[0]):
+            if setup[e] != 0:
+                self.I.has_setup = 1
         self.I.has_tr = 0
         for e in range(transport.shape[0]):
             if transport[e] != 0:
@@ -1329,6 +1479,11 @@ cdef class Core:
         free(self.I.due)
         free(self.I.weight)
         free(self.I.work_left)
+        free(self.I.fam)
+        free(self.I.setup)
+        free(self.I.fzm_ptr)
+        free(self.I.fzm_e)
+        free(self.I.fzm_f)
 
     def solve(self, double time_limit, i64 iteration_limit, u64 seed, double w_makespan,
               double w_tardiness, double w_stability, i64 tolerance, object ref_machine,
@@ -1336,7 +1491,10 @@ cdef class Core:
         """Construct, then search until the time or iteration limit or the lower bound.
         ``exact``: decode the sampled candidates instead of ranking them by estimates.
 
-        Returns ``(machines, starts, ends, stats)``; stats is a dict of counters and times.
+        Returns ``(machines, starts, ends, setup_ends, work_starts, stats)``: a start is the
+        start of the operation's setup (of its work if it has none), a setup end the time its
+        setup work is done, a work start the next open instant; stats is a dict of counters and
+        times.
         """
         cdef const int[:] rm
         cdef const i64[:] rs
@@ -1344,6 +1502,7 @@ cdef class Core:
         cdef Sol cur, best
         cdef Limits lim
         cdef int ok, stop_reason = 0, fast
+        cdef i64 x
         cdef i64 iterations = 0
         cdef double t0 = now(), t_first, first_obj
         cdef int *pref = NULL
@@ -1385,6 +1544,11 @@ cdef class Core:
             machines = [best.mach[i] for i in range(self.I.n)]
             starts = [best.start[i] for i in range(self.I.n)]
             ends = [best.end[i] for i in range(self.I.n)]
+            setup_ends = []
+            work_starts = []
+            for i in range(self.I.n):
+                setup_ends.append(setup_end(&self.I, &best, i, &x))
+                work_starts.append(x)
             stats = {
                 "iterations": iterations,
                 "elapsed": now() - t0,
@@ -1392,7 +1556,7 @@ cdef class Core:
                 "first_objective": first_obj,
                 "stop_reason": ("time", "iterations", "lower bound", "no move")[stop_reason],
             }
-            return machines, starts, ends, stats
+            return machines, starts, ends, setup_ends, work_starts, stats
         finally:
             free_work(&W)
             free_sol(&cur)
@@ -1455,6 +1619,8 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.texp = <i64 *>calloc(1 << TABU_BITS, sizeof(i64))
     W.occ_ptr = <int *>calloc(I.m + 1, sizeof(int))
     W.occ_cnt = <int *>calloc(I.m + 1, sizeof(int))
+    W.lastop = <int *>calloc(I.m + 1, sizeof(int))
+    W.lastsu = <int *>calloc(I.m + 1, sizeof(int))
     W.rem = <int *>calloc(n, sizeof(int))
     W.ready = <int *>calloc(n, sizeof(int))
     W.c_k = <int *>calloc(n, sizeof(int))
@@ -1475,7 +1641,7 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.occ_e = <i64 *>calloc(total, sizeof(i64))
     W.occ_op = <int *>calloc(total, sizeof(int))
     if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.cend and W.jobend and W.mark and W.stack
-            and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt
+            and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt and W.lastop and W.lastsu
             and W.rem and W.ready and W.c_k and W.c_s and W.c_e and W.dirty and W.occ_s
             and W.occ_e and W.occ_op):
         return -1
@@ -1502,6 +1668,8 @@ cdef void free_work(Work *W) noexcept nogil:
     free(W.texp)
     free(W.occ_ptr)
     free(W.occ_cnt)
+    free(W.lastop)
+    free(W.lastsu)
     free(W.occ_s)
     free(W.occ_e)
     free(W.occ_op)

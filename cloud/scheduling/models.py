@@ -35,6 +35,16 @@ class Machine:
     name: str
     plant: int = 0
     calendar: tuple[tuple[int, int], ...] | None = None
+    # Sequence-dependent setups: setups[a][b] is the machine work to change over from an
+    # operation of family a to one of family b (0 on the diagonal, usually). None: no setups.
+    setups: tuple[tuple[int, ...], ...] | None = None
+
+    def setup(self, before: int | None, after: int | None) -> int:
+        """The setup between an operation of family ``before`` and one of ``after`` (0 when
+        either has no family, nothing ran before, or the machine has no setups)."""
+        if self.setups is None or before is None or after is None:
+            return 0
+        return self.setups[before][after]
 
 
 @dataclass(frozen=True)
@@ -44,12 +54,14 @@ class Operation:
     ``predecessors`` are indices of operations of the same job that must end first; ``None`` means
     the previous operation of the job (a chain), ``()`` means none. On a machine with a calendar,
     a ``resumable`` operation pauses over closed time (its span stretches); a non-resumable one
-    (a cure cycle, a heat treatment) must run within one open period.
+    (a cure cycle, a heat treatment) must run within one open period. ``family`` (material,
+    colour, fixture…) indexes the machines' setup matrices; None: no setup before it.
     """
 
     durations: Mapping[int, int]
     predecessors: tuple[int, ...] | None = None
     resumable: bool = True
+    family: int | None = None
 
 
 @dataclass(frozen=True)
@@ -131,11 +143,22 @@ class Objective:
 
 @dataclass(frozen=True)
 class ScheduledOperation:
+    """An operation's work runs in ``[start, end)``; its setup, if it has one, is machine work
+    in ``[setup_start, setup_end)`` right before (``setup_end`` <= ``start``: a setup that ends
+    at a shift's end lets the work start when the machine opens again)."""
+
     job: int
     op: int
     machine: int
     start: int
     end: int
+    setup_start: int | None = None
+    setup_end: int | None = None
+
+    @property
+    def busy_from(self) -> int:
+        """When the machine starts working for this operation (its setup, else its work)."""
+        return self.start if self.setup_start is None else self.setup_start
 
 
 @dataclass(frozen=True)
@@ -157,14 +180,23 @@ class Schedule:
     objective: float
     stats: SolveStats | None = field(default=None, compare=False)
 
+    @property
+    def setups(self) -> int:
+        """How many operations have a setup before them."""
+        return sum(1 for o in self.operations if o.setup_start is not None)
+
     def to_json(self) -> dict[str, Any]:
+        operations: list[dict[str, int]] = []
+        for o in self.operations:
+            item = {"job": o.job, "op": o.op, "machine": o.machine, "start": o.start, "end": o.end}
+            if o.setup_start is not None and o.setup_end is not None:
+                item |= {"setup_start": o.setup_start, "setup_end": o.setup_end}
+            operations.append(item)
         return {
             "makespan": self.makespan,
             "weighted_tardiness": self.weighted_tardiness,
-            "operations": [
-                {"job": o.job, "op": o.op, "machine": o.machine, "start": o.start, "end": o.end}
-                for o in self.operations
-            ],
+            "setups": self.setups,
+            "operations": operations,
         }
 
 
@@ -177,6 +209,7 @@ def _validate(problem: Problem) -> None:
         raise ProblemError("the problem has no machines")
     for m, machine in enumerate(problem.machines):
         _validate_calendar(m, machine.calendar)
+        _validate_setups(m, machine.setups)
     _validate_transport(problem)
     for j, job in enumerate(problem.jobs):
         _validate_job(problem, j, job)
@@ -206,6 +239,17 @@ def _validate_calendar(m: int, calendar: tuple[tuple[int, int], ...] | None) -> 
                 f"period {index} starts at {start}, the previous one ends at {previous_end}"
             )
         previous_end = end
+
+
+def _validate_setups(m: int, setups: tuple[tuple[int, ...], ...] | None) -> None:
+    if setups is None:
+        return
+    size = len(setups)
+    if size == 0 or any(len(row) != size for row in setups):
+        raise ProblemError(f"machine {m}: setups must be a square family x family matrix")
+    for a, row in enumerate(setups):
+        if any(not _is_int(t) or t < 0 for t in row):
+            raise ProblemError(f"machine {m}: setups from family {a} must be integers >= 0")
 
 
 def _validate_transport(problem: Problem) -> None:
@@ -251,6 +295,16 @@ def _validate_operation(problem: Problem, j: int, k: int, op: Operation) -> None
                 f"job {j} operation {k}: duration on machine {machine} must be an integer >= 0, "
                 f"got {duration!r}"
             )
+    if op.family is not None:
+        if not _is_int(op.family) or op.family < 0:
+            raise ProblemError(f"job {j} operation {k}: family must be an integer >= 0")
+        for machine in op.durations:
+            setups = problem.machines[machine].setups
+            if setups is not None and op.family >= len(setups):
+                raise ProblemError(
+                    f"job {j} operation {k}: family {op.family} is not in the setups of "
+                    f"machine {machine} ({len(setups)} families)"
+                )
     for pred in problem.predecessors(j, k):
         if not _is_int(pred) or not 0 <= pred < len(problem.jobs[j].operations) or pred == k:
             raise ProblemError(f"job {j} operation {k}: invalid predecessor {pred!r}")

@@ -36,6 +36,17 @@ STALL_EXACT = 200
 
 
 @dataclass(frozen=True)
+class _Spans:
+    """What the core decoded, per operation: setup start (the work's when none), setup end,
+    work start, end."""
+
+    starts: list[int]
+    setup_ends: list[int]
+    work_starts: list[int]
+    ends: list[int]
+
+
+@dataclass(frozen=True)
 class _Flat:
     """The problem as the core sees it: operations numbered job by job."""
 
@@ -69,7 +80,7 @@ def solve(
     # weekend is not in a head or a tail), so with any of them every candidate is decoded.
     estimated = pure_makespan and not _has_calendars(problem)
     ref_machine, ref_start = _reference(problem, flat, warm_start)
-    machines, starts, ends, stats = flat.core.solve(
+    machines, starts, ends, setup_ends, work_starts, stats = flat.core.solve(
         time_limit,
         -1 if iteration_limit is None else iteration_limit,
         seed,
@@ -84,7 +95,14 @@ def solve(
         0 if estimated else 1,
     )
     schedule = _schedule(
-        problem, flat, objective, machines, (starts, ends), warm_start, stats, bound
+        problem,
+        flat,
+        objective,
+        machines,
+        _Spans(starts, setup_ends, work_starts, ends),
+        warm_start,
+        stats,
+        bound,
     )
     _LOGGER.debug(
         "solved %d operations: makespan %d after %d iterations in %.3f s (%s)",
@@ -158,6 +176,8 @@ def _flatten(problem: Problem) -> _Flat:
     plants = len(problem.transport) or 1
     transport = array("q", [t for row in problem.transport for t in row] or [0])
     work_left = _work_left(problem, offsets)
+    families, family, setup = _setups(problem)
+    frozen_ptr, frozen_end, frozen_family = _frozen_by_machine(problem)
     core = _core.Core(
         n,
         m,
@@ -185,8 +205,49 @@ def _flatten(problem: Problem) -> _Flat:
         array("q", [-1 if job.due is None else job.due for job in problem.jobs]),
         array("d", [float(job.weight) for job in problem.jobs]),
         array("d", work_left),
+        families,
+        array("i", family),
+        setup,
+        frozen_ptr,
+        frozen_end,
+        frozen_family,
     )
     return _Flat(tuple(offsets), core, _makespan_bound(problem, work_left, offsets))
+
+
+def _setups(problem: Problem) -> tuple[int, list[int], array[int]]:
+    """Family per operation (-1: none) and the machines' setup matrices, all padded to the
+    largest (a machine without setups has zeros), row-major machine x family x family."""
+    family = [
+        -1 if op.family is None else op.family for job in problem.jobs for op in job.operations
+    ]
+    size = max((len(m.setups) for m in problem.machines if m.setups is not None), default=0)
+    matrix = array("q", [0] * (len(problem.machines) * size * size))
+    for m, machine in enumerate(problem.machines):
+        for a, row in enumerate(machine.setups or ()):
+            base = (m * size + a) * size
+            matrix[base : base + len(row)] = array("q", row)
+    if size == 0:
+        family = [-1] * len(family)
+    return size, family, matrix
+
+
+def _frozen_by_machine(problem: Problem) -> tuple[array[int], array[int], array[int]]:
+    """Per machine, its frozen operations' ends (sorted) and families: a setup after a frozen
+    operation depends on its family."""
+    per_machine: list[list[tuple[int, int]]] = [[] for _ in problem.machines]
+    for f in problem.frozen:
+        op = problem.jobs[f.job].operations[f.op]
+        family = -1 if op.family is None else op.family
+        if op.durations[f.machine] > 0:  # a milestone leaves the setup as it was
+            per_machine[f.machine].append((f.start + op.durations[f.machine], family))
+    ptr, ends, families = array("i", [0]), array("q"), array("i")
+    for items in per_machine:
+        for end, family in sorted(items):
+            ends.append(end)
+            families.append(family)
+        ptr.append(len(ends))
+    return ptr, ends, families
 
 
 def _blocked(problem: Problem) -> tuple[array[int], array[int], array[int]]:
@@ -296,7 +357,7 @@ def _reference(
     for o in warm_start.operations:
         if o.job < len(problem.jobs) and o.op < len(problem.jobs[o.job].operations):
             machine[flat.offsets[o.job] + o.op] = o.machine
-            start[flat.offsets[o.job] + o.op] = o.start
+            start[flat.offsets[o.job] + o.op] = o.busy_from
     return machine, start
 
 
@@ -305,22 +366,25 @@ def _schedule(
     flat: _Flat,
     objective: Objective,
     machines: list[int],
-    spans: tuple[list[int], list[int]],
+    spans: _Spans,
     warm_start: Schedule | None,
     stats: dict[str, object],
     bound: int,
 ) -> Schedule:
-    starts, ends = spans
     operations = []
     for j, job in enumerate(problem.jobs):
         for k in range(len(job.operations)):
             i = flat.offsets[j] + k
-            if ends[i] >= NEVER:
+            if spans.ends[i] >= NEVER:
                 raise ProblemError(
                     f"job {j} operation {k} cannot be placed within the open periods of its "
                     "eligible machines' calendars"
                 )
-            operations.append(ScheduledOperation(j, k, machines[i], starts[i], ends[i]))
+            start, setup_end = spans.starts[i], spans.setup_ends[i]
+            setup = (start, setup_end) if setup_end > start else (None, None)
+            operations.append(
+                ScheduledOperation(j, k, machines[i], spans.work_starts[i], spans.ends[i], *setup)
+            )
     makespan = max(o.end for o in operations)
     ends = [
         max(o.end for o in operations[flat.offsets[j] : flat.offsets[j + 1]])

@@ -85,15 +85,17 @@ def _check_operations(
         else:
             resumable = job.operations[k].resumable
             violations.extend(_calendar_violations(o, durations[o.machine], calendar, resumable))
-        if o.start < job.release:
-            violations.append(f"job {j} op {k} starts at {o.start}, before release {job.release}")
+        if o.busy_from < job.release:
+            violations.append(
+                f"job {j} op {k} starts at {o.busy_from}, before release {job.release}"
+            )
         preds = job.operations[k].predecessors
         for p in (k - 1,) if preds is None and k > 0 else preds or ():
             before = placed[(j, p)]
             arrival = before.end + _transport(problem, before.machine, o.machine)
-            if arrival > o.start:
+            if arrival > o.busy_from:
                 violations.append(
-                    f"job {j} op {k} starts at {o.start}, before op {p} arrives at {arrival}"
+                    f"job {j} op {k} starts at {o.busy_from}, before op {p} arrives at {arrival}"
                 )
         f = frozen.get((j, k))
         if f is not None and (f.machine, f.start) != (o.machine, o.start):
@@ -137,24 +139,71 @@ def _transport(problem: Problem, from_machine: int, to_machine: int) -> int:
 def _check_machines(
     problem: Problem, operations: Iterable[ScheduledOperation], violations: list[str]
 ) -> None:
+    """No two operations (setups included) overlap on a machine or a window, and each one's
+    setup is at least the one its machine predecessor's family asks for."""
     by_machine: dict[int, list[ScheduledOperation]] = {}
     for o in operations:
         by_machine.setdefault(o.machine, []).append(o)
+    frozen = {(f.job, f.op) for f in problem.frozen}
     for machine, ops in by_machine.items():
-        ops.sort(key=lambda o: (o.start, o.end))
+        ops.sort(key=lambda o: (o.busy_from, o.end))
         for a, b in itertools.pairwise(ops):
-            if b.start < a.end:
+            if b.busy_from < a.end:
                 violations.append(
-                    f"machine {machine}: job {a.job} op {a.op} [{a.start}, {a.end}) overlaps "
-                    f"job {b.job} op {b.op} [{b.start}, {b.end})"
+                    f"machine {machine}: job {a.job} op {a.op} [{a.busy_from}, {a.end}) overlaps "
+                    f"job {b.job} op {b.op} [{b.busy_from}, {b.end})"
                 )
+        before: ScheduledOperation | None = None
+        for o in ops:
+            # Zero-length operations are milestones: no setup before or after them.
+            if _work(problem, o) == 0:
+                continue
+            if (o.job, o.op) not in frozen:
+                violations.extend(_setup_violations(problem, o, before))
+            before = o
     for w in problem.unavailability:
         for o in by_machine.get(w.machine, []):
-            if o.start < w.end and w.start < o.end:
+            if o.busy_from < w.end and w.start < o.end:
                 violations.append(
-                    f"machine {w.machine}: job {o.job} op {o.op} [{o.start}, {o.end}) overlaps "
-                    f"its unavailability [{w.start}, {w.end})"
+                    f"machine {w.machine}: job {o.job} op {o.op} [{o.busy_from}, {o.end}) "
+                    f"overlaps its unavailability [{w.start}, {w.end})"
                 )
+
+
+def _work(problem: Problem, o: ScheduledOperation) -> int:
+    return problem.jobs[o.job].operations[o.op].durations.get(o.machine, 0)
+
+
+def _family(problem: Problem, o: ScheduledOperation) -> int | None:
+    return problem.jobs[o.job].operations[o.op].family
+
+
+def _setup_violations(
+    problem: Problem, o: ScheduledOperation, before: ScheduledOperation | None
+) -> list[str]:
+    """The open time in ``[setup_start, start)`` covers the setup from ``before``'s family (a
+    non-resumable operation's setup and work share one open period)."""
+    machine = problem.machines[o.machine]
+    need = machine.setup(None if before is None else _family(problem, before), _family(problem, o))
+    where = f"job {o.job} op {o.op} on machine {o.machine}"
+    if o.setup_start is None or o.setup_end is None:
+        if need and before is not None:
+            return [f"{where} has no setup, needs {need} after job {before.job} op {before.op}"]
+        return []
+    if not o.setup_start <= o.setup_end <= o.start:
+        return [f"{where}: setup [{o.setup_start}, {o.setup_end}) does not come before {o.start}"]
+    calendar = machine.calendar
+    if calendar is None:
+        done = o.start - o.setup_start
+    else:
+        done = sum(max(0, min(end, o.start) - max(start, o.setup_start)) for start, end in calendar)
+        resumable = problem.jobs[o.job].operations[o.op].resumable
+        inside = any(start <= o.setup_start and o.end <= end for start, end in calendar)
+        if not resumable and not inside:
+            return [f"{where}: setup and work of a non-resumable operation span closed time"]
+    if done < need:
+        return [f"{where}: setup has {done} of open time, needs {need}"]
+    return []
 
 
 def _report(

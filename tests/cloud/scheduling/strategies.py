@@ -8,21 +8,32 @@ from cloud.scheduling import Job, Machine, Operation, Problem, Unavailability
 
 
 @st.composite
-def operations(draw: st.DrawFn, machines: int, index: int, tree: bool) -> Operation:
+def operations(
+    draw: st.DrawFn, machines: int, index: int, tree: bool, families: int = 0
+) -> Operation:
     eligible = draw(st.sets(st.integers(0, machines - 1), min_size=1, max_size=machines))
     durations = {m: draw(st.integers(0, 20)) for m in sorted(eligible)}
     resumable = draw(st.booleans())
+    family = draw(st.none() | st.integers(0, families - 1)) if families else None
     if not tree or index == 0:
-        return Operation(durations, resumable=resumable)
+        return Operation(durations, resumable=resumable, family=family)
     preds = draw(st.sets(st.integers(0, index - 1), max_size=3))
-    return Operation(durations, tuple(sorted(preds)), resumable=resumable)
+    return Operation(durations, tuple(sorted(preds)), resumable=resumable, family=family)
 
 
 @st.composite
-def jobs(draw: st.DrawFn, machines: int) -> Job:
+def setup_matrix(draw: st.DrawFn, families: int) -> tuple[tuple[int, ...], ...] | None:
+    """No setups, or any matrix (no triangle inequality, setups within a family too)."""
+    if not draw(st.booleans()):
+        return None
+    return tuple(tuple(draw(st.integers(0, 12)) for _ in range(families)) for _ in range(families))
+
+
+@st.composite
+def jobs(draw: st.DrawFn, machines: int, families: int = 0) -> Job:
     count = draw(st.integers(1, 5))
     tree = draw(st.booleans())
-    ops = tuple(draw(operations(machines, k, tree)) for k in range(count))
+    ops = tuple(draw(operations(machines, k, tree, families)) for k in range(count))
     due = draw(st.none() | st.integers(0, 150))
     return Job(
         ops,
@@ -46,14 +57,17 @@ def open_periods(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
 
 
 @st.composite
-def problems(draw: st.DrawFn, calendars: bool = True) -> Problem:
-    """``calendars``: unavailability windows and, for some machines, open periods."""
+def problems(draw: st.DrawFn, calendars: bool = True, setups: bool = False) -> Problem:
+    """``calendars``: unavailability windows and, for some machines, open periods;
+    ``setups``: operation families and, for some machines, a setup matrix."""
     plants = draw(st.integers(1, 3))
+    families = draw(st.integers(1, 3)) if setups else 0
     machines = tuple(
         Machine(
             f"M{m}",
             draw(st.integers(0, plants - 1)),
             draw(st.none() | open_periods()) if calendars else None,
+            draw(setup_matrix(families)) if setups else None,
         )
         for m in range(draw(st.integers(1, 5)))
     )
@@ -73,7 +87,7 @@ def problems(draw: st.DrawFn, calendars: bool = True) -> Problem:
                 )
             )
     return Problem(
-        jobs=tuple(draw(jobs(len(machines))) for _ in range(draw(st.integers(1, 6)))),
+        jobs=tuple(draw(jobs(len(machines), families)) for _ in range(draw(st.integers(1, 6)))),
         machines=machines,
         transport=transport,
         unavailability=tuple(windows),

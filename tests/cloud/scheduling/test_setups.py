@@ -1,0 +1,133 @@
+"""Sequence-dependent setups: every schedule passes the validator, which checks the setups."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloud.scheduling import (
+    FrozenOperation,
+    Job,
+    Machine,
+    Objective,
+    Operation,
+    Problem,
+    ScheduledOperation,
+    Unavailability,
+    validate_schedule,
+)
+from cloud.scheduling.exceptions import InvalidScheduleError
+from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
+from tests.cloud.scheduling.strategies import problems
+from tests.cloud.scheduling.test_solver import SETTINGS, WEEKDAYS, solved
+
+# Three colours on one paint line: light to dark is cheap, dark to light needs a full clean.
+WHITE, GREY, BLACK = 0, 1, 2
+PAINT = ((0, 2, 3), (8, 0, 2), (12, 8, 0))
+
+
+def paint_job(colour: int, work: int = 4) -> Job:
+    return Job((Operation({0: work}, family=colour),))
+
+
+def test_a_setup_chain_runs_light_to_dark() -> None:
+    # Black, white, grey, white, black: any order but light to dark pays a clean.
+    jobs = tuple(paint_job(c) for c in (BLACK, WHITE, GREY, WHITE, BLACK))
+    problem = Problem(jobs=jobs, machines=(Machine("paint", setups=PAINT),))
+    schedule = solved(problem, iteration_limit=2000)
+    order = sorted(schedule.operations, key=lambda o: o.start)
+    colours = [jobs[o.job].operations[0].family for o in order]
+    assert colours == [WHITE, WHITE, GREY, BLACK, BLACK]
+    # 5 x 4 of work, white -> grey 2, grey -> black 2: the chain's setups are counted and shown.
+    assert schedule.makespan == 24
+    assert schedule.setups == 2
+    grey = order[2]
+    assert (grey.setup_start, grey.setup_end, grey.start) == (8, 10, 10)
+
+
+def test_a_setup_is_machine_work_in_open_time() -> None:
+    # A grey part after a black one on a day-shift line: the 8-hour clean starts Monday 12:00,
+    # pauses over the night and ends Tuesday 12:00, when the work starts.
+    jobs = (
+        Job((Operation({0: 4}, family=BLACK),), release=8),
+        Job((Operation({0: 3}, family=GREY),), release=8),
+    )
+    problem = Problem(
+        jobs=jobs,
+        machines=(Machine("paint", calendar=WEEKDAYS, setups=((0, 0, 0), (0, 0, 0), (0, 8, 0))),),
+    )
+    # Frozen black first, so the grey one has to change over.
+    frozen = replace(problem, frozen=(FrozenOperation(0, 0, 0, 8),))
+    schedule = solved(frozen)
+    grey = next(o for o in schedule.operations if o.job == 1)
+    assert (grey.setup_start, grey.setup_end, grey.start, grey.end) == (12, 24 + 12, 24 + 12, 39)
+
+
+def test_a_non_resumable_operation_keeps_its_setup_in_the_same_shift() -> None:
+    jobs = (
+        Job((Operation({0: 4}, family=BLACK),), release=8),
+        Job((Operation({0: 3}, resumable=False, family=GREY),), release=8),
+    )
+    problem = Problem(
+        jobs=jobs,
+        machines=(Machine("paint", calendar=WEEKDAYS, setups=((0, 0, 0), (0, 0, 0), (0, 2, 0))),),
+        frozen=(FrozenOperation(0, 0, 0, 8),),
+    )
+    # Setup 2 + work 3 do not fit in 12-16: both wait for Tuesday 08:00.
+    grey = next(o for o in solved(problem).operations if o.job == 1)
+    assert (grey.setup_start, grey.setup_end, grey.start, grey.end) == (32, 34, 34, 37)
+
+
+def test_the_validator_checks_setups() -> None:
+    jobs = (paint_job(BLACK), paint_job(WHITE))
+    problem = Problem(jobs=jobs, machines=(Machine("paint", setups=PAINT),))
+    missing = [ScheduledOperation(0, 0, 0, 0, 4), ScheduledOperation(1, 0, 0, 4, 8)]
+    short = [ScheduledOperation(0, 0, 0, 0, 4), ScheduledOperation(1, 0, 0, 10, 14, 4, 10)]
+    overlapping = [ScheduledOperation(0, 0, 0, 0, 4), ScheduledOperation(1, 0, 0, 15, 19, 3, 15)]
+    for ops, message in (
+        (missing, "has no setup, needs 12"),
+        (short, "setup has 6 of open time, needs 12"),
+        (overlapping, "overlaps"),
+    ):
+        try:
+            validate_schedule(problem, ops)
+        except InvalidScheduleError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(f"not refused: {message}")
+    validate_schedule(
+        problem, [ScheduledOperation(0, 0, 0, 0, 4), ScheduledOperation(1, 0, 0, 16, 20, 4, 16)]
+    )
+
+
+@SETTINGS
+@given(problem=problems(setups=True), seed=st.integers(0, 2**32))
+def test_random_problems_with_setups(problem: Problem, seed: int) -> None:
+    solved(problem, seed=seed)
+    solved(problem, seed=seed, objective=Objective(makespan=1, weighted_tardiness=2))
+
+
+@SETTINGS
+@given(problem=problems(setups=True), seed=st.integers(0, 2**32))
+def test_with_setups_the_core_is_no_worse_than_a_dispatch_rule(problem: Problem, seed: int) -> None:
+    baseline = validate_schedule(problem, earliest_end_rule(problem))
+    assert solved(problem, seed=seed).makespan <= baseline.makespan
+
+
+@SETTINGS
+@given(problem=problems(setups=True), cut=st.floats(0.0, 1.0), seed=st.integers(0, 100))
+def test_replanning_with_setups_and_frozen_operations(
+    problem: Problem, cut: float, seed: int
+) -> None:
+    before = solved(problem, iteration_limit=50, seed=seed)
+    now = int(before.makespan * cut)
+    running = [o for o in before.operations if o.busy_from < now]
+    frozen = tuple(FrozenOperation(o.job, o.op, o.machine, o.start) for o in running)
+    machine = seed % len(problem.machines)
+    down = max([now, *(o.end for o in running if o.machine == machine)])
+    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
+    replanned = replace(problem, frozen=frozen, unavailability=windows)
+    objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
+    solved(replanned, warm_start=before, objective=objective, seed=seed)
