@@ -22,6 +22,7 @@ from cloud.codesign.families import (
     ChoiceOption,
     ExpressionText,
     NumberOption,
+    OperationTemplate,
     ProductFamily,
     Rule,
     TextOption,
@@ -68,6 +69,12 @@ class PlannedOperation:
     predecessors: list[str]
     capability_requirements: dict[str, float] = field(default_factory=dict)
     certifications: list[str] = field(default_factory=list)
+    # A machine's own time (unit/machine: minutes), instead of nominal x speed factor.
+    duration_min_on: dict[str, float] = field(default_factory=dict)
+    # Setup family, and the change-over minutes before this step by the family run before
+    # ("*": any other family).
+    setup_family: str | None = None
+    setup_min: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -276,6 +283,26 @@ def _as_ranges(option: NumberOption, ok: list[Value]) -> list[tuple[float, float
     return ranges
 
 
+def _positive(where: str, text: ExpressionText, values: Mapping[str, Value]) -> float:
+    minutes = _expression(text).number(values)
+    if minutes <= 0:
+        raise ExpressionError(f"{where} gave {minutes:g} minutes")
+    return round(minutes, 3)
+
+
+def _setup(op: OperationTemplate, values: Mapping[str, Value]) -> dict[str, Any]:
+    if op.setup is None:
+        return {}
+    minutes = {"*": _expression(op.setup.minutes).number(values)}
+    minutes |= {name: _expression(text).number(values) for name, text in op.setup.from_.items()}
+    if min(minutes.values()) < 0:
+        raise ExpressionError(f"routing.{op.id}.setup gave a negative setup")
+    return {
+        "setup_family": str(_expression(op.setup.family).evaluate(values)),
+        "setup_min": {name: round(m, 3) for name, m in minutes.items()},
+    }
+
+
 def work_breakdown(family: ProductFamily, values: Mapping[str, Any]) -> WorkBreakdown:
     """Operations, bill of materials and price of a valid configuration."""
     validation = validate(family, values)
@@ -326,6 +353,11 @@ def _operations(family: ProductFamily, values: Mapping[str, Value]) -> list[Plan
                     key: _expression(text).number(values) for key, text in op.requires.items()
                 },
                 certifications=list(op.certifications),
+                duration_min_on={
+                    key: _positive(f"routing.{op.id}.duration_min_on.{key}", text, values)
+                    for key, text in op.duration_min_on.items()
+                },
+                **_setup(op, values),
             )
         )
     return operations

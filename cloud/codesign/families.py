@@ -109,13 +109,27 @@ class Rule(_Strict):
         return self
 
 
+class SetupTemplate(_Strict):
+    """The change-over a machine needs before this step, by what it ran before: nothing after
+    its own ``family`` (an expression giving a name: ``colour``, ``"'steel'"``), ``minutes``
+    after any other family, or the minutes ``from`` names for a given one."""
+
+    family: ExpressionText
+    minutes: ExpressionText = 0
+    from_: dict[str, ExpressionText] = Field(default_factory=dict, alias="from")
+
+
 class OperationTemplate(_Strict):
-    """One step of the routing: which process, how long, after which steps."""
+    """One step of the routing: which process, how long, after which steps. ``duration_min``
+    is the nominal time (scaled by a machine's speed factor); ``duration_min_on`` gives a
+    machine's own time (``unit/machine``: minutes), measured or quoted by the plant."""
 
     id: Slug
     name: str
     process: ProcessKind
     duration_min: ExpressionText
+    duration_min_on: dict[str, ExpressionText] = Field(default_factory=dict)
+    setup: SetupTemplate | None = None
     when: ExpressionText | None = None
     after: list[Slug] = Field(default_factory=list)
     # Minimum value of a machine capability parameter, e.g. {max_payload_kg: "payload_kg"}.
@@ -168,6 +182,15 @@ class ProductFamily(_Strict):
                 found.append((f"rules.{rule.id}.{key.rstrip('_')}", getattr(rule, key)))
         for op in self.routing:
             found.append((f"routing.{op.id}.duration_min", op.duration_min))
+            found.extend(
+                (f"routing.{op.id}.duration_min_on.{k}", v) for k, v in op.duration_min_on.items()
+            )
+            if op.setup is not None:
+                found.append((f"routing.{op.id}.setup.family", op.setup.family))
+                found.append((f"routing.{op.id}.setup.minutes", op.setup.minutes))
+                found.extend(
+                    (f"routing.{op.id}.setup.from.{k}", v) for k, v in op.setup.from_.items()
+                )
             found.append((f"routing.{op.id}.when", op.when))
             found.extend((f"routing.{op.id}.requires.{k}", v) for k, v in op.requires.items())
         for material in self.materials:

@@ -41,6 +41,7 @@ from cloud.orders.models import (
     Order,
     OrderOperation,
     OrderStatus,
+    Quote,
 )
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
@@ -179,15 +180,32 @@ def open_jobs(
     speeds = machine_speeds(session)
     for order in orders:
         operations = []
+        steps = _quoted_steps(session, order)
         for op in orders_service.operations_of(session=session, order_id=order.id):
             if op.status not in [s.value for s in OPEN_STATUSES]:
                 continue
             rows[op.id] = op
-            speed = speeds.get(service.machine_key(op.unit_id or "", op.machine or ""), 1.0)
-            operations.append(_plan_operation(op, settings, now, rank.get(op.id, 0), speed))
+            key = service.machine_key(op.unit_id or "", op.machine or "")
+            work = steps.get(op.step, {})
+            own = work.get("machine_durations_s", {}).get(key)
+            run_s = own if own is not None else op.duration_s * speeds.get(key, 1.0)
+            planned = _plan_operation(op, settings, now, rank.get(op.id, 0), run_s)
+            operations.append(replace(planned, **work))
         if operations:
             jobs.append(planning.PlanJob(order.id, operations, due=order.promised_at))
     return jobs, rows
+
+
+def _quoted_steps(session: Session, order: Order) -> dict[str, dict[str, Any]]:
+    """The planning fields (own machine times, setup) of the order's steps, as quoted."""
+    quote = session.get(Quote, order.quote_id)
+    if quote is None:
+        return {}
+    return {
+        str(step["step"]): planning.machine_work(step)
+        for step in quote.work.get("operations", [])
+        if isinstance(step, dict) and "step" in step
+    }
 
 
 def _frozen_ranks(session: Session) -> dict[int, int]:
@@ -201,11 +219,12 @@ def _frozen_ranks(session: Session) -> dict[int, int]:
 
 
 def _plan_operation(
-    op: OrderOperation, settings: OrdersSettings, now: datetime, rank: int, speed: float
+    op: OrderOperation, settings: OrdersSettings, now: datetime, rank: int, run_s: float
 ) -> planning.PlanOperation:
-    """``speed``: the speed factor of the machine the operation is on, if it is frozen there."""
+    """``run_s``: plant seconds the operation takes on the machine it is on, if it is frozen
+    there (its own time, or nominal x speed factor)."""
     frozen = op.status in [s.value for s in FROZEN_STATUSES]
-    wall = op.duration_s * speed / settings.time_scale
+    wall = run_s / settings.time_scale
     return planning.PlanOperation(
         key=op.id,
         step=op.step,

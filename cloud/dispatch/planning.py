@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cloud import scheduling
 from cloud.exceptions import CloudError
@@ -74,6 +75,12 @@ class PlanOperation:
     remaining_s: float = 0.0  # wall seconds left when frozen
     frozen_rank: int = 0  # order of frozen operations on their machine (running first)
     resumable: bool = True  # may pause over a plant's closed time (not a cure cycle)
+    # A machine's own time (plant seconds by machine key), instead of nominal x speed factor.
+    machine_durations_s: Mapping[str, float] = field(default_factory=dict)
+    # Setup family (material, colour, fixture) and the change-over before this step by the
+    # family the machine ran before, in plant seconds ("*": any other family).
+    setup_family: str | None = None
+    setup_s: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,10 +92,14 @@ class PlanJob:
 
 @dataclass(frozen=True)
 class Assignment:
+    """Machine and work span of an operation; ``setup_start`` when a change-over comes first
+    (it ends when the work can start, in the plant's open time)."""
+
     unit_id: str
     machine: str
     start: datetime
     end: datetime
+    setup_start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,16 @@ class Network:
     time_scale: float = 1.0
     overhead_s: float = 0.0  # real seconds per operation for dispatch and reports
     max_share: Mapping[str, float] = field(default_factory=dict)  # unit → share of an order
+
+
+def machine_work(step: Mapping[str, Any]) -> dict[str, Any]:
+    """The planning fields of a quoted work step (``quote.work["operations"][i]``): its own
+    times on given machines and its setup; absent ones mean nominal times and no setup."""
+    return {
+        "machine_durations_s": dict(step.get("machine_durations_s") or {}),
+        "setup_family": step.get("setup_family"),
+        "setup_s": dict(step.get("setup_s") or {}),
+    }
 
 
 def _numbers(value: object) -> list[float]:
@@ -160,6 +181,13 @@ def explain_ineligible(operation: PlanOperation) -> str:
     return f"no machine of the network offers {', '.join(needs)} (step {operation.step})"
 
 
+def true_duration_s(op: PlanOperation, machine: PlanMachine) -> float:
+    """Plant seconds ``op`` takes on ``machine``: the machine's own time from the family data
+    if it has one, else the nominal duration times its speed factor."""
+    own = op.machine_durations_s.get(machine.key)
+    return own if own is not None else op.duration_s * machine.speed_factor
+
+
 def _ticks(seconds: float) -> int:
     return max(1, math.ceil(seconds * TICKS_PER_SECOND))
 
@@ -179,6 +207,9 @@ class _Builder:
         self.to_freeze: list[tuple[int, int, int, int, int]] = []
         self.machine_cursor: dict[int, int] = {}
         self.unplanned: dict[str, str] = {}
+        # Setup families by name, and every step's setup rule with its family and machines.
+        self.families: dict[str, int] = {}
+        self.setup_rules: list[tuple[int, Mapping[str, float], tuple[int, ...]]] = []
 
     def wall_ticks(self, plant_seconds: float) -> int:
         return _ticks(plant_seconds / self.network.time_scale)
@@ -195,7 +226,11 @@ class _Builder:
                 self.unplanned[job.order_id] = explain_ineligible(op)
                 return
             predecessors = tuple(index[p] for p in op.predecessors if p in index)
-            operations.append(scheduling.Operation(durations, predecessors, op.resumable))
+            family = None
+            if op.setup_family is not None:
+                family = self.families.setdefault(op.setup_family, len(self.families))
+                self.setup_rules.append((family, op.setup_s, tuple(durations)))
+            operations.append(scheduling.Operation(durations, predecessors, op.resumable, family))
         j = len(self.jobs)
         due = self.at(job.due) if job.due is not None else None
         self.jobs.append(scheduling.Job(tuple(operations), due=due, name=job.order_id))
@@ -213,10 +248,29 @@ class _Builder:
             return {m: _ticks(op.remaining_s)}
         overhead = math.ceil(self.network.overhead_s * TICKS_PER_SECOND)
         return {
-            m: self.wall_ticks(op.duration_s * machine.speed_factor) + overhead
+            m: self.wall_ticks(true_duration_s(op, machine)) + overhead
             for m, machine in enumerate(self.machines)
             if can_do(machine, op)
         }
+
+    def setups(self) -> list[tuple[tuple[int, ...], ...] | None]:
+        """Per machine, the family x family setup matrix (wall ticks) of the steps it may run:
+        to family b after family a, the largest setup any step of family b asks after a (its
+        "*" rule when it names no a); nothing within a family."""
+        size = len(self.families)
+        names = {index: name for name, index in self.families.items()}
+        matrices: list[list[list[int]] | None] = [None] * len(self.machines)
+        for family, rule, machines in self.setup_rules:
+            for m in machines:
+                matrix = matrices[m] or [[0] * size for _ in range(size)]
+                matrices[m] = matrix
+                for before in range(size):
+                    if before == family:
+                        continue
+                    seconds = rule.get(names[before], rule.get("*", 0.0))
+                    ticks = self.wall_ticks(seconds) if seconds > 0 else 0
+                    matrix[before][family] = max(matrix[before][family], ticks)
+        return [None if m is None else tuple(tuple(row) for row in m) for m in matrices]
 
     def frozen(self) -> tuple[scheduling.FrozenOperation, ...]:
         """Frozen operations queued on their machine from now, in rank order, back to back."""
@@ -270,11 +324,12 @@ class _Builder:
 
     def problem(self) -> scheduling.Problem:
         frozen = self.frozen()
+        setups = self.setups()
         return scheduling.Problem(
             jobs=tuple(self.jobs),
             machines=tuple(
-                scheduling.Machine(m.key, self.plant[m.unit_id], self.calendar(m))
-                for m in self.machines
+                scheduling.Machine(m.key, self.plant[m.unit_id], self.calendar(m), setups[i])
+                for i, m in enumerate(self.machines)
             ),
             transport=self.transport(),
             unavailability=self.windows(),
@@ -374,7 +429,11 @@ def _read_back(builder: _Builder, schedule: scheduling.Schedule) -> Plan:
         order_id, keys = builder.job_keys[item.job]
         machine = builder.machines[item.machine]
         assignments[keys[item.op]] = Assignment(
-            machine.unit_id, machine.machine, when(item.start), when(item.end)
+            machine.unit_id,
+            machine.machine,
+            when(item.start),
+            when(item.end),
+            None if item.setup_start is None else when(item.setup_start),
         )
         end = when(item.end)
         if order_id not in job_ends or end > job_ends[order_id]:

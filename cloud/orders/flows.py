@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.codesign import service as codesign_service
-from cloud.codesign.configure import WorkBreakdown, work_breakdown
+from cloud.codesign.configure import PlannedOperation, WorkBreakdown, work_breakdown
 from cloud.config import OrdersSettings
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import planning
@@ -40,12 +40,28 @@ def _work_json(work: WorkBreakdown) -> dict[str, object]:
                 "predecessors": op.predecessors,
                 "requirements": op.capability_requirements,
                 "certifications": op.certifications,
+                **_machine_work(op),
             }
             for op in work.operations
         ],
         "materials": [m.__dict__ for m in work.materials],
         "total_duration_s": work.total_duration_min * SECONDS_PER_MINUTE,
     }
+
+
+def _machine_work(op: PlannedOperation) -> dict[str, object]:
+    """A step's own times on given machines and its setup, in seconds, when it has them."""
+    found: dict[str, object] = {}
+    if op.duration_min_on:
+        found["machine_durations_s"] = {
+            key: minutes * SECONDS_PER_MINUTE for key, minutes in op.duration_min_on.items()
+        }
+    if op.setup_family is not None:
+        found["setup_family"] = op.setup_family
+        found["setup_s"] = {
+            name: minutes * SECONDS_PER_MINUTE for name, minutes in op.setup_min.items()
+        }
+    return found
 
 
 def _candidate_job(order_id: str, work: dict[str, object]) -> planning.PlanJob:
@@ -62,6 +78,7 @@ def _candidate_job(order_id: str, work: dict[str, object]) -> planning.PlanJob:
                 predecessors=op["predecessors"],
                 requirements=op["requirements"],
                 certifications=op["certifications"],
+                **planning.machine_work(op),
             )
             for index, op in enumerate(operations)
         ],

@@ -134,3 +134,13 @@ def test_choosing_an_allowed_value_breaks_no_rule_that_option_could_fix(data, fa
     candidates = option.choices if isinstance(option, ChoiceOption) else [False, True]
     unfixable = set.intersection(*(broken(value) for value in candidates))
     assert broken(choice) <= unfixable
+
+
+def test_setups_and_machine_times_come_from_the_family_data():
+    work = work_breakdown(CELL, {"colour": "ral5015", "base": "reinforced"})
+    steps = {op.id: op for op in work.operations}
+    paint, cut = steps["paint"], steps["cut-base-plates"]
+    assert (paint.setup_family, paint.setup_min) == ("ral5015", {"*": 30.0, "ral2004": 45.0})
+    assert (cut.setup_family, cut.setup_min) == ("steel", {"*": 15.0})
+    assert cut.duration_min_on == {"reggio-sheet-metal/laser-1": 43.0}
+    assert steps["weld-base"].setup_family is None and not steps["weld-base"].duration_min_on

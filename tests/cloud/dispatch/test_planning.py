@@ -148,3 +148,36 @@ def test_each_machine_runs_for_its_own_duration() -> None:
     result = planning.plan(jobs, Network([mig, tig]), now=NOW, time_limit=0.05)
     lasts = {a.machine: a.end - a.start for a in result.assignments.values()}
     assert lasts == {"weld-1": timedelta(minutes=60), "weld-2": timedelta(minutes=78)}
+
+
+def test_a_machines_own_time_from_the_family_data_beats_its_speed_factor() -> None:
+    # The TIG cell is slow in general (1.3) but quoted 40 minutes for this step: its own time.
+    mig = PlanMachine("weld", "weld-1", [{"process": "welding"}], speed_factor=1.0)
+    tig = PlanMachine("weld", "weld-2", [{"process": "welding"}], speed_factor=1.3)
+    own = {"weld/weld-2": 40 * 60.0}
+    job = PlanJob("ord-1", [op(1, "weld", "welding", 60, machine_durations_s=own)])
+    assigned = planning.plan([job], Network([mig, tig]), now=NOW, time_limit=0.05).assignments[1]
+    assert (assigned.machine, assigned.end - assigned.start) == ("weld-2", timedelta(minutes=40))
+    assert planning.true_duration_s(job.operations[0], mig) == 3600
+
+
+def test_setups_between_colours_are_planned_and_shown() -> None:
+    # One booth, two orange and two grey parts: grey after orange costs 45 minutes, orange
+    # after grey 30, so the plan paints the greys first and changes colour once.
+    booth = PlanMachine("paint", "booth-1", [{"process": "painting"}])
+    rules = {"grey": {"*": 30 * 60.0, "orange": 45 * 60.0}, "orange": {"*": 30 * 60.0}}
+    jobs = [
+        PlanJob(
+            f"ord-{k}",
+            [op(k, "paint", "painting", 20, setup_family=colour, setup_s=rules[colour])],
+        )
+        for k, colour in enumerate(("orange", "grey", "orange", "grey"))
+    ]
+    result = planning.plan(jobs, Network([booth]), now=NOW, time_limit=0.1)
+    order = sorted(result.assignments.values(), key=lambda a: a.start)
+    assert [a.setup_start is not None for a in order] == [False, False, True, False]
+    change = order[2]
+    assert change.setup_start is not None and change.start - change.setup_start == timedelta(
+        minutes=30
+    )
+    assert result.makespan_s == (4 * 20 + 30) * 60
