@@ -219,6 +219,11 @@ class DemoDriver:
             before = {}
         if ticket["assignee_id"] and before.get("assignee_id") != ticket["assignee_id"]:
             self._say(f"ticket {ticket['id']} assigned to technician {ticket['assignee_id']}")
+            day = self.call(
+                COORDINATOR_KEY, "GET", f"/api/maintenance/technicians/{ticket['assignee_id']}/day"
+            )
+            if day["next"]:
+                self._say(f"technician {ticket['assignee_id']}'s route: {day['next']}")
         broken.ticket = ticket
         return ticket
 

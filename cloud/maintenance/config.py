@@ -10,6 +10,11 @@ from pydantic import BaseModel, Field
 from cloud.maintenance import routing
 from cloud.maintenance.escalation import EscalationPolicy
 from cloud.maintenance.rules import DEFAULT_RULES, RollupRule
+from cloud.maintenance.visits.problem import (
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_VISIT_MINUTES,
+    RouteOptions,
+)
 
 DEFAULT_TICK_SECONDS = 5.0
 DEFAULT_PERIODIC_CHECK_SECONDS = 60.0
@@ -26,6 +31,7 @@ class MaintenancePolicy:
     max_attempts: int = 6
     retry_base: timedelta = timedelta(seconds=2)
     retry_max: timedelta = timedelta(minutes=5)
+    routes: RouteOptions = field(default_factory=RouteOptions)
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Exponential backoff after ``attempts`` failed attempts."""
@@ -54,6 +60,22 @@ class MaintenanceSettings(BaseModel):
         description="how often preventive plans and rollup rules are evaluated",
     )
     rules: list[RollupRule] = Field(default_factory=lambda: list(DEFAULT_RULES))
+    visit_minutes: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_VISIT_MINUTES),
+        description="how long a technician's visit takes, by ticket kind",
+    )
+    route_horizon_days: int = Field(default=DEFAULT_HORIZON_DAYS, ge=1, le=14)
+    route_solve_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="the route planner's time limit: 50 ms per visit to plan, up to this",
+    )
+    visit_overrun_minutes: float = Field(
+        default=30,
+        gt=0,
+        description="how much longer a visit past its planned end is expected to take",
+    )
 
     def policy(self) -> MaintenancePolicy:
         return MaintenancePolicy(
@@ -66,4 +88,10 @@ class MaintenanceSettings(BaseModel):
             rule_budget=timedelta(milliseconds=self.rule_budget_ms),
             max_attempts=self.webhook_max_attempts,
             retry_base=timedelta(seconds=self.webhook_retry_base_seconds),
+            routes=RouteOptions(
+                visit_minutes=self.visit_minutes,
+                horizon_days=self.route_horizon_days,
+                solve_time=timedelta(seconds=self.route_solve_seconds),
+                overrun=timedelta(minutes=self.visit_overrun_minutes),
+            ),
         )

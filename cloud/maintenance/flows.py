@@ -45,6 +45,8 @@ from cloud.maintenance.outbox import (
     repair_command,
 )
 from cloud.maintenance.service import SYSTEM, AssetInfo
+from cloud.maintenance.visits import flows as visit_flows
+from cloud.maintenance.visits.problem import RouteOptions
 from cloud.network.models import UnitStatus
 from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Technician, Unit
@@ -213,7 +215,7 @@ def route_alert(
         return []
     ticket = service.open_ticket_for(session=session, unit_id=alert.unit_id, asset=alert.asset)
     if ticket is None:
-        return _open_from_alert(session, alert, info, now)
+        return _open_from_alert(session, alert, info, now, policy)
     return _join_ticket(session, ticket, alert, info, now, policy)
 
 
@@ -238,7 +240,11 @@ def _suppression(
 
 
 def _open_from_alert(
-    session: Session, alert: MaintenanceAlert, info: AssetInfo, now: datetime
+    session: Session,
+    alert: MaintenanceAlert,
+    info: AssetInfo,
+    now: datetime,
+    policy: MaintenancePolicy,
 ) -> list[Event]:
     ticket, events = open_ticket(
         session,
@@ -251,6 +257,7 @@ def _open_from_alert(
         now=now,
         actor=SYSTEM,
         opened_by=f"alert {alert.code} ({alert.fingerprint})",
+        routes=policy.routes,
     )
     alert.ticket_id = ticket.id
     return events
@@ -334,8 +341,10 @@ def open_ticket(
     actor: str,
     opened_by: str,
     plan_id: int | None = None,
+    routes: RouteOptions | None = None,
 ) -> tuple[MaintenanceTicket, list[Event]]:
-    """A new ticket, assigned to the best technician (or left open for the coordinator)."""
+    """A new ticket, assigned to the technician whose route it joins (or left open for the
+    coordinator)."""
     priority = service.priority_for(routing.severity_level(severity), info.service_level)
     ticket = MaintenanceTicket(
         kind=kind.value,
@@ -365,7 +374,8 @@ def open_ticket(
     session.flush()
     service.record(session, ticket, now, actor, "opened", f"{kind.value}, {priority}: {opened_by}")
     _LOGGER.info("ticket %s opened for %s/%s (%s)", ticket.id, info.unit_id, info.asset, priority)
-    return ticket, [event(ticket, "opened"), *assign_best(session, ticket, now)]
+    assigned = assign_best(session, ticket, now, options=routes)
+    return ticket, [event(ticket, "opened"), *assigned]
 
 
 def create_ticket(
@@ -440,27 +450,26 @@ def assign_best(
     ticket: MaintenanceTicket,
     now: datetime,
     action: AlertAction = AlertAction.NEW,
+    options: RouteOptions | None = None,
 ) -> list[Event]:
-    """Assign the best eligible technician not assigned before; tell the coordinator if none."""
-    info = service.asset_info(session=session, unit_id=ticket.unit_id, asset=ticket.asset)
-    excluded = {*ticket.previous_assignees, ticket.assignee_id}
-    pool = [c for c in candidates(session, ticket.network_id) if c.id not in excluded]
-    ranked = assignment.rank_technicians(
-        pool,
-        skill=ticket.skill,
-        asset_unit=ticket.unit_id,
-        asset_location=assignment.Location(info.latitude, info.longitude),
-        at=now,
+    """Re-plan the technicians' routes with this ticket free to go to any eligible technician
+    not assigned before, and assign it to the one whose route it joins; tell the coordinator
+    if it fits nobody's."""
+    excluded = frozenset(t for t in (*ticket.previous_assignees, ticket.assignee_id) if t)
+    outcome = visit_flows.replan(
+        session,
+        network_id=ticket.network_id,
+        technicians=candidates(session, ticket.network_id),
+        now=now,
+        options=options or DEFAULT_POLICY.routes,
+        release=[ticket.id],
+        exclude={ticket.id: excluded},
     )
-    if not ranked or not ranked[0].eligible:
-        why = "; ".join(f"{c.technician}: {', '.join(c.reasons)}" for c in ranked[:5])
-        service.record(
-            session, ticket, now, SYSTEM, "no_technician", f"no eligible technician. {why}".strip()
-        )
+    technician, why = outcome.moves.get(ticket.id, (None, "not planned"))
+    if technician is None:
+        service.record(session, ticket, now, SYSTEM, "no_technician", f"no route: {why}")
         return escalate_to_coordinator(session, ticket, now, "no eligible technician")
-    best = ranked[0]
-    detail = f"{best.technician} (score {best.score}: {', '.join(best.reasons)})"
-    return assign(session, ticket, best.technician, now, actor=SYSTEM, action=action, why=detail)
+    return assign(session, ticket, technician, now, actor=SYSTEM, action=action, why=why)
 
 
 def assign(

@@ -3,7 +3,7 @@ maintenance windows, webhooks, service areas) and the API schemas."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -177,6 +177,29 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class RouteStop(Base):
+    """One visit of a technician's planned route; the whole plan is rewritten at every re-plan.
+    The visit a technician is on now is a stop too (``in_progress``), until it is resolved."""
+
+    __tablename__ = "maintenance_route_stops"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("maintenance_tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    technician_id: Mapped[str] = mapped_column(String(64), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    site: Mapped[str] = mapped_column(String(200))
+    came_from: Mapped[str] = mapped_column(String(200))
+    arrive_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    travel_minutes: Mapped[int] = mapped_column(Integer)
+    distance_km: Mapped[float] = mapped_column(Float)
+    late_minutes: Mapped[int] = mapped_column(Integer)
+    in_progress: Mapped[bool] = mapped_column(Boolean, default=False)
+    planned_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SilenceRow(Base):
@@ -472,6 +495,35 @@ class WebhookRead(ReadSchema):
 
 class ServiceAreaSet(Schema):
     served_units: Annotated[list[Identifier], Field(max_length=500)]
+
+
+class RouteStopRead(BaseModel):
+    ticket_id: int
+    title: str
+    unit_id: str
+    asset: str
+    priority: Priority
+    due_at: datetime
+    site: str
+    came_from: str
+    arrive_at: datetime
+    start_at: datetime
+    end_at: datetime
+    travel_minutes: int
+    distance_km: float
+    late_minutes: int
+    in_progress: bool
+
+
+class TechnicianDay(BaseModel):
+    """A technician's next working day of visits, in route order."""
+
+    technician_id: str
+    day: date | None
+    next: str | None = Field(description='e.g. "next: imola-welding at 10:40, 35 min drive"')
+    stops: list[RouteStopRead]
+    later: int = Field(description="visits planned on later days")
+    planned_at: datetime | None
 
 
 class FiguresRead(BaseModel):

@@ -19,8 +19,9 @@ from cloud.auth.models import Actor, Role
 from cloud.database import utcnow
 from cloud.exceptions import NotFound
 from cloud.maintenance import charts, reporting, service
-from cloud.maintenance.models import OPEN_STATUSES, ComparisonRow, TicketStatus
+from cloud.maintenance.models import OPEN_STATUSES, ComparisonRow, TechnicianDay, TicketStatus
 from cloud.maintenance.views import RowId, ticket_detail
+from cloud.maintenance.visits import service as visit_service
 from cloud.registry import service as registry_service
 
 HERE = Path(__file__).resolve().parent
@@ -112,14 +113,24 @@ def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLR
 
 @router.get("/inbox", response_class=HTMLResponse)
 def inbox(request: Request, session: DbSession) -> HTMLResponse:
-    """The technician's open tickets, live, with acknowledge and resolve buttons."""
+    """The technician's planned day and open tickets, live, with acknowledge and resolve
+    buttons; the coordinator sees every technician's day."""
     actor = page_actor(request, session)
     if actor is None:
         return _login(request)
-    tickets = []
+    tickets, days = [], []
     if actor.role is Role.TECHNICIAN:
+        assert actor.technician_id is not None
         tickets = service.list_tickets(session=session, actor=actor, status=OPEN_STATUSES)
-    return _render(request, "maintenance/inbox.html", actor, tickets=tickets)
+        days = [_day(session, actor, actor.technician_id)]
+    elif actor.role is Role.COORDINATOR:
+        technicians = registry_service.list_technicians(session=session, actor=actor)
+        days = [_day(session, actor, t.id) for t in technicians]
+    return _render(request, "maintenance/inbox.html", actor, tickets=tickets, days=days)
+
+
+def _day(session: DbSession, actor: Actor, technician_id: str) -> TechnicianDay:
+    return visit_service.technician_day(session=session, actor=actor, technician_id=technician_id)
 
 
 @router.get("/figures", response_class=HTMLResponse)

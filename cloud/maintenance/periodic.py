@@ -15,7 +15,9 @@ from cloud.maintenance.config import MaintenancePolicy
 from cloud.maintenance.escalation import EscalationAction, EscalationState, due_actions
 from cloud.maintenance.flows import (
     DEFAULT_POLICY,
+    assign,
     assign_best,
+    candidates,
     handle_alarm,
     open_ticket,
     operating_hours,
@@ -26,6 +28,7 @@ from cloud.maintenance.outbox import EVENT_TYPE, Event, escalate_to_coordinator,
 from cloud.maintenance.rules import RollupRule, statistic, window_start
 from cloud.maintenance.rules import by_asset as rule_assets
 from cloud.maintenance.service import SYSTEM
+from cloud.maintenance.visits import flows as visit_flows
 from cloud.registry.models import Machine, Unit
 from cloud.telemetry.models import MetricRollup
 from protocols import messages
@@ -51,7 +54,7 @@ def run_escalation(
         if ticket.status == TicketStatus.OPEN.value:
             if ticket.escalated_to_coordinator:
                 continue  # nobody eligible: the coordinator assigns by hand
-            events.extend(assign_best(session, ticket, now))
+            events.extend(assign_best(session, ticket, now, options=policy.routes))
             continue
         events.extend(_escalate(session, ticket, now, policy))
     return events
@@ -78,10 +81,38 @@ def _escalate(
         elif action is EscalationAction.ESCALATE_TO_NEXT:
             ticket.escalated_to_next = True
             service.record(session, ticket, now, SYSTEM, "escalated", "to the next technician")
-            events.extend(assign_best(session, ticket, now, action=AlertAction.ESCALATION))
+            events.extend(assign_best(session, ticket, now, AlertAction.ESCALATION, policy.routes))
         elif not ticket.escalated_to_coordinator:
             events.extend(escalate_to_coordinator(session, ticket, now, "nobody acknowledged"))
     return events
+
+
+# Technician routes ------------------------------------------------------------------------------
+
+
+def run_routes(
+    session: Session, *, network: str, now: datetime, policy: MaintenancePolicy = DEFAULT_POLICY
+) -> list[Event]:
+    """Re-plan the routes when a visit runs long or the routes are out of date; a ticket the
+    re-plan moves to another technician is re-assigned with the route as the reason."""
+    outcome = visit_flows.replan_if_due(
+        session,
+        network_id=network,
+        technicians=lambda: candidates(session, network),
+        now=now,
+        options=policy.routes,
+    )
+    if outcome is None:
+        return []
+    events: list[Event] = []
+    for ticket_id, (technician, why) in sorted(outcome.moves.items()):
+        ticket = session.get(MaintenanceTicket, ticket_id)
+        if ticket is None or technician is None or technician == ticket.assignee_id:
+            continue
+        why = f"{why}; re-planned because {ticket.assignee_id}'s visit runs long"
+        events.extend(assign(session, ticket, technician, now, actor=SYSTEM, why=why))
+    routed = sorted({r.technician for r in outcome.plan.routes})
+    return [*events, *({"type": EVENT_TYPE, "action": "route", "technician_id": t} for t in routed)]
 
 
 # Coordinator rules on telemetry rollups ---------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from anyio import from_thread
-from fastapi import APIRouter, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from cloud.auth import service as auth_service
@@ -37,6 +37,7 @@ from cloud.maintenance.models import (
     SilenceCreate,
     SilenceRead,
     SilenceRow,
+    TechnicianDay,
     TicketCreate,
     TicketDetail,
     TicketEventRead,
@@ -47,6 +48,7 @@ from cloud.maintenance.models import (
     WindowCreate,
     WindowRead,
 )
+from cloud.maintenance.visits import service as visit_service
 from cloud.operations.http import ApiRoute, RowId, answers
 from protocols.enums import ReplyAction
 
@@ -418,6 +420,15 @@ def get_comparison(
         since=now - timedelta(days=days),
         until=now,
     )
+
+
+@router.get("/technicians/{technician_id}/day", responses=answers(403, 404))
+def technician_day(
+    technician_id: Annotated[str, Path(max_length=64)], session: DbSession, actor: CurrentActor
+) -> TechnicianDay:
+    """The technician's planned route for their next working day, in visit order, with the
+    drive before each visit; a technician sees only their own day, the coordinator anyone's."""
+    return visit_service.technician_day(session=session, actor=actor, technician_id=technician_id)
 
 
 @router.get("/events", response_class=StreamingResponse)

@@ -65,6 +65,9 @@ class MaintenanceWorker:
         now = self._clock()
         with transaction(self._session_factory) as session:
             events = periodic.run_escalation(session, now=now, policy=self._policy)
+            events += periodic.run_routes(
+                session, network=self._network, now=now, policy=self._policy
+            )
             if self._next_periodic_check is None or now >= self._next_periodic_check:
                 events.extend(self._periodic(session, now))
                 interval = timedelta(seconds=self._settings.periodic_check_seconds)

@@ -1,11 +1,12 @@
 """Technician routes with OR-Tools' routing library.
 
 Vehicles are the technicians' shifts (start and end places, working hours as the start and end
-time windows); nodes are the visits, each with its duration, allowed only on the shifts of the
-technicians who may do it (skill, service area, pinned, not had before), a soft upper bound at
-its due time (a minute late costs :data:`LATE_WEIGHT` by priority, so a miss is counted, not
-infeasible) and a disjunction with :data:`DROP_PENALTY` so that a visit nobody can fit is dropped
-instead of making the model infeasible. Arc costs are the driving minutes.
+time windows; the drive home is an arc cost but not working time); nodes are the visits, each
+with its duration, allowed only on the shifts of the technicians who may do it (skill, service
+area, pinned, not had before), a soft upper bound at its due time (a minute late costs
+:data:`LATE_WEIGHT` by priority, so a miss is counted, not infeasible) and a disjunction with
+:data:`DROP_PENALTY` so that a visit nobody can fit is dropped instead of making the model
+infeasible. Arc costs are the driving minutes.
 
 The search starts from the greedy baseline's routes (when given) or from the cheapest arcs, and
 improves with guided local search until ``time_limit``. The solver's sequences are then timed as
@@ -146,13 +147,14 @@ def _solve(
         [n + 2 * k + 1 for k in range(vehicles)],
     )
     model = pywrapcp.RoutingModel(manager)
+    homes = {n + 2 * k + 1 for k in range(vehicles)}
 
     def drive(i: int, j: int) -> int:
         return matrix[manager.IndexToNode(i)][manager.IndexToNode(j)]
 
     def busy(i: int, j: int) -> int:
-        a = manager.IndexToNode(i)
-        return service[a] + matrix[a][manager.IndexToNode(j)]
+        a, b = manager.IndexToNode(i), manager.IndexToNode(j)
+        return service[a] + (0 if b in homes else matrix[a][b])  # driving home: own time
 
     model.SetArcCostEvaluatorOfAllVehicles(model.RegisterTransitCallback(drive))
     horizon = max(s.end for s in periods)

@@ -7,9 +7,11 @@ bound is a non-negative number (the OR-Tools model needs that). Travel is rounde
 minutes, the same for the planner, the greedy baseline and the validator.
 
 A technician's working hours become **shifts** (one per working day of the horizon): a shift
-starts at the technician's current location (today's) or at home, ends at home, and holds the
-visits done that day; a technician is at their current location only today. A plan is a list
-of routes, one per shift used, and the visits dropped with the reason why.
+starts at the technician's current location (today's) or at home, and holds the visits done that
+day, the last one ending within the hours; the drive home after it counts as travel but may end
+later (a technician far from home finishes the visit in hours and drives back); a technician is
+at their current location only today. A plan is a list of routes, one per shift used, and the
+visits dropped with the reason why.
 """
 
 from __future__ import annotations
@@ -33,6 +35,25 @@ DROP_PENALTY: Mapping[str, int] = {
 }
 """Cost of not serving a visit at all: more than any travel and lateness a plan can save."""
 MINUTE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class RouteOptions:
+    """How visits are planned: durations by ticket kind, the horizon, the solver's budget, and
+    how much longer a visit that runs past its planned end is expected to take."""
+
+    visit_minutes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_VISIT_MINUTES))
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    solve_time: timedelta = timedelta(seconds=1)
+    solve_time_per_visit: timedelta = timedelta(milliseconds=50)
+    overrun: timedelta = timedelta(minutes=30)
+
+    def duration(self, kind: str) -> int:
+        return self.visit_minutes.get(kind, max(self.visit_minutes.values(), default=60))
+
+    def time_limit(self, visits: int) -> timedelta:
+        """Guided local search runs until its limit: a few visits get a few tens of ms."""
+        return min(self.solve_time, self.solve_time_per_visit * max(1, visits))
 
 
 @dataclass(frozen=True)
@@ -205,7 +226,8 @@ def shifts(problem: RouteProblem) -> list[Shift]:
 
 def timed_route(problem: RouteProblem, shift: Shift, visits: Sequence[Visit]) -> Route | None:
     """The visits in this order on this shift, each as early as possible; None if the last
-    one cannot end in time to drive home within the shift."""
+    one cannot end within the shift (the drive home after it counts as travel, but may end
+    after the working hours)."""
     clock, here, stops = shift.start, shift.start_location, []
     for visit in visits:
         drive = travel_minutes(here, visit.location)
@@ -225,9 +247,9 @@ def timed_route(problem: RouteProblem, shift: Shift, visits: Sequence[Visit]) ->
             )
         )
         clock, here = end, visit.location
-    back = travel_minutes(here, shift.end_location) if stops else 0
-    if clock + back > shift.end:
+    if clock > shift.end:
         return None
+    back = travel_minutes(here, shift.end_location) if stops else 0
     return Route(
         shift.technician,
         shift.day,

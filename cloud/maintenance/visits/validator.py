@@ -4,9 +4,9 @@ plan's stops, and lists every rule a plan breaks.
 
 - every visit is served at most once, or dropped with a reason, never both;
 - a technician's visits are in time order, each lasting its duration, with at least the
-  travel time between consecutive places (from the start place to the first, back home after
-  the last);
-- every visit lies within the technician's working hours of that day, not before now, nor
+  travel time between consecutive places (from the start place to the first);
+- every visit lies within the technician's working hours of that day (the drive home after
+  the last one may end later), not before now, nor
   before the end of the visit they are busy with;
 - the technician has the skill, serves the unit, is the one the visit is pinned to, and is
   not one who had it before;
@@ -109,8 +109,8 @@ def _route(
             return found
         found += _drive(tech, here, visit.location, leaves, stop.arrive, stop.visit)
         leaves, here = stop.end, visit.location
-    if leaves + travel_minutes(here, tech.home) * MINUTE > closes:
-        found.append(f"{tech.id} gets home after the end of their hours on {date}")
+    if leaves > closes:
+        found.append(f"{tech.id} works past the end of their hours on {date}")
     return found
 
 

@@ -43,6 +43,7 @@ def test_the_assigned_technician_resolves_the_breakdown_ticket(
     out = capsys.readouterr().out
     assert "maintenance ticket 1 opened for weld-co/weld-1" in out
     assert "ticket 1 assigned to technician marco" in out
+    assert "technician marco's route: next: weld-co at " in out  # the visit got a route
     assert driver.broken.resolved_at is None  # the repair is not due yet
 
     driver.broken.at -= 61
