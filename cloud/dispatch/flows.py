@@ -268,6 +268,7 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
             op.status = OperationStatus.PLANNED.value
             op.unit_id, op.machine = assignment.unit_id, assignment.machine
         op.planned_start, op.planned_end = assignment.start, assignment.end
+        op.planned_setup_start = assignment.setup_start
     for order_id, reason in result.unplanned.items():
         _LOGGER.warning("order %s cannot be planned: %s", order_id, reason)
     _update_orders(session, result)
@@ -429,11 +430,13 @@ class _Gate:
         return timedelta(seconds=self.hours[(from_unit, to_unit)] * 3600 / self.settings.time_scale)
 
     def open(self, op: OrderOperation) -> bool:
+        """The machine's planned work for ``op`` has begun: its change-over if it has one."""
         calendar = self.calendars.get(op.unit_id or "")
-        if calendar is None or op.machine in calendar.lights_out or op.planned_start is None:
+        begins = op.planned_setup_start or op.planned_start
+        if calendar is None or op.machine in calendar.lights_out or begins is None:
             return True
         lead = timedelta(seconds=self.settings.tick_interval_s)
-        return op.planned_start <= self.now + lead
+        return begins <= self.now + lead
 
     def arrived(self, op: OrderOperation) -> bool:
         if not op.predecessors:

@@ -48,6 +48,8 @@ class GanttBar(BaseModel):
     start: datetime
     end: datetime
     progress: float
+    # The planned change-over before the work (drawn hatched from here to ``start``).
+    setup_start: datetime | None = None
 
 
 class GanttRow(BaseModel):

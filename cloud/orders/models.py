@@ -98,6 +98,8 @@ class OrderOperation(Base):
     job_order_id: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     planned_start: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The change-over before the work, when the plan gives one (it ends when the work starts).
+    planned_setup_start: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     planned_end: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
@@ -159,6 +161,7 @@ class OperationRead(BaseModel):
     unit_id: str | None
     machine: str | None
     job_order_id: str | None
+    planned_setup_start: datetime | None = None
     planned_start: datetime | None
     planned_end: datetime | None
     started_at: datetime | None

@@ -426,3 +426,32 @@ def test_the_plan_uses_each_machines_speed_factor(context: AppContext) -> None:
         planned = (op.planned_end - op.planned_start).total_seconds()
         expected = 2.0 * op.duration_s / settings.time_scale + settings.dispatch_overhead_s
         assert planned == pytest.approx(expected, abs=0.2)
+
+
+def test_colour_changes_are_planned_and_drawn_in_the_gantt(context: AppContext) -> None:
+    """Two cells in different colours share the one paint booth: the second one's change-over
+    (30 or 45 minutes of plant time, from the family data) comes before its painting."""
+    plants = Plants(context)
+    for colour in ("ral2004", "ral5015"):
+        plants.order(colour=colour)
+    plants.tick()
+    with context.session_factory() as session:
+        paints = list(
+            session.scalars(select(OrderOperation).where(OrderOperation.process == "painting"))
+        )
+        chart = gantt.build(
+            session=session,
+            actor=flows.SCHEDULER,
+            network_id=context.settings.network,
+            now=plants.now,
+        )
+    changed = [op for op in paints if op.planned_setup_start is not None]
+    assert len(paints) == 2 and len(changed) == 1
+    (op,) = changed
+    assert op.planned_start is not None and op.planned_setup_start is not None
+    setup = (op.planned_start - op.planned_setup_start).total_seconds()
+    # 45 minutes from orange to blue, 30 from blue to orange: either order may be best.
+    assert round(setup * context.settings.orders.time_scale / 60) in (30, 45)
+    bars = [bar for row in chart.rows for bar in row.bars if bar.setup_start is not None]
+    assert [bar.step for bar in bars] == ["paint"]
+    assert 'class="setup"' in gantt.render_svg(chart)
