@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The demo coordinator's HTTP port: `make demo PORT=8001` when 8000 is taken.
+PORT ?= 8000
 # Debian packages the project needs: the broker, the browser for page tests, and a server that
 # speaks the InfluxDB v2 write API for the telemetry sink tests.
 SYSTEM_PACKAGES := mosquitto chromium victoria-metrics
@@ -17,7 +19,7 @@ OPCUA_SERVER_STAMP := $(OPCUA_SERVER)/node_modules/.glonet-installed
 .PHONY: demo test lint pytest bench venv system-packages clean
 
 demo: system-packages venv
-	$(BIN)/glonet demo
+	$(BIN)/glonet demo --port $(PORT)
 
 test: system-packages venv lint pytest
 

@@ -12,6 +12,7 @@ import argparse
 import logging
 import shutil
 import signal
+import socket
 import time
 from pathlib import Path
 from types import FrameType
@@ -26,6 +27,13 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_SPEC = ROOT / "deploy" / "demo.yaml"
 DEFAULT_WORKDIR = Path("var/demo")
 POLL_INTERVAL = 1.0
+# Where each role starts, first page first.
+START_PAGES = (
+    ("coordinator", ("/", "/orders", "/plan", "/maintenance", "/maintenance/figures")),
+    ("customer", ("/configurator", "/orders")),
+    ("plant", ("/", "/maintenance")),
+    ("technician", ("/maintenance/inbox",)),
+)
 
 
 def register(subparsers: Any) -> None:
@@ -73,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         spec.time_scale = args.time_scale
     if args.prepare:
         return _prepare(spec, args.prepare.resolve())
+    try:
+        _check_port_free(args.port)
+    except DemoError as exc:
+        _LOGGER.error("%s", exc)
+        return 1
     workdir = args.workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -116,6 +129,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_port_free(port: int, host: str = "127.0.0.1") -> None:
+    """Refuse to start when something already listens on the coordinator's port: the demo would
+    otherwise talk to that program instead of its own coordinator."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DemoError(
+                f"port {port} on {host} is taken ({exc.strerror}): stop what listens there, or "
+                f"choose another port with `make demo PORT={port + 1}` "
+                f"(`glonet demo --port {port + 1}`)"
+            ) from None
+
+
 def _print_tickets(driver: DemoDriver) -> None:
     import httpx
 
@@ -127,8 +154,10 @@ def _print_tickets(driver: DemoDriver) -> None:
 
 def _banner(url: str, keys: dict[str, str], workdir: Path, time_scale: float) -> None:
     print(f"\nGloNet demo network: {url}  (time scale {time_scale:g}x, Ctrl-C stops)")
-    print(f"  pages: {url}/  {url}/configurator  {url}/orders  {url}/plan")
-    print("  sign in on a page with one of these API keys:")
+    print("  start pages by role (sign in on the page with the role's API key below):")
+    for role, pages in START_PAGES:
+        print(f"    {role:<12} " + "  ".join(f"{url}{page}" for page in pages))
+    print("  API keys:")
     for name, key in keys.items():
         print(f"    {name:<32} {key}")
     print(f"  logs: {workdir / 'logs'}\n")
