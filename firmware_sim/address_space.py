@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import cast
 
 from asyncua import Node, Server, ua
-from asyncua.server.event_generator import EventGenerator
 
 from firmware_sim.alarms import AlarmEvent
 from firmware_sim.companion import (
@@ -26,20 +25,13 @@ from firmware_sim.companion import (
     RECEIVER_TYPE,
     Namespaces,
 )
+from firmware_sim.conditions import FLAGS, ConditionBook
 from firmware_sim.job_control import JobReceiver
 from firmware_sim.machine import SimMachine
 from firmware_sim.profiles import MetricSpec
 
 NAMESPACE_URI = "urn:glonet:firmware-sim"
-EVENT_TYPE_NAME = "MachineAlarmEventType"
 UNECE_UNITS_URI = "http://www.opcfoundation.org/UA/units/un/cefact"
-EVENT_FIELDS = (
-    ("AlarmCode", ua.VariantType.String),
-    ("Active", ua.VariantType.Boolean),
-    ("ConditionId", ua.VariantType.String),
-    ("Metric", ua.VariantType.String),
-    ("Value", ua.VariantType.Double),
-)
 
 MethodCallback = Callable[..., Awaitable[list[ua.Variant]]]
 
@@ -61,10 +53,11 @@ class MachineNodes:
     mode: StateMachine
     sim_time: Node
     metrics: dict[str, Node] = field(default_factory=dict)
+    flags: dict[str, Node] = field(default_factory=dict)
+    """The Boolean inputs of the OffNormal conditions, by alarm code."""
     job_list: Node | None = None
     response_list: Node | None = None
     receiver: JobReceiver | None = None
-    generators: list[EventGenerator] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -86,13 +79,13 @@ class AddressSpace:
         self.nodes: dict[str, MachineNodes] = {}
         self._published: dict[ua.NodeId, object] = {}
         self.folder: Node | None = None
-        self.event_type: Node | None = None
+        self.conditions = ConditionBook(server, idx)
         self._states: dict[int, dict[str, ua.NodeId]] = {}
 
     async def build_root(self) -> None:
         objects = self.server.nodes.objects
         self.folder = await objects.add_folder(self._id("Machines"), self._qn("Machines"))
-        self.event_type = await self._event_type()
+        await self.conditions.install([self.folder, self.server.nodes.server])
         for type_id in (ITEM_STATE_TYPE, OPERATION_MODE_TYPE):
             self._states[type_id] = await self._state_ids(type_id)
 
@@ -106,30 +99,13 @@ class AddressSpace:
                 states[str((await child.read_browse_name()).Name)] = child.nodeid
         return states
 
-    async def _event_type(self) -> Node:
-        """``MachineAlarmEventType`` with string node ids (``Server.create_custom_event_type``
-        would number them, and they must stay the same across restarts)."""
-        base = self.server.get_node(ua.NodeId(ua.Int32(ua.ObjectIds.BaseEventType)))
-        event_type = await base.add_object_type(
-            self._id(EVENT_TYPE_NAME), self._qn(EVENT_TYPE_NAME)
-        )
-        for name, vtype in EVENT_FIELDS:
-            prop = await event_type.add_property(
-                self._id(f"{EVENT_TYPE_NAME}.{name}"),
-                self._qn(name),
-                ua.get_default_value(vtype),
-                varianttype=vtype,
-            )
-            await prop.set_modelling_rule(True)
-        return event_type
-
     async def add_machine(
         self,
         machine: SimMachine,
         receiver: JobReceiver | None,
         maintenance: Sequence[MethodSpec],
     ) -> None:
-        assert self.folder is not None and self.event_type is not None
+        assert self.folder is not None
         mid = machine.id
         node = await self.folder.add_object(self._id(mid), self._qn(mid))
         # OPC 40001-1: every machine is also found in the Machinery ``Machines`` folder.
@@ -154,7 +130,7 @@ class AddressSpace:
         maint = await self._object(node, f"{mid}.Maintenance", "Maintenance")
         for method in maintenance:
             await self._method(maint, f"{mid}.Maintenance", method)
-        nodes.generators = await self._generators(node)
+        await self._conditions(node, nodes, machine)
         self.nodes[mid] = nodes
 
     # Building blocks --------------------------------------------------------------------------
@@ -241,14 +217,29 @@ class AddressSpace:
         await nodes.response_list.write_value_rank(1)
         nodes.receiver = receiver
 
-    async def _generators(self, node: Node) -> list[EventGenerator]:
-        """One generator per node a client may subscribe on: the asset, Machines, Server."""
-        generators = []
+    async def _conditions(self, node: Node, nodes: MachineNodes, machine: SimMachine) -> None:
+        """The asset's standard conditions (see conditions.py) in its ``Alarms`` object: a limit
+        alarm per threshold rule, OffNormal alarms on the ``Status`` flags."""
         assert self.folder is not None
-        for emitter in (node, self.folder, self.server.nodes.server):
-            generator = await self.server.get_event_generator(self.event_type, emitter.nodeid)
-            generators.append(generator)
-        return generators
+        mid = machine.id
+        await node.set_event_notifier([ua.EventNotifier.SubscribeToEvents])
+        status = await self._object(node, f"{mid}.Status", "Status")
+        for code, name in FLAGS.items():
+            nodes.flags[code] = await self._variable(
+                status, f"{mid}.Status.{name}", False, ua.VariantType.Boolean
+            )
+        normal = await self._variable(
+            status, f"{mid}.Status.NormalValue", False, ua.VariantType.Boolean
+        )
+        alarms = await self._object(node, f"{mid}.Alarms", "Alarms")
+        for rule in machine.profile.alarms:
+            source = nodes.metrics[rule.metric]
+            await self.conditions.add_limit_alarm(alarms, node, mid, rule, source, self.folder)
+        for code, text in machine.flag_alarms().items():
+            await self.conditions.add_off_normal_alarm(
+                alarms, node, mid, code, text, nodes.flags[code], normal, self.folder
+            )
+        await self.conditions.restore(mid, machine.alarms.active())
 
     # Publishing -------------------------------------------------------------------------------
 
@@ -257,6 +248,8 @@ class AddressSpace:
         await self._write_state(nodes.item_state, machine.item_state.value, now)
         await self._write_state(nodes.mode, machine.mode.value, now)
         await self._write(nodes.sim_time, now, now)
+        for code, flag in nodes.flags.items():
+            await self._write(flag, machine.alarms.is_active(code), now)
         values = machine.published_values()
         if values is not None:
             for name, value in values.items():
@@ -276,18 +269,8 @@ class AddressSpace:
         await self._write(machine.current_id, machine.states[state], now)
 
     async def fire(self, event: AlarmEvent) -> None:
-        nodes = self.nodes[event.machine_id]
-        for generator in nodes.generators:
-            ev = generator.event
-            ev.SourceNode = nodes.machine.nodeid
-            ev.SourceName = event.machine_id
-            ev.Severity = event.severity
-            ev.AlarmCode = event.code
-            ev.Active = event.active
-            ev.ConditionId = event.condition_id
-            ev.Metric = event.metric
-            ev.Value = float(event.value)
-            await generator.trigger(time_attr=event.time, message=event.message)
+        """An alarm raised or cleared: its condition's new state and event."""
+        await self.conditions.update(event)
 
     async def _write(self, node: Node, value: object, now: datetime) -> None:
         """Write a changed value with the simulated ``now`` as its SourceTimestamp.

@@ -1,4 +1,5 @@
-"""Alarm conditions of one asset: raised and cleared with hysteresis, reported as events."""
+"""The alarms of one asset: raised and cleared with hysteresis (the OPC UA conditions that
+report them are in conditions.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ EMERGENCY_STOP_TEXT = "Emergency stop pressed"
 
 @dataclass(frozen=True)
 class AlarmEvent:
-    """One raise or clear of an alarm condition (becomes a ``MachineAlarmEventType`` event)."""
+    """One raise or clear of an alarm (its OPC UA condition changes state, see conditions.py)."""
 
     machine_id: str
     code: str
@@ -66,6 +67,10 @@ class AlarmBook:
 
     def is_active(self, code: str) -> bool:
         return code in self._active
+
+    def active(self) -> list[AlarmEvent]:
+        """The raise events of the alarms active now."""
+        return list(self._active.values())
 
     def _event(
         self, code: str, active: bool, text: str, metric: str, value: float, now: datetime

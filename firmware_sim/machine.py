@@ -180,10 +180,21 @@ class SimMachine:
         else:
             self.faults.activate(kind, duration_s)
 
+    def flag_alarms(self) -> dict[str, str]:
+        """The alarms no threshold drives, by code: their texts."""
+        return {"emergency_stop": EMERGENCY_STOP_TEXT, "breakdown": BREAKDOWN_TEXT}
+
     def _alarm_burst(self) -> list[AlarmEvent]:
+        """Raise and clear the asset's threshold alarms in turn (those not active now: a burst
+        must not clear a real alarm)."""
+        rules = {rule.code for rule in self.profile.alarms}
+        codes = [c for c in BURST_CODES if c in rules and not self.alarms.is_active(c)]
+        if not codes:
+            _LOGGER.warning("%s: no inactive alarm to burst", self.id)
+            return []
         events = []
         for index in range(ALARM_BURST_SIZE):
-            code = BURST_CODES[index % len(BURST_CODES)]
+            code = codes[index % len(codes)]
             text = f"Injected alarm burst {index + 1}/{ALARM_BURST_SIZE}"
             for active in (True, False):
                 events.append(

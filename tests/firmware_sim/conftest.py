@@ -14,7 +14,7 @@ from typing import Any
 import pytest_asyncio
 from asyncua import Client, Node, ua
 
-from firmware_sim.address_space import EVENT_TYPE_NAME, NAMESPACE_URI
+from firmware_sim.address_space import NAMESPACE_URI
 from firmware_sim.companion import ISA95_JOB_CONTROL_URI, MACHINERY_JOBS_URI, MACHINERY_URI
 from firmware_sim.plant import Plant, parse_plant
 from firmware_sim.server import PlantServer, ServerOptions
@@ -126,11 +126,26 @@ class Collector:
         self.events.append(event)
 
     def codes(self, active: bool | None = None, source: str | None = None) -> list[str]:
+        """The alarm codes (ConditionName slugged) of the condition events, in order;
+        ``source`` is the machine (its conditions are ``<machine>.Alarms.<Name>``)."""
         return [
-            e.AlarmCode
+            alarm_code(e)
             for e in self.events
-            if (active is None or e.Active == active) and (source is None or e.SourceName == source)
+            if (active is None or is_active(e) == active) and (source is None or asset(e) == source)
         ]
+
+
+def alarm_code(event: Any) -> str:
+    return str(event.ConditionName).lower().replace(" ", "_")
+
+
+def is_active(event: Any) -> bool:
+    return bool(getattr(event, "ActiveState/Id"))
+
+
+def asset(event: Any) -> str:
+    """The machine of a condition event, from its ConditionId."""
+    return str(event.NodeId.Identifier).split(".", 1)[0]
 
 
 @dataclass
@@ -233,7 +248,7 @@ async def subscribe_alarms(client: Client, node: Node | None = None) -> Collecto
     subscription = await client.create_subscription(20, collector)
     if node is None:
         node = await client.nodes.objects.get_child(f"{idx}:Machines")
-    event_type = client.get_node(ua.NodeId(EVENT_TYPE_NAME, idx))
+    event_type = client.get_node(ua.NodeId(ua.ObjectIds.AlarmConditionType))
     await subscription.subscribe_events(node, event_type)
     return collector
 
@@ -262,6 +277,7 @@ async def plant_server() -> AsyncIterator[PlantServer]:
         machine("cell-1", "robotic_cell", "assembly"),
         *(machine(f"mill-{fault}") for fault in ("freeze", "range", "burst", "estop", "broken")),
         machine("mill-bad"),
+        machine("mill-alarm"),
     )
     async with PlantServer(plant, options()) as server:
         yield server

@@ -11,6 +11,7 @@ from firmware_sim.faults import ALARM_BURST_SIZE
 from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
     TICK_S,
+    asset,
     eventually,
     job_order,
     machine_handle,
@@ -67,7 +68,7 @@ async def test_alarm_burst_reaches_server_object_subscribers(client: Client) -> 
 
     await eventually(whole_burst, "the whole alarm burst")
     assert len(alarms.codes(active=True)) == len(alarms.codes(active=False)) == ALARM_BURST_SIZE
-    assert {e.SourceName for e in alarms.events} == {"mill-burst"}
+    assert {asset(e) for e in alarms.events} == {"mill-burst"}
 
 
 async def test_emergency_stop_interrupts_the_job_until_released(client: Client) -> None:

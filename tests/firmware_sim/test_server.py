@@ -15,7 +15,10 @@ from tests.firmware_sim.conftest import (
     OPERATION_MODE,
     Collector,
     Machine,
+    alarm_code,
+    asset,
     eventually,
+    is_active,
     isa95_order,
     job_order,
     machine_handle,
@@ -227,12 +230,12 @@ async def test_wear_raises_alarms_before_breakdown_and_repair_clears(client: Cli
         return "breakdown" in alarms.codes(active=True, source="worn-1")
 
     await eventually(broken, "a breakdown alarm")
-    raised = [e for e in alarms.events if e.Active and e.SourceName == "worn-1"]
-    codes = [e.AlarmCode for e in raised]
+    raised = [e for e in alarms.events if is_active(e) and asset(e) == "worn-1"]
+    codes = [alarm_code(e) for e in raised]
     assert codes.index("tool_wear") < codes.index("breakdown")
     assert "high_vibration" in codes[: codes.index("breakdown")]
     breakdown = raised[codes.index("breakdown")]
-    assert breakdown.Severity == 1000 and breakdown.ConditionId == "worn-1/breakdown"
+    assert breakdown.Severity == 1000 and breakdown.NodeId.Identifier == "worn-1.Alarms.Breakdown"
     assert isinstance(breakdown.Message.Text, str) and breakdown.Message.Text
 
     async def out_of_service() -> bool:
