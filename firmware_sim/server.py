@@ -11,6 +11,7 @@ import asyncio
 import logging
 import socket
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,12 @@ class PlantServer:
         self._tick_task: asyncio.Task[None] | None = None
         self._fault_tasks: set[asyncio.Task[None]] = set()
         self._crashing = False
+        self._extensions: list[Callable[[Server], Awaitable[None]]] = []
+
+    def extend(self, build: Callable[[Server], Awaitable[None]]) -> None:
+        """Add nodes of one's own (a vendor's variables in the conformance tests) to every
+        address space this server builds, before it listens: after a restart too."""
+        self._extensions.append(build)
 
     @property
     def endpoint(self) -> str:
@@ -84,8 +91,7 @@ class PlantServer:
 
     @property
     def opcua(self) -> Server | None:
-        """The running asyncua server (None while down), for tests and tools that add nodes of
-        their own next to the machines (e.g. a vendor's variables in the conformance tests)."""
+        """The running asyncua server (None while down)."""
         return self._server
 
     # Life cycle -------------------------------------------------------------------------------
@@ -140,6 +146,8 @@ class PlantServer:
         for machine in self.machines.values():
             receiver = self._receiver(machine, structures)
             await space.add_machine(machine, receiver, self._maintenance(machine))
+        for build in self._extensions:
+            await build(server)
         return server, space
 
     async def _listen(self, server: Server, space: AddressSpace) -> None:

@@ -8,11 +8,16 @@ the feature it needs) and reads everything server-specific from it: the gateway'
 from __future__ import annotations
 
 import asyncio
+import copy
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Any, Protocol
 
-from asyncua import Node, ua
+import yaml
+from asyncua import Node, Server, ua
 
+from edge.config import PROFILE_PACKAGE
+from firmware_sim.address_space import NAMESPACE_URI
 from tests.edge.support import MILL, SimPlant
 from tests.opcua_server import MACHINE, NAMESPACE, AcmePress
 
@@ -161,16 +166,27 @@ VARIABLES: dict[str, tuple[str, Any, ua.VariantType]] = {
 
 class FirmwareSimPress:
     """A firmware_sim plant server (a real asyncua server) with a vendor's press added next to
-    its machines, in a namespace of its own, as a machine builder would have it."""
+    its machines, in a namespace of its own, as a machine builder would have it.
+
+    As a :class:`ServerUnderTest`, the machine is the plant's mill, mapped by the built-in
+    ``firmware-sim`` profile (standard conditions, ``alarms: {}``) plus the press's spindle
+    speed as the metric the tests set; its alarm is the mill's emergency stop, an
+    ``OffNormalAlarmType``.
+    """
 
     name = "firmware-sim"
     namespaces = {"v": VENDOR_NAMESPACE}
     root = "/0:Objects/v:Press7"
     source_clock_offset_s = -3600.0  # a device clock an hour behind
     nulls_bad_values = True  # asyncua's server does
+    machine = "mill-1"
+    alarm_code = "emergency_stop"
+    alarm_severity = 900
+    metric = "press_speed"
 
     def __init__(self) -> None:
         self.plant = SimPlant([MILL])
+        self.plant.server.extend(self._add_press)
         self._nodes: dict[str, Node] = {}
 
     @property
@@ -179,11 +195,8 @@ class FirmwareSimPress:
 
     def start(self) -> None:
         self.plant.start()
-        self.plant.run(self._add_press())
 
-    async def _add_press(self) -> None:
-        server = self.plant.server.opcua
-        assert server is not None
+    async def _add_press(self, server: Server) -> None:
         idx = await server.register_namespace(VENDOR_NAMESPACE)
         press = await server.nodes.objects.add_object(idx, "Press7")
         folders = {name: await press.add_object(idx, name) for name in ("Status", "Process")}
@@ -218,8 +231,52 @@ class FirmwareSimPress:
         await server.write_attribute_value(self._nodes[name].nodeid, data)
         await asyncio.sleep(0)
 
+    # ServerUnderTest ------------------------------------------------------------------------
+
+    def machine_configs(self) -> list[dict[str, Any]]:
+        mapping = copy.deepcopy(firmware_sim_mapping())
+        mapping["namespaces"]["v"] = VENDOR_NAMESPACE
+        mapping["metrics"] = {
+            self.metric: {"path": f"{self.root}/v:Process/v:SpindleSpeed", "sampling_ms": 50}
+        }
+        return [{"id": self.machine, "endpoint": self.endpoint, "mapping": mapping}]
+
+    def set_metric(self, value: float) -> None:
+        self.set_vendor("SpindleSpeed", value)
+
+    def raise_alarm(self) -> None:
+        self.plant.inject("emergency_stop", 0, self.machine)  # until released
+
+    def clear_alarm(self) -> None:
+        self.plant.run(self._release())
+
+    async def _release(self) -> None:
+        self.plant.server.machines[self.machine].repair()
+
+    def alarm_acknowledged(self) -> bool:
+        return bool(self.plant.run(self._acked()))
+
+    async def _acked(self) -> bool:
+        server = self.plant.server.opcua
+        if server is None:
+            return False
+        idx = await server.get_namespace_index(NAMESPACE_URI)
+        acked = ua.NodeId(ua.String(f"{self.machine}.Alarms.EmergencyStop.AckedState.Id"), idx)
+        return bool(await server.get_node(acked).read_value())
+
+    def kill(self) -> None:
+        """The server goes away; meanwhile the mill's emergency stop is released."""
+        self.plant.stop()
+        self.plant.run(self._release())
+
     def close(self) -> None:
         self.plant.close()
+
+
+def firmware_sim_mapping() -> dict[str, Any]:
+    profile = resources.files(PROFILE_PACKAGE).joinpath("firmware-sim.yaml").read_text()
+    mapping: dict[str, Any] = yaml.safe_load(profile)
+    return mapping
 
 
 class JobServer(Protocol):

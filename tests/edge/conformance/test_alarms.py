@@ -12,7 +12,7 @@ from tests.edge.support import Coordinator, GatewayProcess, wait_until
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.parametrize("server", ["node-opcua"], indirect=True),
+    pytest.mark.parametrize("server", ["node-opcua", "firmware-sim"], indirect=True),
 ]
 
 

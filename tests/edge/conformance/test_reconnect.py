@@ -13,7 +13,7 @@ from tests.edge.support import Coordinator, GatewayProcess, wait_until
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.parametrize("server", ["node-opcua"], indirect=True),
+    pytest.mark.parametrize("server", ["node-opcua", "firmware-sim"], indirect=True),
 ]
 CONNECT_S = 10.0
 """Connecting, binding and subscribing again, on a busy machine."""
