@@ -22,7 +22,13 @@ from edge.alarms import EventField, event_fields
 from edge.config import DerivedValue, MachineConfig, MachineMapping, MetricMapping, ValueMap
 from edge.errors import MachineError
 from edge.findings import Findings
-from edge.job_control import JOB_CONTROL_URI, CallOutcome, JobControl, bind_job_control
+from edge.job_control import (
+    JOB_CONTROL_URI,
+    CallOutcome,
+    Category,
+    JobControl,
+    bind_job_control,
+)
 from edge.nodes import NETWORK_ERRORS, NodeResolver, metric_name
 from protocols.messages import Capability, JobOrder, MetricDescription
 from protocols.topics import IDENTIFIER_PATTERN
@@ -97,6 +103,8 @@ class MachineControl:
 
     machine: str
     jobs: JobControl | None = None
+    jobs_problem: str | None = None
+    """Why the mapped job control did not bind on this connection (a config finding)."""
     methods: dict[str, Node] = field(default_factory=dict)
     repair_object: Node | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -115,6 +123,8 @@ class MachineControl:
     async def job_call(self, method: str, target: JobOrder | str) -> CallOutcome:
         """Call a job control method (``store``, ``store_and_start``, ``cancel`` …)."""
         if self.jobs is None:
+            if self.jobs_problem is not None:  # connected, but its receiver does not fit
+                return CallOutcome(None, Category.MISMATCH, self.jobs_problem)
             return CallOutcome.unavailable(f"machine {self.machine} is not connected")
         return await self.jobs.call(method, target)
 
@@ -133,6 +143,7 @@ class MachineControl:
     def clear(self) -> None:
         self._ready.clear()
         self.jobs = None
+        self.jobs_problem = None
         self.repair_object = None
         self.methods.clear()
 
@@ -259,9 +270,11 @@ class MachineBinder:
             machine, "the job response provider", resolver, jobs.results, root
         )
         if receiver is None:
+            control.jobs_problem = f"the job order receiver {jobs.receiver} is missing"
             return []
         if JOB_CONTROL_URI not in self._namespaces:
-            self._missing(machine, "job control", f"the server has no namespace {JOB_CONTROL_URI}")
+            control.jobs_problem = f"the server has no namespace {JOB_CONTROL_URI}"
+            self._missing(machine, "job control", control.jobs_problem)
             return []
         try:
             await self._load_data_types()
@@ -269,6 +282,7 @@ class MachineBinder:
                 self._client, machine, receiver, results, self._namespaces.index(JOB_CONTROL_URI)
             )
         except (*NETWORK_ERRORS, MachineError) as exc:
+            control.jobs_problem = f"the job order receiver does not fit OPC 10031-4: {exc}"
             self._missing(machine, "job control", exc)
             return []
         if bound.structures is None:

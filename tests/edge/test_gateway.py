@@ -1,11 +1,14 @@
 """End to end: a firmware_sim plant, the gateway as a process, Mosquitto, and a coordinator."""
 
 import copy
+from importlib import resources
 
 import pytest
 import yaml
+from asyncua import ua
 
 from edge.config import PROFILE_PACKAGE
+from firmware_sim.companion import ISA95_JOB_CONTROL_URI
 from protocols import messages
 from tests.edge.support import (
     LASER,
@@ -119,8 +122,6 @@ def _alarms(coordinator, machine):
 
 
 def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinator, make_gateway):
-    from importlib import resources
-
     profile = yaml.safe_load(
         resources.files(PROFILE_PACKAGE).joinpath("firmware-sim.yaml").read_text()
     )
@@ -188,3 +189,63 @@ def test_bad_commands_are_rejected_counted_and_harmless(plant, coordinator, make
     coordinator.send(dispatch(job_order("jo-1")))
     wait_until(lambda: [e for e in coordinator.job_events("jo-1") if e.event.value == "accepted"])
     assert gateway.process.poll() is None
+
+
+LEGACY_NAMESPACE = "urn:acme:legacy"
+
+
+async def _add_legacy_receivers(plant):
+    """Two receivers that are not OPC 10031-4: methods in a vendor namespace, and methods with
+    the standard names but the old JSON-in-Strings arguments."""
+    server = plant.server.opcua
+    vendor = await server.register_namespace(LEGACY_NAMESPACE)
+    job_control = (await server.get_namespace_array()).index(ISA95_JOB_CONTROL_URI)
+    string = ua.NodeId(ua.ObjectIds.String)
+    arguments = [
+        ua.Argument(Name=name, DataType=string, ValueRank=-1) for name in ("JobOrder", "Comment")
+    ]
+
+    async def refuse(parent, *args):
+        return [ua.Variant(0, ua.VariantType.UInt64)]
+
+    for name, method_ns in (("VendorControl", vendor), ("JsonControl", job_control)):
+        receiver = await server.nodes.objects.add_object(vendor, name)
+        for method in ("Store", "StoreAndStart"):
+            node_id = ua.NodeId(f"{name}.{method}", vendor)
+            qualified = ua.QualifiedName(method, method_ns)
+            await receiver.add_method(node_id, qualified, refuse, arguments, [])
+
+
+def test_a_receiver_that_is_not_10031_4_is_a_finding_and_a_mismatch_reject(
+    plant, coordinator, make_gateway
+):
+    plant.run(_add_legacy_receivers(plant))
+    profile = yaml.safe_load(
+        resources.files(PROFILE_PACKAGE).joinpath("firmware-sim.yaml").read_text()
+    )
+    mappings, machines = {}, []
+    for machine, receiver in (("vendor-jobs", "VendorControl"), ("json-jobs", "JsonControl")):
+        mapping = copy.deepcopy(profile)
+        mapping["namespaces"]["legacy"] = LEGACY_NAMESPACE
+        mapping["jobs"] = {"profile": "opc-10031-4", "receiver": f"/0:Objects/legacy:{receiver}"}
+        mappings[machine] = mapping
+        machines.append(
+            {"id": machine, "endpoint": plant.endpoint, "node_name": "mill-1", "mapping": machine}
+        )
+    gateway = make_gateway(plant, mappings=mappings, machines=machines)
+    wait_until(lambda: all(m["connected"] for m in gateway.health()["machines"].values()))
+    health = gateway.health()
+    assert health["status"] == "degraded"
+    vendor_missing = health["machines"]["vendor-jobs"]["missing_nodes"]
+    assert "no OPC 10031-4 job control methods" in vendor_missing["job control"]
+    assert "the job order data type" in health["machines"]["json-jobs"]["missing_nodes"]
+
+    coordinator.send(dispatch(job_order("jo-v", "vendor-jobs"), job_order("jo-j", "json-jobs")))
+    for job_id in ("jo-v", "jo-j"):
+        wait_until(lambda job_id=job_id: coordinator.job_events(job_id), what=job_id)
+    vendor, json_ = coordinator.job_events("jo-v")[0], coordinator.job_events("jo-j")[0]
+    assert vendor.event.value == json_.event.value == "rejected"
+    assert "does not fit OPC 10031-4" in (vendor.reason or "")
+    assert "job order data type is unknown" in (json_.reason or "")
+    assert gateway.metric("commands_rejected_total", reason="job_control_mismatch") == 2
+    assert gateway.metric("commands_rejected_total", reason="machine_unavailable") == 0
