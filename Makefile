@@ -7,9 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The demo coordinator's HTTP port: `make demo PORT=8001` when 8000 is taken.
 PORT ?= 8000
-# Debian packages the project needs: the broker, the browser for page tests, and a server that
-# speaks the InfluxDB v2 write API for the telemetry sink tests.
-SYSTEM_PACKAGES := mosquitto chromium victoria-metrics
+# Debian packages the project needs: the broker, the browser for page tests, a server that
+# speaks the InfluxDB v2 write API for the telemetry sink tests, and Docker Compose (no engine)
+# to check docker-compose.yml.
+SYSTEM_PACKAGES := mosquitto chromium victoria-metrics docker-compose
 INSTALL_STAMP := $(VENV)/.glonet-installed
 BUILD_INPUTS := pyproject.toml setup.py $(shell find cloud -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 # The third-party OPC UA server of the conformance tests (node-opcua), installed from its lock file.

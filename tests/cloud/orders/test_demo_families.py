@@ -1,4 +1,5 @@
-"""The demo families only ask for what the demo network's machines offer (deploy/network/)."""
+"""The demo families only ask for what the demo network's machines offer (deploy/network/), in
+`make demo` (deploy/demo.yaml) and in docker-compose (deploy/compose/network.yaml)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ from glonet.demo_network import load_spec
 
 ROOT = Path(__file__).resolve().parents[3]
 SPEC = load_spec(ROOT / "deploy" / "demo.yaml")
+COMPOSE_SPEC = load_spec(ROOT / "deploy" / "compose" / "network.yaml")
 FAMILIES = load_families(SPEC.families_dir)
 
 
-def _machines() -> list[PlanMachine]:
+def _machines(spec: Any) -> list[PlanMachine]:
     from firmware_sim.plant import load_plant
 
     machines = []
-    for path in SPEC.plants:
+    for path in spec.plants:
         plant = load_plant(path)
         for machine in plant.machines:
             machines.append(
@@ -31,16 +33,19 @@ def _machines() -> list[PlanMachine]:
                     plant.unit,
                     machine.id,
                     [c.model_dump(mode="json") for c in machine.capabilities],
-                    frozenset(SPEC.certifications.get(plant.unit, [])),
+                    frozenset(spec.certifications.get(plant.unit, [])),
                 )
             )
     return machines
 
 
-MACHINES = _machines()
+NETWORKS = {"demo": _machines(SPEC), "compose": _machines(COMPOSE_SPEC)}
+MACHINES = NETWORKS["demo"]
 
 
-def _unplannable(family: ProductFamily, values: dict[str, Any]) -> list[str]:
+def _unplannable(
+    family: ProductFamily, values: dict[str, Any], machines: list[PlanMachine] = MACHINES
+) -> list[str]:
     missing = []
     for op in work_breakdown(family, values).operations:
         plan_op = PlanOperation(
@@ -52,15 +57,18 @@ def _unplannable(family: ProductFamily, values: dict[str, Any]) -> list[str]:
             op.capability_requirements,
             tuple(op.certifications),
         )
-        if not any(can_do(machine, plan_op) for machine in MACHINES):
+        if not any(can_do(machine, plan_op) for machine in machines):
             missing.append(op.id)
     return missing
 
 
+@pytest.mark.parametrize("network", sorted(NETWORKS))
 @pytest.mark.parametrize("family_id", sorted(FAMILIES))
-def test_the_default_configuration_can_be_made_on_the_demo_network(family_id: str) -> None:
+def test_the_default_configuration_can_be_made_on_the_demo_network(
+    family_id: str, network: str
+) -> None:
     family = FAMILIES[family_id]
-    assert _unplannable(family, {}) == []
+    assert _unplannable(family, {}, NETWORKS[network]) == []
 
 
 @pytest.mark.parametrize("order", SPEC.orders, ids=lambda o: o.family)
@@ -85,4 +93,5 @@ def test_every_valid_configuration_can_be_made_on_the_demo_network(data: st.Data
             steps = int((option.max - option.min) / option.step)
             values[option.id] = option.min + data.draw(st.integers(0, steps)) * option.step
     if validate(family, values).valid:
-        assert _unplannable(family, values) == []
+        for machines in NETWORKS.values():
+            assert _unplannable(family, values, machines) == []
