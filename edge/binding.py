@@ -262,6 +262,7 @@ class MachineBinder:
         """Standard job control; a machine without it stays a telemetry-only machine."""
         jobs = mapping.jobs
         if jobs is None:
+            control.jobs_problem = "the machine's mapping has no job control (jobs:)"
             return []
         receiver = await self._optional(
             machine, "the job order receiver", resolver, jobs.receiver, root
