@@ -235,9 +235,9 @@ class AddressSpace:
         for rule in machine.profile.alarms:
             source = nodes.metrics[rule.metric]
             await self.conditions.add_limit_alarm(alarms, node, mid, rule, source, self.folder)
-        for code, text in machine.flag_alarms().items():
+        for code, flag in nodes.flags.items():
             await self.conditions.add_off_normal_alarm(
-                alarms, node, mid, code, text, nodes.flags[code], normal, self.folder
+                alarms, node, mid, code, flag, normal, self.folder
             )
         await self.conditions.restore(mid, machine.alarms.active())
 

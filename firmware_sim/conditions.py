@@ -132,7 +132,6 @@ class SimCondition:
     emitters: tuple[ua.NodeId, ...]
     event: Any
     """The condition's current state, as its next event (or refresh) carries it."""
-    text: str
     mirrored: dict[str, ua.NodeId] = field(default_factory=dict)
 
     @property
@@ -204,7 +203,6 @@ class ConditionBook:
         )
         await self._property(condition, "HighLimit", rule.raise_above, ua.VariantType.Double)
         condition.event.HighLimit = rule.raise_above
-        condition.text = rule.text
         class_id, class_name = MAINTENANCE_CLASS if rule.code == "tool_wear" else PROCESS_CLASS
         self._classify(condition, class_id, class_name)
         return condition
@@ -215,7 +213,6 @@ class ConditionBook:
         machine: Node,
         mid: str,
         code: str,
-        text: str,
         flag: Node,
         normal: Node,
         folder: Node,
@@ -224,7 +221,6 @@ class ConditionBook:
             parent, machine, mid, code, ConditionKind.OFF_NORMAL, flag, folder
         )
         condition.event.NormalState = normal.nodeid
-        condition.text = text
         class_id, class_name = SAFETY_CLASS if code == EMERGENCY_STOP else MAINTENANCE_CLASS
         self._classify(condition, class_id, class_name)
         return condition
@@ -255,7 +251,7 @@ class ConditionBook:
         event = _initial_event(kind, node.nodeid, source.nodeid, code)
         event.SourceName = (await source.read_browse_name()).Name
         emitters = (machine.nodeid, folder.nodeid, _server_id())
-        condition = SimCondition(code, mid, node.nodeid, path, emitters, event, "")
+        condition = SimCondition(code, mid, node.nodeid, path, emitters, event)
         for field_name in STATE_FIELDS:
             node_id = self._id(f"{path}.{field_name.replace('/', '.')}")
             if node_id in self.server.iserver.aspace:

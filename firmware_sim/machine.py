@@ -180,10 +180,6 @@ class SimMachine:
         else:
             self.faults.activate(kind, duration_s)
 
-    def flag_alarms(self) -> dict[str, str]:
-        """The alarms no threshold drives, by code: their texts."""
-        return {"emergency_stop": EMERGENCY_STOP_TEXT, "breakdown": BREAKDOWN_TEXT}
-
     def _alarm_burst(self) -> list[AlarmEvent]:
         """Raise and clear the asset's threshold alarms in turn (those not active now: a burst
         must not clear a real alarm)."""
