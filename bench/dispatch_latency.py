@@ -1,11 +1,13 @@
-"""Time from a dispatch to ``started`` on firmware_sim, through the gateway and raw.
+"""Time from a dispatch to ``started``, through the gateway and raw, on both servers of the
+conformance suite: firmware_sim and the node-opcua press (``tests/opcua_server``).
 
 (a) raw: an asyncua client calls ``StoreAndStart`` with an ``ISA95JobOrderDataType`` and waits
 for the job order's ``JobOrderList`` entry to reach Running (a subscription, sampling 0);
 (b) gateway: a coordinator-like MQTT client publishes a dispatch command and waits for the
-gateway's ``started`` job event. Both run the same short job orders on a one-mill plant (its own
-process, 50 ms ticks, 60x), one after another, so a job order starts at the first tick after it
-is stored. Used by ``bench/edge_throughput.py``; runnable alone:
+gateway's ``started`` job event. Both run the same short job orders, one after another: on a
+one-mill firmware_sim plant (its own process, 50 ms ticks, 60x) a job order starts at the first
+tick after it is stored; the node-opcua press (its own Node.js process, jobs of 50 ms) starts it
+in the StoreAndStart call. Used by ``bench/edge_throughput.py``; runnable alone:
 
     python bench/dispatch_latency.py [--orders 20]
 """
@@ -30,12 +32,18 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
-from asyncua import Client, ua
+from asyncua import Client, Node, ua
 
 from glonet.broker import MosquittoBroker, free_port
 from protocols import codec, messages, topics
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the node-opcua press is driven by the tests' own helper
+from tests.edge.conformance.servers import ACME_MAPPING  # noqa: E402
+from tests.opcua_server import MACHINE as PRESS_NODE  # noqa: E402
+from tests.opcua_server import AcmePress  # noqa: E402
+
+PRESS_JOB_S = 0.05
 NETWORK, UNIT, MACHINE = "bench", "bench-plant", "mill-1"
 JOB_CONTROL = "http://opcfoundation.org/UA/ISA95-JOBCONTROL_V2/"
 SIM = "urn:glonet:firmware-sim"
@@ -83,12 +91,24 @@ def _summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
-async def raw_latencies(endpoint: str, orders: int) -> list[float]:
+async def sim_receiver(client: Client) -> Node:
+    sim = await client.get_namespace_index(SIM)
+    return client.get_node(ua.NodeId(f"{MACHINE}.JobManagement.JobOrderControl", sim))
+
+
+async def press_receiver(client: Client) -> Node:
+    uris = await client.get_namespace_array()
+    machinery = uris.index("http://opcfoundation.org/UA/Machinery/")
+    acme = uris.index(ACME_MAPPING["namespaces"]["acme"])
+    path = ["0:Objects", f"{machinery}:Machines", f"{acme}:{PRESS_NODE}", f"{acme}:JobOrderControl"]
+    return await client.nodes.root.get_child(path)
+
+
+async def raw_latencies(endpoint: str, orders: int, receiver: Any = sim_receiver) -> list[float]:
     async with Client(endpoint) as client:
         await client.load_data_type_definitions()
         jc = await client.get_namespace_index(JOB_CONTROL)
-        sim = await client.get_namespace_index(SIM)
-        control = client.get_node(ua.NodeId(f"{MACHINE}.JobManagement.JobOrderControl", sim))
+        control = await receiver(client)
         store = await control.get_child(f"{jc}:StoreAndStart")
         job_list = await control.get_child(f"{jc}:JobOrderList")
         order_type = ua.extension_objects_by_datatype[ua.NodeId(3008, jc)]
@@ -205,27 +225,28 @@ def wait_connected(health_port: int) -> None:
 
 
 def gateway_latencies(
-    folder: Path, broker: MosquittoBroker, endpoint: str, orders: int
+    folder: Path, broker: MosquittoBroker, machine: dict[str, Any], orders: int
 ) -> list[float]:
     health = free_port()
+    name = machine["id"]
     config = {
         "network": NETWORK,
         "unit": UNIT,
         "broker": {"url": broker.url},
-        "buffer": {"path": str(folder / "dispatch-outbox.sqlite")},
+        "buffer": {"path": str(folder / f"dispatch-outbox-{name}.sqlite")},
         "health": {"port": health},
-        "machines": [{"id": MACHINE, "endpoint": endpoint, "mapping": "firmware-sim"}],
+        "machines": [{**machine, "id": MACHINE}],
     }
-    path = folder / "dispatch-gateway.yaml"
+    path = folder / f"dispatch-gateway-{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     watcher = StartedWatcher(broker)
-    process = start_gateway(path, folder / "dispatch-gateway.log")
+    process = start_gateway(path, folder / f"dispatch-gateway-{name}.log")
     try:
         wait_connected(health)
-        watcher.dispatch("warm-up")
+        watcher.dispatch(f"warm-up-{name}")
         latencies = []
         for n in range(orders):
-            latencies.append(watcher.dispatch(f"gw-{n}"))
+            latencies.append(watcher.dispatch(f"gw-{name}-{n}"))
             time.sleep(0.1)
         return latencies
     finally:
@@ -235,6 +256,14 @@ def gateway_latencies(
 
 
 def measure(folder: Path, broker: MosquittoBroker, orders: int) -> dict[str, Any]:
+    """Raw and through the gateway, on firmware_sim and on the node-opcua press."""
+    return {
+        "firmware_sim": measure_firmware_sim(folder, broker, orders),
+        "node_opcua": measure_press(folder, broker, orders),
+    }
+
+
+def measure_firmware_sim(folder: Path, broker: MosquittoBroker, orders: int) -> dict[str, Any]:
     port = free_port()
     ready = multiprocessing.Event()
     plant = multiprocessing.Process(target=_plant, args=(port, ready), daemon=True)
@@ -244,21 +273,49 @@ def measure(folder: Path, broker: MosquittoBroker, orders: int) -> dict[str, Any
             raise RuntimeError("the plant server did not start")
         endpoint = f"opc.tcp://127.0.0.1:{port}/glonet/{UNIT}"
         raw = asyncio.run(raw_latencies(endpoint, orders))
-        gateway = gateway_latencies(folder, broker, endpoint, orders)
+        machine = {"id": "firmware-sim", "endpoint": endpoint, "mapping": "firmware-sim"}
+        gateway = gateway_latencies(folder, broker, machine, orders)
     finally:
         plant.terminate()
         plant.join(10)
-    return {"tick_ms": TICK_S * 1000, "raw": _summary(raw), "gateway": _summary(gateway)}
+    return {
+        "server": f"firmware_sim, {TICK_S * 1000:.0f} ms ticks",
+        "raw": _summary(raw),
+        "gateway": _summary(gateway),
+    }
+
+
+def measure_press(folder: Path, broker: MosquittoBroker, orders: int) -> dict[str, Any]:
+    press = AcmePress(job_seconds=PRESS_JOB_S)
+    press.start()
+    try:
+        raw = asyncio.run(raw_latencies(press.endpoint, orders, press_receiver))
+        machine = {
+            "id": "node-opcua",
+            "endpoint": press.endpoint,
+            "node_name": PRESS_NODE,
+            "mapping": ACME_MAPPING,
+        }
+        gateway = gateway_latencies(folder, broker, machine, orders)
+    finally:
+        press.stop()
+    return {
+        "server": f"node-opcua press, {PRESS_JOB_S * 1000:.0f} ms jobs",
+        "raw": _summary(raw),
+        "gateway": _summary(gateway),
+    }
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    print(f"dispatch → started on firmware_sim ({result['tick_ms']:.0f} ms ticks):")
-    for name in ("raw", "gateway"):
-        r = result[name]
-        print(
-            f"  {name:8} n={r['n']:3d}  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms"
-            f"  max {r['max_ms']:6.1f} ms"
-        )
+    print("dispatch → started (ms):")
+    print(f"  {'server':32} {'path':8} {'n':>3} {'p50':>7} {'p95':>7} {'max':>7}")
+    for measured in result.values():
+        for path in ("raw", "gateway"):
+            r = measured[path]
+            print(
+                f"  {measured['server']:32} {path:8} {r['n']:3d} {r['p50_ms']:7.1f}"
+                f" {r['p95_ms']:7.1f} {r['max_ms']:7.1f}"
+            )
 
 
 def main() -> int:

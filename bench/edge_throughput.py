@@ -5,8 +5,9 @@ For each offered rate, an asyncua server (its own process) changes N variables a
 (b) the gateway (``glonet edge``, its own process, outbox on) subscribes the same way and an
 MQTT subscriber counts the samples that arrive in telemetry messages per second;
 (c) the ratio b/a; (d) latency from the value's source timestamp to MQTT delivery, p50/p99;
-(e) the gateway's peak RSS; (f) the time from a dispatch to ``started`` on firmware_sim's standard
-job control, through the gateway and from a raw asyncua client (``bench/dispatch_latency.py``).
+(e) the gateway's peak RSS; (f) the time from a dispatch to ``started`` on standard job control,
+through the gateway and from a raw asyncua client, on firmware_sim and on the node-opcua press of
+the conformance suite (``bench/dispatch_latency.py``).
 Prints a table, writes JSON and a chart to ``bench/results/``.
 
     python bench/edge_throughput.py [--rates 1000 5000 10000] [--variables 1000] [--seconds 10]
