@@ -464,6 +464,7 @@ def assign_best(
         options=options or DEFAULT_POLICY.routes,
         release=[ticket.id],
         exclude={ticket.id: excluded},
+        quick=True,
     )
     technician, why = outcome.moves.get(ticket.id, (None, "not planned"))
     if technician is None:

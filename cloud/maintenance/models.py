@@ -181,7 +181,8 @@ class Notification(Base):
 
 class RouteStop(Base):
     """One visit of a technician's planned route; the whole plan is rewritten at every re-plan.
-    The visit a technician is on now is a stop too (``in_progress``), until it is resolved."""
+    The visit a technician is on now is a stop too (``in_progress``), until it is resolved; an
+    assigned ticket the planner could not place has a row with the reason (``unplanned``)."""
 
     __tablename__ = "maintenance_route_stops"
 
@@ -200,6 +201,9 @@ class RouteStop(Base):
     late_minutes: Mapped[int] = mapped_column(Integer)
     in_progress: Mapped[bool] = mapped_column(Boolean, default=False)
     planned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    unplanned: Mapped[str | None] = mapped_column(String(500), default=None)
+    """Why the ticket, assigned to this technician, has no place in their route (its times
+    are then the re-plan's); the row tells the worker the ticket was considered."""
 
 
 class SilenceRow(Base):
@@ -515,6 +519,12 @@ class RouteStopRead(BaseModel):
     in_progress: bool
 
 
+class UnplannedRead(BaseModel):
+    ticket_id: int
+    title: str
+    reason: str
+
+
 class TechnicianDay(BaseModel):
     """A technician's next working day of visits, in route order."""
 
@@ -523,6 +533,9 @@ class TechnicianDay(BaseModel):
     next: str | None = Field(description='e.g. "next: imola-welding at 10:40, 35 min drive"')
     stops: list[RouteStopRead]
     later: int = Field(description="visits planned on later days")
+    unplanned: list[UnplannedRead] = Field(
+        description="their tickets that fit in no route within the horizon, with the reason"
+    )
     planned_at: datetime | None
 
 

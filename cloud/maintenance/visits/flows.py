@@ -68,9 +68,11 @@ def replan(
     release: Collection[int] = (),
     exclude: dict[int, frozenset[str]] | None = None,
     running_long: Collection[str] = (),
+    quick: bool = False,
 ) -> Replan:
     """Plan the network's visits again; tickets in ``release`` may go to any eligible
-    technician but those in ``exclude`` (and their previous ones)."""
+    technician but those in ``exclude`` (and their previous ones). ``quick``: one ticket's
+    insertion in the caller's request or ingest batch, with a shorter search."""
     _serialise(session, network_id)
     tickets = _open_tickets(session, network_id)
     by_id = {t.id: t for t in tickets}
@@ -92,10 +94,18 @@ def replan(
     problem = RouteProblem(
         visits, technicians, now, busy_until=busy_until, horizon_days=options.horizon_days
     )
+    limit = options.time_limit(len(visits))
     plan = plan_routes(
-        problem, time_limit=options.time_limit(len(visits)), start_from=greedy_plan(problem)
+        problem,
+        time_limit=min(limit, options.quick_solve_time) if quick else limit,
+        start_from=greedy_plan(problem),
     )
-    _store(session, network_id, plan, on_site, busy_until, now)
+    unplanned = {}  # assigned tickets the plan has no place for
+    for visit_id, reason in plan.dropped.items():
+        assignee = by_id[int(visit_id)].assignee_id
+        if assignee is not None:
+            unplanned[int(visit_id)] = (assignee, reason)
+    _store(session, network_id, plan, on_site, busy_until, unplanned, by_id, now)
     moves = {
         ticket_id: _why(plan, problem, ticket_id, by_id)
         for ticket_id in release
@@ -119,8 +129,10 @@ def replan_if_due(
     options: RouteOptions,
 ) -> Replan | None:
     """Re-plan when a visit runs past its planned end (its technician's unacknowledged tickets
-    may move), or when the routes no longer match the tickets; otherwise nothing (two small
-    queries, and ``technicians`` is not even called)."""
+    may move), or when the routes no longer match the tickets (one resolved, started,
+    re-assigned by hand); otherwise nothing (three small queries, and ``technicians`` is not
+    even called). A ticket the planner could not place keeps a row with the reason, so it
+    does not make every round re-plan."""
     tickets = [t for t in _open_tickets(session, network_id) if t.assignee_id is not None]
     stops = _stops(session, [t.id for t in tickets])
     ended = {s.ticket_id: s.end_at for s in stops if s.in_progress}
@@ -129,8 +141,10 @@ def replan_if_due(
         for t in tickets
         if t.status == TicketStatus.IN_PROGRESS.value and t.id in ended and ended[t.id] <= now
     }
-    planned = {(s.ticket_id, s.technician_id) for s in stops}
-    assigned = {(t.id, str(t.assignee_id)) for t in tickets}
+    planned = {(s.ticket_id, s.technician_id, s.in_progress) for s in stops}
+    assigned = {
+        (t.id, str(t.assignee_id), t.status == TicketStatus.IN_PROGRESS.value) for t in tickets
+    }
     if running_long:
         release = [
             t.id
@@ -242,6 +256,8 @@ def _store(
     plan: RoutePlan,
     on_site: dict[str, MaintenanceTicket],
     busy_until: dict[str, datetime],
+    unplanned: dict[int, tuple[str, str]],
+    tickets: dict[int, MaintenanceTicket],
     now: datetime,
 ) -> None:
     network_tickets = select(MaintenanceTicket.id).where(MaintenanceTicket.network_id == network_id)
@@ -273,6 +289,25 @@ def _store(
             counted[route.technician] = sequence = counted.get(route.technician, 0) + 1
             session.add(_row(route.technician, sequence, stop, previous, now))
             previous = stop.site
+    for ticket_id, (technician, reason) in unplanned.items():
+        session.add(
+            RouteStop(
+                ticket_id=ticket_id,
+                technician_id=technician,
+                sequence=0,
+                site=site_name(tickets[ticket_id]),
+                came_from="",
+                arrive_at=now,
+                start_at=now,
+                end_at=now,
+                travel_minutes=0,
+                distance_km=0.0,
+                late_minutes=0,
+                in_progress=False,
+                planned_at=now,
+                unplanned=reason[:500],
+            )
+        )
     session.flush()
 
 

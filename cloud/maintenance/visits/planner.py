@@ -30,6 +30,7 @@ from cloud.maintenance.assignment import Technician
 from cloud.maintenance.visits.problem import (
     DROP_PENALTY,
     LATE_WEIGHT,
+    MAX_CALENDAR_DAYS,
     Route,
     RoutePlan,
     RouteProblem,
@@ -111,7 +112,7 @@ def unservable_reason(problem: RouteProblem, visit: Visit, periods: Sequence[Shi
         return "no technicians in the network"
     why = [f"{t.id}: {why_not(t, visit)}" for t in problem.technicians if why_not(t, visit)]
     if not why:
-        return f"no eligible technician works in the next {problem.horizon_days} day(s)"
+        return f"no eligible technician works in the next {MAX_CALENDAR_DAYS} days"
     return "no eligible technician (" + "; ".join(why[:5]) + ")"
 
 
@@ -120,7 +121,7 @@ def no_time_reason(
 ) -> str:
     names = sorted({periods[k].technician for k in vehicles})
     return (
-        f"does not fit in the working hours of the next {problem.horizon_days} day(s) of"
+        f"does not fit in the next {problem.horizon_days} working day(s) of"
         f" {', '.join(names)} (with travel and their other visits)"
     )
 

@@ -6,12 +6,12 @@ from an ``origin`` no later than ``now`` or than any visit's latest start, so th
 bound is a non-negative number (the OR-Tools model needs that). Travel is rounded up to whole
 minutes, the same for the planner, the greedy baseline and the validator.
 
-A technician's working hours become **shifts** (one per working day of the horizon): a shift
-starts at the technician's current location (today's) or at home, and holds the visits done that
-day, the last one ending within the hours; the drive home after it counts as travel but may end
-later (a technician far from home finishes the visit in hours and drives back); a technician is
-at their current location only today. A plan is a list of routes, one per shift used, and the
-visits dropped with the reason why.
+A technician's working hours become **shifts** (one per working day, for their next
+``horizon_days`` working days): a shift starts at the technician's current location (today's) or
+at home, and holds the visits done that day, the last one ending within the hours; the drive
+home after it counts as travel but may end later (a technician far from home finishes the visit
+in hours and drives back); a technician is at their current location only today. A plan is a
+list of routes, one per shift used, and the visits dropped with the reason why.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from cloud.maintenance.assignment import Location, Technician, distance_km, trav
 
 DEFAULT_VISIT_MINUTES: Mapping[str, int] = {"corrective": 90, "preventive": 120}
 DEFAULT_HORIZON_DAYS = 3
+"""Working days planned ahead, per technician."""
+MAX_CALENDAR_DAYS = 14
 LATE_WEIGHT: Mapping[str, int] = {"P1": 50, "P2": 20, "P3": 5, "P4": 1}
 """Cost per minute a visit ends after its due time, by priority."""
 DROP_PENALTY: Mapping[str, int] = {
@@ -46,6 +48,8 @@ class RouteOptions:
     horizon_days: int = DEFAULT_HORIZON_DAYS
     solve_time: timedelta = timedelta(seconds=1)
     solve_time_per_visit: timedelta = timedelta(milliseconds=50)
+    quick_solve_time: timedelta = timedelta(milliseconds=200)
+    """The cap for one new ticket's re-plan, which runs in the ingest batch or the request."""
     overrun: timedelta = timedelta(minutes=30)
 
     def duration(self, kind: str) -> int:
@@ -201,26 +205,28 @@ def why_not(technician: Technician, visit: Visit) -> str | None:
 
 
 def shifts(problem: RouteProblem) -> list[Shift]:
-    """Every technician's working periods within the horizon, from now (or from the end of
-    the visit they are on), in minutes from the problem's origin."""
+    """Every technician's next ``horizon_days`` working days (within two weeks), from now or
+    from the end of the visit they are on, in minutes from the problem's origin."""
     result = []
     for tech in problem.technicians:
         available = max(problem.now, problem.busy_until.get(tech.id, problem.now))
-        for day in range(problem.horizon_days):
+        found = 0
+        for day in range(MAX_CALENDAR_DAYS):
+            if found == problem.horizon_days:
+                break
             date = problem.now.date() + timedelta(days=day)
             hours = tech.working_hours.shifts.get(date.weekday())
             if hours is None:
                 continue
             opens = datetime.combine(date, hours[0], tzinfo=problem.now.tzinfo)
             closes = datetime.combine(date, hours[1], tzinfo=problem.now.tzinfo)
-            if closes <= available:
-                continue
             start = math.ceil((max(opens, available) - problem.origin) / MINUTE)
             end = problem.minute(closes)
             if end <= start:
                 continue
             here = (tech.current_location or tech.home) if day == 0 else tech.home
             result.append(Shift(tech.id, day, start, end, here, tech.home))
+            found += 1
     return result
 
 

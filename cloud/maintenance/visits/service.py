@@ -16,6 +16,7 @@ from cloud.maintenance.models import (
     RouteStop,
     RouteStopRead,
     TechnicianDay,
+    UnplannedRead,
 )
 from cloud.registry.models import Technician
 
@@ -38,10 +39,22 @@ def technician_day(*, session: Session, actor: Actor, technician_id: str) -> Tec
         )
         .order_by(RouteStop.sequence)
     ).all()
-    stops = [_read(stop, ticket) for stop, ticket in rows]
+    stops = [_read(stop, ticket) for stop, ticket in rows if stop.unplanned is None]
+    unplanned = [
+        UnplannedRead(ticket_id=ticket.id, title=ticket.title, reason=stop.unplanned)
+        for stop, ticket in rows
+        if stop.unplanned is not None
+    ]
+    planned_at = max((stop.planned_at for stop, _ in rows), default=None)
     if not stops:
         return TechnicianDay(
-            technician_id=technician_id, day=None, next=None, stops=[], later=0, planned_at=None
+            technician_id=technician_id,
+            day=None,
+            next=None,
+            stops=[],
+            later=0,
+            unplanned=unplanned,
+            planned_at=planned_at,
         )
     day = stops[0].start_at.date()
     today = [s for s in stops if s.start_at.date() == day]
@@ -52,7 +65,8 @@ def technician_day(*, session: Session, actor: Actor, technician_id: str) -> Tec
         next=None if upcoming is None else next_line(upcoming),
         stops=today,
         later=len(stops) - len(today),
-        planned_at=max(stop.planned_at for stop, _ in rows),
+        unplanned=unplanned,
+        planned_at=planned_at,
     )
 
 

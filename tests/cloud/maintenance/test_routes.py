@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from cloud.auth.dependencies import SESSION_COOKIE
+from cloud.auth.models import Actor, Role
 from cloud.database import transaction
 from cloud.maintenance import flows
 from cloud.maintenance.models import MaintenanceTicket, RouteStop, TicketEvent
@@ -18,6 +19,7 @@ from cloud.registry.models import Technician
 
 from .conftest import WEEKDAYS, Harness, alarm
 
+COORDINATOR = Actor(principal_id=0, name="Coordinator", role=Role.COORDINATOR)
 QUIET = {
     "remind_every_minutes": 600,
     "escalate_after_minutes": 600,
@@ -141,3 +143,45 @@ def test_the_inbox_page_shows_the_technicians_day(harness):
     assert 'data-technician="marco"' not in mine
     everyone = page("coordinator")
     assert 'data-technician="tina"' in everyone and 'data-technician="marco"' in everyone
+
+
+def test_a_started_visit_is_marked_in_progress_at_the_next_round(harness):
+    worker = harness.worker(**QUIET)
+    harness.ingest(alarm("laser-1"))
+    worker.run_once()
+    assert not stops(harness)[1].in_progress
+    with transaction(harness.session_factory) as session:
+        flows.start_work(
+            session, session.get(MaintenanceTicket, 1), harness.clock.now, "technician tina"
+        )
+    worker.run_once()
+    stop = stops(harness)[1]
+    assert stop.in_progress and stop.end_at == harness.clock.now + timedelta(minutes=90)
+
+
+def test_an_assigned_ticket_no_route_can_hold_keeps_its_reason_and_is_not_replanned_each_round(
+    harness,
+):
+    worker = harness.worker(**QUIET)
+    harness.ingest(alarm("laser-1", "emergency_stop"))  # electrical: tina
+    with transaction(harness.session_factory) as session:
+        flows.override_assignment(
+            session, actor=COORDINATOR, ticket_id=1, technician_id="marco", now=harness.clock.now
+        )
+    worker.run_once()
+    [stop] = stops(harness).values()
+    assert stop.technician_id == "marco" and "marco: lacks skill 'electrical'" in stop.unplanned
+    day = call(harness, "GET", "/api/maintenance/technicians/marco/day", "marco").json()
+    assert day["stops"] == [] and day["unplanned"][0]["ticket_id"] == 1
+    planned_at = stop.planned_at
+    harness.clock.advance(minutes=1)
+    worker.run_once()
+    assert stops(harness)[1].planned_at == planned_at  # nothing changed: no re-plan
+
+
+def test_a_ticket_on_friday_evening_is_planned_for_monday(harness):
+    harness.clock.now += timedelta(days=4, hours=8, minutes=30)  # Friday 17:30, after hours
+    harness.ingest(alarm("laser-1"))
+    [stop] = stops(harness).values()
+    assert stop.technician_id == "tina" and stop.arrive_at.weekday() == 0
+    assert stop.arrive_at.hour == 7  # from home at the start of Monday's hours
