@@ -77,14 +77,17 @@ def replan(
     tickets = _open_tickets(session, network_id)
     by_id = {t.id: t for t in tickets}
     busy_until: dict[str, datetime] = {}
-    on_site: dict[str, MaintenanceTicket] = {}
+    on_site: dict[str, MaintenanceTicket] = {}  # where each technician is: the last started
     stored = {s.ticket_id: s for s in _stops(session, list(by_id))}
-    for ticket in tickets:
-        if ticket.status == TicketStatus.IN_PROGRESS.value and ticket.assignee_id:
-            on_site[ticket.assignee_id] = ticket
-            busy_until[ticket.assignee_id] = _busy_until(
-                ticket, stored.get(ticket.id), now, options, ticket.assignee_id in running_long
-            )
+    started = sorted(
+        (t for t in tickets if t.status == TicketStatus.IN_PROGRESS.value and t.assignee_id),
+        key=lambda t: t.started_at or now,
+    )
+    for ticket in started:
+        tech = str(ticket.assignee_id)
+        on_site[tech] = ticket
+        ends = _busy_until(ticket, stored.get(ticket.id), now, options, tech in running_long)
+        busy_until[tech] = max(ends, busy_until.get(tech, ends))
     visits = [
         _visit(session, ticket, options, ticket.id in release, (exclude or {}).get(ticket.id))
         for ticket in tickets
@@ -105,7 +108,7 @@ def replan(
         assignee = by_id[int(visit_id)].assignee_id
         if assignee is not None:
             unplanned[int(visit_id)] = (assignee, reason)
-    _store(session, network_id, plan, on_site, busy_until, unplanned, by_id, now)
+    _store(session, network_id, plan, started, on_site, busy_until, unplanned, by_id, now)
     moves = {
         ticket_id: _why(plan, problem, ticket_id, by_id)
         for ticket_id in release
@@ -254,6 +257,7 @@ def _store(
     session: Session,
     network_id: str,
     plan: RoutePlan,
+    started: list[MaintenanceTicket],
     on_site: dict[str, MaintenanceTicket],
     busy_until: dict[str, datetime],
     unplanned: dict[int, tuple[str, str]],
@@ -262,8 +266,9 @@ def _store(
 ) -> None:
     network_tickets = select(MaintenanceTicket.id).where(MaintenanceTicket.network_id == network_id)
     session.execute(delete(RouteStop).where(RouteStop.ticket_id.in_(network_tickets)))
-    for technician, ticket in on_site.items():
-        started = ticket.started_at or now
+    for ticket in started:
+        technician = str(ticket.assignee_id)
+        began = ticket.started_at or now
         session.add(
             RouteStop(
                 ticket_id=ticket.id,
@@ -271,8 +276,8 @@ def _store(
                 sequence=0,
                 site=site_name(ticket),
                 came_from="",
-                arrive_at=started,
-                start_at=started,
+                arrive_at=began,
+                start_at=began,
                 end_at=busy_until[technician],
                 travel_minutes=0,
                 distance_km=0.0,

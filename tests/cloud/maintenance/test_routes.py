@@ -185,3 +185,18 @@ def test_a_ticket_on_friday_evening_is_planned_for_monday(harness):
     [stop] = stops(harness).values()
     assert stop.technician_id == "tina" and stop.arrive_at.weekday() == 0
     assert stop.arrive_at.hour == 7  # from home at the start of Monday's hours
+
+
+def test_two_visits_in_progress_at_once_are_both_on_the_route(harness):
+    worker = harness.worker(**QUIET)
+    harness.ingest(alarm("laser-1"), alarm("press-1", seq=2))
+    with transaction(harness.session_factory) as session:
+        for ticket_id in (1, 2):
+            ticket = session.get(MaintenanceTicket, ticket_id)
+            flows.start_work(session, ticket, harness.clock.now, "technician tina")
+    worker.run_once()
+    planned = stops(harness)
+    assert planned[1].in_progress and planned[2].in_progress
+    harness.clock.advance(minutes=1)
+    worker.run_once()
+    assert stops(harness)[1].planned_at == planned[1].planned_at  # settled: no re-plan

@@ -213,12 +213,12 @@ def instances(draw: st.DrawFn) -> RouteProblem:
             location=place(),
             skill=draw(st.sampled_from(SKILLS)),
             duration_minutes=draw(st.integers(20, 150)),
-            due=MONDAY + timedelta(minutes=draw(st.integers(-60, 3 * 24 * 60))),
+            due=MONDAY + timedelta(minutes=draw(st.integers(-60, 8 * 24 * 60))),
             priority=draw(st.sampled_from(("P1", "P2", "P3", "P4"))),
         )
         for i in range(draw(st.integers(1, 7)))
     ]
-    now = MONDAY + timedelta(minutes=draw(st.integers(0, 10 * 60)))
+    now = MONDAY + timedelta(minutes=draw(st.integers(0, 7 * 24 * 60)))  # weekends too
     return RouteProblem(visits, technicians, now, horizon_days=draw(st.integers(1, 3)))
 
 
