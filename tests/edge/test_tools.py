@@ -117,6 +117,9 @@ def test_browse_finds_the_simulated_mill(sim: SimPlant) -> None:
     assert result.returncode == 0, result.stderr
     assert "sim:mill-1" in result.stdout
     assert "root: /0:Objects/sim:Machines/sim:mill-1" in result.stdout
+    assert "sim:Overheat  ExclusiveLimitAlarmType  condition" in result.stdout
+    assert "sim:EmergencyStop  OffNormalAlarmType  condition" in result.stdout
+    assert "alarms: {}" in result.stdout
 
 
 def test_browse_of_a_server_that_is_down_says_so() -> None:
