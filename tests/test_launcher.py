@@ -79,3 +79,18 @@ def test_the_demo_banner_names_only_pages_the_coordinator_serves(tmp_path):
                 # JSON 404.
                 assert answer.status_code == 401, (page, answer.status_code)
                 assert answer.headers["content-type"].startswith("text/html"), page
+
+
+def test_a_gateway_process_carries_no_coordinator_code():
+    """Every ``glonet`` process builds the whole parser; ``glonet edge`` must not load the
+    coordinator's database and web stack by doing so (it cost the gateway 40 MB of RSS)."""
+    probe = (
+        "import sys; from glonet.cli import build_parser; build_parser(); "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'fastapi', 'alembic') or (m.startswith('cloud.') "
+        "and not m.startswith('cloud.scheduling')))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == []

@@ -18,10 +18,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from glonet.demo_network import ROOT, DemoError
-
 if TYPE_CHECKING:
     from glonet.demo_driver import DemoDriver
+
+# Every ``glonet`` process builds the whole parser, so this module imports nothing heavy at its
+# top: glonet.demo_network brings the coordinator's models and the simulator, which a gateway
+# (``glonet edge``) would otherwise carry in memory (40 MB).
+ROOT = Path(__file__).resolve().parents[2]
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_SPEC = ROOT / "deploy" / "demo.yaml"
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from glonet.demo_driver import DemoDriver
     from glonet.demo_network import (
         Coordinator,
+        DemoError,
         PlantNetwork,
         coordinator_settings,
         load_spec,
@@ -132,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
 def _check_port_free(port: int, host: str = "127.0.0.1") -> None:
     """Refuse to start when something already listens on the coordinator's port: the demo would
     otherwise talk to that program instead of its own coordinator."""
+    from glonet.demo_network import DemoError
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((host, port))
@@ -145,6 +151,8 @@ def _check_port_free(port: int, host: str = "127.0.0.1") -> None:
 
 def _print_tickets(driver: DemoDriver) -> None:
     import httpx
+
+    from glonet.demo_network import DemoError
 
     try:
         print(driver.ticket_summary())
