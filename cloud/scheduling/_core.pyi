@@ -38,6 +38,14 @@ class Core:
         frozen_ptr: array[int],
         frozen_end: array[int],
         frozen_family: array[int],
+        operators: int,
+        skill: array[int],
+        setup_only: array[int],
+        operator_skills: array[int],
+        roster_on: array[int],
+        roster_ptr: array[int],
+        roster_start: array[int],
+        roster_end: array[int],
     ) -> None: ...
     def solve(
         self,
@@ -53,4 +61,6 @@ class Core:
         lower_bound: float,
         stall: int,
         exact: int,
-    ) -> tuple[list[int], list[int], list[int], list[int], list[int], dict[str, Any]]: ...
+    ) -> tuple[
+        list[int], list[int], list[int], list[int], list[int], list[int], dict[str, Any]
+    ]: ...

@@ -71,6 +71,16 @@ cdef struct Inst:
     int *fzm_ptr
     i64 *fzm_e
     int *fzm_f
+    # Operators: skill per op (-1: none) and whether only its setup is attended; per operator
+    # a skill bitmask and its roster (CSR; ros_on 0: always on shift).
+    int nopr
+    int *skill
+    int *setup_only
+    u64 *opr_mask
+    int *ros_on
+    int *ros_ptr
+    i64 *ros_s
+    i64 *ros_e
     double w_mk, w_tard, w_stab
     i64 tol
     int *ref_mach
@@ -86,6 +96,7 @@ cdef struct Sol:
     int *mlast
     i64 *start
     i64 *end
+    int *opr
     i64 makespan
     double tard
     int moved
@@ -128,6 +139,16 @@ cdef struct Work:
     int *occ_op
     int *lastop
     int *lastsu
+    # operators' attended intervals (per operator, sorted), and the operator of each op
+    int *ot_ptr
+    int *ot_cnt
+    i64 *ot_s
+    i64 *ot_e
+    int *opr_of
+    double *dkey
+    int *heap
+    int *c_o
+    i64 *c_oe
     int *rem
     int *ready
     int *c_k
@@ -325,25 +346,226 @@ cdef inline i64 sched_fit(Inst *I, Sol *S, i64 *en, int k, int i, i64 t,
                  I.bl_ptr[k], I.bl_ptr[k + 1], end)
 
 
-cdef i64 setup_end(Inst *I, Sol *S, int i, i64 *work_start) noexcept nogil:
-    """When the setup of decoded operation i is done: its start plus the setup in its
-    machine's open time (the start itself when there is no setup); its work starts at the
-    next open instant (``work_start``)."""
-    cdef int k = S.mach[i], mp = setup_pred(S, S.mprev[i]), fa, g
-    cdef i64 sd, se
-    work_start[0] = S.start[i]
-    if not I.has_setup or I.fz_mach[i] >= 0 or S.dur[i] == 0:
-        return S.start[i]
+cdef i64 setup_from(Inst *I, int k, int i, i64 d, int mp, i64 pe, i64 s) noexcept nogil:
+    """When the setup of operation i (work d on machine k), started at s, is done (s when it
+    has none): the setup from mp (its setup predecessor, ending at pe) or a frozen operation in
+    between, in the machine's open time."""
+    cdef int fa, g
+    cdef i64 sd
+    if not I.has_setup or I.fz_mach[i] >= 0 or d == 0:
+        return s
     fa = I.fam[mp] if mp >= 0 else -1
-    g = frozen_before(I, k, S.start[i])
-    if g >= 0 and (mp < 0 or I.fzm_e[g] > S.end[mp]):
+    g = frozen_before(I, k, s)
+    if g >= 0 and (mp < 0 or I.fzm_e[g] > pe):
         fa = I.fzm_f[g]
     sd = setup_between(I, k, fa, I.fam[i])
     if sd == 0:
-        return S.start[i]
-    se = open_end(I, k, S.start[i], sd, I.resum[i])
-    work_start[0] = open_start(I, k, se, S.dur[i], I.resum[i])
+        return s
+    return open_end(I, k, s, sd, I.resum[i])
+
+
+cdef i64 setup_done(Inst *I, Sol *S, const i64 *en, int i, i64 s) noexcept nogil:
+    """``setup_from`` for decoded operation i, after its list predecessor (ends in ``en``)."""
+    cdef int mp = setup_pred(S, S.mprev[i])
+    return setup_from(I, S.mach[i], i, S.dur[i], mp, en[mp] if mp >= 0 else NEG, s)
+
+
+cdef i64 setup_end(Inst *I, Sol *S, int i, i64 *work_start) noexcept nogil:
+    """When the setup of decoded operation i is done (its start when it has none); its work
+    starts at the next open instant (``work_start``)."""
+    cdef i64 se = setup_done(I, S, S.end, i, S.start[i])
+    work_start[0] = S.start[i]
+    if se == S.start[i]:
+        return se
+    work_start[0] = open_start(I, S.mach[i], se, S.dur[i], I.resum[i])
     return se
+
+
+# ---------------------------------------------------------------- operators
+
+cdef i64 operator_retry(Inst *I, Work *W, int o, i64 s, i64 e) noexcept nogil:
+    """s if operator o can attend [s, e) (within one period of their roster, free); else a
+    later time worth trying, NEVER if none."""
+    cdef int lo, hi, mid, base = W.ot_ptr[o], last = W.ot_ptr[o] + W.ot_cnt[o]
+    if I.ros_on[o]:
+        lo, hi = I.ros_ptr[o], I.ros_ptr[o + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if I.ros_e[mid] <= s:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= I.ros_ptr[o + 1]:
+            return NEVER
+        if I.ros_s[lo] > s:
+            return I.ros_s[lo]
+        if e > I.ros_e[lo]:
+            return I.ros_s[lo + 1] if lo + 1 < I.ros_ptr[o + 1] else NEVER
+    # Attended intervals are apart and sorted by start, so by end too.
+    lo, hi = base, last
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if W.ot_e[mid] <= s:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < last and W.ot_s[lo] < e:
+        return W.ot_e[lo]
+    return s
+
+
+cdef void operator_take(Work *W, int o, i64 s, i64 e) noexcept nogil:
+    cdef int base = W.ot_ptr[o], pos = W.ot_ptr[o] + W.ot_cnt[o]
+    while pos > base and W.ot_s[pos - 1] > s:
+        W.ot_s[pos] = W.ot_s[pos - 1]
+        W.ot_e[pos] = W.ot_e[pos - 1]
+        pos -= 1
+    W.ot_s[pos] = s
+    W.ot_e[pos] = e
+    W.ot_cnt[o] += 1
+
+
+cdef i64 attend(Inst *I, Work *W, int k, int i, i64 d, int mp, i64 pe, i64 s, i64 *f,
+                int occ, int commit) noexcept nogil:
+    """Operation i (work d, setup predecessor mp ending at pe) placed at s (ending at f) on
+    machine k: the first operator with its skill who can attend it (all of its span, or its
+    setup) takes it (``commit``; else ``W.c_o``/``W.c_oe`` say who and until when); if none
+    can, it is placed again from the earliest time one might, in the machine's occupied
+    intervals (``occ``: the constructive schedule) or its blocked ones (the decoder)."""
+    cdef int o, best
+    cdef i64 e, r, nxt
+    while True:
+        W.opr_of[i] = -1
+        W.c_o[i] = -1
+        if s >= NEVER:
+            return s
+        e = setup_from(I, k, i, d, mp, pe, s) if I.setup_only[i] else f[0]
+        if e <= s:
+            return s
+        best = -1
+        nxt = NEVER
+        for o in range(I.nopr):
+            if not (I.opr_mask[o] >> I.skill[i]) & 1:
+                continue
+            r = operator_retry(I, W, o, s, e)
+            if r == s:
+                best = o
+                break
+            if r < nxt:
+                nxt = r
+        if best >= 0:
+            if commit:
+                operator_take(W, best, s, e)
+                W.opr_of[i] = best
+            W.c_o[i] = best
+            W.c_oe[i] = e
+            return s
+        if nxt >= NEVER:
+            f[0] = NEVER
+            return NEVER
+        if occ:
+            s = place(I, k, i, mp, pe, nxt, d, W.occ_s, W.occ_e, W.occ_ptr[k],
+                      W.occ_ptr[k] + W.occ_cnt[k], f)
+        elif I.has_cal:
+            s = place(I, k, i, mp, pe, nxt, d, I.bl_s, I.bl_e, I.bl_ptr[k], I.bl_ptr[k + 1], f)
+        else:
+            s = nxt
+            f[0] = s + d + (setup_between(I, k, I.fam[mp], I.fam[i])
+                            if I.has_setup and mp >= 0 and d > 0 else 0)
+
+
+cdef inline void heap_push(Work *W, int *size, int i) noexcept nogil:
+    cdef int c = size[0], p, x
+    W.heap[c] = i
+    size[0] += 1
+    while c > 0:
+        p = (c - 1) >> 1
+        if W.dkey[W.heap[p]] < W.dkey[W.heap[c]] or (
+                W.dkey[W.heap[p]] == W.dkey[W.heap[c]] and W.heap[p] < W.heap[c]):
+            break
+        x = W.heap[p]
+        W.heap[p] = W.heap[c]
+        W.heap[c] = x
+        c = p
+
+
+cdef inline int heap_pop(Work *W, int *size) noexcept nogil:
+    cdef int top = W.heap[0], c = 0, l, r, m, x
+    size[0] -= 1
+    W.heap[0] = W.heap[size[0]]
+    while True:
+        l = 2 * c + 1
+        r = l + 1
+        m = c
+        if l < size[0] and (W.dkey[W.heap[l]] < W.dkey[W.heap[m]] or (
+                W.dkey[W.heap[l]] == W.dkey[W.heap[m]] and W.heap[l] < W.heap[m])):
+            m = l
+        if r < size[0] and (W.dkey[W.heap[r]] < W.dkey[W.heap[m]] or (
+                W.dkey[W.heap[r]] == W.dkey[W.heap[m]] and W.heap[r] < W.heap[m])):
+            m = r
+        if m == c:
+            return top
+        x = W.heap[m]
+        W.heap[m] = W.heap[c]
+        W.heap[c] = x
+        c = m
+
+
+cdef int evaluate_staffed(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
+    """``evaluate`` with operators: operators are taken first come, first served, so the ready
+    operations are decoded in the order of ``W.dkey`` (the constructive schedule's picks, then
+    the best plan's starts), not breadth first. Returns -1 on a cycle."""
+    cdef int n = I.n, i, p, e, k, mp, sp, t = 0, size = 0
+    cdef i64 a, s, f
+    for i in range(I.nopr):
+        W.ot_cnt[i] = 0
+    for i in range(n):
+        W.indeg[i] = I.jp_ptr[i + 1] - I.jp_ptr[i] + (1 if S.mprev[i] >= 0 else 0)
+        if W.indeg[i] == 0:
+            heap_push(W, &size, i)
+    while size > 0:
+        i = heap_pop(W, &size)
+        W.queue[t] = i
+        t += 1
+        k = S.mach[i]
+        W.opr_of[i] = -1
+        if I.fz_mach[i] >= 0:
+            s = I.fz_start[i]
+            f = s + S.dur[i]
+        else:
+            s = I.release[i]
+            for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
+                p = I.jp[e]
+                a = en[p] + tr(I, S.mach[p], k)
+                if a > s:
+                    s = a
+            W.jarr[i] = s
+            mp = S.mprev[i]
+            if mp >= 0 and en[mp] > s:
+                s = en[mp]
+            if I.has_cal:
+                s = sched_fit(I, S, en, k, i, s, &f)
+            else:
+                f = s + eff(I, S, i)
+            if I.skill[i] >= 0:
+                sp = setup_pred(S, S.mprev[i])
+                s = attend(I, W, k, i, S.dur[i], sp, en[sp] if sp >= 0 else NEG, s, &f, 0, 1)
+        st[i] = s
+        en[i] = f
+        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
+            p = I.js[e]
+            W.indeg[p] -= 1
+            if W.indeg[p] == 0:
+                heap_push(W, &size, p)
+        mp = S.mnext[i]
+        if mp >= 0:
+            W.indeg[mp] -= 1
+            if W.indeg[mp] == 0:
+                heap_push(W, &size, mp)
+    W.ntopo = t
+    if st == S.start:
+        memcpy(S.opr, W.opr_of, n * sizeof(int))
+    return 0 if t == n else -1
 
 
 # ---------------------------------------------------------------- decoding and objective
@@ -353,6 +575,8 @@ cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
     Returns -1 if the graph has a cycle."""
     cdef int n = I.n, i, p, e, k, mp, h = 0, t = 0
     cdef i64 a, s, f
+    if I.nopr:
+        return evaluate_staffed(I, S, W, st, en)
     for i in range(n):
         W.indeg[i] = I.jp_ptr[i + 1] - I.jp_ptr[i] + (1 if S.mprev[i] >= 0 else 0)
         if W.indeg[i] == 0:
@@ -403,6 +627,9 @@ cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, i64 *en, int a, int b)
     duration a move changed; every other start in ``st`` stays valid. -1 on a cycle."""
     cdef int top = 0, cnt = 0, i, e, p, h = 0, t = 0, k, mp
     cdef i64 s, x, f
+    if I.nopr:
+        # Operators are taken in decoding order: a partial decode would keep stale ones.
+        return evaluate(I, S, W, st, en)
     W.stamp += 1
     if a >= 0:
         W.mark[a] = W.stamp
@@ -573,6 +800,7 @@ cdef void copy_sol(Inst *I, Sol *dst, Sol *src) noexcept nogil:
     memcpy(dst.mnext, src.mnext, I.n * sizeof(int))
     memcpy(dst.start, src.start, I.n * sizeof(i64))
     memcpy(dst.end, src.end, I.n * sizeof(i64))
+    memcpy(dst.opr, src.opr, I.n * sizeof(int))
     memcpy(dst.mfirst, src.mfirst, I.m * sizeof(int))
     memcpy(dst.mlast, src.mlast, I.m * sizeof(int))
     dst.makespan = src.makespan
@@ -588,10 +816,11 @@ cdef int alloc_sol(Inst *I, Sol *S) noexcept nogil:
     S.mnext = <int *>calloc(I.n + 1, sizeof(int))
     S.start = <i64 *>calloc(I.n + 1, sizeof(i64))
     S.end = <i64 *>calloc(I.n + 1, sizeof(i64))
+    S.opr = <int *>calloc(I.n + 1, sizeof(int))
     S.mfirst = <int *>calloc(I.m + 1, sizeof(int))
     S.mlast = <int *>calloc(I.m + 1, sizeof(int))
     return 0 if (S.mach and S.dur and S.mprev and S.mnext and S.start and S.end and S.mfirst
-                 and S.mlast) else -1
+                 and S.mlast and S.opr) else -1
 
 
 cdef void free_sol(Sol *S) noexcept nogil:
@@ -601,6 +830,7 @@ cdef void free_sol(Sol *S) noexcept nogil:
     free(S.mnext)
     free(S.start)
     free(S.end)
+    free(S.opr)
     free(S.mfirst)
     free(S.mlast)
 
@@ -632,8 +862,8 @@ cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
 cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
     """Machine giving operation i its earliest end, inserted in a gap of its calendar (with
     setups: after the last operation placed there, since the setup depends on that one)."""
-    cdef int e, k, p, f, mp, bk = -1
-    cdef i64 t, s, d, a, x, be = 0, bs = 0, bd = 0
+    cdef int e, k, p, f, mp, bk = -1, bo = -1
+    cdef i64 t, s, d, a, x, be = 0, bs = 0, bd = 0, boe = 0
     for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
         k = I.opt_mach[e]
         d = I.opt_dur[e]
@@ -643,7 +873,7 @@ cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
             a = S.end[p] + tr(I, S.mach[p], k)
             if a > t:
                 t = a
-        if I.has_setup:
+        if I.has_setup or I.nopr:
             mp = W.lastop[k]
             if mp >= 0 and S.end[mp] > t:
                 t = S.end[mp]
@@ -652,11 +882,18 @@ cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
                       W.occ_ptr[k], W.occ_ptr[k] + W.occ_cnt[k], &x)
         else:
             s = occ_fit(I, W, k, i, t, d, &x)
+        if I.nopr and I.skill[i] >= 0:
+            mp = W.lastsu[k]
+            s = attend(I, W, k, i, d, mp, S.end[mp] if mp >= 0 else NEG, s, &x, 1, 0)
+            if bk < 0 or x < be or (x == be and d < bd):
+                bo, boe = W.c_o[i], W.c_oe[i]
         if bk < 0 or x < be or (x == be and d < bd):
             bk, bs, be, bd = k, s, x, d
     W.c_k[i] = bk
     W.c_s[i] = bs
     W.c_e[i] = be
+    W.c_o[i] = bo
+    W.c_oe[i] = boe
     W.dirty[i] = 0
 
 
@@ -674,6 +911,8 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
     (without priorities, ``prio`` NULL: the one that ends first, a plain dispatch rule)."""
     cdef int n = I.n, i, j, e, k, p, r, nready = 0, pick, step, nfree = 0
     cdef i64 cstar
+    for k in range(I.nopr):
+        W.ot_cnt[k] = 0
     for k in range(I.m):
         W.occ_cnt[k] = 0
         W.lastop[k] = -1
@@ -688,6 +927,7 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
             S.dur[i] = dur_on(I, i, I.fz_mach[i])
             S.start[i] = I.fz_start[i]
             S.end[i] = I.fz_start[i] + S.dur[i]
+            W.dkey[i] = -1.0
             for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
                 W.rem[I.js[e]] -= 1
         else:
@@ -723,6 +963,13 @@ cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
         S.start[i] = W.c_s[i]
         S.end[i] = W.c_e[i]
         occ_insert(W, k, W.c_s[i], W.c_e[i], i)
+        W.dkey[i] = step
+        if W.c_o[i] >= 0:
+            operator_take(W, W.c_o[i], W.c_s[i], W.c_oe[i])
+            # The operator is taken: every ready operation that needs one looks again.
+            for r in range(nready):
+                if I.skill[W.ready[r]] >= 0:
+                    W.dirty[W.ready[r]] = 1
         W.lastop[k] = i
         if S.dur[i] > 0:
             W.lastsu[k] = i
@@ -794,6 +1041,8 @@ cdef int warm_start(Inst *I, Sol *S, Work *W) noexcept nogil:
             W.ready[nfloat] = i
             nfloat += 1
     link_from_occupancy(I, S, W)
+    for i in range(I.n):
+        W.dkey[i] = <double>(I.ref_start[i] if I.ref_mach[i] >= 0 else I.release[i])
     if evaluate(I, S, W, S.start, S.end) != 0:
         return -1
     sort_by_prio(W, nfloat)
@@ -1390,7 +1639,10 @@ cdef class Core:
                   const i64[:] release, const int[:] frozen_machine, const i64[:] frozen_start,
                   const i64[:] due, const double[:] weight, const double[:] work_left,
                   int families, const int[:] family, const i64[:] setup,
-                  const int[:] frozen_ptr, const i64[:] frozen_end, const int[:] frozen_family):
+                  const int[:] frozen_ptr, const i64[:] frozen_end, const int[:] frozen_family,
+                  int operators, const int[:] skill, const int[:] setup_only,
+                  const u64[:] operator_skills, const int[:] roster_on, const int[:] roster_ptr,
+                  const i64[:] roster_start, const i64[:] roster_end):
         cdef int i, e, p
         cdef int *count
         memset(&self.I, 0, sizeof(Inst))
@@ -1423,6 +1675,18 @@ cdef class Core:
         self.I.fzm_ptr = copy_int(frozen_ptr)
         self.I.fzm_e = copy_i64(frozen_end)
         self.I.fzm_f = copy_int(frozen_family)
+        self.I.nopr = operators
+        self.I.skill = copy_int(skill)
+        self.I.setup_only = copy_int(setup_only)
+        self.I.opr_mask = <u64 *>malloc((operator_skills.shape[0] + 1) * sizeof(u64))
+        if self.I.opr_mask == NULL:
+            raise MemoryError()
+        for e in range(operator_skills.shape[0]):
+            self.I.opr_mask[e] = operator_skills[e]
+        self.I.ros_on = copy_int(roster_on)
+        self.I.ros_ptr = copy_int(roster_ptr)
+        self.I.ros_s = copy_i64(roster_start)
+        self.I.ros_e = copy_i64(roster_end)
         self.I.has_setup = 0
         for e in range(setup.shape[0]):
             if setup[e] != 0:
@@ -1484,6 +1748,13 @@ cdef class Core:
         free(self.I.fzm_ptr)
         free(self.I.fzm_e)
         free(self.I.fzm_f)
+        free(self.I.skill)
+        free(self.I.setup_only)
+        free(self.I.opr_mask)
+        free(self.I.ros_on)
+        free(self.I.ros_ptr)
+        free(self.I.ros_s)
+        free(self.I.ros_e)
 
     def solve(self, double time_limit, i64 iteration_limit, u64 seed, double w_makespan,
               double w_tardiness, double w_stability, i64 tolerance, object ref_machine,
@@ -1491,10 +1762,10 @@ cdef class Core:
         """Construct, then search until the time or iteration limit or the lower bound.
         ``exact``: decode the sampled candidates instead of ranking them by estimates.
 
-        Returns ``(machines, starts, ends, setup_ends, work_starts, stats)``: a start is the
-        start of the operation's setup (of its work if it has none), a setup end the time its
-        setup work is done, a work start the next open instant; stats is a dict of counters and
-        times.
+        Returns ``(machines, starts, ends, setup_ends, work_starts, operators, stats)``: a start
+        is the start of the operation's setup (of its work if it has none), a setup end the time
+        its setup work is done, a work start the next open instant, an operator the one who
+        attends it (-1: none); stats is a dict of counters and times.
         """
         cdef const int[:] rm
         cdef const i64[:] rs
@@ -1542,6 +1813,7 @@ cdef class Core:
                 score(&self.I, &cur, &W, cur.start, cur.end)
                 iterations = search(&self.I, &cur, &best, &W, &lim, fast, &stop_reason)
             machines = [best.mach[i] for i in range(self.I.n)]
+            operators = [best.opr[i] if self.I.nopr else -1 for i in range(self.I.n)]
             starts = [best.start[i] for i in range(self.I.n)]
             ends = [best.end[i] for i in range(self.I.n)]
             setup_ends = []
@@ -1556,7 +1828,7 @@ cdef class Core:
                 "first_objective": first_obj,
                 "stop_reason": ("time", "iterations", "lower bound", "no move")[stop_reason],
             }
-            return machines, starts, ends, setup_ends, work_starts, stats
+            return machines, starts, ends, setup_ends, work_starts, operators, stats
         finally:
             free_work(&W)
             free_sol(&cur)
@@ -1588,12 +1860,15 @@ cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexce
             else:
                 prio[i] = I.work_left[i] * (0.8 + 0.4 * (rnd(W) >> 11) * (1.0 / 9007199254740992.0))
         construct(I, cur, W, NULL if rule == 4 else prio)
+        # With operators the decoder follows the picks (W.dkey): it gives the same schedule.
         evaluate(I, cur, W, cur.start, cur.end)
         score(I, cur, W, cur.start, cur.end)
         if cur.obj < best.obj:
             copy_sol(I, best, cur)
         if rule == 0:
             first = now()
+    for i in range(I.n):
+        W.dkey[i] = <double>best.start[i]
     return first
 
 
@@ -1621,6 +1896,23 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.occ_cnt = <int *>calloc(I.m + 1, sizeof(int))
     W.lastop = <int *>calloc(I.m + 1, sizeof(int))
     W.lastsu = <int *>calloc(I.m + 1, sizeof(int))
+    W.opr_of = <int *>calloc(n, sizeof(int))
+    W.dkey = <double *>calloc(n, sizeof(double))
+    W.heap = <int *>calloc(n, sizeof(int))
+    W.c_o = <int *>calloc(n, sizeof(int))
+    W.c_oe = <i64 *>calloc(n, sizeof(i64))
+    W.ot_ptr = <int *>calloc(I.nopr + 1, sizeof(int))
+    W.ot_cnt = <int *>calloc(I.nopr + 1, sizeof(int))
+    if W.ot_ptr == NULL:
+        return -1
+    # Room for every operation an operator could attend.
+    for k in range(I.nopr):
+        W.ot_ptr[k + 1] = W.ot_ptr[k]
+        for i in range(I.n):
+            if I.skill[i] >= 0 and (I.opr_mask[k] >> I.skill[i]) & 1:
+                W.ot_ptr[k + 1] += 1
+    W.ot_s = <i64 *>calloc(W.ot_ptr[I.nopr] + 1, sizeof(i64))
+    W.ot_e = <i64 *>calloc(W.ot_ptr[I.nopr] + 1, sizeof(i64))
     W.rem = <int *>calloc(n, sizeof(int))
     W.ready = <int *>calloc(n, sizeof(int))
     W.c_k = <int *>calloc(n, sizeof(int))
@@ -1641,7 +1933,8 @@ cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
     W.occ_e = <i64 *>calloc(total, sizeof(i64))
     W.occ_op = <int *>calloc(total, sizeof(int))
     if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.cend and W.jobend and W.mark and W.stack
-            and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt and W.lastop and W.lastsu
+            and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt and W.lastop and W.lastsu and W.opr_of and W.ot_cnt and W.ot_s and W.ot_e
+            and W.dkey and W.heap and W.c_o and W.c_oe
             and W.rem and W.ready and W.c_k and W.c_s and W.c_e and W.dirty and W.occ_s
             and W.occ_e and W.occ_op):
         return -1
@@ -1670,6 +1963,15 @@ cdef void free_work(Work *W) noexcept nogil:
     free(W.occ_cnt)
     free(W.lastop)
     free(W.lastsu)
+    free(W.opr_of)
+    free(W.dkey)
+    free(W.heap)
+    free(W.c_o)
+    free(W.c_oe)
+    free(W.ot_ptr)
+    free(W.ot_cnt)
+    free(W.ot_s)
+    free(W.ot_e)
     free(W.occ_s)
     free(W.occ_e)
     free(W.occ_op)

@@ -55,13 +55,33 @@ class Operation:
     the previous operation of the job (a chain), ``()`` means none. On a machine with a calendar,
     a ``resumable`` operation pauses over closed time (its span stretches); a non-resumable one
     (a cure cycle, a heat treatment) must run within one open period. ``family`` (material,
-    colour, fixture…) indexes the machines' setup matrices; None: no setup before it.
+    colour, fixture…) indexes the machines' setup matrices; None: no setup before it. ``skill``
+    asks for an operator who has it, over the operation's whole busy span or its setup only
+    (when the problem has operators at all).
     """
 
     durations: Mapping[int, int]
     predecessors: tuple[int, ...] | None = None
     resumable: bool = True
     family: int | None = None
+    # An operator with this skill attends the operation: for its setup and work (``"all"``) or
+    # for its setup only (``"setup"``: none is needed when there is no setup).
+    skill: int | None = None
+    attended: str = "all"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A person who runs or sets up machines of a plant: ``skills`` (indices below 64) and the
+    periods they are on shift (``roster``; None: always). An operator attends one operation at
+    a time, all of its attended span within one period of the roster."""
+
+    name: str
+    skills: frozenset[int]
+    roster: tuple[tuple[int, int], ...] | None = None
+
+
+MAX_SKILLS = 64
 
 
 @dataclass(frozen=True)
@@ -101,6 +121,7 @@ class Problem:
     transport: tuple[tuple[int, ...], ...] = ()
     unavailability: tuple[Unavailability, ...] = ()
     frozen: tuple[FrozenOperation, ...] = ()
+    operators: tuple[Operator, ...] = ()
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -154,6 +175,7 @@ class ScheduledOperation:
     end: int
     setup_start: int | None = None
     setup_end: int | None = None
+    operator: int | None = None  # index of the operator who attends it, if it needs one
 
     @property
     def busy_from(self) -> int:
@@ -191,6 +213,8 @@ class Schedule:
             item = {"job": o.job, "op": o.op, "machine": o.machine, "start": o.start, "end": o.end}
             if o.setup_start is not None and o.setup_end is not None:
                 item |= {"setup_start": o.setup_start, "setup_end": o.setup_end}
+            if o.operator is not None:
+                item["operator"] = o.operator
             operations.append(item)
         return {
             "makespan": self.makespan,
@@ -216,10 +240,20 @@ def _validate(problem: Problem) -> None:
     for window in problem.unavailability:
         _validate_window(problem, window)
     _validate_frozen(problem)
+    _validate_operators(problem)
 
 
-def _validate_calendar(m: int, calendar: tuple[tuple[int, int], ...] | None) -> None:
+def _validate_calendar(
+    m: int, calendar: tuple[tuple[int, int], ...] | None, what: str = ""
+) -> None:
     if calendar is None:
+        return
+    if what:
+        # The same rules for an operator's roster, named as such.
+        try:
+            _validate_calendar(m, calendar)
+        except ProblemError as exc:
+            raise ProblemError(str(exc).replace(f"machine {m}: calendar", what)) from None
         return
     previous_end = 0
     for index, period in enumerate(calendar):
@@ -250,6 +284,26 @@ def _validate_setups(m: int, setups: tuple[tuple[int, ...], ...] | None) -> None
     for a, row in enumerate(setups):
         if any(not _is_int(t) or t < 0 for t in row):
             raise ProblemError(f"machine {m}: setups from family {a} must be integers >= 0")
+
+
+def _validate_operators(problem: Problem) -> None:
+    skills: set[int] = set()
+    for index, operator in enumerate(problem.operators):
+        if any(not _is_int(k) or not 0 <= k < MAX_SKILLS for k in operator.skills):
+            raise ProblemError(f"operator {index}: skills must be integers in [0, {MAX_SKILLS})")
+        _validate_calendar(index, operator.roster, what=f"operator {index}: roster")
+        skills |= set(operator.skills)
+    for j, job in enumerate(problem.jobs):
+        for k, op in enumerate(job.operations):
+            if op.attended not in ("all", "setup"):
+                raise ProblemError(
+                    f"job {j} operation {k}: attended must be 'all' or 'setup', got {op.attended!r}"
+                )
+            # Without operators, skills are not planned (a plant that does not model staff).
+            if problem.operators and op.skill is not None and op.skill not in skills:
+                raise ProblemError(
+                    f"job {j} operation {k} needs skill {op.skill}, which no operator has"
+                )
 
 
 def _validate_transport(problem: Problem) -> None:

@@ -44,6 +44,7 @@ class _Spans:
     setup_ends: list[int]
     work_starts: list[int]
     ends: list[int]
+    operators: list[int]
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def solve(
     # weekend is not in a head or a tail), so with any of them every candidate is decoded.
     estimated = pure_makespan and not _has_calendars(problem)
     ref_machine, ref_start = _reference(problem, flat, warm_start)
-    machines, starts, ends, setup_ends, work_starts, stats = flat.core.solve(
+    machines, starts, ends, setup_ends, work_starts, operators, stats = flat.core.solve(
         time_limit,
         -1 if iteration_limit is None else iteration_limit,
         seed,
@@ -99,7 +100,7 @@ def solve(
         flat,
         objective,
         machines,
-        _Spans(starts, setup_ends, work_starts, ends),
+        _Spans(starts, setup_ends, work_starts, ends, operators),
         warm_start,
         stats,
         bound,
@@ -121,8 +122,9 @@ def lower_bound(problem: Problem) -> int:
 
 
 def _has_calendars(problem: Problem) -> bool:
+    """Calendars, windows, frozen operations or operators: idle time the estimates miss."""
     timed = any(machine.calendar is not None for machine in problem.machines)
-    return timed or bool(problem.unavailability or problem.frozen)
+    return timed or bool(problem.unavailability or problem.frozen or problem.operators)
 
 
 def _check_arguments(
@@ -178,6 +180,12 @@ def _flatten(problem: Problem) -> _Flat:
     work_left = _work_left(problem, offsets)
     families, family, setup = _setups(problem)
     frozen_ptr, frozen_end, frozen_family = _frozen_by_machine(problem)
+    skill = [-1 if op.skill is None else op.skill for job in problem.jobs for op in job.operations]
+    setup_only = [
+        1 if op.attended == "setup" else 0 for job in problem.jobs for op in job.operations
+    ]
+    rosters = [list(operator.roster or ()) for operator in problem.operators]
+    roster_ptr, roster_start, roster_end = _csr(rosters)
     core = _core.Core(
         n,
         m,
@@ -211,6 +219,14 @@ def _flatten(problem: Problem) -> _Flat:
         frozen_ptr,
         frozen_end,
         frozen_family,
+        len(problem.operators),
+        array("i", skill),
+        array("i", setup_only),
+        array("Q", [sum(1 << k for k in operator.skills) for operator in problem.operators]),
+        array("i", [0 if operator.roster is None else 1 for operator in problem.operators]),
+        roster_ptr,
+        roster_start,
+        roster_end,
     )
     return _Flat(tuple(offsets), core, _makespan_bound(problem, work_left, offsets))
 
@@ -378,12 +394,21 @@ def _schedule(
             if spans.ends[i] >= NEVER:
                 raise ProblemError(
                     f"job {j} operation {k} cannot be placed within the open periods of its "
-                    "eligible machines' calendars"
+                    "eligible machines' calendars (or its operators' rosters)"
                 )
             start, setup_end = spans.starts[i], spans.setup_ends[i]
-            setup = (start, setup_end) if setup_end > start else (None, None)
+            has_setup = setup_end > start
             operations.append(
-                ScheduledOperation(j, k, machines[i], spans.work_starts[i], spans.ends[i], *setup)
+                ScheduledOperation(
+                    j,
+                    k,
+                    machines[i],
+                    spans.work_starts[i],
+                    spans.ends[i],
+                    setup_start=start if has_setup else None,
+                    setup_end=setup_end if has_setup else None,
+                    operator=spans.operators[i] if spans.operators[i] >= 0 else None,
+                )
             )
     makespan = max(o.end for o in operations)
     ends = [

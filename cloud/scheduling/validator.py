@@ -39,6 +39,7 @@ def validate_schedule(
     if len(placed) == problem.operation_count:
         _check_operations(problem, placed, violations)
         _check_machines(problem, operations, violations)
+        _check_operators(problem, operations, violations)
     report = _report(problem, operations, objective, previous)
     if isinstance(schedule, Schedule):
         _check_reported(schedule, report, violations)
@@ -204,6 +205,54 @@ def _setup_violations(
     if done < need:
         return [f"{where}: setup has {done} of open time, needs {need}"]
     return []
+
+
+def _attended(problem: Problem, o: ScheduledOperation) -> tuple[int, int] | None:
+    """The span an operator must attend: the busy span, or the setup only (none without one)."""
+    op = problem.jobs[o.job].operations[o.op]
+    if op.skill is None:
+        return None
+    if op.attended == "setup":
+        if o.setup_start is None or o.setup_end is None:
+            return None
+        return o.setup_start, o.setup_end
+    return (o.busy_from, o.end) if o.end > o.busy_from else None
+
+
+def _check_operators(
+    problem: Problem, operations: Iterable[ScheduledOperation], violations: list[str]
+) -> None:
+    """Each attended span has an operator with the skill, on shift for all of it (within one
+    period of the roster), attending nothing else meanwhile. Frozen operations are facts: their
+    operators are not planned."""
+    if not problem.operators:
+        return
+    frozen = {(f.job, f.op) for f in problem.frozen}
+    busy: dict[int, list[tuple[int, int, ScheduledOperation]]] = {}
+    for o in operations:
+        span = None if (o.job, o.op) in frozen else _attended(problem, o)
+        if span is None:
+            continue
+        where = f"job {o.job} op {o.op} [{span[0]}, {span[1]})"
+        skill = problem.jobs[o.job].operations[o.op].skill
+        if o.operator is None or not 0 <= o.operator < len(problem.operators):
+            violations.append(f"{where} needs an operator with skill {skill}, has none")
+            continue
+        operator = problem.operators[o.operator]
+        if skill not in operator.skills:
+            violations.append(f"{where}: operator {o.operator} lacks skill {skill}")
+        roster = operator.roster
+        if roster is not None and not any(a <= span[0] and span[1] <= b for a, b in roster):
+            violations.append(f"{where}: operator {o.operator} is not on shift for all of it")
+        busy.setdefault(o.operator, []).append((span[0], span[1], o))
+    for operator_index, spans in busy.items():
+        spans.sort(key=lambda item: (item[0], item[1]))
+        for (_s1, e1, a), (s2, _e2, b) in itertools.pairwise(spans):
+            if s2 < e1:
+                violations.append(
+                    f"operator {operator_index} attends job {a.job} op {a.op} and job {b.job} "
+                    f"op {b.op} at once"
+                )
 
 
 def _report(

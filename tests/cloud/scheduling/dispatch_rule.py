@@ -4,10 +4,13 @@ Serial and greedy, written from the problem's definition without the core's code
 the ready operation (every predecessor placed) that can end earliest, on the machine where it ends
 earliest, after the last operation placed there, at the first time the machine's calendar and
 windows allow. A setup (from the family of the last operation placed on the machine that is not
-a zero-length milestone) is done right before the work, as one block with it.
+a zero-length milestone) is done right before the work, as one block with it. An operation that
+needs an operator waits for the first one with the skill who is on shift and free.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from cloud.scheduling import Problem, ScheduledOperation
 
@@ -61,13 +64,44 @@ def _operation(
     return ScheduledOperation(j, k, machine, start, end, begin, setup_end)
 
 
+def _attend(
+    problem: Problem, attended: dict[int, list[tuple[int, int]]], o: ScheduledOperation
+) -> tuple[int | None, int]:
+    """The first operator with the skill who is on shift and free over the span ``o`` needs
+    attended, and -1; or None and a later start worth trying."""
+    op = problem.jobs[o.job].operations[o.op]
+    if op.skill is None or not problem.operators:
+        return None, -1
+    if op.attended == "setup":
+        span = None if o.setup_start is None else (o.setup_start, o.setup_end or o.setup_start)
+    else:
+        span = (o.busy_from, o.end)
+    if span is None or span[1] <= span[0]:
+        return None, -1
+    retry = None
+    for index, operator in enumerate(problem.operators):
+        if op.skill not in operator.skills:
+            continue
+        later = [b for a, b in attended.get(index, []) if a < span[1] and span[0] < b]
+        if operator.roster is not None:
+            inside = any(a <= span[0] and span[1] <= b for a, b in operator.roster)
+            if not inside:
+                later += [a for a, _b in operator.roster if a > span[0]][:1] or [1 << 50]
+        if not later:
+            return index, -1
+        retry = min(later) if retry is None else min(retry, min(later))
+    assert retry is not None
+    return None, retry
+
+
 def earliest_end_rule(problem: Problem) -> list[ScheduledOperation]:
     placed: dict[tuple[int, int], ScheduledOperation] = {}
     machine_free = [0] * len(problem.machines)
     machine_family: list[int | None] = [None] * len(problem.machines)
+    attended: dict[int, list[tuple[int, int]]] = {}
     todo = {(j, k) for j, job in enumerate(problem.jobs) for k in range(len(job.operations))}
     while todo:
-        best: tuple[int, int, int, int, int, int, int] | None = None
+        best: tuple[int, int, int, int, int, int, int, int | None] | None = None
         for j, k in sorted(todo):
             preds = problem.predecessors(j, k)
             if any((j, p) not in placed for p in preds):
@@ -87,12 +121,25 @@ def earliest_end_rule(problem: Problem) -> list[ScheduledOperation]:
                 )
                 setup = problem.machines[machine].setup(machine_family[machine], op.family)
                 setup = setup if work else 0  # a milestone needs no setup
-                begin, end = _place(problem, machine, ready, setup + work, op.resumable)
+                while True:
+                    begin, end = _place(problem, machine, ready, setup + work, op.resumable)
+                    trial = _operation(problem, j, k, machine, (begin, end), setup)
+                    operator, retry = _attend(problem, attended, trial)
+                    if retry < 0:
+                        break
+                    ready = retry
                 if best is None or end < best[0]:
-                    best = (end, begin, machine, j, k, work, setup)
+                    best = (end, begin, machine, j, k, work, setup, operator)
         assert best is not None, "a precedence cycle"
-        end, begin, machine, j, k, work, setup = best
-        placed[(j, k)] = _operation(problem, j, k, machine, (begin, end), setup)
+        end, begin, machine, j, k, work, setup, operator = best
+        placed[(j, k)] = replace(
+            _operation(problem, j, k, machine, (begin, end), setup), operator=operator
+        )
+        if operator is not None:
+            op = problem.jobs[j].operations[k]
+            o = placed[(j, k)]
+            span = (o.setup_start, o.setup_end) if op.attended == "setup" else (o.busy_from, o.end)
+            attended.setdefault(operator, []).append((span[0] or 0, span[1] or 0))
         machine_free[machine] = end
         if work:
             machine_family[machine] = problem.jobs[j].operations[k].family

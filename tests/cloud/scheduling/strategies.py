@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import strategies as st
 
-from cloud.scheduling import Job, Machine, Operation, Problem, Unavailability
+from cloud.scheduling import Job, Machine, Operation, Operator, Problem, Unavailability
 
 
 @st.composite
@@ -54,6 +56,36 @@ def open_periods(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
         t += length + draw(st.integers(1, 15))
     periods.append((t, t + 2000))
     return tuple(periods)
+
+
+@st.composite
+def with_operators(draw: st.DrawFn, problem: Problem) -> Problem:
+    """One to three operators with one or two of three skills, on shifts or always; some
+    operations need one of the skills, for their whole span or their setup only."""
+    operators = tuple(
+        Operator(
+            f"O{index}",
+            frozenset(draw(st.sets(st.integers(0, 2), min_size=1, max_size=2))),
+            draw(st.none() | open_periods()),
+        )
+        for index in range(draw(st.integers(1, 3)))
+    )
+    skills = sorted(set().union(*(o.skills for o in operators)))
+    jobs = tuple(
+        replace(
+            job,
+            operations=tuple(
+                replace(
+                    op,
+                    skill=draw(st.none() | st.sampled_from(skills)),
+                    attended=draw(st.sampled_from(("all", "setup"))),
+                )
+                for op in job.operations
+            ),
+        )
+        for job in problem.jobs
+    )
+    return replace(problem, jobs=jobs, operators=operators)
 
 
 @st.composite

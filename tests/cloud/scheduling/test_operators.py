@@ -1,0 +1,142 @@
+"""Operators as a second resource: skills, rosters, never two operations at once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloud.scheduling import (
+    FrozenOperation,
+    Job,
+    Machine,
+    Objective,
+    Operation,
+    Operator,
+    Problem,
+    ScheduledOperation,
+    Unavailability,
+    validate_schedule,
+)
+from cloud.scheduling.exceptions import InvalidScheduleError, ProblemError
+from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
+from tests.cloud.scheduling.strategies import problems, with_operators
+from tests.cloud.scheduling.test_solver import SETTINGS, solved
+
+WELDING, PAINTING = 0, 1
+
+
+def test_an_operator_shared_by_two_machines() -> None:
+    # Two welding cells, one welder: the two welds cannot run side by side, although the cells
+    # could; the welder attends one, then the other.
+    jobs = tuple(Job((Operation({0: 5, 1: 5}, skill=WELDING),)) for _ in range(2))
+    machines = (Machine("weld-1"), Machine("weld-2"))
+    alone = Problem(jobs=jobs, machines=machines)
+    assert solved(alone).makespan == 5
+    shared = replace(alone, operators=(Operator("Luca", frozenset({WELDING})),))
+    schedule = solved(shared)
+    assert schedule.makespan == 10
+    assert {o.operator for o in schedule.operations} == {0}
+    # With a second welder both run at once again.
+    two = replace(shared, operators=(*shared.operators, Operator("Sara", frozenset({WELDING}))))
+    assert solved(two).makespan == 5
+
+
+def test_an_operator_for_the_setup_only_and_on_shift() -> None:
+    # A paint booth's colour change needs the painter, on shift from 10; the painting runs on
+    # its own. The grey part follows a frozen black one: its 3-unit change-over waits for 10.
+    jobs = (
+        Job((Operation({0: 4}, family=1),)),
+        Job((Operation({0: 3}, family=0, skill=PAINTING, attended="setup"),)),
+    )
+    problem = Problem(
+        jobs=jobs,
+        machines=(Machine("paint", setups=((0, 0), (3, 0))),),
+        frozen=(FrozenOperation(0, 0, 0, 0),),
+        operators=(Operator("Ada", frozenset({PAINTING}), roster=((10, 14), (20, 30))),),
+    )
+    grey = next(o for o in solved(problem).operations if o.job == 1)
+    assert (grey.setup_start, grey.setup_end, grey.start, grey.end, grey.operator) == (
+        10,
+        13,
+        13,
+        16,
+        0,
+    )
+
+
+def test_the_validator_checks_operators() -> None:
+    jobs = tuple(Job((Operation({0: 5, 1: 5}, skill=WELDING),)) for _ in range(2))
+    problem = Problem(
+        jobs=jobs,
+        machines=(Machine("weld-1"), Machine("weld-2")),
+        operators=(Operator("Luca", frozenset({WELDING}), roster=((0, 8),)),),
+    )
+    at_once = [ScheduledOperation(0, 0, 0, 0, 5, operator=0), ScheduledOperation(1, 0, 1, 0, 5)]
+    for ops, message in (
+        (at_once, "needs an operator with skill 0, has none"),
+        (
+            [*at_once[:1], ScheduledOperation(1, 0, 1, 0, 5, operator=0)],
+            "operator 0 attends job 0 op 0 and job 1 op 0 at once",
+        ),
+        (
+            [*at_once[:1], ScheduledOperation(1, 0, 1, 5, 10, operator=0)],
+            "operator 0 is not on shift for all of it",
+        ),
+    ):
+        try:
+            validate_schedule(problem, ops)
+        except InvalidScheduleError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(f"not refused: {message}")
+
+
+def test_a_skill_nobody_has_is_refused() -> None:
+    try:
+        Problem(
+            jobs=(Job((Operation({0: 1}, skill=3),)),),
+            machines=(Machine("m"),),
+            operators=(Operator("Luca", frozenset({0})),),
+        )
+    except ProblemError as exc:
+        assert "needs skill 3, which no operator has" in str(exc)
+    else:
+        raise AssertionError("accepted")
+
+
+@st.composite
+def staffed(draw: st.DrawFn) -> Problem:
+    return draw(with_operators(draw(problems(setups=True))))
+
+
+@SETTINGS
+@given(problem=staffed(), seed=st.integers(0, 2**32))
+def test_random_problems_with_operators(problem: Problem, seed: int) -> None:
+    solved(problem, seed=seed)
+    solved(problem, seed=seed, objective=Objective(makespan=1, weighted_tardiness=2))
+
+
+@SETTINGS
+@given(problem=staffed(), seed=st.integers(0, 2**32))
+def test_with_operators_the_core_is_no_worse_than_a_dispatch_rule(
+    problem: Problem, seed: int
+) -> None:
+    baseline = validate_schedule(problem, earliest_end_rule(problem))
+    assert solved(problem, seed=seed).makespan <= baseline.makespan
+
+
+@SETTINGS
+@given(problem=staffed(), cut=st.floats(0.0, 1.0), seed=st.integers(0, 100))
+def test_replanning_with_operators(problem: Problem, cut: float, seed: int) -> None:
+    before = solved(problem, iteration_limit=50, seed=seed)
+    now = int(before.makespan * cut)
+    running = [o for o in before.operations if o.busy_from < now]
+    frozen = tuple(FrozenOperation(o.job, o.op, o.machine, o.start) for o in running)
+    machine = seed % len(problem.machines)
+    down = max([now, *(o.end for o in running if o.machine == machine)])
+    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
+    replanned = replace(problem, frozen=frozen, unavailability=windows)
+    objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
+    solved(replanned, warm_start=before, objective=objective, seed=seed)
