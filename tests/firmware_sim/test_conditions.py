@@ -52,7 +52,7 @@ async def test_acknowledge_and_condition_refresh(client: Client) -> None:
     events = Collector()
     subscription = await client.create_subscription(20, events)
     alarm_type = client.get_node(ua.NodeId(ua.ObjectIds.AlarmConditionType))
-    await subscription.subscribe_events(m.node, [alarm_type])
+    item = await subscription.subscribe_events(m.node, [alarm_type])
     assert await m.call("Maintenance", "InjectFault", "emergency_stop", 0.0)
 
     def estop() -> list[Any]:
@@ -118,4 +118,18 @@ async def test_acknowledge_and_condition_refresh(client: Client) -> None:
     assert [e.EventType for e in events.events[before:]] == [REFRESH_START, REFRESH_END]
     with pytest.raises(ua.uaerrors.BadSubscriptionIdInvalid):
         await server_object.call_method(refresh, ua.Variant(9999, ua.VariantType.UInt32))
+
+    # Raised again: the instance's own Acknowledge method works too, and ConditionRefresh2
+    # refreshes one monitored item.
+    assert await m.call("Maintenance", "InjectFault", "emergency_stop", 0.0)
+    await eventually(raised, "the emergency stop raised again")
+    await condition.call_method("0:Acknowledge", estop()[-1].EventId, comment)
+    await eventually(acked, "the second acknowledgement")
+    before = len(events.events)
+    refresh2 = ua.NodeId(ua.ObjectIds.ConditionType_ConditionRefresh2)
+    ids = (subscription.subscription_id, item)
+    await server_object.call_method(refresh2, *(ua.Variant(i, ua.VariantType.UInt32) for i in ids))
+    await eventually(refreshed, "the refresh of one item")
+    assert [alarm_code(e) for e in events.events[before:][1:-1]] == ["emergency_stop"]
+    assert await m.call("Maintenance", "Repair") is True
     await subscription.delete()

@@ -87,6 +87,7 @@ async def test_crash_restarts_on_the_same_port(server: PlantServer) -> None:
     client = await connect(server.endpoint)
     m = await machine_handle(client, "mill-1")
     assert await m.job("Store", job_order("K-1", "mill-1")) == int(ReturnStatus.NO_ERROR)
+    assert await inject(client, "emergency_stop", 0)  # until Repair
     assert await inject(client, "crash", 0.5)
 
     async def gone() -> bool:
@@ -105,4 +106,9 @@ async def test_crash_restarts_on_the_same_port(server: PlantServer) -> None:
     again = await connect(server.endpoint)
     m = await machine_handle(again, "mill-1")
     assert "K-1" in await m.jobs()  # the machine's job list survives its server
+    # So does its active alarm: the new server's condition is active, not yet acknowledged.
+    estop = await m.child("Alarms", "EmergencyStop")
+    assert await (await estop.get_child(["0:ActiveState", "0:Id"])).read_value() is True
+    assert await (await estop.get_child(["0:AckedState", "0:Id"])).read_value() is False
+    assert await (await estop.get_child("0:Retain")).read_value() is True
     await again.disconnect()
