@@ -162,6 +162,8 @@ def test_onboarding_a_first_plant_as_docs_deploy_md_says(
         str(broker_dir),
     )
     glonet(*broker_config)
+    # mosquitto.conf's one line for GloNet; the doc's chown and systemctl are for a system
+    # Mosquitto, this private one runs as the test's user and restarts through the fixture.
     broker = mosquitto_factory(
         extra_config=f"include_dir {broker_dir}", own_listener=False, port=members_port
     )
