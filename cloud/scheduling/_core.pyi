@@ -42,6 +42,7 @@ class Core:
         skill: array[int],
         setup_only: array[int],
         operator_skills: array[int],
+        operator_plant: array[int],
         roster_on: array[int],
         roster_ptr: array[int],
         roster_start: array[int],

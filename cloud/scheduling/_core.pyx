@@ -74,6 +74,7 @@ cdef struct Inst:
     # Operators: skill per op (-1: none) and whether only its setup is attended; per operator
     # a skill bitmask and its roster (CSR; ros_on 0: always on shift).
     int nopr
+    int *opr_plant
     int *skill
     int *setup_only
     u64 *opr_mask
@@ -446,6 +447,8 @@ cdef i64 attend(Inst *I, Work *W, int k, int i, i64 d, int mp, i64 pe, i64 s, i6
         nxt = NEVER
         for o in range(I.nopr):
             if not (I.opr_mask[o] >> I.skill[i]) & 1:
+                continue
+            if I.opr_plant[o] >= 0 and I.opr_plant[o] != I.plant[k]:
                 continue
             r = operator_retry(I, W, o, s, e)
             if r == s:
@@ -1641,7 +1644,8 @@ cdef class Core:
                   int families, const int[:] family, const i64[:] setup,
                   const int[:] frozen_ptr, const i64[:] frozen_end, const int[:] frozen_family,
                   int operators, const int[:] skill, const int[:] setup_only,
-                  const u64[:] operator_skills, const int[:] roster_on, const int[:] roster_ptr,
+                  const u64[:] operator_skills, const int[:] operator_plant,
+                  const int[:] roster_on, const int[:] roster_ptr,
                   const i64[:] roster_start, const i64[:] roster_end):
         cdef int i, e, p
         cdef int *count
@@ -1683,6 +1687,7 @@ cdef class Core:
             raise MemoryError()
         for e in range(operator_skills.shape[0]):
             self.I.opr_mask[e] = operator_skills[e]
+        self.I.opr_plant = copy_int(operator_plant)
         self.I.ros_on = copy_int(roster_on)
         self.I.ros_ptr = copy_int(roster_ptr)
         self.I.ros_s = copy_i64(roster_start)
@@ -1751,6 +1756,7 @@ cdef class Core:
         free(self.I.skill)
         free(self.I.setup_only)
         free(self.I.opr_mask)
+        free(self.I.opr_plant)
         free(self.I.ros_on)
         free(self.I.ros_ptr)
         free(self.I.ros_s)

@@ -74,11 +74,13 @@ class Operation:
 class Operator:
     """A person who runs or sets up machines of a plant: ``skills`` (indices below 64) and the
     periods they are on shift (``roster``; None: always). An operator attends one operation at
-    a time, all of its attended span within one period of the roster."""
+    a time, all of its attended span within one period of the roster, on machines of their
+    ``plant`` only (None: any)."""
 
     name: str
     skills: frozenset[int]
     roster: tuple[tuple[int, int], ...] | None = None
+    plant: int | None = None
 
 
 MAX_SKILLS = 64
@@ -292,6 +294,11 @@ def _validate_operators(problem: Problem) -> None:
         if any(not _is_int(k) or not 0 <= k < MAX_SKILLS for k in operator.skills):
             raise ProblemError(f"operator {index}: skills must be integers in [0, {MAX_SKILLS})")
         _validate_calendar(index, operator.roster, what=f"operator {index}: roster")
+        plants = max(m.plant for m in problem.machines) + 1
+        if operator.plant is not None and not (
+            _is_int(operator.plant) and 0 <= operator.plant < plants
+        ):
+            raise ProblemError(f"operator {index}: unknown plant {operator.plant!r}")
         skills |= set(operator.skills)
     for j, job in enumerate(problem.jobs):
         for k, op in enumerate(job.operations):

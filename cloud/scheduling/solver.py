@@ -223,6 +223,7 @@ def _flatten(problem: Problem) -> _Flat:
         array("i", skill),
         array("i", setup_only),
         array("Q", [sum(1 << k for k in operator.skills) for operator in problem.operators]),
+        array("i", [-1 if o.plant is None else o.plant for o in problem.operators]),
         array("i", [0 if operator.roster is None else 1 for operator in problem.operators]),
         roster_ptr,
         roster_start,

@@ -241,6 +241,9 @@ def _check_operators(
         operator = problem.operators[o.operator]
         if skill not in operator.skills:
             violations.append(f"{where}: operator {o.operator} lacks skill {skill}")
+        plant = problem.machines[o.machine].plant
+        if operator.plant is not None and operator.plant != plant:
+            violations.append(f"{where}: operator {o.operator} works in another plant")
         roster = operator.roster
         if roster is not None and not any(a <= span[0] and span[1] <= b for a, b in roster):
             violations.append(f"{where}: operator {o.operator} is not on shift for all of it")

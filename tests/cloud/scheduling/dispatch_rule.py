@@ -80,7 +80,8 @@ def _attend(
         return None, -1
     retry = None
     for index, operator in enumerate(problem.operators):
-        if op.skill not in operator.skills:
+        elsewhere = operator.plant not in (None, problem.machines[o.machine].plant)
+        if op.skill not in operator.skills or elsewhere:
             continue
         later = [b for a, b in attended.get(index, []) if a < span[1] and span[0] < b]
         if operator.roster is not None:

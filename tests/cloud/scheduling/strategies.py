@@ -60,17 +60,21 @@ def open_periods(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
 
 @st.composite
 def with_operators(draw: st.DrawFn, problem: Problem) -> Problem:
-    """One to three operators with one or two of three skills, on shifts or always; some
-    operations need one of the skills, for their whole span or their setup only."""
+    """One to three operators with one or two of three skills, on shifts or always, of a plant
+    or any; some operations need one of the first one's skills, for their whole span or their
+    setup only."""
+    plants = max(machine.plant for machine in problem.machines) + 1
     operators = tuple(
         Operator(
             f"O{index}",
             frozenset(draw(st.sets(st.integers(0, 2), min_size=1, max_size=2))),
             draw(st.none() | open_periods()),
+            # The first one works anywhere, so that every skill asked for can be attended.
+            draw(st.none() | st.integers(0, plants - 1)) if index else None,
         )
         for index in range(draw(st.integers(1, 3)))
     )
-    skills = sorted(set().union(*(o.skills for o in operators)))
+    skills = sorted(operators[0].skills)
     jobs = tuple(
         replace(
             job,

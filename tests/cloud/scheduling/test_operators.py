@@ -140,3 +140,21 @@ def test_replanning_with_operators(problem: Problem, cut: float, seed: int) -> N
     replanned = replace(problem, frozen=frozen, unavailability=windows)
     objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
     solved(replanned, warm_start=before, objective=objective, seed=seed)
+
+
+def test_an_operator_attends_machines_of_their_plant_only() -> None:
+    # Two plants, one welder each: each plant's weld waits for its own welder, not the other's.
+    jobs = tuple(
+        Job((Operation({m: 5}, skill=WELDING), Operation({m: 5}, skill=WELDING))) for m in (0, 1)
+    )
+    problem = Problem(
+        jobs=jobs,
+        machines=(Machine("imola/weld-1", plant=0), Machine("faenza/weld-1", plant=1)),
+        operators=(
+            Operator("Luca", frozenset({WELDING}), plant=0),
+            Operator("Sara", frozenset({WELDING}), plant=1),
+        ),
+    )
+    schedule = solved(problem)
+    assert schedule.makespan == 10
+    assert {(o.machine, o.operator) for o in schedule.operations} == {(0, 0), (1, 1)}
