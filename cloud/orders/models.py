@@ -100,6 +100,8 @@ class OrderOperation(Base):
     planned_start: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     # The change-over before the work, when the plan gives one (it ends when the work starts).
     planned_setup_start: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # Who attends it, when its step needs an operator (a plant operator's id).
+    planned_operator: Mapped[str | None] = mapped_column(String(64), default=None)
     planned_end: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -9,7 +9,7 @@ from cloud.auth.models import Actor, Principal
 from cloud.dispatch import service as dispatch_service
 from cloud.network import service as network_service
 from cloud.registry import service
-from cloud.registry.models import PlantCalendar, PlantCalendarSet
+from cloud.registry.models import OperatorSet, PlantCalendar, PlantCalendarSet, PlantOperator
 
 
 def offboard_unit(*, session: Session, actor: Actor, unit_id: str) -> None:
@@ -31,6 +31,22 @@ def set_calendar(
 def remove_calendar(*, session: Session, actor: Actor, unit_id: str) -> None:
     service.remove_calendar(session=session, actor=actor, unit_id=unit_id)
     _replan(session, unit_id, "calendar removed")
+
+
+def set_operator(
+    *, session: Session, actor: Actor, unit_id: str, operator_id: str, spec: OperatorSet
+) -> PlantOperator:
+    """Set a plant's operator and have the plan follow their skills and roster."""
+    row = service.set_operator(
+        session=session, actor=actor, unit_id=unit_id, operator_id=operator_id, spec=spec
+    )
+    _replan(session, unit_id, f"operator {operator_id} changed")
+    return row
+
+
+def remove_operator(*, session: Session, actor: Actor, unit_id: str, operator_id: str) -> None:
+    service.remove_operator(session=session, actor=actor, unit_id=unit_id, operator_id=operator_id)
+    _replan(session, unit_id, f"operator {operator_id} removed")
 
 
 def _replan(session: Session, unit_id: str, why: str) -> None:

@@ -113,6 +113,21 @@ class PlantCalendar(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PlantOperator(Base):
+    """A person who runs or sets up a plant's machines (see :class:`OperatorSet`)."""
+
+    __tablename__ = "plant_operators"
+
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    operator_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    shifts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
 class TransportTime(Base):
     __tablename__ = "transport_times"
 
@@ -411,6 +426,32 @@ class PlantCalendarSet(Schema):
                     f"{following.weekday} {following.start}-{following.end}"
                 )
         return self
+
+
+MAX_OPERATOR_SKILLS = 64
+
+
+class OperatorSet(Schema):
+    """An operator of a plant: the skills the family data's steps may ask for (``welding``,
+    ``painting``…) and their weekly roster, in the plant calendar's time zone (UTC without one);
+    the plant's holidays are theirs too. No shifts: on shift whenever the plant is open."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    skills: Annotated[list[Identifier], Field(min_length=1, max_length=MAX_OPERATOR_SKILLS)]
+    shifts: Annotated[list[Shift], Field(max_length=50)] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _roster_is_a_calendar(self) -> OperatorSet:
+        # The same rules as a plant's shifts (no overlaps): checked by the calendar model.
+        PlantCalendarSet(timezone="UTC", shifts=self.shifts)
+        return self
+
+
+class OperatorRead(OperatorSet):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+    unit_id: str
+    operator_id: str
+    updated_at: datetime
 
 
 class PlantCalendarRead(PlantCalendarSet):

@@ -25,8 +25,11 @@ from cloud.registry.models import (
     Network,
     NetworkCreate,
     NetworkUpdate,
+    OperatorRead,
+    OperatorSet,
     PlantCalendar,
     PlantCalendarSet,
+    PlantOperator,
     Technician,
     TechnicianCreate,
     TechnicianUpdate,
@@ -37,6 +40,7 @@ from cloud.registry.models import (
     UnitCreate,
     UnitUpdate,
 )
+from protocols.topics import IDENTIFIER_PATTERN
 
 EARTH_RADIUS_KM = 6371.0
 DEFAULT_ROAD_SPEED_KMH = 60.0
@@ -353,6 +357,50 @@ def network_calendars(*, session: Session, network_id: str) -> dict[str, PlantCa
         .where(Unit.network_id == network_id)
     )
     return {row.unit_id: PlantCalendarSet.model_validate(row) for row in rows}
+
+
+# Operators ----------------------------------------------------------------------------------
+
+
+def set_operator(
+    *, session: Session, actor: Actor, unit_id: str, operator_id: str, spec: OperatorSet
+) -> PlantOperator:
+    """Add or change a plant's operator: the coordinator, or the plant for itself."""
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    if not IDENTIFIER_PATTERN.fullmatch(operator_id):
+        raise InvalidInput(f"operator id {operator_id!r} must match {IDENTIFIER_PATTERN.pattern}")
+    row = session.get(PlantOperator, (unit_id, operator_id))
+    if row is None:
+        row = PlantOperator(unit_id=unit_id, operator_id=operator_id)
+        session.add(row)
+    _apply(row, spec.model_dump(mode="json"))
+    session.flush()
+    return row
+
+
+def list_operators(*, session: Session, actor: Actor, unit_id: str) -> list[PlantOperator]:
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    query = select(PlantOperator).where(PlantOperator.unit_id == unit_id)
+    return list(session.scalars(query.order_by(PlantOperator.operator_id)))
+
+
+def remove_operator(*, session: Session, actor: Actor, unit_id: str, operator_id: str) -> None:
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    row = session.get(PlantOperator, (unit_id, operator_id))
+    if row is None:
+        raise NotFound(f"unit {unit_id!r} has no operator {operator_id!r}")
+    session.delete(row)
+
+
+def network_operators(*, session: Session, network_id: str) -> list[OperatorRead]:
+    """Every operator of a network's units, unscoped: for the scheduler."""
+    rows = session.scalars(
+        select(PlantOperator)
+        .join(Unit, Unit.id == PlantOperator.unit_id)
+        .where(Unit.network_id == network_id)
+        .order_by(PlantOperator.unit_id, PlantOperator.operator_id)
+    )
+    return [OperatorRead.model_validate(row) for row in rows]
 
 
 # Transport times ----------------------------------------------------------------------------

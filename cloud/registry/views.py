@@ -16,6 +16,8 @@ from cloud.registry.models import (
     NetworkCreate,
     NetworkRead,
     NetworkUpdate,
+    OperatorRead,
+    OperatorSet,
     PlantCalendarRead,
     PlantCalendarSet,
     TechnicianCreate,
@@ -143,6 +145,31 @@ def set_calendar(
 def remove_calendar(unit_id: str, session: DbSession, actor: CurrentActor) -> Response:
     """Forget the calendar: the plant's machines work around the clock again."""
     flows.remove_calendar(session=session, actor=actor, unit_id=unit_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/units/{unit_id}/operators")
+def list_operators(unit_id: str, session: DbSession, actor: CurrentActor) -> list[OperatorRead]:
+    rows = service.list_operators(session=session, actor=actor, unit_id=unit_id)
+    return [OperatorRead.model_validate(row) for row in rows]
+
+
+@router.put("/units/{unit_id}/operators/{operator_id}")
+def set_operator(
+    unit_id: str, operator_id: str, spec: OperatorSet, session: DbSession, actor: CurrentActor
+) -> OperatorRead:
+    """An operator's skills and roster; the plan assigns operators from the next tick."""
+    row = flows.set_operator(
+        session=session, actor=actor, unit_id=unit_id, operator_id=operator_id, spec=spec
+    )
+    return OperatorRead.model_validate(row)
+
+
+@router.delete("/units/{unit_id}/operators/{operator_id}", status_code=NO_CONTENT)
+def remove_operator(
+    unit_id: str, operator_id: str, session: DbSession, actor: CurrentActor
+) -> Response:
+    flows.remove_operator(session=session, actor=actor, unit_id=unit_id, operator_id=operator_id)
     return Response(status_code=NO_CONTENT)
 
 

@@ -188,6 +188,28 @@ def test_a_plant_calendar_is_set_read_and_removed(client: TestClient, tenants: T
     assert client.get("/api/units/plant-a/calendar", headers=plant).status_code == 404
 
 
+def test_plant_operators_are_set_listed_and_removed(client: TestClient, tenants: Tenants) -> None:
+    welder = {
+        "name": "Luca Bianchi",
+        "skills": ["welding", "bending"],
+        "shifts": [{"weekday": day, "start": "06:00", "end": "14:00"} for day in range(5)],
+    }
+    plant = tenants.headers("plant-a")
+    answer = client.put("/api/units/plant-a/operators/luca", json=welder, headers=plant)
+    assert answer.status_code == 200, answer.text
+    listed = client.get("/api/units/plant-a/operators", headers=tenants.headers("coordinator"))
+    (read,) = listed.json()
+    assert {k: read[k] for k in welder} == welder and read["operator_id"] == "luca"
+    # A plant sets only its own operators; a roster follows the calendar's rules.
+    other = client.put("/api/units/plant-b/operators/luca", json=welder, headers=plant)
+    assert other.status_code == 404
+    overlapping = {**welder, "shifts": [*welder["shifts"], welder["shifts"][0]]}
+    bad = client.put("/api/units/plant-a/operators/luca", json=overlapping, headers=plant)
+    assert bad.status_code == 422 and "overlaps" in bad.text
+    assert client.delete("/api/units/plant-a/operators/luca", headers=plant).status_code == 204
+    assert client.get("/api/units/plant-a/operators", headers=plant).json() == []
+
+
 def test_a_bad_calendar_gets_422_naming_the_fault(client: TestClient, tenants: Tenants) -> None:
     headers = tenants.headers("coordinator")
     shift = {"weekday": 0, "start": "06:00", "end": "14:00"}
