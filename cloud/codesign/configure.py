@@ -75,6 +75,9 @@ class PlannedOperation:
     # ("*": any other family).
     setup_family: str | None = None
     setup_min: dict[str, float] = field(default_factory=dict)
+    # The operator skill the step needs, for all of it or its setup only.
+    operator_skill: str | None = None
+    attended: str = "all"
 
 
 @dataclass(frozen=True)
@@ -358,6 +361,8 @@ def _operations(family: ProductFamily, values: Mapping[str, Value]) -> list[Plan
                     for key, text in op.duration_min_on.items()
                 },
                 **_setup(op, values),
+                operator_skill=None if op.operator is None else op.operator.skill,
+                attended="all" if op.operator is None else op.operator.for_,
             )
         )
     return operations

@@ -119,6 +119,13 @@ class SetupTemplate(_Strict):
     from_: dict[str, ExpressionText] = Field(default_factory=dict, alias="from")
 
 
+class OperatorNeed(_Strict):
+    """An operator with ``skill`` attends the step: all of it, or its setup only."""
+
+    skill: Identifier
+    for_: Literal["all", "setup"] = Field(default="all", alias="for")
+
+
 class OperationTemplate(_Strict):
     """One step of the routing: which process, how long, after which steps. ``duration_min``
     is the nominal time (scaled by a machine's speed factor); ``duration_min_on`` gives a
@@ -130,6 +137,7 @@ class OperationTemplate(_Strict):
     duration_min: ExpressionText
     duration_min_on: dict[str, ExpressionText] = Field(default_factory=dict)
     setup: SetupTemplate | None = None
+    operator: OperatorNeed | None = None
     when: ExpressionText | None = None
     after: list[Slug] = Field(default_factory=list)
     # Minimum value of a machine capability parameter, e.g. {max_payload_kg: "payload_kg"}.

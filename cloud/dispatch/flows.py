@@ -107,6 +107,7 @@ def network_model(
         for w in service.current_windows(session=session, now=now)
     ]
     return planning.Network(
+        operators=_operators(session, network_id, calendars, settings, now),
         machines=machines,
         transport_hours=_transport(session, list(units.values())),
         windows=windows,
@@ -152,6 +153,34 @@ def _wall_periods(
         (clock.wall(a), clock.wall(b))
         for a, b in registry_calendars.open_periods(calendar, start, end)
     ]
+
+
+def _operators(
+    session: Session,
+    network_id: str,
+    calendars: dict[str, PlantCalendarSet],
+    settings: OrdersSettings,
+    now: datetime,
+) -> list[planning.PlanOperator]:
+    """The network's operators with their rosters on the wall clock: their shifts in their
+    plant calendar's zone, with its holidays (no shifts: whenever the plant works)."""
+    found = []
+    for operator in registry_service.network_operators(session=session, network_id=network_id):
+        roster = None
+        if operator.shifts:
+            plant = calendars.get(operator.unit_id)
+            shifts = PlantCalendarSet(
+                timezone=plant.timezone if plant else "UTC",
+                shifts=operator.shifts,
+                holidays=plant.holidays if plant else [],
+            )
+            roster = _wall_periods(shifts, settings, now)
+        found.append(
+            planning.PlanOperator(
+                operator.unit_id, operator.operator_id, frozenset(operator.skills), roster
+            )
+        )
+    return found
 
 
 def _transport(session: Session, units: Sequence[Unit]) -> dict[tuple[str, str], float]:
@@ -269,6 +298,7 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
             op.unit_id, op.machine = assignment.unit_id, assignment.machine
         op.planned_start, op.planned_end = assignment.start, assignment.end
         op.planned_setup_start = assignment.setup_start
+        op.planned_operator = assignment.operator
     for order_id, reason in result.unplanned.items():
         _LOGGER.warning("order %s cannot be planned: %s", order_id, reason)
     _update_orders(session, result)

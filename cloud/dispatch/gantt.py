@@ -90,6 +90,7 @@ def _bars(session: Session, now: datetime) -> dict[str, list[GanttBar]]:
                 end=end,
                 progress=op.progress,
                 setup_start=setup if setup is not None and setup < start else None,
+                operator=op.planned_operator,
             )
         )
     return found
@@ -134,7 +135,8 @@ def _row(index: int, row: GanttRow, x: Callable[[datetime], float]) -> list[str]
     for bar in row.bars:
         left = max(x(bar.start), LABEL_WIDTH)
         right = max(x(bar.end), left + 2)
-        title = escape(f"{bar.order_id} · {bar.name} · {bar.status}")
+        who = f" · {bar.operator}" if bar.operator else ""
+        title = escape(f"{bar.order_id} · {bar.name} · {bar.status}{who}")
         if bar.setup_start is not None:
             setup_left = max(x(bar.setup_start), LABEL_WIDTH)
             parts.append(

@@ -50,6 +50,7 @@ class GanttBar(BaseModel):
     progress: float
     # The planned change-over before the work (drawn hatched from here to ``start``).
     setup_start: datetime | None = None
+    operator: str | None = None  # the plant operator planned to attend it
 
 
 class GanttRow(BaseModel):

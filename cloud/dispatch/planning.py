@@ -81,6 +81,9 @@ class PlanOperation:
     # family the machine ran before, in plant seconds ("*": any other family).
     setup_family: str | None = None
     setup_s: Mapping[str, float] = field(default_factory=dict)
+    # An operator with this skill attends the step: all of it, or its setup only.
+    skill: str | None = None
+    attended: str = "all"
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,18 @@ class Assignment:
     start: datetime
     end: datetime
     setup_start: datetime | None = None
+    operator: str | None = None  # the plant operator who attends it
+
+
+@dataclass(frozen=True)
+class PlanOperator:
+    """A plant's operator: skills, and the periods (wall clock) they are on shift; None:
+    whenever the plant works."""
+
+    unit_id: str
+    operator_id: str
+    skills: frozenset[str]
+    roster: Sequence[tuple[datetime, datetime]] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ class Network:
     time_scale: float = 1.0
     overhead_s: float = 0.0  # real seconds per operation for dispatch and reports
     max_share: Mapping[str, float] = field(default_factory=dict)  # unit → share of an order
+    operators: Sequence[PlanOperator] = ()
 
 
 def machine_work(step: Mapping[str, Any]) -> dict[str, Any]:
@@ -136,6 +152,8 @@ def machine_work(step: Mapping[str, Any]) -> dict[str, Any]:
         "machine_durations_s": dict(step.get("machine_durations_s") or {}),
         "setup_family": step.get("setup_family"),
         "setup_s": dict(step.get("setup_s") or {}),
+        "skill": step.get("operator_skill"),
+        "attended": step.get("attended", "all"),
     }
 
 
@@ -209,6 +227,8 @@ class _Builder:
         self.unplanned: dict[str, str] = {}
         # Setup families by name, and every step's setup rule with its family and machines.
         self.families: dict[str, int] = {}
+        self.skills: dict[str, int] = {}
+        self.operator_ids: list[str] = []  # the problem's operators, in its order
         self.setup_rules: list[tuple[int, Mapping[str, float], tuple[int, ...]]] = []
 
     def wall_ticks(self, plant_seconds: float) -> int:
@@ -230,7 +250,16 @@ class _Builder:
             if op.setup_family is not None:
                 family = self.families.setdefault(op.setup_family, len(self.families))
                 self.setup_rules.append((family, op.setup_s, tuple(durations)))
-            operations.append(scheduling.Operation(durations, predecessors, op.resumable, family))
+            operations.append(
+                scheduling.Operation(
+                    durations,
+                    predecessors,
+                    op.resumable,
+                    family,
+                    self.skill(op.skill, durations),
+                    op.attended,
+                )
+            )
         j = len(self.jobs)
         due = self.at(job.due) if job.due is not None else None
         self.jobs.append(scheduling.Job(tuple(operations), due=due, name=job.order_id))
@@ -252,6 +281,33 @@ class _Builder:
             for m, machine in enumerate(self.machines)
             if can_do(machine, op)
         }
+
+    def skill(self, name: str | None, durations: Mapping[int, int]) -> int | None:
+        """A skill's index among the skills asked for; None when no operator is needed, or
+        when no operator with it works in a plant of one of the operation's machines (the
+        plant does not model that staff: the skill is not planned)."""
+        plants = {self.machines[m].unit_id for m in durations}
+        staffed = any(o.unit_id in plants and name in o.skills for o in self.network.operators)
+        if name is None or not staffed:
+            return None
+        return self.skills.setdefault(name, len(self.skills))
+
+    def operators(self) -> tuple[scheduling.Operator, ...]:
+        """The network's operators on the machines of their plant, with the skills asked for;
+        an operator whose plant has no machine here cannot attend anything."""
+        found = []
+        for operator in self.network.operators:
+            if operator.unit_id not in self.plant:
+                continue
+            skills = frozenset(self.skills[s] for s in operator.skills if s in self.skills)
+            roster = None if operator.roster is None else self.periods(operator.roster)
+            found.append(
+                scheduling.Operator(
+                    operator.operator_id, skills, roster, self.plant[operator.unit_id]
+                )
+            )
+            self.operator_ids.append(operator.operator_id)
+        return tuple(found)
 
     def setups(self) -> list[tuple[tuple[int, ...], ...] | None]:
         """Per machine, the family x family setup matrix (wall ticks) of the steps it may run:
@@ -300,8 +356,12 @@ class _Builder:
         """The machine's open periods in ticks from now; rounding may make two touch: one."""
         if machine.calendar is None:
             return None
+        return self.periods(machine.calendar)
+
+    def periods(self, wall: Sequence[tuple[datetime, datetime]]) -> tuple[tuple[int, int], ...]:
+        """Wall-clock periods in ticks from now, merged where rounding makes them touch."""
         periods: list[tuple[int, int]] = []
-        for start, end in machine.calendar:
+        for start, end in wall:
             begin, finish = self.at(start), self.at(end)
             if finish <= begin:
                 continue
@@ -334,6 +394,7 @@ class _Builder:
             transport=self.transport(),
             unavailability=self.windows(),
             frozen=frozen,
+            operators=self.operators(),
         )
 
 
@@ -434,6 +495,7 @@ def _read_back(builder: _Builder, schedule: scheduling.Schedule) -> Plan:
             when(item.start),
             when(item.end),
             None if item.setup_start is None else when(item.setup_start),
+            None if item.operator is None else builder.operator_ids[item.operator],
         )
         end = when(item.end)
         if order_id not in job_ends or end > job_ends[order_id]:

@@ -56,6 +56,9 @@ def _machine_work(op: PlannedOperation) -> dict[str, object]:
         found["machine_durations_s"] = {
             key: minutes * SECONDS_PER_MINUTE for key, minutes in op.duration_min_on.items()
         }
+    if op.operator_skill is not None:
+        found["operator_skill"] = op.operator_skill
+        found["attended"] = op.attended
     if op.setup_family is not None:
         found["setup_family"] = op.setup_family
         found["setup_s"] = {

@@ -164,6 +164,7 @@ class OperationRead(BaseModel):
     machine: str | None
     job_order_id: str | None
     planned_setup_start: datetime | None = None
+    planned_operator: str | None = None
     planned_start: datetime | None
     planned_end: datetime | None
     started_at: datetime | None

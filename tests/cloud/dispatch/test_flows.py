@@ -30,6 +30,7 @@ from cloud.registry import service as registry_service
 from cloud.registry.models import (
     SPEED_FACTOR,
     MachineStatic,
+    OperatorSet,
     PlantCalendarSet,
     Shift,
     TransportTimeSet,
@@ -455,3 +456,24 @@ def test_colour_changes_are_planned_and_drawn_in_the_gantt(context: AppContext) 
     bars = [bar for row in chart.rows for bar in row.bars if bar.setup_start is not None]
     assert [bar.step for bar in bars] == ["paint"]
     assert 'class="setup"' in gantt.render_svg(chart)
+
+
+def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
+    """The metal plant registers one welder: both cells' welds are attended by her, one after
+    the other, and the plan names her on each."""
+    with transaction(context.session_factory) as session:
+        registry_service.set_operator(
+            session=session,
+            actor=flows.SCHEDULER,
+            unit_id="metal",
+            operator_id="luca",
+            spec=OperatorSet(name="Luca", skills=["welding"]),
+        )
+    plants = Plants(context)
+    orders = [plants.order(), plants.order()]
+    plants.tick()
+    welds = [op for order in orders for op in plants.operations(order) if op.step == "weld-base"]
+    assert len(welds) == 2 and {op.planned_operator for op in welds} == {"luca"}
+    first, second = sorted(welds, key=lambda op: op.planned_start or plants.now)
+    assert first.planned_end is not None and second.planned_start is not None
+    assert second.planned_start >= first.planned_end

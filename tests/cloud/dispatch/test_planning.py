@@ -181,3 +181,23 @@ def test_setups_between_colours_are_planned_and_shown() -> None:
         minutes=30
     )
     assert result.makespan_s == (4 * 20 + 30) * 60
+
+
+def test_operators_of_a_plant_attend_its_machines_one_at_a_time() -> None:
+    # Two welding cells in one plant, one welder on shift from 09:00: the welds wait for her
+    # and follow each other; a plant without welders (another unit) cannot borrow her.
+    cells = [PlanMachine("weld", f"weld-{k}", [{"process": "welding"}]) for k in (1, 2)]
+    ada = planning.PlanOperator(
+        "weld",
+        "ada",
+        frozenset({"welding"}),
+        [(NOW + timedelta(hours=1), NOW + timedelta(hours=9))],
+    )
+    jobs = [PlanJob(f"ord-{k}", [op(k, "weld", "welding", 60, skill="welding")]) for k in (1, 2)]
+    result = planning.plan(jobs, Network(cells, operators=[ada]), now=NOW, time_limit=0.1)
+    welds = sorted(result.assignments.values(), key=lambda a: a.start)
+    assert [a.operator for a in welds] == ["ada", "ada"]
+    assert welds[0].start == NOW + timedelta(hours=1) and welds[1].start >= welds[0].end
+    # Without any operator known, skills are not planned.
+    free = planning.plan(jobs, Network(cells), now=NOW, time_limit=0.1)
+    assert {a.start for a in free.assignments.values()} == {NOW}
