@@ -10,7 +10,10 @@ operations on calendar machines. Sequence-dependent setups: per machine with a s
 circuit over its optional intervals (``AddCircuit``, a dummy node for the first and last, a
 self-loop for an absent one); the arc taken sets the setup, and an interval is the setup and the
 work as one block, as in the core (a setup starts once the part is there). ``hint`` (the core's
-constructive schedule) warm-starts the search: machine choices, starts and arcs.
+constructive schedule) warm-starts the search: machine choices, starts and arcs. Operators:
+an optional interval per attended operation and operator who could attend it (the busy span, or
+the setup), exactly one present, a no-overlap per operator with their off-roster time as fixed
+intervals, and none on a machine of another plant.
 """
 
 from __future__ import annotations
@@ -61,10 +64,11 @@ def solve_cpsat(
     horizon = _horizon(problem)
     ops = _operations(model, problem, horizon)
     arcs = _machines(model, problem, ops, horizon)
+    staff = _operators(model, problem, ops, horizon)
     _precedence(model, problem, ops)
     _objective(model, problem, ops, objective, horizon)
     if hint is not None:
-        _hint(model, problem, ops, arcs, hint)
+        _hint(model, problem, ops, arcs, hint, staff)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = time_limit
@@ -73,7 +77,7 @@ def solve_cpsat(
     name = solver.StatusName(status)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return BaselineResult(None, None, name, time.perf_counter() - began)
-    placed = tuple(_read(solver, problem, ops))
+    placed = tuple(_read(solver, problem, ops, staff))
     return BaselineResult(placed, max(o.end for o in placed), name, time.perf_counter() - began)
 
 
@@ -146,6 +150,7 @@ def _machines(
             if problem.machines[machine].setups is not None:
                 top = max(map(max, problem.machines[machine].setups))
                 v.setups[machine] = model.NewIntVar(0, top, f"su{j}_{k}_{machine}")
+                model.Add(v.setups[machine] == 0).OnlyEnforceIf(chosen.Not())
                 size = durations[machine] + v.setups[machine]
             interval = model.NewOptionalIntervalVar(
                 v.start, size, v.end, chosen, f"i{j}_{k}_{machine}"
@@ -163,6 +168,65 @@ def _machines(
         if machine.setups is not None:
             _circuit(model, problem, ops, m, arcs)
     return arcs
+
+
+Staff = dict[tuple[int, int], dict[int, cp_model.IntVar]]
+
+
+def _operators(
+    model: cp_model.CpModel,
+    problem: Problem,
+    ops: dict[tuple[int, int], _OpVars],
+    horizon: int,
+) -> Staff:
+    """Per attended operation, a presence literal per operator who could attend it."""
+    staff: Staff = {}
+    if not problem.operators:
+        return staff
+    frozen = {(f.job, f.op) for f in problem.frozen}
+    busy: dict[int, list[cp_model.IntervalVar]] = {o: [] for o in range(len(problem.operators))}
+    for (j, k), v in ops.items():
+        op = problem.jobs[j].operations[k]
+        if op.skill is None or (j, k) in frozen:
+            continue
+        literals: dict[int, cp_model.IntVar] = {}
+        for o, operator in enumerate(problem.operators):
+            if op.skill not in operator.skills:
+                continue
+            present = model.NewBoolVar(f"w{j}_{k}_{o}")
+            for machine, chosen in v.choices.items():
+                if operator.plant is not None and problem.machines[machine].plant != operator.plant:
+                    model.AddImplication(present, chosen.Not())
+            if op.attended == "setup":
+                size = _setup_size(model, v)
+                if size is None:
+                    model.Add(present == 0)
+                    continue
+                end = model.NewIntVar(0, horizon, "")
+                interval = model.NewOptionalIntervalVar(v.start, size, end, present, "")
+            else:
+                interval = model.NewOptionalIntervalVar(
+                    v.start, model.NewIntVar(0, horizon, ""), v.end, present, ""
+                )
+            busy[o].append(interval)
+            literals[o] = present
+        if op.attended == "setup" and not v.setups:
+            continue
+        model.AddExactlyOne(literals.values())
+        staff[(j, k)] = literals
+    for o, operator in enumerate(problem.operators):
+        for start, end in _closed(operator.roster, horizon):
+            busy[o].append(model.NewIntervalVar(start, end - start, end, ""))
+        model.AddNoOverlap(busy[o])
+    return staff
+
+
+def _setup_size(model: cp_model.CpModel, v: _OpVars) -> cp_model.LinearExprT | None:
+    """The setup the chosen machine's arc sets (None: no machine of the operation has setups:
+    nothing to attend)."""
+    if not v.setups:
+        return None
+    return sum(v.setups.values())
 
 
 def _closed(calendar: tuple[tuple[int, int], ...] | None, horizon: int) -> list[tuple[int, int]]:
@@ -254,7 +318,10 @@ def _objective(
 
 
 def _read(
-    solver: cp_model.CpSolver, problem: Problem, ops: dict[tuple[int, int], _OpVars]
+    solver: cp_model.CpSolver,
+    problem: Problem,
+    ops: dict[tuple[int, int], _OpVars],
+    staff: Staff,
 ) -> list[ScheduledOperation]:
     placed = []
     for (j, k), v in ops.items():
@@ -262,11 +329,21 @@ def _read(
         start = solver.Value(v.start)
         duration = problem.jobs[j].operations[k].durations[machine]
         setup = solver.Value(v.setups[machine]) if machine in v.setups else 0
+        attended = [o for o, x in staff.get((j, k), {}).items() if solver.Value(x)]
+        operator = attended[0] if attended else None
+        if problem.jobs[j].operations[k].attended == "setup" and not setup:
+            operator = None
         if setup:
             work = start + setup
-            placed.append(ScheduledOperation(j, k, machine, work, work + duration, start, work))
+            placed.append(
+                ScheduledOperation(
+                    j, k, machine, work, work + duration, start, work, operator=operator
+                )
+            )
         else:
-            placed.append(ScheduledOperation(j, k, machine, start, start + duration))
+            placed.append(
+                ScheduledOperation(j, k, machine, start, start + duration, operator=operator)
+            )
     return placed
 
 
@@ -276,6 +353,7 @@ def _hint(
     ops: dict[tuple[int, int], _OpVars],
     arcs: Arcs,
     schedule: Sequence[ScheduledOperation],
+    staff: Staff,
 ) -> None:
     """A complete hint from a schedule: machine choices, block starts and ends, setups, arcs."""
     by_machine: dict[int, list[ScheduledOperation]] = {}
@@ -287,6 +365,8 @@ def _hint(
         model.AddHint(v.end, o.end)
         for machine, setup in v.setups.items():
             model.AddHint(setup, o.start - o.busy_from if machine == o.machine else 0)
+        for operator, present in staff.get((o.job, o.op), {}).items():
+            model.AddHint(present, operator == o.operator)
         by_machine.setdefault(o.machine, []).append(o)
     taken: set[tuple[int, tuple[int, int] | None, tuple[int, int] | None]] = set()
     for machine, placed in by_machine.items():

@@ -47,7 +47,8 @@ _LOGGER = logging.getLogger("bench.scheduler")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_INSTANCES = [f"mk{i:02d}" for i in range(1, 11)] + [f"ta{i:02d}" for i in range(1, 11)]
-SETUP_INSTANCES = [f"mk{i:02d}{v}" for v in reversed(VARIANTS) for i in range(1, 11)]
+SETUP_INSTANCES = [f"mk{i:02d}{v}" for v in reversed(VARIANTS[:3]) for i in range(1, 11)]
+OPERATOR_INSTANCES = [f"mk{i:02d}-ops" for i in range(1, 11)]
 DEFAULT_LIMITS = [1.0, 10.0]
 WORKERS = os.cpu_count() or 1
 SCALE_SECONDS = 2.0
@@ -369,6 +370,9 @@ def main() -> int:
         "--hint", action="store_true", help="also CP-SAT warm-started from the core's first plan"
     )
     parser.add_argument(
+        "--operators", action="store_true", help="the operator variants of mk01-mk10 instead"
+    )
+    parser.add_argument(
         "--setups",
         action="store_true",
         help="the setup and calendar variants of mk01-mk10 instead of the classic sets",
@@ -384,6 +388,8 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.setups and args.instances == DEFAULT_INSTANCES:
         args.instances = SETUP_INSTANCES
+    if args.operators and args.instances == DEFAULT_INSTANCES:
+        args.instances = OPERATOR_INSTANCES
     args.results.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     rows = benchmark(args)

@@ -12,6 +12,9 @@ the benchmark derives them from Brandimarte's (and Taillard's) instances, reprod
   every operation is non-resumable (it must fit in one open period), so that CP-SAT gets the
   same model exactly (closed time as forbidden intervals).
 - ``-sdst-cal``: both.
+- ``-ops``: operators as a second resource: half the operations (drawn) need one of two skills
+  for their whole span; a machine count / 2 operators (at least 2) have one or both skills
+  (each skill held by someone), always on shift.
 
 The seed of instance ``mkNN-…`` is ``SEED + NN`` (``taNN``: ``SEED + 100 + NN``), for the setups
 and the calendar alike; the classic instance is read as usual.
@@ -23,13 +26,13 @@ import random
 import statistics
 from dataclasses import replace
 
-from cloud.scheduling import Job, Machine, Problem
+from cloud.scheduling import Job, Machine, Operator, Problem
 
 SEED = 2300
 FAMILIES = 5
 SETUP_LOW = 0.2
 SETUP_HIGH = 0.8
-VARIANTS = ("-sdst-cal", "-sdst", "-cal")
+VARIANTS = ("-sdst-cal", "-sdst", "-cal", "-ops")
 
 
 def split(name: str) -> tuple[str, str]:
@@ -51,7 +54,29 @@ def derive(problem: Problem, base: str, variant: str) -> Problem:
         problem = with_setups(problem, random.Random(seed))
     if "cal" in variant:
         problem = with_calendars(problem, random.Random(seed + 50))
+    if "ops" in variant:
+        problem = with_operators(problem, random.Random(seed + 70))
     return problem
+
+
+def with_operators(problem: Problem, rng: random.Random) -> Problem:
+    count = max(2, len(problem.machines) // 2)
+    skills = [frozenset({0}), frozenset({1})]
+    skills += [
+        rng.choice((frozenset({0}), frozenset({1}), frozenset({0, 1}))) for _ in range(count - 2)
+    ]
+    operators = tuple(Operator(f"O{index}", s) for index, s in enumerate(skills))
+    jobs = tuple(
+        replace(
+            job,
+            operations=tuple(
+                replace(op, skill=rng.randrange(2) if rng.random() < 0.5 else None)
+                for op in job.operations
+            ),
+        )
+        for job in problem.jobs
+    )
+    return replace(problem, jobs=jobs, operators=operators)
 
 
 def _durations(problem: Problem) -> list[int]:
