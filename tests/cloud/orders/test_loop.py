@@ -2,7 +2,8 @@
 
 configure → quote → confirm → operations dispatched to two plants → completed → delivered with
 its as-built record; a breakdown mid-order moves the remaining work and the order still
-completes; with nothing broken, the promised date is met.
+completes; with nothing broken, the promised date is met; with the demo's plant calendars, work
+on the plants' shift machines happens in their shifts, and the order still completes.
 """
 
 from __future__ import annotations
@@ -10,20 +11,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 
+from cloud.config import OrdersSettings
+from cloud.dispatch.planning import PlantClock
+from cloud.registry.calendars import open_periods
+from cloud.registry.models import PlantCalendarSet
 from glonet.broker import free_port
 from glonet.demo_network import (
+    ROOT,
+    SIM_NAMESPACE,
     Coordinator,
     DemoSpec,
     PlantNetwork,
     call_maintenance,
     coordinator_settings,
+    load_spec,
     prepare_registry,
 )
 
@@ -131,6 +139,7 @@ PLANTS = {
 class Loop:
     def __init__(self, coordinator: Coordinator, keys: dict[str, str], plants: PlantNetwork):
         self.http = httpx.Client(base_url=coordinator.url, timeout=10)
+        self.settings = coordinator.settings
         self.keys = keys
         self.plants = plants
 
@@ -266,3 +275,135 @@ def test_a_breakdown_mid_order_moves_the_work_and_the_order_completes(loop: Loop
     as_built = next(step for step in product["as_built"] if step["step"] == "weld")
     assert as_built["machine"] != broken and as_built["attempts"] >= 2
     asyncio.run(call_maintenance(plant.endpoint(), broken, "Repair"))
+
+
+# The demo's calendars (deploy/demo.yaml, read as `glonet demo` reads it), given to the loop's
+# plants: the sheet-metal plant's (two shifts in Europe/Rome, its laser-1 lights-out) to the metal
+# works, the welding plant's (two shifts, Saturday morning) to the assembly works.
+DEMO_CALENDARS = {"metal-works": "reggio-sheet-metal", "assembly-works": "imola-welding"}
+
+
+def _plant_clock(loop: Loop) -> PlantClock:
+    orders = loop.settings["orders"]
+    return PlantClock(orders["time_scale"], orders["plant_clock_origin"])
+
+
+def _closed_for(calendar: PlantCalendarSet, at: datetime) -> timedelta:
+    """How long the plant stays closed from ``at`` (zero while it is open)."""
+    periods = open_periods(calendar, at, at + timedelta(days=7))
+    return periods[0][0] - at if periods else timedelta(days=7)
+
+
+async def _sim_clock_offset(endpoint: str, machine: str, clock: PlantClock) -> timedelta:
+    """How far a simulated plant's clock (it reads the wall clock when its process starts) is
+    from the coordinator's plant clock: a machine's SimulationTime, read as soon as it moves,
+    against the coordinator's plant time at that moment."""
+    from asyncua import Client, ua
+
+    async with Client(endpoint, timeout=10) as client:
+        ns = await client.get_namespace_index(SIM_NAMESPACE)
+        node = client.get_node(ua.NodeId(f"{machine}.SimulationTime", ns))
+        first = await node.read_value()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            value = await node.read_value()
+            now = datetime.now(UTC)
+            if value != first:
+                return value.replace(tzinfo=UTC) - clock.plant(now)
+        raise AssertionError(f"the simulated clock of {machine} did not move")
+
+
+def _aware(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_with_the_demos_calendars_the_work_happens_in_the_plants_shifts(loop: Loop) -> None:
+    """An order confirmed at night: the lights-out laser cuts at once, the welders and the
+    assembly plant wait for the morning shift. Every operation on a shift machine starts, as the
+    plant itself reports it, in its plant's open time, and works inside one open period unless it
+    is resumable and its plan pauses it over closed time; the order completes."""
+    demo = load_spec(ROOT / "deploy" / "demo.yaml").calendars
+    calendars = {unit: demo[source] for unit, source in DEMO_CALENDARS.items()}
+    clock = _plant_clock(loop)
+    coordinator = "Network coordinator"
+    try:
+        for unit, calendar in calendars.items():
+            loop.call(
+                coordinator,
+                "PUT",
+                f"/api/units/{unit}/calendar",
+                json=calendar.model_dump(mode="json"),
+            )
+        metal = calendars["metal-works"]
+        # Wait for a weeknight at the metal works with at least four hours of it ahead: the
+        # laser cuts at night, and the weld is ready hours before the morning shift.
+        loop.until(
+            lambda: (
+                timedelta(hours=4)
+                <= _closed_for(metal, clock.plant(datetime.now(UTC)))
+                <= timedelta(hours=9)
+            ),
+            "a night at the metal works",
+            timeout=3 * 86400 / clock.time_scale,
+        )
+        order = loop.order(size_mm=300)
+        done = loop.completed(order["id"])
+        loop.call(coordinator, "POST", f"/api/orders/{order['id']}/deliver")
+        product = next(
+            p
+            for p in loop.call(coordinator, "GET", "/api/products")
+            if p["order_id"] == order["id"]
+        )
+    finally:
+        for unit in calendars:
+            removed = loop.http.delete(
+                f"/api/units/{unit}/calendar",
+                headers={"Authorization": f"Bearer {loop.keys[coordinator]}"},
+            )
+            assert removed.status_code == 204, removed.text
+
+    offsets = {
+        plant.unit: asyncio.run(_sim_clock_offset(plant.endpoint(), plant.machines[0].id, clock))
+        for plant in loop.plants.plants
+    }
+    planned = {op["step"]: op for op in done["operations"]}
+    non_resumable = OrdersSettings().non_resumable_processes
+    # The dispatcher sends a shift machine's operation within one of its ticks of the planned
+    # start, and a simulated machine starts it at its next update: that much early is on time.
+    orders = loop.settings["orders"]
+    slack = timedelta(seconds=(orders["tick_interval_s"] + 0.3) * clock.time_scale)
+    tick = timedelta(seconds=0.1 * clock.time_scale)  # the plan's grain (0.1 s, wall clock)
+    on_shift = 0
+    actual: dict[str, tuple[datetime, datetime]] = {}
+    for step in product["as_built"]:
+        calendar = calendars[step["unit_id"]]
+        offset = offsets[step["unit_id"]]
+        start = _aware(step["machine_actual_start"]) - offset
+        end = _aware(step["machine_actual_end"]) - offset
+        periods = open_periods(calendar, start - timedelta(days=3), end + timedelta(days=3))
+        period = next((p for p in periods if p[0] - slack <= start < p[1]), None)
+        actual[step["step"]] = (start, end)
+        if step["machine"] in calendar.lights_out:
+            if step["step"] == "cut":
+                assert period is None, f"the lights-out laser should cut at night, not at {start}"
+            continue
+        on_shift += 1
+        where = f"{step['step']} on {step['unit_id']}/{step['machine']} ({start} to {end})"
+        assert period is not None, f"{where} started while its plant was closed"
+        plan = planned[step["step"]]
+        plan_start = clock.plant(_aware(plan["planned_start"]))
+        plan_end = clock.plant(_aware(plan["planned_end"]))
+        plan_period = next((p for p in periods if p[0] - tick <= plan_start < p[1]), None)
+        assert plan_period is not None, f"{where} planned in closed time"
+        if end > period[1] + slack:
+            # A simulated machine runs on once started; the plan must have paused the work.
+            assert step["process"] not in non_resumable, f"{where} is not resumable"
+            assert plan_end > plan_period[1] + tick, (
+                f"{where} ran past closing without a pause in the plan"
+            )
+    assert on_shift == 3, "weld, assemble and test run on shift machines"
+    assert actual["weld"][0] - actual["cut"][1] > timedelta(hours=1), (
+        "the weld was ready at night and waited for the morning shift"
+    )
+    assert done["status"] == "completed"
