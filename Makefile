@@ -29,6 +29,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy --strict protocols cloud/scheduling
 	$(BIN)/mypy cloud edge firmware_sim glonet
+	$(BIN)/lint-imports
 
 pytest: system-packages venv
 	$(BIN)/pytest

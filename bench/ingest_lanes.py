@@ -32,8 +32,8 @@ import ingest as bench  # bench/ingest.py: database set-up and the gateways' str
 
 from cloud.config import load_settings
 from cloud.ingest import applier
-from cloud.ingest.mqtt import InboundMessage
 from cloud.ingest.worker import UnitLanes
+from cloud.messaging.mqtt import InboundMessage
 
 BATCH = 200
 

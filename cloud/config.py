@@ -101,9 +101,17 @@ class IngestSettings(BaseModel):
     max_future_skew_s: float = Field(
         default=300.0,
         ge=0,
-        description="a telemetry message with a sample more than this ahead of the coordinator's"
-        " clock is rejected (reason future_time), so that no sample pins a metric's latest value"
-        " in the future; 0 turns the check off (simulated plants running at a time scale)",
+        description="a telemetry, job status, alarm or capacity message with an observed time"
+        " (a sample's source_time, a job event's occurred_at/actual_start/actual_end, an alarm's"
+        " occurred_at, a capacity report's reported_at) more than this ahead of the coordinator's"
+        " clock is rejected (reason future_time), so that no message pins a latest value or a"
+        " live state in the future; 0 turns the check off (simulated plants at a time scale)",
+    )
+    max_forecast_s: float = Field(
+        default=31 * 24 * 3600.0,
+        ge=0,
+        description="a capacity report whose queue_free_at (a forecast) lies more than this"
+        " ahead of the coordinator's clock is rejected (reason future_time); 0: no limit",
     )
     stall_after_s: float = Field(
         default=60.0,

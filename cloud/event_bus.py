@@ -21,7 +21,7 @@ import orjson
 
 from cloud.config import BusMode, MqttSettings, Settings
 from cloud.events import Event, EventBroadcaster
-from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
+from cloud.messaging.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
 from protocols import topics
 

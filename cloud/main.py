@@ -1,32 +1,28 @@
-"""The application factory: ``create_app(settings)`` wires database, ingest, sink and routers.
+"""The application factory: ``create_app(settings)`` wires database, sink and routers.
 
-Domains add their router to :data:`ROUTERS`; the lifespan migrates the database, then starts
-the ingest worker (unless disabled) and stops it with a farewell on shutdown.
+Domains add their router to :data:`ROUTERS`; :func:`build_context` migrates the database, and
+the lifespan runs the background services (:func:`cloud.services.services`: ingest, dispatcher,
+maintenance worker…) unless the ingest is disabled, stopping them in order on shutdown.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
-from cloud import event_bus
 from cloud.auth.views import router as auth_router
 from cloud.codesign.families import FamilyError, ProductFamily, load_families
 from cloud.codesign.views import router as codesign_router
-from cloud.config import IngestIsolation, Settings
+from cloud.config import Settings
 from cloud.context import AppContext
-from cloud.database import make_engine, make_session_factory, migrate, transaction, utcnow
+from cloud.database import make_engine, make_session_factory, migrate, transaction
 from cloud.dispatch.views import router as dispatch_router
-from cloud.dispatch.worker import Dispatcher
 from cloud.exceptions import ConfigurationError
-from cloud.ingest.applier import HookFactory, Pipeline, ProcessApplier
+from cloud.ingest.applier import Pipeline
 from cloud.ingest.views import router as ingest_router
-from cloud.ingest.worker import IngestWorker
-from cloud.maintenance import flows as maintenance_flows
 from cloud.maintenance.pages import router as maintenance_pages_router
 from cloud.maintenance.views import router as maintenance_router
 from cloud.network.views import router as network_router
@@ -38,6 +34,7 @@ from cloud.operations.views import router as operations_router
 from cloud.orders.views import router as orders_router
 from cloud.registry import service as registry_service
 from cloud.registry.views import router as registry_router
+from cloud.services import Wanted, ingest_hooks, services
 from cloud.telemetry.sink import make_sink
 from cloud.telemetry.views import router as telemetry_router
 from cloud.web.orders import router as orders_pages_router
@@ -81,14 +78,9 @@ def build_context(settings: Settings) -> AppContext:
             session_factory=session_factory,
             sink=sink,
             metrics=metrics,
-            hook=_ingest_hook_factory(settings)(),
+            hooks=ingest_hooks(settings).build(),
         ),
     )
-
-
-def _ingest_hook_factory(settings: Settings) -> HookFactory:
-    # A partial of a module-level function: a child process can build the same hook.
-    return functools.partial(maintenance_flows.ingest_hook, settings.network, utcnow)
 
 
 def _families(settings: Settings) -> dict[str, ProductFamily]:
@@ -96,54 +88,6 @@ def _families(settings: Settings) -> dict[str, ProductFamily]:
         return load_families(settings.orders.families_dir)
     except FamilyError as exc:
         raise ConfigurationError(str(exc)) from exc
-
-
-def start_dispatcher(context: AppContext) -> Dispatcher:
-    """The scheduler loop, publishing through the ingest's MQTT connection."""
-    assert context.ingest is not None
-    dispatcher = Dispatcher(
-        settings=context.settings,
-        engine=context.engine,
-        session_factory=context.session_factory,
-        publish=context.ingest.publish,
-        broadcaster=context.broadcaster,
-    )
-    dispatcher.start()
-    return dispatcher
-
-
-async def start_event_bus(context: AppContext, *, ingest_only: bool = False) -> None:
-    """Join the other coordinator processes' live events when this process is one of several
-    (``events.bus``); ``ingest_only`` for ``glonet cloud ingest``."""
-    settings = context.settings
-    if not event_bus.wanted(settings, ingest_only=ingest_only):
-        return
-    context.event_bus = event_bus.EventBus(
-        settings=settings.mqtt,
-        network=settings.network,
-        broadcaster=context.broadcaster,
-        metrics=context.metrics,
-    )
-    await context.event_bus.start()
-
-
-def start_ingest(context: AppContext) -> IngestWorker:
-    settings = context.settings
-    hook_factory = _ingest_hook_factory(settings)
-    applier = None
-    if settings.ingest.isolation is IngestIsolation.PROCESS:
-        applier = ProcessApplier(
-            settings=settings, metrics=context.metrics, hook_factory=hook_factory
-        )
-    return IngestWorker(
-        settings=settings,
-        session_factory=context.session_factory,
-        sink=context.sink,
-        metrics=context.metrics,
-        broadcaster=context.broadcaster,
-        hook=hook_factory(),
-        applier=applier,
-    )
 
 
 def operations_app(context: AppContext) -> FastAPI:
@@ -176,22 +120,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await start_event_bus(context)
-        if settings.ingest.enabled:
-            context.ingest = start_ingest(context)
-            await context.ingest.start()
-            if settings.orders.dispatch_enabled:
-                context.dispatcher = start_dispatcher(context)
-        settle_after_startup()
         try:
-            yield
+            async with services(context, Wanted(ingest=settings.ingest.enabled)):
+                settle_after_startup()
+                yield
         finally:
-            if context.dispatcher is not None:
-                await context.dispatcher.stop()
-            if context.ingest is not None:
-                await context.ingest.stop()
-            if context.event_bus is not None:
-                await context.event_bus.stop()
             context.sink.close()
             context.engine.dispose()
 

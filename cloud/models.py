@@ -4,8 +4,9 @@ from cloud.auth.models import Principal
 from cloud.codesign.models import Configuration, ConfigurationRevision
 from cloud.database import Base
 from cloud.dispatch.models import SchedulerState
-from cloud.ingest.models import OutgoingSequence, SeenMessage
+from cloud.ingest.models import SeenMessage
 from cloud.maintenance import models as maintenance_models
+from cloud.messaging.models import OutgoingSequence
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit

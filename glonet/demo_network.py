@@ -308,7 +308,7 @@ def coordinator_settings(
         },
     }
     if spec.time_scale != 1:  # the simulated plants' clocks run ahead of the coordinator's
-        settings["ingest"] = {"max_future_skew_s": 0}
+        settings["ingest"] = {"max_future_skew_s": 0, "max_forecast_s": 0}
     for key, value in spec.coordinator.items():
         if isinstance(value, dict):
             settings.setdefault(key, {}).update(value)

@@ -12,14 +12,15 @@ A tick runs in one transaction (the caller holds the scheduler lock):
    whole plan) as ``DispatchCommand`` messages;
 5. complete orders whose operations all ended.
 
-The MQTT messages are returned, and published by the caller after the commit.
+The commands are written to the outbox in the tick's transaction (and returned, for the record):
+:mod:`cloud.messaging.delivery` publishes them once committed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,8 +32,9 @@ from cloud.auth.models import Actor, Role
 from cloud.config import OrdersSettings
 from cloud.dispatch import planning, service
 from cloud.dispatch.models import SchedulerState
-from cloud.ingest import service as ingest_service
-from cloud.ingest.mqtt import Outbound
+from cloud.messaging import outbox
+from cloud.messaging.hooks import AppliedBatch, BatchHook
+from cloud.messaging.mqtt import Outbound
 from cloud.orders import service as orders_service
 from cloud.orders.models import (
     FROZEN_STATUSES,
@@ -46,9 +48,10 @@ from cloud.orders.models import (
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
 from cloud.registry.models import SPEED_FACTOR, Machine, PlantCalendarSet, Unit
-from protocols import codec, messages, topics
 
 _LOGGER = logging.getLogger(__name__)
+ORIGIN = "dispatch"
+"""The outbox's name for the dispatcher's commands."""
 SCHEDULER = Actor(principal_id=0, name="scheduler", role=Role.COORDINATOR)
 ACTIVE_ORDER_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCTION)
 
@@ -539,14 +542,16 @@ def dispatch_messages(
     network_id: str,
     sent: dict[str, list[OrderOperation]],
     cancels: Sequence[tuple[str, str, str]],
+    now: datetime,
 ) -> list[Outbound]:
+    """Queue the dispatches and cancels in the outbox, in the caller's transaction."""
     outbound = []
     for unit_id, ops in sent.items():
         body = {"kind": "dispatch", "job_orders": [_job_order(op) for op in ops]}
-        outbound.append(_command(session, network_id, unit_id, body))
+        outbound.append(_command(session, network_id, unit_id, body, now))
     for unit_id, machine, job_order_id in cancels:
         body = {"kind": "cancel", "machine": machine, "job_order_id": job_order_id}
-        outbound.append(_command(session, network_id, unit_id, body))
+        outbound.append(_command(session, network_id, unit_id, body, now))
     return outbound
 
 
@@ -564,10 +569,29 @@ def _job_order(op: OrderOperation) -> dict[str, Any]:
     }
 
 
-def _command(session: Session, network_id: str, unit_id: str, body: dict[str, Any]) -> Outbound:
-    seq = ingest_service.next_sequence(session=session, sender=topics.COORDINATOR)
-    message = messages.Command.create(unit=topics.COORDINATOR, seq=seq, body=body)
-    return Outbound(topics.command(network_id, unit_id), codec.encode(message))
+def _command(
+    session: Session, network_id: str, unit_id: str, body: dict[str, Any], now: datetime
+) -> Outbound:
+    return outbox.command(
+        session, origin=ORIGIN, network=network_id, unit=unit_id, body=body, now=now
+    )
+
+
+# Following the plants ------------------------------------------------------------------------
+
+
+def ingest_hook(network_id: str, clock: Callable[[], datetime]) -> BatchHook:
+    """What the ingest calls with every batch, in its transaction: the dispatcher follows the
+    job events of the operations it sent (accepted, started, ended, rejected…)."""
+
+    def on_batch(session: Session, batch: AppliedBatch) -> list[dict[str, Any]]:
+        if batch.job_events:
+            service.record_job_events(
+                session=session, network_id=network_id, events=batch.job_events, now=clock()
+            )
+        return []
+
+    return on_batch
 
 
 # The tick -----------------------------------------------------------------------------------
@@ -585,7 +609,7 @@ def tick(
         result.events.append({"type": "plan", "planned_at": now.isoformat()})
     sent = dispatch_ready(session=session, network_id=network_id, settings=settings, now=now)
     result.outbound = dispatch_messages(
-        session=session, network_id=network_id, sent=sent, cancels=cancels
+        session=session, network_id=network_id, sent=sent, cancels=cancels, now=now
     )
     for unit_id, ops in sent.items():
         for op in ops:

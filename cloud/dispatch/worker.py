@@ -1,8 +1,8 @@
 """The dispatcher: every tick, the process holding the scheduler lock runs one scheduler tick.
 
-Ticks run in a thread (database and the compiled core), MQTT messages go out through the
-coordinator's one MQTT connection after the tick's transaction committed, and live events go
-to the pages.
+Ticks run in a thread (database and the compiled core); a tick writes its commands to the outbox
+in its own transaction, and the outbox delivery sends them once committed (``outbox_written``
+wakes it); live events go to the pages.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from cloud.dispatch import flows
 from cloud.dispatch.lock import SchedulerLock
 from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
+from cloud.operations.metrics import Metrics
+from cloud.operations.supervision import supervise
 
 _LOGGER = logging.getLogger(__name__)
-Publish = Callable[[str, bytes], bool]  # topic, payload → False while the broker is away
 
 
 class Dispatcher:
@@ -33,19 +34,24 @@ class Dispatcher:
         settings: Settings,
         engine: Engine,
         session_factory: sessionmaker[Session],
-        publish: Publish,
+        outbox_written: Callable[[], None] = lambda: None,
         broadcaster: EventBroadcaster,
+        metrics: Metrics | None = None,
     ) -> None:
+        """``metrics`` counts the loop's restarts after an unexpected failure."""
         self._settings = settings
+        self._metrics = metrics
         self._session_factory = session_factory
-        self._publish = publish
+        self._outbox_written = outbox_written
         self._broadcaster = broadcaster
         self.lock = SchedulerLock(engine, settings.network)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="dispatcher")
+        self._task = asyncio.create_task(
+            supervise("dispatcher", self._run, metrics=self._metrics), name="dispatcher"
+        )
 
     def wake(self) -> None:
         """Run the next tick now (e.g. after a new order) instead of at the next interval."""
@@ -75,10 +81,8 @@ class Dispatcher:
 
     async def _tick(self) -> None:
         result = await asyncio.to_thread(self.run_tick)
-        for message in result.outbound:
-            if not self._publish(message.topic, message.payload):
-                # The operation stays dispatched: the accept timeout takes it back and retries.
-                _LOGGER.warning("the broker is away; %s not sent", message.topic)
+        if result.outbound:
+            self._outbox_written()
         for event in result.events:
             self._broadcaster.publish(event)
 

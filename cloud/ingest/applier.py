@@ -42,7 +42,8 @@ from cloud.config import Settings
 from cloud.database import make_engine, make_session_factory, transaction, utcnow
 from cloud.exceptions import CloudError, Conflict, DatabaseError
 from cloud.ingest import quarantine, service
-from cloud.ingest.mqtt import InboundMessage
+from cloud.messaging.hooks import BatchHook, IngestHooks
+from cloud.messaging.mqtt import InboundMessage
 from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics, MetricsDelta
 from cloud.telemetry.sink import TelemetrySink, make_sink
@@ -51,9 +52,6 @@ from protocols import topics
 _LOGGER = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0
 """How long a child process may take to finish its share and stop before it is killed."""
-HookFactory = Callable[[], service.BatchHook]
-"""Builds the batch hook; picklable (a module-level function or a ``functools.partial`` of one)
-when the batch is applied in a child process."""
 
 
 class ApplierCrashed(CloudError):
@@ -89,8 +87,9 @@ class Pipeline:
     session_factory: sessionmaker[Session]
     sink: TelemetrySink
     metrics: Metrics
-    hook: service.BatchHook | None = None
+    hooks: Sequence[BatchHook] = ()
     max_future_skew: timedelta | None = service.DEFAULT_MAX_FUTURE_SKEW
+    max_forecast: timedelta | None = service.DEFAULT_MAX_FORECAST
 
     @classmethod
     def for_settings(
@@ -100,17 +99,19 @@ class Pipeline:
         session_factory: sessionmaker[Session],
         sink: TelemetrySink,
         metrics: Metrics,
-        hook: service.BatchHook | None,
+        hooks: Sequence[BatchHook],
     ) -> Pipeline:
         skew = settings.ingest.max_future_skew_s
+        forecast = settings.ingest.max_forecast_s
         return cls(
             network=settings.network,
             max_payload=settings.ingest.max_payload_bytes,
             session_factory=session_factory,
             sink=sink,
             metrics=metrics,
-            hook=hook,
+            hooks=hooks,
             max_future_skew=timedelta(seconds=skew) if skew else None,
+            max_forecast=timedelta(seconds=forecast) if forecast else None,
         )
 
     def run(self, batch: Sequence[InboundMessage]) -> list[dict[str, Any]]:
@@ -152,6 +153,7 @@ class Pipeline:
             network=self.network,
             max_payload=self.max_payload,
             max_future_skew=self.max_future_skew,
+            max_forecast=self.max_forecast,
             now=now,
         )
 
@@ -166,7 +168,7 @@ class Pipeline:
             batch=decoded,
             sink=self.sink,
             metrics=tally,
-            hook=self.hook,
+            hooks=self.hooks,
         ).events
         self.metrics.merge(tally.drain())
         return events
@@ -349,11 +351,12 @@ class ProcessApplier:
         *,
         settings: Settings,
         metrics: Metrics,
-        hook_factory: HookFactory | None,
+        hooks: IngestHooks | None,
     ) -> None:
+        """``hooks``: the registry each child builds its batch hooks from."""
         self._settings = settings
         self._metrics = metrics
-        self._hook_factory = hook_factory
+        self._hooks = hooks or IngestHooks()
         self.lanes = settings.ingest.processes
         self._executors: list[ProcessPoolExecutor | None] = [None] * self.lanes
         self.child_pids: list[int | None] = [None] * self.lanes
@@ -368,7 +371,7 @@ class ProcessApplier:
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_child_start,
-            initargs=(self._settings, self._hook_factory),
+            initargs=(self._settings, self._hooks),
         )
         self.child_pids[lane] = await self._run(lane, _child_pid)
 
@@ -422,7 +425,7 @@ class ProcessApplier:
 _CHILD: Pipeline | None = None
 
 
-def _child_start(settings: Settings, hook_factory: HookFactory | None) -> None:
+def _child_start(settings: Settings, hooks: IngestHooks) -> None:
     global _CHILD
     # Ctrl-C reaches the whole process group: the parent stops this child in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -437,7 +440,7 @@ def _child_start(settings: Settings, hook_factory: HookFactory | None) -> None:
         session_factory=make_session_factory(engine),
         sink=make_sink(settings.telemetry, metrics, network=settings.network),
         metrics=metrics,
-        hook=hook_factory() if hook_factory is not None else None,
+        hooks=hooks.build(),
     )
     settle_after_startup()
 

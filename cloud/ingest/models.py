@@ -1,5 +1,5 @@
-"""Ingest bookkeeping: the persistent de-duplication table, the coordinator's own sequence
-numbers, and the messages set aside because applying them failed."""
+"""Ingest bookkeeping: the persistent de-duplication table and the messages set aside because
+applying them failed."""
 
 from __future__ import annotations
 
@@ -18,15 +18,6 @@ class SeenMessage(Base):
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-
-
-class OutgoingSequence(Base):
-    """Sequence numbers of messages the coordinator itself sends (they survive restarts)."""
-
-    __tablename__ = "outgoing_sequences"
-
-    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[int] = mapped_column(primary_key=False)
 
 
 class DeadLetter(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.database import BulkInsert, insert_for, transaction, utcnow
-from cloud.dispatch import service as dispatch_service
-from cloud.ingest.models import OutgoingSequence, SeenMessage
-from cloud.ingest.mqtt import InboundMessage
+from cloud.database import BulkInsert, transaction, utcnow
+from cloud.ingest.models import SeenMessage
+from cloud.messaging import hooks as ingest_hooks
+from cloud.messaging.hooks import AppliedBatch, BatchHook, Decoded
+from cloud.messaging.mqtt import InboundMessage
 from cloud.network import service as network_service
 from cloud.operations.metrics import Metrics
 from cloud.registry.models import Unit
@@ -44,10 +45,12 @@ INGESTED_KINDS = frozenset(
 )
 """Every inbound kind goes through the same pipeline: validation, de-duplication, one
 transaction, retry while the database is away, dead letters. What a kind does beyond the live
-state is another domain's batch hook (a technician's reply: maintenance)."""
+state is another domain's batch hook (a technician's reply: maintenance; see
+:mod:`cloud.messaging.hooks`)."""
 FROM_TECHNICIANS = frozenset({TopicKind.TECHNICIAN_REPLIES})
 """Kinds sent by technicians' devices: their sender is the topic's technician, not a unit."""
 DEFAULT_MAX_FUTURE_SKEW = timedelta(minutes=5)
+DEFAULT_MAX_FORECAST = timedelta(days=31)
 
 
 class Rejected(Exception):
@@ -56,17 +59,6 @@ class Rejected(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    topic: topics.Topic
-    message: messages.Envelope
-
-
-BatchHook = Callable[[Session, Sequence[Decoded]], list[dict[str, Any]]]
-"""Another domain's reaction to a batch's fresh (de-duplicated) messages, run in the batch's
-transaction and returning live events (maintenance turns alarms and unit states into alerts)."""
 
 
 @dataclass
@@ -91,14 +83,18 @@ def decode(
     network: str,
     max_payload: int,
     max_future_skew: timedelta | None = DEFAULT_MAX_FUTURE_SKEW,
+    max_forecast: timedelta | None = DEFAULT_MAX_FORECAST,
     now: datetime | None = None,
 ) -> Decoded | None:
     """The validated message, None for topics the ingest does not consume, or Rejected.
 
     Beyond the contract: the sender must be the topic's unit (or technician), a message on a
-    machine's topic must be about that machine alone (every sample of a telemetry batch), and
-    no sample may be more than ``max_future_skew`` ahead of the receiver's clock ``now`` (None:
-    no limit), since one far-future sample would pin its metric's latest value.
+    machine's topic must be about that machine alone (every sample of a telemetry batch), no
+    observed time (a sample's, a job event's, an alarm's, a capacity report's) may be more than
+    ``max_future_skew`` ahead of the receiver's clock ``now``, since one far-future sample would
+    pin its metric's latest value and a far-future job or alarm time its live state, and a
+    capacity report's ``queue_free_at`` (a forecast) may be at most ``max_forecast`` ahead. Both
+    are rejected as ``future_time``; None: no limit.
     """
     try:
         topic = topics.parse(inbound.topic)
@@ -117,11 +113,31 @@ def decode(
         raise Rejected("unit_mismatch", f"sender {message.unit!r} on {inbound.topic!r}")
     if topic.machine is not None:
         _check_machine(message, topic.machine)
-    if max_future_skew is not None and isinstance(message, messages.Telemetry):
-        latest = max(sample.source_time for sample in message.body.samples)
-        if latest > (now or utcnow()) + max_future_skew:
-            raise Rejected("future_time", f"a sample at {latest.isoformat()} is in the future")
+    now = now or utcnow()
+    if max_future_skew is not None:
+        latest = max(observed_times(message), default=None)
+        if latest is not None and latest > now + max_future_skew:
+            raise Rejected("future_time", f"a time observed at {latest.isoformat()} is ahead")
+    forecast = message.body.queue_free_at if isinstance(message, messages.Capacity) else None
+    if max_forecast is not None and forecast is not None and forecast > now + max_forecast:
+        raise Rejected("future_time", f"queue_free_at {forecast.isoformat()} is too far ahead")
     return Decoded(topic, message)
+
+
+def observed_times(message: messages.Envelope) -> list[datetime]:
+    """The times a message says something happened at (not forecasts such as a capacity
+    report's ``queue_free_at``): none of them may lie ahead of the receiver's clock."""
+    body = message.body
+    if isinstance(message, messages.Telemetry):
+        return [sample.source_time for sample in body.samples]
+    if isinstance(message, messages.JobStatus):
+        times = (body.occurred_at, body.actual_start, body.actual_end)
+        return [time for time in times if time is not None]
+    if isinstance(message, messages.Alarm):
+        return [body.occurred_at]
+    if isinstance(message, messages.Capacity):
+        return [body.reported_at]
+    return []
 
 
 def _check_machine(message: messages.Envelope, machine: str) -> None:
@@ -141,9 +157,10 @@ def apply_batch(
     batch: Sequence[Decoded],
     sink: TelemetrySink,
     metrics: Metrics,
-    hook: BatchHook | None = None,
+    hooks: Sequence[BatchHook] = (),
 ) -> BatchResult:
-    """Apply ``batch`` in one transaction and return the live-state events it caused."""
+    """Apply ``batch`` in one transaction and return the live-state events it caused; the
+    other domains' ``hooks`` see its fresh messages in the same transaction."""
     result = BatchResult()
     started = time.perf_counter()
     with transaction(session_factory) as session:
@@ -154,13 +171,10 @@ def apply_batch(
         for decoded in fresh:
             _apply(session, decoded, deferred, result, metrics)
         job_events = _apply_states(session, deferred, result, metrics)
-        if job_events:  # the dispatcher follows the operations it sent
-            dispatch_service.record_job_events(
-                session=session, network_id=network, events=job_events, now=utcnow()
-            )
         samples = deferred.samples
-        if hook is not None:
-            result.events.extend(hook(session, fresh))
+        if hooks:
+            applied = AppliedBatch(fresh, job_events)
+            result.events.extend(ingest_hooks.run(hooks, session, applied))
         if samples:
             sink_started = time.perf_counter()
             sink.write(session, samples)
@@ -299,15 +313,6 @@ def _apply_states(
     return [
         (m.unit, m.body) for (m, _), written in zip(deferred.jobs, jobs, strict=True) if written
     ]
-
-
-def next_sequence(*, session: Session, sender: str) -> int:
-    """The next sequence number of messages ``sender`` (the coordinator) sends."""
-    statement = insert_for(session)(OutgoingSequence).values(sender=sender, value=1)
-    statement = statement.on_conflict_do_update(
-        index_elements=["sender"], set_={"value": OutgoingSequence.__table__.c.value + 1}
-    )
-    return int(session.scalars(statement.returning(OutgoingSequence.value)).one())
 
 
 def prune_seen(*, session: Session, now: datetime, retention: timedelta) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +24,10 @@ from cloud.ingest.applier import (
     Pipeline,
     ThreadApplier,
 )
-from cloud.ingest.mqtt import InboundMessage, MqttLink, Outbound
+from cloud.messaging import outbox
+from cloud.messaging import service as messaging_service
+from cloud.messaging.hooks import BatchHook
+from cloud.messaging.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
 from cloud.operations.supervision import supervise
 from cloud.registry import service as registry_service
@@ -35,6 +38,8 @@ from protocols.enums import UnitStatus
 
 _LOGGER = logging.getLogger(__name__)
 COORDINATOR = topics.COORDINATOR
+ORIGIN = "ingest"
+"""The outbox's name for the messages the ingest itself asks for (rebirth requests)."""
 RETRY_DELAY = 1.0
 """Before applying a share again after the database was away; doubled at each failure in a
 row, up to :data:`MAX_RETRY_DELAY`."""
@@ -98,14 +103,14 @@ class IngestWorker:
         sink: TelemetrySink,
         metrics: Metrics,
         broadcaster: EventBroadcaster,
-        hook: service.BatchHook | None = None,
+        hooks: Sequence[BatchHook] = (),
         applier: BatchApplier | None = None,
     ) -> None:
         """``applier`` decodes and applies the batches; by default threads of this process do,
-        with ``sink`` and ``hook``."""
+        with ``sink`` and ``hooks``."""
         self._settings = settings
         self._pipeline = Pipeline.for_settings(
-            settings, session_factory=session_factory, sink=sink, metrics=metrics, hook=hook
+            settings, session_factory=session_factory, sink=sink, metrics=metrics, hooks=hooks
         )
         """Also where a message the applier cannot handle at all is set aside."""
         self._applier = applier or ThreadApplier(self._pipeline)
@@ -117,6 +122,9 @@ class IngestWorker:
         self._state_topic = topics.coordinator_state(self._network)
         self._last_state_id: str | None = None
         self._saying_online: asyncio.Task[None] | None = None
+        self.outbox_written: Callable[[], None] = lambda: None
+        """Called (from any thread) after this worker wrote to the outbox: the delivery's
+        wake-up, set by whoever runs it (:mod:`cloud.services`)."""
         self._link = MqttLink(
             settings.mqtt,
             subscriptions=self._subscriptions(),
@@ -145,34 +153,34 @@ class IngestWorker:
 
     def _availability(self, state: UnitStatus, reason: str | None = None) -> Outbound:
         with transaction(self._session_factory) as session:
-            seq = service.next_sequence(session=session, sender=COORDINATOR)
+            seq = messaging_service.next_sequence(session=session, sender=COORDINATOR)
         message = messages.CoordinatorState.create(
             unit=COORDINATOR, seq=seq, body={"state": state.value, "reason": reason}
         )
         return Outbound(topics.coordinator_state(self._network), codec.encode(message), retain=True)
 
     def _on_connect(self) -> list[Outbound]:
-        """Online, and in shared mode a rebirth request to every member: retained messages are
-        not delivered to shared subscriptions, so the units announce themselves again."""
-        outbound = [self._availability(UnitStatus.ONLINE)]
+        """Online, and in shared mode a rebirth request to every member (through the outbox):
+        retained messages are not delivered to shared subscriptions, so the units announce
+        themselves again."""
         if self._settings.mqtt.share_group:
-            outbound.extend(self._rebirth_requests())
-        return outbound
+            self._request_rebirths()
+        return [self._availability(UnitStatus.ONLINE)]
 
-    def _rebirth_requests(self) -> list[Outbound]:
+    def _request_rebirths(self) -> None:
+        now = utcnow()
         with transaction(self._session_factory) as session:
             units = registry_service.network_units(session=session, network_id=self._network)
-            unit_ids = [unit.id for unit in units]
-            seqs = [service.next_sequence(session=session, sender=COORDINATOR) for _ in unit_ids]
-        return [
-            Outbound(
-                topics.command(self._network, unit_id),
-                codec.encode(
-                    messages.Command.create(unit=COORDINATOR, seq=seq, body={"kind": "rebirth"})
-                ),
-            )
-            for unit_id, seq in zip(unit_ids, seqs, strict=True)
-        ]
+            for unit in units:
+                outbox.command(
+                    session,
+                    origin=ORIGIN,
+                    network=self._network,
+                    unit=unit.id,
+                    body={"kind": "rebirth"},
+                    now=now,
+                )
+        self.outbox_written()
 
     async def start(self) -> None:
         await self._applier.start()
@@ -325,10 +333,10 @@ class IngestWorker:
         finally:
             self._saying_online = None
 
-    def publish(self, topic: str, payload: bytes) -> bool:
-        """Publish another domain's message (QoS 1) with the coordinator's client; False while
-        the broker connection is down (the caller retries)."""
-        return self._link.publish(Outbound(topic, payload))
+    def deliver(self, outbound: Sequence[Outbound]) -> list[str | None]:
+        """Publish the outbox's messages with the coordinator's client and wait for the
+        broker's acknowledgements (see :meth:`MqttLink.publish_confirmed`)."""
+        return self._link.publish_confirmed(outbound)
 
     async def _next_batch(self) -> list[InboundMessage]:
         """The next batch: what has arrived, up to ``batch_size``; one that is not full waits

@@ -15,6 +15,7 @@ from cloud.maintenance.visits.problem import (
     DEFAULT_VISIT_MINUTES,
     RouteOptions,
 )
+from cloud.messaging.models import RetryPolicy
 
 DEFAULT_TICK_SECONDS = 5.0
 DEFAULT_PERIODIC_CHECK_SECONDS = 60.0
@@ -33,9 +34,11 @@ class MaintenancePolicy:
     retry_max: timedelta = timedelta(minutes=5)
     routes: RouteOptions = field(default_factory=RouteOptions)
 
-    def retry_delay(self, attempts: int) -> timedelta:
-        """Exponential backoff after ``attempts`` failed attempts."""
-        return min(self.retry_max, self.retry_base * (2 ** max(0, attempts - 1)))
+    def delivery(self) -> RetryPolicy:
+        """How the outbox retries maintenance's webhooks (and backs off for MQTT)."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts, retry_base=self.retry_base, retry_max=self.retry_max
+        )
 
 
 class MaintenanceSettings(BaseModel):

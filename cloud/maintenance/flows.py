@@ -3,9 +3,9 @@ and the ticket lifecycle (reminders, escalation, rules and plans are in :mod:`pe
 
 Every flow runs inside the caller's transaction and takes ``now`` (an injectable clock upstream),
 so the whole chain is deterministic in tests. Messages to devices, webhooks and gateways are
-written to the persistent outbox (:class:`Notification`) in the same transaction and delivered by
-:mod:`cloud.maintenance.delivery`; live page updates are returned as events for the caller to
-broadcast.
+written to the coordinator's outbox (:mod:`cloud.maintenance.outbox`) in the same transaction and
+delivered by :mod:`cloud.messaging.delivery`; live page updates are returned as events for the
+caller to broadcast.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import CloudError, Conflict, InvalidInput, PermissionDenied
-from cloud.ingest.service import Decoded
 from cloud.maintenance import assignment, routing, service
 from cloud.maintenance.config import MaintenancePolicy
 from cloud.maintenance.models import (
@@ -47,6 +46,7 @@ from cloud.maintenance.outbox import (
 from cloud.maintenance.service import SYSTEM, AssetInfo
 from cloud.maintenance.visits import flows as visit_flows
 from cloud.maintenance.visits.problem import RouteOptions
+from cloud.messaging.hooks import AppliedBatch, BatchHook
 from cloud.network.models import UnitStatus
 from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Technician, Unit
@@ -289,16 +289,16 @@ def _join_ticket(
 
 def ingest_hook(
     network: str, clock: Clock, policy: MaintenancePolicy = DEFAULT_POLICY
-) -> Callable[[Session, Sequence[Decoded]], list[Event]]:
+) -> BatchHook:
     """What the ingest calls with every batch's fresh messages, in the batch's transaction:
     alarms become alerts, unit states fire and resolve the unit-offline alert, technicians'
     replies acknowledge, start or resolve their tickets."""
 
-    def on_batch(session: Session, batch: Sequence[Decoded]) -> list[Event]:
+    def on_batch(session: Session, batch: AppliedBatch) -> list[Event]:
         events: list[Event] = []
         alerts: dict[str, MaintenanceAlert] = {}
         now = clock()
-        for decoded in batch:
+        for decoded in batch.fresh:
             message = decoded.message
             if isinstance(message, messages.Alarm):
                 events.extend(

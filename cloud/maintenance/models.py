@@ -1,5 +1,6 @@
-"""Maintenance tables (alerts, tickets and their timeline, notifications, silences, plans,
-maintenance windows, webhooks, service areas) and the API schemas."""
+"""Maintenance tables (alerts, tickets and their timeline, silences, plans, maintenance windows,
+webhooks, service areas) and the API schemas. Its notifications are the coordinator's outbox
+rows of origin "maintenance" (:class:`~cloud.messaging.models.OutboxMessage`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +22,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, UtcDateTime, utcnow
+from cloud.messaging.models import Channel, DeliveryStatus
 from protocols.topics import IDENTIFIER_PATTERN
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
@@ -60,18 +63,6 @@ class Priority(StrEnum):
     P2 = "P2"
     P3 = "P3"
     P4 = "P4"
-
-
-class Channel(StrEnum):
-    MQTT = "mqtt"
-    WEBHOOK = "webhook"
-    COMMAND = "command"
-
-
-class DeliveryStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 # Tables -------------------------------------------------------------------------------------
@@ -154,29 +145,6 @@ class TicketEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(String(2000), default="")
-
-
-class Notification(Base):
-    """The persistent outbox of every message about a ticket (MQTT, webhook, gateway command);
-    a worker delivers it, retrying with backoff; failures stay visible here and on the ticket."""
-
-    __tablename__ = "maintenance_notifications"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("maintenance_tickets.id", ondelete="CASCADE"), index=True
-    )
-    channel: Mapped[str] = mapped_column(String(16))
-    target: Mapped[str] = mapped_column(String(300))
-    action: Mapped[str] = mapped_column(String(32))
-    topic: Mapped[str | None] = mapped_column(String(300), default=None)
-    payload: Mapped[str] = mapped_column(String(20000))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
-    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class RouteStop(Base):
@@ -351,8 +319,10 @@ class TicketDetail(TicketRead):
 
 
 class NotificationRead(ReadSchema):
+    """One of maintenance's outbox messages (its subject is the ticket)."""
+
     id: int
-    ticket_id: int
+    ticket_id: int = Field(validation_alias=AliasChoices("ticket_id", "subject"))
     channel: Channel
     target: str
     action: str

@@ -1,6 +1,7 @@
-"""Writing to the notification outbox: technician alerts, webhook calls and gateway commands
-are rows written in the caller's transaction (delivered later by :mod:`delivery`); live page
-updates are returned as events for the caller to broadcast."""
+"""Writing maintenance's messages to the coordinator's outbox (:mod:`cloud.messaging.outbox`):
+technician alerts, webhook calls and gateway commands are rows written in the caller's
+transaction, delivered by the outbox delivery; live page updates are returned as events for the
+caller to broadcast."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cloud.ingest import service as ingest_service
 from cloud.maintenance import service
-from cloud.maintenance.models import Channel, DeliveryStatus, MaintenanceTicket, Notification
+from cloud.maintenance.models import MaintenanceTicket
 from cloud.maintenance.service import SYSTEM
+from cloud.messaging import outbox as messaging_outbox
+from cloud.messaging import service as messaging_service
+from cloud.messaging.models import Channel
 from protocols import codec, messages, topics
 from protocols.enums import AlertAction
 
@@ -22,6 +25,7 @@ _LOGGER = logging.getLogger(__name__)
 Event = dict[str, Any]
 COORDINATOR = topics.COORDINATOR
 EVENT_TYPE = "maintenance"
+ORIGIN = service.ORIGIN
 
 
 def event(ticket: MaintenanceTicket, action: str, **extra: Any) -> Event:
@@ -65,7 +69,7 @@ def notify(
         due_at=ticket.due_at,
     )
     if to_assignee and ticket.assignee_id:
-        seq = ingest_service.next_sequence(session=session, sender=COORDINATOR)
+        seq = messaging_service.next_sequence(session=session, sender=COORDINATOR)
         alert = messages.TechnicianAlert.create(unit=COORDINATOR, seq=seq, body=notice, sent_at=now)
         _enqueue(
             session,
@@ -100,19 +104,16 @@ def _enqueue(
     payload: str,
     topic: str | None = None,
 ) -> None:
-    session.add(
-        Notification(
-            ticket_id=ticket.id,
-            channel=channel.value,
-            target=target,
-            action=action,
-            topic=topic,
-            payload=payload,
-            status=DeliveryStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    messaging_outbox.enqueue(
+        session,
+        origin=ORIGIN,
+        subject=str(ticket.id),
+        channel=channel,
+        target=target,
+        action=action,
+        payload=payload,
+        now=now,
+        topic=topic,
     )
 
 
@@ -145,12 +146,16 @@ def _command(
 ) -> None:
     if ticket.asset_kind not in ("machine", "product"):
         return
-    seq = ingest_service.next_sequence(session=session, sender=COORDINATOR)
-    command = messages.Command.create(unit=COORDINATOR, seq=seq, body=body, sent_at=now)
-    topic = topics.command(ticket.network_id, ticket.unit_id)
-    payload = codec.encode(command).decode()
-    _enqueue(session, ticket, Channel.COMMAND, ticket.unit_id, action, now, payload, topic)
-    detail = f"{action.capitalize()} sent to {topic}"
+    command = messaging_outbox.command(
+        session,
+        origin=ORIGIN,
+        subject=str(ticket.id),
+        network=ticket.network_id,
+        unit=ticket.unit_id,
+        body=body,
+        now=now,
+    )
+    detail = f"{action.capitalize()} sent to {command.topic}"
     service.record(session, ticket, now, SYSTEM, f"{action}_command", detail)
 
 

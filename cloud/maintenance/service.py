@@ -27,7 +27,6 @@ from cloud.maintenance.models import (
     MaintenancePlan,
     MaintenanceTicket,
     MaintenanceWindow,
-    Notification,
     PlanCreate,
     Priority,
     ServiceArea,
@@ -40,12 +39,16 @@ from cloud.maintenance.models import (
     WindowCreate,
 )
 from cloud.maintenance.routing import Matcher, RoutingError, SeverityLevel, Silence
+from cloud.messaging import outbox
+from cloud.messaging.models import DeliveryStatus, OutboxMessage
 from cloud.registry.models import Machine, Unit
 from protocols.enums import AlarmSource
 
 _LOGGER = logging.getLogger(__name__)
 
 SYSTEM = "system"
+ORIGIN = "maintenance"
+"""The outbox's name for maintenance's messages; their subject is the ticket's id."""
 REDACTED = "[redacted]"
 DEFAULT_SERVICE_LEVEL = "standard"
 SERVICE_LEVELS: dict[str, dict[Priority, timedelta]] = {
@@ -237,9 +240,9 @@ def ticket_alerts(*, session: Session, ticket_id: int) -> list[MaintenanceAlert]
     return list(session.scalars(query.order_by(MaintenanceAlert.id)))
 
 
-def ticket_notifications(*, session: Session, ticket_id: int) -> list[Notification]:
-    query = select(Notification).where(Notification.ticket_id == ticket_id)
-    return list(session.scalars(query.order_by(Notification.id)))
+def ticket_notifications(*, session: Session, ticket_id: int) -> list[OutboxMessage]:
+    """The ticket's messages in the coordinator's outbox, oldest first."""
+    return outbox.of_subject(session=session, origin=ORIGIN, subject=str(ticket_id))
 
 
 def repair_minutes(ticket: MaintenanceTicket) -> float | None:
@@ -668,9 +671,7 @@ def redactor(*, session: Session, actor: Actor) -> Callable[[str], str]:
 
 def list_notifications(
     *, session: Session, actor: Actor, status: str | None = None, limit: int = 200
-) -> list[Notification]:
+) -> list[OutboxMessage]:
     require_role(actor, Role.COORDINATOR)
-    query = select(Notification)
-    if status is not None:
-        query = query.where(Notification.status == status)
-    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+    state = DeliveryStatus(status) if status is not None else None
+    return outbox.latest(session=session, origin=ORIGIN, status=state, limit=limit)

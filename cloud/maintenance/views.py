@@ -1,15 +1,14 @@
 """Maintenance API: tickets and their lifecycle, alerts, silences, plans, windows, webhooks,
-figures and the live event stream. The router's lifespan runs the maintenance worker."""
+figures and the live event stream (the maintenance worker runs in :mod:`cloud.services`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from anyio import from_thread
-from fastapi import APIRouter, FastAPI, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from cloud.auth import service as auth_service
@@ -19,7 +18,6 @@ from cloud.database import transaction, utcnow
 from cloud.events import Event, sse_stream
 from cloud.exceptions import InvalidInput
 from cloud.maintenance import flows, outbox, reporting, service
-from cloud.maintenance import worker as maintenance_worker
 from cloud.maintenance.models import (
     AlertRead,
     Assign,
@@ -52,29 +50,7 @@ from cloud.maintenance.visits import service as visit_service
 from cloud.operations.http import ApiRoute, RowId, answers
 from protocols.enums import ReplyAction
 
-
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the maintenance worker in the process that runs the ingest: it publishes with the
-    ingest's MQTT client (an API-only process leaves the work to a ``glonet cloud ingest
-    --services``)."""
-    context = app.state.context
-    settings = context.settings.maintenance
-    if not settings.enabled or context.ingest is None:
-        yield
-        return
-    worker = maintenance_worker.for_context(context)
-    app.state.maintenance = worker
-    await worker.start()
-    try:
-        yield
-    finally:
-        await worker.stop()
-
-
-router = APIRouter(
-    prefix="/api/maintenance", tags=["maintenance"], lifespan=lifespan, route_class=ApiRoute
-)
+router = APIRouter(prefix="/api/maintenance", tags=["maintenance"], route_class=ApiRoute)
 MAX_PARTS = 100
 Days = Annotated[int, Query(ge=1, le=3660)]
 

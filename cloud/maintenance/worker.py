@@ -1,5 +1,6 @@
-"""The maintenance background task: delivers the outbox, reminds and escalates, evaluates the
-rollup rules and the preventive plans.
+"""The maintenance background task: reminds and escalates, evaluates the rollup rules and the
+preventive plans. What it decides to send is written to the coordinator's outbox, which
+:mod:`cloud.messaging.delivery` delivers.
 
 It wakes when a maintenance event is broadcast (a ticket changed, so something may be queued) and
 otherwise every ``tick_seconds``; each round is a few small queries in a worker thread. The clock
@@ -13,21 +14,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
-from cloud.maintenance import delivery, outbox, periodic
+from cloud.maintenance import outbox, periodic
 from cloud.maintenance.config import MaintenanceSettings
 from cloud.operations.metrics import Metrics
 from cloud.operations.supervision import supervise
-
-if TYPE_CHECKING:
-    from cloud.context import AppContext
 
 _LOGGER = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -41,9 +38,7 @@ class MaintenanceWorker:
         network: str,
         settings: MaintenanceSettings,
         broadcaster: EventBroadcaster,
-        publish: delivery.Publisher | None,
         clock: Clock = utcnow,
-        http: httpx.Client | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         """``metrics`` counts the worker's tasks that failed and were restarted."""
@@ -53,15 +48,13 @@ class MaintenanceWorker:
         self._settings = settings
         self._policy = settings.policy()
         self._broadcaster = broadcaster
-        self._publish = publish
         self._clock = clock
-        self._http = http or httpx.Client(timeout=settings.webhook_timeout_seconds)
         self._next_periodic_check: datetime | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def run_once(self) -> list[dict[str, Any]]:
-        """One round (blocking): escalation, rules and plans when due, then the outbox."""
+        """One round (blocking): escalation, and rules and plans when due."""
         now = self._clock()
         with transaction(self._session_factory) as session:
             events = periodic.run_escalation(session, now=now, policy=self._policy)
@@ -72,15 +65,6 @@ class MaintenanceWorker:
                 events.extend(self._periodic(session, now))
                 interval = timedelta(seconds=self._settings.periodic_check_seconds)
                 self._next_periodic_check = now + interval
-        events.extend(
-            delivery.deliver_due(
-                self._session_factory,
-                now=now,
-                publish=self._publish,
-                http=self._http,
-                policy=self._policy,
-            )
-        )
         return events
 
     def _periodic(self, session: Session, now: datetime) -> list[dict[str, Any]]:
@@ -108,7 +92,6 @@ class MaintenanceWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        self._http.close()
 
     async def _listen(self) -> None:
         async with self._broadcaster.subscribe() as queue:
@@ -129,17 +112,3 @@ class MaintenanceWorker:
                 continue
             for event in events:
                 self._broadcaster.publish({**event, "from_worker": True})
-
-
-def for_context(context: AppContext) -> MaintenanceWorker:
-    """The maintenance worker of a coordinator process that runs the ingest: it publishes with
-    the ingest's MQTT client."""
-    assert context.ingest is not None
-    return MaintenanceWorker(
-        session_factory=context.session_factory,
-        network=context.settings.network,
-        settings=context.settings.maintenance,
-        broadcaster=context.broadcaster,
-        publish=context.ingest.publish,
-        metrics=context.metrics,
-    )

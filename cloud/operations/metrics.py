@@ -185,6 +185,13 @@ class Metrics:
         self.ingest_retries = Counter(
             "glonet_ingest_retries_total", "batch shares applied again after the database was away"
         )
+        self.outbox_attempts = Counter(
+            "glonet_outbox_attempts_total",
+            "attempts to deliver an outbox message, by channel and outcome (sent, failed)",
+        )
+        self.outbox_messages = Gauge(
+            "glonet_outbox_messages", "outbox messages not sent, by status (pending, failed)"
+        )
         self.task_restarts = Counter(
             "glonet_task_restarts_total", "background tasks that failed and were restarted, by task"
         )

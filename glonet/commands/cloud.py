@@ -113,9 +113,9 @@ def serve_command(args: argparse.Namespace) -> int:
 
 def ingest_command(args: argparse.Namespace) -> int:
     _json_logs(args)
-    from cloud.main import build_context, start_dispatcher, start_event_bus, start_ingest
-    from cloud.maintenance import worker as maintenance_worker
+    from cloud.main import build_context
     from cloud.operations.memory import settle_after_startup
+    from cloud.services import Wanted, services
 
     context = build_context(_settings(args))
     settings = context.settings
@@ -130,42 +130,22 @@ def ingest_command(args: argparse.Namespace) -> int:
             return 2
 
     async def run() -> None:
-        await start_event_bus(context, ingest_only=True)
-        worker = context.ingest = start_ingest(context)
-        await worker.start()
-        operations = None
-        if listening is not None:
-            operations = _operations_server(context)
-            serving = asyncio.create_task(operations.serve([listening]), name="operations-http")
-        maintenance = None
-        if args.services:
-            if settings.orders.dispatch_enabled:
-                context.dispatcher = start_dispatcher(context)
-            if settings.maintenance.enabled:
-                maintenance = maintenance_worker.for_context(context)
-                await maintenance.start()
-            _LOGGER.info(
-                "running the dispatcher (%s) and the maintenance worker (%s) beside the ingest",
-                "on" if context.dispatcher else "off",
-                "on" if maintenance else "off",
-            )
-        settle_after_startup()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        with contextlib.suppress(asyncio.CancelledError):
-            await stop.wait()
-        if operations is not None:
-            operations.should_exit = True
-            await serving
-        if maintenance is not None:
-            await maintenance.stop()
-        if context.dispatcher is not None:
-            await context.dispatcher.stop()
-        await worker.stop()
-        if context.event_bus is not None:
-            await context.event_bus.stop()
+        wanted = Wanted(ingest=True, domains=args.services, ingest_only=True)
+        async with services(context, wanted):
+            operations = None
+            if listening is not None:
+                operations = _operations_server(context)
+                serving = asyncio.create_task(operations.serve([listening]), name="operations")
+            settle_after_startup()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            with contextlib.suppress(asyncio.CancelledError):
+                await stop.wait()
+            if operations is not None:
+                operations.should_exit = True
+                await serving
 
     asyncio.run(run())
     context.sink.close()

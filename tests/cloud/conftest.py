@@ -30,10 +30,11 @@ from cloud.config import Settings, load_settings
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.ingest.applier import Pipeline
-from cloud.ingest.service import BatchHook
-from cloud.main import build_context, create_app, start_ingest
+from cloud.main import build_context, create_app
+from cloud.messaging.hooks import BatchHook
 from cloud.registry import service as registry_service
 from cloud.registry.models import TechnicianCreate, UnitCreate
+from cloud.services import make_ingest
 from cloud.telemetry.models import TelemetryChunk
 from cloud.telemetry.sink import chunk_samples
 from glonet.broker import MosquittoBroker
@@ -164,7 +165,7 @@ def make_pipeline(context: AppContext, hook: BatchHook | None = None) -> Pipelin
         session_factory=context.session_factory,
         sink=context.sink,
         metrics=context.metrics,
-        hook=hook,
+        hooks=[hook] if hook is not None else [],
     )
 
 
@@ -340,7 +341,7 @@ async def ingest_context(
     )
     context = build_context(settings)
     onboard(context, "plant-a")
-    context.ingest = start_ingest(context)
+    context.ingest = make_ingest(context)
     await context.ingest.start()
     assert await context.ingest.wait_subscribed()
     yield context

@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 
 from cloud.config import load_settings
 from cloud.context import AppContext
-from cloud.main import build_context, start_ingest
+from cloud.main import build_context
+from cloud.services import make_ingest
 from glonet.broker import MosquittoBroker
 from tests.cloud.conftest import (
     Gateway,
@@ -218,7 +219,7 @@ async def test_a_cut_database_connection_is_retried_and_loses_nothing(
         # Off the loop: the proxy runs on it.
         context = await asyncio.to_thread(build_context, settings)
         await asyncio.to_thread(onboard, context, "plant-a")
-        context.ingest = await asyncio.to_thread(start_ingest, context)
+        context.ingest = await asyncio.to_thread(make_ingest, context)
         await context.ingest.start()
         try:
             assert await context.ingest.wait_subscribed()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,10 +25,10 @@ from cloud.exceptions import Conflict, DatabaseError
 from cloud.ingest import quarantine
 from cloud.ingest.applier import UNPROCESSABLE, ProcessApplier, ThreadApplier
 from cloud.ingest.models import DeadLetter, SeenMessage
-from cloud.ingest.mqtt import InboundMessage
-from cloud.ingest.service import Decoded
 from cloud.ingest.worker import IngestWorker, retry_delay
 from cloud.main import build_context
+from cloud.messaging.hooks import AppliedBatch, BatchHook, IngestHooks
+from cloud.messaging.mqtt import InboundMessage
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from tests.cloud.conftest import (
@@ -46,20 +46,20 @@ POISON = "poison"
 """Messages of this machine make :func:`poison_hook` fail."""
 
 
-def poison_hook(session: Session, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
+def poison_hook(session: Session, batch: AppliedBatch) -> list[dict[str, Any]]:
     """A batch hook with a bug that shows on one machine's messages only."""
-    if any(decoded.topic.machine == POISON for decoded in batch):
+    if any(decoded.topic.machine == POISON for decoded in batch.fresh):
         raise RuntimeError("hook bug: cannot handle the poison machine")
     return []
 
 
-def poison_hook_factory() -> Callable[[Session, Sequence[Decoded]], list[dict[str, Any]]]:
+def poison_hook_factory() -> BatchHook:
     return poison_hook
 
 
-def duplicate_key_hook(session: Session, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
+def duplicate_key_hook(session: Session, batch: AppliedBatch) -> list[dict[str, Any]]:
     """Inserts the same primary key twice for the poison machine: a real IntegrityError."""
-    for decoded in batch:
+    for decoded in batch.fresh:
         if decoded.topic.machine == POISON:
             for _ in range(2):
                 session.execute(insert(SeenMessage).values(id="X" * 26, received_at=utcnow()))
@@ -166,7 +166,7 @@ def test_what_a_batch_counts_is_counted_once_when_it_is_applied_again(
 
     away_once = iter([True])
 
-    def away_then_back(session: Session, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
+    def away_then_back(session: Session, batch: AppliedBatch) -> list[dict[str, Any]]:
         if next(away_once, False):
             raise DatabaseError("database operation failed: OperationalError", transient=True)
         return []
@@ -219,7 +219,7 @@ def test_a_message_the_decoder_fails_on_is_set_aside_after_the_batch(
 def test_a_database_that_is_away_is_retried_not_set_aside(plant_context: AppContext) -> None:
     context = plant_context
 
-    def away(session: Session, batch: Sequence[Decoded]) -> list[dict[str, Any]]:
+    def away(session: Session, batch: AppliedBatch) -> list[dict[str, Any]]:
         raise DatabaseError("database operation failed: OperationalError", transient=True)
 
     batch = [_telemetry(context.settings.network, "plant-a", "m1", 1.0)]
@@ -319,7 +319,7 @@ async def test_the_ingest_goes_on_past_a_message_it_cannot_apply(
         applier: Any = ProcessApplier(
             settings=settings,
             metrics=context.metrics,
-            hook_factory=poison_hook_factory,
+            hooks=IngestHooks([poison_hook_factory]),
         )
     else:
         applier = ThreadApplier(make_pipeline(context, poison_hook))
@@ -399,14 +399,14 @@ def test_coordinators_list_retry_and_discard_dead_letters(
 
     # Fails again: the letter stays, one attempt more, and the caller reads why.
     assert context.pipeline is not None
-    context.pipeline.hook = lambda session, batch: (_ for _ in ()).throw(ValueError("still"))
+    context.pipeline.hooks = [lambda session, batch: (_ for _ in ()).throw(ValueError("still"))]
     failed = client.post(f"/api/ingest/dead-letters/{letter_id}/retry", headers=coordinator)
     assert failed.status_code == 409
     assert "ValueError: still" in failed.json()["message"]
     (letter,) = client.get("/api/ingest/dead-letters", headers=coordinator).json()
     assert letter["attempts"] == 2 and letter["error"] == "ValueError: still"
 
-    context.pipeline.hook = None
+    context.pipeline.hooks = []
     applied = client.post(f"/api/ingest/dead-letters/{letter_id}/retry", headers=coordinator)
     assert applied.status_code == 200
     assert applied.json() == {"id": letter_id, "applied": True, "events": 1}

@@ -28,11 +28,12 @@ from cloud.ingest.applier import (
     ThreadApplier,
 )
 from cloud.ingest.models import SeenMessage
-from cloud.ingest.mqtt import InboundMessage
 from cloud.ingest.worker import IngestWorker, UnitLanes
-from cloud.main import build_context, start_ingest
+from cloud.main import build_context
+from cloud.messaging.mqtt import InboundMessage
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
 from cloud.registry.models import Machine
+from cloud.services import Wanted, make_ingest, services
 from cloud.telemetry.models import MetricRollup
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
@@ -197,7 +198,7 @@ async def test_coordinator_crash_and_restart_lose_nothing_acknowledged(
     for _ in range(50):
         gateway.telemetry("mill-1", [3.0, 4.0])
 
-    ingest_context.ingest = start_ingest(ingest_context)
+    ingest_context.ingest = make_ingest(ingest_context)
     await ingest_context.ingest.start()
     await eventually(lambda: _sample_total(ingest_context)() >= 300)
     marker = gateway.telemetry("mill-1", [0.0], metric="marker")
@@ -226,7 +227,7 @@ async def test_two_workers_sharing_a_subscription_apply_every_message_once(
         context = build_context(settings)
         if not contexts:
             onboard(context, "plant-a")
-        context.ingest = start_ingest(context)
+        context.ingest = make_ingest(context)
         await context.ingest.start()
         assert await context.ingest.wait_subscribed()
         contexts.append(context)
@@ -265,14 +266,13 @@ async def test_a_shared_worker_asks_members_for_a_rebirth_when_it_connects(
     )
     context = build_context(settings)
     onboard(context, "plant-a")
-    context.ingest = start_ingest(context)
-    await context.ingest.start()
     try:
-        await eventually(lambda: commands)
+        # The requests go through the outbox: the ingest with its delivery, no domains.
+        async with services(context, Wanted(domains=False)):
+            await eventually(lambda: commands)
         command = codec.decode(commands[0], expected=messages.Command)
         assert command.body.kind == "rebirth" and command.unit == "coordinator"
     finally:
-        await context.ingest.stop()
         context.engine.dispose()
 
 
@@ -289,7 +289,7 @@ async def test_the_coordinator_stays_online_while_one_of_its_workers_runs(
             ingest={"isolation": "thread"},
         )
         context = build_context(settings)
-        context.ingest = start_ingest(context)
+        context.ingest = make_ingest(context)
         await context.ingest.start()
         assert await context.ingest.wait_subscribed()
         contexts.append(context)
@@ -387,7 +387,7 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
         processes=2,
         enabled=False,
     )
-    applier = ProcessApplier(settings=context.settings, metrics=context.metrics, hook_factory=None)
+    applier = ProcessApplier(settings=context.settings, metrics=context.metrics, hooks=None)
     worker = _worker(context, applier)
     async with _running(context, worker):
         plant_a, plant_b = gateways("plant-a"), gateways("plant-b")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -13,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import sessionmaker
 
-from cloud.database import MIGRATIONS_DIR, make_engine, migrate
+from cloud.database import MIGRATIONS_DIR, UtcDateTime, make_engine, migrate
 from cloud.models import Base
 from tests.cloud.conftest import stored_samples
 
@@ -97,3 +99,123 @@ def test_stored_samples_move_into_chunks_and_back_without_loss(
     engine.dispose()
     restored = [(*row[:3], _utc(row[3]), *row[4:]) for row in back]
     assert sorted(restored, key=repr) == sorted(old_rows, key=repr)
+
+
+_OUTBOX_COMMON = (
+    "channel",
+    "target",
+    "action",
+    "topic",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+    "sent_at",
+)
+_TIMES = ("next_attempt_at", "created_at", "sent_at", "opened_at", "failed_at", "last_alert_at")
+_TIMES += ("due_at",)
+
+
+def _column(name: str) -> sa.ColumnClause[object]:
+    """A column typed as the models read it (times aware, JSON decoded)."""
+    if name in _TIMES:
+        return sa.column(name, UtcDateTime)
+    return sa.column(name, sa.JSON if name in ("previous_assignees", "parts_used") else None)
+
+
+_NOTIFICATIONS = sa.table(
+    "maintenance_notifications", *map(_column, ("id", "ticket_id", *_OUTBOX_COMMON))
+)
+_OUTBOX = sa.table("outbox", *map(_column, ("id", "origin", "subject", *_OUTBOX_COMMON)))
+
+
+def _ticket(ticket_id: int, at: datetime) -> dict[str, object]:
+    """A maintenance ticket as revision 1000 stores it (every column that is not nullable)."""
+    return {
+        "id": ticket_id,
+        "kind": "corrective",
+        "status": "open",
+        "priority": "P3",
+        "severity": 500,
+        "title": "spindle",
+        "description": "",
+        "network_id": "n",
+        "unit_id": "plant-a",
+        "asset": "m1",
+        "asset_kind": "machine",
+        "service_level": "standard",
+        "skill": "",
+        "previous_assignees": [],
+        "opened_at": at,
+        "failed_at": at,
+        "last_alert_at": at,
+        "incidents": 1,
+        "due_at": at,
+        "reminders_sent": 0,
+        "escalated_to_next": False,
+        "escalated_to_coordinator": False,
+        "parts_used": [],
+    }
+
+
+def _as_utc(row: Sequence[object]) -> tuple[object, ...]:
+    return tuple(_utc(value) if isinstance(value, datetime) else value for value in row)
+
+
+def test_maintenance_notifications_move_into_the_outbox_and_back_without_loss(
+    db_url: str,
+) -> None:
+    """Revision 1100 moves every notification into the one outbox (ids, states, attempts and
+    times kept), new rows go on after them, and its downgrade moves them back."""
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    later = at + timedelta(seconds=5)
+    old_rows = [
+        (
+            *(1, 1, "mqtt", "tina", "assigned", "glonet/v1/n/technicians/tina/alerts", "{}"),
+            *("sent", 1, at, None, at, at),
+        ),
+        (
+            *(2, 1, "webhook", "https://hooks.example/t?token=s", "assigned", None, "{}"),
+            *("failed", 6, at, "HTTP 500", at, None),
+        ),
+        (
+            *(3, 2, "command", "plant-a", "repair", "glonet/v1/n/plant-a/cmd", "{}"),
+            *("pending", 0, later, None, at, None),
+        ),
+    ]
+    columns = ("id", "ticket_id", *_OUTBOX_COMMON)
+    tickets = sa.table("maintenance_tickets", *map(_column, _ticket(0, at)))
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        _alembic(connection, "upgrade", "1000")
+        connection.execute(sa.insert(tickets), [_ticket(1, at), _ticket(2, at)])
+        connection.execute(
+            sa.insert(_NOTIFICATIONS), [dict(zip(columns, row, strict=True)) for row in old_rows]
+        )
+    migrate(engine)
+    with engine.begin() as connection:
+        moved = connection.execute(select(_OUTBOX).order_by(_OUTBOX.c.id)).all()
+        assert [_as_utc(row) for row in moved] == [
+            (row[0], "maintenance", str(row[1]), *row[2:]) for row in old_rows
+        ]
+        new = {c.name: None for c in _OUTBOX.c if c.name != "id"} | {
+            "origin": "dispatch",
+            "channel": "command",
+            "target": "plant-a",
+            "action": "dispatch",
+            "payload": "{}",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        }
+        new_id = connection.execute(
+            sa.insert(_OUTBOX).values(new).returning(_OUTBOX.c.id)
+        ).scalar_one()
+        assert new_id == len(old_rows) + 1
+        _alembic(connection, "downgrade", "1000")
+        back = connection.execute(select(_NOTIFICATIONS).order_by(_NOTIFICATIONS.c.id)).all()
+    engine.dispose()
+    assert [_as_utc(row) for row in back] == old_rows

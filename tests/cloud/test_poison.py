@@ -294,6 +294,7 @@ class Poison:
 
 FAR_LATE = "9999-12-31T23:59:59-14:00"
 FAR_EARLY = "0001-01-01T00:00:00+14:00"
+FAR_AHEAD = "2200-01-01T00:00:00+00:00"
 SAMPLE = "body.samples.0"
 CORPUS = [
     # H1: "²".isdigit() is true, int("²") fails.
@@ -331,6 +332,14 @@ CORPUS = [
         f"{SAMPLE}.source_time",
         "2200-01-01T00:00:00+00:00",
     ),
+    # Observed times ahead of the coordinator's clock, and a forecast beyond the horizon.
+    Poison("job-occurred-far-future", "job_status", "future_time", "body.occurred_at", FAR_AHEAD),
+    Poison("job-actual-end-far-future", "job_status", "future_time", "body.actual_end", FAR_AHEAD),
+    Poison("alarm-occurred-far-future", "alarm", "future_time", "body.occurred_at", FAR_AHEAD),
+    Poison(
+        "capacity-reported-far-future", "capacity", "future_time", "body.reported_at", FAR_AHEAD
+    ),
+    Poison("queue-free-beyond-horizon", "capacity", "future_time", "body.queue_free_at", FAR_AHEAD),
     # A sample of another machine on this machine's topic.
     Poison("sample-of-other-machine", "telemetry", "machine_mismatch", f"{SAMPLE}.machine", "m2"),
     Poison("capacity-of-other-machine", "capacity", "machine_mismatch", "body.machine", "m2"),

@@ -20,8 +20,8 @@ from cloud.config import Settings, TelemetrySettings
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.ingest import service as ingest_service
-from cloud.ingest.mqtt import InboundMessage
 from cloud.main import create_app
+from cloud.messaging.mqtt import InboundMessage
 from cloud.operations.metrics import Metrics
 from cloud.telemetry import charts
 from cloud.telemetry import service as telemetry_service

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,11 +21,15 @@ from cloud.auth.models import PrincipalCreate, Role
 from cloud.config import Settings
 from cloud.database import transaction
 from cloud.ingest import service as ingest_service
-from cloud.ingest.service import Decoded
 from cloud.main import create_app
 from cloud.maintenance import flows
 from cloud.maintenance.config import MaintenanceSettings
+from cloud.maintenance.delivery import on_failed
+from cloud.maintenance.service import ORIGIN
 from cloud.maintenance.worker import MaintenanceWorker
+from cloud.messaging.delivery import OutboxDelivery
+from cloud.messaging.hooks import Decoded
+from cloud.messaging.mqtt import Outbound
 from cloud.registry.models import Machine, Technician, Unit
 from glonet.broker import MosquittoBroker
 from protocols import messages, topics
@@ -187,6 +191,15 @@ def seeded(client: TestClient) -> Seeded:
 
 
 @dataclass
+class Rounds:
+    worker: MaintenanceWorker
+    delivery: OutboxDelivery
+
+    def run_once(self) -> list[dict[str, Any]]:
+        return [*self.worker.run_once(), *self.delivery.run_once()]
+
+
+@dataclass
 class Harness:
     """Feeds messages through the real ingest path (with the maintenance hook) and runs the
     maintenance worker's rounds, all on a clock the test moves."""
@@ -210,26 +223,38 @@ class Harness:
             batch=decoded,
             sink=context.sink,
             metrics=context.metrics,
-            hook=flows.ingest_hook(NETWORK, self.clock),
+            hooks=[flows.ingest_hook(NETWORK, self.clock)],
         )
         return result.events
 
-    def publish(self, topic: str, payload: bytes) -> bool:
-        if self.broker_up:
-            self.published.append((topic, payload))
-        return self.broker_up
+    def publish(self, outbound: Sequence[Outbound]) -> list[str | None]:
+        """A broker that acknowledges everything while up."""
+        if not self.broker_up:
+            return ["broker not connected"] * len(outbound)
+        self.published.extend((message.topic, message.payload) for message in outbound)
+        return [None] * len(outbound)
 
-    def worker(self, **settings: Any) -> MaintenanceWorker:
+    def worker(self, **settings: Any) -> Rounds:
+        """The maintenance worker's round followed by the outbox delivery's, as the running
+        coordinator does them (with the delivery's policy from the same settings)."""
         context = self.client.app.state.context  # type: ignore[attr-defined]
-        return MaintenanceWorker(
+        maintenance = MaintenanceSettings(**settings)
+        worker = MaintenanceWorker(
             session_factory=self.session_factory,
             network=NETWORK,
-            settings=MaintenanceSettings(**settings),
+            settings=maintenance,
             broadcaster=context.broadcaster,
-            publish=self.publish,
             clock=self.clock,
-            http=httpx.Client(timeout=2),
         )
+        delivery = OutboxDelivery(
+            session_factory=self.session_factory,
+            publish=self.publish,
+            policy=maintenance.policy().delivery(),
+            on_failed={ORIGIN: on_failed},
+            http=httpx.Client(timeout=2),
+            clock=self.clock,
+        )
+        return Rounds(worker, delivery)
 
     def session(self) -> Session:
         return self.session_factory()
@@ -275,7 +300,9 @@ def served(
             "port": running_mosquitto.port,
             "client_id": f"coord-{network}",
         },
-        ingest={"enabled": True},
+        # The simulated plants' clocks run ahead at their time scale (their alarms' times with
+        # them): as in the demo, no far-future rule.
+        ingest={"enabled": True, "max_future_skew_s": 0},
         maintenance={"enabled": True, "tick_seconds": 0.2},
     )
     app = create_app(settings)

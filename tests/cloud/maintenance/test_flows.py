@@ -15,10 +15,10 @@ from cloud.maintenance import flows, routing, service
 from cloud.maintenance.models import (
     MaintenanceAlert,
     MaintenanceTicket,
-    Notification,
     SilenceCreate,
     TicketEvent,
 )
+from cloud.messaging.models import OutboxMessage
 from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Machine
 from protocols import codec, messages
@@ -40,10 +40,10 @@ def alerts(h: Harness) -> list[MaintenanceAlert]:
         return list(session.scalars(select(MaintenanceAlert).order_by(MaintenanceAlert.id)))
 
 
-def notifications(h: Harness, channel: str = "mqtt") -> list[Notification]:
+def notifications(h: Harness, channel: str = "mqtt") -> list[OutboxMessage]:
     with h.session() as session:
-        query = select(Notification).where(Notification.channel == channel)
-        return list(session.scalars(query.order_by(Notification.id)))
+        query = select(OutboxMessage).where(OutboxMessage.channel == channel)
+        return list(session.scalars(query.order_by(OutboxMessage.id)))
 
 
 def test_an_alarm_opens_an_assigned_ticket_and_queues_the_technician_alert(harness):

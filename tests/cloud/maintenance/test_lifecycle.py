@@ -12,15 +12,16 @@ from sqlalchemy import select
 
 from cloud.auth.models import Actor, Role
 from cloud.ingest import service as ingest_service
-from cloud.ingest.mqtt import InboundMessage
 from cloud.maintenance import flows, service
 from cloud.maintenance.models import (
     MaintenanceTicket,
-    Notification,
     PlanCreate,
     TicketEvent,
     Webhook,
 )
+from cloud.messaging.hooks import AppliedBatch
+from cloud.messaging.models import OutboxMessage
+from cloud.messaging.mqtt import InboundMessage
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import SampleRecord
@@ -160,7 +161,7 @@ def test_resolving_records_repair_time_sends_repair_and_tells_webhooks(harness):
     kinds = [kind for kind, _, _ in timeline(harness)]
     assert kinds[-4:] == ["resolved", "parts", "repair_command", "repair_time"]
     with harness.session() as session:
-        hooks = session.scalars(select(Notification).where(Notification.channel == "webhook"))
+        hooks = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
         assert [n.action for n in hooks] == ["new", "resolved"]
 
 
@@ -211,7 +212,7 @@ def test_a_webhook_receiver_down_is_retried_then_marked_failed_and_the_ticket_is
     for _ in range(8):
         worker.run_once()
         with harness.session() as session:
-            hook = session.scalars(select(Notification).where(Notification.channel == "webhook"))
+            hook = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "webhook"))
             row = hook.one()
             attempts.append((row.attempts, row.status))
         harness.clock.advance(seconds=20)
@@ -258,7 +259,7 @@ def test_a_technician_acknowledges_and_resolves_over_mqtt(harness):
         )
         decoded = ingest_service.decode(inbound, network="demo", max_payload=10_000)
         with harness.session() as session:
-            events = hook(session, [decoded])
+            events = hook(session, AppliedBatch([decoded]))
             session.commit()
         return events
 

@@ -1,5 +1,6 @@
 """The coordinator's MQTT clients (the ingest's, the live-event bus's): the only module that
-touches paho.
+touches paho. The ingest's link also carries what the outbox delivers
+(:meth:`MqttLink.publish_confirmed`).
 
 paho runs its network loop in its own thread; its callback only queues a message, and the ingest
 takes what arrived when it is ready for more (:meth:`MqttLink.receive`). The loop is woken only
@@ -30,6 +31,10 @@ from protocols import topics
 _LOGGER = logging.getLogger(__name__)
 RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 10
+PUBACK_TIMEOUT = 10.0
+"""How long a delivery waits for the broker's acknowledgements before trying again later."""
+BROKER_AWAY = "broker not connected"
+NO_PUBACK = "no acknowledgement (PUBACK) from the broker in time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +194,28 @@ class MqttLink:
     def publish(self, message: Outbound) -> bool:
         """Hand ``message`` to the broker connection; False while disconnected."""
         return self._publish(message).rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def publish_confirmed(
+        self, outbound: Sequence[Outbound], timeout: float = PUBACK_TIMEOUT
+    ) -> list[str | None]:
+        """Publish ``outbound`` in order and wait for the broker's acknowledgements (PUBACK, by
+        paho's ``on_publish``); per message None once acknowledged, else why not. Blocking: for
+        a worker thread, never the loop nor paho's thread. Nothing is handed to paho while the
+        connection is down, so that paho does not queue a copy of its own to send on
+        reconnecting beside the caller's retry."""
+        if not self._client.is_connected():
+            return [BROKER_AWAY] * len(outbound)
+        infos = [self._publish(message) for message in outbound]
+        deadline = time.monotonic() + timeout
+        errors: list[str | None] = []
+        for info in infos:
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                errors.append(f"not published: {paho.error_string(info.rc)}")
+                continue
+            with contextlib.suppress(RuntimeError, ValueError):  # the connection dropped
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            errors.append(None if info.is_published() else NO_PUBACK)
+        return errors
 
     def _publish(self, message: Outbound) -> paho.MQTTMessageInfo:
         return self._client.publish(

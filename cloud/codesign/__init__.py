@@ -1,0 +1,1 @@
+"""Product families, their expression language, and the co-designed configurations."""
