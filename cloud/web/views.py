@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth.dependencies import DbSession, page_actor
@@ -24,12 +24,20 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 
+# Where a role without a network overview starts (the navigation's first link for that role).
+ROLE_HOMES = {"customer": "/orders", "technician": "/maintenance/inbox"}
+
+
 @router.get("/", response_class=HTMLResponse)
-def overview_page(request: Request, session: DbSession) -> HTMLResponse:
-    """The overview for the caller's scope, or the sign-in form without a valid key."""
+def overview_page(request: Request, session: DbSession) -> Response:
+    """The overview for the caller's scope, or the sign-in form without a valid key; customers
+    and technicians, who have no network overview, go to their own start page."""
     actor = page_actor(request, session)
     if actor is None:
         return templates.TemplateResponse(request, "login.html", status_code=401)
+    home = ROLE_HOMES.get(actor.role.value)
+    if home is not None:
+        return RedirectResponse(home, status_code=303)
     network = request.app.state.context.settings.network
     overview = None
     if actor.role.value in ("coordinator", "plant"):

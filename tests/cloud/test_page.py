@@ -126,3 +126,45 @@ def _settled_checkouts(pool: Any, window: float = 1.0) -> int:
         time.sleep(0.01)
         fewest = min(fewest, pool.checkedout())
     return int(fewest)
+
+
+ROLE_PAGES = [
+    ("coordinator", "/", ["Network", "Configurator", "Orders", "Plan", "Maintenance", "Figures"]),
+    ("plant-a", "/", ["My unit", "Plan", "Maintenance", "Figures"]),
+    ("technician", "/maintenance/inbox", ["Inbox", "Board"]),
+    ("customer", "/orders", ["My orders", "Configurator"]),
+]
+
+
+def test_every_role_lands_on_its_own_page_with_its_navigation(served: tuple[str, Tenants]) -> None:
+    """Signing in on ``/`` takes each role to its start page, whose navigation shows only that
+    role's pages; a stream the role may not open says so instead of "reconnecting…" forever."""
+    base_url, tenants = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for who, home, links in ROLE_PAGES:
+                page = browser.new_context().new_page()
+                page.goto(base_url)
+                page.fill("#api-key", tenants.keys[who])
+                page.click("button[type=submit]")
+                expect(page).to_have_url(f"{base_url}{home}", timeout=10_000)
+                nav = page.locator("nav.nav a")
+                expect(nav).to_have_text(links)
+                expect(nav.first).to_have_attribute("aria-current", "page")
+                if page.locator("#live").count():
+                    expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+                for href in [nav.nth(i).get_attribute("href") for i in range(nav.count())]:
+                    assert page.request.get(f"{base_url}{href}").status == 200, (who, href)
+            # The network's event stream is the coordinator's and the plants': on the customer's
+            # page (the last one), opening it shows why it can't, and stops.
+            page.evaluate(
+                """() => { const status = document.createElement("span");
+                status.id = "probe"; document.body.append(status);
+                liveStream("/api/events", status); }"""
+            )
+            expect(page.locator("#probe")).to_have_text(
+                "no live updates for your role", timeout=10_000
+            )
+        finally:
+            browser.close()
