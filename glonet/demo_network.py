@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.registry.models import PlantCalendarSet
+from cloud.registry.models import OperatorSet, PlantCalendarSet
 from firmware_sim.plant import Plant, load_plant
 from firmware_sim.profiles import AssetKind, get_profile
 from glonet.broker import MosquittoBroker, free_port, wait_for_port
@@ -82,6 +82,8 @@ class DemoSpec(BaseModel):
     time_scale: Annotated[float, Field(gt=0)] = 1200.0
     certifications: dict[str, list[str]] = Field(default_factory=dict)
     calendars: dict[str, PlantCalendarSet] = Field(default_factory=dict)
+    # Per member, its operators by id: skills the family data's steps ask for, weekly roster.
+    operators: dict[str, dict[str, OperatorSet]] = Field(default_factory=dict)
     orders: list[DemoOrder] = Field(default_factory=list)
     technicians: list[DemoTechnician] = Field(default_factory=list)
     breakdown: Breakdown | None = None
@@ -412,6 +414,15 @@ def prepare_registry(
                 registry_service.set_calendar(
                     session=session, actor=system, unit_id=unit_id, spec=calendar
                 )
+            for unit_id, operators in spec.operators.items():
+                for operator_id, operator in operators.items():
+                    registry_service.set_operator(
+                        session=session,
+                        actor=system,
+                        unit_id=unit_id,
+                        operator_id=operator_id,
+                        spec=operator,
+                    )
             for plant in plants:
                 _register_speeds(session, system, plant)
             known_technicians = {

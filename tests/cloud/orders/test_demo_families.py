@@ -95,3 +95,105 @@ def test_every_valid_configuration_can_be_made_on_the_demo_network(data: st.Data
     if validate(family, values).valid:
         for machines in NETWORKS.values():
             assert _unplannable(family, values, machines) == []
+
+
+def test_the_demo_plans_its_operators_on_the_robotic_cell() -> None:
+    """The demo's robotic-cell order (as the engineer revised it) on the demo network, with the
+    plants' calendars and the operators deploy/demo.yaml registers, their rosters on the wall
+    clock as the dispatcher computes them: a welder of imola-welding attends the base weld, and
+    the plan passes the independent validator (skills, rosters, nobody attends two operations)."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from cloud import scheduling
+    from cloud.config import OrdersSettings
+    from cloud.dispatch import planning
+    from cloud.dispatch.flows import _wall_periods
+    from cloud.orders.flows import _candidate_job, _work_json
+    from cloud.registry.models import PlantCalendarSet
+
+    settings = OrdersSettings(time_scale=SPEC.time_scale)
+    now = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)  # Monday, before the first shift
+    periods = {u: _wall_periods(c, settings, now) for u, c in SPEC.calendars.items()}
+    machines = [
+        replace(
+            m,
+            calendar=None
+            if m.unit_id not in SPEC.calendars or m.machine in SPEC.calendars[m.unit_id].lights_out
+            else periods[m.unit_id],
+        )
+        for m in MACHINES
+    ]
+    operators = [
+        planning.PlanOperator(
+            unit,
+            operator_id,
+            frozenset(operator.skills),
+            _wall_periods(
+                PlantCalendarSet(
+                    timezone=SPEC.calendars[unit].timezone,
+                    shifts=operator.shifts,
+                    holidays=SPEC.calendars[unit].holidays,
+                ),
+                settings,
+                now,
+            ),
+        )
+        for unit, staff in SPEC.operators.items()
+        for operator_id, operator in staff.items()
+    ]
+    assert {o.operator_id for o in operators if "welding" in o.skills}, "the demo has welders"
+    order = next(o for o in SPEC.orders if o.family == "robotic-cell")
+    work = work_breakdown(FAMILIES[order.family], {**order.values, **order.engineer_changes})
+    job = _candidate_job("cell", _work_json(work))
+    job = replace(
+        job,
+        operations=[
+            replace(op, resumable=op.process not in settings.non_resumable_processes)
+            for op in job.operations
+        ],
+    )
+    network = planning.Network(machines, time_scale=SPEC.time_scale, operators=operators)
+    builder = planning._Builder(network, now)
+    builder.add_job(job)
+    problem = builder.problem()
+    schedule = scheduling.solve(problem, time_limit=0.2)
+    scheduling.validate_schedule(problem, schedule)
+    plan = planning._read_back(builder, schedule)
+    assert not plan.unplanned
+    steps = {op.key: op.step for op in job.operations}
+    weld = next(a for key, a in plan.assignments.items() if steps[key] == "weld-base")
+    welders = {o.operator_id for o in operators if o.unit_id == "imola-welding"}
+    assert weld.unit_id == "imola-welding" and weld.operator in welders
+
+
+def test_the_demo_registers_its_operators(tmp_path: Path) -> None:
+    """``glonet demo`` registers deploy/demo.yaml's operators through the registry, as it does
+    the plants' calendars: the dispatcher then finds them with their skills and rosters."""
+    from cloud.config import load_settings
+    from cloud.database import transaction
+    from cloud.main import build_context
+    from cloud.registry import service as registry_service
+    from firmware_sim.plant import load_plant
+    from glonet.demo_network import coordinator_settings, prepare_registry
+
+    settings = coordinator_settings(
+        SPEC, workdir=tmp_path, mqtt_host="127.0.0.1", mqtt_port=1883, port=8000
+    )
+    plants = [load_plant(path) for path in SPEC.plants]
+    prepare_registry(settings, plants, SPEC)
+    context = build_context(load_settings(None, **settings))
+    try:
+        with transaction(context.session_factory) as session:
+            found = registry_service.network_operators(session=session, network_id=SPEC.network)
+    finally:
+        context.engine.dispose()
+    expected = {
+        (unit, operator_id, frozenset(operator.skills), len(operator.shifts))
+        for unit, staff in SPEC.operators.items()
+        for operator_id, operator in staff.items()
+    }
+    assert {(o.unit_id, o.operator_id, frozenset(o.skills), len(o.shifts)) for o in found} == (
+        expected
+    )
+    assert {"welding", "painting"} <= {skill for o in found for skill in o.skills}
