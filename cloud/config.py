@@ -133,6 +133,14 @@ class OrdersSettings(BaseModel):
     horizon_s: float = Field(default=4 * 3600, gt=0, description="plant time ahead to dispatch")
     max_outstanding: int = Field(default=2, ge=1, description="dispatched, unfinished per machine")
     accept_timeout_s: float = Field(default=30.0, gt=0, description="real seconds to accept")
+    refusal_retry_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="real seconds before an operation goes back to a machine that refused it"
+        " (rejected, or did not accept in time) when no other machine can take it; doubled"
+        " after each refusal in a row, up to refusal_retry_max_s",
+    )
+    refusal_retry_max_s: float = Field(default=300.0, gt=0, description="real seconds")
     late_tolerance_s: float = Field(default=1800.0, ge=0, description="plant time")
     down_estimate_s: float = Field(default=8 * 3600, gt=0, description="plant time")
     quote_validity_s: float = Field(default=2 * 86400, gt=0, description="plant time")

@@ -471,6 +471,14 @@ class _Gate:
         lead = timedelta(seconds=self.settings.tick_interval_s)
         return begins <= self.now + lead
 
+    def not_refused(self, op: OrderOperation) -> bool:
+        """The machine did not refuse ``op``, or its wait after refusing (see
+        :func:`service.refused_until`) is over."""
+        until = service.refused_until(
+            op, first=self.settings.refusal_retry_s, longest=self.settings.refusal_retry_max_s
+        )
+        return until is None or until <= self.now
+
     def arrived(self, op: OrderOperation) -> bool:
         if not op.predecessors:
             return True
@@ -521,7 +529,7 @@ def dispatch_ready(
                 break
             if op.planned_start is None or op.planned_start > horizon:
                 break
-            if not (gate.arrived(op) and gate.open(op)):
+            if not (gate.arrived(op) and gate.open(op) and gate.not_refused(op)):
                 break
             _mark_dispatched(op, now)
             outstanding[key] += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -51,8 +51,10 @@ def machine_key(unit_id: str, machine: str) -> str:
 
 
 def reset_operation(operation: OrderOperation, *, why: str, now: datetime, exclude: bool) -> None:
-    """Take an operation back from its machine so the next plan puts it somewhere again."""
-    entry = _history(operation, why, now)
+    """Take an operation back from its machine so the next plan puts it somewhere again; with
+    ``exclude``, the machine refused it: it is excluded, and the history entry says ``refused``
+    (see :func:`refused_until`)."""
+    entry = _history(operation, why, now, **({"refused": True} if exclude else {}))
     if exclude and operation.unit_id and operation.machine:
         key = machine_key(operation.unit_id, operation.machine)
         operation.excluded = sorted({*operation.excluded, key})
@@ -62,6 +64,28 @@ def reset_operation(operation: OrderOperation, *, why: str, now: datetime, exclu
     operation.started_at = None
     operation.dispatched_at = None
     operation.progress = 0.0
+
+
+def refused_until(operation: OrderOperation, *, first: float, longest: float) -> datetime | None:
+    """When an operation planned on a machine that refused it may go back there: ``first``
+    seconds after the last refusal, doubled for each refusal in a row, at most ``longest``
+    (None: its machine never refused it). Without this, an operation that only one machine can
+    do and that machine refuses would bounce between plan and machine every tick."""
+    if not (operation.unit_id and operation.machine):
+        return None
+    if machine_key(operation.unit_id, operation.machine) not in operation.excluded:
+        return None
+    in_a_row = 0
+    last: str | None = None
+    for entry in reversed(operation.history):
+        if not entry.get("refused"):
+            break
+        in_a_row += 1
+        last = last or entry["at"]
+    if last is None:
+        return None
+    wait = min(first * 2 ** (in_a_row - 1), longest)
+    return datetime.fromisoformat(last) + timedelta(seconds=wait)
 
 
 def _history(operation: OrderOperation, what: str, now: datetime, **extra: Any) -> dict[str, Any]:

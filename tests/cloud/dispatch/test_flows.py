@@ -207,6 +207,33 @@ def test_a_rejected_operation_goes_to_another_machine(context: AppContext) -> No
     assert (op.unit_id, op.machine) != (unit, job.machine)
 
 
+def test_work_refused_by_the_only_machine_that_can_do_it_goes_back_after_a_growing_wait(
+    context: AppContext,
+) -> None:
+    """Without a wait, an operation that one machine alone can do (the flange: mill-1) and that
+    machine rejects went back to it at every tick, for ever."""
+    plants = Plants(context)
+    order_id = plants.order()
+
+    def flange() -> OrderOperation:
+        return next(o for o in plants.operations(order_id) if o.step == "machine-flange")
+
+    plants.tick()
+    op = flange()
+    assert (op.machine, op.status, op.attempt) == ("mill-1", "dispatched", 1)
+    plants.event(op.unit_id or "", "mill-1", op.job_order_id or "", "rejected", reason="busy")
+    for seconds, attempt in ((0.5, 1), (1.0, 1), (1.0, 2)):  # back 2 s after the refusal
+        plants.tick(seconds=seconds)
+        assert flange().attempt == attempt, seconds
+    op = flange()
+    assert (op.machine, op.status) == ("mill-1", "dispatched")
+    plants.event(op.unit_id or "", "mill-1", op.job_order_id or "", "rejected", reason="busy")
+    for seconds, attempt in ((3.0, 2), (1.5, 3)):  # twice in a row: 4 s
+        plants.tick(seconds=seconds)
+        assert flange().attempt == attempt, seconds
+    assert [entry.get("refused") for entry in flange().history] == [True, True]
+
+
 def test_unanswered_dispatches_time_out_and_are_cancelled(context: AppContext) -> None:
     plants = Plants(context)
     plants.order()
