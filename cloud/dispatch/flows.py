@@ -272,6 +272,7 @@ def _plan_operation(
         remaining_s=_remaining(op, wall, now),
         frozen_rank=rank,
         resumable=op.process not in settings.non_resumable_processes,
+        frozen_operator=op.planned_operator if frozen else None,
     )
 
 

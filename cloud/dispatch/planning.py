@@ -84,6 +84,8 @@ class PlanOperation:
     # An operator with this skill attends the step: all of it, or its setup only.
     skill: str | None = None
     attended: str = "all"
+    # The plant operator attending it when frozen (the plan named them): reserved meanwhile.
+    frozen_operator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,13 +224,14 @@ class _Builder:
         self.units = units
         self.jobs: list[scheduling.Job] = []
         self.job_keys: list[tuple[str, list[int]]] = []
-        self.to_freeze: list[tuple[int, int, int, int, int]] = []
+        self.to_freeze: list[tuple[int, int, int, int, int, str | None]] = []
         self.machine_cursor: dict[int, int] = {}
         self.unplanned: dict[str, str] = {}
         # Setup families by name, and every step's setup rule with its family and machines.
         self.families: dict[str, int] = {}
         self.skills: dict[str, int] = {}
         self.operator_ids: list[str] = []  # the problem's operators, in its order
+        self.operator_units: list[str] = []  # and their plants
         self.setup_rules: list[tuple[int, Mapping[str, float], tuple[int, ...]]] = []
 
     def wall_ticks(self, plant_seconds: float) -> int:
@@ -267,7 +270,7 @@ class _Builder:
         for k, op in enumerate(job.operations):
             if op.frozen_on is not None:
                 ((machine, duration),) = operations[k].durations.items()
-                self.to_freeze.append((op.frozen_rank, machine, duration, j, k))
+                self.to_freeze.append((op.frozen_rank, machine, duration, j, k, op.frozen_operator))
 
     def _durations(self, op: PlanOperation) -> dict[int, int]:
         if op.frozen_on is not None:
@@ -307,6 +310,7 @@ class _Builder:
                 )
             )
             self.operator_ids.append(operator.operator_id)
+            self.operator_units.append(operator.unit_id)
         return tuple(found)
 
     def setups(self) -> list[tuple[tuple[int, ...], ...] | None]:
@@ -329,12 +333,29 @@ class _Builder:
         return [None if m is None else tuple(tuple(row) for row in m) for m in matrices]
 
     def frozen(self) -> tuple[scheduling.FrozenOperation, ...]:
-        """Frozen operations queued on their machine from now, in rank order, back to back."""
+        """Frozen operations queued on their machine from now, in rank order, back to back, with
+        the operator who attends each (if still one of the plant's: after ``operators()``)."""
         found = []
-        for _rank, machine, duration, j, k in sorted(self.to_freeze):
+        staff: dict[tuple[str, str | None], int] = {
+            (unit, name): index
+            for index, (unit, name) in enumerate(
+                zip(self.operator_units, self.operator_ids, strict=True)
+            )
+        }
+        for _rank, machine, duration, j, k, operator in sorted(
+            self.to_freeze, key=lambda item: item[:5]
+        ):
             start = self.machine_cursor.get(machine, 0)
             self.machine_cursor[machine] = start + duration
-            found.append(scheduling.FrozenOperation(job=j, op=k, machine=machine, start=start))
+            found.append(
+                scheduling.FrozenOperation(
+                    job=j,
+                    op=k,
+                    machine=machine,
+                    start=start,
+                    operator=staff.get((self.machines[machine].unit_id, operator)),
+                )
+            )
         return tuple(found)
 
     def windows(self) -> tuple[scheduling.Unavailability, ...]:
@@ -383,6 +404,7 @@ class _Builder:
         )
 
     def problem(self) -> scheduling.Problem:
+        operators = self.operators()
         frozen = self.frozen()
         setups = self.setups()
         return scheduling.Problem(
@@ -394,7 +416,7 @@ class _Builder:
             transport=self.transport(),
             unavailability=self.windows(),
             frozen=frozen,
-            operators=self.operators(),
+            operators=operators,
         )
 
 

@@ -113,6 +113,10 @@ class FrozenOperation:
     op: int
     machine: int
     start: int
+    # The operator attending it (an index into ``Problem.operators``; None: nobody planned):
+    # reserved for its span (its busy span; nothing when only its setup is attended, as a frozen
+    # operation has no planned setup), so the plan gives them nothing else meanwhile.
+    operator: int | None = None
 
 
 @dataclass(frozen=True)
@@ -421,6 +425,12 @@ def _validate_frozen(problem: Problem) -> None:
             raise ProblemError(
                 f"job {f.job} operation {f.op}: frozen start {f.start!r} is before the release"
             )
+        if f.operator is not None and not (
+            _is_int(f.operator) and 0 <= f.operator < len(problem.operators)
+        ):
+            raise ProblemError(
+                f"job {f.job} operation {f.op}: frozen operator {f.operator!r} does not exist"
+            )
         fixed[(f.job, f.op)] = f
     for (j, k), f in fixed.items():
         for pred in problem.predecessors(j, k):
@@ -430,6 +440,21 @@ def _validate_frozen(problem: Problem) -> None:
 
 def _frozen_end(problem: Problem, f: FrozenOperation) -> int:
     return f.start + problem.jobs[f.job].operations[f.op].durations[f.machine]
+
+
+def frozen_attendance(problem: Problem) -> dict[int, list[tuple[int, int]]]:
+    """Per operator, the spans frozen operations reserve them for (sorted): a frozen
+    operation's busy span, unless only its setup is attended (a frozen one has none)."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for f in problem.frozen:
+        if f.operator is None or problem.jobs[f.job].operations[f.op].attended == "setup":
+            continue
+        end = _frozen_end(problem, f)
+        if end > f.start:
+            spans.setdefault(f.operator, []).append((f.start, end))
+    for found in spans.values():
+        found.sort()
+    return spans
 
 
 def _check_frozen_predecessor(

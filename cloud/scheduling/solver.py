@@ -15,6 +15,7 @@ from cloud.scheduling.models import (
     Schedule,
     ScheduledOperation,
     SolveStats,
+    frozen_attendance,
 )
 
 try:
@@ -184,8 +185,8 @@ def _flatten(problem: Problem) -> _Flat:
     setup_only = [
         1 if op.attended == "setup" else 0 for job in problem.jobs for op in job.operations
     ]
-    rosters = [list(operator.roster or ()) for operator in problem.operators]
-    roster_ptr, roster_start, roster_end = _csr(rosters)
+    rosters = _rosters(problem)
+    roster_ptr, roster_start, roster_end = _csr([roster or [] for roster in rosters])
     core = _core.Core(
         n,
         m,
@@ -224,7 +225,7 @@ def _flatten(problem: Problem) -> _Flat:
         array("i", setup_only),
         array("Q", [sum(1 << k for k in operator.skills) for operator in problem.operators]),
         array("i", [-1 if o.plant is None else o.plant for o in problem.operators]),
-        array("i", [0 if operator.roster is None else 1 for operator in problem.operators]),
+        array("i", [0 if roster is None else 1 for roster in rosters]),
         roster_ptr,
         roster_start,
         roster_end,
@@ -247,6 +248,34 @@ def _setups(problem: Problem) -> tuple[int, list[int], array[int]]:
     if size == 0:
         family = [-1] * len(family)
     return size, family, matrix
+
+
+def _rosters(problem: Problem) -> list[list[tuple[int, int]] | None]:
+    """Per operator, the periods the core may give them work (None: always): their roster
+    without the spans frozen operations reserve them for, so that a re-plan never has a running
+    or dispatched operation's operator attend something else at the same time."""
+    reserved = frozen_attendance(problem)
+    rosters: list[list[tuple[int, int]] | None] = []
+    for index, operator in enumerate(problem.operators):
+        taken = reserved.get(index)
+        if not taken:
+            rosters.append(None if operator.roster is None else list(operator.roster))
+            continue
+        periods = [(-NEVER, NEVER)] if operator.roster is None else operator.roster
+        free: list[tuple[int, int]] = []
+        for a, b in periods:
+            for s, e in taken:
+                if e <= a or s >= b:
+                    continue
+                if s > a:
+                    free.append((a, s))
+                a = max(a, e)
+                if a >= b:
+                    break
+            if a < b:
+                free.append((a, b))
+        rosters.append(free)
+    return rosters
 
 
 def _frozen_by_machine(problem: Problem) -> tuple[array[int], array[int], array[int]]:
@@ -389,6 +418,8 @@ def _schedule(
     bound: int,
 ) -> Schedule:
     operations = []
+    # A frozen operation keeps the operator it was given (the core plans none for it).
+    frozen_operator = {(f.job, f.op): f.operator for f in problem.frozen}
     for j, job in enumerate(problem.jobs):
         for k in range(len(job.operations)):
             i = flat.offsets[j] + k
@@ -408,7 +439,11 @@ def _schedule(
                     spans.ends[i],
                     setup_start=start if has_setup else None,
                     setup_end=setup_end if has_setup else None,
-                    operator=spans.operators[i] if spans.operators[i] >= 0 else None,
+                    operator=frozen_operator[(j, k)]
+                    if (j, k) in frozen_operator
+                    else spans.operators[i]
+                    if spans.operators[i] >= 0
+                    else None,
                 )
             )
     makespan = max(o.end for o in operations)

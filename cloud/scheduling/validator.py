@@ -224,12 +224,18 @@ def _check_operators(
 ) -> None:
     """Each attended span has an operator with the skill, on shift for all of it (within one
     period of the roster), attending nothing else meanwhile. Frozen operations are facts: their
-    operators are not planned."""
+    operators are not planned, but one named for a frozen operation is busy for its span (its
+    busy span, unless only its setup is attended) and attends nothing else then."""
     if not problem.operators:
         return
-    frozen = {(f.job, f.op) for f in problem.frozen}
+    frozen = {(f.job, f.op): f for f in problem.frozen}
     busy: dict[int, list[tuple[int, int, ScheduledOperation]]] = {}
     for o in operations:
+        f = frozen.get((o.job, o.op))
+        if f is not None and f.operator is not None:
+            op = problem.jobs[o.job].operations[o.op]
+            if op.attended != "setup" and o.end > o.busy_from:
+                busy.setdefault(f.operator, []).append((o.busy_from, o.end, o))
         span = None if (o.job, o.op) in frozen else _attended(problem, o)
         if span is None:
             continue

@@ -201,3 +201,32 @@ def test_operators_of_a_plant_attend_its_machines_one_at_a_time() -> None:
     # Without any operator known, skills are not planned.
     free = planning.plan(jobs, Network(cells), now=NOW, time_limit=0.1)
     assert {a.start for a in free.assignments.values()} == {NOW}
+
+
+def test_a_running_operations_operator_is_not_given_other_work() -> None:
+    # Ada welds ord-1 on weld-1 (running, 50 minutes left): ord-2's weld on the free weld-2
+    # waits for her at the re-plan, and the running weld keeps naming her.
+    cells = [PlanMachine("weld", f"weld-{k}", [{"process": "welding"}]) for k in (1, 2)]
+    ada = planning.PlanOperator("weld", "ada", frozenset({"welding"}))
+    running = op(
+        1,
+        "weld",
+        "welding",
+        90,
+        skill="welding",
+        frozen_on="weld/weld-1",
+        remaining_s=50 * 60,
+        frozen_operator="ada",
+    )
+    jobs = [
+        PlanJob("ord-1", [running]),
+        PlanJob("ord-2", [op(2, "weld", "welding", 60, skill="welding")]),
+    ]
+    result = planning.plan(jobs, Network(cells, operators=[ada]), now=NOW, time_limit=0.1)
+    first, second = result.assignments[1], result.assignments[2]
+    assert (first.machine, first.operator, first.end) == (
+        "weld-1",
+        "ada",
+        NOW + timedelta(minutes=50),
+    )
+    assert second.operator == "ada" and second.start >= first.end

@@ -133,7 +133,10 @@ def test_replanning_with_operators(problem: Problem, cut: float, seed: int) -> N
     before = solved(problem, iteration_limit=50, seed=seed)
     now = int(before.makespan * cut)
     running = [o for o in before.operations if o.busy_from < now]
-    frozen = tuple(FrozenOperation(o.job, o.op, o.machine, o.start) for o in running)
+    # Running operations keep their operators: reserved, the re-plan gives them nothing else.
+    frozen = tuple(
+        FrozenOperation(o.job, o.op, o.machine, o.start, operator=o.operator) for o in running
+    )
     machine = seed % len(problem.machines)
     down = max([now, *(o.end for o in running if o.machine == machine)])
     windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
@@ -158,3 +161,42 @@ def test_an_operator_attends_machines_of_their_plant_only() -> None:
     schedule = solved(problem)
     assert schedule.makespan == 10
     assert {(o.machine, o.operator) for o in schedule.operations} == {(0, 0), (1, 1)}
+
+
+def test_a_frozen_operations_operator_is_reserved_at_replan() -> None:
+    # Luca welds job 0 on weld-1 (frozen, running from 0 to 10); at the re-plan job 1's weld on
+    # weld-2 must wait for him (and Sara, on shift from 12, comes too late), not start at once.
+    jobs = (
+        Job((Operation({0: 10}, skill=WELDING),)),
+        Job((Operation({1: 5}, skill=WELDING),)),
+    )
+    problem = Problem(
+        jobs=jobs,
+        machines=(Machine("weld-1"), Machine("weld-2")),
+        frozen=(FrozenOperation(0, 0, 0, 0, operator=0),),
+        operators=(
+            Operator("Luca", frozenset({WELDING})),
+            Operator("Sara", frozenset({WELDING}), roster=((12, 40),)),
+        ),
+    )
+    schedule = solved(problem)
+    running, weld = sorted(schedule.operations, key=lambda o: o.job)
+    assert (running.start, running.end, running.operator) == (0, 10, 0)
+    assert (weld.start, weld.end, weld.operator) == (10, 15, 0)
+    # Without the frozen operation's operator, nothing holds Luca: the weld starts at once.
+    unnamed = replace(problem, frozen=(FrozenOperation(0, 0, 0, 0),))
+    assert next(o for o in solved(unnamed).operations if o.job == 1).start == 0
+    # The validator refuses a plan that gives Luca job 1 while he attends the frozen weld.
+    at_once = [running, ScheduledOperation(1, 0, 1, 0, 5, operator=0)]
+    try:
+        validate_schedule(problem, at_once)
+    except InvalidScheduleError as exc:
+        assert "operator 0 attends job 1 op 0 and job 0 op 0 at once" in str(exc)
+    else:
+        raise AssertionError("not refused")
+    try:
+        Problem(jobs=jobs, machines=problem.machines, frozen=(FrozenOperation(0, 0, 0, 0, 5),))
+    except ProblemError as exc:
+        assert "frozen operator 5 does not exist" in str(exc)
+    else:
+        raise AssertionError("accepted")
