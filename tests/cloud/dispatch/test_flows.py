@@ -504,3 +504,44 @@ def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
     first, second = sorted(welds, key=lambda op: op.planned_start or plants.now)
     assert first.planned_end is not None and second.planned_start is not None
     assert second.planned_start >= first.planned_end
+
+
+def test_a_running_welds_welder_is_kept_for_it_at_the_replan(context: AppContext) -> None:
+    """One welder, two orders: once her first weld runs, the re-plan keeps naming her on it and
+    gives her the other weld only after it, although the other cell is free."""
+    with transaction(context.session_factory) as session:
+        registry_service.set_operator(
+            session=session,
+            actor=flows.SCHEDULER,
+            unit_id="metal",
+            operator_id="luca",
+            spec=OperatorSet(name="Luca", skills=["welding"]),
+        )
+    plants = Plants(context)
+    orders = [plants.order(), plants.order()]
+    plants.run(plants.tick(), skip="weld")
+
+    def welds() -> list[OrderOperation]:
+        return [op for o in orders for op in plants.operations(o) if op.step == "weld-base"]
+
+    for _ in range(20):
+        sent = [op for op in welds() if op.status in ("dispatched", "accepted")]
+        if sent:
+            break
+        plants.run(plants.tick(seconds=1), skip="weld")
+    assert sent, [op.status for op in welds()]
+    running = sent[0]
+    plants.event("metal", running.machine or "", running.job_order_id or "", "started")
+    with transaction(context.session_factory) as session:
+        flows.replan(
+            session=session,
+            network_id=context.settings.network,
+            settings=context.settings.orders,
+            now=plants.now,
+        )
+    now_running = next(op for op in welds() if op.id == running.id)
+    other = next(op for op in welds() if op.id != running.id)
+    assert now_running.status == "running" and now_running.planned_operator == "luca"
+    assert other.planned_operator == "luca"
+    assert now_running.planned_end is not None and other.planned_start is not None
+    assert other.planned_start >= now_running.planned_end
