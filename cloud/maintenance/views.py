@@ -47,6 +47,7 @@ from cloud.maintenance.models import (
     WindowRead,
 )
 from cloud.maintenance.visits import service as visit_service
+from cloud.messaging.models import DeliveryStatus
 from cloud.operations.http import ApiRoute, RowId, answers
 from protocols.enums import ReplyAction
 
@@ -344,7 +345,7 @@ def remove_webhook(webhook_id: RowId, session: DbSession, actor: CurrentActor) -
 def list_notifications(
     session: DbSession,
     actor: CurrentActor,
-    status_: Annotated[str | None, Query(alias="status")] = None,
+    status_: Annotated[DeliveryStatus | None, Query(alias="status")] = None,
 ) -> list[NotificationRead]:
     rows = service.list_notifications(session=session, actor=actor, status=status_)
     return [NotificationRead.model_validate(row) for row in rows]
