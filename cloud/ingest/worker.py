@@ -29,7 +29,7 @@ from cloud.messaging import service as messaging_service
 from cloud.messaging.hooks import BatchHook
 from cloud.messaging.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
-from cloud.operations.supervision import supervise
+from cloud.operations.supervision import cancel_all, supervise
 from cloud.registry import service as registry_service
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry.sink import TelemetrySink
@@ -227,15 +227,7 @@ class IngestWorker:
         if self._saying_online is not None:
             self._tasks.append(self._saying_online)
             self._saying_online = None
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:  # supervised tasks do not end so; stopping goes on anyway
-                _LOGGER.exception("an ingest task failed while stopping")
+        await cancel_all(self._tasks, name="ingest")
         self._tasks = []
 
     async def _consume(self) -> None:

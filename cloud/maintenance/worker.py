@@ -24,7 +24,7 @@ from cloud.exceptions import CloudError
 from cloud.maintenance import outbox, periodic
 from cloud.maintenance.config import MaintenanceSettings
 from cloud.operations.metrics import Metrics
-from cloud.operations.supervision import supervise
+from cloud.operations.supervision import cancel_all, supervise
 
 _LOGGER = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -86,11 +86,7 @@ class MaintenanceWorker:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks, name="maintenance")
         self._tasks = []
 
     async def _listen(self) -> None:

@@ -38,7 +38,7 @@ from cloud.messaging import outbox
 from cloud.messaging.models import Channel, DeliveryStatus, OutboxMessage, RetryPolicy
 from cloud.messaging.mqtt import Outbound
 from cloud.operations.metrics import Metrics
-from cloud.operations.supervision import supervise
+from cloud.operations.supervision import cancel_all, supervise
 
 _LOGGER = logging.getLogger(__name__)
 Event = dict[str, Any]
@@ -231,11 +231,7 @@ class OutboxDelivery:
             )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks, name="outbox delivery")
         self._tasks = []
         self._loop = None
         self._http.close()

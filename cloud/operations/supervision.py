@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from cloud.operations.metrics import Metrics
 
@@ -32,3 +33,17 @@ async def supervise(
             if metrics is not None:
                 metrics.task_restarts.inc(1, task=name)
             await asyncio.sleep(restart_delay)
+
+
+async def cancel_all(tasks: Sequence[asyncio.Task[Any]], *, name: str) -> None:
+    """Cancel ``tasks`` and wait until each has ended; one that fails while ending is logged
+    (as ``name``'s) and the others are still waited for."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # supervised tasks do not end so; stopping goes on anyway
+            _LOGGER.exception("a %s task failed while stopping", name)

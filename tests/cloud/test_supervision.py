@@ -8,7 +8,7 @@ import contextlib
 import pytest
 
 from cloud.operations.metrics import Metrics
-from cloud.operations.supervision import supervise
+from cloud.operations.supervision import cancel_all, supervise
 
 
 async def test_a_failing_task_is_counted_and_restarted_until_cancelled(
@@ -36,3 +36,28 @@ async def test_a_failing_task_is_counted_and_restarted_until_cancelled(
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert task.cancelled()
+
+
+async def test_stopping_waits_for_every_task_even_when_one_fails_while_ending(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ended: list[str] = []
+
+    async def clean() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            ended.append("clean")
+
+    async def broken() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("fails while ending") from None
+
+    tasks = [asyncio.create_task(broken()), asyncio.create_task(clean())]
+    await asyncio.sleep(0)  # both started
+    await cancel_all(tasks, name="test")
+    assert all(task.done() for task in tasks)
+    assert ended == ["clean"]
+    assert "a test task failed while stopping" in caplog.text
