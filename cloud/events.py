@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +20,8 @@ DEFAULT_QUEUE_SIZE = 1000
 class EventBroadcaster:
     def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._queue_size = queue_size
-        self._subscribers: set[asyncio.Queue[Event]] = set()
+        # Each subscriber's queue and the event types it wants (None: all).
+        self._subscribers: dict[asyncio.Queue[Event], frozenset[str] | None] = {}
         self._relay: Callable[[Event], None] | None = None
 
     @property
@@ -40,19 +41,26 @@ class EventBroadcaster:
 
     def deliver(self, event: Event) -> None:
         """Hand ``event`` to this process's subscribers only (one that came over the relay)."""
-        for queue in self._subscribers:
+        kind = event.get("type")
+        for queue, types in self._subscribers.items():
+            if types is not None and kind not in types:
+                continue
             if queue.full():
                 queue.get_nowait()
             queue.put_nowait(event)
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
+    async def subscribe(
+        self, types: Iterable[str] | None = None
+    ) -> AsyncIterator[asyncio.Queue[Event]]:
+        """A queue of the events published from now on, only those of ``types`` if given (a
+        background worker that waits for one kind is not handed every telemetry event)."""
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
-        self._subscribers.add(queue)
+        self._subscribers[queue] = frozenset(types) if types is not None else None
         try:
             yield queue
         finally:
-            self._subscribers.discard(queue)
+            self._subscribers.pop(queue, None)
 
 
 def sse_frame(event: Event) -> bytes:

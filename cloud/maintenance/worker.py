@@ -90,7 +90,7 @@ class MaintenanceWorker:
         self._tasks = []
 
     async def _listen(self) -> None:
-        async with self._broadcaster.subscribe() as queue:
+        async with self._broadcaster.subscribe(types={outbox.EVENT_TYPE}) as queue:
             while True:
                 event = await queue.get()
                 if event.get("type") == outbox.EVENT_TYPE and not event.get("from_worker"):

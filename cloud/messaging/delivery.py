@@ -238,7 +238,7 @@ class OutboxDelivery:
 
     async def _listen(self) -> None:
         assert self._broadcaster is not None
-        async with self._broadcaster.subscribe() as queue:
+        async with self._broadcaster.subscribe(types=self._wake_on) as queue:
             while True:
                 event = await queue.get()
                 if event.get("type") in self._wake_on:

@@ -184,3 +184,16 @@ async def test_a_message_that_is_not_a_list_of_events_is_ignored(
         forger.disconnect()
         forger.loop_stop()
         await bus.stop()
+
+
+async def test_a_subscriber_for_some_event_types_gets_only_those() -> None:
+    broadcaster = EventBroadcaster()
+    async with (
+        broadcaster.subscribe(types={"maintenance"}) as some,
+        broadcaster.subscribe() as all_,
+    ):
+        for kind in ("telemetry", "maintenance", "capacity"):
+            broadcaster.publish({"type": kind})
+        assert [some.get_nowait()["type"] for _ in range(some.qsize())] == ["maintenance"]
+        assert all_.qsize() == 3
+    assert broadcaster.subscribers == 0
