@@ -270,17 +270,39 @@ def _plan_operation(
         if frozen and op.unit_id and op.machine
         else None,
         remaining_s=_remaining(op, wall, now),
+        setup_left_s=_setup_left(op, now) if frozen else 0.0,
         frozen_rank=rank,
         resumable=op.process not in settings.non_resumable_processes,
         frozen_operator=op.planned_operator if frozen else None,
     )
 
 
+def _planned_setup(op: OrderOperation) -> timedelta:
+    """The change-over the plan put before ``op``'s work (a re-plan keeps it on a dispatched
+    operation and leaves a running one's plan as it was when it started)."""
+    if op.planned_setup_start is None or op.planned_start is None:
+        return timedelta(0)
+    return max(timedelta(0), op.planned_start - op.planned_setup_start)
+
+
+def _setup_left(op: OrderOperation, now: datetime) -> float:
+    """Wall seconds of a frozen operation's change-over still ahead: all of it until it runs
+    (a plant runs the setup first, as part of the job), then what is left of it."""
+    setup = _planned_setup(op)
+    if op.status != OperationStatus.RUNNING or op.started_at is None:
+        return setup.total_seconds()
+    return max(0.0, (op.started_at + setup - now).total_seconds())
+
+
 def _remaining(op: OrderOperation, wall: float, now: datetime) -> float:
-    """Wall seconds a frozen operation still needs: all of it unless it runs."""
+    """Wall seconds of work a frozen operation still needs: all of it unless it runs (past
+    its setup)."""
     if op.status != OperationStatus.RUNNING or op.started_at is None:
         return wall
-    expected = (op.started_at + timedelta(seconds=wall) - now).total_seconds()
+    work_from = op.started_at + _planned_setup(op)
+    if work_from >= now:
+        return wall
+    expected = (work_from + timedelta(seconds=wall) - now).total_seconds()
     if expected > 0:
         return expected
     return wall * max(0.05, 1.0 - op.progress)
@@ -300,9 +322,13 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
         if op.status in (OperationStatus.WAITING, OperationStatus.PLANNED):
             op.status = OperationStatus.PLANNED.value
             op.unit_id, op.machine = assignment.unit_id, assignment.machine
-        op.planned_start, op.planned_end = assignment.start, assignment.end
-        op.planned_setup_start = assignment.setup_start
+        op.planned_end = assignment.end
         op.planned_operator = assignment.operator
+        if op.status != OperationStatus.RUNNING:
+            # A running operation's planned start and setup stay as they were when it
+            # started: they say how long its change-over takes (see _setup_left).
+            op.planned_start = assignment.start
+            op.planned_setup_start = assignment.setup_start
     for order_id, reason in result.unplanned.items():
         _LOGGER.warning("order %s cannot be planned: %s", order_id, reason)
     _update_orders(session, result)

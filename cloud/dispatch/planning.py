@@ -72,7 +72,8 @@ class PlanOperation:
     certifications: Sequence[str] = ()
     excluded: Sequence[str] = ()
     frozen_on: str | None = None
-    remaining_s: float = 0.0  # wall seconds left when frozen
+    remaining_s: float = 0.0  # wall seconds of work left when frozen
+    setup_left_s: float = 0.0  # wall seconds of its change-over still ahead when frozen
     frozen_rank: int = 0  # order of frozen operations on their machine (running first)
     resumable: bool = True  # may pause over a plant's closed time (not a cure cycle)
     # A machine's own time (plant seconds by machine key), instead of nominal x speed factor.
@@ -224,7 +225,7 @@ class _Builder:
         self.units = units
         self.jobs: list[scheduling.Job] = []
         self.job_keys: list[tuple[str, list[int]]] = []
-        self.to_freeze: list[tuple[int, int, int, int, int, str | None]] = []
+        self.to_freeze: list[tuple[int, int, int, int, int, str | None, int]] = []
         self.machine_cursor: dict[int, int] = {}
         self.unplanned: dict[str, str] = {}
         # Setup families by name, and every step's setup rule with its family and machines.
@@ -270,7 +271,10 @@ class _Builder:
         for k, op in enumerate(job.operations):
             if op.frozen_on is not None:
                 ((machine, duration),) = operations[k].durations.items()
-                self.to_freeze.append((op.frozen_rank, machine, duration, j, k, op.frozen_operator))
+                setup = _ticks(op.setup_left_s) if op.setup_left_s > 0 else 0
+                self.to_freeze.append(
+                    (op.frozen_rank, machine, duration, j, k, op.frozen_operator, setup)
+                )
 
     def _durations(self, op: PlanOperation) -> dict[int, int]:
         if op.frozen_on is not None:
@@ -333,8 +337,9 @@ class _Builder:
         return [None if m is None else tuple(tuple(row) for row in m) for m in matrices]
 
     def frozen(self) -> tuple[scheduling.FrozenOperation, ...]:
-        """Frozen operations queued on their machine from now, in rank order, back to back, with
-        the operator who attends each (if still one of the plant's: after ``operators()``)."""
+        """Frozen operations queued on their machine from now, in rank order, back to back (each
+        one's change-over still ahead, then its work), with the operator who attends each (if
+        still one of the plant's: after ``operators()``), reserved for its setup or all of it."""
         found = []
         staff: dict[tuple[str, str | None], int] = {
             (unit, name): index
@@ -342,10 +347,11 @@ class _Builder:
                 zip(self.operator_units, self.operator_ids, strict=True)
             )
         }
-        for _rank, machine, duration, j, k, operator in sorted(
+        for _rank, machine, duration, j, k, operator, setup in sorted(
             self.to_freeze, key=lambda item: item[:5]
         ):
-            start = self.machine_cursor.get(machine, 0)
+            begin = self.machine_cursor.get(machine, 0)
+            start = begin + setup
             self.machine_cursor[machine] = start + duration
             found.append(
                 scheduling.FrozenOperation(
@@ -354,6 +360,7 @@ class _Builder:
                     machine=machine,
                     start=start,
                     operator=staff.get((self.machines[machine].unit_id, operator)),
+                    setup_start=begin if setup else None,
                 )
             )
         return tuple(found)

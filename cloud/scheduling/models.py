@@ -107,16 +107,33 @@ class Unavailability:
 @dataclass(frozen=True)
 class FrozenOperation:
     """An operation already running or dispatched: its machine and start cannot change. It is a
-    fact, not a plan: it occupies ``[start, start + duration)`` whatever the machine's calendar."""
+    fact, not a plan: it occupies ``[start, start + duration)`` whatever the machine's calendar,
+    and from ``setup_start`` on when its change-over, ``[setup_start, setup_end)``, is still to
+    run or running (None: no setup ahead of its work; ``setup_end`` None: it ends at ``start``).
+    """
 
     job: int
     op: int
     machine: int
     start: int
     # The operator attending it (an index into ``Problem.operators``; None: nobody planned):
-    # reserved for its span (its busy span; nothing when only its setup is attended, as a frozen
-    # operation has no planned setup), so the plan gives them nothing else meanwhile.
+    # reserved for its attended span (its setup and work, or its setup only), so the plan
+    # gives them nothing else meanwhile.
     operator: int | None = None
+    setup_start: int | None = None
+    setup_end: int | None = None
+
+    @property
+    def busy_from(self) -> int:
+        """When the machine starts working for it (its setup, else its work)."""
+        return self.start if self.setup_start is None else self.setup_start
+
+    @property
+    def setup_done(self) -> int:
+        """When its setup is done (its start when it has none)."""
+        if self.setup_start is None or self.setup_end is None:
+            return self.start
+        return self.setup_end
 
 
 @dataclass(frozen=True)
@@ -425,6 +442,7 @@ def _validate_frozen(problem: Problem) -> None:
             raise ProblemError(
                 f"job {f.job} operation {f.op}: frozen start {f.start!r} is before the release"
             )
+        _validate_frozen_setup(problem, f)
         if f.operator is not None and not (
             _is_int(f.operator) and 0 <= f.operator < len(problem.operators)
         ):
@@ -438,20 +456,35 @@ def _validate_frozen(problem: Problem) -> None:
     _check_frozen_overlaps(problem, list(fixed.values()))
 
 
+def _validate_frozen_setup(problem: Problem, f: FrozenOperation) -> None:
+    if f.setup_start is None:
+        if f.setup_end is not None:
+            raise ProblemError(f"job {f.job} operation {f.op}: frozen setup end without a start")
+        return
+    setup = (f.setup_start, f.setup_done)
+    release = problem.jobs[f.job].release
+    if not (all(_is_int(t) for t in setup) and release <= setup[0] < setup[1] <= f.start):
+        raise ProblemError(
+            f"job {f.job} operation {f.op}: frozen setup [{setup[0]!r}, {setup[1]!r}) must be "
+            f"integers with release {release} <= start < end <= the work's start {f.start}"
+        )
+
+
 def _frozen_end(problem: Problem, f: FrozenOperation) -> int:
     return f.start + problem.jobs[f.job].operations[f.op].durations[f.machine]
 
 
 def frozen_attendance(problem: Problem) -> dict[int, list[tuple[int, int]]]:
     """Per operator, the spans frozen operations reserve them for (sorted): a frozen
-    operation's busy span, unless only its setup is attended (a frozen one has none)."""
+    operation's busy span (setup and work), or its setup only when only that is attended."""
     spans: dict[int, list[tuple[int, int]]] = {}
     for f in problem.frozen:
-        if f.operator is None or problem.jobs[f.job].operations[f.op].attended == "setup":
+        if f.operator is None:
             continue
-        end = _frozen_end(problem, f)
-        if end > f.start:
-            spans.setdefault(f.operator, []).append((f.start, end))
+        setup_only = problem.jobs[f.job].operations[f.op].attended == "setup"
+        end = f.setup_done if setup_only else _frozen_end(problem, f)
+        if end > f.busy_from:
+            spans.setdefault(f.operator, []).append((f.busy_from, end))
     for found in spans.values():
         found.sort()
     return spans
@@ -465,9 +498,9 @@ def _check_frozen_predecessor(
             f"job {f.job} operation {f.op} is frozen but its predecessor {pred_op} is not"
         )
     arrival = _frozen_end(problem, pred) + problem.transport_time(pred.machine, f.machine)
-    if arrival > f.start:
+    if arrival > f.busy_from:
         raise ProblemError(
-            f"job {f.job}: frozen operation {f.op} starts at {f.start}, before its frozen "
+            f"job {f.job}: frozen operation {f.op} starts at {f.busy_from}, before its frozen "
             f"predecessor {pred_op} arrives at {arrival}"
         )
 
@@ -476,7 +509,7 @@ def _check_frozen_overlaps(problem: Problem, frozen: list[FrozenOperation]) -> N
     busy: dict[int, list[tuple[int, int, str]]] = {}
     for f in frozen:
         label = f"frozen job {f.job} operation {f.op}"
-        busy.setdefault(f.machine, []).append((f.start, _frozen_end(problem, f), label))
+        busy.setdefault(f.machine, []).append((f.busy_from, _frozen_end(problem, f), label))
     for w in problem.unavailability:
         label = f"unavailability [{w.start}, {w.end})"
         busy.setdefault(w.machine, []).append((w.start, w.end, label))

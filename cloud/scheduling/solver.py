@@ -303,7 +303,7 @@ def _blocked(problem: Problem) -> tuple[array[int], array[int], array[int]]:
         busy[window.machine].append((window.start, window.end))
     for f in problem.frozen:
         duration = problem.jobs[f.job].operations[f.op].durations[f.machine]
-        busy[f.machine].append((f.start, f.start + duration))
+        busy[f.machine].append((f.busy_from, f.start + duration))
     return _csr(busy)
 
 
@@ -418,8 +418,9 @@ def _schedule(
     bound: int,
 ) -> Schedule:
     operations = []
-    # A frozen operation keeps the operator it was given (the core plans none for it).
-    frozen_operator = {(f.job, f.op): f.operator for f in problem.frozen}
+    # A frozen operation keeps the operator it was given and its setup (the core plans
+    # neither: its setup is a blocked interval before it).
+    frozen = {(f.job, f.op): f for f in problem.frozen}
     for j, job in enumerate(problem.jobs):
         for k in range(len(job.operations)):
             i = flat.offsets[j] + k
@@ -428,19 +429,26 @@ def _schedule(
                     f"job {j} operation {k} cannot be placed within the open periods of its "
                     "eligible machines' calendars (or its operators' rosters)"
                 )
-            start, setup_end = spans.starts[i], spans.setup_ends[i]
+            start, setup_end, work_start = (
+                spans.starts[i],
+                spans.setup_ends[i],
+                spans.work_starts[i],
+            )
+            f = frozen.get((j, k))
+            if f is not None:
+                start, setup_end, work_start = f.busy_from, f.setup_done, f.start
             has_setup = setup_end > start
             operations.append(
                 ScheduledOperation(
                     j,
                     k,
                     machines[i],
-                    spans.work_starts[i],
+                    work_start,
                     spans.ends[i],
                     setup_start=start if has_setup else None,
                     setup_end=setup_end if has_setup else None,
-                    operator=frozen_operator[(j, k)]
-                    if (j, k) in frozen_operator
+                    operator=f.operator
+                    if f is not None
                     else spans.operators[i]
                     if spans.operators[i] >= 0
                     else None,

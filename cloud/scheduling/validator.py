@@ -99,10 +99,15 @@ def _check_operations(
                     f"job {j} op {k} starts at {o.busy_from}, before op {p} arrives at {arrival}"
                 )
         f = frozen.get((j, k))
-        if f is not None and (f.machine, f.start) != (o.machine, o.start):
+        if f is None:
+            continue
+        setup = None if f.setup_start is None else f.setup_done
+        fact = (f.machine, f.start, f.setup_start, setup)
+        if fact != (o.machine, o.start, o.setup_start, o.setup_end):
             violations.append(
-                f"job {j} op {k} is frozen at machine {f.machine} start {f.start}, "
-                f"scheduled at machine {o.machine} start {o.start}"
+                f"job {j} op {k} is frozen at machine {f.machine} start {f.start} setup "
+                f"{fact[2:]}, scheduled at machine {o.machine} start {o.start} setup "
+                f"{(o.setup_start, o.setup_end)}"
             )
 
 
@@ -223,9 +228,10 @@ def _check_operators(
     problem: Problem, operations: Iterable[ScheduledOperation], violations: list[str]
 ) -> None:
     """Each attended span has an operator with the skill, on shift for all of it (within one
-    period of the roster), attending nothing else meanwhile. Frozen operations are facts: their
-    operators are not planned, but one named for a frozen operation is busy for its span (its
-    busy span, unless only its setup is attended) and attends nothing else then."""
+    period of the roster: nobody attends across the gap between two shifts), attending nothing
+    else meanwhile. Frozen operations are facts: their operators are not planned, but one named
+    for a frozen operation is busy for its attended span (setup and work, or its setup only)
+    and attends nothing else then."""
     if not problem.operators:
         return
     frozen = {(f.job, f.op): f for f in problem.frozen}
@@ -234,8 +240,10 @@ def _check_operators(
         f = frozen.get((o.job, o.op))
         if f is not None and f.operator is not None:
             op = problem.jobs[o.job].operations[o.op]
-            if op.attended != "setup" and o.end > o.busy_from:
-                busy.setdefault(f.operator, []).append((o.busy_from, o.end, o))
+            setup_end = o.start if o.setup_end is None else o.setup_end
+            end = setup_end if op.attended == "setup" else o.end
+            if end > o.busy_from:
+                busy.setdefault(f.operator, []).append((o.busy_from, end, o))
         span = None if (o.job, o.op) in frozen else _attended(problem, o)
         if span is None:
             continue

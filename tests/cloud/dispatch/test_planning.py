@@ -5,6 +5,7 @@ Every plan is also checked by the scheduling package's independent validator.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -230,3 +231,50 @@ def test_a_running_operations_operator_is_not_given_other_work() -> None:
         NOW + timedelta(minutes=50),
     )
     assert second.operator == "ada" and second.start >= first.end
+
+
+def test_a_dispatched_colour_change_keeps_its_painter() -> None:
+    # Booth 1 has a dispatched orange part whose 30-minute colour change is still ahead; Ada
+    # cleans the booth for it (setup only). Booth 2's grey part needs her for its own change
+    # (after a running orange part, 10 minutes left): she comes once booth 1 is changed over.
+    booths = [PlanMachine("paint", f"booth-{k}", [{"process": "painting"}]) for k in (1, 2)]
+    ada = planning.PlanOperator("paint", "ada", frozenset({"painting"}))
+    rules = {"orange": {"*": 30 * 60.0}, "grey": {"*": 30 * 60.0}}
+
+    def paint(key: int, colour: str, **extra: object) -> PlanOperation:
+        return op(
+            key,
+            "paint",
+            "painting",
+            20,
+            setup_family=colour,
+            setup_s=rules[colour],
+            skill="painting",
+            attended="setup",
+            **extra,
+        )
+
+    dispatched = paint(
+        1, "orange", frozen_on="paint/booth-1", remaining_s=20 * 60, setup_left_s=30 * 60
+    )
+    running = paint(2, "orange", frozen_on="paint/booth-2", remaining_s=10 * 60)
+    dispatched, running = (replace(o, frozen_operator="ada") for o in (dispatched, running))
+    jobs = [
+        PlanJob("ord-1", [dispatched]),
+        PlanJob("ord-2", [running]),
+        PlanJob("ord-3", [paint(3, "grey")]),
+    ]
+    result = planning.plan(jobs, Network(booths, operators=[ada]), now=NOW, time_limit=0.1)
+    first, grey = result.assignments[1], result.assignments[3]
+    assert (first.setup_start, first.start, first.end, first.operator) == (
+        NOW,
+        NOW + timedelta(minutes=30),
+        NOW + timedelta(minutes=50),
+        "ada",
+    )
+    assert (grey.machine, grey.operator) == ("booth-2", "ada")
+    assert grey.setup_start == NOW + timedelta(minutes=30)
+    # Had the dispatched change-over been forgotten, she would have started booth 2's at 10.
+    forgotten = [PlanJob("ord-1", [replace(dispatched, setup_left_s=0.0)]), *jobs[1:]]
+    result = planning.plan(forgotten, Network(booths, operators=[ada]), now=NOW, time_limit=0.1)
+    assert result.assignments[3].setup_start == NOW + timedelta(minutes=10)

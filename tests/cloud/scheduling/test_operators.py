@@ -133,9 +133,11 @@ def test_replanning_with_operators(problem: Problem, cut: float, seed: int) -> N
     before = solved(problem, iteration_limit=50, seed=seed)
     now = int(before.makespan * cut)
     running = [o for o in before.operations if o.busy_from < now]
-    # Running operations keep their operators: reserved, the re-plan gives them nothing else.
+    # Running operations keep their operators and their setups: reserved, the re-plan gives
+    # them nothing else.
     frozen = tuple(
-        FrozenOperation(o.job, o.op, o.machine, o.start, operator=o.operator) for o in running
+        FrozenOperation(o.job, o.op, o.machine, o.start, o.operator, o.setup_start, o.setup_end)
+        for o in running
     )
     machine = seed % len(problem.machines)
     down = max([now, *(o.end for o in running if o.machine == machine)])
@@ -200,3 +202,94 @@ def test_a_frozen_operations_operator_is_reserved_at_replan() -> None:
         assert "frozen operator 5 does not exist" in str(exc)
     else:
         raise AssertionError("accepted")
+
+
+def test_an_operator_never_attends_across_the_gap_between_shifts() -> None:
+    # The weld (15) would fit on the machine from 0, pausing over the machine's break [10, 20),
+    # but Luca's shifts end at 10 and start again at 20: he cannot attend [0, 25), which spans
+    # his gap. The weld waits for a shift that holds all of it.
+    problem = Problem(
+        jobs=(Job((Operation({0: 15}, skill=WELDING),)),),
+        machines=(Machine("weld-1", calendar=((0, 10), (20, 60))),),
+        operators=(Operator("Luca", frozenset({WELDING}), roster=((0, 10), (20, 60))),),
+    )
+    (weld,) = solved(problem).operations
+    assert (weld.start, weld.end, weld.operator) == (20, 35, 0)
+    # The same on an always-open machine: the operator's gap alone moves the weld.
+    always = replace(problem, machines=(Machine("weld-1"),))
+    (weld,) = solved(always).operations
+    assert (weld.start, weld.end) == (20, 35)
+    across = [ScheduledOperation(0, 0, 0, 0, 25, operator=0)]
+    try:
+        validate_schedule(problem, across)
+    except InvalidScheduleError as exc:
+        assert "operator 0 is not on shift for all of it" in str(exc)
+    else:
+        raise AssertionError("not refused")
+
+
+def test_a_frozen_setup_reserves_its_operator_for_the_setup() -> None:
+    # Ada changes booth 1 over for a dispatched grey part: its setup [0, 3) then its work [3, 7)
+    # are frozen, and only the setup needs her. Booth 2's black part needs her for its own
+    # change-over (after a frozen white part): it may start only once she is free, at 3.
+    jobs = (
+        Job((Operation({0: 4}, family=1, skill=PAINTING, attended="setup"),)),
+        Job((Operation({1: 2}, family=0),)),
+        Job((Operation({1: 4}, family=1, skill=PAINTING, attended="setup"),)),
+    )
+    setups = ((0, 3), (3, 0))
+    problem = Problem(
+        jobs=jobs,
+        machines=(Machine("booth-1", setups=setups), Machine("booth-2", setups=setups)),
+        frozen=(
+            FrozenOperation(0, 0, 0, 3, operator=0, setup_start=0),
+            FrozenOperation(1, 0, 1, 0),
+        ),
+        operators=(Operator("Ada", frozenset({PAINTING})),),
+    )
+    schedule = solved(problem)
+    grey, white, black = sorted(schedule.operations, key=lambda o: o.job)
+    assert (grey.setup_start, grey.setup_end, grey.start, grey.end, grey.operator) == (
+        0,
+        3,
+        3,
+        7,
+        0,
+    )
+    assert (black.setup_start, black.setup_end, black.start, black.operator) == (3, 6, 6, 0)
+    # Without the frozen setup she would be free at once: the black change-over starts at 2.
+    loose = replace(problem, frozen=(FrozenOperation(0, 0, 0, 3, operator=0), problem.frozen[1]))
+    black = next(o for o in solved(loose).operations if o.job == 2)
+    assert black.setup_start == 2
+    # The validator refuses a plan that has her change booth 2 over during the frozen setup.
+    during = replace(black, setup_start=2, setup_end=5, start=5, end=9)
+    try:
+        validate_schedule(problem, [grey, white, during])
+    except InvalidScheduleError as exc:
+        assert "operator 0 attends job 0 op 0 and job 2 op 0 at once" in str(exc)
+    else:
+        raise AssertionError("not refused")
+    # And one that drops the frozen setup (the machine was busy with it).
+    try:
+        validate_schedule(problem, [replace(grey, setup_start=None, setup_end=None), white, black])
+    except InvalidScheduleError as exc:
+        assert "job 0 op 0 is frozen at machine 0 start 3 setup (0, 3)" in str(exc)
+    else:
+        raise AssertionError("not refused")
+
+
+def test_a_frozen_setup_must_fit_before_its_work() -> None:
+    jobs = (Job((Operation({0: 4}, family=0),), release=2),)
+    for setup_start, setup_end, start in ((1, None, 5), (3, 6, 5), (4, 4, 5), (None, 3, 5)):
+        try:
+            Problem(
+                jobs=jobs,
+                machines=(Machine("m"),),
+                frozen=(
+                    FrozenOperation(0, 0, 0, start, setup_start=setup_start, setup_end=setup_end),
+                ),
+            )
+        except ProblemError as exc:
+            assert "frozen setup" in str(exc)
+        else:
+            raise AssertionError(f"accepted setup {setup_start}..{setup_end} before {start}")
