@@ -4,8 +4,11 @@
 makes it AllowedToStart. The machine runs one job order at a time, the oldest allowed one
 first; an Interrupted one (breakdown, emergency stop) resumes before any other. The effective
 duration is the planned duration * the machine's speed factor * a noise factor drawn when the
-job starts. Finished job orders (Ended, Aborted) stay listed with their response until
-``Clear``; only unfinished ones count against the maximum.
+job starts. A job whose setup family (``SetupFamily``) differs from the one the machine last ran
+starts with its change-over, for the seconds its parameters give after that family (as the plan
+counts setups, see :func:`protocols.messages.setup_after`): the job runs, producing nothing,
+until the machine is changed over. Finished job orders (Ended, Aborted) stay listed with their
+response until ``Clear``; only unfinished ones count against the maximum.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from protocols.enums import JobOrderState, ProcessKind, ReturnStatus
-from protocols.messages import JobOrder
+from protocols.enums import JobOrderParameter, JobOrderState, ProcessKind, ReturnStatus
+from protocols.messages import JobOrder, setup_after
 from protocols.topics import IDENTIFIER_PATTERN
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ UNFINISHED = frozenset(
 WAITING = frozenset({JobOrderState.NOT_ALLOWED_TO_START, JobOrderState.ALLOWED_TO_START})
 STARTED = frozenset({JobOrderState.RUNNING, JobOrderState.INTERRUPTED})
 DEFAULT_LOAD = 1.0
+# Machine load during a change-over (cleaning a booth, changing a nozzle or a fixture): the
+# machine is mostly idle while people work on it.
+SETUP_LOAD = 0.2
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Job:
     state: JobOrderState
     stored_at: datetime
     duration_s: float = 0.0  # effective duration, fixed when the job first starts
+    setup_left_s: float = 0.0  # change-over still to do, fixed when the job first starts
     progress: float = 0.0
     actual_start: datetime | None = None
     actual_end: datetime | None = None
@@ -108,6 +115,7 @@ class JobList:
         self.speed_factor = speed_factor
         self._rng = rng
         self._jobs: list[Job] = []
+        self.family: str | None = None  # the setup family of the last job started
 
     # Commands ---------------------------------------------------------------------------------
 
@@ -185,6 +193,12 @@ class JobList:
             job = self.running() or self._next(start + timedelta(seconds=step.busy_s), step)
             if job is None:
                 break
+            if job.setup_left_s > 0:
+                used = min(dt_s - step.busy_s, job.setup_left_s)
+                job.setup_left_s -= used
+                step.busy_s += used
+                step.load_s += used * SETUP_LOAD
+                continue
             used = min(dt_s - step.busy_s, (1.0 - job.progress) * job.duration_s)
             job.progress = min(1.0, job.progress + used / job.duration_s)
             produced = math.floor(job.progress * job.order.quantity + 1e-9)
@@ -208,6 +222,9 @@ class JobList:
             job.actual_start = now
             noise = self._rng.lognormvariate(0.0, DURATION_NOISE)
             job.duration_s = job.order.planned_duration_s * self.speed_factor * noise
+            job.setup_left_s = setup_after(job.order.parameters, self.family)
+            family = job.order.parameters.get(JobOrderParameter.SETUP_FAMILY.value)
+            self.family = family if isinstance(family, str) else None
         job.state = JobOrderState.RUNNING
         step.transitions.append(JobTransition(job.job_order_id, job.state))
         return job

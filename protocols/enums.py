@@ -53,7 +53,10 @@ class JobOrderParameter(StrEnum):
     """IDs of the ISA95ParameterDataType entries a GloNet job order and response carry.
 
     ``JobName``, ``OrderNumbers`` and ``ProducedQuantity`` are the OPC 40001-3 (Machinery Job
-    Management) names; ``PlannedDuration`` (seconds) and ``Progress`` (0 … 1) are GloNet's.
+    Management) names; ``PlannedDuration`` (seconds) and ``Progress`` (0 … 1) are GloNet's, and
+    so are the change-over before the job (see :func:`protocols.messages.setup_parameters`):
+    ``SetupFamily`` (material, colour, fixture…), ``SetupS`` (seconds after any other family)
+    and ``SetupS.<family>`` (seconds after that family).
     """
 
     JOB_NAME = "JobName"
@@ -61,6 +64,8 @@ class JobOrderParameter(StrEnum):
     PLANNED_DURATION = "PlannedDuration"
     PRODUCED_QUANTITY = "ProducedQuantity"
     PROGRESS = "Progress"
+    SETUP_FAMILY = "SetupFamily"
+    SETUP_S = "SetupS"
 
 
 MATERIAL_PRODUCED = "Produced"

@@ -10,6 +10,7 @@ they are ignored (see :mod:`protocols.codec`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -20,6 +21,7 @@ from protocols.enums import (
     AlarmState,
     AlertAction,
     JobEventKind,
+    JobOrderParameter,
     JobOrderState,
     MachineryItemState,
     MachineryOperationMode,
@@ -216,6 +218,30 @@ class JobOrder(Model):
     start: bool = True
     planned_start: Timestamp | None = None
     order_id: ShortText | None = None
+
+
+def setup_parameters(family: str, setup_s: Mapping[str, float]) -> dict[str, ParameterValue]:
+    """A job order's parameters for its change-over: its setup ``family`` and the seconds it
+    takes after a job of another family (``setup_s``: by that family, ``"*"`` for any other)."""
+    found: dict[str, ParameterValue] = {JobOrderParameter.SETUP_FAMILY.value: family}
+    for before, seconds in setup_s.items():
+        name = JobOrderParameter.SETUP_S.value
+        found[name if before == "*" else f"{name}.{before}"] = float(seconds)
+    return found
+
+
+def setup_after(parameters: Mapping[str, ParameterValue], previous: str | None) -> float:
+    """Seconds of change-over a job order with ``parameters`` needs after a job of family
+    ``previous`` on the same machine: none within a family, when either has no family (as the
+    plan counts them), or when the job order says nothing of it."""
+    family = parameters.get(JobOrderParameter.SETUP_FAMILY.value)
+    if previous is None or not isinstance(family, str) or family == previous:
+        return 0.0
+    name = JobOrderParameter.SETUP_S.value
+    seconds = parameters.get(f"{name}.{previous}", parameters.get(name, 0.0))
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        return 0.0
+    return float(seconds)
 
 
 class DispatchCommand(Model):

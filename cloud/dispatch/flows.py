@@ -48,6 +48,7 @@ from cloud.orders.models import (
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
 from cloud.registry.models import SPEED_FACTOR, Machine, PlantCalendarSet, Unit
+from protocols import messages
 
 _LOGGER = logging.getLogger(__name__)
 ORIGIN = "dispatch"
@@ -581,8 +582,15 @@ def dispatch_messages(
 ) -> list[Outbound]:
     """Queue the dispatches and cancels in the outbox, in the caller's transaction."""
     outbound = []
+    steps: dict[str, dict[str, dict[str, Any]]] = {}
     for unit_id, ops in sent.items():
-        body = {"kind": "dispatch", "job_orders": [_job_order(op) for op in ops]}
+        job_orders = []
+        for op in ops:
+            if op.order_id not in steps:
+                order = session.get(Order, op.order_id)
+                steps[op.order_id] = {} if order is None else _quoted_steps(session, order)
+            job_orders.append(_job_order(op, steps[op.order_id].get(op.step, {})))
+        body = {"kind": "dispatch", "job_orders": job_orders}
         outbound.append(_command(session, network_id, unit_id, body, now))
     for unit_id, machine, job_order_id in cancels:
         body = {"kind": "cancel", "machine": machine, "job_order_id": job_order_id}
@@ -590,14 +598,20 @@ def dispatch_messages(
     return outbound
 
 
-def _job_order(op: OrderOperation) -> dict[str, Any]:
+def _job_order(op: OrderOperation, work: dict[str, Any]) -> dict[str, Any]:
+    """The job order for ``op``; ``work``: its quoted planning fields (``machine_work``). A step
+    with a setup family tells the machine its change-over rules, so that a machine (the
+    simulated plants do) changes over when the family changes, as the plan counts it."""
+    parameters: dict[str, Any] = {name: float(value) for name, value in op.requirements.items()}
+    if work.get("setup_family") is not None:
+        parameters |= messages.setup_parameters(work["setup_family"], work["setup_s"])
     return {
         "job_order_id": op.job_order_id,
         "machine": op.machine,
         "operation": op.name[:200],
         "process": op.process,
         "planned_duration_s": op.duration_s,
-        "parameters": {name: float(value) for name, value in op.requirements.items()},
+        "parameters": parameters,
         "start": True,
         "planned_start": op.planned_start,
         "order_id": op.order_id,

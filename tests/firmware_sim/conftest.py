@@ -7,7 +7,7 @@ planned in minutes end in a fraction of a second and wear moves visibly within a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,9 +85,11 @@ def isa95_order(
     process: str = "milling",
     quantity: str = "4",
     duration_s: float | None = 600.0,
+    parameters: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> Any:
-    """An ISA95JobOrderDataType as a plain asyncua client builds it, field by field."""
+    """An ISA95JobOrderDataType as a plain asyncua client builds it, field by field
+    (``parameters``: more scalar job order parameters, as the gateway sends them)."""
     work_master = ua.extension_objects_by_datatype[
         ua.NodeId(3007, cls.data_type.NamespaceIndex)  # type: ignore[attr-defined]
     ]
@@ -97,16 +99,18 @@ def isa95_order(
     material = ua.extension_objects_by_datatype[
         ua.NodeId(3010, cls.data_type.NamespaceIndex)  # type: ignore[attr-defined]
     ]
-    parameters = []
+    listed = [
+        parameter(ID=name, Value=ua.Variant(value)) for name, value in (parameters or {}).items()
+    ]
     if duration_s is not None:
-        parameters.append(
+        listed.append(
             parameter(ID="PlannedDuration", Value=ua.Variant(duration_s, ua.VariantType.Double))
         )
     return cls(
         JobOrderID=job_id,
         Description=[ua.LocalizedText(operation)],
         WorkMasterID=[work_master(ID=process)],
-        JobOrderParameters=parameters,
+        JobOrderParameters=listed,
         MaterialRequirements=[material(MaterialUse="Produced", Quantity=quantity)],
         **fields,
     )
@@ -190,6 +194,7 @@ class Machine:
                 process=target.process.value,
                 quantity=str(target.quantity),
                 duration_s=target.planned_duration_s,
+                parameters=target.parameters,
             )
         first = ua.Variant(target, ua.VariantType.String if isinstance(target, str) else None)
         result = await self.job_call(method, first, ua.Variant([], ua.VariantType.LocalizedText))

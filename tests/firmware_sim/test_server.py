@@ -10,6 +10,7 @@ from asyncua import Client, ua
 
 from firmware_sim.server import PlantServer
 from protocols.enums import ReturnStatus
+from protocols.messages import setup_parameters
 from tests.firmware_sim.conftest import (
     JOB_CONTROL,
     OPERATION_MODE,
@@ -131,6 +132,26 @@ async def test_second_job_queues_behind_the_first(client: Client) -> None:
     responses = await m.responses()
     assert state_of(responses["Q-1"]) == "Ended"
     assert responses["Q-2"].StartTime >= responses["Q-1"].EndTime
+
+
+async def test_a_colour_change_runs_before_the_job_that_needs_it(client: Client) -> None:
+    # The job orders carry their setup family and change-over rules as the gateway sends them:
+    # the grey job after the orange one changes over for an hour (simulated) first.
+    m = await machine_handle(client, "mill-2")
+    for job_id, colour in (("C-1", "orange"), ("C-2", "grey")):
+        order = job_order(
+            job_id,
+            "mill-2",
+            planned_duration_s=600,
+            parameters=setup_parameters(colour, {"*": 3600.0}),
+        )
+        assert await m.job("StoreAndStart", order) == OK
+    await wait_job(m, "C-2", "Ended")
+    responses = await m.responses()
+    first, second = responses["C-1"], responses["C-2"]
+    assert 600 * 0.8 < (first.EndTime - first.StartTime).total_seconds() < 600 * 1.25
+    assert second.StartTime >= first.EndTime
+    assert 3600 + 600 * 0.8 < (second.EndTime - second.StartTime).total_seconds() < 3600 + 750
 
 
 async def test_abort_a_running_and_cancel_a_waiting_job(client: Client) -> None:

@@ -485,6 +485,27 @@ def test_colour_changes_are_planned_and_drawn_in_the_gantt(context: AppContext) 
     assert 'class="setup"' in gantt.render_svg(chart)
 
 
+def test_a_paint_job_order_tells_the_booth_its_colour_change(context: AppContext) -> None:
+    """The booth changes over when the colour changes, as the plan counts it: each paint job
+    order carries its colour and the family data's change-over rules (plant seconds)."""
+    plants = Plants(context)
+    colours = {plants.order(colour=colour): colour for colour in ("ral2004", "ral5015")}
+    for order_id in colours:
+        finish(plants, order_id)
+    paints = [
+        job
+        for _unit, body in plants.commands
+        if body.kind == "dispatch"
+        for job in body.job_orders
+        if job.process == "painting"
+    ]
+    assert {job.order_id: job.parameters["SetupFamily"] for job in paints} == colours
+    for job in paints:
+        assert job.parameters["SetupS"] == 30 * 60 and job.parameters["SetupS.ral2004"] == 45 * 60
+        after_orange = messages.setup_after(job.parameters, "ral2004")
+        assert after_orange == (0 if colours[job.order_id] == "ral2004" else 45 * 60)
+
+
 def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
     """The metal plant registers one welder: both cells' welds are attended by her, one after
     the other, and the plan names her on each."""
