@@ -16,6 +16,9 @@ BUILD_INPUTS := pyproject.toml setup.py $(shell find cloud -name '*.pyx' -o -nam
 # The third-party OPC UA server of the conformance tests (node-opcua), installed from its lock file.
 OPCUA_SERVER := tests/opcua_server
 OPCUA_SERVER_STAMP := $(OPCUA_SERVER)/node_modules/.glonet-installed
+# axe-core, injected into Chromium by the page tests' accessibility checks, from its lock file.
+AXE := tests/axe
+AXE_STAMP := $(AXE)/node_modules/.glonet-installed
 
 .PHONY: demo test lint pytest bench venv system-packages clean
 
@@ -37,7 +40,7 @@ pytest: system-packages venv
 bench: system-packages venv
 	$(BIN)/python bench/run_all.py
 
-venv: $(INSTALL_STAMP) $(OPCUA_SERVER_STAMP)
+venv: $(INSTALL_STAMP) $(OPCUA_SERVER_STAMP) $(AXE_STAMP)
 
 $(INSTALL_STAMP): $(BUILD_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,9 +52,13 @@ $(OPCUA_SERVER_STAMP): $(OPCUA_SERVER)/package.json $(OPCUA_SERVER)/package-lock
 	npm ci --prefix $(OPCUA_SERVER) --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(AXE_STAMP): $(AXE)/package.json $(AXE)/package-lock.json
+	npm ci --prefix $(AXE) --no-audit --no-fund --loglevel=error
+	@touch $@
+
 system-packages:
 	@deploy/install-system-packages.sh $(SYSTEM_PACKAGES)
 
 clean:
-	rm -rf $(VENV) build *.egg-info $(OPCUA_SERVER)/node_modules
+	rm -rf $(VENV) build *.egg-info $(OPCUA_SERVER)/node_modules $(AXE)/node_modules
 	find cloud -name '*.so' -delete

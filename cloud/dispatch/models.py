@@ -53,11 +53,22 @@ class GanttBar(BaseModel):
     operator: str | None = None  # the plant operator planned to attend it
 
 
+class GanttSpan(BaseModel):
+    """A time a machine cannot work: a maintenance window (with its reason) or closed plant time."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+
 class GanttRow(BaseModel):
     unit_id: str
     machine: str
     down: bool
     bars: list[GanttBar]
+    windows: list[GanttSpan] = Field(default_factory=list)
+    # The plant calendar's closed time within the chart (none for a lights-out machine).
+    closed: list[GanttSpan] = Field(default_factory=list)
 
 
 class Gantt(BaseModel):

@@ -8,7 +8,7 @@ from cloud.auth.dependencies import CurrentActor, DbSession
 from cloud.auth.models import Role
 from cloud.auth.permissions import require_role
 from cloud.database import utcnow
-from cloud.dispatch import gantt, service
+from cloud.dispatch import flows, gantt, service
 from cloud.dispatch.models import Gantt, PlanStatus
 from cloud.operations.http import ApiRoute
 from cloud.orders.models import DispatchedOperation
@@ -46,7 +46,14 @@ def request_replan(request: Request, session: DbSession, actor: CurrentActor) ->
 
 @router.get("/plan/gantt")
 def plan_gantt(request: Request, session: DbSession, actor: CurrentActor) -> Gantt:
-    return gantt.build(session=session, actor=actor, network_id=_network(request), now=utcnow())
+    """The plan as the caller may see it: a plant its machines, a customer its own orders."""
+    return gantt.build(
+        session=session,
+        actor=actor,
+        network_id=_network(request),
+        now=utcnow(),
+        clock=flows.plant_clock(request.app.state.context.settings.orders),
+    )
 
 
 @router.get("/dispatched-operations")

@@ -1,4 +1,5 @@
-"""Co-design and order pages: configurator, orders list and detail, the plan as a Gantt chart.
+"""Co-design and order pages: configurator, orders list and detail, the plan as a Gantt chart
+(drawn in the browser from ``GET /api/plan/gantt``).
 
 Server-rendered; the browser calls the same JSON API as any client, and live events (SSE)
 make the pages fetch fresh fragments.
@@ -10,13 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth.dependencies import CurrentActor, DbSession, page_actor
 from cloud.auth.models import Role
-from cloud.database import utcnow
-from cloud.dispatch import gantt
 from cloud.events import Event, sse_stream
 from cloud.orders import service as orders_service
 
@@ -83,15 +82,6 @@ def order_page(order_id: str, request: Request, session: DbSession) -> Any:
 @router.get("/plan", response_class=HTMLResponse)
 def plan_page(request: Request, session: DbSession) -> Any:
     return _page(request, session, "plan.html")
-
-
-@router.get("/plan.svg")
-def plan_svg(request: Request, session: DbSession, actor: CurrentActor) -> Response:
-    network = request.app.state.context.settings.network
-    chart = gantt.build(session=session, actor=actor, network_id=network, now=utcnow())
-    return Response(
-        gantt.render_svg(chart), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
-    )
 
 
 @router.get("/api/orders-events", response_class=StreamingResponse)

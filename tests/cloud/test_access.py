@@ -143,6 +143,12 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/plan/gantt",  # scoped inside: a plant its machines, a customer its own orders
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 200},
+    ),
+    (
+        "GET",
         "/api/overview",
         None,
         {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
@@ -173,6 +179,10 @@ def test_lists_are_scoped_to_the_plant(client: TestClient, tenants: Tenants) -> 
     assert [t["id"] for t in technicians] == ["tech-plant-a"]
     overview = client.get("/api/overview", headers=tenants.headers("plant-a")).json()
     assert [u["unit_id"] for u in overview["units"]] == ["plant-a"]
+    gantt = client.get("/api/plan/gantt", headers=tenants.headers("plant-a")).json()
+    assert {row["unit_id"] for row in gantt["rows"]} == {"plant-a"}
+    nothing_ordered = client.get("/api/plan/gantt", headers=tenants.headers("customer")).json()
+    assert nothing_ordered["rows"] == []
     all_units = client.get("/api/units", headers=tenants.headers("coordinator")).json()
     assert {u["id"] for u in all_units} == {"plant-a", "plant-b"}
 

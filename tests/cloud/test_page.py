@@ -132,7 +132,7 @@ ROLE_PAGES = [
     ("coordinator", "/", ["Network", "Configurator", "Orders", "Plan", "Maintenance", "Figures"]),
     ("plant-a", "/", ["My unit", "Plan", "Maintenance", "Figures"]),
     ("technician", "/maintenance/inbox", ["Inbox", "Board"]),
-    ("customer", "/orders", ["My orders", "Configurator"]),
+    ("customer", "/orders", ["My orders", "Plan", "Configurator"]),
 ]
 
 

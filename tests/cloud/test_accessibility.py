@@ -1,0 +1,352 @@
+"""Every page for every role in Debian's Chromium, checked by axe-core (no serious or critical
+violation), and the plan page's Gantt chart: role scoping, details on hover, zoom and pan,
+screenshots at desktop and phone widths, and its render time with 2,000 operations.
+
+One coordinator and one browser for the whole module: a network with a calendar, a maintenance
+window, a ticket and a planned order for each of two customers."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from cloud.config import load_settings
+from glonet.broker import MosquittoBroker, free_port
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.cloud.conftest import make_key, mqtt_settings
+from tests.cloud.orders.network import ROBOT_CELL, build_network
+from tests.cloud.serving import serve
+
+pytestmark = pytest.mark.integration
+
+AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING = ("serious", "critical")
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+ZONE = "Europe/Rome"  # not the machine's: the page must show the viewer's zone
+
+
+@dataclass
+class Site:
+    base_url: str
+    keys: dict[str, str]
+    orders: dict[str, str]  # customer -> its order id
+    ticket: int
+
+
+def _api(base_url: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+
+
+def _order(base_url: str, key: str) -> str:
+    with _api(base_url, key) as http:
+        configuration = http.post(
+            "/api/configurations", json={"family_id": "robotic-cell", "values": ROBOT_CELL}
+        ).json()
+        quote = http.post("/api/quotes", json={"configuration_id": configuration["id"]}).json()
+        order_id: str = http.post(f"/api/quotes/{quote['id']}/confirm").json()["id"]
+        return order_id
+
+
+def _wait_planned(base_url: str, key: str, order_id: str) -> None:
+    deadline = time.monotonic() + 20
+    with _api(base_url, key) as http:
+        while http.get(f"/api/orders/{order_id}").json()["status"] != "planned":
+            assert time.monotonic() < deadline, f"order {order_id} was not planned"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoBroker) -> Iterator[Site]:
+    from cloud.main import create_app
+
+    data_dir = tmp_path_factory.mktemp("accessibility")
+    settings = load_settings(
+        None,
+        network=f"net-a11y-{free_port()}",
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'coordinator.sqlite'}",
+        events={"bus": "off"},
+        mqtt=mqtt_settings(mosquitto, f"coord-a11y-{free_port()}"),
+        ingest={"enabled": True},
+        orders={"time_scale": 600.0, "tick_interval_s": 0.3, "accept_timeout_s": 600.0},
+    )
+    app = create_app(settings)
+    keys = build_network(app.state.context)
+    with serve(app) as base_url, _api(base_url, keys["coordinator"]) as http:
+        technician = {"id": "tech-metal", "name": "Ada Welder", "employer_unit_id": "metal"}
+        assert http.post(
+            "/api/technicians", json={**technician, "home_latitude": 44.6, "home_longitude": 10.9}
+        ).is_success
+        keys["technician"] = make_key(app.state.context, "technician", technician_id="tech-metal")
+        # The metal plant works 08:00-16:00 (plant time; 48 s of a demo day's 144 s on the wall
+        # clock): any chart of the plan shows some of its closed time.
+        shifts = [{"weekday": d, "start": "08:00", "end": "16:00"} for d in range(7)]
+        calendar = {"timezone": "Europe/Rome", "shifts": shifts, "lights_out": ["laser-1"]}
+        assert http.put("/api/units/metal/calendar", json=calendar).is_success
+        now = datetime.now(UTC)
+        window = {
+            "unit_id": "metal",
+            "asset": "weld-2",
+            "starts_at": now.isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "reason": "torch service",
+        }
+        assert http.post("/api/maintenance/windows", json=window).is_success
+        ticket = http.post(
+            "/api/maintenance/tickets",
+            json={"unit_id": "metal", "asset": "weld-1", "title": "Torch worn"},
+        ).json()["id"]
+        assign = {"technician_id": "tech-metal"}
+        assert http.post(f"/api/maintenance/tickets/{ticket}/assign", json=assign).is_success
+        orders = {who: _order(base_url, keys[who]) for who in ("alice", "bob")}
+        for who, order_id in orders.items():
+            _wait_planned(base_url, keys[who], order_id)
+        yield Site(base_url, keys, orders, ticket)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots() -> Path:
+    from tests.conftest import ARTIFACTS
+
+    folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots in {folder}")
+    return folder
+
+
+def _signed_in(browser: Browser, site: Site, who: str, width: str = "desktop") -> Page:
+    w, h = WIDTHS[width]
+    # bypass_csp: axe is injected as a script tag, which the pages' policy rightly refuses.
+    context = browser.new_context(
+        viewport={"width": w, "height": h}, timezone_id=ZONE, bypass_csp=True
+    )
+    page = context.new_page()
+    page.goto(f"{site.base_url}/plan")
+    page.fill("#api-key", site.keys[who])
+    page.click("button[type=submit]")
+    expect(page.locator("#who")).to_be_visible(timeout=10_000)
+    return page
+
+
+def _axe(page: Page) -> list[dict[str, Any]]:
+    """The page's serious and critical axe violations, each with the elements it found."""
+    assert AXE.exists(), f"{AXE} is missing: `make venv` installs it (npm ci in tests/axe)"
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    results = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {
+            "rule": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["target"] for n in v["nodes"]][:5],
+        }
+        for v in results["violations"]
+        if v["impact"] in BLOCKING
+    ]
+
+
+def _settled(page: Page) -> None:
+    """Wait until the page's live stream (if it has one) has connected or said why not."""
+    live = page.locator("#live")
+    if live.count():
+        expect(live).not_to_have_text(re.compile(r"^(connecting…)?$"), timeout=10_000)
+
+
+ROLES = {
+    "coordinator": "coordinator",
+    "plant": "metal",
+    "customer": "alice",
+    "technician": "technician",
+}
+
+
+def _pages(site: Site, role: str) -> list[str]:
+    extra = {
+        "coordinator": [
+            f"/orders/{site.orders['alice']}",
+            "/machines/metal/weld-1",
+            f"/maintenance/tickets/{site.ticket}",
+        ],
+        "plant": ["/machines/metal/weld-1", f"/maintenance/tickets/{site.ticket}"],
+        "customer": [f"/orders/{site.orders['alice']}", "/plan"],
+        "technician": [f"/maintenance/tickets/{site.ticket}"],
+    }
+    return extra[role]
+
+
+def test_every_page_for_every_role_passes_axe(browser: Browser, site: Site) -> None:
+    """The sign-in page, then every page in each role's navigation and the detail pages it may
+    open: no serious or critical axe violation (all of them listed when it fails)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    page = browser.new_page(bypass_csp=True)
+    page.goto(site.base_url)
+    found["(signed out) /"] = _axe(page)
+    checked = 1
+    for role, who in ROLES.items():
+        page = _signed_in(browser, site, who)
+        links = page.locator("nav.nav a")
+        paths = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
+        for path in dict.fromkeys(paths + _pages(site, role)):
+            response = page.goto(site.base_url + path)
+            assert response is not None and response.ok, (role, path)
+            _settled(page)
+            found[f"{role} {path}"] = _axe(page)
+            checked += 1
+        page.context.close()
+    print(f"\naxe-core on {checked} pages: " + json.dumps({k: v for k, v in found.items() if v}))
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_the_plan_is_scoped_to_the_viewer_and_readable(
+    browser: Browser, site: Site, screenshots: Path
+) -> None:
+    """The coordinator sees both orders in colour with a legend; a plant only its machines; a
+    customer only its own order; a technician has no plan. Hovering a bar names the operation,
+    order, machine and times in the viewer's zone; zoom changes the window. Screenshots of each
+    role's plan at desktop and phone widths."""
+    alice, bob = site.orders["alice"], site.orders["bob"]
+    seen: dict[str, set[str]] = {}
+    for role, who in ROLES.items():
+        if role == "technician":
+            continue
+        for width in WIDTHS:
+            page = _signed_in(browser, site, who, width)
+            expect(page.locator("#gantt svg g.bar").first).to_be_visible(timeout=10_000)
+            orders = page.locator("#gantt svg g.bar").evaluate_all(
+                "bars => bars.map(bar => bar.dataset.order)"
+            )
+            seen[role] = set(orders)
+            machines = page.locator("#gantt svg text.label").all_text_contents()
+            if role == "plant":
+                assert width == "phone" or all(m.startswith("metal / ") for m in machines)
+            expect(page.locator("#zone")).to_have_text(ZONE)
+            page.screenshot(path=str(screenshots / f"plan-{role}-{width}.png"), full_page=True)
+            if role == "coordinator" and width == "desktop":
+                _hover_zoom_and_pan(page, alice)
+            page.context.close()
+    assert seen["coordinator"] == {alice, bob}
+    assert seen["customer"] == {alice}
+    assert seen["plant"] <= {alice, bob}
+
+
+def _hover_zoom_and_pan(page: Page, order_id: str) -> None:
+    expect(page.locator("#orders-legend li")).to_have_count(2)
+    expect(page.locator("#gantt svg text.on-bar").first).to_contain_text("ord-")
+    assert page.locator("#gantt svg rect.window").count() == 1  # weld-2's window
+    assert page.locator("#gantt svg rect.closed").count() >= 1  # the metal plant's nights
+    bar = page.locator(f'#gantt svg g.bar[data-order="{order_id}"]').first
+    box = bar.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tip = page.locator("#gantt-tip")
+    expect(tip).to_be_visible()
+    for words in ("Operation", order_id, "Machine", "Start", "End", ZONE):
+        expect(tip).to_contain_text(words)
+    before = page.locator("#window").text_content()
+    page.click("#zoom-in")
+    expect(page.locator("#window")).not_to_have_text(before or "")
+    page.locator("#gantt").focus()
+    zoomed = page.locator("#window").text_content()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#window")).not_to_have_text(zoomed or "")
+    page.keyboard.press("Home")
+    expect(page.locator("#window")).to_have_text(before or "")
+
+
+def test_a_customer_without_planned_orders_is_told_so(browser: Browser, site: Site) -> None:
+    with _api(site.base_url, site.keys["coordinator"]) as http:
+        principal = {"name": "carol", "role": "customer", "customer_id": "carol"}
+        key = http.post("/api/principals", json=principal).json()["api_key"]
+    site.keys["carol"] = key
+    page = _signed_in(browser, site, "carol")
+    expect(page.locator("#gantt-empty")).to_be_visible(timeout=10_000)
+    expect(page.locator("#gantt-empty")).to_contain_text("None of your orders")
+    assert page.locator("#gantt svg g.bar").count() == 0
+    page.context.close()
+
+
+def synthetic_plan(operations: int = 2000, machines: int = 40) -> dict[str, Any]:
+    """A plan of ``operations`` over ``machines`` and 200 orders across a week."""
+    start = datetime(2026, 12, 7, 6, tzinfo=UTC)
+    per_machine = operations // machines
+    rows = []
+    for m in range(machines):
+        bars = []
+        for k in range(per_machine):
+            begin = start + timedelta(hours=3.3 * k + (m % 5) * 0.4)
+            bars.append(
+                {
+                    "order_id": f"order-{(m * 7 + k) % 200:04d}",
+                    "step": f"s{k}",
+                    "name": "milling",
+                    "status": "planned" if k > 3 else "ended",
+                    "start": begin.isoformat(),
+                    "end": (begin + timedelta(hours=2.5)).isoformat(),
+                    "progress": 0.0,
+                    "setup_start": (begin - timedelta(minutes=20)).isoformat() if k % 4 else None,
+                    "operator": None,
+                }
+            )
+        rows.append(
+            {
+                "unit_id": f"plant-{m // 8}",
+                "machine": f"m{m}",
+                "down": False,
+                "bars": bars,
+                "windows": [],
+                "closed": [],
+            }
+        )
+    end = start + timedelta(hours=3.3 * per_machine + 3)
+    return {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "now": (start + timedelta(hours=10)).isoformat(),
+        "rows": rows,
+        "extra": {},
+    }
+
+
+def test_the_gantt_with_2000_operations(browser: Browser, site: Site, screenshots: Path) -> None:
+    """Render time of the chart with 2,000 operations (printed, not asserted: for the docs)."""
+    body = json.dumps(synthetic_plan())
+    page = _signed_in(browser, site, "coordinator")
+    page.route(
+        "**/api/plan/gantt",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=body),
+    )
+    page.reload()
+    expect(page.locator("#gantt svg g.bar")).to_have_count(2000, timeout=15_000)
+    first = page.evaluate("() => window.ganttRenderMs")
+    timings = []
+    for control in ["#zoom-in", "#pan-later", "#zoom-out", "#zoom-all"] * 3:
+        draws = page.evaluate("() => window.ganttDraws")
+        page.click(control)
+        page.wait_for_function(f"() => window.ganttDraws > {draws}")
+        timings.append(page.evaluate("() => window.ganttRenderMs"))
+    page.screenshot(path=str(screenshots / "plan-2000-operations.png"))
+    timings.sort()
+    print(
+        f"\nGantt with 2000 operations: first draw {first:.0f} ms; redraws (zoom/pan) median "
+        f"{timings[len(timings) // 2]:.0f} ms, max {timings[-1]:.0f} ms"
+    )
+    page.context.close()
