@@ -4,6 +4,11 @@ Simulated time = start + scale * (wall-clock seconds since start). Every timesta
 reports (value SourceTimestamps, job actual start/end, event Time, ``SimulationTime``) is read
 from this clock, so a 40-minute operation at 600x takes 4 s of wall-clock time and still shows
 40 minutes between its actual start and end.
+
+With an ``origin`` the clock is the coordinator's plant clock (``orders.plant_clock_origin``):
+plant = origin + scale * (wall - origin), the instant where both read the same. A simulated
+plant started at any moment then reads the plant time the coordinator plans in, so its shifts
+and the plan's calendars agree; without one it starts at the wall clock.
 """
 
 from __future__ import annotations
@@ -23,20 +28,37 @@ class SimClock:
         scale: float = DEFAULT_TIME_SCALE,
         start: datetime | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        *,
+        origin: datetime | None = None,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if scale <= 0:
             raise ValueError(f"time scale must be positive, got {scale}")
+        if origin is not None and origin.tzinfo is None:
+            raise ValueError("the plant clock origin needs a time zone")
         self.scale = scale
-        self.start = start or datetime.now(UTC)
+        self.origin = origin
+        self._wall = wall
+        self.start = start or self._plant_now()
         self._monotonic = monotonic
         self._origin = monotonic()
+
+    def _plant_now(self) -> datetime:
+        now = self._wall()
+        if self.origin is None:
+            return now
+        return self.origin + (now - self.origin) * self.scale
 
     def begin(self) -> None:
         """Make simulated time begin (at ``start``) now rather than at construction.
 
         A plant server calls this once it listens, before its first tick: the seconds asyncua
-        takes to build a server would otherwise pass as hours at a high time scale.
+        takes to build a server would otherwise pass as hours at a high time scale. On a plant
+        clock (``origin``) it begins at the plant time of now instead, so it keeps reading the
+        coordinator's plant time.
         """
+        if self.origin is not None:
+            self.start = self._plant_now()
         self._origin = self._monotonic()
 
     def now(self) -> datetime:

@@ -13,6 +13,7 @@ import socket
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ class ServerOptions:
     """How to run a plant; ``None`` means: as the plant file says."""
 
     time_scale: float = 1.0
+    # Where the simulated clock meets the wall clock (the coordinator's plant_clock_origin);
+    # None: it starts at the wall clock when the server starts.
+    clock_origin: datetime | None = None
     seed: int = 0
     port: int | None = None
     update_interval_s: float | None = None
@@ -60,7 +64,7 @@ class PlantServer:
     def __init__(self, plant: Plant, options: ServerOptions | None = None) -> None:
         self.plant = plant
         self.options = options or ServerOptions()
-        self.clock = SimClock(self.options.time_scale)
+        self.clock = SimClock(self.options.time_scale, origin=self.options.clock_origin)
         now = self.clock.start
         self.machines = {
             spec.id: SimMachine(spec, seed=self.options.seed, now=now) for spec in plant.machines

@@ -215,14 +215,25 @@ class PlantNetwork:
     def processes(self) -> list[ManagedProcess]:
         return [*self.simulators, *self.gateways]
 
-    def start(self) -> None:
+    def start(self, clock_origin: datetime | None = None) -> None:
+        """Start the broker, the simulators and the gateways. ``clock_origin``: the
+        coordinator's ``orders.plant_clock_origin``, so the simulated plants read its plant
+        time (their shifts are the calendars' the plan uses); None: they start at the wall
+        clock."""
         (self.workdir / "mosquitto").mkdir(parents=True, exist_ok=True)
         self.broker.start()
+        origin = [] if clock_origin is None else ["--clock-origin", clock_origin.isoformat()]
         for path, plant in zip(self.plant_files, self.plants, strict=True):
             simulator = ManagedProcess(
                 f"plant {plant.unit}",
                 glonet_command(
-                    "sim", str(path), "--time-scale", str(self.time_scale), "--seed", str(self.seed)
+                    "sim",
+                    str(path),
+                    "--time-scale",
+                    str(self.time_scale),
+                    "--seed",
+                    str(self.seed),
+                    *origin,
                 ),
                 self.workdir / "logs" / f"plant-{plant.unit}.log",
             )

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     driver: DemoDriver | None = None
     try:
         print(f"starting {len(spec.plants)} simulated plants and their gateways…")
-        plants.start()
+        plants.start(clock_origin=settings["orders"]["plant_clock_origin"])
         keys = prepare_registry(settings, plants.plants, spec)
         coordinator.start()
         _banner(coordinator.url, keys, workdir, spec.time_scale)

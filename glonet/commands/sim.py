@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("plants", nargs="+", type=Path, metavar="PLANT.yaml")
     parser.add_argument("--time-scale", type=float, default=1.0, help="simulated s per real s")
+    parser.add_argument(
+        "--clock-origin",
+        type=_aware_time,
+        help="ISO time where the simulated clock meets the wall clock (the coordinator's "
+        "orders.plant_clock_origin); default: the clock starts at the wall clock",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (wear, noise, durations)")
     parser.add_argument("--port", type=int, help="override the plant file's port (one plant)")
     parser.add_argument("--update-interval", type=float, help="seconds between value updates")
@@ -44,6 +51,16 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+def _aware_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone (Z or +01:00): {text!r}")
+    return moment
+
+
 def run(args: argparse.Namespace) -> int:
     # asyncua logs every session and subscription at INFO; keep the plant's own log readable.
     logging.getLogger("asyncua").setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -54,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         faults = [parse_fault_spec(text) for text in args.fault]
         options = ServerOptions(
             time_scale=args.time_scale,
+            clock_origin=args.clock_origin,
             seed=args.seed,
             port=args.port,
             update_interval_s=args.update_interval,

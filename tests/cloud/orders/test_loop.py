@@ -209,7 +209,6 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         coordinator={"orders": {"tick_interval_s": 0.3, "accept_timeout_s": 15.0}},
     )
     plants = PlantNetwork(workdir, plant_files, NETWORK, TIME_SCALE)
-    plants.start()
     settings = coordinator_settings(
         spec,
         workdir=workdir,
@@ -217,6 +216,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         mqtt_port=plants.broker.port,
         port=free_port(),
     )
+    # The simulated plants read the coordinator's plant clock, as `glonet demo` starts them.
+    plants.start(clock_origin=settings["orders"]["plant_clock_origin"])
     coordinator = Coordinator(workdir, settings)
     try:
         keys = prepare_registry(settings, plants.plants, spec)
@@ -295,9 +296,8 @@ def _closed_for(calendar: PlantCalendarSet, at: datetime) -> timedelta:
 
 
 async def _sim_clock_offset(endpoint: str, machine: str, clock: PlantClock) -> timedelta:
-    """How far a simulated plant's clock (it reads the wall clock when its process starts) is
-    from the coordinator's plant clock: a machine's SimulationTime, read as soon as it moves,
-    against the coordinator's plant time at that moment."""
+    """How far a simulated plant's clock is from the coordinator's plant clock: a machine's
+    SimulationTime, read as soon as it moves, against the coordinator's plant time then."""
     from asyncua import Client, ua
 
     async with Client(endpoint, timeout=10) as client:
@@ -363,24 +363,26 @@ def test_with_the_demos_calendars_the_work_happens_in_the_plants_shifts(loop: Lo
             )
             assert removed.status_code == 204, removed.text
 
-    offsets = {
-        plant.unit: asyncio.run(_sim_clock_offset(plant.endpoint(), plant.machines[0].id, clock))
-        for plant in loop.plants.plants
-    }
     planned = {op["step"]: op for op in done["operations"]}
     non_resumable = OrdersSettings().non_resumable_processes
     # The dispatcher sends a shift machine's operation within one of its ticks of the planned
     # start, and a simulated machine starts it at its next update: that much early is on time.
     orders = loop.settings["orders"]
     slack = timedelta(seconds=(orders["tick_interval_s"] + 0.3) * clock.time_scale)
+    # The simulated plants started on the coordinator's plant clock: they read its plant time
+    # (to within the moment their value was last updated), not the wall clock.
+    offsets = {
+        plant.unit: asyncio.run(_sim_clock_offset(plant.endpoint(), plant.machines[0].id, clock))
+        for plant in loop.plants.plants
+    }
+    assert all(abs(offset) <= slack for offset in offsets.values()), offsets
     tick = timedelta(seconds=0.1 * clock.time_scale)  # the plan's grain (0.1 s, wall clock)
     on_shift = 0
     actual: dict[str, tuple[datetime, datetime]] = {}
     for step in product["as_built"]:
         calendar = calendars[step["unit_id"]]
-        offset = offsets[step["unit_id"]]
-        start = _aware(step["machine_actual_start"]) - offset
-        end = _aware(step["machine_actual_end"]) - offset
+        start = _aware(step["machine_actual_start"])
+        end = _aware(step["machine_actual_end"])
         periods = open_periods(calendar, start - timedelta(days=3), end + timedelta(days=3))
         period = next((p for p in periods if p[0] - slack <= start < p[1]), None)
         actual[step["step"]] = (start, end)
