@@ -21,7 +21,7 @@ from cloud.scheduling import (
 )
 from cloud.scheduling.exceptions import InvalidScheduleError, ProblemError
 from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
-from tests.cloud.scheduling.strategies import problems, with_operators
+from tests.cloud.scheduling.strategies import open_periods, problems, with_operators
 from tests.cloud.scheduling.test_solver import SETTINGS, solved
 
 WELDING, PAINTING = 0, 1
@@ -226,6 +226,32 @@ def test_an_operator_never_attends_across_the_gap_between_shifts() -> None:
         assert "operator 0 is not on shift for all of it" in str(exc)
     else:
         raise AssertionError("not refused")
+
+
+@SETTINGS
+@given(roster=open_periods(), start=st.integers(0, 250), length=st.integers(1, 40))
+def test_the_validator_accepts_an_attended_span_only_within_one_shift(
+    roster: tuple[tuple[int, int], ...], start: int, length: int
+) -> None:
+    # Counted instant by instant: every instant of the span on shift, all in the same period.
+    problem = Problem(
+        jobs=(Job((Operation({0: length}, skill=WELDING),)),),
+        machines=(Machine("weld-1"),),
+        operators=(Operator("Luca", frozenset({WELDING}), roster=roster),),
+    )
+    shifts = [
+        next((index for index, (a, b) in enumerate(roster) if a <= t < b), None)
+        for t in range(start, start + length)
+    ]
+    within_one = None not in shifts and len(set(shifts)) == 1
+    weld = ScheduledOperation(0, 0, 0, start, start + length, operator=0)
+    try:
+        validate_schedule(problem, [weld])
+    except InvalidScheduleError as exc:
+        assert not within_one, str(exc)
+        assert "operator 0 is not on shift for all of it" in str(exc)
+    else:
+        assert within_one
 
 
 def test_a_frozen_setup_reserves_its_operator_for_the_setup() -> None:
