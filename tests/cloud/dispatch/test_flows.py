@@ -528,6 +528,57 @@ def test_a_paint_job_order_tells_the_booth_its_colour_change(context: AppContext
         assert after_orange == (0 if colours[job.order_id] == "ral2004" else 45 * 60)
 
 
+def test_a_dispatched_and_a_running_colour_change_are_kept_at_the_replan(
+    context: AppContext,
+) -> None:
+    """The booth's second paint, dispatched with its colour change still ahead, keeps that
+    change-over before its work through a re-plan; once it runs, the re-plan still counts the
+    change-over from its actual start (the plant runs it first) and leaves its planned start."""
+    plants = Plants(context)
+    orders = [plants.order(colour=colour) for colour in ("ral2004", "ral5015")]
+
+    def paints() -> list[OrderOperation]:
+        return [op for o in orders for op in plants.operations(o) if op.step == "paint"]
+
+    for _ in range(60):
+        if all(op.status == "dispatched" for op in paints()):
+            break
+        plants.run(plants.tick(seconds=30), skip="paint")
+    first, second = sorted(paints(), key=lambda op: op.planned_start or plants.now)
+    assert first.status == second.status == "dispatched", [op.status for op in paints()]
+    assert second.planned_setup_start is not None and second.planned_start is not None
+    setup = second.planned_start - second.planned_setup_start
+    assert setup > timedelta(0)
+
+    def replan() -> OrderOperation:
+        with transaction(context.session_factory) as session:
+            flows.replan(
+                session=session,
+                network_id=context.settings.network,
+                settings=context.settings.orders,
+                now=plants.now,
+            )
+        return next(op for op in paints() if op.id == second.id)
+
+    plants.now += timedelta(seconds=1)
+    again = replan()
+    assert again.planned_setup_start is not None and again.planned_start is not None
+    assert again.planned_start - again.planned_setup_start == setup, "the change-over is kept"
+    for kind in ("accepted", "started", "ended"):
+        plants.event("finish", "paint-1", first.job_order_id or "", kind, state="Ended")
+    plants.event("finish", "paint-1", second.job_order_id or "", "accepted")
+    plants.event("finish", "paint-1", second.job_order_id or "", "started")
+    started = plants.now
+    planned = (again.planned_setup_start, again.planned_start)
+    plants.now += setup / 3
+    running = replan()
+    assert running.status == "running"
+    assert (running.planned_setup_start, running.planned_start) == planned
+    work = timedelta(seconds=second.duration_s / context.settings.orders.time_scale)
+    assert running.planned_end is not None
+    assert abs(running.planned_end - (started + setup + work)) <= timedelta(seconds=0.2)
+
+
 def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
     """The metal plant registers one welder: both cells' welds are attended by her, one after
     the other, and the plan names her on each."""
