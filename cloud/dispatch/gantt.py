@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -24,7 +24,8 @@ from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
 from cloud.registry.models import Machine, PlantCalendarSet, Unit
 
-MAX_PAST = timedelta(minutes=30)
+MAX_PAST = timedelta(minutes=30)  # how far back the chart begins
+KEEP_ENDED = timedelta(hours=24)  # ended work the chart still carries (zoomed out, panned back)
 
 
 def build(
@@ -97,6 +98,10 @@ def _bars(session: Session, now: datetime, customer_id: str | None) -> dict[str,
     )
     if customer_id is not None:
         query = query.where(Order.customer_id == customer_id)
+    # Work that ended long before the chart begins stays out (it would only grow the answer).
+    query = query.where(
+        or_(OrderOperation.ended_at.is_(None), OrderOperation.ended_at >= now - KEEP_ENDED)
+    )
     for op, order_id in session.execute(query):
         if op.planned_start is None or op.unit_id is None or op.machine is None:
             continue

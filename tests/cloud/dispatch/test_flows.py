@@ -25,7 +25,7 @@ from cloud.maintenance import service as maintenance_service
 from cloud.maintenance.models import WindowCreate
 from cloud.network.models import MachineState, UnitStatus
 from cloud.orders import flows as order_flows
-from cloud.orders.models import DeliveredProduct, OrderOperation, QuoteCreate
+from cloud.orders.models import DeliveredProduct, OperationStatus, OrderOperation, QuoteCreate
 from cloud.registry import service as registry_service
 from cloud.registry.models import (
     SPEED_FACTOR,
@@ -357,6 +357,30 @@ def test_a_customer_sees_only_its_own_orders_in_the_gantt(context: AppContext) -
     everything = sum(len(row.bars) for row in charts[flows.SCHEDULER.name].rows)
     assert sum(len(row.bars) for row in own.rows) == everything
     assert charts["bob"].rows == []
+
+
+def test_work_ended_a_day_before_is_left_out_of_the_gantt(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order()
+    plants.tick()
+    with transaction(context.session_factory) as session:
+        ops = list(
+            session.scalars(select(OrderOperation).where(OrderOperation.order_id == order_id))
+        )
+        old, recent = ops[0], ops[1]
+        for op, ago in ((old, timedelta(days=2)), (recent, timedelta(hours=2))):
+            op.status = OperationStatus.ENDED
+            op.started_at, op.ended_at = plants.now - ago, plants.now - ago + timedelta(minutes=5)
+        steps = (old.step, recent.step)
+    with context.session_factory() as session:
+        chart = gantt.build(
+            session=session,
+            actor=flows.SCHEDULER,
+            network_id=context.settings.network,
+            now=plants.now,
+        )
+    shown = {bar.step for row in chart.rows for bar in row.bars}
+    assert steps[0] not in shown and steps[1] in shown
 
 
 def _plans(context: AppContext) -> int:
