@@ -1,7 +1,8 @@
 """Operations endpoints: ``/healthz`` (JSON) and ``/metrics`` (Prometheus text format).
 
 A tiny asyncio HTTP/1.0 server: two read-only pages do not justify a web framework in the
-gateway's process.
+gateway's process. The metrics are ``prometheus_client``'s, in a registry per gateway (not the
+library's global one: tests run several gateways in one process).
 """
 
 from __future__ import annotations
@@ -9,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
 _LOGGER = logging.getLogger(__name__)
+
+# One sample per series: the ``_created`` companions would double the exposition.
+prometheus_client.disable_created_metrics()
 
 PREFIX = "glonet_edge_"
 COUNTERS = {
@@ -53,31 +59,56 @@ GAUGES = {
     "machine_connected": "1 while the machine's OPC UA server is connected, by machine",
 }
 
-Labels = tuple[tuple[str, str], ...]
+LABELS = {
+    "messages_published_total": ("kind",),
+    "samples_invalid_total": ("reason",),
+    "notifications_dropped_total": ("endpoint", "where"),
+    "opcua_reconnects_total": ("endpoint",),
+    "commands_total": ("kind",),
+    "commands_rejected_total": ("reason",),
+    "job_events_total": ("event",),
+    "alarms_total": ("state",),
+    "alarm_acknowledgements_total": ("result",),
+    "machine_connected": ("machine",),
+}
+"""The label names of the metrics that have any."""
 
 
 class Metrics:
-    """Counters and gauges, rendered in the Prometheus text exposition format."""
+    """The gateway's counters and gauges in a ``prometheus_client`` registry of their own,
+    updated by name (``metrics.inc("commands_total", kind="dispatch")``)."""
 
     def __init__(self) -> None:
-        self._counters: dict[str, dict[Labels, float]] = defaultdict(lambda: defaultdict(float))
-        self._gauges: dict[str, dict[Labels, float]] = defaultdict(dict)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._metrics: dict[str, Any] = {}
+        for kind, help_texts in ((Counter, COUNTERS), (Gauge, GAUGES)):
+            for name, help_text in help_texts.items():
+                self._metrics[name] = kind(
+                    PREFIX + name, help_text, LABELS.get(name, ()), registry=self.registry
+                )
         self._collectors: list[Callable[[Metrics], None]] = []
+
+    def _series(self, name: str, labels: dict[str, str]) -> Any:
+        metric = self._metrics[name]
+        return metric.labels(**labels) if name in LABELS else metric
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         assert name in COUNTERS, name
-        key = tuple(sorted(labels.items())) if labels else ()
-        self._counters[name][key] += amount
+        self._series(name, labels).inc(amount)
 
     def set(self, name: str, value: float, **labels: str) -> None:
         assert name in GAUGES, name
-        self._gauges[name][tuple(sorted(labels.items()))] = value
+        self._series(name, labels).set(value)
 
     def value(self, name: str, **labels: str) -> float:
         """A counter summed over the label values not given, or a gauge."""
         wanted = set(labels.items())
-        series = self._counters.get(name) or self._gauges.get(name) or {}
-        return sum(v for key, v in series.items() if wanted <= set(key))
+        return sum(
+            sample.value
+            for family in self._metrics[name].collect()
+            for sample in family.samples
+            if sample.name == PREFIX + name and wanted <= set(sample.labels.items())
+        )
 
     def add_collector(self, collect: Callable[[Metrics], None]) -> None:
         """``collect(metrics)`` refreshes gauges just before each rendering."""
@@ -86,28 +117,7 @@ class Metrics:
     def render(self) -> str:
         for collect in self._collectors:
             collect(self)
-        lines: list[str] = []
-        for kind, help_texts, values in (
-            ("counter", COUNTERS, self._counters),
-            ("gauge", GAUGES, self._gauges),
-        ):
-            for name, help_text in help_texts.items():
-                lines.append(f"# HELP {PREFIX}{name} {help_text}")
-                lines.append(f"# TYPE {PREFIX}{name} {kind}")
-                for labels, value in sorted(values.get(name, {}).items()):
-                    lines.append(f"{PREFIX}{name}{_labels(labels)} {value:g}")
-        return "\n".join(lines) + "\n"
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return generate_latest(self.registry).decode()
 
 
 class HealthServer:

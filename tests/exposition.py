@@ -14,3 +14,12 @@ def families(text: str) -> dict[str, tuple[str, str, set[str]]]:
         labels = {key for sample in family.samples for key in sample.labels}
         found[name] = (family.type, family.documentation, labels)
     return found
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of the sample ``name`` with exactly ``labels`` (None when there is none)."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return float(found.value)
+    return None

@@ -161,7 +161,7 @@ class Pipeline:
         """Apply decoded messages in one transaction; their live events. What they count
         (messages, samples, duplicates, stale, unknown units) reaches :attr:`metrics` only when
         the transaction committed, so a batch applied again counts once."""
-        tally = Metrics()
+        tally = Metrics(forwarded=True)
         events = service.apply_batch(
             session_factory=self.session_factory,
             network=self.network,
@@ -434,7 +434,7 @@ def _child_start(settings: Settings, hooks: IngestHooks) -> None:
     ).start()
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(settings.resolved_database_url)
-    metrics = Metrics()
+    metrics = Metrics(forwarded=True)
     _CHILD = Pipeline.for_settings(
         settings,
         session_factory=make_session_factory(engine),
