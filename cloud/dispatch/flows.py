@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -81,6 +81,7 @@ def network_model(
         unit_id: _wall_periods(calendar, settings, now) for unit_id, calendar in calendars.items()
     }
     machines = []
+    families = _last_families(session)
     rows = session.scalars(
         select(Machine).where(Machine.unit_id.in_(units)).order_by(Machine.unit_id, Machine.id)
     )
@@ -104,6 +105,7 @@ def network_model(
                 if row.unit_id not in calendars or row.machine in calendars[row.unit_id].lights_out
                 else periods[row.unit_id],
                 speed_factor=speed_factor(row),
+                setup_family=families.get(key),
             )
         )
     windows = [
@@ -227,6 +229,39 @@ def open_jobs(
         if operations:
             jobs.append(planning.PlanJob(order.id, operations, due=order.promised_at))
     return jobs, rows
+
+
+def _last_families(session: Session) -> dict[str, str]:
+    """Per machine key, the setup family of the operation it started last, if it has one: the
+    machine is set up for it, and changes over from it (as a plant does)."""
+    latest = (
+        select(
+            OrderOperation.unit_id,
+            OrderOperation.machine,
+            func.max(OrderOperation.started_at).label("at"),
+        )
+        .where(OrderOperation.started_at.is_not(None))
+        .group_by(OrderOperation.unit_id, OrderOperation.machine)
+        .subquery()
+    )
+    last = session.scalars(
+        select(OrderOperation).join(
+            latest,
+            (OrderOperation.unit_id == latest.c.unit_id)
+            & (OrderOperation.machine == latest.c.machine)
+            & (OrderOperation.started_at == latest.c.at),
+        )
+    )
+    steps: dict[str, dict[str, dict[str, Any]]] = {}
+    found: dict[str, str] = {}
+    for op in last:
+        if op.order_id not in steps:
+            order = session.get(Order, op.order_id)
+            steps[op.order_id] = {} if order is None else _quoted_steps(session, order)
+        family = steps[op.order_id].get(op.step, {}).get("setup_family")
+        if isinstance(family, str):
+            found[service.machine_key(op.unit_id or "", op.machine or "")] = family
+    return found
 
 
 def _quoted_steps(session: Session, order: Order) -> dict[str, dict[str, Any]]:

@@ -55,6 +55,8 @@ class PlanMachine:
     # lights-out machine).
     calendar: Sequence[tuple[datetime, datetime]] | None = None
     speed_factor: float = 1.0  # its run time against the nominal duration (1.3: 30 % longer)
+    # The setup family of the last operation it started (a machine changes over from it).
+    setup_family: str | None = None
 
     @property
     def key(self) -> str:
@@ -413,11 +415,23 @@ class _Builder:
     def problem(self) -> scheduling.Problem:
         operators = self.operators()
         frozen = self.frozen()
+        # A machine's current family may be one no planned step has (a setup rule names it).
+        for machine in self.machines:
+            if machine.setup_family is not None:
+                self.families.setdefault(machine.setup_family, len(self.families))
         setups = self.setups()
         return scheduling.Problem(
             jobs=tuple(self.jobs),
             machines=tuple(
-                scheduling.Machine(m.key, self.plant[m.unit_id], self.calendar(m), setups[i])
+                scheduling.Machine(
+                    m.key,
+                    self.plant[m.unit_id],
+                    self.calendar(m),
+                    setups[i],
+                    None
+                    if setups[i] is None or m.setup_family is None
+                    else self.families[m.setup_family],
+                )
                 for i, m in enumerate(self.machines)
             ),
             transport=self.transport(),

@@ -38,6 +38,9 @@ class Machine:
     # Sequence-dependent setups: setups[a][b] is the machine work to change over from an
     # operation of family a to one of family b (0 on the diagonal, usually). None: no setups.
     setups: tuple[tuple[int, ...], ...] | None = None
+    # The family it is set up for at time 0 (of the last operation it ran; None: unknown, so
+    # no setup before its first operation).
+    setup_family: int | None = None
 
     def setup(self, before: int | None, after: int | None) -> int:
         """The setup between an operation of family ``before`` and one of ``after`` (0 when
@@ -257,6 +260,11 @@ def _validate(problem: Problem) -> None:
     for m, machine in enumerate(problem.machines):
         _validate_calendar(m, machine.calendar)
         _validate_setups(m, machine.setups)
+        family = machine.setup_family
+        if family is not None and not (_is_int(family) and 0 <= family < len(machine.setups or ())):
+            raise ProblemError(
+                f"machine {m}: setup family {family!r} is not one of its setups' families"
+            )
     _validate_transport(problem)
     for j, job in enumerate(problem.jobs):
         _validate_job(problem, j, job)

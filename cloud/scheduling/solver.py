@@ -124,7 +124,7 @@ def lower_bound(problem: Problem) -> int:
 
 def _has_calendars(problem: Problem) -> bool:
     """Calendars, windows, frozen operations or operators: idle time the estimates miss."""
-    timed = any(machine.calendar is not None for machine in problem.machines)
+    timed = any(m.calendar is not None or m.setup_family is not None for m in problem.machines)
     return timed or bool(problem.unavailability or problem.frozen or problem.operators)
 
 
@@ -280,8 +280,10 @@ def _rosters(problem: Problem) -> list[list[tuple[int, int]] | None]:
 
 def _frozen_by_machine(problem: Problem) -> tuple[array[int], array[int], array[int]]:
     """Per machine, its frozen operations' ends (sorted) and families: a setup after a frozen
-    operation depends on its family."""
-    per_machine: list[list[tuple[int, int]]] = [[] for _ in problem.machines]
+    operation depends on its family. A machine's ``setup_family`` is one that ends at 0."""
+    per_machine: list[list[tuple[int, int]]] = [
+        [] if m.setup_family is None else [(0, m.setup_family)] for m in problem.machines
+    ]
     for f in problem.frozen:
         op = problem.jobs[f.job].operations[f.op]
         family = -1 if op.family is None else op.family
@@ -299,6 +301,11 @@ def _frozen_by_machine(problem: Problem) -> tuple[array[int], array[int], array[
 def _blocked(problem: Problem) -> tuple[array[int], array[int], array[int]]:
     """Per machine, the sorted and merged intervals when it cannot take a new operation."""
     busy: list[list[tuple[int, int]]] = [[] for _ in problem.machines]
+    if any(m.setup_family is not None for m in problem.machines):
+        # The core reads frozen families (setup_family is one) only in its decoder for
+        # calendars and blocked intervals; an interval at the end of time selects that decoder
+        # and blocks nothing a schedule can reach.
+        busy[0].append((NEVER - 2, NEVER - 1))
     for window in problem.unavailability:
         busy[window.machine].append((window.start, window.end))
     for f in problem.frozen:

@@ -190,11 +190,14 @@ def _setup_violations(
     """The open time in ``[setup_start, start)`` covers the setup from ``before``'s family (a
     non-resumable operation's setup and work share one open period)."""
     machine = problem.machines[o.machine]
-    need = machine.setup(None if before is None else _family(problem, before), _family(problem, o))
+    # Before its first operation, a machine is set up for its setup_family (None: unknown).
+    previous = machine.setup_family if before is None else _family(problem, before)
+    need = machine.setup(previous, _family(problem, o))
     where = f"job {o.job} op {o.op} on machine {o.machine}"
     if o.setup_start is None or o.setup_end is None:
-        if need and before is not None:
-            return [f"{where} has no setup, needs {need} after job {before.job} op {before.op}"]
+        if need:
+            after = "its setup family" if before is None else f"job {before.job} op {before.op}"
+            return [f"{where} has no setup, needs {need} after {after}"]
         return []
     if not o.setup_start <= o.setup_end <= o.start:
         return [f"{where}: setup [{o.setup_start}, {o.setup_end}) does not come before {o.start}"]

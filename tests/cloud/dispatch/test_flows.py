@@ -603,6 +603,20 @@ def test_a_dispatched_and_a_running_colour_change_are_kept_at_the_replan(
     assert abs(running.planned_end - (started + setup + work)) <= timedelta(seconds=0.2)
 
 
+def test_the_booth_changes_over_from_the_colour_it_ran_last(context: AppContext) -> None:
+    """An orange cell is painted and done; the next order, blue, is planned with the change-over
+    from orange (45 minutes of plant time), as the booth will take it, although nothing is
+    frozen on the booth to say what it ran."""
+    plants = Plants(context)
+    finish(plants, plants.order(colour="ral2004"))
+    blue = plants.order(colour="ral5015")
+    plants.tick()
+    (paint,) = [op for op in plants.operations(blue) if op.step == "paint"]
+    assert paint.planned_setup_start is not None and paint.planned_start is not None
+    setup = (paint.planned_start - paint.planned_setup_start).total_seconds()
+    assert round(setup * context.settings.orders.time_scale / 60) == 45
+
+
 def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
     """The metal plant registers one welder: both cells' welds are attended by her, one after
     the other, and the plan names her on each."""

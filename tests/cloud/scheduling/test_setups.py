@@ -18,7 +18,7 @@ from cloud.scheduling import (
     Unavailability,
     validate_schedule,
 )
-from cloud.scheduling.exceptions import InvalidScheduleError
+from cloud.scheduling.exceptions import InvalidScheduleError, ProblemError
 from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
 from tests.cloud.scheduling.strategies import problems
 from tests.cloud.scheduling.test_solver import SETTINGS, WEEKDAYS, solved
@@ -131,3 +131,41 @@ def test_replanning_with_setups_and_frozen_operations(
     replanned = replace(problem, frozen=frozen, unavailability=windows)
     objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
     solved(replanned, warm_start=before, objective=objective, seed=seed)
+
+
+def test_a_machine_set_up_for_a_family_changes_over_before_its_first_operation() -> None:
+    # The line ran black last: a white part first needs the full clean (12), a black one none.
+    problem = Problem(
+        jobs=(paint_job(WHITE),), machines=(Machine("paint", setups=PAINT, setup_family=BLACK),)
+    )
+    (white,) = solved(problem).operations
+    assert (white.setup_start, white.setup_end, white.start, white.end) == (0, 12, 12, 16)
+    black = replace(problem, jobs=(paint_job(BLACK),))
+    assert solved(black).operations[0].setup_start is None
+    # The validator counts the clean too.
+    try:
+        validate_schedule(problem, [ScheduledOperation(0, 0, 0, 0, 4)])
+    except InvalidScheduleError as exc:
+        assert "has no setup, needs 12 after its setup family" in str(exc)
+    else:
+        raise AssertionError("not refused")
+    try:
+        Problem(jobs=problem.jobs, machines=(Machine("paint", setups=PAINT, setup_family=3),))
+    except ProblemError as exc:
+        assert "setup family 3 is not one of its setups' families" in str(exc)
+    else:
+        raise AssertionError("accepted")
+
+
+@SETTINGS
+@given(problem=problems(setups=True), data=st.data(), seed=st.integers(0, 2**32))
+def test_random_problems_with_machines_set_up_for_a_family(
+    problem: Problem, data: st.DataObject, seed: int
+) -> None:
+    machines = tuple(
+        replace(m, setup_family=data.draw(st.none() | st.integers(0, len(m.setups) - 1)))
+        if m.setups
+        else m
+        for m in problem.machines
+    )
+    solved(replace(problem, machines=machines), seed=seed)
