@@ -101,10 +101,11 @@ class IngestSettings(BaseModel):
     max_future_skew_s: float = Field(
         default=300.0,
         ge=0,
-        description="a telemetry, job status, alarm or capacity message with an observed time"
-        " (a sample's source_time, a job event's occurred_at/actual_start/actual_end, an alarm's"
-        " occurred_at, a capacity report's reported_at) more than this ahead of the coordinator's"
-        " clock is rejected (reason future_time), so that no message pins a latest value or a"
+        description="a telemetry message with a sample's source_time more than this ahead of"
+        " the coordinator's clock is rejected (reason future_time); a job status, alarm or"
+        " capacity message with an observed time (occurred_at/actual_start/actual_end,"
+        " reported_at) that far ahead is kept with its times moved back to the receive time and"
+        " counted (glonet_ingest_clock_skew_total), so that no message pins a latest value or a"
         " live state in the future; 0 turns the check off (simulated plants at a time scale)",
     )
     max_forecast_s: float = Field(
@@ -179,6 +180,16 @@ class BusMode(StrEnum):
     OFF = "off"
 
 
+class OutboxSettings(BaseModel):
+    keep_sent_s: float = Field(
+        default=3 * 24 * 3600.0,
+        gt=0,
+        description="how long a message the broker or a webhook acknowledged stays in the outbox"
+        " (GET /api/outbox) before the outbox delivery prunes it; pending and failed messages"
+        " are kept",
+    )
+
+
 class EventSettings(BaseModel):
     bus: BusMode = Field(
         default=BusMode.AUTO,
@@ -215,6 +226,7 @@ class Settings(BaseSettings):
     orders: OrdersSettings = Field(default_factory=OrdersSettings)
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     events: EventSettings = Field(default_factory=EventSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
 
     @property
     def resolved_database_url(self) -> str:

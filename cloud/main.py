@@ -25,6 +25,7 @@ from cloud.ingest.applier import Pipeline
 from cloud.ingest.views import router as ingest_router
 from cloud.maintenance.pages import router as maintenance_pages_router
 from cloud.maintenance.views import router as maintenance_router
+from cloud.messaging.views import router as outbox_router
 from cloud.network.views import router as network_router
 from cloud.operations.headers import SecurityHeaders
 from cloud.operations.http import BodyLimit, RequestMetrics, StrictInput, install_error_handlers
@@ -54,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     maintenance_router,
     maintenance_pages_router,
     ingest_router,
+    outbox_router,
 )
 
 

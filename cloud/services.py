@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from cloud import event_bus
 from cloud.config import IngestIsolation, Settings
@@ -116,6 +117,7 @@ def make_delivery(context: AppContext, ingest: IngestWorker) -> OutboxDelivery:
         metrics=context.metrics,
         webhook_timeout_s=settings.maintenance.webhook_timeout_seconds,
         wake_on=frozenset({maintenance_outbox.EVENT_TYPE}),
+        keep_sent=timedelta(seconds=settings.outbox.keep_sent_s),
     )
 
 

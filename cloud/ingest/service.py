@@ -88,13 +88,17 @@ def decode(
 ) -> Decoded | None:
     """The validated message, None for topics the ingest does not consume, or Rejected.
 
-    Beyond the contract: the sender must be the topic's unit (or technician), a message on a
-    machine's topic must be about that machine alone (every sample of a telemetry batch), no
-    observed time (a sample's, a job event's, an alarm's, a capacity report's) may be more than
-    ``max_future_skew`` ahead of the receiver's clock ``now``, since one far-future sample would
-    pin its metric's latest value and a far-future job or alarm time its live state, and a
-    capacity report's ``queue_free_at`` (a forecast) may be at most ``max_forecast`` ahead. Both
-    are rejected as ``future_time``; None: no limit.
+    Beyond the contract: the sender must be the topic's unit (or technician), and a message on
+    a machine's topic must be about that machine alone (every sample of a telemetry batch).
+
+    The sender's clock (:func:`within_skew`): no observed time may be more than
+    ``max_future_skew`` ahead of the receiver's clock ``now``. A telemetry batch with such a
+    sample is rejected as ``future_time`` (one far-future sample would pin its metric's latest
+    value); an alarm, a job event or a capacity report is kept (an alarm lost is worse than a
+    wrong time), its times moved back by as much as its latest was ahead, so that the latest is
+    ``now``, and marked (:attr:`Decoded.clock_ahead_s`). A capacity report's ``queue_free_at``
+    (a forecast) may be at most ``max_forecast`` ahead, or it is rejected as ``future_time``.
+    None: no limit.
     """
     try:
         topic = topics.parse(inbound.topic)
@@ -114,14 +118,51 @@ def decode(
     if topic.machine is not None:
         _check_machine(message, topic.machine)
     now = now or utcnow()
-    if max_future_skew is not None:
-        latest = max(observed_times(message), default=None)
-        if latest is not None and latest > now + max_future_skew:
-            raise Rejected("future_time", f"a time observed at {latest.isoformat()} is ahead")
     forecast = message.body.queue_free_at if isinstance(message, messages.Capacity) else None
     if max_forecast is not None and forecast is not None and forecast > now + max_forecast:
         raise Rejected("future_time", f"queue_free_at {forecast.isoformat()} is too far ahead")
-    return Decoded(topic, message)
+    if max_future_skew is None:
+        return Decoded(topic, message)
+    return within_skew(Decoded(topic, message), now=now, max_future_skew=max_future_skew)
+
+
+_MOVABLE_TIMES: dict[type[messages.Envelope], tuple[str, ...]] = {
+    messages.JobStatus: ("occurred_at", "actual_start", "actual_end"),
+    messages.Alarm: ("occurred_at",),
+    messages.Capacity: ("reported_at",),
+}
+"""The observed times of the messages kept when the sender's clock runs ahead."""
+
+
+def within_skew(decoded: Decoded, *, now: datetime, max_future_skew: timedelta) -> Decoded:
+    """``decoded`` if none of its observed times is more than ``max_future_skew`` ahead of
+    ``now``; else, for an alarm, a job event or a capacity report, the message with every
+    observed time moved back by as much as its latest was ahead (the latest becomes ``now``;
+    the order and the durations between its times stay), marked with how far ahead it was;
+    telemetry is rejected as ``future_time``."""
+    message = decoded.message
+    latest = max(observed_times(message), default=None)
+    if latest is None or latest <= now + max_future_skew:
+        return decoded
+    names = _MOVABLE_TIMES.get(type(message))
+    if names is None:
+        raise Rejected("future_time", f"a time observed at {latest.isoformat()} is ahead")
+    ahead = latest - now
+    body = message.body
+    moved = {
+        name: _moved_back(value, ahead)
+        for name in names
+        if (value := getattr(body, name)) is not None
+    }
+    message = message.model_copy(update={"body": body.model_copy(update=moved)})
+    return Decoded(decoded.topic, message, clock_ahead_s=ahead.total_seconds())
+
+
+def _moved_back(value: datetime, ahead: timedelta) -> datetime:
+    """``value - ahead``, or the contract's earliest time where that lies before it."""
+    if value - messages.EARLIEST_TIME < ahead:
+        return messages.EARLIEST_TIME
+    return value - ahead
 
 
 def observed_times(message: messages.Envelope) -> list[datetime]:
@@ -167,6 +208,7 @@ def apply_batch(
         units = {d.message.unit for d in batch if d.topic.kind not in FROM_TECHNICIANS}
         known = _known_units(session, network, units) if units else set()
         fresh = _claim(session, [d for d in batch if _known(d, known, metrics)], metrics)
+        _record_clock_skew(session, fresh, metrics)
         deferred = _Deferred()
         for decoded in fresh:
             _apply(session, decoded, deferred, result, metrics)
@@ -185,6 +227,22 @@ def apply_batch(
             result.events.extend(samples.events(TopicKind.TELEMETRY.value))
     metrics.db_latency.observe(time.perf_counter() - started)
     return result
+
+
+def _record_clock_skew(session: Session, fresh: Sequence[Decoded], metrics: Metrics) -> None:
+    """Count the messages kept with their times moved back (their sender's clock ran ahead)
+    and note on each unit how far ahead it was last (the overview shows it)."""
+    ahead: dict[str, tuple[float, int]] = {}
+    for decoded in fresh:
+        if decoded.clock_ahead_s is None:
+            continue
+        metrics.clock_skew.inc(1, kind=decoded.topic.kind.value)
+        _, count = ahead.get(decoded.message.unit, (0.0, 0))
+        ahead[decoded.message.unit] = (decoded.clock_ahead_s, count + 1)
+    for unit_id, (seconds, count) in ahead.items():
+        network_service.record_clock_skew(
+            session=session, unit_id=unit_id, ahead_s=seconds, messages=count, at=utcnow()
+        )
 
 
 _UNITS = Unit.__table__.c
@@ -248,6 +306,8 @@ def _apply(
     metrics.messages.inc(1, kind=kind.value)
     applied = True
     event: dict[str, Any] = {"type": kind.value, "unit_id": unit_id}
+    if decoded.clock_ahead_s is not None:
+        event["clock_ahead_s"] = round(decoded.clock_ahead_s, 3)
     if isinstance(message, messages.Telemetry):
         deferred.samples.add(unit_id, message.body.samples)
         return

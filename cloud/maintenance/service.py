@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -41,6 +40,7 @@ from cloud.maintenance.models import (
 from cloud.maintenance.routing import Matcher, RoutingError, SeverityLevel, Silence
 from cloud.messaging import outbox
 from cloud.messaging.models import DeliveryStatus, OutboxMessage
+from cloud.messaging.outbox import redacted_url
 from cloud.registry.models import Machine, Unit
 from protocols.enums import AlarmSource
 
@@ -49,7 +49,6 @@ _LOGGER = logging.getLogger(__name__)
 SYSTEM = "system"
 ORIGIN = "maintenance"
 """The outbox's name for maintenance's messages; their subject is the ticket's id."""
-REDACTED = "[redacted]"
 DEFAULT_SERVICE_LEVEL = "standard"
 SERVICE_LEVELS: dict[str, dict[Priority, timedelta]] = {
     "premium": {
@@ -643,14 +642,6 @@ def remove_webhook(*, session: Session, actor: Actor, webhook_id: int) -> None:
 
 def active_webhooks(*, session: Session) -> list[Webhook]:
     return list(session.scalars(select(Webhook).where(Webhook.active.is_(True))))
-
-
-def redacted_url(url: str) -> str:
-    """A webhook URL as anyone but the coordinator sees it: its scheme and host. The path, the
-    query and the user info are where receivers put their tokens."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    return f"{parts.scheme or 'http'}://{host}/{REDACTED}"
 
 
 def redactor(*, session: Session, actor: Actor) -> Callable[[str], str]:

@@ -51,6 +51,12 @@ BATCH = 100
 CLAIM = timedelta(minutes=2)
 """How long a claimed row is left to the process that claimed it (more than any attempt)."""
 DEFAULT_POLL_S = 1.0
+PRUNE_EVERY = timedelta(minutes=1)
+PRUNE_BATCH = 500
+"""Sent messages deleted per transaction (the write lock is held that long)."""
+PRUNE_BATCHES = 20
+"""Transactions per round at most: a large backlog of old messages is pruned over several
+rounds, between which the delivery goes on."""
 WEBHOOK_HEADERS = {"content-type": "application/json", "user-agent": "glonet-coordinator"}
 
 
@@ -181,9 +187,11 @@ class OutboxDelivery:
         poll_s: float = DEFAULT_POLL_S,
         webhook_timeout_s: float = 5.0,
         wake_on: frozenset[str] = frozenset(),
+        keep_sent: timedelta | None = None,
     ) -> None:
         """``wake_on``: types of live events after which a round runs at once (a domain that
-        wrote rows and broadcast what it did); ``poll_s`` otherwise."""
+        wrote rows and broadcast what it did); ``poll_s`` otherwise. ``keep_sent``: how long
+        sent messages are kept (pruned every :data:`PRUNE_EVERY`); None: for ever."""
         self._session_factory = session_factory
         self._publish = publish
         self._broadcaster = broadcaster
@@ -194,6 +202,8 @@ class OutboxDelivery:
         self._clock = clock
         self._poll_s = poll_s
         self._wake_on = wake_on
+        self._keep_sent = keep_sent
+        self._next_prune: datetime | None = None
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -213,7 +223,33 @@ class OutboxDelivery:
             with transaction(self._session_factory) as session:
                 for status, count in outbox.unsent_counts(session=session).items():
                     self._metrics.outbox_messages.set(count, status=status)
+        self._prune_when_due()
         return events
+
+    def _prune_when_due(self) -> None:
+        if self._keep_sent is None:
+            return
+        now = self._clock()
+        if self._next_prune is not None and now < self._next_prune:
+            return
+        pruned = self.prune(now - self._keep_sent)
+        # A backlog left over: go on at the next round.
+        done = pruned < PRUNE_BATCH * PRUNE_BATCHES
+        self._next_prune = now + PRUNE_EVERY if done else now
+
+    def prune(self, before: datetime) -> int:
+        """Delete messages sent before ``before``, :data:`PRUNE_BATCH` per transaction and
+        :data:`PRUNE_BATCHES` transactions at most; how many (blocking)."""
+        pruned = 0
+        for _ in range(PRUNE_BATCHES):
+            with transaction(self._session_factory) as session:
+                count = outbox.prune_sent(session=session, before=before, limit=PRUNE_BATCH)
+            pruned += count
+            if self._metrics is not None:
+                self._metrics.outbox_pruned.inc(count)
+            if count < PRUNE_BATCH:
+                break
+        return pruned
 
     def wake(self) -> None:
         """Deliver now (rows were just committed); safe from any thread."""

@@ -30,6 +30,9 @@ class Decoded:
 
     topic: topics.Topic
     message: messages.Envelope
+    clock_ahead_s: float | None = None
+    """Set when the sender's clock ran ahead (an alarm, a job event or a capacity report with a
+    time beyond the allowed skew): by how much; its times were moved back by as much."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from cloud.messaging import service
@@ -20,6 +21,7 @@ from cloud.messaging.mqtt import Outbound
 from protocols import codec, messages, topics
 
 COORDINATOR = topics.COORDINATOR
+REDACTED = "[redacted]"
 
 
 def enqueue(
@@ -105,6 +107,37 @@ def latest(
     return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
 
 
+def page(
+    *,
+    session: Session,
+    status: DeliveryStatus | None = None,
+    origin: str | None = None,
+    channel: Channel | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[OutboxMessage]:
+    """A page of messages, newest first: those with an id below ``before_id`` (the last id of
+    the previous page), filtered by state, domain and channel."""
+    query = select(OutboxMessage)
+    if status is not None:
+        query = query.where(OutboxMessage.status == status.value)
+    if origin is not None:
+        query = query.where(OutboxMessage.origin == origin)
+    if channel is not None:
+        query = query.where(OutboxMessage.channel == channel.value)
+    if before_id is not None:
+        query = query.where(OutboxMessage.id < before_id)
+    return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
+
+
+def redacted_url(url: str) -> str:
+    """A webhook URL as a listing shows it: its scheme and host. The path, the query and the
+    user info are where receivers put their tokens."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    return f"{parts.scheme or 'http'}://{host}/{REDACTED}"
+
+
 UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 
 
@@ -118,3 +151,21 @@ def unsent_counts(*, session: Session) -> dict[str, int]:
     )
     found = {status: int(count) for status, count in rows}
     return {status.value: found.get(status.value, 0) for status in UNSENT}
+
+
+def prune_sent(*, session: Session, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` of the messages sent before ``before``, oldest first; how many
+    (a small batch per transaction, so that the write lock is held briefly)."""
+    ids = list(
+        session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == DeliveryStatus.SENT.value, OutboxMessage.sent_at < before
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    return len(ids)

@@ -38,6 +38,20 @@ class UnitBirthMark(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class UnitClockSkew(Base):
+    """A unit whose clock was found ahead of the coordinator's by more than the allowed skew:
+    how far ahead at its latest message so found, and how many of its alarms, job events and
+    capacity reports were kept with their times moved back (see :func:`cloud.ingest.service.
+    within_skew`)."""
+
+    __tablename__ = "unit_clock_skew"
+
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ahead_s: Mapped[float] = mapped_column(Float)
+    messages: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class MachineState(Base):
     __tablename__ = "machine_state"
 
@@ -107,6 +121,17 @@ class MachineLive(BaseModel):
     active_alarms: int = 0
 
 
+class ClockSkewRead(BaseModel):
+    """The unit's clock ran ahead of the coordinator's: how far at ``last_seen_at``, and how many
+    of its alarms, job events and capacity reports were kept with their times moved back."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    ahead_s: float
+    messages: int
+    last_seen_at: datetime
+
+
 class UnitLive(BaseModel):
     unit_id: str
     company: str
@@ -117,6 +142,8 @@ class UnitLive(BaseModel):
     machines: int
     busy_machines: int
     free_slots: int
+    clock_skew: ClockSkewRead | None = None
+    """Set once the unit's clock was found ahead by more than ``ingest.max_future_skew_s``."""
 
 
 class NetworkOverview(BaseModel):

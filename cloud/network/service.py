@@ -11,15 +11,17 @@ from sqlalchemy import Connection, and_, bindparam, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor
-from cloud.database import guarded_upsert, guarded_upsert_many, utcnow
+from cloud.database import guarded_upsert, guarded_upsert_many, insert_for, utcnow
 from cloud.exceptions import NotFound
 from cloud.network.models import (
     ActiveAlarm,
+    ClockSkewRead,
     JobProgress,
     MachineLive,
     MachineState,
     NetworkOverview,
     UnitBirthMark,
+    UnitClockSkew,
     UnitLive,
     UnitStatus,
 )
@@ -122,9 +124,29 @@ def apply_alarm(*, session: Session, unit_id: str, alarm: AlarmEvent) -> None:
     guarded_upsert(session, ActiveAlarm, values, keys=["unit_id", "alarm_id"])
 
 
+def record_clock_skew(
+    *, session: Session, unit_id: str, ahead_s: float, messages: int, at: datetime
+) -> None:
+    """Note that ``messages`` of the unit's messages came from a clock ``ahead_s`` ahead."""
+    table = UnitClockSkew.__table__
+    statement = insert_for(session)(UnitClockSkew).values(
+        unit_id=unit_id, ahead_s=ahead_s, messages=messages, last_seen_at=at
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["unit_id"],
+        set_={
+            "ahead_s": statement.excluded.ahead_s,
+            "messages": table.c.messages + statement.excluded.messages,
+            "last_seen_at": statement.excluded.last_seen_at,
+        },
+    )
+    session.execute(statement)
+
+
 def forget_unit(*, session: Session, unit_id: str) -> None:
     """Drop a removed unit's live state."""
-    for model in (UnitStatus, UnitBirthMark, MachineState, JobProgress, ActiveAlarm):
+    models = (UnitStatus, UnitBirthMark, UnitClockSkew, MachineState, JobProgress, ActiveAlarm)
+    for model in models:
         session.execute(delete(model).where(model.unit_id == unit_id))
 
 
@@ -243,6 +265,10 @@ def overview(*, session: Session, actor: Actor, network_id: str) -> NetworkOverv
         for b in session.scalars(select(UnitBirthMark).where(UnitBirthMark.unit_id.in_(unit_ids)))
     }
     counts = _machine_counts(session, unit_ids)
+    skews = {
+        row.unit_id: ClockSkewRead.model_validate(row)
+        for row in session.scalars(select(UnitClockSkew).where(UnitClockSkew.unit_id.in_(unit_ids)))
+    }
     unit_views = []
     for unit in units:
         status = statuses.get(unit.id)
@@ -259,6 +285,7 @@ def overview(*, session: Session, actor: Actor, network_id: str) -> NetworkOverv
                 machines=machines,
                 busy_machines=busy,
                 free_slots=free,
+                clock_skew=skews.get(unit.id),
             )
         )
     return NetworkOverview(

@@ -161,6 +161,12 @@ class Metrics:
         self.rejects = Counter(
             "glonet_ingest_rejects_total", "messages rejected, by reason", ("reason",)
         )
+        self.clock_skew = Counter(
+            "glonet_ingest_clock_skew_total",
+            "alarms, job events and capacity reports kept with their times moved back (their"
+            " sender's clock ahead by more than ingest.max_future_skew_s), by kind",
+            ("kind",),
+        )
         self.ignored = Counter(
             "glonet_ingest_ignored_total",
             "messages without effect (duplicate, stale), by reason",
@@ -212,6 +218,10 @@ class Metrics:
             "glonet_outbox_messages",
             "outbox messages not sent, by status (pending, failed)",
             ("status",),
+        )
+        self.outbox_pruned = Counter(
+            "glonet_outbox_pruned_total",
+            "sent outbox messages deleted after outbox.keep_sent_s",
         )
         self.task_restarts = Counter(
             "glonet_task_restarts_total",

@@ -41,6 +41,12 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/outbox",
+        None,
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
         "/api/machines/plant-a/m1",
         None,
         {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},

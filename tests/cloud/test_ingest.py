@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from cloud.config import IngestSettings, Settings
 from cloud.context import AppContext
 from cloud.exceptions import DatabaseError
+from cloud.ingest import service as ingest_service
 from cloud.ingest.applier import (
     AppliedBatch,
     BatchApplier,
@@ -30,6 +31,7 @@ from cloud.ingest.applier import (
 from cloud.ingest.models import SeenMessage
 from cloud.ingest.worker import IngestWorker, UnitLanes
 from cloud.main import build_context
+from cloud.messaging.hooks import Decoded
 from cloud.messaging.mqtt import InboundMessage
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
 from cloud.registry.models import Machine
@@ -703,3 +705,37 @@ async def test_a_database_error_on_connecting_is_retried_on_the_loop_not_paho_th
         message = gateways("plant-a").telemetry("mill-1", [1.0])
         await eventually(_seen(context, message.id))  # paho's loop lives on
     assert len(threads) == 2 and not any("paho" in name for name in threads)
+
+
+def _decoded_job(**times: datetime) -> Decoded:
+    body = {"machine": "m1", "job_order_id": "j-1", "event": "ended"} | times
+    message = messages.JobStatus.create(unit="plant-a", seq=1, body=body)
+    return Decoded(topics.parse(topics.job("net", "plant-a", "m1")), message)
+
+
+def test_a_job_event_from_a_clock_ahead_keeps_its_order_and_durations() -> None:
+    """Its times move back together, by as much as the latest was ahead, so the latest is the
+    receive time; a time that would go before 1970 stops there; within the skew, nothing moves."""
+    now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+    skew = timedelta(minutes=5)
+    ahead = _decoded_job(
+        actual_start=now + timedelta(minutes=4),
+        actual_end=now + timedelta(minutes=9),
+        occurred_at=now + timedelta(minutes=9),
+    )
+    kept = ingest_service.within_skew(ahead, now=now, max_future_skew=skew)
+    body = kept.message.body
+    assert isinstance(body, messages.JobEvent)
+    assert kept.clock_ahead_s == 9 * 60
+    assert body.occurred_at == body.actual_end == now
+    assert body.actual_start == now - timedelta(minutes=5)
+
+    far = _decoded_job(
+        actual_start=messages.EARLIEST_TIME, occurred_at=datetime(9999, 1, 1, tzinfo=UTC)
+    )
+    moved = ingest_service.within_skew(far, now=now, max_future_skew=skew).message.body
+    assert isinstance(moved, messages.JobEvent)
+    assert (moved.actual_start, moved.occurred_at) == (messages.EARLIEST_TIME, now)
+
+    close = _decoded_job(occurred_at=now + timedelta(minutes=4))
+    assert ingest_service.within_skew(close, now=now, max_future_skew=skew) is close

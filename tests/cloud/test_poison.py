@@ -28,11 +28,14 @@ from cloud.database import transaction
 from cloud.ingest.models import SeenMessage
 from cloud.main import create_app
 from cloud.maintenance.models import MaintenanceTicket, TicketEvent
+from cloud.network import service as network_service
+from cloud.network.models import ActiveAlarm
 from cloud.telemetry.models import LatestMetric
 from glonet.broker import MosquittoBroker
 from protocols import PROTOCOL_VERSION, codec, messages, topics
 from protocols.ids import new_message_id
 from tests.cloud.conftest import Gateway, mqtt_settings, populate
+from tests.cloud.conftest import coordinator as coordinator_actor
 from tests.cloud.maintenance.conftest import eventually as wait_until
 from tests.cloud.serving import serve
 from tests.conftest import fresh_postgres_database
@@ -271,7 +274,8 @@ class Poison:
     name: str
     kind: str
     outcome: str
-    """The reject reason it is counted under, or "applied" (accepted without harm)."""
+    """The reject reason it is counted under, "applied" (accepted without harm), or
+    :data:`CLOCK_SKEW` (applied, its times moved back, counted)."""
     path: str = ""
     value: Any = None
     raw: bytes | None = None
@@ -292,6 +296,7 @@ class Poison:
         return topic, json.dumps(_set(envelope, self.path, self.value)).encode()
 
 
+CLOCK_SKEW = "clock_skew"
 FAR_LATE = "9999-12-31T23:59:59-14:00"
 FAR_EARLY = "0001-01-01T00:00:00+14:00"
 FAR_AHEAD = "2200-01-01T00:00:00+00:00"
@@ -332,13 +337,12 @@ CORPUS = [
         f"{SAMPLE}.source_time",
         "2200-01-01T00:00:00+00:00",
     ),
-    # Observed times ahead of the coordinator's clock, and a forecast beyond the horizon.
-    Poison("job-occurred-far-future", "job_status", "future_time", "body.occurred_at", FAR_AHEAD),
-    Poison("job-actual-end-far-future", "job_status", "future_time", "body.actual_end", FAR_AHEAD),
-    Poison("alarm-occurred-far-future", "alarm", "future_time", "body.occurred_at", FAR_AHEAD),
-    Poison(
-        "capacity-reported-far-future", "capacity", "future_time", "body.reported_at", FAR_AHEAD
-    ),
+    # Observed times ahead of the coordinator's clock: kept, moved back and counted (an alarm
+    # lost is worse than a wrong time); a forecast beyond the horizon is refused.
+    Poison("job-occurred-far-future", "job_status", CLOCK_SKEW, "body.occurred_at", FAR_AHEAD),
+    Poison("job-actual-end-far-future", "job_status", CLOCK_SKEW, "body.actual_end", FAR_AHEAD),
+    Poison("alarm-occurred-far-future", "alarm", CLOCK_SKEW, "body.occurred_at", FAR_AHEAD),
+    Poison("capacity-reported-far-future", "capacity", CLOCK_SKEW, "body.reported_at", FAR_AHEAD),
     Poison("queue-free-beyond-horizon", "capacity", "future_time", "body.queue_free_at", FAR_AHEAD),
     # A sample of another machine on this machine's topic.
     Poison("sample-of-other-machine", "telemetry", "machine_mismatch", f"{SAMPLE}.machine", "m2"),
@@ -430,6 +434,9 @@ CORPUS = [
 
 
 def _count(context: AppContext, outcome: str) -> float:
+    if outcome == CLOCK_SKEW:
+        kinds = (topics.TopicKind.JOB, topics.TopicKind.ALARM, topics.TopicKind.CAPACITY)
+        return sum(context.metrics.clock_skew.value(kind=kind.value) for kind in kinds)
     return context.metrics.rejects.value(reason=outcome)
 
 
@@ -466,10 +473,10 @@ def test_a_poison_message_is_refused_and_the_next_one_applied(
     valid = _send_valid(live, float(next(_SEQ)))
 
     wait_until(lambda: _seen(context, valid.id), WITHIN)
-    if poison.outcome == "applied":
+    if poison.outcome in ("applied", CLOCK_SKEW):
         poison_id = json.loads(payload)["id"]
         wait_until(lambda: _seen(context, poison_id), WITHIN)
-    else:
+    if poison.outcome != "applied":
         wait_until(lambda: _count(context, poison.outcome) == before + 1, WITHIN)
     assert context.metrics.rejects.value(reason="unprocessable") == 0
 
@@ -510,6 +517,53 @@ def test_a_far_future_sample_does_not_pin_the_latest_value(live: Coordinator) ->
     live.gateway.telemetry("m1", [21.0], metric="temp")
     wait_until(lambda: (_latest(context, "temp") or (None,))[0] == 21.0, WITHIN)
     assert not _seen(context, future.id)
+
+
+def test_an_alarm_from_a_clock_ahead_is_kept_at_its_receive_time_and_shown(
+    live: Coordinator,
+) -> None:
+    """A plant whose clock runs ten minutes fast: its alarm is kept (not lost as future_time),
+    at the time it arrived, counted, and the unit's clock skew is in the overview; a telemetry
+    sample from the same clock is still refused."""
+    context = live.context
+    sent = datetime.now(UTC)
+    body = _bodies()["alarm"][2] | {
+        "alarm_id": "skewed-1",
+        "occurred_at": (sent + timedelta(minutes=10)).isoformat(),
+    }
+    alarm = live.gateway.envelope(messages.Alarm, body)
+    skewed_sample = live.gateway.envelope(
+        messages.Telemetry,
+        {
+            "samples": [
+                {
+                    "machine": "m1",
+                    "metric": "rpm",
+                    "value": 5.0,
+                    "source_time": sent + timedelta(minutes=10),
+                }
+            ]
+        },
+    )
+    before = _count(context, CLOCK_SKEW), _count(context, "future_time")
+    live.gateway.send(topics.alarm(NETWORK, UNIT, "m1"), alarm)
+    live.gateway.send(topics.telemetry(NETWORK, UNIT, "m1"), skewed_sample)
+    wait_until(lambda: _seen(context, alarm.id), WITHIN)
+    wait_until(lambda: _count(context, "future_time") == before[1] + 1, WITHIN)
+    assert _count(context, CLOCK_SKEW) == before[0] + 1
+    assert not _seen(context, skewed_sample.id)
+
+    with transaction(context.session_factory) as session:
+        stored = session.get(ActiveAlarm, (UNIT, "skewed-1"))
+        assert stored is not None
+        assert sent <= stored.occurred_at <= datetime.now(UTC)
+        overview = network_service.overview(
+            session=session, actor=coordinator_actor(), network_id=NETWORK
+        )
+    (unit,) = [u for u in overview.units if u.unit_id == UNIT]
+    assert unit.clock_skew is not None
+    assert 9 * 60 < unit.clock_skew.ahead_s <= 10 * 60
+    assert unit.clock_skew.last_seen_at >= sent
 
 
 def test_a_redelivered_reply_records_its_note_once(live: Coordinator) -> None:
