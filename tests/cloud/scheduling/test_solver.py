@@ -229,6 +229,36 @@ def test_the_core_is_no_worse_than_a_dispatch_rule(problem: Problem, seed: int) 
     assert solved(problem, seed=seed).makespan <= baseline.makespan
 
 
+def test_no_worse_than_the_dispatch_rule_when_a_gap_insertion_takes_the_room_before_a_closure() -> (
+    None
+):
+    """Found by the property test above: every constructive rule inserted job 1's 13-hour
+    non-resumable operation into the last room before the closure at 75 (76-89), pushing job 0's
+    last operation past it (92); the dispatch rule, appending, ends at 91. No critical-block move
+    puts that operation back in front, so the core now also tries the appending rule."""
+    resumable = (False, True, True)
+    job0 = Job(
+        tuple(Operation({0: d}, resumable=r) for d, r in zip((9, 20, 2), resumable, strict=True))
+    )
+    job1 = Job(
+        (
+            Operation({0: 0}, resumable=False),
+            Operation({0: 1}, predecessors=(), resumable=False),
+            Operation({0: 13}, predecessors=(), resumable=False),
+            Operation({0: 1}, predecessors=(0, 1, 2), resumable=False),
+        ),
+        release=8,
+    )
+    problem = Problem(
+        jobs=(job0, job1),
+        machines=(Machine("M0", calendar=((0, 8), (23, 40), (55, 75), (76, 2076))),),
+        unavailability=(Unavailability(0, 68, 74),),
+    )
+    assert validate_schedule(problem, earliest_end_rule(problem)).makespan == 91
+    assert solved(problem, iteration_limit=0).makespan == 91
+    assert solved(problem).makespan == 91
+
+
 # Calendars: hours of a week from Monday 00:00, open 8-16 on weekdays.
 WEEKDAYS = tuple((24 * day + 8, 24 * day + 16) for day in range(5))
 NEXT_WEEK = tuple((start + 168, end + 168) for start, end in WEEKDAYS)
