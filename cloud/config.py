@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from cloud.auth.config import AccountSettings
 from cloud.exceptions import ConfigurationError
 from cloud.maintenance.config import MaintenanceSettings
 
@@ -227,6 +228,7 @@ class Settings(BaseSettings):
     maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -68,3 +68,14 @@ class Conflict(CloudError):
 class InvalidInput(CloudError):
     status_code = 422
     code = "invalid_input"
+
+
+class TooManyAttempts(CloudError):
+    """Too many failed attempts (sign-in): refused until ``retry_after_s`` has passed."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,6 +1,6 @@
 """Every domain's tables, imported so that ``Base.metadata`` is complete for migrations."""
 
-from cloud.auth.models import Principal
+from cloud.auth.models import Invitation, Principal, SignInFailure, WebSession
 from cloud.codesign.models import Configuration, ConfigurationRevision
 from cloud.database import Base
 from cloud.dispatch.models import SchedulerState
@@ -18,6 +18,7 @@ __all__ = [
     "Configuration",
     "ConfigurationRevision",
     "DeliveredProduct",
+    "Invitation",
     "JobProgress",
     "LatestMetric",
     "Machine",
@@ -31,11 +32,13 @@ __all__ = [
     "Quote",
     "SchedulerState",
     "SeenMessage",
+    "SignInFailure",
     "Technician",
     "TelemetryChunk",
     "TransportTime",
     "Unit",
     "UnitBirthMark",
     "UnitStatus",
+    "WebSession",
     "maintenance_models",
 ]

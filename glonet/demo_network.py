@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -474,6 +475,67 @@ def prepare_registry(
     finally:
         context.engine.dispose()
     return keys
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    role: str
+    username: str
+    password: str
+
+
+def prepare_people(
+    settings: dict[str, Any], plants: list[Plant], spec: DemoSpec
+) -> list[DemoPerson]:
+    """One person per role, invited and with a fresh random password set through their
+    invitation, as a real person would (the registry must be prepared first)."""
+    from cloud.auth import people
+    from cloud.auth.models import Actor, PersonCreate, Role
+    from cloud.config import load_settings
+    from cloud.database import transaction, utcnow
+    from cloud.main import build_context
+
+    loaded = load_settings(None, **settings)
+    context = build_context(loaded)
+    system = Actor(principal_id=0, name="demo", role=Role.COORDINATOR)
+    customer = min(order.customer for order in spec.orders)
+    specs = [
+        PersonCreate(name="Cora Coordinator", username="coordinator", role=Role.COORDINATOR),
+        PersonCreate(
+            name=f"Plant engineer {plants[0].unit}",
+            username="plant",
+            role=Role.PLANT,
+            unit_id=plants[0].unit,
+        ),
+        PersonCreate(
+            name=f"Customer {customer}",
+            username="customer",
+            role=Role.CUSTOMER,
+            customer_id=customer,
+        ),
+        PersonCreate(
+            name=f"Technician {spec.technicians[0].name}",
+            username="technician",
+            role=Role.TECHNICIAN,
+            technician_id=spec.technicians[0].id,
+        ),
+    ]
+    made = []
+    try:
+        for person in specs:
+            password = secrets.token_urlsafe(12)
+            now = utcnow()
+            with transaction(context.session_factory) as session:
+                issued = people.invite_person(
+                    session=session, actor=system, spec=person, settings=loaded.accounts, now=now
+                )
+                people.accept_invitation(
+                    session=session, token=issued.token, password=password, now=now
+                )
+            made.append(DemoPerson(person.role.value, person.username, password))
+    finally:
+        context.engine.dispose()
+    return made
 
 
 SIM_NAMESPACE = "urn:glonet:firmware-sim"

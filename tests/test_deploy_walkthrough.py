@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 NETWORK = "first-net"
 UNIT = "first-plant"
 MACHINE = "mill-1"
+ENGINEER_PASSWORD = "mill-1 runs at dawn"
 
 # The stand-in machine (docs/deploy.md, "Rehearsing with a simulated machine").
 PLANT_FILE = {
@@ -216,6 +217,24 @@ def test_onboarding_a_first_plant_as_docs_deploy_md_says(
     for who, body in people.items():
         api.keys[who] = api("coordinator", "POST", "/api/principals", body)["api_key"]
         assert api(who, "GET", "/api/me")["role"] == who
+    # The plant engineer as a person for the pages: invited, sets a password from the link.
+    invited = api(
+        "coordinator",
+        "POST",
+        "/api/people",
+        {
+            "name": "Marco Bianchi",
+            "username": "marco",
+            "role": "plant",
+            "unit_id": UNIT,
+            "email": "marco@first-plant.example",
+        },
+    )
+    token = invited["invitation"]["url"].partition("#")[2]
+    accepted = api.http.post(
+        "/api/invitations/accept", json={"token": token, "password": ENGINEER_PASSWORD}
+    )
+    assert accepted.status_code == 204
 
     # Step 3: the gateway's broker credentials, the broker files again, Mosquitto restarted.
     credentials = api("plant", "POST", f"/api/units/{UNIT}/mqtt-credentials")
@@ -299,8 +318,11 @@ def test_onboarding_a_first_plant_as_docs_deploy_md_says(
     rollups = api("plant", "GET", f"/api/machines/{UNIT}/{MACHINE}/rollups?metric=spindle_speed")
     assert rollups, "per-minute history of the first telemetry"
     with httpx.Client(base_url=str(api.http.base_url), timeout=10) as browser:
-        # The pages: sign in once with the key, then the session cookie carries it.
-        assert browser.post("/api/session", json={"api_key": api.keys["plant"]}).is_success
+        # The pages: the engineer signs in once, then the session cookie carries the session.
+        signed_in = browser.post(
+            "/api/session", json={"username": "marco", "password": ENGINEER_PASSWORD}
+        )
+        assert signed_in.is_success
         page = browser.get(f"/machines/{UNIT}/{MACHINE}")
         assert page.status_code == 200 and "spindle_speed" in page.text
 

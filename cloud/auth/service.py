@@ -1,4 +1,5 @@
-"""API keys: creation, hashing and authentication of principals.
+"""API keys: creation, hashing and authentication of principals; page sessions are checked
+here too (:mod:`cloud.auth.sessions`), so that every caller authenticates in one place.
 
 A key is ``glo_<key id>_<secret>`` with 256 random bits; only its SHA-256 digest is stored (a
 random secret of that length needs no slow hash), and the key id finds the row.
@@ -9,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from cloud.auth import sessions
 from cloud.auth.models import Actor, Principal, PrincipalCreate, Role
 from cloud.auth.permissions import require_role
+from cloud.database import utcnow
 from cloud.exceptions import NotAuthenticated, NotFound
 from cloud.registry import service as registry_service
 
@@ -63,14 +67,33 @@ _BY_KEY_ID = select(
 more than the lookup itself."""
 
 
-def authenticate(*, session: Session, api_key: str) -> Actor:
-    """The actor owning ``api_key``; a wrong, unknown or revoked key is NotAuthenticated."""
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        principal_id=principal.id,
+        name=principal.name,
+        role=Role(principal.role),
+        unit_id=principal.unit_id,
+        technician_id=principal.technician_id,
+        customer_id=principal.customer_id,
+    )
+
+
+def authenticate(*, session: Session, api_key: str, now: datetime | None = None) -> Actor:
+    """The actor owning ``api_key`` or, for a page session's token, the session's; a wrong,
+    unknown, expired or revoked one is NotAuthenticated."""
+    if sessions.is_session_token(api_key):
+        principal = sessions.principal_of(session=session, token=api_key, now=now or utcnow())
+        return actor_of(principal)
     prefix, _, rest = api_key.partition("_")
     key_id, _, _ = rest.partition("_")
     row = None
     if prefix == KEY_PREFIX and key_id:
         row = session.connection().execute(_BY_KEY_ID, {"key_id": key_id}).first()
-    if row is None or not row.active or not hmac.compare_digest(row.key_hash, _digest(api_key)):
+    if (
+        row is None
+        or not row.active
+        or not hmac.compare_digest(row.key_hash or "", _digest(api_key))
+    ):
         raise NotAuthenticated("invalid or revoked API key")
     return Actor(
         principal_id=row.id,
@@ -93,4 +116,5 @@ def revoke_principal(*, session: Session, actor: Actor, principal_id: int) -> Pr
     if principal is None:
         raise NotFound(f"principal {principal_id} does not exist")
     principal.active = False
+    sessions.end_sessions_of(session=session, principal_id=principal.id)
     return principal

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloud.exceptions import CloudError
+from cloud.exceptions import CloudError, TooManyAttempts
 from cloud.operations.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ _MEANINGS = {
     404: "no such resource, or one of another member (the same answer, so as not to tell)",
     409: "conflicts with the resource's current state",
     413: "the body is over the coordinator's max_body_bytes",
+    429: "too many failed sign-ins for this username or address; retry after Retry-After seconds",
     422: "the request is invalid (bad field, NUL byte, lone surrogate, non-finite number, id "
     "out of range…)",
     503: "the database is unavailable; retry later",
@@ -91,6 +92,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code >= 500:
             _LOGGER.error("request failed: %s", exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse(
             error_body(exc.code, exc.message), status_code=exc.status_code, headers=headers
         )

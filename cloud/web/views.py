@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth.dependencies import DbSession, page_actor
+from cloud.auth.models import MIN_PASSWORD
 from cloud.config import SinkKind
 from cloud.database import utcnow
 from cloud.exceptions import NotFound, PermissionDenied
@@ -50,6 +51,13 @@ def overview_page(request: Request, session: DbSession) -> Response:
         "overview.html",
         {"actor": actor, "overview": overview, "machines": machines, "network": network},
     )
+
+
+@router.get("/invite", response_class=HTMLResponse)
+def invitation_page(request: Request) -> Response:
+    """Where an invitation link leads: the person sets their password (the token is in the
+    link's fragment and goes to the API from the page)."""
+    return templates.TemplateResponse(request, "invite.html", {"min_password": MIN_PASSWORD})
 
 
 LATEST_SAMPLES = 20

@@ -1,7 +1,8 @@
 """``glonet demo``: the demo network on this machine, until Ctrl-C.
 
 A private Mosquitto, the simulated plants, one gateway per plant and the coordinator (SQLite,
-embedded telemetry) on http://127.0.0.1:8000; demo keys printed; a few co-designed orders run
+embedded telemetry) on http://127.0.0.1:8000; one person per role (username and password) and
+the demo keys printed; a few co-designed orders run
 at an accelerated time scale while one machine breaks down, the plan adapts, and a demo technician
 resolves its maintenance ticket so that the machine's gateway repairs it.
 """
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from glonet.demo_driver import DemoDriver
+    from glonet.demo_network import DemoPerson
 
 # Every ``glonet`` process builds the whole parser, so this module imports nothing heavy at its
 # top: glonet.demo_network brings the coordinator's models and the simulator, which a gateway
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         PlantNetwork,
         coordinator_settings,
         load_spec,
+        prepare_people,
         prepare_registry,
     )
 
@@ -107,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"starting {len(spec.plants)} simulated plants and their gateways…")
         plants.start(clock_origin=settings["orders"]["plant_clock_origin"])
         keys = prepare_registry(settings, plants.plants, spec)
+        people = prepare_people(settings, plants.plants, spec)
         coordinator.start()
-        _banner(coordinator.url, keys, workdir, spec.time_scale)
+        _banner(coordinator.url, keys, people, workdir, spec.time_scale)
         driver = DemoDriver(spec, coordinator.url, keys, plants, started=started)
         driver.wait_for_machines()
         for order in spec.orders:
@@ -160,12 +164,17 @@ def _print_tickets(driver: DemoDriver) -> None:
         _LOGGER.warning("could not count the maintenance tickets: %s", exc)
 
 
-def _banner(url: str, keys: dict[str, str], workdir: Path, time_scale: float) -> None:
+def _banner(
+    url: str, keys: dict[str, str], people: list[DemoPerson], workdir: Path, time_scale: float
+) -> None:
     print(f"\nGloNet demo network: {url}  (time scale {time_scale:g}x, Ctrl-C stops)")
-    print("  start pages by role (sign in on the page with the role's API key below):")
+    print("  start pages by role (sign in with the role's username and password below):")
     for role, pages in START_PAGES:
         print(f"    {role:<12} " + "  ".join(f"{url}{page}" for page in pages))
-    print("  API keys:")
+    print("  people (username / password, made for this run):")
+    for person in people:
+        print(f"    {person.role:<12} {person.username:<12} {person.password}")
+    print("  API keys (scripts; the pages also take one under 'Sign in with an API key'):")
     for name, key in keys.items():
         print(f"    {name:<32} {key}")
     print(f"  logs: {workdir / 'logs'}\n")

@@ -148,6 +148,18 @@ MATRIX = [
         {"plant-a": 403, "technician": 403, "customer": 403},
     ),
     (
+        "POST",
+        "/api/people",
+        {"name": "x", "username": "x1", "role": "coordinator"},
+        {"plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "POST",
+        "/api/principals/1/invitation",
+        None,
+        {"plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
         "GET",
         "/api/plan/gantt",  # scoped inside: a plant its machines, a customer its own orders
         None,
