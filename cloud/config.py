@@ -44,6 +44,34 @@ class MqttSettings(BaseModel):
     tls_ca_file: Path | None = None
 
 
+class SmtpSecurity(StrEnum):
+    STARTTLS = "starttls"
+    """Plain connection upgraded with STARTTLS (port 587); refused if the server can't."""
+    TLS = "tls"
+    """TLS from the first byte (port 465)."""
+    NONE = "none"
+    """No encryption: a relay on the same host or a test server only."""
+
+
+class SmtpSettings(BaseModel):
+    """The mail server that carries people's notifications; none configured (no ``host``):
+    emails are kept in the outbox and marked failed after their attempts, so nothing is lost
+    silently."""
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(
+        default="GloNet <glonet@localhost>", description="the From header of every email"
+    )
+    timeout_s: float = Field(default=10.0, gt=0)
+    tls_ca_file: Path | None = Field(
+        default=None, description="a private CA's certificate for the server's (else the system's)"
+    )
+
+
 class SinkKind(StrEnum):
     EMBEDDED = "embedded"
     INFLUXDB = "influxdb"
@@ -229,6 +257,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -27,6 +27,7 @@ from cloud.maintenance.pages import router as maintenance_pages_router
 from cloud.maintenance.views import router as maintenance_router
 from cloud.messaging.views import router as outbox_router
 from cloud.network.views import router as network_router
+from cloud.notifications.views import router as notifications_router
 from cloud.operations.headers import SecurityHeaders
 from cloud.operations.http import BodyLimit, RequestMetrics, StrictInput, install_error_handlers
 from cloud.operations.memory import settle_after_startup
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     maintenance_pages_router,
     ingest_router,
     outbox_router,
+    notifications_router,
 )
 
 

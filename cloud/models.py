@@ -8,6 +8,7 @@ from cloud.ingest.models import SeenMessage
 from cloud.maintenance import models as maintenance_models
 from cloud.messaging.models import OutgoingSequence
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
+from cloud.notifications.models import NotificationPreference
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
 from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetryChunk
@@ -25,6 +26,7 @@ __all__ = [
     "MachineState",
     "MetricRollup",
     "Network",
+    "NotificationPreference",
     "Order",
     "OrderOperation",
     "OutgoingSequence",

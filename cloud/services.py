@@ -32,6 +32,7 @@ from cloud.maintenance import outbox as maintenance_outbox
 from cloud.maintenance import service as maintenance_service
 from cloud.maintenance.worker import MaintenanceWorker
 from cloud.messaging.delivery import OutboxDelivery
+from cloud.messaging.email import SmtpMailer
 from cloud.messaging.hooks import IngestHooks
 
 _LOGGER = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def make_delivery(context: AppContext, ingest: IngestWorker) -> OutboxDelivery:
         webhook_timeout_s=settings.maintenance.webhook_timeout_seconds,
         wake_on=frozenset({maintenance_outbox.EVENT_TYPE}),
         keep_sent=timedelta(seconds=settings.outbox.keep_sent_s),
+        mailer=SmtpMailer(settings.smtp),
     )
 
 

@@ -35,6 +35,8 @@ from cloud.dispatch.models import SchedulerState
 from cloud.messaging import outbox
 from cloud.messaging.hooks import AppliedBatch, BatchHook
 from cloud.messaging.mqtt import Outbound
+from cloud.notifications.models import NotificationEvent
+from cloud.orders import notices as order_notices
 from cloud.orders import service as orders_service
 from cloud.orders.models import (
     FROZEN_STATUSES,
@@ -367,7 +369,7 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
             op.planned_setup_start = assignment.setup_start
     for order_id, reason in result.unplanned.items():
         _LOGGER.warning("order %s cannot be planned: %s", order_id, reason)
-    _update_orders(session, result)
+    _update_orders(session, result, now)
     state = service.get_state(session=session, network_id=network_id)
     state.replan_requested = False
     state.planned_at = now
@@ -393,7 +395,7 @@ def _without_dead_exclusions(job: planning.PlanJob, network: planning.Network) -
     return planning.PlanJob(job.order_id, operations, job.due)
 
 
-def _update_orders(session: Session, result: planning.Plan) -> None:
+def _update_orders(session: Session, result: planning.Plan, now: datetime) -> None:
     for order_id, end in result.job_ends.items():
         order = session.get(Order, order_id)
         if order is None:
@@ -401,6 +403,7 @@ def _update_orders(session: Session, result: planning.Plan) -> None:
         order.planned_end = end
         if order.status == OrderStatus.CONFIRMED:
             order.status = OrderStatus.PLANNED.value
+            order_notices.tell_customer(session, order, NotificationEvent.ORDER_PLANNED, now)
 
 
 def what_if(

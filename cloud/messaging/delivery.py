@@ -1,4 +1,5 @@
-"""Delivering the outbox: MQTT messages with the broker's acknowledgement, webhooks by POST.
+"""Delivering the outbox: MQTT messages with the broker's acknowledgement, webhooks by POST,
+emails over SMTP (:mod:`cloud.messaging.email`).
 
 Rows are read in one transaction and claimed (``next_attempt_at`` moved ahead, skipping rows
 another coordinator process holds), sent outside any transaction, and their outcome written in
@@ -10,8 +11,9 @@ stays pending and is tried again, for as long as the broker is away (backoff cap
 between the PUBACK and the commit of "sent" publishes the message again when its claim expires,
 with the same message id, which the gateway de-duplicates (a repeated dispatch is harmless by the
 contract).
-A webhook is given up after the policy's attempts; the row is then ``failed`` and the domain
-that wrote it is told (:data:`FailureHook`: maintenance writes the ticket's timeline).
+A webhook or an email is given up after the policy's attempts; the row is then ``failed`` and
+the domain that wrote it is told (:data:`FailureHook`: maintenance writes the ticket's
+timeline). Emails go out after the round's MQTT messages, over one SMTP connection.
 
 :class:`OutboxDelivery` is the background service: it runs a round when woken (a domain wrote
 rows in this process) and otherwise every ``poll_s`` (rows written by another process).
@@ -35,7 +37,14 @@ from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
 from cloud.messaging import outbox
-from cloud.messaging.models import Channel, DeliveryStatus, OutboxMessage, RetryPolicy
+from cloud.messaging.email import Email, Mailer
+from cloud.messaging.models import (
+    GIVEN_UP_AFTER_ATTEMPTS,
+    Channel,
+    DeliveryStatus,
+    OutboxMessage,
+    RetryPolicy,
+)
 from cloud.messaging.mqtt import Outbound
 from cloud.operations.metrics import Metrics
 from cloud.operations.supervision import cancel_all, supervise
@@ -79,12 +88,15 @@ def deliver_due(
     policy: RetryPolicy,
     on_failed: Mapping[str, FailureHook] | None = None,
     metrics: Metrics | None = None,
+    mailer: Mailer | None = None,
 ) -> list[Event]:
     """Attempt every message due at ``now``; the live events of messages given up."""
     due = _claim(session_factory, now)
     if not due:
         return []
-    outcomes = dict(_publish_all([a for a in due if a.channel is not Channel.WEBHOOK], publish))
+    published = [a for a in due if a.channel not in (Channel.WEBHOOK, Channel.EMAIL)]
+    outcomes = dict(_publish_all(published, publish))
+    outcomes.update(_mail_all([a for a in due if a.channel is Channel.EMAIL], mailer))
     for attempt in due:
         if attempt.channel is Channel.WEBHOOK:
             outcomes[attempt.id] = _post(http, attempt.target, attempt.payload)
@@ -136,6 +148,25 @@ def _publish_all(
     return [(a.id, error) for a, error in zip(attempts, errors, strict=True)]
 
 
+def _mail_all(attempts: Sequence[_Attempt], mailer: Mailer | None) -> list[tuple[int, str | None]]:
+    """Send the round's emails over one SMTP connection."""
+    if not attempts:
+        return []
+    if mailer is None:
+        return [(a.id, "no SMTP server configured (smtp.host)") for a in attempts]
+    emails, readable = [], []
+    outcomes: list[tuple[int, str | None]] = []
+    for attempt in attempts:
+        try:
+            emails.append(Email.decode(attempt.payload))
+            readable.append(attempt)
+        except ValueError as exc:  # a row no sender can send: given up after its attempts
+            outcomes.append((attempt.id, f"unreadable email: {exc}"[:500]))
+    errors = mailer.send(emails)
+    outcomes += [(a.id, error) for a, error in zip(readable, errors, strict=True)]
+    return outcomes
+
+
 def _post(http: httpx.Client, url: str, payload: str) -> str | None:
     try:
         response = http.post(url, content=payload, headers=WEBHOOK_HEADERS)
@@ -162,7 +193,7 @@ def _record(
         row.status, row.sent_at, row.last_error = DeliveryStatus.SENT.value, now, None
         return []
     row.last_error = error[:500]
-    if attempt.channel is not Channel.WEBHOOK or row.attempts < policy.max_attempts:
+    if attempt.channel not in GIVEN_UP_AFTER_ATTEMPTS or row.attempts < policy.max_attempts:
         row.next_attempt_at = now + policy.delay(row.attempts, attempt.channel)
         return []
     row.status = DeliveryStatus.FAILED.value
@@ -188,6 +219,7 @@ class OutboxDelivery:
         webhook_timeout_s: float = 5.0,
         wake_on: frozenset[str] = frozenset(),
         keep_sent: timedelta | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         """``wake_on``: types of live events after which a round runs at once (a domain that
         wrote rows and broadcast what it did); ``poll_s`` otherwise. ``keep_sent``: how long
@@ -204,6 +236,7 @@ class OutboxDelivery:
         self._wake_on = wake_on
         self._keep_sent = keep_sent
         self._next_prune: datetime | None = None
+        self._mailer = mailer
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -218,6 +251,7 @@ class OutboxDelivery:
             policy=self._policy,
             on_failed=self._on_failed,
             metrics=self._metrics,
+            mailer=self._mailer,
         )
         if self._metrics is not None:
             with transaction(self._session_factory) as session:

@@ -24,11 +24,17 @@ class OutgoingSequence(Base):
 
 class Channel(StrEnum):
     """How a message leaves: MQTT to a device or technician, a command to a unit's gateway
-    (MQTT too), or a webhook call."""
+    (MQTT too), a webhook call, or an email to a person (SMTP)."""
 
     MQTT = "mqtt"
     WEBHOOK = "webhook"
     COMMAND = "command"
+    EMAIL = "email"
+
+
+GIVEN_UP_AFTER_ATTEMPTS = (Channel.WEBHOOK, Channel.EMAIL)
+"""Channels whose messages fail for good after the policy's attempts; MQTT messages wait for
+the broker as long as it takes."""
 
 
 class DeliveryStatus(StrEnum):
@@ -46,14 +52,14 @@ class RetryPolicy:
     """When the outbox tries a message again (see :mod:`cloud.messaging.delivery`)."""
 
     max_attempts: int = 6
-    """For webhooks; MQTT messages wait for the broker as long as it takes."""
+    """For webhooks and emails; MQTT messages wait for the broker as long as it takes."""
     retry_base: timedelta = timedelta(seconds=2)
     retry_max: timedelta = timedelta(minutes=5)
 
     def delay(self, attempts: int, channel: Channel) -> timedelta:
         """Exponential backoff after ``attempts`` failed attempts."""
         delay = min(self.retry_max, self.retry_base * (2 ** max(0, attempts - 1)))
-        return delay if channel is Channel.WEBHOOK else min(delay, MQTT_RETRY_MAX)
+        return delay if channel in GIVEN_UP_AFTER_ATTEMPTS else min(delay, MQTT_RETRY_MAX)
 
 
 class OutboxMessage(Base):

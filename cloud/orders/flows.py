@@ -22,7 +22,8 @@ from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import planning
 from cloud.dispatch import service as dispatch_service
 from cloud.exceptions import Conflict, InvalidInput
-from cloud.orders import service
+from cloud.notifications.models import NotificationEvent
+from cloud.orders import notices, service
 from cloud.orders.models import Order, OrderOperation, Quote, QuoteCreate
 
 _LOGGER = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ def confirm_quote(
             )
         )
     quote.order_id = order.id
+    notices.tell_customer(session, order, NotificationEvent.ORDER_CONFIRMED, now)
     dispatch_service.request_replan(
         session=session, network_id=network_id, reason=f"new order {order.id}"
     )

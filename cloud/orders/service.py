@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import Conflict, NotFound
+from cloud.notifications.models import NotificationEvent
+from cloud.orders import notices
 from cloud.orders.models import (
     DeliveredProduct,
     OperationRead,
@@ -93,6 +95,7 @@ def deliver(*, session: Session, actor: Actor, order_id: str, now: datetime) -> 
         raise Conflict(f"order {order_id} is {order.status}; only a completed order is delivered")
     order.status = OrderStatus.DELIVERED.value
     order.delivered_at = now
+    notices.tell_customer(session, order, NotificationEvent.ORDER_DELIVERED, now)
     _LOGGER.info("order %s delivered", order_id)
     return order
 
@@ -110,6 +113,7 @@ def advance_orders(*, session: Session, now: datetime) -> list[Order]:
         if status is OrderStatus.COMPLETED:
             order.completed_at = now
             register_product(session=session, order=order, operations=operations, now=now)
+            notices.tell_customer(session, order, NotificationEvent.ORDER_COMPLETED, now)
         _LOGGER.info("order %s is %s", order.id, status.value)
         changed.append(order)
     return changed

@@ -167,6 +167,24 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/notifications/emails",
+        None,
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/me/notifications",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 200, "customer": 200},
+    ),
+    (
+        "PUT",
+        "/api/me/notifications",
+        {"events": [], "enabled": False},
+        {"coordinator": 200, "plant-a": 200, "technician": 200, "customer": 200},
+    ),
+    (
+        "GET",
         "/api/overview",
         None,
         {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},

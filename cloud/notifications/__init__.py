@@ -1,0 +1,1 @@
+"""notifications domain: emails to people, by their preferences, through the outbox."""
