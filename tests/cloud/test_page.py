@@ -49,7 +49,7 @@ def test_overview_page_updates_live(
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(base_url)
             page.fill("#api-key", tenants.keys["coordinator"])
-            page.click("#login button[type=submit]")
+            page.click("button[type=submit]")
             expect(page.locator("#live")).to_have_text("live", timeout=10_000)
             machine = page.locator('tr[data-machine="plant-a/m1"]')
             expect(machine.locator(".state")).to_have_text("\u2013")  # nothing reported yet
@@ -90,7 +90,7 @@ def test_a_plant_sees_only_its_own_unit_on_the_page(served: tuple[str, Tenants])
             page = browser.new_page()
             page.goto(base_url)
             page.fill("#api-key", tenants.keys["plant-a"])
-            page.click("#login button[type=submit]")
+            page.click("button[type=submit]")
             expect(page.locator("#live")).to_have_text("live", timeout=10_000)
             assert page.locator("tr[data-unit]").count() == 1
             assert page.locator('tr[data-machine="plant-b/m1"]').count() == 0
@@ -147,7 +147,7 @@ def test_every_role_lands_on_its_own_page_with_its_navigation(served: tuple[str,
                 page = browser.new_context().new_page()
                 page.goto(base_url)
                 page.fill("#api-key", tenants.keys[who])
-                page.click("#login button[type=submit]")
+                page.click("button[type=submit]")
                 expect(page).to_have_url(f"{base_url}{home}", timeout=10_000)
                 nav = page.locator("nav.nav a")
                 expect(nav).to_have_text(links)

@@ -47,7 +47,7 @@ def sign_in(browser: Browser, served: Served, who: str, path: str) -> Page:
     )
     page.goto(f"{served.base_url}{path}")
     page.fill("#api-key", served.seeded.keys[who])
-    page.click("#login button[type=submit]")
+    page.click("button[type=submit]")
     return page
 
 
