@@ -1,6 +1,6 @@
 """people: usernames with argon2 passwords, page sessions, invitations, sign-in failures
 
-Revision ID: 1200
+Revision ID: 1210
 Revises: 1100
 Create Date: 2026-12-06 20:20:00.000000
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "1200"
+revision = "1210"
 down_revision = "1100"
 branch_labels = None
 depends_on = None

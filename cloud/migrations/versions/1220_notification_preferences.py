@@ -1,7 +1,7 @@
 """notification preferences: which events a person is emailed about, and where
 
-Revision ID: 1300
-Revises: 1200
+Revision ID: 1220
+Revises: 1210
 Create Date: 2026-12-06 20:40:00.000000
 
 The emails themselves are outbox rows (channel "email"); no table of their own.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "1300"
-down_revision = "1200"
+revision = "1220"
+down_revision = "1210"
 branch_labels = None
 depends_on = None
 
