@@ -1,7 +1,7 @@
 """people: usernames with argon2 passwords, page sessions, invitations, sign-in failures
 
 Revision ID: 1210
-Revises: 1100
+Revises: 1200
 Create Date: 2026-12-06 20:20:00.000000
 
 A principal is now an API key holder, a person, or both: ``key_id`` and ``key_hash`` become
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1210"
-down_revision = "1100"
+down_revision = "1200"
 branch_labels = None
 depends_on = None
 
