@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cloud.maintenance import service
+from cloud.maintenance import emails, service
 from cloud.maintenance.models import MaintenanceTicket
 from cloud.maintenance.service import SYSTEM
 from cloud.messaging import outbox as messaging_outbox
@@ -57,7 +57,8 @@ def notify(
     text: str = "",
     to_assignee: bool = True,
 ) -> list[Event]:
-    """Queue the assignee's MQTT alert and every webhook; return the live event."""
+    """Queue the assignee's MQTT alert, every webhook and the people's emails; return the live
+    event."""
     notice = messages.AlertNotice(
         ticket_id=str(ticket.id),
         action=action,
@@ -91,6 +92,7 @@ def notify(
     }
     for hook in service.active_webhooks(session=session):
         _enqueue(session, ticket, Channel.WEBHOOK, hook.url, action.value, now, json.dumps(body))
+    emails.tell_people(session, ticket, action, now, origin=ORIGIN, to_assignee=to_assignee)
     return [event(ticket, action.value)]
 
 

@@ -83,6 +83,8 @@ def ticket_detail(session: DbSession, ticket: MaintenanceTicket, actor: Actor) -
         notification = NotificationRead.model_validate(sent)
         if notification.channel is Channel.WEBHOOK and actor.role is not Role.COORDINATOR:
             notification.target = service.redacted_url(notification.target)
+        if notification.channel is Channel.EMAIL and actor.role is not Role.COORDINATOR:
+            notification.target = "[a person's address]"  # personal data: the coordinator's
         notification.target = redact(notification.target)
         notification.last_error = notification.last_error and redact(notification.last_error)
         notifications.append(notification)

@@ -28,6 +28,7 @@ from cloud.notifications.models import NotificationEvent
 from cloud.orders import service as orders_service
 from cloud.orders.models import OrderOperation
 from glonet.broker import free_port
+from tests.cloud.conftest import Tenants
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 
 PASSWORD = "alice's long password"
@@ -269,3 +270,44 @@ def test_a_down_smtp_server_is_retried_then_the_email_fails_visibly(
     ]
     outbox.run_once()  # failed stays failed, kept with its content
     assert row(second).status == "failed" and "confirmed" in row(second).payload
+
+
+def test_a_ticket_assigned_to_a_technician_is_emailed_to_them(
+    client: TestClient, tenants: Tenants, smtp: SmtpServer
+) -> None:
+    coordinator = tenants.headers("coordinator")
+    invited = client.post(
+        "/api/people",
+        json={
+            "name": "Tina",
+            "username": "tina",
+            "role": "technician",
+            "technician_id": "tech-plant-a",
+            "email": "tina@plant-a.example",
+        },
+        headers=coordinator,
+    )
+    assert invited.status_code == 201, invited.text
+    ticket = client.post(
+        "/api/maintenance/tickets",
+        json={"unit_id": "plant-a", "asset": "m1", "title": "Spindle noisy"},
+        headers=coordinator,
+    ).json()
+    assigned = client.post(
+        f"/api/maintenance/tickets/{ticket['id']}/assign",
+        json={"technician_id": "tech-plant-a"},
+        headers=coordinator,
+    )
+    assert assigned.status_code == 200, assigned.text
+    delivery(client, SmtpMailer(smtp.settings()), [utcnow()]).run_once()
+
+    (to, message), *_ = smtp.inbox.received
+    assert to == ["tina@plant-a.example"]
+    assert message["Subject"] == f"GloNet ticket {ticket['id']} assigned to you: Spindle noisy"
+    assert "Asset: m1 (plant-a)" in message.get_content()
+    seen_by_plant = client.get(
+        f"/api/maintenance/tickets/{ticket['id']}", headers=tenants.headers("plant-a")
+    ).json()
+    emails = [n for n in seen_by_plant["notifications"] if n["channel"] == "email"]
+    assert [n["target"] for n in emails] == ["[a person's address]"]
+    assert [n["status"] for n in emails] == ["sent"]
