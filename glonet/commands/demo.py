@@ -174,7 +174,7 @@ def _banner(
     print("  people (username / password, made for this run):")
     for person in people:
         print(f"    {person.role:<12} {person.username:<12} {person.password}")
-    print("  API keys (scripts; the pages also take one under 'Sign in with an API key'):")
+    print("  API keys (scripts; the sign-in page also takes one, under 'Or with an API key'):")
     for name, key in keys.items():
         print(f"    {name:<32} {key}")
     print(f"  logs: {workdir / 'logs'}\n")
