@@ -8,6 +8,7 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -54,6 +55,11 @@ def retry_delay(exc: DatabaseError, failures: int = 1) -> float:
     if exc.contended:
         return CONTENTION_DELAY
     return min(RETRY_DELAY * 2 ** (failures - 1), MAX_RETRY_DELAY)
+
+
+def _log_ack_failure(done: Future[None]) -> None:
+    if done.exception() is not None:
+        _LOGGER.error("acknowledging a batch failed", exc_info=done.exception())
 
 
 class UnitLanes:
@@ -132,6 +138,8 @@ class IngestWorker:
             on_connect=self._on_connect,
             on_state=lambda up: metrics.mqtt_connected.set(1 if up else 0),
         )
+        self._acks: ThreadPoolExecutor | None = None
+        """One thread acknowledges the committed batches, in order (while started)."""
         self._taken: dict[int, InboundMessage] = {}
         """Messages taken from the link and not yet acknowledged, by serial: given back to the
         link when the consumer fails, so that a restarted one applies them."""
@@ -184,6 +192,7 @@ class IngestWorker:
 
     async def start(self) -> None:
         await self._applier.start()
+        self._acks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-ack")
         loop = asyncio.get_running_loop()
         self._link.start(loop)
         self._tasks = [
@@ -229,6 +238,9 @@ class IngestWorker:
             self._saying_online = None
         await cancel_all(self._tasks, name="ingest")
         self._tasks = []
+        if self._acks is not None:  # the committed batches' acknowledgements go out first
+            await asyncio.to_thread(self._acks.shutdown)
+            self._acks = None
 
     async def _consume(self) -> None:
         """Apply batches in order, up to the applier's ``in_flight`` at a time; acknowledge and
@@ -282,15 +294,25 @@ class IngestWorker:
             for share in shares:
                 result = await share
                 events.extend(result.events)
-            for inbound in batch:
-                self._link.ack(inbound)
+            for inbound in batch:  # committed: a failing consumer gives these back no more
                 self._taken.pop(inbound.serial, None)
+            self._acknowledge(batch)
             for event in events:
                 try:
                     self._broadcaster.publish(event)
                 except Exception:  # a listener's bug is not the ingest's
                     _LOGGER.exception("publishing a live event failed")
             slots.release()
+
+    def _acknowledge(self, batch: list[InboundMessage]) -> None:
+        """Hand a committed batch's acknowledgements to the ack thread, which sends them in the
+        order the batches committed, off the loop (see :meth:`MqttLink.ack`) and without the
+        loop waiting: once handed over they go out whole, even if the consumer is cancelled
+        (stopping waits for them)."""
+        if self._acks is None:  # not started: nothing runs beside the loop
+            self._link.ack(batch)
+            return
+        self._acks.submit(self._link.ack, batch).add_done_callback(_log_ack_failure)
 
     def _watch_coordinator_state(self, batch: Sequence[InboundMessage]) -> None:
         """The coordinator state is one retained message for all workers: when one stops (its

@@ -168,11 +168,17 @@ class MqttLink:
         """Block until the broker confirmed the subscriptions of the current connection."""
         return self._subscribed.wait(timeout)
 
-    def ack(self, inbound: InboundMessage) -> None:
+    def ack(self, batch: Sequence[InboundMessage]) -> None:
+        """Acknowledge ``batch``, in order. Blocking for as long as a system call per message:
+        each PUBACK wakes paho's thread through its socket pair, which takes the interpreter
+        lock from the caller every time; so the ingest acknowledges from a thread of its own,
+        never on the event loop, which would serve no request meanwhile."""
         with self._arrived_lock:
-            self._unacked.pop(inbound.serial, None)
-        if inbound.qos > 0:
-            self._client.ack(inbound.mid, inbound.qos)
+            for inbound in batch:
+                self._unacked.pop(inbound.serial, None)
+        for inbound in batch:
+            if inbound.qos > 0:
+                self._client.ack(inbound.mid, inbound.qos)
 
     def requeue(self, messages: Sequence[InboundMessage]) -> None:
         """Give back messages taken but not acknowledged (a consumer that failed), first in

@@ -457,10 +457,9 @@ def _recorded_acks(worker: IngestWorker, monkeypatch: pytest.MonkeyPatch) -> lis
     acknowledged: list[int] = []
     link_ack = worker._link.ack
 
-    def ack(inbound: InboundMessage) -> None:
-        if inbound.qos > 0:
-            acknowledged.append(inbound.mid)
-        link_ack(inbound)
+    def ack(batch: Sequence[InboundMessage]) -> None:
+        acknowledged.extend(inbound.mid for inbound in batch if inbound.qos > 0)
+        link_ack(batch)
 
     monkeypatch.setattr(worker._link, "ack", ack)
     return acknowledged
