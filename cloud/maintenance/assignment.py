@@ -12,25 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-EARTH_RADIUS_KM = 6371.0
+from cloud.geo import Location, distance_km
+
 DEFAULT_ROAD_FACTOR = 1.3
 DEFAULT_SPEED_KMH = 60.0
 DEFAULT_LOAD_PENALTY = timedelta(minutes=45)
 MAX_WAIT = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class Location:
-    lat: float
-    lon: float
-
-
-def distance_km(a: Location, b: Location) -> float:
-    """Great-circle (haversine) distance."""
-    phi1, phi2 = math.radians(a.lat), math.radians(b.lat)
-    dphi, dlambda = phi2 - phi1, math.radians(b.lon - a.lon)
-    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def travel_time(

@@ -7,7 +7,6 @@ endpoint the role may use answers 404, so its existence is not revealed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.database import utcnow
 from cloud.exceptions import Conflict, InvalidInput, NotFound
+from cloud.geo import Location, distance_km
 from cloud.registry.models import (
     Machine,
     MachineCreate,
@@ -42,7 +42,6 @@ from cloud.registry.models import (
 )
 from protocols.topics import IDENTIFIER_PATTERN
 
-EARTH_RADIUS_KM = 6371.0
 DEFAULT_ROAD_SPEED_KMH = 60.0
 ROAD_DETOUR_FACTOR = 1.3
 
@@ -431,7 +430,9 @@ def transport_time(
         return TransportTimeRead(
             from_unit_id=from_unit_id, to_unit_id=to_unit_id, hours=given.hours, derived=False
         )
-    distance = distance_km(origin.latitude, origin.longitude, target.latitude, target.longitude)
+    distance = distance_km(
+        Location(origin.latitude, origin.longitude), Location(target.latitude, target.longitude)
+    )
     hours = distance * ROAD_DETOUR_FACTOR / DEFAULT_ROAD_SPEED_KMH
     return TransportTimeRead(
         from_unit_id=from_unit_id, to_unit_id=to_unit_id, hours=round(hours, 3), derived=True
@@ -450,11 +451,3 @@ def _units_seen_by_a_plant(
     if origin is None or target is None or origin.network_id != target.network_id:
         raise hidden
     return origin, target
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
