@@ -152,6 +152,17 @@ class Forwarder:
     def idle(self) -> bool:
         return not self._inflight and self._outbox.depth == 0
 
+    @property
+    def inflight(self) -> int:
+        """Publications waiting for their PUBACK."""
+        return len(self._inflight)
+
+    @property
+    def woken(self) -> bool:
+        """A wake-up the loop has not yet acted on (what it has not sent once this is false, it
+        holds or waits a token for)."""
+        return self._wakeup.is_set()
+
     # The loop -----------------------------------------------------------------------------
 
     async def run(self) -> None:

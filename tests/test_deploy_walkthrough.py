@@ -21,7 +21,8 @@ import yaml
 
 from glonet.broker import MosquittoBroker, free_port
 from glonet.demo_network import ManagedProcess, glonet_command, stop_together
-from tests.edge.support import ROOT, GatewayProcess, wait_until
+from tests.edge.support import ROOT, GatewayProcess
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -6,11 +6,9 @@ skipped unless GLONET_TEST_POSTGRES_URL is set).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import socket
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -348,18 +346,6 @@ async def ingest_context(
     if context.ingest is not None:
         await context.ingest.stop()
     context.engine.dispose()
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll ``check`` (off the event loop) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await asyncio.to_thread(check)
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {check}")
-        await asyncio.sleep(0.05)
 
 
 def retained_coordinator_state(

@@ -29,7 +29,7 @@ from glonet.broker import MosquittoBroker, free_port
 from protocols import topics
 from tests.cloud.conftest import Gateway, coordinator, make_key, onboard
 from tests.cloud.serving import serve
-from tests.edge.support import wait_until
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -26,13 +26,13 @@ from cloud.services import make_ingest
 from glonet.broker import MosquittoBroker
 from tests.cloud.conftest import (
     Gateway,
-    eventually,
     mqtt_settings,
     onboard,
     retained_coordinator_state,
     stored_samples,
 )
 from tests.cloud.test_cli import _worker_with_plant_a
+from tests.waiting import eventually
 
 METRIC = "n"
 

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,11 @@ from cloud.exceptions import ConfigurationError
 from glonet.broker import MosquittoBroker, free_port
 from glonet.cli import main
 from tests.cloud.conftest import mqtt_settings, retained_coordinator_state
+from tests.waiting import wait_until
+
+STARTUP_S = 60.0
+"""A coordinator process starts its ingest child and broker link before it answers, which takes
+seconds on a loaded 2-core machine."""
 
 
 def _write_config(path: Path, db_url: str, network: str = "clinet", **extra: object) -> Path:
@@ -116,7 +120,7 @@ def test_serve_runs_the_coordinator_and_says_goodbye(
         env={**os.environ},
     )
     try:
-        assert _eventually(lambda: _get(f"http://127.0.0.1:{port}/healthz") == 200)
+        assert wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz") == 200, STARTUP_S)
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["checks"]["mqtt"] == "ok"
         assert retained_coordinator_state(running_mosquitto, network) == "online"
     finally:
@@ -151,7 +155,7 @@ def test_ingest_command_runs_a_worker_until_terminated(
                 row = session.get(UnitStatus, "plant-a")
                 return row.status if row else None
 
-        assert _eventually(lambda: status() == "online")
+        assert wait_until(lambda: status() == "online", STARTUP_S)
     finally:
         gateway.close()
         process.send_signal(signal.SIGTERM)
@@ -175,7 +179,7 @@ def test_an_ingest_worker_serves_its_metrics_and_health(
     gateway = Gateway(running_mosquitto, "plant-a", network=network)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        assert _eventually(lambda: _get(f"{base_url}/healthz") == 200)
+        assert wait_until(lambda: _get(f"{base_url}/healthz") == 200, STARTUP_S)
         health = httpx.get(f"{base_url}/healthz").json()
         assert health["checks"] == {
             "database": "ok",
@@ -184,8 +188,9 @@ def test_an_ingest_worker_serves_its_metrics_and_health(
             "event_bus": "ok",
         }
         gateway.telemetry("m1", [1.0, 2.0])
-        assert _eventually(
-            lambda: "glonet_ingest_samples_total 2.0" in httpx.get(f"{base_url}/metrics").text
+        assert wait_until(
+            lambda: "glonet_ingest_samples_total 2.0" in httpx.get(f"{base_url}/metrics").text,
+            STARTUP_S,
         )
         # A second worker asked for the same port says so and starts nothing.
         taken = subprocess.run(
@@ -243,8 +248,8 @@ def test_ingest_with_services_runs_the_dispatcher_beside_an_api_only_process(
 
     plain = run("plain")
     try:
-        assert _eventually(
-            lambda: retained_coordinator_state(running_mosquitto, network) == "online"
+        assert wait_until(
+            lambda: retained_coordinator_state(running_mosquitto, network) == "online", STARTUP_S
         )
         time.sleep(1.5)  # several ticks' worth
         assert planned_at() is None
@@ -252,18 +257,7 @@ def test_ingest_with_services_runs_the_dispatcher_beside_an_api_only_process(
         stop(plain)
     services = run("services", "--services")
     try:
-        assert _eventually(lambda: planned_at() is not None)
+        assert wait_until(lambda: planned_at() is not None, STARTUP_S)
     finally:
         stop(services)
         context.engine.dispose()
-
-
-def _eventually(check: Callable[[], object], timeout: float = 60.0) -> bool:
-    """Whether ``check`` comes true within ``timeout``: a coordinator process starts its ingest
-    child and broker link before it answers, which takes seconds on a loaded 2-core machine."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return bool(check())

@@ -34,12 +34,12 @@ from protocols import codec, messages, topics
 from tests.cloud.conftest import (
     Gateway,
     Tenants,
-    eventually,
     make_pipeline,
     mqtt_settings,
     onboard,
     stored_samples,
 )
+from tests.waiting import eventually
 
 NETWORK = "test-net"
 POISON = "poison"

@@ -41,13 +41,13 @@ from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from tests.cloud.conftest import (
     Gateway,
-    eventually,
     make_pipeline,
     mqtt_settings,
     onboard,
     retained_coordinator_state,
     stored_samples,
 )
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

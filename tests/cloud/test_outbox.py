@@ -32,7 +32,8 @@ from cloud.messaging.models import DeliveryStatus, OutboxMessage
 from cloud.services import Wanted, services
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
-from tests.cloud.conftest import eventually, mqtt_settings, onboard
+from tests.cloud.conftest import mqtt_settings, onboard
+from tests.waiting import eventually
 
 UNIT = "plant-a"
 JOB_ORDER = {"machine": "m1", "operation": "mill", "process": "milling", "planned_duration_s": 60}
@@ -170,7 +171,14 @@ async def test_a_dispatch_waits_out_a_broker_outage_and_is_delivered_once(
         await context.ingest.wait_subscribed()  # type: ignore[union-attr]
         running_mosquitto.stop()
         message_id = _dispatch(context, "order-2.1.1")
-        await eventually(lambda: _rows(context)[0].attempts >= 1, timeout=30)
+        # The attempt is committed, then the pending count set: wait for both.
+        await eventually(
+            lambda: (
+                _rows(context)[0].attempts >= 1
+                and context.metrics.outbox_messages.value(status="pending") == 1
+            ),
+            timeout=30,
+        )
         (row,) = _rows(context)
         assert row.status == DeliveryStatus.PENDING.value
         assert row.last_error == "broker not connected"

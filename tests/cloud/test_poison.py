@@ -36,9 +36,9 @@ from protocols import PROTOCOL_VERSION, codec, messages, topics
 from protocols.ids import new_message_id
 from tests.cloud.conftest import Gateway, mqtt_settings, populate
 from tests.cloud.conftest import coordinator as coordinator_actor
-from tests.cloud.maintenance.conftest import eventually as wait_until
 from tests.cloud.serving import serve
 from tests.conftest import fresh_postgres_database
+from tests.waiting import wait_until
 
 NETWORK = "poison-net"
 UNIT = "plant-a"

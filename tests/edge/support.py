@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,20 +24,11 @@ from firmware_sim.plant import parse_plant
 from firmware_sim.server import PlantServer, ServerOptions
 from glonet.broker import MosquittoBroker, free_port
 from protocols import codec, messages, topics
+from tests.waiting import wait_until
 
 NETWORK = "testnet"
 UNIT = "plant-a"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
 
 
 class SimPlant:

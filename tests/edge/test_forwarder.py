@@ -3,12 +3,14 @@ while the coordinator is offline or its state is not yet known. The link is a fa
 real MqttLink."""
 
 import asyncio
+import time
 
 from edge.config import BrokerConfig
 from edge.forwarder import Forwarder, Hold
 from edge.health import Metrics
 from edge.mqtt import MqttLink, OutgoingMessage, SessionMessages
 from edge.outbox import Outbox, PendingMessage, Priority
+from tests.waiting import eventually
 
 
 class FakeLink(MqttLink):
@@ -54,9 +56,11 @@ def _topics(link: FakeLink) -> list[str]:
     return [topic for topic, _ in link.sent]
 
 
-async def _settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0.03)
+async def _handled(forwarder: Forwarder, *, past_grace: bool = False) -> None:
+    """Until the forwarder's loop has acted on every wake-up and (``past_grace``) a grace period
+    started now would have ended: what it has not sent by then, it holds."""
+    grace_over = time.monotonic() + (2 * GRACE_S if past_grace else 0)
+    await eventually(lambda: not forwarder.woken and time.monotonic() > grace_over)
 
 
 GRACE_S = 0.05
@@ -89,19 +93,19 @@ async def test_in_order_deleted_on_ack_replayed_after_loss(tmp_path):
     link, metrics = FakeLink(), Metrics()
     forwarder = _forwarder(outbox, link, metrics, max_inflight=4)
     task = asyncio.create_task(forwarder.run())
-    await _settle()
+    await eventually(lambda: len(link.sent) == 4 and not forwarder.woken)
     assert _topics(link) == topics[:4]  # the in-flight window
     link.sent[0][1].set_result(None)
     link.sent[1][1].set_result(None)
-    await _settle()
+    await eventually(lambda: len(link.sent) == 6 and outbox.depth == 4)  # acks flushed
     assert _topics(link) == topics
     assert outbox.depth == 4
     _reconnect(link, forwarder)
     forwarder.set_coordinator_online(True)
-    await _settle()
+    await eventually(lambda: len(link.sent) == 4)
     assert _topics(link) == topics[2:]  # everything unacknowledged, in the original order
     link.ack_all()
-    await _settle()
+    await eventually(lambda: outbox.depth == 0)
     assert outbox.depth == 0 and forwarder.idle
     assert metrics.value("messages_published_total", kind="job") == 6
     assert metrics.value("messages_failed_total") == 4
@@ -116,10 +120,10 @@ async def test_held_while_the_coordinator_is_offline(tmp_path):
     task = asyncio.create_task(forwarder.run())
     outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
     forwarder.wake()
-    await _settle()
+    await _handled(forwarder)
     assert link.sent == [] and forwarder.held
     forwarder.set_coordinator_online(True)
-    await _settle()
+    await eventually(lambda: link.sent)
     assert _topics(link) == ["glonet/v1/n/u/m/alarm"]
     task.cancel()
 
@@ -133,14 +137,14 @@ async def test_a_reconnect_while_waiting_for_a_token_is_not_missed(tmp_path):
     link = FakeLink()
     forwarder = _forwarder(outbox, link, Metrics(), rate=2, max_inflight=1)
     task = asyncio.create_task(forwarder.run())
-    await _settle()
+    await eventually(lambda: link.sent)
     assert _topics(link) == topics[:1]
     link.ack_all()
-    await asyncio.sleep(0.05)  # acknowledged: the forwarder now waits ~0.3 s for a token
+    # Acknowledged: the forwarder now waits ~0.3 s for a token.
+    await eventually(lambda: forwarder.inflight == 0 and not forwarder.woken)
     _reconnect(link, forwarder)
     forwarder.set_coordinator_online(True)  # the retained state, delivered on the new connection
-    for _ in range(10):
-        await _settle()
+    await eventually(lambda: link.sent)
     assert _topics(link)[:1] == topics[1:2]
     task.cancel()
 
@@ -153,14 +157,14 @@ async def test_after_a_reconnect_held_until_the_retained_state_says_online(tmp_p
     _reconnect(link, forwarder)
     outbox.put([PendingMessage("glonet/v1/n/u/m/alarm", b"a", Priority.EVENT, "m")])
     forwarder.wake()
-    await _settle()
+    await _handled(forwarder)
     assert link.sent == [] and forwarder.hold is Hold.AWAITING_COORDINATOR_STATE
     forwarder.coordinator_state_subscribed()
     forwarder.set_coordinator_online(False)  # the retained state, right after the SUBACK
-    await _settle()  # well past the grace period, which a known state cancels
+    await _handled(forwarder, past_grace=True)  # the grace period, which a known state cancels
     assert link.sent == [] and forwarder.hold is Hold.COORDINATOR_OFFLINE
     forwarder.set_coordinator_online(True)
-    await _settle()
+    await eventually(lambda: link.sent)
     assert _topics(link) == ["glonet/v1/n/u/m/alarm"] and forwarder.hold is None
     task.cancel()
 
@@ -172,10 +176,11 @@ async def test_without_a_retained_state_forwarding_starts_after_the_grace_period
     forwarder = _forwarder(outbox, link, Metrics(), online=False)
     task = asyncio.create_task(forwarder.run())
     forwarder.link_established()
-    await _settle()  # the grace period counts from the subscription's confirmation, not before
+    # The grace period counts from the subscription's confirmation, not before.
+    await _handled(forwarder, past_grace=True)
     assert link.sent == [] and forwarder.hold is Hold.AWAITING_COORDINATOR_STATE
     forwarder.coordinator_state_subscribed()
-    await _settle()
+    await eventually(lambda: link.sent)
     assert _topics(link) == ["glonet/v1/n/u/m/alarm"] and forwarder.hold is None
     task.cancel()
 
@@ -186,10 +191,10 @@ async def test_a_lost_link_cancels_the_grace_period(tmp_path):
     link = FakeLink()
     forwarder = _forwarder(outbox, link, Metrics())
     task = asyncio.create_task(forwarder.run())
-    await _settle()
+    await eventually(lambda: link.sent)
     _reconnect(link, forwarder)
     forwarder.coordinator_state_subscribed()
     _reconnect(link, forwarder)  # dropped again before the grace period ended
-    await _settle()
+    await _handled(forwarder, past_grace=True)
     assert link.sent == [] and forwarder.hold is Hold.AWAITING_COORDINATOR_STATE
     task.cancel()

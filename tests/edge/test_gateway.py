@@ -18,8 +18,8 @@ from tests.edge.support import (
     assert_in_order_per_machine,
     dispatch,
     job_order,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -5,14 +5,10 @@ import time
 
 import pytest
 
+from edge.config import BufferConfig
 from protocols import messages
-from tests.edge.support import (
-    assert_complete_job,
-    assert_in_order_per_machine,
-    dispatch,
-    job_order,
-    wait_until,
-)
+from tests.edge.support import assert_complete_job, assert_in_order_per_machine, dispatch, job_order
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -121,8 +117,12 @@ def test_restart_holds_the_backlog_while_the_retained_coordinator_state_is_offli
     gateway.start()
     # The retained "offline" arrives just after the SUBACK: not one backlog row may go before it,
     # and the grace period for a missing state must not release the hold either.
-    wait_until(lambda: gateway.health()["outbox"]["held_while_coordinator_offline"], 10)
-    time.sleep(3)
+    held = wait_until(
+        lambda: (h := gateway.health())["outbox"]["held_while_coordinator_offline"] and h, 10
+    )
+    # The gateway's own clock past the grace period that a missing state would have ended.
+    grace_over = held["uptime_s"] + BufferConfig().coordinator_state_grace_s + 0.5
+    wait_until(lambda: gateway.health()["uptime_s"] > grace_over, 10, "the grace period over")
     assert gateway.metric("messages_published_total") == 0
     assert _forwarded(coordinator) == before and not _alarms(coordinator)
     health = gateway.health()

@@ -20,14 +20,8 @@ from edge.config import BrokerConfig, TlsConfig
 from edge.health import Metrics
 from edge.mqtt import MqttLink, OutgoingMessage, SessionMessages
 from protocols import messages
-from tests.edge.support import (
-    MILL,
-    Coordinator,
-    GatewayProcess,
-    SimPlant,
-    gateway_config,
-    wait_until,
-)
+from tests.edge.support import MILL, Coordinator, GatewayProcess, SimPlant, gateway_config
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

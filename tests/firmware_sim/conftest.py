@@ -6,7 +6,6 @@ planned in minutes end in a fraction of a second and wear moves visibly within a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -256,18 +255,6 @@ async def subscribe_alarms(client: Client, node: Node | None = None) -> Collecto
     event_type = client.get_node(ua.NodeId(ua.ObjectIds.AlarmConditionType))
     await subscription.subscribe_events(node, event_type)
     return collector
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT_S
-) -> None:
-    """Poll ``check`` until it holds; fail with ``what`` after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"gave up waiting: {what}")
-        await asyncio.sleep(TICK_S)
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package")

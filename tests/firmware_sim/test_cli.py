@@ -13,7 +13,8 @@ import pytest
 
 from glonet.broker import free_port, wait_for_port
 from glonet.cli import main
-from tests.firmware_sim.conftest import connect, eventually, machine_handle
+from tests.firmware_sim.conftest import connect, machine_handle
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANT = ROOT / "deploy" / "network" / "imola-welding.yaml"
@@ -52,7 +53,7 @@ async def check_running_plant(port: int) -> None:
     async def broken() -> bool:
         return await weld2.state() == "OutOfService"
 
-    await eventually(broken, "weld-2 broken down by --fault")
+    await eventually(broken, what="weld-2 broken down by --fault")
     await client.disconnect()
 
 

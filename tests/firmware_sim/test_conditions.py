@@ -8,14 +8,8 @@ from typing import Any
 import pytest
 from asyncua import Client, ua
 
-from tests.firmware_sim.conftest import (
-    Collector,
-    alarm_code,
-    asset,
-    eventually,
-    is_active,
-    machine_handle,
-)
+from tests.firmware_sim.conftest import Collector, alarm_code, asset, is_active, machine_handle
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
@@ -61,7 +55,7 @@ async def test_acknowledge_and_condition_refresh(client: Client) -> None:
     async def raised() -> bool:
         return bool(estop()) and is_active(estop()[-1])
 
-    await eventually(raised, "the emergency stop raised")
+    await eventually(raised, what="the emergency stop raised")
     first = estop()[-1]
     assert asset(first) == "mill-alarm" and first.Severity == 900 and first.Retain is True
     assert getattr(first, "AckedState/Id") is False and first.Message.Text
@@ -77,7 +71,7 @@ async def test_acknowledge_and_condition_refresh(client: Client) -> None:
     async def acked() -> bool:
         return getattr(estop()[-1], "AckedState/Id") is True
 
-    await eventually(acked, "the acknowledgement's event")
+    await eventually(acked, what="the acknowledgement's event")
     ack_event = estop()[-1]
     assert ack_event.EventId != first.EventId and is_active(ack_event) and ack_event.Retain
     assert await (await condition.get_child(["0:AckedState", "0:Id"])).read_value() is True
@@ -96,7 +90,7 @@ async def test_acknowledge_and_condition_refresh(client: Client) -> None:
     async def refreshed() -> bool:
         return any(e.EventType == REFRESH_END for e in events.events[before:])
 
-    await eventually(refreshed, "the refresh")
+    await eventually(refreshed, what="the refresh")
     framed = events.events[before:]
     assert framed[0].EventType == REFRESH_START and framed[-1].EventType == REFRESH_END
     resent = framed[1:-1]
@@ -108,13 +102,13 @@ async def test_acknowledge_and_condition_refresh(client: Client) -> None:
     async def cleared() -> bool:
         return not is_active(estop()[-1])
 
-    await eventually(cleared, "the emergency stop cleared")
+    await eventually(cleared, what="the emergency stop cleared")
     assert estop()[-1].Retain is False  # inactive and acknowledged: nothing to retain
     before = len(events.events)
     await server_object.call_method(
         refresh, ua.Variant(subscription.subscription_id, ua.VariantType.UInt32)
     )
-    await eventually(refreshed, "the second refresh")
+    await eventually(refreshed, what="the second refresh")
     assert [e.EventType for e in events.events[before:]] == [REFRESH_START, REFRESH_END]
     with pytest.raises(ua.uaerrors.BadSubscriptionIdInvalid):
         await server_object.call_method(refresh, ua.Variant(9999, ua.VariantType.UInt32))
@@ -122,14 +116,14 @@ async def test_acknowledge_and_condition_refresh(client: Client) -> None:
     # Raised again: the instance's own Acknowledge method works too, and ConditionRefresh2
     # refreshes one monitored item.
     assert await m.call("Maintenance", "InjectFault", "emergency_stop", 0.0)
-    await eventually(raised, "the emergency stop raised again")
+    await eventually(raised, what="the emergency stop raised again")
     await condition.call_method("0:Acknowledge", estop()[-1].EventId, comment)
-    await eventually(acked, "the second acknowledgement")
+    await eventually(acked, what="the second acknowledgement")
     before = len(events.events)
     refresh2 = ua.NodeId(ua.ObjectIds.ConditionType_ConditionRefresh2)
     ids = (subscription.subscription_id, item)
     await server_object.call_method(refresh2, *(ua.Variant(i, ua.VariantType.UInt32) for i in ids))
-    await eventually(refreshed, "the refresh of one item")
+    await eventually(refreshed, what="the refresh of one item")
     assert [alarm_code(e) for e in events.events[before:][1:-1]] == ["emergency_stop"]
     assert await m.call("Maintenance", "Repair") is True
     await subscription.delete()

@@ -12,12 +12,12 @@ from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
     TICK_S,
     asset,
-    eventually,
     job_order,
     machine_handle,
     state_of,
     subscribe_alarms,
 )
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
@@ -39,7 +39,7 @@ async def test_freeze_stops_values_then_they_move_again(client: Client) -> None:
     async def moving() -> bool:
         return (await vibration.read_data_value()).SourceTimestamp != frozen.SourceTimestamp
 
-    await eventually(moving, "values updating after the freeze")
+    await eventually(moving, what="values updating after the freeze")
 
 
 async def test_out_of_range_values_leave_the_eu_range(client: Client) -> None:
@@ -51,12 +51,12 @@ async def test_out_of_range_values_leave_the_eu_range(client: Client) -> None:
     async def out_of_range() -> bool:
         return float(await temperature.read_value()) > eu_range.High
 
-    await eventually(out_of_range, "a value above EURange")
+    await eventually(out_of_range, what="a value above EURange")
 
     async def back_in_range() -> bool:
         return eu_range.Low <= float(await temperature.read_value()) <= eu_range.High
 
-    await eventually(back_in_range, "values back in range")
+    await eventually(back_in_range, what="values back in range")
 
 
 async def test_alarm_burst_reaches_server_object_subscribers(client: Client) -> None:
@@ -66,7 +66,7 @@ async def test_alarm_burst_reaches_server_object_subscribers(client: Client) -> 
     async def whole_burst() -> bool:
         return len(alarms.events) >= 2 * ALARM_BURST_SIZE
 
-    await eventually(whole_burst, "the whole alarm burst")
+    await eventually(whole_burst, what="the whole alarm burst")
     assert len(alarms.codes(active=True)) == len(alarms.codes(active=False)) == ALARM_BURST_SIZE
     assert {asset(e) for e in alarms.events} == {"mill-burst"}
 
@@ -80,7 +80,7 @@ async def test_emergency_stop_interrupts_the_job_until_released(client: Client) 
     async def running() -> bool:
         return state_of((await m.jobs())["E-1"]) == "Running"
 
-    await eventually(running, "job running")
+    await eventually(running, what="job running")
     assert await inject(client, "mill-estop", "emergency_stop", 1.0)
 
     async def stopped() -> bool:
@@ -88,19 +88,19 @@ async def test_emergency_stop_interrupts_the_job_until_released(client: Client) 
             await m.state() == "NotAvailable" and state_of((await m.jobs())["E-1"]) == "Interrupted"
         )
 
-    await eventually(stopped, "machine NotAvailable, job Interrupted")
+    await eventually(stopped, what="machine NotAvailable, job Interrupted")
 
     async def alarm_raised() -> bool:
         return alarms.codes(active=True, source="mill-estop") == ["emergency_stop"]
 
-    await eventually(alarm_raised, "emergency_stop alarm event")
+    await eventually(alarm_raised, what="emergency_stop alarm event")
 
-    await eventually(running, "job running again after the e-stop is released")
+    await eventually(running, what="job running again after the e-stop is released")
 
     async def alarm_cleared() -> bool:
         return "emergency_stop" in alarms.codes(active=False, source="mill-estop")
 
-    await eventually(alarm_cleared, "emergency_stop cleared")
+    await eventually(alarm_cleared, what="emergency_stop cleared")
 
 
 async def test_injected_breakdown_needs_a_repair(client: Client) -> None:
@@ -111,7 +111,7 @@ async def test_injected_breakdown_needs_a_repair(client: Client) -> None:
     async def out_of_service() -> bool:
         return await m.state() == "OutOfService"
 
-    await eventually(out_of_service, "OutOfService")
+    await eventually(out_of_service, what="OutOfService")
     await asyncio.sleep(4 * TICK_S)
     assert await m.state() == "OutOfService"  # no self-healing
     assert await m.call("Maintenance", "Repair") is True
@@ -121,7 +121,7 @@ async def test_injected_breakdown_needs_a_repair(client: Client) -> None:
             active=False, source="mill-broken"
         )
 
-    await eventually(repaired, "repaired")
+    await eventually(repaired, what="repaired")
 
 
 async def test_bad_fault_requests_are_refused(client: Client) -> None:

@@ -18,7 +18,6 @@ from tests.firmware_sim.conftest import (
     Machine,
     alarm_code,
     asset,
-    eventually,
     is_active,
     isa95_order,
     job_order,
@@ -26,6 +25,7 @@ from tests.firmware_sim.conftest import (
     state_of,
     subscribe_alarms,
 )
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
@@ -41,7 +41,7 @@ async def wait_job(m: Machine, job_id: str, state: str) -> None:
     async def reached() -> bool:
         return await job_state(m, job_id) == state
 
-    await eventually(reached, f"job order {job_id} {state}")
+    await eventually(reached, what=f"job order {job_id} {state}")
 
 
 async def test_browse_the_model(client: Client, plant_server: PlantServer) -> None:
@@ -86,7 +86,7 @@ async def test_subscription_sees_values_change(client: Client) -> None:
     async def several_values() -> bool:
         return len({value for _, value, _ in collector.changes}) >= 3
 
-    await eventually(several_values, "three different vibration values")
+    await eventually(several_values, what="three different vibration values")
     await subscription.delete()
     stamps = [data.monitored_item.Value.SourceTimestamp for _, _, data in collector.changes]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
@@ -101,7 +101,7 @@ async def test_stored_job_waits_then_runs_to_end_on_the_simulated_clock(client: 
     async def later_tick() -> bool:
         return await m.value("SimulationTime") > first_tick
 
-    await eventually(later_tick, "a simulation tick")
+    await eventually(later_tick, what="a simulation tick")
     assert await job_state(m, "J-A") == "NotAllowedToStart"
 
     assert await m.job("Start", "J-A") == OK
@@ -176,7 +176,7 @@ async def test_abort_a_running_and_cancel_a_waiting_job(client: Client) -> None:
     async def idle() -> bool:
         return await m.state() == "NotExecuting"
 
-    await eventually(idle, "machine idle after the cancel")
+    await eventually(idle, what="machine idle after the cancel")
 
 
 async def test_bad_requests_get_the_right_return_status(client: Client) -> None:
@@ -250,7 +250,7 @@ async def test_wear_raises_alarms_before_breakdown_and_repair_clears(client: Cli
     async def broken() -> bool:
         return "breakdown" in alarms.codes(active=True, source="worn-1")
 
-    await eventually(broken, "a breakdown alarm")
+    await eventually(broken, what="a breakdown alarm")
     raised = [e for e in alarms.events if is_active(e) and asset(e) == "worn-1"]
     codes = [alarm_code(e) for e in raised]
     assert codes.index("tool_wear") < codes.index("breakdown")
@@ -262,7 +262,7 @@ async def test_wear_raises_alarms_before_breakdown_and_repair_clears(client: Cli
     async def out_of_service() -> bool:
         return await m.state() == "OutOfService"
 
-    await eventually(out_of_service, "OutOfService")
+    await eventually(out_of_service, what="OutOfService")
     await wait_job(m, "W-1", "Interrupted")
     mode = await m.at(OPERATION_MODE)
     assert (await mode.read_value()).Text == "Maintenance"
@@ -274,7 +274,7 @@ async def test_wear_raises_alarms_before_breakdown_and_repair_clears(client: Cli
     async def cleared() -> bool:
         return "breakdown" in alarms.codes(active=False, source="worn-1")
 
-    await eventually(cleared, "breakdown cleared")
+    await eventually(cleared, what="breakdown cleared")
     await wait_job(m, "W-1", "Running")
     assert await m.state() == "Executing"
     assert await m.value("Monitoring", "ToolWear") < 50

@@ -18,13 +18,13 @@ from firmware_sim.server import PlantServer
 from protocols.enums import ReturnStatus
 from tests.firmware_sim.conftest import (
     connect,
-    eventually,
     job_order,
     machine,
     machine_handle,
     make_plant,
     options,
 )
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -56,7 +56,7 @@ async def test_disconnect_drops_every_client(server: PlantServer) -> None:
                 return True
             return False
 
-        await eventually(dropped, "client connection dropped")
+        await eventually(dropped, what="client connection dropped")
     again = await connect(server.endpoint)
     assert await (await machine_handle(again, "mill-1")).state() == "NotExecuting"
     await again.disconnect()
@@ -79,7 +79,7 @@ async def test_hang_stops_answering_for_a_while(server: PlantServer) -> None:
         await late.disconnect()
         return True
 
-    await eventually(answers, "server answering after the hang")
+    await eventually(answers, what="server answering after the hang")
     await client.disconnect()
 
 
@@ -93,7 +93,7 @@ async def test_crash_restarts_on_the_same_port(server: PlantServer) -> None:
     async def gone() -> bool:
         return not server.online
 
-    await eventually(gone, "server down")
+    await eventually(gone, what="server down")
     with pytest.raises(FaultSpecError, match="crashed already"):
         await server.inject("crash", 1)
     with pytest.raises(OSError):
@@ -102,7 +102,7 @@ async def test_crash_restarts_on_the_same_port(server: PlantServer) -> None:
     async def back() -> bool:
         return server.online
 
-    await eventually(back, "server back", timeout=60)  # a rebuild takes seconds of CPU
+    await eventually(back, what="server back", timeout=60)  # a rebuild takes seconds of CPU
     again = await connect(server.endpoint)
     m = await machine_handle(again, "mill-1")
     assert "K-1" in await m.jobs()  # the machine's job list survives its server

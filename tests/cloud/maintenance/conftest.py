@@ -3,7 +3,6 @@ technicians and one principal per role; on SQLite, and on PostgreSQL where it is
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -311,15 +310,3 @@ def served(
         keys = seed(session, network)
     with serve(app) as base_url:
         yield Served(base_url, network, app, Seeded(factory, keys))
-
-
-def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.05)

@@ -17,8 +17,9 @@ from protocols import codec, messages, topics
 from protocols.enums import AlarmSource, AlarmState, AlertAction, ReplyAction
 from protocols.topics import TopicKind
 from tests.cloud.conftest import Gateway
+from tests.waiting import wait_until as eventually
 
-from .conftest import Served, eventually
+from .conftest import Served
 
 pytestmark = pytest.mark.integration
 API = "/api/maintenance"

@@ -19,8 +19,9 @@ from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from protocols.enums import ProcessKind
 from tests.edge.support import MILL, UNIT, GatewayProcess, SimPlant, gateway_config
+from tests.waiting import wait_until as eventually
 
-from .conftest import Served, eventually
+from .conftest import Served
 
 pytestmark = pytest.mark.integration
 API = "/api/maintenance"

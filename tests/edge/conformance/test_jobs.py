@@ -12,7 +12,8 @@ import pytest
 from protocols import messages
 from protocols.enums import ReturnStatus
 from tests.edge.conformance.servers import JOB_SERVERS, JobServer
-from tests.edge.support import Coordinator, GatewayProcess, dispatch, job_order, wait_until
+from tests.edge.support import Coordinator, GatewayProcess, dispatch, job_order
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.integration,

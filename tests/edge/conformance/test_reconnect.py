@@ -9,7 +9,8 @@ import pytest
 
 from protocols import messages
 from tests.edge.conformance.servers import ServerUnderTest
-from tests.edge.support import Coordinator, GatewayProcess, wait_until
+from tests.edge.support import Coordinator, GatewayProcess
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.integration,

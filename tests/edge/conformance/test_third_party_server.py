@@ -7,7 +7,6 @@ AllowedToStart → Running → Ended with produced quantities in JobOrderRespons
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from asyncua import Client, Node, ua
 
 from protocols.enums import ReturnStatus
 from tests.opcua_server import MACHINE, NAMESPACE, AcmePress
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 JOB_CONTROL = "http://opcfoundation.org/UA/ISA95-JOBCONTROL_V2/"
@@ -59,14 +59,6 @@ async def press(acme_press: AcmePress) -> AsyncIterator[Press]:
 def job_order(job_id: str, quantity: int) -> Any:
     material = ua.ISA95MaterialDataType(MaterialUse="Produced", Quantity=str(quantity))
     return ua.Variant(ua.ISA95JobOrderDataType(JobOrderID=job_id, MaterialRequirements=[material]))
-
-
-async def eventually(check: Any, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {check}")
 
 
 async def test_values_and_status_codes_follow_the_control_channel(

@@ -19,7 +19,8 @@ import pytest
 from glonet.broker import MosquittoBroker
 from protocols import messages
 from tests.edge.conformance.servers import VendorServer
-from tests.edge.support import Coordinator, GatewayProcess, gateway_config, wait_until
+from tests.edge.support import Coordinator, GatewayProcess, gateway_config
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.integration,
