@@ -10,6 +10,12 @@ EXPECTED = {
     "glonet_ingest_messages_total": ("counter", "MQTT messages applied, by kind", {"kind"}),
     "glonet_ingest_samples_total": ("counter", "telemetry samples accepted", set()),
     "glonet_ingest_rejects_total": ("counter", "messages rejected, by reason", {"reason"}),
+    "glonet_ingest_clock_skew_total": (
+        "counter",
+        "alarms, job events and capacity reports kept with their times moved back (their sender's"
+        " clock ahead by more than ingest.max_future_skew_s), by kind",
+        {"kind"},
+    ),
     "glonet_ingest_ignored_total": (
         "counter",
         "messages without effect (duplicate, stale), by reason",
@@ -74,6 +80,11 @@ EXPECTED = {
         "outbox messages not sent, by status (pending, failed)",
         {"status"},
     ),
+    "glonet_outbox_pruned_total": (
+        "counter",
+        "sent outbox messages deleted after outbox.keep_sent_s",
+        set(),
+    ),
     "glonet_task_restarts_total": (
         "counter",
         "background tasks that failed and were restarted, by task",
@@ -88,6 +99,7 @@ def exercised(*, forwarded: bool = False) -> Metrics:
     metrics.messages.inc(1, kind="telemetry")
     metrics.samples.inc(3)
     metrics.rejects.inc(1, reason="unknown_unit")
+    metrics.clock_skew.inc(1, kind="alarm")
     metrics.ignored.inc(2, reason="duplicate")
     metrics.db_latency.observe(0.004)
     metrics.sink_latency.observe(0.02, sink="embedded")
@@ -102,6 +114,7 @@ def exercised(*, forwarded: bool = False) -> Metrics:
     metrics.ingest_retries.inc(1)
     metrics.outbox_attempts.inc(1, channel="command", outcome="sent")
     metrics.outbox_messages.set(2, status="pending")
+    metrics.outbox_pruned.inc(1)
     metrics.task_restarts.inc(1, task="ingest")
     return metrics
 
