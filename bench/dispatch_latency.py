@@ -34,6 +34,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from asyncua import Client, Node, ua
 
+from firmware_sim.address_space import NAMESPACE_URI
 from glonet.broker import MosquittoBroker, free_port
 from protocols import codec, messages, topics
 
@@ -46,7 +47,6 @@ from tests.opcua_server import AcmePress  # noqa: E402
 PRESS_JOB_S = 0.05
 NETWORK, UNIT, MACHINE = "bench", "bench-plant", "mill-1"
 JOB_CONTROL = "http://opcfoundation.org/UA/ISA95-JOBCONTROL_V2/"
-SIM = "urn:glonet:firmware-sim"
 TICK_S = 0.05
 PLANNED_S = 1.0  # simulated seconds: ends within the tick after it starts
 
@@ -92,7 +92,7 @@ def _summary(latencies: list[float]) -> dict[str, float]:
 
 
 async def sim_receiver(client: Client) -> Node:
-    sim = await client.get_namespace_index(SIM)
+    sim = await client.get_namespace_index(NAMESPACE_URI)
     return client.get_node(ua.NodeId(f"{MACHINE}.JobManagement.JobOrderControl", sim))
 
 

@@ -36,11 +36,12 @@ import yaml
 from asyncua import Client, Server, ua
 from asyncua.common.subscription import DataChangeEvent
 
+from firmware_sim.address_space import NAMESPACE_URI
 from glonet.broker import MosquittoBroker, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-NAMESPACE = "urn:glonet:firmware-sim"
+NAMESPACE = NAMESPACE_URI
 MACHINES = 10
 PUBLISHING_INTERVAL_MS = 20
 LATENCY_EVERY = 5

@@ -13,7 +13,6 @@ published while the broker is away is lost, and a page reloads state when it rec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 
@@ -23,6 +22,7 @@ from cloud.config import BusMode, MqttSettings, Settings
 from cloud.events import Event, EventBroadcaster
 from cloud.messaging.mqtt import InboundMessage, MqttLink, Outbound
 from cloud.operations.metrics import Metrics
+from cloud.operations.supervision import cancel_all
 from protocols import topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,9 +81,7 @@ class EventBus:
         self._broadcaster.relay_to(None)
         self._flush()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task], name="event bus")
         await self._link.close()
         await asyncio.to_thread(self._link.stop)
 

@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.registry.models import OperatorSet, PlantCalendarSet
+from firmware_sim.address_space import NAMESPACE_URI
 from firmware_sim.plant import Plant, load_plant
 from firmware_sim.profiles import AssetKind, get_profile
 from glonet.broker import MosquittoBroker, free_port, wait_for_port
@@ -538,15 +539,12 @@ def prepare_people(
     return made
 
 
-SIM_NAMESPACE = "urn:glonet:firmware-sim"
-
-
 async def call_maintenance(endpoint: str, machine: str, method: str, *args: Any) -> Any:
     """Call a simulated machine's maintenance method (``InjectFault``, ``Repair``) over OPC UA."""
     from asyncua import Client
 
     async with Client(endpoint, timeout=10) as client:
-        ns = await client.get_namespace_index(SIM_NAMESPACE)
+        ns = await client.get_namespace_index(NAMESPACE_URI)
         maintenance = await client.nodes.objects.get_child(
             [f"{ns}:Machines", f"{ns}:{machine}", f"{ns}:Maintenance"]
         )

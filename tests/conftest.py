@@ -1,6 +1,6 @@
 """Test helpers reused across the suite.
 
-- ``free_port()``: a TCP port free right now.
+- ``glonet.broker.free_port()`` gives a TCP port free right now (the launcher's own, one for all).
 - ``mosquitto`` (module scope): a private Mosquitto on a free port, from a generated config in a
   temporary directory, that a test can ``stop()``, ``kill()``, ``start()`` or ``restart()`` on the
   same port. ``mosquitto_factory`` makes more, with extra configuration (ACLs, TLS…).
@@ -22,15 +22,10 @@ from typing import Any
 import pytest
 
 from glonet.broker import MosquittoBroker
-from glonet.broker import free_port as _free_port
 from tests.opcua_server import AcmePress
 
 POSTGRES_ENV = "GLONET_TEST_POSTGRES_URL"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-def free_port() -> int:
-    return _free_port()
 
 
 @pytest.fixture(scope="module")

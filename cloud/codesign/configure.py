@@ -101,7 +101,7 @@ class WorkBreakdown:
         return sum(op.duration_min for op in self.operations)
 
 
-class ConfigurationError(ValueError):
+class InvalidConfiguration(ValueError):
     """A configuration that cannot be turned into work (it is invalid)."""
 
     def __init__(self, problems: list[Problem]) -> None:
@@ -310,7 +310,7 @@ def work_breakdown(family: ProductFamily, values: Mapping[str, Any]) -> WorkBrea
     """Operations, bill of materials and price of a valid configuration."""
     validation = validate(family, values)
     if not validation.valid:
-        raise ConfigurationError(validation.problems)
+        raise InvalidConfiguration(validation.problems)
     resolved = validation.values
     try:
         return WorkBreakdown(
@@ -320,7 +320,7 @@ def work_breakdown(family: ProductFamily, values: Mapping[str, Any]) -> WorkBrea
             currency=family.currency,
         )
     except ExpressionError as exc:
-        raise ConfigurationError([Problem(f"{family.name} cannot be costed: {exc}")]) from exc
+        raise InvalidConfiguration([Problem(f"{family.name} cannot be costed: {exc}")]) from exc
 
 
 def _operations(family: ProductFamily, values: Mapping[str, Value]) -> list[PlannedOperation]:

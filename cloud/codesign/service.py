@@ -17,8 +17,14 @@ from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
-from cloud.codesign.configure import Allowed, Validation, allowed_values, validate, work_breakdown
-from cloud.codesign.configure import ConfigurationError as InvalidConfiguration
+from cloud.codesign.configure import (
+    Allowed,
+    InvalidConfiguration,
+    Validation,
+    allowed_values,
+    validate,
+    work_breakdown,
+)
 from cloud.codesign.families import ProductFamily
 from cloud.codesign.models import (
     AllowedRead,

@@ -22,7 +22,7 @@ from cloud.dispatch.lock import SchedulerLock
 from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
 from cloud.operations.metrics import Metrics
-from cloud.operations.supervision import supervise
+from cloud.operations.supervision import cancel_all, supervise
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -59,9 +59,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_all([self._task], name="dispatcher")
             self._task = None
         await asyncio.to_thread(self.lock.release)
 

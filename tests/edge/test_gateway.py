@@ -8,6 +8,7 @@ import yaml
 from asyncua import ua
 
 from edge.config import PROFILE_PACKAGE
+from firmware_sim.address_space import NAMESPACE_URI
 from firmware_sim.companion import ISA95_JOB_CONTROL_URI
 from protocols import messages
 from tests.edge.support import (
@@ -160,7 +161,7 @@ def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinat
 
 async def _add_ghost(plant):
     server = plant.server.opcua
-    index = (await server.get_namespace_array()).index("urn:glonet:firmware-sim")
+    index = (await server.get_namespace_array()).index(NAMESPACE_URI)
     monitoring = server.get_node(f"ns={index};s=mill-1.Monitoring")
     await monitoring.add_variable(index, "Ghost", 1.5)
 

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cloud.codesign.configure import (
-    ConfigurationError,
+    InvalidConfiguration,
     allowed_values,
     validate,
     work_breakdown,
@@ -64,7 +64,7 @@ def test_allowed_values_grey_out_what_rules_forbid():
 
 
 def test_invalid_configuration_gives_no_work():
-    with pytest.raises(ConfigurationError) as excinfo:
+    with pytest.raises(InvalidConfiguration) as excinfo:
         work_breakdown(CELL, {"payload_kg": 30})
     assert excinfo.value.problems
 
@@ -102,7 +102,7 @@ def test_generated_configurations_are_valid_or_explained(data, family_id):
     result = validate(family, values)
     if not result.valid:
         assert all(problem.message.strip() for problem in result.problems)
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(InvalidConfiguration):
             work_breakdown(family, values)
         return
     work = work_breakdown(family, values)

@@ -22,10 +22,10 @@ from cloud.config import OrdersSettings
 from cloud.dispatch.planning import PlantClock
 from cloud.registry.calendars import open_periods
 from cloud.registry.models import PlantCalendarSet
+from firmware_sim.address_space import NAMESPACE_URI
 from glonet.broker import free_port
 from glonet.demo_network import (
     ROOT,
-    SIM_NAMESPACE,
     Coordinator,
     DemoSpec,
     PlantNetwork,
@@ -301,7 +301,7 @@ async def _sim_clock_offset(endpoint: str, machine: str, clock: PlantClock) -> t
     from asyncua import Client, ua
 
     async with Client(endpoint, timeout=10) as client:
-        ns = await client.get_namespace_index(SIM_NAMESPACE)
+        ns = await client.get_namespace_index(NAMESPACE_URI)
         node = client.get_node(ua.NodeId(f"{machine}.SimulationTime", ns))
         first = await node.read_value()
         deadline = time.monotonic() + 10
