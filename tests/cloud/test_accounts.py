@@ -19,7 +19,7 @@ from cloud.database import transaction
 from cloud.exceptions import NotAuthenticated, TooManyAttempts
 from cloud.main import build_context, create_app
 from tests.cloud.conftest import Tenants, coordinator, populate
-from tests.edge.support import wait_until
+from tests.waiting import wait_until
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
