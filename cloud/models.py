@@ -5,7 +5,12 @@ from cloud.codesign.models import Configuration, ConfigurationRevision
 from cloud.database import Base
 from cloud.dispatch.models import SchedulerState
 from cloud.ingest.models import SeenMessage
-from cloud.maintenance import models as maintenance_models
+from cloud.maintenance.alerts.models import MaintenanceAlert, SilenceRow
+from cloud.maintenance.plans.models import MaintenancePlan
+from cloud.maintenance.tickets.models import MaintenanceTicket, ServiceArea, TicketEvent
+from cloud.maintenance.visits.models import RouteStop
+from cloud.maintenance.webhooks.models import Webhook
+from cloud.maintenance.windows.models import MaintenanceWindow
 from cloud.messaging.models import OutgoingSequence
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
 from cloud.notifications.models import NotificationPreference
@@ -24,6 +29,10 @@ __all__ = [
     "LatestMetric",
     "Machine",
     "MachineState",
+    "MaintenanceAlert",
+    "MaintenancePlan",
+    "MaintenanceTicket",
+    "MaintenanceWindow",
     "MetricRollup",
     "Network",
     "NotificationPreference",
@@ -32,15 +41,19 @@ __all__ = [
     "OutgoingSequence",
     "Principal",
     "Quote",
+    "RouteStop",
     "SchedulerState",
     "SeenMessage",
+    "ServiceArea",
     "SignInFailure",
+    "SilenceRow",
     "Technician",
     "TelemetryChunk",
+    "TicketEvent",
     "TransportTime",
     "Unit",
     "UnitBirthMark",
     "UnitStatus",
     "WebSession",
-    "maintenance_models",
+    "Webhook",
 ]

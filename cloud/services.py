@@ -26,10 +26,10 @@ from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch.worker import Dispatcher
 from cloud.ingest.applier import ProcessApplier
 from cloud.ingest.worker import IngestWorker
-from cloud.maintenance import delivery as maintenance_delivery
 from cloud.maintenance import flows as maintenance_flows
-from cloud.maintenance import outbox as maintenance_outbox
-from cloud.maintenance import service as maintenance_service
+from cloud.maintenance.events import EVENT_TYPE as MAINTENANCE_EVENT
+from cloud.maintenance.webhooks import flows as maintenance_notifications
+from cloud.maintenance.webhooks.service import ORIGIN as MAINTENANCE_ORIGIN
 from cloud.maintenance.worker import MaintenanceWorker
 from cloud.messaging.delivery import OutboxDelivery
 from cloud.messaging.email import SmtpMailer
@@ -55,7 +55,10 @@ def ingest_hooks(settings: Settings) -> IngestHooks:
     module-level functions, so that an ingest child process builds the same hooks."""
     hooks = IngestHooks()
     hooks.register(functools.partial(dispatch_flows.ingest_hook, settings.network, utcnow))
-    hooks.register(functools.partial(maintenance_flows.ingest_hook, settings.network, utcnow))
+    maintenance = settings.maintenance.policy()
+    hooks.register(
+        functools.partial(maintenance_flows.ingest_hook, settings.network, utcnow, maintenance)
+    )
     return hooks
 
 
@@ -114,10 +117,10 @@ def make_delivery(context: AppContext, ingest: IngestWorker) -> OutboxDelivery:
         publish=ingest.deliver,
         broadcaster=context.broadcaster,
         policy=settings.maintenance.policy().delivery(),
-        on_failed={maintenance_service.ORIGIN: maintenance_delivery.on_failed},
+        on_failed={MAINTENANCE_ORIGIN: maintenance_notifications.on_failed},
         metrics=context.metrics,
         webhook_timeout_s=settings.maintenance.webhook_timeout_seconds,
-        wake_on=frozenset({maintenance_outbox.EVENT_TYPE}),
+        wake_on=frozenset({MAINTENANCE_EVENT}),
         keep_sent=timedelta(seconds=settings.outbox.keep_sent_s),
         mailer=SmtpMailer(settings.smtp),
     )

@@ -18,7 +18,7 @@ from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.dispatch import planning, service
 from cloud.dispatch.models import Gantt, GanttBar, GanttRow, GanttSpan
-from cloud.maintenance import service as maintenance_service
+from cloud.maintenance.windows import service as window_service
 from cloud.orders.models import OperationStatus, Order, OrderOperation
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
@@ -128,7 +128,7 @@ def _bars(session: Session, now: datetime, customer_id: str | None) -> dict[str,
 
 def _windows(session: Session, start: datetime, end: datetime) -> dict[str, list[GanttSpan]]:
     found: dict[str, list[GanttSpan]] = defaultdict(list)
-    for window in maintenance_service.maintenance_windows(session=session, since=start, until=end):
+    for window in window_service.maintenance_windows(session=session, since=start, until=end):
         found[service.machine_key(window.unit_id, window.asset)].append(
             GanttSpan(start=window.starts_at, end=window.ends_at, reason=window.reason)
         )

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.dispatch.models import SchedulerState
-from cloud.maintenance import service as maintenance_service
-from cloud.maintenance.models import MaintenanceWindow
+from cloud.maintenance.windows import service as window_service
+from cloud.maintenance.windows.models import MaintenanceWindow
 from cloud.network.models import MachineState, UnitStatus
 from cloud.orders.models import FROZEN_STATUSES, OperationStatus, OrderOperation
 from cloud.registry.models import Machine, Unit
@@ -196,7 +196,7 @@ def down_machines(*, session: Session, network_id: str, now: datetime) -> dict[s
         reason = _down_reason(row)
         if reason:
             down.setdefault(machine_key(row.unit_id, row.machine), reason)
-    for window in maintenance_service.maintenance_windows(session=session, since=now, until=now):
+    for window in window_service.maintenance_windows(session=session, since=now, until=now):
         down.setdefault(machine_key(window.unit_id, window.asset), IN_WINDOW)
     return down
 
@@ -227,7 +227,7 @@ def frozen_on(*, session: Session, keys: Sequence[str]) -> list[OrderOperation]:
 
 def current_windows(*, session: Session, now: datetime) -> list[MaintenanceWindow]:
     """Maintenance windows not over yet: machine unavailability for the plan."""
-    return maintenance_service.maintenance_windows(session=session, since=now, until=FAR_FUTURE)
+    return window_service.maintenance_windows(session=session, since=now, until=FAR_FUTURE)
 
 
 def window_marks(windows: Sequence[MaintenanceWindow]) -> list[str]:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from cloud.maintenance.models import MaintenanceTicket
+from cloud.maintenance.tickets.models import MaintenanceTicket
 from cloud.notifications import service as notifications
 from cloud.notifications.models import NotificationEvent
 from protocols.enums import AlertAction

@@ -18,10 +18,15 @@ from cloud.auth.dependencies import DbSession, page_actor
 from cloud.auth.models import Actor, Role
 from cloud.database import utcnow
 from cloud.exceptions import NotFound
-from cloud.maintenance import charts, reporting, service
-from cloud.maintenance.models import OPEN_STATUSES, ComparisonRow, TechnicianDay, TicketStatus
-from cloud.maintenance.views import RowId, ticket_detail
+from cloud.maintenance import charts, reporting
+from cloud.maintenance.alerts import service as alert_service
+from cloud.maintenance.models import ComparisonRow
+from cloud.maintenance.tickets import service as ticket_service
+from cloud.maintenance.tickets.models import OPEN_STATUSES, TicketStatus
+from cloud.maintenance.tickets.views import ticket_detail
 from cloud.maintenance.visits import service as visit_service
+from cloud.maintenance.visits.models import TechnicianDay
+from cloud.operations.http import RowId
 from cloud.registry import service as registry_service
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +60,7 @@ def board(
     actor = page_actor(request, session)
     if actor is None:
         return _login(request)
-    tickets = service.list_tickets(
+    tickets = ticket_service.list_tickets(
         session=session, actor=actor, status=BOARD_COLUMNS, unit_id=unit or None, kind=kind or None
     )
     if priority:
@@ -65,8 +70,8 @@ def board(
     }
     firing, silences = [], []
     if actor.role in (Role.COORDINATOR, Role.PLANT):
-        firing = service.list_alerts(session=session, actor=actor, firing_only=True, limit=50)
-        silences = service.list_silences(session=session, actor=actor, now=utcnow())
+        firing = alert_service.list_alerts(session=session, actor=actor, firing_only=True, limit=50)
+        silences = alert_service.list_silences(session=session, actor=actor, now=utcnow())
     filters = {"unit": unit or "", "kind": kind or "", "priority": priority or ""}
     return _render(
         request,
@@ -85,7 +90,7 @@ def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLR
     if actor is None:
         return _login(request)
     try:
-        ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
+        ticket = ticket_service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     except NotFound:
         return templates.TemplateResponse(
             request,
@@ -121,7 +126,7 @@ def inbox(request: Request, session: DbSession) -> HTMLResponse:
     tickets, days = [], []
     if actor.role is Role.TECHNICIAN:
         assert actor.technician_id is not None
-        tickets = service.list_tickets(session=session, actor=actor, status=OPEN_STATUSES)
+        tickets = ticket_service.list_tickets(session=session, actor=actor, status=OPEN_STATUSES)
         days = [_day(session, actor, actor.technician_id)]
     elif actor.role is Role.COORDINATOR:
         technicians = registry_service.list_technicians(session=session, actor=actor)

@@ -20,13 +20,9 @@ from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import InvalidInput, NotFound
 from cloud.maintenance import figures
-from cloud.maintenance.models import (
-    ComparisonRow,
-    FiguresRead,
-    MaintenanceAlert,
-    MaintenanceTicket,
-    TicketKind,
-)
+from cloud.maintenance.alerts.models import MaintenanceAlert
+from cloud.maintenance.models import ComparisonRow, FiguresRead
+from cloud.maintenance.tickets.models import MaintenanceTicket, TicketKind
 from cloud.registry.models import Machine, Unit
 
 WEEK = timedelta(days=7)

@@ -21,8 +21,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from cloud.database import transaction, utcnow
 from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
-from cloud.maintenance import outbox, periodic
+from cloud.maintenance.alerts.flows import run_rules
 from cloud.maintenance.config import MaintenanceSettings
+from cloud.maintenance.events import EVENT_TYPE
+from cloud.maintenance.plans.flows import run_plans
+from cloud.maintenance.tickets.assigning import run_escalation, run_routes
 from cloud.operations.metrics import Metrics
 from cloud.operations.supervision import cancel_all, supervise
 
@@ -57,10 +60,8 @@ class MaintenanceWorker:
         """One round (blocking): escalation, and rules and plans when due."""
         now = self._clock()
         with transaction(self._session_factory) as session:
-            events = periodic.run_escalation(session, now=now, policy=self._policy)
-            events += periodic.run_routes(
-                session, network=self._network, now=now, policy=self._policy
-            )
+            events = run_escalation(session, now=now, policy=self._policy)
+            events += run_routes(session, network=self._network, now=now, policy=self._policy)
             if self._next_periodic_check is None or now >= self._next_periodic_check:
                 events.extend(self._periodic(session, now))
                 interval = timedelta(seconds=self._settings.periodic_check_seconds)
@@ -68,14 +69,15 @@ class MaintenanceWorker:
         return events
 
     def _periodic(self, session: Session, now: datetime) -> list[dict[str, Any]]:
-        events = periodic.run_rules(
+        events = run_rules(
             session,
             network=self._network,
             rules=self._settings.rules,
             now=now,
             policy=self._policy,
         )
-        return [*events, *periodic.run_plans(session, network=self._network, now=now)]
+        plans = run_plans(session, network=self._network, now=now, policy=self._policy)
+        return [*events, *plans]
 
     async def start(self) -> None:
         self._tasks = [
@@ -90,10 +92,10 @@ class MaintenanceWorker:
         self._tasks = []
 
     async def _listen(self) -> None:
-        async with self._broadcaster.subscribe(types={outbox.EVENT_TYPE}) as queue:
+        async with self._broadcaster.subscribe(types={EVENT_TYPE}) as queue:
             while True:
                 event = await queue.get()
-                if event.get("type") == outbox.EVENT_TYPE and not event.get("from_worker"):
+                if event.get("type") == EVENT_TYPE and not event.get("from_worker"):
                     self._wake.set()
 
     async def _loop(self) -> None:

@@ -27,7 +27,7 @@ from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.ingest.models import SeenMessage
 from cloud.main import create_app
-from cloud.maintenance.models import MaintenanceTicket, TicketEvent
+from cloud.maintenance.tickets.models import MaintenanceTicket, TicketEvent
 from cloud.network import service as network_service
 from cloud.network.models import ActiveAlarm
 from cloud.telemetry.models import LatestMetric

@@ -26,15 +26,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from cloud.maintenance import service
+from cloud.maintenance.assets import asset_info
 from cloud.maintenance.assignment import Location, Technician
-from cloud.maintenance.models import (
-    OPEN_STATUSES,
-    MaintenanceTicket,
-    RouteStop,
-    TicketStatus,
-)
+from cloud.maintenance.tickets.models import OPEN_STATUSES, MaintenanceTicket, TicketStatus
 from cloud.maintenance.visits.greedy import greedy_plan
+from cloud.maintenance.visits.models import RouteStop
 from cloud.maintenance.visits.planner import plan_routes
 from cloud.maintenance.visits.problem import (
     RouteOptions,
@@ -233,7 +229,7 @@ def _visit(
     free: bool,
     excluded: frozenset[str] | None,
 ) -> Visit:
-    info = service.asset_info(session=session, unit_id=ticket.unit_id, asset=ticket.asset)
+    info = asset_info(session=session, unit_id=ticket.unit_id, asset=ticket.asset)
     return Visit(
         id=str(ticket.id),
         site=site_name(ticket),

@@ -9,15 +9,8 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import NotFound
-from cloud.maintenance.models import (
-    OPEN_STATUSES,
-    MaintenanceTicket,
-    Priority,
-    RouteStop,
-    RouteStopRead,
-    TechnicianDay,
-    UnplannedRead,
-)
+from cloud.maintenance.tickets.models import OPEN_STATUSES, MaintenanceTicket, Priority
+from cloud.maintenance.visits.models import RouteStop, RouteStopRead, TechnicianDay, UnplannedRead
 from cloud.registry.models import Technician
 
 

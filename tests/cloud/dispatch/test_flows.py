@@ -21,8 +21,8 @@ from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.dispatch import flows, gantt, service
 from cloud.main import build_context
-from cloud.maintenance import service as maintenance_service
-from cloud.maintenance.models import WindowCreate
+from cloud.maintenance.windows import service as window_service
+from cloud.maintenance.windows.models import WindowCreate
 from cloud.network.models import MachineState, UnitStatus
 from cloud.orders import flows as order_flows
 from cloud.orders.models import DeliveredProduct, OperationStatus, OrderOperation, QuoteCreate
@@ -278,7 +278,7 @@ def test_a_maintenance_window_makes_a_new_plan_that_avoids_it(context: AppContex
         plans = service.get_state(session=session, network_id=context.settings.network).plans
     start, end = plants.now + timedelta(seconds=5), plants.now + timedelta(hours=1)
     with transaction(context.session_factory) as session:
-        maintenance_service.create_window(
+        window_service.create_window(
             session=session,
             actor=Actor(principal_id=0, name="c", role=Role.COORDINATOR),
             spec=WindowCreate(

@@ -22,9 +22,9 @@ from cloud.database import transaction
 from cloud.ingest import service as ingest_service
 from cloud.main import create_app
 from cloud.maintenance import flows
-from cloud.maintenance.config import MaintenanceSettings
-from cloud.maintenance.delivery import on_failed
-from cloud.maintenance.service import ORIGIN
+from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy, MaintenanceSettings
+from cloud.maintenance.webhooks.flows import on_failed
+from cloud.maintenance.webhooks.service import ORIGIN
 from cloud.maintenance.worker import MaintenanceWorker
 from cloud.messaging.delivery import OutboxDelivery
 from cloud.messaging.hooks import Decoded
@@ -213,7 +213,9 @@ class Harness:
     def session_factory(self) -> sessionmaker[Session]:
         return self.seeded.session_factory
 
-    def ingest(self, *batch: messages.Envelope) -> list[dict[str, Any]]:
+    def ingest(
+        self, *batch: messages.Envelope, policy: MaintenancePolicy = DEFAULT_POLICY
+    ) -> list[dict[str, Any]]:
         context = self.client.app.state.context  # type: ignore[attr-defined]
         decoded = [Decoded(_topic_of(message), message) for message in batch]
         result = ingest_service.apply_batch(
@@ -222,7 +224,7 @@ class Harness:
             batch=decoded,
             sink=context.sink,
             metrics=context.metrics,
-            hooks=[flows.ingest_hook(NETWORK, self.clock)],
+            hooks=[flows.ingest_hook(NETWORK, self.clock, policy)],
         )
         return result.events
 

@@ -15,8 +15,7 @@ from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from protocols.enums import AlarmSource, AlarmState
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-
-from .conftest import Served
+from tests.cloud.maintenance.conftest import Served
 
 pytestmark = pytest.mark.integration
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cloud.maintenance import service
-from cloud.maintenance.models import MaintenanceTicket, Webhook
+from cloud.maintenance.tickets import service as ticket_service
+from cloud.maintenance.tickets.models import MaintenanceTicket
+from cloud.maintenance.webhooks.models import Webhook
 from glonet.broker import free_port
-
-from .conftest import Harness, alarm
+from tests.cloud.maintenance.conftest import Harness, alarm
 
 API = "/api/maintenance"
 TOKEN = "s3cr3t-t0ken"
@@ -68,7 +68,14 @@ def test_a_timeline_entry_from_before_redaction_is_redacted_when_read(failed_web
     with harness.session() as session:
         ticket = session.get(MaintenanceTicket, 2)
         assert ticket is not None
-        service.record(session, ticket, harness.clock(), "system", "note", f"old entry: {url}")
+        ticket_service.record(
+            session=session,
+            ticket=ticket,
+            at=harness.clock(),
+            actor="system",
+            kind="note",
+            detail=f"old entry: {url}",
+        )
         session.commit()
     for who, shown in [("marco", False), ("coordinator", True)]:
         text = harness.client.get(f"{API}/tickets/2", headers=harness.seeded.headers(who)).text

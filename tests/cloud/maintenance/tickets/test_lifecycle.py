@@ -12,13 +12,15 @@ from sqlalchemy import select
 
 from cloud.auth.models import Actor, Role
 from cloud.ingest import service as ingest_service
-from cloud.maintenance import flows, service
-from cloud.maintenance.models import (
-    MaintenanceTicket,
-    PlanCreate,
-    TicketEvent,
-    Webhook,
-)
+from cloud.maintenance import flows
+from cloud.maintenance.alerts import service as alert_service
+from cloud.maintenance.plans import service as plan_service
+from cloud.maintenance.plans.models import PlanCreate
+from cloud.maintenance.tickets import flows as ticket_flows
+from cloud.maintenance.tickets import service as ticket_service
+from cloud.maintenance.tickets.models import MaintenanceTicket, TicketEvent
+from cloud.maintenance.webhooks.models import Webhook
+from cloud.maintenance.windows import service as window_service
 from cloud.messaging.hooks import AppliedBatch
 from cloud.messaging.models import OutboxMessage
 from cloud.messaging.mqtt import InboundMessage
@@ -29,8 +31,7 @@ from glonet.broker import free_port
 from protocols import codec, messages, topics
 from protocols.enums import ReplyAction
 from protocols.topics import TopicKind
-
-from .conftest import Harness, alarm
+from tests.cloud.maintenance.conftest import Harness, alarm
 
 COORDINATOR = Actor(principal_id=0, name="test", role=Role.COORDINATOR)
 TINA = Actor(principal_id=0, name="Tina", role=Role.TECHNICIAN, technician_id="tina")
@@ -45,7 +46,7 @@ def ticket(h: Harness, ticket_id: int = 1) -> MaintenanceTicket:
 
 def timeline(h: Harness, ticket_id: int = 1) -> list[tuple[str, str, str]]:
     with h.session() as session:
-        events = service.timeline(session=session, ticket_id=ticket_id)
+        events = ticket_service.timeline(session=session, ticket_id=ticket_id)
         return [(e.kind, e.actor, e.detail) for e in events]
 
 
@@ -92,7 +93,7 @@ def test_acknowledging_stops_reminders_and_escalation(harness):
     worker.run_once()
     harness.clock.advance(minutes=5)
     with harness.session() as session:
-        flows.technician_action(
+        ticket_flows.technician_action(
             session, actor=TINA, ticket_id=1, action=ReplyAction.ACKNOWLEDGE, now=harness.clock()
         )
         session.commit()
@@ -110,7 +111,7 @@ def test_acknowledging_a_ticket_acknowledges_its_alarm_conditions_at_the_machine
     harness.ingest(alarm("laser-1", "high_temperature"))
     harness.ingest(alarm("laser-1", "door_open", seq=2))
     with harness.session() as session:
-        flows.technician_action(
+        ticket_flows.technician_action(
             session, actor=TINA, ticket_id=1, action=ReplyAction.ACKNOWLEDGE, now=harness.clock()
         )
         session.commit()
@@ -133,9 +134,11 @@ def test_resolving_records_repair_time_sends_repair_and_tells_webhooks(harness):
     harness.clock.advance(minutes=3)
     now = harness.clock()
     with harness.session() as session:
-        flows.technician_action(session, actor=TINA, ticket_id=1, action=ReplyAction.START, now=now)
+        ticket_flows.technician_action(
+            session, actor=TINA, ticket_id=1, action=ReplyAction.START, now=now
+        )
         harness.clock.advance(minutes=42)
-        flows.technician_action(
+        ticket_flows.technician_action(
             session,
             actor=TINA,
             ticket_id=1,
@@ -148,7 +151,7 @@ def test_resolving_records_repair_time_sends_repair_and_tells_webhooks(harness):
     worker.run_once()
     row = ticket(harness)
     assert row.status == "resolved"
-    assert service.repair_minutes(row) == 45.0
+    assert ticket_service.repair_minutes(row) == 45.0
     assert row.parts_used == [{"part": "fan 120 mm", "quantity": 1}]
     # Starting the work acknowledged the ticket, and its alarm at the machine, first.
     commands = [p for p in harness.published if p[0].endswith("/cmd")]
@@ -273,9 +276,9 @@ def test_a_technician_acknowledges_and_resolves_over_mqtt(harness):
 
 
 def test_ticket_ids_are_ascii_digits_within_the_column() -> None:
-    assert flows.parse_ticket_id("42") == 42
+    assert ticket_flows.parse_ticket_id("42") == 42
     for bad in ("²", "٣", "", "-1", "1 ", "2147483648", "9" * 30):
-        assert flows.parse_ticket_id(bad) is None
+        assert ticket_flows.parse_ticket_id(bad) is None
 
 
 def _operating_hours(h: Harness, hours: float) -> None:
@@ -287,7 +290,7 @@ def _operating_hours(h: Harness, hours: float) -> None:
 
 def test_a_plan_by_operating_hours_opens_a_preventive_ticket_and_a_window(harness):
     with harness.session() as session:
-        service.create_plan(
+        plan_service.create_plan(
             session=session,
             actor=COORDINATOR,
             spec=PlanCreate(
@@ -310,7 +313,7 @@ def test_a_plan_by_operating_hours_opens_a_preventive_ticket_and_a_window(harnes
     assert (row.kind, row.asset, row.plan_id, row.priority) == ("preventive", "press-1", 1, "P4")
     start = harness.clock()
     with harness.session() as session:
-        [window] = service.maintenance_windows(
+        [window] = window_service.maintenance_windows(
             session=session,
             since=start - timedelta(hours=1),
             until=start + timedelta(days=1),
@@ -322,7 +325,7 @@ def test_a_plan_by_operating_hours_opens_a_preventive_ticket_and_a_window(harnes
     harness.ingest(alarm("press-1", "overheat"))
     with harness.session() as session:
         assert len(session.scalars(select(MaintenanceTicket)).all()) == 1
-        flows.technician_action(
+        ticket_flows.technician_action(
             session, actor=COORDINATOR, ticket_id=1, action=ReplyAction.RESOLVE, now=start
         )
         session.commit()
@@ -330,7 +333,7 @@ def test_a_plan_by_operating_hours_opens_a_preventive_ticket_and_a_window(harnes
     worker.run_once()
     with harness.session() as session:
         assert len(session.scalars(select(MaintenanceTicket)).all()) == 1
-        windows = service.maintenance_windows(
+        windows = window_service.maintenance_windows(
             session=session, since=harness.clock(), until=harness.clock() + timedelta(days=1)
         )
         assert windows == []
@@ -338,7 +341,7 @@ def test_a_plan_by_operating_hours_opens_a_preventive_ticket_and_a_window(harnes
 
 def test_a_calendar_plan_is_due_after_its_interval(harness):
     with harness.session() as session:
-        service.create_plan(
+        plan_service.create_plan(
             session=session,
             actor=COORDINATOR,
             spec=PlanCreate(title="Lens check", unit_id="cut-co", asset="laser-1", interval_days=7),
@@ -377,7 +380,7 @@ def test_a_rising_vibration_trend_raises_a_coordinator_alert_and_a_flat_one_clea
     _vibration(harness, -60, [2.0 + 0.02 * i for i in range(60)])  # +1.2 mm/s per hour
     worker.run_once()
     with harness.session() as session:
-        [alert] = service.list_alerts(session=session, actor=COORDINATOR)
+        [alert] = alert_service.list_alerts(session=session, actor=COORDINATOR)
         assert (alert.code, alert.source, alert.state) == (
             "vibration_trend",
             "coordinator_rule",
@@ -388,13 +391,13 @@ def test_a_rising_vibration_trend_raises_a_coordinator_alert_and_a_flat_one_clea
     harness.clock.advance(minutes=61)
     worker.run_once()
     with harness.session() as session:
-        [alert] = service.list_alerts(session=session, actor=COORDINATOR)
+        [alert] = alert_service.list_alerts(session=session, actor=COORDINATOR)
         assert alert.state == "resolved"
 
 
 def test_a_service_area_limits_who_the_ticket_escalates_to(harness):
     with harness.session() as session:
-        service.set_service_area(
+        ticket_service.set_service_area(
             session=session, actor=COORDINATOR, unit_id="weld-co", served_units=["weld-co"]
         )
         session.commit()

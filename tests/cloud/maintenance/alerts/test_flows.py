@@ -11,21 +11,19 @@ from sqlalchemy import select
 
 from cloud.auth.models import Actor, Role
 from cloud.main import create_app
-from cloud.maintenance import flows, routing, service
-from cloud.maintenance.models import (
-    MaintenanceAlert,
-    MaintenanceTicket,
-    SilenceCreate,
-    TicketEvent,
-)
+from cloud.maintenance import routing
+from cloud.maintenance.alerts import flows as alert_flows
+from cloud.maintenance.alerts import service as alert_service
+from cloud.maintenance.alerts.models import MaintenanceAlert, SilenceCreate
+from cloud.maintenance.tickets import service as ticket_service
+from cloud.maintenance.tickets.models import MaintenanceTicket, TicketEvent
 from cloud.messaging.models import OutboxMessage
 from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Machine
 from protocols import codec, messages
 from protocols.enums import AlarmState, AlertAction
 from protocols.topics import TopicKind
-
-from .conftest import Harness, Seeded, alarm
+from tests.cloud.maintenance.conftest import Harness, Seeded, alarm
 
 COORDINATOR = Actor(principal_id=0, name="test", role=Role.COORDINATOR)
 
@@ -53,7 +51,9 @@ def test_an_alarm_opens_an_assigned_ticket_and_queues_the_technician_alert(harne
     assert ticket.assignee_id == "tina"  # nearest, skilled, works for the asset's own unit
     assert ticket.kind == "corrective"
     assert ticket.priority == "P2"  # major severity, standard service level
-    assert ticket.due_at == ticket.opened_at + service.due_after("standard", ticket.priority)
+    assert ticket.due_at == ticket.opened_at + ticket_service.due_after(
+        service_level="standard", priority=ticket.priority
+    )
     [alert] = alerts(harness)
     assert alert.ticket_id == ticket.id and alert.state == "firing"
     assert alert.labels["unit"] == "cut-co" and alert.labels["severity"] == "major"
@@ -136,7 +136,7 @@ def test_a_breakdown_inhibits_that_machines_warnings_only(harness):
 
 def test_silences_suppress_matching_alerts_until_they_expire(harness):
     with harness.session() as session:
-        silence = service.create_silence(
+        silence = alert_service.create_silence(
             session=session,
             actor=COORDINATOR,
             spec=SilenceCreate(
@@ -152,7 +152,7 @@ def test_silences_suppress_matching_alerts_until_they_expire(harness):
     assert by_code["overheat"].suppressed_by == f"silence {silence_id}"
     assert by_code["tool_wear"].ticket_id is not None
     with harness.session() as session:
-        service.expire_silence(
+        alert_service.expire_silence(
             session=session, actor=COORDINATOR, silence_id=silence_id, now=harness.clock.now
         )
         session.commit()
@@ -202,7 +202,7 @@ CUT_CO = Actor(principal_id=1, name="cut-co", role=Role.PLANT, unit_id="cut-co")
 
 def plant_silence(h: Harness, *matchers: str) -> int:
     with h.session() as session:
-        silence = service.create_silence(
+        silence = alert_service.create_silence(
             session=session,
             actor=CUT_CO,
             spec=SilenceCreate(matchers=list(matchers), ends_at=h.clock.now.replace(hour=12)),
@@ -239,10 +239,12 @@ def test_routing_over_its_budget_notifies_logs_and_counts(harness, monkeypatch, 
     slow = itertools.count(step=1.0)  # every look at the clock: one more second gone
     budget = routing.RuleBudget
     monkeypatch.setattr(
-        flows.routing, "RuleBudget", lambda limit: budget(limit, clock=lambda: float(next(slow)))
+        alert_flows.routing,
+        "RuleBudget",
+        lambda limit: budget(limit, clock=lambda: float(next(slow))),
     )
     before = RULE_BUDGET_EXCEEDED.value()
-    with caplog.at_level(logging.WARNING, logger="cloud.maintenance.flows"):
+    with caplog.at_level(logging.WARNING, logger="cloud.maintenance.alerts.flows"):
         harness.ingest(alarm("laser-1"))
     alert = alerts(harness)[0]
     assert silence_id and alert.suppressed_by is None and alert.ticket_id is not None

@@ -6,8 +6,7 @@ import pytest
 
 from cloud.auth.models import Actor, Role
 from cloud.maintenance.views import visible_to
-
-from .conftest import Harness, alarm
+from tests.cloud.maintenance.conftest import Harness, alarm
 
 API = "/api/maintenance"
 

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from cloud.auth.dependencies import SESSION_COOKIE
 from cloud.auth.models import Actor, Role
 from cloud.database import transaction
-from cloud.maintenance import flows
-from cloud.maintenance.models import MaintenanceTicket, RouteStop, TicketEvent
+from cloud.maintenance.tickets import assigning, flows
+from cloud.maintenance.tickets.models import MaintenanceTicket, TicketEvent
+from cloud.maintenance.visits.models import RouteStop
 from cloud.registry.models import Technician
-
-from .conftest import WEEKDAYS, Harness, alarm
+from tests.cloud.maintenance.conftest import WEEKDAYS, Harness, alarm
 
 COORDINATOR = Actor(principal_id=0, name="Coordinator", role=Role.COORDINATOR)
 QUIET = {
@@ -165,7 +165,7 @@ def test_an_assigned_ticket_no_route_can_hold_keeps_its_reason_and_is_not_replan
     worker = harness.worker(**QUIET)
     harness.ingest(alarm("laser-1", "emergency_stop"))  # electrical: tina
     with transaction(harness.session_factory) as session:
-        flows.override_assignment(
+        assigning.override_assignment(
             session, actor=COORDINATOR, ticket_id=1, technician_id="marco", now=harness.clock.now
         )
     worker.run_once()

@@ -1,0 +1,1 @@
+"""Preventive maintenance plans: by calendar interval and/or operating hours."""

@@ -1,0 +1,1 @@
+"""Webhooks and maintenance's notifications through the coordinator's outbox."""

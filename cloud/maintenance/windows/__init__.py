@@ -1,0 +1,1 @@
+"""Maintenance windows: an asset silenced and unavailable to the scheduler for a while."""
