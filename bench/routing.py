@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cloud.maintenance.assignment import Location, Technician, WorkingHours
+from cloud.maintenance.assignment import Location, TechnicianProfile, WorkingHours
 from cloud.maintenance.visits.greedy import greedy_plan
 from cloud.maintenance.visits.planner import plan_routes
 from cloud.maintenance.visits.problem import (
@@ -55,7 +55,7 @@ def instance(technicians: int, tickets: int, seed: int) -> RouteProblem:
         return Location(44.0 + rng.uniform(0, 1.1), 10.6 + rng.uniform(0, 1.9))
 
     team = [
-        Technician(
+        TechnicianProfile(
             id=f"tech-{i}",
             skills=frozenset(rng.sample(SKILLS, rng.choice((1, 2, 2, 3)))) | {SKILLS[i % 2]},
             home=place(),

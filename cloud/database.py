@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    String,
     Table,
     TypeDecorator,
     bindparam,
@@ -82,6 +84,29 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+StrEnumT = TypeVar("StrEnumT", bound=StrEnum)
+
+
+class StoredEnum(TypeDecorator[StrEnumT]):
+    """A ``StrEnum`` stored as its value in a ``VARCHAR(length)``: the column reads back as the
+    enum, a value outside it is refused on write, and the schema is the plain string column
+    it was (no database enum type, no migration)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_type: type[StrEnumT], length: int) -> None:
+        super().__init__(length)
+        self.enum_type = enum_type
+        self.length = length
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum_type(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> StrEnumT | None:
+        return None if value is None else self.enum_type(value)
 
 
 def utcnow() -> datetime:

@@ -56,7 +56,10 @@ class WorkingHours:
 
 
 @dataclass(frozen=True)
-class Technician:
+class TechnicianProfile:
+    """A technician as the assignment rules and the route planner see them (the registry's
+    :class:`~cloud.registry.models.Technician` row, with their load and where they are now)."""
+
     id: str
     skills: frozenset[str]
     home: Location
@@ -78,7 +81,7 @@ class Candidate:
 
 
 def rank_technicians(
-    technicians: Iterable[Technician],
+    technicians: Iterable[TechnicianProfile],
     *,
     skill: str,
     asset_unit: str,
@@ -94,7 +97,7 @@ def rank_technicians(
 
 
 def choose_technician(
-    technicians: Iterable[Technician],
+    technicians: Iterable[TechnicianProfile],
     *,
     skill: str,
     asset_unit: str,
@@ -108,7 +111,7 @@ def choose_technician(
 
 
 def _assess(
-    tech: Technician,
+    tech: TechnicianProfile,
     skill: str,
     asset_unit: str,
     asset_location: Location,

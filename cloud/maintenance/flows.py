@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from cloud.maintenance.alerts.flows import handle_alarm, handle_unit_state
 from cloud.maintenance.alerts.models import MaintenanceAlert
 from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy
-from cloud.maintenance.events import Event
+from cloud.maintenance.events import LiveEvent, on_the_wire
 from cloud.maintenance.tickets.flows import handle_reply
-from cloud.messaging.hooks import AppliedBatch, BatchHook
+from cloud.messaging.hooks import AppliedBatch, BatchHook, Event
 from protocols import messages
 
 Clock = Callable[[], datetime]
@@ -28,7 +28,7 @@ def ingest_hook(
     replies acknowledge, start or resolve their tickets."""
 
     def on_batch(session: Session, batch: AppliedBatch) -> list[Event]:
-        events: list[Event] = []
+        events: list[LiveEvent] = []
         alerts: dict[str, MaintenanceAlert] = {}
         now = clock()
         for decoded in batch.fresh:
@@ -53,6 +53,6 @@ def ingest_hook(
                 events.extend(
                     handle_reply(session, technician=message.unit, reply=message, now=now)
                 )
-        return events
+        return on_the_wire(events)
 
     return on_batch

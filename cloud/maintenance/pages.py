@@ -65,9 +65,7 @@ def board(
     )
     if priority:
         tickets = [t for t in tickets if t.priority == priority]
-    columns = {
-        status.value: [t for t in tickets if t.status == status.value] for status in BOARD_COLUMNS
-    }
+    columns = {status.value: [t for t in tickets if t.status is status] for status in BOARD_COLUMNS}
     firing, silences = [], []
     if actor.role in (Role.COORDINATOR, Role.PLANT):
         firing = alert_service.list_alerts(session=session, actor=actor, firing_only=True, limit=50)

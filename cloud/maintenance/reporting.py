@@ -63,7 +63,7 @@ def compute(
     scope: str,
 ) -> FiguresRead:
     tickets = _tickets(session, network, since, until, unit_id, asset)
-    corrective = [t for t in tickets if t.kind == TicketKind.CORRECTIVE.value]
+    corrective = [t for t in tickets if t.kind is TicketKind.CORRECTIVE]
     by_asset: dict[tuple[str, str], list[figures.Failure]] = defaultdict(list)
     for ticket in corrective:
         by_asset[(ticket.unit_id, ticket.asset)].append(

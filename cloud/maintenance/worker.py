@@ -23,7 +23,7 @@ from cloud.events import EventBroadcaster
 from cloud.exceptions import CloudError
 from cloud.maintenance.alerts.flows import run_rules
 from cloud.maintenance.config import MaintenanceSettings
-from cloud.maintenance.events import EVENT_TYPE
+from cloud.maintenance.events import EVENT_TYPE, LiveEvent, on_the_wire
 from cloud.maintenance.plans.flows import run_plans
 from cloud.maintenance.tickets.assigning import run_escalation, run_routes
 from cloud.operations.metrics import Metrics
@@ -66,9 +66,9 @@ class MaintenanceWorker:
                 events.extend(self._periodic(session, now))
                 interval = timedelta(seconds=self._settings.periodic_check_seconds)
                 self._next_periodic_check = now + interval
-        return events
+        return on_the_wire(events)
 
-    def _periodic(self, session: Session, now: datetime) -> list[dict[str, Any]]:
+    def _periodic(self, session: Session, now: datetime) -> list[LiveEvent]:
         events = run_rules(
             session,
             network=self._network,

@@ -18,12 +18,12 @@ from cloud.maintenance.alerts import service
 from cloud.maintenance.alerts.models import AlertState, MaintenanceAlert
 from cloud.maintenance.assets import AssetInfo, asset_info
 from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy
-from cloud.maintenance.events import EVENT_TYPE, Event, event
+from cloud.maintenance.events import LiveEvent, ticket_event
 from cloud.maintenance.rules import RollupRule, statistic, window_start
 from cloud.maintenance.rules import by_asset as rule_assets
 from cloud.maintenance.tickets import service as ticket_service
 from cloud.maintenance.tickets.flows import open_ticket
-from cloud.maintenance.tickets.models import MaintenanceTicket, Priority, TicketKind
+from cloud.maintenance.tickets.models import MaintenanceTicket, TicketKind
 from cloud.maintenance.tickets.service import SYSTEM
 from cloud.maintenance.webhooks.flows import notify
 from cloud.network.models import UnitStatus
@@ -45,7 +45,7 @@ def handle_alarm(
     now: datetime,
     policy: MaintenancePolicy = DEFAULT_POLICY,
     batch: dict[str, MaintenanceAlert] | None = None,
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Create, update or resolve the alarm's alert and route it. ``batch`` holds the alerts
     already handled in the same ingest batch: their repeats are only counted (a flood of one
     alarm costs no queries)."""
@@ -87,7 +87,7 @@ def handle_alarm(
         labels=labels,
         text=alarm.text,
         source=alarm.source.value,
-        state=AlertState.FIRING.value,
+        state=AlertState.FIRING,
         repeats=0,
         starts_at=now,
         last_seen_at=now,
@@ -105,8 +105,8 @@ def _count_repeat(alert: MaintenanceAlert, alarm: messages.AlarmEvent, now: date
     alert.text = alarm.text
 
 
-def _resolve_alert(session: Session, alert: MaintenanceAlert, now: datetime) -> list[Event]:
-    alert.state = AlertState.RESOLVED.value
+def _resolve_alert(session: Session, alert: MaintenanceAlert, now: datetime) -> list[LiveEvent]:
+    alert.state = AlertState.RESOLVED
     alert.active_key = None
     alert.resolved_at = now
     if alert.ticket_id is None:
@@ -117,12 +117,12 @@ def _resolve_alert(session: Session, alert: MaintenanceAlert, now: datetime) -> 
     ticket_service.record(
         session=session, ticket=ticket, at=now, kind="alert_cleared", detail=f"{alert.code} cleared"
     )
-    return [event(ticket, "alert_cleared", code=alert.code)]
+    return [ticket_event(ticket, "alert_cleared", code=alert.code)]
 
 
 def handle_unit_state(
     session: Session, *, network: str, unit_id: str, now: datetime
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Fire or resolve the unit-offline alert from the unit's stored state (after the ingest
     applied the state message or the will)."""
     status = session.get(UnitStatus, unit_id)
@@ -132,7 +132,7 @@ def handle_unit_state(
     alert = service.firing_alert(session=session, fingerprint=key)
     if status.status == "online":
         if alert is not None:
-            alert.state, alert.active_key, alert.resolved_at = AlertState.RESOLVED.value, None, now
+            alert.state, alert.active_key, alert.resolved_at = AlertState.RESOLVED, None, now
             _LOGGER.info("unit %s is back online", unit_id)
         return []
     if alert is not None:
@@ -160,13 +160,13 @@ def handle_unit_state(
             },
             text=f"unit {unit_id} is offline ({status.reason or 'no reason given'})",
             source="coordinator_rule",
-            state=AlertState.FIRING.value,
+            state=AlertState.FIRING,
             repeats=0,
             starts_at=now,
             last_seen_at=now,
         )
     )
-    return [{"type": EVENT_TYPE, "action": "unit_offline", "unit_id": unit_id}]
+    return [LiveEvent(action="unit_offline", unit_id=unit_id)]
 
 
 def route_alert(
@@ -175,7 +175,7 @@ def route_alert(
     info: AssetInfo,
     now: datetime,
     policy: MaintenancePolicy,
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Silence, inhibit, or feed the asset's ticket (opening one when there is none)."""
     try:
         alert.suppressed_by = _suppression(session, alert, now, policy)
@@ -220,7 +220,7 @@ def _open_from_alert(
     info: AssetInfo,
     now: datetime,
     policy: MaintenancePolicy,
-) -> list[Event]:
+) -> list[LiveEvent]:
     ticket, events = open_ticket(
         session,
         info=info,
@@ -245,7 +245,7 @@ def _join_ticket(
     info: AssetInfo,
     now: datetime,
     policy: MaintenancePolicy,
-) -> list[Event]:
+) -> list[LiveEvent]:
     alert.ticket_id = ticket.id
     same_incident = routing.joins_incident(ticket.last_alert_at, now, policy.group_window)
     ticket.last_alert_at = now
@@ -254,9 +254,9 @@ def _join_ticket(
         service_level=info.service_level,
         policy=policy,
     )
-    raised = priority < Priority(ticket.priority)
+    raised = priority < ticket.priority
     if raised:
-        ticket.priority, ticket.severity = priority.value, max(ticket.severity, alert.severity)
+        ticket.priority, ticket.severity = priority, max(ticket.severity, alert.severity)
         due = ticket_service.due_after(
             service_level=info.service_level, priority=priority, policy=policy
         )
@@ -264,7 +264,7 @@ def _join_ticket(
     detail = f"{alert.code}: {alert.text}" + (f"; priority raised to {priority}" if raised else "")
     ticket_service.record(session=session, ticket=ticket, at=now, kind="alert", detail=detail)
     if same_incident and not raised:
-        return [event(ticket, "alert", code=alert.code)]
+        return [ticket_event(ticket, "alert", code=alert.code)]
     ticket.incidents += 1
     return notify(session, ticket, AlertAction.UPDATED, now, text=detail)
 
@@ -279,9 +279,9 @@ def run_rules(
     rules: Sequence[RollupRule],
     now: datetime,
     policy: MaintenancePolicy = DEFAULT_POLICY,
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Raise or clear the alarms of the coordinator's rollup rules for every asset."""
-    events: list[Event] = []
+    events: list[LiveEvent] = []
     for rule in rules:
         query = (
             select(MetricRollup)

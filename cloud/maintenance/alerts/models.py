@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.database import Base, UtcDateTime
+from cloud.database import Base, StoredEnum, UtcDateTime
 from cloud.maintenance.models import ReadSchema, Schema, Text
 
 MatcherText = Annotated[str, Field(min_length=3, max_length=300)]
@@ -38,7 +38,7 @@ class MaintenanceAlert(Base):
     labels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     text: Mapped[str] = mapped_column(String(2000), default="")
     source: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[AlertState] = mapped_column(StoredEnum(AlertState, 16))
     suppressed_by: Mapped[str | None] = mapped_column(String(200), default=None)
     repeats: Mapped[int] = mapped_column(Integer, default=0)
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

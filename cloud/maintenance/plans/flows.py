@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cloud.maintenance.assets import asset_info
 from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy
-from cloud.maintenance.events import EVENT_TYPE, Event
+from cloud.maintenance.events import LiveEvent
 from cloud.maintenance.plans import service
 from cloud.maintenance.plans.models import MaintenancePlan
 from cloud.maintenance.tickets import service as ticket_service
@@ -26,9 +26,9 @@ PREVENTIVE_SEVERITY = 300  # a warning: priority P4 on a standard service level
 
 def run_plans(
     session: Session, *, network: str, now: datetime, policy: MaintenancePolicy = DEFAULT_POLICY
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Open a preventive ticket and a maintenance window for every asset whose plan is due."""
-    events: list[Event] = []
+    events: list[LiveEvent] = []
     for plan in service.active_plans(session=session):
         for unit_id, asset in _plan_targets(session, plan, network):
             events.extend(_check_plan(session, plan, unit_id, asset, now, policy))
@@ -55,7 +55,7 @@ def _check_plan(
     asset: str,
     now: datetime,
     policy: MaintenancePolicy,
-) -> list[Event]:
+) -> list[LiveEvent]:
     key = f"{unit_id}/{asset}"
     hours = service.operating_hours(
         session=session, unit_id=unit_id, asset=asset, metric=plan.hours_metric
@@ -103,7 +103,7 @@ def _check_plan(
         kind="window",
         detail=f"maintenance window until {window.ends_at:%c}",
     )
-    return [*events, {"type": EVENT_TYPE, "action": "window", "unit_id": unit_id, "asset": asset}]
+    return [*events, LiveEvent(action="window", unit_id=unit_id, asset=asset)]
 
 
 def _plan_due(

@@ -19,7 +19,7 @@ from cloud.maintenance import assignment
 from cloud.maintenance.assets import asset_info
 from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy
 from cloud.maintenance.escalation import EscalationAction, EscalationState, due_actions
-from cloud.maintenance.events import EVENT_TYPE, Event, event
+from cloud.maintenance.events import LiveEvent, ticket_event
 from cloud.maintenance.tickets import service
 from cloud.maintenance.tickets.models import OPEN_STATUSES, MaintenanceTicket, TicketStatus
 from cloud.maintenance.tickets.service import SYSTEM
@@ -49,7 +49,7 @@ def _working_hours(rows: Sequence[dict[str, Any]]) -> assignment.WorkingHours:
     )
 
 
-def candidates(session: Session, network_id: str) -> list[assignment.Technician]:
+def candidates(session: Session, network_id: str) -> list[assignment.TechnicianProfile]:
     """The network's technicians as the assignment rules see them."""
     rows = session.execute(
         select(Technician, Unit)
@@ -68,7 +68,7 @@ def candidates(session: Session, network_id: str) -> list[assignment.Technician]
             here = assignment.Location(where.latitude, where.longitude)
         served = areas.get(unit.id, frozenset())
         result.append(
-            assignment.Technician(
+            assignment.TechnicianProfile(
                 id=tech.id,
                 skills=frozenset(tech.skills),
                 home=assignment.Location(tech.home_latitude, tech.home_longitude),
@@ -88,7 +88,7 @@ def assign_best(
     now: datetime,
     action: AlertAction = AlertAction.NEW,
     options: RouteOptions | None = None,
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Re-plan the technicians' routes with this ticket free to go to any eligible technician
     not assigned before, and assign it to the one whose route it joins; tell the coordinator
     if it fits nobody's."""
@@ -121,16 +121,18 @@ def assign(
     actor: str,
     action: AlertAction = AlertAction.NEW,
     why: str = "",
-) -> list[Event]:
-    if ticket.status not in {s.value for s in OPEN_STATUSES}:
+) -> list[LiveEvent]:
+    if ticket.status not in OPEN_STATUSES:
         raise Conflict(f"ticket {ticket.id} is {ticket.status}; it cannot be assigned")
     events = []
     previous = ticket.assignee_id
     if previous and previous != technician_id:
         ticket.previous_assignees = [*ticket.previous_assignees, previous]
-        events.append(event(ticket, "reassigned", technician_id=previous))  # their inbox drops it
+        events.append(
+            ticket_event(ticket, "reassigned", technician_id=previous)
+        )  # their inbox drops it
     ticket.assignee_id = technician_id
-    ticket.status = TicketStatus.ASSIGNED.value
+    ticket.status = TicketStatus.ASSIGNED
     ticket.acknowledged_at = None
     if ticket.escalation_started_at is None:
         ticket.escalation_started_at = now
@@ -147,7 +149,7 @@ def assign(
 
 def override_assignment(
     session: Session, *, actor: Actor, ticket_id: int, technician_id: str, now: datetime
-) -> list[Event]:
+) -> list[LiveEvent]:
     """The coordinator chooses the technician; the escalation clock starts again."""
     require_role(actor, Role.COORDINATOR)
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
@@ -165,7 +167,7 @@ def override_assignment(
 
 def escalate_to_coordinator(
     session: Session, ticket: MaintenanceTicket, now: datetime, reason: str
-) -> list[Event]:
+) -> list[LiveEvent]:
     ticket.escalated_to_coordinator = True
     service.record(
         session=session,
@@ -183,17 +185,17 @@ def escalate_to_coordinator(
 
 def run_escalation(
     session: Session, *, now: datetime, policy: MaintenancePolicy = DEFAULT_POLICY
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Remind, escalate to the next technician, then to the coordinator; retry assignment of
     tickets nobody could take."""
-    events: list[Event] = []
+    events: list[LiveEvent] = []
     waiting = session.scalars(
         select(MaintenanceTicket)
-        .where(MaintenanceTicket.status.in_([TicketStatus.OPEN.value, TicketStatus.ASSIGNED.value]))
+        .where(MaintenanceTicket.status.in_((TicketStatus.OPEN, TicketStatus.ASSIGNED)))
         .with_for_update(skip_locked=True)
     )
     for ticket in list(waiting):
-        if ticket.status == TicketStatus.OPEN.value:
+        if ticket.status is TicketStatus.OPEN:
             if ticket.escalated_to_coordinator:
                 continue  # nobody eligible: the coordinator assigns by hand
             events.extend(assign_best(session, ticket, now, options=policy.routes))
@@ -204,7 +206,7 @@ def run_escalation(
 
 def _escalate(
     session: Session, ticket: MaintenanceTicket, now: datetime, policy: MaintenancePolicy
-) -> list[Event]:
+) -> list[LiveEvent]:
     assert ticket.escalation_started_at is not None
     state = EscalationState(
         assigned_at=ticket.escalation_started_at,
@@ -213,7 +215,7 @@ def _escalate(
         escalated_to_next=ticket.escalated_to_next,
         escalated_to_coordinator=ticket.escalated_to_coordinator,
     )
-    events: list[Event] = []
+    events: list[LiveEvent] = []
     for action in due_actions(state, now, policy.escalation):
         if action is EscalationAction.REMIND:
             waited = now - ticket.escalation_started_at
@@ -246,7 +248,7 @@ def _escalate(
 
 def run_routes(
     session: Session, *, network: str, now: datetime, policy: MaintenancePolicy = DEFAULT_POLICY
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Re-plan the routes when a visit runs long or the routes are out of date; a ticket the
     re-plan moves to another technician is re-assigned with the route as the reason."""
     outcome = visit_flows.replan_if_due(
@@ -258,7 +260,7 @@ def run_routes(
     )
     if outcome is None:
         return []
-    events: list[Event] = []
+    events: list[LiveEvent] = []
     for ticket_id, (technician, why) in sorted(outcome.moves.items()):
         ticket = session.get(MaintenanceTicket, ticket_id)
         if ticket is None or technician is None or technician == ticket.assignee_id:
@@ -266,4 +268,4 @@ def run_routes(
         why = f"{why}; re-planned because {ticket.assignee_id}'s visit runs long"
         events.extend(assign(session, ticket, technician, now, actor=SYSTEM, why=why))
     routed = sorted({r.technician for r in outcome.plan.routes})
-    return [*events, *({"type": EVENT_TYPE, "action": "route", "technician_id": t} for t in routed)]
+    return [*events, *(LiveEvent(action="route", technician_id=t) for t in routed)]

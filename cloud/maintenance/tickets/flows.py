@@ -22,7 +22,7 @@ from cloud.maintenance import routing
 from cloud.maintenance.alerts import service as alert_service
 from cloud.maintenance.assets import AssetInfo, asset_info
 from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy
-from cloud.maintenance.events import Event, event
+from cloud.maintenance.events import LiveEvent, ticket_event
 from cloud.maintenance.plans import service as plan_service
 from cloud.maintenance.tickets import service
 from cloud.maintenance.tickets.assigning import assign_best
@@ -57,16 +57,16 @@ def open_ticket(
     opened_by: str,
     plan_id: int | None = None,
     policy: MaintenancePolicy = DEFAULT_POLICY,
-) -> tuple[MaintenanceTicket, list[Event]]:
+) -> tuple[MaintenanceTicket, list[LiveEvent]]:
     """A new ticket, assigned to the technician whose route it joins (or left open for the
     coordinator)."""
     priority = service.priority_for(
         level=routing.severity_level(severity), service_level=info.service_level, policy=policy
     )
     ticket = MaintenanceTicket(
-        kind=kind.value,
-        status=TicketStatus.OPEN.value,
-        priority=priority.value,
+        kind=kind,
+        status=TicketStatus.OPEN,
+        priority=priority,
         severity=severity,
         title=title[:200],
         description=description[:2000],
@@ -100,7 +100,7 @@ def open_ticket(
     )
     _LOGGER.info("ticket %s opened for %s/%s (%s)", ticket.id, info.unit_id, info.asset, priority)
     assigned = assign_best(session, ticket, now, options=policy.routes)
-    return ticket, [event(ticket, "opened"), *assigned]
+    return ticket, [ticket_event(ticket, "opened"), *assigned]
 
 
 def create_ticket(
@@ -110,7 +110,7 @@ def create_ticket(
     spec: TicketCreate,
     now: datetime,
     policy: MaintenancePolicy = DEFAULT_POLICY,
-) -> tuple[MaintenanceTicket, list[Event]]:
+) -> tuple[MaintenanceTicket, list[LiveEvent]]:
     """A ticket opened by a person (the coordinator, or a plant for its own assets)."""
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     if actor.role is Role.PLANT and spec.unit_id != actor.unit_id:
@@ -133,7 +133,7 @@ def create_ticket(
 
 def acknowledge(
     session: Session, ticket: MaintenanceTicket, now: datetime, actor: str
-) -> list[Event]:
+) -> list[LiveEvent]:
     if service.move(
         session=session,
         ticket=ticket,
@@ -144,12 +144,12 @@ def acknowledge(
     ):
         ticket.acknowledged_at = now
         acknowledge_command(session, ticket, now, actor)
-    return [event(ticket, "acknowledged")]
+    return [ticket_event(ticket, "acknowledged")]
 
 
 def start_work(
     session: Session, ticket: MaintenanceTicket, now: datetime, actor: str
-) -> list[Event]:
+) -> list[LiveEvent]:
     if service.move(
         session=session,
         ticket=ticket,
@@ -162,7 +162,7 @@ def start_work(
             ticket.acknowledged_at = now
             acknowledge_command(session, ticket, now, actor)
         ticket.started_at = now
-    return [event(ticket, "in_progress")]
+    return [ticket_event(ticket, "in_progress")]
 
 
 def resolve(
@@ -174,7 +174,7 @@ def resolve(
     note: str = "",
     parts: Sequence[dict[str, Any]] = (),
     by_assignee: bool = False,
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Resolved: MTTR is recorded, windows end, the plan restarts and the gateway repairs."""
     moved = service.move(
         session=session,
@@ -186,7 +186,7 @@ def resolve(
         detail=note,
     )
     if not moved:
-        return [event(ticket, "resolved")]
+        return [ticket_event(ticket, "resolved")]
     ticket.resolved_at = now
     ticket.acknowledged_at = ticket.acknowledged_at or now
     service.add_parts(session=session, ticket=ticket, parts=parts, actor=actor, at=now)
@@ -203,7 +203,7 @@ def resolve(
     return [*events, *notify(session, ticket, AlertAction.RESOLVED, now)]
 
 
-def close(session: Session, *, actor: Actor, ticket_id: int, now: datetime) -> list[Event]:
+def close(session: Session, *, actor: Actor, ticket_id: int, now: datetime) -> list[LiveEvent]:
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     if service.move(
@@ -215,7 +215,7 @@ def close(session: Session, *, actor: Actor, ticket_id: int, now: datetime) -> l
         actor=service.actor_label(actor),
     ):
         ticket.closed_at = now
-    return [event(ticket, "closed")]
+    return [ticket_event(ticket, "closed")]
 
 
 def technician_action(
@@ -227,7 +227,7 @@ def technician_action(
     now: datetime,
     note: str = "",
     parts: Sequence[dict[str, Any]] = (),
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Acknowledge, start or resolve through the API or the pages."""
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     service.require_assignee_or_coordinator(actor, ticket)
@@ -246,7 +246,7 @@ def _apply_action(
     note: str,
     parts: Sequence[dict[str, Any]],
     by_assignee: bool,
-) -> list[Event]:
+) -> list[LiveEvent]:
     if action is ReplyAction.RESOLVE:
         return resolve(session, ticket, now, actor, note=note, parts=parts, by_assignee=by_assignee)
     if note:
@@ -260,7 +260,7 @@ def _apply_action(
 
 def handle_reply(
     session: Session, *, technician: str, reply: messages.TechnicianReply, now: datetime
-) -> list[Event]:
+) -> list[LiveEvent]:
     """A technician's MQTT reply, decoded and de-duplicated by the ingest (``technician`` is
     the topic's, which the ingest checked against the sender); replies about tickets not
     assigned to them are ignored."""
@@ -303,7 +303,7 @@ def parse_ticket_id(text: str) -> int | None:
 # Commands to the unit's gateway -----------------------------------------------------------------
 
 
-def repair_command(session: Session, ticket: MaintenanceTicket, now: datetime) -> list[Event]:
+def repair_command(session: Session, ticket: MaintenanceTicket, now: datetime) -> list[LiveEvent]:
     """Ask the unit's gateway to run the machine's Repair method (wear resets)."""
     body = messages.RepairCommand(machine=ticket.asset, ticket_id=str(ticket.id))
     _command(session, ticket, now, body, "repair")
@@ -312,7 +312,7 @@ def repair_command(session: Session, ticket: MaintenanceTicket, now: datetime) -
 
 def acknowledge_command(
     session: Session, ticket: MaintenanceTicket, now: datetime, actor: str
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Ask the unit's gateway to acknowledge the ticket's OPC UA alarm conditions (Acknowledge)."""
     codes = alert_service.condition_codes(session=session, ticket_id=ticket.id)
     if codes:

@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.database import Base, UtcDateTime
+from cloud.database import Base, StoredEnum, UtcDateTime
 from cloud.maintenance.alerts.models import AlertRead
 from cloud.maintenance.models import Identifier, ReadSchema, Schema, ShortText, Text
 from cloud.maintenance.webhooks.models import NotificationRead
@@ -49,9 +49,9 @@ class MaintenanceTicket(Base):
     __tablename__ = "maintenance_tickets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    priority: Mapped[str] = mapped_column(String(4))
+    kind: Mapped[TicketKind] = mapped_column(StoredEnum(TicketKind, 16))
+    status: Mapped[TicketStatus] = mapped_column(StoredEnum(TicketStatus, 16), index=True)
+    priority: Mapped[Priority] = mapped_column(StoredEnum(Priority, 4))
     severity: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(2000), default="")

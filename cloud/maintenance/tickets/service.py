@@ -27,6 +27,7 @@ from cloud.maintenance.tickets.models import (
     Priority,
     ServiceArea,
     TicketEvent,
+    TicketKind,
     TicketStatus,
 )
 from cloud.registry.models import Unit
@@ -95,13 +96,17 @@ def list_tickets(
 ) -> list[MaintenanceTicket]:
     query = _ticket_query(actor)
     if status:
-        query = query.where(MaintenanceTicket.status.in_([s.value for s in status]))
+        query = query.where(MaintenanceTicket.status.in_(status))
     if unit_id is not None:
         query = query.where(MaintenanceTicket.unit_id == unit_id)
     if asset is not None:
         query = query.where(MaintenanceTicket.asset == asset)
     if kind is not None:
-        query = query.where(MaintenanceTicket.kind == kind)
+        try:
+            query = query.where(MaintenanceTicket.kind == TicketKind(kind))
+        except ValueError:
+            return []  # no ticket is of a kind that does not exist
+
     query = query.order_by(MaintenanceTicket.id.desc()).limit(limit)
     return list(session.scalars(query))
 
@@ -120,7 +125,7 @@ def open_ticket_for(
     query = select(MaintenanceTicket).where(
         MaintenanceTicket.unit_id == unit_id,
         MaintenanceTicket.asset == asset,
-        MaintenanceTicket.status.in_([s.value for s in OPEN_STATUSES]),
+        MaintenanceTicket.status.in_(OPEN_STATUSES),
     )
     if plan_id is None:
         query = query.where(MaintenanceTicket.plan_id.is_(None))
@@ -174,11 +179,11 @@ def move(
     detail: str = "",
 ) -> bool:
     """Change the status (recorded on the timeline); False when already there (idempotent)."""
-    if ticket.status == status.value:
+    if ticket.status == status:
         return False
-    if ticket.status not in {s.value for s in allowed_from}:
+    if ticket.status not in allowed_from:
         raise Conflict(f"ticket {ticket.id} is {ticket.status}; cannot become {status.value}")
-    ticket.status = status.value
+    ticket.status = status
     record(session=session, ticket=ticket, at=at, actor=actor, kind=status.value, detail=detail)
     return True
 
@@ -211,7 +216,7 @@ def open_load(*, session: Session) -> dict[str, int]:
         select(MaintenanceTicket.assignee_id, func.count())
         .where(
             MaintenanceTicket.assignee_id.is_not(None),
-            MaintenanceTicket.status.in_([s.value for s in OPEN_STATUSES]),
+            MaintenanceTicket.status.in_(OPEN_STATUSES),
         )
         .group_by(MaintenanceTicket.assignee_id)
     )
@@ -221,7 +226,7 @@ def open_load(*, session: Session) -> dict[str, int]:
 def current_jobs(*, session: Session) -> dict[str, tuple[str, str]]:
     """Technician → (unit, asset) of the ticket they are working on now."""
     query = select(MaintenanceTicket).where(
-        MaintenanceTicket.status == TicketStatus.IN_PROGRESS.value,
+        MaintenanceTicket.status == TicketStatus.IN_PROGRESS,
         MaintenanceTicket.assignee_id.is_not(None),
     )
     return {str(t.assignee_id): (t.unit_id, t.asset) for t in session.scalars(query)}

@@ -27,7 +27,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from cloud.maintenance.assets import asset_info
-from cloud.maintenance.assignment import Location, Technician
+from cloud.maintenance.assignment import Location, TechnicianProfile
 from cloud.maintenance.tickets.models import OPEN_STATUSES, MaintenanceTicket, TicketStatus
 from cloud.maintenance.visits.greedy import greedy_plan
 from cloud.maintenance.visits.models import RouteStop
@@ -58,7 +58,7 @@ def replan(
     session: Session,
     *,
     network_id: str,
-    technicians: Sequence[Technician],
+    technicians: Sequence[TechnicianProfile],
     now: datetime,
     options: RouteOptions,
     release: Collection[int] = (),
@@ -76,7 +76,7 @@ def replan(
     on_site: dict[str, MaintenanceTicket] = {}  # where each technician is: the last started
     stored = {s.ticket_id: s for s in _stops(session, list(by_id))}
     started = sorted(
-        (t for t in tickets if t.status == TicketStatus.IN_PROGRESS.value and t.assignee_id),
+        (t for t in tickets if t.status == TicketStatus.IN_PROGRESS and t.assignee_id),
         key=lambda t: t.started_at or now,
     )
     for ticket in started:
@@ -87,7 +87,7 @@ def replan(
     visits = [
         _visit(session, ticket, options, ticket.id in release, (exclude or {}).get(ticket.id))
         for ticket in tickets
-        if ticket.status != TicketStatus.IN_PROGRESS.value
+        if ticket.status != TicketStatus.IN_PROGRESS
         and (ticket.assignee_id is not None or ticket.id in release)
     ]
     problem = RouteProblem(
@@ -123,7 +123,7 @@ def replan_if_due(
     session: Session,
     *,
     network_id: str,
-    technicians: Callable[[], Sequence[Technician]],
+    technicians: Callable[[], Sequence[TechnicianProfile]],
     now: datetime,
     options: RouteOptions,
 ) -> Replan | None:
@@ -138,17 +138,15 @@ def replan_if_due(
     running_long = {
         str(t.assignee_id)
         for t in tickets
-        if t.status == TicketStatus.IN_PROGRESS.value and t.id in ended and ended[t.id] <= now
+        if t.status == TicketStatus.IN_PROGRESS and t.id in ended and ended[t.id] <= now
     }
     planned = {(s.ticket_id, s.technician_id, s.in_progress) for s in stops}
-    assigned = {
-        (t.id, str(t.assignee_id), t.status == TicketStatus.IN_PROGRESS.value) for t in tickets
-    }
+    assigned = {(t.id, str(t.assignee_id), t.status == TicketStatus.IN_PROGRESS) for t in tickets}
     if running_long:
         release = [
             t.id
             for t in tickets
-            if t.assignee_id in running_long and t.status == TicketStatus.ASSIGNED.value
+            if t.assignee_id in running_long and t.status == TicketStatus.ASSIGNED
         ]
         _LOGGER.info("visit(s) of %s running long: re-planning", ", ".join(sorted(running_long)))
         return replan(
@@ -181,7 +179,7 @@ def _open_tickets(session: Session, network_id: str) -> list[MaintenanceTicket]:
         select(MaintenanceTicket)
         .where(
             MaintenanceTicket.network_id == network_id,
-            MaintenanceTicket.status.in_([s.value for s in OPEN_STATUSES]),
+            MaintenanceTicket.status.in_(OPEN_STATUSES),
             MaintenanceTicket.asset_kind != "unit",
         )
         .order_by(MaintenanceTicket.opened_at, MaintenanceTicket.id)

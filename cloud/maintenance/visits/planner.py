@@ -26,7 +26,7 @@ from datetime import timedelta
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from cloud.maintenance.assignment import Technician
+from cloud.maintenance.assignment import TechnicianProfile
 from cloud.maintenance.visits.problem import (
     DROP_PENALTY,
     LATE_WEIGHT,
@@ -102,7 +102,7 @@ def plan_routes(
     return plan
 
 
-def _technician(problem: RouteProblem, technician_id: str) -> Technician:
+def _technician(problem: RouteProblem, technician_id: str) -> TechnicianProfile:
     return next(t for t in problem.technicians if t.id == technician_id)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cloud.maintenance.assignment import Location, Technician, distance_km, travel_time
+from cloud.maintenance.assignment import Location, TechnicianProfile, distance_km, travel_time
 
 DEFAULT_VISIT_MINUTES: Mapping[str, int] = {"corrective": 90, "preventive": 120}
 DEFAULT_HORIZON_DAYS = 3
@@ -81,7 +81,7 @@ class Visit:
 @dataclass(frozen=True)
 class RouteProblem:
     visits: Sequence[Visit]
-    technicians: Sequence[Technician]
+    technicians: Sequence[TechnicianProfile]
     now: datetime
     busy_until: Mapping[str, datetime] = field(default_factory=dict)
     """A technician busy with a visit in progress until then (at ``current_location``)."""
@@ -191,7 +191,7 @@ def travel_minutes(a: Location, b: Location) -> int:
     return math.ceil(travel_time(a, b) / MINUTE - 1e-9)
 
 
-def why_not(technician: Technician, visit: Visit) -> str | None:
+def why_not(technician: TechnicianProfile, visit: Visit) -> str | None:
     """Why a technician may not do a visit, or None if they may."""
     if visit.technician is not None and visit.technician != technician.id:
         return f"pinned to {visit.technician}"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import NotFound
-from cloud.maintenance.tickets.models import OPEN_STATUSES, MaintenanceTicket, Priority
+from cloud.maintenance.tickets.models import OPEN_STATUSES, MaintenanceTicket
 from cloud.maintenance.visits.models import RouteStop, RouteStopRead, TechnicianDay, UnplannedRead
 from cloud.registry.models import Technician
 
@@ -28,7 +28,7 @@ def technician_day(*, session: Session, actor: Actor, technician_id: str) -> Tec
         .join(MaintenanceTicket, MaintenanceTicket.id == RouteStop.ticket_id)
         .where(
             RouteStop.technician_id == technician_id,
-            MaintenanceTicket.status.in_([s.value for s in OPEN_STATUSES]),
+            MaintenanceTicket.status.in_(OPEN_STATUSES),
         )
         .order_by(RouteStop.sequence)
     ).all()
@@ -74,7 +74,7 @@ def _read(stop: RouteStop, ticket: MaintenanceTicket) -> RouteStopRead:
         title=ticket.title,
         unit_id=ticket.unit_id,
         asset=ticket.asset,
-        priority=Priority(ticket.priority),
+        priority=ticket.priority,
         due_at=ticket.due_at,
         site=stop.site,
         came_from=stop.came_from,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from cloud.maintenance.assignment import Location, Technician
+from cloud.maintenance.assignment import Location, TechnicianProfile
 from cloud.maintenance.visits.problem import RoutePlan, RouteProblem, Stop, Visit, travel_minutes
 
 MINUTE = timedelta(minutes=1)
@@ -55,7 +55,7 @@ def violations(problem: RouteProblem, plan: RoutePlan) -> list[str]:
     return found
 
 
-def _eligibility(tech: Technician, visit: Visit) -> list[str]:
+def _eligibility(tech: TechnicianProfile, visit: Visit) -> list[str]:
     found = []
     if visit.skill not in tech.skills:
         found.append(f"{tech.id} lacks skill {visit.skill} for visit {visit.id}")
@@ -84,7 +84,7 @@ def _timing(problem: RouteProblem, visit: Visit, stop: Stop) -> list[str]:
 
 def _route(
     problem: RouteProblem,
-    tech: Technician,
+    tech: TechnicianProfile,
     day: int,
     stops: list[Stop],
     visits: dict[str, Visit],
@@ -115,7 +115,7 @@ def _route(
 
 
 def _drive(
-    tech: Technician,
+    tech: TechnicianProfile,
     origin: Location,
     target: Location,
     leaves: datetime,

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from cloud.maintenance import emails
-from cloud.maintenance.events import Event, event
+from cloud.maintenance.events import LiveEvent, ticket_event
 from cloud.maintenance.tickets import service as ticket_service
 from cloud.maintenance.tickets.models import MaintenanceTicket
 from cloud.maintenance.webhooks import service
@@ -37,7 +38,7 @@ def notify(
     *,
     text: str = "",
     to_assignee: bool = True,
-) -> list[Event]:
+) -> list[LiveEvent]:
     """Queue the assignee's MQTT alert, every webhook and the people's emails; return the live
     event."""
     notice = messages.AlertNotice(
@@ -74,7 +75,7 @@ def notify(
     for hook in service.active_webhooks(session=session):
         _enqueue(session, ticket, Channel.WEBHOOK, hook.url, action.value, now, json.dumps(body))
     emails.tell_people(session, ticket, action, now, origin=ORIGIN, to_assignee=to_assignee)
-    return [event(ticket, action.value)]
+    return [ticket_event(ticket, action.value)]
 
 
 def _enqueue(
@@ -100,7 +101,7 @@ def _enqueue(
     )
 
 
-def on_failed(session: Session, row: OutboxMessage, now: datetime) -> list[Event]:
+def on_failed(session: Session, row: OutboxMessage, now: datetime) -> list[dict[str, Any]]:
     """Record on the ticket that ``row`` was given up; the live event for the pages."""
     # The timeline and the log are read by more than the coordinator: no token in them.
     shown = redacted_url(row.target)
@@ -113,14 +114,12 @@ def on_failed(session: Session, row: OutboxMessage, now: datetime) -> list[Event
     ticket_service.record(
         session=session, ticket=ticket, at=now, kind="notification_failed", detail=detail
     )
-    return [
-        {
-            "type": "maintenance",
-            "action": "notification_failed",
-            "ticket_id": ticket.id,
-            "unit_id": ticket.unit_id,
-            "technician_id": ticket.assignee_id,
-            "customer_id": ticket.customer_id,
-            "status": ticket.status,
-        }
-    ]
+    failed = LiveEvent(
+        action="notification_failed",
+        ticket_id=ticket.id,
+        unit_id=ticket.unit_id,
+        technician_id=ticket.assignee_id,
+        customer_id=ticket.customer_id,
+        status=ticket.status,
+    )
+    return [failed.wire()]

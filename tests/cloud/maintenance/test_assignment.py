@@ -2,7 +2,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from cloud.maintenance.assignment import (
     Location,
-    Technician,
+    TechnicianProfile,
     WorkingHours,
     choose_technician,
     distance_km,
@@ -15,7 +15,7 @@ ASSET = Location(45.07, 7.69)  # Turin
 
 
 def tech(id, lat, lon, skills=("mechanical",), load=0, units=(), hours=None):
-    return Technician(
+    return TechnicianProfile(
         id=id,
         skills=frozenset(skills),
         home=Location(lat, lon),

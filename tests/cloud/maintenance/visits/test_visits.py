@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cloud.maintenance.assignment import Location, Technician, WorkingHours, distance_km
+from cloud.maintenance.assignment import Location, TechnicianProfile, WorkingHours, distance_km
 from cloud.maintenance.visits.greedy import greedy_plan
 from cloud.maintenance.visits.planner import plan_routes
 from cloud.maintenance.visits.problem import RouteProblem, Visit, figures, travel_minutes
@@ -26,8 +26,8 @@ def tech(
     skills: tuple[str, ...] = ("mechanical",),
     hours: tuple[time, time] = (time(7), time(17)),
     **kw,
-) -> Technician:
-    return Technician(
+) -> TechnicianProfile:
+    return TechnicianProfile(
         id=id,
         skills=frozenset(skills),
         home=home,
@@ -194,7 +194,7 @@ def instances(draw: st.DrawFn) -> RouteProblem:
         )
 
     technicians = [
-        Technician(
+        TechnicianProfile(
             id=f"t{i}",
             skills=frozenset(draw(st.sets(st.sampled_from(SKILLS), min_size=1))),
             home=place(),
