@@ -27,6 +27,7 @@ from glonet.broker import MosquittoBroker
 from protocols import topics
 from tests.cloud.conftest import Gateway, mqtt_settings, populate, retained_coordinator_state
 from tests.cloud.serving import capacity_events_for_plant_a, serve
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -80,9 +81,11 @@ def test_an_api_only_process_streams_what_another_process_ingested(
             bus = app.state.context.event_bus
             assert bus is not None and bus.wait_subscribed(10)
             assert app.state.context.ingest is None  # nothing is ingested in this process
-            deadline = time.monotonic() + 20
-            while retained_coordinator_state(running_mosquitto, network, 1) != "online":
-                assert time.monotonic() < deadline, "the ingest process did not come online"
+            wait_until(
+                lambda: retained_coordinator_state(running_mosquitto, network, 1) == "online",
+                60,
+                "the ingest process online",
+            )
 
             seen = capacity_events_for_plant_a(base_url, tenants.headers("plant-a"), gateways)
             metrics = httpx.get(f"{base_url}/metrics").text
