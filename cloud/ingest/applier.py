@@ -90,6 +90,11 @@ class Pipeline:
     hooks: Sequence[BatchHook] = ()
     max_future_skew: timedelta | None = service.DEFAULT_MAX_FUTURE_SKEW
     max_forecast: timedelta | None = service.DEFAULT_MAX_FORECAST
+    # What a batch counts, handed to ``metrics`` once it committed; one for the pipeline's life,
+    # drained per batch (building a registry per batch cost more than applying a small batch).
+    _tally: Metrics = field(
+        default_factory=lambda: Metrics(forwarded=True), init=False, repr=False, compare=False
+    )
 
     @classmethod
     def for_settings(
@@ -161,15 +166,19 @@ class Pipeline:
         """Apply decoded messages in one transaction; their live events. What they count
         (messages, samples, duplicates, stale, unknown units) reaches :attr:`metrics` only when
         the transaction committed, so a batch applied again counts once."""
-        tally = Metrics(forwarded=True)
-        events = service.apply_batch(
-            session_factory=self.session_factory,
-            network=self.network,
-            batch=decoded,
-            sink=self.sink,
-            metrics=tally,
-            hooks=self.hooks,
-        ).events
+        tally = self._tally
+        try:
+            events = service.apply_batch(
+                session_factory=self.session_factory,
+                network=self.network,
+                batch=decoded,
+                sink=self.sink,
+                metrics=tally,
+                hooks=self.hooks,
+            ).events
+        except BaseException:
+            tally.drain()  # a batch that did not commit counts nothing
+            raise
         self.metrics.merge(tally.drain())
         return events
 

@@ -38,6 +38,9 @@ class _Metric:
         self.label_names = label_names
         # Held across an update and a drain, so that no increment falls between the two.
         self._lock = threading.Lock()
+        # Set by every update, cleared by a drain: most metrics change in no given batch, and
+        # collecting one that did not is most of a drain's cost (drained once per batch).
+        self._touched = False
 
     def _series(self, labels: dict[str, str]) -> Any:
         return self.metric.labels(**labels) if self.label_names else self.metric
@@ -59,10 +62,14 @@ class Counter(_Metric):
     def inc(self, amount: float = 1, **labels: str) -> None:
         with self._lock:
             self._series(labels).inc(amount)
+            self._touched = True
 
     def drain(self) -> dict[Labels, float]:
         """Take the counts so far, leaving zero (a child process reports increments)."""
         with self._lock:
+            if not self._touched:
+                return {}
+            self._touched = False
             counts = {
                 _key(sample.labels): sample.value
                 for family in self.metric.collect()
@@ -118,6 +125,7 @@ class Histogram(_Metric):
     def observe(self, value: float, **labels: str) -> None:
         with self._lock:
             self._series(labels).observe(value)
+            self._touched = True
             if self._pending is not None:
                 self._pending.append((_key(labels), value))
 
@@ -125,6 +133,9 @@ class Histogram(_Metric):
         """The observations since the last drain (only a ``forwarded`` histogram keeps them)."""
         assert self._pending is not None, "only a forwarded registry is drained"
         with self._lock:
+            if not self._touched:
+                return []
+            self._touched = False
             drained, self._pending = self._pending, []
             if self.label_names:
                 self.metric.clear()
