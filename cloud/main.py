@@ -23,7 +23,6 @@ from cloud.dispatch.views import router as dispatch_router
 from cloud.exceptions import ConfigurationError
 from cloud.ingest.applier import Pipeline
 from cloud.ingest.views import router as ingest_router
-from cloud.maintenance.pages import router as maintenance_pages_router
 from cloud.maintenance.views import router as maintenance_router
 from cloud.messaging.views import router as outbox_router
 from cloud.network.views import router as network_router
@@ -39,8 +38,7 @@ from cloud.registry.views import router as registry_router
 from cloud.services import Wanted, ingest_hooks, services
 from cloud.telemetry.sink import make_sink
 from cloud.telemetry.views import router as telemetry_router
-from cloud.web.orders import router as orders_pages_router
-from cloud.web.views import router as web_router
+from cloud.web.views import router as pages_router
 
 ROUTERS: tuple[APIRouter, ...] = (
     auth_router,
@@ -48,13 +46,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     network_router,
     telemetry_router,
     operations_router,
-    web_router,
+    pages_router,
     codesign_router,
     orders_router,
     dispatch_router,
-    orders_pages_router,
     maintenance_router,
-    maintenance_pages_router,
     ingest_router,
     outbox_router,
     notifications_router,

@@ -1,10 +1,14 @@
-"""Server-rendered SVG charts for the figures page (no front-end build, no JavaScript)."""
+"""The figures page's bar charts, shaped: each bar's row and length in the plot's pixels.
+
+The page draws them as server-rendered SVG with the ``bar_chart`` macro of
+``cloud/web/templates/_charts.html`` (no front-end build, no JavaScript); this module only
+computes where things go.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
 BAR_HEIGHT = 22
 GAP = 8
@@ -20,37 +24,40 @@ class Bar:
     highlight: bool = False
 
 
+@dataclass(frozen=True)
+class PlacedBar:
+    """A bar on its row: ``y`` is the row's top, ``length`` ``None`` for a bar without a value."""
+
+    bar: Bar
+    y: int
+    length: float | None
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    unit: str
+    bars: Sequence[PlacedBar]
+    height: int
+    width: int = CHART_WIDTH
+    label_width: int = LABEL_WIDTH
+    bar_height: int = BAR_HEIGHT
+
+
 def bar_chart(
     title: str, bars: Sequence[Bar], *, unit: str = "", maximum: float | None = None
-) -> str:
-    """A horizontal bar chart; bars without a value are drawn as 'no data'."""
+) -> BarChart:
+    """A horizontal bar chart scaled to ``maximum`` (else to the largest value); bars without a
+    value are drawn as 'no data'."""
     values = [bar.value for bar in bars if bar.value is not None]
     top = maximum if maximum is not None else max(values, default=0.0) or 1.0
     plot = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
-    height = 30 + len(bars) * (BAR_HEIGHT + GAP)
-    rows = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}" class="chart">',
-        f'<text x="0" y="16" font-weight="bold" font-size="14">{escape(title)}</text>',
+    placed = [
+        PlacedBar(
+            bar=bar,
+            y=28 + index * (BAR_HEIGHT + GAP),
+            length=None if bar.value is None else max(1.0, plot * min(bar.value, top) / top),
+        )
+        for index, bar in enumerate(bars)
     ]
-    for index, bar in enumerate(bars):
-        y = 28 + index * (BAR_HEIGHT + GAP)
-        rows.append(f'<text x="0" y="{y + 15}" font-size="12">{escape(bar.label)}</text>')
-        if bar.value is None:
-            rows.append(
-                f'<text x="{LABEL_WIDTH}" y="{y + 15}" font-size="12" fill="#6b7785">no data</text>'
-            )
-            continue
-        width = max(1.0, plot * min(bar.value, top) / top)
-        colour = "#e76f51" if bar.highlight else "#457b9d"
-        tip = f"{escape(bar.label)}: {bar.value:g}{escape(unit)}"
-        rows.append(
-            f'<rect x="{LABEL_WIDTH}" y="{y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
-            f'fill="{colour}"><title>{tip}</title></rect>'
-        )
-        rows.append(
-            f'<text x="{LABEL_WIDTH + width + 6:.1f}" y="{y + 15}" font-size="12">'
-            f"{bar.value:g}{escape(unit)}</text>"
-        )
-    rows.append("</svg>")
-    return "\n".join(rows)
+    return BarChart(title=title, unit=unit, bars=placed, height=30 + len(bars) * (BAR_HEIGHT + GAP))

@@ -1,10 +1,15 @@
-"""Server-rendered SVG charts of a machine's telemetry (no front-end build, no JavaScript)."""
+"""A machine's telemetry shaped for a chart: the scales and the points, in the plot's pixels.
+
+The pages draw it as server-rendered SVG with the ``rollup_chart`` macro of
+``cloud/web/templates/_charts.html`` (no front-end build, no JavaScript); this module only
+computes where things go.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 
 from cloud.telemetry.models import RollupRead
 
@@ -14,68 +19,64 @@ LEFT = 70
 RIGHT = 10
 TOP = 26
 BOTTOM = 24
-BAND = "#a8c5da"
-LINE = "#1d3557"
+PLOT_WIDTH = WIDTH - LEFT - RIGHT
+PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class RollupChart:
+    """One metric's per-minute rollups from ``since`` to ``until``: ``band`` outlines the min to
+    max range (the maxima left to right, then the minima back), ``mean`` is the line through the
+    means, one point per rollup of ``rollups``; ``low`` and ``high`` are the value axis' ends."""
+
+    metric: str
+    since: datetime
+    until: datetime
+    rollups: Sequence[RollupRead] = ()
+    band: Sequence[Point] = ()
+    mean: Sequence[Point] = ()
+    low: float = 0.0
+    high: float = 0.0
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = RIGHT
+    top: int = TOP
+    plot_width: int = PLOT_WIDTH
+    plot_height: int = PLOT_HEIGHT
 
 
 def rollup_chart(
     metric: str, rollups: Sequence[RollupRead], *, since: datetime, until: datetime
-) -> str:
-    """One metric's per-minute rollups from ``since`` to ``until``: the min to max range as a band,
-    the mean as a line, each minute's figures in a tooltip."""
-    title = escape(metric)
-    rows = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'role="img" aria-label="{title}, per minute" class="chart" data-metric="{title}">',
-        f'<text x="0" y="16" font-weight="bold" font-size="14">{title}</text>',
-    ]
-    plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    rows.append(
-        f'<rect x="{LEFT}" y="{TOP}" width="{plot_width}" height="{plot_height}" '
-        'fill="none" stroke="#c9d1d9"/>'
-    )
+) -> RollupChart:
+    """Where ``rollups`` go on the chart of ``metric`` from ``since`` to ``until``."""
     if not rollups:
-        rows.append(
-            f'<text x="{LEFT + 10}" y="{TOP + plot_height / 2:.1f}" font-size="12" '
-            'fill="#6b7785">no data in this window</text></svg>'
-        )
-        return "\n".join(rows)
+        return RollupChart(metric=metric, since=since, until=until)
     low = min(r.min for r in rollups)
     high = max(r.max for r in rollups)
     if high == low:  # a flat line in the middle
         low, high = low - 1, high + 1
     span = max((until - since).total_seconds(), 1.0)
 
-    def x(minute: datetime) -> float:
-        return LEFT + plot_width * min(max((minute - since).total_seconds() / span, 0.0), 1.0)
+    def at(minute: datetime, value: float) -> Point:
+        elapsed = min(max((minute - since).total_seconds() / span, 0.0), 1.0)
+        return Point(LEFT + PLOT_WIDTH * elapsed, TOP + PLOT_HEIGHT * (high - value) / (high - low))
 
-    def y(value: float) -> float:
-        return TOP + plot_height * (high - value) / (high - low)
-
-    upper = [f"{x(r.minute):.1f},{y(r.max):.1f}" for r in rollups]
-    lower = [f"{x(r.minute):.1f},{y(r.min):.1f}" for r in reversed(rollups)]
-    mean = [f"{x(r.minute):.1f},{y(r.mean):.1f}" for r in rollups]
-    rows.append(f'<polygon class="range" points="{" ".join(upper + lower)}" fill="{BAND}"/>')
-    rows.append(
-        f'<polyline class="mean" points="{" ".join(mean)}" fill="none" stroke="{LINE}" '
-        'stroke-width="2"/>'
+    upper = [at(r.minute, r.max) for r in rollups]
+    lower = [at(r.minute, r.min) for r in reversed(rollups)]
+    return RollupChart(
+        metric=metric,
+        since=since,
+        until=until,
+        rollups=rollups,
+        band=upper + lower,
+        mean=[at(r.minute, r.mean) for r in rollups],
+        low=low,
+        high=high,
     )
-    for r in rollups:
-        tip = (
-            f"{r.minute:%H:%M} UTC: mean {r.mean:g}, min {r.min:g}, max {r.max:g},"
-            f" last {r.last:g} ({r.count} samples)"
-        )
-        rows.append(
-            f'<circle cx="{x(r.minute):.1f}" cy="{y(r.mean):.1f}" r="3" fill="{LINE}">'
-            f"<title>{escape(tip)}</title></circle>"
-        )
-    bottom = TOP + plot_height
-    rows += [
-        f'<text x="{LEFT - 6}" y="{TOP + 10}" font-size="11" text-anchor="end">{high:g}</text>',
-        f'<text x="{LEFT - 6}" y="{bottom}" font-size="11" text-anchor="end">{low:g}</text>',
-        f'<text x="{LEFT}" y="{HEIGHT - 6}" font-size="11">{since:%H:%M} UTC</text>',
-        f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 6}" font-size="11" text-anchor="end">'
-        f"{until:%H:%M} UTC</text>",
-        "</svg>",
-    ]
-    return "\n".join(rows)

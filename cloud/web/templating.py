@@ -1,6 +1,7 @@
-"""The pages' one template layer: every page module renders through :data:`templates`
-(``cloud/web/templates``, one folder a domain where a domain has several pages), and draws its
-charts with the macros of ``_charts.html`` from what the domain computed
+"""The pages' one template layer: every page module renders through :func:`page`, from the one
+folder ``cloud/web/templates`` (a sub-folder a domain where a domain has several pages:
+``maintenance/``, ``orders/``), on the one layout ``base.html`` with the one navigation
+``_nav.html``. Charts are drawn by the macros of ``_charts.html`` from what a domain shaped
 (:mod:`cloud.telemetry.charts`, :mod:`cloud.maintenance.charts`)."""
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -23,13 +22,11 @@ from cloud.ingest import service as ingest_service
 from cloud.main import create_app
 from cloud.messaging.mqtt import InboundMessage
 from cloud.operations.metrics import Metrics
-from cloud.telemetry import charts
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import (
     LatestMetric,
     MetricRollup,
-    RollupRead,
     SampleRecord,
     TelemetryChunk,
 )
@@ -409,56 +406,6 @@ def test_raw_samples_with_the_influxdb_sink_point_there(
     assert page.status_code == 200
     assert "Raw samples are kept in InfluxDB" in page.text
     assert 'id="samples"' not in page.text
-
-
-def test_rollup_chart_draws_the_range_as_a_band_and_the_mean_as_a_line() -> None:
-    since = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-    figures = [(0, 10.0, 15.0, 20.0), (5, 0.0, 5.0, 10.0), (10, 20.0, 25.0, 30.0)]
-    rollups = [
-        RollupRead(
-            metric="t",
-            minute=since + timedelta(minutes=m),
-            count=2,
-            min=lo,
-            mean=mean,
-            max=hi,
-            last=mean,
-        )
-        for m, lo, mean, hi in figures
-    ]
-    svg = ElementTree.fromstring(
-        charts.rollup_chart("t<1>", rollups, since=since, until=since + timedelta(minutes=10))
-    )
-    namespace = {"svg": "http://www.w3.org/2000/svg"}
-
-    def points(tag: str) -> list[tuple[float, float]]:
-        element = svg.find(f"svg:{tag}", namespace)
-        assert element is not None
-        return [tuple(map(float, p.split(","))) for p in element.attrib["points"].split()]
-
-    width = charts.WIDTH - charts.LEFT - charts.RIGHT
-    height = charts.HEIGHT - charts.TOP - charts.BOTTOM
-    xs = [charts.LEFT, charts.LEFT + width / 2, charts.LEFT + width]
-
-    def y(value: float) -> float:  # 0 at the bottom, 30 (the highest max) at the top
-        return round(charts.TOP + height * (30 - value) / 30, 1)
-
-    assert points("polyline") == [
-        (round(x, 1), y(mean)) for x, (_, _, mean, _) in zip(xs, figures, strict=True)
-    ]
-    band = points("polygon")
-    assert band[:3] == [(round(x, 1), y(hi)) for x, (*_, hi) in zip(xs, figures, strict=True)]
-    assert band[3:] == [
-        (round(x, 1), y(lo)) for x, (_, lo, _, _) in reversed(list(zip(xs, figures, strict=True)))
-    ]
-    assert svg.attrib["data-metric"] == "t<1>"  # escaped in the markup, parsed back
-    tips = [
-        c.findtext("svg:title", namespaces=namespace)
-        for c in svg.iter(f"{{{namespace['svg']}}}circle")
-    ]
-    assert tips[1] == "12:05 UTC: mean 5, min 0, max 10, last 5 (2 samples)"
-    empty = charts.rollup_chart("t", [], since=since, until=since + timedelta(minutes=10))
-    assert "no data" in empty
 
 
 def test_machine_page_shows_charts_and_latest_samples_in_scope(

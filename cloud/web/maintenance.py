@@ -7,12 +7,9 @@ Server-rendered; the buttons call the JSON API with the session cookie, and the 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from cloud.auth.dependencies import DbSession, page_actor
 from cloud.auth.models import Actor, Role
@@ -28,24 +25,11 @@ from cloud.maintenance.visits import service as visit_service
 from cloud.maintenance.visits.models import TechnicianDay
 from cloud.operations.http import RowId
 from cloud.registry import service as registry_service
+from cloud.web.templating import page, sign_in
 
-HERE = Path(__file__).resolve().parent
-WEB_TEMPLATES = HERE.parent / "web" / "templates"
-templates = Jinja2Templates(directory=[HERE / "templates", WEB_TEMPLATES])
 router = APIRouter(prefix="/maintenance", include_in_schema=False)
 BOARD_COLUMNS = [*OPEN_STATUSES, TicketStatus.RESOLVED]
 FIGURE_DAYS = 30
-
-
-def _render(request: Request, name: str, actor: Actor, **context: Any) -> HTMLResponse:
-    network = request.app.state.context.settings.network
-    return templates.TemplateResponse(
-        request, name, {"actor": actor, "network": network, "Role": Role, **context}
-    )
-
-
-def _login(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "login.html", status_code=401)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -59,7 +43,7 @@ def board(
     """Open tickets by status, with filters."""
     actor = page_actor(request, session)
     if actor is None:
-        return _login(request)
+        return sign_in(request)
     tickets = ticket_service.list_tickets(
         session=session, actor=actor, status=BOARD_COLUMNS, unit_id=unit or None, kind=kind or None
     )
@@ -71,7 +55,7 @@ def board(
         firing = alert_service.list_alerts(session=session, actor=actor, firing_only=True, limit=50)
         silences = alert_service.list_silences(session=session, actor=actor, now=utcnow())
     filters = {"unit": unit or "", "kind": kind or "", "priority": priority or ""}
-    return _render(
+    return page(
         request,
         "maintenance/board.html",
         actor,
@@ -86,16 +70,11 @@ def board(
 def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLResponse:
     actor = page_actor(request, session)
     if actor is None:
-        return _login(request)
+        return sign_in(request)
     try:
         ticket = ticket_service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     except NotFound:
-        return templates.TemplateResponse(
-            request,
-            "maintenance/missing.html",
-            {"actor": actor, "ticket_id": ticket_id},
-            status_code=404,
-        )
+        return page(request, "maintenance/missing.html", actor, 404, ticket_id=ticket_id)
     technicians = []
     if actor.role is Role.COORDINATOR:
         technicians = registry_service.list_technicians(session=session, actor=actor)
@@ -103,7 +82,7 @@ def ticket_page(ticket_id: RowId, request: Request, session: DbSession) -> HTMLR
     can_work = actor.role is Role.COORDINATOR or (
         actor.role is Role.TECHNICIAN and ticket.assignee_id == actor.technician_id
     )
-    return _render(
+    return page(
         request,
         "maintenance/ticket.html",
         actor,
@@ -120,7 +99,7 @@ def inbox(request: Request, session: DbSession) -> HTMLResponse:
     buttons; the coordinator sees every technician's day."""
     actor = page_actor(request, session)
     if actor is None:
-        return _login(request)
+        return sign_in(request)
     tickets, days = [], []
     if actor.role is Role.TECHNICIAN:
         assert actor.technician_id is not None
@@ -129,7 +108,7 @@ def inbox(request: Request, session: DbSession) -> HTMLResponse:
     elif actor.role is Role.COORDINATOR:
         technicians = registry_service.list_technicians(session=session, actor=actor)
         days = [_day(session, actor, t.id) for t in technicians]
-    return _render(request, "maintenance/inbox.html", actor, tickets=tickets, days=days)
+    return page(request, "maintenance/inbox.html", actor, tickets=tickets, days=days)
 
 
 def _day(session: DbSession, actor: Actor, technician_id: str) -> TechnicianDay:
@@ -141,9 +120,9 @@ def figures_page(request: Request, session: DbSession) -> HTMLResponse:
     """Figures with charts: the caller's scope, its assets, the anonymised comparison."""
     actor = page_actor(request, session)
     if actor is None:
-        return _login(request)
+        return sign_in(request)
     if actor.role not in (Role.COORDINATOR, Role.PLANT):
-        return _render(request, "maintenance/figures.html", actor, summary=None, charts=[])
+        return page(request, "maintenance/figures.html", actor, summary=None, charts=[])
     network = request.app.state.context.settings.network
     until = utcnow()
     since = until - timedelta(days=FIGURE_DAYS)
@@ -172,7 +151,7 @@ def figures_page(request: Request, session: DbSession) -> HTMLResponse:
             [charts.Bar(_member(m), m.figures.mttr_minutes, m.is_you) for m in members],
         ),
     ]
-    return _render(
+    return page(
         request, "maintenance/figures.html", actor, summary=summary, charts=drawn, days=FIGURE_DAYS
     )
 

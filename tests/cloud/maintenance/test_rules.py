@@ -1,4 +1,4 @@
-"""Rollup rule statistics and the SVG charts, without a database."""
+"""Rollup rule statistics, without a database."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from cloud.maintenance.charts import Bar, bar_chart
 from cloud.maintenance.rules import RollupRule, Statistic, statistic
 from cloud.telemetry.models import MetricRollup
 
@@ -51,9 +50,3 @@ def test_too_few_minutes_decide_nothing():
 def test_a_rule_needs_hysteresis_in_the_right_order():
     with pytest.raises(ValidationError):
         RollupRule(code="r", metric="v", statistic=Statistic.MEAN, raise_above=1, clear_below=2)
-
-
-def test_charts_escape_labels_and_mark_missing_values():
-    svg = bar_chart("<b>", [Bar("a&b", 50.0), Bar("none", None), Bar("you", 100.0, True)])
-    assert svg.startswith("<svg") and "<b>" not in svg and "&lt;b&gt;" in svg
-    assert "a&amp;b" in svg and "no data" in svg and "#e76f51" in svg

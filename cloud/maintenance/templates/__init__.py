@@ -1,1 +1,0 @@
-"""Jinja templates of the maintenance pages (packages so that the *.html package data ships)."""

@@ -1,0 +1,69 @@
+"""A machine's page: its live state, its telemetry charts and latest samples."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import groupby
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from cloud.auth.dependencies import DbSession, page_actor
+from cloud.config import SinkKind
+from cloud.database import utcnow
+from cloud.exceptions import NotFound, PermissionDenied
+from cloud.network import service as network_service
+from cloud.telemetry import charts
+from cloud.telemetry import service as telemetry_service
+from cloud.web.templating import page, sign_in
+
+router = APIRouter(include_in_schema=False)
+
+LATEST_SAMPLES = 20
+
+
+@router.get("/machines/{unit_id}/{machine}", response_class=HTMLResponse)
+def machine_page(
+    unit_id: str,
+    machine: str,
+    request: Request,
+    session: DbSession,
+    minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 60,
+) -> HTMLResponse:
+    """A machine's live state, a chart per metric of its per-minute rollups, its latest raw
+    samples; scoped like the machines API."""
+    actor = page_actor(request, session)
+    if actor is None:
+        return sign_in(request)
+    shown: dict[str, Any] = {"unit_id": unit_id, "machine_id": machine, "minutes": minutes}
+    try:
+        found = network_service.machines_live(
+            session=session, actor=actor, unit_id=unit_id, machine=machine
+        )
+        if not found:
+            raise NotFound(f"machine {machine!r} of unit {unit_id!r} does not exist")
+    except (NotFound, PermissionDenied) as exc:
+        return page(request, "machine.html", actor, exc.status_code, problem=exc.message, **shown)
+    until = utcnow()
+    since = until - timedelta(minutes=minutes)
+    rollups = telemetry_service.rollups(
+        session=session, actor=actor, unit_id=unit_id, machine=machine, since=since
+    )
+    drawn = [
+        charts.rollup_chart(metric, list(rows), since=since, until=until)
+        for metric, rows in groupby(rollups, key=lambda rollup: rollup.metric)
+    ]
+    samples = None
+    if request.app.state.context.settings.telemetry.sink is SinkKind.EMBEDDED:
+        samples = telemetry_service.samples(
+            session=session,
+            actor=actor,
+            unit_id=unit_id,
+            machine=machine,
+            since=since,
+            limit=LATEST_SAMPLES,
+        )[::-1]
+    return page(
+        request, "machine.html", actor, machine=found[0], charts=drawn, samples=samples, **shown
+    )
