@@ -1,7 +1,21 @@
 """Type stub of the compiled core (``_core.pyx``)."""
 
 from array import array
-from typing import Any
+from typing import Any, TypedDict
+
+class SolveParameters(TypedDict):
+    """The ``SolveParameters`` struct of ``_core.pxd``."""
+
+    time_limit: float
+    iteration_limit: int
+    lower_bound: float
+    seed: int
+    weight_makespan: float
+    weight_tardiness: float
+    weight_stability: float
+    tolerance: int
+    stall: int
+    exact: int
 
 class Core:
     def __init__(
@@ -50,18 +64,9 @@ class Core:
     ) -> None: ...
     def solve(
         self,
-        time_limit: float,
-        iteration_limit: int,
-        seed: int,
-        w_makespan: float,
-        w_tardiness: float,
-        w_stability: float,
-        tolerance: int,
-        ref_machine: array[int] | None,
-        ref_start: array[int] | None,
-        lower_bound: float,
-        stall: int,
-        exact: int,
+        parameters: SolveParameters,
+        reference_machine: array[int] | None = None,
+        reference_start: array[int] | None = None,
     ) -> tuple[
         list[int], list[int], list[int], list[int], list[int], list[int], dict[str, Any]
     ]: ...

@@ -13,15 +13,14 @@ another eligible machine at a position that cannot create a cycle. For the pure 
 moves are ranked by head/tail estimates (O(block) each, as in Dell'Amico-Trubian and
 Mastrolilli-Gambardella); for other objectives the best-estimated candidates are decoded and
 evaluated exactly.
-Everything below ``solve`` runs without the GIL on C arrays.
+Everything below ``solve`` runs without the GIL on C arrays. Their structs, named as in the
+Python model, are in ``_core.pxd``; a problem's arrays and a solve's are each one allocation
+(``carve``).
 """
 
-from libc.stdlib cimport malloc, calloc, free
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
-
-ctypedef long long i64
-ctypedef unsigned long long u64
 
 cdef i64 NEG = -4611686018427387904
 # Beyond every calendar: an operation that fits in none of its machine's open periods starts here
@@ -36,210 +35,82 @@ cdef enum:
     TABU_BITS = 16
 
 
-cdef struct Inst:
-    int n, m, nj, P
-    int *job
-    int *jp_ptr
-    int *jp
-    int *js_ptr
-    int *js
-    int *opt_ptr
-    int *opt_mach
-    i64 *opt_dur
-    int *plant
-    i64 *transport
-    int *bl_ptr
-    i64 *bl_s
-    i64 *bl_e
-    int *cal_on
-    int *cal_ptr
-    i64 *cal_s
-    i64 *cal_e
-    int *resum
-    i64 *release
-    int *fz_mach
-    i64 *fz_start
-    i64 *due
-    double *weight
-    double *work_left
-    int has_tr, has_cal
-    # Sequence-dependent setups: family per op (-1: none), F x F matrix per machine, and the
-    # frozen operations per machine sorted by end (a setup after one depends on its family).
-    int has_setup, F
-    int *fam
-    i64 *setup
-    int *fzm_ptr
-    i64 *fzm_e
-    int *fzm_f
-    # Operators: skill per op (-1: none) and whether only its setup is attended; per operator
-    # a skill bitmask and its roster (CSR; ros_on 0: always on shift).
-    int nopr
-    int *opr_plant
-    int *skill
-    int *setup_only
-    u64 *opr_mask
-    int *ros_on
-    int *ros_ptr
-    i64 *ros_s
-    i64 *ros_e
-    double w_mk, w_tard, w_stab
-    # Break makespan ties by the operations' mean end (calendars: see ``score``).
-    int tie_break
-    i64 tol
-    int *ref_mach
-    i64 *ref_start
-
-
-cdef struct Sol:
-    int *mach
-    i64 *dur
-    int *mprev
-    int *mnext
-    int *mfirst
-    int *mlast
-    i64 *start
-    i64 *end
-    int *opr
-    i64 makespan
-    double tard
-    int moved
-    double obj
-    # What the search compares: the objective, plus the tie-break (below one unit of it).
-    double rank
-
-
-cdef struct Move:
-    int u, k, after, right
-    i64 dur
-    double val
-
-
-cdef struct Work:
-    int *indeg
-    int *queue
-    int ntopo
-    i64 *tail
-    i64 *jarr
-    i64 *jtail
-    i64 *cstart
-    i64 *cend
-    i64 *jobend
-    int *mark
-    int stamp
-    int *stack
-    int *path
-    int *seg
-    i64 *rr
-    double *prio
-    Move *moves
-    int nmoves, cap
-    u64 *tkey
-    i64 *texp
-    u64 rng
-    # constructive
-    int *occ_ptr
-    int *occ_cnt
-    i64 *occ_s
-    i64 *occ_e
-    int *occ_op
-    int *lastop
-    int *lastsu
-    # The constructive pass places each operation after its machine's last one, not in a gap.
-    int append
-    # operators' attended intervals (per operator, sorted), and the operator of each op
-    int *ot_ptr
-    int *ot_cnt
-    i64 *ot_s
-    i64 *ot_e
-    int *opr_of
-    double *dkey
-    int *heap
-    int *c_o
-    i64 *c_oe
-    int *rem
-    int *ready
-    int *c_k
-    i64 *c_s
-    i64 *c_e
-    int *dirty
-
-
 cdef inline double now() noexcept nogil:
     cdef timespec ts
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
-cdef inline u64 rnd(Work *W) noexcept nogil:
-    cdef u64 x = W.rng
+cdef inline u64 random_u64(Workspace *ws) noexcept nogil:
+    cdef u64 x = ws.rng
     x ^= x >> 12
     x ^= x << 25
     x ^= x >> 27
-    W.rng = x
+    ws.rng = x
     return x * 2685821657736338717ULL
 
 
-cdef inline int rnd_below(Work *W, int bound) noexcept nogil:
-    return <int>((rnd(W) >> 33) % <u64>bound)
+cdef inline int random_below(Workspace *ws, int bound) noexcept nogil:
+    return <int>((random_u64(ws) >> 33) % <u64>bound)
 
 
-cdef inline i64 tr(Inst *I, int a, int b) noexcept nogil:
-    if not I.has_tr:
+cdef inline i64 transport_time(Problem *problem, int a, int b) noexcept nogil:
+    if not problem.has_transport:
         return 0
-    return I.transport[I.plant[a] * I.P + I.plant[b]]
+    return problem.transport[problem.plant[a] * problem.plant_count + problem.plant[b]]
 
 
-cdef inline int period_after(Inst *I, int k, i64 t) noexcept nogil:
+cdef inline int period_after(Problem *problem, int k, i64 t) noexcept nogil:
     """Index of machine k's first open period that ends after t (its last index + 1 if none)."""
-    cdef int lo = I.cal_ptr[k], hi = I.cal_ptr[k + 1], mid
+    cdef int lo = problem.calendar_ptr[k], hi = problem.calendar_ptr[k + 1], mid
     while lo < hi:
         mid = (lo + hi) >> 1
-        if I.cal_e[mid] <= t:
+        if problem.calendar_end[mid] <= t:
             lo = mid + 1
         else:
             hi = mid
     return lo
 
 
-cdef inline i64 open_start(Inst *I, int k, i64 t, i64 d, int res) noexcept nogil:
+cdef inline i64 open_start(Problem *problem, int k, i64 t, i64 d, int res) noexcept nogil:
     """Earliest start >= t that machine k's calendar allows work d: an open instant if the work is
     resumable, else the start of a room of d in one open period. NEVER if there is none."""
-    cdef int lo, last = I.cal_ptr[k + 1]
+    cdef int lo, last = problem.calendar_ptr[k + 1]
     cdef i64 s
-    if not I.cal_on[k] or d == 0 or t >= NEVER:
+    if not problem.calendar_on[k] or d == 0 or t >= NEVER:
         return t
-    lo = period_after(I, k, t)
+    lo = period_after(problem, k, t)
     while lo < last:
-        s = t if t > I.cal_s[lo] else I.cal_s[lo]
-        if res or s + d <= I.cal_e[lo]:
+        s = t if t > problem.calendar_start[lo] else problem.calendar_start[lo]
+        if res or s + d <= problem.calendar_end[lo]:
             return s
         lo += 1
     return NEVER
 
 
-cdef inline i64 open_end(Inst *I, int k, i64 s, i64 d, int res) noexcept nogil:
+cdef inline i64 open_end(Problem *problem, int k, i64 s, i64 d, int res) noexcept nogil:
     """End of work d started at s, a start ``open_start`` allows: resumable work pauses over
     machine k's closed time, so its span stretches. Past NEVER if the calendar runs out."""
-    cdef int lo, last = I.cal_ptr[k + 1]
-    if not res or not I.cal_on[k] or d == 0 or s >= NEVER:
+    cdef int lo, last = problem.calendar_ptr[k + 1]
+    if not res or not problem.calendar_on[k] or d == 0 or s >= NEVER:
         return s + d
-    lo = period_after(I, k, s)
+    lo = period_after(problem, k, s)
     while lo < last:
-        if s + d <= I.cal_e[lo]:
+        if s + d <= problem.calendar_end[lo]:
             return s + d
-        d -= I.cal_e[lo] - s
+        d -= problem.calendar_end[lo] - s
         lo += 1
         if lo < last:
-            s = I.cal_s[lo]
+            s = problem.calendar_start[lo]
     return NEVER + d
 
 
-cdef i64 fit(Inst *I, int k, int i, i64 t, i64 d, const i64 *bs, const i64 *be, int lo,
+cdef i64 fit(Problem *problem, int k, int i, i64 t, i64 d, const i64 *bs, const i64 *be, int lo,
              int last, i64 *end) noexcept nogil:
     """Earliest start >= t of operation i (work d) on machine k that its calendar allows and whose
     span overlaps none of the intervals [bs, be) in lo..last (ordered by start and by end);
     the span's end goes to ``end``."""
-    cdef int hi = last, mid, res = I.resum[i]
+    cdef int hi = last, mid, res = problem.resumable[i]
     cdef i64 s, e
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -247,7 +118,7 @@ cdef i64 fit(Inst *I, int k, int i, i64 t, i64 d, const i64 *bs, const i64 *be, 
             lo = mid + 1
         else:
             hi = mid
-    if not I.cal_on[k]:
+    if not problem.calendar_on[k]:
         # Always open: the first gap that holds d.
         while lo < last and bs[lo] < t + d:
             t = be[lo]
@@ -255,8 +126,8 @@ cdef i64 fit(Inst *I, int k, int i, i64 t, i64 d, const i64 *bs, const i64 *be, 
         end[0] = t + d
         return t
     while True:
-        s = open_start(I, k, t, d, res)
-        e = open_end(I, k, s, d, res)
+        s = open_start(problem, k, t, d, res)
+        e = open_end(problem, k, s, d, res)
         while lo < last and be[lo] <= s:
             lo += 1
         if lo < last and bs[lo] < e:
@@ -267,196 +138,204 @@ cdef i64 fit(Inst *I, int k, int i, i64 t, i64 d, const i64 *bs, const i64 *be, 
         return s
 
 
-cdef inline i64 cal_fit(Inst *I, int k, int i, i64 t, i64 d, i64 *end) noexcept nogil:
+cdef inline i64 calendar_fit(Problem *problem, int k, int i, i64 t, i64 d, i64 *end) noexcept nogil:
     """Earliest start >= t of operation i on machine k in its calendar, clear of its blocked
     intervals (windows, frozen operations)."""
-    return fit(I, k, i, t, d, I.bl_s, I.bl_e, I.bl_ptr[k], I.bl_ptr[k + 1], end)
+    return fit(problem, k, i, t, d, problem.blocked_start, problem.blocked_end,
+               problem.blocked_ptr[k], problem.blocked_ptr[k + 1], end)
 
 
 # ---------------------------------------------------------------- sequence-dependent setups
 
-cdef inline i64 setup_between(Inst *I, int k, int fa, int fb) noexcept nogil:
+cdef inline i64 setup_between(Problem *problem, int k, int fa, int fb) noexcept nogil:
     """Setup on machine k from family fa to family fb (-1: nothing to change from or to)."""
     if fa < 0 or fb < 0:
         return 0
-    return I.setup[(k * I.F + fa) * I.F + fb]
+    return problem.setup[(k * problem.family_count + fa) * problem.family_count + fb]
 
 
-cdef inline int setup_pred(Sol *S, int a) noexcept nogil:
+cdef inline int setup_pred(Schedule *sched, int a) noexcept nogil:
     """The operation a setup follows: a, or before it in the list past zero-length ones
     (milestones: no setup before or after them)."""
-    while a >= 0 and S.dur[a] == 0:
-        a = S.mprev[a]
+    while a >= 0 and sched.duration[a] == 0:
+        a = sched.machine_prev[a]
     return a
 
 
-cdef inline i64 su(Inst *I, Sol *S, int k, int a, int b) noexcept nogil:
+cdef inline i64 setup_before(Problem *problem, Schedule *sched, int k, int a, int b) noexcept nogil:
     """Setup on machine k before operation b when a (-1: none) precedes it in k's list."""
-    if not I.has_setup or S.dur[b] == 0:
+    if not problem.has_setups or sched.duration[b] == 0:
         return 0
-    a = setup_pred(S, a)
+    a = setup_pred(sched, a)
     if a < 0:
         return 0
-    return setup_between(I, k, I.fam[a], I.fam[b])
+    return setup_between(problem, k, problem.family[a], problem.family[b])
 
 
-cdef inline i64 eff(Inst *I, Sol *S, int i) noexcept nogil:
+cdef inline i64 work_with_setup(Problem *problem, Schedule *sched, int i) noexcept nogil:
     """Work of i on its machine, its setup after its machine predecessor included."""
-    return S.dur[i] + su(I, S, S.mach[i], S.mprev[i], i)
+    return sched.duration[i] + setup_before(problem, sched, sched.machine[i],
+                                            sched.machine_prev[i], i)
 
 
-cdef inline int frozen_before(Inst *I, int k, i64 t) noexcept nogil:
+cdef inline int frozen_before(Problem *problem, int k, i64 t) noexcept nogil:
     """The frozen operation of machine k that ends last at or before t (-1: none)."""
-    cdef int lo = I.fzm_ptr[k], hi = I.fzm_ptr[k + 1], mid
+    cdef int lo = problem.frozen_ptr[k], hi = problem.frozen_ptr[k + 1], mid
     while lo < hi:
         mid = (lo + hi) >> 1
-        if I.fzm_e[mid] <= t:
+        if problem.frozen_end[mid] <= t:
             lo = mid + 1
         else:
             hi = mid
-    return lo - 1 if lo > I.fzm_ptr[k] else -1
+    return lo - 1 if lo > problem.frozen_ptr[k] else -1
 
 
-cdef i64 place(Inst *I, int k, int i, int mp, i64 pe, i64 t, i64 d, const i64 *bs,
+cdef i64 place(Problem *problem, int k, int i, int mp, i64 pe, i64 t, i64 d, const i64 *bs,
                const i64 *be, int lo, int last, i64 *end) noexcept nogil:
     """``fit`` for the setup and the work d of operation i as one block, the setup from the
     operation before it on machine k: mp (ending at pe; -1: none, past zero-length ones), or a
     frozen operation that ends between the two. The block's start is the setup's start."""
     cdef int fa, g
     cdef i64 s
-    if not I.has_setup or d == 0:
-        return fit(I, k, i, t, d, bs, be, lo, last, end)
-    fa = I.fam[mp] if mp >= 0 else -1
+    if not problem.has_setups or d == 0:
+        return fit(problem, k, i, t, d, bs, be, lo, last, end)
+    fa = problem.family[mp] if mp >= 0 else -1
     if mp < 0:
         pe = NEG
     while True:
-        s = fit(I, k, i, t, d + setup_between(I, k, fa, I.fam[i]), bs, be, lo, last, end)
+        s = fit(problem, k, i, t, d + setup_between(problem, k, fa, problem.family[i]), bs, be, lo,
+                last, end)
         if s >= NEVER:
             return s
-        g = frozen_before(I, k, s)
-        if g < 0 or I.fzm_e[g] <= pe:
+        g = frozen_before(problem, k, s)
+        if g < 0 or problem.frozen_end[g] <= pe:
             return s
-        pe = I.fzm_e[g]
-        if I.fzm_f[g] == fa:
+        pe = problem.frozen_end[g]
+        if problem.frozen_family[g] == fa:
             return s
         # The frozen operation is the one before i: its family sets the setup, from its end on.
-        fa = I.fzm_f[g]
+        fa = problem.frozen_family[g]
         if pe > t:
             t = pe
 
 
-cdef inline i64 sched_fit(Inst *I, Sol *S, i64 *en, int k, int i, i64 t,
+cdef inline i64 decode_fit(Problem *problem, Schedule *sched, i64 *en, int k, int i, i64 t,
                           i64 *end) noexcept nogil:
     """Span start of operation i on machine k from t (the decoder's placement)."""
-    cdef int mp = setup_pred(S, S.mprev[i])
-    return place(I, k, i, mp, en[mp] if mp >= 0 else NEG, t, S.dur[i], I.bl_s, I.bl_e,
-                 I.bl_ptr[k], I.bl_ptr[k + 1], end)
+    cdef int mp = setup_pred(sched, sched.machine_prev[i])
+    return place(problem, k, i, mp, en[mp] if mp >= 0 else NEG, t, sched.duration[i],
+                 problem.blocked_start, problem.blocked_end, problem.blocked_ptr[k],
+                 problem.blocked_ptr[k + 1], end)
 
 
-cdef i64 setup_from(Inst *I, int k, int i, i64 d, int mp, i64 pe, i64 s) noexcept nogil:
+cdef i64 setup_from(Problem *problem, int k, int i, i64 d, int mp, i64 pe, i64 s) noexcept nogil:
     """When the setup of operation i (work d on machine k), started at s, is done (s when it
     has none): the setup from mp (its setup predecessor, ending at pe) or a frozen operation in
     between, in the machine's open time."""
     cdef int fa, g
     cdef i64 sd
-    if not I.has_setup or I.fz_mach[i] >= 0 or d == 0:
+    if not problem.has_setups or problem.frozen_machine[i] >= 0 or d == 0:
         return s
-    fa = I.fam[mp] if mp >= 0 else -1
-    g = frozen_before(I, k, s)
-    if g >= 0 and (mp < 0 or I.fzm_e[g] > pe):
-        fa = I.fzm_f[g]
-    sd = setup_between(I, k, fa, I.fam[i])
+    fa = problem.family[mp] if mp >= 0 else -1
+    g = frozen_before(problem, k, s)
+    if g >= 0 and (mp < 0 or problem.frozen_end[g] > pe):
+        fa = problem.frozen_family[g]
+    sd = setup_between(problem, k, fa, problem.family[i])
     if sd == 0:
         return s
-    return open_end(I, k, s, sd, I.resum[i])
+    return open_end(problem, k, s, sd, problem.resumable[i])
 
 
-cdef i64 setup_done(Inst *I, Sol *S, const i64 *en, int i, i64 s) noexcept nogil:
+cdef i64 setup_done(Problem *problem, Schedule *sched, const i64 *en, int i, i64 s) noexcept nogil:
     """``setup_from`` for decoded operation i, after its list predecessor (ends in ``en``)."""
-    cdef int mp = setup_pred(S, S.mprev[i])
-    return setup_from(I, S.mach[i], i, S.dur[i], mp, en[mp] if mp >= 0 else NEG, s)
+    cdef int mp = setup_pred(sched, sched.machine_prev[i])
+    return setup_from(problem, sched.machine[i], i, sched.duration[i], mp,
+                      en[mp] if mp >= 0 else NEG, s)
 
 
-cdef i64 setup_end(Inst *I, Sol *S, int i, i64 *work_start) noexcept nogil:
+cdef i64 setup_end(Problem *problem, Schedule *sched, int i, i64 *work_start) noexcept nogil:
     """When the setup of decoded operation i is done (its start when it has none); its work
     starts at the next open instant (``work_start``)."""
-    cdef i64 se = setup_done(I, S, S.end, i, S.start[i])
-    work_start[0] = S.start[i]
-    if se == S.start[i]:
+    cdef i64 se = setup_done(problem, sched, sched.end, i, sched.start[i])
+    work_start[0] = sched.start[i]
+    if se == sched.start[i]:
         return se
-    work_start[0] = open_start(I, S.mach[i], se, S.dur[i], I.resum[i])
+    work_start[0] = open_start(problem, sched.machine[i], se, sched.duration[i],
+                               problem.resumable[i])
     return se
 
 
 # ---------------------------------------------------------------- operators
 
-cdef i64 operator_retry(Inst *I, Work *W, int o, i64 s, i64 e) noexcept nogil:
+cdef i64 operator_retry(Problem *problem, Workspace *ws, int o, i64 s, i64 e) noexcept nogil:
     """s if operator o can attend [s, e) (within one period of their roster, free); else a
     later time worth trying, NEVER if none."""
-    cdef int lo, hi, mid, base = W.ot_ptr[o], last = W.ot_ptr[o] + W.ot_cnt[o]
-    if I.ros_on[o]:
-        lo, hi = I.ros_ptr[o], I.ros_ptr[o + 1]
+    cdef int lo, hi, mid, base = ws.attended_ptr[o]
+    cdef int last = ws.attended_ptr[o] + ws.attended_count[o]
+    if problem.roster_on[o]:
+        lo, hi = problem.roster_ptr[o], problem.roster_ptr[o + 1]
         while lo < hi:
             mid = (lo + hi) >> 1
-            if I.ros_e[mid] <= s:
+            if problem.roster_end[mid] <= s:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo >= I.ros_ptr[o + 1]:
+        if lo >= problem.roster_ptr[o + 1]:
             return NEVER
-        if I.ros_s[lo] > s:
-            return I.ros_s[lo]
-        if e > I.ros_e[lo]:
-            return I.ros_s[lo + 1] if lo + 1 < I.ros_ptr[o + 1] else NEVER
+        if problem.roster_start[lo] > s:
+            return problem.roster_start[lo]
+        if e > problem.roster_end[lo]:
+            return problem.roster_start[lo + 1] if lo + 1 < problem.roster_ptr[o + 1] else NEVER
     # Attended intervals are apart and sorted by start, so by end too.
     lo, hi = base, last
     while lo < hi:
         mid = (lo + hi) >> 1
-        if W.ot_e[mid] <= s:
+        if ws.attended_end[mid] <= s:
             lo = mid + 1
         else:
             hi = mid
-    if lo < last and W.ot_s[lo] < e:
-        return W.ot_e[lo]
+    if lo < last and ws.attended_start[lo] < e:
+        return ws.attended_end[lo]
     return s
 
 
-cdef void operator_take(Work *W, int o, i64 s, i64 e) noexcept nogil:
-    cdef int base = W.ot_ptr[o], pos = W.ot_ptr[o] + W.ot_cnt[o]
-    while pos > base and W.ot_s[pos - 1] > s:
-        W.ot_s[pos] = W.ot_s[pos - 1]
-        W.ot_e[pos] = W.ot_e[pos - 1]
+cdef void operator_take(Workspace *ws, int o, i64 s, i64 e) noexcept nogil:
+    cdef int base = ws.attended_ptr[o], pos = ws.attended_ptr[o] + ws.attended_count[o]
+    while pos > base and ws.attended_start[pos - 1] > s:
+        ws.attended_start[pos] = ws.attended_start[pos - 1]
+        ws.attended_end[pos] = ws.attended_end[pos - 1]
         pos -= 1
-    W.ot_s[pos] = s
-    W.ot_e[pos] = e
-    W.ot_cnt[o] += 1
+    ws.attended_start[pos] = s
+    ws.attended_end[pos] = e
+    ws.attended_count[o] += 1
 
 
-cdef i64 attend(Inst *I, Work *W, int k, int i, i64 d, int mp, i64 pe, i64 s, i64 *f,
+cdef i64 attend(Problem *problem, Workspace *ws, int k, int i, i64 d, int mp, i64 pe, i64 s, i64 *f,
                 int occ, int commit) noexcept nogil:
     """Operation i (work d, setup predecessor mp ending at pe) placed at s (ending at f) on
     machine k: the first operator with its skill who can attend it (all of its span, or its
-    setup) takes it (``commit``; else ``W.c_o``/``W.c_oe`` say who and until when); if none
-    can, it is placed again from the earliest time one might, in the machine's occupied
+    setup) takes it (``commit``; else ``ws.choice_operator``/``ws.choice_operator_end`` say
+    who and until when); if none can, it is placed again from the earliest time one might,
+    in the machine's occupied
     intervals (``occ``: the constructive schedule) or its blocked ones (the decoder)."""
     cdef int o, best
     cdef i64 e, r, nxt
     while True:
-        W.opr_of[i] = -1
-        W.c_o[i] = -1
+        ws.decoded_operator[i] = -1
+        ws.choice_operator[i] = -1
         if s >= NEVER:
             return s
-        e = setup_from(I, k, i, d, mp, pe, s) if I.setup_only[i] else f[0]
+        e = setup_from(problem, k, i, d, mp, pe, s) if problem.setup_only[i] else f[0]
         if e <= s:
             return s
         best = -1
         nxt = NEVER
-        for o in range(I.nopr):
-            if not (I.opr_mask[o] >> I.skill[i]) & 1:
+        for o in range(problem.operator_count):
+            if not (problem.operator_skills[o] >> problem.skill[i]) & 1:
                 continue
-            if I.opr_plant[o] >= 0 and I.opr_plant[o] != I.plant[k]:
+            if problem.operator_plant[o] >= 0 and problem.operator_plant[o] != problem.plant[k]:
                 continue
-            r = operator_retry(I, W, o, s, e)
+            r = operator_retry(problem, ws, o, s, e)
             if r == s:
                 best = o
                 break
@@ -464,252 +343,262 @@ cdef i64 attend(Inst *I, Work *W, int k, int i, i64 d, int mp, i64 pe, i64 s, i6
                 nxt = r
         if best >= 0:
             if commit:
-                operator_take(W, best, s, e)
-                W.opr_of[i] = best
-            W.c_o[i] = best
-            W.c_oe[i] = e
+                operator_take(ws, best, s, e)
+                ws.decoded_operator[i] = best
+            ws.choice_operator[i] = best
+            ws.choice_operator_end[i] = e
             return s
         if nxt >= NEVER:
             f[0] = NEVER
             return NEVER
         if occ:
-            s = place(I, k, i, mp, pe, nxt, d, W.occ_s, W.occ_e, W.occ_ptr[k],
-                      W.occ_ptr[k] + W.occ_cnt[k], f)
-        elif I.has_cal:
-            s = place(I, k, i, mp, pe, nxt, d, I.bl_s, I.bl_e, I.bl_ptr[k], I.bl_ptr[k + 1], f)
+            s = place(problem, k, i, mp, pe, nxt, d, ws.occupied_start, ws.occupied_end,
+                      ws.occupied_ptr[k], ws.occupied_ptr[k] + ws.occupied_count[k], f)
+        elif problem.has_calendars:
+            s = place(problem, k, i, mp, pe, nxt, d, problem.blocked_start, problem.blocked_end,
+                      problem.blocked_ptr[k], problem.blocked_ptr[k + 1], f)
         else:
             s = nxt
-            f[0] = s + d + (setup_between(I, k, I.fam[mp], I.fam[i])
-                            if I.has_setup and mp >= 0 and d > 0 else 0)
+            f[0] = s + d + (setup_between(problem, k, problem.family[mp], problem.family[i])
+                            if problem.has_setups and mp >= 0 and d > 0 else 0)
 
 
-cdef inline void heap_push(Work *W, int *size, int i) noexcept nogil:
+cdef inline void heap_push(Workspace *ws, int *size, int i) noexcept nogil:
     cdef int c = size[0], p, x
-    W.heap[c] = i
+    ws.heap[c] = i
     size[0] += 1
     while c > 0:
         p = (c - 1) >> 1
-        if W.dkey[W.heap[p]] < W.dkey[W.heap[c]] or (
-                W.dkey[W.heap[p]] == W.dkey[W.heap[c]] and W.heap[p] < W.heap[c]):
+        if ws.decode_key[ws.heap[p]] < ws.decode_key[ws.heap[c]] or (
+                ws.decode_key[ws.heap[p]] == ws.decode_key[ws.heap[c]] and ws.heap[p] < ws.heap[c]):
             break
-        x = W.heap[p]
-        W.heap[p] = W.heap[c]
-        W.heap[c] = x
+        x = ws.heap[p]
+        ws.heap[p] = ws.heap[c]
+        ws.heap[c] = x
         c = p
 
 
-cdef inline int heap_pop(Work *W, int *size) noexcept nogil:
-    cdef int top = W.heap[0], c = 0, l, r, m, x
+cdef inline int heap_pop(Workspace *ws, int *size) noexcept nogil:
+    cdef int top = ws.heap[0], c = 0, l, r, m, x
     size[0] -= 1
-    W.heap[0] = W.heap[size[0]]
+    ws.heap[0] = ws.heap[size[0]]
     while True:
         l = 2 * c + 1
         r = l + 1
         m = c
-        if l < size[0] and (W.dkey[W.heap[l]] < W.dkey[W.heap[m]] or (
-                W.dkey[W.heap[l]] == W.dkey[W.heap[m]] and W.heap[l] < W.heap[m])):
+        if l < size[0] and (ws.decode_key[ws.heap[l]] < ws.decode_key[ws.heap[m]] or (
+                ws.decode_key[ws.heap[l]] == ws.decode_key[ws.heap[m]]
+                and ws.heap[l] < ws.heap[m])):
             m = l
-        if r < size[0] and (W.dkey[W.heap[r]] < W.dkey[W.heap[m]] or (
-                W.dkey[W.heap[r]] == W.dkey[W.heap[m]] and W.heap[r] < W.heap[m])):
+        if r < size[0] and (ws.decode_key[ws.heap[r]] < ws.decode_key[ws.heap[m]] or (
+                ws.decode_key[ws.heap[r]] == ws.decode_key[ws.heap[m]]
+                and ws.heap[r] < ws.heap[m])):
             m = r
         if m == c:
             return top
-        x = W.heap[m]
-        W.heap[m] = W.heap[c]
-        W.heap[c] = x
+        x = ws.heap[m]
+        ws.heap[m] = ws.heap[c]
+        ws.heap[c] = x
         c = m
 
 
-cdef int evaluate_staffed(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
+cdef int evaluate_staffed(Problem *problem, Schedule *sched, Workspace *ws, i64 *st,
+                          i64 *en) noexcept nogil:
     """``evaluate`` with operators: operators are taken first come, first served, so the ready
-    operations are decoded in the order of ``W.dkey`` (the constructive schedule's picks, then
+    operations are decoded in the order of ``ws.decode_key`` (the constructive schedule's picks,
+    then
     the best plan's starts), not breadth first. Returns -1 on a cycle."""
-    cdef int n = I.n, i, p, e, k, mp, sp, t = 0, size = 0
+    cdef int n = problem.operation_count, i, p, e, k, mp, sp, t = 0, size = 0
     cdef i64 a, s, f
-    for i in range(I.nopr):
-        W.ot_cnt[i] = 0
+    for i in range(problem.operator_count):
+        ws.attended_count[i] = 0
     for i in range(n):
-        W.indeg[i] = I.jp_ptr[i + 1] - I.jp_ptr[i] + (1 if S.mprev[i] >= 0 else 0)
-        if W.indeg[i] == 0:
-            heap_push(W, &size, i)
+        ws.indegree[i] = problem.pred_ptr[i + 1] - problem.pred_ptr[i] \
+            + (1 if sched.machine_prev[i] >= 0 else 0)
+        if ws.indegree[i] == 0:
+            heap_push(ws, &size, i)
     while size > 0:
-        i = heap_pop(W, &size)
-        W.queue[t] = i
+        i = heap_pop(ws, &size)
+        ws.queue[t] = i
         t += 1
-        k = S.mach[i]
-        W.opr_of[i] = -1
-        if I.fz_mach[i] >= 0:
-            s = I.fz_start[i]
-            f = s + S.dur[i]
+        k = sched.machine[i]
+        ws.decoded_operator[i] = -1
+        if problem.frozen_machine[i] >= 0:
+            s = problem.frozen_start[i]
+            f = s + sched.duration[i]
         else:
-            s = I.release[i]
-            for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
-                p = I.jp[e]
-                a = en[p] + tr(I, S.mach[p], k)
+            s = problem.release[i]
+            for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+                p = problem.preds[e]
+                a = en[p] + transport_time(problem, sched.machine[p], k)
                 if a > s:
                     s = a
-            W.jarr[i] = s
-            mp = S.mprev[i]
+            ws.job_arrival[i] = s
+            mp = sched.machine_prev[i]
             if mp >= 0 and en[mp] > s:
                 s = en[mp]
-            if I.has_cal:
-                s = sched_fit(I, S, en, k, i, s, &f)
+            if problem.has_calendars:
+                s = decode_fit(problem, sched, en, k, i, s, &f)
             else:
-                f = s + eff(I, S, i)
-            if I.skill[i] >= 0:
-                sp = setup_pred(S, S.mprev[i])
-                s = attend(I, W, k, i, S.dur[i], sp, en[sp] if sp >= 0 else NEG, s, &f, 0, 1)
+                f = s + work_with_setup(problem, sched, i)
+            if problem.skill[i] >= 0:
+                sp = setup_pred(sched, sched.machine_prev[i])
+                s = attend(problem, ws, k, i, sched.duration[i], sp, en[sp] if sp >= 0 else NEG, s,
+                           &f, 0, 1)
         st[i] = s
         en[i] = f
-        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-            p = I.js[e]
-            W.indeg[p] -= 1
-            if W.indeg[p] == 0:
-                heap_push(W, &size, p)
-        mp = S.mnext[i]
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            p = problem.succs[e]
+            ws.indegree[p] -= 1
+            if ws.indegree[p] == 0:
+                heap_push(ws, &size, p)
+        mp = sched.machine_next[i]
         if mp >= 0:
-            W.indeg[mp] -= 1
-            if W.indeg[mp] == 0:
-                heap_push(W, &size, mp)
-    W.ntopo = t
-    if st == S.start:
-        memcpy(S.opr, W.opr_of, n * sizeof(int))
+            ws.indegree[mp] -= 1
+            if ws.indegree[mp] == 0:
+                heap_push(ws, &size, mp)
+    ws.topo_count = t
+    if st == sched.start:
+        memcpy(sched.operator_of, ws.decoded_operator, n * sizeof(int))
     return 0 if t == n else -1
 
 
 # ---------------------------------------------------------------- decoding and objective
 
-cdef int evaluate(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
+cdef int evaluate(Problem *problem, Schedule *sched, Workspace *ws, i64 *st,
+                  i64 *en) noexcept nogil:
     """Semi-active decode in topological order (Kahn): starts in ``st``, span ends in ``en``.
     Returns -1 if the graph has a cycle."""
-    cdef int n = I.n, i, p, e, k, mp, h = 0, t = 0
+    cdef int n = problem.operation_count, i, p, e, k, mp, h = 0, t = 0
     cdef i64 a, s, f
-    if I.nopr:
-        return evaluate_staffed(I, S, W, st, en)
+    if problem.operator_count:
+        return evaluate_staffed(problem, sched, ws, st, en)
     for i in range(n):
-        W.indeg[i] = I.jp_ptr[i + 1] - I.jp_ptr[i] + (1 if S.mprev[i] >= 0 else 0)
-        if W.indeg[i] == 0:
-            W.queue[t] = i
+        ws.indegree[i] = problem.pred_ptr[i + 1] - problem.pred_ptr[i] \
+            + (1 if sched.machine_prev[i] >= 0 else 0)
+        if ws.indegree[i] == 0:
+            ws.queue[t] = i
             t += 1
     while h < t:
-        i = W.queue[h]
+        i = ws.queue[h]
         h += 1
-        k = S.mach[i]
-        if I.fz_mach[i] >= 0:
-            s = I.fz_start[i]
-            f = s + S.dur[i]
+        k = sched.machine[i]
+        if problem.frozen_machine[i] >= 0:
+            s = problem.frozen_start[i]
+            f = s + sched.duration[i]
         else:
-            s = I.release[i]
-            for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
-                p = I.jp[e]
-                a = en[p] + tr(I, S.mach[p], k)
+            s = problem.release[i]
+            for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+                p = problem.preds[e]
+                a = en[p] + transport_time(problem, sched.machine[p], k)
                 if a > s:
                     s = a
-            W.jarr[i] = s
-            mp = S.mprev[i]
+            ws.job_arrival[i] = s
+            mp = sched.machine_prev[i]
             if mp >= 0 and en[mp] > s:
                 s = en[mp]
-            if I.has_cal:
-                s = sched_fit(I, S, en, k, i, s, &f)
+            if problem.has_calendars:
+                s = decode_fit(problem, sched, en, k, i, s, &f)
             else:
-                f = s + eff(I, S, i)
+                f = s + work_with_setup(problem, sched, i)
         st[i] = s
         en[i] = f
-        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-            p = I.js[e]
-            W.indeg[p] -= 1
-            if W.indeg[p] == 0:
-                W.queue[t] = p
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            p = problem.succs[e]
+            ws.indegree[p] -= 1
+            if ws.indegree[p] == 0:
+                ws.queue[t] = p
                 t += 1
-        mp = S.mnext[i]
+        mp = sched.machine_next[i]
         if mp >= 0:
-            W.indeg[mp] -= 1
-            if W.indeg[mp] == 0:
-                W.queue[t] = mp
+            ws.indegree[mp] -= 1
+            if ws.indegree[mp] == 0:
+                ws.queue[t] = mp
                 t += 1
-    W.ntopo = t
+    ws.topo_count = t
     return 0 if t == n else -1
 
 
-cdef int evaluate_from(Inst *I, Sol *S, Work *W, i64 *st, i64 *en, int a, int b) noexcept nogil:
+cdef int evaluate_from(Problem *problem, Schedule *sched, Workspace *ws, i64 *st, i64 *en, int a,
+                       int b) noexcept nogil:
     """Re-decode only the descendants of a and b, the operations whose machine predecessor or
     duration a move changed; every other start in ``st`` stays valid. -1 on a cycle."""
     cdef int top = 0, cnt = 0, i, e, p, h = 0, t = 0, k, mp
     cdef i64 s, x, f
-    if I.nopr:
+    if problem.operator_count:
         # Operators are taken in decoding order: a partial decode would keep stale ones.
-        return evaluate(I, S, W, st, en)
-    W.stamp += 1
+        return evaluate(problem, sched, ws, st, en)
+    ws.stamp += 1
     if a >= 0:
-        W.mark[a] = W.stamp
-        W.stack[top] = a
+        ws.mark[a] = ws.stamp
+        ws.stack[top] = a
         top += 1
     if b >= 0 and b != a:
-        W.mark[b] = W.stamp
-        W.stack[top] = b
+        ws.mark[b] = ws.stamp
+        ws.stack[top] = b
         top += 1
     while top > 0:
         top -= 1
-        i = W.stack[top]
-        W.seg[cnt] = i
+        i = ws.stack[top]
+        ws.segment_ops[cnt] = i
         cnt += 1
-        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-            p = I.js[e]
-            if W.mark[p] != W.stamp:
-                W.mark[p] = W.stamp
-                W.stack[top] = p
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            p = problem.succs[e]
+            if ws.mark[p] != ws.stamp:
+                ws.mark[p] = ws.stamp
+                ws.stack[top] = p
                 top += 1
-        p = S.mnext[i]
-        if p >= 0 and W.mark[p] != W.stamp:
-            W.mark[p] = W.stamp
-            W.stack[top] = p
+        p = sched.machine_next[i]
+        if p >= 0 and ws.mark[p] != ws.stamp:
+            ws.mark[p] = ws.stamp
+            ws.stack[top] = p
             top += 1
     for e in range(cnt):
-        i = W.seg[e]
-        W.indeg[i] = 0
-        for k in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
-            if W.mark[I.jp[k]] == W.stamp:
-                W.indeg[i] += 1
-        if S.mprev[i] >= 0 and W.mark[S.mprev[i]] == W.stamp:
-            W.indeg[i] += 1
-        if W.indeg[i] == 0:
-            W.stack[t] = i
+        i = ws.segment_ops[e]
+        ws.indegree[i] = 0
+        for k in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+            if ws.mark[problem.preds[k]] == ws.stamp:
+                ws.indegree[i] += 1
+        if sched.machine_prev[i] >= 0 and ws.mark[sched.machine_prev[i]] == ws.stamp:
+            ws.indegree[i] += 1
+        if ws.indegree[i] == 0:
+            ws.stack[t] = i
             t += 1
     while h < t:
-        i = W.stack[h]
+        i = ws.stack[h]
         h += 1
-        k = S.mach[i]
-        s = I.release[i]
-        for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
-            p = I.jp[e]
-            x = en[p] + tr(I, S.mach[p], k)
+        k = sched.machine[i]
+        s = problem.release[i]
+        for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+            p = problem.preds[e]
+            x = en[p] + transport_time(problem, sched.machine[p], k)
             if x > s:
                 s = x
-        mp = S.mprev[i]
+        mp = sched.machine_prev[i]
         if mp >= 0 and en[mp] > s:
             s = en[mp]
-        if I.has_cal:
-            s = sched_fit(I, S, en, k, i, s, &f)
+        if problem.has_calendars:
+            s = decode_fit(problem, sched, en, k, i, s, &f)
         else:
-            f = s + eff(I, S, i)
+            f = s + work_with_setup(problem, sched, i)
         st[i] = s
         en[i] = f
-        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-            p = I.js[e]
-            W.indeg[p] -= 1
-            if W.indeg[p] == 0:
-                W.stack[t] = p
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            p = problem.succs[e]
+            ws.indegree[p] -= 1
+            if ws.indegree[p] == 0:
+                ws.stack[t] = p
                 t += 1
-        mp = S.mnext[i]
-        if mp >= 0 and W.mark[mp] == W.stamp:
-            W.indeg[mp] -= 1
-            if W.indeg[mp] == 0:
-                W.stack[t] = mp
+        mp = sched.machine_next[i]
+        if mp >= 0 and ws.mark[mp] == ws.stamp:
+            ws.indegree[mp] -= 1
+            if ws.indegree[mp] == 0:
+                ws.stack[t] = mp
                 t += 1
     return 0 if t == cnt else -1
 
 
-cdef void score(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
+cdef void score(Problem *problem, Schedule *sched, Workspace *ws, i64 *st, i64 *en) noexcept nogil:
     """Makespan, total weighted tardiness and moved operations of the decoded schedule ``st``,
     and the search's rank.
 
@@ -723,490 +612,489 @@ cdef void score(Inst *I, Sol *S, Work *W, i64 *st, i64 *en) noexcept nogil:
     cdef i64 e, mk = 0, shift
     cdef double tard = 0, total = 0
     cdef int moved = 0
-    for j in range(I.nj):
-        W.jobend[j] = 0
-    for i in range(I.n):
+    for j in range(problem.job_count):
+        ws.job_end[j] = 0
+    for i in range(problem.operation_count):
         e = en[i]
         if e > mk:
             mk = e
-        if e > W.jobend[I.job[i]]:
-            W.jobend[I.job[i]] = e
-    for j in range(I.nj):
-        if I.due[j] >= 0 and W.jobend[j] > I.due[j]:
-            tard += I.weight[j] * (W.jobend[j] - I.due[j])
-    if I.ref_mach != NULL:
-        for i in range(I.n):
-            if I.fz_mach[i] >= 0 or I.ref_mach[i] < 0:
+        if e > ws.job_end[problem.job_of[i]]:
+            ws.job_end[problem.job_of[i]] = e
+    for j in range(problem.job_count):
+        if problem.due[j] >= 0 and ws.job_end[j] > problem.due[j]:
+            tard += problem.weight[j] * (ws.job_end[j] - problem.due[j])
+    if problem.reference_machine != NULL:
+        for i in range(problem.operation_count):
+            if problem.frozen_machine[i] >= 0 or problem.reference_machine[i] < 0:
                 continue
-            shift = st[i] - I.ref_start[i]
-            if S.mach[i] != I.ref_mach[i] or shift > I.tol or -shift > I.tol:
+            shift = st[i] - problem.reference_start[i]
+            if sched.machine[i] != problem.reference_machine[i] or shift > problem.tolerance \
+                    or -shift > problem.tolerance:
                 moved += 1
-    S.makespan = mk
-    S.tard = tard
-    S.moved = moved
-    S.obj = I.w_mk * mk + I.w_tard * tard + I.w_stab * moved
-    S.rank = S.obj
-    if I.tie_break:
-        for i in range(I.n):
+    sched.makespan = mk
+    sched.tardiness = tard
+    sched.moved = moved
+    sched.objective = problem.weight_makespan * mk + problem.weight_tardiness * tard \
+        + problem.weight_stability * moved
+    sched.rank = sched.objective
+    if problem.tie_break:
+        for i in range(problem.operation_count):
             total += en[i]
-        S.rank += total / (<double>I.n * (mk + 1))
+        sched.rank += total / (<double>problem.operation_count * (mk + 1))
 
 
-cdef void tails(Inst *I, Sol *S, Work *W) noexcept nogil:
+cdef void tails(Problem *problem, Schedule *sched, Workspace *ws) noexcept nogil:
     """Longest path from the end of each operation to the sink (ignoring calendars; setups
     count on the machine arcs: a successor's setup after its machine predecessor)."""
     cdef int idx, i, e, s, k, mn
     cdef i64 q, a
-    for idx in range(W.ntopo - 1, -1, -1):
-        i = W.queue[idx]
-        k = S.mach[i]
+    for idx in range(ws.topo_count - 1, -1, -1):
+        i = ws.queue[idx]
+        k = sched.machine[i]
         q = 0
-        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-            s = I.js[e]
-            a = tr(I, k, S.mach[s]) + eff(I, S, s) + W.tail[s]
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            s = problem.succs[e]
+            a = transport_time(problem, k, sched.machine[s]) \
+                + work_with_setup(problem, sched, s) + ws.tail[s]
             if a > q:
                 q = a
-        W.jtail[i] = q
-        mn = S.mnext[i]
-        if mn >= 0 and eff(I, S, mn) + W.tail[mn] > q:
-            q = eff(I, S, mn) + W.tail[mn]
-        W.tail[i] = q
+        ws.job_tail[i] = q
+        mn = sched.machine_next[i]
+        if mn >= 0 and work_with_setup(problem, sched, mn) + ws.tail[mn] > q:
+            q = work_with_setup(problem, sched, mn) + ws.tail[mn]
+        ws.tail[i] = q
 
 
 # ---------------------------------------------------------------- solution editing
 
-cdef void relocate(Sol *S, int u, int k, int after, i64 d) noexcept nogil:
+cdef void relocate(Schedule *sched, int u, int k, int after, i64 d) noexcept nogil:
     """Move operation u to machine k right after ``after`` (-1: at the front)."""
-    unlink(S, u)
-    link(S, u, k, after, d)
+    unlink(sched, u)
+    link(sched, u, k, after, d)
 
 
-cdef void unlink(Sol *S, int u) noexcept nogil:
+cdef void unlink(Schedule *sched, int u) noexcept nogil:
     """Take u out of its machine's list (it floats: no machine predecessor or successor)."""
-    cdef int a = S.mprev[u], b = S.mnext[u], k0 = S.mach[u]
+    cdef int a = sched.machine_prev[u], b = sched.machine_next[u], k0 = sched.machine[u]
     if a >= 0:
-        S.mnext[a] = b
+        sched.machine_next[a] = b
     else:
-        S.mfirst[k0] = b
+        sched.machine_first[k0] = b
     if b >= 0:
-        S.mprev[b] = a
+        sched.machine_prev[b] = a
     else:
-        S.mlast[k0] = a
-    S.mprev[u] = -1
-    S.mnext[u] = -1
+        sched.machine_last[k0] = a
+    sched.machine_prev[u] = -1
+    sched.machine_next[u] = -1
 
 
-cdef void link(Sol *S, int u, int k, int after, i64 d) noexcept nogil:
+cdef void link(Schedule *sched, int u, int k, int after, i64 d) noexcept nogil:
     """Put the floating operation u on machine k right after ``after`` (-1: at the front)."""
     cdef int b
     if after >= 0:
-        b = S.mnext[after]
-        S.mnext[after] = u
+        b = sched.machine_next[after]
+        sched.machine_next[after] = u
     else:
-        b = S.mfirst[k]
-        S.mfirst[k] = u
-    S.mprev[u] = after
-    S.mnext[u] = b
+        b = sched.machine_first[k]
+        sched.machine_first[k] = u
+    sched.machine_prev[u] = after
+    sched.machine_next[u] = b
     if b >= 0:
-        S.mprev[b] = u
+        sched.machine_prev[b] = u
     else:
-        S.mlast[k] = u
-    S.mach[u] = k
-    S.dur[u] = d
+        sched.machine_last[k] = u
+    sched.machine[u] = k
+    sched.duration[u] = d
 
 
-cdef void copy_sol(Inst *I, Sol *dst, Sol *src) noexcept nogil:
-    memcpy(dst.mach, src.mach, I.n * sizeof(int))
-    memcpy(dst.dur, src.dur, I.n * sizeof(i64))
-    memcpy(dst.mprev, src.mprev, I.n * sizeof(int))
-    memcpy(dst.mnext, src.mnext, I.n * sizeof(int))
-    memcpy(dst.start, src.start, I.n * sizeof(i64))
-    memcpy(dst.end, src.end, I.n * sizeof(i64))
-    memcpy(dst.opr, src.opr, I.n * sizeof(int))
-    memcpy(dst.mfirst, src.mfirst, I.m * sizeof(int))
-    memcpy(dst.mlast, src.mlast, I.m * sizeof(int))
+cdef void copy_schedule(Problem *problem, Schedule *dst, Schedule *src) noexcept nogil:
+    memcpy(dst.machine, src.machine, problem.operation_count * sizeof(int))
+    memcpy(dst.duration, src.duration, problem.operation_count * sizeof(i64))
+    memcpy(dst.machine_prev, src.machine_prev, problem.operation_count * sizeof(int))
+    memcpy(dst.machine_next, src.machine_next, problem.operation_count * sizeof(int))
+    memcpy(dst.start, src.start, problem.operation_count * sizeof(i64))
+    memcpy(dst.end, src.end, problem.operation_count * sizeof(i64))
+    memcpy(dst.operator_of, src.operator_of, problem.operation_count * sizeof(int))
+    memcpy(dst.machine_first, src.machine_first, problem.machine_count * sizeof(int))
+    memcpy(dst.machine_last, src.machine_last, problem.machine_count * sizeof(int))
     dst.makespan = src.makespan
-    dst.tard = src.tard
+    dst.tardiness = src.tardiness
     dst.moved = src.moved
-    dst.obj = src.obj
+    dst.objective = src.objective
     dst.rank = src.rank
 
 
-cdef int alloc_sol(Inst *I, Sol *S) noexcept nogil:
-    S.mach = <int *>calloc(I.n + 1, sizeof(int))
-    S.dur = <i64 *>calloc(I.n + 1, sizeof(i64))
-    S.mprev = <int *>calloc(I.n + 1, sizeof(int))
-    S.mnext = <int *>calloc(I.n + 1, sizeof(int))
-    S.start = <i64 *>calloc(I.n + 1, sizeof(i64))
-    S.end = <i64 *>calloc(I.n + 1, sizeof(i64))
-    S.opr = <int *>calloc(I.n + 1, sizeof(int))
-    S.mfirst = <int *>calloc(I.m + 1, sizeof(int))
-    S.mlast = <int *>calloc(I.m + 1, sizeof(int))
-    return 0 if (S.mach and S.dur and S.mprev and S.mnext and S.start and S.end and S.mfirst
-                 and S.mlast and S.opr) else -1
-
-
-cdef void free_sol(Sol *S) noexcept nogil:
-    free(S.mach)
-    free(S.dur)
-    free(S.mprev)
-    free(S.mnext)
-    free(S.start)
-    free(S.end)
-    free(S.opr)
-    free(S.mfirst)
-    free(S.mlast)
+cdef void carve_schedule(Problem *problem, Schedule *sched, Arena *arena) noexcept nogil:
+    cdef int n = problem.operation_count + 1, m = problem.machine_count + 1
+    sched.machine = <int *>carve(arena, n, sizeof(int))
+    sched.duration = <i64 *>carve(arena, n, sizeof(i64))
+    sched.machine_prev = <int *>carve(arena, n, sizeof(int))
+    sched.machine_next = <int *>carve(arena, n, sizeof(int))
+    sched.start = <i64 *>carve(arena, n, sizeof(i64))
+    sched.end = <i64 *>carve(arena, n, sizeof(i64))
+    sched.operator_of = <int *>carve(arena, n, sizeof(int))
+    sched.machine_first = <int *>carve(arena, m, sizeof(int))
+    sched.machine_last = <int *>carve(arena, m, sizeof(int))
 
 
 # ---------------------------------------------------------------- constructive schedule
 
-cdef inline i64 occ_fit(Inst *I, Work *W, int k, int i, i64 t, i64 d, i64 *end) noexcept nogil:
+cdef inline i64 occupied_fit(Problem *problem, Workspace *ws, int k, int i, i64 t, i64 d,
+                             i64 *end) noexcept nogil:
     """Earliest start >= t of operation i in machine k's calendar, in a gap of its occupied
     intervals (blocked ones and operations placed so far)."""
-    return fit(I, k, i, t, d, W.occ_s, W.occ_e, W.occ_ptr[k], W.occ_ptr[k] + W.occ_cnt[k], end)
+    return fit(problem, k, i, t, d, ws.occupied_start, ws.occupied_end, ws.occupied_ptr[k],
+               ws.occupied_ptr[k] + ws.occupied_count[k], end)
 
 
-cdef void occ_insert(Work *W, int k, i64 s, i64 e, int op) noexcept nogil:
+cdef void occupy(Workspace *ws, int k, i64 s, i64 e, int op) noexcept nogil:
     """Keep machine k's intervals ordered by start, then end: a zero-length operation at the
     start of another interval goes before it, so that the ends stay ordered too (``fit``
     searches them); after it, the search skipped the interval and placed work inside it."""
-    cdef int base = W.occ_ptr[k], pos = base + W.occ_cnt[k]
-    while pos > base and (W.occ_s[pos - 1] > s or (W.occ_s[pos - 1] == s and W.occ_e[pos - 1] > e)):
-        W.occ_s[pos] = W.occ_s[pos - 1]
-        W.occ_e[pos] = W.occ_e[pos - 1]
-        W.occ_op[pos] = W.occ_op[pos - 1]
+    cdef int base = ws.occupied_ptr[k], pos = base + ws.occupied_count[k]
+    while pos > base and (ws.occupied_start[pos - 1] > s or (
+            ws.occupied_start[pos - 1] == s and ws.occupied_end[pos - 1] > e)):
+        ws.occupied_start[pos] = ws.occupied_start[pos - 1]
+        ws.occupied_end[pos] = ws.occupied_end[pos - 1]
+        ws.occupied_op[pos] = ws.occupied_op[pos - 1]
         pos -= 1
-    W.occ_s[pos] = s
-    W.occ_e[pos] = e
-    W.occ_op[pos] = op
-    W.occ_cnt[k] += 1
+    ws.occupied_start[pos] = s
+    ws.occupied_end[pos] = e
+    ws.occupied_op[pos] = op
+    ws.occupied_count[k] += 1
 
 
-cdef void best_option(Inst *I, Sol *S, Work *W, int i) noexcept nogil:
+cdef void best_option(Problem *problem, Schedule *sched, Workspace *ws, int i) noexcept nogil:
     """Machine giving operation i its earliest end, inserted in a gap of its calendar (with
     setups: after the last operation placed there, since the setup depends on that one)."""
     cdef int e, k, p, f, mp, bk = -1, bo = -1
     cdef i64 t, s, d, a, x, be = 0, bs = 0, bd = 0, boe = 0
-    for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
-        k = I.opt_mach[e]
-        d = I.opt_dur[e]
-        t = I.release[i]
-        for f in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
-            p = I.jp[f]
-            a = S.end[p] + tr(I, S.mach[p], k)
+    for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
+        k = problem.opt_machine[e]
+        d = problem.opt_duration[e]
+        t = problem.release[i]
+        for f in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+            p = problem.preds[f]
+            a = sched.end[p] + transport_time(problem, sched.machine[p], k)
             if a > t:
                 t = a
-        if I.has_setup or I.nopr or W.append:
-            mp = W.lastop[k]
-            if mp >= 0 and S.end[mp] > t:
-                t = S.end[mp]
-            mp = W.lastsu[k]
-            s = place(I, k, i, mp, S.end[mp] if mp >= 0 else NEG, t, d, W.occ_s, W.occ_e,
-                      W.occ_ptr[k], W.occ_ptr[k] + W.occ_cnt[k], &x)
+        if problem.has_setups or problem.operator_count or ws.append:
+            mp = ws.last_op[k]
+            if mp >= 0 and sched.end[mp] > t:
+                t = sched.end[mp]
+            mp = ws.last_setup_op[k]
+            s = place(problem, k, i, mp, sched.end[mp] if mp >= 0 else NEG, t, d,
+                      ws.occupied_start, ws.occupied_end,
+                      ws.occupied_ptr[k], ws.occupied_ptr[k] + ws.occupied_count[k], &x)
         else:
-            s = occ_fit(I, W, k, i, t, d, &x)
-        if I.nopr and I.skill[i] >= 0:
-            mp = W.lastsu[k]
-            s = attend(I, W, k, i, d, mp, S.end[mp] if mp >= 0 else NEG, s, &x, 1, 0)
+            s = occupied_fit(problem, ws, k, i, t, d, &x)
+        if problem.operator_count and problem.skill[i] >= 0:
+            mp = ws.last_setup_op[k]
+            s = attend(problem, ws, k, i, d, mp, sched.end[mp] if mp >= 0 else NEG, s, &x, 1, 0)
             if bk < 0 or x < be or (x == be and d < bd):
-                bo, boe = W.c_o[i], W.c_oe[i]
+                bo, boe = ws.choice_operator[i], ws.choice_operator_end[i]
         if bk < 0 or x < be or (x == be and d < bd):
             bk, bs, be, bd = k, s, x, d
-    W.c_k[i] = bk
-    W.c_s[i] = bs
-    W.c_e[i] = be
-    W.c_o[i] = bo
-    W.c_oe[i] = boe
-    W.dirty[i] = 0
+    ws.choice_machine[i] = bk
+    ws.choice_start[i] = bs
+    ws.choice_end[i] = be
+    ws.choice_operator[i] = bo
+    ws.choice_operator_end[i] = boe
+    ws.choice_stale[i] = 0
 
 
-cdef i64 dur_on(Inst *I, int i, int k) noexcept nogil:
+cdef i64 dur_on(Problem *problem, int i, int k) noexcept nogil:
     cdef int e
-    for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
-        if I.opt_mach[e] == k:
-            return I.opt_dur[e]
+    for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
+        if problem.opt_machine[e] == k:
+            return problem.opt_duration[e]
     return -1
 
 
-cdef void construct(Inst *I, Sol *S, Work *W, double *prio) noexcept nogil:
+cdef void construct(Problem *problem, Schedule *sched, Workspace *ws, double *prio) noexcept nogil:
     """Giffler-Thompson style list scheduling with insertion into machine gaps: among ready
     operations that could start before the earliest possible end, take the highest priority
     (without priorities, ``prio`` NULL: the one that ends first, a plain dispatch rule)."""
-    cdef int n = I.n, i, j, e, k, p, r, nready = 0, pick, step, nfree = 0
+    cdef int n = problem.operation_count, i, j, e, k, p, r, nready = 0, pick, step, nfree = 0
     cdef i64 cstar
-    for k in range(I.nopr):
-        W.ot_cnt[k] = 0
-    for k in range(I.m):
-        W.occ_cnt[k] = 0
-        W.lastop[k] = -1
-        W.lastsu[k] = -1
-        for e in range(I.bl_ptr[k], I.bl_ptr[k + 1]):
-            occ_insert(W, k, I.bl_s[e], I.bl_e[e], -1)
+    for k in range(problem.operator_count):
+        ws.attended_count[k] = 0
+    for k in range(problem.machine_count):
+        ws.occupied_count[k] = 0
+        ws.last_op[k] = -1
+        ws.last_setup_op[k] = -1
+        for e in range(problem.blocked_ptr[k], problem.blocked_ptr[k + 1]):
+            occupy(ws, k, problem.blocked_start[e], problem.blocked_end[e], -1)
     for i in range(n):
-        W.rem[i] = I.jp_ptr[i + 1] - I.jp_ptr[i]
+        ws.preds_left[i] = problem.pred_ptr[i + 1] - problem.pred_ptr[i]
     for i in range(n):
-        if I.fz_mach[i] >= 0:
-            S.mach[i] = I.fz_mach[i]
-            S.dur[i] = dur_on(I, i, I.fz_mach[i])
-            S.start[i] = I.fz_start[i]
-            S.end[i] = I.fz_start[i] + S.dur[i]
-            W.dkey[i] = -1.0
-            for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-                W.rem[I.js[e]] -= 1
+        if problem.frozen_machine[i] >= 0:
+            sched.machine[i] = problem.frozen_machine[i]
+            sched.duration[i] = dur_on(problem, i, problem.frozen_machine[i])
+            sched.start[i] = problem.frozen_start[i]
+            sched.end[i] = problem.frozen_start[i] + sched.duration[i]
+            ws.decode_key[i] = -1.0
+            for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+                ws.preds_left[problem.succs[e]] -= 1
         else:
             nfree += 1
     for i in range(n):
-        if I.fz_mach[i] < 0 and W.rem[i] == 0:
-            W.ready[nready] = i
+        if problem.frozen_machine[i] < 0 and ws.preds_left[i] == 0:
+            ws.ready[nready] = i
             nready += 1
-            W.dirty[i] = 1
+            ws.choice_stale[i] = 1
     for step in range(nfree):
         cstar = NEG
         for r in range(nready):
-            i = W.ready[r]
-            if W.dirty[i]:
-                best_option(I, S, W, i)
-            if cstar == NEG or W.c_e[i] < cstar:
-                cstar = W.c_e[i]
+            i = ws.ready[r]
+            if ws.choice_stale[i]:
+                best_option(problem, sched, ws, i)
+            if cstar == NEG or ws.choice_end[i] < cstar:
+                cstar = ws.choice_end[i]
         pick = -1
         for r in range(nready):
-            i = W.ready[r]
+            i = ws.ready[r]
             if prio == NULL:
                 # Ties: the first ready one; appending, the first in job order.
-                if W.c_e[i] == cstar and (pick < 0 or (W.append and i < W.ready[pick])):
+                if ws.choice_end[i] == cstar and (pick < 0 or (ws.append and i < ws.ready[pick])):
                     pick = r
-                    if not W.append:
+                    if not ws.append:
                         break
-            elif (W.c_s[i] < cstar or W.c_e[i] <= cstar) and (pick < 0 or prio[i] > prio[W.ready[pick]]):
+            elif (ws.choice_start[i] < cstar or ws.choice_end[i] <= cstar) and (
+                    pick < 0 or prio[i] > prio[ws.ready[pick]]):
                 pick = r
-        i = W.ready[pick]
+        i = ws.ready[pick]
         nready -= 1
-        W.ready[pick] = W.ready[nready]
-        k = W.c_k[i]
-        S.mach[i] = k
-        S.dur[i] = dur_on(I, i, k)
-        S.start[i] = W.c_s[i]
-        S.end[i] = W.c_e[i]
-        occ_insert(W, k, W.c_s[i], W.c_e[i], i)
-        W.dkey[i] = step
-        if W.c_o[i] >= 0:
-            operator_take(W, W.c_o[i], W.c_s[i], W.c_oe[i])
+        ws.ready[pick] = ws.ready[nready]
+        k = ws.choice_machine[i]
+        sched.machine[i] = k
+        sched.duration[i] = dur_on(problem, i, k)
+        sched.start[i] = ws.choice_start[i]
+        sched.end[i] = ws.choice_end[i]
+        occupy(ws, k, ws.choice_start[i], ws.choice_end[i], i)
+        ws.decode_key[i] = step
+        if ws.choice_operator[i] >= 0:
+            operator_take(ws, ws.choice_operator[i], ws.choice_start[i], ws.choice_operator_end[i])
             # The operator is taken: every ready operation that needs one looks again.
             for r in range(nready):
-                if I.skill[W.ready[r]] >= 0:
-                    W.dirty[W.ready[r]] = 1
-        W.lastop[k] = i
-        if S.dur[i] > 0:
-            W.lastsu[k] = i
+                if problem.skill[ws.ready[r]] >= 0:
+                    ws.choice_stale[ws.ready[r]] = 1
+        ws.last_op[k] = i
+        if sched.duration[i] > 0:
+            ws.last_setup_op[k] = i
         # Occupying k only makes k worse: the other ready operations keep their best machine
         # unless it was k.
         for r in range(nready):
-            j = W.ready[r]
-            if W.c_k[j] == k:
-                W.dirty[j] = 1
-        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-            p = I.js[e]
-            W.rem[p] -= 1
-            if W.rem[p] == 0:
-                W.ready[nready] = p
+            j = ws.ready[r]
+            if ws.choice_machine[j] == k:
+                ws.choice_stale[j] = 1
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            p = problem.succs[e]
+            ws.preds_left[p] -= 1
+            if ws.preds_left[p] == 0:
+                ws.ready[nready] = p
                 nready += 1
-                W.dirty[p] = 1
-    link_from_occupancy(I, S, W)
+                ws.choice_stale[p] = 1
+    link_from_occupancy(problem, sched, ws)
 
 
-cdef void link_from_occupancy(Inst *I, Sol *S, Work *W) noexcept nogil:
+cdef void link_from_occupancy(Problem *problem, Schedule *sched, Workspace *ws) noexcept nogil:
     cdef int k, e, i, last
-    for i in range(I.n):
-        S.mprev[i] = -1
-        S.mnext[i] = -1
-    for k in range(I.m):
+    for i in range(problem.operation_count):
+        sched.machine_prev[i] = -1
+        sched.machine_next[i] = -1
+    for k in range(problem.machine_count):
         last = -1
-        S.mfirst[k] = -1
-        for e in range(W.occ_ptr[k], W.occ_ptr[k] + W.occ_cnt[k]):
-            i = W.occ_op[e]
-            if i < 0 or I.fz_mach[i] >= 0:
+        sched.machine_first[k] = -1
+        for e in range(ws.occupied_ptr[k], ws.occupied_ptr[k] + ws.occupied_count[k]):
+            i = ws.occupied_op[e]
+            if i < 0 or problem.frozen_machine[i] >= 0:
                 continue
             if last >= 0:
-                S.mnext[last] = i
+                sched.machine_next[last] = i
             else:
-                S.mfirst[k] = i
-            S.mprev[i] = last
+                sched.machine_first[k] = i
+            sched.machine_prev[i] = last
             last = i
-        S.mlast[k] = last
+        sched.machine_last[k] = last
 
 
 # ---------------------------------------------------------------- warm start (re-planning)
 
-cdef int warm_start(Inst *I, Sol *S, Work *W) noexcept nogil:
+cdef int warm_start(Problem *problem, Schedule *sched, Workspace *ws) noexcept nogil:
     """Repair the previous plan instead of planning again: every operation whose previous machine
     and start are still possible keeps its machine and its order there; the others (on a machine
     gone down, or new) are inserted one by one where the objective, stability included, suffers
     least. Returns -1 if the previous orders conflict with the precedences (then plan afresh)."""
     cdef int i, k, r, nfloat = 0
     cdef i64 d, f
-    for k in range(I.m):
-        W.occ_cnt[k] = 0
-    for i in range(I.n):
-        S.mprev[i] = -1
-        S.mnext[i] = -1
-        if I.fz_mach[i] >= 0:
-            S.mach[i] = I.fz_mach[i]
-            S.dur[i] = dur_on(I, i, I.fz_mach[i])
+    for k in range(problem.machine_count):
+        ws.occupied_count[k] = 0
+    for i in range(problem.operation_count):
+        sched.machine_prev[i] = -1
+        sched.machine_next[i] = -1
+        if problem.frozen_machine[i] >= 0:
+            sched.machine[i] = problem.frozen_machine[i]
+            sched.duration[i] = dur_on(problem, i, problem.frozen_machine[i])
             continue
-        k = I.ref_mach[i]
-        d = dur_on(I, i, k) if k >= 0 else -1
-        f = I.ref_start[i] + d
-        if d >= 0 and (not I.has_cal or cal_fit(I, k, i, I.ref_start[i], d, &f) == I.ref_start[i]):
-            S.mach[i] = k
-            S.dur[i] = d
-            occ_insert(W, k, I.ref_start[i], f, i)
+        k = problem.reference_machine[i]
+        d = dur_on(problem, i, k) if k >= 0 else -1
+        f = problem.reference_start[i] + d
+        if d >= 0 and (not problem.has_calendars or calendar_fit(
+                problem, k, i, problem.reference_start[i], d, &f) == problem.reference_start[i]):
+            sched.machine[i] = k
+            sched.duration[i] = d
+            occupy(ws, k, problem.reference_start[i], f, i)
         else:
-            shortest_option(I, S, i)
-            W.prio[i] = <double>(I.ref_start[i] if k >= 0 else I.release[i])
-            W.ready[nfloat] = i
+            shortest_option(problem, sched, i)
+            ws.priority[i] = <double>(problem.reference_start[i] if k >= 0 else problem.release[i])
+            ws.ready[nfloat] = i
             nfloat += 1
-    link_from_occupancy(I, S, W)
-    for i in range(I.n):
-        W.dkey[i] = <double>(I.ref_start[i] if I.ref_mach[i] >= 0 else I.release[i])
-    if evaluate(I, S, W, S.start, S.end) != 0:
+    link_from_occupancy(problem, sched, ws)
+    for i in range(problem.operation_count):
+        ws.decode_key[i] = <double>(problem.reference_start[i]
+                                    if problem.reference_machine[i] >= 0 else problem.release[i])
+    if evaluate(problem, sched, ws, sched.start, sched.end) != 0:
         return -1
-    sort_by_prio(W, nfloat)
+    sort_by_prio(ws, nfloat)
     for r in range(nfloat):
-        if reinsert(I, S, W, W.ready[r]) != 0:
+        if reinsert(problem, sched, ws, ws.ready[r]) != 0:
             return -1
-    score(I, S, W, S.start, S.end)
+    score(problem, sched, ws, sched.start, sched.end)
     return 0
 
 
-cdef void shortest_option(Inst *I, Sol *S, int i) noexcept nogil:
-    cdef int e, best = I.opt_ptr[i]
-    for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
-        if I.opt_dur[e] < I.opt_dur[best]:
+cdef void shortest_option(Problem *problem, Schedule *sched, int i) noexcept nogil:
+    cdef int e, best = problem.opt_ptr[i]
+    for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
+        if problem.opt_duration[e] < problem.opt_duration[best]:
             best = e
-    S.mach[i] = I.opt_mach[best]
-    S.dur[i] = I.opt_dur[best]
+    sched.machine[i] = problem.opt_machine[best]
+    sched.duration[i] = problem.opt_duration[best]
 
 
-cdef void sort_by_prio(Work *W, int count) noexcept nogil:
-    """Insertion sort of W.ready[:count] by W.prio (few operations: the displaced ones)."""
+cdef void sort_by_prio(Workspace *ws, int count) noexcept nogil:
+    """Insertion sort of ws.ready[:count] by ws.priority (few operations: the displaced ones)."""
     cdef int r, q, i
     for r in range(1, count):
-        i = W.ready[r]
+        i = ws.ready[r]
         q = r
-        while q > 0 and W.prio[W.ready[q - 1]] > W.prio[i]:
-            W.ready[q] = W.ready[q - 1]
+        while q > 0 and ws.priority[ws.ready[q - 1]] > ws.priority[i]:
+            ws.ready[q] = ws.ready[q - 1]
             q -= 1
-        W.ready[q] = i
+        ws.ready[q] = i
 
 
-cdef void mark_descendants(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
+cdef void mark_descendants(Problem *problem, Schedule *sched, Workspace *ws, int v) noexcept nogil:
     cdef int top = 1, i, e, p
-    W.stamp += 1
-    W.mark[v] = W.stamp
-    W.stack[0] = v
+    ws.stamp += 1
+    ws.mark[v] = ws.stamp
+    ws.stack[0] = v
     while top > 0:
         top -= 1
-        i = W.stack[top]
-        for e in range(I.js_ptr[i], I.js_ptr[i + 1]):
-            p = I.js[e]
-            if W.mark[p] != W.stamp:
-                W.mark[p] = W.stamp
-                W.stack[top] = p
+        i = ws.stack[top]
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            p = problem.succs[e]
+            if ws.mark[p] != ws.stamp:
+                ws.mark[p] = ws.stamp
+                ws.stack[top] = p
                 top += 1
-        p = S.mnext[i]
-        if p >= 0 and W.mark[p] != W.stamp:
-            W.mark[p] = W.stamp
-            W.stack[top] = p
+        p = sched.machine_next[i]
+        if p >= 0 and ws.mark[p] != ws.stamp:
+            ws.mark[p] = ws.stamp
+            ws.stack[top] = p
             top += 1
 
 
-cdef int reinsert(Inst *I, Sol *S, Work *W, int v) noexcept nogil:
+cdef int reinsert(Problem *problem, Schedule *sched, Workspace *ws, int v) noexcept nogil:
     """Insert the floating operation v at the best of: the positions around its earliest start on
     each eligible machine (as in ``reassign_moves``), the next few later gaps where it fits
     without pushing anything, and the end of each machine's list."""
     cdef int e, f, k, x, y, c, gaps, pick = -1
-    cdef i64 d, ra, vs = S.start[v], ve = S.end[v]
-    mark_descendants(I, S, W, v)
-    W.nmoves = 0
-    for e in range(I.opt_ptr[v], I.opt_ptr[v + 1]):
-        k = I.opt_mach[e]
-        d = I.opt_dur[e]
+    cdef i64 d, ra, vs = sched.start[v], ve = sched.end[v]
+    mark_descendants(problem, sched, ws, v)
+    ws.move_count = 0
+    for e in range(problem.opt_ptr[v], problem.opt_ptr[v + 1]):
+        k = problem.opt_machine[e]
+        d = problem.opt_duration[e]
         x = -1
-        y = S.mfirst[k]
-        while x < 0 or S.start[x] < ve:
-            if y < 0 or S.end[y] > vs:
-                add_move(W, v, k, x, 0, d, 0.0)
+        y = sched.machine_first[k]
+        while x < 0 or sched.start[x] < ve:
+            if y < 0 or sched.end[y] > vs:
+                add_move(ws, v, k, x, 0, d, 0.0)
             if y < 0:
                 break
             x = y
-            y = S.mnext[y]
-        ra = I.release[v]
-        for f in range(I.jp_ptr[v], I.jp_ptr[v + 1]):
-            ra = max(ra, S.end[I.jp[f]] + tr(I, S.mach[I.jp[f]], k))
+            y = sched.machine_next[y]
+        ra = problem.release[v]
+        for f in range(problem.pred_ptr[v], problem.pred_ptr[v + 1]):
+            ra = max(ra, sched.end[problem.preds[f]]
+                     + transport_time(problem, sched.machine[problem.preds[f]], k))
         # Operations after a non-descendant x are never ancestors of v here (they start after
         # v's window), so any later position before the first descendant is safe.
         gaps = 0
-        while y >= 0 and gaps < 4 and W.mark[x] != W.stamp:
-            if max(ra, S.end[x]) + d <= S.start[y]:
-                add_move(W, v, k, x, 0, d, 0.0)
+        while y >= 0 and gaps < 4 and ws.mark[x] != ws.stamp:
+            if max(ra, sched.end[x]) + d <= sched.start[y]:
+                add_move(ws, v, k, x, 0, d, 0.0)
                 gaps += 1
             x = y
-            y = S.mnext[y]
-        if y >= 0 and S.mlast[k] >= 0 and W.mark[S.mlast[k]] != W.stamp:
-            add_move(W, v, k, S.mlast[k], 0, d, 0.0)
-    for c in range(W.nmoves):
-        link(S, v, W.moves[c].k, W.moves[c].after, W.moves[c].dur)
-        memcpy(W.cstart, S.start, I.n * sizeof(i64))
-        memcpy(W.cend, S.end, I.n * sizeof(i64))
-        if evaluate_from(I, S, W, W.cstart, W.cend, v, -1) == 0:
-            score(I, S, W, W.cstart, W.cend)
-            W.moves[c].val = S.obj
-            if pick < 0 or S.obj < W.moves[pick].val:
+            y = sched.machine_next[y]
+        if y >= 0 and sched.machine_last[k] >= 0 and ws.mark[sched.machine_last[k]] != ws.stamp:
+            add_move(ws, v, k, sched.machine_last[k], 0, d, 0.0)
+    for c in range(ws.move_count):
+        link(sched, v, ws.moves[c].machine, ws.moves[c].after, ws.moves[c].duration)
+        memcpy(ws.trial_start, sched.start, problem.operation_count * sizeof(i64))
+        memcpy(ws.trial_end, sched.end, problem.operation_count * sizeof(i64))
+        if evaluate_from(problem, sched, ws, ws.trial_start, ws.trial_end, v, -1) == 0:
+            score(problem, sched, ws, ws.trial_start, ws.trial_end)
+            ws.moves[c].value = sched.objective
+            if pick < 0 or sched.objective < ws.moves[pick].value:
                 pick = c
-        unlink(S, v)
+        unlink(sched, v)
     if pick < 0:
         return -1
-    link(S, v, W.moves[pick].k, W.moves[pick].after, W.moves[pick].dur)
-    return evaluate_from(I, S, W, S.start, S.end, v, -1)
+    link(sched, v, ws.moves[pick].machine, ws.moves[pick].after, ws.moves[pick].duration)
+    return evaluate_from(problem, sched, ws, sched.start, sched.end, v, -1)
 
 
 # ---------------------------------------------------------------- neighbourhood
 
-cdef int pick_end(Inst *I, Sol *S, Work *W, int job) noexcept nogil:
+cdef int pick_end(Problem *problem, Schedule *sched, Workspace *ws, int job) noexcept nogil:
     """Operation ending last (in ``job``, or overall when job < 0); random among ties."""
     cdef int i, best = -1, ties = 0
     cdef i64 e, be = NEG
-    for i in range(I.n):
-        if job >= 0 and I.job[i] != job:
+    for i in range(problem.operation_count):
+        if job >= 0 and problem.job_of[i] != job:
             continue
-        e = S.end[i]
+        e = sched.end[i]
         if e > be:
             be, best, ties = e, i, 1
         elif e == be:
             ties += 1
-            if rnd_below(W, ties) == 0:
+            if random_below(ws, ties) == 0:
                 best = i
     return best
 
 
-cdef int critical_path(Inst *I, Sol *S, Work *W, int endop, int *path) noexcept nogil:
+cdef int critical_path(Problem *problem, Schedule *sched, Workspace *ws, int endop,
+                       int *path) noexcept nogil:
     """Trace back from endop along the arcs that determine each start (machine arc on ties)."""
     cdef int cnt = 0, i = endop, best, e, p, lo, hi
     cdef i64 arr, a
-    while i >= 0 and I.fz_mach[i] < 0:
+    while i >= 0 and problem.frozen_machine[i] < 0:
         path[cnt] = i
         cnt += 1
         best = -1
         arr = NEG
-        p = S.mprev[i]
+        p = sched.machine_prev[i]
         if p >= 0:
-            best, arr = p, S.end[p]
-        for e in range(I.jp_ptr[i], I.jp_ptr[i + 1]):
-            p = I.jp[e]
-            a = S.end[p] + tr(I, S.mach[p], S.mach[i])
+            best, arr = p, sched.end[p]
+        for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+            p = problem.preds[e]
+            a = sched.end[p] + transport_time(problem, sched.machine[p], sched.machine[i])
             if a > arr:
                 best, arr = p, a
-        if best >= 0 and arr < I.release[i]:
+        if best >= 0 and arr < problem.release[i]:
             best = -1
         i = best
     lo, hi = 0, cnt - 1
@@ -1217,250 +1105,261 @@ cdef int critical_path(Inst *I, Sol *S, Work *W, int endop, int *path) noexcept 
     return cnt
 
 
-cdef void add_move(Work *W, int u, int k, int after, int right, i64 d, double val) noexcept nogil:
-    if W.nmoves >= W.cap:
+cdef void add_move(Workspace *ws, int u, int k, int after, int right, i64 d,
+                   double val) noexcept nogil:
+    if ws.move_count >= ws.move_capacity:
         return
-    W.moves[W.nmoves].u = u
-    W.moves[W.nmoves].k = k
-    W.moves[W.nmoves].after = after
-    W.moves[W.nmoves].right = right
-    W.moves[W.nmoves].dur = d
-    W.moves[W.nmoves].val = val
-    W.nmoves += 1
+    ws.moves[ws.move_count].op = u
+    ws.moves[ws.move_count].machine = k
+    ws.moves[ws.move_count].after = after
+    ws.moves[ws.move_count].right = right
+    ws.moves[ws.move_count].duration = d
+    ws.moves[ws.move_count].value = val
+    ws.move_count += 1
 
 
-cdef int segment(Sol *S, int u, int after, int right, int *seg) noexcept nogil:
+cdef int segment(Schedule *sched, int u, int after, int right, int *seg) noexcept nogil:
     """Operations of the machine segment a same-machine move reorders, in their new order."""
     cdef int L = 0, o
     if right:
-        o = S.mnext[u]
+        o = sched.machine_next[u]
         while True:
             seg[L] = o
             L += 1
             if o == after:
                 break
-            o = S.mnext[o]
+            o = sched.machine_next[o]
         seg[L] = u
         return L + 1
     seg[0] = u
     L = 1
-    o = S.mnext[after] if after >= 0 else S.mfirst[S.mach[u]]
+    o = sched.machine_next[after] if after >= 0 else sched.machine_first[sched.machine[u]]
     while o != u:
         seg[L] = o
         L += 1
-        o = S.mnext[o]
+        o = sched.machine_next[o]
     return L
 
 
-cdef double estimate_seq(Inst *I, Sol *S, Work *W, int u, int after, int right) noexcept nogil:
+cdef double estimate_seq(Problem *problem, Schedule *sched, Workspace *ws, int u, int after,
+                         int right) noexcept nogil:
     """Longest path through the reordered segment, from the unchanged heads and tails around it.
     The segment's starts and ends follow the machine's calendar and blocked intervals; the tails
     after it use work durations. Setups follow the new order."""
-    cdef int L = segment(S, u, after, right, W.seg), t, o, first, lastold, mp, mn, prev
-    cdef int k = S.mach[u]
+    cdef int L = segment(sched, u, after, right, ws.segment_ops), t, o, first, lastold, mp, mn, prev
+    cdef int k = sched.machine[u]
     cdef i64 prev_end = 0, h, q, nxt = 0, best = 0, d
-    first = u if right else W.seg[1]
+    first = u if right else ws.segment_ops[1]
     lastold = after if right else u
-    mp = S.mprev[first]
+    mp = sched.machine_prev[first]
     if mp >= 0:
-        prev_end = S.end[mp]
+        prev_end = sched.end[mp]
     prev = mp
     for t in range(L):
-        o = W.seg[t]
-        h = W.jarr[o]
+        o = ws.segment_ops[t]
+        h = ws.job_arrival[o]
         if prev_end > h:
             h = prev_end
-        d = S.dur[o] + su(I, S, k, prev, o)
-        if I.has_cal:
-            cal_fit(I, k, o, h, d, &prev_end)
+        d = sched.duration[o] + setup_before(problem, sched, k, prev, o)
+        if problem.has_calendars:
+            calendar_fit(problem, k, o, h, d, &prev_end)
         else:
             prev_end = h + d
-        W.rr[t] = prev_end
+        ws.segment_end[t] = prev_end
         prev = o
-    mn = S.mnext[lastold]
+    mn = sched.machine_next[lastold]
     if mn >= 0:
-        nxt = S.dur[mn] + su(I, S, k, W.seg[L - 1], mn) + W.tail[mn]
+        nxt = sched.duration[mn] + setup_before(problem, sched, k, ws.segment_ops[L - 1], mn) \
+            + ws.tail[mn]
     for t in range(L - 1, -1, -1):
-        o = W.seg[t]
-        q = W.jtail[o]
+        o = ws.segment_ops[t]
+        q = ws.job_tail[o]
         if nxt > q:
             q = nxt
-        if W.rr[t] + q > best:
-            best = W.rr[t] + q
-        nxt = S.dur[o] + su(I, S, k, W.seg[t - 1] if t > 0 else mp, o) + q
+        if ws.segment_end[t] + q > best:
+            best = ws.segment_end[t] + q
+        nxt = sched.duration[o] \
+            + setup_before(problem, sched, k, ws.segment_ops[t - 1] if t > 0 else mp, o) + q
     return <double>best
 
 
-cdef void add_seq_move(Inst *I, Sol *S, Work *W, int u, int after, int right,
-                       int estimate) noexcept nogil:
-    if after == u or after == S.mprev[u]:
+cdef void add_seq_move(Problem *problem, Schedule *sched, Workspace *ws, int u, int after,
+                       int right, int estimate) noexcept nogil:
+    if after == u or after == sched.machine_prev[u]:
         return
-    add_move(W, u, S.mach[u], after, right, S.dur[u],
-             estimate_seq(I, S, W, u, after, right) if estimate else 0.0)
+    add_move(ws, u, sched.machine[u], after, right, sched.duration[u],
+             estimate_seq(problem, sched, ws, u, after, right) if estimate else 0.0)
 
 
-cdef void block_moves(Inst *I, Sol *S, Work *W, int *B, int L, int first_block, int last_block,
-                      int estimate) noexcept nogil:
+cdef void block_moves(Problem *problem, Schedule *sched, Workspace *ws, int *B, int L,
+                      int first_block, int last_block, int estimate) noexcept nogil:
     """N5 swaps at the block ends, plus N7 moves of inner operations to the block's ends."""
-    cdef int j, before = S.mprev[B[0]]
+    cdef int j, before = sched.machine_prev[B[0]]
     if not first_block:
-        add_seq_move(I, S, W, B[0], B[1], 1, estimate)
+        add_seq_move(problem, sched, ws, B[0], B[1], 1, estimate)
     if not last_block and (L > 2 or first_block):
-        add_seq_move(I, S, W, B[L - 1], S.mprev[B[L - 2]], 0, estimate)
-    if I.has_setup:
+        add_seq_move(problem, sched, ws, B[L - 1], sched.machine_prev[B[L - 2]], 0, estimate)
+    if problem.has_setups:
         # With setups, swapping two inner operations of a block can shorten it (a cheaper
         # change-over): the N5 argument that only the ends matter no longer holds.
         for j in range(1, L - 2):
-            add_seq_move(I, S, W, B[j], B[j + 1], 1, estimate)
+            add_seq_move(problem, sched, ws, B[j], B[j + 1], 1, estimate)
     if L < 3:
         return
     for j in range(1, L - 1):
-        add_seq_move(I, S, W, B[j], before, 0, estimate)
-        add_seq_move(I, S, W, B[j], B[L - 1], 1, estimate)
-    add_seq_move(I, S, W, B[0], B[L - 1], 1, estimate)
-    add_seq_move(I, S, W, B[L - 1], before, 0, estimate)
+        add_seq_move(problem, sched, ws, B[j], before, 0, estimate)
+        add_seq_move(problem, sched, ws, B[j], B[L - 1], 1, estimate)
+    add_seq_move(problem, sched, ws, B[0], B[L - 1], 1, estimate)
+    add_seq_move(problem, sched, ws, B[L - 1], before, 0, estimate)
 
 
-cdef void reassign_moves(Inst *I, Sol *S, Work *W, int v, int estimate) noexcept nogil:
+cdef void reassign_moves(Problem *problem, Schedule *sched, Workspace *ws, int v,
+                         int estimate) noexcept nogil:
     """Insert v on another eligible machine between x and y, where x cannot be a descendant of v
     (starts before v ends) and y cannot be an ancestor (ends after v starts): never a cycle."""
     cdef int e, f, k, p, x, y
-    cdef i64 d, ra, qa, a, r, q, fin, vs = S.start[v], ve = S.end[v]
-    for e in range(I.opt_ptr[v], I.opt_ptr[v + 1]):
-        k = I.opt_mach[e]
-        if k == S.mach[v]:
+    cdef i64 d, ra, qa, a, r, q, fin, vs = sched.start[v], ve = sched.end[v]
+    for e in range(problem.opt_ptr[v], problem.opt_ptr[v + 1]):
+        k = problem.opt_machine[e]
+        if k == sched.machine[v]:
             continue
-        d = I.opt_dur[e]
-        ra = I.release[v]
-        for f in range(I.jp_ptr[v], I.jp_ptr[v + 1]):
-            p = I.jp[f]
-            a = S.end[p] + tr(I, S.mach[p], k)
+        d = problem.opt_duration[e]
+        ra = problem.release[v]
+        for f in range(problem.pred_ptr[v], problem.pred_ptr[v + 1]):
+            p = problem.preds[f]
+            a = sched.end[p] + transport_time(problem, sched.machine[p], k)
             if a > ra:
                 ra = a
         qa = 0
         if estimate:
-            for f in range(I.js_ptr[v], I.js_ptr[v + 1]):
-                p = I.js[f]
-                a = tr(I, k, S.mach[p]) + eff(I, S, p) + W.tail[p]
+            for f in range(problem.succ_ptr[v], problem.succ_ptr[v + 1]):
+                p = problem.succs[f]
+                a = transport_time(problem, k, sched.machine[p]) \
+                    + work_with_setup(problem, sched, p) + ws.tail[p]
                 if a > qa:
                     qa = a
         x = -1
-        y = S.mfirst[k]
-        while x < 0 or S.start[x] < ve:
-            if y < 0 or S.end[y] > vs:
+        y = sched.machine_first[k]
+        while x < 0 or sched.start[x] < ve:
+            if y < 0 or sched.end[y] > vs:
                 r = ra
-                if x >= 0 and S.end[x] > r:
-                    r = S.end[x]
+                if x >= 0 and sched.end[x] > r:
+                    r = sched.end[x]
                 q = qa
-                if y >= 0 and S.dur[y] + su(I, S, k, v, y) + W.tail[y] > q:
-                    q = S.dur[y] + su(I, S, k, v, y) + W.tail[y]
-                fin = r + d + su(I, S, k, x, v)
-                if estimate and I.has_cal:
-                    cal_fit(I, k, v, r, d + su(I, S, k, x, v), &fin)
-                add_move(W, v, k, x, 0, d, <double>(fin + q) if estimate else 0.0)
+                if y >= 0 and sched.duration[y] + setup_before(problem, sched, k, v, y) \
+                        + ws.tail[y] > q:
+                    q = sched.duration[y] + setup_before(problem, sched, k, v, y) + ws.tail[y]
+                fin = r + d + setup_before(problem, sched, k, x, v)
+                if estimate and problem.has_calendars:
+                    calendar_fit(problem, k, v, r, d + setup_before(problem, sched, k, x, v), &fin)
+                add_move(ws, v, k, x, 0, d, <double>(fin + q) if estimate else 0.0)
             if y < 0:
                 break
             x = y
-            y = S.mnext[y]
+            y = sched.machine_next[y]
 
 
-cdef void path_moves(Inst *I, Sol *S, Work *W, int endop, int estimate) noexcept nogil:
-    cdef int cnt = critical_path(I, S, W, endop, W.path), t = 0, b
+cdef void path_moves(Problem *problem, Schedule *sched, Workspace *ws, int endop,
+                     int estimate) noexcept nogil:
+    cdef int cnt = critical_path(problem, sched, ws, endop, ws.path), t = 0, b
     while t < cnt:
         b = t
-        while t + 1 < cnt and W.path[t + 1] == S.mnext[W.path[t]]:
+        while t + 1 < cnt and ws.path[t + 1] == sched.machine_next[ws.path[t]]:
             t += 1
         if t > b:
-            block_moves(I, S, W, W.path + b, t - b + 1, b == 0, t == cnt - 1, estimate)
+            block_moves(problem, sched, ws, ws.path + b, t - b + 1, b == 0, t == cnt - 1, estimate)
         t += 1
     for t in range(cnt):
-        if I.opt_ptr[W.path[t] + 1] - I.opt_ptr[W.path[t]] > 1:
-            reassign_moves(I, S, W, W.path[t], estimate)
+        if problem.opt_ptr[ws.path[t] + 1] - problem.opt_ptr[ws.path[t]] > 1:
+            reassign_moves(problem, sched, ws, ws.path[t], estimate)
 
 
-cdef int tardy_job(Inst *I, Sol *S, Work *W) noexcept nogil:
+cdef int tardy_job(Problem *problem, Schedule *sched, Workspace *ws) noexcept nogil:
     """A random tardy job, drawn with probability proportional to its weighted tardiness."""
     cdef int j, pick = -1
     cdef double total = 0, w, x
-    for j in range(I.nj):
-        if I.due[j] >= 0 and W.jobend[j] > I.due[j]:
-            w = I.weight[j] * (W.jobend[j] - I.due[j])
+    for j in range(problem.job_count):
+        if problem.due[j] >= 0 and ws.job_end[j] > problem.due[j]:
+            w = problem.weight[j] * (ws.job_end[j] - problem.due[j])
             if w > 0:
                 total += w
-                x = (rnd(W) >> 11) * (1.0 / 9007199254740992.0)
+                x = (random_u64(ws) >> 11) * (1.0 / 9007199254740992.0)
                 if x * total < w:
                     pick = j
     return pick
 
 
-cdef void neighbourhood(Inst *I, Sol *S, Work *W, int estimate) noexcept nogil:
+cdef void neighbourhood(Problem *problem, Schedule *sched, Workspace *ws,
+                        int estimate) noexcept nogil:
     cdef int j
-    W.nmoves = 0
-    if I.w_mk > 0 or I.w_stab > 0:
-        path_moves(I, S, W, pick_end(I, S, W, -1), estimate)
-    if I.w_tard > 0:
-        score(I, S, W, S.start, S.end)
-        j = tardy_job(I, S, W)
+    ws.move_count = 0
+    if problem.weight_makespan > 0 or problem.weight_stability > 0:
+        path_moves(problem, sched, ws, pick_end(problem, sched, ws, -1), estimate)
+    if problem.weight_tardiness > 0:
+        score(problem, sched, ws, sched.start, sched.end)
+        j = tardy_job(problem, sched, ws)
         if j >= 0:
-            path_moves(I, S, W, pick_end(I, S, W, j), estimate)
+            path_moves(problem, sched, ws, pick_end(problem, sched, ws, j), estimate)
 
 
 # ---------------------------------------------------------------- tabu list
 
-cdef inline int tslot(u64 key) noexcept nogil:
+cdef inline int tabu_slot(u64 key) noexcept nogil:
     return <int>((key * 0x9E3779B97F4A7C15ULL) >> (64 - TABU_BITS))
 
 
-cdef inline void tabu_set(Work *W, u64 key, i64 until) noexcept nogil:
-    cdef int s = tslot(key)
-    W.tkey[s] = key
-    W.texp[s] = until
+cdef inline void tabu_set(Workspace *ws, u64 key, i64 until) noexcept nogil:
+    cdef int s = tabu_slot(key)
+    ws.tabu_key[s] = key
+    ws.tabu_until[s] = until
 
 
-cdef inline int tabu_has(Work *W, u64 key, i64 it) noexcept nogil:
-    cdef int s = tslot(key)
-    return W.tkey[s] == key and W.texp[s] > it
+cdef inline int tabu_has(Workspace *ws, u64 key, i64 it) noexcept nogil:
+    cdef int s = tabu_slot(key)
+    return ws.tabu_key[s] == key and ws.tabu_until[s] > it
 
 
-cdef inline u64 order_key(Inst *I, int a, int b) noexcept nogil:
-    return (<u64>a * <u64>I.n + <u64>b) * 2
+cdef inline u64 order_key(Problem *problem, int a, int b) noexcept nogil:
+    return (<u64>a * <u64>problem.operation_count + <u64>b) * 2
 
 
-cdef inline u64 place_key(Inst *I, int v, int k) noexcept nogil:
-    return (<u64>v * <u64>I.m + <u64>k) * 2 + 1
+cdef inline u64 place_key(Problem *problem, int v, int k) noexcept nogil:
+    return (<u64>v * <u64>problem.machine_count + <u64>k) * 2 + 1
 
 
-cdef int move_is_tabu(Inst *I, Sol *S, Work *W, Move *mv, i64 it) noexcept nogil:
+cdef int move_is_tabu(Problem *problem, Schedule *sched, Workspace *ws, Move *mv,
+                      i64 it) noexcept nogil:
     """A move is tabu if it restores an order or a machine that a recent move undid."""
     cdef int L, t
-    if mv.k != S.mach[mv.u]:
-        return tabu_has(W, place_key(I, mv.u, mv.k), it)
-    L = segment(S, mv.u, mv.after, mv.right, W.seg)
+    if mv.machine != sched.machine[mv.op]:
+        return tabu_has(ws, place_key(problem, mv.op, mv.machine), it)
+    L = segment(sched, mv.op, mv.after, mv.right, ws.segment_ops)
     for t in range(L - 1):
-        if mv.right and tabu_has(W, order_key(I, W.seg[t], mv.u), it):
+        if mv.right and tabu_has(ws, order_key(problem, ws.segment_ops[t], mv.op), it):
             return 1
-        if not mv.right and tabu_has(W, order_key(I, mv.u, W.seg[t + 1]), it):
+        if not mv.right and tabu_has(ws, order_key(problem, mv.op, ws.segment_ops[t + 1]), it):
             return 1
     return 0
 
 
-cdef void make_tabu(Inst *I, Sol *S, Work *W, Move *mv, i64 until) noexcept nogil:
+cdef void make_tabu(Problem *problem, Schedule *sched, Workspace *ws, Move *mv,
+                    i64 until) noexcept nogil:
     """Forbid undoing ``mv`` (call before applying it)."""
     cdef int L, t
-    if mv.k != S.mach[mv.u]:
-        tabu_set(W, place_key(I, mv.u, S.mach[mv.u]), until)
+    if mv.machine != sched.machine[mv.op]:
+        tabu_set(ws, place_key(problem, mv.op, sched.machine[mv.op]), until)
         return
-    L = segment(S, mv.u, mv.after, mv.right, W.seg)
+    L = segment(sched, mv.op, mv.after, mv.right, ws.segment_ops)
     for t in range(L - 1):
         if mv.right:
-            tabu_set(W, order_key(I, mv.u, W.seg[t]), until)
+            tabu_set(ws, order_key(problem, mv.op, ws.segment_ops[t]), until)
         else:
-            tabu_set(W, order_key(I, W.seg[t + 1], mv.u), until)
+            tabu_set(ws, order_key(problem, ws.segment_ops[t + 1], mv.op), until)
 
 
 # ---------------------------------------------------------------- search
 
-cdef void exact_values(Inst *I, Sol *S, Work *W) noexcept nogil:
+cdef void exact_values(Problem *problem, Schedule *sched, Workspace *ws) noexcept nogil:
     """Decode EXACT_SAMPLE candidates, half with the best makespan estimates and half drawn at
     random (the estimate ignores tardiness and stability), and store their exact objective;
     cycles get +inf."""
@@ -1470,47 +1369,51 @@ cdef void exact_values(Inst *I, Sol *S, Work *W) noexcept nogil:
     cdef i64 mk
     cdef double tard, obj, rank
     cdef int moved
-    for c in range(W.nmoves - 1, 0, -1):
-        j = rnd_below(W, c + 1)
-        tmp = W.moves[c]
-        W.moves[c] = W.moves[j]
-        W.moves[j] = tmp
-    if W.nmoves > EXACT_SAMPLE:
+    for c in range(ws.move_count - 1, 0, -1):
+        j = random_below(ws, c + 1)
+        tmp = ws.moves[c]
+        ws.moves[c] = ws.moves[j]
+        ws.moves[j] = tmp
+    if ws.move_count > EXACT_SAMPLE:
         for c in range(EXACT_SAMPLE // 2):
             j = c
-            for old_k in range(c + 1, W.nmoves):
-                if W.moves[old_k].val < W.moves[j].val:
+            for old_k in range(c + 1, ws.move_count):
+                if ws.moves[old_k].value < ws.moves[j].value:
                     j = old_k
-            tmp = W.moves[c]
-            W.moves[c] = W.moves[j]
-            W.moves[j] = tmp
-        W.nmoves = EXACT_SAMPLE
-    mk, tard, moved, obj, rank = S.makespan, S.tard, S.moved, S.obj, S.rank
-    for c in range(W.nmoves):
-        tmp = W.moves[c]
-        old_k, old_after, old_d = S.mach[tmp.u], S.mprev[tmp.u], S.dur[tmp.u]
-        old_next = S.mnext[tmp.u]
-        relocate(S, tmp.u, tmp.k, tmp.after, tmp.dur)
-        memcpy(W.cstart, S.start, I.n * sizeof(i64))
-        memcpy(W.cend, S.end, I.n * sizeof(i64))
-        if evaluate_from(I, S, W, W.cstart, W.cend, tmp.u, old_next) == 0:
-            score(I, S, W, W.cstart, W.cend)
-            W.moves[c].val = S.rank
+            tmp = ws.moves[c]
+            ws.moves[c] = ws.moves[j]
+            ws.moves[j] = tmp
+        ws.move_count = EXACT_SAMPLE
+    mk, tard, moved, obj, rank = \
+        sched.makespan, sched.tardiness, sched.moved, sched.objective, sched.rank
+    for c in range(ws.move_count):
+        tmp = ws.moves[c]
+        old_k, old_after, old_d = \
+            sched.machine[tmp.op], sched.machine_prev[tmp.op], sched.duration[tmp.op]
+        old_next = sched.machine_next[tmp.op]
+        relocate(sched, tmp.op, tmp.machine, tmp.after, tmp.duration)
+        memcpy(ws.trial_start, sched.start, problem.operation_count * sizeof(i64))
+        memcpy(ws.trial_end, sched.end, problem.operation_count * sizeof(i64))
+        if evaluate_from(problem, sched, ws, ws.trial_start, ws.trial_end, tmp.op, old_next) == 0:
+            score(problem, sched, ws, ws.trial_start, ws.trial_end)
+            ws.moves[c].value = sched.rank
         else:
-            W.moves[c].val = INF
-        relocate(S, tmp.u, old_k, old_after, old_d)
-    S.makespan, S.tard, S.moved, S.obj, S.rank = mk, tard, moved, obj, rank
+            ws.moves[c].value = INF
+        relocate(sched, tmp.op, old_k, old_after, old_d)
+    sched.makespan, sched.tardiness, sched.moved, sched.objective, sched.rank = \
+        mk, tard, moved, obj, rank
 
 
-cdef int choose(Inst *I, Sol *S, Work *W, i64 it, double best_obj) noexcept nogil:
+cdef int choose(Problem *problem, Schedule *sched, Workspace *ws, i64 it,
+                double best_obj) noexcept nogil:
     """Best non-tabu candidate (a tabu one if it beats the best so far); random among ties."""
     cdef int c, pick = -1, ties = 0, fallback = -1
     cdef double bv = INF, fv = INF, v
-    for c in range(W.nmoves):
-        v = W.moves[c].val
+    for c in range(ws.move_count):
+        v = ws.moves[c].value
         if v >= INF:
             continue
-        if move_is_tabu(I, S, W, &W.moves[c], it) and v >= best_obj:
+        if move_is_tabu(problem, sched, ws, &ws.moves[c], it) and v >= best_obj:
             if v < fv:
                 fv, fallback = v, c
             continue
@@ -1518,122 +1421,197 @@ cdef int choose(Inst *I, Sol *S, Work *W, i64 it, double best_obj) noexcept nogi
             bv, pick, ties = v, c, 1
         elif v == bv:
             ties += 1
-            if rnd_below(W, ties) == 0:
+            if random_below(ws, ties) == 0:
                 pick = c
     return pick if pick >= 0 else fallback
 
 
-cdef int apply_move(Inst *I, Sol *S, Work *W, Move *mv) noexcept nogil:
+cdef int apply_move(Problem *problem, Schedule *sched, Workspace *ws, Move *mv) noexcept nogil:
     """Apply, decode (fully: the estimates need the topological order for the tails) and
     score; undo and return -1 if the move closed a cycle."""
-    cdef int old_k = S.mach[mv.u], old_after = S.mprev[mv.u], rc
-    cdef i64 old_d = S.dur[mv.u]
-    relocate(S, mv.u, mv.k, mv.after, mv.dur)
-    rc = evaluate(I, S, W, S.start, S.end)
+    cdef int old_k = sched.machine[mv.op], old_after = sched.machine_prev[mv.op], rc
+    cdef i64 old_d = sched.duration[mv.op]
+    relocate(sched, mv.op, mv.machine, mv.after, mv.duration)
+    rc = evaluate(problem, sched, ws, sched.start, sched.end)
     if rc != 0:
-        relocate(S, mv.u, old_k, old_after, old_d)
-        evaluate(I, S, W, S.start, S.end)
-    score(I, S, W, S.start, S.end)
-    tails(I, S, W)
+        relocate(sched, mv.op, old_k, old_after, old_d)
+        evaluate(problem, sched, ws, sched.start, sched.end)
+    score(problem, sched, ws, sched.start, sched.end)
+    tails(problem, sched, ws)
     return rc
 
 
-cdef void perturb(Inst *I, Sol *S, Work *W, int count) noexcept nogil:
+cdef void perturb(Problem *problem, Schedule *sched, Workspace *ws, int count) noexcept nogil:
     cdef int done = 0, tries = 0, c
     while done < count and tries < 4 * count:
         tries += 1
-        neighbourhood(I, S, W, 0)
-        if W.nmoves == 0:
+        neighbourhood(problem, sched, ws, 0)
+        if ws.move_count == 0:
             return
-        c = rnd_below(W, W.nmoves)
-        if apply_move(I, S, W, &W.moves[c]) == 0:
+        c = random_below(ws, ws.move_count)
+        if apply_move(problem, sched, ws, &ws.moves[c]) == 0:
             done += 1
 
 
-cdef struct Limits:
-    double deadline
-    i64 max_iter
-    double lower_bound
-    int stall
-    int tenure_min, tenure_span
-
-
-cdef i64 search(Inst *I, Sol *cur, Sol *best, Work *W, Limits *lim, int fast,
-                int *stop_reason) noexcept nogil:
+cdef i64 search(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws,
+                SearchLimits *lim, int fast, int *stop_reason) noexcept nogil:
     cdef i64 it = 0, last_improve = 0
     cdef int c, attempt
     cdef Move mv
-    tails(I, cur, W)
+    tails(problem, cur, ws)
     stop_reason[0] = 0
     while True:
-        if best.obj <= lim.lower_bound:
+        if best.objective <= lim.lower_bound:
             stop_reason[0] = 2
             break
-        if lim.max_iter >= 0 and it >= lim.max_iter:
+        if lim.iteration_limit >= 0 and it >= lim.iteration_limit:
             stop_reason[0] = 1
             break
         # An estimated iteration takes microseconds: read the clock every 16 of them. An exact
         # one decodes 40 candidates, so read it every time.
         if ((it & 15) == 0 or not fast) and now() >= lim.deadline:
             break
-        neighbourhood(I, cur, W, 1)
-        if W.nmoves == 0:
+        neighbourhood(problem, cur, ws, 1)
+        if ws.move_count == 0:
             stop_reason[0] = 3
             break
         if not fast:
-            exact_values(I, cur, W)
+            exact_values(problem, cur, ws)
         it += 1
         for attempt in range(3):
-            c = choose(I, cur, W, it, best.rank)
+            c = choose(problem, cur, ws, it, best.rank)
             if c < 0:
                 break
-            mv = W.moves[c]
-            make_tabu(I, cur, W, &mv, it + lim.tenure_min + rnd_below(W, lim.tenure_span))
-            if apply_move(I, cur, W, &mv) == 0:
+            mv = ws.moves[c]
+            make_tabu(problem, cur, ws, &mv,
+                      it + lim.tenure_min + random_below(ws, lim.tenure_span))
+            if apply_move(problem, cur, ws, &mv) == 0:
                 break
-            W.moves[c].val = INF
+            ws.moves[c].value = INF
         if cur.rank < best.rank:
-            copy_sol(I, best, cur)
+            copy_schedule(problem, best, cur)
             last_improve = it
         elif it - last_improve > lim.stall:
-            copy_sol(I, cur, best)
-            evaluate(I, cur, W, cur.start, cur.end)
-            score(I, cur, W, cur.start, cur.end)
-            memset(W.texp, 0, (1 << TABU_BITS) * sizeof(i64))
-            perturb(I, cur, W, 6 + rnd_below(W, 10))
-            tails(I, cur, W)
+            copy_schedule(problem, cur, best)
+            evaluate(problem, cur, ws, cur.start, cur.end)
+            score(problem, cur, ws, cur.start, cur.end)
+            memset(ws.tabu_until, 0, (1 << TABU_BITS) * sizeof(i64))
+            perturb(problem, cur, ws, 6 + random_below(ws, 10))
+            tails(problem, cur, ws)
             last_improve = it
     return it
 
 
+# ---------------------------------------------------------------- memory
+
+cdef void *carve(Arena *arena, size_t count, size_t size) noexcept nogil:
+    """Room for ``count`` items of ``size`` bytes, zeroed, 16-byte aligned (NULL while the
+    first pass only measures)."""
+    cdef char *at = NULL
+    if arena.base != NULL:
+        at = arena.base + arena.used
+    arena.used += (count * size + 15) & ~(<size_t>15)
+    return at
+
+
+cdef int arena_open(Arena *arena) noexcept nogil:
+    """After the measuring pass: one allocation of everything it counted, carved from the start."""
+    arena.base = <char *>calloc(arena.used + 16, 1)
+    arena.used = 0
+    return 0 if arena.base != NULL else -1
+
+
+ctypedef fused item:
+    int
+    i64
+    u64
+    double
+
+
+cdef item *carve_copy(Arena *arena, const item[:] src) noexcept:
+    """A copy of ``src`` in the arena, with one item of room after it (NULL while measuring)."""
+    cdef item *dst = <item *>carve(arena, src.shape[0] + 1, sizeof(item))
+    if dst != NULL and src.shape[0]:
+        memcpy(dst, &src[0], src.shape[0] * sizeof(item))
+    return dst
+
+
+cdef int attendable(Problem *problem) noexcept nogil:
+    """Operator-operation pairs with the skill: room for every operation an operator could
+    attend."""
+    cdef int k, i, total = 0
+    for k in range(problem.operator_count):
+        for i in range(problem.operation_count):
+            if problem.skill[i] >= 0 and (problem.operator_skills[k] >> problem.skill[i]) & 1:
+                total += 1
+    return total
+
+
+cdef void carve_workspace(Problem *problem, Workspace *ws, Arena *arena) noexcept nogil:
+    """The search's arrays; on the carving pass, the CSR offsets of the per-operator and
+    per-machine ones too."""
+    cdef int n = problem.operation_count + 1, m = problem.machine_count + 1
+    cdef int operators = problem.operator_count + 1, k, e, i
+    # Each machine's blocked intervals and every operation eligible on it.
+    cdef int occupied = problem.blocked_ptr[problem.machine_count] \
+        + problem.opt_ptr[problem.operation_count] + 1
+    ws.move_capacity = 16 * n + 4096
+    ws.indegree = <int *>carve(arena, n, sizeof(int))
+    ws.queue = <int *>carve(arena, n, sizeof(int))
+    ws.tail = <i64 *>carve(arena, n, sizeof(i64))
+    ws.job_arrival = <i64 *>carve(arena, n, sizeof(i64))
+    ws.job_tail = <i64 *>carve(arena, n, sizeof(i64))
+    ws.trial_start = <i64 *>carve(arena, n, sizeof(i64))
+    ws.trial_end = <i64 *>carve(arena, n, sizeof(i64))
+    ws.job_end = <i64 *>carve(arena, problem.job_count + 1, sizeof(i64))
+    ws.mark = <int *>carve(arena, n, sizeof(int))
+    ws.stack = <int *>carve(arena, n, sizeof(int))
+    ws.path = <int *>carve(arena, n, sizeof(int))
+    ws.segment_ops = <int *>carve(arena, n, sizeof(int))
+    ws.segment_end = <i64 *>carve(arena, n, sizeof(i64))
+    ws.priority = <double *>carve(arena, n, sizeof(double))
+    ws.moves = <Move *>carve(arena, ws.move_capacity, sizeof(Move))
+    ws.tabu_key = <u64 *>carve(arena, 1 << TABU_BITS, sizeof(u64))
+    ws.tabu_until = <i64 *>carve(arena, 1 << TABU_BITS, sizeof(i64))
+    ws.occupied_ptr = <int *>carve(arena, m, sizeof(int))
+    ws.occupied_count = <int *>carve(arena, m, sizeof(int))
+    ws.occupied_start = <i64 *>carve(arena, occupied, sizeof(i64))
+    ws.occupied_end = <i64 *>carve(arena, occupied, sizeof(i64))
+    ws.occupied_op = <int *>carve(arena, occupied, sizeof(int))
+    ws.last_op = <int *>carve(arena, m, sizeof(int))
+    ws.last_setup_op = <int *>carve(arena, m, sizeof(int))
+    ws.attended_ptr = <int *>carve(arena, operators, sizeof(int))
+    ws.attended_count = <int *>carve(arena, operators, sizeof(int))
+    ws.attended_start = <i64 *>carve(arena, attendable(problem) + 1, sizeof(i64))
+    ws.attended_end = <i64 *>carve(arena, attendable(problem) + 1, sizeof(i64))
+    ws.decoded_operator = <int *>carve(arena, n, sizeof(int))
+    ws.decode_key = <double *>carve(arena, n, sizeof(double))
+    ws.heap = <int *>carve(arena, n, sizeof(int))
+    ws.preds_left = <int *>carve(arena, n, sizeof(int))
+    ws.ready = <int *>carve(arena, n, sizeof(int))
+    ws.choice_machine = <int *>carve(arena, n, sizeof(int))
+    ws.choice_start = <i64 *>carve(arena, n, sizeof(i64))
+    ws.choice_end = <i64 *>carve(arena, n, sizeof(i64))
+    ws.choice_operator = <int *>carve(arena, n, sizeof(int))
+    ws.choice_operator_end = <i64 *>carve(arena, n, sizeof(i64))
+    ws.choice_stale = <int *>carve(arena, n, sizeof(int))
+    if arena.base == NULL:
+        return
+    for k in range(problem.operator_count):
+        ws.attended_ptr[k + 1] = ws.attended_ptr[k]
+        for i in range(problem.operation_count):
+            if problem.skill[i] >= 0 and (problem.operator_skills[k] >> problem.skill[i]) & 1:
+                ws.attended_ptr[k + 1] += 1
+    for k in range(problem.machine_count):
+        ws.occupied_ptr[k + 1] = ws.occupied_ptr[k] + problem.blocked_ptr[k + 1] \
+            - problem.blocked_ptr[k]
+    for i in range(problem.operation_count):
+        for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
+            for k in range(problem.opt_machine[e] + 1, problem.machine_count + 1):
+                ws.occupied_ptr[k] += 1
+
+
 # ---------------------------------------------------------------- Python boundary
-
-cdef int *copy_int(const int[:] src) except NULL:
-    cdef int *dst = <int *>malloc((src.shape[0] + 1) * sizeof(int))
-    if dst == NULL:
-        raise MemoryError()
-    if src.shape[0]:
-        memcpy(dst, &src[0], src.shape[0] * sizeof(int))
-    return dst
-
-
-cdef i64 *copy_i64(const i64[:] src) except NULL:
-    cdef i64 *dst = <i64 *>malloc((src.shape[0] + 1) * sizeof(i64))
-    if dst == NULL:
-        raise MemoryError()
-    if src.shape[0]:
-        memcpy(dst, &src[0], src.shape[0] * sizeof(i64))
-    return dst
-
-
-cdef double *copy_double(const double[:] src) except NULL:
-    cdef double *dst = <double *>malloc((src.shape[0] + 1) * sizeof(double))
-    if dst == NULL:
-        raise MemoryError()
-    if src.shape[0]:
-        memcpy(dst, &src[0], src.shape[0] * sizeof(double))
-    return dst
-
 
 cdef class Core:
     """A flattened problem, ready to be solved any number of times.
@@ -1652,8 +1630,9 @@ cdef class Core:
     ``frozen_family`` (per machine, its frozen operations' ends, sorted, and families).
     """
 
-    cdef Inst I
-    cdef object _keep
+    cdef Problem problem
+    # Every array of ``problem``, in one allocation.
+    cdef Arena arena
 
     def __cinit__(self, int n, int m, int nj, int plants, const int[:] job, const int[:] pred_ptr,
                   const int[:] pred, const int[:] opt_ptr, const int[:] opt_machine,
@@ -1669,126 +1648,86 @@ cdef class Core:
                   const u64[:] operator_skills, const int[:] operator_plant,
                   const int[:] roster_on, const int[:] roster_ptr,
                   const i64[:] roster_start, const i64[:] roster_end):
-        cdef int i, e, p
+        cdef Problem *pb = &self.problem
+        cdef int i, e, p, carving
         cdef int *count
-        memset(&self.I, 0, sizeof(Inst))
-        self.I.n, self.I.m, self.I.nj, self.I.P = n, m, nj, plants
-        self.I.job = copy_int(job)
-        self.I.jp_ptr = copy_int(pred_ptr)
-        self.I.jp = copy_int(pred)
-        self.I.opt_ptr = copy_int(opt_ptr)
-        self.I.opt_mach = copy_int(opt_machine)
-        self.I.opt_dur = copy_i64(opt_duration)
-        self.I.plant = copy_int(plant)
-        self.I.transport = copy_i64(transport)
-        self.I.bl_ptr = copy_int(blocked_ptr)
-        self.I.bl_s = copy_i64(blocked_start)
-        self.I.bl_e = copy_i64(blocked_end)
-        self.I.cal_on = copy_int(calendar_on)
-        self.I.cal_ptr = copy_int(calendar_ptr)
-        self.I.cal_s = copy_i64(calendar_start)
-        self.I.cal_e = copy_i64(calendar_end)
-        self.I.resum = copy_int(resumable)
-        self.I.release = copy_i64(release)
-        self.I.fz_mach = copy_int(frozen_machine)
-        self.I.fz_start = copy_i64(frozen_start)
-        self.I.due = copy_i64(due)
-        self.I.weight = copy_double(weight)
-        self.I.work_left = copy_double(work_left)
-        self.I.F = families
-        self.I.fam = copy_int(family)
-        self.I.setup = copy_i64(setup)
-        self.I.fzm_ptr = copy_int(frozen_ptr)
-        self.I.fzm_e = copy_i64(frozen_end)
-        self.I.fzm_f = copy_int(frozen_family)
-        self.I.nopr = operators
-        self.I.skill = copy_int(skill)
-        self.I.setup_only = copy_int(setup_only)
-        self.I.opr_mask = <u64 *>malloc((operator_skills.shape[0] + 1) * sizeof(u64))
-        if self.I.opr_mask == NULL:
-            raise MemoryError()
-        for e in range(operator_skills.shape[0]):
-            self.I.opr_mask[e] = operator_skills[e]
-        self.I.opr_plant = copy_int(operator_plant)
-        self.I.ros_on = copy_int(roster_on)
-        self.I.ros_ptr = copy_int(roster_ptr)
-        self.I.ros_s = copy_i64(roster_start)
-        self.I.ros_e = copy_i64(roster_end)
-        self.I.has_setup = 0
+        memset(pb, 0, sizeof(Problem))
+        memset(&self.arena, 0, sizeof(Arena))
+        pb.operation_count, pb.machine_count, pb.job_count, pb.plant_count = n, m, nj, plants
+        pb.family_count = families
+        pb.operator_count = operators
+        # Measure, then carve and copy.
+        for carving in range(2):
+            if carving and arena_open(&self.arena) != 0:
+                raise MemoryError()
+            pb.job_of = carve_copy(&self.arena, job)
+            pb.pred_ptr = carve_copy(&self.arena, pred_ptr)
+            pb.preds = carve_copy(&self.arena, pred)
+            pb.succ_ptr = <int *>carve(&self.arena, n + 2, sizeof(int))
+            pb.succs = <int *>carve(&self.arena, pred.shape[0] + 1, sizeof(int))
+            count = <int *>carve(&self.arena, n + 1, sizeof(int))
+            pb.opt_ptr = carve_copy(&self.arena, opt_ptr)
+            pb.opt_machine = carve_copy(&self.arena, opt_machine)
+            pb.opt_duration = carve_copy(&self.arena, opt_duration)
+            pb.plant = carve_copy(&self.arena, plant)
+            pb.transport = carve_copy(&self.arena, transport)
+            pb.blocked_ptr = carve_copy(&self.arena, blocked_ptr)
+            pb.blocked_start = carve_copy(&self.arena, blocked_start)
+            pb.blocked_end = carve_copy(&self.arena, blocked_end)
+            pb.calendar_on = carve_copy(&self.arena, calendar_on)
+            pb.calendar_ptr = carve_copy(&self.arena, calendar_ptr)
+            pb.calendar_start = carve_copy(&self.arena, calendar_start)
+            pb.calendar_end = carve_copy(&self.arena, calendar_end)
+            pb.resumable = carve_copy(&self.arena, resumable)
+            pb.release = carve_copy(&self.arena, release)
+            pb.frozen_machine = carve_copy(&self.arena, frozen_machine)
+            pb.frozen_start = carve_copy(&self.arena, frozen_start)
+            pb.due = carve_copy(&self.arena, due)
+            pb.weight = carve_copy(&self.arena, weight)
+            pb.work_left = carve_copy(&self.arena, work_left)
+            pb.family = carve_copy(&self.arena, family)
+            pb.setup = carve_copy(&self.arena, setup)
+            pb.frozen_ptr = carve_copy(&self.arena, frozen_ptr)
+            pb.frozen_end = carve_copy(&self.arena, frozen_end)
+            pb.frozen_family = carve_copy(&self.arena, frozen_family)
+            pb.skill = carve_copy(&self.arena, skill)
+            pb.setup_only = carve_copy(&self.arena, setup_only)
+            pb.operator_skills = carve_copy(&self.arena, operator_skills)
+            pb.operator_plant = carve_copy(&self.arena, operator_plant)
+            pb.roster_on = carve_copy(&self.arena, roster_on)
+            pb.roster_ptr = carve_copy(&self.arena, roster_ptr)
+            pb.roster_start = carve_copy(&self.arena, roster_start)
+            pb.roster_end = carve_copy(&self.arena, roster_end)
         for e in range(setup.shape[0]):
             if setup[e] != 0:
-                self.I.has_setup = 1
-        self.I.has_tr = 0
+                pb.has_setups = 1
         for e in range(transport.shape[0]):
             if transport[e] != 0:
-                self.I.has_tr = 1
-        self.I.has_cal = 1 if blocked_ptr[m] > 0 else 0
+                pb.has_transport = 1
+        pb.has_calendars = 1 if blocked_ptr[m] > 0 else 0
         for e in range(m):
             if calendar_on[e]:
-                self.I.has_cal = 1
+                pb.has_calendars = 1
         # Successors (CSR) from the predecessors.
-        self.I.js_ptr = <int *>calloc(n + 2, sizeof(int))
-        self.I.js = <int *>malloc((pred.shape[0] + 1) * sizeof(int))
-        count = <int *>calloc(n + 1, sizeof(int))
-        if self.I.js_ptr == NULL or self.I.js == NULL or count == NULL:
-            free(count)
-            raise MemoryError()
         for i in range(n):
             for e in range(pred_ptr[i], pred_ptr[i + 1]):
-                self.I.js_ptr[pred[e] + 1] += 1
+                pb.succ_ptr[pred[e] + 1] += 1
         for i in range(n):
-            self.I.js_ptr[i + 1] += self.I.js_ptr[i]
+            pb.succ_ptr[i + 1] += pb.succ_ptr[i]
         for i in range(n):
             for e in range(pred_ptr[i], pred_ptr[i + 1]):
                 p = pred[e]
-                self.I.js[self.I.js_ptr[p] + count[p]] = i
+                pb.succs[pb.succ_ptr[p] + count[p]] = i
                 count[p] += 1
-        free(count)
 
     def __dealloc__(self):
-        free(self.I.job)
-        free(self.I.jp_ptr)
-        free(self.I.jp)
-        free(self.I.js_ptr)
-        free(self.I.js)
-        free(self.I.opt_ptr)
-        free(self.I.opt_mach)
-        free(self.I.opt_dur)
-        free(self.I.plant)
-        free(self.I.transport)
-        free(self.I.bl_ptr)
-        free(self.I.bl_s)
-        free(self.I.bl_e)
-        free(self.I.cal_on)
-        free(self.I.cal_ptr)
-        free(self.I.cal_s)
-        free(self.I.cal_e)
-        free(self.I.resum)
-        free(self.I.release)
-        free(self.I.fz_mach)
-        free(self.I.fz_start)
-        free(self.I.due)
-        free(self.I.weight)
-        free(self.I.work_left)
-        free(self.I.fam)
-        free(self.I.setup)
-        free(self.I.fzm_ptr)
-        free(self.I.fzm_e)
-        free(self.I.fzm_f)
-        free(self.I.skill)
-        free(self.I.setup_only)
-        free(self.I.opr_mask)
-        free(self.I.opr_plant)
-        free(self.I.ros_on)
-        free(self.I.ros_ptr)
-        free(self.I.ros_s)
-        free(self.I.ros_e)
+        free(self.arena.base)
 
-    def solve(self, double time_limit, i64 iteration_limit, u64 seed, double w_makespan,
-              double w_tardiness, double w_stability, i64 tolerance, object ref_machine,
-              object ref_start, double lower_bound, int stall, int exact):
+    def solve(self, SolveParameters parameters, object reference_machine=None,
+              object reference_start=None):
         """Construct, then search until the time or iteration limit or the lower bound.
-        ``exact``: decode the sampled candidates instead of ranking them by estimates.
+        ``reference_machine``/``reference_start`` (typed arrays, or None): the previous plan,
+        the warm start and the stability objective's reference.
 
         Returns ``(machines, starts, ends, setup_ends, work_starts, operators, stats)``: a start
         is the start of the operation's setup (of its work if it has none), a setup end the time
@@ -1797,58 +1736,66 @@ cdef class Core:
         """
         cdef const int[:] rm
         cdef const i64[:] rs
-        cdef Work W
-        cdef Sol cur, best
-        cdef Limits lim
-        cdef int ok, stop_reason = 0, fast
+        cdef Problem *pb = &self.problem
+        cdef Workspace ws
+        cdef Schedule cur, best
+        cdef SearchLimits lim
+        cdef Arena arena
+        cdef int stop_reason = 0, fast, carving
         cdef i64 x
         cdef i64 iterations = 0
         cdef double t0 = now(), t_first, first_obj
-        cdef int *pref = NULL
-        cdef int *rmach = NULL
-        cdef i64 *rstart = NULL
-        self.I.w_mk, self.I.w_tard, self.I.w_stab = w_makespan, w_tardiness, w_stability
-        self.I.tol = tolerance
-        self.I.tie_break = self.I.has_cal and w_tardiness == 0 and w_stability == 0
-        if ref_machine is not None:
-            rm = ref_machine
-            rs = ref_start
-            rmach = copy_int(rm)
-            rstart = copy_i64(rs)
-        self.I.ref_mach = rmach
-        self.I.ref_start = rstart
-        memset(&W, 0, sizeof(Work))
-        memset(&cur, 0, sizeof(Sol))
-        memset(&best, 0, sizeof(Sol))
+        pb.weight_makespan = parameters.weight_makespan
+        pb.weight_tardiness = parameters.weight_tardiness
+        pb.weight_stability = parameters.weight_stability
+        pb.tolerance = parameters.tolerance
+        pb.tie_break = pb.has_calendars and parameters.weight_tardiness == 0 \
+            and parameters.weight_stability == 0
+        memset(&ws, 0, sizeof(Workspace))
+        memset(&cur, 0, sizeof(Schedule))
+        memset(&best, 0, sizeof(Schedule))
+        memset(&arena, 0, sizeof(Arena))
+        if reference_machine is not None:
+            rm = reference_machine
+            rs = reference_start
         try:
-            if alloc_work(&self.I, &W) != 0 or alloc_sol(&self.I, &cur) != 0 \
-                    or alloc_sol(&self.I, &best) != 0:
-                raise MemoryError()
-            W.rng = seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL
-            if W.rng == 0:
-                W.rng = 1
-            fast = 0 if exact else 1
-            lim.deadline = t0 + time_limit
-            lim.max_iter = iteration_limit
-            lim.lower_bound = lower_bound if (w_tardiness == 0 and w_stability == 0) else -1.0
-            lim.stall = stall
-            lim.tenure_min = 10 + self.I.nj // (self.I.m if self.I.m > 0 else 1)
+            # Measure, then carve (and copy the reference).
+            for carving in range(2):
+                if carving and arena_open(&arena) != 0:
+                    raise MemoryError()
+                carve_workspace(pb, &ws, &arena)
+                carve_schedule(pb, &cur, &arena)
+                carve_schedule(pb, &best, &arena)
+                if reference_machine is not None:
+                    pb.reference_machine = carve_copy(&arena, rm)
+                    pb.reference_start = carve_copy(&arena, rs)
+            ws.rng = parameters.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL
+            if ws.rng == 0:
+                ws.rng = 1
+            fast = 0 if parameters.exact else 1
+            lim.deadline = t0 + parameters.time_limit
+            lim.iteration_limit = parameters.iteration_limit
+            lim.lower_bound = parameters.lower_bound if (
+                parameters.weight_tardiness == 0 and parameters.weight_stability == 0) else -1.0
+            lim.stall = parameters.stall
+            lim.tenure_min = 10 + pb.job_count // (pb.machine_count if pb.machine_count > 0 else 1)
             lim.tenure_span = 1 + lim.tenure_min // 2
             with nogil:
-                t_first = initial(&self.I, &cur, &best, &W, rmach) - t0
-                first_obj = best.obj
-                copy_sol(&self.I, &cur, &best)
-                evaluate(&self.I, &cur, &W, cur.start, cur.end)
-                score(&self.I, &cur, &W, cur.start, cur.end)
-                iterations = search(&self.I, &cur, &best, &W, &lim, fast, &stop_reason)
-            machines = [best.mach[i] for i in range(self.I.n)]
-            operators = [best.opr[i] if self.I.nopr else -1 for i in range(self.I.n)]
-            starts = [best.start[i] for i in range(self.I.n)]
-            ends = [best.end[i] for i in range(self.I.n)]
+                t_first = initial(pb, &cur, &best, &ws) - t0
+                first_obj = best.objective
+                copy_schedule(pb, &cur, &best)
+                evaluate(pb, &cur, &ws, cur.start, cur.end)
+                score(pb, &cur, &ws, cur.start, cur.end)
+                iterations = search(pb, &cur, &best, &ws, &lim, fast, &stop_reason)
+            machines = [best.machine[i] for i in range(pb.operation_count)]
+            operators = [best.operator_of[i] if pb.operator_count else -1
+                         for i in range(pb.operation_count)]
+            starts = [best.start[i] for i in range(pb.operation_count)]
+            ends = [best.end[i] for i in range(pb.operation_count)]
             setup_ends = []
             work_starts = []
-            for i in range(self.I.n):
-                setup_ends.append(setup_end(&self.I, &best, i, &x))
+            for i in range(pb.operation_count):
+                setup_ends.append(setup_end(pb, &best, i, &x))
                 work_starts.append(x)
             stats = {
                 "iterations": iterations,
@@ -1859,16 +1806,12 @@ cdef class Core:
             }
             return machines, starts, ends, setup_ends, work_starts, operators, stats
         finally:
-            free_work(&W)
-            free_sol(&cur)
-            free_sol(&best)
-            free(rmach)
-            free(rstart)
-            self.I.ref_mach = NULL
-            self.I.ref_start = NULL
+            free(arena.base)
+            pb.reference_machine = NULL
+            pb.reference_start = NULL
 
 
-cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexcept nogil:
+cdef double initial(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws) noexcept nogil:
     """Best of a few priority rules (or the previous plan's order when warm starting).
     Returns the time when the first feasible schedule was ready.
 
@@ -1877,141 +1820,34 @@ cdef double initial(Inst *I, Sol *cur, Sol *best, Work *W, int *ref_mach) noexce
     search's moves (to a critical block's ends) cannot always undo it."""
     cdef int rule, i
     cdef double first = 0
-    cdef double *prio = W.prio
-    if ref_mach != NULL and warm_start(I, best, W) == 0:
+    cdef double *prio = ws.priority
+    if problem.reference_machine != NULL and warm_start(problem, best, ws) == 0:
         return now()
     best.rank = INF
-    for rule in range(6 if I.has_cal else 5):
-        W.append = rule == 5
-        for i in range(I.n):
+    for rule in range(6 if problem.has_calendars else 5):
+        ws.append = rule == 5
+        for i in range(problem.operation_count):
             if rule >= 4:
                 break
             if rule == 0:
-                prio[i] = I.work_left[i]
+                prio[i] = problem.work_left[i]
             elif rule == 1:
-                prio[i] = -<double>(I.due[I.job[i]] if I.due[I.job[i]] >= 0 else 1e12) \
-                    + I.work_left[i]
+                prio[i] = -<double>(problem.due[problem.job_of[i]]
+                                    if problem.due[problem.job_of[i]] >= 0 else 1e12) \
+                    + problem.work_left[i]
             else:
-                prio[i] = I.work_left[i] * (0.8 + 0.4 * (rnd(W) >> 11) * (1.0 / 9007199254740992.0))
-        construct(I, cur, W, NULL if rule >= 4 else prio)
-        # With operators the decoder follows the picks (W.dkey): it gives the same schedule.
-        evaluate(I, cur, W, cur.start, cur.end)
-        score(I, cur, W, cur.start, cur.end)
+                prio[i] = problem.work_left[i] \
+                    * (0.8 + 0.4 * (random_u64(ws) >> 11) * (1.0 / 9007199254740992.0))
+        construct(problem, cur, ws, NULL if rule >= 4 else prio)
+        # With operators the decoder follows the picks (ws.decode_key): it gives the same schedule.
+        evaluate(problem, cur, ws, cur.start, cur.end)
+        score(problem, cur, ws, cur.start, cur.end)
         if cur.rank < best.rank:
-            copy_sol(I, best, cur)
+            copy_schedule(problem, best, cur)
         if rule == 0:
             first = now()
-    for i in range(I.n):
-        W.dkey[i] = <double>best.start[i]
+    for i in range(problem.operation_count):
+        ws.decode_key[i] = <double>best.start[i]
     return first
 
 
-cdef int alloc_work(Inst *I, Work *W) noexcept nogil:
-    cdef int n = I.n + 1, k, e, i, total
-    W.cap = 16 * n + 4096
-    W.indeg = <int *>calloc(n, sizeof(int))
-    W.queue = <int *>calloc(n, sizeof(int))
-    W.tail = <i64 *>calloc(n, sizeof(i64))
-    W.jarr = <i64 *>calloc(n, sizeof(i64))
-    W.jtail = <i64 *>calloc(n, sizeof(i64))
-    W.cstart = <i64 *>calloc(n, sizeof(i64))
-    W.cend = <i64 *>calloc(n, sizeof(i64))
-    W.jobend = <i64 *>calloc(I.nj + 1, sizeof(i64))
-    W.mark = <int *>calloc(n, sizeof(int))
-    W.stack = <int *>calloc(n, sizeof(int))
-    W.path = <int *>calloc(n, sizeof(int))
-    W.seg = <int *>calloc(n, sizeof(int))
-    W.rr = <i64 *>calloc(n, sizeof(i64))
-    W.prio = <double *>calloc(n, sizeof(double))
-    W.moves = <Move *>calloc(W.cap, sizeof(Move))
-    W.tkey = <u64 *>calloc(1 << TABU_BITS, sizeof(u64))
-    W.texp = <i64 *>calloc(1 << TABU_BITS, sizeof(i64))
-    W.occ_ptr = <int *>calloc(I.m + 1, sizeof(int))
-    W.occ_cnt = <int *>calloc(I.m + 1, sizeof(int))
-    W.lastop = <int *>calloc(I.m + 1, sizeof(int))
-    W.lastsu = <int *>calloc(I.m + 1, sizeof(int))
-    W.opr_of = <int *>calloc(n, sizeof(int))
-    W.dkey = <double *>calloc(n, sizeof(double))
-    W.heap = <int *>calloc(n, sizeof(int))
-    W.c_o = <int *>calloc(n, sizeof(int))
-    W.c_oe = <i64 *>calloc(n, sizeof(i64))
-    W.ot_ptr = <int *>calloc(I.nopr + 1, sizeof(int))
-    W.ot_cnt = <int *>calloc(I.nopr + 1, sizeof(int))
-    if W.ot_ptr == NULL:
-        return -1
-    # Room for every operation an operator could attend.
-    for k in range(I.nopr):
-        W.ot_ptr[k + 1] = W.ot_ptr[k]
-        for i in range(I.n):
-            if I.skill[i] >= 0 and (I.opr_mask[k] >> I.skill[i]) & 1:
-                W.ot_ptr[k + 1] += 1
-    W.ot_s = <i64 *>calloc(W.ot_ptr[I.nopr] + 1, sizeof(i64))
-    W.ot_e = <i64 *>calloc(W.ot_ptr[I.nopr] + 1, sizeof(i64))
-    W.rem = <int *>calloc(n, sizeof(int))
-    W.ready = <int *>calloc(n, sizeof(int))
-    W.c_k = <int *>calloc(n, sizeof(int))
-    W.c_s = <i64 *>calloc(n, sizeof(i64))
-    W.c_e = <i64 *>calloc(n, sizeof(i64))
-    W.dirty = <int *>calloc(n, sizeof(int))
-    if W.occ_ptr == NULL:
-        return -1
-    # Room on each machine for its blocked intervals and every operation eligible on it.
-    for k in range(I.m):
-        W.occ_ptr[k + 1] = W.occ_ptr[k] + I.bl_ptr[k + 1] - I.bl_ptr[k]
-    for i in range(I.n):
-        for e in range(I.opt_ptr[i], I.opt_ptr[i + 1]):
-            for k in range(I.opt_mach[e] + 1, I.m + 1):
-                W.occ_ptr[k] += 1
-    total = W.occ_ptr[I.m] + 1
-    W.occ_s = <i64 *>calloc(total, sizeof(i64))
-    W.occ_e = <i64 *>calloc(total, sizeof(i64))
-    W.occ_op = <int *>calloc(total, sizeof(int))
-    if not (W.indeg and W.queue and W.tail and W.jarr and W.jtail and W.cstart and W.cend and W.jobend and W.mark and W.stack
-            and W.path and W.seg and W.rr and W.prio and W.moves and W.tkey and W.texp and W.occ_cnt and W.lastop and W.lastsu and W.opr_of and W.ot_cnt and W.ot_s and W.ot_e
-            and W.dkey and W.heap and W.c_o and W.c_oe
-            and W.rem and W.ready and W.c_k and W.c_s and W.c_e and W.dirty and W.occ_s
-            and W.occ_e and W.occ_op):
-        return -1
-    return 0
-
-
-cdef void free_work(Work *W) noexcept nogil:
-    free(W.indeg)
-    free(W.queue)
-    free(W.tail)
-    free(W.jarr)
-    free(W.jtail)
-    free(W.cstart)
-    free(W.cend)
-    free(W.jobend)
-    free(W.mark)
-    free(W.stack)
-    free(W.path)
-    free(W.seg)
-    free(W.rr)
-    free(W.prio)
-    free(W.moves)
-    free(W.tkey)
-    free(W.texp)
-    free(W.occ_ptr)
-    free(W.occ_cnt)
-    free(W.lastop)
-    free(W.lastsu)
-    free(W.opr_of)
-    free(W.dkey)
-    free(W.heap)
-    free(W.c_o)
-    free(W.c_oe)
-    free(W.ot_ptr)
-    free(W.ot_cnt)
-    free(W.ot_s)
-    free(W.ot_e)
-    free(W.occ_s)
-    free(W.occ_e)
-    free(W.occ_op)
-    free(W.rem)
-    free(W.ready)
-    free(W.c_k)
-    free(W.c_s)
-    free(W.c_e)
-    free(W.dirty)

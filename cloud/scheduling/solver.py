@@ -82,19 +82,20 @@ def solve(
     # weekend is not in a head or a tail), so with any of them every candidate is decoded.
     estimated = pure_makespan and not _has_calendars(problem)
     ref_machine, ref_start = _reference(problem, flat, warm_start)
+    parameters: _core.SolveParameters = {
+        "time_limit": time_limit,
+        "iteration_limit": -1 if iteration_limit is None else iteration_limit,
+        "lower_bound": float(bound),
+        "seed": seed,
+        "weight_makespan": 1.0 if pure_makespan else objective.makespan,
+        "weight_tardiness": objective.weighted_tardiness,
+        "weight_stability": objective.stability,
+        "tolerance": objective.tolerance,
+        "stall": STALL_ESTIMATED if estimated else STALL_EXACT,
+        "exact": 0 if estimated else 1,
+    }
     machines, starts, ends, setup_ends, work_starts, operators, stats = flat.core.solve(
-        time_limit,
-        -1 if iteration_limit is None else iteration_limit,
-        seed,
-        1.0 if pure_makespan else objective.makespan,
-        objective.weighted_tardiness,
-        objective.stability,
-        objective.tolerance,
-        ref_machine,
-        ref_start,
-        float(bound),
-        STALL_ESTIMATED if estimated else STALL_EXACT,
-        0 if estimated else 1,
+        parameters, ref_machine, ref_start
     )
     schedule = _schedule(
         problem,
