@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import make_key, mqtt_settings
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 from tests.cloud.serving import serve
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -58,11 +58,13 @@ def _order(base_url: str, key: str) -> str:
 
 
 def _wait_planned(base_url: str, key: str, order_id: str) -> None:
-    deadline = time.monotonic() + 60  # planning on a loaded 2-core machine can take a while
     with _api(base_url, key) as http:
-        while (order := http.get(f"/api/orders/{order_id}").json())["status"] != "planned":
-            assert time.monotonic() < deadline, f"order {order_id} was not planned: {order}"
-            time.sleep(0.1)
+        # Planning on a loaded 2-core machine can take a while.
+        wait_until(
+            lambda: http.get(f"/api/orders/{order_id}").json()["status"] == "planned",
+            60,
+            f"order {order_id} planned",
+        )
 
 
 @pytest.fixture(scope="module")

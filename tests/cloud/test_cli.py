@@ -251,7 +251,8 @@ def test_ingest_with_services_runs_the_dispatcher_beside_an_api_only_process(
         assert wait_until(
             lambda: retained_coordinator_state(running_mosquitto, network) == "online", STARTUP_S
         )
-        time.sleep(1.5)  # several ticks' worth
+        # The wait is the scenario: nothing may plan during several ticks' worth of time.
+        time.sleep(1.5)
         assert planned_at() is None
     finally:
         stop(plain)

@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -47,7 +46,7 @@ from tests.cloud.conftest import (
     retained_coordinator_state,
     stored_samples,
 )
-from tests.waiting import eventually
+from tests.waiting import eventually, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -307,6 +306,8 @@ async def test_the_coordinator_stays_online_while_one_of_its_workers_runs(
 
     listener = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"listen-{network}")
     listener.on_message = record
+    subscribed = threading.Event()
+    listener.on_subscribe = lambda *_args: subscribed.set()
     listener.connect(running_mosquitto.host, running_mosquitto.port)
     listener.subscribe(topics.coordinator_state(network), qos=1)
     listener.loop_start()
@@ -320,7 +321,7 @@ async def test_the_coordinator_stays_online_while_one_of_its_workers_runs(
         return retained_coordinator_state(running_mosquitto, network, timeout=1)
 
     try:
-        await asyncio.sleep(0.5)  # the listener subscribed
+        await eventually(subscribed.is_set, 10, "the listener subscribed")
         await one.stop()  # its farewell
         await eventually(lambda: after("offline", "shutdown"))
         assert state() == "online"
@@ -626,7 +627,7 @@ async def test_a_batch_that_is_not_full_lingers_for_more_messages(
         sent = []
         for index in range(5):
             sent.append(gateway.telemetry("mill-1", [float(index)]))
-            await asyncio.sleep(0.03)
+            await asyncio.sleep(0.03)  # the scenario: messages spaced out within one linger
         for message in sent:
             await eventually(_seen(context, message.id))
         telemetry = [
@@ -662,10 +663,7 @@ def test_the_broker_lets_the_ingest_hold_three_full_batches(
         publisher.loop_start()
         for index in range(wanted + 100):
             publisher.publish(topic, str(index).encode(), qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 10
-        while len(received) < wanted and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(received) >= wanted
+        wait_until(lambda: len(received) >= wanted, 10, f"{wanted} messages in flight")
     finally:
         publisher.loop_stop()
         publisher.disconnect()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -34,6 +33,7 @@ from cloud.telemetry.sink import EmbeddedSink, InfluxSink, TelemetrySink
 from glonet.broker import free_port, wait_for_port
 from protocols import codec, messages, topics
 from tests.cloud.conftest import Tenants, populate, stored_samples
+from tests.waiting import wait_until
 
 
 def _decoded(
@@ -273,12 +273,9 @@ def test_influx_sink_writes_points_and_rollups_stay_in_the_database(
     _apply(context, sink, _batch(context, [10.0, 20.0, 30.0], start))
     sink.close()  # flushes the batching writer
 
-    deadline = time.monotonic() + 15
-    while (
-        not (series := _export(victoria_metrics, context.settings.network))
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.2)
+    series = wait_until(
+        lambda: _export(victoria_metrics, context.settings.network), 15, "the exported series"
+    )
     assert len(series) == 1
     assert series[0]["metric"]["__name__"] == "machine_spindle_rpm"
     assert series[0]["metric"]["machine"] == "mill-1"

@@ -7,9 +7,9 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 from edge.outbox import Outbox, PendingMessage, Priority
+from tests.waiting import eventually
 
 
 def _message(lane: str, priority: Priority, size: int = 100, tag: str = "") -> PendingMessage:
@@ -115,9 +115,7 @@ async def test_wal_checkpoints_run_in_a_worker_thread_not_in_the_commits(tmp_pat
 
     outbox.checkpoint = checkpoint  # type: ignore[method-assign]
     task = asyncio.create_task(outbox.run_checkpoints(interval=0.01))
-    deadline = time.monotonic() + 10
-    while not threads and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: threads, 10, "a checkpoint")
     task.cancel()
     assert threads and threads[0] != threading.get_ident()
     busy, frames, done = real()

@@ -23,6 +23,16 @@ def _alarms(coordinator):
     return [m.body for m in coordinator.messages(messages.Alarm)]
 
 
+def _broker_connected(gateway):
+    return gateway.health()["broker"]["connected"]
+
+
+def _ended_at_the_plant(plant, job_id):
+    """The simulated machine finished ``job_id``, whatever the gateway has seen of it."""
+    job = plant.server.machines["mill-1"].jobs.find(job_id)
+    return job is not None and job.actual_end is not None
+
+
 def _wait_for_replayed_alarms(gateway, coordinator, count):
     """Slow and lost apart: first the broker acknowledges the replay (rate-limited, and the
     machine may be loaded), then what it acknowledged must reach the coordinator promptly."""
@@ -40,10 +50,15 @@ def test_broker_outage_during_a_job_run(plant, coordinator, make_gateway, runnin
     # 1500 simulated seconds at a time scale of 60: the job runs 25 s, ending during the outage.
     coordinator.send(dispatch(job_order("jo-1", planned_duration_s=1500)))
     wait_until(lambda: coordinator.job_events("jo-1"), what="the job accepted")
+    outage_ends = time.monotonic() + BROKER_OUTAGE_S
     running_mosquitto.stop()
-    time.sleep(2)
+    wait_until(lambda: not _broker_connected(gateway), 20, "the gateway to lose the broker")
     plant.inject("alarm_burst", 1.0, "mill-1")
-    time.sleep(BROKER_OUTAGE_S - 2)
+    wait_until(lambda: _ended_at_the_plant(plant, "jo-1"), BROKER_OUTAGE_S, "the job to end")
+    wait_until(lambda: gateway.metric("alarms_total") >= 40, 20, "the alarms queued")
+    # The outage itself is the scenario: the broker stays away its whole length, through many
+    # reconnect attempts (reconnect_max_s is 2 s), however early the job ended.
+    time.sleep(max(0.0, outage_ends - time.monotonic()))
     health = gateway.health()
     assert not health["broker"]["connected"] and health["outbox"]["depth"] > 0
     running_mosquitto.start()
@@ -72,7 +87,8 @@ def test_gateway_killed_mid_stream_and_restarted(plant, coordinator, make_gatewa
     gateway.kill()
     will = wait_until(lambda: _states(coordinator)[-1] == "offline" and coordinator, what="will")
     assert will.messages(messages.UnitState)[-1].body.reason == "connection lost"
-    time.sleep(2)  # jobs go on while the gateway is down
+    # Jobs go on while the gateway is down: the first ends unseen, the restart must report it.
+    wait_until(lambda: _ended_at_the_plant(plant, "jo-1"), 30, "jo-1 to end at the plant")
     gateway.start()
     coordinator.announce("online")
     wait_until(lambda: _ended(coordinator, "jo-2"), 30, "both jobs ended")
@@ -199,7 +215,7 @@ def test_disk_quota_exhausted_during_a_long_outage(
     gateway = make_gateway(plant, buffer={"quota_mb": 12 / 1024})
     wait_until(lambda: gateway.health()["machines"]["mill-1"]["connected"])
     running_mosquitto.stop()
-    time.sleep(1)
+    wait_until(lambda: not _broker_connected(gateway), 20, "the gateway to lose the broker")
     wait_until(lambda: gateway.metric("messages_evicted_total") > 0, 20, "telemetry evicted")
     plant.inject("alarm_burst", 1.0, "mill-1")
     health = wait_until(

@@ -2,13 +2,14 @@
 when the batch window is no longer than the publishing interval, else one per window."""
 
 import asyncio
-import time
 from datetime import UTC, datetime
+from typing import Any
 
 from asyncua import ua
 
 from protocols.enums import Quality
 from tests.edge.fakes import Queue
+from tests.waiting import eventually
 
 HOUR_MS = 3_600_000
 
@@ -62,9 +63,11 @@ async def test_the_window_writes_what_it_gathered(tmp_path):
     task = asyncio.create_task(queue.uplink.run())
     _response(queue, "mill-1", 3)
     _response(queue, "mill-1", 4)
-    deadline = time.monotonic() + 5
-    while not queue.sent() and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
+
+    async def sent() -> list[Any]:  # on the loop, like the uplink that writes the outbox
+        return queue.sent()
+
+    await eventually(sent, 5, "the window's batch")
     assert _batches(queue) == [("mill-1", 7)]
     task.cancel()
 

@@ -33,7 +33,7 @@ async def test_freeze_stops_values_then_they_move_again(client: Client) -> None:
     assert await inject(client, "mill-freeze", "freeze", 1.0)
     await asyncio.sleep(2 * TICK_S)  # the tick under way may still publish
     frozen = await vibration.read_data_value()
-    await asyncio.sleep(6 * TICK_S)
+    await asyncio.sleep(6 * TICK_S)  # the scenario: six ticks without a new value
     assert await vibration.read_data_value() == frozen
 
     async def moving() -> bool:
@@ -112,8 +112,8 @@ async def test_injected_breakdown_needs_a_repair(client: Client) -> None:
         return await m.state() == "OutOfService"
 
     await eventually(out_of_service, what="OutOfService")
-    await asyncio.sleep(4 * TICK_S)
-    assert await m.state() == "OutOfService"  # no self-healing
+    await asyncio.sleep(4 * TICK_S)  # the scenario: four ticks without self-healing
+    assert await m.state() == "OutOfService"
     assert await m.call("Maintenance", "Repair") is True
 
     async def repaired() -> bool:

@@ -19,7 +19,7 @@ from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from protocols.enums import ProcessKind
 from tests.edge.support import MILL, UNIT, GatewayProcess, SimPlant, gateway_config
-from tests.waiting import wait_until as eventually
+from tests.waiting import wait_until
 
 from .conftest import Served
 
@@ -50,23 +50,23 @@ def test_wear_to_repair_with_firmware_sim_and_the_real_gateway(
     gateway = GatewayProcess(tmp_path, config)
     gateway.start()
     try:
-        eventually(lambda: _announced(served), timeout=30)
-        eventually(lambda: _working(served, running_mosquitto), timeout=30)  # wear needs work
-        ticket = eventually(lambda: _ticket(served), timeout=60)
+        wait_until(lambda: _announced(served), timeout=30)
+        wait_until(lambda: _working(served, running_mosquitto), timeout=30)  # wear needs work
+        ticket = wait_until(lambda: _ticket(served), timeout=60)
         # The technician resolves once the mill has stopped (job done or broken down), so no
         # further alarm of this failure can arrive after the ticket is resolved.
-        eventually(lambda: not _working_now(served), timeout=60)
+        wait_until(lambda: not _working_now(served), timeout=60)
         assert ticket["asset"] == "mill-1" and ticket["assignee_id"] in ("tina", "marco")
         technician = ticket["assignee_id"]
         resolved = served.api(
             "POST", f"{API}/tickets/{ticket['id']}/resolve", technician, json={"note": "spindle"}
         ).json()
         assert resolved["status"] == "resolved" and resolved["repair_minutes"] is not None
-        eventually(lambda: gateway.metric("commands_total", kind="repair") == 1, timeout=30)
+        wait_until(lambda: gateway.metric("commands_total", kind="repair") == 1, timeout=30)
         machine = worn_mill.server.machines["mill-1"]
         # The gateway counts the command when it takes it; the OPC UA Repair call follows.
-        eventually(lambda: machine.wear.wear < 0.66, timeout=30)  # the Repair method reset it
-        eventually(lambda: _all_alarms_cleared(served), timeout=30)
+        wait_until(lambda: machine.wear.wear < 0.66, timeout=30)  # the Repair method reset it
+        wait_until(lambda: _all_alarms_cleared(served), timeout=30)
     finally:
         gateway.stop()
     figures = served.api("GET", f"{API}/figures?unit_id={UNIT}", "coordinator").json()
@@ -103,7 +103,7 @@ def _working(served: Served, broker: MosquittoBroker) -> bool:
     if any(m["running_job_order"] == "jo-wear" for m in machines):
         return True
     _dispatch_a_long_job(broker, served.network)
-    time.sleep(1)
+    time.sleep(1)  # a re-send cadence, not a settle: a dispatch a second until one is taken
     return False
 
 

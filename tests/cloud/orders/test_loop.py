@@ -34,6 +34,7 @@ from glonet.demo_network import (
     load_spec,
     prepare_registry,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 NETWORK = "loop-test"
@@ -151,14 +152,14 @@ class Loop:
         return response.json()
 
     def until(self, check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """``check``'s first truthy result; fails at once if a plant's process died."""
+
+        def done() -> Any:
             result = check()
-            if result:
-                return result
-            assert not self.plants.dead(), f"processes died: {self.plants.dead()}"
-            time.sleep(0.3)
-        raise AssertionError(f"{what} did not happen within {timeout} s")
+            assert result or not self.plants.dead(), f"processes died: {self.plants.dead()}"
+            return result
+
+        return wait_until(done, timeout, what)
 
     def order(self, **values: Any) -> dict[str, Any]:
         customer = "Customer acme"
