@@ -66,6 +66,12 @@ DEFAULT_SKILL_BY_CODE: Mapping[str, str] = MappingProxyType(
 """The skill an alarm's ticket needs, by alarm code (others need :data:`DEFAULT_SKILL`)."""
 
 
+DEFAULT_BREAKDOWN_SEVERITY = 800
+"""The alarm severity (OPC UA, 1 to 1000) from which an asset counts as broken down: the
+critical level (a breakdown, an emergency stop). Warnings and minor alarms open tickets too, but
+the asset still runs, so they are not failures in the figures."""
+
+
 @dataclass(frozen=True)
 class MaintenancePolicy:
     """The delays of routing, escalation and delivery."""
@@ -83,6 +89,7 @@ class MaintenancePolicy:
     )
     skill_by_code: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SKILL_BY_CODE))
     default_skill: str = DEFAULT_SKILL
+    breakdown_severity: int = DEFAULT_BREAKDOWN_SEVERITY
 
     def service_level(self, name: str) -> ServiceLevel:
         """The named level, or the default one for a name the policy does not know."""
@@ -174,6 +181,13 @@ class MaintenanceSettings(BaseModel):
         description="the skill an alarm's ticket needs, by alarm code",
     )
     default_skill: str = Field(default=DEFAULT_SKILL, min_length=1, max_length=200)
+    breakdown_severity: int = Field(
+        default=DEFAULT_BREAKDOWN_SEVERITY,
+        ge=1,
+        le=1000,
+        description="the alarm severity from which an asset counts as broken down (a failure in"
+        " the figures, down from then until its ticket is resolved)",
+    )
 
     @model_validator(mode="after")
     def _has_the_default_level(self) -> MaintenanceSettings:
@@ -201,6 +215,7 @@ class MaintenanceSettings(BaseModel):
             service_levels={name: level.level() for name, level in self.service_levels.items()},
             skill_by_code=dict(self.skill_by_code),
             default_skill=self.default_skill,
+            breakdown_severity=self.breakdown_severity,
         )
 
 

@@ -1,8 +1,12 @@
 """Reliability figures per asset, unit and network, from the tickets' real timestamps.
 
-A failure is a corrective ticket, from its first alert to its resolution. Figures of several
-assets add their down times: availability = 1 - downtime / (assets * period), MTBF = up time /
-failures, MTTR = mean repair time. Service level: the share of tickets resolved by their due
+A failure is a breakdown: a corrective ticket whose asset stopped (an alarm at the policy's
+breakdown severity), from that alarm to the ticket's resolution. Warnings and minor alarms open
+tickets too, but the asset still runs: they count as alerts, not failures. An asset is observed
+from when its unit joined the network (or the period's start, if later), so a machine added an hour
+ago is judged over that hour. Figures of several assets add their down and observed times:
+availability = 1 - downtime / observed time, MTBF = up time / failures, MTTR = mean time from
+breakdown to resolution. Service level: the share of tickets resolved by their due
 time, among those resolved or already overdue (an open ticket still in time is not judged).
 Plants see their own unit; the cross-member comparison is anonymised (``member 1…n``, ordered
 by availability; a plant recognises only its own row).
@@ -63,25 +67,26 @@ def compute(
     scope: str,
 ) -> FiguresRead:
     tickets = _tickets(session, network, since, until, unit_id, asset)
-    corrective = [t for t in tickets if t.kind is TicketKind.CORRECTIVE]
-    by_asset: dict[tuple[str, str], list[figures.Failure]] = defaultdict(list)
-    for ticket in corrective:
-        by_asset[(ticket.unit_id, ticket.asset)].append(
-            figures.Failure(ticket.failed_at, ticket.resolved_at)
-        )
-    assets = max(_asset_count(session, network, unit_id, asset), len(by_asset), 1)
+    observed = _observed_since(session, network, since, unit_id, asset)
+    breakdowns: dict[tuple[str, str], list[figures.Failure]] = defaultdict(list)
+    repairs = []
+    for ticket in tickets:
+        if ticket.kind is not TicketKind.CORRECTIVE or ticket.broke_down_at is None:
+            continue
+        key = (ticket.unit_id, ticket.asset)
+        breakdowns[key].append(figures.Failure(ticket.broke_down_at, ticket.resolved_at))
+        observed.setdefault(key, since)  # an asset the registry no longer lists, or a product
+        if ticket.resolved_at is not None and since <= ticket.resolved_at < until:
+            repairs.append((ticket.resolved_at - ticket.broke_down_at).total_seconds() / 60)
     per_asset = [
-        figures.reliability(f, period_start=since, period_end=until) for f in by_asset.values()
+        figures.reliability(failures, period_start=observed[key], period_end=until)
+        for key, failures in breakdowns.items()
+        if observed[key] < until
     ]
-    period = until - since
+    exposure = sum((until - start for start in observed.values() if start < until), timedelta(0))
     downtime = sum((r.downtime for r in per_asset), timedelta(0))
     failures = sum(r.failures for r in per_asset)
-    repairs = [
-        (t.resolved_at - t.failed_at).total_seconds() / 60
-        for t in corrective
-        if t.resolved_at is not None and since <= t.resolved_at < until
-    ]
-    uptime = period * assets - downtime
+    uptime = exposure - downtime
     alerts = _alert_count(session, network, since, until, unit_id, asset)
     return FiguresRead(
         scope=scope,
@@ -90,8 +95,8 @@ def compute(
         failures=failures,
         mttr_minutes=round(sum(repairs) / len(repairs), 2) if repairs else None,
         mtbf_hours=round(uptime.total_seconds() / failures / 3600, 2) if failures else None,
-        availability=round(1 - downtime / (period * assets), 5),
-        alerts_per_week=round(alerts / (period / WEEK), 2),
+        availability=round(1 - downtime / exposure, 5) if exposure else None,
+        alerts_per_week=round(alerts / ((until - since) / WEEK), 2),
         tickets=len(tickets),
         within_service_level=figures.within_service_level(
             (t.due_at, t.resolved_at) for t in tickets if t.resolved_at or t.due_at <= until
@@ -119,14 +124,25 @@ def _tickets(
     return list(session.scalars(query))
 
 
-def _asset_count(session: Session, network: str, unit_id: str | None, asset: str | None) -> int:
-    if asset is not None:
-        return 1
-    query = select(func.count()).select_from(Machine).join(Unit, Machine.unit_id == Unit.id)
-    query = query.where(Unit.network_id == network)
+def _observed_since(
+    session: Session,
+    network: str,
+    since: datetime,
+    unit_id: str | None,
+    asset: str | None,
+) -> dict[tuple[str, str], datetime]:
+    """When each machine in scope is observed from: the later of its unit's joining the network
+    and ``since``."""
+    query = (
+        select(Machine.unit_id, Machine.machine, Unit.created_at)
+        .join(Unit, Machine.unit_id == Unit.id)
+        .where(Unit.network_id == network)
+    )
     if unit_id is not None:
         query = query.where(Machine.unit_id == unit_id)
-    return int(session.scalar(query) or 0)
+    if asset is not None:
+        query = query.where(Machine.machine == asset)
+    return {(u, m): max(since, joined) for u, m, joined in session.execute(query)}
 
 
 def _alert_count(

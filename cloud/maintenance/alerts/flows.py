@@ -22,7 +22,7 @@ from cloud.maintenance.events import LiveEvent, ticket_event
 from cloud.maintenance.rules import RollupRule, statistic, window_start
 from cloud.maintenance.rules import by_asset as rule_assets
 from cloud.maintenance.tickets import service as ticket_service
-from cloud.maintenance.tickets.flows import open_ticket
+from cloud.maintenance.tickets.flows import open_ticket, record_breakdown
 from cloud.maintenance.tickets.models import MaintenanceTicket, TicketKind
 from cloud.maintenance.tickets.service import SYSTEM
 from cloud.maintenance.webhooks.flows import notify
@@ -247,6 +247,7 @@ def _join_ticket(
     policy: MaintenancePolicy,
 ) -> list[LiveEvent]:
     alert.ticket_id = ticket.id
+    record_breakdown(session, ticket, severity=alert.severity, now=now, policy=policy)
     same_incident = routing.joins_incident(ticket.last_alert_at, now, policy.group_window)
     ticket.last_alert_at = now
     priority = ticket_service.priority_for(

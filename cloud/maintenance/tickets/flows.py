@@ -81,6 +81,7 @@ def open_ticket(
         plan_id=plan_id,
         opened_at=now,
         failed_at=now,
+        broke_down_at=now if _breaks_down(kind, severity, policy) else None,
         last_alert_at=now,
         incidents=1,
         due_at=now
@@ -101,6 +102,33 @@ def open_ticket(
     _LOGGER.info("ticket %s opened for %s/%s (%s)", ticket.id, info.unit_id, info.asset, priority)
     assigned = assign_best(session, ticket, now, options=policy.routes)
     return ticket, [ticket_event(ticket, "opened"), *assigned]
+
+
+def _breaks_down(kind: TicketKind, severity: int, policy: MaintenancePolicy) -> bool:
+    return kind is TicketKind.CORRECTIVE and severity >= policy.breakdown_severity
+
+
+def record_breakdown(
+    session: Session,
+    ticket: MaintenanceTicket,
+    *,
+    severity: int,
+    now: datetime,
+    policy: MaintenancePolicy = DEFAULT_POLICY,
+) -> bool:
+    """Mark the ticket's asset as broken down from ``now`` when an alarm of this severity is
+    its first at the breakdown level; True when it was."""
+    if ticket.broke_down_at is not None or not _breaks_down(ticket.kind, severity, policy):
+        return False
+    ticket.broke_down_at = now
+    service.record(
+        session=session,
+        ticket=ticket,
+        at=now,
+        kind="breakdown",
+        detail=f"severity {severity}: the asset counts as down until the ticket is resolved",
+    )
+    return True
 
 
 def create_ticket(

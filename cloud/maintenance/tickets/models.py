@@ -67,6 +67,8 @@ class MaintenanceTicket(Base):
     plan_id: Mapped[int | None] = mapped_column(Integer, default=None)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # When the asset stopped (an alarm at the policy's breakdown severity); None: it never did.
+    broke_down_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     last_alert_at: Mapped[datetime] = mapped_column(UtcDateTime)
     incidents: Mapped[int] = mapped_column(Integer, default=1)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -134,6 +136,7 @@ class TicketRead(ReadSchema):
     assignee_id: str | None
     opened_at: datetime
     failed_at: datetime
+    broke_down_at: datetime | None
     due_at: datetime
     incidents: int
     acknowledged_at: datetime | None

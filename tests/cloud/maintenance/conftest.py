@@ -65,11 +65,24 @@ class Seeded:
 
 def seed(session: Session, network: str = NETWORK) -> dict[str, str]:
     """Units, machines, a customer's product, technicians and principals; returns API keys."""
+    joined = T0 - timedelta(days=7)  # before the test's clock starts: the figures observe from it
     session.add_all(
         [
-            Unit(id="cut-co", network_id=network, company="Cut Co", latitude=45.07, longitude=7.69),
             Unit(
-                id="weld-co", network_id=network, company="Weld Co", latitude=44.49, longitude=11.34
+                id="cut-co",
+                network_id=network,
+                company="Cut Co",
+                latitude=45.07,
+                longitude=7.69,
+                created_at=joined,
+            ),
+            Unit(
+                id="weld-co",
+                network_id=network,
+                company="Weld Co",
+                latitude=44.49,
+                longitude=11.34,
+                created_at=joined,
             ),
         ]
     )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cloud.auth.models import Actor, Role
+from cloud.database import transaction
+from cloud.maintenance.tickets import flows as ticket_flows
+from cloud.maintenance.tickets.models import MaintenanceTicket
 from cloud.maintenance.views import visible_to
 from tests.cloud.maintenance.conftest import Harness, alarm
 
@@ -204,6 +209,8 @@ def test_a_window_creates_a_silence_and_is_listed_for_the_scheduler(seeded, clie
 
 def test_figures_are_scoped_and_the_comparison_is_anonymised(two_tickets):
     client, who = two_tickets.client, two_tickets.seeded.headers
+    for seq, (asset, unit) in enumerate([("laser-1", "cut-co"), ("cell-7", "weld-co")], start=3):
+        two_tickets.ingest(alarm(asset, "breakdown", unit=unit, severity=1000, seq=seq))
     client.post(f"{API}/tickets/1/resolve", headers=who("tina"))
     mine = client.get(f"{API}/figures", headers=who("cut-co")).json()
     assert mine["scope"] == "cut-co" and mine["failures"] == 1
@@ -214,6 +221,37 @@ def test_figures_are_scoped_and_the_comparison_is_anonymised(two_tickets):
     assert [r["member"] for r in rows] == ["member 1", "member 2"]
     assert [r["is_you"] for r in rows].count(True) == 1
     assert "cut-co" not in str(rows) and "weld-co" not in str(rows)
+
+
+def test_a_warning_is_not_a_failure_until_its_asset_breaks_down(harness: Harness) -> None:
+    client, who = harness.client, harness.seeded.headers("coordinator")
+
+    def figures() -> dict[str, Any]:
+        response = client.get(f"{API}/figures?unit_id=cut-co&asset=laser-1", headers=who)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    harness.ingest(alarm("laser-1", "overheat", severity=700))
+    warned = figures()
+    assert (warned["tickets"], warned["failures"], warned["availability"]) == (1, 0, 1.0)
+    assert warned["mtbf_hours"] is None and warned["mttr_minutes"] is None
+
+    harness.clock.advance(minutes=20)
+    harness.ingest(alarm("laser-1", "breakdown", severity=1000, seq=2))
+    ticket = client.get(f"{API}/tickets/1", headers=who).json()
+    assert ticket["broke_down_at"] is not None and ticket["failed_at"] < ticket["broke_down_at"]
+    assert "breakdown" in [line["kind"] for line in ticket["timeline"]]
+    down = figures()
+    assert down["tickets"] == 1 and down["failures"] == 1
+    assert down["availability"] < 1.0  # down since the breakdown, and still down
+
+    with transaction(harness.session_factory) as session:  # on the test's clock, not the API's
+        ticket = session.get_one(MaintenanceTicket, 1)
+        ticket_flows.resolve(session, ticket, harness.clock.advance(minutes=45), "tina")
+    repaired = figures()
+    # Repair time runs from the breakdown, not from the warning 20 minutes before it.
+    assert repaired["mttr_minutes"] == 45.0 and repaired["failures"] == 1
+    assert down["availability"] < repaired["availability"] < 1.0
 
 
 def test_a_plant_opens_a_ticket_by_hand_for_its_own_assets_only(seeded, client):
