@@ -34,6 +34,7 @@ from cloud.config import load_settings
 from cloud.ingest import applier
 from cloud.ingest.worker import UnitLanes
 from cloud.messaging.mqtt import InboundMessage
+from cloud.services import ingest_hooks
 
 BATCH = 200
 
@@ -71,7 +72,7 @@ def _lane(
     settings = load_settings(
         None, network=bench.NETWORK, database_url=url, data_dir=tempfile.mkdtemp()
     )
-    applier._child_start(settings, None, False)
+    applier._child_start(settings, ingest_hooks(settings))
     ready.put(os.getpid())
     go.wait()
     cpu = time.process_time()
