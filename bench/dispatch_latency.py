@@ -20,18 +20,17 @@ import json
 import multiprocessing
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
+from _harness.report import Column, Table
+from _harness.services import start_glonet, wait_gateway_connected
 from asyncua import Client, Node, ua
 
 from firmware_sim.address_space import NAMESPACE_URI
@@ -194,36 +193,6 @@ class StartedWatcher:
         self.client.loop_stop()
 
 
-def start_gateway(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    """``glonet edge CONFIG`` as its own process, its output in ``log``."""
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "glonet", "--log-level", "WARNING", "edge", str(config)],
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_connected(health_port: int) -> None:
-    """Until the gateway's broker link and every machine's OPC UA session are up."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            url = f"http://127.0.0.1:{health_port}/healthz"
-            with urllib.request.urlopen(url, timeout=2) as response:
-                status = json.loads(response.read())
-        except urllib.error.HTTPError as exc:  # 503 while degraded still has the document
-            status = json.loads(exc.read())
-        except OSError:
-            status = {}
-        machines = status.get("machines", {}).values()
-        if status.get("broker", {}).get("connected") and all(m["connected"] for m in machines):
-            return
-        time.sleep(0.2)
-    raise TimeoutError("the gateway did not connect")
-
-
 def gateway_latencies(
     folder: Path, broker: MosquittoBroker, machine: dict[str, Any], orders: int
 ) -> list[float]:
@@ -240,9 +209,9 @@ def gateway_latencies(
     path = folder / f"dispatch-gateway-{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     watcher = StartedWatcher(broker)
-    process = start_gateway(path, folder / f"dispatch-gateway-{name}.log")
+    process = start_glonet("edge", str(path), log=folder / f"dispatch-gateway-{name}.log")
     try:
-        wait_connected(health)
+        wait_gateway_connected(health)
         watcher.dispatch(f"warm-up-{name}")
         latencies = []
         for n in range(orders):
@@ -306,16 +275,24 @@ def measure_press(folder: Path, broker: MosquittoBroker, orders: int) -> dict[st
     }
 
 
+SUMMARY = Table(
+    [
+        Column("server", 32, lambda m: m[0]["server"], "<"),
+        Column("path", 8, lambda m: m[1], "<"),
+        Column("n", 3, lambda m: m[0][m[1]]["n"], spec="d"),
+        Column("p50", 7, lambda m: m[0][m[1]]["p50_ms"], spec=".1f"),
+        Column("p95", 7, lambda m: m[0][m[1]]["p95_ms"], spec=".1f"),
+        Column("max", 7, lambda m: m[0][m[1]]["max_ms"], spec=".1f"),
+    ],
+    separator=" ",
+    indent="  ",
+)
+
+
 def print_summary(result: dict[str, Any]) -> None:
     print("dispatch → started (ms):")
-    print(f"  {'server':32} {'path':8} {'n':>3} {'p50':>7} {'p95':>7} {'max':>7}")
-    for measured in result.values():
-        for path in ("raw", "gateway"):
-            r = measured[path]
-            print(
-                f"  {measured['server']:32} {path:8} {r['n']:3d} {r['p50_ms']:7.1f}"
-                f" {r['p95_ms']:7.1f} {r['max_ms']:7.1f}"
-            )
+    rows = [(measured, path) for measured in result.values() for path in ("raw", "gateway")]
+    SUMMARY.print(rows, rule=False)
 
 
 def main() -> int:

@@ -25,7 +25,6 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,15 +32,15 @@ from typing import Any
 import dispatch_latency  # a sibling script: bench/ is on sys.path when a script here runs
 import paho.mqtt.client as mqtt
 import yaml
+from _harness.cpu import peak_rss_mb
+from _harness.report import RESULTS, Column, Table, pyplot, save, write_json
+from _harness.services import gateway_health, start_glonet, wait_gateway_connected
 from asyncua import Client, Server, ua
 from asyncua.common.subscription import DataChangeEvent
 
 from firmware_sim.address_space import NAMESPACE_URI
 from glonet.broker import MosquittoBroker, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-NAMESPACE = NAMESPACE_URI
 MACHINES = 10
 PUBLISHING_INTERVAL_MS = 20
 LATENCY_EVERY = 5
@@ -60,7 +59,7 @@ async def _serve(port: int, variables: int, rate: float, ready: Any, written: An
     server = Server()
     await server.init()
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/bench")
-    idx = await server.register_namespace(NAMESPACE)
+    idx = await server.register_namespace(NAMESPACE_URI)
     folder = await server.nodes.objects.add_folder(ua.NodeId("Machines", idx), f"{idx}:Machines")
     nodes = []
     per_machine = variables // MACHINES
@@ -107,7 +106,7 @@ async def raw_rate(endpoint: str, variables: int, seconds: float) -> tuple[float
     client = Client(endpoint)
     await client.connect()
     try:
-        idx = await client.get_namespace_index(NAMESPACE)
+        idx = await client.get_namespace_index(NAMESPACE_URI)
         nodes = [
             client.get_node(ua.NodeId(f"m{m}.v{v}", idx))
             for m in range(MACHINES)
@@ -187,7 +186,7 @@ class TelemetryCounter:
 
 def gateway_config(folder: Path, broker: MosquittoBroker, endpoint: str, health_port: int) -> Path:
     mapping = {
-        "namespaces": {"b": NAMESPACE},
+        "namespaces": {"b": NAMESPACE_URI},
         "root": "/0:Objects/b:Machines/b:{machine}",
         "metrics_folder": {"path": "b:Monitoring", "sampling_ms": 0},
     }
@@ -211,26 +210,19 @@ def gateway_config(folder: Path, broker: MosquittoBroker, endpoint: str, health_
     return path
 
 
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def gateway_run(
     folder: Path, broker: MosquittoBroker, endpoint: str, seconds: float
 ) -> dict[str, float]:
     health_port = free_port()
     config = gateway_config(folder, broker, endpoint, health_port)
     counter = TelemetryCounter(broker)
-    process = dispatch_latency.start_gateway(config, folder / "gateway.log")
+    process = start_glonet("edge", str(config), log=folder / "gateway.log")
     try:
-        dispatch_latency.wait_connected(health_port)
+        wait_gateway_connected(health_port)
         time.sleep(2)  # warm up: initial values, first batches
         rate = counter.measure(seconds)
         latencies = sorted(counter.latencies)
-        depth = json.loads(_get(health_port, "/healthz"))["outbox"]["depth"]
+        depth = gateway_health(health_port)["outbox"]["depth"]
         return {
             "gateway_rate": rate,
             "p50_ms": _percentile(latencies, 0.5),
@@ -246,14 +238,6 @@ def gateway_run(
 
 def _percentile(ordered: list[float], fraction: float) -> float:
     return ordered[int((len(ordered) - 1) * fraction)] if ordered else float("nan")
-
-
-def _get(port: int, path: str) -> str:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.read().decode()
 
 
 # Driver -----------------------------------------------------------------------------------
@@ -318,20 +302,23 @@ def run_rate(
     }
 
 
+TABLE = Table(
+    [
+        Column("offered/s", 10, lambda r: r["offered_rate"], spec=".0f"),
+        Column("written/s", 10, lambda r: r["server_rate"], spec=".0f"),
+        Column("raw asyncua/s", 14, lambda r: r["raw_rate"], spec=".0f"),
+        Column("gateway/s", 10, lambda r: r["gateway_rate"], spec=".0f"),
+        Column("ratio", 6, lambda r: r["ratio"], spec=".2f"),
+        Column("raw p50/p99 ms", 15, lambda r: f"{r['raw_p50_ms']:>7.0f}/{r['raw_p99_ms']:<7.0f}"),
+        Column("gw p50/p99 ms", 14, lambda r: f"{r['p50_ms']:>6.0f}/{r['p99_ms']:<7.0f}"),
+        Column("RSS MB", 7, lambda r: r["rss_mb"], spec=".1f"),
+    ],
+    separator=" ",
+)
+
+
 def print_table(results: list[dict]) -> None:
-    header = (
-        f"{'offered/s':>10} {'written/s':>10} {'raw asyncua/s':>14} {'gateway/s':>10} {'ratio':>6}"
-        f" {'raw p50/p99 ms':>15} {'gw p50/p99 ms':>14} {'RSS MB':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r['offered_rate']:>10.0f} {r['server_rate']:>10.0f} {r['raw_rate']:>14.0f}"
-            f" {r['gateway_rate']:>10.0f} {r['ratio']:>6.2f}"
-            f" {r['raw_p50_ms']:>7.0f}/{r['raw_p99_ms']:<7.0f}"
-            f" {r['p50_ms']:>6.0f}/{r['p99_ms']:<7.0f} {r['rss_mb']:>7.1f}"
-        )
+    TABLE.print(results)
     print(
         f"target: ratio ≥ {TARGET['ratio']} at ≥ {TARGET['rate']} changes/s,"
         f" p99 ≤ {TARGET['p99_ms']:.0f} ms, RSS ≤ {TARGET['rss_mb']:.0f} MB"
@@ -339,11 +326,7 @@ def print_table(results: list[dict]) -> None:
 
 
 def chart(results: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     offered = [r["offered_rate"] for r in results]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     left.plot(offered, [r["raw_rate"] for r in results], "o-", label="raw asyncua client")
@@ -358,8 +341,7 @@ def chart(results: list[dict], path: Path) -> None:
     right.axhline(TARGET["p99_ms"], color="red", linestyle=":", label="p99 target")
     right.set(xlabel="offered changes/s", ylabel="ms", title="OPC UA change → MQTT delivery")
     right.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save(fig, path, dpi=100)
 
 
 def main() -> int:
@@ -395,7 +377,7 @@ def main() -> int:
         "results": results,
         "dispatch_to_started": dispatch,
     }
-    (RESULTS / "edge_throughput.json").write_text(json.dumps(document, indent=2))
+    write_json(RESULTS / "edge_throughput.json", document)
     chart(results, RESULTS / "edge_throughput.png")
     print(f"results in {RESULTS / 'edge_throughput.json'} and edge_throughput.png")
     return 0

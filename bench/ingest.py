@@ -38,12 +38,9 @@ per worker, >= 0.5 x the raw subscriber's message rate, API p99 <= 50 ms.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -55,10 +52,12 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as paho
-import psycopg
 import yaml
+from _harness.cpu import server_cpu, thread_cpu, tree_cpu
+from _harness.databases import case_databases, drop, fresh_url
+from _harness.report import Column, Table, dash, grouped_bars, pyplot, save, write_results
+from _harness.services import start_glonet, wait_coordinator_healthy
 from sqlalchemy import Engine, create_engine, func, select
-from sqlalchemy.engine import make_url
 
 from cloud.auth import service as auth_service
 from cloud.auth.models import Actor, PrincipalCreate, Role
@@ -69,7 +68,6 @@ from cloud.registry.models import UnitCreate
 from glonet.broker import MosquittoBroker, free_port
 from protocols import codec, messages, topics
 
-RESULTS = Path(__file__).resolve().parent / "results"
 NETWORK = "bench"
 JOB_EVERY = 10
 
@@ -207,60 +205,6 @@ def message_count(batches: int) -> int:
     return batches + len(range(0, batches, JOB_EVERY))
 
 
-# CPU accounting (Linux /proc) ----------------------------------------------------------------
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat_fields(path: str) -> list[str]:
-    with open(path) as stat:
-        return stat.read().rsplit(")", 1)[1].split()
-
-
-def _cpu_seconds(path: str) -> float:
-    fields = _stat_fields(path)
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
-
-
-def tree_cpu(roots: list[int]) -> float:
-    """CPU seconds used so far by ``roots`` and their descendants (e.g. the ingest's child)."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parents[int(entry)] = int(_stat_fields(f"/proc/{entry}/stat")[1])
-            except (OSError, IndexError):
-                continue
-    members, frontier = set(roots), list(roots)
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        members.update(children)
-        frontier.extend(children)
-    total = 0.0
-    for pid in members:
-        try:
-            total += _cpu_seconds(f"/proc/{pid}/stat")
-        except OSError:
-            continue  # ended meanwhile
-    return total
-
-
-def server_cpu(name: str = "postgres") -> float:
-    """CPU seconds used so far by every process named ``name`` (the database server's)."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/comm") as comm:
-                if comm.read().strip() == name:
-                    total += _cpu_seconds(f"/proc/{entry}/stat")
-        except OSError:
-            continue
-    return total
-
-
 # Baseline subscriber -----------------------------------------------------------------------
 
 
@@ -304,7 +248,7 @@ class RawCounter:
         """CPU seconds of paho's network thread, where this subscriber does all its work."""
         thread = self.client._thread  # paho exposes no thread id otherwise
         assert thread is not None and thread.native_id is not None
-        return _cpu_seconds(f"/proc/self/task/{thread.native_id}/stat")
+        return thread_cpu(thread.native_id)
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -414,37 +358,6 @@ class OnlineWatch:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
-
-
-def _start(command: str, config: Path, *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "glonet",
-            "--log-level",
-            "WARNING",
-            "cloud",
-            command,
-            "--config",
-            str(config),
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _wait_healthy(http_port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{http_port}/healthz").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the coordinator did not become healthy")
 
 
 def _applied(engine: Engine) -> int:
@@ -676,7 +589,7 @@ def run_case(
         for gateway in _release_gateways(broker, units, workload):
             gateway.join()
     watch = OnlineWatch(broker.port)
-    processes = [_start("serve", api_config)]
+    processes = [start_glonet("cloud", "serve", "--config", str(api_config))]
     try:
         # All at once: the first worker to connect starts on the queued backlog of a drain, and a
         # second one started only once the API answers would miss the start of the timed window.
@@ -687,8 +600,8 @@ def run_case(
             # Beside an API-only process, one ingest process runs the dispatcher and the
             # maintenance worker, as a deployment would.
             services = ("--services",) if not api_ingests and index == 1 else ()
-            processes.append(_start("ingest", config, *services))
-        _wait_healthy(http_port)
+            processes.append(start_glonet("cloud", "ingest", "--config", str(config), *services))
+        wait_coordinator_healthy(http_port)
         watch.wait_for(workers)
         pids = [process.pid for process in processes]
         if workload.drain:
@@ -734,39 +647,6 @@ def run_case(
     )
 
 
-# Databases ---------------------------------------------------------------------------------
-
-
-def _databases() -> list[tuple[str, str]]:
-    directory = Path(tempfile.mkdtemp(prefix="bench-db-"))
-    found = [("sqlite", f"sqlite:///{directory}/{{case}}.sqlite")]
-    base = os.environ.get("GLONET_TEST_POSTGRES_URL")
-    if base:
-        found.append(("postgresql", base))
-    return found
-
-
-def _fresh_url(kind: str, template: str, case: str) -> str:
-    if kind == "sqlite":
-        return template.format(case=case)
-    admin = make_url(template).set(drivername="postgresql")
-    name = f"glonet_bench_{case}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False
-    )
-
-
-def _drop(kind: str, url: str) -> None:
-    if kind != "postgresql":
-        return
-    parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-
-
 # Report ------------------------------------------------------------------------------------
 
 
@@ -778,45 +658,39 @@ def _label(result: Result) -> str:
     return label
 
 
-def _cell(value: float | None, width: int) -> str:
-    return f"{'-' if value is None else value:>{width}}"
-
-
-def print_table(results: list[Result]) -> None:
-    header = (
-        f"{'workload':<22}{'database':<11}{'topology':<32}{'msgs':>7}{'seconds':>9}{'lag s':>7}"
-        f"{'msg/s':>8}{'samples/s':>11}{'per worker':>12}{'raw msg/s':>11}{'x raw':>7}"
-        f"{'CPU µs/msg':>12}{'raw':>6}{'PG':>6}{'API p50':>10}{'API p99':>9}{'runs':>6}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{_label(r):<22}{r.database:<11}{r.topology:<32}{r.messages:>7}{r.seconds:>9}"
-            f"{r.lag_s:>7}{r.messages_per_s:>8}{r.samples_per_s:>11}"
-            f"{r.samples_per_s_per_worker:>12}{_cell(r.raw_messages_per_s, 11)}"
-            f"{_cell(r.ratio_to_raw, 7)}{r.cpu_us_per_message:>12}"
-            f"{_cell(r.raw_cpu_us_per_message, 6)}{r.database_cpu_us_per_message:>6}"
-            f"{r.api_p50_ms:>8}ms{r.api_p99_ms:>7}ms{r.runs:>6}"
-        )
+TABLE = Table(
+    [
+        Column("workload", 22, _label, "<"),
+        Column("database", 11, lambda r: r.database, "<"),
+        Column("topology", 32, lambda r: r.topology, "<"),
+        Column("msgs", 7, lambda r: r.messages),
+        Column("seconds", 9, lambda r: r.seconds),
+        Column("lag s", 7, lambda r: r.lag_s),
+        Column("msg/s", 8, lambda r: r.messages_per_s),
+        Column("samples/s", 11, lambda r: r.samples_per_s),
+        Column("per worker", 12, lambda r: r.samples_per_s_per_worker),
+        Column("raw msg/s", 11, lambda r: dash(r.raw_messages_per_s)),
+        Column("x raw", 7, lambda r: dash(r.ratio_to_raw)),
+        Column("CPU µs/msg", 12, lambda r: r.cpu_us_per_message),
+        Column("raw", 6, lambda r: dash(r.raw_cpu_us_per_message)),
+        Column("PG", 6, lambda r: r.database_cpu_us_per_message),
+        Column("API p50", 10, lambda r: f"{r.api_p50_ms}ms"),
+        Column("API p99", 9, lambda r: f"{r.api_p99_ms}ms"),
+        Column("runs", 6, lambda r: r.runs),
+    ]
+)
 
 
 def chart(results: list[Result], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = [f"{_label(r)}/{r.database}: {r.topology}" for r in results]
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(20, 6.5))
     positions = range(len(results))
-    left.bar([p - 0.2 for p in positions], [r.messages_per_s for r in results], 0.4, label="ingest")
-    left.bar(
-        [p + 0.2 for p in positions],
-        [r.raw_messages_per_s or float("nan") for r in results],
-        0.4,
-        label="raw paho subscriber",
-    )
+    rates = [
+        ("ingest", [r.messages_per_s for r in results]),
+        ("raw paho subscriber", [r.raw_messages_per_s or float("nan") for r in results]),
+    ]
+    grouped_bars(left, rates)
     left.set_yscale("log")
     left.set_ylabel("messages/s")
     left.legend()
@@ -831,8 +705,7 @@ def chart(results: list[Result], path: Path) -> None:
     for axis in (left, middle, right):
         axis.set_xticks(list(positions), labels, rotation=35, ha="right", fontsize=7)
     figure.suptitle("GloNet coordinator ingest (embedded sink)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    save(figure, path, dpi=110)
 
 
 def _workloads(text: str) -> list[Workload]:
@@ -886,7 +759,7 @@ def main() -> int:
         help="child processes (lanes) each ingest worker applies its batches in",
     )
     args = parser.parse_args()
-    databases = [(kind, url) for kind, url in _databases() if kind in args.databases]
+    databases = [(kind, url) for kind, url in case_databases() if kind in args.databases]
 
     results = []
     cases = len(args.workloads) * len(databases) * len(args.topologies) * args.repeat
@@ -911,23 +784,21 @@ def main() -> int:
                     for index, topology in enumerate(args.topologies):
                         runs = []
                         for run in range(args.repeat):
-                            url = _fresh_url(kind, template, f"{workload.name}{index}-{run}")
+                            url = fresh_url(kind, template, f"{workload.name}{index}-{run}")
                             try:
                                 runs.append(
                                     run_case(args, broker, workload, raw, kind, url, topology)
                                 )
                             finally:
-                                _drop(kind, url)
+                                drop(kind, url)
                             done += 1
                             print(f"[{done}/{cases}] run {run + 1} of {args.repeat}:", end=" ")
-                            print_table(runs[-1:])
+                            TABLE.print(runs[-1:])
                         results.append(median_result(runs))
         finally:
             broker.stop()
     print()
-    print_table(results)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    TABLE.print(results)
     payload = {
         "parameters": {
             "gateways": args.gateways,
@@ -938,9 +809,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "results": [asdict(r) for r in results],
     }
-    (RESULTS / f"ingest-{stamp}.json").write_text(json.dumps(payload, indent=2))
-    chart(results, RESULTS / f"ingest-{stamp}.png")
-    print(f"\nwrote {RESULTS}/ingest-{stamp}.json and .png")
+    write_results("ingest", payload, lambda path: chart(results, path))
     return 0
 
 

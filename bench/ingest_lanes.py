@@ -17,18 +17,19 @@ Prints a table, writes JSON and a chart to bench/results/.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import ingest as bench  # bench/ingest.py: database set-up and the gateways' stream
+from _harness.cpu import server_cpu
+from _harness.databases import case_databases, drop, fresh_url
+from _harness.report import Column, Table, grouped_bars, pyplot, save, write_results
 
 from cloud.config import load_settings
 from cloud.ingest import applier
@@ -88,7 +89,7 @@ def run_case(
     kind: str, template: str, lanes: int, stream: list[tuple[str, bytes]], case: str
 ) -> tuple[int, float, float, float]:
     """(messages, wall seconds, child CPU seconds, database server CPU seconds)."""
-    url = bench._fresh_url(kind, template, case)
+    url = fresh_url(kind, template, case)
     try:
         bench._prepare_database(url, sorted({topic.split("/")[3] for topic, _ in stream}))
         context = multiprocessing.get_context("spawn")
@@ -102,58 +103,56 @@ def run_case(
             process.start()
         for _ in processes:  # imports and start-up done: every lane waits for the start
             ready.get(timeout=120)
-        database_cpu = bench.server_cpu()
+        database_cpu = server_cpu()
         started = time.perf_counter()
         go.set()
         done = [out.get(timeout=600) for _ in processes]
         seconds = time.perf_counter() - started
-        database_cpu = bench.server_cpu() - database_cpu
+        database_cpu = server_cpu() - database_cpu
         finish.set()
         for process in processes:
             process.join()
         return sum(d[0] for d in done), seconds, sum(d[1] for d in done), database_cpu
     finally:
-        bench._drop(kind, url)
+        drop(kind, url)
 
 
-def print_table(results: list[Result]) -> None:
-    header = (
-        f"{'database':<12}{'lanes':>6}{'runs':>6}{'msgs':>8}{'seconds':>9}{'msg/s':>9}"
-        f"{'x 1 lane':>10}{'child CPU µs/msg':>18}{'PG CPU µs/msg':>15}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r.database:<12}{r.lanes:>6}{r.runs:>6}{r.messages:>8}{r.seconds:>9}"
-            f"{r.messages_per_s:>9,}{r.speedup:>10}{r.child_cpu_us_per_message:>18}"
-            f"{r.database_cpu_us_per_message:>15}"
-        )
+TABLE = Table(
+    [
+        Column("database", 12, lambda r: r.database, "<"),
+        Column("lanes", 6, lambda r: r.lanes),
+        Column("runs", 6, lambda r: r.runs),
+        Column("msgs", 8, lambda r: r.messages),
+        Column("seconds", 9, lambda r: r.seconds),
+        Column("msg/s", 9, lambda r: r.messages_per_s, spec=","),
+        Column("x 1 lane", 10, lambda r: r.speedup),
+        Column("child CPU µs/msg", 18, lambda r: r.child_cpu_us_per_message),
+        Column("PG CPU µs/msg", 15, lambda r: r.database_cpu_us_per_message),
+    ]
+)
 
 
 def chart(results: list[Result], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7, 4.5))
     databases = sorted({r.database for r in results})
     lanes = sorted({r.lanes for r in results})
-    width = 0.8 / len(lanes)
-    for index, count in enumerate(lanes):
-        rates = [
-            next((r.messages_per_s for r in results if r.database == d and r.lanes == count), 0)
-            for d in databases
-        ]
-        positions = [i + (index - (len(lanes) - 1) / 2) * width for i in range(len(databases))]
-        axis.bar(positions, rates, width, label=f"{count} lane{'s' if count > 1 else ''}")
+    rates = [
+        (
+            f"{count} lane{'s' if count > 1 else ''}",
+            [
+                next((r.messages_per_s for r in results if r.database == d and r.lanes == count), 0)
+                for d in databases
+            ],
+        )
+        for count in lanes
+    ]
+    grouped_bars(axis, rates)
     axis.set_xticks(range(len(databases)), databases)
     axis.set_ylabel("gateway-sized messages/s applied")
     axis.set_title(f"Ingest apply stage by lanes ({os.cpu_count()} CPUs)")
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    save(figure, path, dpi=110)
 
 
 def main() -> int:
@@ -165,7 +164,7 @@ def main() -> int:
     args = parser.parse_args()
     per_gateway = [bench._payloads(f"gw-{i}", args.messages, 10) for i in range(args.gateways)]
     stream = [message for group in zip(*per_gateway, strict=True) for message in group]
-    databases = bench._databases()
+    databases = case_databases()
     cases = len(databases) * len(args.lanes) * args.repeat
     results: list[Result] = []
     done = 0
@@ -206,9 +205,7 @@ def main() -> int:
                 )
             )
     print()
-    print_table(results)
-    bench.RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    TABLE.print(results)
     payload = {
         "parameters": {
             "gateways": args.gateways,
@@ -219,9 +216,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "results": [asdict(r) for r in results],
     }
-    (bench.RESULTS / f"ingest-lanes-{stamp}.json").write_text(json.dumps(payload, indent=2))
-    chart(results, bench.RESULTS / f"ingest-lanes-{stamp}.png")
-    print(f"\nwrote {bench.RESULTS}/ingest-lanes-{stamp}.json and .png")
+    write_results("ingest-lanes", payload, lambda path: chart(results, path))
     return 0
 
 

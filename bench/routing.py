@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _harness.report import RESULTS
+
 from cloud.maintenance.assignment import Location, TechnicianProfile, WorkingHours
 from cloud.maintenance.visits.greedy import greedy_plan
 from cloud.maintenance.visits.planner import plan_routes
@@ -34,8 +36,6 @@ from cloud.maintenance.visits.problem import (
 )
 from cloud.maintenance.visits.validator import violations
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
 SIZES = [(3, 12), (5, 25), (8, 45), (12, 80)]
 """(technicians, tickets)."""
 DEFAULT_SEEDS = [1, 2, 3]

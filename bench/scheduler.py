@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from _harness.report import RESULTS, grouped_bars, pyplot, save
 from cpsat_baseline import solve_cpsat
 from variants import VARIANTS, derive, split
 
@@ -45,7 +46,6 @@ from cloud.scheduling.synthetic import network_problem
 _LOGGER = logging.getLogger("bench.scheduler")
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 DEFAULT_INSTANCES = [f"mk{i:02d}" for i in range(1, 11)] + [f"ta{i:02d}" for i in range(1, 11)]
 SETUP_INSTANCES = [f"mk{i:02d}{v}" for v in reversed(VARIANTS[:3]) for i in range(1, 11)]
 OPERATOR_INSTANCES = [f"mk{i:02d}-ops" for i in range(1, 11)]
@@ -317,20 +317,15 @@ def replan_run(problem: Problem, plan: Schedule, seed: int) -> dict[str, Any]:
 
 def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
     """Grouped bars of the gaps (log scale above 1 %); a run without a solution is marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [r["instance"] for r in rows]
-    width = 0.8 / len(keys)
-    fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(names)), 4.5))
-    for i, key in enumerate(keys):
-        gaps = [r["runs"].get(key, {}).get("gap") for r in rows]
-        positions = [x + (i - (len(keys) - 1) / 2) * width for x in range(len(names))]
+    fig, ax = pyplot().subplots(figsize=(max(8, 0.6 * len(names)), 4.5))
+    series = []
+    for key in keys:
         solver, limit = key.split("@")
         label = f"{'GloNet core' if solver == 'core' else TITLES[solver]} {limit} s"
-        bars = ax.bar(positions, [g or 0.0 for g in gaps], width, label=label)
+        series.append((label, [r["runs"].get(key, {}).get("gap") or 0.0 for r in rows]))
+    for key, (positions, bars) in zip(keys, grouped_bars(ax, series), strict=True):
+        gaps = [r["runs"].get(key, {}).get("gap") for r in rows]
         for x, g in zip(positions, gaps, strict=True):
             if g is None:
                 ax.text(
@@ -348,9 +343,7 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
     ax.set_ylabel("gap to best known makespan (%; variants: best in run)")
     ax.set_title(f"Scheduling core vs CP-SAT ({WORKERS} workers), same wall-clock limits")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
 
 
 def replot(results: Path) -> None:

@@ -18,12 +18,13 @@ import argparse
 import asyncio
 import json
 import logging
-import resource
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from _harness.cpu import own_cpu
+from _harness.report import Column, Table
 from asyncua import Client
 from asyncua.common.subscription import Subscription
 
@@ -48,11 +49,6 @@ class Row:
     cpu_ms_per_tick: float
     model_ms_per_tick: float
     values_per_s: float
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def plant(size: int) -> dict[str, Any]:
@@ -114,9 +110,9 @@ async def measure(
     server.tick = counted_tick  # type: ignore[method-assign]
     await asyncio.sleep(2 * interval_s)  # let the new interval take effect
     ticks = 0
-    cpu0, wall0 = cpu_seconds(), time.perf_counter()
+    cpu0, wall0 = own_cpu(), time.perf_counter()
     await asyncio.sleep(window_s)
-    cpu, wall = cpu_seconds() - cpu0, time.perf_counter() - wall0
+    cpu, wall = own_cpu() - cpu0, time.perf_counter() - wall0
     server.tick = original  # type: ignore[method-assign]
     if subscription is not None:
         await subscription.delete()
@@ -149,19 +145,24 @@ async def run(sizes: list[int], intervals: list[float], window_s: float) -> list
     return rows
 
 
-HEADER = (
-    f"{'machines':>8} {'interval':>8} {'client':>6} {'target/s':>8} {'ticks/s':>8} "
-    f"{'CPU %':>6} {'CPU ms/tick':>11} {'model ms/tick':>13} {'values/s':>9}"
+TABLE = Table(
+    [
+        Column("machines", 8, lambda r: r.machines),
+        Column("interval", 8, lambda r: r.interval_s),
+        Column("client", 6, lambda r: "yes" if r.client else "no"),
+        Column("target/s", 8, lambda r: r.target_ticks_per_s),
+        Column("ticks/s", 8, lambda r: r.ticks_per_s),
+        Column("CPU %", 6, lambda r: r.cpu_percent),
+        Column("CPU ms/tick", 11, lambda r: r.cpu_ms_per_tick),
+        Column("model ms/tick", 13, lambda r: r.model_ms_per_tick),
+        Column("values/s", 9, lambda r: r.values_per_s),
+    ],
+    separator=" ",
 )
 
 
 def print_row(row: Row) -> None:
-    print(
-        f"{row.machines:>8} {row.interval_s:>8} {'yes' if row.client else 'no':>6} "
-        f"{row.target_ticks_per_s:>8} {row.ticks_per_s:>8} {row.cpu_percent:>6} "
-        f"{row.cpu_ms_per_tick:>11} {row.model_ms_per_tick:>13} {row.values_per_s:>9}",
-        flush=True,
-    )
+    print(TABLE.row(row), flush=True)
 
 
 def print_capacity(rows: list[Row]) -> None:
@@ -192,7 +193,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/sim_capacity.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    print(HEADER)
+    print(TABLE.title())
     rows = asyncio.run(run(args.sizes, args.intervals, args.window))
     print_capacity(rows)
     args.json.parent.mkdir(parents=True, exist_ok=True)
