@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from glonet.demo_network import (
+    COORDINATOR_KEY,
     DemoError,
     DemoOrder,
     DemoSpec,
@@ -24,7 +25,6 @@ from glonet.demo_network import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-COORDINATOR_KEY = "Network coordinator"
 # How long after the breakdown (real seconds) a ticket must be there, and how long after the
 # repair is due it must be assigned to a demo technician, before the demo repairs directly.
 TICKET_TIMEOUT_S = 30.0

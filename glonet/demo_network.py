@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,7 +22,18 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.registry.models import OperatorSet, PlantCalendarSet
+from cloud.auth.models import PersonCreate, PrincipalCreate, Role
+from cloud.bootstrap import NetworkCredentials, NetworkSetup, bootstrap_network
+from cloud.config import load_settings
+from cloud.registry.models import (
+    SPEED_FACTOR,
+    MachineCreate,
+    OperatorSet,
+    PlantCalendarSet,
+    TechnicianCreate,
+    UnitCreate,
+    WorkingHours,
+)
 from firmware_sim.address_space import NAMESPACE_URI
 from firmware_sim.plant import Plant, load_plant
 from firmware_sim.profiles import AssetKind, get_profile
@@ -31,6 +41,7 @@ from glonet.broker import MosquittoBroker, free_port, wait_for_port
 
 _LOGGER = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
+COORDINATOR_KEY = "Network coordinator"
 STOP_TIMEOUT = 10.0
 START_TIMEOUT = 30.0
 
@@ -345,162 +356,82 @@ def plant_clock_origin(now: datetime, time_scale: float) -> datetime:
     return now + (monday - now) / (1 - time_scale)
 
 
-def _register_speeds(session: Any, actor: Any, plant: Plant) -> None:
-    """Tell the planner each simulated machine's speed factor (its static data), as a plant
-    would for its real machines, before or after the gateway announces them."""
-    from cloud.exceptions import NotFound
-    from cloud.registry import service as registry_service
-    from cloud.registry.models import SPEED_FACTOR, MachineCreate, MachineStatic
-
-    for machine in plant.machines:
-        try:
-            row = registry_service.get_machine(
-                session=session, actor=actor, unit_id=plant.unit, machine=machine.id
-            )
-        except NotFound:
-            registry_service.add_machine(
-                session=session,
-                actor=actor,
-                unit_id=plant.unit,
-                spec=MachineCreate(
-                    machine=machine.id,
-                    name=machine.name or machine.id,
-                    static_data={SPEED_FACTOR: machine.speed_factor},
-                ),
-            )
-            continue
-        static = {**row.static_data, SPEED_FACTOR: machine.speed_factor}
-        registry_service.update_machine(
-            session=session,
-            actor=actor,
-            unit_id=plant.unit,
-            machine=machine.id,
-            changes=MachineStatic(static_data=static),
-        )
-
-
 def technician_key(technician_id: str) -> str:
     """The name under which the demo keeps (and prints) a technician's API key."""
     return f"Technician {technician_id}"
 
 
-def prepare_registry(
-    settings: dict[str, Any], plants: list[Plant], spec: DemoSpec
-) -> dict[str, str]:
-    """Migrate the coordinator's database, onboard the plants not known yet, create API keys."""
-    from cloud.auth import service as auth_service
-    from cloud.auth.models import Actor, PrincipalCreate, Role
-    from cloud.config import load_settings
-    from cloud.database import transaction
-    from cloud.main import build_context
-    from cloud.registry import service as registry_service
-    from cloud.registry.models import TechnicianCreate, UnitCreate, WorkingHours
-
+def network_setup(
+    spec: DemoSpec, plants: list[Plant], *, people: bool = False, broker_logins: bool = False
+) -> NetworkSetup:
+    """The demo's registry as the coordinator's bootstrap takes it: the plants (with each
+    simulated machine's speed, as a plant would give it for its real machines), calendars,
+    operators and technicians, an API key per role and scope, and with ``people`` one person
+    per role."""
     # The demo runs at any hour and compresses days into minutes: its technicians never sleep.
     round_the_clock = [WorkingHours(weekday=day, start="00:00", end="23:59") for day in range(7)]
-    context = build_context(load_settings(None, **settings))
-    system = Actor(principal_id=0, name="demo", role=Role.COORDINATOR)
-    keys: dict[str, str] = {}
-    try:
-        with transaction(context.session_factory) as session:
-            known = {
-                u.id
-                for u in registry_service.network_units(session=session, network_id=spec.network)
-            }
-            for plant in plants:
-                if plant.unit in known:
-                    continue
-                registry_service.onboard_unit(
-                    session=session,
-                    actor=system,
-                    spec=UnitCreate(
-                        id=plant.unit,
-                        network_id=spec.network,
-                        company=plant.company or plant.name,
-                        site=plant.location.city,
-                        latitude=plant.location.lat,
-                        longitude=plant.location.lon,
-                        certifications=spec.certifications.get(plant.unit, []),
-                    ),
+    customers = sorted({order.customer for order in spec.orders})
+    return NetworkSetup(
+        units=[
+            UnitCreate(
+                id=plant.unit,
+                network_id=spec.network,
+                company=plant.company or plant.name,
+                site=plant.location.city,
+                latitude=plant.location.lat,
+                longitude=plant.location.lon,
+                certifications=spec.certifications.get(plant.unit, []),
+            )
+            for plant in plants
+        ],
+        calendars=spec.calendars,
+        operators=spec.operators,
+        machines={
+            plant.unit: [
+                MachineCreate(
+                    machine=machine.id,
+                    name=machine.name or machine.id,
+                    static_data={SPEED_FACTOR: machine.speed_factor},
                 )
-            for unit_id, calendar in spec.calendars.items():
-                registry_service.set_calendar(
-                    session=session, actor=system, unit_id=unit_id, spec=calendar
-                )
-            for unit_id, operators in spec.operators.items():
-                for operator_id, operator in operators.items():
-                    registry_service.set_operator(
-                        session=session,
-                        actor=system,
-                        unit_id=unit_id,
-                        operator_id=operator_id,
-                        spec=operator,
-                    )
-            for plant in plants:
-                _register_speeds(session, system, plant)
-            known_technicians = {
-                t.id for t in registry_service.list_technicians(session=session, actor=system)
-            }
-            for tech in spec.technicians:
-                if tech.id in known_technicians:
-                    continue
-                registry_service.add_technician(
-                    session=session,
-                    actor=system,
-                    spec=TechnicianCreate(
-                        id=tech.id,
-                        employer_unit_id=tech.unit,
-                        name=tech.name,
-                        skills=tech.skills,
-                        home_latitude=tech.latitude,
-                        home_longitude=tech.longitude,
-                        working_hours=round_the_clock,
-                    ),
-                )
-            principals = [PrincipalCreate(name="Network coordinator", role=Role.COORDINATOR)]
-            principals += [
-                PrincipalCreate(name=f"Customer {c}", role=Role.CUSTOMER, customer_id=c)
-                for c in sorted({order.customer for order in spec.orders})
+                for machine in plant.machines
             ]
-            principals += [
+            for plant in plants
+        },
+        technicians=[
+            TechnicianCreate(
+                id=tech.id,
+                employer_unit_id=tech.unit,
+                name=tech.name,
+                skills=tech.skills,
+                home_latitude=tech.latitude,
+                home_longitude=tech.longitude,
+                working_hours=round_the_clock,
+            )
+            for tech in spec.technicians
+        ],
+        principals=[
+            PrincipalCreate(name=COORDINATOR_KEY, role=Role.COORDINATOR),
+            *(
+                PrincipalCreate(name=f"Customer {c}", role=Role.CUSTOMER, customer_id=c)
+                for c in customers
+            ),
+            *(
                 PrincipalCreate(name=f"Plant {p.unit}", role=Role.PLANT, unit_id=p.unit)
                 for p in plants
-            ]
-            principals += [
+            ),
+            *(
                 PrincipalCreate(name=technician_key(t.id), role=Role.TECHNICIAN, technician_id=t.id)
                 for t in spec.technicians
-            ]
-            for principal in principals:
-                _row, key = auth_service.create_principal(session=session, spec=principal)
-                keys[principal.name] = key
-    finally:
-        context.engine.dispose()
-    return keys
+            ),
+        ],
+        people=demo_people(spec, plants, customers) if people else [],
+        broker_logins=broker_logins,
+    )
 
 
-@dataclass(frozen=True)
-class DemoPerson:
-    role: str
-    username: str
-    password: str
-
-
-def prepare_people(
-    settings: dict[str, Any], plants: list[Plant], spec: DemoSpec
-) -> list[DemoPerson]:
-    """One person per role, invited and with a fresh random password set through their
-    invitation, as a real person would (the registry must be prepared first)."""
-    from cloud.auth import people
-    from cloud.auth.models import Actor, PersonCreate, Role
-    from cloud.config import load_settings
-    from cloud.database import transaction, utcnow
-    from cloud.main import build_context
-
-    loaded = load_settings(None, **settings)
-    context = build_context(loaded)
-    system = Actor(principal_id=0, name="demo", role=Role.COORDINATOR)
-    customer = min(order.customer for order in spec.orders)
-    specs = [
+def demo_people(spec: DemoSpec, plants: list[Plant], customers: list[str]) -> list[PersonCreate]:
+    """One person per role, signing in with a username and a password made for this run."""
+    return [
         PersonCreate(name="Cora Coordinator", username="coordinator", role=Role.COORDINATOR),
         PersonCreate(
             name=f"Plant engineer {plants[0].unit}",
@@ -509,10 +440,10 @@ def prepare_people(
             unit_id=plants[0].unit,
         ),
         PersonCreate(
-            name=f"Customer {customer}",
+            name=f"Customer {customers[0]}",
             username="customer",
             role=Role.CUSTOMER,
-            customer_id=customer,
+            customer_id=customers[0],
         ),
         PersonCreate(
             name=f"Technician {spec.technicians[0].name}",
@@ -521,22 +452,12 @@ def prepare_people(
             technician_id=spec.technicians[0].id,
         ),
     ]
-    made = []
-    try:
-        for person in specs:
-            password = secrets.token_urlsafe(12)
-            now = utcnow()
-            with transaction(context.session_factory) as session:
-                issued = people.invite_person(
-                    session=session, actor=system, spec=person, settings=loaded.accounts, now=now
-                )
-                people.accept_invitation(
-                    session=session, token=issued.token, password=password, now=now
-                )
-            made.append(DemoPerson(person.role.value, person.username, password))
-    finally:
-        context.engine.dispose()
-    return made
+
+
+def prepare_network(settings: dict[str, Any], setup: NetworkSetup) -> NetworkCredentials:
+    """Onboard the demo into the coordinator's database (:func:`cloud.bootstrap.bootstrap_network`)
+    before the coordinator starts, so that it knows every plant whose gateway is already there."""
+    return bootstrap_network(load_settings(None, **settings), setup)
 
 
 async def call_maintenance(endpoint: str, machine: str, method: str, *args: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from glonet.demo_network import DemoSpec, gateway_machines, prepare_registry
+from glonet.demo_network import DemoSpec, gateway_machines, network_setup, prepare_network
 
 _LOGGER = logging.getLogger(__name__)
 MOSQUITTO_CONF = """\
@@ -29,70 +29,51 @@ def prepare(
     spec: DemoSpec, settings: dict[str, Any], out_dir: Path, broker_url: str
 ) -> dict[str, str]:
     """Write everything under ``out_dir``; return the API keys."""
-    from cloud.auth.models import Actor, Role
-    from cloud.brokerconfig import flows as broker_flows
-    from cloud.brokerconfig import service as broker_service
+    from cloud.bootstrap import Listener, write_broker_files
+    from cloud.brokerconfig.service import technician_user
     from cloud.config import load_settings
-    from cloud.database import transaction
-    from cloud.main import build_context
-    from cloud.registry import service as registry_service
     from firmware_sim.plant import load_plant
 
     plants = [load_plant(path) for path in spec.plants]
-    keys = prepare_registry(settings, plants, spec)
+    credentials = prepare_network(settings, network_setup(spec, plants, broker_logins=True))
+    for plant in plants:
+        broker = {
+            "url": broker_url,
+            "username": plant.unit,
+            "password": credentials.unit_broker_passwords[plant.unit],
+        }
+        gateway = {
+            "network": spec.network,
+            "unit": plant.unit,
+            "broker": broker,
+            "buffer": {"path": f"/var/lib/glonet/edge/{plant.unit}/outbox.sqlite"},
+            "health": {"host": "0.0.0.0", "port": 8470},
+            "machines": gateway_machines(plant),
+        }
+        _write(out_dir / "gateways" / f"{plant.unit}.yaml", yaml.safe_dump(gateway))
+    for tech in spec.technicians:
+        device = {
+            "network": spec.network,
+            "technician": tech.id,
+            "broker": {
+                "url": broker_url,
+                "username": technician_user(tech.id),
+                "password": credentials.technician_broker_passwords[tech.id],
+            },
+        }
+        _write(out_dir / "technicians" / f"{tech.id}.yaml", yaml.safe_dump(device))
+    # Gateways on 1883, the coordinator on its own listener (mqtt.port, every interface).
     coordinator_settings = load_settings(None, **settings)
-    context = build_context(coordinator_settings)
-    system = Actor(principal_id=0, name="setup", role=Role.COORDINATOR)
     broker_dir = out_dir / "mosquitto"
-    try:
-        with transaction(context.session_factory) as session:
-            for plant in plants:
-                password = broker_service.new_password()
-                registry_service.set_mqtt_password_hash(
-                    session=session,
-                    actor=system,
-                    unit_id=plant.unit,
-                    password_hash=broker_service.hash_password(password),
-                )
-                gateway = {
-                    "network": spec.network,
-                    "unit": plant.unit,
-                    "broker": {"url": broker_url, "username": plant.unit, "password": password},
-                    "buffer": {"path": f"/var/lib/glonet/edge/{plant.unit}/outbox.sqlite"},
-                    "health": {"host": "0.0.0.0", "port": 8470},
-                    "machines": gateway_machines(plant),
-                }
-                _write(out_dir / "gateways" / f"{plant.unit}.yaml", yaml.safe_dump(gateway))
-            for tech in spec.technicians:
-                password = broker_service.new_password()
-                registry_service.set_technician_mqtt_password_hash(
-                    session=session,
-                    actor=system,
-                    technician_id=tech.id,
-                    password_hash=broker_service.hash_password(password),
-                )
-                device = {
-                    "network": spec.network,
-                    "technician": tech.id,
-                    "broker": {
-                        "url": broker_url,
-                        "username": broker_service.technician_user(tech.id),
-                        "password": password,
-                    },
-                }
-                _write(out_dir / "technicians" / f"{tech.id}.yaml", yaml.safe_dump(device))
-            # Gateways on 1883, the coordinator on its own listener (mqtt.port, every interface).
-            files = broker_flows.generate(
-                session=session,
-                settings=coordinator_settings,
-                out_dir=broker_dir,
-                members=broker_service.Listener(MEMBERS_PORT),
-                coordinator=broker_service.Listener(coordinator_settings.mqtt.port),
-            )
-    finally:
-        context.engine.dispose()
+    files = write_broker_files(
+        coordinator_settings,
+        broker_dir,
+        members=Listener(MEMBERS_PORT),
+        coordinator=Listener(coordinator_settings.mqtt.port),
+    )
     _write(broker_dir / "mosquitto.conf", MOSQUITTO_CONF + files.conf.read_text())
     _write(out_dir / "coordinator.yaml", yaml.safe_dump(settings, sort_keys=False))
+    keys = credentials.api_keys
     _write(out_dir / "keys.txt", "".join(f"{name}: {key}\n" for name, key in keys.items()))
     _LOGGER.info("deployment prepared in %s", out_dir)
     return keys

@@ -170,11 +170,9 @@ def _operations_server(context: Any) -> Any:
 def create_key_command(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from cloud.auth import service
     from cloud.auth.models import PrincipalCreate
-    from cloud.database import transaction
+    from cloud.bootstrap import create_key
     from cloud.exceptions import CloudError
-    from cloud.main import build_context
 
     try:
         spec = PrincipalCreate(
@@ -184,34 +182,25 @@ def create_key_command(args: argparse.Namespace) -> int:
             technician_id=args.technician_id,
             customer_id=args.customer_id,
         )
-        context = build_context(_settings(args))
-        with transaction(context.session_factory) as session:
-            principal, api_key = service.create_principal(session=session, spec=spec)
+        principal_id, api_key = create_key(_settings(args), spec)
     except ValidationError as exc:
         print(f"error: {exc.errors()[0]['msg']}")
         return 2
     except CloudError as exc:
         print(f"error: {exc.message}")
         return 1
-    print(f"principal {principal.id} ({spec.role.value}): {api_key}")
+    print(f"principal {principal_id} ({spec.role.value}): {api_key}")
     print("Keep the key now: only its hash is stored.")
     return 0
 
 
 def broker_config_command(args: argparse.Namespace) -> int:
-    from cloud.brokerconfig import flows, service
-    from cloud.database import transaction
+    from cloud.bootstrap import Listener, write_broker_files
     from cloud.exceptions import CloudError
-    from cloud.main import build_context
 
-    settings = _settings(args)
     try:
-        context = build_context(settings)
-        members = service.Listener(args.members_port, args.members_bind)
-        with transaction(context.session_factory) as session:
-            files = flows.generate(
-                session=session, settings=settings, out_dir=args.out_dir, members=members
-            )
+        members = Listener(args.members_port, args.members_bind)
+        files = write_broker_files(_settings(args), args.out_dir, members=members)
     except CloudError as exc:
         print(f"error: {exc.message}")
         return 1

@@ -20,8 +20,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from cloud.auth.models import PersonCreate
     from glonet.demo_driver import DemoDriver
-    from glonet.demo_network import DemoPerson
 
 # Every ``glonet`` process builds the whole parser, so this module imports nothing heavy at its
 # top: glonet.demo_network brings the coordinator's models and the simulator, which a gateway
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
         PlantNetwork,
         coordinator_settings,
         load_spec,
-        prepare_people,
-        prepare_registry,
+        network_setup,
+        prepare_network,
     )
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -109,10 +109,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(f"starting {len(spec.plants)} simulated plants and their gateways…")
         plants.start(clock_origin=settings["orders"]["plant_clock_origin"])
-        keys = prepare_registry(settings, plants.plants, spec)
-        people = prepare_people(settings, plants.plants, spec)
+        setup = network_setup(spec, plants.plants, people=True)
+        credentials = prepare_network(settings, setup)
+        keys = credentials.api_keys
         coordinator.start()
-        _banner(coordinator.url, keys, people, workdir, spec.time_scale)
+        _banner(
+            coordinator.url, keys, setup.people, credentials.passwords, workdir, spec.time_scale
+        )
         driver = DemoDriver(spec, coordinator.url, keys, plants, started=started)
         driver.wait_for_machines()
         for order in spec.orders:
@@ -165,7 +168,12 @@ def _print_tickets(driver: DemoDriver) -> None:
 
 
 def _banner(
-    url: str, keys: dict[str, str], people: list[DemoPerson], workdir: Path, time_scale: float
+    url: str,
+    keys: dict[str, str],
+    people: list[PersonCreate],
+    passwords: dict[str, str],
+    workdir: Path,
+    time_scale: float,
 ) -> None:
     print(f"\nGloNet demo network: {url}  (time scale {time_scale:g}x, Ctrl-C stops)")
     print("  start pages by role (sign in with the role's username and password below):")
@@ -173,7 +181,7 @@ def _banner(
         print(f"    {role:<12} " + "  ".join(f"{url}{page}" for page in pages))
     print("  people (username / password, made for this run):")
     for person in people:
-        print(f"    {person.role:<12} {person.username:<12} {person.password}")
+        print(f"    {person.role:<12} {person.username:<12} {passwords[person.username]}")
     print("  API keys (scripts; the sign-in page also takes one, under 'Or with an API key'):")
     for name, key in keys.items():
         print(f"    {name:<32} {key}")

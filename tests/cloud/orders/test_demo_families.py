@@ -175,13 +175,13 @@ def test_the_demo_registers_its_operators(tmp_path: Path) -> None:
     from cloud.main import build_context
     from cloud.registry import service as registry_service
     from firmware_sim.plant import load_plant
-    from glonet.demo_network import coordinator_settings, prepare_registry
+    from glonet.demo_network import coordinator_settings, network_setup, prepare_network
 
     settings = coordinator_settings(
         SPEC, workdir=tmp_path, mqtt_host="127.0.0.1", mqtt_port=1883, port=8000
     )
     plants = [load_plant(path) for path in SPEC.plants]
-    prepare_registry(settings, plants, SPEC)
+    prepare_network(settings, network_setup(SPEC, plants))
     context = build_context(load_settings(None, **settings))
     try:
         with transaction(context.session_factory) as session:

@@ -32,7 +32,8 @@ from glonet.demo_network import (
     call_maintenance,
     coordinator_settings,
     load_spec,
-    prepare_registry,
+    network_setup,
+    prepare_network,
 )
 from tests.waiting import wait_until
 
@@ -221,7 +222,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     plants.start(clock_origin=settings["orders"]["plant_clock_origin"])
     coordinator = Coordinator(workdir, settings)
     try:
-        keys = prepare_registry(settings, plants.plants, spec)
+        keys = prepare_network(settings, network_setup(spec, plants.plants)).api_keys
         coordinator.start()
         loop = Loop(coordinator, keys, plants)
         loop.until(lambda: loop.machines_reporting() == 5, "the gateways' machines reporting", 60)
