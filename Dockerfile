@@ -12,9 +12,11 @@ COPY firmware_sim firmware_sim
 COPY edge edge
 COPY cloud cloud
 COPY glonet glonet
-COPY deploy deploy
-# Editable, so the package finds deploy/ (families, plant files) next to it.
-RUN pip install --no-cache-dir -e '.[postgres]' \
+# Installed as from the wheel: the families and the demo network are package data. The copied
+# sources stay in /app, where docker-compose.yml's commands name the demo's plant files
+# (glonet/demo/network/) and the compose spec (deploy/compose/).
+COPY deploy/compose deploy/compose
+RUN pip install --no-cache-dir '.[postgres]' \
     && useradd --system --uid 10001 --home-dir /var/lib/glonet glonet \
     && mkdir -p /var/lib/glonet /shared && chown glonet /var/lib/glonet /shared
 

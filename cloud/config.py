@@ -27,7 +27,9 @@ from cloud.maintenance.config import MaintenanceSettings
 DEFAULT_DATA_DIR = Path("var/coordinator")
 DEFAULT_NETWORK = "demo"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_FAMILIES_DIR = Path(__file__).resolve().parent.parent / "deploy" / "families"
+# The families shipped inside the package (cloud/codesign/catalogue/, package data): a path, not an
+# import, so that the settings import no domain.
+DEFAULT_FAMILIES_DIR = Path(__file__).resolve().parent / "codesign" / "catalogue"
 
 
 class MqttSettings(BaseModel):

@@ -2,7 +2,7 @@
 
 ``glonet sim PLANT.yaml`` runs plant files; in code::
 
-    async with PlantServer(load_plant("deploy/network/modena-machining.yaml")) as server:
+    async with PlantServer(load_plant("glonet/demo/network/modena-machining.yaml")) as server:
         ...  # connect an OPC UA client to server.endpoint
 
 The model (namespace, node ids, methods, events, units) is documented in docs/machines.md.

@@ -40,7 +40,6 @@ from firmware_sim.profiles import AssetKind, get_profile
 from glonet.broker import MosquittoBroker, free_port, wait_for_port
 
 _LOGGER = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
 COORDINATOR_KEY = "Network coordinator"
 STOP_TIMEOUT = 10.0
 START_TIMEOUT = 30.0
@@ -85,13 +84,14 @@ class DemoTechnician(BaseModel):
 
 
 class DemoSpec(BaseModel):
-    """What the demo runs (``deploy/demo.yaml``)."""
+    """What the demo runs (``glonet/demo/demo.yaml``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     network: str = "glonet-demo"
     plants: list[Path]
-    families_dir: Path = ROOT / "deploy" / "families"
+    # None: the coordinator's (orders.families_dir, by default the families it ships with).
+    families_dir: Path | None = None
     time_scale: Annotated[float, Field(gt=0)] = 1200.0
     certifications: dict[str, list[str]] = Field(default_factory=dict)
     calendars: dict[str, PlantCalendarSet] = Field(default_factory=dict)
@@ -113,7 +113,7 @@ def load_spec(path: Path) -> DemoSpec:
     spec = DemoSpec.model_validate(data)
     base = path.parent
     spec.plants = [p if p.is_absolute() else (base / p).resolve() for p in spec.plants]
-    if not spec.families_dir.is_absolute():
+    if spec.families_dir is not None and not spec.families_dir.is_absolute():
         spec.families_dir = (base / spec.families_dir).resolve()
     return spec
 
@@ -328,11 +328,12 @@ def coordinator_settings(
         "listen_port": port,
         "mqtt": {"host": mqtt_host, "port": mqtt_port, "client_id": "glonet-coordinator"},
         "orders": {
-            "families_dir": str(spec.families_dir),
             "time_scale": spec.time_scale,
             "plant_clock_origin": plant_clock_origin(datetime.now(UTC), spec.time_scale),
         },
     }
+    if spec.families_dir is not None:
+        settings["orders"]["families_dir"] = str(spec.families_dir)
     if spec.time_scale != 1:  # the simulated plants' clocks run ahead of the coordinator's
         settings["ingest"] = {"max_future_skew_s": 0, "max_forecast_s": 0}
     for key, value in spec.coordinator.items():

@@ -1,8 +1,9 @@
 """Product families as data: options, rules between them, and how a configuration becomes work.
 
-A family is a YAML document (see ``deploy/families/``) validated into these models. All
-expressions are parsed when the family is loaded, and every name they use must be an option,
-so a broken family fails at load time with the offending key, not when a customer configures.
+A family is a YAML document (the coordinator ships ``cloud/codesign/catalogue/``) validated into
+these models. All expressions are parsed when the family is loaded, and every name they use must
+be an option, so a broken family fails at load time with the offending key, not when a customer
+configures.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from glonet.demo import DEMO_SPEC
+
 if TYPE_CHECKING:
     from cloud.auth.models import PersonCreate
     from glonet.demo_driver import DemoDriver
@@ -26,10 +28,7 @@ if TYPE_CHECKING:
 # Every ``glonet`` process builds the whole parser, so this module imports nothing heavy at its
 # top: glonet.demo_network brings the coordinator's models and the simulator, which a gateway
 # (``glonet edge``) would otherwise carry in memory (40 MB).
-ROOT = Path(__file__).resolve().parents[2]
-
 _LOGGER = logging.getLogger(__name__)
-DEFAULT_SPEC = ROOT / "deploy" / "demo.yaml"
 DEFAULT_WORKDIR = Path("var/demo")
 POLL_INTERVAL = 1.0
 # Where each role starts, first page first.
@@ -45,7 +44,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo", help="run the demo network (broker, plants, gateways, coordinator) until Ctrl-C"
     )
-    parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="demo description")
+    parser.add_argument("--spec", type=Path, default=DEMO_SPEC, help="demo description")
     parser.add_argument("--port", type=int, default=8000, help="the coordinator's HTTP port")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="wiped at start")
     parser.add_argument("--time-scale", type=float, help="override the spec's time scale")

@@ -13,11 +13,12 @@ import pytest
 
 from glonet.broker import free_port, wait_for_port
 from glonet.cli import main
+from glonet.demo import NETWORK_DIR
 from tests.firmware_sim.conftest import connect, machine_handle
 from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
-PLANT = ROOT / "deploy" / "network" / "imola-welding.yaml"
+PLANT = NETWORK_DIR / "imola-welding.yaml"
 
 
 def glonet_sim(*args: str, log: Path) -> subprocess.Popen[bytes]:

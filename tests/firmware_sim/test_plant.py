@@ -11,9 +11,10 @@ from firmware_sim.errors import FaultSpecError, PlantFileError
 from firmware_sim.faults import FaultKind, parse_fault_spec
 from firmware_sim.plant import load_plant, parse_plant
 from firmware_sim.profiles import AssetKind, get_profile, known_types
+from glonet.demo import NETWORK_DIR
 from tests.firmware_sim.conftest import machine, plant_data
 
-NETWORK = Path(__file__).resolve().parents[2] / "deploy" / "network"
+NETWORK = NETWORK_DIR
 
 
 def km(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -72,7 +73,7 @@ def test_fault_specs() -> None:
 
 
 def test_docs_describe_every_asset_type_and_variable() -> None:
-    docs = (NETWORK.parents[1] / "docs" / "machines.md").read_text()
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "machines.md").read_text()
     for asset_type in known_types():
         assert f"`{asset_type}`" in docs
         for spec in get_profile(asset_type).metrics:

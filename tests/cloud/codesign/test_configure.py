@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -17,8 +15,9 @@ from cloud.codesign.families import (
     ProductFamily,
     load_families,
 )
+from cloud.config import DEFAULT_FAMILIES_DIR
 
-FAMILIES = load_families(Path(__file__).resolve().parents[3] / "deploy" / "families")
+FAMILIES = load_families(DEFAULT_FAMILIES_DIR)
 CELL = FAMILIES["robotic-cell"]
 
 

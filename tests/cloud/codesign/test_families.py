@@ -4,8 +4,9 @@ import pytest
 import yaml
 
 from cloud.codesign.families import FamilyError, load_families, load_family
+from cloud.config import DEFAULT_FAMILIES_DIR
 
-FAMILIES = Path(__file__).resolve().parents[3] / "deploy" / "families"
+FAMILIES = DEFAULT_FAMILIES_DIR
 
 
 def test_the_demo_network_ships_at_least_three_families():

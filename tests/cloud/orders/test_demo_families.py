@@ -1,5 +1,6 @@
-"""The demo families only ask for what the demo network's machines offer (deploy/network/), in
-`make demo` (deploy/demo.yaml) and in docker-compose (deploy/compose/network.yaml)."""
+"""The families the coordinator ships with only ask for what the demo network's machines offer
+(glonet/demo/network/), in `make demo` (glonet/demo/demo.yaml) and in docker-compose
+(deploy/compose/network.yaml)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from hypothesis import strategies as st
 
 from cloud.codesign.configure import validate, work_breakdown
 from cloud.codesign.families import ProductFamily, load_families
+from cloud.config import DEFAULT_FAMILIES_DIR
 from cloud.dispatch.planning import PlanMachine, PlanOperation, can_do
+from glonet.demo import DEMO_SPEC
 from glonet.demo_network import load_spec
 
 ROOT = Path(__file__).resolve().parents[3]
-SPEC = load_spec(ROOT / "deploy" / "demo.yaml")
+SPEC = load_spec(DEMO_SPEC)
 COMPOSE_SPEC = load_spec(ROOT / "deploy" / "compose" / "network.yaml")
-FAMILIES = load_families(SPEC.families_dir)
+FAMILIES = load_families(DEFAULT_FAMILIES_DIR)
 
 
 def _machines(spec: Any) -> list[PlanMachine]:
@@ -99,7 +102,7 @@ def test_every_valid_configuration_can_be_made_on_the_demo_network(data: st.Data
 
 def test_the_demo_plans_its_operators_on_the_robotic_cell() -> None:
     """The demo's robotic-cell order (as the engineer revised it) on the demo network, with the
-    plants' calendars and the operators deploy/demo.yaml registers, their rosters on the wall
+    plants' calendars and the operators glonet/demo/demo.yaml registers, their rosters on the wall
     clock as the dispatcher computes them: a welder of imola-welding attends the base weld, and
     the plan passes the independent validator (skills, rosters, nobody attends two operations)."""
     from dataclasses import replace
@@ -168,7 +171,7 @@ def test_the_demo_plans_its_operators_on_the_robotic_cell() -> None:
 
 
 def test_the_demo_registers_its_operators(tmp_path: Path) -> None:
-    """``glonet demo`` registers deploy/demo.yaml's operators through the registry, as it does
+    """``glonet demo`` registers glonet/demo/demo.yaml's operators through the registry, as it does
     the plants' calendars: the dispatcher then finds them with their skills and rosters."""
     from cloud.config import load_settings
     from cloud.database import transaction

@@ -24,8 +24,8 @@ from cloud.registry.calendars import open_periods
 from cloud.registry.models import PlantCalendarSet
 from firmware_sim.address_space import NAMESPACE_URI
 from glonet.broker import free_port
+from glonet.demo import DEMO_SPEC
 from glonet.demo_network import (
-    ROOT,
     Coordinator,
     DemoSpec,
     PlantNetwork,
@@ -280,7 +280,7 @@ def test_a_breakdown_mid_order_moves_the_work_and_the_order_completes(loop: Loop
     asyncio.run(call_maintenance(plant.endpoint(), broken, "Repair"))
 
 
-# The demo's calendars (deploy/demo.yaml, read as `glonet demo` reads it), given to the loop's
+# The demo's calendars (glonet/demo/demo.yaml, read as `glonet demo` reads it), given to the loop's
 # plants: the sheet-metal plant's (two shifts in Europe/Rome, its laser-1 lights-out) to the metal
 # works, the welding plant's (two shifts, Saturday morning) to the assembly works.
 DEMO_CALENDARS = {"metal-works": "reggio-sheet-metal", "assembly-works": "imola-welding"}
@@ -325,7 +325,7 @@ def test_with_the_demos_calendars_the_work_happens_in_the_plants_shifts(loop: Lo
     assembly plant wait for the morning shift. Every operation on a shift machine starts, as the
     plant itself reports it, in its plant's open time, and works inside one open period unless it
     is resumable and its plan pauses it over closed time; the order completes."""
-    demo = load_spec(ROOT / "deploy" / "demo.yaml").calendars
+    demo = load_spec(DEMO_SPEC).calendars
     calendars = {unit: demo[source] for unit, source in DEMO_CALENDARS.items()}
     clock = _plant_clock(loop)
     coordinator = "Network coordinator"

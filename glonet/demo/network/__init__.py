@@ -1,0 +1,2 @@
+"""The demo network's plant files (``glonet sim``): one per partner plant, and the field
+products."""
