@@ -767,8 +767,10 @@ cdef void occupy(Workspace *ws, int k, i64 s, i64 e, int op) noexcept nogil:
 cdef void best_option(Problem *problem, Schedule *sched, Workspace *ws, int i) noexcept nogil:
     """Machine giving operation i its earliest end, inserted in a gap of its calendar (with
     setups: after the last operation placed there, since the setup depends on that one)."""
-    cdef int e, k, p, f, mp, bk = -1, bo = -1
-    cdef i64 t, s, d, a, x, be = 0, bs = 0, bd = 0, boe = 0
+    cdef int e, k, p, f, mp, best_machine = -1, best_operator = -1
+    cdef i64 t, s, d, a, span_end, best_end = 0, best_start = 0, best_duration = 0
+    cdef i64 best_operator_end = 0
+    cdef bint staffed = problem.operator_count and problem.skill[i] >= 0
     for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
         k = problem.opt_machine[e]
         d = problem.opt_duration[e]
@@ -785,25 +787,27 @@ cdef void best_option(Problem *problem, Schedule *sched, Workspace *ws, int i) n
             mp = ws.last_setup_op[k]
             s = place(problem, k, i, mp, sched.end[mp] if mp >= 0 else NEG, t, d,
                       ws.occupied_start, ws.occupied_end,
-                      ws.occupied_ptr[k], ws.occupied_ptr[k] + ws.occupied_count[k], &x)
+                      ws.occupied_ptr[k], ws.occupied_ptr[k] + ws.occupied_count[k], &span_end)
         else:
-            s = occupied_fit(problem, ws, k, i, t, d, &x)
-        if problem.operator_count and problem.skill[i] >= 0:
+            s = occupied_fit(problem, ws, k, i, t, d, &span_end)
+        if staffed:
             mp = ws.last_setup_op[k]
-            s = attend(problem, ws, k, i, d, mp, sched.end[mp] if mp >= 0 else NEG, s, &x, 1, 0)
-            if bk < 0 or x < be or (x == be and d < bd):
-                bo, boe = ws.choice_operator[i], ws.choice_operator_end[i]
-        if bk < 0 or x < be or (x == be and d < bd):
-            bk, bs, be, bd = k, s, x, d
-    ws.choice_machine[i] = bk
-    ws.choice_start[i] = bs
-    ws.choice_end[i] = be
-    ws.choice_operator[i] = bo
-    ws.choice_operator_end[i] = boe
+            s = attend(problem, ws, k, i, d, mp, sched.end[mp] if mp >= 0 else NEG, s, &span_end,
+                       1, 0)
+        if best_machine < 0 or span_end < best_end or (
+                span_end == best_end and d < best_duration):
+            best_machine, best_start, best_end, best_duration = k, s, span_end, d
+            if staffed:
+                best_operator, best_operator_end = ws.choice_operator[i], ws.choice_operator_end[i]
+    ws.choice_machine[i] = best_machine
+    ws.choice_start[i] = best_start
+    ws.choice_end[i] = best_end
+    ws.choice_operator[i] = best_operator
+    ws.choice_operator_end[i] = best_operator_end
     ws.choice_stale[i] = 0
 
 
-cdef i64 dur_on(Problem *problem, int i, int k) noexcept nogil:
+cdef i64 duration_on(Problem *problem, int i, int k) noexcept nogil:
     cdef int e
     for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
         if problem.opt_machine[e] == k:
@@ -830,7 +834,7 @@ cdef void construct(Problem *problem, Schedule *sched, Workspace *ws, double *pr
     for i in range(n):
         if problem.frozen_machine[i] >= 0:
             sched.machine[i] = problem.frozen_machine[i]
-            sched.duration[i] = dur_on(problem, i, problem.frozen_machine[i])
+            sched.duration[i] = duration_on(problem, i, problem.frozen_machine[i])
             sched.start[i] = problem.frozen_start[i]
             sched.end[i] = problem.frozen_start[i] + sched.duration[i]
             ws.decode_key[i] = -1.0
@@ -868,7 +872,7 @@ cdef void construct(Problem *problem, Schedule *sched, Workspace *ws, double *pr
         ws.ready[pick] = ws.ready[nready]
         k = ws.choice_machine[i]
         sched.machine[i] = k
-        sched.duration[i] = dur_on(problem, i, k)
+        sched.duration[i] = duration_on(problem, i, k)
         sched.start[i] = ws.choice_start[i]
         sched.end[i] = ws.choice_end[i]
         occupy(ws, k, ws.choice_start[i], ws.choice_end[i], i)
@@ -935,10 +939,10 @@ cdef int warm_start(Problem *problem, Schedule *sched, Workspace *ws) noexcept n
         sched.machine_next[i] = -1
         if problem.frozen_machine[i] >= 0:
             sched.machine[i] = problem.frozen_machine[i]
-            sched.duration[i] = dur_on(problem, i, problem.frozen_machine[i])
+            sched.duration[i] = duration_on(problem, i, problem.frozen_machine[i])
             continue
         k = problem.reference_machine[i]
-        d = dur_on(problem, i, k) if k >= 0 else -1
+        d = duration_on(problem, i, k) if k >= 0 else -1
         f = problem.reference_start[i] + d
         if d >= 0 and (not problem.has_calendars or calendar_fit(
                 problem, k, i, problem.reference_start[i], d, &f) == problem.reference_start[i]):
