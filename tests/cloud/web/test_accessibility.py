@@ -29,7 +29,7 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[2] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 ZONE = "Europe/Rome"  # not the machine's: the page must show the viewer's zone

@@ -145,7 +145,7 @@ async def test_a_dispatch_committed_before_a_kill_is_delivered_once_after_the_re
         import os, signal
         from cloud.config import load_settings
         from cloud.main import build_context
-        from tests.cloud.test_outbox import _dispatch
+        from tests.cloud.messaging.test_outbox import _dispatch
         context = build_context(load_settings(None, **{options!r}))
         print(_dispatch(context, "order-1.1.1"), flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
