@@ -6,7 +6,9 @@ Server-rendered; the buttons call the JSON API with the session cookie, and the 
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -29,7 +31,13 @@ from cloud.web.templating import page, sign_in
 
 router = APIRouter(prefix="/maintenance", include_in_schema=False)
 BOARD_COLUMNS = [*OPEN_STATUSES, TicketStatus.RESOLVED]
-FIGURE_DAYS = 30
+FigurePeriod = Literal["1h", "24h", "7d", "30d"]
+FIGURE_PERIODS: dict[str, tuple[timedelta, str]] = {
+    "1h": (timedelta(hours=1), "last hour"),
+    "24h": (timedelta(hours=24), "last 24 hours"),
+    "7d": (timedelta(days=7), "last 7 days"),
+    "30d": (timedelta(days=30), "last 30 days"),
+}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -116,8 +124,11 @@ def _day(session: DbSession, actor: Actor, technician_id: str) -> TechnicianDay:
 
 
 @router.get("/figures", response_class=HTMLResponse)
-def figures_page(request: Request, session: DbSession) -> HTMLResponse:
-    """Figures with charts: the caller's scope, its assets, the anonymised comparison."""
+def figures_page(
+    request: Request, session: DbSession, period: FigurePeriod = "30d"
+) -> HTMLResponse:
+    """Figures with charts over a period: the caller's scope, its assets, the anonymised
+    comparison."""
     actor = page_actor(request, session)
     if actor is None:
         return sign_in(request)
@@ -125,7 +136,7 @@ def figures_page(request: Request, session: DbSession) -> HTMLResponse:
         return page(request, "maintenance/figures.html", actor, summary=None, charts=[])
     network = request.app.state.context.settings.network
     until = utcnow()
-    since = until - timedelta(days=FIGURE_DAYS)
+    since = until - FIGURE_PERIODS[period][0]
     scope = dict(session=session, actor=actor, network=network, since=since, until=until)
     summary = reporting.figures_for(**scope)
     assets = reporting.per_asset(**scope)
@@ -152,7 +163,14 @@ def figures_page(request: Request, session: DbSession) -> HTMLResponse:
         ),
     ]
     return page(
-        request, "maintenance/figures.html", actor, summary=summary, charts=drawn, days=FIGURE_DAYS
+        request,
+        "maintenance/figures.html",
+        actor,
+        summary=summary,
+        charts=drawn,
+        period=period,
+        periods={name: label for name, (_, label) in FIGURE_PERIODS.items()},
+        availability=_percent(summary.availability),
     )
 
 
@@ -161,4 +179,5 @@ def _member(row: ComparisonRow) -> str:
 
 
 def _percent(value: float | None) -> float | None:
-    return None if value is None else round(value * 100, 2)
+    """A share in percent to two decimals, rounded down: any downtime shows below 100 %."""
+    return None if value is None else math.floor(value * 10_000) / 100

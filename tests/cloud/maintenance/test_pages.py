@@ -3,6 +3,7 @@ resolve buttons, ticket timeline, figures charts; screenshots go to the artifact
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from protocols import codec, messages, topics
 from protocols.enums import AlarmSource, AlarmState
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.maintenance.conftest import Served
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +52,9 @@ def sign_in(browser: Browser, served: Served, who: str, path: str) -> Page:
     return page
 
 
-def raise_alarm(broker: MosquittoBroker, served: Served, asset: str, code: str, seq: int) -> None:
+def raise_alarm(
+    broker: MosquittoBroker, served: Served, asset: str, code: str, seq: int, severity: int = 700
+) -> None:
     """Publish an alarm as the cut-co gateway would."""
     message = messages.Alarm.create(
         unit="cut-co",
@@ -60,7 +64,7 @@ def raise_alarm(broker: MosquittoBroker, served: Served, asset: str, code: str, 
             alarm_id=f"{asset}/{code}",
             code=code,
             state=AlarmState.RAISED,
-            severity=700,
+            severity=severity,
             text=f"{code} on {asset}",
             source=AlarmSource.OPCUA_EVENT,
             occurred_at=datetime.now(UTC),
@@ -124,6 +128,23 @@ def test_board_inbox_ticket_and_figures_pages(
     board.goto(f"{served.base_url}/maintenance/figures")
     expect(board.locator("svg.chart")).to_have_count(4)
     expect(board.locator("#summary")).to_contain_text("MTTR")
+    breakdowns = board.locator("#summary .card", has_text="breakdowns").locator("b")
+    expect(breakdowns).to_have_text("0")  # an overheat and a vibration warning: nothing stopped
+    expect(board.locator("#definitions")).to_contain_text("Warnings (tool wear")
+    # press-1 breaks down (still on its open vibration ticket): over the last hour it shows down.
+    raise_alarm(running_mosquitto, served, "press-1", "breakdown", 3, severity=1000)
+    wait_until(
+        lambda: served.api("GET", "/api/maintenance/figures", "coordinator").json()["failures"],
+        what="the breakdown to be ingested",
+    )
+    board.select_option("#period select", "1h")
+    board.click("#period button[type=submit]")
+    expect(board).to_have_url(re.compile(r"period=1h"))
+    expect(breakdowns).to_have_text("1")
+    press = board.locator("svg.chart").first.locator("text", has_text="cut-co/press-1")
+    expect(press).to_have_count(1)
+    availability = board.locator("#summary .card").nth(2).locator("b").inner_text()
+    assert float(availability.rstrip(" %")) < 100, availability
     board.screenshot(path=str(artifacts_dir / f"maintenance-figures-{backend}.png"), full_page=True)
 
     other = sign_in(browser, served, "marco", "/maintenance/tickets/1")
