@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.database import Base, UtcDateTime, utcnow
+from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
 from protocols.topics import IDENTIFIER_PATTERN
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
@@ -50,7 +50,7 @@ class Principal(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(StoredEnum(Role, 20))
     unit_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     technician_id: Mapped[str | None] = mapped_column(String(64), default=None)
     customer_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -65,7 +65,7 @@ def invite_person(
         raise Conflict(f"the username {spec.username!r} is taken")
     principal = Principal(
         name=spec.name,
-        role=spec.role.value,
+        role=spec.role,
         unit_id=spec.unit_id,
         technician_id=spec.technician_id,
         customer_id=spec.customer_id,

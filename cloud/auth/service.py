@@ -39,7 +39,7 @@ def create_principal(*, session: Session, spec: PrincipalCreate) -> tuple[Princi
     api_key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     principal = Principal(
         name=spec.name,
-        role=spec.role.value,
+        role=spec.role,
         unit_id=spec.unit_id,
         technician_id=spec.technician_id,
         customer_id=spec.customer_id,
@@ -71,7 +71,7 @@ def actor_of(principal: Principal) -> Actor:
     return Actor(
         principal_id=principal.id,
         name=principal.name,
-        role=Role(principal.role),
+        role=principal.role,
         unit_id=principal.unit_id,
         technician_id=principal.technician_id,
         customer_id=principal.customer_id,
@@ -98,7 +98,7 @@ def authenticate(*, session: Session, api_key: str, now: datetime | None = None)
     return Actor(
         principal_id=row.id,
         name=row.name,
-        role=Role(row.role),
+        role=row.role,
         unit_id=row.unit_id,
         technician_id=row.technician_id,
         customer_id=row.customer_id,

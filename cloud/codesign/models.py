@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.database import Base, UtcDateTime, utcnow
+from cloud.auth.models import Role
+from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
 
 OptionValue = bool | int | Annotated[float, Field(allow_inf_nan=False)] | str
 Values = Annotated[dict[Annotated[str, Field(max_length=64)], OptionValue], Field(max_length=64)]
@@ -46,7 +47,7 @@ class ConfigurationRevision(Base):
     values: Mapped[dict[str, Any]] = mapped_column(JSON)
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     author: Mapped[str] = mapped_column(String(200))
-    author_role: Mapped[str] = mapped_column(String(20))
+    author_role: Mapped[Role] = mapped_column(StoredEnum(Role, 20))
     comment: Mapped[str] = mapped_column(String(2000), default="")
     valid: Mapped[bool] = mapped_column(Boolean)
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -99,7 +100,7 @@ class RevisionRead(BaseModel):
     values: dict[str, Any]
     changes: list[dict[str, Any]]
     author: str
-    author_role: str
+    author_role: Role
     comment: str
     valid: bool
     problems: list[ProblemRead]

@@ -162,7 +162,7 @@ def _add_revision(
             values=values,
             changes=_changes(before, values),
             author=actor.name,
-            author_role=actor.role.value,
+            author_role=actor.role,
             comment=comment,
             valid=validation.valid,
             problems=_problems(validation),

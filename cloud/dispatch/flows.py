@@ -41,6 +41,7 @@ from cloud.orders import service as orders_service
 from cloud.orders.models import (
     FROZEN_STATUSES,
     OPEN_STATUSES,
+    UNFINISHED,
     OperationStatus,
     Order,
     OrderOperation,
@@ -56,7 +57,6 @@ _LOGGER = logging.getLogger(__name__)
 ORIGIN = "dispatch"
 """The outbox's name for the dispatcher's commands."""
 SCHEDULER = Actor(principal_id=0, name="scheduler", role=Role.COORDINATOR)
-ACTIVE_ORDER_STATUSES = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCTION)
 
 
 @dataclass
@@ -207,9 +207,7 @@ def open_jobs(
 ) -> tuple[list[planning.PlanJob], dict[int, OrderOperation]]:
     """Every active order's unfinished operations, the dispatched ones frozen."""
     orders = session.scalars(
-        select(Order)
-        .where(Order.status.in_([s.value for s in ACTIVE_ORDER_STATUSES]))
-        .order_by(Order.created_at)
+        select(Order).where(Order.status.in_(UNFINISHED)).order_by(Order.created_at)
     )
     jobs: list[planning.PlanJob] = []
     rows: dict[int, OrderOperation] = {}
@@ -219,7 +217,7 @@ def open_jobs(
         operations = []
         steps = _quoted_steps(session, order)
         for op in orders_service.operations_of(session=session, order_id=order.id):
-            if op.status not in [s.value for s in OPEN_STATUSES]:
+            if op.status not in OPEN_STATUSES:
                 continue
             rows[op.id] = op
             key = service.machine_key(op.unit_id or "", op.machine or "")
@@ -279,11 +277,10 @@ def _quoted_steps(session: Session, order: Order) -> dict[str, dict[str, Any]]:
 
 
 def _frozen_ranks(session: Session) -> dict[int, int]:
-    statuses = [s.value for s in FROZEN_STATUSES]
-    query = select(OrderOperation).where(OrderOperation.status.in_(statuses))
+    query = select(OrderOperation).where(OrderOperation.status.in_(FROZEN_STATUSES))
     ranked = sorted(
         session.scalars(query),
-        key=lambda op: (op.status != OperationStatus.RUNNING, op.dispatched_at or datetime.min),
+        key=lambda op: (op.status is not OperationStatus.RUNNING, op.dispatched_at or datetime.min),
     )
     return {op.id: index for index, op in enumerate(ranked)}
 
@@ -293,7 +290,7 @@ def _plan_operation(
 ) -> planning.PlanOperation:
     """``run_s``: plant seconds the operation takes on the machine it is on, if it is frozen
     there (its own time, or nominal x speed factor)."""
-    frozen = op.status in [s.value for s in FROZEN_STATUSES]
+    frozen = op.status in FROZEN_STATUSES
     wall = run_s / settings.time_scale
     return planning.PlanOperation(
         key=op.id,
@@ -358,7 +355,7 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
     for key, assignment in result.assignments.items():
         op = rows[key]
         if op.status in (OperationStatus.WAITING, OperationStatus.PLANNED):
-            op.status = OperationStatus.PLANNED.value
+            op.status = OperationStatus.PLANNED
             op.unit_id, op.machine = assignment.unit_id, assignment.machine
         op.planned_end = assignment.end
         op.planned_operator = assignment.operator
@@ -401,8 +398,8 @@ def _update_orders(session: Session, result: planning.Plan, now: datetime) -> No
         if order is None:
             continue
         order.planned_end = end
-        if order.status == OrderStatus.CONFIRMED:
-            order.status = OrderStatus.PLANNED.value
+        if order.status is OrderStatus.CONFIRMED:
+            order.status = OrderStatus.PLANNED
             order_notices.tell_customer(session, order, NotificationEvent.ORDER_PLANNED, now)
 
 
@@ -448,7 +445,7 @@ def watch(
     deadline = now - timedelta(seconds=settings.accept_timeout_s)
     unanswered = session.scalars(
         select(OrderOperation).where(
-            OrderOperation.status == OperationStatus.DISPATCHED.value,
+            OrderOperation.status == OperationStatus.DISPATCHED,
             OrderOperation.dispatched_at < deadline,
         )
     ).all()
@@ -480,7 +477,7 @@ def watch(
 def _waiting_on_down(session: Session, down: dict[str, str], now: datetime) -> bool:
     due = session.scalars(
         select(OrderOperation).where(
-            OrderOperation.status == OperationStatus.PLANNED.value,
+            OrderOperation.status == OperationStatus.PLANNED,
             OrderOperation.planned_start <= now,
         )
     )
@@ -490,7 +487,7 @@ def _waiting_on_down(session: Session, down: dict[str, str], now: datetime) -> b
 def _late(session: Session, settings: OrdersSettings, state: SchedulerState, now: datetime) -> bool:
     tolerance = timedelta(seconds=settings.late_tolerance_s / settings.time_scale)
     running = session.scalars(
-        select(OrderOperation).where(OrderOperation.status == OperationStatus.RUNNING.value)
+        select(OrderOperation).where(OrderOperation.status == OperationStatus.RUNNING)
     )
     speeds = machine_speeds(session)
     for op in running:
@@ -574,12 +571,13 @@ def dispatch_ready(
     down = service.down_machines(session=session, network_id=network_id, now=now)
     horizon = now + timedelta(seconds=settings.horizon_s / settings.time_scale)
     outstanding: dict[str, int] = defaultdict(int)
-    statuses = [s.value for s in FROZEN_STATUSES]
-    for op in session.scalars(select(OrderOperation).where(OrderOperation.status.in_(statuses))):
+    for op in session.scalars(
+        select(OrderOperation).where(OrderOperation.status.in_(FROZEN_STATUSES))
+    ):
         outstanding[service.machine_key(op.unit_id or "", op.machine or "")] += 1
     planned = session.scalars(
         select(OrderOperation)
-        .where(OrderOperation.status == OperationStatus.PLANNED.value)
+        .where(OrderOperation.status == OperationStatus.PLANNED)
         .order_by(OrderOperation.planned_start)
     )
     queues: dict[str, list[OrderOperation]] = defaultdict(list)
@@ -606,7 +604,7 @@ def dispatch_ready(
 def _mark_dispatched(op: OrderOperation, now: datetime) -> None:
     op.attempt += 1
     op.job_order_id = f"{op.order_id}.{op.position}.{op.attempt}"
-    op.status = OperationStatus.DISPATCHED.value
+    op.status = OperationStatus.DISPATCHED
     op.dispatched_at = now
 
 

@@ -23,6 +23,7 @@ from cloud.network.models import MachineState, UnitStatus
 from cloud.orders.models import FROZEN_STATUSES, OperationStatus, OrderOperation
 from cloud.registry.models import Machine, Unit
 from protocols.enums import JobEventKind, MachineryItemState, MachineryOperationMode
+from protocols.enums import UnitStatus as Availability
 from protocols.messages import JobEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def reset_operation(operation: OrderOperation, *, why: str, now: datetime, exclu
         key = machine_key(operation.unit_id, operation.machine)
         operation.excluded = sorted({*operation.excluded, key})
     operation.history = [*operation.history, entry]
-    operation.status = OperationStatus.PLANNED.value
+    operation.status = OperationStatus.PLANNED
     operation.job_order_id = None
     operation.started_at = None
     operation.dispatched_at = None
@@ -138,8 +139,8 @@ def _follow(
         reset_operation(operation, why=reason, now=now, exclude=kind is JobEventKind.REJECTED)
         request_replan(session=session, network_id=network_id, reason=reason)
         _LOGGER.info("operation %s %s", event.job_order_id, reason)
-    elif kind is JobEventKind.ACCEPTED and operation.status == OperationStatus.DISPATCHED:
-        operation.status = OperationStatus.ACCEPTED.value
+    elif kind is JobEventKind.ACCEPTED and operation.status is OperationStatus.DISPATCHED:
+        operation.status = OperationStatus.ACCEPTED
     elif kind in (JobEventKind.STARTED, JobEventKind.PROGRESS):
         _running(operation, event, now)
     elif kind is JobEventKind.ENDED:
@@ -147,17 +148,17 @@ def _follow(
 
 
 def _running(operation: OrderOperation, event: JobEvent, now: datetime) -> None:
-    if operation.status == OperationStatus.ENDED:
+    if operation.status is OperationStatus.ENDED:
         return
-    if operation.status != OperationStatus.RUNNING:
-        operation.status = OperationStatus.RUNNING.value
+    if operation.status is not OperationStatus.RUNNING:
+        operation.status = OperationStatus.RUNNING
         operation.started_at = now
     if event.progress is not None:
         operation.progress = event.progress
 
 
 def _ended(operation: OrderOperation, event: JobEvent, now: datetime) -> None:
-    operation.status = OperationStatus.ENDED.value
+    operation.status = OperationStatus.ENDED
     operation.ended_at = now
     operation.started_at = operation.started_at or now
     operation.progress = 1.0
@@ -184,7 +185,7 @@ def down_machines(*, session: Session, network_id: str, now: datetime) -> dict[s
     offline = set(
         session.scalars(
             select(UnitStatus.unit_id).where(
-                UnitStatus.unit_id.in_(units), UnitStatus.status == "offline"
+                UnitStatus.unit_id.in_(units), UnitStatus.status == Availability.OFFLINE
             )
         )
     )
@@ -213,8 +214,7 @@ def _down_reason(row: MachineState) -> str | None:
 
 def frozen_on(*, session: Session, keys: Sequence[str]) -> list[OrderOperation]:
     """Dispatched, accepted or running operations on the machines ``keys``."""
-    statuses = [s.value for s in FROZEN_STATUSES]
-    query = select(OrderOperation).where(OrderOperation.status.in_(statuses))
+    query = select(OrderOperation).where(OrderOperation.status.in_(FROZEN_STATUSES))
     return [
         op
         for op in session.scalars(query)

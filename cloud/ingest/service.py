@@ -316,7 +316,7 @@ def _apply(
         applied = network_service.apply_unit_state(
             session=session,
             unit_id=unit_id,
-            status=body.state.value,
+            status=body.state,
             reason=body.reason,
             seq=message.seq,
             at=message.sent_at,

@@ -117,7 +117,7 @@ def _claim(session_factory: sessionmaker[Session], now: datetime) -> list[_Attem
         rows = session.scalars(
             select(OutboxMessage)
             .where(
-                OutboxMessage.status == DeliveryStatus.PENDING.value,
+                OutboxMessage.status == DeliveryStatus.PENDING,
                 OutboxMessage.next_attempt_at <= now,
             )
             .order_by(OutboxMessage.id)
@@ -128,9 +128,7 @@ def _claim(session_factory: sessionmaker[Session], now: datetime) -> list[_Attem
         for row in rows:
             row.next_attempt_at = now + CLAIM  # another process skips it meanwhile
             due.append(
-                _Attempt(
-                    row.id, Channel(row.channel), row.target, row.topic, row.payload, row.attempts
-                )
+                _Attempt(row.id, row.channel, row.target, row.topic, row.payload, row.attempts)
             )
         return due
 
@@ -190,13 +188,13 @@ def _record(
         return []
     row.attempts = attempt.attempts + 1
     if error is None:
-        row.status, row.sent_at, row.last_error = DeliveryStatus.SENT.value, now, None
+        row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
         return []
     row.last_error = error[:500]
     if attempt.channel not in GIVEN_UP_AFTER_ATTEMPTS or row.attempts < policy.max_attempts:
         row.next_attempt_at = now + policy.delay(row.attempts, attempt.channel)
         return []
-    row.status = DeliveryStatus.FAILED.value
+    row.status = DeliveryStatus.FAILED
     hook = (on_failed or {}).get(row.origin)
     return hook(session, row, now) if hook is not None else []
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.database import Base, UtcDateTime
+from cloud.database import Base, StoredEnum, UtcDateTime
 
 
 class OutgoingSequence(Base):
@@ -78,12 +78,12 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     origin: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str | None] = mapped_column(String(64), default=None)
-    channel: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[Channel] = mapped_column(StoredEnum(Channel, 16))
     target: Mapped[str] = mapped_column(String(300))
     action: Mapped[str] = mapped_column(String(32))
     topic: Mapped[str | None] = mapped_column(String(300), default=None)
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(StoredEnum(DeliveryStatus, 16), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)

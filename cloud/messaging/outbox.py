@@ -40,12 +40,12 @@ def enqueue(
     row = OutboxMessage(
         origin=origin,
         subject=subject,
-        channel=channel.value,
+        channel=channel,
         target=target,
         action=action,
         topic=topic,
         payload=payload,
-        status=DeliveryStatus.PENDING.value,
+        status=DeliveryStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -103,7 +103,7 @@ def latest(
     if origin is not None:
         query = query.where(OutboxMessage.origin == origin)
     if status is not None:
-        query = query.where(OutboxMessage.status == status.value)
+        query = query.where(OutboxMessage.status == status)
     return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
 
 
@@ -120,11 +120,11 @@ def page(
     the previous page), filtered by state, domain and channel."""
     query = select(OutboxMessage)
     if status is not None:
-        query = query.where(OutboxMessage.status == status.value)
+        query = query.where(OutboxMessage.status == status)
     if origin is not None:
         query = query.where(OutboxMessage.origin == origin)
     if channel is not None:
-        query = query.where(OutboxMessage.channel == channel.value)
+        query = query.where(OutboxMessage.channel == channel)
     if before_id is not None:
         query = query.where(OutboxMessage.id < before_id)
     return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
@@ -146,11 +146,11 @@ def unsent_counts(*, session: Session) -> dict[str, int]:
     are kept as history and only grow)."""
     rows = session.execute(
         select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.status.in_([status.value for status in UNSENT]))
+        .where(OutboxMessage.status.in_(UNSENT))
         .group_by(OutboxMessage.status)
     )
     found = {status: int(count) for status, count in rows}
-    return {status.value: found.get(status.value, 0) for status in UNSENT}
+    return {status.value: found.get(status, 0) for status in UNSENT}
 
 
 def prune_sent(*, session: Session, before: datetime, limit: int) -> int:
@@ -159,9 +159,7 @@ def prune_sent(*, session: Session, before: datetime, limit: int) -> int:
     ids = list(
         session.scalars(
             select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == DeliveryStatus.SENT.value, OutboxMessage.sent_at < before
-            )
+            .where(OutboxMessage.status == DeliveryStatus.SENT, OutboxMessage.sent_at < before)
             .order_by(OutboxMessage.id)
             .limit(limit)
         )

@@ -14,14 +14,15 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.database import Base, UtcDateTime
+from cloud.database import Base, StoredEnum, UtcDateTime
+from protocols.enums import UnitStatus as Availability
 
 
 class UnitStatus(Base):
     __tablename__ = "unit_status"
 
     unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[Availability] = mapped_column(StoredEnum(Availability, 16))
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     seq: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)

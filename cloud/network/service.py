@@ -32,7 +32,7 @@ from protocols.enums import MachineryItemState
 from protocols.enums import UnitStatus as Availability
 from protocols.messages import AlarmEvent, CapacityReport, JobEvent, UnitDescription
 
-OFFLINE = Availability.OFFLINE.value
+OFFLINE = Availability.OFFLINE
 UNKNOWN = "unknown"
 
 
@@ -48,7 +48,13 @@ def _offline_or_newer(table: Any, excluded: Any) -> Any:
 
 
 def apply_unit_state(
-    *, session: Session, unit_id: str, status: str, reason: str | None, seq: int, at: datetime
+    *,
+    session: Session,
+    unit_id: str,
+    status: Availability,
+    reason: str | None,
+    seq: int,
+    at: datetime,
 ) -> bool:
     """Record online/offline. An offline always applies: the MQTT will carries the seq of the
     moment the gateway connected, older than the online message it follows; an online message
@@ -291,7 +297,7 @@ def overview(*, session: Session, actor: Actor, network_id: str) -> NetworkOverv
     return NetworkOverview(
         network_id=network_id,
         units_total=len(unit_views),
-        units_online=sum(1 for u in unit_views if u.status == Availability.ONLINE.value),
+        units_online=sum(1 for u in unit_views if u.status == Availability.ONLINE),
         machines_total=sum(u.machines for u in unit_views),
         machines_executing=sum(u.busy_machines for u in unit_views),
         free_slots=sum(u.free_slots for u in unit_views),

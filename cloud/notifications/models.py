@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.auth.models import Email, Role
 from cloud.database import Base, UtcDateTime
+from cloud.messaging.models import DeliveryStatus
 
 
 class NotificationEvent(StrEnum):
@@ -82,7 +83,7 @@ class EmailRead(BaseModel):
     subject: str | None = Field(description="what it is about in its domain (order, ticket)")
     target: str = Field(description="the recipient's address")
     action: str = Field(description="the event")
-    status: str
+    status: DeliveryStatus
     attempts: int
     last_error: str | None
     created_at: datetime

@@ -115,7 +115,7 @@ def _email(
     rows = session.execute(
         select(Principal.email, NotificationPreference)
         .outerjoin(NotificationPreference, NotificationPreference.principal_id == Principal.id)
-        .where(Principal.role == role.value, Principal.active.is_(True), scope)
+        .where(Principal.role == role, Principal.active.is_(True), scope)
     ).all()
     addresses = []
     for account_email, preference in rows:
@@ -148,7 +148,7 @@ def list_emails(
 ) -> list[OutboxMessage]:
     """The newest emails (the coordinator's): which went, which wait, which failed and why."""
     require_role(actor, Role.COORDINATOR)
-    query = select(OutboxMessage).where(OutboxMessage.channel == Channel.EMAIL.value)
+    query = select(OutboxMessage).where(OutboxMessage.channel == Channel.EMAIL)
     if status is not None:
-        query = query.where(OutboxMessage.status == status.value)
+        query = query.where(OutboxMessage.status == status)
     return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))

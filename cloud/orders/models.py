@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cloud.database import Base, UtcDateTime, utcnow
+from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
 
 
 class OrderStatus(StrEnum):
@@ -32,6 +32,8 @@ class OperationStatus(StrEnum):
     ENDED = "ended"
 
 
+UNFINISHED = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCTION)
+"""Orders still on the network's plan."""
 FROZEN_STATUSES = (OperationStatus.DISPATCHED, OperationStatus.ACCEPTED, OperationStatus.RUNNING)
 OPEN_STATUSES = (OperationStatus.WAITING, OperationStatus.PLANNED, *FROZEN_STATUSES)
 
@@ -69,7 +71,9 @@ class Order(Base):
     price: Mapped[float] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(3))
     promised_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.CONFIRMED.value)
+    status: Mapped[OrderStatus] = mapped_column(
+        StoredEnum(OrderStatus, 20), default=OrderStatus.CONFIRMED
+    )
     planned_end: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
@@ -92,7 +96,9 @@ class OrderOperation(Base):
     requirements: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     certifications: Mapped[list[str]] = mapped_column(JSON, default=list)
     excluded: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default=OperationStatus.WAITING.value)
+    status: Mapped[OperationStatus] = mapped_column(
+        StoredEnum(OperationStatus, 16), default=OperationStatus.WAITING
+    )
     unit_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     machine: Mapped[str | None] = mapped_column(String(64), default=None)
     job_order_id: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
@@ -159,7 +165,7 @@ class OperationRead(BaseModel):
     process: str
     duration_s: float
     predecessors: list[str]
-    status: str
+    status: OperationStatus
     unit_id: str | None
     machine: str | None
     job_order_id: str | None
@@ -184,7 +190,7 @@ class OrderRead(BaseModel):
     price: float
     currency: str
     promised_at: datetime
-    status: str
+    status: OrderStatus
     planned_end: datetime | None
     created_at: datetime
     completed_at: datetime | None
@@ -214,7 +220,7 @@ class DispatchedOperation(BaseModel):
     name: str
     process: str
     duration_s: float
-    status: str
+    status: OperationStatus
     planned_start: datetime | None
     planned_end: datetime | None
     progress: float

@@ -20,6 +20,7 @@ from cloud.exceptions import Conflict, NotFound
 from cloud.notifications.models import NotificationEvent
 from cloud.orders import notices
 from cloud.orders.models import (
+    UNFINISHED,
     DeliveredProduct,
     OperationRead,
     OperationStatus,
@@ -31,7 +32,6 @@ from cloud.orders.models import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-UNFINISHED = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCTION)
 
 
 def _require_customer_or_coordinator(actor: Actor) -> None:
@@ -93,7 +93,7 @@ def deliver(*, session: Session, actor: Actor, order_id: str, now: datetime) -> 
     order = get_order(session=session, actor=actor, order_id=order_id)
     if order.status != OrderStatus.COMPLETED:
         raise Conflict(f"order {order_id} is {order.status}; only a completed order is delivered")
-    order.status = OrderStatus.DELIVERED.value
+    order.status = OrderStatus.DELIVERED
     order.delivered_at = now
     notices.tell_customer(session, order, NotificationEvent.ORDER_DELIVERED, now)
     _LOGGER.info("order %s delivered", order_id)
@@ -103,13 +103,13 @@ def deliver(*, session: Session, actor: Actor, order_id: str, now: datetime) -> 
 def advance_orders(*, session: Session, now: datetime) -> list[Order]:
     """Move unfinished orders on from their operations' states; return the changed ones."""
     changed = []
-    query = select(Order).where(Order.status.in_([s.value for s in UNFINISHED]))
+    query = select(Order).where(Order.status.in_(UNFINISHED))
     for order in session.scalars(query).all():
         operations = operations_of(session=session, order_id=order.id)
-        status = _status_from(operations, OrderStatus(order.status))
-        if status is OrderStatus(order.status):
+        status = _status_from(operations, order.status)
+        if status is order.status:
             continue
-        order.status = status.value
+        order.status = status
         if status is OrderStatus.COMPLETED:
             order.completed_at = now
             register_product(session=session, order=order, operations=operations, now=now)
@@ -120,7 +120,7 @@ def advance_orders(*, session: Session, now: datetime) -> list[Order]:
 
 
 def _status_from(operations: Sequence[OrderOperation], current: OrderStatus) -> OrderStatus:
-    if operations and all(op.status == OperationStatus.ENDED for op in operations):
+    if operations and all(op.status is OperationStatus.ENDED for op in operations):
         return OrderStatus.COMPLETED
     if any(op.status in (OperationStatus.RUNNING, OperationStatus.ENDED) for op in operations):
         return OrderStatus.IN_PRODUCTION

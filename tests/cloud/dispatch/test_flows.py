@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import StatementError
 
-from cloud.auth.models import Actor, Role
+from cloud.auth.models import Actor, Principal, Role
 from cloud.codesign import service as codesign_service
-from cloud.codesign.models import ConfigurationCreate
+from cloud.codesign.models import ConfigurationCreate, ConfigurationRevision
 from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import transaction
@@ -23,9 +24,18 @@ from cloud.dispatch import flows, gantt, service
 from cloud.main import build_context
 from cloud.maintenance.windows import service as window_service
 from cloud.maintenance.windows.models import WindowCreate
+from cloud.messaging.models import Channel, DeliveryStatus, OutboxMessage
+from cloud.network import service as network_service
 from cloud.network.models import MachineState, UnitStatus
 from cloud.orders import flows as order_flows
-from cloud.orders.models import DeliveredProduct, OperationStatus, OrderOperation, QuoteCreate
+from cloud.orders.models import (
+    DeliveredProduct,
+    OperationStatus,
+    Order,
+    OrderOperation,
+    OrderStatus,
+    QuoteCreate,
+)
 from cloud.registry import service as registry_service
 from cloud.registry.models import (
     SPEED_FACTOR,
@@ -36,6 +46,7 @@ from cloud.registry.models import (
     TransportTimeSet,
 )
 from protocols import codec, messages, topics
+from protocols.enums import UnitStatus as Availability
 from protocols.messages import JobEvent
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 
@@ -677,3 +688,60 @@ def test_a_running_welds_welder_is_kept_for_it_at_the_replan(context: AppContext
     assert other.planned_operator == "luca"
     assert now_running.planned_end is not None and other.planned_start is not None
     assert other.planned_start >= now_running.planned_end
+
+
+def test_status_columns_read_back_as_enums_and_store_their_values(context: AppContext) -> None:
+    """An order's and its operations' status, a revision's author role, an outbox message's
+    channel and status, a principal's role and a unit's availability are typed columns over
+    the same strings as before."""
+    plants = Plants(context)
+    order_id = plants.order()
+    assert plants.tick(), "the tick dispatches (and writes the commands to the outbox)"
+    with transaction(context.session_factory) as session:
+        network_service.apply_unit_state(
+            session=session,
+            unit_id="metal",
+            status=Availability.OFFLINE,
+            reason="lost",
+            seq=1,
+            at=plants.now,
+        )
+    with context.session_factory() as session:
+        order = session.get_one(Order, order_id)
+        operations = session.scalars(select(OrderOperation)).all()
+        [revision] = session.scalars(select(ConfigurationRevision))
+        message = session.scalars(select(OutboxMessage)).first()
+        customers = session.scalars(select(Principal).where(Principal.role == Role.CUSTOMER))
+        unit = session.get_one(UnitStatus, "metal")
+        assert order.status is OrderStatus.PLANNED
+        assert {op.status for op in operations} == {
+            OperationStatus.DISPATCHED,
+            OperationStatus.PLANNED,
+        }
+        assert revision.author_role is Role.CUSTOMER
+        assert message is not None
+        assert (message.channel, message.status) == (Channel.COMMAND, DeliveryStatus.PENDING)
+        assert {principal.role for principal in customers} == {Role.CUSTOMER}
+        assert unit.status is Availability.OFFLINE
+        stored = {
+            "SELECT status FROM orders": {"planned"},
+            "SELECT status FROM order_operations": {"dispatched", "planned"},
+            "SELECT author_role FROM configuration_revisions": {"customer"},
+            "SELECT channel FROM outbox": {"command"},
+            "SELECT status FROM outbox": {"pending"},
+            "SELECT role FROM principals": {"coordinator", "customer", "plant"},
+            "SELECT status FROM unit_status": {"offline"},
+        }
+        for query, values in stored.items():
+            assert set(session.scalars(text(query))) == values, query
+
+
+def test_a_status_outside_its_enum_is_refused_on_write(context: AppContext) -> None:
+    plants = Plants(context)
+    order_id = plants.order()
+    with context.session_factory() as session:
+        order = session.get_one(Order, order_id)
+        order.status = "lost"  # type: ignore[assignment]
+        with pytest.raises(StatementError, match="'lost' is not a valid OrderStatus"):
+            session.flush()
+
