@@ -3,6 +3,9 @@
 
 Each subscriber has a bounded queue; a subscriber too slow to keep up loses its oldest events
 rather than slowing the publisher (the page reloads state on reconnect anyway).
+
+A domain builds its events as :class:`BroadcastEvent` models and hands the broadcaster their
+:meth:`~BroadcastEvent.wire` dicts, which the SSE stream and the bus send as JSON.
 """
 
 from __future__ import annotations
@@ -13,8 +16,21 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 Event = dict[str, Any]
+"""An event as the broadcaster carries it: its ``type`` and the fields the pages read."""
 DEFAULT_QUEUE_SIZE = 1000
+
+
+class BroadcastEvent(BaseModel):
+    """A live event as a domain builds it: typed and frozen, its ``type`` first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def wire(self) -> Event:
+        """The event as the broadcaster carries it: every field, in JSON's types."""
+        return self.model_dump(mode="json")
 
 
 class EventBroadcaster:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.config import OrdersSettings
 from cloud.dispatch import planning, service
+from cloud.dispatch.events import Dispatched, OrderMoved, Replanned, TickEvent
 from cloud.dispatch.models import SchedulerState
 from cloud.messaging import outbox
 from cloud.messaging.hooks import AppliedBatch, BatchHook
@@ -62,7 +63,7 @@ SCHEDULER = Actor(principal_id=0, name="scheduler", role=Role.COORDINATOR)
 @dataclass
 class TickResult:
     outbound: list[Outbound] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[TickEvent] = field(default_factory=list)
     replanned: bool = False
 
 
@@ -691,7 +692,7 @@ def tick(
     if state.replan_requested:
         replan(session=session, network_id=network_id, settings=settings, now=now)
         result.replanned = True
-        result.events.append({"type": "plan", "planned_at": now.isoformat()})
+        result.events.append(Replanned(planned_at=now))
     sent = dispatch_ready(session=session, network_id=network_id, settings=settings, now=now)
     result.outbound = dispatch_messages(
         session=session, network_id=network_id, sent=sent, cancels=cancels, now=now
@@ -699,21 +700,15 @@ def tick(
     for unit_id, ops in sent.items():
         for op in ops:
             result.events.append(
-                {
-                    "type": "dispatch",
-                    "unit_id": unit_id,
-                    "machine": op.machine,
-                    "job_order_id": op.job_order_id,
-                    "order_id": op.order_id,
-                }
+                Dispatched(
+                    unit_id=unit_id,
+                    machine=op.machine,
+                    job_order_id=op.job_order_id,
+                    order_id=op.order_id,
+                )
             )
     for order in orders_service.advance_orders(session=session, now=now):
         result.events.append(
-            {
-                "type": "order",
-                "order_id": order.id,
-                "status": order.status,
-                "customer_id": order.customer_id,
-            }
+            OrderMoved(order_id=order.id, status=order.status, customer_id=order.customer_id)
         )
     return result

@@ -82,7 +82,7 @@ class Dispatcher:
         if result.outbound:
             self._outbox_written()
         for event in result.events:
-            self._broadcaster.publish(event)
+            self._broadcaster.publish(event.wire())
 
     def run_tick(self) -> flows.TickResult:
         with transaction(self._session_factory) as session:

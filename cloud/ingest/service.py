@@ -19,6 +19,16 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.database import BulkInsert, transaction, utcnow
+from cloud.events import Event
+from cloud.ingest.events import (
+    AlarmReported,
+    CapacityReported,
+    JobReported,
+    TelemetryArrived,
+    UnitBorn,
+    UnitEvent,
+    UnitStateChanged,
+)
 from cloud.ingest.models import SeenMessage
 from cloud.messaging import hooks as ingest_hooks
 from cloud.messaging.hooks import AppliedBatch, BatchHook, Decoded
@@ -63,7 +73,8 @@ class Rejected(Exception):
 
 @dataclass
 class BatchResult:
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    """Live events as the broadcaster carries them: the messages', the hooks', telemetry's."""
     applied: int = 0
 
 
@@ -72,9 +83,11 @@ class _Deferred:
     """What a batch's messages leave for bulk writes at the end of the batch."""
 
     samples: SampleBatch = field(default_factory=SampleBatch)
-    capacities: list[tuple[messages.Capacity, dict[str, Any]]] = field(default_factory=list)
-    jobs: list[tuple[messages.JobStatus, dict[str, Any]]] = field(default_factory=list)
+    capacities: list[tuple[messages.Capacity, CapacityReported]] = field(default_factory=list)
+    jobs: list[tuple[messages.JobStatus, JobReported]] = field(default_factory=list)
     """Messages with the live event each one causes if it is newer than the stored state."""
+    events: list[UnitEvent] = field(default_factory=list)
+    """The live events of the batch's messages, in their order."""
 
 
 def decode(
@@ -213,6 +226,7 @@ def apply_batch(
         for decoded in fresh:
             _apply(session, decoded, deferred, result, metrics)
         job_events = _apply_states(session, deferred, result, metrics)
+        result.events.extend(event.wire() for event in deferred.events)
         samples = deferred.samples
         if hooks:
             applied = AppliedBatch(fresh, job_events)
@@ -224,7 +238,8 @@ def apply_batch(
             telemetry_service.update_rollups(session=session, samples=samples)
             telemetry_service.update_latest(session=session, samples=samples)
             metrics.samples.inc(len(samples))
-            result.events.extend(samples.events(TopicKind.TELEMETRY.value))
+            arrived = samples.events(TopicKind.TELEMETRY.value)
+            result.events.extend(TelemetryArrived(**event).wire() for event in arrived)
     metrics.db_latency.observe(time.perf_counter() - started)
     return result
 
@@ -304,10 +319,9 @@ def _apply(
     message, unit_id = decoded.message, decoded.message.unit
     kind = decoded.topic.kind
     metrics.messages.inc(1, kind=kind.value)
-    applied = True
-    event: dict[str, Any] = {"type": kind.value, "unit_id": unit_id}
-    if decoded.clock_ahead_s is not None:
-        event["clock_ahead_s"] = round(decoded.clock_ahead_s, 3)
+    ahead = None if decoded.clock_ahead_s is None else round(decoded.clock_ahead_s, 3)
+    head: dict[str, Any] = {"type": kind, "unit_id": unit_id, "clock_ahead_s": ahead}
+    event: UnitEvent
     if isinstance(message, messages.Telemetry):
         deferred.samples.add(unit_id, message.body.samples)
         return
@@ -321,25 +335,25 @@ def _apply(
             seq=message.seq,
             at=message.sent_at,
         )
-        event["status"] = body.state.value
+        event = UnitStateChanged(**head, status=body.state)
     elif isinstance(message, messages.UnitBirth):
         applied = network_service.apply_birth(
             session=session, unit_id=unit_id, description=message.body, seq=message.seq
         )
-        event["machines"] = [m.machine for m in message.body.machines]
+        event = UnitBorn(**head, machines=[m.machine for m in message.body.machines])
     elif isinstance(message, messages.Capacity):
-        event.update(message.body.model_dump(mode="json"))
-        deferred.capacities.append((message, event))
-        result.events.append(event)  # its place in the order; dropped if stale
+        capacity = CapacityReported(**head, body=message.body)
+        deferred.capacities.append((message, capacity))
+        deferred.events.append(capacity)  # its place in the order; dropped if stale
         return
     elif isinstance(message, messages.JobStatus):
-        event.update(message.body.model_dump(mode="json", exclude_none=True))
-        deferred.jobs.append((message, event))
-        result.events.append(event)
+        job = JobReported(**head, body=message.body)
+        deferred.jobs.append((message, job))
+        deferred.events.append(job)
         return
     elif isinstance(message, messages.Alarm):
         network_service.apply_alarm(session=session, unit_id=unit_id, alarm=message.body)
-        event.update(message.body.model_dump(mode="json", exclude_none=True))
+        applied, event = True, AlarmReported(**head, body=message.body)
     else:  # no live state of its own: the batch hook applies it and reports its events
         result.applied += 1
         return
@@ -347,7 +361,7 @@ def _apply(
         metrics.ignored.inc(1, reason="stale")
         return
     result.applied += 1
-    result.events.append(event)
+    deferred.events.append(event)
 
 
 def _apply_states(
@@ -362,14 +376,15 @@ def _apply_states(
     jobs = network_service.apply_job_events(
         session=session, events=[(m.unit, m.body, m.seq) for m, _ in deferred.jobs]
     )
-    events = [event for _, event in deferred.capacities] + [event for _, event in deferred.jobs]
+    events: list[UnitEvent] = [event for _, event in deferred.capacities]
+    events += [event for _, event in deferred.jobs]
     stale = {
         id(event) for event, written in zip(events, capacities + jobs, strict=True) if not written
     }
     result.applied += len(capacities) + len(jobs) - len(stale)
     if stale:
         metrics.ignored.inc(len(stale), reason="stale")
-        result.events = [event for event in result.events if id(event) not in stale]
+        deferred.events = [event for event in deferred.events if id(event) not in stale]
     return [
         (m.unit, m.body) for (m, _), written in zip(deferred.jobs, jobs, strict=True) if written
     ]

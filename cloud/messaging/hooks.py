@@ -15,13 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session
 
+from cloud.events import Event
 from protocols import messages, topics
-
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ protocols codec, as a gateway would.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.dispatch import flows, gantt, service
+from cloud.dispatch.events import OrderMoved
 from cloud.main import build_context
 from cloud.maintenance.windows import service as window_service
 from cloud.maintenance.windows.models import WindowCreate
@@ -745,3 +747,43 @@ def test_a_status_outside_its_enum_is_refused_on_write(context: AppContext) -> N
         with pytest.raises(StatementError, match="'lost' is not a valid OrderStatus"):
             session.flush()
 
+
+def test_a_ticks_live_events_on_the_wire(context: AppContext) -> None:
+    """Typed in the dispatcher, a tick's events reach the pages as they always have."""
+    plants = Plants(context)
+    order_id = plants.order()
+    with transaction(context.session_factory) as session:
+        result = flows.tick(
+            session=session,
+            network_id=context.settings.network,
+            settings=context.settings.orders,
+            now=plants.now,
+        )
+    with context.session_factory() as session:
+        dispatched = session.scalars(
+            select(OrderOperation)
+            .where(OrderOperation.status == OperationStatus.DISPATCHED)
+            .order_by(OrderOperation.id)
+        ).all()
+    [plan, *sent] = [event.wire() for event in result.events]
+    assert plan == {"type": "plan", "planned_at": plants.now.isoformat()}
+    assert sorted(sent, key=lambda event: event["job_order_id"]) == sorted(
+        (
+            {
+                "type": "dispatch",
+                "unit_id": op.unit_id,
+                "machine": op.machine,
+                "job_order_id": op.job_order_id,
+                "order_id": order_id,
+            }
+            for op in dispatched
+        ),
+        key=lambda event: event["job_order_id"],
+    )
+    assert [list(event) for event in sent[:1]] == [
+        ["type", "unit_id", "machine", "job_order_id", "order_id"]
+    ]
+    moved = OrderMoved(order_id=order_id, status=OrderStatus.COMPLETED, customer_id="alice")
+    assert json.dumps(moved.wire()) == json.dumps(
+        {"type": "order", "order_id": order_id, "status": "completed", "customer_id": "alice"}
+    )

@@ -3,6 +3,8 @@ writing them one after the other: per key, only a newer seq wins, in message ord
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +19,7 @@ from cloud.network.models import JobProgress, MachineState
 from cloud.telemetry.sink import EmbeddedSink
 from protocols import messages, topics
 from protocols.messages import JobEvent
+from tests.protocols.samples import sample_messages
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
@@ -118,3 +121,51 @@ def test_a_batch_broadcasts_the_written_updates_in_message_order(context: AppCon
     with context.session_factory() as session:
         assert session.execute(select(MachineState.seq, MachineState.free_slots)).one() == (13, 2)
     assert _progress(context) == {"job-1": (12, 0.4)}
+
+
+def test_the_live_events_on_the_wire_are_the_messages_fields_flattened(
+    context: AppContext,
+) -> None:
+    """Typed in the ingest, an event reaches the broadcaster (and the pages) as it always has:
+    its type, the unit, ``clock_ahead_s`` when set, then the message's fields, in this order."""
+    network = context.settings.network
+    sent = {type(m).__name__: m.model_copy(update={"unit": "plant-a"}) for m in sample_messages()}
+    state, birth = sent["UnitState"], sent["UnitBirth"]
+    capacity, job, alarm = sent["Capacity"], sent["JobStatus"], sent["Alarm"]
+
+    def on(topic: Callable[[str, str, str], str]) -> topics.Topic:
+        return topics.parse(topic(network, "plant-a", "laser-1"))
+
+    batch = [
+        ingest_service.Decoded(
+            topics.parse(topics.unit_state(network, "plant-a")), state, clock_ahead_s=90.12345
+        ),
+        ingest_service.Decoded(topics.parse(topics.birth(network, "plant-a")), birth),
+        ingest_service.Decoded(on(topics.capacity), capacity),
+        ingest_service.Decoded(on(topics.telemetry), sent["Telemetry"]),
+        ingest_service.Decoded(on(topics.job), job),
+        ingest_service.Decoded(on(topics.alarm), alarm),
+    ]
+    result = ingest_service.apply_batch(
+        session_factory=context.session_factory,
+        network=network,
+        batch=batch,
+        sink=EmbeddedSink(),
+        metrics=context.metrics,
+    )
+
+    head = {"unit_id": "plant-a"}
+    expected = [
+        {"type": "state", **head, "clock_ahead_s": 90.123, "status": "online"},
+        {"type": "birth", **head, "machines": ["laser-1"]},
+        {"type": "capacity", **head, **capacity.body.model_dump(mode="json")},
+        {"type": "job", **head, **job.body.model_dump(mode="json", exclude_none=True)},
+        {"type": "alarm", **head, **alarm.body.model_dump(mode="json", exclude_none=True)},
+        {
+            "type": "telemetry",
+            **head,
+            "machine": "laser-1",
+            "metrics": {"power": None, "door_open": False},
+        },
+    ]
+    assert json.dumps(result.events) == json.dumps(expected)
