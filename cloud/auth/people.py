@@ -9,7 +9,6 @@ refused (429) before any password is checked, so that guessing costs the guesser
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.auth import passwords, sessions
+from cloud.auth import service as auth_service
 from cloud.auth.config import AccountSettings
 from cloud.auth.models import (
     Actor,
@@ -30,7 +30,6 @@ from cloud.auth.models import (
 )
 from cloud.auth.permissions import require_role
 from cloud.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyAttempts
-from cloud.registry import service as registry_service
 
 WRONG_CREDENTIALS = "wrong username or password"
 
@@ -40,10 +39,6 @@ class IssuedInvitation:
     principal: Principal
     token: str
     expires_at: datetime
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def invite_person(
@@ -56,25 +51,15 @@ def invite_person(
 ) -> IssuedInvitation:
     """A new person with the spec's role and scope, and their first invitation."""
     require_role(actor, Role.COORDINATOR)
-    if spec.unit_id is not None:
-        registry_service.get_unit_row(session=session, unit_id=spec.unit_id)
-    if spec.technician_id is not None:
-        registry_service.get_technician_row(session=session, technician_id=spec.technician_id)
+    auth_service.require_scope(
+        session=session, unit_id=spec.unit_id, technician_id=spec.technician_id
+    )
     taken = session.scalar(select(Principal.id).where(Principal.username == spec.username))
     if taken is not None:
         raise Conflict(f"the username {spec.username!r} is taken")
-    principal = Principal(
-        name=spec.name,
-        role=spec.role,
-        unit_id=spec.unit_id,
-        technician_id=spec.technician_id,
-        customer_id=spec.customer_id,
-        username=spec.username,
-        email=spec.email,
-        active=True,
+    principal = auth_service.add_principal(
+        session=session, spec=spec, username=spec.username, email=spec.email
     )
-    session.add(principal)
-    session.flush()
     return _invite(session=session, principal=principal, settings=settings, now=now)
 
 
@@ -107,7 +92,7 @@ def _invite(
     expires_at = now + settings.invitation
     session.add(
         Invitation(
-            token_hash=_digest(token),
+            token_hash=sessions.digest(token),
             principal_id=principal.id,
             created_at=now,
             expires_at=expires_at,
@@ -118,7 +103,7 @@ def _invite(
 
 def accept_invitation(*, session: Session, token: str, password: str, now: datetime) -> Principal:
     """Set the invited person's password; the invitation is then used up."""
-    invitation = session.get(Invitation, _digest(token))
+    invitation = session.get(Invitation, sessions.digest(token))
     principal = session.get(Principal, invitation.principal_id) if invitation else None
     if (
         invitation is None

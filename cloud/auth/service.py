@@ -7,7 +7,6 @@ random secret of that length needs no slow hash), and the key id finds the row.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import datetime
@@ -25,31 +24,42 @@ from cloud.registry import service as registry_service
 KEY_PREFIX = "glo"
 
 
-def _digest(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
+def require_scope(*, session: Session, unit_id: str | None, technician_id: str | None) -> None:
+    """Refuse (404) a principal scoped to a unit or a technician the registry does not hold."""
+    if unit_id is not None:
+        registry_service.get_unit_row(session=session, unit_id=unit_id)
+    if technician_id is not None:
+        registry_service.get_technician_row(session=session, technician_id=technician_id)
 
 
 def create_principal(*, session: Session, spec: PrincipalCreate) -> tuple[Principal, str]:
     """A new principal and its API key (the only time the key exists in clear)."""
-    if spec.unit_id is not None:
-        registry_service.get_unit_row(session=session, unit_id=spec.unit_id)
-    if spec.technician_id is not None:
-        registry_service.get_technician_row(session=session, technician_id=spec.technician_id)
+    require_scope(session=session, unit_id=spec.unit_id, technician_id=spec.technician_id)
     key_id = secrets.token_hex(6)
     api_key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    principal = add_principal(
+        session=session, spec=spec, key_id=key_id, key_hash=sessions.digest(api_key)
+    )
+    return principal, api_key
+
+
+def add_principal(
+    *, session: Session, spec: PrincipalCreate, **credentials: str | None
+) -> Principal:
+    """An active principal with the spec's name, role and scope, and ``credentials``: an API
+    key's id and hash, or a person's username and email."""
     principal = Principal(
         name=spec.name,
         role=spec.role,
         unit_id=spec.unit_id,
         technician_id=spec.technician_id,
         customer_id=spec.customer_id,
-        key_id=key_id,
-        key_hash=_digest(api_key),
         active=True,
+        **credentials,
     )
     session.add(principal)
     session.flush()
-    return principal, api_key
+    return principal
 
 
 _PRINCIPALS = Principal.__table__.c
@@ -92,7 +102,7 @@ def authenticate(*, session: Session, api_key: str, now: datetime | None = None)
     if (
         row is None
         or not row.active
-        or not hmac.compare_digest(row.key_hash or "", _digest(api_key))
+        or not hmac.compare_digest(row.key_hash or "", sessions.digest(api_key))
     ):
         raise NotAuthenticated("invalid or revoked API key")
     return Actor(

@@ -24,6 +24,7 @@ TOUCH_EVERY = timedelta(seconds=60)
 
 
 def digest(token: str) -> str:
+    """What is stored of a session token, an invitation token or an API key: its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
