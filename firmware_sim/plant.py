@@ -17,6 +17,7 @@ from firmware_sim import machine_types, product  # noqa: F401  (register the ass
 from firmware_sim.errors import PlantFileError, SimError
 from firmware_sim.profiles import get_profile
 from protocols.enums import ProcessKind
+from protocols.errors import summarise
 from protocols.topics import IDENTIFIER_PATTERN
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
@@ -104,7 +105,8 @@ def parse_plant(data: Any, source: str = "<plant>") -> Plant:
     try:
         return Plant.model_validate(data)
     except ValidationError as exc:
-        raise PlantFileError(f"{source}: {_describe(exc)}") from None
+        summary = summarise(exc, limit=10, whole="(top level)", more="... and {} more error(s)")
+        raise PlantFileError(f"{source}: {summary}") from None
 
 
 def load_plant(path: str | Path) -> Plant:
@@ -118,14 +120,3 @@ def load_plant(path: str | Path) -> Plant:
     if not isinstance(data, dict):
         raise PlantFileError(f"{path}: expected a mapping at the top level")
     return parse_plant(data, str(path))
-
-
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors()[:10]:
-        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        lines.append(f"{location}: {error['msg']}")
-    more = exc.error_count() - len(lines)
-    if more > 0:
-        lines.append(f"... and {more} more error(s)")
-    return "; ".join(lines)

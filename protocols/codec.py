@@ -11,7 +11,7 @@ from typing import Any, TypeVar, overload
 from pydantic import ValidationError
 
 from protocols.enums import Quality
-from protocols.errors import ProtocolError, RejectReason
+from protocols.errors import ProtocolError, RejectReason, summarise
 from protocols.ids import new_message_id
 from protocols.messages import (
     EARLIEST_TIME,
@@ -255,7 +255,7 @@ def _decode(
         # stores), and checks the values as the fast path does.
         return message_type.model_validate_json(raw, extra="ignore" if newer_minor else "forbid")
     except ValidationError as exc:
-        raise ProtocolError(RejectReason.INVALID, _summarise(exc)) from exc
+        raise ProtocolError(RejectReason.INVALID, summarise(exc)) from exc
 
 
 def _check_version(version: Any) -> bool:
@@ -275,14 +275,3 @@ def _check_version(version: Any) -> bool:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
-
-
-def _summarise(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        location = ".".join(str(p) for p in error["loc"]) or "message"
-        parts.append(f"{location}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)

@@ -1,8 +1,11 @@
-"""The single exception of the protocols package."""
+"""The single exception of the protocols package, its reject reasons, and how a validation error
+reads in one."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from pydantic import ValidationError
 
 
 class RejectReason(StrEnum):
@@ -32,3 +35,18 @@ class ProtocolError(ValueError):
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+def summarise(
+    exc: ValidationError, *, limit: int = 5, whole: str = "message", more: str = "and {} more"
+) -> str:
+    """``exc``'s first ``limit`` errors on one line, each ``location: message`` (``whole`` for
+    the top level), then ``more`` with how many were left out."""
+    parts = []
+    for error in exc.errors()[:limit]:
+        location = ".".join(str(part) for part in error["loc"]) or whole
+        parts.append(f"{location}: {error['msg']}")
+    left_out = exc.error_count() - len(parts)
+    if left_out > 0:
+        parts.append(more.format(left_out))
+    return "; ".join(parts)
