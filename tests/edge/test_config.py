@@ -8,19 +8,9 @@ import yaml
 from edge.config import load_config, load_profile, parse_config
 from edge.errors import ConfigError
 from glonet.cli import main
+from tests.edge.fakes import CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
-MINIMAL = {
-    "network": "net-1",
-    "unit": "plant-a",
-    "machines": [
-        {
-            "id": "mill-1",
-            "endpoint": "opc.tcp://127.0.0.1:4840/glonet/plant-a",
-            "mapping": "firmware-sim",
-        }
-    ],
-}
 
 
 def _error(data: dict) -> str:
@@ -30,7 +20,7 @@ def _error(data: dict) -> str:
 
 
 def test_minimal_configuration_gets_defaults():
-    config = parse_config(MINIMAL)
+    config = parse_config(CONFIG)
     assert config.client_id == "glonet-edge-net-1-plant-a"
     assert config.broker.host == "127.0.0.1" and config.broker.port == 1883
     assert config.mapping_for(config.machines[0]).jobs is not None
@@ -113,14 +103,14 @@ DERIVED = {
     ],
 )
 def test_errors_name_the_key(change, key):
-    message = _error({**MINIMAL, **change})
+    message = _error({**CONFIG, **change})
     assert f"  {key}" in message, message
     assert message.count("\n") == 1, f"one error, not several:\n{message}"
 
 
 def test_each_error_names_the_file(tmp_path):
     path = tmp_path / "gateway.yaml"
-    path.write_text(yaml.safe_dump({**MINIMAL, **_mapping(state="State")}))
+    path.write_text(yaml.safe_dump({**CONFIG, **_mapping(state="State")}))
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert str(info.value).startswith(f"{path}: invalid configuration\n  mappings.x.state:")
@@ -131,7 +121,7 @@ def test_vendor_state_and_mode_forms_load():
     derived = {**DERIVED, "rules": [{"when": {"fault": True}, "value": "OutOfService"}]}
     config = parse_config(
         {
-            **MINIMAL,
+            **CONFIG,
             **_mapping(
                 state={"path": "acme:State", "map": {"RUNNING": "Executing", 3: "NotExecuting"}},
                 mode=derived | {"rules": [{"when": {"fault": True}, "value": "Maintenance"}]},
@@ -147,7 +137,7 @@ def test_vendor_state_and_mode_forms_load():
 
 def test_cli_reports_a_config_error_and_exits_2(tmp_path, capsys):
     path = tmp_path / "gateway.yaml"
-    path.write_text(yaml.safe_dump({**MINIMAL, "health": {"port": "eighty"}}))
+    path.write_text(yaml.safe_dump({**CONFIG, "health": {"port": "eighty"}}))
     assert main(["edge", str(path)]) == 2
     assert "health.port" in capsys.readouterr().err
 
@@ -170,5 +160,5 @@ def test_missing_certificate_files_are_named(tmp_path):
     key = tmp_path / "gw.key"
     key.write_text("not checked here")
     broker = {"url": "mqtts://h:8883", "tls": {"cert": str(tmp_path / "nope.crt"), "key": str(key)}}
-    message = _error({**MINIMAL, "broker": broker})
+    message = _error({**CONFIG, "broker": broker})
     assert "  broker.tls.cert: Path does not point to a file" in message

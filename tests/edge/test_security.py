@@ -44,6 +44,18 @@ def _config(tmp_path, broker, broker_section):
     }
 
 
+def _connects(tmp_path, broker, section, coordinator, *, what):
+    """A gateway with the broker ``section`` connects: the coordinator hears its birth."""
+    gateway = GatewayProcess(tmp_path, _config(tmp_path, broker, section))
+    gateway.start()
+    try:
+        wait_until(lambda: coordinator.messages(messages.UnitBirth), what=what)
+        assert gateway.health()["broker"]["connected"]
+    finally:
+        gateway.stop()
+        coordinator.close()
+
+
 @pytest.fixture(scope="module")
 def password_broker(mosquitto_factory, tmp_path_factory):
     folder = tmp_path_factory.mktemp("passwords")
@@ -58,14 +70,7 @@ def password_broker(mosquitto_factory, tmp_path_factory):
 def test_username_and_password(tmp_path, password_broker):
     coordinator = Coordinator(password_broker, credentials=("coordinator", "c00rd"))
     section = {"url": password_broker.url, "username": "gateway", "password": "s3cret"}
-    gateway = GatewayProcess(tmp_path, _config(tmp_path, password_broker, section))
-    gateway.start()
-    try:
-        wait_until(lambda: coordinator.messages(messages.UnitBirth), what="the birth")
-        assert gateway.health()["broker"]["connected"]
-    finally:
-        gateway.stop()
-        coordinator.close()
+    _connects(tmp_path, password_broker, section, coordinator, what="the birth")
 
 
 def test_wrong_credentials_give_a_clear_error_and_retry(tmp_path, password_broker):
@@ -156,14 +161,7 @@ def test_tls_with_client_certificates(tmp_path, mosquitto_factory, pki):
         "url": f"mqtts://127.0.0.1:{broker.port}",
         "tls": {"ca": str(pki["ca"]), "cert": str(pki["gateway"]), "key": str(pki["gateway_key"])},
     }
-    gateway = GatewayProcess(tmp_path, _config(tmp_path, broker, section))
-    gateway.start()
-    try:
-        wait_until(lambda: coordinator.messages(messages.UnitBirth), what="the birth over TLS")
-        assert gateway.health()["broker"]["connected"]
-    finally:
-        gateway.stop()
-        coordinator.close()
+    _connects(tmp_path, broker, section, coordinator, what="the birth over TLS")
 
 
 def test_tls_refuses_a_broker_it_cannot_verify(tmp_path, mosquitto_factory, pki):

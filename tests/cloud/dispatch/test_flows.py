@@ -630,9 +630,8 @@ def test_the_booth_changes_over_from_the_colour_it_ran_last(context: AppContext)
     assert round(setup * context.settings.orders.time_scale / 60) == 45
 
 
-def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
-    """The metal plant registers one welder: both cells' welds are attended by her, one after
-    the other, and the plan names her on each."""
+def register_welder(context: AppContext) -> None:
+    """The metal plant's one welder, Luca."""
     with transaction(context.session_factory) as session:
         registry_service.set_operator(
             session=session,
@@ -641,6 +640,12 @@ def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
             operator_id="luca",
             spec=OperatorSet(name="Luca", skills=["welding"]),
         )
+
+
+def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
+    """The metal plant registers one welder: both cells' welds are attended by her, one after
+    the other, and the plan names her on each."""
+    register_welder(context)
     plants = Plants(context)
     orders = [plants.order(), plants.order()]
     plants.tick()
@@ -654,14 +659,7 @@ def test_a_plants_welder_is_planned_on_its_welds(context: AppContext) -> None:
 def test_a_running_welds_welder_is_kept_for_it_at_the_replan(context: AppContext) -> None:
     """One welder, two orders: once her first weld runs, the re-plan keeps naming her on it and
     gives her the other weld only after it, although the other cell is free."""
-    with transaction(context.session_factory) as session:
-        registry_service.set_operator(
-            session=session,
-            actor=flows.SCHEDULER,
-            unit_id="metal",
-            operator_id="luca",
-            spec=OperatorSet(name="Luca", skills=["welding"]),
-        )
+    register_welder(context)
     plants = Plants(context)
     orders = [plants.order(), plants.order()]
     plants.run(plants.tick(), skip="weld")

@@ -19,7 +19,6 @@ from sqlalchemy import select, update
 
 from cloud.config import Settings, SmtpSettings
 from cloud.database import transaction, utcnow
-from cloud.main import create_app
 from cloud.messaging.delivery import OutboxDelivery
 from cloud.messaging.email import SmtpMailer
 from cloud.messaging.models import Channel, OutboxMessage, RetryPolicy
@@ -29,7 +28,7 @@ from cloud.orders import service as orders_service
 from cloud.orders.models import OrderOperation
 from glonet.broker import free_port
 from tests.cloud.conftest import Tenants
-from tests.cloud.orders.network import ROBOT_CELL, build_network
+from tests.cloud.orders.network import ROBOT_CELL, auth, served
 
 PASSWORD = "alice's long password"
 
@@ -75,12 +74,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    with TestClient(create_app(settings)) as client:
-        yield client, build_network(client.app.state.context)  # type: ignore[attr-defined]
-
-
-def auth(keys: dict[str, str], who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {keys[who]}"}
+    with served(settings) as served_api:
+        yield served_api
 
 
 def person(client: TestClient, keys: dict[str, str], username: str, **spec: Any) -> int:

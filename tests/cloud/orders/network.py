@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import transaction
+from cloud.main import create_app
 from cloud.registry import service as registry_service
 from tests.cloud.conftest import make_key, onboard
 
@@ -63,6 +69,17 @@ def build_network(context: AppContext) -> dict[str, str]:
     for unit_id in UNITS:
         keys[unit_id] = make_key(context, "plant", unit_id=unit_id)
     return keys
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The coordinator's app over this network, and the API keys by role name."""
+    with TestClient(create_app(settings)) as client:
+        yield client, build_network(client.app.state.context)  # type: ignore[attr-defined]
+
+
+def auth(keys: dict[str, str], who: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {keys[who]}"}
 
 
 ROBOT_CELL = {"payload_kg": 12, "reach_mm": 1200, "base": "standard", "safety": "fence"}

@@ -13,17 +13,13 @@ from hypothesis import strategies as st
 
 from cloud.config import Settings
 from cloud.main import create_app
-from tests.cloud.orders.network import ROBOT_CELL, build_network
+from tests.cloud.orders.network import ROBOT_CELL, auth, build_network, served
 
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    with TestClient(create_app(settings)) as client:
-        yield client, build_network(client.app.state.context)  # type: ignore[attr-defined]
-
-
-def auth(keys: dict[str, str], who: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {keys[who]}"}
+    with served(settings) as served_api:
+        yield served_api
 
 
 def configure(client: TestClient, keys: dict[str, str], who: str = "alice", **values: Any) -> Any:

@@ -16,13 +16,12 @@ from cloud.scheduling import (
     Operator,
     Problem,
     ScheduledOperation,
-    Unavailability,
     validate_schedule,
 )
 from cloud.scheduling.exceptions import InvalidScheduleError, ProblemError
 from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
 from tests.cloud.scheduling.strategies import open_periods, problems, with_operators
-from tests.cloud.scheduling.test_solver import SETTINGS, solved
+from tests.cloud.scheduling.test_solver import REPLAN_OBJECTIVE, SETTINGS, solved, with_breakdown
 
 WELDING, PAINTING = 0, 1
 
@@ -139,12 +138,8 @@ def test_replanning_with_operators(problem: Problem, cut: float, seed: int) -> N
         FrozenOperation(o.job, o.op, o.machine, o.start, o.operator, o.setup_start, o.setup_end)
         for o in running
     )
-    machine = seed % len(problem.machines)
-    down = max([now, *(o.end for o in running if o.machine == machine)])
-    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
-    replanned = replace(problem, frozen=frozen, unavailability=windows)
-    objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
-    solved(replanned, warm_start=before, objective=objective, seed=seed)
+    replanned = with_breakdown(problem, frozen=frozen, running=running, now=now, seed=seed)
+    solved(replanned, warm_start=before, objective=REPLAN_OBJECTIVE, seed=seed)
 
 
 def test_an_operator_attends_machines_of_their_plant_only() -> None:

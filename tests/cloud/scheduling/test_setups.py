@@ -15,13 +15,18 @@ from cloud.scheduling import (
     Operation,
     Problem,
     ScheduledOperation,
-    Unavailability,
     validate_schedule,
 )
 from cloud.scheduling.exceptions import InvalidScheduleError, ProblemError
 from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
 from tests.cloud.scheduling.strategies import problems
-from tests.cloud.scheduling.test_solver import SETTINGS, WEEKDAYS, solved
+from tests.cloud.scheduling.test_solver import (
+    REPLAN_OBJECTIVE,
+    SETTINGS,
+    WEEKDAYS,
+    solved,
+    with_breakdown,
+)
 
 # Three colours on one paint line: light to dark is cheap, dark to light needs a full clean.
 WHITE, GREY, BLACK = 0, 1, 2
@@ -125,12 +130,8 @@ def test_replanning_with_setups_and_frozen_operations(
     now = int(before.makespan * cut)
     running = [o for o in before.operations if o.busy_from < now]
     frozen = tuple(FrozenOperation(o.job, o.op, o.machine, o.start) for o in running)
-    machine = seed % len(problem.machines)
-    down = max([now, *(o.end for o in running if o.machine == machine)])
-    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
-    replanned = replace(problem, frozen=frozen, unavailability=windows)
-    objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
-    solved(replanned, warm_start=before, objective=objective, seed=seed)
+    replanned = with_breakdown(problem, frozen=frozen, running=running, now=now, seed=seed)
+    solved(replanned, warm_start=before, objective=REPLAN_OBJECTIVE, seed=seed)
 
 
 def test_a_machine_set_up_for_a_family_changes_over_before_its_first_operation() -> None:

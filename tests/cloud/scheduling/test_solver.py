@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -17,6 +18,7 @@ from cloud.scheduling import (
     Problem,
     ProblemError,
     Schedule,
+    ScheduledOperation,
     Unavailability,
     solve,
     validate_schedule,
@@ -187,22 +189,34 @@ def test_random_problems_tardiness(problem: Problem, weights: tuple[int, int]) -
     solved(problem, objective=Objective(makespan=weights[0], weighted_tardiness=weights[1]))
 
 
+REPLAN_OBJECTIVE = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
+
+
+def with_breakdown(
+    problem: Problem,
+    *,
+    frozen: tuple[FrozenOperation, ...],
+    running: Sequence[ScheduledOperation],
+    now: int,
+    seed: int,
+) -> Problem:
+    """``problem`` to re-plan at ``now`` with ``frozen`` kept, and a machine (chosen by ``seed``)
+    breaking down for 40 once the ``running`` operations on it are done."""
+    machine = seed % len(problem.machines)
+    down = max([now, *(o.end for o in running if o.machine == machine)])
+    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
+    return replace(problem, frozen=frozen, unavailability=windows)
+
+
 @SETTINGS
 @given(problem=problems(), cut=st.floats(0.0, 1.0), seed=st.integers(0, 100))
 def test_random_replanning_with_frozen_operations(problem: Problem, cut: float, seed: int) -> None:
     before = solved(problem, iteration_limit=50, seed=seed)
     now = int(before.makespan * cut)
-    frozen = tuple(
-        FrozenOperation(o.job, o.op, o.machine, o.start) for o in before.operations if o.start < now
-    )
-    # A machine breaks down once the operations already running on it are done.
-    machine = seed % len(problem.machines)
-    ends = [o.end for o in before.operations if o.start < now and o.machine == machine]
-    down = max([now, *ends])
-    windows = (*problem.unavailability, Unavailability(machine, down, down + 40))
-    replanned = replace(problem, frozen=frozen, unavailability=windows)
-    objective = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
-    solved(replanned, warm_start=before, objective=objective, seed=seed)
+    running = [o for o in before.operations if o.start < now]
+    frozen = tuple(FrozenOperation(o.job, o.op, o.machine, o.start) for o in running)
+    replanned = with_breakdown(problem, frozen=frozen, running=running, now=now, seed=seed)
+    solved(replanned, warm_start=before, objective=REPLAN_OBJECTIVE, seed=seed)
     solved(replanned, seed=seed)
 
 
