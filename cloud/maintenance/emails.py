@@ -31,12 +31,7 @@ def tell_people(
     origin: str,
     to_assignee: bool,
 ) -> None:
-    facts = [
-        f"Asset: {ticket.asset} ({ticket.unit_id})",
-        f"Priority: {ticket.priority}",
-        f"Status: {ticket.status.replace('_', ' ')}",
-        f"Due: {ticket.due_at.strftime('%Y-%m-%d %H:%M UTC')}",
-    ]
+    facts = _facts(ticket)
     wanted = TECHNICIAN_EVENTS.get(action)
     if wanted is not None and to_assignee and ticket.assignee_id:
         event, what = wanted
@@ -58,21 +53,41 @@ def tell_people(
             ref=str(ticket.id),
             now=now,
         )
-    if ticket.customer_id and action in CUSTOMER_ACTIONS:
-        notifications.email_customer(
-            session=session,
-            customer_id=ticket.customer_id,
-            event=NotificationEvent.SERVICE_REQUEST_UPDATED,
-            subject=f"GloNet service request {ticket.id}: {ticket.status.replace('_', ' ')}",
-            body="\n".join(
-                [
-                    f"Your service request {ticket.id}, {ticket.title}, is now "
-                    f"{ticket.status.replace('_', ' ')}.",
-                    "",
-                    *facts,
-                ]
-            ),
-            origin=origin,
-            ref=str(ticket.id),
-            now=now,
-        )
+    if action in CUSTOMER_ACTIONS:
+        tell_customer(session, ticket, now, origin=origin)
+
+
+def tell_customer(
+    session: Session, ticket: MaintenanceTicket, now: datetime, *, origin: str
+) -> None:
+    """Tell the people of the ticket's customer (if its asset has one) where their service
+    request stands."""
+    if not ticket.customer_id:
+        return
+    facts = _facts(ticket)
+    notifications.email_customer(
+        session=session,
+        customer_id=ticket.customer_id,
+        event=NotificationEvent.SERVICE_REQUEST_UPDATED,
+        subject=f"GloNet service request {ticket.id}: {ticket.status.replace('_', ' ')}",
+        body="\n".join(
+            [
+                f"Your service request {ticket.id}, {ticket.title}, is now "
+                f"{ticket.status.replace('_', ' ')}.",
+                "",
+                *facts,
+            ]
+        ),
+        origin=origin,
+        ref=str(ticket.id),
+        now=now,
+    )
+
+
+def _facts(ticket: MaintenanceTicket) -> list[str]:
+    return [
+        f"Asset: {ticket.asset} ({ticket.unit_id})",
+        f"Priority: {ticket.priority}",
+        f"Status: {ticket.status.replace('_', ' ')}",
+        f"Due: {ticket.due_at.strftime('%Y-%m-%d %H:%M UTC')}",
+    ]

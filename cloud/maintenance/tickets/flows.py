@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import CloudError, PermissionDenied
-from cloud.maintenance import routing
+from cloud.maintenance import emails, routing
 from cloud.maintenance.alerts import service as alert_service
 from cloud.maintenance.assets import AssetInfo, asset_info
 from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy
@@ -101,6 +101,8 @@ def open_ticket(
     )
     _LOGGER.info("ticket %s opened for %s/%s (%s)", ticket.id, info.unit_id, info.asset, priority)
     assigned = assign_best(session, ticket, now, options=policy.routes)
+    if ticket.assignee_id is None:  # the assignment's notice tells the customer otherwise
+        emails.tell_customer(session, ticket, now, origin=ORIGIN)
     return ticket, [ticket_event(ticket, "opened"), *assigned]
 
 

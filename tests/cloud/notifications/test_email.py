@@ -8,7 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from cloud.config import Settings, SmtpSettings
 from cloud.database import transaction, utcnow
+from cloud.dispatch import flows as dispatch_flows
 from cloud.messaging.delivery import OutboxDelivery
 from cloud.messaging.email import SmtpMailer
 from cloud.messaging.models import Channel, OutboxMessage, RetryPolicy
@@ -26,6 +27,7 @@ from cloud.notifications import service as notifications
 from cloud.notifications.models import NotificationEvent
 from cloud.orders import service as orders_service
 from cloud.orders.models import OrderOperation
+from cloud.registry.models import Machine
 from glonet.broker import free_port
 from tests.cloud.conftest import Tenants
 from tests.cloud.orders.network import ROBOT_CELL, auth, served
@@ -160,6 +162,75 @@ def test_an_orders_emails_reach_its_customers_people_over_smtp(
     sent = client.get("/api/notifications/emails", headers=auth(keys, "coordinator")).json()
     assert {row["status"] for row in sent} == {"sent"} and len(sent) == 6
     assert client.get("/api/notifications/emails", headers=auth(keys, "alice")).status_code == 403
+
+
+def test_a_planned_order_is_emailed_with_its_planned_end(
+    api: tuple[TestClient, dict[str, str]], smtp: SmtpServer
+) -> None:
+    client, keys = api
+    person(client, keys, "alice1", role="customer", customer_id="alice", email="a1@alice.example")
+    order_id = order_for_alice(client, keys)
+    context = client.app.state.context  # type: ignore[attr-defined]
+    with transaction(context.session_factory) as session:  # the dispatcher's planning round
+        dispatch_flows.replan(
+            session=session,
+            network_id=context.settings.network,
+            settings=context.settings.orders,
+            now=utcnow(),
+        )
+    delivery(client, SmtpMailer(smtp.settings()), [utcnow()]).run_once()
+
+    subjects = [message["Subject"] for _, message in smtp.inbox.received]
+    assert subjects == [
+        f"GloNet order {order_id} is confirmed",
+        f"GloNet order {order_id} is planned",
+    ]
+    body = smtp.inbox.received[1][1].get_content()
+    assert f"Your order {order_id} (robotic-cell) is planned." in body
+    order = client.get(f"/api/orders/{order_id}", headers=auth(keys, "alice")).json()
+    assert order["status"] == "planned" and order["planned_end"] is not None
+    planned_end = datetime.fromisoformat(order["planned_end"]).astimezone(UTC)
+    assert f"Planned to be finished: {planned_end:%Y-%m-%d %H:%M} UTC" in body
+
+
+def test_a_service_request_is_emailed_to_its_customer_without_internal_notes(
+    api: tuple[TestClient, dict[str, str]], smtp: SmtpServer
+) -> None:
+    client, keys = api
+    person(client, keys, "alice1", role="customer", customer_id="alice", email="a1@alice.example")
+    person(client, keys, "bob1", role="customer", customer_id="bob", email="b1@bob.example")
+    factory = client.app.state.context.session_factory  # type: ignore[attr-defined]
+    with transaction(factory) as session:  # test-1 at the lead plant is Alice's installed asset
+        machine = session.scalars(
+            select(Machine).where(Machine.unit_id == "lead", Machine.machine == "test-1")
+        ).one()
+        machine.static_data = {**machine.static_data, "customer": "alice"}
+    coordinator = auth(keys, "coordinator")
+    ticket = client.post(
+        "/api/maintenance/tickets",
+        json={"unit_id": "lead", "asset": "test-1", "title": "Tester drifts"},
+        headers=coordinator,
+    ).json()
+    note = client.post(
+        f"/api/maintenance/tickets/{ticket['id']}/notes",
+        json={"text": "internal: the probe supplier is late again"},
+        headers=coordinator,
+    )
+    assert note.status_code == 201, note.text
+    resolved = client.post(f"/api/maintenance/tickets/{ticket['id']}/resolve", headers=coordinator)
+    assert resolved.status_code == 200, resolved.text
+    delivery(client, SmtpMailer(smtp.settings()), [utcnow()]).run_once()
+
+    to_alice = [message for to, message in smtp.inbox.received if to == ["a1@alice.example"]]
+    assert [m["Subject"] for m in to_alice] == [
+        f"GloNet service request {ticket['id']}: open",
+        f"GloNet service request {ticket['id']}: resolved",
+    ]
+    assert all(to != ["b1@bob.example"] for to, _ in smtp.inbox.received)
+    resolved_body = to_alice[1].get_content()
+    assert f"Your service request {ticket['id']}, Tester drifts, is now resolved." in resolved_body
+    assert "Asset: test-1 (lead)" in resolved_body
+    assert all("supplier" not in m.get_content() for m in to_alice)
 
 
 def test_preferences_choose_the_events_and_the_address(
