@@ -33,7 +33,8 @@ PACKAGES = ("protocols", "firmware_sim", "edge", "cloud", "glonet")
 BUILD_FILES = ("pyproject.toml", "setup.py", "README.md")
 # Built files of the checkout's editable install, which the wheel must make itself.
 NOT_SOURCES = shutil.ignore_patterns("__pycache__", "*.so", "*.c", "*.egg-info")
-START_TIMEOUT = 60.0
+# A plant loads the OPC UA NodeSets before it listens: 20 s alone on a loaded 2-core machine.
+START_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
