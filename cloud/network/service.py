@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor
@@ -181,30 +182,18 @@ def machines_live(
 ) -> list[MachineLive]:
     """Registry machines joined with their live state, latest metrics and alarm counts.
 
-    Three queries of plain rows, no ORM objects: this is the pages' and the API's most frequent
-    read, and it must stay cheap while the ingest keeps the process busy."""
-    query = (
-        registry_service.machine_query(actor)
-        .with_only_columns(
-            Machine.unit_id,
-            Machine.machine,
-            Machine.name,
-            UnitStatus.status,
-            MachineState.machine.label("has_state"),
-            *(getattr(MachineState, name) for name in _LIVE_FIELDS),
-        )
-        .outerjoin(UnitStatus, UnitStatus.unit_id == Machine.unit_id)
-        .outerjoin(
-            MachineState,
-            and_(MachineState.unit_id == Machine.unit_id, MachineState.machine == Machine.machine),
-        )
-    )
+    Three queries of plain rows, no ORM objects, the first one built once: this is the pages'
+    and the API's most frequent read, and it must stay cheap while the ingest keeps the process
+    busy (building the join and adapting a new statement's result cost a third of a call)."""
+    units = {*registry_service.machine_scope(actor)}
     if unit_id is not None:
-        query = query.where(Machine.unit_id == unit_id)
-    if machine is not None:
-        query = query.where(Machine.machine == machine)
+        units.add(unit_id)
+    if len(units) > 1 or None in units:  # a plant asking for another unit's machines
+        return []
+    parameters = {"unit": next(iter(units), None), "machine": machine}
+    statement = _machines_statement(by_unit=bool(units), by_machine=machine is not None)
     connection = session.connection()
-    rows = connection.execute(query).all()
+    rows = connection.execute(statement, parameters).all()
     unit_ids = sorted({row[0] for row in rows})
     if not unit_ids:
         return []
@@ -227,6 +216,34 @@ def machines_live(
     return machines
 
 
+@functools.cache
+def _machines_statement(*, by_unit: bool, by_machine: bool) -> Select[Any]:
+    """The machines with their unit's status and their live state, in unit and machine order;
+    of the unit ``:unit`` and the machine ``:machine`` alone when asked."""
+    query = (
+        select(
+            Machine.unit_id,
+            Machine.machine,
+            Machine.name,
+            UnitStatus.status,
+            MachineState.machine.label("has_state"),
+            *(getattr(MachineState, name) for name in _LIVE_FIELDS),
+        )
+        .select_from(Machine)
+        .outerjoin(UnitStatus, UnitStatus.unit_id == Machine.unit_id)
+        .outerjoin(
+            MachineState,
+            and_(MachineState.unit_id == Machine.unit_id, MachineState.machine == Machine.machine),
+        )
+        .order_by(Machine.unit_id, Machine.machine)
+    )
+    if by_unit:
+        query = query.where(Machine.unit_id == bindparam("unit"))
+    if by_machine:
+        query = query.where(Machine.machine == bindparam("machine"))
+    return query
+
+
 _LATEST = LatestMetric.__table__.c
 _LATEST_OF_UNITS = select(
     _LATEST.unit_id, _LATEST.machine, _LATEST.metric, _LATEST.value_number, _LATEST.value_text
@@ -245,9 +262,10 @@ def _latest_metrics(
     connection: Connection, unit_ids: Sequence[str]
 ) -> dict[tuple[str, str], dict[str, Any]]:
     result: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+    # all(): the rows fetched at once, not one cursor call each (hundreds per request)
     for unit, machine, metric, number, text in connection.execute(
         _LATEST_OF_UNITS, {"units": unit_ids}
-    ):
+    ).all():
         result[(unit, machine)][metric] = number if number is not None else text
     return result
 
