@@ -10,8 +10,9 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from cloud.auth import sessions
@@ -48,15 +49,8 @@ def add_principal(
 ) -> Principal:
     """An active principal with the spec's name, role and scope, and ``credentials``: an API
     key's id and hash, or a person's username and email."""
-    principal = Principal(
-        name=spec.name,
-        role=spec.role,
-        unit_id=spec.unit_id,
-        technician_id=spec.technician_id,
-        customer_id=spec.customer_id,
-        active=True,
-        **credentials,
-    )
+    fields = spec.model_dump(include=set(PrincipalCreate.model_fields))  # a person's too
+    principal = Principal(**fields, active=True, **credentials)
     session.add(principal)
     session.flush()
     return principal
@@ -77,7 +71,8 @@ _BY_KEY_ID = select(
 more than the lookup itself."""
 
 
-def actor_of(principal: Principal) -> Actor:
+def actor_of(principal: Principal | Row[*tuple[Any, ...]]) -> Actor:
+    """The actor of a principal, its row or the columns :data:`_BY_KEY_ID` selects of it."""
     return Actor(
         principal_id=principal.id,
         name=principal.name,
@@ -105,14 +100,7 @@ def authenticate(*, session: Session, api_key: str, now: datetime | None = None)
         or not hmac.compare_digest(row.key_hash or "", sessions.digest(api_key))
     ):
         raise NotAuthenticated("invalid or revoked API key")
-    return Actor(
-        principal_id=row.id,
-        name=row.name,
-        role=row.role,
-        unit_id=row.unit_id,
-        technician_id=row.technician_id,
-        customer_id=row.customer_id,
-    )
+    return actor_of(row)
 
 
 def list_principals(*, session: Session, actor: Actor) -> list[Principal]:
