@@ -15,6 +15,12 @@ from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, StoredEnum, UtcDateTime
+from protocols.enums import (
+    JobEventKind,
+    JobOrderState,
+    MachineryItemState,
+    MachineryOperationMode,
+)
 from protocols.enums import UnitStatus as Availability
 
 
@@ -59,8 +65,8 @@ class MachineState(Base):
     unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     machine: Mapped[str] = mapped_column(String(64), primary_key=True)
     available: Mapped[bool] = mapped_column(Boolean)
-    state: Mapped[str] = mapped_column(String(32))
-    mode: Mapped[str] = mapped_column(String(32))
+    state: Mapped[MachineryItemState] = mapped_column(StoredEnum(MachineryItemState, 32))
+    mode: Mapped[MachineryOperationMode] = mapped_column(StoredEnum(MachineryOperationMode, 32))
     running_job_order: Mapped[str | None] = mapped_column(String(64), default=None)
     stored_job_orders: Mapped[list[str]] = mapped_column(JSON, default=list)
     free_slots: Mapped[int] = mapped_column(Integer)
@@ -75,8 +81,8 @@ class JobProgress(Base):
     unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     job_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     machine: Mapped[str] = mapped_column(String(64))
-    event: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str | None] = mapped_column(String(32), default=None)
+    event: Mapped[JobEventKind] = mapped_column(StoredEnum(JobEventKind, 16))
+    state: Mapped[JobOrderState | None] = mapped_column(StoredEnum(JobOrderState, 32), default=None)
     progress: Mapped[float | None] = mapped_column(Float, default=None)
     produced_quantity: Mapped[int | None] = mapped_column(Integer, default=None)
     reason: Mapped[str | None] = mapped_column(String(2000), default=None)

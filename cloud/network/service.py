@@ -88,7 +88,6 @@ def apply_capacities(
         # Unmapped vendor values (1.2) are the plant's to fix; the gateway's health shows them.
         values = report.model_dump(mode="python", exclude={"unmapped_values"})
         values.update(unit_id=unit_id, seq=seq, stored_job_orders=list(report.stored_job_orders))
-        values["state"], values["mode"] = report.state.value, report.mode.value
         rows.append(values)
     return guarded_upsert_many(
         session, MachineState, rows, keys=["unit_id", "machine"], guard=_newer
@@ -103,8 +102,7 @@ def apply_job_events(
     rows = []
     for unit_id, event, seq in events:
         values = event.model_dump(mode="python", exclude={"return_status"})
-        values.update(unit_id=unit_id, seq=seq, event=event.event.value)
-        values["state"] = event.state.value if event.state else None
+        values.update(unit_id=unit_id, seq=seq)
         rows.append(values)
     return guarded_upsert_many(
         session, JobProgress, rows, keys=["unit_id", "job_order_id"], guard=_newer
@@ -324,7 +322,7 @@ def overview(*, session: Session, actor: Actor, network_id: str) -> NetworkOverv
 
 
 def _machine_counts(session: Session, unit_ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
-    executing = MachineState.state == MachineryItemState.EXECUTING.value
+    executing = MachineState.state == MachineryItemState.EXECUTING
     query = (
         select(
             Machine.unit_id,

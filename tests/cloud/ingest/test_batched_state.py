@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cloud.context import AppContext
 from cloud.database import transaction
@@ -18,6 +18,7 @@ from cloud.network import service as network_service
 from cloud.network.models import JobProgress, MachineState
 from cloud.telemetry.sink import EmbeddedSink
 from protocols import messages, topics
+from protocols.enums import JobEventKind, JobOrderState, MachineryItemState, MachineryOperationMode
 from protocols.messages import JobEvent
 from tests.protocols.samples import sample_messages
 
@@ -169,3 +170,33 @@ def test_the_live_events_on_the_wire_are_the_messages_fields_flattened(
         },
     ]
     assert json.dumps(result.events) == json.dumps(expected)
+
+
+def test_machine_and_job_states_read_back_as_enums_and_store_their_values(
+    context: AppContext,
+) -> None:
+    batch = [
+        _decoded(context, _capacity(1, free=3), "capacity"),
+        _decoded(context, _job(2, "job-1", 0.5), "job"),
+    ]
+    ingest_service.apply_batch(
+        session_factory=context.session_factory,
+        network=context.settings.network,
+        batch=batch,
+        sink=EmbeddedSink(),
+        metrics=context.metrics,
+    )
+    with context.session_factory() as session:
+        machine = session.scalars(select(MachineState)).one()
+        job = session.scalars(select(JobProgress)).one()
+        assert (machine.state, machine.mode) == (
+            MachineryItemState.EXECUTING,
+            MachineryOperationMode.PROCESSING,
+        )
+        assert type(machine.state) is MachineryItemState
+        assert (job.event, job.state) == (JobEventKind.PROGRESS, JobOrderState.RUNNING)
+        assert type(job.event) is JobEventKind and type(job.state) is JobOrderState
+        stored = session.execute(text("SELECT state, mode FROM machine_state")).one()
+        assert tuple(stored) == ("Executing", "Processing")
+        stored = session.execute(text("SELECT event, state FROM job_progress")).one()
+        assert tuple(stored) == ("progress", "Running")
