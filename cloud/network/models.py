@@ -177,3 +177,30 @@ class JobProgressRead(BaseModel):
     actual_start: datetime | None
     actual_end: datetime | None
     occurred_at: datetime
+
+
+MAX_MISSING_NODES = 200
+"""The most missing nodes one health read lists (``missing_total`` counts them all)."""
+
+
+class MissingNode(BaseModel):
+    """A configured node the gateway could not find or monitor, as its latest birth said."""
+
+    machine: str
+    metric: str
+    reason: str
+
+
+class GatewayHealth(BaseModel):
+    """What the coordinator knows of a unit's gateway: whether it is online, what it runs, its
+    clock, and the nodes of its mapping it could not find (from its latest birth)."""
+
+    unit_id: str
+    status: str
+    reason: str | None
+    changed_at: datetime | None
+    gateway_version: str | None
+    birth_received_at: datetime | None
+    clock_skew: ClockSkewRead | None = None
+    missing_nodes: list[MissingNode]
+    missing_total: int

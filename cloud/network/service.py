@@ -15,11 +15,14 @@ from cloud.auth.models import Actor
 from cloud.database import guarded_upsert, guarded_upsert_many, insert_for, utcnow
 from cloud.exceptions import NotFound
 from cloud.network.models import (
+    MAX_MISSING_NODES,
     ActiveAlarm,
     ClockSkewRead,
+    GatewayHealth,
     JobProgress,
     MachineLive,
     MachineState,
+    MissingNode,
     NetworkOverview,
     UnitBirthMark,
     UnitClockSkew,
@@ -318,6 +321,36 @@ def overview(*, session: Session, actor: Actor, network_id: str) -> NetworkOverv
         machines_executing=sum(u.busy_machines for u in unit_views),
         free_slots=sum(u.free_slots for u in unit_views),
         units=unit_views,
+    )
+
+
+def gateway_health(*, session: Session, actor: Actor, unit_id: str) -> GatewayHealth:
+    """The gateway of ``unit_id`` as the coordinator knows it; a plant reads only its own unit
+    (another is not found), the coordinator any."""
+    registry_service.get_unit(session=session, actor=actor, unit_id=unit_id)
+    status = session.get(UnitStatus, unit_id)
+    birth = session.get(UnitBirthMark, unit_id)
+    skew = session.get(UnitClockSkew, unit_id)
+    missing = [
+        MissingNode(machine=machine, metric=str(metric.get("name", "")), reason=metric["missing"])
+        for machine, metrics in session.execute(
+            select(Machine.machine, Machine.metrics)
+            .where(Machine.unit_id == unit_id)
+            .order_by(Machine.machine)
+        )
+        for metric in metrics or []
+        if isinstance(metric, dict) and metric.get("missing")
+    ]
+    return GatewayHealth(
+        unit_id=unit_id,
+        status=status.status if status else UNKNOWN,
+        reason=status.reason if status else None,
+        changed_at=status.changed_at if status else None,
+        gateway_version=birth.gateway_version if birth else None,
+        birth_received_at=birth.received_at if birth else None,
+        clock_skew=ClockSkewRead.model_validate(skew) if skew else None,
+        missing_nodes=missing[:MAX_MISSING_NODES],
+        missing_total=len(missing),
     )
 
 

@@ -12,7 +12,7 @@ from cloud.auth.models import Actor
 from cloud.database import transaction
 from cloud.events import Event, sse_stream
 from cloud.network import service
-from cloud.network.models import JobProgressRead, MachineLive, NetworkOverview
+from cloud.network.models import GatewayHealth, JobProgressRead, MachineLive, NetworkOverview
 from cloud.operations.http import ApiRoute, answers
 from cloud.registry import service as registry_service
 
@@ -29,6 +29,17 @@ async def overview(request: Request) -> NetworkOverview:
     return await as_caller(
         request,
         lambda session, actor: service.overview(session=session, actor=actor, network_id=network),
+    )
+
+
+@router.get("/units/{unit_id}/health", responses=answers(404))
+async def gateway_health(request: Request, unit_id: str) -> GatewayHealth:
+    """The unit's gateway: online or not, its version, its clock, the nodes it is missing."""
+    return await as_caller(
+        request,
+        lambda session, actor: service.gateway_health(
+            session=session, actor=actor, unit_id=unit_id
+        ),
     )
 
 

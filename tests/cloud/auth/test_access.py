@@ -89,6 +89,18 @@ MATRIX = [
     ),
     (
         "GET",
+        "/api/units/plant-a/health",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/units/plant-b/health",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
         "/api/jobs?unit_id=plant-b",
         None,
         {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
@@ -245,6 +257,7 @@ LIVE_READS = [
     "/api/machines/plant-a/m1/rollups",
     "/api/machines/plant-a/m1/samples",
     "/api/jobs",
+    "/api/units/plant-a/health",
 ]
 
 

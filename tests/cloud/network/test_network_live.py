@@ -11,11 +11,13 @@ from cloud.auth.models import Actor, Role
 from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import transaction
+from cloud.exceptions import NotFound
 from cloud.main import build_context
 from cloud.network import service
+from cloud.network.models import MAX_MISSING_NODES
 from cloud.registry import service as registry_service
 from cloud.telemetry.models import LatestMetric
-from protocols.messages import AlarmEvent, CapacityReport
+from protocols.messages import AlarmEvent, CapacityReport, UnitDescription
 from tests.cloud.conftest import coordinator, onboard
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -137,3 +139,69 @@ def test_filters_and_plant_scope(context: AppContext) -> None:
         ("plant-a", "m2"),
     ]
     assert _live(context, plant_a, unit_id="plant-b") == []
+
+
+def _birth(
+    context: AppContext, unit: str, machines: dict[str, list[dict[str, str]]], seq: int = 5
+) -> None:
+    description = UnitDescription.model_validate(
+        {
+            "gateway_version": "gw 2.1",
+            "machines": [
+                {"machine": m, "name": f"{unit} {m}", "metrics": metrics}
+                for m, metrics in machines.items()
+            ],
+        }
+    )
+    with transaction(context.session_factory) as session:
+        service.apply_birth(session=session, unit_id=unit, description=description, seq=seq)
+
+
+def _health(context: AppContext, actor: Actor, unit: str) -> dict[str, object]:
+    with transaction(context.session_factory) as session:
+        return service.gateway_health(session=session, actor=actor, unit_id=unit).model_dump(
+            mode="json"
+        )
+
+
+def test_gateway_health_lists_the_missing_nodes_of_the_latest_birth(context: AppContext) -> None:
+    unknown = "BadNodeIdUnknown: ns=2;s=Press.Spindle.Temp"
+    _birth(
+        context,
+        "plant-a",
+        {
+            "m1": [{"name": "spindle_rpm"}, {"name": "spindle_temp", "missing": unknown}],
+            "m2": [{"name": "power", "unit": "kW"}],
+        },
+    )
+    plant_a = Actor(principal_id=1, name="a", role=Role.PLANT, unit_id="plant-a")
+
+    health = _health(context, plant_a, "plant-a")
+    assert health == _health(context, coordinator(), "plant-a")
+    assert health["status"] == "online" and health["gateway_version"] == "gw 2.1"
+    assert health["missing_nodes"] == [
+        {"machine": "m1", "metric": "spindle_temp", "reason": unknown}
+    ]
+    assert health["missing_total"] == 1
+    # The node is found again: the next birth no longer lists it.
+    _birth(context, "plant-a", {"m1": [{"name": "spindle_temp"}]}, seq=6)
+    assert _health(context, plant_a, "plant-a")["missing_nodes"] == []
+    # Never heard from: unknown, nothing missing.
+    never = _health(context, coordinator(), "plant-c")
+    assert never["status"] == "unknown" and never["gateway_version"] is None
+
+
+def test_gateway_health_is_the_plants_own_only(context: AppContext) -> None:
+    plant_a = Actor(principal_id=1, name="a", role=Role.PLANT, unit_id="plant-a")
+    with pytest.raises(NotFound):
+        _health(context, plant_a, "plant-b")
+    assert _health(context, coordinator(), "plant-b")["status"] == "offline"
+
+
+def test_gateway_health_lists_a_bounded_number_of_missing_nodes(context: AppContext) -> None:
+    missing = [{"name": f"m{i}", "missing": "BadNodeIdUnknown"} for i in range(150)]
+    _birth(context, "plant-a", {"m1": missing, "m2": missing})
+
+    health = _health(context, coordinator(), "plant-a")
+    assert len(health["missing_nodes"]) == MAX_MISSING_NODES  # type: ignore[arg-type]
+    assert health["missing_total"] == 300

@@ -92,8 +92,11 @@ def test_a_plant_sees_only_its_own_unit_on_the_page(served: tuple[str, Tenants])
             page.fill("#api-key", tenants.keys["plant-a"])
             page.click("button[type=submit]")
             expect(page.locator("#live")).to_have_text("live", timeout=10_000)
-            assert page.locator("tr[data-unit]").count() == 1
-            assert page.locator('tr[data-machine="plant-b/m1"]').count() == 0
+            # A plant's home is its own unit's page: its machine, nothing of plant B.
+            expect(page.locator("header")).to_contain_text("unit plant-a")
+            expect(page.locator("#machines tr[data-machine]")).to_have_count(1)
+            expect(page.locator('#machines a[href="/machines/plant-a/m1"]')).to_have_count(1)
+            expect(page.locator("main")).not_to_contain_text("plant-b")
         finally:
             browser.close()
 
