@@ -1,6 +1,6 @@
 """A plant's own unit page in headless Chromium, fed by a real gateway against a simulated plant
-whose mapping names a node the machine does not have; screenshots at desktop and phone widths go
-to the artifacts directory."""
+whose mapping names a node the machine does not have; checked by axe-core, with screenshots at
+desktop and phone widths in the artifacts directory."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from edge.config import PROFILE_PACKAGE
 from glonet.broker import MosquittoBroker
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.maintenance.conftest import Served
+from tests.cloud.web.test_accessibility import _axe
 from tests.edge.support import MILL, GatewayProcess, SimPlant, gateway_config
 from tests.waiting import wait_until
 
@@ -77,7 +78,8 @@ def gateway(
 
 def _signed_in(browser: Browser, served: Served, who: str, width: str) -> Page:
     w, h = WIDTHS[width]
-    page = browser.new_page(viewport={"width": w, "height": h})
+    # bypass_csp: axe is injected as a script tag, which the page's policy rightly refuses.
+    page = browser.new_page(viewport={"width": w, "height": h}, bypass_csp=True)
     page.goto(f"{served.base_url}/")
     page.fill("#api-key", served.seeded.keys[who])
     page.click("button[type=submit]")
@@ -116,10 +118,12 @@ def test_the_plant_engineer_sees_a_missing_node_on_the_gateway_health_panel(
     # Another plant's machines and tickets are not on a plant's page.
     expect(page.locator("main")).not_to_contain_text("weld-1")
     page.screenshot(path=str(artifacts_dir / f"unit-page-desktop-{backend}.png"), full_page=True)
+    assert _axe(page) == []  # no serious or critical axe-core violation
 
     phone = _signed_in(browser, served, "cut-co", "phone")
     expect(phone.locator("#missing-nodes")).to_contain_text("ghost")
     phone.screenshot(path=str(artifacts_dir / f"unit-page-phone-{backend}.png"), full_page=True)
+    assert _axe(phone) == []
 
     # The gateway stops: the panel says so without a reload.
     assert gateway.stop() == 0
