@@ -116,3 +116,27 @@ def revoke_principal(*, session: Session, actor: Actor, principal_id: int) -> Pr
     principal.active = False
     sessions.end_sessions_of(session=session, principal_id=principal.id)
     return principal
+
+
+def known_customers(*, session: Session) -> list[str]:
+    """The customers the network knows: the ids of its active customer principals (keys and
+    people), sorted. A configuration, quote or order is only ever for one of them."""
+    query = (
+        select(Principal.customer_id)
+        .where(
+            Principal.role == Role.CUSTOMER.value,
+            Principal.active.is_(True),
+            Principal.customer_id.is_not(None),
+        )
+        .distinct()
+    )
+    return sorted(c for c in session.scalars(query) if c is not None)
+
+
+def is_known_customer(*, session: Session, customer_id: str) -> bool:
+    query = select(Principal.id).where(
+        Principal.role == Role.CUSTOMER.value,
+        Principal.active.is_(True),
+        Principal.customer_id == customer_id,
+    )
+    return session.scalars(query.limit(1)).first() is not None

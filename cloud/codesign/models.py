@@ -81,6 +81,14 @@ class RevisionCreate(Schema):
     )
 
 
+class ConfigurationDuplicate(Schema):
+    """A new configuration from a saved one's values (its current revision unless named)."""
+
+    revision: int | None = Field(default=None, ge=1, description="the revision to copy")
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    comment: Comment = ""
+
+
 class ProblemRead(BaseModel):
     message: str
     option: str | None = None

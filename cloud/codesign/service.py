@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from cloud.auth import service as auth_service
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.codesign.configure import (
@@ -31,6 +32,7 @@ from cloud.codesign.models import (
     CheckResult,
     Configuration,
     ConfigurationCreate,
+    ConfigurationDuplicate,
     ConfigurationRead,
     ConfigurationRevision,
     ProblemRead,
@@ -86,7 +88,7 @@ def get_revision(
     return row
 
 
-def _customer_of(actor: Actor, spec: ConfigurationCreate) -> str:
+def _customer_of(session: Session, actor: Actor, spec: ConfigurationCreate) -> str:
     if actor.role is Role.CUSTOMER:
         if spec.customer_id not in (None, actor.customer_id):
             raise PermissionDenied("a customer configures for themselves only")
@@ -94,6 +96,11 @@ def _customer_of(actor: Actor, spec: ConfigurationCreate) -> str:
         return actor.customer_id
     if spec.customer_id is None:
         raise InvalidInput("say for which customer (customer_id) the configuration is")
+    if not auth_service.is_known_customer(session=session, customer_id=spec.customer_id):
+        raise InvalidInput(
+            f"customer_id: no customer {spec.customer_id!r} is known to the network "
+            "(a customer is known once it has a key or an account)"
+        )
     return spec.customer_id
 
 
@@ -105,7 +112,7 @@ def create_configuration(
     configuration = Configuration(
         id=f"cfg-{secrets.token_hex(6)}",
         family_id=family.id,
-        customer_id=_customer_of(actor, spec),
+        customer_id=_customer_of(session, actor, spec),
         title=spec.title,
         current_revision=1,
     )
@@ -113,6 +120,40 @@ def create_configuration(
     _add_revision(session, configuration, family, actor, 1, {}, dict(spec.values), spec.comment)
     session.flush()
     return configuration
+
+
+def duplicate_configuration(
+    *,
+    session: Session,
+    actor: Actor,
+    families: Families,
+    configuration_id: str,
+    spec: ConfigurationDuplicate,
+) -> Configuration:
+    """A new configuration for the same customer, starting from the values of one of
+    ``configuration_id``'s revisions (its current one unless ``spec.revision`` names another);
+    the original is left as it was."""
+    original = get_configuration_row(
+        session=session, actor=actor, configuration_id=configuration_id
+    )
+    source = get_revision(
+        session=session,
+        configuration=original,
+        number=spec.revision or original.current_revision,
+    )
+    family = get_family(families=families, family_id=original.family_id)
+    copy = Configuration(
+        id=f"cfg-{secrets.token_hex(6)}",
+        family_id=family.id,
+        customer_id=original.customer_id,
+        title=spec.title or f"Copy of {original.title}",
+        current_revision=1,
+    )
+    session.add(copy)
+    comment = spec.comment or f"copied from {original.id} revision {source.number}"
+    _add_revision(session, copy, family, actor, 1, {}, dict(source.values), comment)
+    session.flush()
+    return copy
 
 
 def revise_configuration(

@@ -11,6 +11,7 @@ from cloud.codesign import service
 from cloud.codesign.models import (
     CheckResult,
     ConfigurationCreate,
+    ConfigurationDuplicate,
     ConfigurationRead,
     RevisionCreate,
     RevisionRead,
@@ -79,6 +80,25 @@ def get_configuration(
 ) -> ConfigurationRead:
     row = service.get_configuration_row(
         session=session, actor=actor, configuration_id=configuration_id
+    )
+    return service.read_configuration(session=session, families=families, configuration=row)
+
+
+@router.post("/configurations/{configuration_id}/duplicate", status_code=status.HTTP_201_CREATED)
+def duplicate_configuration(
+    configuration_id: str,
+    session: DbSession,
+    actor: CurrentActor,
+    families: FamilyRegistry,
+    spec: ConfigurationDuplicate | None = None,
+) -> ConfigurationRead:
+    """A new configuration (same customer and family) from a saved one's values."""
+    row = service.duplicate_configuration(
+        session=session,
+        actor=actor,
+        families=families,
+        configuration_id=configuration_id,
+        spec=spec or ConfigurationDuplicate(),
     )
     return service.read_configuration(session=session, families=families, configuration=row)
 

@@ -12,21 +12,25 @@ from cloud.maintenance.tickets import service as ticket_service
 from cloud.maintenance.tickets.models import OPEN_STATUSES
 from cloud.network import service as network_service
 from cloud.registry import service as registry_service
+from cloud.web.customers import customer_home
 from cloud.web.templating import page, sign_in
 
 router = APIRouter(include_in_schema=False)
 
-# Where a role without a network overview starts (the navigation's first link for that role).
-ROLE_HOMES = {"customer": "/orders", "technician": "/maintenance/inbox"}
+# Where a role without a network overview starts (the navigation's first link for that role);
+# a customer's home is its own page at ``/`` (:mod:`cloud.web.customers`).
+ROLE_HOMES = {"technician": "/maintenance/inbox"}
 
 
 @router.get("/", response_class=HTMLResponse)
 def overview_page(request: Request, session: DbSession) -> Response:
-    """The overview for the coordinator, its own unit for a plant, or the sign-in form without a
-    valid key; customers and technicians go to their own start page."""
+    """The overview for the coordinator, its own unit for a plant, its own home for a customer,
+    or the sign-in form without a valid key; a technician goes to the inbox."""
     actor = page_actor(request, session)
     if actor is None:
         return sign_in(request)
+    if actor.role is Role.CUSTOMER:
+        return customer_home(request, session, actor)
     home = ROLE_HOMES.get(actor.role.value)
     if home is not None:
         return RedirectResponse(home, status_code=303)

@@ -34,7 +34,7 @@ POLL_INTERVAL = 1.0
 # Where each role starts, first page first.
 START_PAGES = (
     ("coordinator", ("/", "/orders", "/plan", "/maintenance", "/maintenance/figures")),
-    ("customer", ("/configurator", "/orders")),
+    ("customer", ("/", "/configurator", "/orders")),
     ("plant", ("/", "/maintenance")),
     ("technician", ("/maintenance/inbox",)),
 )

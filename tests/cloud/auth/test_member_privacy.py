@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.cloud.conftest import Tenants
+from tests.cloud.conftest import Tenants, make_key
 
 WINDOW = {"starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-01T02:00:00Z", "reason": "r"}
 
@@ -121,8 +121,9 @@ MISSING = {"ticket": str(2**31 - 1), "configuration": "nowhere"}
 
 @pytest.fixture
 def owned(client: TestClient, tenants: Tenants) -> dict[str, str]:
-    """A ticket on plant-b's m1, and a configuration of customer cust-2."""
+    """A ticket on plant-b's m1, and a configuration of customer cust-2 (known by its key)."""
     coordinator = tenants.headers("coordinator")
+    make_key(tenants.context, "customer", customer_id="cust-2")
     ticket = client.post(
         "/api/maintenance/tickets",
         json={"unit_id": "plant-b", "asset": "m1", "title": "worn belt"},

@@ -133,6 +133,120 @@ def test_a_customer_sees_only_their_own_configurations_quotes_orders(api: Any) -
     assert impersonate.status_code == 403
 
 
+def test_a_coordinator_configures_only_for_a_customer_the_network_knows(api: Any) -> None:
+    """An unknown customer id (the configurator's old default ``cust-demo``) is a 422 naming the
+    field, and nothing is stored; a customer with a key is accepted."""
+    client, keys = api
+    coordinator = auth(keys, "coordinator")
+    for unknown in ("cust-demo", "ALICE", ""):
+        refused = client.post(
+            "/api/configurations",
+            json={"family_id": "robotic-cell", "values": ROBOT_CELL, "customer_id": unknown},
+            headers=coordinator,
+        )
+        assert refused.status_code == 422, (unknown, refused.text)
+        assert "customer" in refused.json()["message"]
+    assert client.get("/api/configurations", headers=coordinator).json() == []
+    accepted = client.post(
+        "/api/configurations",
+        json={"family_id": "robotic-cell", "values": ROBOT_CELL, "customer_id": "bob"},
+        headers=coordinator,
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["customer_id"] == "bob"
+    assert [
+        c["id"] for c in client.get("/api/configurations", headers=auth(keys, "bob")).json()
+    ] == [accepted.json()["id"]]
+
+
+def test_a_duplicate_is_a_new_configuration_from_a_saved_revision(api: Any) -> None:
+    """Duplicating copies one revision's values (the current one unless named) into a new
+    configuration of the same customer; the original keeps every revision; another customer
+    can neither duplicate nor see it."""
+    client, keys = api
+    original = configure(client, keys)
+    revised = client.post(
+        f"/api/configurations/{original['id']}/revisions",
+        json={"values": {"payload_kg": 30, "base": "reinforced"}, "comment": "heavier"},
+        headers=auth(keys, "alice"),
+    ).json()
+    assert revised["revision"]["number"] == 2
+
+    copy = client.post(
+        f"/api/configurations/{original['id']}/duplicate", headers=auth(keys, "alice")
+    )
+    assert copy.status_code == 201, copy.text
+    body = copy.json()
+    assert body["id"] != original["id"] and body["customer_id"] == "alice"
+    assert body["family_id"] == "robotic-cell" and body["title"] == f"Copy of {original['title']}"
+    assert body["revision"]["number"] == 1 and body["revision"]["valid"]
+    assert body["revision"]["values"] == revised["revision"]["values"]
+    assert f"{original['id']} revision 2" in body["revision"]["comment"]
+
+    first = client.post(
+        f"/api/configurations/{original['id']}/duplicate",
+        json={"revision": 1, "title": "Light cell"},
+        headers=auth(keys, "coordinator"),
+    ).json()
+    assert first["customer_id"] == "alice" and first["title"] == "Light cell"
+    assert first["revision"]["values"] == original["revision"]["values"]
+    assert first["revision"]["author_role"] == "coordinator"
+
+    kept = client.get(
+        f"/api/configurations/{original['id']}/revisions", headers=auth(keys, "alice")
+    )
+    assert [r["number"] for r in kept.json()] == [1, 2]
+    mine = {c["id"] for c in client.get("/api/configurations", headers=auth(keys, "alice")).json()}
+    assert mine == {original["id"], body["id"], first["id"]}
+
+    stolen = client.post(
+        f"/api/configurations/{original['id']}/duplicate", headers=auth(keys, "bob")
+    )
+    assert stolen.status_code == 404
+    assert client.get("/api/configurations", headers=auth(keys, "bob")).json() == []
+    for payload, status in (({"revision": 9}, 404), ({"revision": 0}, 422), ({"x": 1}, 422)):
+        answer = client.post(
+            f"/api/configurations/{original['id']}/duplicate",
+            json=payload,
+            headers=auth(keys, "alice"),
+        )
+        assert answer.status_code == status, (payload, answer.text)
+    assert len(client.get("/api/configurations", headers=auth(keys, "alice")).json()) == 3
+    assert (
+        client.post(
+            f"/api/configurations/{original['id']}/duplicate", headers=auth(keys, "metal")
+        ).status_code
+        == 403
+    )
+
+
+def test_the_customer_home_lists_only_its_own(api: Any) -> None:
+    """``/`` for a customer: its configurations, quotes, orders and service requests; another
+    customer's never appear."""
+    client, keys = api
+    mine = configure(client, keys, "alice")
+    theirs = configure(client, keys, "bob")
+    quote = client.post(
+        "/api/quotes", json={"configuration_id": mine["id"]}, headers=auth(keys, "alice")
+    ).json()
+    order = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice")).json()
+    other_quote = client.post(
+        "/api/quotes", json={"configuration_id": theirs["id"]}, headers=auth(keys, "bob")
+    ).json()
+
+    client.cookies.set("glonet_key", keys["alice"])
+    home = client.get("/", follow_redirects=False)
+    client.cookies.clear()
+    assert home.status_code == 200, home.text
+    html = home.text
+    assert f'data-configuration="{mine["id"]}"' in html
+    assert f"/configurator?configuration={mine['id']}" in html  # reopen
+    assert f'data-quote="{quote["id"]}"' in html and f'data-order="{order["id"]}"' in html
+    for other in (theirs["id"], other_quote["id"]):
+        assert other not in html
+    assert "No service requests." in html and "No products yet" in html
+
+
 @pytest.mark.parametrize(
     ("method", "url", "payload", "status"),
     [

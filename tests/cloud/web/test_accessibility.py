@@ -185,6 +185,8 @@ ROLES = {
 
 
 def _pages(site: Site, role: str) -> list[str]:
+    with _api(site.base_url, site.keys["alice"]) as http:
+        alices = http.get(f"/api/orders/{site.orders['alice']}").json()["configuration_id"]
     extra = {
         "coordinator": [
             f"/orders/{site.orders['alice']}",
@@ -192,7 +194,12 @@ def _pages(site: Site, role: str) -> list[str]:
             f"/maintenance/tickets/{site.ticket}",
         ],
         "plant": ["/machines/metal/weld-1", f"/maintenance/tickets/{site.ticket}"],
-        "customer": [f"/orders/{site.orders['alice']}", "/plan"],
+        "customer": [
+            "/",  # the customer's home
+            f"/configurator?configuration={alices}",  # a saved configuration reopened
+            f"/orders/{site.orders['alice']}",
+            "/plan",
+        ],
         "technician": [f"/maintenance/tickets/{site.ticket}"],
     }
     return extra[role]

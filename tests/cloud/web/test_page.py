@@ -135,7 +135,7 @@ ROLE_PAGES = [
     ("coordinator", "/", ["Network", "Configurator", "Orders", "Plan", "Maintenance", "Figures"]),
     ("plant-a", "/", ["My unit", "Plan", "Maintenance", "Figures"]),
     ("technician", "/maintenance/inbox", ["Inbox", "Board"]),
-    ("customer", "/orders", ["My orders", "Plan", "Configurator"]),
+    ("customer", "/", ["Home", "My orders", "Plan", "Configurator"]),
 ]
 
 
