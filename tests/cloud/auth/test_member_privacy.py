@@ -113,6 +113,7 @@ OWNED_PROBES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         {"values": {}, "comment": "x"},
     ),
     ("customer", "POST", "/api/quotes", {"configuration_id": "{configuration}"}),
+    ("customer", "POST", "/api/configurations/{configuration}/duplicate", None),
 ]
 
 
