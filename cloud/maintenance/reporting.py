@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cloud.auth.models import Actor, Role
-from cloud.auth.permissions import require_role
+from cloud.auth.permissions import own_unit_only, require_role
 from cloud.exceptions import InvalidInput, NotFound
 from cloud.maintenance import figures
 from cloud.maintenance.alerts.models import MaintenanceAlert
@@ -30,6 +31,7 @@ from cloud.maintenance.tickets.models import MaintenanceTicket, TicketKind
 from cloud.registry.models import Machine, Unit
 
 WEEK = timedelta(days=7)
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
 def figures_for(
@@ -117,11 +119,16 @@ def _tickets(
         MaintenanceTicket.failed_at < until,
         (MaintenanceTicket.resolved_at.is_(None)) | (MaintenanceTicket.resolved_at >= since),
     )
-    if unit_id is not None:
-        query = query.where(MaintenanceTicket.unit_id == unit_id)
-    if asset is not None:
-        query = query.where(MaintenanceTicket.asset == asset)
+    query = _in_scope(query, (MaintenanceTicket.unit_id, unit_id), (MaintenanceTicket.asset, asset))
     return list(session.scalars(query))
+
+
+def _in_scope(query: _Query, *filters: tuple[InstrumentedAttribute[Any], str | None]) -> _Query:
+    """The query confined to each (column, value) whose value is given: a unit, an asset."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query
 
 
 def _observed_since(
@@ -138,10 +145,7 @@ def _observed_since(
         .join(Unit, Machine.unit_id == Unit.id)
         .where(Unit.network_id == network)
     )
-    if unit_id is not None:
-        query = query.where(Machine.unit_id == unit_id)
-    if asset is not None:
-        query = query.where(Machine.machine == asset)
+    query = _in_scope(query, (Machine.unit_id, unit_id), (Machine.machine, asset))
     return {(u, m): max(since, joined) for u, m, joined in session.execute(query)}
 
 
@@ -159,10 +163,7 @@ def _alert_count(
         MaintenanceAlert.starts_at < until,
         MaintenanceAlert.code != "unit_offline",
     )
-    if unit_id is not None:
-        query = query.where(MaintenanceAlert.unit_id == unit_id)
-    if asset is not None:
-        query = query.where(MaintenanceAlert.asset == asset)
+    query = _in_scope(query, (MaintenanceAlert.unit_id, unit_id), (MaintenanceAlert.asset, asset))
     return int(session.scalar(query) or 0)
 
 
@@ -203,8 +204,7 @@ def per_asset(
         .where(Unit.network_id == network)
         .order_by(Machine.unit_id, Machine.machine)
     )
-    if actor.role is Role.PLANT:
-        query = query.where(Machine.unit_id == actor.unit_id)
+    query = own_unit_only(query, Machine.unit_id, actor)
     return [
         compute(session, network, since, until, unit_id=u, asset=m, scope=f"{u}/{m}")
         for u, m in session.execute(query)

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
-from cloud.auth.permissions import require_role
+from cloud.auth.permissions import own_unit_only, require_role
 from cloud.exceptions import InvalidInput, NotFound
 from cloud.maintenance.alerts.models import MaintenanceAlert, SilenceCreate, SilenceRow
 from cloud.maintenance.routing import Matcher, RoutingError, Silence
@@ -54,9 +54,7 @@ def list_alerts(
     *, session: Session, actor: Actor, firing_only: bool = False, limit: int = 500
 ) -> list[MaintenanceAlert]:
     require_role(actor, Role.COORDINATOR, Role.PLANT)
-    query = select(MaintenanceAlert)
-    if actor.role is Role.PLANT:
-        query = query.where(MaintenanceAlert.unit_id == actor.unit_id)
+    query = own_unit_only(select(MaintenanceAlert), MaintenanceAlert.unit_id, actor)
     if firing_only:
         query = query.where(MaintenanceAlert.active_key.is_not(None))
     return list(session.scalars(query.order_by(MaintenanceAlert.id.desc()).limit(limit)))
@@ -138,10 +136,7 @@ def create_silence(
 
 def _silence_query(actor: Actor) -> Select[Any]:
     require_role(actor, Role.COORDINATOR, Role.PLANT)
-    query = select(SilenceRow)
-    if actor.role is Role.PLANT:
-        query = query.where(SilenceRow.unit_id == actor.unit_id)
-    return query
+    return own_unit_only(select(SilenceRow), SilenceRow.unit_id, actor)
 
 
 def list_silences(

@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
-from cloud.auth.permissions import require_role
+from cloud.auth.permissions import own_unit_only, require_role
 from cloud.exceptions import NotFound, PermissionDenied
 from cloud.maintenance.assets import asset_info
 from cloud.maintenance.plans.models import MaintenancePlan, PlanCreate
@@ -32,10 +32,7 @@ def create_plan(*, session: Session, actor: Actor, spec: PlanCreate) -> Maintena
 
 def _plan_query(actor: Actor) -> Select[Any]:
     require_role(actor, Role.COORDINATOR, Role.PLANT)
-    query = select(MaintenancePlan)
-    if actor.role is Role.PLANT:
-        query = query.where(MaintenancePlan.unit_id == actor.unit_id)
-    return query
+    return own_unit_only(select(MaintenancePlan), MaintenancePlan.unit_id, actor)
 
 
 def list_plans(*, session: Session, actor: Actor) -> list[MaintenancePlan]:
