@@ -795,17 +795,15 @@ def main() -> int:
             broker.stop()
     print()
     TABLE.print(results)
-    payload = {
-        "parameters": {
-            "gateways": args.gateways,
-            "repeat": args.repeat,
-            "processes": args.processes,
-            "workloads": [asdict(w) for w in args.workloads],
-        },
-        "cpus": os.cpu_count(),
-        "results": [asdict(r) for r in results],
+    parameters = {
+        "gateways": args.gateways,
+        "repeat": args.repeat,
+        "processes": args.processes,
+        "workloads": [asdict(w) for w in args.workloads],
     }
-    write_results("ingest", payload, lambda path: chart(results, path))
+    write_results(
+        "ingest", parameters=parameters, results=results, draw=lambda path: chart(results, path)
+    )
     return 0
 
 

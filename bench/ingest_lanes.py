@@ -22,7 +22,7 @@ import os
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -206,17 +206,18 @@ def main() -> int:
             )
     print()
     TABLE.print(results)
-    payload = {
-        "parameters": {
-            "gateways": args.gateways,
-            "messages": args.messages,
-            "lanes": args.lanes,
-            "repeat": args.repeat,
-        },
-        "cpus": os.cpu_count(),
-        "results": [asdict(r) for r in results],
+    parameters = {
+        "gateways": args.gateways,
+        "messages": args.messages,
+        "lanes": args.lanes,
+        "repeat": args.repeat,
     }
-    write_results("ingest-lanes", payload, lambda path: chart(results, path))
+    write_results(
+        "ingest-lanes",
+        parameters=parameters,
+        results=results,
+        draw=lambda path: chart(results, path),
+    )
     return 0
 
 

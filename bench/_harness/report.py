@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,20 @@ def write_json(path: Path, document: object, indent: int = 2) -> Path:
     return path
 
 
-def write_results(stem: str, document: object, draw: Callable[[Path], None]) -> None:
-    """``bench/results/STEM-STAMP.json`` and, next to it, the chart ``draw`` makes (``.png``)."""
+def write_results(
+    stem: str,
+    *,
+    parameters: dict[str, Any],
+    results: Sequence[Any],
+    draw: Callable[[Path], None],
+) -> None:
+    """``bench/results/STEM-STAMP.json`` (the run's parameters, the CPU count and the result
+    rows, each a dataclass) and, next to it, the chart ``draw`` makes (``.png``)."""
+    document = {
+        "parameters": parameters,
+        "cpus": os.cpu_count(),
+        "results": [asdict(row) for row in results],
+    }
     stamp = utc_stamp()
     write_json(RESULTS / f"{stem}-{stamp}.json", document)
     draw(RESULTS / f"{stem}-{stamp}.png")
