@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -147,6 +146,10 @@ def alarm(
     severity: int = 700,
     state: AlarmState = AlarmState.RAISED,
     seq: int = 1,
+    text: str | None = None,
+    metric: str | None = None,
+    value: float | None = None,
+    occurred_at: datetime = T0,
 ) -> messages.Alarm:
     return messages.Alarm.create(
         unit=unit,
@@ -157,32 +160,27 @@ def alarm(
             code=code,
             state=state,
             severity=severity,
-            text=f"{code} on {asset}",
+            text=text or f"{code} on {asset}",
             source=AlarmSource.OPCUA_EVENT,
-            occurred_at=T0,
+            metric=metric,
+            value=value,
+            occurred_at=occurred_at,
         ),
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'coordinator.sqlite'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 @pytest.fixture
-def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(settings_factory: Callable[..., Settings]) -> Callable[..., Settings]:
+    """The cloud's settings (tests/cloud's, on each database) on the harness's network, with
+    maintenance off unless a test turns it on and the event bus at its default."""
+
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "network": NETWORK,
-            "data_dir": tmp_path,
-            "database_url": database_url,
-            "ingest": {"enabled": False},
+            "events": {},
             "maintenance": {"enabled": False},
         }
-        values.update(overrides)
-        return Settings(**values)
+        return settings_factory(**values | overrides)
 
     return make
 

@@ -14,12 +14,12 @@ import pytest
 
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
-from protocols.enums import AlarmSource, AlarmState, AlertAction, ReplyAction
+from protocols.enums import AlertAction, ReplyAction
 from protocols.topics import TopicKind
 from tests.cloud.conftest import Gateway
 from tests.waiting import wait_until as eventually
 
-from .conftest import Served
+from .conftest import Served, alarm
 
 pytestmark = pytest.mark.integration
 API = "/api/maintenance"
@@ -62,21 +62,16 @@ class Device:
 
 
 def _alarm(unit: str, asset: str, seq: int) -> messages.Alarm:
-    return messages.Alarm.create(
+    return alarm(
+        asset,
+        "tool_wear",
         unit=unit,
+        severity=650,
         seq=seq,
-        body=messages.AlarmEvent(
-            asset=asset,
-            alarm_id=f"{asset}/tool_wear",
-            code="tool_wear",
-            state=AlarmState.RAISED,
-            severity=650,
-            text="tool wear 93 %",
-            source=AlarmSource.OPCUA_EVENT,
-            metric="ToolWear",
-            value=93.0,
-            occurred_at=datetime.now(UTC),
-        ),
+        text="tool wear 93 %",
+        metric="ToolWear",
+        value=93.0,
+        occurred_at=datetime.now(UTC),
     )
 
 

@@ -91,9 +91,9 @@ def test_the_plant_engineer_sees_a_missing_node_on_the_gateway_health_panel(
     gateway: GatewayProcess,
     browser: Browser,
     artifacts_dir: Path,
-    database_url: str,
+    db_url: str,
 ) -> None:
-    backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
+    backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
     wait_until(
         lambda: served.api("GET", "/api/units/cut-co/health", "cut-co").json()["missing_total"],
         30,
