@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.auth import service as auth_service
@@ -32,6 +33,7 @@ from cloud.registry.models import Machine, Technician, Unit
 from glonet.broker import MosquittoBroker
 from protocols import messages, topics
 from protocols.enums import AlarmSource, AlarmState
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.serving import serve
 
 NETWORK = "demo"
@@ -167,6 +169,17 @@ def alarm(
             occurred_at=occurred_at,
         ),
     )
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the maintenance pages, closed after the test."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture

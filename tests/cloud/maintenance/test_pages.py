@@ -4,32 +4,20 @@ resolve buttons, ticket timeline, figures charts; screenshots go to the artifact
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
 from protocols.enums import AlarmSource, AlarmState
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.maintenance.conftest import Served
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 CSP_VIOLATIONS: list[str] = []

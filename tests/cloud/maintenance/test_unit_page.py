@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from edge.config import PROFILE_PACKAGE
 from glonet.broker import MosquittoBroker
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.maintenance.conftest import Served
 from tests.cloud.web.test_accessibility import _axe
 from tests.edge.support import MILL, GatewayProcess, SimPlant, gateway_config
@@ -24,16 +23,6 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.integration
 
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
