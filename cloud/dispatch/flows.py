@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -349,6 +349,7 @@ def _remaining(op: OrderOperation, wall: float, now: datetime) -> float:
 
 def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: datetime) -> None:
     """Plan all open operations again and write machine and times into the waiting ones."""
+    asked = service.get_state(session=session, network_id=network_id).requests
     jobs, rows = open_jobs(session=session, settings=settings, now=now)
     network = network_model(session=session, network_id=network_id, settings=settings, now=now)
     jobs = [_without_dead_exclusions(job, network) for job in jobs]
@@ -369,7 +370,6 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
         _LOGGER.warning("order %s cannot be planned: %s", order_id, reason)
     _update_orders(session, result, now)
     state = service.get_state(session=session, network_id=network_id)
-    state.replan_requested = False
     state.planned_at = now
     state.plans += 1
     state.makespan_s = result.makespan_s
@@ -380,7 +380,15 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
         result.makespan_s,
         "; ".join(state.reasons) or "periodic",
     )
-    state.reasons = []
+    session.flush()
+    # Done with what was asked, unless more was asked while this plan ran (an order confirmed
+    # meanwhile, which the plan did not see): then the request stays for the next tick.
+    session.execute(
+        update(SchedulerState)
+        .where(SchedulerState.network_id == network_id, SchedulerState.requests == asked)
+        .values(replan_requested=False, reasons=[])
+    )
+    session.expire(state)
 
 
 def _without_dead_exclusions(job: planning.PlanJob, network: planning.Network) -> planning.PlanJob:

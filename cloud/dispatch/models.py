@@ -23,6 +23,8 @@ class SchedulerState(Base):
     network_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     replan_requested: Mapped[bool] = mapped_column(Boolean, default=True)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Re-plans asked for so far: a plan clears the request only if none came while it ran.
+    requests: Mapped[int] = mapped_column(Integer, default=0)
     planned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     plans: Mapped[int] = mapped_column(Integer, default=0)
     down_machines: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -45,6 +45,7 @@ def request_replan(*, session: Session, network_id: str, reason: str) -> None:
     state = get_state(session=session, network_id=network_id)
     state.replan_requested = True
     state.reasons = [*state.reasons[-9:], reason]
+    state.requests = SchedulerState.requests + 1  # in SQL: no concurrent request is lost
 
 
 def machine_key(unit_id: str, machine: str) -> str:
