@@ -25,7 +25,26 @@ from glonet.broker import MosquittoBroker
 from tests.opcua_server import AcmePress
 
 POSTGRES_ENV = "GLONET_TEST_POSTGRES_URL"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+LONGEST_FIRST = (
+    "tests/test_wheel.py",  # builds the wheel, compiling the core: 2 to 5 minutes on its own
+    "tests/cloud/test_openapi_fuzz.py",
+    "tests/cloud/web/test_accessibility.py",
+    "tests/edge/test_reliability.py",
+    "tests/cloud/test_chaos.py",
+)
+"""Modules that run longest, started first: with ``--dist loadfile`` a long module collected
+last would run alone on one worker at the end while the other waits."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+
+    def order(item: pytest.Item) -> int:
+        return rank.get(item.path.relative_to(ROOT).as_posix(), len(rank))
+
+    items.sort(key=order)  # stable: every other module keeps its place
 
 
 @pytest.fixture(scope="module")
