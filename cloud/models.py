@@ -12,7 +12,7 @@ from cloud.maintenance.visits.models import RouteStop
 from cloud.maintenance.webhooks.models import Webhook
 from cloud.maintenance.windows.models import MaintenanceWindow
 from cloud.messaging.models import OutgoingSequence
-from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitStatus
+from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitPresence
 from cloud.notifications.models import NotificationPreference
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
@@ -53,7 +53,7 @@ __all__ = [
     "TransportTime",
     "Unit",
     "UnitBirthMark",
-    "UnitStatus",
+    "UnitPresence",
     "WebSession",
     "Webhook",
 ]

@@ -19,7 +19,7 @@ from cloud.auth.permissions import require_role
 from cloud.dispatch.models import SchedulerState
 from cloud.maintenance.windows import service as window_service
 from cloud.maintenance.windows.models import MaintenanceWindow
-from cloud.network.models import MachineState, UnitStatus
+from cloud.network.models import MachineState, UnitPresence
 from cloud.orders.models import FROZEN_STATUSES, OperationStatus, OrderOperation
 from cloud.registry.models import Machine, Unit
 from protocols.enums import JobEventKind, MachineryItemState, MachineryOperationMode
@@ -185,8 +185,8 @@ def down_machines(*, session: Session, network_id: str, now: datetime) -> dict[s
     units = select(Unit.id).where(Unit.network_id == network_id)
     offline = set(
         session.scalars(
-            select(UnitStatus.unit_id).where(
-                UnitStatus.unit_id.in_(units), UnitStatus.status == Availability.OFFLINE
+            select(UnitPresence.unit_id).where(
+                UnitPresence.unit_id.in_(units), UnitPresence.status == Availability.OFFLINE
             )
         )
     )

@@ -24,7 +24,10 @@ from protocols.enums import (
 from protocols.enums import UnitStatus as Availability
 
 
-class UnitStatus(Base):
+class UnitPresence(Base):
+    """Whether a unit's gateway is there (online, offline, and why), as its state messages and
+    its broker's last will say: the row of a unit's protocol ``UnitStatus``."""
+
     __tablename__ = "unit_status"
 
     unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)

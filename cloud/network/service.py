@@ -27,7 +27,7 @@ from cloud.network.models import (
     UnitBirthMark,
     UnitClockSkew,
     UnitLive,
-    UnitStatus,
+    UnitPresence,
 )
 from cloud.registry import service as registry_service
 from cloud.registry.models import Machine
@@ -64,7 +64,7 @@ def apply_unit_state(
     moment the gateway connected, older than the online message it follows; an online message
     applies only when newer than what is stored."""
     values = {"unit_id": unit_id, "status": status, "reason": reason, "seq": seq, "changed_at": at}
-    return guarded_upsert(session, UnitStatus, values, keys=["unit_id"], guard=_offline_or_newer)
+    return guarded_upsert(session, UnitPresence, values, keys=["unit_id"], guard=_offline_or_newer)
 
 
 def apply_birth(*, session: Session, unit_id: str, description: UnitDescription, seq: int) -> bool:
@@ -153,7 +153,7 @@ def record_clock_skew(
 
 def forget_unit(*, session: Session, unit_id: str) -> None:
     """Drop a removed unit's live state."""
-    models = (UnitStatus, UnitBirthMark, UnitClockSkew, MachineState, JobProgress, ActiveAlarm)
+    models = (UnitPresence, UnitBirthMark, UnitClockSkew, MachineState, JobProgress, ActiveAlarm)
     for model in models:
         session.execute(delete(model).where(model.unit_id == unit_id))
 
@@ -161,8 +161,8 @@ def forget_unit(*, session: Session, unit_id: str) -> None:
 # Reads (API, pages) -------------------------------------------------------------------------
 
 
-def _statuses(session: Session, unit_ids: Sequence[str]) -> dict[str, UnitStatus]:
-    rows = session.scalars(select(UnitStatus).where(UnitStatus.unit_id.in_(unit_ids)))
+def _statuses(session: Session, unit_ids: Sequence[str]) -> dict[str, UnitPresence]:
+    rows = session.scalars(select(UnitPresence).where(UnitPresence.unit_id.in_(unit_ids)))
     return {row.unit_id: row for row in rows}
 
 
@@ -226,12 +226,12 @@ def _machines_statement(*, by_unit: bool, by_machine: bool) -> Select[Any]:
             Machine.unit_id,
             Machine.machine,
             Machine.name,
-            UnitStatus.status,
+            UnitPresence.status,
             MachineState.machine.label("has_state"),
             *(getattr(MachineState, name) for name in _LIVE_FIELDS),
         )
         .select_from(Machine)
-        .outerjoin(UnitStatus, UnitStatus.unit_id == Machine.unit_id)
+        .outerjoin(UnitPresence, UnitPresence.unit_id == Machine.unit_id)
         .outerjoin(
             MachineState,
             and_(MachineState.unit_id == Machine.unit_id, MachineState.machine == Machine.machine),
@@ -328,7 +328,7 @@ def gateway_health(*, session: Session, actor: Actor, unit_id: str) -> GatewayHe
     """The gateway of ``unit_id`` as the coordinator knows it; a plant reads only its own unit
     (another is not found), the coordinator any."""
     registry_service.get_unit(session=session, actor=actor, unit_id=unit_id)
-    status = session.get(UnitStatus, unit_id)
+    status = session.get(UnitPresence, unit_id)
     birth = session.get(UnitBirthMark, unit_id)
     skew = session.get(UnitClockSkew, unit_id)
     missing = [

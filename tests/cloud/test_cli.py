@@ -137,7 +137,7 @@ def test_serve_runs_the_coordinator_and_says_goodbye(
 def test_ingest_command_runs_a_worker_until_terminated(
     tmp_path: Path, db_url: str, running_mosquitto: MosquittoBroker, network: str
 ) -> None:
-    from cloud.network.models import UnitStatus
+    from cloud.network.models import UnitPresence
     from tests.cloud.conftest import Gateway
 
     config, context = _worker_with_plant_a(tmp_path, db_url, network, running_mosquitto, "w1")
@@ -152,7 +152,7 @@ def test_ingest_command_runs_a_worker_until_terminated(
 
         def status() -> str | None:
             with context.session_factory() as session:
-                row = session.get(UnitStatus, "plant-a")
+                row = session.get(UnitPresence, "plant-a")
                 return row.status if row else None
 
         assert wait_until(lambda: status() == "online", STARTUP_S)

@@ -7,6 +7,7 @@ import yaml
 
 from edge.config import load_config, load_profile, parse_config
 from edge.errors import ConfigError
+from firmware_sim.address_space import NAMESPACE_URI
 from glonet.cli import main
 from tests.edge.fakes import CONFIG
 
@@ -37,7 +38,7 @@ def test_shipped_gateway_configurations_are_valid():
 
 def test_builtin_profile_maps_the_simulator():
     mapping = load_profile("firmware-sim")
-    assert mapping.namespaces["sim"] == "urn:glonet:firmware-sim"
+    assert mapping.namespaces["sim"] == NAMESPACE_URI
     assert mapping.namespaces["ma"] == "http://opcfoundation.org/UA/Machinery/"
     assert mapping.alarms is not None and mapping.metrics_folder is not None
     assert mapping.jobs is not None and mapping.jobs.profile == "opc-10031-4"

@@ -127,13 +127,13 @@ def test_a_foreign_mapping_by_namespace_uri_with_a_missing_node(plant, coordinat
         resources.files(PROFILE_PACKAGE).joinpath("firmware-sim.yaml").read_text()
     )
     mapping = copy.deepcopy(profile)
-    mapping["namespaces"] = {**profile["namespaces"], "vendor": "urn:glonet:firmware-sim"}
+    mapping["namespaces"] = {**profile["namespaces"], "vendor": NAMESPACE_URI}
     del mapping["namespaces"]["sim"]
     mapping = yaml.safe_load(yaml.safe_dump(mapping).replace("sim:", "vendor:"))
     del mapping["metrics_folder"]
     mapping["metrics"] = {
         "spindle_rpm": {"path": "vendor:Monitoring/vendor:SpindleSpeed", "sampling_ms": 50},
-        "power_kw": {"path": "nsu=urn:glonet:firmware-sim;s=mill-1.Monitoring.Power"},
+        "power_kw": {"path": f"nsu={NAMESPACE_URI};s=mill-1.Monitoring.Power"},
         "ghost": {"path": "vendor:Monitoring/vendor:Ghost"},
     }
     machines = [{"id": "mill-1", "endpoint": plant.endpoint, "mapping": "vendor-cnc"}]

@@ -26,7 +26,7 @@ from cloud.maintenance.tickets.flows import open_ticket, record_breakdown
 from cloud.maintenance.tickets.models import MaintenanceTicket, TicketKind
 from cloud.maintenance.tickets.service import SYSTEM
 from cloud.maintenance.webhooks.flows import notify
-from cloud.network.models import UnitStatus
+from cloud.network.models import UnitPresence
 from cloud.operations.metrics import RULE_BUDGET_EXCEEDED
 from cloud.registry.models import Unit
 from cloud.telemetry.models import MetricRollup
@@ -125,7 +125,7 @@ def handle_unit_state(
 ) -> list[LiveEvent]:
     """Fire or resolve the unit-offline alert from the unit's stored state (after the ingest
     applied the state message or the will)."""
-    status = session.get(UnitStatus, unit_id)
+    status = session.get(UnitPresence, unit_id)
     if status is None:
         return []
     key = routing.fingerprint(network, unit_id, unit_id, routing.UNIT_OFFLINE_CODE)

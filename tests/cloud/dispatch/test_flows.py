@@ -28,7 +28,7 @@ from cloud.maintenance.windows import service as window_service
 from cloud.maintenance.windows.models import WindowCreate
 from cloud.messaging.models import Channel, DeliveryStatus, OutboxMessage
 from cloud.network import service as network_service
-from cloud.network.models import MachineState, UnitStatus
+from cloud.network.models import MachineState, UnitPresence
 from cloud.orders import flows as order_flows
 from cloud.orders.models import (
     DeliveredProduct,
@@ -334,7 +334,9 @@ def test_a_late_operation_and_an_offline_unit_ask_for_new_plans(context: AppCont
 
     with transaction(context.session_factory) as session:
         session.merge(
-            UnitStatus(unit_id=unit, status="offline", reason="lost", seq=1, changed_at=plants.now)
+            UnitPresence(
+                unit_id=unit, status="offline", reason="lost", seq=1, changed_at=plants.now
+            )
         )
     cancels = [b for _u, b in plants.tick(seconds=1) if b.kind == "cancel"]
     assert any(c.job_order_id == job.job_order_id for c in cancels)
@@ -709,7 +711,7 @@ def test_status_columns_read_back_as_enums_and_store_their_values(context: AppCo
         [revision] = session.scalars(select(ConfigurationRevision))
         message = session.scalars(select(OutboxMessage)).first()
         customers = session.scalars(select(Principal).where(Principal.role == Role.CUSTOMER))
-        unit = session.get_one(UnitStatus, "metal")
+        unit = session.get_one(UnitPresence, "metal")
         assert order.status is OrderStatus.PLANNED
         assert {op.status for op in operations} == {
             OperationStatus.DISPATCHED,

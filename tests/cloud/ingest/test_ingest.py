@@ -32,7 +32,7 @@ from cloud.ingest.worker import IngestWorker, UnitLanes
 from cloud.main import build_context
 from cloud.messaging.hooks import Decoded
 from cloud.messaging.mqtt import InboundMessage
-from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitStatus
+from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitPresence
 from cloud.registry.models import Machine
 from cloud.services import Wanted, make_ingest, services
 from cloud.telemetry.models import MetricRollup
@@ -60,7 +60,7 @@ def _query(context: AppContext, statement: Any) -> Callable[[], Any]:
 
 
 def _status(context: AppContext, unit: str) -> Callable[[], str | None]:
-    return _query(context, select(UnitStatus.status).where(UnitStatus.unit_id == unit))
+    return _query(context, select(UnitPresence.status).where(UnitPresence.unit_id == unit))
 
 
 def _seen(context: AppContext, message_id: str) -> Callable[[], Any]:
