@@ -1,0 +1,1 @@
+"""Forming the consortium: invitations by network kind, the selection, the consortium record."""

@@ -1,0 +1,248 @@
+"""The consortium selection against brute force, and its reasons when there is none."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+
+from cloud.consortia.selection import (
+    Offer,
+    Requirement,
+    SelectionProblem,
+    select,
+    synthetic_problem,
+)
+
+DUE = datetime(2027, 3, 12, tzinfo=UTC)
+BEFORE = DUE - timedelta(days=2)
+AFTER = DUE + timedelta(days=2)
+
+
+def offer(
+    id: str, party: str, covers: str, cost: float, **fields: object
+) -> Offer:  # a short constructor for the tables below
+    return Offer(id=id, party=party, covers=frozenset(covers.split()), cost=cost, **fields)  # type: ignore[arg-type]
+
+
+def problem(*offers: Offer, items: str = "welding painting", **fields: object) -> SelectionProblem:
+    requirements = tuple(Requirement(item=item) for item in items.split())
+    return SelectionProblem(requirements=requirements, offers=offers, **fields)  # type: ignore[arg-type]
+
+
+# Brute force: every subset, exact arithmetic, its own reading of the rules -----------------
+
+
+def brute_force_cost(problem: SelectionProblem) -> Fraction | None:
+    required = {r.item: r for r in problem.requirements}
+
+    def eligible(o: Offer) -> bool:
+        in_time = problem.due is None or o.earliest_end is None or o.earliest_end <= problem.due
+        certified = all(
+            required[i].certifications <= o.certifications for i in o.covers if i in required
+        )
+        return bool(o.covers) and o.covers <= required.keys() and in_time and certified
+
+    def value(o: Offer) -> Fraction:
+        return Fraction(str(o.cost if o.value is None else o.value))
+
+    def work(o: Offer) -> Fraction:
+        return value(o) if o.work is None else Fraction(str(o.work))
+
+    offers = [o for o in problem.offers if eligible(o)]
+    best: Fraction | None = None
+    for size in range(1, len(offers) + 1):
+        for subset in itertools.combinations(offers, size):
+            covered = [i for o in subset for i in o.covers]
+            if sorted(covered) != sorted(required):
+                continue
+            total_value = sum(value(o) for o in subset)
+            if problem.min_local_share is not None:
+                local = sum(value(o) for o in subset if o.local)
+                if local < Fraction(str(problem.min_local_share)) * total_value:
+                    continue
+            total_work = sum(work(o) for o in subset)
+            if any(
+                sum(work(o) for o in subset if o.party == party) > Fraction(str(limit)) * total_work
+                for party, limit in problem.max_share.items()
+            ):
+                continue
+            cost = sum((Fraction(str(o.cost)) for o in subset), Fraction(0))
+            if best is None or cost < best:
+                best = cost
+    return best
+
+
+def random_problem(rng: random.Random) -> SelectionProblem:
+    items = [f"p{k}" for k in range(rng.randint(1, 4))]
+    requirements = tuple(
+        Requirement(item=i, certifications=frozenset({"ISO 3834"}) if rng.random() < 0.2 else set())  # type: ignore[arg-type]
+        for i in items
+    )
+    parties = [f"u{k}" for k in range(rng.randint(1, 4))]
+    offers = []
+    for n in range(rng.randint(1, 9)):
+        size = 1 if rng.random() < 0.7 else 2
+        offers.append(
+            Offer(
+                id=f"o{n}",
+                party=rng.choice(parties),
+                covers=frozenset(rng.sample(items, min(size, len(items)))),
+                cost=float(rng.randint(1, 40)),
+                value=float(rng.randint(1, 40)) if rng.random() < 0.3 else None,
+                work=float(rng.randint(1, 10)) if rng.random() < 0.5 else None,
+                local=rng.random() < 0.4,
+                earliest_end=rng.choice([None, BEFORE, AFTER]),
+                certifications=frozenset({"ISO 3834"}) if rng.random() < 0.6 else frozenset(),
+            )
+        )
+    return SelectionProblem(
+        requirements=requirements,
+        offers=tuple(offers),
+        due=rng.choice([None, DUE]),
+        min_local_share=rng.choice([None, 0.25, 0.5]),
+        max_share={p: rng.choice([0.4, 0.6, 1.0]) for p in parties if rng.random() < 0.5},
+    )
+
+
+def test_select_matches_brute_force_on_random_instances() -> None:
+    rng = random.Random(21)
+    feasible = 0
+    for _ in range(300):
+        instance = random_problem(rng)
+        expected = brute_force_cost(instance)
+        found = select(instance, workers=1)
+        assert found.feasible is (expected is not None), instance
+        if expected is None:
+            assert found.reasons, instance
+            continue
+        feasible += 1
+        assert found.optimal
+        assert Fraction(str(found.total_cost)) == expected, instance
+        covered = sorted(i for o in found.offers for i in o.covers)
+        assert covered == sorted(r.item for r in instance.requirements)
+    # Both outcomes are exercised, not one by accident of the generator.
+    assert 60 < feasible < 270
+
+
+# The choice ---------------------------------------------------------------------------------
+
+
+def test_cheapest_cover_with_shares_of_work_and_revenue() -> None:
+    found = select(
+        problem(
+            offer("a-w", "a", "welding", 300, work=10),
+            offer("b-w", "b", "welding", 200, work=10),
+            offer("b-p", "b", "painting", 100, work=30),
+            offer("ab", "a", "welding painting", 500),
+        )
+    )
+    assert found.feasible and found.optimal
+    assert {o.id for o in found.offers} == {"b-w", "b-p"}
+    assert found.total_cost == 300
+    assert found.work_shares == {"b": 1.0}
+    assert found.cost_shares == {"b": 1.0}
+
+
+def test_max_order_share_spreads_the_work() -> None:
+    found = select(
+        problem(
+            offer("a-w", "a", "welding", 300, work=10),
+            offer("b-w", "b", "welding", 200, work=10),
+            offer("b-p", "b", "painting", 100, work=30),
+            max_share={"b": 0.8},
+        )
+    )
+    assert {o.id for o in found.offers} == {"a-w", "b-p"}
+    assert found.work_shares == {"a": 0.25, "b": 0.75}
+    assert found.cost_shares == {"a": 0.75, "b": 0.25}
+
+
+def test_local_content_rule_chooses_the_local_supplier() -> None:
+    found = select(
+        problem(
+            offer("a-w", "a", "welding", 300),
+            offer("a-steel", "far-mill", "steel", 100),
+            offer("l-steel", "near-mill", "steel", 150, local=True),
+            items="welding steel",
+            min_local_share=0.3,
+        )
+    )
+    assert {o.id for o in found.offers} == {"a-w", "l-steel"}
+    assert found.local_share == pytest.approx(150 / 450)
+
+
+# The reasons --------------------------------------------------------------------------------
+
+
+def test_reason_names_the_process_nobody_finishes_in_time() -> None:
+    found = select(
+        problem(
+            offer("a-w", "a", "welding", 300, earliest_end=BEFORE),
+            offer("a-p", "a", "painting", 100, earliest_end=AFTER),
+            due=DUE,
+        )
+    )
+    assert not found.feasible
+    assert found.reasons == ("no accepted offer for painting ends before 12 Mar 2027",)
+
+
+def test_reasons_for_missing_offers_and_certifications() -> None:
+    instance = SelectionProblem(
+        requirements=(
+            Requirement(item="welding", certifications=frozenset({"ISO 3834"})),
+            Requirement(item="painting"),
+        ),
+        offers=(offer("a-w", "a", "welding", 300),),
+    )
+    assert select(instance).reasons == (
+        "no accepted offer for welding holds ISO 3834",
+        "no accepted offer for painting",
+    )
+
+
+def test_reason_gives_the_local_content_reached() -> None:
+    found = select(
+        problem(
+            offer("a-w", "a", "welding", 820),
+            offer("l-p", "l", "painting", 180, local=True),
+            offer("a-p", "a", "painting", 100),
+            min_local_share=0.3,
+        )
+    )
+    assert found.reasons == ("local content 18 % < required 30 %",)
+
+
+def test_reason_names_the_member_whose_share_limit_bites() -> None:
+    found = select(
+        problem(
+            offer("a-w", "a", "welding", 300, work=10),
+            offer("a-p", "a", "painting", 100, work=30),
+            offer("b-p", "b", "painting", 100, work=5),
+            max_share={"a": 0.5, "b": 0.5},
+        )
+    )
+    assert found.reasons == ("the members' max order shares leave no cover: a takes at most 50 %",)
+
+
+def test_reason_for_offers_that_overlap() -> None:
+    found = select(
+        problem(
+            offer("ab", "a", "welding painting", 300),
+            offer("bc", "b", "painting bending", 300),
+            items="welding painting bending",
+        )
+    )
+    assert not found.feasible
+    assert "covers each requirement exactly once" in found.reasons[0]
+
+
+def test_the_benchmark_instance_is_solved() -> None:
+    instance = synthetic_problem(members=12, processes=6, seed=3)
+    found = select(instance)
+    assert found.feasible and found.optimal
+    assert found.local_share is not None and found.local_share >= 0.3
+    assert max(found.work_shares.values()) <= 0.5 + 1e-9
