@@ -71,9 +71,15 @@ class TickResult:
 
 
 def network_model(
-    *, session: Session, network_id: str, settings: OrdersSettings, now: datetime
+    *,
+    session: Session,
+    network_id: str,
+    settings: OrdersSettings,
+    now: datetime,
+    transport: bool = True,
 ) -> planning.Network:
-    """The network's machines (with who is down until when), windows and transport times."""
+    """The network's machines (with who is down until when), windows and transport times
+    (``transport=False``: none, for a question about each member alone)."""
     units = {
         u.id: u for u in registry_service.network_units(session=session, network_id=network_id)
     }
@@ -118,7 +124,7 @@ def network_model(
     return planning.Network(
         operators=_operators(session, network_id, calendars, settings, now),
         machines=machines,
-        transport_hours=_transport(session, list(units.values())),
+        transport_hours=_transport(session, list(units.values())) if transport else {},
         windows=windows,
         time_scale=settings.time_scale,
         overhead_s=settings.dispatch_overhead_s,

@@ -178,6 +178,23 @@ def _numbers(value: object) -> list[float]:
     return []
 
 
+def offered(parameters: Mapping[str, object], name: str) -> float:
+    """The most a capability offers of parameter ``name`` (-inf when it does not say)."""
+    return max(_numbers(parameters.get(name)), default=-math.inf)
+
+
+def shortfalls(
+    parameters: Mapping[str, object], requirements: Mapping[str, float]
+) -> list[tuple[str, float, float]]:
+    """The requirements a capability's parameters do not meet: (name, offered, required),
+    offered -inf when the capability does not give the parameter."""
+    return [
+        (name, value, required)
+        for name, required in requirements.items()
+        if (value := offered(parameters, name)) < required
+    ]
+
+
 def can_do(machine: PlanMachine, operation: PlanOperation) -> bool:
     """Process offered, every capability parameter at least the required value, certified."""
     if machine.key in operation.excluded:
@@ -190,7 +207,7 @@ def can_do(machine: PlanMachine, operation: PlanOperation) -> bool:
         parameters = capability.get("parameters") or {}
         assert isinstance(parameters, Mapping)
         if all(
-            max(_numbers(parameters.get(name)), default=-math.inf) >= required
+            offered(parameters, name) >= required
             for name, required in operation.requirements.items()
         ):
             return True
@@ -447,28 +464,36 @@ def plan(
     *,
     now: datetime,
     time_limit: float = 0.3,
+    iteration_limit: int | None = None,
 ) -> Plan:
-    """The best plan the core finds for ``jobs`` on ``network`` within ``time_limit`` seconds.
+    """The best plan the core finds for ``jobs`` on ``network`` within ``time_limit`` seconds
+    (or ``iteration_limit`` search steps: 0 keeps the core's first construction).
 
     Jobs with a step no machine can do are left out and listed in ``Plan.unplanned``.
     """
     if not network.machines:
         return Plan({}, {}, 0.0, {job.order_id: "the network has no machines" for job in jobs})
     jobs = list(jobs)
-    result = _solve(jobs, network, now, time_limit)
+    result = _solve(jobs, network, now, time_limit, iteration_limit)
     for _ in range(MAX_SHARE_REPAIRS):
         repaired = _respect_shares(jobs, network, result)
         if repaired is None:
             break
         jobs = repaired
-        result = _solve(jobs, network, now, time_limit)
+        result = _solve(jobs, network, now, time_limit, iteration_limit)
     return result
 
 
 MAX_SHARE_REPAIRS = 8
 
 
-def _solve(jobs: Sequence[PlanJob], network: Network, now: datetime, time_limit: float) -> Plan:
+def _solve(
+    jobs: Sequence[PlanJob],
+    network: Network,
+    now: datetime,
+    time_limit: float,
+    iteration_limit: int | None = None,
+) -> Plan:
     builder = _Builder(network, now)
     for job in jobs:
         builder.add_job(job)
@@ -479,6 +504,7 @@ def _solve(jobs: Sequence[PlanJob], network: Network, now: datetime, time_limit:
             builder.problem(),
             objective=scheduling.Objective(makespan=1.0, weighted_tardiness=5.0),
             time_limit=time_limit,
+            iteration_limit=iteration_limit,
         )
     except scheduling.SchedulingError as exc:
         raise PlanningError(f"the scheduling core refused the plan: {exc}") from exc

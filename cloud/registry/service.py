@@ -437,13 +437,17 @@ def transport_time(
         return TransportTimeRead(
             from_unit_id=from_unit_id, to_unit_id=to_unit_id, hours=given.hours, derived=False
         )
-    distance = distance_km(
+    hours = road_hours(
         Location(origin.latitude, origin.longitude), Location(target.latitude, target.longitude)
     )
-    hours = distance * ROAD_DETOUR_FACTOR / DEFAULT_ROAD_SPEED_KMH
     return TransportTimeRead(
         from_unit_id=from_unit_id, to_unit_id=to_unit_id, hours=round(hours, 3), derived=True
     )
+
+
+def road_hours(origin: Location, target: Location) -> float:
+    """Transport time by road estimated from the great-circle distance, where none is given."""
+    return distance_km(origin, target) * ROAD_DETOUR_FACTOR / DEFAULT_ROAD_SPEED_KMH
 
 
 def _units_seen_by_a_plant(
