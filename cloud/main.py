@@ -32,6 +32,7 @@ from cloud.operations.http import BodyLimit, RequestMetrics, StrictInput, instal
 from cloud.operations.memory import settle_after_startup
 from cloud.operations.metrics import Metrics
 from cloud.operations.views import router as operations_router
+from cloud.opportunities.views import router as opportunities_router
 from cloud.orders.views import router as orders_router
 from cloud.registry import service as registry_service
 from cloud.registry.views import router as registry_router
@@ -49,6 +50,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     pages_router,
     codesign_router,
     orders_router,
+    opportunities_router,
     dispatch_router,
     maintenance_router,
     ingest_router,

@@ -14,6 +14,7 @@ from cloud.maintenance.windows.models import MaintenanceWindow
 from cloud.messaging.models import OutgoingSequence
 from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBirthMark, UnitPresence
 from cloud.notifications.models import NotificationPreference
+from cloud.opportunities.models import Opportunity, OpportunityEvent, OpportunityProcess
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
 from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetryChunk
@@ -36,6 +37,9 @@ __all__ = [
     "MetricRollup",
     "Network",
     "NotificationPreference",
+    "Opportunity",
+    "OpportunityEvent",
+    "OpportunityProcess",
     "Order",
     "OrderOperation",
     "OutgoingSequence",

@@ -3,6 +3,9 @@ for another tenant's resource behind an allowed one)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -331,3 +334,73 @@ def test_transport_times_do_not_reveal_whether_a_unit_exists(
     ]
     assert {(a.status_code, a.text) for a in answers} == {(404, answers[0].text)}
     assert client.get("/api/transport-times/plant-a/plant-b", headers=headers).status_code == 200
+
+
+def _tender(customer_id: str) -> dict[str, Any]:
+    return {
+        "title": f"Brackets for {customer_id}",
+        "due_at": (datetime.now(UTC) + timedelta(days=20)).isoformat(),
+        "site": {"latitude": 45.0, "longitude": 9.0, "country": "IT"},
+        "budget": 1000,
+        "customer_id": customer_id,
+        "processes": [{"process": "milling", "work_minutes": 60}],
+    }
+
+
+def _opportunity(client: TestClient, tenants: Tenants, customer_id: str) -> str:
+    response = client.post(
+        "/api/opportunities", json=_tender(customer_id), headers=tenants.headers("coordinator")
+    )
+    assert response.status_code == 201, response.text
+    opportunity_id: str = response.json()["id"]
+    return opportunity_id
+
+
+def test_opportunities_by_role_and_tenant(client: TestClient, tenants: Tenants) -> None:
+    """Coordinator everything; the customer its own opportunities (read only) and no partner
+    search; a plant no opportunity but its own rows of a search; a technician nothing."""
+    own = _opportunity(client, tenants, "cust-1")
+    other = _opportunity(client, tenants, "cust-2")
+    status = {"to": "forming"}
+    matrix = [
+        ("GET", "/api/opportunities", None, {"plant-a": 403, "technician": 403, "customer": 200}),
+        (
+            "POST",
+            "/api/opportunities",
+            _tender("cust-1"),
+            {"plant-a": 403, "technician": 403, "customer": 403},
+        ),
+        (
+            "GET",
+            f"/api/opportunities/{own}",
+            None,
+            {"plant-a": 403, "technician": 403, "customer": 200},
+        ),
+        ("GET", f"/api/opportunities/{other}", None, {"customer": 404, "coordinator": 200}),
+        (
+            "POST",
+            f"/api/opportunities/{own}/status",
+            status,
+            {"plant-a": 403, "technician": 403, "customer": 403},
+        ),
+        (
+            "GET",
+            f"/api/opportunities/{own}/candidates",
+            None,
+            {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+        ),
+        ("POST", f"/api/opportunities/{own}/status", status, {"coordinator": 200}),
+    ]
+    mismatches = []
+    for method, path, body, expected in matrix:
+        for who, code in expected.items():
+            response = client.request(method, path, json=body, headers=tenants.headers(who))
+            if response.status_code != code:
+                mismatches.append((method, path, who, code, response.status_code))
+    assert mismatches == []
+    listed = client.get("/api/opportunities", headers=tenants.headers("customer")).json()
+    assert [o["id"] for o in listed] == [own]
+    search = client.get(f"/api/opportunities/{own}/candidates", headers=tenants.headers("plant-a"))
+    rows = [c["unit_id"] for p in search.json()["processes"] for c in p["candidates"]]
+    assert rows == ["plant-a"]
+    assert search.text.count("hourly_rate") == 1
