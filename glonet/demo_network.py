@@ -30,6 +30,7 @@ from cloud.registry.models import (
     MachineCreate,
     OperatorSet,
     PlantCalendarSet,
+    SharingPolicy,
     TechnicianCreate,
     UnitCreate,
     WorkingHours,
@@ -382,6 +383,8 @@ def network_setup(
                 latitude=plant.location.lat,
                 longitude=plant.location.lon,
                 certifications=spec.certifications.get(plant.unit, []),
+                # The demo's plants show their machines' telemetry to the network.
+                sharing_policy=SharingPolicy(share_telemetry=True),
             )
             for plant in plants
         ],

@@ -36,7 +36,7 @@ from cloud.messaging.hooks import AppliedBatch, BatchHook, Decoded
 from cloud.messaging.mqtt import InboundMessage
 from cloud.network import service as network_service
 from cloud.operations.metrics import Metrics
-from cloud.registry.models import Unit
+from cloud.registry.models import Unit, shares_telemetry
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.sink import TelemetrySink
@@ -84,6 +84,10 @@ class _Deferred:
     """What a batch's messages leave for bulk writes at the end of the batch."""
 
     samples: SampleBatch = field(default_factory=SampleBatch)
+    """Samples of units that share their telemetry: stored raw by the sink, and rolled up."""
+    private_samples: SampleBatch = field(default_factory=SampleBatch)
+    """Samples of units that do not (``share_telemetry: false``): rolled up, never stored raw."""
+    private_units: frozenset[str] = frozenset()
     capacities: list[tuple[messages.Capacity, CapacityReported]] = field(default_factory=list)
     jobs: list[tuple[messages.JobStatus, JobReported]] = field(default_factory=list)
     """Messages with the live event each one causes if it is newer than the stored state."""
@@ -237,30 +241,39 @@ def apply_batch(
     started = time.perf_counter()
     with transaction(session_factory) as session:
         units = {d.message.unit for d in batch if d.topic.kind not in FROM_TECHNICIANS}
-        known = _known_units(session, network, units) if units else set()
+        known = _known_units(session, network, units) if units else {}
         fresh = _claim(session, [d for d in batch if _known(d, known, metrics)], metrics)
         _record_clock_skew(session, fresh, metrics)
         _count_kinds(fresh, metrics)
-        deferred = _Deferred()
+        deferred = _Deferred(
+            private_units=frozenset(unit for unit, shared in known.items() if not shared)
+        )
         for decoded in fresh:
             _apply(session, decoded, deferred, result, metrics)
         job_events = _apply_states(session, deferred, result, metrics)
         result.events.extend(event.wire() for event in deferred.events)
-        samples = deferred.samples
         if hooks:
             applied = AppliedBatch(fresh, job_events)
             result.events.extend(ingest_hooks.run(hooks, session, applied))
-        if samples:
+        if deferred.samples:
             sink_started = time.perf_counter()
-            sink.write(session, samples)
+            sink.write(session, deferred.samples)
             metrics.sink_latency.observe(time.perf_counter() - sink_started, sink=sink.name)
-            telemetry_service.update_rollups(session=session, samples=samples)
-            telemetry_service.update_latest(session=session, samples=samples)
-            metrics.samples.inc(len(samples))
-            arrived = samples.events(TopicKind.TELEMETRY.value)
-            result.events.extend(TelemetryArrived(**event).wire() for event in arrived)
+        for samples in (deferred.samples, deferred.private_samples):
+            if samples:
+                _roll_up(session, samples, result, metrics)
     metrics.db_latency.observe(time.perf_counter() - started)
     return result
+
+
+def _roll_up(session: Session, samples: SampleBatch, result: BatchResult, metrics: Metrics) -> None:
+    """What the coordinator keeps of every unit's samples, shared or not: the rollups (alert
+    rules, maintenance plans), the latest values and the live events (shown by scope)."""
+    telemetry_service.update_rollups(session=session, samples=samples)
+    telemetry_service.update_latest(session=session, samples=samples)
+    metrics.samples.inc(len(samples))
+    arrived = samples.events(TopicKind.TELEMETRY.value)
+    result.events.extend(TelemetryArrived(**event).wire() for event in arrived)
 
 
 def _record_clock_skew(session: Session, fresh: Sequence[Decoded], metrics: Metrics) -> None:
@@ -288,18 +301,19 @@ def _count_kinds(fresh: Sequence[Decoded], metrics: Metrics) -> None:
 
 
 _UNITS = Unit.__table__.c
-_KNOWN_UNITS = select(_UNITS.id).where(
+_KNOWN_UNITS = select(_UNITS.id, _UNITS.sharing_policy).where(
     _UNITS.network_id == bindparam("network"), _UNITS.id.in_(bindparam("ids", expanding=True))
 )
 """A Core statement built once: the ORM compiled a new select for every batch."""
 
 
-def _known_units(session: Session, network: str, unit_ids: set[str]) -> set[str]:
+def _known_units(session: Session, network: str, unit_ids: set[str]) -> dict[str, bool]:
+    """The registered units among ``unit_ids``, each with whether it shares its telemetry."""
     rows = session.connection().execute(_KNOWN_UNITS, {"network": network, "ids": list(unit_ids)})
-    return set(rows.scalars())
+    return {unit_id: shares_telemetry(policy or {}) for unit_id, policy in rows}
 
 
-def _known(decoded: Decoded, known: set[str], metrics: Metrics) -> bool:
+def _known(decoded: Decoded, known: dict[str, bool], metrics: Metrics) -> bool:
     """A unit's message from a registered unit (a technician's is checked by its hook)."""
     if decoded.message.unit in known or decoded.topic.kind in FROM_TECHNICIANS:
         return True
@@ -345,7 +359,10 @@ def _apply(
 ) -> None:
     message, unit_id = decoded.message, decoded.message.unit
     if isinstance(message, messages.Telemetry):  # its live events are the batch's, per machine
-        deferred.samples.add(unit_id, message.body.samples)
+        private = unit_id in deferred.private_units
+        (deferred.private_samples if private else deferred.samples).add(
+            unit_id, message.body.samples
+        )
         return
     ahead = None if decoded.clock_ahead_s is None else round(decoded.clock_ahead_s, 3)
     head: dict[str, Any] = {"type": decoded.topic.kind, "unit_id": unit_id, "clock_ahead_s": ahead}

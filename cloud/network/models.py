@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -128,6 +128,11 @@ class MachineLive(BaseModel):
     queue_free_at: datetime | None = None
     reported_at: datetime | None = None
     latest_metrics: dict[str, Any] = {}
+    telemetry_hidden: bool = Field(
+        default=False,
+        description="the unit does not share its telemetry: latest_metrics stays empty for"
+        " anyone but its own plant",
+    )
     active_alarms: int = 0
 
 

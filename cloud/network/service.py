@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor
 from cloud.database import guarded_upsert, guarded_upsert_many, insert_for, utcnow
+from cloud.events import Event
 from cloud.exceptions import NotFound
 from cloud.network.models import (
     MAX_MISSING_NODES,
@@ -35,6 +36,7 @@ from cloud.telemetry.models import LatestMetric
 from protocols.enums import MachineryItemState
 from protocols.enums import UnitStatus as Availability
 from protocols.messages import AlarmEvent, CapacityReport, JobEvent, UnitDescription
+from protocols.topics import TopicKind
 
 OFFLINE = Availability.OFFLINE
 UNKNOWN = "unknown"
@@ -181,7 +183,8 @@ _LIVE_FIELDS = (
 def machines_live(
     *, session: Session, actor: Actor, unit_id: str | None = None, machine: str | None = None
 ) -> list[MachineLive]:
-    """Registry machines joined with their live state, latest metrics and alarm counts.
+    """Registry machines joined with their live state, latest metrics and alarm counts (no
+    latest metrics of a unit that keeps its telemetry to itself, but to its own plant).
 
     Three queries of plain rows, no ORM objects, the first one built once: this is the pages'
     and the API's most frequent read, and it must stay cheap while the ingest keeps the process
@@ -198,7 +201,8 @@ def machines_live(
     unit_ids = sorted({row[0] for row in rows})
     if not unit_ids:
         return []
-    latest = _latest_metrics(connection, unit_ids)
+    hidden = registry_service.telemetry_hidden_from(session=session, actor=actor, unit_ids=unit_ids)
+    latest = _latest_metrics(connection, [unit for unit in unit_ids if unit not in hidden])
     alarms = _alarm_counts(connection, unit_ids)
     machines = []
     for unit, name, title, status, has_state, *state in rows:
@@ -210,6 +214,7 @@ def machines_live(
                 name=title,
                 online=status is not None and status != OFFLINE,
                 latest_metrics=latest.get((unit, name), {}),
+                telemetry_hidden=unit in hidden,
                 active_alarms=alarms.get((unit, name), 0),
                 **live,
             )
@@ -274,6 +279,25 @@ def _latest_metrics(
 def _alarm_counts(connection: Connection, unit_ids: Sequence[str]) -> dict[tuple[str, str], int]:
     rows = connection.execute(_ALARM_COUNTS_OF_UNITS, {"units": unit_ids})
     return {(unit, asset): count for unit, asset, count in rows}
+
+
+def events_visible_to(*, session: Session, actor: Actor) -> Callable[[Event], bool]:
+    """Which live events ``actor`` may see: a coordinator every unit's, a plant its own; the
+    telemetry of a unit that does not share it, its own plant alone. As the units and policies
+    stand now (a stream asks once, when it opens)."""
+    unit_ids = {unit.id for unit in registry_service.list_units(session=session, actor=actor)}
+    private = registry_service.telemetry_hidden_from(
+        session=session, actor=actor, unit_ids=sorted(unit_ids)
+    )
+    telemetry = TopicKind.TELEMETRY.value
+
+    def visible(event: Event) -> bool:
+        unit_id = event.get("unit_id")
+        if unit_id in private and event.get("type") == telemetry:
+            return False
+        return actor.is_coordinator or unit_id in unit_ids
+
+    return visible
 
 
 def machine_live(*, session: Session, actor: Actor, unit_id: str, machine: str) -> MachineLive:

@@ -10,11 +10,10 @@ from cloud.auth import service as auth_service
 from cloud.auth.dependencies import api_key_from, as_caller
 from cloud.auth.models import Actor
 from cloud.database import transaction
-from cloud.events import Event, sse_stream
+from cloud.events import sse_stream
 from cloud.network import service
 from cloud.network.models import GatewayHealth, JobProgressRead, MachineLive, NetworkOverview
 from cloud.operations.http import ApiRoute, answers
-from cloud.registry import service as registry_service
 
 router = APIRouter(prefix="/api", tags=["live"], route_class=ApiRoute)
 
@@ -80,12 +79,7 @@ def events(request: Request) -> StreamingResponse:
     context = request.app.state.context
     with transaction(context.session_factory) as session:
         actor = auth_service.authenticate(session=session, api_key=api_key_from(request))
-        units = registry_service.list_units(session=session, actor=actor)
-        unit_ids = {unit.id for unit in units}
-
-    def visible(event: Event) -> bool:
-        return actor.is_coordinator or event.get("unit_id") in unit_ids
-
+        visible = service.events_visible_to(session=session, actor=actor)
     return StreamingResponse(
         context.counted_stream(sse_stream(context.broadcaster, visible)),
         media_type="text/event-stream",

@@ -183,15 +183,29 @@ class Process(Schema):
 
 
 class SharingPolicy(Schema):
-    """What a member shares with the network; prices stay visible to the coordinator only."""
+    """What a member shares with the network; prices stay visible to the coordinator only.
+
+    ``share_telemetry: false`` (the default) is enforced: the coordinator keeps of that member's
+    telemetry only what dispatch and maintenance need (per-minute rollups for the alert rules,
+    the latest value of each metric), stores no raw samples (neither embedded nor InfluxDB), and
+    shows rollups and latest values to that member's own plant alone."""
 
     share_capacity: bool = True
-    share_telemetry: bool = False
+    share_telemetry: bool = Field(
+        default=False,
+        description="false: no raw samples are stored, and the member's rollups and latest"
+        " values are shown to no one else (the coordinator included)",
+    )
     hourly_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     max_order_share: Annotated[float, Field(gt=0, le=1)] | None = Field(
         default=None, description="the most of one order's work (by duration) this member takes"
     )
+
+
+def shares_telemetry(policy: dict[str, Any]) -> bool:
+    """Whether a stored sharing policy lets the network keep and see the member's telemetry."""
+    return policy.get("share_telemetry") is True
 
 
 class UnitFields(Schema):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.database import utcnow
-from cloud.exceptions import Conflict, InvalidInput, NotFound
+from cloud.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from cloud.geo import Location, distance_km
 from cloud.registry.models import (
     Machine,
@@ -39,6 +39,7 @@ from cloud.registry.models import (
     Unit,
     UnitCreate,
     UnitUpdate,
+    shares_telemetry,
 )
 from protocols.topics import IDENTIFIER_PATTERN
 
@@ -209,6 +210,30 @@ def get_machine(*, session: Session, actor: Actor, unit_id: str, machine: str) -
     if row is None:
         raise NotFound(f"machine {machine!r} of unit {unit_id!r} does not exist")
     return row
+
+
+def telemetry_hidden_from(*, session: Session, actor: Actor, unit_ids: Sequence[str]) -> set[str]:
+    """Of ``unit_ids``, the units whose telemetry ``actor`` may not see: those that keep it to
+    themselves (``share_telemetry: false``), unless ``actor`` is that unit's own plant."""
+    if not unit_ids:
+        return set()
+    query = select(Unit.id, Unit.sharing_policy).where(Unit.id.in_(unit_ids))
+    return {
+        unit_id
+        for unit_id, policy in session.execute(query)
+        if not shares_telemetry(policy or {})
+        and not (actor.role is Role.PLANT and actor.unit_id == unit_id)
+    }
+
+
+def require_telemetry_visible(*, session: Session, actor: Actor, unit_id: str) -> None:
+    """Refuse (403) to show a unit's telemetry to anyone but its own plant when it does not
+    share it."""
+    if telemetry_hidden_from(session=session, actor=actor, unit_ids=[unit_id]):
+        raise PermissionDenied(
+            f"unit {unit_id!r} keeps its telemetry to itself (sharing_policy.share_telemetry"
+            " is false)"
+        )
 
 
 def add_machine(*, session: Session, actor: Actor, unit_id: str, spec: MachineCreate) -> Machine:

@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor
 from cloud.database import BulkInsert
+from cloud.exceptions import Conflict
 from cloud.registry import service as registry_service
+from cloud.registry.models import shares_telemetry
 from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import (
     SAMPLE_COLUMNS,
@@ -105,8 +107,10 @@ def rollups(
     since: datetime,
     metric: str | None = None,
 ) -> list[RollupRead]:
-    """A machine's rollup history, scoped like the machine itself."""
+    """A machine's rollup history, scoped like the machine itself; of a unit that does not
+    share its telemetry, to its own plant alone."""
     registry_service.get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine)
+    registry_service.require_telemetry_visible(session=session, actor=actor, unit_id=unit_id)
     query = select(MetricRollup).where(
         MetricRollup.unit_id == unit_id,
         MetricRollup.machine == machine,
@@ -144,8 +148,17 @@ def samples(
 
     Chunks are read newest first and reading stops once no older chunk can hold one of the
     newest ``limit`` samples, so a long window costs no more than its last samples.
+
+    A unit that does not share its telemetry has none stored: its own plant is told so (409).
     """
     registry_service.get_machine(session=session, actor=actor, unit_id=unit_id, machine=machine)
+    registry_service.require_telemetry_visible(session=session, actor=actor, unit_id=unit_id)
+    unit = registry_service.get_unit_row(session=session, unit_id=unit_id)
+    if not shares_telemetry(unit.sharing_policy):
+        raise Conflict(
+            f"unit {unit_id!r} does not share its telemetry (sharing_policy.share_telemetry is"
+            " false): the coordinator stores none of its raw samples; read the per-minute rollups"
+        )
     query = (
         select(TelemetryChunk.first_time, TelemetryChunk.last_time, TelemetryChunk.samples)
         .where(

@@ -14,6 +14,8 @@ from cloud.config import SinkKind
 from cloud.database import utcnow
 from cloud.exceptions import NotFound, PermissionDenied
 from cloud.network import service as network_service
+from cloud.registry import service as registry_service
+from cloud.registry.models import shares_telemetry
 from cloud.telemetry import charts
 from cloud.telemetry import service as telemetry_service
 from cloud.web.templating import page, sign_in
@@ -45,6 +47,8 @@ def machine_page(
             raise NotFound(f"machine {machine!r} of unit {unit_id!r} does not exist")
     except (NotFound, PermissionDenied) as exc:
         return page(request, "machine.html", actor, exc.status_code, problem=exc.message, **shown)
+    if found[0].telemetry_hidden:  # the member keeps its telemetry to itself
+        return page(request, "machine.html", actor, machine=found[0], **shown)
     until = utcnow()
     since = until - timedelta(minutes=minutes)
     rollups = telemetry_service.rollups(
@@ -54,8 +58,13 @@ def machine_page(
         charts.rollup_chart(metric, list(rows), since=since, until=until)
         for metric, rows in groupby(rollups, key=lambda rollup: rollup.metric)
     ]
-    samples = None
-    if request.app.state.context.settings.telemetry.sink is SinkKind.EMBEDDED:
+    samples, kept = (
+        None,
+        shares_telemetry(
+            registry_service.get_unit_row(session=session, unit_id=unit_id).sharing_policy
+        ),
+    )
+    if kept and request.app.state.context.settings.telemetry.sink is SinkKind.EMBEDDED:
         samples = telemetry_service.samples(
             session=session,
             actor=actor,
@@ -65,5 +74,12 @@ def machine_page(
             limit=LATEST_SAMPLES,
         )[::-1]
     return page(
-        request, "machine.html", actor, machine=found[0], charts=drawn, samples=samples, **shown
+        request,
+        "machine.html",
+        actor,
+        machine=found[0],
+        charts=drawn,
+        samples=samples,
+        raw_kept=kept,
+        **shown,
     )

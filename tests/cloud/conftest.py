@@ -78,8 +78,11 @@ def coordinator() -> Actor:
 
 
 def onboard(context: AppContext, unit_id: str, **fields: Any) -> None:
+    """A unit of the network; it shares its telemetry unless ``sharing_policy`` says otherwise."""
     spec = {"id": unit_id, "network_id": context.settings.network, "company": f"{unit_id} Ltd"}
-    spec.update({"latitude": 45.0, "longitude": 9.0}, **fields)
+    spec.update(
+        {"latitude": 45.0, "longitude": 9.0, "sharing_policy": {"share_telemetry": True}}, **fields
+    )
     with transaction(context.session_factory) as session:
         registry_service.onboard_unit(
             session=session, actor=coordinator(), spec=UnitCreate.model_validate(spec)
@@ -130,7 +133,7 @@ class Tenants:
 def populate(context: AppContext) -> Tenants:
     tenants = Tenants(context)
     for unit in ("plant-a", "plant-b"):
-        onboard(context, unit, sharing_policy={"hourly_rate": 80.0})
+        onboard(context, unit, sharing_policy={"hourly_rate": 80.0, "share_telemetry": True})
         with transaction(context.session_factory) as session:
             registry_service.add_technician(
                 session=session,

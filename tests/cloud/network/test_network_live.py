@@ -119,6 +119,7 @@ def test_every_machine_with_its_live_state_values_and_alarms(context: AppContext
         "queue_free_at": "2026-11-29T08:05:00Z",
         "reported_at": "2026-11-29T08:00:00Z",
         "latest_metrics": {"spindle_rpm": 1200.0, "program": "P-17"},
+        "telemetry_hidden": False,
         "active_alarms": 2,
     }
     # No capacity report yet: the live fields keep their defaults.
