@@ -101,7 +101,11 @@ def _horizon(problem: Problem) -> int:
     )
     moves = problem.operation_count * max((max(r) for r in problem.transport), default=0)
     latest = max(
-        [job.release for job in problem.jobs]
+        [
+            problem.release(j, k)
+            for j, job in enumerate(problem.jobs)
+            for k in range(len(job.operations))
+        ]
         + [f.start for f in problem.frozen]
         + [w.end for w in problem.unavailability]
     )
@@ -116,7 +120,7 @@ def _operations(
     ops = {}
     for j, job in enumerate(problem.jobs):
         for k, op in enumerate(job.operations):
-            start = model.NewIntVar(job.release, horizon, f"s{j}_{k}")
+            start = model.NewIntVar(problem.release(j, k), horizon, f"s{j}_{k}")
             end = model.NewIntVar(0, horizon, f"e{j}_{k}")
             fixed = frozen.get((j, k))
             if fixed is not None:

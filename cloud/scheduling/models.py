@@ -60,7 +60,9 @@ class Operation:
     (a cure cycle, a heat treatment) must run within one open period. ``family`` (material,
     colour, fixture…) indexes the machines' setup matrices; None: no setup before it. ``skill``
     asks for an operator who has it, over the operation's whole busy span or its setup only
-    (when the problem has operators at all).
+    (when the problem has operators at all). ``release``: the operation may not start (nor its
+    setup) before this time, on top of its job's release (a purchased material it needs arrives
+    then).
     """
 
     durations: Mapping[int, int]
@@ -71,6 +73,7 @@ class Operation:
     # for its setup only (``"setup"``: none is needed when there is no setup).
     skill: int | None = None
     attended: str = "all"
+    release: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,10 @@ class Problem:
         if preds is None:
             return (op - 1,) if op > 0 else ()
         return preds
+
+    def release(self, job: int, op: int) -> int:
+        """When ``op`` of ``job`` may start at the earliest: its job's release or its own."""
+        return max(self.jobs[job].release, self.jobs[job].operations[op].release)
 
     def transport_time(self, from_machine: int, to_machine: int) -> int:
         if not self.transport:
@@ -395,6 +402,10 @@ def _validate_operation(problem: Problem, j: int, k: int, op: Operation) -> None
                     f"job {j} operation {k}: family {op.family} is not in the setups of "
                     f"machine {machine} ({len(setups)} families)"
                 )
+    if not _is_int(op.release) or not 0 <= op.release < NEVER:
+        raise ProblemError(
+            f"job {j} operation {k}: release must be an integer in [0, 2**50), got {op.release!r}"
+        )
     for pred in problem.predecessors(j, k):
         if not _is_int(pred) or not 0 <= pred < len(problem.jobs[j].operations) or pred == k:
             raise ProblemError(f"job {j} operation {k}: invalid predecessor {pred!r}")
@@ -446,7 +457,7 @@ def _validate_frozen(problem: Problem) -> None:
             raise ProblemError(
                 f"job {f.job} operation {f.op} is frozen on machine {f.machine}, not eligible"
             )
-        if not _is_int(f.start) or f.start < problem.jobs[f.job].release:
+        if not _is_int(f.start) or f.start < problem.release(f.job, f.op):
             raise ProblemError(
                 f"job {f.job} operation {f.op}: frozen start {f.start!r} is before the release"
             )
@@ -470,7 +481,7 @@ def _validate_frozen_setup(problem: Problem, f: FrozenOperation) -> None:
             raise ProblemError(f"job {f.job} operation {f.op}: frozen setup end without a start")
         return
     setup = (f.setup_start, f.setup_done)
-    release = problem.jobs[f.job].release
+    release = problem.release(f.job, f.op)
     if not (all(_is_int(t) for t in setup) and release <= setup[0] < setup[1] <= f.start):
         raise ProblemError(
             f"job {f.job} operation {f.op}: frozen setup [{setup[0]!r}, {setup[1]!r}) must be "

@@ -162,7 +162,7 @@ def _flatten(problem: Problem) -> _Flat:
     resumable: list[int] = []
     for j, job in enumerate(problem.jobs):
         job_of.extend([j] * len(job.operations))
-        release.extend([job.release] * len(job.operations))
+        release.extend(max(job.release, op.release) for op in job.operations)
         for k, op in enumerate(job.operations):
             preds.extend(offsets[j] + p for p in problem.predecessors(j, k))
             pred_ptr.append(len(preds))
@@ -383,13 +383,18 @@ def _reverse_topological(successors: list[list[int]]) -> list[int]:
 
 
 def _makespan_bound(problem: Problem, work_left: list[float], offsets: list[int]) -> int:
-    """The longest job (release plus shortest processing) and, for every set of machines that is
-    some operation's eligible set, the work that only those machines can do, spread over them."""
+    """The longest job (each operation's release plus the shortest processing from it on) and,
+    for every set of machines that is some operation's eligible set, the work that only those
+    machines can do, spread over them."""
     path = 0.0
     work: dict[frozenset[int], int] = {}
     for j, job in enumerate(problem.jobs):
-        # The work left is largest at the job's first operations.
+        # The work left is largest at the job's first operations, and so is the sum with the
+        # job's release; an operation's own release may start a longer path later on.
         path = max(path, job.release + max(work_left[offsets[j] : offsets[j + 1]]))
+        for k, op in enumerate(job.operations):
+            if op.release > job.release:
+                path = max(path, op.release + work_left[offsets[j] + k])
         for op in job.operations:
             eligible = frozenset(op.durations)
             work[eligible] = work.get(eligible, 0) + min(op.durations.values())

@@ -90,6 +90,11 @@ def _check_operations(
             violations.append(
                 f"job {j} op {k} starts at {o.busy_from}, before release {job.release}"
             )
+        elif o.busy_from < job.operations[k].release:
+            violations.append(
+                f"job {j} op {k} starts at {o.busy_from}, before its own release "
+                f"{job.operations[k].release}"
+            )
         preds = job.operations[k].predecessors
         for p in (k - 1,) if preds is None and k > 0 else preds or ():
             before = placed[(j, p)]

@@ -128,3 +128,20 @@ def problems(draw: st.DrawFn, calendars: bool = True, setups: bool = False) -> P
         transport=transport,
         unavailability=tuple(windows),
     )
+
+
+@st.composite
+def with_releases(draw: st.DrawFn, problem: Problem) -> Problem:
+    """Some operations get a release of their own (a purchased material arrives then), before,
+    at or after their job's: the plan must start none of them, nor its setup, earlier."""
+    jobs = tuple(
+        replace(
+            job,
+            operations=tuple(
+                replace(op, release=draw(st.sampled_from((0, 0, 5, 25, 60, 90))))
+                for op in job.operations
+            ),
+        )
+        for job in problem.jobs
+    )
+    return replace(problem, jobs=jobs)
