@@ -37,6 +37,7 @@ from cloud.orders.views import router as orders_router
 from cloud.registry import service as registry_service
 from cloud.registry.views import router as registry_router
 from cloud.services import Wanted, ingest_hooks, services
+from cloud.suppliers.views import router as suppliers_router
 from cloud.telemetry.sink import make_sink
 from cloud.telemetry.views import router as telemetry_router
 from cloud.web.views import router as pages_router
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest_router,
     outbox_router,
     notifications_router,
+    suppliers_router,
 )
 
 

@@ -17,6 +17,7 @@ from cloud.notifications.models import NotificationPreference
 from cloud.opportunities.models import Opportunity, OpportunityEvent, OpportunityProcess
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
+from cloud.suppliers.models import PurchaseRequest, Supplier, SupplierOffer
 from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetryChunk
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "OrderOperation",
     "OutgoingSequence",
     "Principal",
+    "PurchaseRequest",
     "Quote",
     "RouteStop",
     "SchedulerState",
@@ -51,6 +53,8 @@ __all__ = [
     "ServiceArea",
     "SignInFailure",
     "SilenceRow",
+    "Supplier",
+    "SupplierOffer",
     "Technician",
     "TelemetryChunk",
     "TicketEvent",

@@ -87,6 +87,8 @@ class MaterialLine:
     quantity: float
     unit: str
     unit_cost: float
+    # The steps that consume it (empty: the job's first steps).
+    steps: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -313,9 +315,10 @@ def work_breakdown(family: ProductFamily, values: Mapping[str, Any]) -> WorkBrea
         raise InvalidConfiguration(validation.problems)
     resolved = validation.values
     try:
+        operations = _operations(family, resolved)
         return WorkBreakdown(
-            operations=_operations(family, resolved),
-            materials=_materials(family, resolved),
+            operations=operations,
+            materials=_materials(family, resolved, {op.id for op in operations}),
             price=round(_expression(family.price).number(resolved), 2),
             currency=family.currency,
         )
@@ -368,7 +371,9 @@ def _operations(family: ProductFamily, values: Mapping[str, Value]) -> list[Plan
     return operations
 
 
-def _materials(family: ProductFamily, values: Mapping[str, Value]) -> list[MaterialLine]:
+def _materials(
+    family: ProductFamily, values: Mapping[str, Value], included: set[str]
+) -> list[MaterialLine]:
     lines = []
     for material in family.materials:
         if material.when is not None and not _expression(material.when).truth(values):
@@ -383,6 +388,7 @@ def _materials(family: ProductFamily, values: Mapping[str, Value]) -> list[Mater
                 quantity=round(quantity, 3),
                 unit=material.unit,
                 unit_cost=_expression(material.unit_cost).number(values),
+                steps=[step for step in material.steps if step in included],
             )
         )
     return lines

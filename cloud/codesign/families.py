@@ -147,12 +147,16 @@ class OperationTemplate(_Strict):
 
 
 class MaterialTemplate(_Strict):
+    """A bill-of-materials line. ``steps``: the routing steps that consume it (a purchased
+    material releases them when it arrives); none, or none included: the job's first steps."""
+
     item: Slug
     description: str
     quantity: ExpressionText
     unit: str = "pcs"
     unit_cost: ExpressionText = 0
     when: ExpressionText | None = None
+    steps: list[Slug] = Field(default_factory=list)
 
 
 class ProductFamily(_Strict):
@@ -181,6 +185,11 @@ class ProductFamily(_Strict):
             if unknown:
                 raise ValueError(f"{where}: unknown option(s) {', '.join(sorted(unknown))}")
         _check_routing(self.routing)
+        steps = {op.id for op in self.routing}
+        for material in self.materials:
+            strays = sorted(set(material.steps) - steps)
+            if strays:
+                raise ValueError(f"materials.{material.item}.steps: unknown step(s) {strays}")
         return self
 
     def expressions(self) -> list[tuple[str, ExpressionText]]:

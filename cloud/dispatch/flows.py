@@ -52,6 +52,7 @@ from cloud.orders.models import (
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
 from cloud.registry.models import SPEED_FACTOR, Machine, PlantCalendarSet, Unit
+from cloud.suppliers import service as supplier_service
 from protocols import messages
 
 _LOGGER = logging.getLogger(__name__)
@@ -220,6 +221,7 @@ def open_jobs(
     rows: dict[int, OrderOperation] = {}
     rank = _frozen_ranks(session)
     speeds = machine_speeds(session)
+    releases = supplier_service.material_releases(session=session, now=now)
     for order in orders:
         operations = []
         steps = _quoted_steps(session, order)
@@ -232,7 +234,8 @@ def open_jobs(
             own = work.get("machine_durations_s", {}).get(key)
             run_s = own if own is not None else op.duration_s * speeds.get(key, 1.0)
             planned = _plan_operation(op, settings, now, rank.get(op.id, 0), run_s)
-            operations.append(replace(planned, **work))
+            release = releases.get((order.id, op.step))
+            operations.append(replace(planned, **work, release=release))
         if operations:
             jobs.append(planning.PlanJob(order.id, operations, due=order.promised_at))
     return jobs, rows
@@ -522,14 +525,20 @@ def _late(session: Session, settings: OrdersSettings, state: SchedulerState, now
 @dataclass
 class _Gate:
     """What the plan assumed before an operation may start: its material has arrived from the
-    plant of each predecessor (end plus transport time), and, on a machine that follows its
-    plant's calendar, its planned start has come (the plan put it in open time)."""
+    plant of each predecessor (end plus transport time) and from the suppliers (its purchases'
+    release), and, on a machine that follows its plant's calendar, its planned start has come
+    (the plan put it in open time)."""
 
     session: Session
     settings: OrdersSettings
     now: datetime
     calendars: dict[str, PlantCalendarSet]
     hours: dict[tuple[str, str], float] = field(default_factory=dict)
+    releases: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def supplied(self, op: OrderOperation) -> bool:
+        release = self.releases.get((op.order_id, op.step))
+        return release is None or release <= self.now
 
     def transport(self, from_unit: str, to_unit: str) -> timedelta:
         if from_unit == to_unit:
@@ -582,6 +591,7 @@ def dispatch_ready(
         settings,
         now,
         registry_service.network_calendars(session=session, network_id=network_id),
+        releases=supplier_service.material_releases(session=session, now=now),
     )
     down = service.down_machines(session=session, network_id=network_id, now=now)
     horizon = now + timedelta(seconds=settings.horizon_s / settings.time_scale)
@@ -608,7 +618,9 @@ def dispatch_ready(
                 break
             if op.planned_start is None or op.planned_start > horizon:
                 break
-            if not (gate.arrived(op) and gate.open(op) and gate.not_refused(op)):
+            if not (
+                gate.supplied(op) and gate.arrived(op) and gate.open(op) and gate.not_refused(op)
+            ):
                 break
             _mark_dispatched(op, now)
             outstanding[key] += 1

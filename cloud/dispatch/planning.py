@@ -89,6 +89,8 @@ class PlanOperation:
     attended: str = "all"
     # The plant operator attending it when frozen (the plan named them): reserved meanwhile.
     frozen_operator: str | None = None
+    # Not before this (wall clock): a purchased material it needs is expected then.
+    release: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,8 @@ class _Builder:
                     family,
                     self.skill(op.skill, durations),
                     op.attended,
+                    # A frozen operation is a fact: its material was there.
+                    self.at(op.release) if op.release and op.frozen_on is None else 0,
                 )
             )
         j = len(self.jobs)

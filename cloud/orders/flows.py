@@ -25,6 +25,7 @@ from cloud.exceptions import Conflict, InvalidInput
 from cloud.notifications.models import NotificationEvent
 from cloud.orders import notices, service
 from cloud.orders.models import Order, OrderOperation, Quote, QuoteCreate
+from cloud.suppliers import flows as supplier_flows
 
 _LOGGER = logging.getLogger(__name__)
 SECONDS_PER_MINUTE = 60
@@ -141,9 +142,17 @@ def create_quote(
 
 
 def confirm_quote(
-    *, session: Session, actor: Actor, network_id: str, quote_id: str, now: datetime
+    *,
+    session: Session,
+    actor: Actor,
+    network_id: str,
+    quote_id: str,
+    now: datetime,
+    time_scale: float = 1.0,
 ) -> Order:
-    """The customer (or a coordinator for them) accepts a quote: it becomes an order."""
+    """The customer (or a coordinator for them) accepts a quote: it becomes an order, and its
+    materials are requested from suppliers (their deliveries release the steps that need them;
+    ``time_scale``: plant seconds per real second, for the suppliers' lead times)."""
     require_role(actor, Role.CUSTOMER, Role.COORDINATOR)
     quote = service.get_quote(session=session, actor=actor, quote_id=quote_id)
     if quote.order_id is not None:
@@ -187,6 +196,14 @@ def confirm_quote(
             )
         )
     quote.order_id = order.id
+    supplier_flows.purchase_materials(
+        session=session,
+        network_id=network_id,
+        order=order,
+        quote=quote,
+        now=now,
+        time_scale=time_scale,
+    )
     notices.tell_customer(session, order, NotificationEvent.ORDER_CONFIRMED, now)
     dispatch_service.request_replan(
         session=session, network_id=network_id, reason=f"new order {order.id}"

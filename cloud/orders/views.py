@@ -53,12 +53,14 @@ def get_quote(quote_id: str, session: DbSession, actor: CurrentActor) -> QuoteRe
 def confirm_quote(
     quote_id: str, request: Request, session: DbSession, actor: CurrentActor
 ) -> OrderRead:
+    settings = request.app.state.context.settings
     order = flows.confirm_quote(
         session=session,
         actor=actor,
-        network_id=request.app.state.context.settings.network,
+        network_id=settings.network,
         quote_id=quote_id,
         now=utcnow(),
+        time_scale=settings.orders.time_scale,
     )
     return service.read_order(session=session, order=order)
 

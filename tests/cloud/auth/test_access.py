@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from tests.cloud.conftest import Tenants
 
 UNIT_BODY = {"id": "new-unit", "network_id": "x", "company": "C", "latitude": 1, "longitude": 1}
+SUPPLIER_BODY = {"id": "s1", "company": "S", "latitude": 1, "longitude": 1, "country": "IT"}
 
 # (method, path, body) -> expected status per caller. plant-a's own resources are under
 # "plant-a", the other tenant's under "plant-b".
@@ -203,6 +204,51 @@ MATRIX = [
         "/api/overview",
         None,
         {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+    # Suppliers are the coordinator's registry; purchases are scoped inside (a plant those
+    # gating its operations, a customer those of their orders, neither with prices).
+    (
+        "GET",
+        "/api/suppliers",
+        None,
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    ("POST", "/api/suppliers", SUPPLIER_BODY, {"plant-a": 403, "technician": 403, "customer": 403}),
+    (
+        "PUT",
+        "/api/suppliers/s1/offers/steel-plate",
+        {"unit_price": 1, "lead_time_days": 1},
+        {"coordinator": 404, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "POST",
+        "/api/suppliers/match",
+        {"materials": [{"item": "steel-plate", "quantity": 1}]},
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/purchases",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 200},
+    ),
+    (
+        "GET",
+        "/api/purchases/po-none",
+        None,
+        {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 404},
+    ),
+    (
+        "POST",
+        "/api/purchases/po-none/delivery",
+        {},
+        {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "POST",
+        "/api/purchases/po-none/delay",
+        {"expected_at": "2030-01-01T00:00:00Z"},
+        {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 403},
     ),
 ]
 

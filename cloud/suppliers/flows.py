@@ -1,0 +1,200 @@
+"""Purchasing across domains: a confirmed order buys its materials, and a delivery or a delay
+re-plans the operations that wait for them.
+
+A purchase request's expected delivery is the release date of the operations that consume its
+material (the family data's ``steps`` of a material, by default the job's first steps): the
+plan starts none of them earlier, and the dispatcher sends none of them before. A purchase not
+recorded as delivered by its expected date is taken to be on time: record a delay to hold the
+operations back, or the delivery to let them start earlier.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
+from cloud.dispatch import service as dispatch_service
+from cloud.exceptions import InvalidInput
+from cloud.orders.models import Order, Quote
+from cloud.suppliers import service
+from cloud.suppliers.matching import (
+    LocalRule,
+    MatchedLine,
+    MaterialNeed,
+    Site,
+    match_materials,
+)
+from cloud.suppliers.models import (
+    DelayRecord,
+    DeliveryRecord,
+    MatchRequest,
+    PurchaseRequest,
+    Supplier,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def first_steps(operations: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The steps of a quoted job that wait for nothing (where material enters by default)."""
+    return tuple(str(op["step"]) for op in operations if not op.get("predecessors"))
+
+
+def quoted_lines(quote: Quote) -> list[MaterialNeed]:
+    """The quote's material lines, each with the steps that consume it."""
+    default = first_steps(quote.work.get("operations", []))
+    needs = []
+    for line in quote.work.get("materials", []):
+        need = MaterialNeed.from_json(line)
+        needs.append(need if need.steps else MaterialNeed(**{**need.__dict__, "steps": default}))
+    return needs
+
+
+def purchase_materials(
+    *,
+    session: Session,
+    network_id: str,
+    order: Order,
+    quote: Quote,
+    now: datetime,
+    time_scale: float,
+) -> list[PurchaseRequest]:
+    """The confirmation's purchase requests: one per material line a supplier offers. A line
+    the quote already matched (``supplier_id``: priced from a supplier, local first under the
+    opportunity's rule) goes to that supplier as quoted; the others to the cheapest offer in
+    the quote's currency. A line nobody offers is not bought here (taken from stock, as
+    before suppliers), and the log says so."""
+    needs = quoted_lines(quote)
+    if not needs:
+        return []
+    matched = match_materials(
+        needs,
+        service.network_offers(session=session, network_id=network_id),
+        currency=quote.currency,
+    )
+    purchases = []
+    for line, fresh, need in zip(quote.work.get("materials", []), matched, needs, strict=True):
+        chosen = _as_quoted(session, line, need, quote.currency) or fresh
+        if not chosen.matched:
+            _LOGGER.info("order %s: %s not purchased (%s)", order.id, need.item, chosen.reasons)
+            continue
+        purchases.append(
+            service.add_purchase(
+                session=session, order_id=order.id, line=chosen, now=now, time_scale=time_scale
+            )
+        )
+    session.flush()
+    if purchases:
+        _LOGGER.info("order %s: %d purchase requests", order.id, len(purchases))
+    return purchases
+
+
+def _as_quoted(
+    session: Session, line: Mapping[str, Any], need: MaterialNeed, currency: str
+) -> MatchedLine | None:
+    """The quote's own match of a line, if it has one and its supplier is still on record."""
+    supplier_id = line.get("supplier_id")
+    if not isinstance(supplier_id, str) or session.get(Supplier, supplier_id) is None:
+        return None
+    try:
+        return MatchedLine(
+            item=need.item,
+            description=need.description,
+            quantity=need.quantity,
+            unit=need.unit,
+            steps=need.steps,
+            supplier_id=supplier_id,
+            supplier=str(line.get("supplier") or ""),
+            unit_price=float(line["unit_price"]),
+            price=float(line.get("price") or 0.0),
+            currency=str(line.get("currency") or currency),
+            lead_time_days=float(line["lead_time_days"]),
+            local=bool(line.get("local", False)),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def match(
+    *, session: Session, actor: Actor, network_id: str, spec: MatchRequest
+) -> list[MatchedLine]:
+    """Match material lines to the network's suppliers (what pricing does for a quote)."""
+    require_role(actor, Role.COORDINATOR)
+    site = None if spec.site is None else Site(**spec.site.model_dump())
+    rule = None if spec.rule is None else LocalRule(**spec.rule.model_dump())
+    if rule is not None and rule.within_km is not None and site is None:
+        raise InvalidInput("a local rule by distance needs the delivery site")
+    needs = [
+        MaterialNeed(
+            item=m.item,
+            quantity=m.quantity,
+            description=m.description,
+            unit=m.unit,
+            steps=tuple(m.steps),
+        )
+        for m in spec.materials
+    ]
+    offers = service.network_offers(session=session, network_id=network_id)
+    return match_materials(needs, offers, site=site, rule=rule, currency=spec.currency)
+
+
+def _recorder(actor: Actor) -> str:
+    require_role(actor, Role.COORDINATOR, Role.PLANT)
+    return actor.name
+
+
+def record_delivery(
+    *,
+    session: Session,
+    actor: Actor,
+    network_id: str,
+    purchase_id: str,
+    spec: DeliveryRecord,
+    now: datetime,
+) -> PurchaseRequest:
+    """The material has arrived: its operations may start now, and the plan is made again."""
+    by = _recorder(actor)
+    purchase = service.get_purchase(session=session, actor=actor, purchase_id=purchase_id)
+    delivered_at = spec.delivered_at or now
+    if delivered_at > now:
+        raise InvalidInput(f"a delivery cannot be recorded in the future ({delivered_at})")
+    service.record_delivery(
+        session=session, purchase=purchase, delivered_at=delivered_at, note=spec.note, by=by
+    )
+    dispatch_service.request_replan(
+        session=session, network_id=network_id, reason=f"{purchase.item} delivered ({purchase.id})"
+    )
+    return purchase
+
+
+def record_delay(
+    *,
+    session: Session,
+    actor: Actor,
+    network_id: str,
+    purchase_id: str,
+    spec: DelayRecord,
+    now: datetime,
+) -> PurchaseRequest:
+    """The supplier announced a new date: the operations wait for it, and the plan is made
+    again."""
+    by = _recorder(actor)
+    purchase = service.get_purchase(session=session, actor=actor, purchase_id=purchase_id)
+    service.record_delay(
+        session=session,
+        purchase=purchase,
+        expected_at=spec.expected_at,
+        reason=spec.reason,
+        by=by,
+        now=now,
+    )
+    dispatch_service.request_replan(
+        session=session, network_id=network_id, reason=f"{purchase.item} delayed ({purchase.id})"
+    )
+    return purchase
