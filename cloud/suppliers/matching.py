@@ -37,6 +37,16 @@ class LocalRule:
     country: str | None = None
 
 
+class Place(Protocol):
+    """Where something is: a :class:`Site`, or an opportunity's delivery site as it is."""
+
+    @property
+    def latitude(self) -> float: ...
+
+    @property
+    def longitude(self) -> float: ...
+
+
 @dataclass(frozen=True)
 class Site:
     """Where the product is delivered (an opportunity's delivery site)."""
@@ -123,7 +133,7 @@ class MatchedLine:
         return found
 
 
-def is_local(supplier: SupplierPlace, site: Site | None, rule: LocalityRule | None) -> bool:
+def is_local(supplier: SupplierPlace, site: Place | None, rule: LocalityRule | None) -> bool:
     """Whether ``supplier`` counts as local for ``site`` under ``rule``: within the rule's
     distance of the site and/or in its country. Without a rule, the supplier's own flag; a
     distance rule without a site makes nobody local."""
@@ -144,7 +154,7 @@ def match_materials(
     materials: Iterable[MaterialNeed],
     offers: Sequence[Offer],
     *,
-    site: Site | None = None,
+    site: Place | None = None,
     rule: LocalityRule | None = None,
     currency: str | None = None,
 ) -> list[MatchedLine]:
@@ -160,7 +170,7 @@ def match_materials(
 def _match(
     line: MaterialNeed,
     offers: list[Offer],
-    site: Site | None,
+    site: Place | None,
     rule: LocalityRule | None,
     currency: str | None,
 ) -> MatchedLine:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cloud.opportunities.models import LocalContentRule
+from cloud.opportunities.models import Site as DeliverySite
 from cloud.suppliers.matching import (
     LocalRule,
     MaterialNeed,
@@ -74,3 +76,11 @@ def test_ties_go_to_the_shorter_lead_time() -> None:
     offers = [offer(FAR, "cabinet", 2600, days=10), offer(quick, "cabinet", 2600, days=3)]
     (line,) = match_materials([MaterialNeed("cabinet", 1)], offers)
     assert line.supplier_id == "quick"
+
+
+def test_an_opportunitys_site_and_local_content_rule_are_taken_as_they_are() -> None:
+    site = DeliverySite(name="Bologna", latitude=44.494, longitude=11.343, country="IT")
+    rule = LocalContentRule(min_share=0.3, within_km=50)
+    (line,) = match_materials([PLATE], OFFERS, site=site, rule=rule)
+    assert line.supplier_id == "emilia-steel" and line.local
+    assert not is_local(FAR, site, LocalContentRule(min_share=0.3, country="IT"))
