@@ -17,6 +17,7 @@ from cloud.auth.views import router as auth_router
 from cloud.codesign.families import FamilyError, ProductFamily, load_families
 from cloud.codesign.views import router as codesign_router
 from cloud.config import Settings
+from cloud.consortia.views import router as consortia_router
 from cloud.context import AppContext
 from cloud.database import make_engine, make_session_factory, migrate, transaction
 from cloud.dispatch.views import router as dispatch_router
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     codesign_router,
     orders_router,
     opportunities_router,
+    consortia_router,
     dispatch_router,
     maintenance_router,
     ingest_router,

@@ -2,6 +2,13 @@
 
 from cloud.auth.models import Invitation, Principal, SignInFailure, WebSession
 from cloud.codesign.models import Configuration, ConfigurationRevision
+from cloud.consortia.models import (
+    Consortium,
+    ConsortiumMember,
+    ConsortiumRevision,
+    TermsAcceptance,
+    WorkInvitation,
+)
 from cloud.database import Base
 from cloud.dispatch.models import SchedulerState
 from cloud.ingest.models import SeenMessage
@@ -25,6 +32,9 @@ __all__ = [
     "Base",
     "Configuration",
     "ConfigurationRevision",
+    "Consortium",
+    "ConsortiumMember",
+    "ConsortiumRevision",
     "DeliveredProduct",
     "Invitation",
     "JobProgress",
@@ -57,6 +67,7 @@ __all__ = [
     "SupplierOffer",
     "Technician",
     "TelemetryChunk",
+    "TermsAcceptance",
     "TicketEvent",
     "TransportTime",
     "Unit",
@@ -64,4 +75,5 @@ __all__ = [
     "UnitPresence",
     "WebSession",
     "Webhook",
+    "WorkInvitation",
 ]

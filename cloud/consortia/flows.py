@@ -1,0 +1,374 @@
+"""Forming an opportunity's consortium, by the kind of network.
+
+- A *stable* network (and a *shared-service centre*, whose members are the centre's own
+  departments) keeps direct assignment: the coordinator names the member of each required
+  process and its price, and the consortium is formed from that.
+- A *dynamic* network or a *temporary joint venture* invites candidate members to each required
+  process; members accept (price, earliest start and end) or decline by the deadline, and the
+  selection (:mod:`.selection`) picks the cheapest consortium among the accepted answers.
+
+Both paths check the same rules through the selection (the due date, certifications, the
+local-content rule, each member's ``max_order_share``), so a direct assignment that breaks one
+is refused with the same words. Sending invitations, or forming by assignment, moves the
+opportunity from open to forming.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
+from cloud.consortia import selection, service
+from cloud.consortia.models import (
+    Consortium,
+    ConsortiumCreate,
+    ConsortiumMember,
+    FormedBy,
+    MemberRole,
+    SelectedOfferRead,
+    SelectionRead,
+    WorkInvitation,
+    WorkInvitationsCreate,
+)
+from cloud.exceptions import Conflict, InvalidInput
+from cloud.geo import Location, distance_km
+from cloud.opportunities import service as opportunities
+from cloud.opportunities.models import Opportunity, OpportunityProcess, OpportunityStatus
+from cloud.registry.models import Network, NetworkKind, Unit
+
+_LOGGER = logging.getLogger(__name__)
+ASSIGNING_KINDS = frozenset({NetworkKind.STABLE, NetworkKind.SHARED_SERVICE_CENTRE})
+"""The kinds of network whose coordinator assigns the work directly, inviting nobody."""
+FORMABLE = frozenset({OpportunityStatus.OPEN, OpportunityStatus.FORMING})
+
+
+def network_kind(*, session: Session, opportunity: Opportunity) -> NetworkKind:
+    network = session.get(Network, opportunity.network_id)
+    if network is None:
+        raise Conflict(f"opportunity {opportunity.id}'s network {opportunity.network_id} is gone")
+    return NetworkKind(network.kind)
+
+
+def _formable(opportunity: Opportunity) -> None:
+    if opportunity.status not in FORMABLE:
+        raise Conflict(
+            f"opportunity {opportunity.id} is {opportunity.status.value}: a consortium is formed "
+            "while it is open or forming"
+        )
+
+
+def _to_forming(
+    session: Session, actor: Actor, opportunity: Opportunity, note: str, now: datetime
+) -> None:
+    if opportunity.status is OpportunityStatus.OPEN:
+        opportunities.transition(
+            session=session,
+            actor=actor,
+            opportunity_id=opportunity.id,
+            to=OpportunityStatus.FORMING,
+            note=note,
+            now=now,
+        )
+
+
+def _steps(session: Session, opportunity: Opportunity) -> dict[str, OpportunityProcess]:
+    rows = opportunities.processes_of(session=session, opportunity_id=opportunity.id)
+    return {p.step: p for p in rows}
+
+
+def _network_units(
+    session: Session, opportunity: Opportunity, unit_ids: set[str]
+) -> dict[str, Unit]:
+    rows = session.scalars(
+        select(Unit).where(Unit.id.in_(unit_ids), Unit.network_id == opportunity.network_id)
+    )
+    units = {u.id: u for u in rows}
+    missing = sorted(unit_ids - units.keys())
+    if missing:
+        raise InvalidInput(f"not members of network {opportunity.network_id}: {', '.join(missing)}")
+    return units
+
+
+# Invitations --------------------------------------------------------------------------------
+
+
+def send_invitations(
+    *,
+    session: Session,
+    actor: Actor,
+    opportunity_id: str,
+    spec: WorkInvitationsCreate,
+    now: datetime,
+) -> list[WorkInvitation]:
+    require_role(actor, Role.COORDINATOR)
+    opportunity = opportunities.get_opportunity(
+        session=session, actor=actor, opportunity_id=opportunity_id
+    )
+    kind = network_kind(session=session, opportunity=opportunity)
+    if kind in ASSIGNING_KINDS:
+        raise Conflict(
+            f"a {kind.value.replace('_', ' ')} network assigns the work directly: "
+            "form the consortium with assignments instead of inviting"
+        )
+    _formable(opportunity)
+    if service.consortium_of(session=session, opportunity_id=opportunity_id) is not None:
+        raise Conflict(f"opportunity {opportunity_id} already has its consortium")
+    if spec.deadline <= now:
+        raise InvalidInput("the deadline must be in the future")
+    steps = _steps(session, opportunity)
+    unknown = sorted(set(spec.candidates) - steps.keys())
+    if unknown:
+        raise InvalidInput(
+            f"opportunity {opportunity_id} requires no process {', '.join(unknown)}; "
+            f"its processes are {', '.join(steps)}"
+        )
+    _network_units(session, opportunity, {u for units in spec.candidates.values() for u in units})
+    query = select(WorkInvitation.step, WorkInvitation.unit_id).where(
+        WorkInvitation.opportunity_id == opportunity_id
+    )
+    already = {(step, unit_id) for step, unit_id in session.execute(query)}
+    sent = []
+    for step, unit_ids in spec.candidates.items():
+        for unit_id in dict.fromkeys(unit_ids):
+            if (step, unit_id) in already:
+                raise Conflict(f"{unit_id} is already invited to {step}")
+            process = steps[step]
+            sent.append(
+                WorkInvitation(
+                    id=f"inv-{secrets.token_hex(6)}",
+                    opportunity_id=opportunity_id,
+                    step=step,
+                    process=process.process,
+                    work_minutes=process.work_minutes,
+                    unit_id=unit_id,
+                    deadline=spec.deadline,
+                    sent_by=actor.name,
+                    sent_at=now,
+                    currency=opportunity.currency,
+                )
+            )
+    session.add_all(sent)
+    session.flush()
+    _to_forming(session, actor, opportunity, f"{len(sent)} invitations sent", now)
+    _LOGGER.info("opportunity %s: %d invitations sent", opportunity_id, len(sent))
+    return sent
+
+
+# Selection ----------------------------------------------------------------------------------
+
+
+def _is_local(unit: Unit, opportunity: Opportunity) -> bool:
+    """Under a within-km rule, a member near the site; units carry no country, so under a
+    country rule only suppliers (which do) can be local."""
+    rule = opportunity.local_content or {}
+    within = rule.get("within_km")
+    if within is None:
+        return False
+    site = Location(opportunity.site_latitude, opportunity.site_longitude)
+    return distance_km(Location(unit.latitude, unit.longitude), site) <= float(within)
+
+
+def _problem(
+    opportunity: Opportunity,
+    steps: Mapping[str, OpportunityProcess],
+    offers: Sequence[selection.Offer],
+    units: Mapping[str, Unit],
+) -> selection.SelectionProblem:
+    rule = opportunity.local_content
+    return selection.SelectionProblem(
+        requirements=tuple(
+            selection.Requirement(
+                item=step,
+                certifications=frozenset(p.certifications),
+                label=p.name or p.process,
+            )
+            for step, p in steps.items()
+        ),
+        offers=tuple(offers),
+        due=opportunity.due_at,
+        min_local_share=None if rule is None else float(rule["min_share"]),
+        max_share={
+            unit.id: float(unit.sharing_policy["max_order_share"])
+            for unit in units.values()
+            if unit.sharing_policy.get("max_order_share") is not None
+        },
+    )
+
+
+def _unit_offer(
+    offer_id: str,
+    unit: Unit,
+    step: OpportunityProcess,
+    opportunity: Opportunity,
+    price: float,
+    earliest_end: datetime | None,
+) -> selection.Offer:
+    return selection.Offer(
+        id=offer_id,
+        party=unit.id,
+        covers=frozenset({step.step}),
+        cost=price,
+        local=_is_local(unit, opportunity),
+        earliest_end=earliest_end,
+        certifications=frozenset(unit.certifications),
+        work=step.work_minutes,
+    )
+
+
+def invited_problem(*, session: Session, opportunity: Opportunity) -> selection.SelectionProblem:
+    """The selection among the accepted invitations of ``opportunity``."""
+    steps = _steps(session, opportunity)
+    answers = service.accepted_invitations(session=session, opportunity_id=opportunity.id)
+    units = {
+        u.id: u
+        for u in session.scalars(select(Unit).where(Unit.id.in_(a.unit_id for a in answers)))
+    }
+    offers = [
+        _unit_offer(
+            a.id, units[a.unit_id], steps[a.step], opportunity, a.price or 0.0, a.earliest_end
+        )
+        for a in answers
+        if a.step in steps
+    ]
+    return _problem(opportunity, steps, offers, units)
+
+
+def _assigned_problem(
+    session: Session, opportunity: Opportunity, spec: ConsortiumCreate
+) -> selection.SelectionProblem:
+    assert spec.assignments is not None
+    steps = _steps(session, opportunity)
+    unknown = sorted(spec.assignments.keys() - steps.keys())
+    missing = sorted(steps.keys() - spec.assignments.keys())
+    if unknown or missing:
+        raise InvalidInput(
+            "assign every required process once: "
+            + "; ".join(
+                part
+                for part in (
+                    f"unknown {', '.join(unknown)}" if unknown else "",
+                    f"unassigned {', '.join(missing)}" if missing else "",
+                )
+                if part
+            )
+        )
+    units = _network_units(session, opportunity, {a.unit_id for a in spec.assignments.values()})
+    offers = [
+        _unit_offer(step, units[a.unit_id], steps[step], opportunity, a.price, a.earliest_end)
+        for step, a in spec.assignments.items()
+    ]
+    return _problem(opportunity, steps, offers, units)
+
+
+def preview_selection(*, session: Session, actor: Actor, opportunity_id: str) -> SelectionRead:
+    """What the selection would choose among the answers so far (nothing is stored)."""
+    require_role(actor, Role.COORDINATOR)
+    opportunity = opportunities.get_opportunity(
+        session=session, actor=actor, opportunity_id=opportunity_id
+    )
+    found = selection.select(invited_problem(session=session, opportunity=opportunity))
+    return SelectionRead(
+        feasible=found.feasible,
+        reasons=list(found.reasons),
+        offers=[
+            SelectedOfferRead(
+                party_id=o.party,
+                steps=sorted(o.covers),
+                cost=o.cost,
+                local=o.local,
+                earliest_end=o.earliest_end,
+            )
+            for o in found.offers
+        ],
+        total_cost=found.total_cost if found.feasible else None,
+        local_share=found.local_share,
+        optimal=found.optimal,
+    )
+
+
+# The consortium -----------------------------------------------------------------------------
+
+
+def form_consortium(
+    *,
+    session: Session,
+    actor: Actor,
+    opportunity_id: str,
+    spec: ConsortiumCreate,
+    now: datetime,
+) -> Consortium:
+    require_role(actor, Role.COORDINATOR)
+    opportunity = opportunities.get_opportunity(
+        session=session, actor=actor, opportunity_id=opportunity_id
+    )
+    _formable(opportunity)
+    if service.consortium_of(session=session, opportunity_id=opportunity_id) is not None:
+        raise Conflict(f"opportunity {opportunity_id} already has its consortium: revise it")
+    kind = network_kind(session=session, opportunity=opportunity)
+    assigning = kind in ASSIGNING_KINDS
+    if assigning and spec.assignments is None:
+        raise InvalidInput(
+            f"a {kind.value.replace('_', ' ')} network names its members: send assignments"
+        )
+    if not assigning and spec.assignments is not None:
+        raise InvalidInput(
+            f"a {kind.value.replace('_', ' ')} network selects among accepted invitations: "
+            "send no assignments"
+        )
+    problem = (
+        _assigned_problem(session, opportunity, spec)
+        if assigning
+        else invited_problem(session=session, opportunity=opportunity)
+    )
+    found = selection.select(problem)
+    if not found.feasible:
+        raise Conflict("no consortium: infeasible because " + "; ".join(found.reasons))
+    consortium = Consortium(
+        id=f"con-{secrets.token_hex(6)}",
+        opportunity_id=opportunity_id,
+        network_kind=kind.value,
+        formed_by=FormedBy.ASSIGNMENT if assigning else FormedBy.SELECTION,
+        current_revision=1,
+    )
+    session.add(consortium)
+    session.flush()
+    service.add_revision(
+        session=session,
+        consortium=consortium,
+        number=1,
+        terms=spec.terms,
+        members=_members(found),
+        currency=opportunity.currency,
+        local_share=found.local_share if problem.min_local_share is not None else None,
+        author=actor.name,
+        comment=spec.comment or f"formed by {consortium.formed_by.value}",
+    )
+    _to_forming(session, actor, opportunity, f"consortium {consortium.id} formed", now)
+    return consortium
+
+
+def _members(found: selection.Selection) -> list[ConsortiumMember]:
+    """One member per party of the selection; the lead takes the largest share of the work."""
+    by_party: dict[str, list[selection.Offer]] = {}
+    for offer in found.offers:
+        by_party.setdefault(offer.party, []).append(offer)
+    lead = max(sorted(by_party), key=lambda party: found.work_shares.get(party, 0.0))
+    return [
+        ConsortiumMember(
+            party_id=party,
+            unit_id=party,
+            role=MemberRole.LEAD if party == lead else MemberRole.PARTNER,
+            steps=sorted(step for o in offers for step in o.covers),
+            price=sum(o.cost for o in offers),
+            work_share=found.work_shares.get(party, 0.0),
+            local=any(o.local for o in offers),
+        )
+        for party, offers in sorted(by_party.items())
+    ]

@@ -1,0 +1,222 @@
+"""Forming a consortium through the API, by network kind: invitations answered by the members
+and the selection (dynamic network), direct assignment (stable network), terms accepted per
+revision, and bad input answered with a clear 4xx with nothing lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from cloud.auth.models import Actor, Role
+from cloud.consortia import service
+from cloud.consortia.models import WorkInvitationAccept
+from cloud.database import transaction
+from cloud.exceptions import Conflict
+from tests.cloud.conftest import Tenants
+from tests.cloud.consortia.network import (
+    accept,
+    answer,
+    form_dynamic,
+    invite_all,
+    set_kind,
+    soon,
+    tender,
+)
+
+
+def test_a_dynamic_network_invites_selects_and_its_members_accept_the_terms(
+    client: TestClient, tenants: Tenants
+) -> None:
+    coordinator, plant_a, plant_b = (
+        tenants.headers(w) for w in ("coordinator", "plant-a", "plant-b")
+    )
+    formed = form_dynamic(client, tenants)
+    opportunity_id = formed.opportunity["id"]
+    opportunity = client.get(f"/api/opportunities/{opportunity_id}", headers=coordinator).json()
+    assert opportunity["status"] == "forming"
+
+    # Each member sees its own invitations, answered with their times for the scorecards.
+    mine = client.get("/api/work-invitations", headers=plant_a).json()
+    assert {(i["step"], i["status"]) for i in mine} == {("p1", "accepted"), ("p2", "accepted")}
+    assert all(i["answered_at"] >= i["sent_at"] for i in mine)
+    declined = client.get("/api/work-invitations?status=declined", headers=coordinator).json()
+    assert [(d["unit_id"], d["decline_reason"]) for d in declined] == [
+        ("plant-b", "the paint line is full")
+    ]
+
+    # The cheapest cover: plant-b welds (800, 600 min: the lead), plant-a paints (500).
+    consortium = formed.consortium
+    assert consortium["formed_by"] == "selection" and consortium["revision"] == 1
+    assert consortium["total_cost"] == 1300
+    members = {m["party_id"]: m for m in consortium["members"]}
+    assert members["plant-b"]["steps"] == ["p1"] and members["plant-b"]["role"] == "lead"
+    assert members["plant-a"]["steps"] == ["p2"] and members["plant-a"]["role"] == "partner"
+    assert members["plant-a"]["revenue_share"] == 500 / 1300
+    assert members["plant-b"]["work_share"] == 600 / 900
+
+    # A member sees its own price and revenue share, never the other's nor the total.
+    seen = client.get(f"/api/consortia/{consortium['id']}", headers=plant_a).json()
+    seen_members = {m["party_id"]: m for m in seen["members"]}
+    assert seen_members["plant-a"]["price"] == 500
+    assert seen_members["plant-b"]["price"] is None
+    assert seen_members["plant-b"]["revenue_share"] is None
+    assert seen["total_cost"] is None
+
+    # Terms are accepted per revision: who and when, once.
+    url = f"/api/consortia/{consortium['id']}/acceptances"
+    first = client.post(url, json={"revision": 1}, headers=plant_a)
+    assert first.status_code == 200, first.text
+    assert [a["unit_id"] for a in first.json()["acceptances"]] == ["plant-a"]
+    assert client.post(url, json={"revision": 1}, headers=plant_a).status_code == 409
+    revised = client.post(
+        f"/api/consortia/{consortium['id']}/revisions",
+        json={
+            "base_revision": 1,
+            "members": {"plant-a": {"price": 600}},
+            "comment": "dearer paint",
+        },
+        headers=coordinator,
+    )
+    assert revised.status_code == 201, revised.text
+    assert revised.json()["revision"] == 2 and revised.json()["acceptances"] == []
+    assert revised.json()["total_cost"] == 1400
+    stale = client.post(url, json={"revision": 1}, headers=plant_b)
+    assert stale.status_code == 409 and "superseded by revision 2" in stale.json()["message"]
+    for headers in (plant_a, plant_b):
+        assert client.post(url, json={"revision": 2}, headers=headers).status_code == 200
+    final = client.get(f"/api/consortia/{consortium['id']}", headers=coordinator).json()
+    assert final["accepted_by_all"] is True
+    assert {a["unit_id"] for a in final["acceptances"]} == {"plant-a", "plant-b"}
+    stale_edit = client.post(
+        f"/api/consortia/{consortium['id']}/revisions",
+        json={"base_revision": 1, "terms": {"penalties": "none"}},
+        headers=coordinator,
+    )
+    assert stale_edit.status_code == 409
+
+
+def test_bad_answers_get_a_clear_4xx_and_lose_nothing(client: TestClient, tenants: Tenants) -> None:
+    set_kind(client, tenants, "temporary_joint_venture")
+    opportunity = tender(client, tenants)
+    invitations = invite_all(client, tenants, opportunity["id"])
+    theirs = invitations[("p1", "plant-b")]
+    mine = invitations[("p1", "plant-a")]
+
+    # Another member's invitation does not exist for plant-a; the coordinator answers for nobody.
+    assert answer(client, tenants, "plant-a", theirs, accept(10)).status_code == 404
+    assert answer(client, tenants, "coordinator", mine, accept(10)).status_code == 403
+    assert answer(client, tenants, "plant-a", "inv-nope", accept(10)).status_code == 404
+    backwards = accept(10, start_days=5, end_days=1)
+    assert answer(client, tenants, "plant-a", mine, backwards).status_code == 422
+    assert answer(client, tenants, "plant-a", mine, {"answer": "decline"}).status_code == 422
+    assert answer(client, tenants, "plant-a", mine, accept(700)).status_code == 200
+    twice = answer(client, tenants, "plant-a", mine, {"answer": "decline", "reason": "r"})
+    assert twice.status_code == 409 and "already accepted" in twice.json()["message"]
+
+    # After the deadline (the service's clock moved on): refused, the invitation still open.
+    context = tenants.context
+    with transaction(context.session_factory) as session:
+        row = service.get_invitation(session=session, actor=_coordinator(), invitation_id=theirs)
+        late = row.deadline + timedelta(seconds=1)
+        plant_b = Actor(principal_id=0, name="plant-b key", role=Role.PLANT, unit_id="plant-b")
+        try:
+            service.answer_invitation(
+                session=session,
+                actor=plant_b,
+                invitation_id=theirs,
+                answer=WorkInvitationAccept.model_validate(accept(5)),
+                now=late,
+            )
+        except Conflict as exc:
+            assert "answers after the deadline are not taken" in exc.message
+        else:
+            raise AssertionError("a late answer was taken")
+    headers = tenants.headers("coordinator")
+    after = {i["id"]: i for i in client.get("/api/work-invitations", headers=headers).json()}
+    assert after[theirs]["status"] == "sent" and after[theirs]["answered_at"] is None
+    assert after[mine]["status"] == "accepted" and after[mine]["price"] == 700
+
+    # Inviting again, or to a process the opportunity does not have, or someone unknown.
+    url = f"/api/opportunities/{opportunity['id']}/work-invitations"
+    again = {"deadline": soon(1), "candidates": {"p1": ["plant-a"]}}
+    assert client.post(url, json=again, headers=headers).status_code == 409
+    unknown = {"deadline": soon(1), "candidates": {"p9": ["plant-a"]}}
+    assert client.post(url, json=unknown, headers=headers).status_code == 422
+    stranger = {"deadline": soon(1), "candidates": {"p2": ["far-co"]}}
+    assert client.post(url, json=stranger, headers=headers).status_code == 422
+    past = {"deadline": soon(-1), "candidates": {"p2": ["plant-a"]}}
+    assert client.post(url, json=past, headers=headers).status_code == 422
+
+    # Painting has no accepted answer yet: no consortium, and the reason says which.
+    formed = client.post(
+        f"/api/opportunities/{opportunity['id']}/consortium", json={}, headers=headers
+    )
+    assert formed.status_code == 409
+    assert "no accepted offer for painting" in formed.json()["message"]
+    preview = client.get(
+        f"/api/opportunities/{opportunity['id']}/selection", headers=headers
+    ).json()
+    assert preview["feasible"] is False and preview["reasons"] == ["no accepted offer for painting"]
+
+
+def test_a_stable_network_assigns_directly_under_the_same_rules(
+    client: TestClient, tenants: Tenants
+) -> None:
+    headers = tenants.headers("coordinator")
+    set_kind(client, tenants, "stable")
+    client.patch(
+        "/api/units/plant-a",
+        json={"sharing_policy": {"hourly_rate": 80.0, "max_order_share": 0.5}},
+        headers=headers,
+    )
+    rule = {"min_share": 0.3, "within_km": 50}
+    opportunity = tender(client, tenants, local_content=rule)
+    url = f"/api/opportunities/{opportunity['id']}"
+    invite = {"deadline": soon(1), "candidates": {"p1": ["plant-a"]}}
+    refused = client.post(f"{url}/work-invitations", json=invite, headers=headers)
+    assert refused.status_code == 409 and "assigns the work directly" in refused.text
+    assert client.post(f"{url}/consortium", json={}, headers=headers).status_code == 422
+
+    both_to_a = {
+        "p1": {"unit_id": "plant-a", "price": 900},
+        "p2": {"unit_id": "plant-a", "price": 400},
+    }
+    broken = client.post(f"{url}/consortium", json={"assignments": both_to_a}, headers=headers)
+    assert broken.status_code == 409
+    message = broken.json()["message"]
+    assert message.startswith("no consortium: infeasible because ")
+    assert "local content 0 % < required 30 %" in message
+    assert "plant-a takes at most 50 %" in message
+    missing = client.post(
+        f"{url}/consortium", json={"assignments": {"p1": both_to_a["p1"]}}, headers=headers
+    )
+    assert missing.status_code == 422 and "unassigned p2" in missing.text
+
+    plain = tender(client, tenants)
+    split = {"p1": {"unit_id": "plant-b", "price": 900}, "p2": {"unit_id": "plant-a", "price": 400}}
+    formed = client.post(
+        f"/api/opportunities/{plain['id']}/consortium",
+        json={"assignments": split, "terms": {"payment_terms": "60 days"}},
+        headers=headers,
+    )
+    assert formed.status_code == 201, formed.text
+    consortium = formed.json()
+    assert consortium["formed_by"] == "assignment" and consortium["network_kind"] == "stable"
+    assert consortium["terms"]["payment_terms"] == "60 days"
+    assert {m["party_id"]: m["price"] for m in consortium["members"]} == {
+        "plant-a": 400,
+        "plant-b": 900,
+    }
+    status = client.get(f"/api/opportunities/{plain['id']}", headers=headers).json()["status"]
+    assert status == "forming"
+    again = client.post(
+        f"/api/opportunities/{plain['id']}/consortium",
+        json={"assignments": split},
+        headers=headers,
+    )
+    assert again.status_code == 409
+
+
+def _coordinator() -> Actor:
+    return Actor(principal_id=0, name="fixture", role=Role.COORDINATOR)
