@@ -327,6 +327,8 @@ def form_consortium(
         if assigning
         else invited_problem(session=session, opportunity=opportunity)
     )
+    if not problem.requirements:
+        raise Conflict(f"opportunity {opportunity_id} requires no process: nobody to choose")
     found = selection.select(problem)
     if not found.feasible:
         raise Conflict("no consortium: infeasible because " + "; ".join(found.reasons))

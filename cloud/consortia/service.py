@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
@@ -45,7 +46,7 @@ def _when(moment: datetime) -> str:
 # Invitations --------------------------------------------------------------------------------
 
 
-def _invitations(actor: Actor) -> Select[tuple[WorkInvitation]]:
+def _invitations(actor: Actor) -> Select[Any]:
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     return own_unit_only(select(WorkInvitation), WorkInvitation.unit_id, actor)
 
@@ -134,7 +135,7 @@ def answer_invitation(
 # Consortia ----------------------------------------------------------------------------------
 
 
-def _consortia(actor: Actor) -> Select[tuple[Consortium]]:
+def _consortia(actor: Actor) -> Select[Any]:
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     query = select(Consortium)
     if actor.role is Role.PLANT:

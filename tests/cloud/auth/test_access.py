@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cloud.auth.dependencies import SESSION_COOKIE
 from tests.cloud.conftest import Tenants
+from tests.cloud.consortia.network import accept, answer, form_dynamic, soon, tender
 
 UNIT_BODY = {"id": "new-unit", "network_id": "x", "company": "C", "latitude": 1, "longitude": 1}
 SUPPLIER_BODY = {"id": "s1", "company": "S", "latitude": 1, "longitude": 1, "country": "IT"}
@@ -450,3 +452,103 @@ def test_opportunities_by_role_and_tenant(client: TestClient, tenants: Tenants) 
     rows = [c["unit_id"] for p in search.json()["processes"] for c in p["candidates"]]
     assert rows == ["plant-a"]
     assert search.text.count("hourly_rate") == 1
+
+
+def test_invitations_and_consortia_matrix(client: TestClient, tenants: Tenants) -> None:
+    """Issue 21's invitations and consortia, API and pages: a plant sees its own invitations and
+    the consortia it is in, answers and accepts only as itself; the coordinator sees all and
+    answers for nobody; technicians and customers have no part in them."""
+    shared = form_dynamic(client, tenants)
+    alone = tender(client, tenants)
+    invitations = client.post(
+        f"/api/opportunities/{alone['id']}/work-invitations",
+        json={"deadline": soon(2), "candidates": {"p1": ["plant-b"], "p2": ["plant-b"]}},
+        headers=tenants.headers("coordinator"),
+    ).json()
+    for invitation in invitations:
+        assert answer(client, tenants, "plant-b", invitation["id"], accept(100)).is_success
+    b_only = client.post(
+        f"/api/opportunities/{alone['id']}/consortium",
+        json={},
+        headers=tenants.headers("coordinator"),
+    ).json()["id"]
+    theirs, mine = invitations[0]["id"], shared.invitations[("p1", "plant-a")]
+    together, opportunity = shared.consortium["id"], shared.opportunity["id"]
+    everyone = {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403}
+    others = {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403}
+    only_coordinator = {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403}
+    nobody = {"plant-a": 403, "technician": 403, "customer": 403}
+    matrix = [
+        ("GET", "/api/work-invitations", None, everyone),
+        ("GET", f"/api/work-invitations/{mine}", None, everyone),
+        ("GET", f"/api/work-invitations/{theirs}", None, others),
+        (
+            "POST",
+            f"/api/work-invitations/{theirs}/answer",
+            accept(5),
+            {**others, "coordinator": 403},
+        ),
+        (
+            "POST",
+            f"/api/opportunities/{opportunity}/work-invitations",
+            {"deadline": soon(1), "candidates": {"p1": ["plant-a"]}},
+            {**nobody, "coordinator": 409},
+        ),
+        ("GET", f"/api/opportunities/{opportunity}/selection", None, only_coordinator),
+        (
+            "POST",
+            f"/api/opportunities/{opportunity}/consortium",
+            {},
+            {**nobody, "coordinator": 409},
+        ),
+        ("GET", "/api/consortia", None, everyone),
+        ("GET", f"/api/consortia/{together}", None, everyone),
+        ("GET", f"/api/consortia/{b_only}", None, others),
+        (
+            "POST",
+            f"/api/consortia/{b_only}/revisions",
+            {"base_revision": 1, "comment": "x"},
+            nobody,
+        ),
+        (
+            "POST",
+            f"/api/consortia/{b_only}/acceptances",
+            {"revision": 1},
+            {**others, "coordinator": 403},
+        ),
+    ]
+    mismatches = []
+    for method, path, body, expected in matrix:
+        for who, status in expected.items():
+            response = client.request(method, path, json=body, headers=tenants.headers(who))
+            if response.status_code != status:
+                mismatches.append((method, path, who, status, response.status_code))
+    pages = [
+        ("/invitations", {"coordinator": 200, "plant-a": 200, "customer": 200}),
+        ("/consortia", {"coordinator": 200, "plant-a": 200, "customer": 200}),
+        (f"/consortia/{b_only}", {"coordinator": 200, "plant-a": 404, "customer": 403}),
+    ]
+    for path, statuses in pages:
+        for who, status in statuses.items():
+            if _page(client, tenants, who, path).status_code != status:
+                mismatches.append(
+                    ("page", path, who, status, _page(client, tenants, who, path).status_code)
+                )
+    assert mismatches == []
+
+    # Lists and reads are scoped: plant-a never meets plant-b's invitations, consortium or prices.
+    headers = tenants.headers("plant-a")
+    assert {i["unit_id"] for i in client.get("/api/work-invitations", headers=headers).json()} == {
+        "plant-a"
+    }
+    assert [c["id"] for c in client.get("/api/consortia", headers=headers).json()] == [together]
+    page = _page(client, tenants, "plant-a", f"/consortia/{together}")
+    assert "800.00" not in page.text and "500.00" in page.text
+
+
+def _page(client: TestClient, tenants: Tenants, who: str, path: str) -> Any:
+    client.cookies.set(SESSION_COOKIE, tenants.keys[who])
+    try:
+        return client.get(path)
+    finally:
+        client.cookies.clear()

@@ -1,5 +1,6 @@
-"""A call for tenders in the tenants' network, and the consortium formed for it, through the API:
-shared by the consortium tests, the access matrix and the pages' tests."""
+"""A call for tenders in the tenants' network, and the consortium formed for it, through the API
+(an in-process TestClient or an httpx client of a served app): shared by the consortium tests,
+the access matrix and the pages' tests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi.testclient import TestClient
+import httpx
 
 from tests.cloud.conftest import Tenants
 
@@ -22,7 +23,7 @@ def soon(days: float) -> str:
     return iso(datetime.now(UTC) + timedelta(days=days))
 
 
-def set_kind(client: TestClient, tenants: Tenants, kind: str) -> None:
+def set_kind(client: httpx.Client, tenants: Tenants, kind: str) -> None:
     network = tenants.context.settings.network
     response = client.patch(
         f"/api/networks/{network}", json={"kind": kind}, headers=tenants.headers("coordinator")
@@ -30,7 +31,7 @@ def set_kind(client: TestClient, tenants: Tenants, kind: str) -> None:
     assert response.status_code == 200, response.text
 
 
-def tender(client: TestClient, tenants: Tenants, **fields: Any) -> dict[str, Any]:
+def tender(client: httpx.Client, tenants: Tenants, **fields: Any) -> dict[str, Any]:
     """Welding (p1, 600 min) and painting (p2, 300 min), due in 30 days."""
     body: dict[str, Any] = {
         "title": "Brackets for the city tram",
@@ -67,7 +68,7 @@ class Formed:
 
 
 def invite_all(
-    client: TestClient, tenants: Tenants, opportunity_id: str
+    client: httpx.Client, tenants: Tenants, opportunity_id: str
 ) -> dict[tuple[str, str], str]:
     body = {
         "deadline": soon(2),
@@ -82,13 +83,13 @@ def invite_all(
     return {(i["step"], i["unit_id"]): i["id"] for i in response.json()}
 
 
-def answer(client: TestClient, tenants: Tenants, who: str, invitation_id: str, body: Any) -> Any:
+def answer(client: httpx.Client, tenants: Tenants, who: str, invitation_id: str, body: Any) -> Any:
     return client.post(
         f"/api/work-invitations/{invitation_id}/answer", json=body, headers=tenants.headers(who)
     )
 
 
-def form_dynamic(client: TestClient, tenants: Tenants) -> Formed:
+def form_dynamic(client: httpx.Client, tenants: Tenants) -> Formed:
     """plant-b welds (800), plant-a paints (500); plant-a's dearer welding and plant-b's
     declined painting are not chosen."""
     set_kind(client, tenants, "dynamic")
