@@ -2,7 +2,7 @@
 with their revisions, members and acceptances of terms
 
 Revision ID: 1260
-Revises: 1250
+Revises: 1270
 Create Date: 2026-12-07 02:30:00.000000
 
 ``invitations.sent_at`` and ``invitations.answered_at`` give a member's response time.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1260"
-down_revision = "1250"
+down_revision = "1270"
 branch_labels = None
 depends_on = None
 
