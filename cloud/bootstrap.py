@@ -37,6 +37,8 @@ from cloud.registry.models import (
     TechnicianCreate,
     UnitCreate,
 )
+from cloud.suppliers import service as supplier_service
+from cloud.suppliers.models import SupplierCreate
 
 SYSTEM = Actor(principal_id=0, name="bootstrap", role=Role.COORDINATOR)
 
@@ -54,6 +56,9 @@ class NetworkSetup(BaseModel):
     )
     machines: dict[str, list[MachineCreate]] = Field(default_factory=dict, description="by unit")
     technicians: list[TechnicianCreate] = Field(default_factory=list)
+    suppliers: list[SupplierCreate] = Field(
+        default_factory=list, description="suppliers and their offers (known ones are kept)"
+    )
     principals: list[PrincipalCreate] = Field(
         default_factory=list, description="API keys to create, named uniquely"
     )
@@ -128,6 +133,13 @@ def _registry(session: Session, network: str, setup: NetworkSetup) -> None:
     for technician in setup.technicians:
         if technician.id not in technicians:
             registry_service.add_technician(session=session, actor=SYSTEM, spec=technician)
+    suppliers = supplier_service.list_suppliers(session=session, actor=SYSTEM, network_id=network)
+    known_suppliers = {supplier.id for supplier in suppliers}
+    for supplier in setup.suppliers:
+        if supplier.id not in known_suppliers:
+            supplier_service.create_supplier(
+                session=session, actor=SYSTEM, network_id=network, spec=supplier
+            )
 
 
 def _machine(session: Session, unit_id: str, spec: MachineCreate) -> None:

@@ -35,6 +35,7 @@ from cloud.registry.models import (
     UnitCreate,
     WorkingHours,
 )
+from cloud.suppliers.models import SupplierCreate
 from firmware_sim.address_space import NAMESPACE_URI
 from firmware_sim.plant import Plant, load_plant
 from firmware_sim.profiles import AssetKind, get_profile
@@ -100,6 +101,8 @@ class DemoSpec(BaseModel):
     operators: dict[str, dict[str, OperatorSet]] = Field(default_factory=dict)
     orders: list[DemoOrder] = Field(default_factory=list)
     technicians: list[DemoTechnician] = Field(default_factory=list)
+    # The network's suppliers and what they offer (local ones near the customers' sites).
+    suppliers: list[SupplierCreate] = Field(default_factory=list)
     breakdown: Breakdown | None = None
     coordinator: dict[str, Any] = Field(
         default_factory=dict, description="extra coordinator settings (e.g. orders.*)"
@@ -390,6 +393,7 @@ def network_setup(
         ],
         calendars=spec.calendars,
         operators=spec.operators,
+        suppliers=spec.suppliers,
         machines={
             plant.unit: [
                 MachineCreate(

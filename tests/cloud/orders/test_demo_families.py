@@ -170,13 +170,16 @@ def test_the_demo_plans_its_operators_on_the_robotic_cell() -> None:
     assert weld.unit_id == "imola-welding" and weld.operator in welders
 
 
-def test_the_demo_registers_its_operators(tmp_path: Path) -> None:
+def test_the_demo_registers_its_operators_and_suppliers(tmp_path: Path) -> None:
     """``glonet demo`` registers glonet/demo/demo.yaml's operators through the registry, as it does
-    the plants' calendars: the dispatcher then finds them with their skills and rosters."""
+    the plants' calendars: the dispatcher then finds them with their skills and rosters. Its
+    suppliers too, some local to the Bologna area (where a local-content rule can be met)."""
     from cloud.config import load_settings
     from cloud.database import transaction
     from cloud.main import build_context
     from cloud.registry import service as registry_service
+    from cloud.suppliers import service as supplier_service
+    from cloud.suppliers.matching import LocalRule, MaterialNeed, Site, is_local, match_materials
     from firmware_sim.plant import load_plant
     from glonet.demo_network import coordinator_settings, network_setup, prepare_network
 
@@ -189,6 +192,7 @@ def test_the_demo_registers_its_operators(tmp_path: Path) -> None:
     try:
         with transaction(context.session_factory) as session:
             found = registry_service.network_operators(session=session, network_id=SPEC.network)
+            offers = supplier_service.network_offers(session=session, network_id=SPEC.network)
     finally:
         context.engine.dispose()
     expected = {
@@ -200,3 +204,12 @@ def test_the_demo_registers_its_operators(tmp_path: Path) -> None:
         expected
     )
     assert {"welding", "painting"} <= {skill for o in found for skill in o.skills}
+    assert {o.supplier.supplier_id for o in offers} == {s.id for s in SPEC.suppliers}
+    bologna = Site(44.494, 11.343, "IT")
+    local = {o.item for o in offers if is_local(o.supplier, bologna, LocalRule(within_km=30))}
+    assert {"steel-plate", "cabinet", "fence-panel"} <= local
+    needs = [
+        MaterialNeed(m.item, m.quantity)
+        for m in work_breakdown(FAMILIES["robotic-cell"], {}).materials
+    ]
+    assert all(line.matched for line in match_materials(needs, offers, currency="EUR"))
