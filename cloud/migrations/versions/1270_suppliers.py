@@ -1,7 +1,7 @@
 """suppliers: the registry of suppliers and their offers, and orders' purchase requests
 
 Revision ID: 1270
-Revises: 1260
+Revises: 1250
 Create Date: 2026-12-07 02:00:00.000000
 
 Bill-of-materials lines carried a cost and nothing else. Suppliers now offer materials with a
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1270"
-down_revision = "1260"
+down_revision = "1250"
 branch_labels = None
 depends_on = None
 
