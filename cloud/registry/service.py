@@ -203,6 +203,27 @@ def machine_scope(actor: Actor) -> tuple[str | None, ...]:
     return (actor.unit_id,) if actor.role is Role.PLANT else ()
 
 
+def metric_units(
+    *, session: Session, unit_ids: Sequence[str]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """The unit of every metric of the units' machines, as their births declared it, by
+    (unit, machine) and metric name ("" where none was declared). For pages that already
+    scoped ``unit_ids`` to the reader."""
+    rows = session.execute(
+        select(Machine.unit_id, Machine.machine, Machine.metrics).where(
+            Machine.unit_id.in_(unit_ids)
+        )
+    )
+    return {
+        (unit_id, machine): {
+            str(metric.get("name", "")): str(metric.get("unit") or "")
+            for metric in metrics or []
+            if isinstance(metric, dict)
+        }
+        for unit_id, machine, metrics in rows
+    }
+
+
 def get_machine(*, session: Session, actor: Actor, unit_id: str, machine: str) -> Machine:
     row = session.scalars(
         machine_query(actor).where(Machine.unit_id == unit_id, Machine.machine == machine)

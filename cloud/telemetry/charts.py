@@ -7,11 +7,12 @@ computes where things go.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from cloud.telemetry.models import RollupRead
+from cloud.telemetry.models import RollupRead, SampleRead
 
 WIDTH = 640
 HEIGHT = 190
@@ -31,13 +32,15 @@ class Point:
 
 @dataclass(frozen=True)
 class RollupChart:
-    """One metric's per-minute rollups from ``since`` to ``until``: ``band`` outlines the min to
-    max range (the maxima left to right, then the minima back), ``mean`` is the line through the
-    means, one point per rollup of ``rollups``; ``low`` and ``high`` are the value axis' ends."""
+    """One metric's rollups (per minute, or per ``step`` seconds) from ``since`` to ``until``:
+    ``band`` outlines the min to max range (the maxima left to right, then the minima back),
+    ``mean`` is the line through the means, one point per rollup of ``rollups``; ``low`` and
+    ``high`` are the value axis' ends."""
 
     metric: str
     since: datetime
     until: datetime
+    step: str = "minute"
     rollups: Sequence[RollupRead] = ()
     band: Sequence[Point] = ()
     mean: Sequence[Point] = ()
@@ -52,12 +55,55 @@ class RollupChart:
     plot_height: int = PLOT_HEIGHT
 
 
+MIN_SPAN = timedelta(minutes=2)
+
+
+def fitted_since(since: datetime, until: datetime, first: datetime | None) -> datetime:
+    """Where a chart window asked to start at ``since`` starts: at its first data (``first``)
+    when that comes later, so a machine heard from for three minutes fills the chart with its
+    three minutes rather than drawing them at the right edge of an hour; never closer to
+    ``until`` than :data:`MIN_SPAN`."""
+    if first is None:
+        return since
+    return max(since, min(first, until - MIN_SPAN))
+
+
+def buckets(
+    samples: Sequence[SampleRead], *, since: datetime, width: timedelta
+) -> list[RollupRead]:
+    """Raw samples folded as rollups of ``width`` (from ``since``), per metric then time: the
+    finer resolution of a short window. Only numbers (not booleans or texts) are folded."""
+    folded: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for sample in samples:
+        value = sample.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        folded[(sample.metric, int((sample.time - since) / width))].append(float(value))
+    return [
+        RollupRead(
+            metric=metric,
+            minute=since + index * width,
+            count=len(values),
+            min=min(values),
+            mean=sum(values) / len(values),
+            max=max(values),
+            last=values[-1],
+        )
+        for (metric, index), values in sorted(folded.items())
+    ]
+
+
 def rollup_chart(
-    metric: str, rollups: Sequence[RollupRead], *, since: datetime, until: datetime
+    metric: str,
+    rollups: Sequence[RollupRead],
+    *,
+    since: datetime,
+    until: datetime,
+    step: str = "minute",
 ) -> RollupChart:
     """Where ``rollups`` go on the chart of ``metric`` from ``since`` to ``until``."""
     if not rollups:
-        return RollupChart(metric=metric, since=since, until=until)
+        return RollupChart(metric=metric, since=since, until=until, step=step)
     low = min(r.min for r in rollups)
     high = max(r.max for r in rollups)
     if high == low:  # a flat line in the middle
@@ -74,6 +120,7 @@ def rollup_chart(
         metric=metric,
         since=since,
         until=until,
+        step=step,
         rollups=rollups,
         band=upper + lower,
         mean=[at(r.minute, r.mean) for r in rollups],

@@ -39,7 +39,10 @@ def overview_page(request: Request, session: DbSession) -> Response:
     network = request.app.state.context.settings.network
     overview = network_service.overview(session=session, actor=actor, network_id=network)
     machines = network_service.machines_live(session=session, actor=actor)
-    return page(request, "overview.html", actor, overview=overview, machines=machines)
+    units = registry_service.metric_units(
+        session=session, unit_ids=sorted({m.unit_id for m in machines})
+    )
+    return page(request, "overview.html", actor, overview=overview, machines=machines, units=units)
 
 
 UNIT_JOBS = 50

@@ -47,12 +47,16 @@ def order_page(order_id: str, request: Request, session: DbSession) -> HTMLRespo
             ),
             None,
         )
+    family = request.app.state.context.families.get(order.family_id)
+    options = family.options if family is not None else []
     return page(
         request,
         "orders/detail.html",
         actor,
         order=orders_service.read_order(session=session, order=order),
         product=product,
+        labels={option.id: option.label for option in options},
+        units={option.id: getattr(option, "unit", "") for option in options},
     )
 
 

@@ -1,7 +1,8 @@
 """The pages' one template layer: every page module renders through :func:`page`, from the one
 folder ``cloud/web/templates`` (a sub-folder a domain where a domain has several pages:
 ``maintenance/``, ``orders/``), on the one layout ``base.html`` with the one navigation
-``_nav.html``. Charts are drawn by the macros of ``_charts.html`` from what a domain shaped
+``_nav.html``, every value written by the filters of :mod:`cloud.web.formats`. Charts are
+drawn by the macros of ``_charts.html`` from what a domain shaped
 (:mod:`cloud.telemetry.charts`, :mod:`cloud.maintenance.charts`)."""
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from cloud.auth.models import Actor, Role
+from cloud.web import formats
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
+templates.env.filters.update(formats.FILTERS)
+templates.env.globals["formats"] = formats
 
 
 def page(

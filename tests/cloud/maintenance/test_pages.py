@@ -106,7 +106,7 @@ def test_board_inbox_ticket_and_figures_pages(
 
     board.goto(f"{served.base_url}/maintenance/tickets/1")
     timeline = board.locator("#timeline")
-    for kind in ("opened", "assigned", "acknowledged", "resolved", "repair_command"):
+    for kind in ("opened", "assigned", "acknowledged", "resolved", "repair command"):
         expect(timeline).to_contain_text(kind)
     expect(board.locator("#status")).to_have_text("resolved")
     board.locator("#close").click()

@@ -21,6 +21,7 @@ from cloud.ingest import service as ingest_service
 from cloud.main import create_app
 from cloud.messaging.mqtt import InboundMessage
 from cloud.operations.metrics import Metrics
+from cloud.telemetry import charts
 from cloud.telemetry import service as telemetry_service
 from cloud.telemetry._batch import SampleBatch
 from cloud.telemetry.models import (
@@ -439,10 +440,15 @@ def test_machine_page_shows_charts_and_latest_samples_in_scope(
         for row in page.text.split('<table id="samples">')[1].split("<tr><td>")[1:]
     ]
     assert [(r[1], r[2]) for r in rows] == [
-        ("spindle_rpm", "300.0"),  # newest first
+        ("spindle_rpm", "300"),  # newest first
         ("program", "P-7"),
-        ("spindle_rpm", "100.0"),
+        ("spindle_rpm", "100"),
     ]
+    # Two minutes of data fill the chart (in 10-second steps), not its last 2/60ths.
+    chart = page.text.split('data-metric="spindle_rpm"')[1].split("</svg>")[0]
+    assert "per 10 seconds" in page.text
+    first_x = float(chart.split('<circle cx="')[1].split('"')[0])
+    assert first_x < charts.LEFT + charts.PLOT_WIDTH / 2, chart
     other = client.get("/machines/plant-b/m1")
     assert other.status_code == 404 and 'id="problem"' in other.text
     client.cookies.set("glonet_key", tenants.keys["technician"])

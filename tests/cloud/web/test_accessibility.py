@@ -1,9 +1,11 @@
 """Every page for every role in Debian's Chromium, checked by axe-core (no serious or critical
-violation), and the plan page's Gantt chart: role scoping, details on hover, zoom and pan,
-screenshots at desktop and phone widths, and its render time with 2,000 operations.
+violation) and read for raw data (Python reprs, raw enum values, e-notation), and the plan
+page's Gantt chart: role scoping, details on hover, zoom and pan, screenshots at desktop and
+phone widths, and its render time with 2,000 operations.
 
 One coordinator and one browser for the whole module: a network with a calendar, a maintenance
-window, a ticket and a planned order for each of two customers."""
+window, a ticket, a planned order for each of two customers, and a paint booth whose gateway
+reports a pressure of 1.36e-25 bar, its idle state and a critical alarm."""
 
 from __future__ import annotations
 
@@ -20,9 +22,16 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cloud.config import load_settings
+from cloud.database import transaction
+from cloud.maintenance.tickets.models import TicketStatus
+from cloud.orders.models import OperationStatus, OrderStatus
+from cloud.registry import service as registry_service
+from cloud.web import formats
 from glonet.broker import MosquittoBroker, free_port
+from protocols import messages, topics
+from protocols.enums import JobOrderState, MachineryItemState
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.cloud.conftest import make_key, mqtt_settings
+from tests.cloud.conftest import Gateway, make_key, mqtt_settings
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 from tests.cloud.serving import serve
 from tests.waiting import wait_until
@@ -113,7 +122,57 @@ def site(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoBroker) -
         orders = {who: _order(base_url, keys[who]) for who in ("alice", "bob")}
         for who, order_id in orders.items():
             _wait_planned(base_url, keys[who], order_id)
+        booth = _paint_booth(app.state.context, mosquitto, settings.network, http)
         yield Site(base_url, keys, orders, ticket)
+        booth.close()
+
+
+BOOTH_METRICS = [
+    {"name": "booth_pressure", "unit": "bar"},
+    {"name": "booth_temperature", "unit": "°C"},
+]
+
+
+def _paint_booth(context: Any, broker: MosquittoBroker, network: str, http: httpx.Client) -> Any:
+    """A machine no plan uses (no capability), whose gateway reports a pressure of
+    1.36e-25 bar, its idle state and a critical (1000) alarm: what a page must put in words."""
+    with transaction(context.session_factory) as session:
+        booth = {"machine": "booth-1", "name": "Paint booth", "metrics": BOOTH_METRICS}
+        registry_service.record_birth(session=session, unit_id="metal", machines=[booth])
+    gateway = Gateway(broker, "metal", network=network, client_id=f"gw-booth-{free_port()}")
+    gateway.capacity("booth-1", state=MachineryItemState.NOT_EXECUTING.value, free=0)
+    now = datetime.now(UTC)
+    samples = [
+        {"machine": "booth-1", "metric": "booth_pressure", "value": 1.36e-25, "source_time": now},
+        {"machine": "booth-1", "metric": "booth_temperature", "value": 21.437, "source_time": now},
+    ]
+    message = gateway.envelope(messages.Telemetry, {"samples": samples})
+    gateway.send(topics.telemetry(network, "metal", "booth-1"), message)
+    alarm = {
+        "asset": "booth-1",
+        "alarm_id": "booth-1/breakdown",
+        "code": "breakdown",
+        "state": "raised",
+        "severity": 1000,
+        "text": "booth fan stopped",
+        "source": "opcua_event",
+        "occurred_at": now,
+    }
+    gateway.send(topics.alarm(network, "metal", "booth-1"), gateway.envelope(messages.Alarm, alarm))
+    wait_until(
+        lambda: any(
+            m["machine"] == "booth-1" and len(m["latest_metrics"]) == 2
+            for m in http.get("/api/machines").json()
+        ),
+        30,
+        "the booth's samples",
+    )
+    wait_until(
+        lambda: any(t["asset"] == "booth-1" for t in http.get("/api/maintenance/tickets").json()),
+        30,
+        "the booth's ticket",
+    )
+    return gateway
 
 
 @pytest.fixture(scope="module")
@@ -191,9 +250,15 @@ def _pages(site: Site, role: str) -> list[str]:
         "coordinator": [
             f"/orders/{site.orders['alice']}",
             "/machines/metal/weld-1",
+            "/machines/metal/booth-1",
+            f"/maintenance/tickets/{site.ticket}",
+            f"/maintenance/tickets/{_booth_ticket(site)}",
+        ],
+        "plant": [
+            "/machines/metal/weld-1",
+            "/machines/metal/booth-1",
             f"/maintenance/tickets/{site.ticket}",
         ],
-        "plant": ["/machines/metal/weld-1", f"/maintenance/tickets/{site.ticket}"],
         "customer": [
             "/",  # the customer's home
             f"/configurator?configuration={alices}",  # a saved configuration reopened
@@ -205,10 +270,40 @@ def _pages(site: Site, role: str) -> list[str]:
     return extra[role]
 
 
+def _booth_ticket(site: Site) -> int:
+    with _api(site.base_url, site.keys["coordinator"]) as http:
+        tickets = http.get("/api/maintenance/tickets").json()
+    return int(next(t["id"] for t in tickets if t["asset"] == "booth-1"))
+
+
+RAW_ENUMS = {
+    value
+    for kind in (MachineryItemState, JobOrderState, OrderStatus, OperationStatus, TicketStatus)
+    for value in kind
+    if formats.word(value) != value and re.search(r"_|[a-z][A-Z]", value)
+}
+"""Enum values of several words (``NotExecuting``, ``in_production``), which the pages write as
+words: none of them may show as it is. (A one-word value such as ``Maintenance`` reads as
+prose; process kinds are not listed: the test network's machines are named after them.)"""
+RAW_DATA = re.compile(
+    r"\b(?:True|False|None)\b(?! of\b)"  # a Python bool or None ("None of your orders" is prose)
+    r"|\{'|\['|object at 0x|datetime\.|Decimal\("  # a Python repr
+    r"|\b\d+(?:\.\d+)?[eE][-+]?\d+\b"  # a number in e-notation
+    r"|\b(?:" + "|".join(sorted(RAW_ENUMS)) + r")\b"
+)
+
+
+def _raw_data(page: Page) -> list[str]:
+    """The lines of the page's text that show raw data."""
+    return [line for line in page.inner_text("body").splitlines() if RAW_DATA.search(line)]
+
+
 def test_every_page_for_every_role_passes_axe(browser: Browser, site: Site) -> None:
     """The sign-in page, then every page in each role's navigation and the detail pages it may
-    open: no serious or critical axe violation (all of them listed when it fails)."""
+    open: no serious or critical axe violation (all of them listed when it fails), and no raw
+    data in its text: values in words and with their units, times in the viewer's zone."""
     found: dict[str, list[dict[str, Any]]] = {}
+    raw: dict[str, list[str]] = {}
     page = browser.new_page(bypass_csp=True)
     page.goto(site.base_url)
     found["(signed out) /"] = _axe(page)
@@ -222,10 +317,28 @@ def test_every_page_for_every_role_passes_axe(browser: Browser, site: Site) -> N
             assert response is not None and response.ok, (role, path)
             _settled(page)
             found[f"{role} {path}"] = _axe(page)
+            raw[f"{role} {path}"] = _raw_data(page)
             checked += 1
+            if role == "coordinator" and path == "/":
+                _reads_right(page)
         page.context.close()
     print(f"\naxe-core on {checked} pages: " + json.dumps({k: v for k, v in found.items() if v}))
     assert {k: v for k, v in found.items() if v} == {}
+    shown_raw = {k: v for k, v in raw.items() if v}
+    assert not shown_raw, json.dumps(shown_raw, indent=1, ensure_ascii=False)
+
+
+def _reads_right(page: Page) -> None:
+    """The booth's row on the overview: its state and its values in words, with their units,
+    and the board names its alarm's severity; times are shown in the viewer's zone."""
+    booth = page.locator('tr[data-machine="metal/booth-1"]')
+    expect(booth.locator(".state")).to_have_text("idle")
+    expect(booth.locator(".metrics")).to_contain_text("booth_pressure: 0 bar")
+    expect(booth.locator(".metrics")).to_contain_text("booth_temperature: 21.4 °C")
+    page.goto(page.url.rstrip("/") + "/maintenance")
+    expect(page.locator("#alerts")).to_contain_text("critical")
+    expect(page.locator("#board time").first).to_have_attribute("data-local", ZONE)
+    expect(page.locator("#board time").first).to_contain_text(re.compile(r"GMT\+1|CET"))
 
 
 def test_the_plan_is_scoped_to_the_viewer_and_readable(

@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 from cloud.maintenance.charts import Bar, bar_chart
 from cloud.telemetry import charts
-from cloud.telemetry.models import RollupRead
+from cloud.telemetry.models import RollupRead, SampleRead
 from cloud.web.templating import templates
 
 draw = templates.get_template("_charts.html").module  # the macros, as the pages import them
@@ -74,3 +74,23 @@ def test_charts_escape_labels_and_mark_missing_values():
     )
     assert svg.startswith("<svg") and "<b>" not in svg and "&lt;b&gt;" in svg
     assert "a&amp;b" in svg and "no data" in svg and "#e76f51" in svg
+
+
+def test_a_short_window_is_fitted_to_its_data_and_drawn_in_steps_of_raw_samples() -> None:
+    until = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    hour_ago = until - timedelta(hours=1)
+    assert charts.fitted_since(hour_ago, until, None) == hour_ago
+    assert charts.fitted_since(hour_ago, until, until - timedelta(minutes=5)) == until - timedelta(
+        minutes=5
+    )
+    assert charts.fitted_since(hour_ago, until, until) == until - charts.MIN_SPAN
+    since = until - timedelta(minutes=5)
+    samples = [
+        SampleRead(metric="t", time=since + timedelta(seconds=s), value=v, quality="good")
+        for s, v in ((1, 1.0), (4, 3), (12, 2.0), (13, True), (14, "jam"))
+    ]
+    folded = charts.buckets(samples, since=since, width=timedelta(seconds=10))
+    assert [(r.minute, r.count, r.min, r.mean, r.max, r.last) for r in folded] == [
+        (since, 2, 1.0, 2.0, 3.0, 3.0),
+        (since + timedelta(seconds=10), 1, 2.0, 2.0, 2.0, 2.0),
+    ]

@@ -59,10 +59,10 @@ def test_overview_page_updates_live(
             gateway.capacity("m1", state="Executing", free=3)
             gateway.telemetry("m1", [1234.0])
 
-            expect(machine.locator(".state")).to_have_text("Executing", timeout=10_000)
+            expect(machine.locator(".state")).to_have_text("executing", timeout=10_000)
             expect(machine.locator(".free")).to_have_text("3")
             expect(page.locator("#machines-executing")).to_have_text("1")
-            expect(machine.locator(".metrics")).to_have_text("spindle_rpm=1234", timeout=10_000)
+            expect(machine.locator(".metrics")).to_have_text("spindle_rpm: 1,234", timeout=10_000)
             unit = page.locator('tr[data-unit="plant-a"] .status')
             expect(unit).to_have_text("online")
             backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
@@ -74,7 +74,7 @@ def test_overview_page_updates_live(
             chart = page.locator('svg[data-metric="spindle_rpm"]')
             expect(chart).to_be_visible()
             expect(chart.locator("circle")).to_have_count(1)  # one minute, one point
-            expect(page.locator("#samples td").nth(2)).to_have_text("1234.0")
+            expect(page.locator("#samples td").nth(2)).to_have_text("1,234")
             page.screenshot(
                 path=str(artifacts_dir / f"cloud-machine-{backend}.png"), full_page=True
             )
