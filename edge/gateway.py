@@ -66,6 +66,7 @@ class Gateway:
             self.uplink,
             heartbeat_s=config.capacity.heartbeat_s,
             tolerance_s=config.capacity.free_at_tolerance_s,
+            outbox_depth=lambda: self.outbox.depth,
         )
         self.trackers = {
             m.id: JobTracker(m.id, self.uplink, self.outbox, config.jobs.progress_step)

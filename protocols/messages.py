@@ -34,7 +34,7 @@ from protocols.ids import MESSAGE_ID_PATTERN, new_message_id
 from protocols.topics import IDENTIFIER_PATTERN
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 2
+PROTOCOL_MINOR = 3
 PROTOCOL_VERSION = f"{PROTOCOL_MAJOR}.{PROTOCOL_MINOR}"
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
@@ -146,6 +146,10 @@ class CapacityReport(Model):
     unmapped_values: Annotated[list[UnmappedValue], Field(max_length=32)] = Field(
         default_factory=list
     )
+    outbox_depth: Count | None = None
+    """Messages waiting in the gateway's disk outbox when the report was made, the same for
+    every machine of the unit (since 1.3): the coordinator shows it on the gateway's health.
+    ``None`` from a gateway that does not say."""
 
 
 STATUS_CODE_END, MAX_STATUS_NAME = 2**32, 64

@@ -35,6 +35,10 @@ class UnitPresence(Base):
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     seq: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outbox_depth: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Messages waiting in the gateway's outbox, as its newest capacity report (at
+    ``outbox_reported_at``) said; None until a gateway of protocol 1.3 or later reports."""
+    outbox_reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class UnitBirthMark(Base):
@@ -210,5 +214,9 @@ class GatewayHealth(BaseModel):
     gateway_version: str | None
     birth_received_at: datetime | None
     clock_skew: ClockSkewRead | None = None
+    outbox_depth: int | None = None
+    """Messages waiting in the gateway's disk outbox at ``outbox_reported_at`` (its newest
+    capacity report); None while the gateway has not said (before protocol 1.3)."""
+    outbox_reported_at: datetime | None = None
     missing_nodes: list[MissingNode]
     missing_total: int

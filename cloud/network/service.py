@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, case, delete, func, select
+from sqlalchemy import Connection, Select, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor
@@ -91,12 +91,36 @@ def apply_capacities(
     rows = []
     for unit_id, report, seq in reports:
         # Unmapped vendor values (1.2) are the plant's to fix; the gateway's health shows them.
-        values = report.model_dump(mode="python", exclude={"unmapped_values"})
+        # The outbox depth (1.3) is the unit's, not the machine's.
+        values = report.model_dump(mode="python", exclude={"unmapped_values", "outbox_depth"})
         values.update(unit_id=unit_id, seq=seq, stored_job_orders=list(report.stored_job_orders))
         rows.append(values)
-    return guarded_upsert_many(
+    written = guarded_upsert_many(
         session, MachineState, rows, keys=["unit_id", "machine"], guard=_newer
     )
+    _record_outbox_depths(session, [(unit_id, report) for unit_id, report, _ in reports])
+    return written
+
+
+def _record_outbox_depths(session: Session, reports: Sequence[tuple[str, CapacityReport]]) -> None:
+    """Keep each unit's newest reported outbox depth on its presence row (a gateway before
+    protocol 1.3 reports none, and leaves the row as it is)."""
+    newest: dict[str, CapacityReport] = {}
+    for unit_id, report in reports:
+        if report.outbox_depth is None:
+            continue
+        if unit_id not in newest or report.reported_at >= newest[unit_id].reported_at:
+            newest[unit_id] = report
+    for unit_id, report in newest.items():
+        session.execute(
+            update(UnitPresence)
+            .where(
+                UnitPresence.unit_id == unit_id,
+                (UnitPresence.outbox_reported_at.is_(None))
+                | (UnitPresence.outbox_reported_at <= report.reported_at),
+            )
+            .values(outbox_depth=report.outbox_depth, outbox_reported_at=report.reported_at)
+        )
 
 
 def apply_job_events(
@@ -373,6 +397,8 @@ def gateway_health(*, session: Session, actor: Actor, unit_id: str) -> GatewayHe
         gateway_version=birth.gateway_version if birth else None,
         birth_received_at=birth.received_at if birth else None,
         clock_skew=ClockSkewRead.model_validate(skew) if skew else None,
+        outbox_depth=status.outbox_depth if status else None,
+        outbox_reported_at=status.outbox_reported_at if status else None,
         missing_nodes=missing[:MAX_MISSING_NODES],
         missing_total=len(missing),
     )

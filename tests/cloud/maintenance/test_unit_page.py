@@ -5,6 +5,7 @@ desktop and phone widths in the artifacts directory."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -103,6 +104,9 @@ def test_the_plant_engineer_sees_a_missing_node_on_the_gateway_health_panel(
     machines = page.locator("#machines tr[data-machine]")
     expect(machines).to_have_count(3)  # the mill it announced, and the laser and press
     expect(page.locator('#machines tr[data-machine="mill-1"] .state')).not_to_have_text("\u2013")
+    # The outbox depth its capacity reports carry (protocol 1.3), with when it was reported.
+    expect(page.locator("#outbox-depth")).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("#gateway time").first).to_be_visible()
     expect(page.locator("#tickets tr[data-ticket]")).to_contain_text("Lens dirty")
     # Another plant's machines and tickets are not on a plant's page.
     expect(page.locator("main")).not_to_contain_text("weld-1")

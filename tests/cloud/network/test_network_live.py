@@ -206,3 +206,29 @@ def test_gateway_health_lists_a_bounded_number_of_missing_nodes(context: AppCont
     health = _health(context, coordinator(), "plant-a")
     assert len(health["missing_nodes"]) == MAX_MISSING_NODES  # type: ignore[arg-type]
     assert health["missing_total"] == 300
+
+
+def test_gateway_health_shows_the_outbox_depth_of_the_newest_capacity_report(
+    context: AppContext,
+) -> None:
+    """Protocol 1.3: capacity reports carry the unit's outbox depth; the newest one counts, and
+    a report without it (a gateway before 1.3) leaves what is known."""
+    assert _health(context, coordinator(), "plant-a")["outbox_depth"] is None  # a 1.2 report
+
+    def report(depth: int | None, minutes: int, seq: int) -> None:
+        fields = {"machine": "m2", "available": True, "state": "NotExecuting", "mode": "None"}
+        at = NOW + timedelta(minutes=minutes)
+        capacity = CapacityReport(
+            **fields, free_slots=1, queue_free_at=at, reported_at=at, outbox_depth=depth
+        )
+        with transaction(context.session_factory) as session:
+            service.apply_capacities(session=session, reports=[("plant-a", capacity, seq)])
+
+    report(42, minutes=2, seq=10)
+    report(7, minutes=1, seq=9)  # an older report, replayed late
+    report(None, minutes=3, seq=11)  # from a gateway that does not say
+    health = _health(context, coordinator(), "plant-a")
+    assert health["outbox_depth"] == 42
+    assert health["outbox_reported_at"] == (NOW + timedelta(minutes=2)).isoformat().replace(
+        "+00:00", "Z"
+    )
