@@ -2,7 +2,7 @@
 said, on its unit's presence row
 
 Revision ID: 1310
-Revises: 1270
+Revises: 1260
 Create Date: 2026-12-07 02:00:00.000000
 
 Capacity reports carry the outbox depth since protocol 1.3; the plant's gateway health panel
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1310"
-down_revision = "1270"
+down_revision = "1260"
 branch_labels = None
 depends_on = None
 
