@@ -202,6 +202,26 @@ class OrdersSettings(BaseModel):
     )
 
 
+class LedgerSettings(BaseModel):
+    """After delivery: how an order's price is split (see :mod:`cloud.ledger`)."""
+
+    network_fee: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="the share of an order's price the network keeps for its coordination; the"
+        " rest is split among the members who made it",
+    )
+
+
+class ScorecardSettings(BaseModel):
+    """Members' scorecards (see :mod:`cloud.scorecards`)."""
+
+    period_days: int = Field(
+        default=90, ge=1, le=3660, description="the scorecards' window: the last N days"
+    )
+
+
 class BusMode(StrEnum):
     AUTO = "auto"
     """On in a process that is one of several: an API-only ``serve`` (``ingest.enabled: false``),
@@ -260,6 +280,8 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    scorecards: ScorecardSettings = Field(default_factory=ScorecardSettings)
 
     @property
     def resolved_database_url(self) -> str:

@@ -24,6 +24,7 @@ from cloud.dispatch.views import router as dispatch_router
 from cloud.exceptions import ConfigurationError
 from cloud.ingest.applier import Pipeline
 from cloud.ingest.views import router as ingest_router
+from cloud.ledger.views import router as ledger_router
 from cloud.maintenance.views import router as maintenance_router
 from cloud.messaging.views import router as outbox_router
 from cloud.network.views import router as network_router
@@ -37,6 +38,7 @@ from cloud.opportunities.views import router as opportunities_router
 from cloud.orders.views import router as orders_router
 from cloud.registry import service as registry_service
 from cloud.registry.views import router as registry_router
+from cloud.scorecards.views import router as scorecards_router
 from cloud.services import Wanted, ingest_hooks, services
 from cloud.suppliers.views import router as suppliers_router
 from cloud.telemetry.sink import make_sink
@@ -60,6 +62,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     outbox_router,
     notifications_router,
     suppliers_router,
+    ledger_router,
+    scorecards_router,
 )
 
 

@@ -12,6 +12,7 @@ from cloud.consortia.models import (
 from cloud.database import Base
 from cloud.dispatch.models import SchedulerState
 from cloud.ingest.models import SeenMessage
+from cloud.ledger.models import LedgerEntry
 from cloud.maintenance.alerts.models import MaintenanceAlert, SilenceRow
 from cloud.maintenance.plans.models import MaintenancePlan
 from cloud.maintenance.tickets.models import MaintenanceTicket, ServiceArea, TicketEvent
@@ -39,6 +40,7 @@ __all__ = [
     "Invitation",
     "JobProgress",
     "LatestMetric",
+    "LedgerEntry",
     "Machine",
     "MachineState",
     "MaintenanceAlert",

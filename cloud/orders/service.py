@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
+from cloud.config import LedgerSettings
 from cloud.exceptions import Conflict, NotFound
+from cloud.ledger import service as ledger_service
 from cloud.notifications.models import NotificationEvent
 from cloud.orders import notices
 from cloud.orders.models import (
@@ -87,14 +89,17 @@ def read_order(*, session: Session, order: Order) -> OrderRead:
     return read
 
 
-def deliver(*, session: Session, actor: Actor, order_id: str, now: datetime) -> Order:
-    """Mark a completed order as handed over to its customer."""
+def deliver(
+    *, session: Session, actor: Actor, order_id: str, ledger: LedgerSettings, now: datetime
+) -> Order:
+    """Mark a completed order as handed over to its customer, and write its ledger."""
     require_role(actor, Role.COORDINATOR)
     order = get_order(session=session, actor=actor, order_id=order_id)
     if order.status != OrderStatus.COMPLETED:
         raise Conflict(f"order {order_id} is {order.status}; only a completed order is delivered")
     order.status = OrderStatus.DELIVERED
     order.delivered_at = now
+    ledger_service.record_delivery(session=session, order=order, settings=ledger, now=now)
     notices.tell_customer(session, order, NotificationEvent.ORDER_DELIVERED, now)
     _LOGGER.info("order %s delivered", order_id)
     return order

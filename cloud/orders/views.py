@@ -80,8 +80,16 @@ def get_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRe
 
 
 @router.post("/orders/{order_id}/deliver", responses=answers(409))
-def deliver_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRead:
-    order = service.deliver(session=session, actor=actor, order_id=order_id, now=utcnow())
+def deliver_order(
+    order_id: str, request: Request, session: DbSession, actor: CurrentActor
+) -> OrderRead:
+    order = service.deliver(
+        session=session,
+        actor=actor,
+        order_id=order_id,
+        ledger=request.app.state.context.settings.ledger,
+        now=utcnow(),
+    )
     return service.read_order(session=session, order=order)
 
 

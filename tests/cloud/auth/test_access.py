@@ -252,6 +252,39 @@ MATRIX = [
         {"expected_at": "2030-01-01T00:00:00Z"},
         {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 403},
     ),
+    # The ledger and scorecards (issue 21 items 7-8): members their own, customers and
+    # technicians nothing; no order is delivered here, so an order's ledger is missing.
+    *(
+        (
+            "GET",
+            path,
+            None,
+            {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+        )
+        for path in (
+            "/api/ledger",
+            "/api/ledger?unit_id=plant-b",
+            "/api/ledger.csv",
+            "/api/ledger/members",
+            "/api/scorecards",
+            "/api/scorecards/plant-a",
+        )
+    ),
+    *(
+        (
+            "GET",
+            path,
+            None,
+            {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 403},
+        )
+        for path in ("/api/orders/ord-none/ledger", "/api/orders/ord-none/ledger.csv")
+    ),
+    (
+        "GET",
+        "/api/scorecards/plant-b",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
 ]
 
 

@@ -1,0 +1,2 @@
+"""After delivery: each order's ledger (members' revenue by the agreed terms, their costs, the
+network's fee)."""
