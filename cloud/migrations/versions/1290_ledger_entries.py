@@ -1,7 +1,7 @@
 """ledger entries: who earned what on a delivered order
 
 Revision ID: 1290
-Revises: 1260
+Revises: 1310
 Create Date: 2026-12-07 02:00:00.000000
 
 Written once when an order is delivered: the network's fee (line 0) and each member's revenue
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1290"
-down_revision = "1260"
+down_revision = "1310"
 branch_labels = None
 depends_on = None
 
