@@ -5,8 +5,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cloud.web import accounts, codesign, consortia, machines, maintenance, network, orders, plans
+from cloud.web import (
+    accounts,
+    codesign,
+    consortia,
+    machines,
+    maintenance,
+    network,
+    opportunities,
+    orders,
+    plans,
+)
 
 router = APIRouter(include_in_schema=False)
-for pages in (network, accounts, machines, codesign, orders, plans, maintenance, consortia):
+for pages in (
+    network,
+    accounts,
+    machines,
+    codesign,
+    orders,
+    opportunities,
+    plans,
+    maintenance,
+    consortia,
+):
     router.include_router(pages.router)

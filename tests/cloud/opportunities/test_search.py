@@ -12,59 +12,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.config import Settings
-from cloud.database import transaction
 from cloud.dispatch import planning
 from cloud.geo import Location
 from cloud.main import create_app
 from cloud.opportunities import search
-from cloud.registry import service as registry_service
-from tests.cloud.conftest import make_key, onboard
-
-SITE = {"name": "Modena depot", "latitude": 44.65, "longitude": 10.92, "country": "IT"}
-WELDER = {"process": "welding", "parameters": {"max_thickness_mm": 20, "max_length_mm": 3000}}
-THIN = {"process": "welding", "parameters": {"max_thickness_mm": 8, "max_length_mm": 3000}}
-MEMBERS: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
-    # unit: (registry fields, capabilities of its one machine)
-    "near": ({"certifications": ["ISO3834"], "hourly_rate": 60.0, "at": (44.66, 10.93)}, [WELDER]),
-    "cheap": ({"certifications": [], "hourly_rate": 40.0, "at": (44.7, 10.9)}, [WELDER]),
-    "thin": ({"certifications": ["ISO3834"], "hourly_rate": 50.0, "at": (44.6, 10.8)}, [THIN]),
-    "busy": ({"certifications": ["ISO3834"], "hourly_rate": 45.0, "at": (44.6, 11.0)}, [WELDER]),
-    "far": ({"certifications": ["ISO3834"], "hourly_rate": 55.0, "at": (45.46, 9.19)}, [WELDER]),
-    "painter": ({"certifications": ["ISO3834"], "at": (44.6, 10.9)}, [{"process": "painting"}]),
-    "private": (
-        {"certifications": ["ISO3834"], "share_capacity": False, "at": (44.6, 10.9)},
-        [WELDER],
-    ),
-}
+from tests.cloud.opportunities.network import MEMBERS, SITE, WELDER, WELDING, build_members
 
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
     with TestClient(create_app(settings)) as client:
-        context = client.app.state.context  # type: ignore[attr-defined]
-        for unit_id, (fields, capabilities) in MEMBERS.items():
-            policy = {k: fields[k] for k in ("hourly_rate", "share_capacity") if k in fields}
-            latitude, longitude = fields["at"]
-            onboard(
-                context,
-                unit_id,
-                certifications=fields["certifications"],
-                latitude=latitude,
-                longitude=longitude,
-                sharing_policy=policy,
-            )
-            with transaction(context.session_factory) as session:
-                registry_service.record_birth(
-                    session=session,
-                    unit_id=unit_id,
-                    machines=[{"machine": "w1", "name": "Cell", "capabilities": capabilities}],
-                )
-        keys = {
-            "coordinator": make_key(context, "coordinator"),
-            "cheap": make_key(context, "plant", unit_id="cheap"),
-            "customer": make_key(context, "customer", customer_id="city"),
-        }
-        yield client, keys
+        yield client, build_members(client.app.state.context)  # type: ignore[attr-defined]
 
 
 def _headers(keys: dict[str, str], who: str) -> dict[str, str]:
@@ -92,15 +50,7 @@ def test_members_are_checked_ranked_and_explained(api: Any) -> None:
         "budget": 9000,
         "customer_id": "city",
         "local_content": {"min_share": 0.5, "within_km": 50},
-        "processes": [
-            {
-                "process": "welding",
-                "requirements": {"max_thickness_mm": 12, "max_length_mm": 2000},
-                "certifications": ["ISO3834"],
-                "quantity": 100,
-                "work_minutes": 240,
-            }
-        ],
+        "processes": [WELDING],
     }
     opportunity = client.post("/api/opportunities", json=tender, headers=coordinator).json()
     path = f"/api/opportunities/{opportunity['id']}/candidates"
