@@ -7,6 +7,12 @@
   process; members accept (price, earliest start and end) or decline by the deadline, and the
   selection (:mod:`.selection`) picks the cheapest consortium among the accepted answers.
 
+Under a local-content rule, the material lines of a configured opportunity that the network's
+suppliers offer join the selection too (each supplier's offer of a line is an offer, local by
+the rule), so that a local supplier can bring the share the rule asks for; a chosen supplier is
+a member with the role local supplier (or supplier), whose terms nobody accepts in its name.
+Lines no supplier offers stay out (the quote prices them).
+
 Both paths check the same rules through the selection (the due date, certifications, the
 local-content rule, each member's ``max_order_share``), so a direct assignment that breaks one
 is refused with the same words. Sending invitations, or forming by assignment, moves the
@@ -18,13 +24,16 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
+from cloud.codesign import service as codesign
+from cloud.codesign.configure import InvalidConfiguration, work_breakdown
+from cloud.codesign.models import ConfigurationRevision
 from cloud.consortia import selection, service
 from cloud.consortia.models import (
     Consortium,
@@ -42,11 +51,15 @@ from cloud.geo import Location, distance_km
 from cloud.opportunities import service as opportunities
 from cloud.opportunities.models import Opportunity, OpportunityProcess, OpportunityStatus
 from cloud.registry.models import Network, NetworkKind, Unit
+from cloud.suppliers import matching
+from cloud.suppliers import service as suppliers
 
 _LOGGER = logging.getLogger(__name__)
 ASSIGNING_KINDS = frozenset({NetworkKind.STABLE, NetworkKind.SHARED_SERVICE_CENTRE})
 """The kinds of network whose coordinator assigns the work directly, inviting nobody."""
 FORMABLE = frozenset({OpportunityStatus.OPEN, OpportunityStatus.FORMING})
+SUPPLIER_PARTY = "supplier:"
+"""Suppliers' parties are named apart from member units (their ids may coincide)."""
 
 
 def network_kind(*, session: Session, opportunity: Opportunity) -> NetworkKind:
@@ -180,6 +193,7 @@ def _problem(
     steps: Mapping[str, OpportunityProcess],
     offers: Sequence[selection.Offer],
     units: Mapping[str, Unit],
+    materials: tuple[list[selection.Requirement], list[selection.Offer]] = ([], []),
 ) -> selection.SelectionProblem:
     rule = opportunity.local_content
     return selection.SelectionProblem(
@@ -190,8 +204,9 @@ def _problem(
                 label=p.name or p.process,
             )
             for step, p in steps.items()
-        ),
-        offers=tuple(offers),
+        )
+        + tuple(materials[0]),
+        offers=tuple(offers) + tuple(materials[1]),
         due=opportunity.due_at,
         min_local_share=None if rule is None else float(rule["min_share"]),
         max_share={
@@ -222,8 +237,15 @@ def _unit_offer(
     )
 
 
-def invited_problem(*, session: Session, opportunity: Opportunity) -> selection.SelectionProblem:
-    """The selection among the accepted invitations of ``opportunity``."""
+def invited_problem(
+    *,
+    session: Session,
+    opportunity: Opportunity,
+    families: codesign.Families | None = None,
+    now: datetime,
+) -> selection.SelectionProblem:
+    """The selection among the accepted invitations of ``opportunity`` (and its suppliers'
+    material lines under a local-content rule, given the product ``families``)."""
     steps = _steps(session, opportunity)
     answers = service.accepted_invitations(session=session, opportunity_id=opportunity.id)
     units = {
@@ -237,11 +259,16 @@ def invited_problem(*, session: Session, opportunity: Opportunity) -> selection.
         for a in answers
         if a.step in steps
     ]
-    return _problem(opportunity, steps, offers, units)
+    materials = _material_lines(session, opportunity, families, now)
+    return _problem(opportunity, steps, offers, units, materials)
 
 
 def _assigned_problem(
-    session: Session, opportunity: Opportunity, spec: ConsortiumCreate
+    session: Session,
+    opportunity: Opportunity,
+    spec: ConsortiumCreate,
+    families: codesign.Families | None,
+    now: datetime,
 ) -> selection.SelectionProblem:
     assert spec.assignments is not None
     steps = _steps(session, opportunity)
@@ -264,16 +291,77 @@ def _assigned_problem(
         _unit_offer(step, units[a.unit_id], steps[step], opportunity, a.price, a.earliest_end)
         for step, a in spec.assignments.items()
     ]
-    return _problem(opportunity, steps, offers, units)
+    materials = _material_lines(session, opportunity, families, now)
+    return _problem(opportunity, steps, offers, units, materials)
 
 
-def preview_selection(*, session: Session, actor: Actor, opportunity_id: str) -> SelectionRead:
+def _material_lines(
+    session: Session,
+    opportunity: Opportunity,
+    families: codesign.Families | None,
+    now: datetime,
+) -> tuple[list[selection.Requirement], list[selection.Offer]]:
+    """Under a local-content rule, the configured product's material lines that suppliers
+    offer (in the opportunity's currency), and each supplier's offer of each."""
+    rule = opportunity.local_content
+    family = None if families is None else families.get(opportunity.family_id or "")
+    if rule is None or family is None or opportunity.configuration_id is None:
+        return [], []
+    revision = session.scalars(
+        select(ConfigurationRevision).where(
+            ConfigurationRevision.configuration_id == opportunity.configuration_id,
+            ConfigurationRevision.number == opportunity.revision,
+        )
+    ).first()
+    if revision is None:
+        return [], []
+    try:
+        lines = work_breakdown(family, revision.values).materials
+    except InvalidConfiguration:
+        return [], []
+    site = matching.Site(
+        opportunity.site_latitude, opportunity.site_longitude, opportunity.site_country
+    )
+    locality = matching.LocalRule(within_km=rule.get("within_km"), country=rule.get("country"))
+    available = suppliers.network_offers(session=session, network_id=opportunity.network_id)
+    requirements, offers = [], []
+    for line in lines:
+        item = f"material:{line.item}"
+        quantity = line.quantity * opportunity.quantity
+        offered = [
+            selection.Offer(
+                id=f"{o.supplier.supplier_id}/{line.item}",
+                party=SUPPLIER_PARTY + o.supplier.supplier_id,
+                covers=frozenset({item}),
+                cost=round(o.unit_price * quantity, 2),
+                local=matching.is_local(o.supplier, site, locality),
+                earliest_end=now + timedelta(days=o.lead_time_days),
+                work=0.0,
+            )
+            for o in available
+            if o.item == line.item and o.currency == opportunity.currency
+        ]
+        if offered:
+            requirements.append(selection.Requirement(item=item, label=f"material {line.item}"))
+            offers.extend(offered)
+    return requirements, offers
+
+
+def preview_selection(
+    *,
+    session: Session,
+    actor: Actor,
+    families: codesign.Families | None,
+    opportunity_id: str,
+    now: datetime,
+) -> SelectionRead:
     """What the selection would choose among the answers so far (nothing is stored)."""
     require_role(actor, Role.COORDINATOR)
     opportunity = opportunities.get_opportunity(
         session=session, actor=actor, opportunity_id=opportunity_id
     )
-    found = selection.select(invited_problem(session=session, opportunity=opportunity))
+    problem = invited_problem(session=session, opportunity=opportunity, families=families, now=now)
+    found = selection.select(problem)
     return SelectionRead(
         feasible=found.feasible,
         reasons=list(found.reasons),
@@ -302,6 +390,7 @@ def form_consortium(
     actor: Actor,
     opportunity_id: str,
     spec: ConsortiumCreate,
+    families: codesign.Families | None = None,
     now: datetime,
 ) -> Consortium:
     require_role(actor, Role.COORDINATOR)
@@ -323,9 +412,9 @@ def form_consortium(
             "send no assignments"
         )
     problem = (
-        _assigned_problem(session, opportunity, spec)
+        _assigned_problem(session, opportunity, spec, families, now)
         if assigning
-        else invited_problem(session=session, opportunity=opportunity)
+        else invited_problem(session=session, opportunity=opportunity, families=families, now=now)
     )
     if not problem.requirements:
         raise Conflict(f"opportunity {opportunity_id} requires no process: nobody to choose")
@@ -357,16 +446,18 @@ def form_consortium(
 
 
 def _members(found: selection.Selection) -> list[ConsortiumMember]:
-    """One member per party of the selection; the lead takes the largest share of the work."""
+    """One member per party of the selection; the lead is the member unit with the largest
+    share of the work, suppliers are (local) suppliers."""
     by_party: dict[str, list[selection.Offer]] = {}
     for offer in found.offers:
         by_party.setdefault(offer.party, []).append(offer)
-    lead = max(sorted(by_party), key=lambda party: found.work_shares.get(party, 0.0))
+    units = sorted(p for p in by_party if not p.startswith(SUPPLIER_PARTY))
+    lead = max(units, key=lambda party: found.work_shares.get(party, 0.0), default=None)
     return [
         ConsortiumMember(
             party_id=party,
-            unit_id=party,
-            role=MemberRole.LEAD if party == lead else MemberRole.PARTNER,
+            unit_id=None if party.startswith(SUPPLIER_PARTY) else party,
+            role=_role(party, lead, any(o.local for o in offers)),
             steps=sorted(step for o in offers for step in o.covers),
             price=sum(o.cost for o in offers),
             work_share=found.work_shares.get(party, 0.0),
@@ -374,3 +465,9 @@ def _members(found: selection.Selection) -> list[ConsortiumMember]:
         )
         for party, offers in sorted(by_party.items())
     ]
+
+
+def _role(party: str, lead: str | None, local: bool) -> MemberRole:
+    if party.startswith(SUPPLIER_PARTY):
+        return MemberRole.LOCAL_SUPPLIER if local else MemberRole.SUPPLIER
+    return MemberRole.LEAD if party == lead else MemberRole.PARTNER

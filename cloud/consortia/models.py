@@ -39,6 +39,7 @@ class MemberRole(StrEnum):
     LEAD = "lead"
     PARTNER = "partner"
     LOCAL_SUPPLIER = "local_supplier"
+    SUPPLIER = "supplier"  # a material line's supplier that is not local
 
 
 # Tables -------------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ class ConsortiumMember(Base):
     revision_id: Mapped[int] = mapped_column(
         ForeignKey("consortium_revisions.id", ondelete="CASCADE"), index=True
     )
-    party_id: Mapped[str] = mapped_column(String(64))
+    party_id: Mapped[str] = mapped_column(String(80))  # a unit id, or "supplier:" + its id
     unit_id: Mapped[str | None] = mapped_column(
         ForeignKey("units.id", ondelete="CASCADE"), default=None, index=True
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from cloud.auth.dependencies import CurrentActor, DbSession
+from cloud.codesign.views import FamilyRegistry
 from cloud.consortia import flows, service
 from cloud.consortia.models import (
     ConsortiumCreate,
@@ -71,9 +72,15 @@ def answer_invitation(
 
 @router.get("/opportunities/{opportunity_id}/selection")
 def preview_selection(
-    opportunity_id: str, session: DbSession, actor: CurrentActor
+    opportunity_id: str, session: DbSession, actor: CurrentActor, families: FamilyRegistry
 ) -> SelectionRead:
-    return flows.preview_selection(session=session, actor=actor, opportunity_id=opportunity_id)
+    return flows.preview_selection(
+        session=session,
+        actor=actor,
+        families=families,
+        opportunity_id=opportunity_id,
+        now=utcnow(),
+    )
 
 
 @router.post(
@@ -82,10 +89,19 @@ def preview_selection(
     responses=answers(409),
 )
 def form_consortium(
-    opportunity_id: str, spec: ConsortiumCreate, session: DbSession, actor: CurrentActor
+    opportunity_id: str,
+    spec: ConsortiumCreate,
+    session: DbSession,
+    actor: CurrentActor,
+    families: FamilyRegistry,
 ) -> ConsortiumRead:
     consortium = flows.form_consortium(
-        session=session, actor=actor, opportunity_id=opportunity_id, spec=spec, now=utcnow()
+        session=session,
+        actor=actor,
+        opportunity_id=opportunity_id,
+        spec=spec,
+        families=families,
+        now=utcnow(),
     )
     return service.read_consortium(session=session, actor=actor, consortium=consortium)
 

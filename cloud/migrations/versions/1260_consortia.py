@@ -119,7 +119,7 @@ def upgrade() -> None:
         "consortium_members",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("revision_id", sa.Integer(), nullable=False),
-        sa.Column("party_id", sa.String(length=64), nullable=False),
+        sa.Column("party_id", sa.String(length=80), nullable=False),
         sa.Column("unit_id", sa.String(length=64), nullable=True),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("steps", sa.JSON(), nullable=False),

@@ -15,6 +15,7 @@ from cloud.database import transaction
 from cloud.exceptions import Conflict
 from tests.cloud.conftest import Tenants
 from tests.cloud.consortia.network import (
+    FAR_SITE,
     accept,
     answer,
     form_dynamic,
@@ -23,6 +24,7 @@ from tests.cloud.consortia.network import (
     soon,
     tender,
 )
+from tests.cloud.orders.network import ROBOT_CELL
 
 
 def test_a_dynamic_network_invites_selects_and_its_members_accept_the_terms(
@@ -220,3 +222,60 @@ def test_a_stable_network_assigns_directly_under_the_same_rules(
 
 def _coordinator() -> Actor:
     return Actor(principal_id=0, name="fixture", role=Role.COORDINATOR)
+
+
+def test_a_local_supplier_joins_to_meet_the_local_content_rule(
+    client: TestClient, tenants: Tenants
+) -> None:
+    """A configured robotic cell delivered in Bologna, 30 % of its value from within 50 km: the
+    plants are 190 km away, so the selection takes the Bologna mill's dearer steel plate."""
+    headers = tenants.headers("coordinator")
+    set_kind(client, tenants, "stable")
+    mill = {"latitude": 44.5, "longitude": 11.3, "country": "IT"}
+    for supplier, place, price in (
+        ("near-mill", mill, 200),
+        ("far-mill", {**mill, "latitude": 45.0, "longitude": 9.0}, 150),
+    ):
+        body = {
+            "id": supplier,
+            "company": supplier,
+            **place,
+            "offers": {"steel-plate": {"unit_price": price, "lead_time_days": 3}},
+        }
+        assert client.post("/api/suppliers", json=body, headers=headers).status_code == 201
+    configuration = client.post(
+        "/api/configurations",
+        json={"family_id": "robotic-cell", "values": ROBOT_CELL},
+        headers=tenants.headers("customer"),
+    ).json()
+    body = {
+        "title": "Robotic cell for the depot",
+        "configuration_id": configuration["id"],
+        "due_at": soon(30),
+        "site": FAR_SITE,
+        "currency": "EUR",
+        "local_content": {"min_share": 0.3, "within_km": 50},
+    }
+    response = client.post("/api/opportunities", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    opportunity = response.json()
+    certifications = sorted({c for p in opportunity["processes"] for c in p["certifications"]})
+    patched = client.patch(
+        "/api/units/plant-a", json={"certifications": certifications}, headers=headers
+    )
+    assert patched.status_code == 200, patched.text
+    assignments = {p["step"]: {"unit_id": "plant-a", "price": 10} for p in opportunity["processes"]}
+    formed = client.post(
+        f"/api/opportunities/{opportunity['id']}/consortium",
+        json={"assignments": assignments},
+        headers=headers,
+    )
+    assert formed.status_code == 201, formed.text
+    members = {m["party_id"]: m for m in formed.json()["members"]}
+    assert set(members) == {"plant-a", "supplier:near-mill"}
+    steel = members["supplier:near-mill"]
+    assert steel["role"] == "local_supplier" and steel["local"] is True
+    assert steel["steps"] == ["material:steel-plate"] and steel["unit_id"] is None
+    assert steel["price"] == 200 * 0.4
+    assert members["plant-a"]["role"] == "lead" and members["plant-a"]["work_share"] == 1.0
+    assert formed.json()["local_share"] >= 0.3
