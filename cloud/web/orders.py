@@ -1,5 +1,6 @@
-"""The order pages: the orders list and an order's detail, and the live stream that keeps the
-order and plan pages fresh.
+"""The order pages: the orders list and an order's detail (with the materials bought for it,
+where the coordinator records a delivery or a delay), and the live stream that keeps the order
+and plan pages fresh.
 
 Server-rendered; the browser calls the same JSON API as any client, and live events (SSE)
 make the pages fetch fresh fragments.
@@ -14,6 +15,7 @@ from cloud.auth.dependencies import CurrentActor, DbSession, page_actor
 from cloud.auth.models import Role
 from cloud.events import Event, sse_stream
 from cloud.orders import service as orders_service
+from cloud.suppliers import service as supplier_service
 from cloud.web.templating import page, sign_in
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +51,10 @@ def order_page(order_id: str, request: Request, session: DbSession) -> HTMLRespo
         )
     family = request.app.state.context.families.get(order.family_id)
     options = family.options if family is not None else []
+    purchases = [
+        supplier_service.read_purchase(row, actor)
+        for row in supplier_service.list_purchases(session=session, actor=actor, order_id=order.id)
+    ]
     return page(
         request,
         "orders/detail.html",
@@ -57,6 +63,7 @@ def order_page(order_id: str, request: Request, session: DbSession) -> HTMLRespo
         product=product,
         labels={option.id: option.label for option in options},
         units={option.id: getattr(option, "unit", "") for option in options},
+        purchases=purchases,
     )
 
 

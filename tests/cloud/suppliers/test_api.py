@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cloud.config import load_settings
+from cloud.config import Settings, load_settings
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import service as dispatch_service
 from cloud.main import create_app
-from tests.cloud.orders.network import ROBOT_CELL, auth, build_network
+from tests.cloud.orders.network import ROBOT_CELL, auth, build_network, served
 from tests.conftest import fresh_postgres_database
 
 LOCAL = {
@@ -276,3 +276,62 @@ def test_who_sees_which_purchases(api: Api) -> None:
         assert all(p["unit_price"] is None for p in seen)
     denied = api.call("alice", "POST", f"/api/purchases/{mine[0]['id']}/delivery", json={})
     assert denied.status_code == 403
+
+
+def test_the_order_page_shows_the_materials_and_the_coordinator_records_there(api: Api) -> None:
+    order, _ = _order(api)
+    purchases = api.call("coordinator", "GET", f"/api/purchases?order_id={order['id']}").json()
+    arm = next(p for p in purchases if p["item"] == "robot-arm")
+    try:
+        for who in ("coordinator", "alice"):
+            signed = api.client.post("/api/session", json={"api_key": api.keys[who]})
+            assert signed.status_code == 204
+            html = api.client.get(f"/orders/{order['id']}").text
+            assert "Materials from suppliers" in html and f'data-purchase="{arm["id"]}"' in html
+            coordinator = who == "coordinator"
+            assert ("ruhr-stahl" in html) is coordinator and ("14000.00" in html) is coordinator
+            assert ('<form class="purchase"' in html) is coordinator
+    finally:
+        api.client.cookies.clear()
+
+
+def test_the_dispatcher_sends_no_operation_before_its_material(settings: Settings) -> None:
+    """A delay recorded after the plan was made holds the operation back at once (the plan
+    catches up at the next tick); its delivery lets it go."""
+    settings = settings.model_copy(
+        update={"orders": settings.orders.model_copy(update={"dispatch_enabled": False})}
+    )
+    with served(settings) as (client, keys):
+        api = Api(client, keys, client.app.state.context)  # type: ignore[attr-defined]
+        api.call("coordinator", "POST", "/api/suppliers", json=LOCAL)
+        order, _ = _order(api)
+        purchases = api.call("coordinator", "GET", f"/api/purchases?order_id={order['id']}")
+        plate = next(p for p in purchases.json() if p["item"] == "steel-plate")
+        now = datetime.now(UTC)
+
+        def delay(until: datetime) -> None:
+            body = {"expected_at": until.isoformat()}
+            url = f"/api/purchases/{plate['id']}/delay"
+            assert api.call("coordinator", "POST", url, json=body).status_code == 200
+
+        def sent() -> set[str]:
+            with transaction(api.context.session_factory) as session:
+                ready = dispatch_flows.dispatch_ready(
+                    session=session,
+                    network_id=settings.network,
+                    settings=settings.orders,
+                    now=now,
+                )
+                found = {op.step for ops in ready.values() for op in ops}
+                session.rollback()  # look, do not dispatch
+            return found
+
+        delay(now)  # the plates are in: the plan starts their cutting now
+        api.replan()
+        assert _starts(api, order["id"])["cut-base-plates"] <= now + timedelta(minutes=1)
+        assert "cut-base-plates" in sent()
+        delay(now + timedelta(days=1))
+        assert "cut-base-plates" not in sent() and "cut-fence-panels" in sent()
+        url = f"/api/purchases/{plate['id']}/delivery"
+        assert api.call("coordinator", "POST", url, json={}).status_code == 200
+        assert "cut-base-plates" in sent()
