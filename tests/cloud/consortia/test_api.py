@@ -4,7 +4,9 @@ revision, and bad input answered with a clear 4xx with nothing lost."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -279,3 +281,38 @@ def test_a_local_supplier_joins_to_meet_the_local_content_rule(
     assert steel["price"] == 200 * 0.4
     assert members["plant-a"]["role"] == "lead" and members["plant-a"]["work_share"] == 1.0
     assert formed.json()["local_share"] >= 0.3
+
+
+def test_two_answers_at_once_one_is_taken_and_the_other_refused(
+    client: TestClient, tenants: Tenants
+) -> None:
+    """The answer is a compare-and-set on "sent": whichever commits first is kept whole."""
+    set_kind(client, tenants, "dynamic")
+    opportunity = tender(client, tenants)
+    invitation = invite_all(client, tenants, opportunity["id"])[("p1", "plant-a")]
+    plant_a = Actor(principal_id=0, name="plant-a key", role=Role.PLANT, unit_id="plant-a")
+    start = threading.Barrier(2)
+
+    def answer_with(price: float) -> str:
+        start.wait()
+        try:
+            with transaction(tenants.context.session_factory) as session:
+                service.answer_invitation(
+                    session=session,
+                    actor=plant_a,
+                    invitation_id=invitation,
+                    answer=WorkInvitationAccept.model_validate(accept(price)),
+                    now=datetime.now(UTC),
+                )
+        except Conflict:
+            return "refused"
+        return "taken"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(answer_with, (700.0, 900.0)))
+    assert sorted(outcomes) == ["refused", "taken"]
+    stored = client.get(
+        f"/api/work-invitations/{invitation}", headers=tenants.headers("plant-a")
+    ).json()
+    winner = (700.0, 900.0)[outcomes.index("taken")]
+    assert stored["status"] == "accepted" and stored["price"] == winner
