@@ -4,9 +4,11 @@ The work is what the operations recorded: the unit that ended each one, and its 
 (the machine's own actual start and end when it reported them, else the planned duration, both
 plant time). The rate is the member's ``sharing_policy.hourly_rate``.
 
-Agreed terms (a consortium's revenue shares, members' priced quote lines) override the work-based
-split when an order has them. They are read by the functions in :data:`AGREED_TERMS_SOURCES`,
-first answer wins; an order without any (a stable network's direct assignment) is split by cost.
+Agreed terms override the work-based split when an order has them. They are read by the
+functions in :data:`AGREED_TERMS_SOURCES`, first answer wins; an order without any (a stable
+network's direct assignment) is split by cost. Today's one source is the consortium: the order's
+configured revision is an opportunity's, and that opportunity's consortium's current revision
+was accepted by every member unit in it (:func:`consortium_terms`).
 """
 
 from __future__ import annotations
@@ -18,14 +20,47 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cloud.consortia import service as consortia_service
 from cloud.ledger.split import AgreedTerms, MemberWork
+from cloud.opportunities.models import Opportunity, OpportunityStatus
 from cloud.orders.models import OperationStatus, Order, OrderOperation
 from cloud.registry.models import Unit
 
 AgreedTermsSource = Callable[[Session, Order], AgreedTerms | None]
-AGREED_TERMS_SOURCES: list[AgreedTermsSource] = []
-"""Readers of an order's agreed terms; a domain that records them (consortia, member-priced
-quotes) adds its reader here."""
+
+
+def consortium_terms(session: Session, order: Order) -> AgreedTerms | None:
+    """The revenue shares of the consortium formed for the order's opportunity, once every
+    member unit accepted its current revision's terms; parties without a unit (suppliers) are
+    paid their share under their party id."""
+    opportunity = session.scalars(
+        select(Opportunity)
+        .where(
+            Opportunity.configuration_id == order.configuration_id,
+            Opportunity.status.not_in((OpportunityStatus.LOST, OpportunityStatus.WITHDRAWN)),
+        )
+        .order_by(Opportunity.created_at.desc())
+    ).first()
+    if opportunity is None:
+        return None
+    consortium = consortia_service.consortium_of(session=session, opportunity_id=opportunity.id)
+    if consortium is None:
+        return None
+    revision = consortia_service.revision_of(
+        session=session, consortium=consortium, number=consortium.current_revision
+    )
+    members = consortia_service.members_of(session=session, revision=revision)
+    accepted = {
+        a.unit_id for a in consortia_service.acceptances_of(session=session, revision=revision)
+    }
+    if not members or any(m.unit_id and m.unit_id not in accepted for m in members):
+        return None
+    return AgreedTerms(shares={m.unit_id or m.party_id: m.revenue_share for m in members})
+
+
+AGREED_TERMS_SOURCES: list[AgreedTermsSource] = [consortium_terms]
+"""Readers of an order's agreed terms, first answer wins; a domain that records others (members'
+priced quote lines) adds its reader here."""
 
 
 def agreed_terms(*, session: Session, order: Order) -> AgreedTerms | None:

@@ -6,7 +6,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-METRICS: tuple[str, ...] = ("on_time", "rejection_rate", "availability", "quantity_ratio")
+METRICS: tuple[str, ...] = (
+    "on_time",
+    "rejection_rate",
+    "availability",
+    "quantity_ratio",
+    "response_hours",
+)
 """The figures a scorecard benchmarks against the network, by field name."""
 
 
@@ -27,6 +33,17 @@ class Scorecard(BaseModel):
     quantity_ratio: float | None = Field(
         description="quantity its machines reported produced / quantity ordered, over the"
         " ended operations that reported one"
+    )
+    invitations: int = Field(
+        default=0, description="invitations to offer work sent to the member, answered or due"
+    )
+    response_hours: float | None = Field(
+        default=None, description="mean time from an invitation to the member's answer"
+    )
+    responsiveness: float | None = Field(
+        default=None,
+        description="mean share of the time to each invitation's deadline left when answered"
+        " (0: not answered in time)",
     )
     score: float = Field(ge=0, le=1, description="what partner search ranks by (see the docs)")
 

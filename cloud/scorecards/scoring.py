@@ -2,10 +2,14 @@
 
 The score is a weighted mean, in [0, 1], of the figures the member has:
 
-    on time        on_time                     weight 0.35
-    no rejections  1 - rejection_rate          weight 0.25
-    availability   availability                weight 0.25
-    quantity       min(1, quantity_ratio)      weight 0.15
+    on time         on_time                     weight 0.30
+    no rejections   1 - rejection_rate          weight 0.20
+    availability    availability                weight 0.20
+    quantity        min(1, quantity_ratio)      weight 0.15
+    responsiveness  responsiveness              weight 0.15
+
+(responsiveness: per invitation, the share of the time to its deadline left when it was
+answered, 0 when it was not answered by then; averaged.)
 
 A figure without events to judge it (``None``) drops out and the remaining weights are scaled
 up; a member with none at all (a newcomer) scores :data:`NEUTRAL_SCORE`, neither favoured nor
@@ -19,7 +23,13 @@ from collections.abc import Sequence
 
 from cloud.scorecards.models import Percentiles
 
-WEIGHTS = {"on_time": 0.35, "reliability": 0.25, "availability": 0.25, "quantity": 0.15}
+WEIGHTS = {
+    "on_time": 0.30,
+    "reliability": 0.20,
+    "availability": 0.20,
+    "quantity": 0.15,
+    "responsiveness": 0.15,
+}
 NEUTRAL_SCORE = 0.5
 
 
@@ -29,12 +39,14 @@ def score(
     rejection_rate: float | None,
     availability: float | None,
     quantity_ratio: float | None,
+    responsiveness: float | None = None,
 ) -> float:
     parts = {
         "on_time": on_time,
         "reliability": None if rejection_rate is None else 1 - rejection_rate,
         "availability": availability,
         "quantity": None if quantity_ratio is None else min(1.0, quantity_ratio),
+        "responsiveness": responsiveness,
     }
     known = {name: value for name, value in parts.items() if value is not None}
     if not known:

@@ -8,7 +8,9 @@
 - availability: the maintenance figures' (:func:`cloud.maintenance.reporting.compute`) for the
   member's machines;
 - quantity: what the machines reported produced on ending a job order against the quantity the
-  job order asked for.
+  job order asked for;
+- response: the invitations to offer work sent in the period, from sent to answered (one not
+  answered by its deadline counts as no response at all).
 
 Scoped: a member sees its own scorecard, a coordinator everyone's, and both the network's
 percentiles, which name no member. :func:`partner_scores` is what partner search ranks by.
@@ -17,7 +19,7 @@ percentiles, which name no member. :func:`partner_scores` is what partner search
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.config import Settings
+from cloud.consortia.models import WorkInvitation
 from cloud.exceptions import NotFound
 from cloud.maintenance import reporting
 from cloud.orders.models import Order, OrderOperation
@@ -65,6 +68,9 @@ class _Tally:
     rejected: int = 0
     produced: int = 0
     ordered: int = 0
+    invitations: int = 0
+    response_s: list[float] = field(default_factory=list)
+    responsiveness: list[float] = field(default_factory=list)
 
 
 def compute(*, session: Session, network: str, window: Window) -> dict[str, Scorecard]:
@@ -75,6 +81,7 @@ def compute(*, session: Session, network: str, window: Window) -> dict[str, Scor
     tallies = {unit_id: _Tally() for unit_id in unit_ids}
     for operation, promised in _operations(session, window):
         _count(tallies, operation, promised, window)
+    _count_invitations(session, tallies, window)
     return {
         unit_id: _scorecard(
             unit_id,
@@ -129,10 +136,36 @@ def _count(
             tally.ordered += ORDERED_QUANTITY
 
 
+def _count_invitations(session: Session, tallies: dict[str, _Tally], window: Window) -> None:
+    query = select(WorkInvitation).where(
+        WorkInvitation.unit_id.in_(list(tallies)),
+        WorkInvitation.sent_at >= window.since,
+        WorkInvitation.sent_at < window.until,
+    )
+    for invitation in session.scalars(query):
+        tally = tallies[invitation.unit_id]
+        allowed = (invitation.deadline - invitation.sent_at).total_seconds()
+        if invitation.answered_at is not None:
+            taken = (invitation.answered_at - invitation.sent_at).total_seconds()
+            tally.response_s.append(taken)
+            left = 1 - taken / allowed if allowed > 0 else 0.0
+            tally.responsiveness.append(max(0.0, min(1.0, left)))
+        elif invitation.deadline < window.until:
+            tally.responsiveness.append(0.0)
+        else:
+            continue  # still open: not judged yet
+        tally.invitations += 1
+
+
+def _mean(values: list[float], scale: float = 1.0) -> float | None:
+    return round(sum(values) / len(values) / scale, 4) if values else None
+
+
 def _scorecard(unit_id: str, tally: _Tally, availability: float | None) -> Scorecard:
     on_time = _ratio(tally.on_time, tally.ended)
     rejection_rate = _ratio(tally.rejected, tally.dispatches)
     quantity_ratio = _ratio(tally.produced, tally.ordered)
+    responsiveness = _mean(tally.responsiveness)
     return Scorecard(
         unit_id=unit_id,
         operations_ended=tally.ended,
@@ -142,11 +175,15 @@ def _scorecard(unit_id: str, tally: _Tally, availability: float | None) -> Score
         rejection_rate=rejection_rate,
         availability=availability,
         quantity_ratio=quantity_ratio,
+        invitations=tally.invitations,
+        response_hours=_mean(tally.response_s, scale=3600.0),
+        responsiveness=responsiveness,
         score=scoring.score(
             on_time=on_time,
             rejection_rate=rejection_rate,
             availability=availability,
             quantity_ratio=quantity_ratio,
+            responsiveness=responsiveness,
         ),
     )
 

@@ -10,11 +10,20 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from cloud.consortia.models import (
+    Consortium,
+    ConsortiumMember,
+    ConsortiumRevision,
+    FormedBy,
+    MemberRole,
+    TermsAcceptance,
+)
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.dispatch import service as dispatch_service
+from cloud.opportunities.models import Opportunity, OpportunitySource, OpportunityStatus
 from cloud.orders import service as orders_service
-from cloud.orders.models import OperationStatus, OrderOperation
+from cloud.orders.models import OperationStatus, Order, OrderOperation
 from protocols.messages import JobEvent
 from tests.cloud.orders.network import ROBOT_CELL, UNITS, auth
 
@@ -116,10 +125,85 @@ def _follow(
     )
 
 
-def delivered_order(client: TestClient, keys: dict[str, str]) -> str:
-    """Rates set, an order confirmed, produced (metal rejects once, lead ends late), delivered."""
+def form_consortium(
+    context: AppContext, order_id: str, shares: dict[str, float], accepted: set[str]
+) -> None:
+    """The order's configured revision as an opportunity, its consortium with ``shares`` by
+    party (a unit of the test network, or a supplier), accepted by the units in ``accepted``."""
+    now = datetime.now(UTC)
+    with transaction(context.session_factory) as session:
+        order = session.get(Order, order_id)
+        assert order is not None
+        session.add(
+            Opportunity(
+                id="opp-1",
+                network_id=context.settings.network,
+                title="Robotic cell",
+                source=OpportunitySource.CONFIGURATION,
+                configuration_id=order.configuration_id,
+                status=OpportunityStatus.WON,
+                due_at=order.promised_at,
+                site_latitude=44.5,
+                site_longitude=11.3,
+                site_country="IT",
+                budget=order.price,
+                currency=order.currency,
+                created_by="fixture",
+            )
+        )
+        session.flush()
+        session.add(
+            Consortium(
+                id="con-1",
+                opportunity_id="opp-1",
+                network_kind="dynamic",
+                formed_by=FormedBy.SELECTION,
+            )
+        )
+        session.flush()
+        revision = ConsortiumRevision(
+            consortium_id="con-1",
+            number=1,
+            total_cost=order.price,
+            currency=order.currency,
+            author="fixture",
+        )
+        session.add(revision)
+        session.flush()
+        for party, share in shares.items():
+            unit_id = party if party in UNITS else None
+            session.add(
+                ConsortiumMember(
+                    revision_id=revision.id,
+                    party_id=party,
+                    unit_id=unit_id,
+                    role=MemberRole.PARTNER,
+                    price=0.0,
+                    work_share=share,
+                    revenue_share=share,
+                )
+            )
+        for unit_id in accepted:
+            session.add(
+                TermsAcceptance(
+                    revision_id=revision.id,
+                    unit_id=unit_id,
+                    principal_id=0,
+                    accepted_by=unit_id,
+                    accepted_at=now,
+                )
+            )
+
+
+def delivered_order(
+    client: TestClient, keys: dict[str, str], consortium: dict[str, Any] | None = None
+) -> str:
+    """Rates set, an order confirmed, produced (metal rejects once, lead ends late), delivered;
+    with ``consortium`` (form_consortium's shares and accepted), formed before delivery."""
     set_rates(client, keys)
     order_id = confirmed_order(client, keys)
+    if consortium is not None:
+        form_consortium(client.app.state.context, order_id, **consortium)  # type: ignore[attr-defined]
     produce(client.app.state.context, order_id, rejecting="metal", late="lead")  # type: ignore[attr-defined]
     response = client.post(f"/api/orders/{order_id}/deliver", headers=auth(keys, "coordinator"))
     assert response.status_code == 200, response.text

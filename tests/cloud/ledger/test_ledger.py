@@ -131,3 +131,26 @@ def test_a_delivered_orders_ledger_is_written_once_and_shown_by_scope(
     ]
     mine = client.get("/api/ledger.csv", headers=auth(keys, "finish"))
     assert [r["unit_id"] for r in csv.DictReader(io.StringIO(mine.text))] == ["finish"]
+
+
+@pytest.mark.parametrize("accepted", [{"lead", "metal", "finish"}, {"lead", "metal"}])
+def test_a_consortiums_accepted_shares_are_the_agreed_terms(
+    settings: Settings, accepted: set[str]
+) -> None:
+    shares = {"lead": 0.5, "metal": 0.3, "finish": 0.1, "bologna-metalli": 0.1}
+    with served(settings) as (client, keys):
+        order_id = delivered_order(client, keys, {"shares": shares, "accepted": accepted})
+        body = client.get(
+            f"/api/orders/{order_id}/ledger", headers=auth(keys, "coordinator")
+        ).json()
+    members = {e["unit_id"]: e for e in body["entries"][1:]}
+    if len(accepted) < 3:  # finish has not accepted: not agreed yet, split by cost
+        assert {e["basis"] for e in members.values()} == {"cost"}
+        assert "bologna-metalli" not in members
+        return
+    assert {e["basis"] for e in members.values()} == {"agreed"}
+    rest = body["price"] - body["network_fee"]
+    for party, share in shares.items():
+        assert members[party]["share"] == share
+        assert members[party]["revenue"] == pytest.approx(rest * share, abs=0.02)
+    assert members["bologna-metalli"]["cost"] == 0.0 and members["metal"]["cost"] > 0

@@ -4,13 +4,15 @@ score partner search ranks by."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cloud.config import Settings
+from cloud.consortia.models import WorkInvitation
+from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.scorecards import scoring, service
 from tests.cloud.ledger.delivered import delivered_order
@@ -30,7 +32,12 @@ def test_the_score_weighs_the_figures_a_member_has() -> None:
         == 0.5
     )
     mixed = scoring.score(on_time=1.0, rejection_rate=0.5, availability=None, quantity_ratio=None)
-    assert mixed == round((0.35 * 1 + 0.25 * 0.5) / 0.6, 4)
+    weights = scoring.WEIGHTS
+    assert mixed == round(
+        (weights["on_time"] + weights["reliability"] * 0.5)
+        / (weights["on_time"] + weights["reliability"]),
+        4,
+    )
 
 
 def test_percentiles_name_no_member_and_skip_the_unknown() -> None:
@@ -43,8 +50,33 @@ def test_percentiles_name_no_member_and_skip_the_unknown() -> None:
 @pytest.fixture
 def delivered(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
     with served(settings) as (client, keys):
-        delivered_order(client, keys)
+        shares = {"lead": 0.5, "metal": 0.3, "finish": 0.2}
+        delivered_order(client, keys, {"shares": shares, "accepted": set(shares)})
+        _invite(client.app.state.context)  # type: ignore[attr-defined]
         yield client, keys
+
+
+def _invite(context: AppContext) -> None:
+    """metal answers after 2 of its 4 hours, lead after 1, finish never (its deadline passed)."""
+    sent = datetime.now(UTC) - timedelta(hours=6)
+    answers = {"metal": 2.0, "lead": 1.0, "finish": None}
+    with transaction(context.session_factory) as session:
+        for unit_id, hours in answers.items():
+            session.add(
+                WorkInvitation(
+                    id=f"inv-{unit_id}",
+                    opportunity_id="opp-1",
+                    step="weld",
+                    process="welding",
+                    work_minutes=60,
+                    unit_id=unit_id,
+                    deadline=sent + timedelta(hours=4),
+                    status="accepted" if hours else "sent",
+                    sent_by="fixture",
+                    sent_at=sent,
+                    answered_at=None if hours is None else sent + timedelta(hours=hours),
+                )
+            )
 
 
 def test_scorecards_from_the_events_each_member_its_own(
@@ -62,7 +94,16 @@ def test_scorecards_from_the_events_each_member_its_own(
     assert (finish["on_time"], finish["rejection_rate"]) == (1.0, 0.0)
     assert {card["quantity_ratio"] for card in cards.values()} == {1.0}
     assert {card["availability"] for card in cards.values()} == {1.0}  # no breakdown recorded
-    assert finish["score"] == 1.0 and metal["score"] < 1.0 and lead["score"] < 1.0
+    assert [
+        (c["invitations"], c["response_hours"], c["responsiveness"]) for c in cards.values()
+    ] == [
+        (1, None, 0.0),  # finish: no answer by the deadline
+        (1, 1.0, 0.75),
+        (1, 2.0, 0.5),
+    ]
+    for card in cards.values():
+        figures = ("on_time", "rejection_rate", "availability", "quantity_ratio", "responsiveness")
+        assert card["score"] == scoring.score(**{name: card[name] for name in figures}) < 1.0
     network = everyone.json()["network"]
     assert network["rejection_rate"]["members"] == 3
     assert network["on_time"]["p50"] == 1.0
