@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -72,8 +72,17 @@ class StateMachine:
 class AddressSpace:
     """Builds the ``Machines`` folder of one server and writes simulation results into it."""
 
-    def __init__(self, server: Server, idx: int, models: Namespaces) -> None:
+    def __init__(
+        self,
+        server: Server,
+        idx: int,
+        models: Namespaces,
+        stamp: Callable[[datetime], datetime] = lambda plant: plant,
+    ) -> None:
         self.server = server
+        self._stamp = stamp
+        """The wall-clock time of a simulated (plant) time: what SourceTimestamps and event
+        times say (:meth:`firmware_sim.clock.SimClock.wall`)."""
         self.idx = idx
         self.models = models
         self.nodes: dict[str, MachineNodes] = {}
@@ -239,7 +248,7 @@ class AddressSpace:
             await self.conditions.add_off_normal_alarm(
                 alarms, node, mid, code, flag, normal, self.folder
             )
-        await self.conditions.restore(mid, machine.alarms.active())
+        await self.conditions.restore(mid, [self._stamped(a) for a in machine.alarms.active()])
 
     # Publishing -------------------------------------------------------------------------------
 
@@ -270,10 +279,14 @@ class AddressSpace:
 
     async def fire(self, event: AlarmEvent) -> None:
         """An alarm raised or cleared: its condition's new state and event."""
-        await self.conditions.update(event)
+        await self.conditions.update(self._stamped(event))
+
+    def _stamped(self, event: AlarmEvent) -> AlarmEvent:
+        return replace(event, time=self._stamp(event.time))
 
     async def _write(self, node: Node, value: object, now: datetime) -> None:
-        """Write a changed value with the simulated ``now`` as its SourceTimestamp.
+        """Write a changed value with the wall-clock time of the simulated ``now`` as its
+        SourceTimestamp.
 
         Unchanged values are not written again: in OPC UA the SourceTimestamp says when the
         value last changed, and skipping them spares every subscriber a notification.
@@ -284,7 +297,7 @@ class AddressSpace:
         variant_type = _variant_type(value)
         data_value = ua.DataValue(
             Value=ua.Variant(value, variant_type),
-            SourceTimestamp=_opc_time(now),
+            SourceTimestamp=_opc_time(self._stamp(now)),
             ServerTimestamp=_opc_time(datetime.now(UTC)),
         )
         await self.server.write_attribute_value(node.nodeid, data_value)

@@ -1,9 +1,13 @@
 """The simulated clock: wall-clock time compressed by a time scale.
 
-Simulated time = start + scale * (wall-clock seconds since start). Every timestamp the simulator
-reports (value SourceTimestamps, job actual start/end, event Time, ``SimulationTime``) is read
-from this clock, so a 40-minute operation at 600x takes 4 s of wall-clock time and still shows
-40 minutes between its actual start and end.
+Simulated (plant) time = start + scale * (wall-clock seconds since start). The simulation runs on
+it: wear by operating hours, a job's planned duration, a solar product's daylight, so a 40-minute
+operation at 600x takes 4 s of wall-clock time. What the simulator *reports* is stamped with the
+wall clock (:meth:`SimClock.wall`): value SourceTimestamps, job StartTime/EndTime, event Time.
+A simulated plant is a real OPC UA server, and time compression must not leak onto the network
+as timestamps in the future: the 40-minute operation's StartTime and EndTime are 4 s apart, and
+its planned 2,400 s stay in its job order. Only ``SimulationTime`` reads the plant time (see
+docs/machines.md, "Time").
 
 With an ``origin`` the clock is the coordinator's plant clock (``orders.plant_clock_origin``):
 plant = origin + scale * (wall - origin), the instant where both read the same. A simulated
@@ -42,6 +46,7 @@ class SimClock:
         self.start = start or self._plant_now()
         self._monotonic = monotonic
         self._origin = monotonic()
+        self._wall_start = wall()
 
     def _plant_now(self) -> datetime:
         now = self._wall()
@@ -60,9 +65,15 @@ class SimClock:
         if self.origin is not None:
             self.start = self._plant_now()
         self._origin = self._monotonic()
+        self._wall_start = self._wall()
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self.elapsed_s())
+
+    def wall(self, plant: datetime) -> datetime:
+        """The wall-clock time at which this clock reads (or read) ``plant``: how the simulator
+        stamps what it reports."""
+        return self._wall_start + (plant - self.start) / self.scale
 
     def elapsed_s(self) -> float:
         """Simulated seconds since the clock started."""

@@ -86,11 +86,13 @@ class JobReceiver:
         structures: Structures,
         now: Callable[[], datetime],
         changed: Callable[[], Awaitable[None]],
+        stamp: Callable[[datetime], datetime] = lambda plant: plant,
     ) -> None:
         self.machine_id = machine_id
         self.jobs = jobs
         self.structures = structures
         self._now = now
+        self._stamp = stamp  # a simulated time's wall-clock time, for StartTime/EndTime
         self._changed = changed
 
     def methods(self) -> dict[str, Call]:
@@ -171,8 +173,8 @@ class JobReceiver:
         return s.response(
             JobResponseID=f"{job.job_order_id}.response",
             JobOrderID=job.job_order_id,
-            StartTime=job.actual_start,
-            EndTime=job.actual_end,
+            StartTime=self._stamp(job.actual_start) if job.actual_start else None,
+            EndTime=self._stamp(job.actual_end) if job.actual_end else None,
             JobState=[self._state(job)],
             JobResponseData=data,
             MaterialActuals=[produced],

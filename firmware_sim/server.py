@@ -144,7 +144,7 @@ class PlantServer:
         await self._secure(server)
         models = await load_companion_models(server)
         idx = await server.register_namespace(NAMESPACE_URI)
-        space = AddressSpace(server, idx, models)
+        space = AddressSpace(server, idx, models, stamp=self.clock.wall)
         await space.build_root()
         structures = Structures.of(models)
         for machine in self.machines.values():
@@ -286,7 +286,9 @@ class PlantServer:
             if self._space is not None:
                 await self._space.publish_jobs(machine, self.clock.now())
 
-        return JobReceiver(machine.id, machine.jobs, structures, self.clock.now, changed)
+        return JobReceiver(
+            machine.id, machine.jobs, structures, self.clock.now, changed, stamp=self.clock.wall
+        )
 
     def _maintenance(self, machine: SimMachine) -> list[MethodSpec]:
         async def repair(parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant]:

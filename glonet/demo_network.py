@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud.auth.models import PersonCreate, PrincipalCreate, Role
 from cloud.bootstrap import NetworkCredentials, NetworkSetup, bootstrap_network
 from cloud.config import load_settings
+from cloud.maintenance.config import DEFAULT_SERVICE_LEVELS, ServiceLevelSettings
 from cloud.registry.models import (
     SPEED_FACTOR,
     MachineCreate,
@@ -338,14 +339,29 @@ def coordinator_settings(
     }
     if spec.families_dir is not None:
         settings["orders"]["families_dir"] = str(spec.families_dir)
-    if spec.time_scale != 1:  # the simulated plants' clocks run ahead of the coordinator's
-        settings["ingest"] = {"max_future_skew_s": 0, "max_forecast_s": 0}
+    if spec.time_scale != 1:
+        # The simulated plants stamp what they report with the wall clock (docs/machines.md,
+        # "Time"), so the ingest's future-time check stays on; a capacity report's queue_free_at
+        # still counts the queue's planned plant seconds, a forecast time_scale times too far.
+        settings["ingest"] = {"max_forecast_s": 0}
+        settings["maintenance"] = {"service_levels": demo_service_levels(spec.time_scale)}
     for key, value in spec.coordinator.items():
         if isinstance(value, dict):
             settings.setdefault(key, {}).update(value)
         else:
             settings[key] = value
     return settings
+
+
+def demo_service_levels(time_scale: float) -> dict[str, Any]:
+    """The default service levels with their times to resolve compressed by ``time_scale``, as
+    the simulated plants compress their work: a P1 ticket's 8 hours are 24 s at 1200x."""
+    levels = {}
+    for name, level in DEFAULT_SERVICE_LEVELS.items():
+        settings = ServiceLevelSettings.of(level)
+        due = {priority: hours / time_scale for priority, hours in settings.due_hours.items()}
+        levels[name] = {"due_hours": due, "priority_shift": settings.priority_shift}
+    return levels
 
 
 def plant_clock_origin(now: datetime, time_scale: float) -> datetime:

@@ -1,6 +1,7 @@
 """End to end: a firmware_sim plant, the gateway as a process, Mosquitto, and a coordinator."""
 
 import copy
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 
 import pytest
@@ -23,6 +24,9 @@ from tests.edge.support import (
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
+
+CLOCK_SKEW = timedelta(seconds=1)
+"""How far ahead of the test's clock a reported time may be (the same host's clock)."""
 
 
 def _samples(coordinator, metric):
@@ -53,6 +57,12 @@ def test_machine_values_become_telemetry_and_the_unit_announces_itself(
         lambda: [c for c in coordinator.messages(messages.Capacity) if c.body.available]
     )
     assert capacity[-1].body.free_slots == 20
+    # The plant runs 60 times as fast, yet its samples carry wall-clock times, never the
+    # future (docs/machines.md, "Time").
+    later = wait_until(lambda: len(_samples(coordinator, "spindle_temperature")) > len(samples))
+    assert later
+    times = [s.source_time for s in _samples(coordinator, "spindle_temperature")]
+    assert max(times) <= datetime.now(UTC) + CLOCK_SKEW
     health = gateway.health()
     assert health["status"] == "ok" and health["machines"]["mill-1"]["connected"]
     assert gateway.metric("data_changes_total") > 0
@@ -72,6 +82,8 @@ def test_dispatch_runs_the_job_and_reports_it(plant, coordinator, make_gateway):
     assert len(accepted) == 2 and "duplicate" in (accepted[1].reason or "")
     ended = coordinator.job_events("jo-1")[-1]
     assert ended.produced_quantity == 1 and ended.actual_end is not None
+    assert ended.actual_start is not None
+    assert ended.actual_start <= ended.actual_end <= datetime.now(UTC) + CLOCK_SKEW
     assert plant.server.machines["mill-1"].jobs.find("jo-2") is not None
     coordinator.send(messages.CancelCommand(machine="mill-1", job_order_id="jo-2"))
     wait_until(lambda: [e for e in coordinator.job_events("jo-2") if e.event.value == "aborted"])

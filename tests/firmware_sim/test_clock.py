@@ -47,6 +47,19 @@ def test_on_the_plant_clock_a_plant_reads_the_coordinators_plant_time() -> None:
     assert clock.now() == plant_time(clocks.now, 1200.0)
 
 
+def test_what_the_simulator_reports_is_stamped_with_the_wall_clock() -> None:
+    """An hour of plant time passes in 3 s at 1200x: its end is stamped 3 s after its start,
+    and now, not an hour ahead of the wall clock (docs/machines.md, "Time")."""
+    clocks = Clocks(ORIGIN + timedelta(minutes=20))
+    clock = SimClock(1200.0, monotonic=clocks.monotonic, origin=ORIGIN, wall=clocks.wall)
+    clock.begin()
+    began, started = clocks.now, clock.now()
+    clocks.advance(3.0)
+    assert clock.now() == started + timedelta(hours=1)
+    assert clock.wall(started) == began
+    assert clock.wall(clock.now()) == clocks.now == began + timedelta(seconds=3)
+
+
 def test_without_an_origin_the_clock_starts_at_the_wall_clock() -> None:
     clocks = Clocks(ORIGIN + timedelta(minutes=20))
     clock = SimClock(1200.0, monotonic=clocks.monotonic, wall=clocks.wall)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from asyncua import Client, ua
@@ -14,6 +14,7 @@ from protocols.messages import setup_parameters
 from tests.firmware_sim.conftest import (
     JOB_CONTROL,
     OPERATION_MODE,
+    TIME_SCALE,
     Collector,
     Machine,
     alarm_code,
@@ -30,6 +31,13 @@ from tests.waiting import eventually
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
 OK = int(ReturnStatus.NO_ERROR)
+CLOCK_SKEW = timedelta(seconds=1)
+"""How far a reported time may be ahead of the test's clock (the same host's)."""
+
+
+def _utc(time: datetime) -> datetime:
+    """asyncua gives UTC times naive or aware."""
+    return time if time.tzinfo is not None else time.replace(tzinfo=UTC)
 
 
 async def job_state(m: Machine, job_id: str) -> str | None:
@@ -90,9 +98,13 @@ async def test_subscription_sees_values_change(client: Client) -> None:
     await subscription.delete()
     stamps = [data.monitored_item.Value.SourceTimestamp for _, _, data in collector.changes]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    # Stamped with the wall clock, not the (compressed) simulated clock ahead of it.
+    assert _utc(stamps[-1]) <= datetime.now(UTC) + CLOCK_SKEW
 
 
 async def test_stored_job_waits_then_runs_to_end_on_the_simulated_clock(client: Client) -> None:
+    """Its duration runs on the simulated clock; its StartTime and EndTime are wall-clock times
+    (the simulator compresses durations, never the times it reports)."""
     m = await machine_handle(client, "mill-1")
     before = await m.value("SimulationTime")
     assert await m.job("Store", job_order("J-A", "mill-1", planned_duration_s=1800)) == OK
@@ -110,8 +122,9 @@ async def test_stored_job_waits_then_runs_to_end_on_the_simulated_clock(client: 
     response = (await m.responses())["J-A"]
     start, end = response.StartTime, response.EndTime
     # Planned 1800 s x speed factor 1.0 x noise (sigma 5 %), on the simulated clock.
-    assert 1800 * 0.8 < (end - start).total_seconds() < 1800 * 1.25
-    assert before < start < end <= await m.value("SimulationTime")
+    assert 1800 * 0.8 < (end - start).total_seconds() * TIME_SCALE < 1800 * 1.25
+    assert before < await m.value("SimulationTime")
+    assert start < end and _utc(end) <= datetime.now(UTC) + CLOCK_SKEW
     assert state_of(response) == "Ended" and response.JobState[0].StateNumber == 5
     data = {p.ID: p.Value.Value for p in response.JobResponseData}
     assert data == {"ProducedQuantity": 4, "Progress": 1.0}

@@ -325,9 +325,7 @@ def served(
             "port": running_mosquitto.port,
             "client_id": f"coord-{network}",
         },
-        # The simulated plants' clocks run ahead at their time scale (their alarms' times with
-        # them): as in the demo, no far-future rule.
-        ingest={"enabled": True, "max_future_skew_s": 0},
+        ingest={"enabled": True},
         maintenance={"enabled": True, "tick_seconds": 0.2},
     )
     app = create_app(settings)

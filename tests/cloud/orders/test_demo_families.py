@@ -213,3 +213,23 @@ def test_the_demo_registers_its_operators_and_suppliers(tmp_path: Path) -> None:
         for m in work_breakdown(FAMILIES["robotic-cell"], {}).materials
     ]
     assert all(line.matched for line in match_materials(needs, offers, currency="EUR"))
+
+
+def test_the_demos_service_levels_run_at_its_time_scale(tmp_path: Path) -> None:
+    """The demo compresses people's service-level times as its plants compress their work, and
+    keeps the ingest's future-time check on: its plants stamp wall-clock times."""
+    from datetime import timedelta
+
+    from cloud.config import load_settings
+    from glonet.demo_network import coordinator_settings
+
+    settings = load_settings(
+        None,
+        **coordinator_settings(
+            SPEC, workdir=tmp_path, mqtt_host="127.0.0.1", mqtt_port=1883, port=8000
+        ),
+    )
+    assert SPEC.time_scale > 1
+    due = settings.maintenance.policy().service_levels["standard"].due["P1"]
+    assert due == timedelta(hours=8) / SPEC.time_scale
+    assert settings.ingest.max_future_skew_s > 0

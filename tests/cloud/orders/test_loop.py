@@ -249,6 +249,12 @@ def test_an_order_flows_through_two_plants_and_is_delivered_on_time(loop: Loop) 
     product = next(p for p in products if p["order_id"] == order["id"])
     assert [step["step"] for step in product["as_built"]] == ["cut", "weld", "assemble", "test"]
     assert all(step["machine_actual_end"] for step in product["as_built"])
+    # The plants run 1500 times as fast, but what they report is wall-clock time, none of it in
+    # the future (docs/machines.md, "Time"): the machines' ends, and the jobs they reported.
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    assert all(_aware(step["machine_actual_end"]) <= now for step in product["as_built"])
+    jobs = loop.call("Network coordinator", "GET", "/api/jobs")
+    assert jobs and all(_aware(job["occurred_at"]) <= now for job in jobs)
 
     seen = loop.call("Plant metal-works", "GET", "/api/dispatched-operations")
     assert seen and {op["unit_id"] for op in seen} == {"metal-works"}
@@ -323,8 +329,9 @@ def _aware(text: str) -> datetime:
 def test_with_the_demos_calendars_the_work_happens_in_the_plants_shifts(loop: Loop) -> None:
     """An order confirmed at night: the lights-out laser cuts at once, the welders and the
     assembly plant wait for the morning shift. Every operation on a shift machine starts, as the
-    plant itself reports it, in its plant's open time, and works inside one open period unless it
-    is resumable and its plan pauses it over closed time; the order completes."""
+    plant itself reports it (on the plant clock), in its plant's open time, and works inside one
+    open period unless it is resumable and its plan pauses it over closed time; the order
+    completes."""
     demo = load_spec(DEMO_SPEC).calendars
     calendars = {unit: demo[source] for unit, source in DEMO_CALENDARS.items()}
     clock = _plant_clock(loop)
@@ -383,8 +390,10 @@ def test_with_the_demos_calendars_the_work_happens_in_the_plants_shifts(loop: Lo
     actual: dict[str, tuple[datetime, datetime]] = {}
     for step in product["as_built"]:
         calendar = calendars[step["unit_id"]]
-        start = _aware(step["machine_actual_start"])
-        end = _aware(step["machine_actual_end"])
+        # The plant reports wall-clock times (docs/machines.md, "Time"): its calendar is in
+        # plant time, where they fall on the coordinator's plant clock.
+        start = clock.plant(_aware(step["machine_actual_start"]))
+        end = clock.plant(_aware(step["machine_actual_end"]))
         periods = open_periods(calendar, start - timedelta(days=3), end + timedelta(days=3))
         period = next((p for p in periods if p[0] - slack <= start < p[1]), None)
         actual[step["step"]] = (start, end)
