@@ -222,6 +222,36 @@ class ScorecardSettings(BaseModel):
     )
 
 
+class ContractTerms(BaseModel):
+    """What a delivered product's service contract gives unless the coordinator changes it."""
+
+    months: int = Field(default=24, ge=1, le=240, description="how long it runs from delivery")
+    service_level: str = Field(default="standard", description="one of maintenance.service_levels")
+    response_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 365,
+        description="how soon after a service request a technician answers it (acknowledges)",
+    )
+
+
+class ProductSettings(BaseModel):
+    """Delivered products and their service contracts."""
+
+    contract: ContractTerms = Field(default_factory=ContractTerms)
+    families: dict[str, ContractTerms] = Field(
+        default_factory=dict, description="a product family's own terms (else ``contract``)"
+    )
+    service_unit: str | None = Field(
+        default=None,
+        description="the unit that services delivered products with no field gateway of their"
+        " own (their tickets are its); default: the unit that made the product's last step",
+    )
+
+    def terms(self, family_id: str) -> ContractTerms:
+        return self.families.get(family_id, self.contract)
+
+
 class BusMode(StrEnum):
     AUTO = "auto"
     """On in a process that is one of several: an API-only ``serve`` (``ingest.enabled: false``),
@@ -282,6 +312,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     scorecards: ScorecardSettings = Field(default_factory=ScorecardSettings)
+    products: ProductSettings = Field(default_factory=ProductSettings)
 
     @property
     def resolved_database_url(self) -> str:

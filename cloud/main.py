@@ -36,6 +36,7 @@ from cloud.operations.metrics import Metrics
 from cloud.operations.views import router as operations_router
 from cloud.opportunities.views import router as opportunities_router
 from cloud.orders.views import router as orders_router
+from cloud.products.views import router as products_router
 from cloud.registry import service as registry_service
 from cloud.registry.views import router as registry_router
 from cloud.scorecards.views import router as scorecards_router
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     orders_router,
     opportunities_router,
     consortia_router,
+    products_router,
     dispatch_router,
     maintenance_router,
     ingest_router,

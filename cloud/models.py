@@ -24,6 +24,7 @@ from cloud.network.models import ActiveAlarm, JobProgress, MachineState, UnitBir
 from cloud.notifications.models import NotificationPreference
 from cloud.opportunities.models import Opportunity, OpportunityEvent, OpportunityProcess
 from cloud.orders.models import DeliveredProduct, Order, OrderOperation, Quote
+from cloud.products.models import ServiceContract
 from cloud.registry.models import Machine, Network, Technician, TransportTime, Unit
 from cloud.suppliers.models import PurchaseRequest, Supplier, SupplierOffer
 from cloud.telemetry.models import LatestMetric, MetricRollup, TelemetryChunk
@@ -63,6 +64,7 @@ __all__ = [
     "SchedulerState",
     "SeenMessage",
     "ServiceArea",
+    "ServiceContract",
     "SignInFailure",
     "SilenceRow",
     "Supplier",

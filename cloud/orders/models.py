@@ -128,6 +128,10 @@ class DeliveredProduct(Base):
     configuration: Mapped[dict[str, Any]] = mapped_column(JSON)
     as_built: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The asset under which a field gateway reports the product at its site (a registry
+    # machine of ``asset_kind`` product); None: no field gateway reports it.
+    field_unit_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    field_asset: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 # Schemas ------------------------------------------------------------------------------------
@@ -209,6 +213,8 @@ class ProductRead(BaseModel):
     configuration: dict[str, Any]
     as_built: list[dict[str, Any]]
     registered_at: datetime
+    field_unit_id: str | None = None
+    field_asset: str | None = None
 
 
 class DispatchedOperation(BaseModel):

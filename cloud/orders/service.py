@@ -171,6 +171,11 @@ def list_products(*, session: Session, actor: Actor) -> list[DeliveredProduct]:
     return list(session.scalars(query.order_by(DeliveredProduct.registered_at.desc())))
 
 
+def product_of_order(*, session: Session, order_id: str) -> DeliveredProduct | None:
+    query = select(DeliveredProduct).where(DeliveredProduct.order_id == order_id)
+    return session.scalars(query).first()
+
+
 def get_product(*, session: Session, actor: Actor, serial: str) -> DeliveredProduct:
     query = _scoped(select(DeliveredProduct), DeliveredProduct, actor)
     row = session.scalars(query.where(DeliveredProduct.serial == serial)).first()

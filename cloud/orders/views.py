@@ -10,6 +10,7 @@ from cloud.database import utcnow
 from cloud.operations.http import ApiRoute, answers
 from cloud.orders import flows, service
 from cloud.orders.models import OrderRead, ProductRead, QuoteCreate, QuoteRead
+from cloud.products import flows as product_flows
 
 router = APIRouter(prefix="/api", tags=["orders"], route_class=ApiRoute)
 
@@ -83,11 +84,12 @@ def get_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRe
 def deliver_order(
     order_id: str, request: Request, session: DbSession, actor: CurrentActor
 ) -> OrderRead:
-    order = service.deliver(
+    """Hand a completed order over; its product's service contract starts now."""
+    order = product_flows.deliver(
         session=session,
         actor=actor,
         order_id=order_id,
-        ledger=request.app.state.context.settings.ledger,
+        settings=request.app.state.context.settings,
         now=utcnow(),
     )
     return service.read_order(session=session, order=order)

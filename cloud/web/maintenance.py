@@ -26,6 +26,7 @@ from cloud.maintenance.tickets.views import ticket_detail
 from cloud.maintenance.visits import service as visit_service
 from cloud.maintenance.visits.models import TechnicianDay
 from cloud.operations.http import RowId
+from cloud.products import service as product_service
 from cloud.registry import service as registry_service
 from cloud.web.templating import page, sign_in
 
@@ -63,6 +64,9 @@ def board(
         firing = alert_service.list_alerts(session=session, actor=actor, firing_only=True, limit=50)
         silences = alert_service.list_silences(session=session, actor=actor, now=utcnow())
     filters = {"unit": unit or "", "kind": kind or "", "priority": priority or ""}
+    overdue = []
+    if actor.role is Role.COORDINATOR:
+        overdue = product_service.overdue(session=session, actor=actor, now=utcnow())
     return page(
         request,
         "maintenance/board.html",
@@ -71,6 +75,8 @@ def board(
         firing=firing,
         silences=silences,
         filters=filters,
+        overdue=overdue,
+        overdue_by_ticket={row.ticket_id: row for row in overdue},
     )
 
 

@@ -15,6 +15,7 @@ from cloud.web import (
     opportunities,
     orders,
     plans,
+    products,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -25,6 +26,7 @@ for pages in (
     codesign,
     orders,
     opportunities,
+    products,
     plans,
     maintenance,
     consortia,

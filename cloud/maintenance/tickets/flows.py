@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -28,6 +29,7 @@ from cloud.maintenance.tickets import service
 from cloud.maintenance.tickets.assigning import assign_best
 from cloud.maintenance.tickets.models import (
     OPEN_STATUSES,
+    Audience,
     MaintenanceTicket,
     TicketCreate,
     TicketKind,
@@ -37,6 +39,7 @@ from cloud.maintenance.webhooks.flows import notify
 from cloud.maintenance.webhooks.service import ORIGIN
 from cloud.maintenance.windows import service as window_service
 from cloud.messaging import outbox as messaging_outbox
+from cloud.registry.models import Machine
 from protocols import messages
 from protocols.enums import AlertAction, ReplyAction
 
@@ -98,6 +101,7 @@ def open_ticket(
         actor=actor,
         kind="opened",
         detail=f"{kind.value}, {priority}: {opened_by}",
+        audience=Audience.CUSTOMER,
     )
     _LOGGER.info("ticket %s opened for %s/%s (%s)", ticket.id, info.unit_id, info.asset, priority)
     assigned = assign_best(session, ticket, now, options=policy.routes)
@@ -333,6 +337,14 @@ def parse_ticket_id(text: str) -> int | None:
 # Commands to the unit's gateway -----------------------------------------------------------------
 
 
+def _reports(session: Session, ticket: MaintenanceTicket) -> bool:
+    """Whether the ticket's asset is one the unit's gateway announced (or was registered)."""
+    query = select(Machine.id).where(
+        Machine.unit_id == ticket.unit_id, Machine.machine == ticket.asset
+    )
+    return session.scalars(query).first() is not None
+
+
 def repair_command(session: Session, ticket: MaintenanceTicket, now: datetime) -> list[LiveEvent]:
     """Ask the unit's gateway to run the machine's Repair method (wear resets)."""
     body = messages.RepairCommand(machine=ticket.asset, ticket_id=str(ticket.id))
@@ -360,8 +372,8 @@ def _command(
     body: messages.RepairCommand | messages.AcknowledgeCommand,
     action: str,
 ) -> None:
-    if ticket.asset_kind not in ("machine", "product"):
-        return
+    if ticket.asset_kind not in ("machine", "product") or not _reports(session, ticket):
+        return  # a unit, or a delivered product no field gateway reports: nobody to command
     command = messaging_outbox.command(
         session,
         origin=ORIGIN,

@@ -38,6 +38,14 @@ OPEN_STATUSES = (
 )
 
 
+class Audience(StrEnum):
+    """Who may read a line of a ticket's timeline: the network's people (its coordinator, the
+    plant, technicians), or also the customer whose product it is."""
+
+    INTERNAL = "internal"
+    CUSTOMER = "customer"
+
+
 class Priority(StrEnum):
     P1 = "P1"
     P2 = "P2"
@@ -96,6 +104,7 @@ class TicketEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(String(2000), default="")
+    audience: Mapped[Audience] = mapped_column(StoredEnum(Audience, 16), default=Audience.INTERNAL)
 
 
 class ServiceArea(Base):
@@ -112,6 +121,7 @@ class TicketEventRead(ReadSchema):
     actor: str
     kind: str
     detail: str
+    audience: Audience = Audience.INTERNAL
 
 
 class Part(Schema):
@@ -172,6 +182,11 @@ class Assign(Schema):
 
 class Note(Schema):
     text: Annotated[str, Field(min_length=1, max_length=2000)]
+    audience: Audience = Field(
+        default=Audience.INTERNAL,
+        description="internal: the network's people only; customer: also the product's"
+        " customer (a customer's own notes are always for the customer)",
+    )
 
 
 class Resolve(Schema):

@@ -23,6 +23,7 @@ from cloud.maintenance.config import DEFAULT_POLICY, MaintenancePolicy
 from cloud.maintenance.routing import SeverityLevel
 from cloud.maintenance.tickets.models import (
     OPEN_STATUSES,
+    Audience,
     MaintenanceTicket,
     Priority,
     ServiceArea,
@@ -142,15 +143,27 @@ def record(
     kind: str,
     detail: str = "",
     actor: str = SYSTEM,
+    audience: Audience = Audience.INTERNAL,
 ) -> None:
-    """Add a line to the ticket's timeline (by ``actor``: the coordinator itself by default)."""
+    """Add a line to the ticket's timeline (by ``actor``: the coordinator itself by default),
+    for the network's people only unless ``audience`` says the customer may read it too."""
     session.add(
-        TicketEvent(ticket_id=ticket.id, at=at, actor=actor, kind=kind, detail=detail[:2000])
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=at,
+            actor=actor,
+            kind=kind,
+            detail=detail[:2000],
+            audience=audience,
+        )
     )
 
 
-def timeline(*, session: Session, ticket_id: int) -> list[TicketEvent]:
+def timeline(*, session: Session, ticket_id: int, actor: Actor | None = None) -> list[TicketEvent]:
+    """The ticket's timeline; for a customer ``actor`` only the lines meant for customers."""
     query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+    if actor is not None and actor.role is Role.CUSTOMER:
+        query = query.where(TicketEvent.audience == Audience.CUSTOMER)
     return list(session.scalars(query.order_by(TicketEvent.at, TicketEvent.id)))
 
 
@@ -178,20 +191,46 @@ def move(
     actor: str,
     detail: str = "",
 ) -> bool:
-    """Change the status (recorded on the timeline); False when already there (idempotent)."""
+    """Change the status (recorded on the timeline, where the customer may read it with its
+    ``detail``, e.g. the resolution); False when already there (idempotent)."""
     if ticket.status == status:
         return False
     if ticket.status not in allowed_from:
         raise Conflict(f"ticket {ticket.id} is {ticket.status}; cannot become {status.value}")
     ticket.status = status
-    record(session=session, ticket=ticket, at=at, actor=actor, kind=status.value, detail=detail)
+    record(
+        session=session,
+        ticket=ticket,
+        at=at,
+        actor=actor,
+        kind=status.value,
+        detail=detail,
+        audience=Audience.CUSTOMER,
+    )
     return True
 
 
-def add_note(*, session: Session, actor: Actor, ticket_id: int, text: str, at: datetime) -> None:
+def add_note(
+    *,
+    session: Session,
+    actor: Actor,
+    ticket_id: int,
+    text: str,
+    at: datetime,
+    audience: Audience = Audience.INTERNAL,
+) -> None:
+    """A note on the timeline; a customer's own notes are always for the customer."""
     ticket = get_ticket(session=session, actor=actor, ticket_id=ticket_id)
+    if actor.role is Role.CUSTOMER:
+        audience = Audience.CUSTOMER
     record(
-        session=session, ticket=ticket, at=at, actor=actor_label(actor), kind="note", detail=text
+        session=session,
+        ticket=ticket,
+        at=at,
+        actor=actor_label(actor),
+        kind="note",
+        detail=text,
+        audience=audience,
     )
 
 

@@ -47,15 +47,17 @@ def ticket_read(ticket: MaintenanceTicket) -> TicketRead:
 
 def ticket_detail(session: DbSession, ticket: MaintenanceTicket, actor: Actor) -> TicketDetail:
     """The ticket with its timeline, alerts and notifications; webhook URLs (and the tokens in
-    them) only for the coordinator."""
+    them) only for the coordinator. A customer reads only the timeline's lines meant for
+    customers, and none of the network's messages to its technicians and gateways."""
     redact = webhook_service.redactor(session=session, actor=actor)
     timeline = []
-    for entry in service.timeline(session=session, ticket_id=ticket.id):
+    for entry in service.timeline(session=session, ticket_id=ticket.id, actor=actor):
         event = TicketEventRead.model_validate(entry)
         event.detail = redact(event.detail)
         timeline.append(event)
     notifications = []
-    for sent in webhook_service.ticket_notifications(session=session, ticket_id=ticket.id):
+    sent_out = webhook_service.ticket_notifications(session=session, ticket_id=ticket.id)
+    for sent in sent_out if actor.role is not Role.CUSTOMER else ():
         notification = NotificationRead.model_validate(sent)
         if notification.channel is Channel.WEBHOOK and actor.role is not Role.COORDINATOR:
             notification.target = redacted_url(notification.target)
@@ -188,7 +190,14 @@ def assign(
 
 @router.post("/tickets/{ticket_id}/notes", status_code=status.HTTP_201_CREATED)
 def add_note(ticket_id: RowId, spec: Note, session: DbSession, actor: CurrentActor) -> TicketDetail:
-    service.add_note(session=session, actor=actor, ticket_id=ticket_id, text=spec.text, at=utcnow())
+    service.add_note(
+        session=session,
+        actor=actor,
+        ticket_id=ticket_id,
+        text=spec.text,
+        at=utcnow(),
+        audience=spec.audience,
+    )
     session.flush()
     ticket = service.get_ticket(session=session, actor=actor, ticket_id=ticket_id)
     return ticket_detail(session, ticket, actor)

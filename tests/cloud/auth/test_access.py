@@ -285,6 +285,40 @@ MATRIX = [
         None,
         {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
     ),
+    # Delivered products: their customer and the coordinator (no product here: 404 past the
+    # role check), the contract's terms and the field asset the coordinator's alone.
+    *(
+        (
+            method,
+            f"/api/products/SERIAL-1/{path}",
+            body,
+            {"coordinator": 404, "plant-a": 403, "technician": 403, "customer": 404},
+        )
+        for method, path, body in (
+            ("GET", "page", None),
+            ("GET", "contract", None),
+            ("GET", "service-requests", None),
+            ("POST", "service-requests", {"title": "It stopped"}),
+        )
+    ),
+    (
+        "PATCH",
+        "/api/products/SERIAL-1/contract",
+        {"response_hours": 2},
+        {"coordinator": 404, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "PUT",
+        "/api/products/SERIAL-1/field-asset",
+        {"unit_id": "plant-a", "asset": "m1"},
+        {"coordinator": 404, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/service-levels/overdue",
+        None,
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
 ]
 
 
