@@ -69,8 +69,12 @@ def _machine_work(op: PlannedOperation) -> dict[str, object]:
     return found
 
 
-def _candidate_job(order_id: str, work: dict[str, object]) -> planning.PlanJob:
+def _candidate_job(
+    order_id: str, work: dict[str, object], releases: dict[str, datetime] | None = None
+) -> planning.PlanJob:
+    """``releases``: when each step's purchased materials would be in (none: in stock)."""
     operations = work["operations"]
+    releases = releases or {}
     assert isinstance(operations, list)
     return planning.PlanJob(
         order_id,
@@ -84,6 +88,7 @@ def _candidate_job(order_id: str, work: dict[str, object]) -> planning.PlanJob:
                 requirements=op["requirements"],
                 certifications=op["certifications"],
                 **planning.machine_work(op),
+                release=releases.get(op["step"]),
             )
             for index, op in enumerate(operations)
         ],
@@ -119,7 +124,18 @@ def create_quote(
         session=session,
         network_id=network_id,
         settings=settings,
-        job=_candidate_job(quote_id, work_json),
+        job=_candidate_job(
+            quote_id,
+            work_json,
+            supplier_flows.step_releases(
+                session=session,
+                network_id=network_id,
+                work=work_json,
+                currency=work.currency,
+                now=now,
+                time_scale=settings.time_scale,
+            ),
+        ),
         now=now,
     )
     promised = now + (end - now) * (1 + settings.promise_margin)

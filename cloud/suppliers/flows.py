@@ -46,14 +46,57 @@ def first_steps(operations: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(str(op["step"]) for op in operations if not op.get("predecessors"))
 
 
-def quoted_lines(quote: Quote) -> list[MaterialNeed]:
-    """The quote's material lines, each with the steps that consume it."""
-    default = first_steps(quote.work.get("operations", []))
+def quoted_lines(work: Mapping[str, Any]) -> list[MaterialNeed]:
+    """A quote's material lines (``quote.work``), each with the steps that consume it."""
+    default = first_steps(work.get("operations", []))
     needs = []
-    for line in quote.work.get("materials", []):
+    for line in work.get("materials", []):
         need = MaterialNeed.from_json(line)
         needs.append(need if need.steps else MaterialNeed(**{**need.__dict__, "steps": default}))
     return needs
+
+
+def supplied_lines(
+    *, session: Session, network_id: str, work: Mapping[str, Any], currency: str
+) -> list[MatchedLine]:
+    """The material lines of ``work`` that suppliers deliver, each with its supplier: as the
+    quote matched it (``supplier_id``: priced from a supplier, local first under the
+    opportunity's rule), else the cheapest offer in ``currency``. A line nobody offers is left
+    out (taken from stock, as before suppliers)."""
+    needs = quoted_lines(work)
+    if not needs:
+        return []
+    offers = service.network_offers(session=session, network_id=network_id)
+    matched = match_materials(needs, offers, currency=currency)
+    chosen = []
+    for line, fresh, need in zip(work.get("materials", []), matched, needs, strict=True):
+        line_choice = _as_quoted(session, line, need, currency) or fresh
+        if line_choice.matched:
+            chosen.append(line_choice)
+        else:
+            _LOGGER.info("%s not purchased (%s)", need.item, "; ".join(line_choice.reasons))
+    return chosen
+
+
+def step_releases(
+    *,
+    session: Session,
+    network_id: str,
+    work: Mapping[str, Any],
+    currency: str,
+    now: datetime,
+    time_scale: float,
+) -> dict[str, datetime]:
+    """Per step of a quoted job, when its purchased materials would all be in if ordered now
+    (a quote's what-if plan starts no step earlier)."""
+    releases: dict[str, datetime] = {}
+    for line in supplied_lines(
+        session=session, network_id=network_id, work=work, currency=currency
+    ):
+        at = now + service.lead_time(line, time_scale)
+        for step in line.steps:
+            releases[step] = max(releases.get(step, at), at)
+    return releases
 
 
 def purchase_materials(
@@ -65,30 +108,16 @@ def purchase_materials(
     now: datetime,
     time_scale: float,
 ) -> list[PurchaseRequest]:
-    """The confirmation's purchase requests: one per material line a supplier offers. A line
-    the quote already matched (``supplier_id``: priced from a supplier, local first under the
-    opportunity's rule) goes to that supplier as quoted; the others to the cheapest offer in
-    the quote's currency. A line nobody offers is not bought here (taken from stock, as
-    before suppliers), and the log says so."""
-    needs = quoted_lines(quote)
-    if not needs:
-        return []
-    matched = match_materials(
-        needs,
-        service.network_offers(session=session, network_id=network_id),
-        currency=quote.currency,
-    )
-    purchases = []
-    for line, fresh, need in zip(quote.work.get("materials", []), matched, needs, strict=True):
-        chosen = _as_quoted(session, line, need, quote.currency) or fresh
-        if not chosen.matched:
-            _LOGGER.info("order %s: %s not purchased (%s)", order.id, need.item, chosen.reasons)
-            continue
-        purchases.append(
-            service.add_purchase(
-                session=session, order_id=order.id, line=chosen, now=now, time_scale=time_scale
-            )
+    """The confirmation's purchase requests: one per material line a supplier delivers
+    (:func:`supplied_lines`), expected after its lead time."""
+    purchases = [
+        service.add_purchase(
+            session=session, order_id=order.id, line=line, now=now, time_scale=time_scale
         )
+        for line in supplied_lines(
+            session=session, network_id=network_id, work=quote.work, currency=quote.currency
+        )
+    ]
     session.flush()
     if purchases:
         _LOGGER.info("order %s: %d purchase requests", order.id, len(purchases))

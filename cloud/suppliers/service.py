@@ -168,13 +168,19 @@ def network_offers(*, session: Session, network_id: str) -> list[Offer]:
 # Purchases ----------------------------------------------------------------------------------
 
 
+def lead_time(line: MatchedLine, time_scale: float) -> timedelta:
+    """A matched line's lead time on the coordinator's clock (a simulated network's days pass
+    ``time_scale`` times as fast)."""
+    return timedelta(seconds=(line.lead_time_days or 0.0) * SECONDS_PER_DAY / time_scale)
+
+
 def add_purchase(
     *, session: Session, order_id: str, line: MatchedLine, now: datetime, time_scale: float
 ) -> PurchaseRequest:
     """A purchase request for a matched line, expected after the offer's lead time (in plant
     time: a simulated network's days pass ``time_scale`` times as fast)."""
-    assert line.supplier_id is not None and line.lead_time_days is not None
-    lead = timedelta(seconds=line.lead_time_days * SECONDS_PER_DAY / time_scale)
+    assert line.supplier_id is not None
+    lead = lead_time(line, time_scale)
     row = PurchaseRequest(
         id=f"po-{secrets.token_hex(6)}",
         order_id=order_id,
