@@ -14,7 +14,7 @@ from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.codesign import service as codesign_service
 from cloud.codesign.configure import InvalidConfiguration, WorkBreakdown, work_breakdown
-from cloud.config import OrdersSettings
+from cloud.config import Settings
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import planning
 from cloud.dispatch import service as dispatch_service
@@ -33,6 +33,7 @@ from cloud.opportunities.models import (
 from cloud.orders.models import OPEN_STATUSES, OrderOperation
 from cloud.registry import service as registry_service
 from cloud.registry.models import Machine, Unit
+from cloud.scorecards import service as scorecards_service
 
 
 def required_processes(work: WorkBreakdown, quantity: int) -> list[OpportunityProcess]:
@@ -170,7 +171,7 @@ def search_partners(
     *,
     session: Session,
     actor: Actor,
-    settings: OrdersSettings,
+    settings: Settings,
     opportunity_id: str,
     now: datetime,
     scores: Mapping[str, float] | None = None,
@@ -180,15 +181,18 @@ def search_partners(
     The coordinator sees every member; a plant its own rows only (its own rate, no score or
     rank, which are relative to the others). Customers get 403: which members lack a
     certification or capacity is the network's business, and a customer sees the consortium
-    and the quote instead. ``scores``: the members' scorecards (0..1), neutral when absent."""
+    and the quote instead. ``scores``: the members' scores (0..1); by default
+    their scorecards' (:func:`cloud.scorecards.service.partner_scores`)."""
     require_role(actor, Role.COORDINATOR, Role.PLANT)
     opportunity = session.get(Opportunity, opportunity_id)
     if opportunity is None:
         raise NotFound(f"opportunity {opportunity_id!r} does not exist")
     network_id = opportunity.network_id
     network = dispatch_flows.network_model(
-        session=session, network_id=network_id, settings=settings, now=now, transport=False
+        session=session, network_id=network_id, settings=settings.orders, now=now, transport=False
     )
+    if scores is None:
+        scores = scorecards_service.partner_scores(session=session, settings=settings, now=now)
     site = Location(opportunity.site_latitude, opportunity.site_longitude)
     units = registry_service.network_units(session=session, network_id=network_id)
     rule = opportunity.local_content or {}
@@ -209,8 +213,8 @@ def search_partners(
             now=now,
             due=opportunity.due_at,
             site=site,
-            time_scale=settings.time_scale,
-            overhead_s=settings.dispatch_overhead_s,
+            time_scale=settings.orders.time_scale,
+            overhead_s=settings.orders.dispatch_overhead_s,
             local_within_km=rule.get("within_km"),
         ),
         lines,

@@ -80,7 +80,7 @@ def candidates(
     return flows.search_partners(
         session=session,
         actor=actor,
-        settings=request.app.state.context.settings.orders,
+        settings=request.app.state.context.settings,
         opportunity_id=opportunity_id,
         now=utcnow(),
     )

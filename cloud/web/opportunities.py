@@ -75,7 +75,7 @@ def partners_page(opportunity_id: str, request: Request, session: DbSession) -> 
         found = opportunity_flows.search_partners(
             session=session,
             actor=actor,
-            settings=request.app.state.context.settings.orders,
+            settings=request.app.state.context.settings,
             opportunity_id=opportunity_id,
             now=utcnow(),
         )

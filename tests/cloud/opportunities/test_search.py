@@ -11,11 +11,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from cloud.auth.models import Actor, Role
 from cloud.config import Settings
+from cloud.database import transaction
 from cloud.dispatch import planning
 from cloud.geo import Location
-from cloud.main import create_app
-from cloud.opportunities import search
+from cloud.main import build_context, create_app
+from cloud.opportunities import flows, search, service
+from cloud.opportunities.models import OpportunityCreate
+from cloud.opportunities.synthetic import synthetic_network
+from cloud.scorecards import service as scorecards_service
 from tests.cloud.opportunities.network import MEMBERS, SITE, WELDER, WELDING, build_members
 
 
@@ -29,8 +34,12 @@ def _headers(keys: dict[str, str], who: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {keys[who]}"}
 
 
-def test_members_are_checked_ranked_and_explained(api: Any) -> None:
+def test_members_are_checked_ranked_and_explained(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client, keys = api
+    # The members' scorecards rank them too (a newcomer is neutral).
+    monkeypatch.setattr(scorecards_service, "partner_scores", lambda **_: {"far": 0.9, "near": 0.2})
     coordinator = _headers(keys, "coordinator")
     now = datetime.now(UTC)
     due = now + timedelta(days=2)
@@ -61,9 +70,12 @@ def test_members_are_checked_ranked_and_explained(api: Any) -> None:
     (line,) = result["processes"]
     assert line["eligible"] == 2
     rows = {c["unit_id"]: c for c in line["candidates"]}
-    assert [c["unit_id"] for c in line["candidates"][:2]] == ["near", "far"]
-    assert rows["near"]["rank"] == 1 and rows["far"]["rank"] == 2
-    assert rows["near"]["score"] > rows["far"]["score"]
+    # Far, dearer and slower, but with the better record: its scorecard puts it first.
+    assert [c["unit_id"] for c in line["candidates"][:2]] == ["far", "near"]
+    assert rows["far"]["rank"] == 1 and rows["near"]["rank"] == 2
+    assert rows["far"]["scorecard"] == 0.9 and rows["near"]["scorecard"] == 0.2
+    assert rows["busy"]["scorecard"] == search.NEUTRAL_SCORE
+    assert rows["far"]["score"] > rows["near"]["score"]
     assert rows["near"]["cost"] == 240.0 and rows["near"]["machines"] == ["w1"]
     assert rows["near"]["local"] is True and rows["far"]["local"] is False
     assert rows["far"]["distance_km"] > 100 and rows["far"]["transport_hours"] > 2
@@ -146,3 +158,39 @@ def test_capacity_is_read_from_the_current_plan_and_the_plant_calendar() -> None
         assert not rows["closed"].eligible
         assert rows["never"].reasons == ["its calendar has no room for this work"]
         assert [c.rank for c in found[position]] == [1, None, None, None]
+
+
+def test_a_synthetic_network_is_searched_in_full(settings: Settings) -> None:
+    """The generator the benchmark uses: members, machines, a current plan and a tender that
+    the search answers for every member and every process (small here; 50 x 20 in the bench)."""
+    context = build_context(settings)
+    now = datetime.now(UTC)
+    coordinator = Actor(principal_id=0, name="bench", role=Role.COORDINATOR)
+    try:
+        with transaction(context.session_factory) as session:
+            network = synthetic_network(
+                session, network_id=settings.network, now=now, members=6, processes=4
+            )
+            spec = OpportunityCreate.model_validate(network.tender)
+            opportunity = service.create_tender(
+                session=session, actor=coordinator, network_id=settings.network, spec=spec, now=now
+            )
+        with transaction(context.session_factory) as session:
+            found = flows.search_partners(
+                session=session,
+                actor=coordinator,
+                settings=settings,
+                opportunity_id=opportunity.id,
+                now=now,
+            )
+    finally:
+        context.engine.dispose()
+    assert network.planned_operations == 6 * 4 * 6
+    assert found.members == 6 and len(found.processes) == 4
+    for line in found.processes:
+        assert sorted(c.unit_id for c in line.candidates) == sorted(network.units)
+        assert line.eligible == sum(c.eligible for c in line.candidates)
+        for candidate in line.candidates:
+            assert candidate.eligible == (candidate.reasons == [])
+            if candidate.eligible:
+                assert candidate.delivery_at is not None and candidate.delivery_at <= found.due_at
