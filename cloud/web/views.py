@@ -9,6 +9,7 @@ from cloud.web import (
     accounts,
     codesign,
     consortia,
+    ledger,
     machines,
     maintenance,
     network,
@@ -16,6 +17,7 @@ from cloud.web import (
     orders,
     plans,
     products,
+    scorecards,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -30,5 +32,7 @@ for pages in (
     plans,
     maintenance,
     consortia,
+    ledger,
+    scorecards,
 ):
     router.include_router(pages.router)

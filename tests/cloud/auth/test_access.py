@@ -619,3 +619,28 @@ def _page(client: TestClient, tenants: Tenants, who: str, path: str) -> Any:
         return client.get(path)
     finally:
         client.cookies.clear()
+
+
+# The ledger and scorecard pages (issue 21): a member its own, customers and technicians refused.
+PAGES = [
+    ("/ledger", {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403}),
+    ("/ledger/ord-none", {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 403}),
+    ("/scorecards", {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403}),
+]
+
+
+def test_role_page_matrix(client: TestClient, tenants: Tenants) -> None:
+    mismatches = []
+    for path, expected in PAGES:
+        for who, status in expected.items():
+            client.cookies.set("glonet_key", tenants.keys[who])
+            response = client.get(path)
+            if (
+                response.status_code != status
+                or "text/html" not in response.headers["content-type"]
+            ):
+                mismatches.append((path, who, status, response.status_code))
+        client.cookies.clear()
+        if client.get(path).status_code != 401:  # signed out: the sign-in form
+            mismatches.append((path, "nobody", 401, client.get(path).status_code))
+    assert mismatches == []

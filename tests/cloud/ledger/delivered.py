@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -27,12 +28,20 @@ from cloud.orders.models import OperationStatus, Order, OrderOperation
 from protocols.messages import JobEvent
 from tests.cloud.orders.network import ROBOT_CELL, UNITS, auth
 
+Client = httpx.Client
+"""A TestClient is one too: in-process or over HTTP, the same calls."""
 RATES = {"lead": 60.0, "metal": 80.0, "finish": 50.0}
 START = timedelta(hours=4)
 """How long ago the steps were dispatched (inside the scorecards' window, ended by now)."""
 
 
-def set_rates(client: TestClient, keys: dict[str, str]) -> None:
+def context_of(client: TestClient) -> AppContext:
+    """The coordinator's context behind an in-process client."""
+    context: AppContext = client.app.state.context  # type: ignore[attr-defined]
+    return context
+
+
+def set_rates(client: Client, keys: dict[str, str]) -> None:
     for unit_id, rate in RATES.items():
         response = client.patch(
             f"/api/units/{unit_id}",
@@ -42,7 +51,7 @@ def set_rates(client: TestClient, keys: dict[str, str]) -> None:
         assert response.status_code == 200, response.text
 
 
-def confirmed_order(client: TestClient, keys: dict[str, str]) -> str:
+def confirmed_order(client: Client, keys: dict[str, str]) -> str:
     headers = auth(keys, "alice")
     values = {"family_id": "robotic-cell", "values": ROBOT_CELL, "comment": "ledger"}
     configuration = client.post("/api/configurations", json=values, headers=headers).json()
@@ -196,15 +205,19 @@ def form_consortium(
 
 
 def delivered_order(
-    client: TestClient, keys: dict[str, str], consortium: dict[str, Any] | None = None
+    client: Client,
+    keys: dict[str, str],
+    context: AppContext,
+    consortium: dict[str, Any] | None = None,
 ) -> str:
-    """Rates set, an order confirmed, produced (metal rejects once, lead ends late), delivered;
-    with ``consortium`` (form_consortium's shares and accepted), formed before delivery."""
+    """Rates set, an order confirmed, produced (metal rejects once, lead ends late), delivered,
+    through ``client`` (in-process or over HTTP) on the coordinator of ``context``; with
+    ``consortium`` (form_consortium's shares and accepted), formed before delivery."""
     set_rates(client, keys)
     order_id = confirmed_order(client, keys)
     if consortium is not None:
-        form_consortium(client.app.state.context, order_id, **consortium)  # type: ignore[attr-defined]
-    produce(client.app.state.context, order_id, rejecting="metal", late="lead")  # type: ignore[attr-defined]
+        form_consortium(context, order_id, **consortium)
+    produce(context, order_id, rejecting="metal", late="lead")
     response = client.post(f"/api/orders/{order_id}/deliver", headers=auth(keys, "coordinator"))
     assert response.status_code == 200, response.text
     return order_id

@@ -18,7 +18,7 @@ from cloud.ledger import service
 from cloud.ledger.models import Basis
 from cloud.ledger.split import AgreedTerms, MemberWork, split
 from cloud.orders.models import Order
-from tests.cloud.ledger.delivered import RATES, delivered_order
+from tests.cloud.ledger.delivered import RATES, context_of, delivered_order
 from tests.cloud.orders.network import auth, served
 
 HOUR = 3600.0
@@ -68,7 +68,7 @@ def test_without_every_rate_work_time_splits_and_cents_add_up() -> None:
 @pytest.fixture
 def delivered(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str], str]]:
     with served(settings) as (client, keys):
-        yield client, keys, delivered_order(client, keys)
+        yield client, keys, delivered_order(client, keys, context_of(client))
 
 
 def test_a_delivered_orders_ledger_is_written_once_and_shown_by_scope(
@@ -139,7 +139,9 @@ def test_a_consortiums_accepted_shares_are_the_agreed_terms(
 ) -> None:
     shares = {"lead": 0.5, "metal": 0.3, "finish": 0.1, "bologna-metalli": 0.1}
     with served(settings) as (client, keys):
-        order_id = delivered_order(client, keys, {"shares": shares, "accepted": accepted})
+        order_id = delivered_order(
+            client, keys, context_of(client), {"shares": shares, "accepted": accepted}
+        )
         body = client.get(
             f"/api/orders/{order_id}/ledger", headers=auth(keys, "coordinator")
         ).json()

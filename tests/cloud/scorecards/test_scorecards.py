@@ -15,7 +15,7 @@ from cloud.consortia.models import WorkInvitation
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.scorecards import scoring, service
-from tests.cloud.ledger.delivered import delivered_order
+from tests.cloud.ledger.delivered import context_of, delivered_order
 from tests.cloud.orders.network import auth, served
 
 
@@ -51,8 +51,10 @@ def test_percentiles_name_no_member_and_skip_the_unknown() -> None:
 def delivered(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
     with served(settings) as (client, keys):
         shares = {"lead": 0.5, "metal": 0.3, "finish": 0.2}
-        delivered_order(client, keys, {"shares": shares, "accepted": set(shares)})
-        _invite(client.app.state.context)  # type: ignore[attr-defined]
+        delivered_order(
+            client, keys, context_of(client), {"shares": shares, "accepted": set(shares)}
+        )
+        _invite(context_of(client))
         yield client, keys
 
 
