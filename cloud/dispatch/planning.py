@@ -91,6 +91,8 @@ class PlanOperation:
     frozen_operator: str | None = None
     # Not before this (wall clock): a purchased material it needs is expected then.
     release: datetime | None = None
+    # Only on these members' machines (the consortium member chosen for the step); empty: any.
+    units: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def machine_work(step: Mapping[str, Any]) -> dict[str, Any]:
         "setup_s": dict(step.get("setup_s") or {}),
         "skill": step.get("operator_skill"),
         "attended": step.get("attended", "all"),
+        "units": tuple(step.get("units") or ()),
     }
 
 
@@ -201,6 +204,8 @@ def can_do(machine: PlanMachine, operation: PlanOperation) -> bool:
     """Process offered, every capability parameter at least the required value, certified."""
     if machine.key in operation.excluded:
         return False
+    if operation.units and machine.unit_id not in operation.units:
+        return False
     if not set(operation.certifications) <= machine.certifications:
         return False
     for capability in machine.capabilities:
@@ -220,6 +225,8 @@ def explain_ineligible(operation: PlanOperation) -> str:
     needs = [operation.process]
     needs += [f"{name} ≥ {value:g}" for name, value in operation.requirements.items()]
     needs += [f"certified {c}" for c in operation.certifications]
+    if operation.units:
+        needs += [f"at {' or '.join(operation.units)}"]
     return f"no machine of the network offers {', '.join(needs)} (step {operation.step})"
 
 

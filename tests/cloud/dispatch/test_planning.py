@@ -55,6 +55,20 @@ def test_capabilities_parameters_and_certifications_decide_eligibility() -> None
     assert "max_workpiece_mm ≥ 700" in planning.explain_ineligible(too_big)
 
 
+def test_a_step_given_to_a_member_goes_only_to_its_machines() -> None:
+    weld = op(2, "weld", "welding", 100)
+    assert [m.machine for m in MACHINES if planning.can_do(m, weld)] == ["weld-1", "weld-9"]
+    theirs = replace(weld, units=("other",))
+    assert [m.machine for m in MACHINES if planning.can_do(m, theirs)] == ["weld-9"]
+    nobody = replace(weld, units=("lead",))
+    assert "at lead" in planning.explain_ineligible(nobody)
+    result = planning.plan(
+        [PlanJob("ord-2", [theirs])], Network(MACHINES), now=NOW, time_limit=0.05
+    )
+    assert result.assignments[2].machine == "weld-9"
+    assert planning.machine_work({"units": ["other"]})["units"] == ("other",)
+
+
 def test_a_plan_respects_precedence_and_eligibility() -> None:
     result = planning.plan([JOB], Network(MACHINES), now=NOW, time_limit=0.05)
     cut, weld, test = (result.assignments[k] for k in (1, 2, 3))
