@@ -5,6 +5,7 @@ from cloud.codesign.models import Configuration, ConfigurationRevision
 from cloud.consortia.models import (
     Consortium,
     ConsortiumMember,
+    ConsortiumQuote,
     ConsortiumRevision,
     TermsAcceptance,
     WorkInvitation,
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigurationRevision",
     "Consortium",
     "ConsortiumMember",
+    "ConsortiumQuote",
     "ConsortiumRevision",
     "DeliveredProduct",
     "Invitation",

@@ -150,6 +150,23 @@ class TermsAcceptance(Base):
     accepted_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ConsortiumQuote(Base):
+    """A quote made for an opportunity by its consortium: which revision of the members and
+    terms it priced (its confirmation wins the opportunity; the ledger reads those shares)."""
+
+    __tablename__ = "consortium_quotes"
+
+    quote_id: Mapped[str] = mapped_column(
+        ForeignKey("quotes.id", ondelete="CASCADE"), primary_key=True
+    )
+    opportunity_id: Mapped[str] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    consortium_id: Mapped[str] = mapped_column(ForeignKey("consortia.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 # Schemas ------------------------------------------------------------------------------------
 
 

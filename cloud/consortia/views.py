@@ -3,11 +3,11 @@ accept the terms."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from cloud.auth.dependencies import CurrentActor, DbSession
 from cloud.codesign.views import FamilyRegistry
-from cloud.consortia import flows, service
+from cloud.consortia import flows, quoting, service
 from cloud.consortia.models import (
     ConsortiumCreate,
     ConsortiumRead,
@@ -21,6 +21,7 @@ from cloud.consortia.models import (
 )
 from cloud.database import utcnow
 from cloud.operations.http import ApiRoute, answers
+from cloud.orders.models import QuoteRead
 
 router = APIRouter(prefix="/api", tags=["consortia"], route_class=ApiRoute)
 
@@ -146,3 +147,30 @@ def accept_terms(
         now=utcnow(),
     )
     return service.read_consortium(session=session, actor=actor, consortium=consortium)
+
+
+@router.post(
+    "/opportunities/{opportunity_id}/quote",
+    status_code=status.HTTP_201_CREATED,
+    responses=answers(409),
+)
+def quote_opportunity(
+    opportunity_id: str,
+    request: Request,
+    session: DbSession,
+    actor: CurrentActor,
+    families: FamilyRegistry,
+) -> QuoteRead:
+    """The consortium's quote: its members' steps on their own machines, at their agreed
+    prices, once every member accepted the current terms; the opportunity is then quoted."""
+    settings = request.app.state.context.settings
+    quote = quoting.quote_opportunity(
+        session=session,
+        actor=actor,
+        families=families,
+        settings=settings.orders,
+        network_id=settings.network,
+        opportunity_id=opportunity_id,
+        now=utcnow(),
+    )
+    return QuoteRead.model_validate(quote)

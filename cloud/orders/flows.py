@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -30,33 +31,48 @@ from cloud.suppliers import flows as supplier_flows
 _LOGGER = logging.getLogger(__name__)
 SECONDS_PER_MINUTE = 60
 
+QuoteConfirmed = Callable[[Session, Quote, Order, Actor, datetime], None]
+QUOTE_CONFIRMED: list[QuoteConfirmed] = []
+"""Called in the confirming transaction once a quote is an order; a domain that quoted for
+something of its own (a consortium's opportunity) adds its reaction here."""
 
-def _work_json(work: WorkBreakdown) -> dict[str, object]:
+
+def _work_json(
+    work: WorkBreakdown,
+    quantity: int = 1,
+    units: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, object]:
+    """The quote's work: ``quantity`` products made as one batch per step (each step's time
+    and materials times the quantity, one setup); ``units``: by step, the only members whose
+    machines may do it (a consortium's choice), carried to every plan of the order."""
+    units = units or {}
     return {
         "operations": [
             {
                 "step": op.id,
                 "name": op.name,
                 "process": op.process,
-                "duration_s": op.duration_min * SECONDS_PER_MINUTE,
+                "duration_s": op.duration_min * SECONDS_PER_MINUTE * quantity,
                 "predecessors": op.predecessors,
                 "requirements": op.capability_requirements,
                 "certifications": op.certifications,
-                **_machine_work(op),
+                **_machine_work(op, quantity),
+                **({"units": list(units[op.id])} if op.id in units else {}),
             }
             for op in work.operations
         ],
-        "materials": [m.__dict__ for m in work.materials],
-        "total_duration_s": work.total_duration_min * SECONDS_PER_MINUTE,
+        "materials": [m.__dict__ | {"quantity": m.quantity * quantity} for m in work.materials],
+        "total_duration_s": work.total_duration_min * SECONDS_PER_MINUTE * quantity,
     }
 
 
-def _machine_work(op: PlannedOperation) -> dict[str, object]:
+def _machine_work(op: PlannedOperation, quantity: int = 1) -> dict[str, object]:
     """A step's own times on given machines and its setup, in seconds, when it has them."""
     found: dict[str, object] = {}
     if op.duration_min_on:
         found["machine_durations_s"] = {
-            key: minutes * SECONDS_PER_MINUTE for key, minutes in op.duration_min_on.items()
+            key: minutes * SECONDS_PER_MINUTE * quantity
+            for key, minutes in op.duration_min_on.items()
         }
     if op.operator_skill is not None:
         found["operator_skill"] = op.operator_skill
@@ -104,8 +120,11 @@ def create_quote(
     network_id: str,
     spec: QuoteCreate,
     now: datetime,
+    quantity: int = 1,
+    units: Mapping[str, Sequence[str]] | None = None,
 ) -> Quote:
-    """Price and promised date of a valid revision, from a what-if plan of the network."""
+    """Price and promised date of a valid revision, from a what-if plan of the network
+    (``quantity`` and ``units``: see :func:`_work_json`)."""
     configuration = codesign_service.get_configuration_row(
         session=session, actor=actor, configuration_id=spec.configuration_id
     )
@@ -118,7 +137,7 @@ def create_quote(
         raise InvalidInput(f"revision {number} is not valid: {reasons}")
     family = codesign_service.get_family(families=families, family_id=configuration.family_id)
     work = work_breakdown(family, revision.values)
-    work_json = _work_json(work)
+    work_json = _work_json(work, quantity, units)
     quote_id = f"q-{secrets.token_hex(6)}"
     end = dispatch_flows.what_if(
         session=session,
@@ -144,7 +163,7 @@ def create_quote(
         configuration_id=configuration.id,
         revision=number,
         customer_id=configuration.customer_id,
-        price=work.price,
+        price=round(work.price * quantity, 2),
         currency=work.currency,
         promised_at=promised,
         valid_until=now + timedelta(seconds=settings.quote_validity_s / settings.time_scale),
@@ -220,6 +239,8 @@ def confirm_quote(
         now=now,
         time_scale=time_scale,
     )
+    for react in QUOTE_CONFIRMED:
+        react(session, quote, order, actor, now)
     notices.tell_customer(session, order, NotificationEvent.ORDER_CONFIRMED, now)
     dispatch_service.request_replan(
         session=session, network_id=network_id, reason=f"new order {order.id}"

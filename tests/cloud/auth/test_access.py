@@ -568,6 +568,8 @@ def test_invitations_and_consortia_matrix(client: TestClient, tenants: Tenants) 
             {},
             {**nobody, "coordinator": 409},
         ),
+        # A call for tenders has no configured product to quote; nobody else quotes at all.
+        ("POST", f"/api/opportunities/{opportunity}/quote", None, {**nobody, "coordinator": 409}),
         ("GET", "/api/consortia", None, everyone),
         ("GET", f"/api/consortia/{together}", None, everyone),
         ("GET", f"/api/consortia/{b_only}", None, others),

@@ -1,0 +1,179 @@
+"""From a formed consortium to an order: the opportunity's quote, and what becomes of it.
+
+Once every member unit has accepted the current revision's terms, the coordinator quotes the
+opportunity. The quote's work is the configured revision's routing for the opportunity's
+quantity (its required processes), each step restricted to the machines of the member the
+consortium chose for it (``units`` in the quote's work, which every plan of the order reads:
+:func:`cloud.dispatch.planning.can_do`). It is planned and holds capacity like any quote, and
+its price is what the members agreed: their prices, the suppliers' agreed material lines, the
+other materials at their bill-of-materials cost. The opportunity moves to quoted.
+
+Confirming the quote (the usual ``POST /api/quotes/{id}/confirm``) wins the opportunity, in the
+same transaction; an opportunity that is no longer quoted (withdrawn, lost, or forming again for
+another consortium) refuses the confirmation (409), so no order is made for it. After delivery,
+the ledger splits the order by the revenue shares of the revision quoted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cloud.auth.models import Actor, Role
+from cloud.auth.permissions import require_role
+from cloud.codesign import service as codesign_service
+from cloud.config import OrdersSettings
+from cloud.consortia import service
+from cloud.consortia.models import ConsortiumMember, ConsortiumQuote
+from cloud.exceptions import Conflict
+from cloud.opportunities import service as opportunities
+from cloud.opportunities.models import OpportunityStatus
+from cloud.orders import flows as orders_flows
+from cloud.orders.models import Order, Quote, QuoteCreate
+
+_LOGGER = logging.getLogger(__name__)
+MATERIAL_STEP = "material:"
+"""A supplier member's steps are the material lines it supplies, named apart from routing steps."""
+
+
+def chosen_units(members: Sequence[ConsortiumMember]) -> dict[str, list[str]]:
+    """By routing step, the member unit chosen for it."""
+    return {step: [m.unit_id] for m in members if m.unit_id is not None for step in m.steps}
+
+
+def agreed_price(members: Sequence[ConsortiumMember], materials: Sequence[dict[str, Any]]) -> float:
+    """The members' agreed prices, plus the materials no supplier member agreed to supply at
+    their bill-of-materials cost."""
+    supplied = {
+        step.removeprefix(MATERIAL_STEP)
+        for m in members
+        for step in m.steps
+        if step.startswith(MATERIAL_STEP)
+    }
+    rest = sum(
+        float(line["quantity"]) * float(line["unit_cost"])
+        for line in materials
+        if line["item"] not in supplied
+    )
+    return round(sum(m.price for m in members) + rest, 2)
+
+
+def quote_opportunity(
+    *,
+    session: Session,
+    actor: Actor,
+    families: codesign_service.Families,
+    settings: OrdersSettings,
+    network_id: str,
+    opportunity_id: str,
+    now: datetime,
+) -> Quote:
+    """The consortium's quote of ``opportunity_id`` (see the module)."""
+    require_role(actor, Role.COORDINATOR)
+    opportunity = opportunities.get_opportunity(
+        session=session, actor=actor, opportunity_id=opportunity_id
+    )
+    if opportunity.status is not OpportunityStatus.FORMING:
+        raise Conflict(
+            f"opportunity {opportunity_id} is {opportunity.status.value}: it is quoted while "
+            "forming, once its consortium is formed and its terms accepted"
+        )
+    if opportunity.configuration_id is None:
+        raise Conflict(
+            f"opportunity {opportunity_id} is a call for tenders: there is no configured "
+            "product to quote (answer the tender with the consortium's terms)"
+        )
+    consortium = service.consortium_of(session=session, opportunity_id=opportunity_id)
+    if consortium is None:
+        raise Conflict(f"opportunity {opportunity_id} has no consortium yet: form it first")
+    revision = service.revision_of(
+        session=session, consortium=consortium, number=consortium.current_revision
+    )
+    members = service.members_of(session=session, revision=revision)
+    accepted = {a.unit_id for a in service.acceptances_of(session=session, revision=revision)}
+    waiting = sorted(m.unit_id for m in members if m.unit_id and m.unit_id not in accepted)
+    if waiting:
+        raise Conflict(
+            f"the terms of revision {revision.number} of consortium {consortium.id} are not "
+            f"accepted yet by {', '.join(waiting)}"
+        )
+    units = chosen_units(members)
+    required = [
+        p.step for p in opportunities.processes_of(session=session, opportunity_id=opportunity_id)
+    ]
+    uncovered = [step for step in required if step not in units]
+    if uncovered:
+        raise Conflict(
+            f"consortium {consortium.id} has no member for {', '.join(uncovered)}: revise it"
+        )
+    quote = orders_flows.create_quote(
+        session=session,
+        actor=actor,
+        families=families,
+        settings=settings,
+        network_id=network_id,
+        spec=QuoteCreate(
+            configuration_id=opportunity.configuration_id, revision=opportunity.revision
+        ),
+        now=now,
+        quantity=opportunity.quantity,
+        units=units,
+    )
+    if quote.currency != revision.currency:
+        raise Conflict(
+            f"the members agreed prices in {revision.currency}, the product is priced in "
+            f"{quote.currency}: revise the consortium in {quote.currency}"
+        )
+    quote.price = agreed_price(members, quote.work["materials"])
+    session.add(
+        ConsortiumQuote(
+            quote_id=quote.id,
+            opportunity_id=opportunity_id,
+            consortium_id=consortium.id,
+            revision=revision.number,
+            created_at=now,
+        )
+    )
+    opportunities.transition(
+        session=session,
+        actor=actor,
+        opportunity_id=opportunity_id,
+        to=OpportunityStatus.QUOTED,
+        note=f"quote {quote.id}: {quote.price:.2f} {quote.currency} by consortium "
+        f"{consortium.id} revision {revision.number}, promised {quote.promised_at:%Y-%m-%d}",
+        now=now,
+    )
+    _LOGGER.info("opportunity %s quoted: %s", opportunity_id, quote.id)
+    return quote
+
+
+def quote_of(*, session: Session, quote_id: str) -> ConsortiumQuote | None:
+    return session.get(ConsortiumQuote, quote_id)
+
+
+def _on_behalf(actor: Actor) -> Actor:
+    """The caller who confirmed (a customer, for their own quote) moves the opportunity on as
+    the network would: the trail names them."""
+    return Actor(principal_id=actor.principal_id, name=actor.name, role=Role.COORDINATOR)
+
+
+def won(session: Session, quote: Quote, order: Order, actor: Actor, now: datetime) -> None:
+    """A consortium's quote became ``order``: its opportunity is won (see the module)."""
+    link = quote_of(session=session, quote_id=quote.id)
+    if link is None:
+        return
+    opportunities.transition(
+        session=session,
+        actor=_on_behalf(actor),
+        opportunity_id=link.opportunity_id,
+        to=OpportunityStatus.WON,
+        note=f"quote {quote.id} confirmed by {actor.name}: order {order.id}",
+        now=now,
+    )
+
+
+orders_flows.QUOTE_CONFIRMED.append(won)
