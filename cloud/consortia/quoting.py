@@ -11,7 +11,8 @@ other materials at their bill-of-materials cost. The opportunity moves to quoted
 Confirming the quote (the usual ``POST /api/quotes/{id}/confirm``) wins the opportunity, in the
 same transaction; an opportunity that is no longer quoted (withdrawn, lost, or forming again for
 another consortium) refuses the confirmation (409), so no order is made for it. After delivery,
-the ledger splits the order by the revenue shares of the revision quoted.
+the ledger splits the order by the revenue shares of the revision quoted (suppliers' by
+their party id).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from cloud.auth.permissions import require_role
 from cloud.codesign import service as codesign_service
 from cloud.config import OrdersSettings
 from cloud.consortia import service
-from cloud.consortia.models import ConsortiumMember, ConsortiumQuote
+from cloud.consortia.models import Consortium, ConsortiumMember, ConsortiumQuote
 from cloud.exceptions import Conflict
+from cloud.ledger import terms as ledger_terms
+from cloud.ledger.split import AgreedTerms
 from cloud.opportunities import service as opportunities
 from cloud.opportunities.models import OpportunityStatus
 from cloud.orders import flows as orders_flows
@@ -176,4 +179,18 @@ def won(session: Session, quote: Quote, order: Order, actor: Actor, now: datetim
     )
 
 
+def agreed_terms(session: Session, order: Order) -> AgreedTerms | None:
+    """The revenue shares of the consortium revision that quoted ``order``, if one did."""
+    link = quote_of(session=session, quote_id=order.quote_id)
+    consortium = None if link is None else session.get(Consortium, link.consortium_id)
+    if link is None or consortium is None:
+        return None
+    revision = service.revision_of(session=session, consortium=consortium, number=link.revision)
+    members = service.members_of(session=session, revision=revision)
+    return AgreedTerms(shares={m.unit_id or m.party_id: m.revenue_share for m in members})
+
+
 orders_flows.QUOTE_CONFIRMED.append(won)
+# Before the ledger's own reader (the opportunity's consortium as it is now): a quote records the
+# revision it priced, so a consortium revised after the confirmation does not change the split.
+ledger_terms.AGREED_TERMS_SOURCES.insert(0, agreed_terms)

@@ -214,6 +214,20 @@ def test_an_opportunity_is_formed_quoted_won_made_by_its_members_and_delivered(
     assert delivered.status_code == 200, delivered.text
     assert delivered.json()["status"] == "delivered"
 
+    # The ledger pays each member its agreed share of the price after the network's fee.
+    ledger = client.get(f"/api/orders/{order_id}/ledger", headers=coordinator).json()
+    fee, *lines = ledger["entries"]
+    assert fee["unit_id"] is None and fee["revenue"] == ledger["network_fee"]
+    assert {line["unit_id"]: line["basis"] for line in lines} == dict.fromkeys(agreed, "agreed")
+    rest = ledger["price"] - ledger["network_fee"]
+    for line in lines:
+        member = agreed[line["unit_id"]]
+        assert line["share"] == pytest.approx(member["revenue_share"], abs=1e-6)
+        assert line["revenue"] == pytest.approx(rest * line["share"], abs=0.05)
+    assert sum(e["revenue"] for e in ledger["entries"]) == pytest.approx(quote["price"])
+    own = client.get(f"/api/orders/{order_id}/ledger", headers=auth(keys, "finish")).json()
+    assert [e["unit_id"] for e in own["entries"]] == ["finish"]
+
 
 def test_a_quote_for_an_opportunity_no_longer_quoted_is_not_confirmed(
     api: tuple[TestClient, dict[str, str]],
