@@ -260,6 +260,10 @@ def test_a_service_request_is_a_ticket_the_customer_follows_without_internal_not
     assert customer_detail["notifications"] == []
     assert {e["audience"] for e in customer_detail["timeline"]} == {"customer"}
     assert "Replaced the vacuum cup." in seen_by_customer[4].text
+    client.cookies.set("glonet_key", keys["coordinator"])
+    internal_page = client.get(f"/maintenance/tickets/{ticket}").text
+    assert SECRET in internal_page and 'id="note-for-customer"' in internal_page
+    assert "(customer sees)" in internal_page
 
 
 def test_a_second_request_joins_the_open_ticket(api: Any) -> None:
