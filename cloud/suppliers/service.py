@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import Conflict, InvalidInput, NotFound
-from cloud.orders.models import Order, OrderOperation
+from cloud.orders.models import UNFINISHED, Order, OrderOperation
 from cloud.suppliers.matching import MatchedLine, Offer, SupplierPlace
 from cloud.suppliers.models import (
     OfferRead,
@@ -335,7 +335,12 @@ def material_releases(*, session: Session, now: datetime) -> dict[tuple[str, str
     """Per (order, step), when the last of its purchased materials still awaited is expected
     (an expected date already past counts as now: the material may arrive any moment). Steps
     whose materials are all delivered are not listed."""
-    query = select(PurchaseRequest).where(PurchaseRequest.status == PurchaseStatus.REQUESTED)
+    # Only orders still on the plan: a purchase never recorded delivered stays requested.
+    query = (
+        select(PurchaseRequest)
+        .join(Order, Order.id == PurchaseRequest.order_id)
+        .where(PurchaseRequest.status == PurchaseStatus.REQUESTED, Order.status.in_(UNFINISHED))
+    )
     releases: dict[tuple[str, str], datetime] = {}
     for row in session.scalars(query):
         at = max(row.expected_at, now)
