@@ -2,6 +2,11 @@
 the network's engineer, the coordinator delivers what is completed, a machine breaks, and the
 technician the maintenance service assigns acknowledges and resolves its ticket, which makes the
 unit's gateway call the machine's ``Repair``.
+
+The network also acts as one enterprise: a public customer's opportunity is offered to the
+members (a dynamic network invites them), the members answer as scripted, the selection forms a
+consortium with local suppliers to meet the local-content rule, the members accept its terms,
+and the consortium's quote is confirmed; once delivered, the order's ledger is printed.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +23,7 @@ import httpx
 from glonet.demo_network import (
     COORDINATOR_KEY,
     DemoError,
+    DemoOpportunity,
     DemoOrder,
     DemoSpec,
     PlantNetwork,
@@ -54,6 +61,9 @@ class DemoDriver:
     broken: BrokenMachine | None = None
     first_completion_s: float | None = None
     placed_at: float | None = None
+    # The consortium's order, and whether its ledger was shown.
+    consortium_order: str | None = None
+    ledger_shown: bool = False
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=self.url, timeout=30)
@@ -116,6 +126,125 @@ class DemoDriver:
         )
         return str(placed["id"])
 
+    def form_and_quote(self, opportunity: DemoOpportunity) -> str:
+        """The opportunity from the customer's configuration to the consortium's confirmed
+        quote; return its order."""
+        customer = f"Customer {opportunity.customer}"
+        network = self.call(
+            COORDINATOR_KEY, "PATCH", f"/api/networks/{self.spec.network}", json={"kind": "dynamic"}
+        )
+        configuration = self.call(
+            customer,
+            "POST",
+            "/api/configurations",
+            json={
+                "family_id": opportunity.family,
+                "title": opportunity.title,
+                "values": opportunity.values,
+            },
+        )
+        now = datetime.now(UTC)
+        body: dict[str, Any] = {
+            "title": opportunity.title,
+            "configuration_id": configuration["id"],
+            "due_at": (now + timedelta(days=opportunity.due_days)).isoformat(),
+            "site": opportunity.site,
+        }
+        if opportunity.local_content is not None:
+            body["local_content"] = opportunity.local_content
+        found = self.call(COORDINATOR_KEY, "POST", "/api/opportunities", json=body)
+        rule = opportunity.local_content or {}
+        print(
+            f"opportunity {found['id']}: {opportunity.title} for {opportunity.customer} "
+            f"({network['kind']} network), {len(found['processes'])} processes"
+            + (
+                f", at least {rule['min_share']:.0%} of the value within "
+                f"{rule['within_km']:g} km of {opportunity.site.get('name', 'the site')}"
+                if rule.get("within_km")
+                else ""
+            )
+        )
+        self._invite(found["id"], opportunity, now)
+        consortium = self.call(
+            COORDINATOR_KEY,
+            "POST",
+            f"/api/opportunities/{found['id']}/consortium",
+            json={"terms": opportunity.terms},
+        )
+        for member in consortium["members"]:
+            print(
+                f"  consortium {consortium['id']}: {member['party_id']} ({member['role']}) "
+                f"{', '.join(member['steps'])} for {member['price']:.0f} {consortium['currency']},"
+                f" {member['revenue_share']:.0%} of the revenue"
+            )
+        if consortium["local_share"] is not None:
+            print(f"  local content {consortium['local_share']:.0%}")
+        for member in consortium["members"]:
+            if member["unit_id"] is not None:
+                self.call(
+                    f"Plant {member['unit_id']}",
+                    "POST",
+                    f"/api/consortia/{consortium['id']}/acceptances",
+                    json={"revision": consortium["revision"]},
+                )
+        print(f"  every member accepted the terms of revision {consortium['revision']}")
+        quote = self.call(COORDINATOR_KEY, "POST", f"/api/opportunities/{found['id']}/quote")
+        placed = self.call(customer, "POST", f"/api/quotes/{quote['id']}/confirm")
+        print(
+            f"order {placed['id']}: {opportunity.title} for {opportunity.customer} by the "
+            f"consortium, {quote['price']:.0f} {quote['currency']}, "
+            f"promised {quote['promised_at'][11:19]} UTC; opportunity won"
+        )
+        self.consortium_order = str(placed["id"])
+        return self.consortium_order
+
+    def _invite(self, opportunity_id: str, opportunity: DemoOpportunity, now: datetime) -> None:
+        """Invite the scripted members to their steps; each answers from its plant's key."""
+        candidates = {step: list(units) for step, units in opportunity.answers.items()}
+        sent = self.call(
+            COORDINATOR_KEY,
+            "POST",
+            f"/api/opportunities/{opportunity_id}/work-invitations",
+            json={"deadline": (now + timedelta(days=2)).isoformat(), "candidates": candidates},
+        )
+        for invitation in sent:
+            answer = opportunity.answers[invitation["step"]][invitation["unit_id"]]
+            body: dict[str, Any] = (
+                {"answer": "decline", "reason": answer.decline}
+                if answer.decline
+                else {
+                    "answer": "accept",
+                    "price": answer.price,
+                    "earliest_start": (now + timedelta(hours=1)).isoformat(),
+                    "earliest_end": (now + timedelta(days=answer.days)).isoformat(),
+                }
+            )
+            self.call(
+                f"Plant {invitation['unit_id']}",
+                "POST",
+                f"/api/work-invitations/{invitation['id']}/answer",
+                json=body,
+            )
+            said = (
+                f"declines: {answer.decline}"
+                if answer.decline
+                else f"accepts for {answer.price:.0f}, done in {answer.days:g} days"
+            )
+            print(f"  {invitation['unit_id']} invited to {invitation['step']}: {said}")
+
+    def show_ledger(self, order_id: str) -> None:
+        """The delivered consortium order's ledger, as a table (and where to see it)."""
+        ledger = self.call(COORDINATOR_KEY, "GET", f"/api/orders/{order_id}/ledger")
+        self._say(f"ledger of order {order_id} (page {self.url}/ledger/{order_id}):")
+        print(f"    {'member':<28} {'basis':<8} {'share':>7} {'revenue':>14}")
+        for entry in ledger["entries"]:
+            who = entry["unit_id"] or "network fee"
+            print(
+                f"    {who:<28} {entry['basis']:<8} {entry['share']:>7.1%} "
+                f"{entry['revenue']:>10.2f} {entry['currency']}"
+            )
+        self.ledger_shown = True
+
     def follow(self) -> bool:
         """One look at the orders; return True once every order is delivered."""
         orders = self.call(COORDINATOR_KEY, "GET", "/api/orders")
@@ -124,7 +253,11 @@ class DemoDriver:
                 self.statuses[order["id"]] = order["status"]
                 self._announce(order)
         self._break_or_repair(orders)
-        return bool(orders) and all(o["status"] == "delivered" for o in orders)
+        delivered = {o["id"] for o in orders if o["status"] == "delivered"}
+        order = self.consortium_order
+        if order is not None and order in delivered and not self.ledger_shown:
+            self.show_ledger(order)
+        return bool(orders) and len(delivered) == len(orders)
 
     def _announce(self, order: dict[str, Any]) -> None:
         elapsed = time.monotonic() - self.started

@@ -63,6 +63,34 @@ class DemoOrder(BaseModel):
     engineer_comment: str = ""
 
 
+class DemoAnswer(BaseModel):
+    """A member's scripted answer to an invitation: its price and the days (from now) it needs
+    to finish its share, or a decline with its reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    price: Annotated[float, Field(gt=0)] | None = None
+    days: Annotated[float, Field(gt=0)] = 3.0
+    decline: str | None = None
+
+
+class DemoOpportunity(BaseModel):
+    """An opportunity for a public customer: its configured product, the delivery site and
+    local-content rule, and how the invited members answer (step -> unit -> answer)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: str
+    family: str
+    title: str
+    values: dict[str, Any] = Field(default_factory=dict)
+    site: dict[str, Any]
+    due_days: Annotated[float, Field(gt=0)] = 30.0
+    local_content: dict[str, Any] | None = None
+    terms: dict[str, Any] = Field(default_factory=dict)
+    answers: dict[str, dict[str, DemoAnswer]]
+
+
 class Breakdown(BaseModel):
     """Break the first of ``machines`` of ``unit`` that runs an order's operation; repair later."""
 
@@ -101,6 +129,8 @@ class DemoSpec(BaseModel):
     # Per member, its operators by id: skills the family data's steps ask for, weekly roster.
     operators: dict[str, dict[str, OperatorSet]] = Field(default_factory=dict)
     orders: list[DemoOrder] = Field(default_factory=list)
+    # One opportunity formed by a consortium of members (and local suppliers), won and made.
+    opportunity: DemoOpportunity | None = None
     technicians: list[DemoTechnician] = Field(default_factory=list)
     # The network's suppliers and what they offer (local ones near the customers' sites).
     suppliers: list[SupplierCreate] = Field(default_factory=list)
@@ -392,6 +422,8 @@ def network_setup(
     # The demo runs at any hour and compresses days into minutes: its technicians never sleep.
     round_the_clock = [WorkingHours(weekday=day, start="00:00", end="23:59") for day in range(7)]
     customers = sorted({order.customer for order in spec.orders})
+    if spec.opportunity is not None and spec.opportunity.customer not in customers:
+        customers.append(spec.opportunity.customer)
     return NetworkSetup(
         units=[
             UnitCreate(

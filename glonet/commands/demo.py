@@ -4,7 +4,9 @@ A private Mosquitto, the simulated plants, one gateway per plant and the coordin
 embedded telemetry) on http://127.0.0.1:8000; one person per role (username and password) and
 the demo keys printed; a few co-designed orders run
 at an accelerated time scale while one machine breaks down, the plan adapts, and a demo technician
-resolves its maintenance ticket so that the machine's gateway repairs it.
+resolves its maintenance ticket so that the machine's gateway repairs it. A public customer's
+opportunity is formed into a consortium (invitations, scripted answers, selection with local
+suppliers, terms accepted), quoted, confirmed, made and delivered, and its ledger printed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ DEFAULT_WORKDIR = Path("var/demo")
 POLL_INTERVAL = 1.0
 # Where each role starts, first page first.
 START_PAGES = (
-    ("coordinator", ("/", "/orders", "/plan", "/maintenance", "/maintenance/figures")),
+    ("coordinator", ("/", "/orders", "/plan", "/maintenance", "/maintenance/figures", "/ledger")),
     ("customer", ("/", "/configurator", "/orders")),
     ("plant", ("/", "/maintenance")),
     ("technician", ("/maintenance/inbox",)),
@@ -119,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         driver.wait_for_machines()
         for order in spec.orders:
             driver.submit(order)
+        if spec.opportunity is not None:
+            driver.form_and_quote(spec.opportunity)
         while True:
             if driver.follow() and args.exit_when_delivered:
                 break
