@@ -27,6 +27,7 @@ from cloud.suppliers.matching import (
     LocalRule,
     MatchedLine,
     MaterialNeed,
+    Offer,
     Site,
     match_materials,
 )
@@ -35,7 +36,6 @@ from cloud.suppliers.models import (
     DeliveryRecord,
     MatchRequest,
     PurchaseRequest,
-    Supplier,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def supplied_lines(
     matched = match_materials(needs, offers, currency=currency)
     chosen = []
     for line, fresh, need in zip(work.get("materials", []), matched, needs, strict=True):
-        line_choice = _as_quoted(session, line, need, currency) or fresh
+        line_choice = _as_quoted(line, need, offers, currency) or fresh
         if line_choice.matched:
             chosen.append(line_choice)
         else:
@@ -125,29 +125,36 @@ def purchase_materials(
 
 
 def _as_quoted(
-    session: Session, line: Mapping[str, Any], need: MaterialNeed, currency: str
+    line: Mapping[str, Any], need: MaterialNeed, offers: Sequence[Offer], currency: str
 ) -> MatchedLine | None:
-    """The quote's own match of a line, if it has one and its supplier is still on record."""
+    """The quote's own choice of supplier for a line (``supplier_id``, as pricing or a
+    consortium's selection wrote it), at the quoted price and lead time where the line has
+    them, else at that supplier's current offer; None when the supplier no longer offers it."""
     supplier_id = line.get("supplier_id")
-    if not isinstance(supplier_id, str) or session.get(Supplier, supplier_id) is None:
+    offer = next(
+        (o for o in offers if o.supplier.supplier_id == supplier_id and o.item == need.item), None
+    )
+    if offer is None:
         return None
     try:
-        return MatchedLine(
-            item=need.item,
-            description=need.description,
-            quantity=need.quantity,
-            unit=need.unit,
-            steps=need.steps,
-            supplier_id=supplier_id,
-            supplier=str(line.get("supplier") or ""),
-            unit_price=float(line["unit_price"]),
-            price=float(line.get("price") or 0.0),
-            currency=str(line.get("currency") or currency),
-            lead_time_days=float(line["lead_time_days"]),
-            local=bool(line.get("local", False)),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+        unit_price = float(line.get("unit_price", offer.unit_price))
+        lead_time_days = float(line.get("lead_time_days", offer.lead_time_days))
+    except (TypeError, ValueError):
+        unit_price, lead_time_days = offer.unit_price, offer.lead_time_days
+    return MatchedLine(
+        item=need.item,
+        description=need.description,
+        quantity=need.quantity,
+        unit=need.unit,
+        steps=need.steps,
+        supplier_id=offer.supplier.supplier_id,
+        supplier=offer.company,
+        unit_price=unit_price,
+        price=round(unit_price * need.quantity, 2),
+        currency=str(line.get("currency") or offer.currency or currency),
+        lead_time_days=lead_time_days,
+        local=bool(line.get("local", offer.supplier.local)),
+    )
 
 
 def match(

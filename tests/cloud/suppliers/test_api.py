@@ -18,6 +18,7 @@ from cloud.database import transaction
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import service as dispatch_service
 from cloud.main import create_app
+from cloud.orders.models import Quote
 from tests.cloud.orders.network import ROBOT_CELL, auth, build_network, served
 from tests.conftest import fresh_postgres_database
 
@@ -337,3 +338,33 @@ def test_the_dispatcher_sends_no_operation_before_its_material(settings: Setting
         url = f"/api/purchases/{plate['id']}/delivery"
         assert api.call("coordinator", "POST", url, json={}).status_code == 200
         assert "cut-base-plates" in sent()
+
+
+def test_a_line_the_quote_gave_to_a_supplier_is_bought_there(api: Api) -> None:
+    """A consortium (or pricing) that chose the local supplier for a line writes its id into the
+    quote's material line: the confirmation buys there, not from the cheapest."""
+    configuration = api.call(
+        "alice",
+        "POST",
+        "/api/configurations",
+        json={"family_id": "robotic-cell", "values": ROBOT_CELL},
+    ).json()
+    quote = api.call(
+        "alice", "POST", "/api/quotes", json={"configuration_id": configuration["id"]}
+    ).json()
+    with transaction(api.context.session_factory) as session:
+        row = session.get(Quote, quote["id"])
+        assert row is not None
+        materials = [
+            {**line, "supplier_id": "emilia-steel"} if line["item"] == "steel-plate" else line
+            for line in row.work["materials"]
+        ]
+        row.work = {**row.work, "materials": materials}
+    order = api.call("alice", "POST", f"/api/quotes/{quote['id']}/confirm").json()
+    purchases = api.call("coordinator", "GET", f"/api/purchases?order_id={order['id']}").json()
+    plate = next(p for p in purchases if p["item"] == "steel-plate")
+    assert (plate["supplier_id"], plate["unit_price"], plate["local"]) == (
+        "emilia-steel",
+        190,
+        True,
+    )
