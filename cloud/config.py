@@ -153,6 +153,28 @@ class IngestSettings(BaseModel):
     )
 
 
+class PricingSettings(BaseModel):
+    """What the network adds to its members' lines when it prices a quote."""
+
+    margin: float = Field(
+        default=0.12,
+        ge=0,
+        le=10,
+        description="the network's margin on members, materials, transport",
+    )
+    transport_per_km: float = Field(
+        default=1.1,
+        ge=0,
+        description="cost of moving work between two plants, per road km (great-circle distance x "
+        "the road detour factor)",
+    )
+    default_hourly_rate: float = Field(
+        default=60.0,
+        ge=0,
+        description="per machine hour, for a member of a priced quote that has no rate at all",
+    )
+
+
 class OrdersSettings(BaseModel):
     """Co-design, quotes, planning and dispatch. Durations marked "plant time" run on the
     machines' clock, which the simulated demo network accelerates by ``time_scale``."""
@@ -194,6 +216,7 @@ class OrdersSettings(BaseModel):
     calendar_horizon_s: float = Field(
         default=8 * 7 * 86400, gt=0, description="plant time of calendars the plan looks ahead"
     )
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
     plant_clock_origin: datetime | None = Field(
         default=None,
         description="wall-clock instant at which the plants' clocks read the same as the wall "

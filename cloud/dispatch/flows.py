@@ -43,6 +43,7 @@ from cloud.orders.models import (
     FROZEN_STATUSES,
     OPEN_STATUSES,
     UNFINISHED,
+    CapacityHold,
     OperationStatus,
     Order,
     OrderOperation,
@@ -122,6 +123,7 @@ def network_model(
         planning.Window(service.machine_key(w.unit_id, w.asset), w.starts_at, w.ends_at)
         for w in service.current_windows(session=session, now=now)
     ]
+    windows += held_windows(session=session, now=now)
     return planning.Network(
         operators=_operators(session, network_id, calendars, settings, now),
         machines=machines,
@@ -135,6 +137,16 @@ def network_model(
             if unit.sharing_policy.get("max_order_share") is not None
         },
     )
+
+
+def held_windows(*, session: Session, now: datetime) -> list[planning.Window]:
+    """The machine time open quotes hold (see :class:`CapacityHold`), as times the machines are
+    taken: an expired quote's holds no longer count, whether or not they were cleared yet."""
+    query = select(CapacityHold).where(CapacityHold.valid_until > now, CapacityHold.ends_at > now)
+    return [
+        planning.Window(service.machine_key(h.unit_id, h.machine), h.starts_at, h.ends_at)
+        for h in session.scalars(query)
+    ]
 
 
 def speed_factor(row: Machine) -> float:
@@ -213,10 +225,24 @@ def _transport(session: Session, units: Sequence[Unit]) -> dict[tuple[str, str],
 def open_jobs(
     *, session: Session, settings: OrdersSettings, now: datetime
 ) -> tuple[list[planning.PlanJob], dict[int, OrderOperation]]:
-    """Every active order's unfinished operations, the dispatched ones frozen."""
-    orders = session.scalars(
-        select(Order).where(Order.status.in_(UNFINISHED)).order_by(Order.created_at)
+    """Every active order's unfinished operations, the dispatched ones frozen. Three queries
+    whatever the number of orders (operations, and the quoted steps, of all of them at once):
+    every quote and every re-plan reads the whole open plan."""
+    unfinished = Order.status.in_(UNFINISHED)
+    orders = list(session.scalars(select(Order).where(unfinished).order_by(Order.created_at)))
+    by_order: dict[str, list[OrderOperation]] = defaultdict(list)
+    query = (
+        select(OrderOperation)
+        .join(Order, Order.id == OrderOperation.order_id)
+        .where(unfinished, OrderOperation.status.in_(OPEN_STATUSES))
+        .order_by(OrderOperation.order_id, OrderOperation.position)
     )
+    for op in session.scalars(query):
+        by_order[op.order_id].append(op)
+    quoted = session.execute(
+        select(Quote.id, Quote.work).join(Order, Order.quote_id == Quote.id).where(unfinished)
+    )
+    works = {quote_id: work for quote_id, work in quoted}
     jobs: list[planning.PlanJob] = []
     rows: dict[int, OrderOperation] = {}
     rank = _frozen_ranks(session)
@@ -224,10 +250,8 @@ def open_jobs(
     releases = supplier_service.material_releases(session=session, now=now)
     for order in orders:
         operations = []
-        steps = _quoted_steps(session, order)
-        for op in orders_service.operations_of(session=session, order_id=order.id):
-            if op.status not in OPEN_STATUSES:
-                continue
+        steps = _steps_of(works.get(order.quote_id))
+        for op in by_order.get(order.id, []):
             rows[op.id] = op
             key = service.machine_key(op.unit_id or "", op.machine or "")
             work = steps.get(op.step, {})
@@ -277,11 +301,16 @@ def _last_families(session: Session) -> dict[str, str]:
 def _quoted_steps(session: Session, order: Order) -> dict[str, dict[str, Any]]:
     """The planning fields (own machine times, setup) of the order's steps, as quoted."""
     quote = session.get(Quote, order.quote_id)
-    if quote is None:
+    return _steps_of(None if quote is None else quote.work)
+
+
+def _steps_of(work: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The planning fields of a quote's ``work`` by step."""
+    if work is None:
         return {}
     return {
         str(step["step"]): planning.machine_work(step)
-        for step in quote.work.get("operations", [])
+        for step in work.get("operations", [])
         if isinstance(step, dict) and "step" in step
     }
 
@@ -356,9 +385,18 @@ def _remaining(op: OrderOperation, wall: float, now: datetime) -> float:
 # Re-planning --------------------------------------------------------------------------------
 
 
-def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: datetime) -> None:
-    """Plan all open operations again and write machine and times into the waiting ones."""
-    asked = service.get_state(session=session, network_id=network_id).requests
+def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: datetime) -> bool:
+    """Plan all open operations again and write machine and times into the waiting ones.
+
+    False when the plan is stale already: a re-plan was asked for while it ran (an order
+    confirmed, a quote holding machine time it did not see); the request stays for the next
+    tick."""
+    service.get_state(session=session, network_id=network_id)
+    # Read in SQL (after a flush): a request made earlier in this tick is in the session as
+    # "requests + 1", not yet a number.
+    asked = session.scalar(
+        select(SchedulerState.requests).where(SchedulerState.network_id == network_id)
+    )
     jobs, rows = open_jobs(session=session, settings=settings, now=now)
     network = network_model(session=session, network_id=network_id, settings=settings, now=now)
     jobs = [_without_dead_exclusions(job, network) for job in jobs]
@@ -392,12 +430,13 @@ def replan(*, session: Session, network_id: str, settings: OrdersSettings, now: 
     session.flush()
     # Done with what was asked, unless more was asked while this plan ran (an order confirmed
     # meanwhile, which the plan did not see): then the request stays for the next tick.
-    session.execute(
+    done = session.execute(
         update(SchedulerState)
         .where(SchedulerState.network_id == network_id, SchedulerState.requests == asked)
         .values(replan_requested=False, reasons=[])
     )
     session.expire(state)
+    return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
 def _without_dead_exclusions(job: planning.PlanJob, network: planning.Network) -> planning.PlanJob:
@@ -421,6 +460,15 @@ def _update_orders(session: Session, result: planning.Plan, now: datetime) -> No
             order_notices.tell_customer(session, order, NotificationEvent.ORDER_PLANNED, now)
 
 
+@dataclass(frozen=True)
+class WhatIf:
+    """Where and when a candidate job would run if added to the current plan now."""
+
+    end: datetime
+    assignments: dict[int, planning.Assignment]  # the candidate's operations, by key
+    machines: dict[str, planning.PlanMachine]  # the network's, by machine key
+
+
 def what_if(
     *,
     session: Session,
@@ -428,14 +476,20 @@ def what_if(
     settings: OrdersSettings,
     job: planning.PlanJob,
     now: datetime,
-) -> datetime:
-    """When ``job`` would end if added to the current plan now (nothing is written)."""
+) -> WhatIf:
+    """``job`` planned on top of every open operation and every held machine time (nothing is
+    written)."""
     jobs, _rows = open_jobs(session=session, settings=settings, now=now)
     network = network_model(session=session, network_id=network_id, settings=settings, now=now)
     result = planning.plan([*jobs, job], network, now=now, time_limit=settings.plan_time_limit_s)
     if job.order_id in result.unplanned:
         raise planning.PlanningError(result.unplanned[job.order_id])
-    return result.job_ends[job.order_id]
+    keys = {op.key for op in job.operations}
+    return WhatIf(
+        end=result.job_ends[job.order_id],
+        assignments={k: a for k, a in result.assignments.items() if k in keys},
+        machines={m.key: m for m in network.machines},
+    )
 
 
 # Watching -----------------------------------------------------------------------------------
@@ -715,11 +769,17 @@ def tick(
     result = TickResult()
     cancels = watch(session=session, network_id=network_id, settings=settings, now=now)
     state = service.get_state(session=session, network_id=network_id)
+    current = True
     if state.replan_requested:
-        replan(session=session, network_id=network_id, settings=settings, now=now)
+        current = replan(session=session, network_id=network_id, settings=settings, now=now)
         result.replanned = True
         result.events.append(Replanned(planned_at=now))
-    sent = dispatch_ready(session=session, network_id=network_id, settings=settings, now=now)
+    # Nothing is sent from a stale plan: it may put work in time a quote held meanwhile.
+    sent = (
+        dispatch_ready(session=session, network_id=network_id, settings=settings, now=now)
+        if current
+        else {}
+    )
     result.outbound = dispatch_messages(
         session=session, network_id=network_id, sent=sent, cancels=cancels, now=now
     )

@@ -3,7 +3,9 @@ cannot work (maintenance windows, its plant's closed calendar time).
 
 Scoped here, on the server: the coordinator sees the whole network, a plant its own machines, a
 customer only its own orders' operations (on the machines that run them, without the plants'
-windows and calendars). The plan page draws the data in the browser (``plan.html``).
+windows and calendars). Machine time held by open quotes shows as bars of status ``held``,
+named by the quote (a customer sees its own quotes' only). The plan page draws the data in the
+browser (``plan.html``).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from cloud.auth.permissions import require_role
 from cloud.dispatch import planning, service
 from cloud.dispatch.models import Gantt, GanttBar, GanttRow, GanttSpan
 from cloud.maintenance.windows import service as window_service
-from cloud.orders.models import OperationStatus, Order, OrderOperation
+from cloud.orders.models import CapacityHold, OperationStatus, Order, OrderOperation, Quote
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
 from cloud.registry.models import Machine, PlantCalendarSet, Unit
 
 MAX_PAST = timedelta(minutes=30)  # how far back the chart begins
 KEEP_ENDED = timedelta(hours=24)  # ended work the chart still carries (zoomed out, panned back)
+HELD = "held"  # a bar's status for machine time an open quote holds
 
 
 def build(
@@ -51,6 +54,8 @@ def build(
     ]
     customer = actor.role is Role.CUSTOMER
     bars = _bars(session, now, actor.customer_id if customer else None)
+    for key, held in _held(session, now, actor.customer_id if customer else None).items():
+        bars[key].extend(held)
     if customer:
         machines = [m for m in machines if service.machine_key(m.unit_id, m.machine) in bars]
     shown = [
@@ -121,6 +126,33 @@ def _bars(session: Session, now: datetime, customer_id: str | None) -> dict[str,
                 progress=op.progress,
                 setup_start=setup if setup is not None and setup < start else None,
                 operator=op.planned_operator,
+            )
+        )
+    return found
+
+
+def _held(session: Session, now: datetime, customer_id: str | None) -> dict[str, list[GanttBar]]:
+    """Machine time open quotes hold, as bars of status ``held`` named by their quote; a
+    customer's own quotes' only when ``customer_id``."""
+    found: dict[str, list[GanttBar]] = defaultdict(list)
+    query = (
+        select(CapacityHold)
+        .join(Quote, Quote.id == CapacityHold.quote_id)
+        .where(CapacityHold.valid_until > now, CapacityHold.ends_at > now - MAX_PAST)
+    )
+    if customer_id is not None:
+        query = query.where(Quote.customer_id == customer_id)
+    for hold in session.scalars(query):
+        found[service.machine_key(hold.unit_id, hold.machine)].append(
+            GanttBar(
+                order_id=hold.quote_id,
+                step=hold.step,
+                name=f"held for quote {hold.quote_id}",
+                status=HELD,
+                start=hold.work_starts_at,
+                end=hold.ends_at,
+                progress=0.0,
+                setup_start=hold.starts_at if hold.starts_at < hold.work_starts_at else None,
             )
         )
     return found

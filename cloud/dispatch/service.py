@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
+from cloud.database import insert_for
 from cloud.dispatch.models import SchedulerState
 from cloud.maintenance.windows import service as window_service
 from cloud.maintenance.windows.models import MaintenanceWindow
@@ -46,6 +47,37 @@ def request_replan(*, session: Session, network_id: str, reason: str) -> None:
     state.replan_requested = True
     state.reasons = [*state.reasons[-9:], reason]
     state.requests = SchedulerState.requests + 1  # in SQL: no concurrent request is lost
+
+
+def lock_promises(*, session: Session, network_id: str) -> None:
+    """Take the network's scheduler-state row for the rest of the transaction, so that whoever
+    promises machine time (a quote and its holds) or gives it back (confirming, refusing) does
+    it alone: a second quote waits here, then plans on top of the first one's holds.
+
+    One upsert that does not change the row: on PostgreSQL it locks the row (as SELECT … FOR
+    UPDATE would, and creates it when missing without a race); on SQLite it is the
+    transaction's first write, which takes the database's write lock before the plan is read
+    (reads before it ran in autocommit and pinned no snapshot). The dispatcher's tick takes
+    the same row only when it asks for or finishes a re-plan, as before: a quote never holds it
+    while waiting for a row the tick has, so the two cannot deadlock.
+    """
+    table = SchedulerState.__table__
+    statement = (
+        insert_for(session)(table)
+        .values(
+            network_id=network_id,
+            replan_requested=True,
+            reasons=["start"],
+            requests=0,
+            plans=0,
+            down_machines=[],
+            windows_seen=[],
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.network_id], set_={"requests": table.c.requests}
+        )
+    )
+    session.execute(statement)
 
 
 def machine_key(unit_id: str, machine: str) -> str:

@@ -1,8 +1,13 @@
 """Quotes and orders across domains: configuration → work → what-if plan → quote → order.
 
 A quote's promised date is not a fixed lead time: the new order is planned on top of every open
-operation of the network (what-if, nothing written), and its end plus a safety margin is the
-promise. Confirming a quote creates the order and its operations and asks for a re-plan.
+operation of the network and every machine time other open quotes hold (what-if), and its end
+plus a safety margin is the promise. The quote then holds the machine time of its plan until it
+expires (:class:`CapacityHold`), and is priced from the members that plan puts it on
+(:mod:`cloud.orders.pricing`). Quotes are made one at a time per network
+(:func:`cloud.dispatch.service.lock_promises`), so two of them never promise the same time.
+Confirming a quote turns its holds into the order's operations and asks for a re-plan; refusing
+or withdrawing it releases them.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -23,10 +30,24 @@ from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import planning
 from cloud.dispatch import service as dispatch_service
 from cloud.exceptions import Conflict, InvalidInput
+from cloud.geo import Location, distance_km
 from cloud.notifications.models import NotificationEvent
-from cloud.orders import notices, service
-from cloud.orders.models import Order, OrderOperation, Quote, QuoteCreate
+from cloud.orders import notices, pricing, service
+from cloud.orders.models import (
+    CapacityHold,
+    OperationStatus,
+    Order,
+    OrderOperation,
+    PriceLine,
+    Quote,
+    QuoteBreakdown,
+    QuoteCreate,
+    QuoteStatus,
+)
+from cloud.registry import service as registry_service
 from cloud.suppliers import flows as supplier_flows
+from cloud.suppliers import service as supplier_service
+from cloud.suppliers.matching import MaterialNeed, match_materials
 
 _LOGGER = logging.getLogger(__name__)
 SECONDS_PER_MINUTE = 60
@@ -123,8 +144,8 @@ def create_quote(
     quantity: int = 1,
     units: Mapping[str, Sequence[str]] | None = None,
 ) -> Quote:
-    """Price and promised date of a valid revision, from a what-if plan of the network
-    (``quantity`` and ``units``: see :func:`_work_json`)."""
+    """Price, promised date and held machine time of a valid revision, from a what-if plan of
+    the network (``quantity`` and ``units``: see :func:`_work_json`)."""
     configuration = codesign_service.get_configuration_row(
         session=session, actor=actor, configuration_id=spec.configuration_id
     )
@@ -139,40 +160,225 @@ def create_quote(
     work = work_breakdown(family, revision.values)
     work_json = _work_json(work, quantity, units)
     quote_id = f"q-{secrets.token_hex(6)}"
-    end = dispatch_flows.what_if(
+    releases = supplier_flows.step_releases(
         session=session,
         network_id=network_id,
-        settings=settings,
-        job=_candidate_job(
-            quote_id,
-            work_json,
-            supplier_flows.step_releases(
-                session=session,
-                network_id=network_id,
-                work=work_json,
-                currency=work.currency,
-                now=now,
-                time_scale=settings.time_scale,
-            ),
-        ),
+        work=work_json,
+        currency=work.currency,
         now=now,
+        time_scale=settings.time_scale,
     )
-    promised = now + (end - now) * (1 + settings.promise_margin)
+    job = _candidate_job(quote_id, work_json, releases)
+    dispatch_service.lock_promises(session=session, network_id=network_id)
+    session.execute(delete(CapacityHold).where(CapacityHold.valid_until <= now))
+    plan = dispatch_flows.what_if(
+        session=session, network_id=network_id, settings=settings, job=job, now=now
+    )
+    promised = now + (plan.end - now) * (1 + settings.promise_margin)
+    valid_until = now + timedelta(seconds=settings.quote_validity_s / settings.time_scale)
+    steps = _planned_steps(job, plan, work_json)
+    breakdown = pricing.price(
+        steps=steps,
+        materials=_supplied_materials(session, network_id, work_json, work.currency),
+        rates=_member_rates(session, network_id),
+        distance_km=_road_km(session),
+        settings=settings.pricing,
+        family_price=work.price * quantity,
+        currency=work.currency,
+        family_name=family.name,
+    )
     quote = Quote(
         id=quote_id,
         configuration_id=configuration.id,
         revision=number,
         customer_id=configuration.customer_id,
-        price=round(work.price * quantity, 2),
+        price=breakdown["total"],
         currency=work.currency,
         promised_at=promised,
-        valid_until=now + timedelta(seconds=settings.quote_validity_s / settings.time_scale),
+        valid_until=valid_until,
         work=work_json,
         created_at=now,
+        status=QuoteStatus.OPEN,
+        breakdown=breakdown,
     )
     session.add(quote)
     session.flush()
-    _LOGGER.info("quote %s: %.2f %s, promised %s", quote.id, quote.price, quote.currency, promised)
+    session.add_all(_holds(quote, job, plan))
+    # A plan running meanwhile did not see these holds: it must not clear the request.
+    dispatch_service.request_replan(
+        session=session, network_id=network_id, reason=f"quote {quote.id} holds machine time"
+    )
+    _LOGGER.info(
+        "quote %s: %.2f %s (%s), promised %s",
+        quote.id,
+        quote.price,
+        quote.currency,
+        breakdown["basis"],
+        promised,
+    )
+    return quote
+
+
+def _planned_steps(
+    job: planning.PlanJob, plan: dispatch_flows.WhatIf, work: dict[str, Any]
+) -> list[pricing.PlannedStep]:
+    names = {op["step"]: op["name"] for op in work["operations"]}
+    steps = []
+    for op in job.operations:
+        placed = plan.assignments[op.key]
+        machine = plan.machines[dispatch_service.machine_key(placed.unit_id, placed.machine)]
+        steps.append(
+            pricing.PlannedStep(
+                step=op.step,
+                name=names[op.step],
+                process=op.process,
+                unit_id=placed.unit_id,
+                machine=placed.machine,
+                machine_hours=planning.true_duration_s(op, machine) / 3600,
+                predecessors=tuple(op.predecessors),
+            )
+        )
+    return steps
+
+
+QUOTED_MATCH = (
+    "supplier_id",
+    "supplier",
+    "unit_price",
+    "price",
+    "currency",
+    "lead_time_days",
+    "local",
+)
+"""What a quote keeps of a material line's supplier: its confirmation buys from that one."""
+
+
+def _supplied_materials(
+    session: Session, network_id: str, work: dict[str, Any], currency: str
+) -> list[pricing.Material]:
+    """The bill of materials priced by the network's suppliers: each line at the cheapest offer
+    in the quote's currency (recorded in ``work`` for the purchase on confirmation), a line
+    nobody offers at its bill-of-materials cost (the line says why)."""
+    lines = work["materials"]
+    matched = match_materials(
+        [MaterialNeed.from_json(line) for line in lines],
+        supplier_service.network_offers(session=session, network_id=network_id),
+        currency=currency,
+    )
+    priced = []
+    for line, match in zip(lines, matched, strict=True):
+        if match.matched and match.unit_price is not None:
+            line.update({key: getattr(match, key) for key in QUOTED_MATCH})
+            source = f"from {match.supplier}" + (", local" if match.local else "")
+            priced.append(
+                pricing.Material(
+                    line["item"],
+                    line["description"],
+                    match.quantity,
+                    match.unit,
+                    match.unit_price,
+                    source,
+                )
+            )
+        else:
+            source = f"bill-of-materials cost: {'; '.join(match.reasons)}"
+            priced.append(
+                pricing.Material(
+                    line["item"],
+                    line["description"],
+                    line["quantity"],
+                    line["unit"],
+                    line["unit_cost"],
+                    source,
+                )
+            )
+    return priced
+
+
+def _holds(quote: Quote, job: planning.PlanJob, plan: dispatch_flows.WhatIf) -> list[CapacityHold]:
+    holds = []
+    for op in job.operations:
+        placed = plan.assignments[op.key]
+        holds.append(
+            CapacityHold(
+                quote_id=quote.id,
+                step=op.step,
+                unit_id=placed.unit_id,
+                machine=placed.machine,
+                starts_at=placed.setup_start or placed.start,
+                work_starts_at=placed.start,
+                ends_at=placed.end,
+                valid_until=quote.valid_until,
+            )
+        )
+    return holds
+
+
+def _member_rates(session: Session, network_id: str) -> dict[str, pricing.MemberRates]:
+    by_process = registry_service.network_rates(session=session, network_id=network_id)
+    found = {}
+    for unit in registry_service.network_units(session=session, network_id=network_id):
+        hourly = unit.sharing_policy.get("hourly_rate")
+        found[unit.id] = pricing.MemberRates(
+            by_process={
+                process: pricing.Rate(row.hourly_rate, row.setup_cost)
+                for process, row in by_process.get(unit.id, {}).items()
+            },
+            hourly_rate=None if hourly is None else float(hourly),
+        )
+    return found
+
+
+def _road_km(session: Session) -> Callable[[str, str], float]:
+    def distance(from_unit: str, to_unit: str) -> float:
+        a = registry_service.get_unit_row(session=session, unit_id=from_unit)
+        b = registry_service.get_unit_row(session=session, unit_id=to_unit)
+        km = distance_km(Location(a.latitude, a.longitude), Location(b.latitude, b.longitude))
+        return km * registry_service.ROAD_DETOUR_FACTOR
+
+    return distance
+
+
+def breakdown(*, session: Session, actor: Actor, quote_id: str) -> QuoteBreakdown:
+    """A quote's price as ``actor`` may see it: the customer the total and the options it
+    chose, a member (plant) its own lines only, the coordinator everything."""
+    require_role(actor, Role.COORDINATOR, Role.CUSTOMER, Role.PLANT)
+    quote = service.get_priced_quote(session=session, actor=actor, quote_id=quote_id)
+    stored = quote.breakdown
+    lines = [PriceLine.model_validate(line) for line in stored.get("lines", [])]
+    if actor.role is Role.PLANT:
+        return QuoteBreakdown(
+            quote_id=quote.id,
+            currency=quote.currency,
+            lines=[line for line in lines if line.unit_id == actor.unit_id],
+        )
+    configuration = codesign_service.get_configuration_row(
+        session=session, actor=actor, configuration_id=quote.configuration_id
+    )
+    revision = codesign_service.get_revision(
+        session=session, configuration=configuration, number=quote.revision
+    )
+    shown = QuoteBreakdown(
+        quote_id=quote.id, currency=quote.currency, options=dict(revision.values), total=quote.price
+    )
+    if actor.role is Role.COORDINATOR:
+        shown.basis = stored.get("basis")
+        shown.note = stored.get("note")
+        shown.lines = lines
+        shown.subtotal = stored.get("subtotal")
+        shown.margin = stored.get("margin")
+    return shown
+
+
+def _open_quote(session: Session, actor: Actor, quote_id: str, now: datetime) -> Quote:
+    """The caller's quote, still open and valid, with the promises locked (see module)."""
+    quote = service.get_quote(session=session, actor=actor, quote_id=quote_id)
+    if quote.order_id is not None:
+        raise Conflict(f"quote {quote_id} is already order {quote.order_id}")
+    if quote.status is not QuoteStatus.OPEN:
+        raise Conflict(f"quote {quote_id} was {quote.status.value}")
+    if quote.valid_until < now:
+        raise Conflict(f"quote {quote_id} expired at {quote.valid_until.isoformat()}: ask again")
     return quote
 
 
@@ -185,15 +391,13 @@ def confirm_quote(
     now: datetime,
     time_scale: float = 1.0,
 ) -> Order:
-    """The customer (or a coordinator for them) accepts a quote: it becomes an order, and its
-    materials are requested from suppliers (their deliveries release the steps that need them;
-    ``time_scale``: plant seconds per real second, for the suppliers' lead times)."""
+    """The customer (or a coordinator for them) accepts a quote: it becomes an order, whose
+    operations start where the quote held their machine time, and its materials are requested
+    from suppliers (their deliveries release the steps that need them; ``time_scale``: plant
+    seconds per real second, for the suppliers' lead times)."""
     require_role(actor, Role.CUSTOMER, Role.COORDINATOR)
-    quote = service.get_quote(session=session, actor=actor, quote_id=quote_id)
-    if quote.order_id is not None:
-        raise Conflict(f"quote {quote_id} is already order {quote.order_id}")
-    if quote.valid_until < now:
-        raise Conflict(f"quote {quote_id} expired at {quote.valid_until.isoformat()}: ask again")
+    dispatch_service.lock_promises(session=session, network_id=network_id)
+    quote = _open_quote(session, actor, quote_id, now)
     configuration = codesign_service.get_configuration_row(
         session=session, actor=actor, configuration_id=quote.configuration_id
     )
@@ -214,23 +418,33 @@ def confirm_quote(
     )
     session.add(order)
     session.flush()
+    holds = {hold.step: hold for hold in service.holds_of(session=session, quote_id=quote.id)}
     for position, op in enumerate(quote.work["operations"]):
-        session.add(
-            OrderOperation(
-                order_id=order.id,
-                position=position,
-                step=op["step"],
-                name=op["name"],
-                process=op["process"],
-                duration_s=op["duration_s"],
-                predecessors=op["predecessors"],
-                requirements=op["requirements"],
-                certifications=op["certifications"],
-                excluded=[],
-                history=[],
-            )
+        operation = OrderOperation(
+            order_id=order.id,
+            position=position,
+            step=op["step"],
+            name=op["name"],
+            process=op["process"],
+            duration_s=op["duration_s"],
+            predecessors=op["predecessors"],
+            requirements=op["requirements"],
+            certifications=op["certifications"],
+            excluded=[],
+            history=[],
         )
+        hold = holds.get(op["step"])
+        if hold is not None:
+            operation.status = OperationStatus.PLANNED
+            operation.unit_id, operation.machine = hold.unit_id, hold.machine
+            operation.planned_setup_start = (
+                hold.starts_at if hold.starts_at < hold.work_starts_at else None
+            )
+            operation.planned_start, operation.planned_end = hold.work_starts_at, hold.ends_at
+        session.add(operation)
+    session.execute(delete(CapacityHold).where(CapacityHold.quote_id == quote.id))
     quote.order_id = order.id
+    quote.status = QuoteStatus.CONFIRMED
     supplier_flows.purchase_materials(
         session=session,
         network_id=network_id,
@@ -247,3 +461,29 @@ def confirm_quote(
     )
     _LOGGER.info("order %s confirmed from quote %s", order.id, quote.id)
     return order
+
+
+def release_quote(
+    *,
+    session: Session,
+    actor: Actor,
+    network_id: str,
+    quote_id: str,
+    status: QuoteStatus,
+    now: datetime,
+) -> Quote:
+    """The customer refuses a quote (or a coordinator for them), or the network withdraws it
+    (a coordinator): its held machine time is free again."""
+    if status is QuoteStatus.WITHDRAWN:
+        require_role(actor, Role.COORDINATOR)
+    else:
+        require_role(actor, Role.CUSTOMER, Role.COORDINATOR)
+    dispatch_service.lock_promises(session=session, network_id=network_id)
+    quote = _open_quote(session, actor, quote_id, now)
+    quote.status = status
+    session.execute(delete(CapacityHold).where(CapacityHold.quote_id == quote.id))
+    dispatch_service.request_replan(
+        session=session, network_id=network_id, reason=f"quote {quote.id} {status.value}"
+    )
+    _LOGGER.info("quote %s %s", quote.id, status.value)
+    return quote

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String
@@ -32,6 +32,16 @@ class OperationStatus(StrEnum):
     ENDED = "ended"
 
 
+class QuoteStatus(StrEnum):
+    """Where a quote stands; an open quote past its ``valid_until`` has expired (its holds
+    no longer count)."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    REFUSED = "refused"  # by the customer
+    WITHDRAWN = "withdrawn"  # by the network
+
+
 UNFINISHED = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCTION)
 """Orders still on the network's plan."""
 FROZEN_STATUSES = (OperationStatus.DISPATCHED, OperationStatus.ACCEPTED, OperationStatus.RUNNING)
@@ -57,6 +67,32 @@ class Quote(Base):
     work: Mapped[dict[str, Any]] = mapped_column(JSON)
     order_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status: Mapped[QuoteStatus] = mapped_column(
+        StoredEnum(QuoteStatus, 16), default=QuoteStatus.OPEN
+    )
+    # How the price was made: basis, lines by member, materials, transport, margin (see
+    # cloud.orders.pricing); who sees which lines is decided when it is read.
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CapacityHold(Base):
+    """Machine time an open quote promised: one operation of its what-if plan, held until the
+    quote's ``valid_until``. Plans treat it as time the machine is taken (quotes and the
+    dispatcher alike); confirming turns it into the order's operations, refusing, withdrawing
+    or expiry release it."""
+
+    __tablename__ = "capacity_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[str] = mapped_column(String(64))
+    machine: Mapped[str] = mapped_column(String(64))
+    # From the change-over's start (or the work's, without one) to the work's end, wall clock.
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    work_starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class Order(Base):
@@ -158,6 +194,43 @@ class QuoteRead(BaseModel):
     work: dict[str, Any]
     order_id: str | None
     created_at: datetime
+    status: QuoteStatus = QuoteStatus.OPEN
+
+
+class PriceLine(BaseModel):
+    """One line of a quote's price: a member's operation (machine hours x its rate, plus its
+    setup cost), a material, a transport between two plants, or the network's margin."""
+
+    kind: Literal["operation", "material", "transport", "margin"]
+    description: str
+    unit_id: str | None = None  # the member it is for (operations)
+    step: str | None = None
+    process: str | None = None
+    machine: str | None = None
+    quantity: float = Field(description="hours, material quantity, km, or the margin's base")
+    unit: str = Field(description="h, the material's unit, km, or the currency")
+    rate: float | None = Field(description="per unit of quantity; null: not priced by it")
+    setup_cost: float = 0.0
+    amount: float | None = Field(description="in the quote's currency; null: not priced by it")
+
+
+class QuoteBreakdown(BaseModel):
+    """A quote's price as the caller may see it: the customer the total and its options, a
+    member its own lines, the coordinator every line."""
+
+    quote_id: str
+    currency: str
+    basis: Literal["members", "family"] | None = Field(
+        default=None,
+        description="members: priced from the members' rates; family: by the product family's "
+        "formula, since no member of the plan has rates (coordinator only)",
+    )
+    note: str | None = None
+    options: dict[str, Any] | None = None
+    lines: list[PriceLine] = Field(default_factory=list)
+    subtotal: float | None = None
+    margin: float | None = None
+    total: float | None = None
 
 
 class OperationRead(BaseModel):

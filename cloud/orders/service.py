@@ -23,6 +23,7 @@ from cloud.notifications.models import NotificationEvent
 from cloud.orders import notices
 from cloud.orders.models import (
     UNFINISHED,
+    CapacityHold,
     DeliveredProduct,
     OperationRead,
     OperationStatus,
@@ -57,6 +58,23 @@ def get_quote(*, session: Session, actor: Actor, quote_id: str) -> Quote:
 def list_quotes(*, session: Session, actor: Actor) -> list[Quote]:
     query = _scoped(select(Quote), Quote, actor).order_by(Quote.created_at.desc())
     return list(session.scalars(query))
+
+
+def get_priced_quote(*, session: Session, actor: Actor, quote_id: str) -> Quote:
+    """A quote whose price the caller may see part of: a customer its own, a plant one with
+    lines of its own, a coordinator any (404 otherwise)."""
+    if actor.role is not Role.PLANT:
+        return get_quote(session=session, actor=actor, quote_id=quote_id)
+    quote = session.get(Quote, quote_id)
+    lines = [] if quote is None else quote.breakdown.get("lines", [])
+    if quote is None or not any(line.get("unit_id") == actor.unit_id for line in lines):
+        raise NotFound(f"quote {quote_id!r} does not exist")
+    return quote
+
+
+def holds_of(*, session: Session, quote_id: str) -> list[CapacityHold]:
+    query = select(CapacityHold).where(CapacityHold.quote_id == quote_id)
+    return list(session.scalars(query.order_by(CapacityHold.starts_at)))
 
 
 def get_order(*, session: Session, actor: Actor, order_id: str) -> Order:

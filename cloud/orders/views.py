@@ -9,7 +9,14 @@ from cloud.codesign.views import FamilyRegistry
 from cloud.database import utcnow
 from cloud.operations.http import ApiRoute, answers
 from cloud.orders import flows, service
-from cloud.orders.models import OrderRead, ProductRead, QuoteCreate, QuoteRead
+from cloud.orders.models import (
+    OrderRead,
+    ProductRead,
+    QuoteBreakdown,
+    QuoteCreate,
+    QuoteRead,
+    QuoteStatus,
+)
 from cloud.products import flows as product_flows
 
 router = APIRouter(prefix="/api", tags=["orders"], route_class=ApiRoute)
@@ -46,6 +53,43 @@ def get_quote(quote_id: str, session: DbSession, actor: CurrentActor) -> QuoteRe
     return QuoteRead.model_validate(
         service.get_quote(session=session, actor=actor, quote_id=quote_id)
     )
+
+
+@router.get("/quotes/{quote_id}/breakdown")
+def get_quote_breakdown(quote_id: str, session: DbSession, actor: CurrentActor) -> QuoteBreakdown:
+    """The quote's price as the caller may see it: a customer the total and its options, a
+    member its own lines, the coordinator every line, the margin and the pricing basis."""
+    return flows.breakdown(session=session, actor=actor, quote_id=quote_id)
+
+
+@router.post("/quotes/{quote_id}/refuse", responses=answers(409))
+def refuse_quote(
+    quote_id: str, request: Request, session: DbSession, actor: CurrentActor
+) -> QuoteRead:
+    """The customer (or a coordinator for them) turns the quote down: its held time is freed."""
+    return _release(quote_id, request, session, actor, QuoteStatus.REFUSED)
+
+
+@router.post("/quotes/{quote_id}/withdraw", responses=answers(409))
+def withdraw_quote(
+    quote_id: str, request: Request, session: DbSession, actor: CurrentActor
+) -> QuoteRead:
+    """The network (a coordinator) withdraws the quote: its held time is freed."""
+    return _release(quote_id, request, session, actor, QuoteStatus.WITHDRAWN)
+
+
+def _release(
+    quote_id: str, request: Request, session: DbSession, actor: CurrentActor, status: QuoteStatus
+) -> QuoteRead:
+    quote = flows.release_quote(
+        session=session,
+        actor=actor,
+        network_id=request.app.state.context.settings.network,
+        quote_id=quote_id,
+        status=status,
+        now=utcnow(),
+    )
+    return QuoteRead.model_validate(quote)
 
 
 @router.post(

@@ -140,6 +140,22 @@ class TransportTime(Base):
     hours: Mapped[float] = mapped_column(Float)
 
 
+class MemberRate(Base):
+    """What a member charges for one process: per machine hour (plant time) and per operation
+    for its setup, in its sharing policy's currency. A process without a row is charged at the
+    policy's ``hourly_rate`` with no setup cost (see :mod:`cloud.orders.pricing`)."""
+
+    __tablename__ = "member_rates"
+
+    unit_id: Mapped[str] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    process: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hourly_rate: Mapped[float] = mapped_column(Float)
+    setup_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
 # Schemas ------------------------------------------------------------------------------------
 
 
@@ -338,6 +354,23 @@ class TransportTimeSet(Schema):
     from_unit_id: Identifier
     to_unit_id: Identifier
     hours: Annotated[float, Field(gt=0, le=24 * 60, allow_inf_nan=False)]
+
+
+MAX_RATE = 1e6
+"""An hourly rate or setup cost above this is a typing mistake, not a price."""
+Money = Annotated[float, Field(ge=0, le=MAX_RATE, allow_inf_nan=False)]
+
+
+class MemberRateSet(Schema):
+    hourly_rate: Money = Field(description="per machine hour, in the member's currency")
+    setup_cost: Money = Field(default=0.0, description="per operation, for its setup")
+
+
+class MemberRateRead(MemberRateSet):
+    model_config = ConfigDict(extra="ignore", from_attributes=True)
+    unit_id: str
+    process: ProcessKind
+    updated_at: datetime
 
 
 class TransportTimeRead(BaseModel):

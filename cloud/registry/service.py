@@ -22,6 +22,8 @@ from cloud.registry.models import (
     Machine,
     MachineCreate,
     MachineStatic,
+    MemberRate,
+    MemberRateSet,
     Network,
     NetworkCreate,
     NetworkUpdate,
@@ -155,13 +157,14 @@ def update_unit(*, session: Session, actor: Actor, unit_id: str, changes: UnitUp
 
 
 def remove_unit(*, session: Session, actor: Actor, unit_id: str) -> None:
-    """Remove a unit with its machines, technicians, transport times and live state."""
+    """Remove a unit with its machines, technicians, rates, transport times and live state."""
     require_role(actor, Role.COORDINATOR)
     unit = get_unit(session=session, actor=actor, unit_id=unit_id)
     for model in (Machine, Technician):
         column = Machine.unit_id if model is Machine else Technician.employer_unit_id
         session.execute(delete(model).where(column == unit_id))
     session.execute(delete(PlantCalendar).where(PlantCalendar.unit_id == unit_id))
+    session.execute(delete(MemberRate).where(MemberRate.unit_id == unit_id))
     session.execute(
         delete(TransportTime).where(
             (TransportTime.from_unit_id == unit_id) | (TransportTime.to_unit_id == unit_id)
@@ -453,6 +456,50 @@ def network_operators(*, session: Session, network_id: str) -> list[OperatorRead
         .order_by(PlantOperator.unit_id, PlantOperator.operator_id)
     )
     return [OperatorRead.model_validate(row) for row in rows]
+
+
+# Member rates -------------------------------------------------------------------------------
+
+
+def set_rate(
+    *, session: Session, actor: Actor, unit_id: str, process: str, spec: MemberRateSet
+) -> MemberRate:
+    """Set what a member charges for a process: the coordinator, or the plant for itself."""
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    row = session.get(MemberRate, (unit_id, process))
+    if row is None:
+        row = MemberRate(unit_id=unit_id, process=process)
+        session.add(row)
+    _apply(row, spec.model_dump())
+    session.flush()
+    return row
+
+
+def list_rates(*, session: Session, actor: Actor, unit_id: str) -> list[MemberRate]:
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    query = select(MemberRate).where(MemberRate.unit_id == unit_id)
+    return list(session.scalars(query.order_by(MemberRate.process)))
+
+
+def remove_rate(*, session: Session, actor: Actor, unit_id: str, process: str) -> None:
+    get_unit(session=session, actor=actor, unit_id=unit_id)
+    row = session.get(MemberRate, (unit_id, process))
+    if row is None:
+        raise NotFound(f"unit {unit_id!r} has no rate for {process!r}")
+    session.delete(row)
+
+
+def network_rates(*, session: Session, network_id: str) -> dict[str, dict[str, MemberRate]]:
+    """Every member's rates by unit and process, unscoped: for pricing quotes."""
+    rows = session.scalars(
+        select(MemberRate)
+        .join(Unit, Unit.id == MemberRate.unit_id)
+        .where(Unit.network_id == network_id)
+    )
+    found: dict[str, dict[str, MemberRate]] = {}
+    for row in rows:
+        found.setdefault(row.unit_id, {})[row.process] = row
+    return found
 
 
 # Transport times ----------------------------------------------------------------------------

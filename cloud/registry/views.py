@@ -1,4 +1,5 @@
-"""Registry endpoints: networks, units, machines (static data), technicians, transport times."""
+"""Registry endpoints: networks, units, machines (static data), technicians, members' rates,
+transport times."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from cloud.registry.models import (
     MachineCreate,
     MachineRead,
     MachineStatic,
+    MemberRateRead,
+    MemberRateSet,
     MqttCredentials,
     NetworkCreate,
     NetworkRead,
@@ -30,6 +33,7 @@ from cloud.registry.models import (
     UnitRead,
     UnitUpdate,
 )
+from protocols.enums import ProcessKind
 
 router = APIRouter(prefix="/api", tags=["registry"], route_class=ApiRoute)
 NO_CONTENT = status.HTTP_204_NO_CONTENT
@@ -170,6 +174,33 @@ def remove_operator(
     unit_id: str, operator_id: str, session: DbSession, actor: CurrentActor
 ) -> Response:
     flows.remove_operator(session=session, actor=actor, unit_id=unit_id, operator_id=operator_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/units/{unit_id}/rates")
+def list_rates(unit_id: str, session: DbSession, actor: CurrentActor) -> list[MemberRateRead]:
+    """What the member charges per process (the coordinator, or the plant for itself)."""
+    rows = service.list_rates(session=session, actor=actor, unit_id=unit_id)
+    return [MemberRateRead.model_validate(row) for row in rows]
+
+
+@router.put("/units/{unit_id}/rates/{process}")
+def set_rate(
+    unit_id: str, process: ProcessKind, spec: MemberRateSet, session: DbSession, actor: CurrentActor
+) -> MemberRateRead:
+    """The member's hourly rate and setup cost for one process; quotes price with it from now."""
+    row = service.set_rate(
+        session=session, actor=actor, unit_id=unit_id, process=process.value, spec=spec
+    )
+    return MemberRateRead.model_validate(row)
+
+
+@router.delete("/units/{unit_id}/rates/{process}", status_code=NO_CONTENT)
+def remove_rate(
+    unit_id: str, process: ProcessKind, session: DbSession, actor: CurrentActor
+) -> Response:
+    """Forget the process's rate: the member's hourly rate (if any) applies again."""
+    service.remove_rate(session=session, actor=actor, unit_id=unit_id, process=process.value)
     return Response(status_code=NO_CONTENT)
 
 

@@ -1,6 +1,6 @@
-"""The order pages: the orders list and an order's detail (with the materials bought for it,
-where the coordinator records a delivery or a delay), and the live stream that keeps the order
-and plan pages fresh.
+"""The order pages: the orders list, an order's detail (with the materials bought for it, where
+the coordinator records a delivery or a delay), a quote's price breakdown, and the live stream
+that keeps the order and plan pages fresh.
 
 Server-rendered; the browser calls the same JSON API as any client, and live events (SSE)
 make the pages fetch fresh fragments.
@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from cloud.auth.dependencies import CurrentActor, DbSession, page_actor
 from cloud.auth.models import Role
 from cloud.events import Event, sse_stream
+from cloud.orders import flows as orders_flows
 from cloud.orders import service as orders_service
 from cloud.suppliers import service as supplier_service
 from cloud.web.templating import page, sign_in
@@ -65,6 +66,19 @@ def order_page(order_id: str, request: Request, session: DbSession) -> HTMLRespo
         units={option.id: getattr(option, "unit", "") for option in options},
         purchases=purchases,
     )
+
+
+@router.get("/quotes/{quote_id}", response_class=HTMLResponse)
+def quote_page(quote_id: str, request: Request, session: DbSession) -> HTMLResponse:
+    """A quote's price breakdown, as the caller may see it (see ``GET …/breakdown``)."""
+    actor = page_actor(request, session)
+    if actor is None:
+        return sign_in(request)
+    shown = orders_flows.breakdown(session=session, actor=actor, quote_id=quote_id)
+    quote = None
+    if actor.role is not Role.PLANT:
+        quote = orders_service.get_quote(session=session, actor=actor, quote_id=quote_id)
+    return page(request, "orders/quote.html", actor, breakdown=shown, quote=quote)
 
 
 @router.get("/api/orders-events", response_class=StreamingResponse)

@@ -178,6 +178,54 @@ MATRIX = [
         {"plant-a": 403, "technician": 403, "customer": 403},
     ),
     (
+        "PUT",
+        "/api/units/plant-a/rates/milling",
+        {"hourly_rate": 70, "setup_cost": 20},
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+    (
+        "PUT",
+        "/api/units/plant-b/rates/milling",
+        {"hourly_rate": 70},
+        {"plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/units/plant-a/rates",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/units/plant-b/rates",
+        None,
+        {"coordinator": 200, "plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "DELETE",
+        "/api/units/plant-b/rates/milling",
+        None,
+        {"plant-a": 404, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/quotes/q-none/breakdown",  # a plant sees a quote only with lines of its own
+        None,
+        {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 404},
+    ),
+    (
+        "POST",
+        "/api/quotes/q-none/refuse",
+        None,
+        {"coordinator": 404, "plant-a": 403, "technician": 403, "customer": 404},
+    ),
+    (
+        "POST",
+        "/api/quotes/q-none/withdraw",
+        None,
+        {"coordinator": 404, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
         "GET",
         "/api/plan/gantt",  # scoped inside: a plant its machines, a customer its own orders
         None,

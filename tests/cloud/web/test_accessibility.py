@@ -488,3 +488,52 @@ def test_the_gantt_with_2000_operations(browser: Browser, site: Site, screenshot
         f"{timings[len(timings) // 2]:.0f} ms, max {timings[-1]:.0f} ms"
     )
     page.context.close()
+
+
+def test_a_quote_breakdown_by_role_and_its_held_time_on_the_plan(
+    browser: Browser, site: Site, screenshots: Path
+) -> None:
+    """An open quote priced from the members' rates: the coordinator sees every line, a member
+    its own, the customer the total and its options, each page passing axe; the time it holds
+    is on the plan, drawn as held with its key. (Last in the module: the other plan tests
+    count the bars of the two orders.)"""
+    with _api(site.base_url, site.keys["coordinator"]) as http:
+        for unit, process in (("metal", "laser_cutting"), ("lead", "assembly")):
+            rate = {"hourly_rate": 85, "setup_cost": 12}
+            assert http.put(f"/api/units/{unit}/rates/{process}", json=rate).is_success
+    with _api(site.base_url, site.keys["alice"]) as http:
+        configuration = http.post(
+            "/api/configurations", json={"family_id": "robotic-cell", "values": ROBOT_CELL}
+        ).json()
+        quote = http.post("/api/quotes", json={"configuration_id": configuration["id"]}).json()
+    with _api(site.base_url, site.keys["coordinator"]) as http:
+        lines = http.get(f"/api/quotes/{quote['id']}/breakdown").json()["lines"]
+    metal_lines = sum(1 for line in lines if line["unit_id"] == "metal")
+    assert metal_lines > 0
+    violations = {}
+    for role, who, rows in (
+        ("coordinator", "coordinator", len(lines)),
+        ("plant", "metal", metal_lines),
+        ("customer", "alice", 0),
+    ):
+        page = _signed_in(browser, site, who)
+        page.goto(f"{site.base_url}/quotes/{quote['id']}")
+        expect(page.locator("#quote-title")).to_contain_text(quote["id"])
+        expect(page.locator("#quote-lines tbody tr")).to_have_count(rows)
+        if role == "plant":
+            expect(page.locator("#quote-total")).to_have_count(0)
+        else:
+            expect(page.locator("#quote-total")).to_contain_text(f"{quote['price']:.2f}")
+            expect(page.locator("#quote-options")).to_contain_text("payload_kg")
+        violations[role] = _axe(page)
+        page.screenshot(path=str(screenshots / f"quote-{role}.png"), full_page=True)
+        page.context.close()
+    assert {k: v for k, v in violations.items() if v} == {}
+
+    page = _signed_in(browser, site, "coordinator")
+    held = page.locator(f'#gantt svg g.bar.held[data-order="{quote["id"]}"]')
+    expect(held).to_have_count(len(quote["work"]["operations"]), timeout=10_000)
+    expect(page.locator("#key .swatch.held")).to_be_visible()
+    page.screenshot(path=str(screenshots / "plan-held-quote.png"), full_page=True)
+    assert _axe(page) == []
+    page.context.close()
