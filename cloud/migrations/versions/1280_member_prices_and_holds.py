@@ -2,7 +2,7 @@
 breakdown, and the machine time an open quote holds
 
 Revision ID: 1280
-Revises: 1300
+Revises: 1320
 Create Date: 2026-12-07 02:10:00.000000
 
 Quotes were priced by a fixed formula per product family and reserved nothing: two quotes could
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1280"
-down_revision = "1300"
+down_revision = "1320"
 branch_labels = None
 depends_on = None
 
