@@ -1,6 +1,7 @@
 """The consortium pages: a plant's invitations inbox (answer each invitation: accept with a
 price and dates, or decline with a reason), and the consortia with their members, shares and
-terms (a member accepts the terms of the current revision there).
+terms (a member accepts the terms of the current revision there; once every member has, the
+coordinator quotes the opportunity there).
 
 Server-rendered from the same scoped service reads as the API; the forms post to the JSON API
 and show its refusals next to the fields they concern.
@@ -15,6 +16,8 @@ from cloud.auth.dependencies import DbSession, page_actor
 from cloud.auth.models import Role
 from cloud.consortia import service as consortia_service
 from cloud.consortia.models import WorkInvitationRead
+from cloud.opportunities import service as opportunities_service
+from cloud.opportunities.models import OpportunityStatus
 from cloud.web.templating import page, sign_in
 
 router = APIRouter(include_in_schema=False)
@@ -63,6 +66,25 @@ def consortium_page(consortium_id: str, request: Request, session: DbSession) ->
         and actor.unit_id not in accepted
         and any(m.unit_id == actor.unit_id for m in consortium.members)
     )
+    opportunity = (
+        opportunities_service.get_opportunity(
+            session=session, actor=actor, opportunity_id=consortium.opportunity_id
+        )
+        if actor.is_coordinator
+        else None
+    )
+    can_quote = (
+        opportunity is not None
+        and opportunity.status is OpportunityStatus.FORMING
+        and opportunity.configuration_id is not None
+        and consortium.accepted_by_all
+    )
     return page(
-        request, "consortia/detail.html", actor, consortium=consortium, can_accept=can_accept
+        request,
+        "consortia/detail.html",
+        actor,
+        consortium=consortium,
+        can_accept=can_accept,
+        can_quote=can_quote,
+        opportunity_status=None if opportunity is None else opportunity.status.value,
     )

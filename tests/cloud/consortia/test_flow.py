@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from cloud.auth.dependencies import SESSION_COOKIE
 from cloud.config import Settings
 from cloud.context import AppContext
 from cloud.database import transaction
@@ -105,6 +106,16 @@ def _invite_and_answer(
         assert answered.status_code == 200, answered.text
 
 
+def _page(client: TestClient, keys: dict[str, str], who: str, path: str) -> str:
+    client.cookies.set(SESSION_COOKIE, keys[who])
+    try:
+        response = client.get(path)
+    finally:
+        client.cookies.clear()
+    assert response.status_code == 200, response.text
+    return response.text
+
+
 def _replan(context: AppContext) -> None:
     settings = context.settings
     with transaction(context.session_factory) as session:
@@ -185,8 +196,12 @@ def test_an_opportunity_is_formed_quoted_won_made_by_its_members_and_delivered(
     )
     assert client.post(quote_url, headers=auth(keys, "alice")).status_code == 403
 
-    response = client.post(quote_url, headers=coordinator)
+    page = f"/consortia/{consortium['id']}"
+    assert 'id="quote-opportunity"' in _page(client, keys, "coordinator", page)
+    assert 'id="quote-opportunity"' not in _page(client, keys, "finish", page)
+    response = client.post(quote_url, json={}, headers=coordinator)  # as the page's button does
     assert response.status_code == 201, response.text
+    assert 'id="quote-opportunity"' not in _page(client, keys, "coordinator", page)
     quote = response.json()
     materials = sum(m["quantity"] * m["unit_cost"] for m in quote["work"]["materials"])
     assert quote["price"] == pytest.approx(sum(m["price"] for m in agreed.values()) + materials)
