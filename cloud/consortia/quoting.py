@@ -6,7 +6,8 @@ quantity (its required processes), each step restricted to the machines of the m
 consortium chose for it (``units`` in the quote's work, which every plan of the order reads:
 :func:`cloud.dispatch.planning.can_do`). It is planned and holds capacity like any quote, and
 its price is what the members agreed: their prices, the suppliers' agreed material lines, the
-other materials at their bill-of-materials cost. The opportunity moves to quoted.
+other materials at their bill-of-materials cost (a supplier member's lines name it, so the
+confirmation buys them there). The opportunity moves to quoted.
 
 Confirming the quote (the usual ``POST /api/quotes/{id}/confirm``) wins the opportunity, in the
 same transaction; an opportunity that is no longer quoted (withdrawn, lost, or forming again for
@@ -29,6 +30,7 @@ from cloud.auth.permissions import require_role
 from cloud.codesign import service as codesign_service
 from cloud.config import OrdersSettings
 from cloud.consortia import service
+from cloud.consortia.flows import SUPPLIER_PARTY
 from cloud.consortia.models import Consortium, ConsortiumMember, ConsortiumQuote
 from cloud.exceptions import Conflict
 from cloud.ledger import terms as ledger_terms
@@ -63,6 +65,23 @@ def agreed_price(members: Sequence[ConsortiumMember], materials: Sequence[dict[s
         if line["item"] not in supplied
     )
     return round(sum(m.price for m in members) + rest, 2)
+
+
+def with_suppliers(
+    members: Sequence[ConsortiumMember], materials: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The material lines, each a supplier member agreed to supply naming it, so that the
+    confirmation buys it there (:func:`cloud.suppliers.flows.purchase_materials`)."""
+    chosen = {
+        step.removeprefix(MATERIAL_STEP): m.party_id.removeprefix(SUPPLIER_PARTY)
+        for m in members
+        for step in m.steps
+        if step.startswith(MATERIAL_STEP)
+    }
+    return [
+        {**line, "supplier_id": chosen[line["item"]]} if line["item"] in chosen else dict(line)
+        for line in materials
+    ]
 
 
 def quote_opportunity(
@@ -132,6 +151,7 @@ def quote_opportunity(
             f"{quote.currency}: revise the consortium in {quote.currency}"
         )
     quote.price = agreed_price(members, quote.work["materials"])
+    quote.work = {**quote.work, "materials": with_suppliers(members, quote.work["materials"])}
     session.add(
         ConsortiumQuote(
             quote_id=quote.id,

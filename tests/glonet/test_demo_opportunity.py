@@ -105,6 +105,9 @@ def test_the_demo_forms_quotes_makes_and_delivers_the_opportunity_and_shows_its_
         driver.http = client
         _births(client, plants)
         order_id = driver.form_and_quote(spec.opportunity)
+        purchases = client.get(
+            "/api/purchases", headers={"Authorization": f"Bearer {keys['Network coordinator']}"}
+        ).json()
         made = _make(client, order_id)
         assert not driver.follow()  # completed: the driver delivers it
         assert driver.follow() and driver.ledger_shown
@@ -124,3 +127,7 @@ def test_the_demo_forms_quotes_makes_and_delivers_the_opportunity_and_shows_its_
     for unit in {*made.values(), "supplier:emilia-automazione", "network fee"}:
         assert unit in ledger
     assert "agreed" in ledger
+    # The confirmation bought the suppliers' lines from the consortium's suppliers.
+    bought = {p["item"]: p["supplier_id"] for p in purchases if p["order_id"] == order_id}
+    assert bought["inverter"] == "emilia-automazione"
+    assert bought["aluminium-rail"] == "bologna-metalli"
