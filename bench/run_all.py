@@ -15,6 +15,7 @@ BENCH = Path(__file__).resolve().parent
 SCRIPTS = (
     "scheduler.py",
     "routing.py",
+    "network.py",
     "edge_throughput.py",
     "ingest.py",
     "ingest_lanes.py",
