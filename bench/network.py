@@ -58,6 +58,7 @@ CUSTOMER = "bench-customer"
 COORDINATOR = Actor(principal_id=0, name="bench", role=Role.COORDINATOR)
 SOLAR_KIT = {"peak_kw": 20, "mounting": "ground", "battery_kwh": 10, "finish": "powder"}
 HELD_QUOTES = 5
+MACHINES_PER_MEMBER = 4
 TARGET_S = 1.0
 WHAT_IF = "what-if (today's quote)"
 
@@ -108,6 +109,7 @@ def run_database(kind: str, url: str, args: argparse.Namespace) -> list[Row]:
             now=now,
             members=args.members,
             processes=args.processes,
+            machines_per_member=MACHINES_PER_MEMBER,
             planned_per_machine=args.planned_per_machine,
         )
         auth_service.add_principal(
@@ -255,7 +257,7 @@ def verdicts(rows: list[Row]) -> None:
         )
 
 
-def draw(rows: list[Row]) -> Callable[[Path], None]:
+def draw(rows: list[Row], args: argparse.Namespace) -> Callable[[Path], None]:
     def chart(path: Path) -> None:
         plt = pyplot()
         figure, axis = plt.subplots(figsize=(9, 4.5))
@@ -265,7 +267,10 @@ def draw(rows: list[Row]) -> Callable[[Path], None]:
         axis.set_xlabel("median seconds")
         axis.invert_yaxis()
         axis.legend()
-        axis.set_title("Partner search, selection and quotes on a 2,000-operation network")
+        planned = args.members * MACHINES_PER_MEMBER * args.planned_per_machine
+        axis.set_title(
+            f"{args.members} members x {args.processes} processes, {planned:,} planned operations"
+        )
         save(figure, path, dpi=110)
 
     return chart
@@ -289,7 +294,7 @@ def main() -> None:
     TABLE.print(rows)
     print()
     verdicts(rows)
-    write_results("network", parameters=vars(args), results=rows, draw=draw(rows))
+    write_results("network", parameters=vars(args), results=rows, draw=draw(rows, args))
 
 
 if __name__ == "__main__":
