@@ -5,15 +5,16 @@ opportunity. The quote's work is the configured revision's routing for the oppor
 quantity (its required processes), each step restricted to the machines of the member the
 consortium chose for it (``units`` in the quote's work, which every plan of the order reads:
 :func:`cloud.dispatch.planning.can_do`). It is planned and holds capacity like any quote, and
-its price is what the members agreed: their prices, the suppliers' agreed material lines, the
-other materials at their bill-of-materials cost (a supplier member's lines name it, so the
-confirmation buys them there). The opportunity moves to quoted.
+its price is what the members agreed: their operation lines at their agreed prices, with the
+materials, transport and the network's margin as :mod:`cloud.orders.pricing` makes them (a
+supplier member's material lines name it, so the confirmation buys them there). The
+opportunity moves to quoted.
 
-Confirming the quote (the usual ``POST /api/quotes/{id}/confirm``) wins the opportunity, in the
-same transaction; an opportunity that is no longer quoted (withdrawn, lost, or forming again for
-another consortium) refuses the confirmation (409), so no order is made for it. After delivery,
-the ledger splits the order by the revenue shares of the revision quoted (suppliers' by
-their party id).
+Confirming the quote (the usual ``POST /api/quotes/{id}/confirm``) wins the opportunity in the
+same transaction; refusing it loses the opportunity, withdrawing it puts it back to forming. An
+opportunity that is no longer quoted (withdrawn, lost, or forming again for another consortium)
+refuses the confirmation (409), so no order is made for it. After delivery, the ledger splits
+the order by the revenue shares of the revision quoted (suppliers' by their party id).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from cloud.ledger.split import AgreedTerms
 from cloud.opportunities import service as opportunities
 from cloud.opportunities.models import OpportunityStatus
 from cloud.orders import flows as orders_flows
-from cloud.orders.models import Order, Quote, QuoteCreate
+from cloud.orders.models import Order, Quote, QuoteCreate, QuoteStatus
 
 _LOGGER = logging.getLogger(__name__)
 MATERIAL_STEP = "material:"
@@ -50,21 +51,73 @@ def chosen_units(members: Sequence[ConsortiumMember]) -> dict[str, list[str]]:
     return {step: [m.unit_id] for m in members if m.unit_id is not None for step in m.steps}
 
 
-def agreed_price(members: Sequence[ConsortiumMember], materials: Sequence[dict[str, Any]]) -> float:
-    """The members' agreed prices, plus the materials no supplier member agreed to supply at
-    their bill-of-materials cost."""
-    supplied = {
-        step.removeprefix(MATERIAL_STEP)
-        for m in members
-        for step in m.steps
-        if step.startswith(MATERIAL_STEP)
-    }
-    rest = sum(
-        float(line["quantity"]) * float(line["unit_cost"])
-        for line in materials
-        if line["item"] not in supplied
+def agreed_breakdown(
+    members: Sequence[ConsortiumMember], quote: Quote, *, margin: float, note: str
+) -> dict[str, Any]:
+    """The quote's price breakdown (:mod:`cloud.orders.pricing`) with each member's operation
+    lines at its agreed price (spread over its steps by their hours): materials and transport as
+    the pricing made them (the bill of materials at cost when no member had rates), and the
+    network's margin on the whole."""
+    stored = quote.breakdown
+    lines = [dict(line) for line in stored["lines"] if line["kind"] != "margin"]
+    if stored.get("basis") == "family":  # the pricing left out materials and transport
+        lines += [_material(line) for line in quote.work["materials"]]
+    agreed = {m.unit_id: m.price for m in members if m.unit_id is not None}
+    operations: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        if line["kind"] == "operation" and line["unit_id"] in agreed:
+            operations.setdefault(line["unit_id"], []).append(line)
+    for unit_id, own in operations.items():
+        hours = sum(float(line["quantity"]) for line in own)
+        for line in own:
+            part = float(line["quantity"]) / hours if hours > 0 else 1 / len(own)
+            line |= {
+                "description": f"{line['description'].split(' (')[0]} (agreed by {unit_id})",
+                "rate": None,
+                "setup_cost": 0.0,
+                "amount": round(agreed[unit_id] * part, 2),
+            }
+    subtotal = round(sum(float(line["amount"] or 0.0) for line in lines), 2)
+    fee = round(subtotal * margin, 2)
+    lines.append(
+        {
+            "kind": "margin",
+            "description": f"network margin {margin:.0%}",
+            "unit_id": None,
+            "step": None,
+            "process": None,
+            "machine": None,
+            "quantity": subtotal,
+            "unit": quote.currency,
+            "rate": margin,
+            "setup_cost": 0.0,
+            "amount": fee,
+        }
     )
-    return round(sum(m.price for m in members) + rest, 2)
+    return {
+        "basis": "members",
+        "note": note,
+        "lines": lines,
+        "subtotal": subtotal,
+        "margin": fee,
+        "total": round(subtotal + fee, 2),
+    }
+
+
+def _material(line: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "material",
+        "description": f"{line['item']}: {line['description']}",
+        "unit_id": None,
+        "step": None,
+        "process": None,
+        "machine": None,
+        "quantity": line["quantity"],
+        "unit": line["unit"],
+        "rate": line["unit_cost"],
+        "setup_cost": 0.0,
+        "amount": round(float(line["quantity"]) * float(line["unit_cost"]), 2),
+    }
 
 
 def with_suppliers(
@@ -150,7 +203,13 @@ def quote_opportunity(
             f"the members agreed prices in {revision.currency}, the product is priced in "
             f"{quote.currency}: revise the consortium in {quote.currency}"
         )
-    quote.price = agreed_price(members, quote.work["materials"])
+    quote.breakdown = agreed_breakdown(
+        members,
+        quote,
+        margin=settings.pricing.margin,
+        note=f"at the prices agreed in consortium {consortium.id} revision {revision.number}",
+    )
+    quote.price = quote.breakdown["total"]
     quote.work = {**quote.work, "materials": with_suppliers(members, quote.work["materials"])}
     session.add(
         ConsortiumQuote(
@@ -210,7 +269,25 @@ def agreed_terms(session: Session, order: Order) -> AgreedTerms | None:
     return AgreedTerms(shares={m.unit_id or m.party_id: m.revenue_share for m in members})
 
 
+def released(session: Session, quote: Quote, actor: Actor, now: datetime) -> None:
+    """A consortium's quote refused by the customer loses the opportunity; withdrawn by the
+    network, the opportunity is forming again (to be quoted anew)."""
+    link = quote_of(session=session, quote_id=quote.id)
+    if link is None:
+        return
+    refused = quote.status is QuoteStatus.REFUSED
+    opportunities.transition(
+        session=session,
+        actor=_on_behalf(actor),
+        opportunity_id=link.opportunity_id,
+        to=OpportunityStatus.LOST if refused else OpportunityStatus.FORMING,
+        note=f"quote {quote.id} {quote.status.value} by {actor.name}",
+        now=now,
+    )
+
+
 orders_flows.QUOTE_CONFIRMED.append(won)
+orders_flows.QUOTE_RELEASED.append(released)
 # Before the ledger's own reader (the opportunity's consortium as it is now): a quote records the
 # revision it priced, so a consortium revised after the confirmation does not change the split.
 ledger_terms.AGREED_TERMS_SOURCES.insert(0, agreed_terms)

@@ -56,6 +56,9 @@ QuoteConfirmed = Callable[[Session, Quote, Order, Actor, datetime], None]
 QUOTE_CONFIRMED: list[QuoteConfirmed] = []
 """Called in the confirming transaction once a quote is an order; a domain that quoted for
 something of its own (a consortium's opportunity) adds its reaction here."""
+QuoteReleased = Callable[[Session, Quote, Actor, datetime], None]
+QUOTE_RELEASED: list[QuoteReleased] = []
+"""Called in the same transaction once a quote is refused or withdrawn (its ``status``)."""
 
 
 def _work_json(
@@ -482,6 +485,8 @@ def release_quote(
     quote = _open_quote(session, actor, quote_id, now)
     quote.status = status
     session.execute(delete(CapacityHold).where(CapacityHold.quote_id == quote.id))
+    for react in QUOTE_RELEASED:
+        react(session, quote, actor, now)
     dispatch_service.request_replan(
         session=session, network_id=network_id, reason=f"quote {quote.id} {status.value}"
     )

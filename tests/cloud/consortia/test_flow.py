@@ -165,6 +165,9 @@ def test_an_opportunity_is_formed_quoted_won_made_by_its_members_and_delivered(
     client, keys = api
     context: AppContext = client.app.state.context  # type: ignore[attr-defined]
     coordinator = auth(keys, "coordinator")
+    for unit_id, rate in {"lead": 60.0, "metal": 80.0, "finish": 50.0}.items():
+        policy = {"sharing_policy": {"hourly_rate": rate, "share_telemetry": True}}
+        assert client.patch(f"/api/units/{unit_id}", json=policy, headers=coordinator).is_success
     opportunity = _opportunity(client, keys)
     opportunity_id = opportunity["id"]
     quote_url = f"/api/opportunities/{opportunity_id}/quote"
@@ -203,8 +206,24 @@ def test_an_opportunity_is_formed_quoted_won_made_by_its_members_and_delivered(
     assert response.status_code == 201, response.text
     assert 'id="quote-opportunity"' not in _page(client, keys, "coordinator", page)
     quote = response.json()
+    # Each member's lines add up to its agreed price; materials, transport and margin on top.
+    breakdown = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=coordinator).json()
+    assert breakdown["total"] == quote["price"]
+    by_unit: dict[str, float] = {}
+    for line in breakdown["lines"]:
+        if line["kind"] == "operation":
+            by_unit[line["unit_id"]] = by_unit.get(line["unit_id"], 0.0) + line["amount"]
+    assert by_unit == pytest.approx({u: m["price"] for u, m in agreed.items()}, abs=0.05)
     materials = sum(m["quantity"] * m["unit_cost"] for m in quote["work"]["materials"])
-    assert quote["price"] == pytest.approx(sum(m["price"] for m in agreed.values()) + materials)
+    kinds = {line["kind"] for line in breakdown["lines"]}
+    assert {"material", "transport", "margin"} <= kinds  # the members gave rates
+    transport = sum(line["amount"] for line in breakdown["lines"] if line["kind"] == "transport")
+    assert breakdown["subtotal"] == pytest.approx(
+        sum(by_unit.values()) + materials + transport, abs=0.5
+    )
+    assert breakdown["total"] == pytest.approx(breakdown["subtotal"] + breakdown["margin"])
+    mine = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=auth(keys, "finish")).json()
+    assert {line["unit_id"] for line in mine["lines"]} == {"finish"}
     assert {op["step"]: op["units"] for op in quote["work"]["operations"]} == {
         step: [unit_id] for step, unit_id in chosen.items()
     }
@@ -273,3 +292,34 @@ def test_a_quote_for_an_opportunity_no_longer_quoted_is_not_confirmed(
     assert refused.status_code == 409 and "withdrawn" in refused.json()["message"]
     assert client.get("/api/orders", headers=auth(keys, "alice")).json() == []
     assert client.get(f"/api/quotes/{quote['id']}", headers=coordinator).json()["order_id"] is None
+
+
+def test_a_withdrawn_quote_sends_the_opportunity_back_to_forming_a_refused_one_loses_it(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, keys = api
+    coordinator = auth(keys, "coordinator")
+    opportunity = _opportunity(client, keys)
+    opportunity_id = opportunity["id"]
+    _invite_and_answer(client, keys, opportunity)
+    consortium = client.post(
+        f"/api/opportunities/{opportunity_id}/consortium", json={}, headers=coordinator
+    ).json()
+    for member in consortium["members"]:
+        client.post(
+            f"/api/consortia/{consortium['id']}/acceptances",
+            json={"revision": 1},
+            headers=auth(keys, member["unit_id"]),
+        )
+    url = f"/api/opportunities/{opportunity_id}"
+    first = client.post(f"{url}/quote", headers=coordinator).json()
+    withdrawn = client.post(f"/api/quotes/{first['id']}/withdraw", headers=coordinator)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert client.get(url, headers=coordinator).json()["status"] == "forming"
+    second = client.post(f"{url}/quote", headers=coordinator)
+    assert second.status_code == 201, second.text
+    refused = client.post(f"/api/quotes/{second.json()['id']}/refuse", headers=auth(keys, "alice"))
+    assert refused.status_code == 200, refused.text
+    lost = client.get(url, headers=coordinator).json()
+    assert lost["status"] == "lost"
+    assert [e["to_status"] for e in lost["events"]][-4:] == ["quoted", "forming", "quoted", "lost"]
