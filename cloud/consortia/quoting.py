@@ -132,9 +132,18 @@ def with_suppliers(
         if step.startswith(MATERIAL_STEP)
     }
     return [
-        {**line, "supplier_id": chosen[line["item"]]} if line["item"] in chosen else dict(line)
+        _supplied_by(line, chosen[line["item"]]) if line["item"] in chosen else dict(line)
         for line in materials
     ]
+
+
+def _supplied_by(line: dict[str, Any], supplier_id: str) -> dict[str, Any]:
+    """The line naming ``supplier_id``; what pricing quoted of another supplier (its price,
+    lead time, locality) goes, so the purchase takes the named supplier's own offer."""
+    if line.get("supplier_id") == supplier_id:
+        return dict(line)
+    kept = {key: value for key, value in line.items() if key not in orders_flows.QUOTED_MATCH}
+    return {**kept, "supplier_id": supplier_id}
 
 
 def quote_opportunity(

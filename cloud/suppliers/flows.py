@@ -136,9 +136,12 @@ def _as_quoted(
     )
     if offer is None:
         return None
+    # The line's price, lead time and locality are the quote's only if it quoted this very
+    # supplier: a consortium may name another one after pricing matched the cheapest.
+    quoted: Mapping[str, Any] = line if line.get("supplier") == offer.company else {}
     try:
-        unit_price = float(line.get("unit_price", offer.unit_price))
-        lead_time_days = float(line.get("lead_time_days", offer.lead_time_days))
+        unit_price = float(quoted.get("unit_price", offer.unit_price))
+        lead_time_days = float(quoted.get("lead_time_days", offer.lead_time_days))
     except (TypeError, ValueError):
         unit_price, lead_time_days = offer.unit_price, offer.lead_time_days
     return MatchedLine(
@@ -151,9 +154,9 @@ def _as_quoted(
         supplier=offer.company,
         unit_price=unit_price,
         price=round(unit_price * need.quantity, 2),
-        currency=str(line.get("currency") or offer.currency or currency),
+        currency=str(quoted.get("currency") or offer.currency or currency),
         lead_time_days=lead_time_days,
-        local=bool(line.get("local", offer.supplier.local)),
+        local=bool(quoted.get("local", offer.supplier.local)),
     )
 
 
