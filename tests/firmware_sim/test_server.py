@@ -162,9 +162,11 @@ async def test_a_colour_change_runs_before_the_job_that_needs_it(client: Client)
     await wait_job(m, "C-2", "Ended")
     responses = await m.responses()
     first, second = responses["C-1"], responses["C-2"]
-    assert 600 * 0.8 < (first.EndTime - first.StartTime).total_seconds() < 600 * 1.25
+    # The responses carry wall-clock times (docs/machines.md, "Time"): plant seconds / scale.
+    assert 600 * 0.8 < (first.EndTime - first.StartTime).total_seconds() * TIME_SCALE < 600 * 1.25
     assert second.StartTime >= first.EndTime
-    assert 3600 + 600 * 0.8 < (second.EndTime - second.StartTime).total_seconds() < 3600 + 750
+    changed_over = (second.EndTime - second.StartTime).total_seconds() * TIME_SCALE
+    assert 3600 + 600 * 0.8 < changed_over < 3600 + 750
 
 
 async def test_abort_a_running_and_cancel_a_waiting_job(client: Client) -> None:
