@@ -131,11 +131,17 @@ def _settled_checkouts(pool: Any, window: float = 1.0) -> int:
     return int(fewest)
 
 
+NETWORK_BUSINESS = ["Invitations", "Consortia"]
+FIGURES = ["Maintenance", "Figures", "Ledger", "Scorecards"]
 ROLE_PAGES = [
-    ("coordinator", "/", ["Network", "Configurator", "Orders", "Plan", "Maintenance", "Figures"]),
-    ("plant-a", "/", ["My unit", "Plan", "Maintenance", "Figures"]),
+    (
+        "coordinator",
+        "/",
+        ["Network", "Configurator", "Orders", "Opportunities", *NETWORK_BUSINESS, "Plan", *FIGURES],
+    ),
+    ("plant-a", "/", ["My unit", *NETWORK_BUSINESS, "Plan", *FIGURES]),
     ("technician", "/maintenance/inbox", ["Inbox", "Board"]),
-    ("customer", "/", ["Home", "My orders", "Plan", "Configurator"]),
+    ("customer", "/", ["Home", "My orders", "Opportunities", "Plan", "Configurator"]),
 ]
 
 
