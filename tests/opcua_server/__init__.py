@@ -57,7 +57,10 @@ class AcmePress:
         node = shutil.which("node")
         if node is None or not (HERE / "node_modules" / "node-opcua").is_dir():
             raise ServerError(f"needs Node.js and `npm ci` in {HERE} (make venv does it)")
-        self._replies = queue.Queue()
+        # Each process has its own queue: the reader of a killed one may still be finishing,
+        # and its "exited" must not reach the new process's start.
+        replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._replies = replies
         self.process = subprocess.Popen(
             [node, "server.js", "--port", str(self.port), "--job-seconds", str(self.job_seconds)],
             cwd=HERE,
@@ -67,7 +70,7 @@ class AcmePress:
             text=True,
             bufsize=1,
         )
-        threading.Thread(target=self._read, args=(self.process,), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.process, replies), daemon=True).start()
         try:
             ready = self._replies.get(timeout=START_TIMEOUT_S)
         except queue.Empty:
@@ -78,14 +81,14 @@ class AcmePress:
             self.kill()
             raise ServerError(f"the server did not start:\n{self.output()}")
 
-    def _read(self, process: subprocess.Popen[str]) -> None:
+    def _read(self, process: subprocess.Popen[str], replies: queue.Queue[dict[str, Any]]) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             self._lines.append(line)
             if line.startswith("{"):
                 with contextlib.suppress(json.JSONDecodeError):
-                    self._replies.put(json.loads(line))
-        self._replies.put({"event": "exited"})
+                    replies.put(json.loads(line))
+        replies.put({"event": "exited"})
 
     def output(self) -> str:
         """Everything the server printed (its log and the control answers)."""
