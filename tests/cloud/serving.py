@@ -7,13 +7,28 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 
+from cloud.config import Settings, load_settings
 from cloud.main import server_options
 from tests.waiting import wait_until
+
+
+def page_settings(data_dir: Path, network: str, **overrides: Any) -> Settings:
+    """A served page test's coordinator: SQLite in ``data_dir``, no ingest and no event bus
+    unless ``overrides`` say otherwise."""
+    values: dict[str, Any] = {
+        "network": network,
+        "data_dir": data_dir,
+        "database_url": f"sqlite:///{data_dir / 'coordinator.sqlite'}",
+        "ingest": {"enabled": False},
+        "events": {"bus": "off"},
+    }
+    return load_settings(None, **(values | overrides))
 
 
 @contextmanager

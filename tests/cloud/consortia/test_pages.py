@@ -17,11 +17,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from cloud.config import load_settings
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Tenants, populate
 from tests.cloud.consortia.network import accept, answer, invite_all, set_kind, tender
-from tests.cloud.serving import serve
+from tests.cloud.serving import page_settings, serve
 from tests.cloud.web.test_accessibility import _axe
 
 pytestmark = pytest.mark.integration
@@ -41,14 +40,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from cloud.main import create_app
 
     data_dir = tmp_path_factory.mktemp("consortia-pages")
-    settings = load_settings(
-        None,
-        network="net-consortia-pages",
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'coordinator.sqlite'}",
-        ingest={"enabled": False},
-        events={"bus": "off"},
-    )
+    settings = page_settings(data_dir, "net-consortia-pages")
     app = create_app(settings)
     tenants = populate(app.state.context)
     with serve(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:

@@ -15,11 +15,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from cloud.config import load_settings
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.ledger.delivered import delivered_order
 from tests.cloud.orders.network import build_network
-from tests.cloud.serving import serve
+from tests.cloud.serving import page_settings, serve
 from tests.cloud.web.test_accessibility import _axe
 
 pytestmark = pytest.mark.integration
@@ -37,14 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from cloud.main import create_app
 
     data_dir = tmp_path_factory.mktemp("ledger-pages")
-    settings = load_settings(
-        None,
-        network="net-ledger-pages",
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'coordinator.sqlite'}",
-        ingest={"enabled": False},
-        events={"bus": "off"},
-    )
+    settings = page_settings(data_dir, "net-ledger-pages")
     app = create_app(settings)
     keys = build_network(app.state.context)
     with serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:

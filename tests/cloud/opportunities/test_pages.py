@@ -17,11 +17,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from cloud.config import load_settings
 from glonet.broker import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.opportunities.network import SITE, WELDING, build_members
-from tests.cloud.serving import serve
+from tests.cloud.serving import page_settings, serve
 from tests.cloud.web.test_accessibility import _axe
 
 pytestmark = pytest.mark.integration
@@ -51,14 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from cloud.main import create_app
 
     data_dir = tmp_path_factory.mktemp("opportunity-pages")
-    settings = load_settings(
-        None,
-        network=f"net-opp-{free_port()}",
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'coordinator.sqlite'}",
-        events={"bus": "off"},
-        ingest={"enabled": False},
-    )
+    settings = page_settings(data_dir, f"net-opp-{free_port()}")
     app = create_app(settings)
     keys = build_members(app.state.context)
     with serve(app) as base_url:

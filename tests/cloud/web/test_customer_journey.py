@@ -20,14 +20,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from cloud.config import load_settings
 from cloud.context import AppContext
 from glonet.broker import free_port
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import make_key
 from tests.cloud.dispatch.test_flows import Plants, finish
 from tests.cloud.orders.network import build_network
-from tests.cloud.serving import serve
+from tests.cloud.serving import page_settings, serve
 from tests.cloud.web.test_accessibility import AXE, BLOCKING, WIDTHS
 
 pytestmark = pytest.mark.integration
@@ -52,13 +51,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     from cloud.main import create_app
 
     data_dir = tmp_path_factory.mktemp("journey")
-    settings = load_settings(
-        None,
-        network=f"net-journey-{free_port()}",
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'coordinator.sqlite'}",
-        events={"bus": "off"},
-        ingest={"enabled": False},
+    settings = page_settings(
+        data_dir,
+        f"net-journey-{free_port()}",
         orders={"time_scale": 600.0, "accept_timeout_s": 600.0, "plan_time_limit_s": 0.05},
         products={"families": {"robotic-cell": {"service_level": "premium", "response_hours": 4}}},
     )
