@@ -18,6 +18,7 @@ from cloud.orders.models import (
     QuoteStatus,
 )
 from cloud.products import flows as product_flows
+from cloud.products.models import Delivery
 
 router = APIRouter(prefix="/api", tags=["orders"], route_class=ApiRoute)
 
@@ -126,15 +127,22 @@ def get_order(order_id: str, session: DbSession, actor: CurrentActor) -> OrderRe
 
 @router.post("/orders/{order_id}/deliver", responses=answers(409))
 def deliver_order(
-    order_id: str, request: Request, session: DbSession, actor: CurrentActor
+    order_id: str,
+    request: Request,
+    session: DbSession,
+    actor: CurrentActor,
+    delivery: Delivery | None = None,
 ) -> OrderRead:
-    """Hand a completed order over; its product's service contract starts now."""
+    """Hand a completed order over; its product's service contract starts now. With
+    ``field_asset``, the product was installed as that asset of the site's field gateway,
+    whose live state its page then shows."""
     order = product_flows.deliver(
         session=session,
         actor=actor,
         order_id=order_id,
         settings=request.app.state.context.settings,
         now=utcnow(),
+        installed_as=None if delivery is None else delivery.field_asset,
     )
     return service.read_order(session=session, order=order)
 

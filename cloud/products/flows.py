@@ -20,27 +20,47 @@ from cloud.maintenance.tickets.models import Audience, MaintenanceTicket, Ticket
 from cloud.orders import service as orders_service
 from cloud.orders.models import DeliveredProduct, Order
 from cloud.products import service
-from cloud.products.models import ProductPage, ServiceRequestCreate, ServiceRequestRead
+from cloud.products.models import (
+    FieldAssetSet,
+    ProductPage,
+    ServiceRequestCreate,
+    ServiceRequestRead,
+)
 
 SERVICE_REQUEST_SEVERITY = 600
 """A customer's request ranks as a major alarm: the contract's service level moves it."""
 
 
 def deliver(
-    *, session: Session, actor: Actor, order_id: str, settings: Settings, now: datetime
+    *,
+    session: Session,
+    actor: Actor,
+    order_id: str,
+    settings: Settings,
+    now: datetime,
+    installed_as: FieldAssetSet | None = None,
 ) -> Order:
-    """Hand a completed order over to its customer; its product's service contract starts."""
+    """Hand a completed order over to its customer; its product's service contract starts.
+    ``installed_as``: the field asset the product was commissioned as at the site, checked
+    before anything changes, so that a wrong one delivers nothing."""
+    require_role(actor, Role.COORDINATOR)
+    product = orders_service.product_of_order(session=session, order_id=order_id)
+    if installed_as is not None and product is not None:
+        service.field_asset(session=session, serial=product.serial, **installed_as.model_dump())
     order = orders_service.deliver(
         session=session, actor=actor, order_id=order_id, ledger=settings.ledger, now=now
     )
-    product = orders_service.product_of_order(session=session, order_id=order.id)
-    if product is not None and service.contract_of(session=session, serial=product.serial) is None:
+    if product is None:
+        return order
+    if service.contract_of(session=session, serial=product.serial) is None:
         service.create_contract(
             session=session,
             product=product,
             terms=settings.products.terms(product.family_id),
             starts_at=now,
         )
+    if installed_as is not None:
+        service.bind_field_asset(session=session, product=product, **installed_as.model_dump())
     return order
 
 

@@ -78,6 +78,19 @@ class FieldAssetSet(BaseModel):
     asset: Identifier
 
 
+class Delivery(BaseModel):
+    """The hand-over of a completed order at its customer's site: where the product is
+    installed, if a field gateway reports it there (its commissioning)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field_asset: FieldAssetSet | None = Field(
+        default=None,
+        description="the asset the site's field gateway reports the product as (a registry"
+        " asset of kind product); left out: none reports it (yet)",
+    )
+
+
 class MetricValue(BaseModel):
     metric: str
     value: float | str | None

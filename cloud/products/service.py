@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.config import ContractTerms, ProductSettings
-from cloud.exceptions import InvalidInput
+from cloud.exceptions import Conflict, InvalidInput
 from cloud.maintenance.tickets import service as ticket_service
 from cloud.maintenance.tickets.models import (
     OPEN_STATUSES,
@@ -135,16 +135,42 @@ def set_field_asset(
     the customer's too."""
     require_role(actor, Role.COORDINATOR)
     product = orders_service.get_product(session=session, actor=actor, serial=serial)
+    bind_field_asset(session=session, product=product, unit_id=unit_id, asset=asset)
+    return product
+
+
+def field_asset(*, session: Session, unit_id: str, asset: str, serial: str) -> Machine:
+    """The field product ``unit_id``/``asset`` as the registry knows it from its gateway's
+    birth, if it may stand for product ``serial``: it is a product (not a plant's machine) and
+    no other delivered product is installed as it."""
     machine = _machine(session, unit_id, asset)
     if machine is None:
         raise InvalidInput(f"unit {unit_id!r} has no asset {asset!r}")
     if machine.asset_kind != "product":
         raise InvalidInput(f"{unit_id}/{asset} is a plant's machine, not a field product")
+    other = session.scalars(
+        select(DeliveredProduct.serial).where(
+            DeliveredProduct.field_unit_id == unit_id,
+            DeliveredProduct.field_asset == asset,
+            DeliveredProduct.serial != serial,
+        )
+    ).first()
+    if other is not None:
+        raise Conflict(f"{unit_id}/{asset} is already the field asset of product {other}")
+    return machine
+
+
+def bind_field_asset(
+    *, session: Session, product: DeliveredProduct, unit_id: str, asset: str
+) -> None:
+    """Install ``product`` as the field asset (checked by :func:`field_asset`), and label the
+    asset with the product's contract if it has one."""
+    field_asset(session=session, unit_id=unit_id, asset=asset, serial=product.serial)
     product.field_unit_id, product.field_asset = unit_id, asset
-    contract = contract_of(session=session, serial=serial)
+    contract = contract_of(session=session, serial=product.serial)
     if contract is not None:
         _label_field_asset(session, product, contract)
-    return product
+    _LOGGER.info("product %s is reported as %s/%s", product.serial, unit_id, asset)
 
 
 def _machine(session: Session, unit_id: str, asset: str) -> Machine | None:

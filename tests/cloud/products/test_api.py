@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from cloud.config import Settings
 from cloud.database import transaction, utcnow
@@ -19,6 +19,7 @@ from cloud.orders import service as orders_service
 from cloud.orders.models import OrderOperation
 from cloud.products import service as product_service
 from cloud.registry import service as registry_service
+from cloud.registry.models import Machine
 from cloud.telemetry.models import LatestMetric
 from protocols.messages import CapacityReport
 from tests.cloud.conftest import coordinator, make_key, onboard
@@ -50,8 +51,8 @@ def api(settings_factory: Any) -> Iterator[tuple[TestClient, dict[str, str]]]:
         yield client, keys
 
 
-def delivered_product(client: TestClient, keys: dict[str, str]) -> str:
-    """Alice's robotic cell, made (its operations ended) and delivered; its serial."""
+def completed_order(client: TestClient, keys: dict[str, str]) -> str:
+    """Alice's robotic cell, made (its operations ended): the order, ready to deliver."""
     configuration = client.post(
         "/api/configurations",
         json={"family_id": "robotic-cell", "values": ROBOT_CELL},
@@ -71,10 +72,20 @@ def delivered_product(client: TestClient, keys: dict[str, str]) -> str:
             .values(status="ended", progress=1.0, unit_id="lead", machine="asm-1")
         )
         orders_service.advance_orders(session=session, now=utcnow())
+    return str(order_id)
+
+
+def delivered_product(client: TestClient, keys: dict[str, str]) -> str:
+    """Alice's robotic cell, made and delivered; its serial."""
+    order_id = completed_order(client, keys)
     delivered = client.post(f"/api/orders/{order_id}/deliver", headers=auth(keys, "coordinator"))
     assert delivered.status_code == 200, delivered.text
+    return serial_of(client, keys, order_id)
+
+
+def serial_of(client: TestClient, keys: dict[str, str], order_id: str) -> str:
     products = client.get("/api/products", headers=auth(keys, "alice")).json()
-    return str(products[0]["serial"])
+    return str(next(p["serial"] for p in products if p["order_id"] == order_id))
 
 
 def test_delivery_starts_the_contract_from_the_familys_terms(api: Any) -> None:
@@ -121,12 +132,12 @@ def test_the_page_shows_as_built_contract_and_no_live_data(api: Any) -> None:
     assert other.status_code == 404 and "asm-1" not in other.text
 
 
-def test_a_field_assets_live_state_with_units(api: Any) -> None:
+def test_a_product_installed_as_a_field_asset_shows_its_live_state_with_units(api: Any) -> None:
+    """Delivered with the asset it was commissioned as at the site (or linked later), the
+    product's page shows what the site's field gateway reports of that asset."""
     client, keys = api
-    serial = delivered_product(client, keys)
     context = client.app.state.context  # type: ignore[attr-defined]
     onboard(context, "field")
-    now = utcnow()
     with transaction(context.session_factory) as session:
         metrics = [{"name": "JointTemperature", "unit": "°C"}, {"name": "CycleTime", "unit": "s"}]
         registry_service.record_birth(
@@ -134,19 +145,46 @@ def test_a_field_assets_live_state_with_units(api: Any) -> None:
             unit_id="field",
             machines=[
                 {"machine": "cell-1", "name": "Cell", "asset_kind": "product", "metrics": metrics},
+                {"machine": "cell-2", "name": "Cell", "asset_kind": "product"},
                 {"machine": "mill-9", "name": "Mill"},
             ],
         )
+    order_id = completed_order(client, keys)
+    deliver = f"/api/orders/{order_id}/deliver"
+    for wrong in (
+        {"unit_id": "field", "asset": "mill-9"},  # a plant's machine is not a field product
+        {"unit_id": "field", "asset": "cell-99"},
+        {"unit_id": "field"},
+    ):
+        answer = client.post(
+            deliver, json={"field_asset": wrong}, headers=auth(keys, "coordinator")
+        )
+        assert answer.status_code == 422, (wrong, answer.text)
+    order = client.get(f"/api/orders/{order_id}", headers=auth(keys, "alice")).json()
+    assert order["status"] == "completed"  # a wrong installation delivers nothing
     link = {"unit_id": "field", "asset": "cell-1"}
-    path = f"/api/products/{serial}/field-asset"
+    delivered = client.post(deliver, json={"field_asset": link}, headers=auth(keys, "coordinator"))
+    assert delivered.status_code == 200 and delivered.json()["status"] == "delivered"
+    serial = serial_of(client, keys, order_id)
+    product = client.get(f"/api/products/{serial}", headers=auth(keys, "alice")).json()
+    assert (product["field_unit_id"], product["field_asset"]) == ("field", "cell-1")
+    with context.session_factory() as session:
+        asset = session.scalars(select(Machine).where(Machine.machine == "cell-1")).one()
+        assert asset.static_data == {"customer": "alice", "service_level": "premium"}
+
+    other = delivered_product(client, keys)  # delivered without a field asset: linked later
+    path = f"/api/products/{other}/field-asset"
     assert client.put(path, json=link, headers=auth(keys, "alice")).status_code == 403
     plant = client.put(path, json={**link, "asset": "mill-9"}, headers=auth(keys, "coordinator"))
-    assert plant.status_code == 422  # a plant's machine is not a field product
-    linked = client.put(path, json=link, headers=auth(keys, "coordinator"))
-    assert linked.status_code == 200 and linked.json()["field_asset"] == "cell-1"
+    assert plant.status_code == 422
+    taken = client.put(path, json=link, headers=auth(keys, "coordinator"))
+    assert taken.status_code == 409 and serial in taken.json()["message"]
+    linked = client.put(path, json={**link, "asset": "cell-2"}, headers=auth(keys, "coordinator"))
+    assert linked.status_code == 200 and linked.json()["field_asset"] == "cell-2"
     page = client.get(f"/api/products/{serial}/page", headers=auth(keys, "alice")).json()
-    assert page["live"]["reporting"] is False  # registered, but nothing reported yet
+    assert page["live"]["reporting"] is False  # installed, but nothing reported yet
 
+    now = utcnow()
     with transaction(context.session_factory) as session:
         network_service.apply_unit_state(
             session=session, unit_id="field", status="online", reason=None, seq=1, at=now
