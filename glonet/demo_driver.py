@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from cloud.products.models import FieldAssetSet
 from glonet.demo_network import (
     COORDINATOR_KEY,
     DemoError,
@@ -64,6 +65,10 @@ class DemoDriver:
     # The consortium's order, and whether its ledger was shown.
     consortium_order: str | None = None
     ledger_shown: bool = False
+    # What each order's product is installed as at its customer's site, by order id.
+    installs: dict[str, FieldAssetSet] = field(default_factory=dict)
+    # The delivered products (serial) by order id.
+    products: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(base_url=self.url, timeout=30)
@@ -120,6 +125,8 @@ class DemoDriver:
         )
         placed = self.call(customer, "POST", f"/api/quotes/{quote['id']}/confirm")
         self.placed_at = self.placed_at or time.monotonic() - self.started
+        if order.field_asset is not None:
+            self.installs[str(placed["id"])] = order.field_asset
         print(
             f"order {placed['id']}: {order.title} for {order.customer}, "
             f"{quote['price']:.0f} {quote['currency']}, promised {quote['promised_at'][11:19]} UTC"
@@ -196,6 +203,8 @@ class DemoDriver:
             f"promised {quote['promised_at'][11:19]} UTC; opportunity won"
         )
         self.consortium_order = str(placed["id"])
+        if opportunity.field_asset is not None:
+            self.installs[self.consortium_order] = opportunity.field_asset
         return self.consortium_order
 
     def _invite(self, opportunity_id: str, opportunity: DemoOpportunity, now: datetime) -> None:
@@ -270,7 +279,25 @@ class DemoDriver:
                     f"first order completed {elapsed:.0f} s after the demo started,"
                     f" {placed:.0f} s after the orders were placed"
                 )
-            self.call(COORDINATOR_KEY, "POST", f"/api/orders/{order['id']}/deliver")
+            self.deliver(order["id"])
+
+    def deliver(self, order_id: str) -> None:
+        """Hand the order over; a product with a field asset is installed (commissioned) as
+        it, so that its page shows the asset's live state."""
+        installed = self.installs.get(order_id)
+        body = {} if installed is None else {"field_asset": installed.model_dump()}
+        self.call(COORDINATOR_KEY, "POST", f"/api/orders/{order_id}/deliver", json=body)
+        products = self.call(COORDINATOR_KEY, "GET", "/api/products")
+        serial = next(p["serial"] for p in products if p["order_id"] == order_id)
+        self.products[order_id] = serial
+        where = (
+            f"installed as {installed.unit_id}/{installed.asset}, live on"
+            if installed is not None
+            else "no field gateway reports it;"
+        )
+        self._say(
+            f"order {order_id} delivered: product {serial} {where} {self.url}/products/{serial}"
+        )
 
     def _say(self, text: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f} s] {text}")

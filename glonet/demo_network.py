@@ -24,8 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.auth.models import PersonCreate, PrincipalCreate, Role
 from cloud.bootstrap import NetworkCredentials, NetworkSetup, bootstrap_network
-from cloud.config import load_settings
+from cloud.config import ContractTerms, load_settings
 from cloud.maintenance.config import DEFAULT_SERVICE_LEVELS, ServiceLevelSettings
+from cloud.products.models import FieldAssetSet
 from cloud.registry.models import (
     SPEED_FACTOR,
     MachineCreate,
@@ -61,6 +62,9 @@ class DemoOrder(BaseModel):
     values: dict[str, Any] = Field(default_factory=dict)
     engineer_changes: dict[str, Any] = Field(default_factory=dict)
     engineer_comment: str = ""
+    # What the product is installed as at the customer's site (a field product of the spec's
+    # plant files): the demo delivers the order with it. None: no field gateway reports it.
+    field_asset: FieldAssetSet | None = None
 
 
 class DemoAnswer(BaseModel):
@@ -89,6 +93,7 @@ class DemoOpportunity(BaseModel):
     local_content: dict[str, Any] | None = None
     terms: dict[str, Any] = Field(default_factory=dict)
     answers: dict[str, dict[str, DemoAnswer]]
+    field_asset: FieldAssetSet | None = None
 
 
 class Breakdown(BaseModel):
@@ -375,6 +380,7 @@ def coordinator_settings(
         # still counts the queue's planned plant seconds, a forecast time_scale times too far.
         settings["ingest"] = {"max_forecast_s": 0}
         settings["maintenance"] = {"service_levels": demo_service_levels(spec.time_scale)}
+        settings["products"] = {"contract": demo_contract_terms(spec.time_scale)}
     for key, value in spec.coordinator.items():
         if isinstance(value, dict):
             settings.setdefault(key, {}).update(value)
@@ -392,6 +398,14 @@ def demo_service_levels(time_scale: float) -> dict[str, Any]:
         due = {priority: hours / time_scale for priority, hours in settings.due_hours.items()}
         levels[name] = {"due_hours": due, "priority_shift": settings.priority_shift}
     return levels
+
+
+def demo_contract_terms(time_scale: float) -> dict[str, Any]:
+    """The default service contract with its response time compressed by ``time_scale``, as
+    :func:`demo_service_levels` compresses the tickets' times: 8 hours are 24 s at 1200x. Its
+    term (months from delivery) stays on the calendar: it is what the customer bought."""
+    terms = ContractTerms()
+    return {**terms.model_dump(), "response_hours": terms.response_hours / time_scale}
 
 
 def plant_clock_origin(now: datetime, time_scale: float) -> datetime:
@@ -419,9 +433,11 @@ def network_setup(
     simulated machine's speed, as a plant would give it for its real machines), calendars,
     operators and technicians, an API key per role and scope, and with ``people`` one person
     per role."""
+    check_field_assets(spec, plants)
     # The demo runs at any hour and compresses days into minutes: its technicians never sleep.
     round_the_clock = [WorkingHours(weekday=day, start="00:00", end="23:59") for day in range(7)]
-    customers = sorted({order.customer for order in spec.orders})
+    # In the spec's order: the first order's customer is the demo's customer person.
+    customers = list(dict.fromkeys(order.customer for order in spec.orders))
     if spec.opportunity is not None and spec.opportunity.customer not in customers:
         customers.append(spec.opportunity.customer)
     return NetworkSetup(
@@ -447,7 +463,11 @@ def network_setup(
                 MachineCreate(
                     machine=machine.id,
                     name=machine.name or machine.id,
-                    static_data={SPEED_FACTOR: machine.speed_factor},
+                    static_data=(
+                        {SPEED_FACTOR: machine.speed_factor}
+                        if get_profile(machine.type).kind is AssetKind.MACHINE
+                        else {}
+                    ),
                 )
                 for machine in plant.machines
             ]
@@ -483,6 +503,28 @@ def network_setup(
         people=demo_people(spec, plants, customers) if people else [],
         broker_logins=broker_logins,
     )
+
+
+def check_field_assets(spec: DemoSpec, plants: list[Plant]) -> None:
+    """Every order's field asset is a field product of the spec's plant files, each named once
+    (a controller reports one product)."""
+    products = {
+        (plant.unit, machine.id)
+        for plant in plants
+        for machine in plant.machines
+        if get_profile(machine.type).kind is AssetKind.PRODUCT
+    }
+    seen: set[tuple[str, str]] = set()
+    for order in (*spec.orders, spec.opportunity):
+        asset = None if order is None else order.field_asset
+        if asset is None:
+            continue
+        key, where = (asset.unit_id, asset.asset), f"field asset {asset.unit_id}/{asset.asset}"
+        if key not in products:
+            raise DemoError(f"{where} is no field product of the plant files")
+        if key in seen:
+            raise DemoError(f"{where} is named by two orders")
+        seen.add(key)
 
 
 def demo_people(spec: DemoSpec, plants: list[Plant], customers: list[str]) -> list[PersonCreate]:

@@ -112,6 +112,22 @@ def quantity(value: Any, unit: str | None = "") -> str:
     return f"{shown}{'' if unit == '%' else ' '}{unit}"
 
 
+DURATION_UNITS = ((3600.0, "hour"), (60.0, "minute"), (1.0, "second"))
+
+
+def hours(value: Any) -> str:
+    """A duration given in hours, in the largest unit it fills: "4 hours", "1 hour", "30
+    minutes", "24 seconds" (a service time of a time-compressed demo is seconds long)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return MISSING
+    seconds = value * 3600
+    size, name = next(
+        ((size, name) for size, name in DURATION_UNITS if abs(seconds) >= size), (1.0, "second")
+    )
+    shown = number(seconds / size)
+    return f"{shown} {name}{'' if shown == '1' else 's'}"
+
+
 def setting(value: Any) -> str:
     """A configuration value as words: booleans yes/no, an empty text "—", numbers as
     :func:`number`, a list joined, a choice's identifier as words."""
@@ -158,6 +174,7 @@ FILTERS = {
     "number": number,
     "text": number,  # any value for reading: an identifier or a name as it is, no value "—"
     "quantity": quantity,
+    "hours": hours,
     "setting": setting,
     "when": when,
     "iso": iso,

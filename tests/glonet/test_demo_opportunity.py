@@ -2,13 +2,16 @@
 ``glonet demo``'s driver forms the public customer's consortium from the scripted answers (one
 member declines), with the local suppliers the local-content rule needs, has its terms accepted,
 quotes and confirms it; the plan puts each step on its member; the operations end as the
-members' machines report them; the driver delivers the order and prints its ledger. Only the
-simulated machines and the broker are left out (the loop test runs those)."""
+members' machines report them; the driver delivers the order, installed as the field product
+the spec names, whose field gateway's reports its page then shows, and prints its ledger. Only
+the simulated machines and the broker are left out (the loop test runs those)."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,20 +21,27 @@ from cloud.config import load_settings
 from cloud.database import transaction
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import service as dispatch_service
+from cloud.ingest import service as ingest_service
 from cloud.main import create_app
+from cloud.messaging.mqtt import InboundMessage
 from cloud.orders import service as orders_service
 from cloud.orders.models import OperationStatus, OrderOperation
+from cloud.products.models import FieldAssetSet
 from cloud.registry import service as registry_service
 from firmware_sim.plant import Plant, load_plant
+from firmware_sim.profiles import get_profile
 from glonet.demo import DEMO_SPEC
 from glonet.demo_driver import DemoDriver
 from glonet.demo_network import (
+    DemoError,
     PlantNetwork,
+    check_field_assets,
     coordinator_settings,
     load_spec,
     network_setup,
     prepare_network,
 )
+from protocols import codec, messages, topics
 from protocols.messages import JobEvent
 
 
@@ -47,12 +57,62 @@ def _births(client: TestClient, plants: list[Plant]) -> None:
                     {
                         "machine": m.id,
                         "name": m.name or m.id,
+                        "asset_kind": get_profile(m.type).kind.value,
                         "capabilities": [c.model_dump(mode="json") for c in m.capabilities],
+                        "metrics": [
+                            {"name": metric.name, "unit": metric.symbol}
+                            for metric in get_profile(m.type).metrics
+                        ],
                         "max_job_orders": m.max_job_orders,
                     }
                     for m in plant.machines
                 ],
             )
+
+
+def _field_gateway_reports(client: TestClient, asset: FieldAssetSet, **values: float) -> None:
+    """The field gateway's messages on the wire (online, the asset's state and its values),
+    taken in by the coordinator's ingest as it takes them off the broker."""
+    context = client.app.state.context  # type: ignore[attr-defined]
+    network, unit, now = context.settings.network, asset.unit_id, datetime.now(UTC)
+    seq = itertools.count(1)
+
+    def received(topic: str, kind: type[messages.Envelope], body: dict[str, Any]) -> Any:
+        payload = codec.encode(kind.create(unit=unit, seq=next(seq), body=body))
+        return ingest_service.decode(
+            InboundMessage(topic, payload, mid=0, qos=1, retain=False),
+            network=network,
+            max_payload=context.settings.ingest.max_payload_bytes,
+        )
+
+    state = {
+        "machine": asset.asset,
+        "available": True,
+        "state": "Executing",
+        "mode": "Processing",
+        "free_slots": 0,
+        "queue_free_at": now,
+        "reported_at": now,
+    }
+    samples = [
+        {"machine": asset.asset, "metric": metric, "value": value, "source_time": now}
+        for metric, value in values.items()
+    ]
+    ingest_service.apply_batch(
+        session_factory=context.session_factory,
+        network=network,
+        batch=[
+            received(topics.unit_state(network, unit), messages.UnitState, {"state": "online"}),
+            received(topics.capacity(network, unit, asset.asset), messages.Capacity, state),
+            received(
+                topics.telemetry(network, unit, asset.asset),
+                messages.Telemetry,
+                {"samples": samples},
+            ),
+        ],
+        sink=context.sink,
+        metrics=context.metrics,
+    )
 
 
 def _make(client: TestClient, order_id: str) -> dict[str, str]:
@@ -111,7 +171,31 @@ def test_the_demo_forms_quotes_makes_and_delivers_the_opportunity_and_shows_its_
         made = _make(client, order_id)
         assert not driver.follow()  # completed: the driver delivers it
         assert driver.follow() and driver.ledger_shown
+        # Delivered, the product was installed as the spec's field product; once the field
+        # gateway reports it, its page shows the asset's live state to its customer.
+        serial, installed = driver.products[order_id], spec.opportunity.field_asset
+        assert installed is not None
+        _field_gateway_reports(client, installed, AcPower=12.5, HeatsinkTemperature=41.25)
+        customer = keys["Customer comune-di-bologna"]
+        page = client.get(
+            f"/api/products/{serial}/page", headers={"Authorization": f"Bearer {customer}"}
+        ).json()
+        client.cookies.set("glonet_key", customer)
+        html = client.get(f"/products/{serial}").text
+    live = page["live"]
+    assert (live["unit_id"], live["asset"]) == (installed.unit_id, installed.asset)
+    assert live["reporting"] and live["online"] and live["state"] == "Executing"
+    readings = {(m["metric"], m["value"], m["unit"]) for m in live["metrics"]}
+    assert readings == {("AcPower", 12.5, "kW"), ("HeatsinkTemperature", 41.25, "°C")}
+    assert "No live data" not in html and "12.5 kW" in html and "41.2 °C" in html
+    # The contract's response time runs at the demo's time scale, like the tickets' times.
+    assert page["contract"]["response_hours"] == 8 / spec.time_scale
+    assert '<dd id="contract-response">24 seconds</dd>' in html
     out = capsys.readouterr().out
+    assert (
+        f"order {order_id} delivered: product {serial} installed as "
+        f"{installed.unit_id}/{installed.asset}, live on http://testserver/products/{serial}"
+    ) in out
     assert "(dynamic network)" in out
     assert "ferrara-controls invited to acceptance-test: declines: our test bench" in out
     assert "supplier:emilia-automazione (local_supplier)" in out
@@ -131,3 +215,26 @@ def test_the_demo_forms_quotes_makes_and_delivers_the_opportunity_and_shows_its_
     bought = {p["item"]: p["supplier_id"] for p in purchases if p["order_id"] == order_id}
     assert bought["inverter"] == "emilia-automazione"
     assert bought["aluminium-rail"] == "bologna-metalli"
+
+
+def test_the_demos_products_are_installed_as_its_field_products() -> None:
+    """`glonet demo` runs the field products' gateway with the plants, and delivers each order
+    whose product has a controller installed as a distinct field product of it."""
+    spec = load_spec(DEMO_SPEC)
+    assert spec.opportunity is not None
+    plants = [load_plant(path) for path in spec.plants]
+    field = next(p for p in plants if p.unit == "field-products")
+    products = {m.id for m in field.machines if get_profile(m.type).kind.value == "product"}
+    ordered = [*spec.orders, spec.opportunity]
+    named = [o.field_asset for o in ordered if o.field_asset is not None]
+    connected = {o.family for o in ordered if o.field_asset is not None}
+    assert connected == {"robotic-cell", "solar-kit"}  # the kitchen line has no controller
+    assert {a.unit_id for a in named} == {"field-products"}
+    assert {a.asset for a in named} <= products and len(named) == 3
+    check_field_assets(spec, plants)
+    spec.orders[0].field_asset = FieldAssetSet(unit_id="imola-welding", asset="weld-1")
+    with pytest.raises(DemoError, match="imola-welding/weld-1 is no field product"):
+        network_setup(spec, plants)
+    spec.orders[0].field_asset = spec.opportunity.field_asset
+    with pytest.raises(DemoError, match="is named by two orders"):
+        check_field_assets(spec, plants)

@@ -216,8 +216,9 @@ def test_the_demo_registers_its_operators_and_suppliers(tmp_path: Path) -> None:
 
 
 def test_the_demos_service_levels_run_at_its_time_scale(tmp_path: Path) -> None:
-    """The demo compresses people's service-level times as its plants compress their work, and
-    keeps the ingest's future-time check on: its plants stamp wall-clock times."""
+    """The demo compresses people's service-level times (tickets' times to resolve, contracts'
+    response times) as its plants compress their work, and keeps the ingest's future-time check
+    on: its plants stamp wall-clock times."""
     from datetime import timedelta
 
     from cloud.config import load_settings
@@ -232,4 +233,7 @@ def test_the_demos_service_levels_run_at_its_time_scale(tmp_path: Path) -> None:
     assert SPEC.time_scale > 1
     due = settings.maintenance.policy().service_levels["standard"].due["P1"]
     assert due == timedelta(hours=8) / SPEC.time_scale
+    for family in FAMILIES:
+        terms = settings.products.terms(family)
+        assert terms.response_hours == 8 / SPEC.time_scale and terms.months == 24
     assert settings.ingest.max_future_skew_s > 0

@@ -48,6 +48,15 @@ def test_a_value_carries_its_unit() -> None:
     assert formats.quantity(3.0, "") == "3"
 
 
+def test_a_duration_in_hours_reads_in_the_unit_it_fills() -> None:
+    assert formats.hours(4) == "4 hours"
+    assert formats.hours(1.0) == "1 hour"
+    assert formats.hours(1.5) == "1.5 hours"
+    assert formats.hours(0.5) == "30 minutes"
+    assert formats.hours(8 / 1200) == "24 seconds"  # the demo's response time at 1200x
+    assert formats.hours(None) == formats.hours(float("inf")) == "\u2013"
+
+
 def test_enums_and_severities_are_words() -> None:
     assert formats.word(MachineryItemState.NOT_EXECUTING) == "idle"
     assert formats.word("OutOfService") == "out of service"
