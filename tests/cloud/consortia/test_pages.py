@@ -21,7 +21,7 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Tenants, populate
 from tests.cloud.consortia.network import accept, answer, invite_all, set_kind, tender
 from tests.cloud.serving import page_settings, serve
-from tests.cloud.web.test_accessibility import _axe
+from tests.cloud.web.test_accessibility import ZONE, _axe, _raw_data
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,9 @@ def browser() -> Iterator[Browser]:
 
 def _signed_in(browser: Browser, site: Site, who: str, path: str, width: int = 1280) -> Page:
     # bypass_csp: axe is injected as a script tag, which the pages' policy rightly refuses.
-    context = browser.new_context(viewport={"width": width, "height": 844}, bypass_csp=True)
+    context = browser.new_context(
+        viewport={"width": width, "height": 844}, timezone_id=ZONE, bypass_csp=True
+    )
     page = context.new_page()
     page.goto(f"{site.base_url}{path}")
     page.fill("#api-key", site.tenants.keys[who])
@@ -112,6 +114,7 @@ def test_a_member_answers_in_its_inbox_and_accepts_the_consortium_terms(
     expect(_row(page, painting).locator(".status")).to_have_text("declined")
     page.screenshot(path=str(artifacts_dir / "consortia-inbox.png"), full_page=True)
     assert _axe(page) == []
+    assert _raw_data(page) == []  # deadlines and dates in the viewer's zone
 
     # plant-b answers by the API; the coordinator forms the consortium.
     tenants = site.tenants
@@ -135,6 +138,7 @@ def test_a_member_answers_in_its_inbox_and_accepts_the_consortium_terms(
     page.click("#accept-terms")
     expect(page.locator("#acceptances")).to_contain_text("plant-a: accepted by plant key")
     expect(page.locator("#accept-terms")).to_have_count(0)
+    assert _raw_data(page) == []  # the revision's and the acceptance's times
     page.screenshot(path=str(artifacts_dir / "consortia-member.png"), full_page=True)
     page.context.close()
 

@@ -19,7 +19,7 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 from tests.cloud.serving import page_settings, serve
 from tests.cloud.suppliers.test_api import FAR, LOCAL
-from tests.cloud.web.test_accessibility import _axe
+from tests.cloud.web.test_accessibility import ZONE, _axe, _raw_data
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,9 @@ def browser() -> Iterator[Browser]:
 
 def _signed_in(browser: Browser, site: Site, who: str) -> Page:
     # bypass_csp: axe is injected as a script tag, which the pages' policy rightly refuses.
-    page = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    page = browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id=ZONE, bypass_csp=True
+    ).new_page()
     page.goto(f"{site.base_url}/orders/{site.order['id']}")
     page.fill("#api-key", site.keys[who])
     page.click("button[type=submit]")
@@ -90,13 +92,17 @@ def test_the_coordinator_records_a_delay_then_the_delivery(
     expect(row.locator(".status")).to_have_text("requested")
     page.screenshot(path=str(artifacts_dir / "order-materials.png"), full_page=True)
     assert _axe(page) == []
+    assert _raw_data(page) == []  # the expected dates in the viewer's zone
 
     row.locator("button[value=delay]").click()  # no date: the API's refusal is shown
     expect(row.locator("[data-error=form]")).not_to_be_empty()
-    row.locator("input[name=expected_at]").fill("2031-03-14T09:30:00")
+    row.locator("input[name=expected_at]").fill("2031-03-14T09:30:00")  # the viewer's time
     row.locator("input[name=reason]").fill("strike at the port")
     row.locator("button[value=delay]").click()
-    expect(row).to_contain_text("2031-03-14 09:30:00")
+    expected = row.locator(".expected time")
+    expect(expected).to_have_attribute("datetime", "2031-03-14T08:30:00Z")  # CET is UTC+1
+    expect(expected).to_contain_text("09:30:00")
+    expect(expected).to_have_attribute("data-local", ZONE)
 
     row.locator("button[value=delivery]").click()
     expect(row.locator(".status")).to_contain_text("delivered")
@@ -112,3 +118,4 @@ def test_the_customer_sees_materials_without_suppliers_or_prices(
     expect(page.locator("#purchases form")).to_have_count(0)
     assert "ruhr-stahl" not in page.content() and "Unit price" not in page.content()
     assert _axe(page) == []
+    assert _raw_data(page) == []

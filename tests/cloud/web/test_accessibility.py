@@ -289,6 +289,9 @@ RAW_DATA = re.compile(
     r"\b(?:True|False|None)\b(?! of\b)"  # a Python bool or None ("None of your orders" is prose)
     r"|\{'|\['|object at 0x|datetime\.|Decimal\("  # a Python repr
     r"|\b\d+(?:\.\d+)?[eE][-+]?\d+\b"  # a number in e-notation
+    # A time as the server writes it, not in the viewer's zone (the pages are read in ZONE,
+    # where a time shows as CET or GMT+1): "UTC", or an ISO-like date with its time.
+    r"|\bUTC\b|\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}"
     r"|\b(?:" + "|".join(sorted(RAW_ENUMS)) + r")\b"
 )
 
@@ -296,6 +299,13 @@ RAW_DATA = re.compile(
 def _raw_data(page: Page) -> list[str]:
     """The lines of the page's text that show raw data."""
     return [line for line in page.inner_text("body").splitlines() if RAW_DATA.search(line)]
+
+
+def test_the_raw_data_check_knows_a_time_not_in_the_viewers_zone() -> None:
+    for raw in ("expected 2031-03-14 09:30:00", "due 07 Dec 14:05 UTC", "at 2031-03-14T09:30"):
+        assert RAW_DATA.search(raw), raw
+    for shown in ("expected 14 Mar, 09:30:00 GMT+1", "due 07/12/2026, 15:05 CET", "2031-03-14"):
+        assert not RAW_DATA.search(shown), shown
 
 
 def test_every_page_for_every_role_passes_axe(browser: Browser, site: Site) -> None:
@@ -510,7 +520,7 @@ def test_a_quote_breakdown_by_role_and_its_held_time_on_the_plan(
         lines = http.get(f"/api/quotes/{quote['id']}/breakdown").json()["lines"]
     metal_lines = sum(1 for line in lines if line["unit_id"] == "metal")
     assert metal_lines > 0
-    violations = {}
+    violations, raw = {}, {}
     for role, who, rows in (
         ("coordinator", "coordinator", len(lines)),
         ("plant", "metal", metal_lines),
@@ -526,9 +536,11 @@ def test_a_quote_breakdown_by_role_and_its_held_time_on_the_plan(
             expect(page.locator("#quote-total")).to_contain_text(f"{quote['price']:.2f}")
             expect(page.locator("#quote-options")).to_contain_text("payload_kg")
         violations[role] = _axe(page)
+        raw[role] = _raw_data(page)  # its delivery and validity times in the viewer's zone
         page.screenshot(path=str(screenshots / f"quote-{role}.png"), full_page=True)
         page.context.close()
     assert {k: v for k, v in violations.items() if v} == {}
+    assert {k: v for k, v in raw.items() if v} == {}
 
     page = _signed_in(browser, site, "coordinator")
     held = page.locator(f'#gantt svg g.bar.held[data-order="{quote["id"]}"]')
