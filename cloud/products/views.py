@@ -61,11 +61,12 @@ def update_contract(
     return service.read_contract(contract, now)
 
 
-@router.put("/products/{serial}/field-asset")
+@router.put("/products/{serial}/field-asset", responses=answers(409))
 def set_field_asset(
     serial: Serial, spec: FieldAssetSet, session: DbSession, actor: CurrentActor
 ) -> ProductRead:
-    """Link the product to the asset its field gateway reports it as (coordinator)."""
+    """Link the product to the asset its field gateway reports it as (coordinator); 409 when
+    another product is installed as that asset."""
     product = service.set_field_asset(
         session=session, actor=actor, serial=serial, unit_id=spec.unit_id, asset=spec.asset
     )
