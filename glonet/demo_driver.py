@@ -293,7 +293,7 @@ class DemoDriver:
         where = (
             f"installed as {installed.unit_id}/{installed.asset}, live on"
             if installed is not None
-            else "no field gateway reports it;"
+            else "(no field gateway reports it) on"
         )
         self._say(
             f"order {order_id} delivered: product {serial} {where} {self.url}/products/{serial}"

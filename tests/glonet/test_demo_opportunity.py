@@ -28,6 +28,7 @@ from cloud.orders import service as orders_service
 from cloud.orders.models import OperationStatus, OrderOperation
 from cloud.products.models import FieldAssetSet
 from cloud.registry import service as registry_service
+from edge.nodes import metric_name
 from firmware_sim.plant import Plant, load_plant
 from firmware_sim.profiles import get_profile
 from glonet.demo import DEMO_SPEC
@@ -46,7 +47,8 @@ from protocols.messages import JobEvent
 
 
 def _births(client: TestClient, plants: list[Plant]) -> None:
-    """Each plant's machines as its gateway's birth gives them to the coordinator."""
+    """Each plant's machines as its gateway's birth gives them to the coordinator (its metrics
+    named as the gateway names the simulator's monitoring variables)."""
     context = client.app.state.context  # type: ignore[attr-defined]
     with transaction(context.session_factory) as session:
         for plant in plants:
@@ -60,7 +62,7 @@ def _births(client: TestClient, plants: list[Plant]) -> None:
                         "asset_kind": get_profile(m.type).kind.value,
                         "capabilities": [c.model_dump(mode="json") for c in m.capabilities],
                         "metrics": [
-                            {"name": metric.name, "unit": metric.symbol}
+                            {"name": metric_name(metric.name), "unit": metric.symbol}
                             for metric in get_profile(m.type).metrics
                         ],
                         "max_job_orders": m.max_job_orders,
@@ -175,7 +177,7 @@ def test_the_demo_forms_quotes_makes_and_delivers_the_opportunity_and_shows_its_
         # gateway reports it, its page shows the asset's live state to its customer.
         serial, installed = driver.products[order_id], spec.opportunity.field_asset
         assert installed is not None
-        _field_gateway_reports(client, installed, AcPower=12.5, HeatsinkTemperature=41.25)
+        _field_gateway_reports(client, installed, ac_power=12.5, heatsink_temperature=41.25)
         customer = keys["Customer comune-di-bologna"]
         page = client.get(
             f"/api/products/{serial}/page", headers={"Authorization": f"Bearer {customer}"}
@@ -186,7 +188,7 @@ def test_the_demo_forms_quotes_makes_and_delivers_the_opportunity_and_shows_its_
     assert (live["unit_id"], live["asset"]) == (installed.unit_id, installed.asset)
     assert live["reporting"] and live["online"] and live["state"] == "Executing"
     readings = {(m["metric"], m["value"], m["unit"]) for m in live["metrics"]}
-    assert readings == {("AcPower", 12.5, "kW"), ("HeatsinkTemperature", 41.25, "°C")}
+    assert readings == {("ac_power", 12.5, "kW"), ("heatsink_temperature", 41.25, "°C")}
     assert "No live data" not in html and "12.5 kW" in html and "41.2 °C" in html
     # The contract's response time runs at the demo's time scale, like the tickets' times.
     assert page["contract"]["response_hours"] == 8 / spec.time_scale
