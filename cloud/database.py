@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    Connection,
     DateTime,
     Engine,
     MetaData,
@@ -217,16 +218,47 @@ def insert_for(session: Session) -> Any:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
+    """Bring the schema to the newest Alembic revision.
+
+    On SQLite, a revision that changes a column's nullability or type copies the table into a
+    new one and drops the old (Alembic's batch mode). With foreign keys enforced, dropping it
+    would delete the rows that refer to it by a cascade, or fail on the others: so the
+    revisions run with foreign keys off (a pragma SQLite honours only outside a transaction),
+    and every reference is checked before they commit."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                _foreign_keys(connection, enforced=False)
+            try:
+                with connection.begin():
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    if sqlite:
+                        _check_references(connection)
+            finally:
+                if sqlite:
+                    _foreign_keys(connection, enforced=True)
     except SQLAlchemyError as exc:
         raise DatabaseError(f"migrating the database failed: {exc}") from exc
     _LOGGER.info("database schema is at the newest revision")
+
+
+def _foreign_keys(connection: Connection, *, enforced: bool) -> None:
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
+    connection.commit()
+
+
+def _check_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        found = ", ".join(f"{table} row {row} -> {parent}" for table, row, parent, _ in broken[:5])
+        raise DatabaseError(
+            f"migrating the database would break {len(broken)} references: {found}",
+            transient=False,
+        )
 
 
 @dataclass(frozen=True)

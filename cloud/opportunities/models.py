@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cloud.codesign.families import Slug
 from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
 from protocols.enums import ProcessKind
 from protocols.topics import IDENTIFIER_PATTERN
@@ -26,6 +27,9 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 MAX_PROCESSES = 100
 MAX_WORK_MINUTES = 10_000_000.0  # about 19 years of one machine: a typo, not a tender
 MAX_QUANTITY = 1_000_000
+MAX_MATERIALS = 32
+TENDER_STEP = "p{}"
+"""A call for tenders' line n (from 1) is the step ``p{n}``."""
 
 
 class OpportunityStatus(StrEnum):
@@ -123,6 +127,9 @@ class OpportunityProcess(Base):
     # Machine time of the whole line (all of its quantity), nominal, in plant minutes.
     work_minutes: Mapped[float] = mapped_column(Float)
     predecessors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A call for tenders' bill of materials for this line ({item, description, quantity, unit,
+    # unit_cost}); a configured product's come from its family, so its lines have none here.
+    materials: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
 class OpportunityEvent(Base):
@@ -173,6 +180,19 @@ class LocalContentRule(Schema):
         return self
 
 
+class TenderMaterial(Schema):
+    """A material a call for tenders' line consumes: bought from the network's suppliers
+    (``item`` is what they offer), or at ``unit_cost`` when none offers it."""
+
+    item: Slug
+    description: Annotated[str, Field(max_length=200)] = ""
+    quantity: Annotated[float, Field(gt=0, le=1e9, allow_inf_nan=False)]
+    unit: Annotated[str, Field(min_length=1, max_length=16)] = "pcs"
+    unit_cost: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] = Field(
+        description="the estimate per unit, priced when no supplier offers the item"
+    )
+
+
 class ProcessRequirement(Schema):
     """A line of a call for tenders."""
 
@@ -188,6 +208,16 @@ class ProcessRequirement(Schema):
     work_minutes: Annotated[
         float, Field(gt=0, le=MAX_WORK_MINUTES, description="machine time of the whole line")
     ]
+    predecessors: Annotated[list[Annotated[str, Field(max_length=8)]], Field(max_length=16)] = (
+        Field(
+            default_factory=list,
+            description="earlier lines whose work this one continues, as p1, p2, … (line 1 is "
+            "p1): it starts after they end, moved between plants if they are elsewhere",
+        )
+    )
+    materials: Annotated[list[TenderMaterial], Field(max_length=MAX_MATERIALS)] = Field(
+        default_factory=list
+    )
 
 
 class OpportunityCreate(Schema):
@@ -227,9 +257,22 @@ class OpportunityCreate(Schema):
                 raise ValueError("a call for tenders names at least one process")
             if self.budget is None:
                 raise ValueError("a call for tenders states its budget")
+            _earlier_lines_only(self.processes)
         if self.due_at.tzinfo is None:
             raise ValueError("due_at needs a time zone (e.g. 2027-03-12T17:00:00Z)")
         return self
+
+
+def _earlier_lines_only(lines: list[ProcessRequirement]) -> None:
+    """A line follows only lines before it (so the work has no cycle)."""
+    for number, line in enumerate(lines, start=1):
+        earlier = {TENDER_STEP.format(n) for n in range(1, number)}
+        strays = [step for step in line.predecessors if step not in earlier]
+        if strays:
+            raise ValueError(
+                f"line {TENDER_STEP.format(number)} can follow only earlier lines "
+                f"({', '.join(sorted(earlier)) or 'none'}), not {', '.join(strays)}"
+            )
 
 
 class StatusChange(Schema):
@@ -249,6 +292,7 @@ class ProcessRead(BaseModel):
     quantity: int
     work_minutes: float
     predecessors: list[str]
+    materials: list[TenderMaterial] = Field(default_factory=list)
 
 
 class EventRead(BaseModel):

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
@@ -52,13 +52,26 @@ OPEN_STATUSES = (OperationStatus.WAITING, OperationStatus.PLANNED, *FROZEN_STATU
 
 
 class Quote(Base):
+    """A price and a promised date for some work: a customer's configured revision
+    (``configuration_id`` and ``revision``), or an opportunity's (``opportunity_id``: a
+    consortium's quote, of a configured revision or of a call for tenders' lines, which has no
+    configuration). ``work`` holds the operations and materials it planned either way."""
+
     __tablename__ = "quotes"
+    __table_args__ = (
+        CheckConstraint(
+            "configuration_id IS NOT NULL OR opportunity_id IS NOT NULL", name="quoted_work"
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    configuration_id: Mapped[str] = mapped_column(
-        ForeignKey("configurations.id", ondelete="CASCADE"), index=True
+    configuration_id: Mapped[str | None] = mapped_column(
+        ForeignKey("configurations.id", ondelete="CASCADE"), index=True, default=None
     )
-    revision: Mapped[int] = mapped_column(Integer)
+    revision: Mapped[int | None] = mapped_column(Integer, default=None)
+    opportunity_id: Mapped[str | None] = mapped_column(
+        ForeignKey("opportunities.id"), index=True, default=None
+    )
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
     price: Mapped[float] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(3))
@@ -96,13 +109,18 @@ class CapacityHold(Base):
 
 
 class Order(Base):
+    """A confirmed quote's work. A configured product's order names its configuration, family
+    and option values; a call for tenders' order has none of them (``values`` empty) and
+    names its opportunity, whose lines its operations are."""
+
     __tablename__ = "orders"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     quote_id: Mapped[str] = mapped_column(ForeignKey("quotes.id"), unique=True)
-    configuration_id: Mapped[str] = mapped_column(String(32))
+    configuration_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    opportunity_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
     customer_id: Mapped[str] = mapped_column(String(64), index=True)
-    family_id: Mapped[str] = mapped_column(String(64))
+    family_id: Mapped[str | None] = mapped_column(String(64), default=None)
     values: Mapped[dict[str, Any]] = mapped_column(JSON)
     price: Mapped[float] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(3))
@@ -184,8 +202,9 @@ class QuoteRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: str
-    configuration_id: str
-    revision: int
+    configuration_id: str | None
+    revision: int | None
+    opportunity_id: str | None = None
     customer_id: str
     price: float
     currency: str
@@ -204,6 +223,7 @@ class PriceLine(BaseModel):
     kind: Literal["operation", "material", "transport", "margin"]
     description: str
     unit_id: str | None = None  # the member it is for (operations)
+    item: str | None = None  # the material (materials)
     step: str | None = None
     process: str | None = None
     machine: str | None = None
@@ -220,6 +240,9 @@ class QuoteBreakdown(BaseModel):
 
     quote_id: str
     currency: str
+    opportunity_id: str | None = Field(
+        default=None, description="the opportunity quoted (a call for tenders has no options)"
+    )
     basis: Literal["members", "family"] | None = Field(
         default=None,
         description="members: priced from the members' rates; family: by the product family's "
@@ -260,9 +283,10 @@ class OrderRead(BaseModel):
 
     id: str
     quote_id: str
-    configuration_id: str
+    configuration_id: str | None
+    opportunity_id: str | None = None
     customer_id: str
-    family_id: str
+    family_id: str | None
     values: dict[str, Any]
     price: float
     currency: str

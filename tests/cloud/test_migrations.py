@@ -219,3 +219,137 @@ def test_maintenance_notifications_move_into_the_outbox_and_back_without_loss(
         back = connection.execute(select(_NOTIFICATIONS).order_by(_NOTIFICATIONS.c.id)).all()
     engine.dispose()
     assert [_as_utc(row) for row in back] == old_rows
+
+
+def _rows(table: str, **values: object) -> tuple[sa.TableClause, dict[str, object]]:
+    return sa.table(table, *(_typed(name, value) for name, value in values.items())), values
+
+
+def _typed(name: str, value: object) -> sa.ColumnClause[object]:
+    if isinstance(value, datetime):
+        return sa.column(name, UtcDateTime)
+    return sa.column(name, sa.JSON if isinstance(value, dict | list) else None)
+
+
+def test_quotes_and_orders_keep_what_hangs_on_them_when_their_configuration_goes_optional(
+    db_url: str,
+) -> None:
+    """Revision 1330 copies the quotes and orders tables on SQLite (a column becomes nullable):
+    the holds, consortium quotes and operations that refer to them stay, and a consortium's
+    quote and its order name their opportunity. A quote of nothing is refused."""
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    later = at + timedelta(days=2)
+    quote = {"customer_id": "alice", "price": 10.0, "currency": "EUR", "promised_at": later}
+    quote |= {"valid_until": later, "work": {"operations": []}, "created_at": at}
+    rows = [
+        _rows(
+            "configurations",
+            id="cfg-1",
+            family_id="robotic-cell",
+            customer_id="alice",
+            title="cell",
+            current_revision=1,
+            created_at=at,
+        ),
+        _rows(
+            "opportunities",
+            id="opp-1",
+            network_id="n",
+            title="cell",
+            source="configuration",
+            configuration_id="cfg-1",
+            quantity=1,
+            status="won",
+            due_at=later,
+            site_name="",
+            site_latitude=44.5,
+            site_longitude=11.3,
+            site_country="IT",
+            budget=10.0,
+            currency="EUR",
+            description="",
+            created_by="coordinator",
+            created_at=at,
+            updated_at=at,
+        ),
+        _rows(
+            "consortia",
+            id="con-1",
+            opportunity_id="opp-1",
+            network_kind="dynamic",
+            formed_by="selection",
+            current_revision=1,
+            created_at=at,
+        ),
+        _rows("quotes", id="q-won", configuration_id="cfg-1", revision=1, **quote),
+        _rows("quotes", id="q-open", configuration_id="cfg-1", revision=1, **quote),
+        _rows(
+            "consortium_quotes",
+            quote_id="q-won",
+            opportunity_id="opp-1",
+            consortium_id="con-1",
+            revision=1,
+            created_at=at,
+        ),
+        _rows(
+            "capacity_holds",
+            quote_id="q-open",
+            step="weld",
+            unit_id="plant-a",
+            machine="weld-1",
+            starts_at=at,
+            work_starts_at=at,
+            ends_at=later,
+            valid_until=later,
+        ),
+        _rows(
+            "orders",
+            id="ord-1",
+            quote_id="q-won",
+            configuration_id="cfg-1",
+            customer_id="alice",
+            family_id="robotic-cell",
+            values={"payload_kg": 12},
+            price=10.0,
+            currency="EUR",
+            promised_at=later,
+            status="planned",
+            created_at=at,
+        ),
+        _rows(
+            "order_operations",
+            order_id="ord-1",
+            position=0,
+            step="weld",
+            name="weld",
+            process="welding",
+            duration_s=60.0,
+            predecessors=[],
+            requirements={},
+            certifications=[],
+            excluded=[],
+            status="planned",
+            attempt=0,
+            progress=0.0,
+            history=[],
+        ),
+    ]
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        _alembic(connection, "upgrade", "1280")
+        for table, values in rows:
+            connection.execute(sa.insert(table).values(values))
+    migrate(engine)
+    with engine.begin() as connection:
+        for name in ("capacity_holds", "consortium_quotes", "order_operations"):
+            assert connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one() == 1
+        opportunities = connection.execute(
+            text("SELECT id, opportunity_id FROM quotes ORDER BY id")
+        ).all()
+        assert [tuple(row) for row in opportunities] == [("q-open", None), ("q-won", "opp-1")]
+        order = connection.execute(text("SELECT opportunity_id FROM orders")).scalar_one()
+        assert order == "opp-1"
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        table, values = _rows("quotes", id="q-of-nothing", **quote)
+        connection.execute(sa.insert(table).values(values))
+    engine.dispose()
