@@ -172,7 +172,8 @@ def candidate_job(session: Any, families: Any, configuration_id: str) -> Any:
         session=session, configuration=configuration, number=configuration.current_revision
     )
     family = codesign_service.get_family(families=families, family_id=configuration.family_id)
-    work = order_flows._work_json(work_breakdown(family, revision.values))
+    breakdown = work_breakdown(family, revision.values)
+    work = order_flows._work_json(breakdown.operations, breakdown.materials)
     return order_flows._candidate_job("q-what-if", work)
 
 

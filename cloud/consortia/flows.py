@@ -7,8 +7,9 @@
   process; members accept (price, earliest start and end) or decline by the deadline, and the
   selection (:mod:`.selection`) picks the cheapest consortium among the accepted answers.
 
-Under a local-content rule, the material lines of a configured opportunity that the network's
-suppliers offer join the selection too (each supplier's offer of a line is an offer, local by
+Under a local-content rule, the opportunity's material lines (a configured product's bill of
+materials, or those a call for tenders' lines name) that the network's suppliers offer join
+the selection too (each supplier's offer of a line is an offer, local by
 the rule), so that a local supplier can bring the share the rule asks for; a chosen supplier is
 a member with the role local supplier (or supplier), whose terms nobody accepts in its name.
 Lines no supplier offers stay out (the quote prices them).
@@ -60,6 +61,8 @@ ASSIGNING_KINDS = frozenset({NetworkKind.STABLE, NetworkKind.SHARED_SERVICE_CENT
 FORMABLE = frozenset({OpportunityStatus.OPEN, OpportunityStatus.FORMING})
 SUPPLIER_PARTY = "supplier:"
 """Suppliers' parties are named apart from member units (their ids may coincide)."""
+MATERIAL_REQUIREMENT = "material:"
+"""A material item the selection covers is named apart from the required processes' steps."""
 
 
 def network_kind(*, session: Session, opportunity: Opportunity) -> NetworkKind:
@@ -301,23 +304,10 @@ def _material_lines(
     families: codesign.Families | None,
     now: datetime,
 ) -> tuple[list[selection.Requirement], list[selection.Offer]]:
-    """Under a local-content rule, the configured product's material lines that suppliers
-    offer (in the opportunity's currency), and each supplier's offer of each."""
+    """Under a local-content rule, the opportunity's material items that suppliers offer (in
+    the opportunity's currency), and each supplier's offer of each."""
     rule = opportunity.local_content
-    family = None if families is None else families.get(opportunity.family_id or "")
-    if rule is None or family is None or opportunity.configuration_id is None:
-        return [], []
-    revision = session.scalars(
-        select(ConfigurationRevision).where(
-            ConfigurationRevision.configuration_id == opportunity.configuration_id,
-            ConfigurationRevision.number == opportunity.revision,
-        )
-    ).first()
-    if revision is None:
-        return [], []
-    try:
-        lines = work_breakdown(family, revision.values).materials
-    except InvalidConfiguration:
+    if rule is None:
         return [], []
     site = matching.Site(
         opportunity.site_latitude, opportunity.site_longitude, opportunity.site_country
@@ -325,26 +315,64 @@ def _material_lines(
     locality = matching.LocalRule(within_km=rule.get("within_km"), country=rule.get("country"))
     available = suppliers.network_offers(session=session, network_id=opportunity.network_id)
     requirements, offers = [], []
-    for line in lines:
-        item = f"material:{line.item}"
-        quantity = line.quantity * opportunity.quantity
+    for item, quantity in _bill_of_materials(session, opportunity, families).items():
+        requirement = f"{MATERIAL_REQUIREMENT}{item}"
         offered = [
             selection.Offer(
-                id=f"{o.supplier.supplier_id}/{line.item}",
+                id=f"{o.supplier.supplier_id}/{item}",
                 party=SUPPLIER_PARTY + o.supplier.supplier_id,
-                covers=frozenset({item}),
+                covers=frozenset({requirement}),
                 cost=round(o.unit_price * quantity, 2),
                 local=matching.is_local(o.supplier, site, locality),
                 earliest_end=now + timedelta(days=o.lead_time_days),
                 work=0.0,
             )
             for o in available
-            if o.item == line.item and o.currency == opportunity.currency
+            if o.item == item and o.currency == opportunity.currency
         ]
         if offered:
-            requirements.append(selection.Requirement(item=item, label=f"material {line.item}"))
+            requirements.append(selection.Requirement(item=requirement, label=f"material {item}"))
             offers.extend(offered)
     return requirements, offers
+
+
+def _bill_of_materials(
+    session: Session, opportunity: Opportunity, families: codesign.Families | None
+) -> dict[str, float]:
+    """The opportunity's material quantities by item: a call for tenders' from its lines, a
+    configured product's from its family's work breakdown for the opportunity's quantity
+    (nothing when the family or the revision is gone, or no longer makes work)."""
+    if opportunity.configuration_id is None:
+        lines = [
+            (str(m["item"]), float(m["quantity"]))
+            for p in _steps(session, opportunity).values()
+            for m in p.materials
+        ]
+    else:
+        lines = _configured_materials(session, opportunity, families)
+    quantities: dict[str, float] = {}
+    for item, quantity in lines:
+        quantities[item] = quantities.get(item, 0.0) + quantity
+    return quantities
+
+
+def _configured_materials(
+    session: Session, opportunity: Opportunity, families: codesign.Families | None
+) -> list[tuple[str, float]]:
+    family = None if families is None else families.get(opportunity.family_id or "")
+    revision = session.scalars(
+        select(ConfigurationRevision).where(
+            ConfigurationRevision.configuration_id == opportunity.configuration_id,
+            ConfigurationRevision.number == opportunity.revision,
+        )
+    ).first()
+    if family is None or revision is None:
+        return []
+    try:
+        lines = work_breakdown(family, revision.values).materials
+    except InvalidConfiguration:
+        return []
+    return [(line.item, line.quantity * opportunity.quantity) for line in lines]
 
 
 def preview_selection(

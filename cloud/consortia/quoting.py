@@ -1,10 +1,12 @@
 """From a formed consortium to an order: the opportunity's quote, and what becomes of it.
 
 Once every member unit has accepted the current revision's terms, the coordinator quotes the
-opportunity. The quote's work is the configured revision's routing for the opportunity's
-quantity (its required processes), each step restricted to the machines of the member the
-consortium chose for it (``units`` in the quote's work, which every plan of the order reads:
-:func:`cloud.dispatch.planning.can_do`). It is planned and holds capacity like any quote, and
+opportunity. The quote's work is its required processes: the configured revision's routing for
+the opportunity's quantity, or a call for tenders' lines (:func:`tender_work`: one operation per
+line, with the materials the line names), each step restricted to the machines of the member
+the consortium chose for it (``units`` in the quote's work, which every plan of the order
+reads: :func:`cloud.dispatch.planning.can_do`). The quote is for the opportunity's customer
+(a tender's buyer). It is planned and holds capacity like any quote, and
 its price is what the members agreed: their operation lines at their agreed prices, with the
 materials, transport and the network's margin as :mod:`cloud.orders.pricing` makes them (a
 supplier member's material lines name it, so the confirmation buys them there). The
@@ -20,7 +22,8 @@ the order by the revenue shares of the revision quoted (suppliers' by their part
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,21 +32,20 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.codesign import service as codesign_service
+from cloud.codesign.configure import MaterialLine, PlannedOperation
 from cloud.config import OrdersSettings
 from cloud.consortia import service
-from cloud.consortia.flows import SUPPLIER_PARTY
+from cloud.consortia.flows import MATERIAL_REQUIREMENT, SUPPLIER_PARTY
 from cloud.consortia.models import Consortium, ConsortiumMember, ConsortiumQuote
 from cloud.exceptions import Conflict
 from cloud.ledger import terms as ledger_terms
 from cloud.ledger.split import AgreedTerms
 from cloud.opportunities import service as opportunities
-from cloud.opportunities.models import OpportunityStatus
+from cloud.opportunities.models import Opportunity, OpportunityProcess, OpportunityStatus
 from cloud.orders import flows as orders_flows
 from cloud.orders.models import Order, Quote, QuoteCreate, QuoteStatus
 
 _LOGGER = logging.getLogger(__name__)
-MATERIAL_STEP = "material:"
-"""A supplier member's steps are the material lines it supplies, named apart from routing steps."""
 
 
 def chosen_units(members: Sequence[ConsortiumMember]) -> dict[str, list[str]]:
@@ -54,29 +56,26 @@ def chosen_units(members: Sequence[ConsortiumMember]) -> dict[str, list[str]]:
 def agreed_breakdown(
     members: Sequence[ConsortiumMember], quote: Quote, *, margin: float, note: str
 ) -> dict[str, Any]:
-    """The quote's price breakdown (:mod:`cloud.orders.pricing`) with each member's operation
-    lines at its agreed price (spread over its steps by their hours): materials and transport as
-    the pricing made them (the bill of materials at cost when no member had rates), and the
-    network's margin on the whole."""
+    """The quote's price breakdown (:mod:`cloud.orders.pricing`) with each member's lines at
+    its agreed price: a member unit's operation lines (its price spread over its steps by their
+    hours), a supplier member's material lines (spread over its items by what the pricing made
+    them); the other materials and transport as the pricing made them (the bill of materials at
+    cost when no member had rates), and the network's margin on the whole."""
     stored = quote.breakdown
     lines = [dict(line) for line in stored["lines"] if line["kind"] != "margin"]
     if stored.get("basis") == "family":  # the pricing left out materials and transport
         lines += [_material(line) for line in quote.work["materials"]]
-    agreed = {m.unit_id: m.price for m in members if m.unit_id is not None}
-    operations: dict[str, list[dict[str, Any]]] = {}
+    prices = {m.party_id: m.price for m in members}
+    units = {m.unit_id for m in members if m.unit_id is not None}
+    supplied = _supplied_items(members)
+    agreed: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
-        if line["kind"] == "operation" and line["unit_id"] in agreed:
-            operations.setdefault(line["unit_id"], []).append(line)
-    for unit_id, own in operations.items():
-        hours = sum(float(line["quantity"]) for line in own)
-        for line in own:
-            part = float(line["quantity"]) / hours if hours > 0 else 1 / len(own)
-            line |= {
-                "description": f"{line['description'].split(' (')[0]} (agreed by {unit_id})",
-                "rate": None,
-                "setup_cost": 0.0,
-                "amount": round(agreed[unit_id] * part, 2),
-            }
+        if line["kind"] == "operation" and line["unit_id"] in units:
+            agreed.setdefault(line["unit_id"], []).append(line)
+        elif line["kind"] == "material" and line.get("item") in supplied:
+            agreed.setdefault(supplied[line["item"]], []).append(line)
+    for party, own in agreed.items():
+        _at_agreed_price(own, prices[party], party)
     subtotal = round(sum(float(line["amount"] or 0.0) for line in lines), 2)
     fee = round(subtotal * margin, 2)
     lines.append(
@@ -104,10 +103,41 @@ def agreed_breakdown(
     }
 
 
+def _at_agreed_price(lines: list[dict[str, Any]], price: float, party: str) -> None:
+    """``party``'s lines at its agreed ``price`` in all: operation lines shared by their hours,
+    material lines by their priced amounts (equally when those are nothing)."""
+    weight = "quantity" if lines[0]["kind"] == "operation" else "amount"
+    total = sum(float(line[weight] or 0.0) for line in lines)
+    for line in lines:
+        part = float(line[weight] or 0.0) / total if total > 0 else 1 / len(lines)
+        amount = round(price * part, 2)
+        quantity = float(line["quantity"])
+        line |= {
+            "description": f"{line['description'].split(' (')[0]} (agreed by {party})",
+            "rate": None if line["kind"] == "operation" or quantity <= 0 else amount / quantity,
+            "setup_cost": 0.0,
+            "amount": amount,
+        }
+
+
+def _supplied_items(members: Sequence[ConsortiumMember]) -> dict[str, str]:
+    """By material item, the supplier member (party) the consortium chose to supply it."""
+    return {
+        step.removeprefix(MATERIAL_REQUIREMENT): m.party_id
+        for m in members
+        if m.unit_id is None
+        for step in m.steps
+        if step.startswith(MATERIAL_REQUIREMENT)
+    }
+
+
 def _material(line: dict[str, Any]) -> dict[str, Any]:
     return {
         "kind": "material",
-        "description": f"{line['item']}: {line['description']}",
+        "item": line["item"],
+        "description": f"{line['item']}: {line['description']}"
+        if line["description"]
+        else line["item"],
         "unit_id": None,
         "step": None,
         "process": None,
@@ -126,10 +156,7 @@ def with_suppliers(
     """The material lines, each a supplier member agreed to supply naming it, so that the
     confirmation buys it there (:func:`cloud.suppliers.flows.purchase_materials`)."""
     chosen = {
-        step.removeprefix(MATERIAL_STEP): m.party_id.removeprefix(SUPPLIER_PARTY)
-        for m in members
-        for step in m.steps
-        if step.startswith(MATERIAL_STEP)
+        item: party.removeprefix(SUPPLIER_PARTY) for item, party in _supplied_items(members).items()
     }
     return [
         _supplied_by(line, chosen[line["item"]]) if line["item"] in chosen else dict(line)
@@ -166,11 +193,6 @@ def quote_opportunity(
             f"opportunity {opportunity_id} is {opportunity.status.value}: it is quoted while "
             "forming, once its consortium is formed and its terms accepted"
         )
-    if opportunity.configuration_id is None:
-        raise Conflict(
-            f"opportunity {opportunity_id} is a call for tenders: there is no configured "
-            "product to quote (answer the tender with the consortium's terms)"
-        )
     consortium = service.consortium_of(session=session, opportunity_id=opportunity_id)
     if consortium is None:
         raise Conflict(f"opportunity {opportunity_id} has no consortium yet: form it first")
@@ -186,32 +208,34 @@ def quote_opportunity(
             f"accepted yet by {', '.join(waiting)}"
         )
     units = chosen_units(members)
-    required = [
-        p.step for p in opportunities.processes_of(session=session, opportunity_id=opportunity_id)
-    ]
-    uncovered = [step for step in required if step not in units]
+    required = opportunities.processes_of(session=session, opportunity_id=opportunity_id)
+    uncovered = [p.step for p in required if p.step not in units]
     if uncovered:
         raise Conflict(
             f"consortium {consortium.id} has no member for {', '.join(uncovered)}: revise it"
         )
-    quote = orders_flows.create_quote(
-        session=session,
-        actor=actor,
-        families=families,
-        settings=settings,
-        network_id=network_id,
-        spec=QuoteCreate(
-            configuration_id=opportunity.configuration_id, revision=opportunity.revision
-        ),
-        now=now,
-        quantity=opportunity.quantity,
-        units=units,
-    )
-    if quote.currency != revision.currency:
+    if opportunity.configuration_id is None:
+        work = tender_work(opportunity, required, units)
+    else:
+        configured = orders_flows.configured_work(
+            session=session,
+            actor=actor,
+            families=families,
+            spec=QuoteCreate(
+                configuration_id=opportunity.configuration_id, revision=opportunity.revision
+            ),
+            quantity=opportunity.quantity,
+            units=units,
+        )
+        work = replace(configured, opportunity_id=opportunity.id)
+    if work.currency != revision.currency:
         raise Conflict(
             f"the members agreed prices in {revision.currency}, the product is priced in "
-            f"{quote.currency}: revise the consortium in {quote.currency}"
+            f"{work.currency}: revise the consortium in {work.currency}"
         )
+    quote = orders_flows.quote_work(
+        session=session, settings=settings, network_id=network_id, work=work, now=now
+    )
     quote.breakdown = agreed_breakdown(
         members,
         quote,
@@ -240,6 +264,51 @@ def quote_opportunity(
     )
     _LOGGER.info("opportunity %s quoted: %s", opportunity_id, quote.id)
     return quote
+
+
+def tender_work(
+    opportunity: Opportunity,
+    lines: Sequence[OpportunityProcess],
+    units: Mapping[str, Sequence[str]],
+) -> orders_flows.QuotedWork:
+    """A call for tenders' lines as a quote's work, for its customer: one operation per line
+    (its whole machine time, capability parameters, certifications, and the earlier lines it
+    follows), and each line's materials, consumed by that line's operation."""
+    if opportunity.customer_id is None:
+        raise Conflict(
+            f"opportunity {opportunity.id} names no customer: a quote and its order are for "
+            "the buyer of the call for tenders"
+        )
+    return orders_flows.QuotedWork(
+        customer_id=opportunity.customer_id,
+        currency=opportunity.currency,
+        operations=[
+            PlannedOperation(
+                id=line.step,
+                name=line.name,
+                process=line.process,
+                duration_min=line.work_minutes,
+                predecessors=list(line.predecessors),
+                capability_requirements=dict(line.requirements),
+                certifications=list(line.certifications),
+            )
+            for line in lines
+        ],
+        materials=[
+            MaterialLine(
+                item=str(material["item"]),
+                description=str(material.get("description", "")),
+                quantity=float(material["quantity"]),
+                unit=str(material.get("unit", "pcs")),
+                unit_cost=float(material["unit_cost"]),
+                steps=[line.step],
+            )
+            for line in lines
+            for material in line.materials
+        ],
+        units=units,
+        opportunity_id=opportunity.id,
+    )
 
 
 def quote_of(*, session: Session, quote_id: str) -> ConsortiumQuote | None:

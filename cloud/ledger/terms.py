@@ -6,9 +6,9 @@ plant time). The rate is the member's ``sharing_policy.hourly_rate``.
 
 Agreed terms override the work-based split when an order has them. They are read by the
 functions in :data:`AGREED_TERMS_SOURCES`, first answer wins; an order without any (a stable
-network's direct assignment) is split by cost. Today's one source is the consortium: the order's
-configured revision is an opportunity's, and that opportunity's consortium's current revision
-was accepted by every member unit in it (:func:`consortium_terms`).
+network's direct assignment) is split by cost. Today's one source is the consortium: the order
+is an opportunity's (it names it, or its configured revision is one's), and that opportunity's
+consortium's current revision was accepted by every member unit in it (:func:`consortium_terms`).
 """
 
 from __future__ import annotations
@@ -33,14 +33,7 @@ def consortium_terms(session: Session, order: Order) -> AgreedTerms | None:
     """The revenue shares of the consortium formed for the order's opportunity, once every
     member unit accepted its current revision's terms; parties without a unit (suppliers) are
     paid their share under their party id."""
-    opportunity = session.scalars(
-        select(Opportunity)
-        .where(
-            Opportunity.configuration_id == order.configuration_id,
-            Opportunity.status.not_in((OpportunityStatus.LOST, OpportunityStatus.WITHDRAWN)),
-        )
-        .order_by(Opportunity.created_at.desc())
-    ).first()
+    opportunity = _opportunity_of(session, order)
     if opportunity is None:
         return None
     consortium = consortia_service.consortium_of(session=session, opportunity_id=opportunity.id)
@@ -56,6 +49,22 @@ def consortium_terms(session: Session, order: Order) -> AgreedTerms | None:
     if not members or any(m.unit_id and m.unit_id not in accepted for m in members):
         return None
     return AgreedTerms(shares={m.unit_id or m.party_id: m.revenue_share for m in members})
+
+
+def _opportunity_of(session: Session, order: Order) -> Opportunity | None:
+    """The opportunity the order names, else the latest live one of its configured revision."""
+    if order.opportunity_id is not None:
+        return session.get(Opportunity, order.opportunity_id)
+    if order.configuration_id is None:
+        return None
+    return session.scalars(
+        select(Opportunity)
+        .where(
+            Opportunity.configuration_id == order.configuration_id,
+            Opportunity.status.not_in((OpportunityStatus.LOST, OpportunityStatus.WITHDRAWN)),
+        )
+        .order_by(Opportunity.created_at.desc())
+    ).first()
 
 
 AGREED_TERMS_SOURCES: list[AgreedTermsSource] = [consortium_terms]

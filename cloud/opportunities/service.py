@@ -20,6 +20,7 @@ from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import Conflict, InvalidInput, NotFound
 from cloud.opportunities.models import (
+    TENDER_STEP,
     TRANSITIONS,
     EventRead,
     LocalContentRule,
@@ -138,6 +139,11 @@ def add_opportunity(
     require_role(actor, Role.COORDINATOR)
     if spec.due_at <= now:
         raise InvalidInput(f"due_at {spec.due_at.isoformat()} is not in the future")
+    if source is OpportunitySource.TENDER and customer_id is None:
+        raise InvalidInput(
+            "customer_id: a call for tenders names its customer, the buyer its quote and order "
+            "are for (an identifier; they need no account yet)"
+        )
     configuration_id, revision, family_id = configuration or (None, None, None)
     opportunity = Opportunity(
         id=f"opp-{secrets.token_hex(5)}",
@@ -190,19 +196,21 @@ def add_opportunity(
 def create_tender(
     *, session: Session, actor: Actor, network_id: str, spec: OpportunityCreate, now: datetime
 ) -> Opportunity:
-    """A call for tenders entered by hand: its processes are the lines given."""
+    """A call for tenders entered by hand: its processes are the lines given (each line ``n``
+    the step ``p{n}``), for the customer it names (the buyer; it needs no account yet)."""
     require_role(actor, Role.COORDINATOR)
     assert spec.processes is not None and spec.budget is not None
     lines = [
         OpportunityProcess(
-            step=f"p{position + 1}",
+            step=TENDER_STEP.format(position + 1),
             name=line.name or line.process.value.replace("_", " "),
             process=line.process.value,
             requirements=dict(line.requirements),
             certifications=list(dict.fromkeys(line.certifications)),
             quantity=line.quantity,
             work_minutes=line.work_minutes,
-            predecessors=[],
+            predecessors=list(dict.fromkeys(line.predecessors)),
+            materials=[m.model_dump() for m in line.materials],
         )
         for position, line in enumerate(spec.processes)
     ]

@@ -1,4 +1,9 @@
-"""Quotes and orders across domains: configuration → work → what-if plan → quote → order.
+"""Quotes and orders across domains: work → what-if plan → quote → order.
+
+The work is a customer's configured revision (its family's work breakdown), or an opportunity's
+work as a consortium quotes it (a configured revision, or a call for tenders' lines):
+:class:`QuotedWork` says which, and the order keeps it (configuration and option values, or
+none of them and the opportunity).
 
 A quote's promised date is not a fixed lead time: the new order is planned on top of every open
 operation of the network and every machine time other open quotes hold (what-if), and its end
@@ -15,6 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +30,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.codesign import service as codesign_service
-from cloud.codesign.configure import PlannedOperation, WorkBreakdown, work_breakdown
+from cloud.codesign.configure import MaterialLine, PlannedOperation, work_breakdown
 from cloud.config import OrdersSettings
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import planning
@@ -61,8 +67,32 @@ QUOTE_RELEASED: list[QuoteReleased] = []
 """Called in the same transaction once a quote is refused or withdrawn (its ``status``)."""
 
 
+@dataclass(frozen=True)
+class QuotedWork:
+    """What a quote is for, and the work it plans.
+
+    Either a customer's configured revision (``configuration_id`` and ``revision``; its
+    family's price ``formula`` is the fallback when no member of the plan has rates), or an
+    opportunity's (``opportunity_id``): a consortium's quote, of a configured revision or of a
+    call for tenders' lines. Lines have no formula: members without rates are priced at the
+    network's default rate. ``quantity`` and ``units``: see :func:`_work_json`."""
+
+    customer_id: str
+    currency: str
+    operations: Sequence[PlannedOperation]
+    materials: Sequence[MaterialLine]
+    quantity: int = 1
+    units: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    configuration_id: str | None = None
+    revision: int | None = None
+    opportunity_id: str | None = None
+    formula: tuple[str, float] | None = None
+    """The family's name and its price for the quantity."""
+
+
 def _work_json(
-    work: WorkBreakdown,
+    operations: Sequence[PlannedOperation],
+    materials: Sequence[MaterialLine],
     quantity: int = 1,
     units: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, object]:
@@ -83,10 +113,12 @@ def _work_json(
                 **_machine_work(op, quantity),
                 **({"units": list(units[op.id])} if op.id in units else {}),
             }
-            for op in work.operations
+            for op in operations
         ],
-        "materials": [m.__dict__ | {"quantity": m.quantity * quantity} for m in work.materials],
-        "total_duration_s": work.total_duration_min * SECONDS_PER_MINUTE * quantity,
+        "materials": [m.__dict__ | {"quantity": m.quantity * quantity} for m in materials],
+        "total_duration_s": sum(op.duration_min for op in operations)
+        * SECONDS_PER_MINUTE
+        * quantity,
     }
 
 
@@ -135,20 +167,16 @@ def _candidate_job(
     )
 
 
-def create_quote(
+def configured_work(
     *,
     session: Session,
     actor: Actor,
     families: codesign_service.Families,
-    settings: OrdersSettings,
-    network_id: str,
     spec: QuoteCreate,
-    now: datetime,
     quantity: int = 1,
     units: Mapping[str, Sequence[str]] | None = None,
-) -> Quote:
-    """Price, promised date and held machine time of a valid revision, from a what-if plan of
-    the network (``quantity`` and ``units``: see :func:`_work_json`)."""
+) -> QuotedWork:
+    """The work of a valid configured revision the caller may read (422 when invalid)."""
     configuration = codesign_service.get_configuration_row(
         session=session, actor=actor, configuration_id=spec.configuration_id
     )
@@ -161,7 +189,45 @@ def create_quote(
         raise InvalidInput(f"revision {number} is not valid: {reasons}")
     family = codesign_service.get_family(families=families, family_id=configuration.family_id)
     work = work_breakdown(family, revision.values)
-    work_json = _work_json(work, quantity, units)
+    return QuotedWork(
+        customer_id=configuration.customer_id,
+        currency=work.currency,
+        operations=work.operations,
+        materials=work.materials,
+        quantity=quantity,
+        units=units or {},
+        configuration_id=configuration.id,
+        revision=number,
+        formula=(family.name, work.price * quantity),
+    )
+
+
+def create_quote(
+    *,
+    session: Session,
+    actor: Actor,
+    families: codesign_service.Families,
+    settings: OrdersSettings,
+    network_id: str,
+    spec: QuoteCreate,
+    now: datetime,
+) -> Quote:
+    """The quote of a valid configured revision (see :func:`quote_work`)."""
+    work = configured_work(session=session, actor=actor, families=families, spec=spec)
+    return quote_work(session=session, settings=settings, network_id=network_id, work=work, now=now)
+
+
+def quote_work(
+    *,
+    session: Session,
+    settings: OrdersSettings,
+    network_id: str,
+    work: QuotedWork,
+    now: datetime,
+) -> Quote:
+    """Price, promised date and held machine time of ``work``, from a what-if plan of the
+    network."""
+    work_json = _work_json(work.operations, work.materials, work.quantity, work.units)
     quote_id = f"q-{secrets.token_hex(6)}"
     releases = supplier_flows.step_releases(
         session=session,
@@ -186,15 +252,15 @@ def create_quote(
         rates=_member_rates(session, network_id),
         distance_km=_road_km(session),
         settings=settings.pricing,
-        family_price=work.price * quantity,
         currency=work.currency,
-        family_name=family.name,
+        formula=work.formula,
     )
     quote = Quote(
         id=quote_id,
-        configuration_id=configuration.id,
-        revision=number,
-        customer_id=configuration.customer_id,
+        configuration_id=work.configuration_id,
+        revision=work.revision,
+        opportunity_id=work.opportunity_id,
+        customer_id=work.customer_id,
         price=breakdown["total"],
         currency=work.currency,
         promised_at=promised,
@@ -355,14 +421,13 @@ def breakdown(*, session: Session, actor: Actor, quote_id: str) -> QuoteBreakdow
             currency=quote.currency,
             lines=[line for line in lines if line.unit_id == actor.unit_id],
         )
-    configuration = codesign_service.get_configuration_row(
-        session=session, actor=actor, configuration_id=quote.configuration_id
-    )
-    revision = codesign_service.get_revision(
-        session=session, configuration=configuration, number=quote.revision
-    )
+    configured = _configured(session, actor, quote)
     shown = QuoteBreakdown(
-        quote_id=quote.id, currency=quote.currency, options=dict(revision.values), total=quote.price
+        quote_id=quote.id,
+        currency=quote.currency,
+        opportunity_id=quote.opportunity_id,
+        options=None if configured is None else configured[1],
+        total=quote.price,
     )
     if actor.role is Role.COORDINATOR:
         shown.basis = stored.get("basis")
@@ -371,6 +436,20 @@ def breakdown(*, session: Session, actor: Actor, quote_id: str) -> QuoteBreakdow
         shown.subtotal = stored.get("subtotal")
         shown.margin = stored.get("margin")
     return shown
+
+
+def _configured(session: Session, actor: Actor, quote: Quote) -> tuple[str, dict[str, Any]] | None:
+    """The family and option values of a quote's configured revision; None for a call for
+    tenders' (no configuration)."""
+    if quote.configuration_id is None or quote.revision is None:
+        return None
+    configuration = codesign_service.get_configuration_row(
+        session=session, actor=actor, configuration_id=quote.configuration_id
+    )
+    revision = codesign_service.get_revision(
+        session=session, configuration=configuration, number=quote.revision
+    )
+    return configuration.family_id, dict(revision.values)
 
 
 def _open_quote(session: Session, actor: Actor, quote_id: str, now: datetime) -> Quote:
@@ -401,19 +480,15 @@ def confirm_quote(
     require_role(actor, Role.CUSTOMER, Role.COORDINATOR)
     dispatch_service.lock_promises(session=session, network_id=network_id)
     quote = _open_quote(session, actor, quote_id, now)
-    configuration = codesign_service.get_configuration_row(
-        session=session, actor=actor, configuration_id=quote.configuration_id
-    )
-    revision = codesign_service.get_revision(
-        session=session, configuration=configuration, number=quote.revision
-    )
+    family_id, values = _configured(session, actor, quote) or (None, {})
     order = Order(
         id=f"ord-{secrets.token_hex(5)}",
         quote_id=quote.id,
-        configuration_id=configuration.id,
+        configuration_id=quote.configuration_id,
+        opportunity_id=quote.opportunity_id,
         customer_id=quote.customer_id,
-        family_id=configuration.family_id,
-        values=dict(revision.values),
+        family_id=family_id,
+        values=values,
         price=quote.price,
         currency=quote.currency,
         promised_at=quote.promised_at,

@@ -23,7 +23,7 @@ _WHAT = {
 def tell_customer(session: Session, order: Order, event: NotificationEvent, now: datetime) -> int:
     """Queue the email about ``order`` reaching ``event``; how many people get it."""
     lines = [
-        f"Your order {order.id} ({order.family_id}) {_WHAT[event]}.",
+        f"Your order {order.id} ({_subject(order)}) {_WHAT[event]}.",
         "",
         f"Price: {order.price:,.2f} {order.currency}",
         f"Promised by: {_when(order.promised_at)}",
@@ -41,6 +41,12 @@ def tell_customer(session: Session, order: Order, event: NotificationEvent, now:
         ref=order.id,
         now=now,
     )
+
+
+def _subject(order: Order) -> str:
+    if order.family_id is not None:
+        return order.family_id
+    return f"call for tenders {order.opportunity_id}"
 
 
 def _when(moment: datetime) -> str:

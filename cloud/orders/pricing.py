@@ -9,8 +9,10 @@ policy's ``hourly_rate``; one with no rate at all, the network's ``default_hourl
 two plants costs ``transport_per_km`` per road km between them, once per pair of consecutive
 operations at different plants. The network's margin is a share of all of that.
 
-When no member of the plan has any rate, the quote keeps the product family's own price formula
-(``basis: family``): the lines then give the hours only, with no amounts.
+When no member of the plan has any rate, a configured product's quote keeps its family's own
+price formula (``basis: family``): the lines then give the hours only, with no amounts. Work
+without a formula (a call for tenders' lines) is priced from the members all the same, each at
+the network's default rate.
 """
 
 from __future__ import annotations
@@ -82,13 +84,14 @@ def price(
     rates: Mapping[str, MemberRates],
     distance_km: Callable[[str, str], float],
     settings: PricingSettings,
-    family_price: float,
     currency: str,
-    family_name: str,
+    formula: tuple[str, float] | None,
 ) -> dict[str, Any]:
-    """The breakdown of a quote (stored with it; see ``QuoteBreakdown`` for its fields)."""
+    """The breakdown of a quote (stored with it; see ``QuoteBreakdown`` for its fields).
+    ``formula``: the product family's name and price, when the work has one."""
     members = sorted({s.unit_id for s in steps})
-    if not any(rates.get(unit, MemberRates()).priced for unit in members):
+    if formula is not None and not any(rates.get(unit, MemberRates()).priced for unit in members):
+        family_name, family_price = formula
         return {
             "basis": "family",
             "note": f"priced by the {family_name} formula: no member of the plan "
@@ -172,8 +175,9 @@ def _operation(step: PlannedStep, member: MemberRates, settings: PricingSettings
 def _material(material: Material) -> dict[str, Any]:
     return _line(
         "material",
-        f"{material.item}: {material.description}"
+        (f"{material.item}: {material.description}" if material.description else material.item)
         + (f" ({material.source})" if material.source else ""),
+        item=material.item,
         quantity=material.quantity,
         unit=material.unit,
         rate=material.unit_cost,

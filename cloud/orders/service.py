@@ -55,8 +55,13 @@ def get_quote(*, session: Session, actor: Actor, quote_id: str) -> Quote:
     return row
 
 
-def list_quotes(*, session: Session, actor: Actor) -> list[Quote]:
+def list_quotes(
+    *, session: Session, actor: Actor, opportunity_id: str | None = None
+) -> list[Quote]:
+    """The caller's quotes, newest first; only an opportunity's when given."""
     query = _scoped(select(Quote), Quote, actor).order_by(Quote.created_at.desc())
+    if opportunity_id is not None:
+        query = query.where(Quote.opportunity_id == opportunity_id)
     return list(session.scalars(query))
 
 
@@ -84,8 +89,13 @@ def get_order(*, session: Session, actor: Actor, order_id: str) -> Order:
     return row
 
 
-def list_orders(*, session: Session, actor: Actor) -> list[Order]:
+def list_orders(
+    *, session: Session, actor: Actor, opportunity_id: str | None = None
+) -> list[Order]:
+    """The caller's orders, newest first; only an opportunity's when given."""
     query = _scoped(select(Order), Order, actor).order_by(Order.created_at.desc())
+    if opportunity_id is not None:
+        query = query.where(Order.opportunity_id == opportunity_id)
     return list(session.scalars(query))
 
 
@@ -135,7 +145,8 @@ def advance_orders(*, session: Session, now: datetime) -> list[Order]:
         order.status = status
         if status is OrderStatus.COMPLETED:
             order.completed_at = now
-            register_product(session=session, order=order, operations=operations, now=now)
+            if order.family_id is not None:
+                register_product(session=session, order=order, operations=operations, now=now)
             notices.tell_customer(session, order, NotificationEvent.ORDER_COMPLETED, now)
         _LOGGER.info("order %s is %s", order.id, status.value)
         changed.append(order)
@@ -153,7 +164,12 @@ def _status_from(operations: Sequence[OrderOperation], current: OrderStatus) -> 
 def register_product(
     *, session: Session, order: Order, operations: Sequence[OrderOperation], now: datetime
 ) -> DeliveredProduct:
-    """The finished product as an asset, with which plant and machine did each step."""
+    """The finished product as an asset, with which plant and machine did each step.
+
+    Only a product of a family is one: a call for tenders' order is work to the buyer's own
+    specification, with no serial and no service contract of the network's; its operations
+    (plant, machine, job order, times) are its as-built record."""
+    assert order.family_id is not None, f"order {order.id} is of no product family"
     product = DeliveredProduct(
         serial=f"{order.family_id[:20].upper()}-{order.id.removeprefix('ord-').upper()}",
         order_id=order.id,

@@ -148,7 +148,7 @@ def test_the_demo_plans_its_operators_on_the_robotic_cell() -> None:
     assert {o.operator_id for o in operators if "welding" in o.skills}, "the demo has welders"
     order = next(o for o in SPEC.orders if o.family == "robotic-cell")
     work = work_breakdown(FAMILIES[order.family], {**order.values, **order.engineer_changes})
-    job = _candidate_job("cell", _work_json(work))
+    job = _candidate_job("cell", _work_json(work.operations, work.materials))
     job = replace(
         job,
         operations=[

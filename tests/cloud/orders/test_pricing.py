@@ -19,16 +19,19 @@ def step(name: str, unit: str, process: str, hours: float, *after: str) -> prici
     return pricing.PlannedStep(name, name, process, unit, f"{unit}-m", hours, after)
 
 
-def priced(steps: list[pricing.PlannedStep], rates: dict[str, pricing.MemberRates]) -> Any:
+def priced(
+    steps: list[pricing.PlannedStep],
+    rates: dict[str, pricing.MemberRates],
+    formula: tuple[str, float] | None = ("Cell", 999.0),
+) -> Any:
     return pricing.price(
         steps=steps,
         materials=[pricing.Material("arm", "Arm", 2, "pcs", 100.0)],
         rates=rates,
         distance_km=lambda a, b: 10.0,
         settings=SETTINGS,
-        family_price=999.0,
         currency="EUR",
-        family_name="Cell",
+        formula=formula,
     )
 
 
@@ -70,6 +73,16 @@ def test_a_plan_with_no_priced_member_keeps_the_family_formula_and_says_so() -> 
     assert breakdown["basis"] == "family" and breakdown["total"] == 999.0
     assert "Cell formula" in breakdown["note"] and "metal" in breakdown["note"]
     assert [(line["quantity"], line["amount"]) for line in breakdown["lines"]] == [(2.0, None)]
+
+
+def test_work_without_a_formula_is_priced_at_the_default_rate_when_nobody_has_rates() -> None:
+    breakdown = priced(
+        [step("cut", "metal", "laser_cutting", 2.0)], {"metal": pricing.MemberRates()}, None
+    )
+    assert breakdown["basis"] == "members"
+    amounts = [(line["kind"], line["amount"]) for line in breakdown["lines"]]
+    assert amounts == [("operation", 100.0), ("material", 200.0), ("margin", 30.0)]
+    assert breakdown["total"] == 330.0
 
 
 @pytest.fixture(scope="module")
