@@ -76,7 +76,6 @@ def consortium_page(consortium_id: str, request: Request, session: DbSession) ->
     can_quote = (
         opportunity is not None
         and opportunity.status is OpportunityStatus.FORMING
-        and opportunity.configuration_id is not None
         and consortium.accepted_by_all
     )
     return page(

@@ -1,5 +1,6 @@
 """The opportunity pages: the board (opportunities by status, and the coordinator's form for a
-new one), an opportunity with its trail, and the partner-search results.
+new one), an opportunity with its trail, its quotes and its order, and the partner-search
+results.
 
 Server-rendered through the domain's services with the signed-in actor, so each role sees what
 the API shows it; the form and the status buttons call the JSON API.
@@ -17,6 +18,7 @@ from cloud.exceptions import NotFound, PermissionDenied
 from cloud.opportunities import flows as opportunity_flows
 from cloud.opportunities import service as opportunity_service
 from cloud.opportunities.models import OpportunityStatus
+from cloud.orders import service as orders_service
 from cloud.web.templating import page, sign_in
 from protocols.enums import ProcessKind
 
@@ -63,6 +65,9 @@ def opportunity_page(opportunity_id: str, request: Request, session: DbSession) 
         "opportunities/detail.html",
         actor,
         opportunity=opportunity_service.read_opportunity(session=session, opportunity=row),
+        quotes=orders_service.list_quotes(session=session, actor=actor, opportunity_id=row.id),
+        orders=orders_service.list_orders(session=session, actor=actor, opportunity_id=row.id),
+        now=utcnow(),
     )
 
 

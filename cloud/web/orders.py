@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from cloud.auth.dependencies import CurrentActor, DbSession, page_actor
 from cloud.auth.models import Role
 from cloud.events import Event, sse_stream
+from cloud.opportunities.models import Opportunity
 from cloud.orders import flows as orders_flows
 from cloud.orders import service as orders_service
 from cloud.suppliers import service as supplier_service
@@ -50,8 +51,12 @@ def order_page(order_id: str, request: Request, session: DbSession) -> HTMLRespo
             ),
             None,
         )
-    family = request.app.state.context.families.get(order.family_id)
+    families = request.app.state.context.families
+    family = None if order.family_id is None else families.get(order.family_id)
     options = family.options if family is not None else []
+    opportunity = (
+        None if order.opportunity_id is None else session.get(Opportunity, order.opportunity_id)
+    )
     purchases = [
         supplier_service.read_purchase(row, actor)
         for row in supplier_service.list_purchases(session=session, actor=actor, order_id=order.id)
@@ -65,6 +70,7 @@ def order_page(order_id: str, request: Request, session: DbSession) -> HTMLRespo
         labels={option.id: option.label for option in options},
         units={option.id: getattr(option, "unit", "") for option in options},
         purchases=purchases,
+        opportunity_title=None if opportunity is None else opportunity.title,
     )
 
 
