@@ -1,12 +1,18 @@
 """The network as one enterprise, end to end through the API with the real scheduling core:
-a customer's configured product becomes an opportunity of a dynamic network, its members are
-invited and answer, the selection forms the consortium, the members accept its terms, the
-consortium's quote is confirmed, the planner puts every step on the member chosen for it, the
-members make it, and the delivered order's ledger pays each member its agreed share."""
+a customer's configured product, or a public customer's call for tenders, becomes an
+opportunity of a dynamic network, its members are invited and answer, the selection forms the
+consortium, the members accept its terms, the consortium's quote is confirmed, the planner puts
+every step on the member chosen for it, the members make it, and the delivered order's ledger
+pays each member its agreed share.
+
+One coordinator per database for the module (SQLite, then PostgreSQL): each test makes its own
+opportunity in it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,15 +21,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cloud.auth.dependencies import SESSION_COOKIE
-from cloud.config import Settings
+from cloud.config import load_settings
 from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import service as dispatch_service
 from cloud.orders import service as orders_service
-from cloud.orders.models import OperationStatus, OrderOperation
+from cloud.orders.models import CapacityHold, OperationStatus, OrderOperation
 from protocols.messages import JobEvent
+from tests.cloud.conftest import make_key
 from tests.cloud.orders.network import ROBOT_CELL, UNITS, auth, served
+from tests.conftest import fresh_postgres_database
 
 SITE = {"name": "Bologna depot", "latitude": 44.49, "longitude": 11.34, "country": "IT"}
 # Who does what, for how much: the cheapest cover is metal for the fence panels (finish
@@ -37,10 +45,26 @@ DECLINED = {("cut-fence-panels", "finish"): "the 8 mm laser is booked for March"
 DEFAULT_PRICE = 1000.0
 
 
-@pytest.fixture
-def api(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    with served(settings) as served_api:
-        yield served_api
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def api(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    path = tmp_path_factory.mktemp("consortium-flow")
+    with ExitStack() as stack:
+        url = (
+            f"sqlite:///{path / 'coordinator.sqlite'}"
+            if request.param == "sqlite"
+            else stack.enter_context(fresh_postgres_database())
+        )
+        settings = load_settings(
+            None,
+            network=f"net-{uuid.uuid4().hex[:10]}",
+            data_dir=path,
+            database_url=url,
+            ingest={"enabled": False},
+            events={"bus": "off"},
+        )
+        yield stack.enter_context(served(settings))
 
 
 def _soon(days: float) -> str:
@@ -290,7 +314,8 @@ def test_a_quote_for_an_opportunity_no_longer_quoted_is_not_confirmed(
     assert withdrawn.status_code == 200, withdrawn.text
     refused = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice"))
     assert refused.status_code == 409 and "withdrawn" in refused.json()["message"]
-    assert client.get("/api/orders", headers=auth(keys, "alice")).json() == []
+    orders = client.get("/api/orders", headers=auth(keys, "alice")).json()
+    assert all(order["quote_id"] != quote["id"] for order in orders)
     assert client.get(f"/api/quotes/{quote['id']}", headers=coordinator).json()["order_id"] is None
 
 
@@ -323,3 +348,290 @@ def test_a_withdrawn_quote_sends_the_opportunity_back_to_forming_a_refused_one_l
     lost = client.get(url, headers=coordinator).json()
     assert lost["status"] == "lost"
     assert [e["to_status"] for e in lost["events"]][-4:] == ["quoted", "forming", "quoted", "lost"]
+
+
+# A call for tenders ---------------------------------------------------------------------------
+
+BUYER = "comune-di-bologna"
+STEEL, PAINT = "steel-sheet-10mm", "paint-ral7016"
+SUPPLIERS = {  # id: (place, item, unit price, lead time in days)
+    "steel-co": ((45.46, 9.19), STEEL, 50.0, 2.0),  # Milan
+    "bologna-paints": ((44.50, 11.33), PAINT, 14.0, 1.0),  # by the site
+    "far-paints": ((45.0, 9.0), PAINT, 10.0, 1.0),  # cheaper, but not local
+}
+# Who answers what: metal cuts (only its laser takes 10 mm) and welds, finish paints; finish
+# declines the cutting, lead has no paint line.
+TENDER_ANSWERS: dict[tuple[str, str], dict[str, Any] | str] = {
+    ("p1", "metal"): {"price": 1500.0},
+    ("p1", "finish"): "our laser cuts 8 mm at most",
+    ("p2", "metal"): {"price": 1200.0},
+    ("p3", "finish"): {"price": 600.0},
+    ("p3", "lead"): "no paint line",
+}
+
+
+def _tender(client: TestClient, keys: dict[str, str], **fields: Any) -> Any:
+    """Tram-stop shelters for the city: cut, weld, paint 200 frames, 5 % of the value from
+    within 25 km of the depot."""
+    body: dict[str, Any] = {
+        "title": "Tram-stop shelter frames",
+        "due_at": _soon(30),
+        "site": SITE,
+        "budget": 20_000,
+        "currency": "EUR",
+        "customer_id": BUYER,
+        "local_content": {"min_share": 0.05, "within_km": 25},
+        "processes": [
+            {
+                "process": "laser_cutting",
+                "requirements": {"max_thickness_steel_mm": 10},
+                "quantity": 200,
+                "work_minutes": 240,
+                "materials": [{"item": STEEL, "quantity": 40, "unit": "m2", "unit_cost": 60}],
+            },
+            {"process": "welding", "quantity": 200, "work_minutes": 300, "predecessors": ["p1"]},
+            {
+                "process": "painting",
+                "quantity": 200,
+                "work_minutes": 180,
+                "predecessors": ["p2"],
+                "materials": [{"item": PAINT, "quantity": 30, "unit": "l", "unit_cost": 15}],
+            },
+        ],
+        **fields,
+    }
+    return client.post("/api/opportunities", json=body, headers=auth(keys, "coordinator"))
+
+
+def _form_tender(
+    client: TestClient, keys: dict[str, str], answers: dict[tuple[str, str], Any]
+) -> tuple[str, dict[str, Any]]:
+    """A tender of the dynamic network, its invitations answered, its consortium formed."""
+    coordinator = auth(keys, "coordinator")
+    network = client.app.state.context.settings.network  # type: ignore[attr-defined]
+    client.patch(f"/api/networks/{network}", json={"kind": "dynamic"}, headers=coordinator)
+    created = _tender(client, keys)
+    assert created.status_code == 201, created.text
+    opportunity_id = created.json()["id"]
+    candidates: dict[str, list[str]] = {}
+    for step, unit in answers:
+        candidates.setdefault(step, []).append(unit)
+    invited = client.post(
+        f"/api/opportunities/{opportunity_id}/work-invitations",
+        json={"deadline": _soon(2), "candidates": candidates},
+        headers=coordinator,
+    )
+    assert invited.status_code == 201, invited.text
+    for invitation in invited.json():
+        answer = answers[(invitation["step"], invitation["unit_id"])]
+        body = (
+            {"answer": "decline", "reason": answer}
+            if isinstance(answer, str)
+            else {"answer": "accept", "earliest_start": _soon(1), "earliest_end": _soon(20)}
+            | answer
+        )
+        answered = client.post(
+            f"/api/work-invitations/{invitation['id']}/answer",
+            json=body,
+            headers=auth(keys, invitation["unit_id"]),
+        )
+        assert answered.status_code == 200, answered.text
+    formed = client.post(
+        f"/api/opportunities/{opportunity_id}/consortium",
+        json={"terms": {"payment_terms": "60 days", "penalties": "0.5 % a day late"}},
+        headers=coordinator,
+    )
+    assert formed.status_code == 201, formed.text
+    return opportunity_id, formed.json()
+
+
+def _accept_all(client: TestClient, keys: dict[str, str], consortium: dict[str, Any]) -> None:
+    for member in consortium["members"]:
+        if member["unit_id"] is not None:
+            accepted = client.post(
+                f"/api/consortia/{consortium['id']}/acceptances",
+                json={"revision": consortium["revision"]},
+                headers=auth(keys, member["unit_id"]),
+            )
+            assert accepted.status_code == 200, accepted.text
+
+
+def _suppliers(client: TestClient, keys: dict[str, str]) -> None:
+    """The network's suppliers of the tender's materials."""
+    for supplier_id, ((latitude, longitude), item, price, days) in SUPPLIERS.items():
+        body = {
+            "id": supplier_id,
+            "company": supplier_id,
+            "latitude": latitude,
+            "longitude": longitude,
+            "country": "IT",
+            "offers": {item: {"unit_price": price, "lead_time_days": days}},
+        }
+        made = client.post("/api/suppliers", json=body, headers=auth(keys, "coordinator"))
+        assert made.status_code in (201, 409), made.text  # 409: another test made it
+
+
+def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, keys = api
+    context: AppContext = client.app.state.context  # type: ignore[attr-defined]
+    coordinator = auth(keys, "coordinator")
+    keys[BUYER] = make_key(context, "customer", customer_id=BUYER)
+    buyer = auth(keys, BUYER)
+    _suppliers(client, keys)
+
+    # The local-content rule takes the paint from the supplier by the site, dearer than the far one.
+    opportunity_id, consortium = _form_tender(client, keys, TENDER_ANSWERS)
+    members = {m["party_id"]: m for m in consortium["members"]}
+    assert {p: (m["role"], m["steps"]) for p, m in members.items()} == {
+        "metal": ("lead", ["p1", "p2"]),
+        "finish": ("partner", ["p3"]),
+        "supplier:bologna-paints": ("local_supplier", [f"material:{PAINT}"]),
+        "supplier:steel-co": ("supplier", [f"material:{STEEL}"]),
+    }
+    assert members["supplier:bologna-paints"]["price"] == 30 * 14.0
+    _accept_all(client, keys, consortium)
+
+    quoted = client.post(f"/api/opportunities/{opportunity_id}/quote", headers=coordinator)
+    assert quoted.status_code == 201, quoted.text
+    quote = quoted.json()
+    assert (quote["configuration_id"], quote["revision"]) == (None, None)
+    assert (quote["opportunity_id"], quote["customer_id"]) == (opportunity_id, BUYER)
+    work = {op["step"]: op for op in quote["work"]["operations"]}
+    assert {step: (op["units"], op["predecessors"]) for step, op in work.items()} == {
+        "p1": (["metal"], []),
+        "p2": (["metal"], ["p1"]),
+        "p3": (["finish"], ["p2"]),
+    }
+    assert work["p1"]["requirements"] == {"max_thickness_steel_mm": 10}
+    assert work["p2"]["duration_s"] == 300 * 60
+    with context.session_factory() as session:
+        holds = session.scalars(select(CapacityHold).where(CapacityHold.quote_id == quote["id"]))
+        assert sorted((h.step, h.unit_id) for h in holds) == [
+            ("p1", "metal"),
+            ("p2", "metal"),
+            ("p3", "finish"),
+        ]
+
+    # The price: each member's agreed price, the suppliers', transport between the plants, margin.
+    breakdown = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=coordinator).json()
+    amounts: dict[tuple[str, str | None], float] = {}
+    for line in breakdown["lines"]:
+        key = (line["kind"], line["unit_id"] or line["item"])
+        amounts[key] = amounts.get(key, 0.0) + line["amount"]
+    assert amounts[("operation", "metal")] == pytest.approx(2700.0, abs=0.02)
+    assert amounts[("operation", "finish")] == pytest.approx(600.0)
+    assert amounts[("material", STEEL)] == 40 * 50.0
+    assert amounts[("material", PAINT)] == 30 * 14.0  # the local supplier's, as agreed
+    transport = [line for line in breakdown["lines"] if line["kind"] == "transport"]
+    assert [(t["step"], t["amount"] > 0) for t in transport] == [("p3", True)]  # metal → finish
+    subtotal = 2700 + 600 + 2000 + 420 + transport[0]["amount"]
+    assert breakdown["subtotal"] == pytest.approx(subtotal, abs=0.05)
+    assert breakdown["total"] == quote["price"] == breakdown["subtotal"] + breakdown["margin"]
+    seen = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=buyer).json()
+    assert (seen["total"], seen["opportunity_id"], seen["options"], seen["lines"]) == (
+        quote["price"],
+        opportunity_id,
+        None,
+        [],
+    )
+    own = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=auth(keys, "finish")).json()
+    assert {line["unit_id"] for line in own["lines"]} == {"finish"}
+    assert "call for tenders" in _page(client, keys, BUYER, f"/quotes/{quote['id']}")
+    assert quote["id"] in _page(client, keys, BUYER, f"/opportunities/{opportunity_id}")
+
+    # The buyer confirms, once: the order is the tender's, and it buys the materials.
+    other = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice"))
+    assert other.status_code == 404
+    confirmed = client.post(f"/api/quotes/{quote['id']}/confirm", headers=buyer)
+    assert confirmed.status_code == 201, confirmed.text
+    order = confirmed.json()
+    again = client.post(f"/api/quotes/{quote['id']}/confirm", headers=buyer)
+    assert again.status_code == 409 and order["id"] in again.json()["message"]
+    assert (order["configuration_id"], order["family_id"], order["values"]) == (None, None, {})
+    assert (order["opportunity_id"], order["customer_id"]) == (opportunity_id, BUYER)
+    won = client.get(f"/api/opportunities/{opportunity_id}", headers=coordinator).json()
+    assert [e["to_status"] for e in won["events"]] == ["open", "forming", "quoted", "won"]
+    purchases = client.get(f"/api/purchases?order_id={order['id']}", headers=coordinator).json()
+    bought = {p["item"]: (p["supplier_id"], p["unit_price"], p["steps"]) for p in purchases}
+    assert bought == {STEEL: ("steel-co", 50.0, ["p1"]), PAINT: ("bologna-paints", 14.0, ["p3"])}
+
+    # The real planner puts each line on its member, after its materials are in; they make it.
+    _replan(context)
+    expected = {p["item"]: datetime.fromisoformat(p["expected_at"]) for p in purchases}
+    with context.session_factory() as session:
+        planned = {
+            op.step: op
+            for op in session.scalars(
+                select(OrderOperation).where(OrderOperation.order_id == order["id"])
+            )
+        }
+        assert planned["p1"].planned_start is not None and planned["p3"].planned_start is not None
+        assert planned["p1"].planned_start >= expected[STEEL]
+        assert planned["p3"].planned_start >= max(expected[PAINT], planned["p2"].planned_end)
+    assert _produce(context, order["id"]) == {"p1": "metal", "p2": "metal", "p3": "finish"}
+    completed = client.get(f"/api/orders/{order['id']}", headers=buyer).json()
+    assert completed["status"] == "completed" and completed["progress"] == 1.0
+    assert client.get("/api/products", headers=buyer).json() == []  # no catalogue product
+    for who in ("coordinator", BUYER):
+        assert "Call for tenders" in _page(client, keys, who, f"/orders/{order['id']}")
+    assert order["id"] in _page(client, keys, BUYER, "/")
+    delivered = client.post(f"/api/orders/{order['id']}/deliver", headers=coordinator)
+    assert delivered.status_code == 200, delivered.text
+    twice = client.post(f"/api/orders/{order['id']}/deliver", headers=coordinator)
+    assert twice.status_code == 409
+
+    # The ledger pays every member, suppliers included, its agreed share after the fee.
+    ledger = client.get(f"/api/orders/{order['id']}/ledger", headers=coordinator).json()
+    fee, *lines = ledger["entries"]
+    assert fee["unit_id"] is None and fee["revenue"] == ledger["network_fee"]
+    assert {line["unit_id"]: line["basis"] for line in lines} == dict.fromkeys(members, "agreed")
+    for line in lines:
+        assert line["share"] == pytest.approx(members[line["unit_id"]]["revenue_share"], abs=1e-6)
+    assert sum(e["revenue"] for e in ledger["entries"]) == pytest.approx(quote["price"])
+    assert order["id"] in _page(client, keys, "coordinator", f"/ledger/{order['id']}")
+    mine = client.get(f"/api/orders/{order['id']}/ledger", headers=auth(keys, "metal")).json()
+    assert [e["unit_id"] for e in mine["entries"]] == ["metal"]
+
+
+def test_bad_tenders_and_quotes_are_refused_with_a_clear_4xx_and_nothing_lost(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, keys = api
+    coordinator = auth(keys, "coordinator")
+    before = len(client.get("/api/opportunities", headers=coordinator).json())
+    for fields, words in (
+        ({"processes": [{"process": "juggling", "work_minutes": 60}]}, "process"),
+        ({"customer_id": None}, "customer_id: a call for tenders names its customer"),
+        (
+            {"processes": [{"process": "welding", "work_minutes": 60, "predecessors": ["p2"]}]},
+            "line p1 can follow only earlier lines (none), not p2",
+        ),
+    ):
+        refused = _tender(client, keys, **fields)
+        assert refused.status_code == 422 and words in refused.text, refused.text
+    assert len(client.get("/api/opportunities", headers=coordinator).json()) == before
+
+    # Quoting a tender before it has a consortium: nothing is quoted or held.
+    quotes_before = len(client.get("/api/quotes", headers=coordinator).json())
+    opportunity_id = _tender(client, keys).json()["id"]
+    url = f"/api/opportunities/{opportunity_id}"
+    forming = client.post(f"{url}/status", json={"to": "forming"}, headers=coordinator)
+    assert forming.status_code == 200, forming.text
+    early = client.post(f"{url}/quote", headers=coordinator)
+    assert early.status_code == 409 and "has no consortium yet" in early.json()["message"]
+
+    # A member that accepted a line its machines cannot do: the quote says which, holds nothing.
+    _suppliers(client, keys)
+    answers = {**TENDER_ANSWERS, ("p1", "finish"): {"price": 900.0}}
+    lied_id, consortium = _form_tender(client, keys, answers)
+    assert {m["party_id"]: m["steps"] for m in consortium["members"]}["finish"] == ["p1", "p3"]
+    _accept_all(client, keys, consortium)
+    impossible = client.post(f"/api/opportunities/{lied_id}/quote", headers=coordinator)
+    assert impossible.status_code == 422, impossible.text
+    assert "p1" in impossible.json()["message"] and "finish" in impossible.json()["message"]
+    assert len(client.get("/api/quotes", headers=coordinator).json()) == quotes_before
+    for opportunity in (opportunity_id, lied_id):
+        read = client.get(f"/api/opportunities/{opportunity}", headers=coordinator).json()
+        assert read["status"] == "forming"
