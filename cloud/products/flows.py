@@ -44,6 +44,8 @@ def deliver(
     ``installed_as``: the field asset the product was commissioned as at the site, checked
     before anything changes, so that a wrong one delivers nothing."""
     require_role(actor, Role.COORDINATOR)
+    if installed_as is not None:
+        _installable(orders_service.get_order(session=session, actor=actor, order_id=order_id))
     product = orders_service.product_of_order(session=session, order_id=order_id)
     if installed_as is not None and product is not None:
         service.field_asset(session=session, serial=product.serial, **installed_as.model_dump())
@@ -62,6 +64,14 @@ def deliver(
     if installed_as is not None:
         service.bind_field_asset(session=session, product=product, **installed_as.model_dump())
     return order
+
+
+def _installable(order: Order) -> None:
+    if order.family_id is None:
+        raise Conflict(
+            f"order {order.id} is a call for tenders' work, with no product to install as a "
+            "field asset: deliver it without one"
+        )
 
 
 def request_service(

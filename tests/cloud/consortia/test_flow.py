@@ -577,6 +577,11 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
     for who in ("coordinator", BUYER):
         assert "Call for tenders" in _page(client, keys, who, f"/orders/{order['id']}")
     assert order["id"] in _page(client, keys, BUYER, "/")
+    installed = {"field_asset": {"unit_id": "finish", "asset": "paint-1"}}
+    url = f"/api/orders/{order['id']}/deliver"
+    as_asset = client.post(url, json=installed, headers=coordinator)
+    assert as_asset.status_code == 409 and "no product" in as_asset.json()["message"]
+    assert client.get(f"/api/orders/{order['id']}", headers=buyer).json()["status"] == "completed"
     delivered = client.post(f"/api/orders/{order['id']}/deliver", headers=coordinator)
     assert delivered.status_code == 200, delivered.text
     twice = client.post(f"/api/orders/{order['id']}/deliver", headers=coordinator)
