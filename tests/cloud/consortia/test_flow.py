@@ -492,6 +492,8 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
     }
     assert members["supplier:bologna-paints"]["price"] == 30 * 14.0
     _accept_all(client, keys, consortium)
+    page = _page(client, keys, "coordinator", f"/consortia/{consortium['id']}")
+    assert 'id="quote-opportunity"' in page  # the consortium page quotes a tender too
 
     quoted = client.post(f"/api/opportunities/{opportunity_id}/quote", headers=coordinator)
     assert quoted.status_code == 201, quoted.text
