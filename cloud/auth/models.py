@@ -166,6 +166,22 @@ class PrincipalRead(BaseModel):
     created_at: datetime
 
 
+class PersonStatus(StrEnum):
+    """Where a person's access stands."""
+
+    ACTIVE = "active"  # a password is set: they sign in
+    INVITED = "invited"  # an invitation waits to be used
+    INVITATION_EXPIRED = "invitation_expired"  # no password and no live invitation: reset it
+    REVOKED = "revoked"
+
+
+class PersonRead(PrincipalRead):
+    status: PersonStatus
+    invitation_expires_at: datetime | None = Field(
+        default=None, description="when the waiting invitation's link stops working"
+    )
+
+
 class PrincipalCreated(PrincipalRead):
     api_key: str = Field(description="shown once; only its hash is stored")
 

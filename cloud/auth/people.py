@@ -24,7 +24,10 @@ from cloud.auth.models import (
     Actor,
     Invitation,
     PersonCreate,
+    PersonRead,
+    PersonStatus,
     Principal,
+    PrincipalRead,
     Role,
     SignInFailure,
 )
@@ -61,6 +64,43 @@ def invite_person(
         session=session, spec=spec, username=spec.username, email=spec.email
     )
     return _invite(session=session, principal=principal, settings=settings, now=now)
+
+
+def list_people(*, session: Session, actor: Actor, now: datetime) -> list[PersonRead]:
+    """Every person (a principal with a username) with where their access stands."""
+    require_role(actor, Role.COORDINATOR)
+    waiting = (
+        select(Invitation.principal_id, func.max(Invitation.expires_at).label("expires_at"))
+        .where(Invitation.used_at.is_(None))
+        .group_by(Invitation.principal_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Principal, waiting.c.expires_at)
+        .outerjoin(waiting, waiting.c.principal_id == Principal.id)
+        .where(Principal.username.is_not(None))
+        .order_by(Principal.id)
+    ).all()
+    return [
+        PersonRead(
+            **PrincipalRead.model_validate(principal).model_dump(),
+            status=_status(principal, expires_at, now),
+            invitation_expires_at=expires_at if principal.password_hash is None else None,
+        )
+        for principal, expires_at in rows
+    ]
+
+
+def _status(
+    principal: Principal, invitation_expires_at: datetime | None, now: datetime
+) -> PersonStatus:
+    if not principal.active:
+        return PersonStatus.REVOKED
+    if principal.password_hash is not None:
+        return PersonStatus.ACTIVE
+    if invitation_expires_at is not None and now < invitation_expires_at:
+        return PersonStatus.INVITED
+    return PersonStatus.INVITATION_EXPIRED
 
 
 def reset_access(

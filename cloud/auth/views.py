@@ -12,6 +12,7 @@ from cloud.auth.models import (
     InvitationRead,
     PersonCreate,
     PersonInvited,
+    PersonRead,
     PrincipalCreate,
     PrincipalCreated,
     PrincipalRead,
@@ -162,6 +163,13 @@ def invite_person(
         now=utcnow(),
     )
     return _invited(issued, request)
+
+
+@router.get("/people")
+def list_people(session: DbSession, actor: CurrentActor) -> list[PersonRead]:
+    """Every person, with where their access stands: active (a password set), invited (the
+    link works until ``invitation_expires_at``), invitation expired, or revoked."""
+    return people.list_people(session=session, actor=actor, now=utcnow())
 
 
 @router.post("/principals/{principal_id}/invitation", responses=answers(409))

@@ -15,6 +15,7 @@ from cloud.web import (
     network,
     opportunities,
     orders,
+    people,
     plans,
     products,
     scorecards,
@@ -34,5 +35,6 @@ for pages in (
     consortia,
     ledger,
     scorecards,
+    people,
 ):
     router.include_router(pages.router)

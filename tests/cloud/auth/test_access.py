@@ -361,6 +361,28 @@ MATRIX = [
         {"unit_id": "plant-a", "asset": "m1"},
         {"coordinator": 404, "plant-a": 403, "technician": 403, "customer": 403},
     ),
+    # People and their access: the coordinator's alone; each principal its own preferences.
+    *(
+        (method, path, body, {"plant-a": 403, "technician": 403, "customer": 403})
+        for method, path, body in (
+            ("GET", "/api/principals", None),
+            ("POST", "/api/people", {"name": "X", "username": "xx", "role": "coordinator"}),
+            ("POST", "/api/principals/1/invitation", None),
+            ("DELETE", "/api/principals/1", None),
+        )
+    ),
+    (
+        "GET",
+        "/api/people",
+        None,
+        {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403},
+    ),
+    (
+        "GET",
+        "/api/me/notifications",
+        None,
+        {"coordinator": 200, "plant-a": 200, "technician": 200, "customer": 200},
+    ),
     (
         "GET",
         "/api/service-levels/overdue",
@@ -676,6 +698,9 @@ PAGES = [
     ("/ledger", {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403}),
     ("/ledger/ord-none", {"coordinator": 404, "plant-a": 404, "technician": 403, "customer": 403}),
     ("/scorecards", {"coordinator": 200, "plant-a": 200, "technician": 403, "customer": 403}),
+    # People (issue 22): the coordinator's page; every principal's own account.
+    ("/people", {"coordinator": 200, "plant-a": 403, "technician": 403, "customer": 403}),
+    ("/account", {"coordinator": 200, "plant-a": 200, "technician": 200, "customer": 200}),
 ]
 
 

@@ -186,6 +186,59 @@ def test_sessions_expire_when_idle_and_at_their_lifetime(
     context.engine.dispose()
 
 
+def test_each_persons_status_follows_their_invitation_password_and_revocation(
+    settings: Settings, accounts: AccountSettings
+) -> None:
+    """Invited until the link expires, then expired; active once the password is set; revoked;
+    and a reset makes a revoked person invited again."""
+    context = build_context(settings)
+    factory = context.session_factory
+    with transaction(factory) as session:
+        issued = {
+            name: people.invite_person(
+                session=session,
+                actor=coordinator(),
+                spec=PersonCreate(name=name, username=name, role="coordinator"),
+                settings=accounts,
+                now=T0,
+            )
+            for name in ("ivy", "eve", "ada", "rex")
+        }
+        for name in ("ada", "rex"):
+            token = issued[name].token
+            people.accept_invitation(session=session, token=token, password=PASSWORD, now=T0)
+        service.revoke_principal(
+            session=session, actor=coordinator(), principal_id=issued["rex"].principal.id
+        )
+
+    def statuses(now: datetime) -> dict[str, tuple[str, datetime | None]]:
+        with transaction(factory) as session:
+            listed = people.list_people(session=session, actor=coordinator(), now=now)
+        return {p.username or "": (p.status.value, p.invitation_expires_at) for p in listed}
+
+    expires = T0 + accounts.invitation
+    assert statuses(T0 + timedelta(hours=1)) == {
+        "ivy": ("invited", expires),
+        "eve": ("invited", expires),
+        "ada": ("active", None),
+        "rex": ("revoked", None),
+    }
+    later = expires + timedelta(seconds=1)
+    with transaction(factory) as session:
+        people.reset_access(
+            session=session,
+            actor=coordinator(),
+            principal_id=issued["rex"].principal.id,
+            settings=accounts,
+            now=later,
+        )
+    after = statuses(later)
+    assert after["ivy"] == after["eve"] == ("invitation_expired", expires)
+    assert after["rex"] == ("invited", later + accounts.invitation)
+    assert after["ada"] == ("active", None)
+    context.engine.dispose()
+
+
 def test_throttle_counts_per_address_and_forgets_after_the_window(
     settings: Settings, accounts: AccountSettings
 ) -> None:

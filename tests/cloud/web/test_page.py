@@ -137,11 +137,21 @@ ROLE_PAGES = [
     (
         "coordinator",
         "/",
-        ["Network", "Configurator", "Orders", "Opportunities", *NETWORK_BUSINESS, "Plan", *FIGURES],
+        [
+            "Network",
+            "Configurator",
+            "Orders",
+            "Opportunities",
+            *NETWORK_BUSINESS,
+            "Plan",
+            *FIGURES,
+            "People",
+            "Account",
+        ],
     ),
-    ("plant-a", "/", ["My unit", *NETWORK_BUSINESS, "Plan", *FIGURES]),
-    ("technician", "/maintenance/inbox", ["Inbox", "Board"]),
-    ("customer", "/", ["Home", "My orders", "Opportunities", "Plan", "Configurator"]),
+    ("plant-a", "/", ["My unit", *NETWORK_BUSINESS, "Plan", *FIGURES, "Account"]),
+    ("technician", "/maintenance/inbox", ["Inbox", "Board", "Account"]),
+    ("customer", "/", ["Home", "My orders", "Opportunities", "Plan", "Configurator", "Account"]),
 ]
 
 
