@@ -44,8 +44,9 @@ SYSTEM = Actor(principal_id=0, name="bootstrap", role=Role.COORDINATOR)
 
 
 class NetworkSetup(BaseModel):
-    """What a network starts with. Units and technicians already known are kept as they are;
-    calendars and operators are set; a known machine's static data is merged."""
+    """What a network starts with. Units and technicians already known are kept as they are
+    (a known unit without a country takes the setup's); calendars and operators are set; a
+    known machine's static data is merged."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -110,11 +111,14 @@ def bootstrap_network(settings: Settings, setup: NetworkSetup) -> NetworkCredent
 
 
 def _registry(session: Session, network: str, setup: NetworkSetup) -> None:
-    units = registry_service.network_units(session=session, network_id=network)
-    known = {unit.id for unit in units}
+    known = {u.id: u for u in registry_service.network_units(session=session, network_id=network)}
     for unit in setup.units:
-        if unit.id not in known:
+        row = known.get(unit.id)
+        if row is None:
             registry_service.onboard_unit(session=session, actor=SYSTEM, spec=unit)
+        elif row.country is None and unit.country is not None:
+            # Registered before units had a country: the setup says where it is.
+            row.country = unit.country
     for unit_id, calendar in setup.calendars.items():
         registry_service.set_calendar(session=session, actor=SYSTEM, unit_id=unit_id, spec=calendar)
     for unit_id, operators in setup.operators.items():

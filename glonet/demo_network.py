@@ -448,6 +448,7 @@ def network_setup(
                 network_id=spec.network,
                 company=plant.company or plant.name,
                 site=plant.location.city,
+                country=plant.location.country or None,
                 latitude=plant.location.lat,
                 longitude=plant.location.lon,
                 certifications=spec.certifications.get(plant.unit, []),

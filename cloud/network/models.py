@@ -155,6 +155,7 @@ class UnitLive(BaseModel):
     unit_id: str
     company: str
     site: str
+    country: str | None = None
     status: str
     changed_at: datetime | None
     gateway_version: str | None

@@ -352,6 +352,7 @@ def overview(*, session: Session, actor: Actor, network_id: str) -> NetworkOverv
                 unit_id=unit.id,
                 company=unit.company,
                 site=unit.site,
+                country=unit.country,
                 status=status.status if status else UNKNOWN,
                 changed_at=status.changed_at if status else None,
                 gateway_version=birth.gateway_version if birth else None,

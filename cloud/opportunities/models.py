@@ -13,15 +13,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.codesign.families import Slug
 from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
+from cloud.geo import Country
 from protocols.enums import ProcessKind
 from protocols.topics import IDENTIFIER_PATTERN
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=2000)]
-Country = Annotated[
-    str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code, e.g. IT")
-]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 MAX_PROCESSES = 100

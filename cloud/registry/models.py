@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Float, ForeignKey, Integer, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, UtcDateTime, utcnow
+from cloud.geo import Country
 from protocols.enums import ProcessKind
 from protocols.topics import IDENTIFIER_PATTERN, RESERVED_UNIT_IDS
 
@@ -54,6 +55,8 @@ class Unit(Base):
     network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
     company: Mapped[str] = mapped_column(String(200))
     site: Mapped[str] = mapped_column(String(200), default="")
+    # ISO 3166-1 alpha-2; None: not known, so never counted as in a local-content rule's country.
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     certifications: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -224,9 +227,16 @@ def shares_telemetry(policy: dict[str, Any]) -> bool:
     return policy.get("share_telemetry") is True
 
 
+UNIT_COUNTRY = (
+    "where the unit is (ISO 3166-1 alpha-2, e.g. IT); null: not known, and then the unit never"
+    " counts as in the country of a local-content rule"
+)
+
+
 class UnitFields(Schema):
     company: Name
     site: Annotated[str, Field(max_length=200)] = ""
+    country: Country | None = Field(default=None, description=UNIT_COUNTRY)
     latitude: Latitude
     longitude: Longitude
     certifications: Annotated[list[Name], Field(max_length=50)] = Field(default_factory=list)
@@ -249,6 +259,9 @@ class UnitCreate(UnitFields):
 class UnitUpdate(Schema):
     company: Name = omittable()
     site: Annotated[str, Field(max_length=200)] = omittable()
+    country: Country | None = Field(
+        default=None, description=UNIT_COUNTRY, json_schema_extra=_without_default
+    )
     latitude: Latitude = omittable()
     longitude: Longitude = omittable()
     certifications: Annotated[list[Name], Field(max_length=50)] = omittable()

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from cloud.geo import Location, distance_km
+from cloud.geo import LocalArea, Location, locality
 
 
 class LocalityRule(Protocol):
@@ -135,19 +135,18 @@ class MatchedLine:
 
 def is_local(supplier: SupplierPlace, site: Place | None, rule: LocalityRule | None) -> bool:
     """Whether ``supplier`` counts as local for ``site`` under ``rule``: within the rule's
-    distance of the site and/or in its country. Without a rule, the supplier's own flag; a
-    distance rule without a site makes nobody local."""
+    distance of the site and/or in its country (:func:`cloud.geo.locality`, as for members).
+    Without a rule, the supplier's own flag; a distance rule without a site makes nobody
+    local."""
     if rule is None or (rule.within_km is None and rule.country is None):
         return supplier.local
-    if rule.country is not None and supplier.country.upper() != rule.country.upper():
-        return False
-    if rule.within_km is not None:
-        if site is None:
-            return False
-        here = Location(site.latitude, site.longitude)
-        there = Location(supplier.latitude, supplier.longitude)
-        return distance_km(here, there) <= rule.within_km
-    return True
+    area = LocalArea(
+        site=None if site is None else Location(site.latitude, site.longitude),
+        within_km=rule.within_km,
+        country=rule.country,
+    )
+    here = Location(supplier.latitude, supplier.longitude)
+    return locality(area, here, supplier.country).local
 
 
 def match_materials(

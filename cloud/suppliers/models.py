@@ -12,9 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.codesign.families import Slug
 from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
+from cloud.geo import Country
 from cloud.registry.models import Identifier, Latitude, Longitude, Name, Text, omittable
 
-Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
 LeadTimeDays = Annotated[float, Field(ge=0, le=365, allow_inf_nan=False)]

@@ -71,6 +71,20 @@ def test_onboard_update_and_remove_a_unit(client: TestClient, tenants: Tenants) 
     changed = client.patch("/api/units/weld-co", json={"site": "Bergamo"}, headers=headers)
     assert changed.json()["site"] == "Bergamo"
     assert changed.json()["processes"][0]["parameters"] == {"max_thickness_mm": 12}
+    assert changed.json()["country"] is None  # not given: unknown
+    # A country is an assigned ISO 3166-1 alpha-2 code; anything else is a 422 that changes nothing.
+    placed = client.patch("/api/units/weld-co", json={"country": "IT"}, headers=headers)
+    assert placed.status_code == 200 and placed.json()["country"] == "IT"
+    for bad in ("XX", "it", "ITA", "Italy", 39):
+        refused = client.patch("/api/units/weld-co", json={"country": bad}, headers=headers)
+        assert refused.status_code == 422, bad
+        assert [f["field"] for f in refused.json()["fields"]] == ["body.country"], refused.text
+    assert client.get("/api/units/weld-co", headers=headers).json()["country"] == "IT"
+    unknown = client.post("/api/units", json={**spec, "id": "x3", "country": "ZZ"}, headers=headers)
+    assert unknown.status_code == 422 and "ISO 3166-1" in unknown.text
+    assert client.get("/api/units/x3", headers=headers).status_code == 404
+    cleared = client.patch("/api/units/weld-co", json={"country": None}, headers=headers)
+    assert cleared.status_code == 200 and cleared.json()["country"] is None
     unknown_network = client.post(
         "/api/units", json={**spec, "id": "x2", "network_id": "nope"}, headers=headers
     )

@@ -166,6 +166,9 @@ def test_the_demo_forms_quotes_makes_and_delivers_the_opportunity_and_shows_its_
         driver = DemoDriver(spec, str(client.base_url), keys, PlantNetwork(tmp_path, [], "x", 1))
         driver.http = client
         _births(client, plants)
+        coordinator = {"Authorization": f"Bearer {keys['Network coordinator']}"}
+        units = client.get("/api/units", headers=coordinator).json()
+        assert {u["id"]: u["country"] for u in units} == {p.unit: "IT" for p in plants}
         order_id = driver.form_and_quote(spec.opportunity)
         purchases = client.get(
             "/api/purchases", headers={"Authorization": f"Bearer {keys['Network coordinator']}"}

@@ -187,14 +187,22 @@ def test_the_demo_registers_its_operators_and_suppliers(tmp_path: Path) -> None:
         SPEC, workdir=tmp_path, mqtt_host="127.0.0.1", mqtt_port=1883, port=8000
     )
     plants = [load_plant(path) for path in SPEC.plants]
-    prepare_network(settings, network_setup(SPEC, plants))
+    setup = network_setup(SPEC, plants)
+    # A network registered before units had a country: bootstrapping it again places them.
+    placeless = [unit.model_copy(update={"country": None}) for unit in setup.units]
+    prepare_network(settings, setup.model_copy(update={"units": placeless, "principals": []}))
+    prepare_network(settings, setup)
     context = build_context(load_settings(None, **settings))
     try:
         with transaction(context.session_factory) as session:
             found = registry_service.network_operators(session=session, network_id=SPEC.network)
             offers = supplier_service.network_offers(session=session, network_id=SPEC.network)
+            units = registry_service.network_units(session=session, network_id=SPEC.network)
     finally:
         context.engine.dispose()
+    # Each plant in its real country (all the demo's are in Emilia-Romagna).
+    assert {u.id: u.country for u in units} == {p.unit: p.location.country for p in plants}
+    assert {p.location.country for p in plants} == {"IT"}
     expected = {
         (unit, operator_id, frozenset(operator.skills), len(operator.shifts))
         for unit, staff in SPEC.operators.items()

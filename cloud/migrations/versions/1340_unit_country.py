@@ -1,0 +1,29 @@
+"""unit country: the country a member unit is in, for local-content rules by country
+
+Revision ID: 1340
+Revises: 1280
+Create Date: 2026-12-08 01:00:00.000000
+
+Nullable, and left NULL for the units already registered: nothing in the registry says where
+they are by country (their coordinates could, but a border is not a radius). A unit without a
+country never counts as in a rule's country; the coordinator sets it (PATCH /api/units/{id}).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "1340"
+down_revision = "1280"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("units", sa.Column("country", sa.String(length=2), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("units") as batch:
+        batch.drop_column("country")
