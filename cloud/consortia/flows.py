@@ -7,11 +7,14 @@
   process; members accept (price, earliest start and end) or decline by the deadline, and the
   selection (:mod:`.selection`) picks the cheapest consortium among the accepted answers.
 
-Under a local-content rule, the opportunity's material lines (a configured product's bill of
-materials, or those a call for tenders' lines name) that the network's suppliers offer join
-the selection too (each supplier's offer of a line is an offer, local by
-the rule), so that a local supplier can bring the share the rule asks for; a chosen supplier is
-a member with the role local supplier (or supplier), whose terms nobody accepts in its name.
+Under a local-content rule, a member counts as local when it is within the rule's distance of
+the site, or in the rule's country (a unit whose country is not known never is, and the
+reasons say so when the rule is not met). The opportunity's material lines (a configured
+product's bill of materials, or those a call for tenders' lines name) that the network's
+suppliers offer join the selection too (each supplier's offer of a line is an offer, local by
+the same rule), so that a local supplier can bring the share the rule asks for; a chosen
+supplier is a member with the role local supplier (or supplier), whose terms nobody accepts in
+its name.
 Lines no supplier offers stay out (the quote prices them).
 
 Both paths check the same rules through the selection (the due date, certifications, the
@@ -48,7 +51,7 @@ from cloud.consortia.models import (
     WorkInvitationsCreate,
 )
 from cloud.exceptions import Conflict, InvalidInput
-from cloud.geo import Location, distance_km
+from cloud.geo import LocalArea, Locality, Location, locality
 from cloud.opportunities import service as opportunities
 from cloud.opportunities.models import Opportunity, OpportunityProcess, OpportunityStatus
 from cloud.registry.models import Network, NetworkKind, Unit
@@ -180,15 +183,12 @@ def send_invitations(
 # Selection ----------------------------------------------------------------------------------
 
 
-def _is_local(unit: Unit, opportunity: Opportunity) -> bool:
-    """Under a within-km rule, a member near the site; units carry no country, so under a
-    country rule only suppliers (which do) can be local."""
-    rule = opportunity.local_content or {}
-    within = rule.get("within_km")
-    if within is None:
-        return False
-    site = Location(opportunity.site_latitude, opportunity.site_longitude)
-    return distance_km(Location(unit.latitude, unit.longitude), site) <= float(within)
+def unit_locality(unit: Unit, area: LocalArea | None) -> Locality:
+    """A member by the rule: within its distance of the site, or in its country. A unit with
+    no country is never in the rule's country, and the words say so."""
+    if area is None:
+        return Locality(False, "")
+    return locality(area, Location(unit.latitude, unit.longitude), unit.country)
 
 
 def _problem(
@@ -199,6 +199,7 @@ def _problem(
     materials: tuple[list[selection.Requirement], list[selection.Offer]] = ([], []),
 ) -> selection.SelectionProblem:
     rule = opportunity.local_content
+    area = opportunities.local_area(opportunity)
     return selection.SelectionProblem(
         requirements=tuple(
             selection.Requirement(
@@ -217,6 +218,11 @@ def _problem(
             for unit in units.values()
             if unit.sharing_policy.get("max_order_share") is not None
         },
+        locality_notes={
+            unit.id: unit_locality(unit, area).words
+            for unit in units.values()
+            if area is not None and area.country is not None and unit.country is None
+        },
     )
 
 
@@ -233,7 +239,7 @@ def _unit_offer(
         party=unit.id,
         covers=frozenset({step.step}),
         cost=price,
-        local=_is_local(unit, opportunity),
+        local=unit_locality(unit, opportunities.local_area(opportunity)).local,
         earliest_end=earliest_end,
         certifications=frozenset(unit.certifications),
         work=step.work_minutes,

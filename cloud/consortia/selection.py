@@ -86,6 +86,9 @@ class SelectionProblem:
     """0..1: the least share of the chosen value that local offers must bring."""
     max_share: Mapping[str, float] = field(default_factory=dict)
     """Party -> the most (0..1] of the chosen work it may take; absent means no limit."""
+    locality_notes: Mapping[str, str] = field(default_factory=dict)
+    """Party -> why its offers may wrongly not count as local ("country unknown: not counted as
+    in IT"), said with the local-content reason when that rule bites."""
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,13 @@ def _percent(share: float) -> str:
     return f"{share * 100:.0f} %"
 
 
+def _with_notes(reason: str, problem: SelectionProblem, offers: Sequence[Offer]) -> str:
+    """The local-content reason with the notes of the parties that could have offered."""
+    offering = {o.party for o in offers}
+    notes = [f"{p}: {why}" for p, why in sorted(problem.locality_notes.items()) if p in offering]
+    return f"{reason} ({'; '.join(notes)})" if notes else reason
+
+
 def _constraint_reasons(
     problem: SelectionProblem, offers: Sequence[Offer], time_limit_s: float
 ) -> list[str]:
@@ -291,7 +301,8 @@ def _constraint_reasons(
     if problem.min_local_share is not None:
         best = _best_local_share(problem, offers, share_limits={}, time_limit_s=time_limit_s)
         if best is not None and best < required:
-            reasons.append(f"local content {_percent(best)} < required {_percent(required)}")
+            reason = f"local content {_percent(best)} < required {_percent(required)}"
+            reasons.append(_with_notes(reason, problem, offers))
     if limits and feasible(local_rule=False, share_limits=limits) is False:
         binding = [
             party
@@ -311,10 +322,11 @@ def _constraint_reasons(
     if not reasons:
         best = _best_local_share(problem, offers, share_limits=limits, time_limit_s=time_limit_s)
         shown = "no" if best is None else _percent(best)
-        reasons.append(
+        reason = (
             f"within the members' max order shares, local content reaches {shown} "
             f"< required {_percent(required)}"
         )
+        reasons.append(_with_notes(reason, problem, offers))
     return reasons
 
 

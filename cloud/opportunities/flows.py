@@ -133,6 +133,7 @@ def _members(
                 hourly_rate=None if rate is None else float(rate),
                 currency=str(policy.get("currency", "EUR")),
                 transport_hours=registry_service.road_hours(location, site),
+                country=unit.country,
             )
         )
     return members
@@ -195,7 +196,6 @@ def search_partners(
         scores = scorecards_service.partner_scores(session=session, settings=settings, now=now)
     site = Location(opportunity.site_latitude, opportunity.site_longitude)
     units = registry_service.network_units(session=session, network_id=network_id)
-    rule = opportunity.local_content or {}
     lines = [
         search.RequiredProcess(
             position=p.position,
@@ -215,7 +215,7 @@ def search_partners(
             site=site,
             time_scale=settings.orders.time_scale,
             overhead_s=settings.orders.dispatch_overhead_s,
-            local_within_km=rule.get("within_km"),
+            local_area=service.local_area(opportunity),
         ),
         lines,
         _members(session, units, network, site),

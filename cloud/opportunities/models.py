@@ -350,7 +350,13 @@ class CandidateRead(BaseModel):
     cost: float | None = Field(description="hourly rate x the line's work")
     scorecard: float
     local: bool | None = Field(
-        description="within the local-content rule's radius; None without such a rule"
+        description="local by the local-content rule (within its distance of the site, or in"
+        " its country: a member whose country is not known is not); None without a rule"
+    )
+    locality: str | None = Field(
+        default=None,
+        description='why local or not, in words ("in IT", "country unknown: not counted as'
+        ' in IT", "within 25 km of the site"); None without a rule',
     )
     score: float | None
     rank: int | None

@@ -11,7 +11,9 @@ them). For each process and member:
 3. it shares capacity, and has room for the work before the due date: a what-if plan by the
    scheduling core on top of the current plan (see :func:`earliest_ends`), plus transport from
    the member to the site;
-4. distance from the site, the member's hourly rate (so the line's cost) and its scorecard.
+4. distance from the site, the member's hourly rate (so the line's cost) and its scorecard;
+5. under a local-content rule, whether it is local (within the rule's distance of the site, or
+   in its country: a member whose country is not known never is, and its words say so).
 
 Eligible candidates are ranked by one score (:data:`WEIGHTS`): cost against the cheapest,
 slack before the due date, nearness to the site and the scorecard.
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cloud.dispatch import planning
-from cloud.geo import Location, distance_km
+from cloud.geo import LocalArea, Location, distance_km, locality
 
 NEUTRAL_SCORE = 0.5
 """A member's scorecard when it has none yet: neither rewarded nor punished."""
@@ -63,6 +65,7 @@ class Member:
     hourly_rate: float | None = None
     currency: str = "EUR"
     transport_hours: float = 0.0  # from the member to the site, plant hours
+    country: str | None = None  # ISO 3166-1 alpha-2; None: not known
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Candidate:
     cost: float | None
     scorecard: float
     local: bool | None
+    locality: str | None = None
     score: float = 0.0
     rank: int | None = None
 
@@ -106,7 +110,7 @@ class Search:
     site: Location
     time_scale: float = 1.0
     overhead_s: float = 0.0
-    local_within_km: float | None = None  # the local-content rule's radius, if it has one
+    local_area: LocalArea | None = None  # where the local-content rule counts as local
 
 
 def _format_day(when: datetime) -> str:
@@ -293,6 +297,8 @@ def _candidate(
                     f"{_format_day(delivery)} {delivery:%H:%M})"
                 )
     rate = member.hourly_rate
+    area = search.local_area
+    place = None if area is None else locality(area, member.location, member.country)
     return Candidate(
         position=line.position,
         unit_id=member.unit_id,
@@ -310,7 +316,8 @@ def _candidate(
         currency=member.currency,
         cost=None if rate is None else round(rate * line.work_minutes / 60.0, 2),
         scorecard=scores.get(member.unit_id, NEUTRAL_SCORE),
-        local=None if search.local_within_km is None else km <= search.local_within_km,
+        local=None if place is None else place.local,
+        locality=None if place is None else place.words,
     )
 
 

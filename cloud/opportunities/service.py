@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from cloud.auth.models import Actor, Role
 from cloud.auth.permissions import require_role
 from cloud.exceptions import Conflict, InvalidInput, NotFound
+from cloud.geo import LocalArea, Location
 from cloud.opportunities.models import (
     TENDER_STEP,
     TRANSITIONS,
@@ -80,6 +81,19 @@ def events_of(*, session: Session, opportunity_id: str) -> Sequence[OpportunityE
         .order_by(OpportunityEvent.id)
     )
     return session.scalars(query).all()
+
+
+def local_area(opportunity: Opportunity) -> LocalArea | None:
+    """Where the opportunity's local-content rule counts a member or supplier as local
+    (:func:`cloud.geo.locality`); ``None`` without a rule."""
+    rule = opportunity.local_content
+    if rule is None:
+        return None
+    return LocalArea(
+        site=Location(opportunity.site_latitude, opportunity.site_longitude),
+        within_km=rule.get("within_km"),
+        country=rule.get("country"),
+    )
 
 
 def read_opportunity(*, session: Session, opportunity: Opportunity) -> OpportunityRead:

@@ -8,8 +8,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
+from cloud.auth.dependencies import SESSION_COOKIE
 from cloud.auth.models import Actor, Role
 from cloud.consortia import service
 from cloud.consortia.models import WorkInvitationAccept
@@ -220,6 +222,53 @@ def test_a_stable_network_assigns_directly_under_the_same_rules(
         headers=headers,
     )
     assert again.status_code == 409
+
+    # A rule by country counts the members in it: plant-b is in Italy, plant-a's country is not
+    # known, so it never counts (and the reasons and the partner search say so).
+    assert client.patch("/api/units/plant-b", json={"country": "IT"}, headers=headers).is_success
+    strict = tender(client, tenants, local_content={"min_share": 0.8, "country": "IT"})
+    short = client.post(
+        f"/api/opportunities/{strict['id']}/consortium",
+        json={"assignments": split},
+        headers=headers,
+    )
+    assert short.status_code == 409
+    assert short.json()["message"] == (
+        "no consortium: infeasible because local content 69 % < required 80 % "
+        "(plant-a: country unknown: not counted as in IT)"
+    )
+    found = client.get(f"/api/opportunities/{strict['id']}/candidates", headers=headers).json()
+    where = {c["unit_id"]: (c["local"], c["locality"]) for c in found["processes"][0]["candidates"]}
+    assert where == {
+        "plant-a": (False, "country unknown: not counted as in IT"),
+        "plant-b": (True, "in IT"),
+    }
+    in_italy = tender(client, tenants, local_content={"min_share": 0.6, "country": "IT"})
+    met = client.post(
+        f"/api/opportunities/{in_italy['id']}/consortium",
+        json={"assignments": split},
+        headers=headers,
+    )
+    assert met.status_code == 201, met.text  # a tender: no supplier, a member meets the rule
+    assert met.json()["local_share"] == pytest.approx(900 / 1300)
+    assert {m["party_id"]: m["local"] for m in met.json()["members"]} == {
+        "plant-a": False,
+        "plant-b": True,
+    }
+    # Where the unit is, on its plant's page and the network's.
+    assert "IT</p>" in _page(client, tenants, "plant-b").split('id="unit-place">')[1]
+    assert "country unknown" in _page(client, tenants, "plant-a").split('id="unit-place">')[1]
+    assert "(IT)</td>" in _page(client, tenants, "coordinator")
+
+
+def _page(client: TestClient, tenants: Tenants, who: str) -> str:
+    client.cookies.set(SESSION_COOKIE, tenants.keys[who])
+    try:
+        response = client.get("/")
+    finally:
+        client.cookies.clear()
+    assert response.status_code == 200, response.text
+    return response.text
 
 
 def _coordinator() -> Actor:

@@ -16,6 +16,7 @@ from cloud.consortia.selection import (
     select,
     synthetic_problem,
 )
+from cloud.geo import LocalArea, Location, locality
 
 DUE = datetime(2027, 3, 12, tzinfo=UTC)
 BEFORE = DUE - timedelta(days=2)
@@ -35,9 +36,21 @@ def problem(*offers: Offer, items: str = "welding painting", **fields: object) -
 
 # Brute force: every subset, exact arithmetic, its own reading of the rules -----------------
 
+RULE_COUNTRY = "IT"
 
-def brute_force_cost(problem: SelectionProblem) -> Fraction | None:
+
+def brute_force_cost(
+    problem: SelectionProblem, countries: dict[str, str | None] | None = None
+) -> Fraction | None:
+    """``countries``: member units' countries (None: unknown), local when in
+    :data:`RULE_COUNTRY`; the other parties (suppliers) by their offers' own flag."""
     required = {r.item: r for r in problem.requirements}
+    countries = countries or {}
+
+    def is_local(o: Offer) -> bool:
+        if o.party in countries:
+            return countries[o.party] == RULE_COUNTRY
+        return o.local
 
     def eligible(o: Offer) -> bool:
         in_time = problem.due is None or o.earliest_end is None or o.earliest_end <= problem.due
@@ -61,7 +74,7 @@ def brute_force_cost(problem: SelectionProblem) -> Fraction | None:
                 continue
             total_value = sum(value(o) for o in subset)
             if problem.min_local_share is not None:
-                local = sum(value(o) for o in subset if o.local)
+                local = sum(value(o) for o in subset if is_local(o))
                 if local < Fraction(str(problem.min_local_share)) * total_value:
                     continue
             total_work = sum(work(o) for o in subset)
@@ -76,44 +89,55 @@ def brute_force_cost(problem: SelectionProblem) -> Fraction | None:
     return best
 
 
-def random_problem(rng: random.Random) -> SelectionProblem:
+def random_problem(rng: random.Random) -> tuple[SelectionProblem, dict[str, str | None]]:
+    """A random problem under a local-content rule by country (or none), and the countries of
+    its member units: a unit is local as :func:`cloud.geo.locality` says from its country (a
+    unit of unknown country never is), a supplier ("s…") by its own flag."""
     items = [f"p{k}" for k in range(rng.randint(1, 4))]
     requirements = tuple(
         Requirement(item=i, certifications=frozenset({"ISO 3834"}) if rng.random() < 0.2 else set())  # type: ignore[arg-type]
         for i in items
     )
-    parties = [f"u{k}" for k in range(rng.randint(1, 4))]
+    units = {f"u{k}": rng.choice(["IT", "DE", None]) for k in range(rng.randint(1, 4))}
+    parties = [*units, *(f"s{k}" for k in range(rng.randint(0, 2)))]
+    area = LocalArea(country=RULE_COUNTRY)
     offers = []
     for n in range(rng.randint(1, 9)):
         size = 1 if rng.random() < 0.7 else 2
+        party = rng.choice(parties)
         offers.append(
             Offer(
                 id=f"o{n}",
-                party=rng.choice(parties),
+                party=party,
                 covers=frozenset(rng.sample(items, min(size, len(items)))),
                 cost=float(rng.randint(1, 40)),
                 value=float(rng.randint(1, 40)) if rng.random() < 0.3 else None,
                 work=float(rng.randint(1, 10)) if rng.random() < 0.5 else None,
-                local=rng.random() < 0.4,
+                local=(
+                    locality(area, Location(45.0, 9.0), units[party]).local
+                    if party in units
+                    else rng.random() < 0.4
+                ),
                 earliest_end=rng.choice([None, BEFORE, AFTER]),
                 certifications=frozenset({"ISO 3834"}) if rng.random() < 0.6 else frozenset(),
             )
         )
-    return SelectionProblem(
+    instance = SelectionProblem(
         requirements=requirements,
         offers=tuple(offers),
         due=rng.choice([None, DUE]),
         min_local_share=rng.choice([None, 0.25, 0.5]),
         max_share={p: rng.choice([0.4, 0.6, 1.0]) for p in parties if rng.random() < 0.5},
     )
+    return instance, units
 
 
 def test_select_matches_brute_force_on_random_instances() -> None:
     rng = random.Random(21)
     feasible = 0
     for _ in range(300):
-        instance = random_problem(rng)
-        expected = brute_force_cost(instance)
+        instance, countries = random_problem(rng)
+        expected = brute_force_cost(instance, countries)
         found = select(instance, workers=1)
         assert found.feasible is (expected is not None), instance
         if expected is None:
@@ -214,6 +238,25 @@ def test_reason_gives_the_local_content_reached() -> None:
         )
     )
     assert found.reasons == ("local content 18 % < required 30 %",)
+
+
+def test_a_member_of_unknown_country_is_named_when_the_country_rule_bites() -> None:
+    """Under a rule by country, a member whose country is not known does not count as in it,
+    and the reason says so (the consortium flows give that note for such members)."""
+    found = select(
+        problem(
+            offer("it-w", "it-member", "welding", 300, local=True),
+            offer("x-p", "unknown", "painting", 700),
+            min_local_share=0.5,
+            locality_notes={
+                "unknown": "country unknown: not counted as in IT",
+                "absent": "country unknown: not counted as in IT",
+            },
+        )
+    )
+    assert found.reasons == (
+        "local content 30 % < required 50 % (unknown: country unknown: not counted as in IT)",
+    )
 
 
 def test_reason_names_the_member_whose_share_limit_bites() -> None:

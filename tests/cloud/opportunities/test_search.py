@@ -78,6 +78,8 @@ def test_members_are_checked_ranked_and_explained(
     assert rows["far"]["score"] > rows["near"]["score"]
     assert rows["near"]["cost"] == 240.0 and rows["near"]["machines"] == ["w1"]
     assert rows["near"]["local"] is True and rows["far"]["local"] is False
+    assert rows["near"]["locality"] == "within 50 km of the site"
+    assert rows["far"]["locality"] == "beyond 50 km of the site"
     assert rows["far"]["distance_km"] > 100 and rows["far"]["transport_hours"] > 2
     assert datetime.fromisoformat(rows["near"]["delivery_at"]) <= due
     assert rows["cheap"]["reasons"] == ["no ISO3834 certification"]
