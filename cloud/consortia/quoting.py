@@ -13,7 +13,8 @@ supplier member's material lines name it, so the confirmation buys them there). 
 opportunity moves to quoted.
 
 Confirming the quote (the usual ``POST /api/quotes/{id}/confirm``) wins the opportunity in the
-same transaction; refusing it loses the opportunity, withdrawing it puts it back to forming. An
+same transaction; refusing it loses the opportunity; withdrawing it, or its expiring unanswered
+(the dispatcher's sweep, :func:`cloud.orders.flows.expire_quote`), puts it back to forming. An
 opportunity that is no longer quoted (withdrawn, lost, or forming again for another consortium)
 refuses the confirmation (409), so no order is made for it. After delivery, the ledger splits
 the order by the revenue shares of the revision quoted (suppliers' by their party id).
@@ -24,9 +25,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -348,20 +350,48 @@ def agreed_terms(session: Session, order: Order) -> AgreedTerms | None:
 
 
 def released(session: Session, quote: Quote, actor: Actor, now: datetime) -> None:
-    """A consortium's quote refused by the customer loses the opportunity; withdrawn by the
-    network, the opportunity is forming again (to be quoted anew)."""
+    """A consortium's quote is no longer on offer. Refused by the customer, the opportunity is
+    lost; withdrawn by the network or expired unanswered, it is forming again, to be quoted
+    anew (the trail says which quote, and when it expired). Only an opportunity still quoted,
+    and by no other live quote, moves: the coordinator may have moved it first (to forming and
+    quoted again, or lost), and then the quote's release changes nothing of it."""
     link = quote_of(session=session, quote_id=quote.id)
-    if link is None:
+    if link is None or _other_live_quote(session, link, now):
         return
-    refused = quote.status is QuoteStatus.REFUSED
-    opportunities.transition(
+    if quote.status is QuoteStatus.REFUSED:
+        to, note = OpportunityStatus.LOST, f"quote {quote.id} refused by {actor.name}"
+    elif quote.status is QuoteStatus.EXPIRED:
+        to, note = OpportunityStatus.FORMING, f"quote {quote.id} expired at {_when(quote)}"
+    else:
+        to, note = OpportunityStatus.FORMING, f"quote {quote.id} withdrawn by {actor.name}"
+    opportunities.transition_if(
         session=session,
         actor=_on_behalf(actor),
         opportunity_id=link.opportunity_id,
-        to=OpportunityStatus.LOST if refused else OpportunityStatus.FORMING,
-        note=f"quote {quote.id} {quote.status.value} by {actor.name}",
+        expected=OpportunityStatus.QUOTED,
+        to=to,
+        note=note,
         now=now,
     )
+
+
+def _other_live_quote(session: Session, link: ConsortiumQuote, now: datetime) -> bool:
+    """Whether another quote of the opportunity is still open and valid."""
+    query = (
+        select(Quote.id)
+        .join(ConsortiumQuote, ConsortiumQuote.quote_id == Quote.id)
+        .where(
+            ConsortiumQuote.opportunity_id == link.opportunity_id,
+            Quote.id != link.quote_id,
+            Quote.status == QuoteStatus.OPEN,
+            Quote.valid_until > now,
+        )
+    )
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def _when(quote: Quote) -> str:
+    return f"{quote.valid_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 orders_flows.QUOTE_CONFIRMED.append(won)

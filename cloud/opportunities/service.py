@@ -270,6 +270,41 @@ def transition(
             f"opportunity {opportunity_id} is {current.value}: it can go to "
             f"{_names(TRANSITIONS[current])}, not {to.value}"
         )
+    if not _move(session, actor, opportunity_id, current, to, note, now):
+        raise Conflict(f"opportunity {opportunity_id} changed meanwhile: read it again")
+    session.refresh(opportunity)
+    return opportunity
+
+
+def transition_if(
+    *,
+    session: Session,
+    actor: Actor,
+    opportunity_id: str,
+    expected: OpportunityStatus,
+    to: OpportunityStatus,
+    note: str = "",
+    now: datetime,
+) -> bool:
+    """Move an opportunity that is still ``expected`` to ``to`` (with its trail entry), and
+    say whether it moved: for the reactions to another domain's events (a quote refused,
+    withdrawn, expired), which must neither fail nor move it twice when the coordinator moved it
+    first, or another reaction did. A compare-and-set, as :func:`transition`."""
+    require_role(actor, Role.COORDINATOR)
+    if to not in TRANSITIONS[expected]:
+        raise ValueError(f"no move from {expected.value} to {to.value}")
+    return _move(session, actor, opportunity_id, expected, to, note, now)
+
+
+def _move(
+    session: Session,
+    actor: Actor,
+    opportunity_id: str,
+    current: OpportunityStatus,
+    to: OpportunityStatus,
+    note: str,
+    now: datetime,
+) -> bool:
     changed = session.execute(
         update(Opportunity)
         .where(Opportunity.id == opportunity_id, Opportunity.status == current)
@@ -277,7 +312,7 @@ def transition(
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(f"opportunity {opportunity_id} changed meanwhile: read it again")
+        return False
     session.add(
         OpportunityEvent(
             opportunity_id=opportunity_id,
@@ -290,6 +325,5 @@ def transition(
         )
     )
     session.flush()
-    session.refresh(opportunity)
     _LOGGER.info("opportunity %s: %s -> %s", opportunity_id, current.value, to.value)
-    return opportunity
+    return True

@@ -12,7 +12,9 @@ expires (:class:`CapacityHold`), and is priced from the members that plan puts i
 (:mod:`cloud.orders.pricing`). Quotes are made one at a time per network
 (:func:`cloud.dispatch.service.lock_promises`), so two of them never promise the same time.
 Confirming a quote turns its holds into the order's operations and asks for a re-plan; refusing
-or withdrawing it releases them.
+or withdrawing it releases them. A quote nobody answered stops holding at its ``valid_until``,
+and the dispatcher's next tick marks it expired (:func:`expire_quote`), which releases it the
+same way.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cloud.auth.models import Actor, Role
@@ -64,7 +66,8 @@ QUOTE_CONFIRMED: list[QuoteConfirmed] = []
 something of its own (a consortium's opportunity) adds its reaction here."""
 QuoteReleased = Callable[[Session, Quote, Actor, datetime], None]
 QUOTE_RELEASED: list[QuoteReleased] = []
-"""Called in the same transaction once a quote is refused or withdrawn (its ``status``)."""
+"""Called in the same transaction once a quote is refused, withdrawn or expired (its
+``status``); for an expiry the actor is :data:`QUOTE_EXPIRY`."""
 
 
 @dataclass(frozen=True)
@@ -457,10 +460,12 @@ def _open_quote(session: Session, actor: Actor, quote_id: str, now: datetime) ->
     quote = service.get_quote(session=session, actor=actor, quote_id=quote_id)
     if quote.order_id is not None:
         raise Conflict(f"quote {quote_id} is already order {quote.order_id}")
+    if quote.status is QuoteStatus.EXPIRED or (
+        quote.status is QuoteStatus.OPEN and quote.valid_until < now
+    ):
+        raise Conflict(f"quote {quote_id} expired at {quote.valid_until.isoformat()}: ask again")
     if quote.status is not QuoteStatus.OPEN:
         raise Conflict(f"quote {quote_id} was {quote.status.value}")
-    if quote.valid_until < now:
-        raise Conflict(f"quote {quote_id} expired at {quote.valid_until.isoformat()}: ask again")
     return quote
 
 
@@ -566,4 +571,50 @@ def release_quote(
         session=session, network_id=network_id, reason=f"quote {quote.id} {status.value}"
     )
     _LOGGER.info("quote %s %s", quote.id, status.value)
+    return quote
+
+
+QUOTE_EXPIRY = Actor(principal_id=0, name="quote expiry", role=Role.COORDINATOR)
+"""Who expires quotes, in the trails their reactions write."""
+
+
+def expired_quotes(*, session: Session, now: datetime) -> list[str]:
+    """The open quotes past their ``valid_until`` at ``now``, oldest first."""
+    query = select(Quote.id).where(Quote.status == QuoteStatus.OPEN, Quote.valid_until <= now)
+    return list(session.scalars(query.order_by(Quote.valid_until, Quote.id)))
+
+
+def expire_quote(
+    *, session: Session, network_id: str, quote_id: str, now: datetime
+) -> Quote | None:
+    """Mark an open quote past its ``valid_until`` expired: its holds go (plans stopped counting
+    them at ``valid_until`` already), the reactions of :data:`QUOTE_RELEASED` run (a
+    consortium's opportunity goes back to forming), and the plan is made again.
+
+    The change is a conditional update from "open" under the promises' lock, as confirming,
+    refusing and withdrawing are: of a sweep and a confirmation, or of two sweeps (two
+    coordinators, a lock handed over), exactly one acts and the other finds nothing to do.
+    ``None``: the quote was not open and expired (any more)."""
+    dispatch_service.lock_promises(session=session, network_id=network_id)
+    changed = session.execute(
+        update(Quote)
+        .where(
+            Quote.id == quote_id,
+            Quote.status == QuoteStatus.OPEN,
+            Quote.valid_until <= now,
+        )
+        .values(status=QuoteStatus.EXPIRED)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    quote = session.get_one(Quote, quote_id)
+    session.refresh(quote)
+    session.execute(delete(CapacityHold).where(CapacityHold.quote_id == quote.id))
+    for react in QUOTE_RELEASED:
+        react(session, quote, QUOTE_EXPIRY, now)
+    dispatch_service.request_replan(
+        session=session, network_id=network_id, reason=f"quote {quote.id} expired"
+    )
+    _LOGGER.info("quote %s expired at %s", quote.id, quote.valid_until.isoformat())
     return quote

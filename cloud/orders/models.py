@@ -33,13 +33,15 @@ class OperationStatus(StrEnum):
 
 
 class QuoteStatus(StrEnum):
-    """Where a quote stands; an open quote past its ``valid_until`` has expired (its holds
-    no longer count)."""
+    """Where a quote stands. An open quote past its ``valid_until`` has expired: its holds no
+    longer count at once, and the dispatcher's next tick marks it expired
+    (:func:`cloud.orders.flows.expire_quote`)."""
 
     OPEN = "open"
     CONFIRMED = "confirmed"
     REFUSED = "refused"  # by the customer
     WITHDRAWN = "withdrawn"  # by the network
+    EXPIRED = "expired"  # past its valid_until, nobody having answered it
 
 
 UNFINISHED = (OrderStatus.CONFIRMED, OrderStatus.PLANNED, OrderStatus.IN_PRODUCTION)

@@ -10,8 +10,10 @@ opportunity in it."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +28,7 @@ from cloud.context import AppContext
 from cloud.database import transaction
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import service as dispatch_service
+from cloud.dispatch.worker import Dispatcher
 from cloud.orders import service as orders_service
 from cloud.orders.models import CapacityHold, OperationStatus, OrderOperation
 from protocols.messages import JobEvent
@@ -312,17 +315,38 @@ def test_a_quote_for_an_opportunity_no_longer_quoted_is_not_confirmed(
         headers=coordinator,
     )
     assert withdrawn.status_code == 200, withdrawn.text
-    refused = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice"))
-    assert refused.status_code == 409 and "withdrawn" in refused.json()["message"]
+    confirmed = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice"))
+    assert confirmed.status_code == 409 and "withdrawn" in confirmed.json()["message"]
     orders = client.get("/api/orders", headers=auth(keys, "alice")).json()
     assert all(order["quote_id"] != quote["id"] for order in orders)
     assert client.get(f"/api/quotes/{quote['id']}", headers=coordinator).json()["order_id"] is None
+    # The customer may still refuse it: its holds go, the withdrawn opportunity stays as it is.
+    trail = client.get(f"/api/opportunities/{opportunity_id}", headers=coordinator).json()
+    refused = client.post(f"/api/quotes/{quote['id']}/refuse", headers=auth(keys, "alice"))
+    assert refused.status_code == 200, refused.text
+    after = client.get(f"/api/opportunities/{opportunity_id}", headers=coordinator).json()
+    assert after["status"] == "withdrawn" and after["events"] == trail["events"]
 
 
-def test_a_withdrawn_quote_sends_the_opportunity_back_to_forming_a_refused_one_loses_it(
+def _expiry_dispatcher(context: AppContext, at: datetime) -> Dispatcher:
+    """The dispatcher as the coordinator runs it, ticking at the test's moment ``at``."""
+    return Dispatcher(
+        settings=context.settings,
+        engine=context.engine,
+        session_factory=context.session_factory,
+        broadcaster=context.broadcaster,
+        clock=lambda: at,
+    )
+
+
+def test_an_expired_or_withdrawn_quote_sends_the_opportunity_back_to_forming_a_refused_one_loses_it(
     api: tuple[TestClient, dict[str, str]],
 ) -> None:
+    """Whatever ends a consortium's quote unconfirmed moves its opportunity on, once: expiry
+    (the dispatcher's sweep, at the test's clock) and withdrawal back to forming, to be quoted
+    again; refusal to lost. Two sweeps at once expire a quote once."""
     client, keys = api
+    context: AppContext = client.app.state.context  # type: ignore[attr-defined]
     coordinator = auth(keys, "coordinator")
     opportunity = _opportunity(client, keys)
     opportunity_id = opportunity["id"]
@@ -337,17 +361,73 @@ def test_a_withdrawn_quote_sends_the_opportunity_back_to_forming_a_refused_one_l
             headers=auth(keys, member["unit_id"]),
         )
     url = f"/api/opportunities/{opportunity_id}"
-    first = client.post(f"{url}/quote", headers=coordinator).json()
-    withdrawn = client.post(f"/api/quotes/{first['id']}/withdraw", headers=coordinator)
+
+    def quote() -> dict[str, Any]:
+        response = client.post(f"{url}/quote", headers=coordinator)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def trail() -> list[dict[str, Any]]:
+        return list(client.get(url, headers=coordinator).json()["events"])
+
+    # Nobody answers the first quote: the next tick after its validity expires it.
+    first = quote()
+    with transaction(context.session_factory) as session:
+        assert orders_service.holds_of(session=session, quote_id=first["id"])
+    valid_until = datetime.fromisoformat(first["valid_until"])
+    before = _expiry_dispatcher(context, valid_until - timedelta(seconds=1))
+    assert before.expire_quotes(valid_until - timedelta(seconds=1)) == []
+    _expiry_dispatcher(context, valid_until + timedelta(seconds=1)).run_tick()
+    expired = trail()[-1]
+    assert (expired["from_status"], expired["to_status"]) == ("quoted", "forming")
+    assert expired["note"] == (
+        f"quote {first['id']} expired at {valid_until.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    )
+    assert expired["actor"] == "quote expiry"
+    assert client.get(f"/api/quotes/{first['id']}", headers=coordinator).json()["status"] == (
+        "expired"
+    )
+    with transaction(context.session_factory) as session:
+        assert orders_service.holds_of(session=session, quote_id=first["id"]) == []
+    late = client.post(f"/api/quotes/{first['id']}/confirm", headers=auth(keys, "alice"))
+    assert late.status_code == 409 and "expired at" in late.json()["message"]
+    later = valid_until + timedelta(hours=1)
+    assert _expiry_dispatcher(context, later).expire_quotes(later) == []  # expired once
+    assert trail()[-1] == expired
+
+    # Two coordinators' sweeps at the same instant: one expires the second quote, once.
+    second = quote()
+    moment = datetime.fromisoformat(second["valid_until"]) + timedelta(seconds=1)
+    start = threading.Barrier(2)
+
+    def sweep(_: int) -> list[str]:
+        start.wait()
+        return _expiry_dispatcher(context, moment).expire_quotes(moment)
+
+    with ThreadPoolExecutor(2) as pool:
+        swept = [ids for ids in pool.map(sweep, range(2))]
+    assert sorted(swept) == [[], [second["id"]]]
+    assert [e["note"].split(" expired")[0] for e in trail() if " expired at " in e["note"]] == [
+        f"quote {first['id']}",
+        f"quote {second['id']}",
+    ]
+
+    # Withdrawn by the network: forming again; refused by the customer: lost.
+    third = quote()
+    withdrawn = client.post(f"/api/quotes/{third['id']}/withdraw", headers=coordinator)
     assert withdrawn.status_code == 200, withdrawn.text
     assert client.get(url, headers=coordinator).json()["status"] == "forming"
-    second = client.post(f"{url}/quote", headers=coordinator)
-    assert second.status_code == 201, second.text
-    refused = client.post(f"/api/quotes/{second.json()['id']}/refuse", headers=auth(keys, "alice"))
+    refused = client.post(f"/api/quotes/{quote()['id']}/refuse", headers=auth(keys, "alice"))
     assert refused.status_code == 200, refused.text
     lost = client.get(url, headers=coordinator).json()
     assert lost["status"] == "lost"
-    assert [e["to_status"] for e in lost["events"]][-4:] == ["quoted", "forming", "quoted", "lost"]
+    assert [e["to_status"] for e in lost["events"]] == [
+        "open",
+        "forming",
+        *("quoted", "forming") * 3,
+        "quoted",
+        "lost",
+    ]
 
 
 # A call for tenders ---------------------------------------------------------------------------
