@@ -1,7 +1,7 @@
 """unit country: the country a member unit is in, for local-content rules by country
 
 Revision ID: 1340
-Revises: 1280
+Revises: 1330
 Create Date: 2026-12-08 01:00:00.000000
 
 Nullable, and left NULL for the units already registered: nothing in the registry says where
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1340"
-down_revision = "1280"
+down_revision = "1330"
 branch_labels = None
 depends_on = None
 

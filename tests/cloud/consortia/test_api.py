@@ -249,7 +249,7 @@ def test_a_stable_network_assigns_directly_under_the_same_rules(
         json={"assignments": split},
         headers=headers,
     )
-    assert met.status_code == 201, met.text  # a tender: no supplier, a member meets the rule
+    assert met.status_code == 201, met.text  # no material lines, no supplier: a member meets it
     assert met.json()["local_share"] == pytest.approx(900 / 1300)
     assert {m["party_id"]: m["local"] for m in met.json()["members"]} == {
         "plant-a": False,
