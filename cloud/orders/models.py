@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
@@ -64,6 +64,8 @@ class Quote(Base):
         CheckConstraint(
             "configuration_id IS NOT NULL OR opportunity_id IS NOT NULL", name="quoted_work"
         ),
+        # The dispatcher looks for open quotes past their validity before every tick.
+        Index("ix_quotes_status_valid_until", "status", "valid_until"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

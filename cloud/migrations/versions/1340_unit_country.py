@@ -1,4 +1,5 @@
-"""unit country: the country a member unit is in, for local-content rules by country
+"""unit country: the country a member unit is in, for local-content rules by country; and an
+index for the dispatcher's look for expired quotes
 
 Revision ID: 1340
 Revises: 1330
@@ -7,6 +8,9 @@ Create Date: 2026-12-08 01:00:00.000000
 Nullable, and left NULL for the units already registered: nothing in the registry says where
 they are by country (their coordinates could, but a border is not a radius). A unit without a
 country never counts as in a rule's country; the coordinator sets it (PATCH /api/units/{id}).
+
+Before every tick the dispatcher looks for open quotes past their validity (to mark them
+expired): ix_quotes_status_valid_until keeps that from reading every quote ever made.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("units", sa.Column("country", sa.String(length=2), nullable=True))
+    op.create_index("ix_quotes_status_valid_until", "quotes", ["status", "valid_until"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_quotes_status_valid_until", table_name="quotes")
     with op.batch_alter_table("units") as batch:
         batch.drop_column("country")
