@@ -1,16 +1,21 @@
 """People in Debian's Chromium: the coordinator invites a person on the people page (bad input
 refused next to its field, nothing typed lost), the person sets a password from the link,
 the coordinator resets their access and revokes them; a person chooses the emails they get on
-their account page. axe-core finds no serious or critical violation at desktop and phone
-widths; screenshots go to test-artifacts/screenshots/.
+their account page; and the technician's journey: a machine's breakdown alarm over the broker
+opens a ticket, the technician gets its email (a real SMTP server, aiosmtpd) and its MQTT alert,
+signs in on a phone, acknowledges in the inbox, resolves with a note, and the coordinator sees
+it resolved. axe-core finds no serious or critical violation at desktop and phone widths;
+screenshots go to test-artifacts/screenshots/.
 
-One coordinator (two plants with a technician each, a key per role) and one browser for the
-module."""
+One coordinator for the module (two plants with a technician each, a key per role; ingest and
+maintenance running on the module's Mosquitto, email to the module's SMTP server), one
+browser."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +23,18 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from glonet.broker import free_port
+from cloud.auth.dependencies import SESSION_COOKIE
+from glonet.broker import MosquittoBroker, free_port
+from protocols import messages, topics
+from protocols.enums import AlertAction
+from protocols.topics import TopicKind
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.cloud.conftest import Tenants, populate
+from tests.cloud.conftest import Gateway, Tenants, mqtt_settings, populate
+from tests.cloud.maintenance.test_end_to_end import Device
+from tests.cloud.notifications.test_email import SmtpServer
 from tests.cloud.serving import page_settings, serve
 from tests.cloud.web.test_accessibility import AXE, BLOCKING, WIDTHS
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 PASSWORD = "a long enough secret"
@@ -32,6 +44,9 @@ PASSWORD = "a long enough secret"
 class Site:
     base_url: str
     tenants: Tenants
+    network: str
+    broker: MosquittoBroker
+    smtp: SmtpServer
 
     def api(self, who: str) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, headers=self.tenants.headers(who), timeout=10)
@@ -50,14 +65,34 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoBroker, smtp: SmtpServer
+) -> Iterator[Site]:
     from cloud.main import create_app
 
-    data_dir = tmp_path_factory.mktemp("people")
-    app = create_app(page_settings(data_dir, f"net-people-{free_port()}"))
+    network = f"net-people-{free_port()}"
+    settings = page_settings(
+        tmp_path_factory.mktemp("people"),
+        network,
+        mqtt=mqtt_settings(mosquitto, f"coord-{network}"),
+        # The ingest in a thread: a child process would cost the module seconds to start.
+        ingest={"enabled": True, "isolation": "thread"},
+        maintenance={"tick_seconds": 0.2},
+        orders={"dispatch_enabled": False},
+        smtp=smtp.settings().model_dump(),
+    )
+    app = create_app(settings)
     tenants = populate(app.state.context)
     with serve(app) as base_url:
-        yield Site(base_url, tenants)
+        yield Site(base_url, tenants, network, mosquitto, smtp)
 
 
 @pytest.fixture(scope="module")
@@ -276,9 +311,105 @@ def test_a_person_chooses_the_emails_they_get(
     phone.context.close()
     assert violations == {"phone": [], "desktop": []}
 
-    # A role that is emailed about nothing is told so.
-    coordinator = _with_key(browser, site, "coordinator")
-    coordinator.get_by_role("link", name="Account").click()
-    expect(coordinator.locator("#no-events")).to_be_visible()
-    expect(coordinator.locator("#notifications")).to_have_count(0)
-    coordinator.context.close()
+    # A role that is emailed about nothing is told so (the page as served: no browser needed).
+    cookies = {SESSION_COOKIE: site.tenants.keys["coordinator"]}
+    account = httpx.get(f"{site.base_url}/account", cookies=cookies, timeout=10)
+    assert account.status_code == 200
+    assert 'id="no-events"' in account.text and 'id="notifications"' not in account.text
+
+
+JOURNEY_NOTE = "Replaced the spindle drive belt; ran 20 minutes without a fault."
+
+
+def test_the_technician_gets_a_breakdown_on_the_phone_and_resolves_it(
+    site: Site, browser: Browser, screenshots: Path
+) -> None:
+    """Alarm → ticket → email and MQTT alert → phone inbox → acknowledge → resolve with a note →
+    resolved for the coordinator."""
+    with site.api("coordinator") as http:
+        tess = {
+            "id": "tess",
+            "name": "Tess Field",
+            "employer_unit_id": "plant-a",
+            "skills": ["mechanical"],
+            "home_latitude": 45.01,
+            "home_longitude": 9.01,
+        }
+        assert http.post("/api/technicians", json=tess).is_success
+    site.person("tess", role="technician", technician_id="tess", email="tess@plant-a.example")
+    device = Device(
+        site.broker, f"phone-tess-{site.network}", topics.technician_alerts(site.network, "tess")
+    )
+    device.connect()  # Tess's phone listens on her alert topic
+
+    # plant-a's mill breaks down: its gateway's alarm over the broker opens a ticket for Tess.
+    gateway = Gateway(site.broker, "plant-a", network=site.network, client_id=f"gw-{site.network}")
+    gateway.online()
+    breakdown = {
+        "asset": "m1",
+        "alarm_id": "m1/breakdown",
+        "code": "breakdown",
+        "state": "raised",
+        "severity": 1000,
+        "text": "spindle drive stopped",
+        "source": "opcua_event",
+        "occurred_at": datetime.now(UTC),
+    }
+    gateway.send(
+        topics.alarm(site.network, "plant-a", "m1"), gateway.envelope(messages.Alarm, breakdown)
+    )
+    alert = device.next(TopicKind.TECHNICIAN_ALERTS)
+    assert isinstance(alert, messages.TechnicianAlert)
+    assert alert.body.action is AlertAction.NEW and alert.body.asset == "m1"
+    ticket = alert.body.ticket_id
+    [(to, email)] = wait_until(lambda: site.smtp.inbox.received, what="Tess's email")
+    assert to == ["tess@plant-a.example"]
+    assert email["Subject"].startswith(f"GloNet ticket {ticket} assigned to you")
+    assert "Asset: m1 (plant-a)" in email.get_content()
+    device.disconnect()
+    gateway.close()
+
+    # On her phone: signs in, the inbox lists the ticket; she acknowledges it.
+    phone = _with_password(browser, site, "tess", "phone")
+    expect(phone).to_have_url(f"{site.base_url}/maintenance/inbox")
+    row = phone.locator(f'#inbox tr[data-ticket="{ticket}"]')
+    expect(row.locator(".status")).to_have_text("assigned")
+    phone.screenshot(path=str(screenshots / "journey-technician-inbox-phone.png"), full_page=True)
+    violations = {"inbox": _axe(phone)}
+    row.locator("button.ack").tap()
+    expect(row.locator(".status")).to_have_text("acknowledged", timeout=10_000)
+    phone.screenshot(
+        path=str(screenshots / "journey-technician-acknowledged-phone.png"), full_page=True
+    )
+
+    # Opens the ticket and resolves it with a note.
+    row.get_by_role("link").tap()
+    expect(phone.locator("#status")).to_have_text("acknowledged")
+    phone.fill("#resolve-note", JOURNEY_NOTE)
+    phone.screenshot(
+        path=str(screenshots / "journey-technician-resolving-phone.png"), full_page=True
+    )
+    phone.locator("#resolve").tap()
+    expect(phone.locator("#status")).to_have_text("resolved", timeout=10_000)
+    expect(phone.locator("#timeline")).to_contain_text(JOURNEY_NOTE)
+    phone.screenshot(
+        path=str(screenshots / "journey-technician-resolved-phone.png"), full_page=True
+    )
+    violations["ticket"] = _axe(phone)
+    phone.context.close()
+    assert violations == {"inbox": [], "ticket": []}
+
+    # The coordinator sees it resolved, with her note and the email and alert that went out.
+    board = _with_key(browser, site, "coordinator")
+    board.goto(f"{site.base_url}/maintenance")
+    resolved = board.locator(f'.column[data-status="resolved"] .ticket[data-ticket="{ticket}"]')
+    expect(resolved).to_have_count(1)
+    resolved.click()
+    expect(board.locator("#status")).to_have_text("resolved")
+    expect(board.locator("#timeline")).to_contain_text(JOURNEY_NOTE)
+    sent = board.locator("#notifications tr", has_text="tess@plant-a.example")
+    expect(sent).to_contain_text("sent")
+    board.screenshot(
+        path=str(screenshots / "journey-technician-coordinator-desktop.png"), full_page=True
+    )
+    board.context.close()
