@@ -164,6 +164,14 @@ cdef struct Workspace:
     int *choice_operator
     i64 *choice_operator_end
     int *choice_stale
+    # Constructive: per machine, how many operations were placed there so far; per eligible
+    # machine of each operation (CSR as ``opt_*``), the span it last found there and that count
+    # when it did (-1: never). A ready operation's span on a machine changes only when something
+    # is placed there, so it looks again only at the machines that changed.
+    int *machine_placed
+    int *option_placed
+    i64 *option_start
+    i64 *option_end
 
 
 cdef struct SolveParameters:

@@ -764,36 +764,51 @@ cdef void occupy(Workspace *ws, int k, i64 s, i64 e, int op) noexcept nogil:
     ws.occupied_count[k] += 1
 
 
+cdef i64 span_on(Problem *problem, Schedule *sched, Workspace *ws, int i, int k, i64 d,
+                 i64 *span_end) noexcept nogil:
+    """Start of operation i (work d) on machine k, inserted in a gap of its calendar (with
+    setups: after the last operation placed there, since the setup depends on that one); the
+    span's end goes to ``span_end``. Operators aside."""
+    cdef int f, p, mp
+    cdef i64 t = problem.release[i], a
+    for f in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+        p = problem.preds[f]
+        a = sched.end[p] + transport_time(problem, sched.machine[p], k)
+        if a > t:
+            t = a
+    if problem.has_setups or problem.operator_count or ws.append:
+        mp = ws.last_op[k]
+        if mp >= 0 and sched.end[mp] > t:
+            t = sched.end[mp]
+        mp = ws.last_setup_op[k]
+        return place(problem, k, i, mp, sched.end[mp] if mp >= 0 else NEG, t, d,
+                     ws.occupied_start, ws.occupied_end,
+                     ws.occupied_ptr[k], ws.occupied_ptr[k] + ws.occupied_count[k], span_end)
+    return occupied_fit(problem, ws, k, i, t, d, span_end)
+
+
 cdef void best_option(Problem *problem, Schedule *sched, Workspace *ws, int i) noexcept nogil:
-    """Machine giving operation i its earliest end, inserted in a gap of its calendar (with
-    setups: after the last operation placed there, since the setup depends on that one)."""
-    cdef int e, k, p, f, mp, best_machine = -1, best_operator = -1
-    cdef i64 t, s, d, a, span_end, best_end = 0, best_start = 0, best_duration = 0
+    """Machine giving operation i its earliest end (``span_on``). A span found on a machine
+    where nothing was placed since is still right (a ready operation's predecessors are all
+    placed): only an operator's, taken on any machine, is looked for again."""
+    cdef int e, k, mp, best_machine = -1, best_operator = -1
+    cdef i64 s, d, span_end, best_end = 0, best_start = 0, best_duration = 0
     cdef i64 best_operator_end = 0
     cdef bint staffed = problem.operator_count and problem.skill[i] >= 0
     for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
         k = problem.opt_machine[e]
         d = problem.opt_duration[e]
-        t = problem.release[i]
-        for f in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
-            p = problem.preds[f]
-            a = sched.end[p] + transport_time(problem, sched.machine[p], k)
-            if a > t:
-                t = a
-        if problem.has_setups or problem.operator_count or ws.append:
-            mp = ws.last_op[k]
-            if mp >= 0 and sched.end[mp] > t:
-                t = sched.end[mp]
-            mp = ws.last_setup_op[k]
-            s = place(problem, k, i, mp, sched.end[mp] if mp >= 0 else NEG, t, d,
-                      ws.occupied_start, ws.occupied_end,
-                      ws.occupied_ptr[k], ws.occupied_ptr[k] + ws.occupied_count[k], &span_end)
-        else:
-            s = occupied_fit(problem, ws, k, i, t, d, &span_end)
         if staffed:
+            s = span_on(problem, sched, ws, i, k, d, &span_end)
             mp = ws.last_setup_op[k]
             s = attend(problem, ws, k, i, d, mp, sched.end[mp] if mp >= 0 else NEG, s, &span_end,
                        1, 0)
+        elif ws.option_placed[e] == ws.machine_placed[k]:
+            s, span_end = ws.option_start[e], ws.option_end[e]
+        else:
+            s = span_on(problem, sched, ws, i, k, d, &span_end)
+            ws.option_placed[e] = ws.machine_placed[k]
+            ws.option_start[e], ws.option_end[e] = s, span_end
         if best_machine < 0 or span_end < best_end or (
                 span_end == best_end and d < best_duration):
             best_machine, best_start, best_end, best_duration = k, s, span_end, d
@@ -827,8 +842,11 @@ cdef void construct(Problem *problem, Schedule *sched, Workspace *ws, double *pr
         ws.occupied_count[k] = 0
         ws.last_op[k] = -1
         ws.last_setup_op[k] = -1
+        ws.machine_placed[k] = 0
         for e in range(problem.blocked_ptr[k], problem.blocked_ptr[k + 1]):
             occupy(ws, k, problem.blocked_start[e], problem.blocked_end[e], -1)
+    for e in range(problem.opt_ptr[n]):
+        ws.option_placed[e] = -1
     for i in range(n):
         ws.preds_left[i] = problem.pred_ptr[i + 1] - problem.pred_ptr[i]
     for i in range(n):
@@ -876,6 +894,7 @@ cdef void construct(Problem *problem, Schedule *sched, Workspace *ws, double *pr
         sched.start[i] = ws.choice_start[i]
         sched.end[i] = ws.choice_end[i]
         occupy(ws, k, ws.choice_start[i], ws.choice_end[i], i)
+        ws.machine_placed[k] += 1
         ws.decode_key[i] = step
         if ws.choice_operator[i] >= 0:
             operator_take(ws, ws.choice_operator[i], ws.choice_start[i], ws.choice_operator_end[i])
@@ -1559,6 +1578,7 @@ cdef void carve_workspace(Problem *problem, Workspace *ws, Arena *arena) noexcep
     # Each machine's blocked intervals and every operation eligible on it.
     cdef int occupied = problem.blocked_ptr[problem.machine_count] \
         + problem.opt_ptr[problem.operation_count] + 1
+    cdef int options = problem.opt_ptr[problem.operation_count] + 1
     ws.move_capacity = 16 * n + 4096
     ws.indegree = <int *>carve(arena, n, sizeof(int))
     ws.queue = <int *>carve(arena, n, sizeof(int))
@@ -1599,6 +1619,10 @@ cdef void carve_workspace(Problem *problem, Workspace *ws, Arena *arena) noexcep
     ws.choice_operator = <int *>carve(arena, n, sizeof(int))
     ws.choice_operator_end = <i64 *>carve(arena, n, sizeof(i64))
     ws.choice_stale = <int *>carve(arena, n, sizeof(int))
+    ws.machine_placed = <int *>carve(arena, m, sizeof(int))
+    ws.option_placed = <int *>carve(arena, options, sizeof(int))
+    ws.option_start = <i64 *>carve(arena, options, sizeof(i64))
+    ws.option_end = <i64 *>carve(arena, options, sizeof(i64))
     if arena.base == NULL:
         return
     for k in range(problem.operator_count):
@@ -1785,7 +1809,7 @@ cdef class Core:
             lim.tenure_min = 10 + pb.job_count // (pb.machine_count if pb.machine_count > 0 else 1)
             lim.tenure_span = 1 + lim.tenure_min // 2
             with nogil:
-                t_first = initial(pb, &cur, &best, &ws) - t0
+                t_first = initial(pb, &cur, &best, &ws, lim.deadline) - t0
                 first_obj = best.objective
                 copy_schedule(pb, &cur, &best)
                 evaluate(pb, &cur, &ws, cur.start, cur.end)
@@ -1815,9 +1839,11 @@ cdef class Core:
             pb.reference_start = NULL
 
 
-cdef double initial(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws) noexcept nogil:
-    """Best of a few priority rules (or the previous plan's order when warm starting).
-    Returns the time when the first feasible schedule was ready.
+cdef double initial(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws,
+                    double deadline) noexcept nogil:
+    """Best of a few priority rules (or the previous plan's order when warm starting), as many
+    as the ``deadline`` leaves time for (the first one always). Returns the time when the first
+    feasible schedule was ready.
 
     The last rule is the plain earliest-end dispatch without gap insertion: with calendars an
     insertion can take the room a later operation needed before a closed period, and the
@@ -1850,6 +1876,8 @@ cdef double initial(Problem *problem, Schedule *cur, Schedule *best, Workspace *
             copy_schedule(problem, best, cur)
         if rule == 0:
             first = now()
+        if now() >= deadline:
+            break
     for i in range(problem.operation_count):
         ws.decode_key[i] = <double>best.start[i]
     return first
