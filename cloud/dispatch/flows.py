@@ -52,7 +52,7 @@ from cloud.orders.models import (
 )
 from cloud.registry import calendars as registry_calendars
 from cloud.registry import service as registry_service
-from cloud.registry.models import SPEED_FACTOR, Machine, PlantCalendarSet, Unit
+from cloud.registry.models import SPEED_FACTOR, Machine, PlantCalendarSet
 from cloud.suppliers import service as supplier_service
 from protocols import messages
 
@@ -124,10 +124,15 @@ def network_model(
         for w in service.current_windows(session=session, now=now)
     ]
     windows += held_windows(session=session, now=now)
+    hours = (
+        registry_service.transport_hours(session=session, units=list(units.values()))
+        if transport
+        else {}
+    )
     return planning.Network(
         operators=_operators(session, network_id, calendars, settings, now),
         machines=machines,
-        transport_hours=_transport(session, list(units.values())) if transport else {},
+        transport_hours=hours,
         windows=windows,
         time_scale=settings.time_scale,
         overhead_s=settings.dispatch_overhead_s,
@@ -209,17 +214,6 @@ def _operators(
             )
         )
     return found
-
-
-def _transport(session: Session, units: Sequence[Unit]) -> dict[tuple[str, str], float]:
-    return {
-        (a.id, b.id): registry_service.transport_time(
-            session=session, actor=SCHEDULER, from_unit_id=a.id, to_unit_id=b.id
-        ).hours
-        for a in units
-        for b in units
-        if a.id != b.id
-    }
 
 
 def open_jobs(

@@ -233,7 +233,7 @@ def explain_ineligible(operation: PlanOperation) -> str:
 def true_duration_s(op: PlanOperation, machine: PlanMachine) -> float:
     """Plant seconds ``op`` takes on ``machine``: the machine's own time from the family data
     if it has one, else the nominal duration times its speed factor."""
-    own = op.machine_durations_s.get(machine.key)
+    own = op.machine_durations_s.get(machine.key) if op.machine_durations_s else None
     return own if own is not None else op.duration_s * machine.speed_factor
 
 
@@ -248,6 +248,9 @@ class _Builder:
         self.network = network
         self.now = now
         self.machines = list(network.machines)
+        self.machine_index = {m.key: i for i, m in enumerate(self.machines)}
+        # The machines able to do a step, by what decides it: a plan's steps share a few.
+        self.able: dict[tuple[object, ...], list[int]] = {}
         units = sorted({m.unit_id for m in self.machines})
         self.plant = {unit: index for index, unit in enumerate(units)}
         self.units = units
@@ -308,16 +311,30 @@ class _Builder:
 
     def _durations(self, op: PlanOperation) -> dict[int, int]:
         if op.frozen_on is not None:
-            m = next((i for i, x in enumerate(self.machines) if x.key == op.frozen_on), None)
+            m = self.machine_index.get(op.frozen_on)
             if m is None:
                 return {}
             return {m: _ticks(op.remaining_s)}
         overhead = math.ceil(self.network.overhead_s * TICKS_PER_SECOND)
         return {
-            m: self.wall_ticks(true_duration_s(op, machine)) + overhead
-            for m, machine in enumerate(self.machines)
-            if can_do(machine, op)
+            m: self.wall_ticks(true_duration_s(op, self.machines[m])) + overhead
+            for m in self._able(op)
         }
+
+    def _able(self, op: PlanOperation) -> list[int]:
+        """The machines that :func:`can_do` ``op``, looked for once per kind of step."""
+        kind = (
+            op.process,
+            tuple(op.requirements.items()),
+            tuple(op.certifications),
+            tuple(op.units),
+            tuple(op.excluded),
+        )
+        found = self.able.get(kind)
+        if found is None:
+            found = [m for m, machine in enumerate(self.machines) if can_do(machine, op)]
+            self.able[kind] = found
+        return found
 
     def skill(self, name: str | None, durations: Mapping[int, int]) -> int | None:
         """A skill's index among the skills asked for; None when no operator is needed, or
@@ -397,11 +414,10 @@ class _Builder:
 
     def windows(self) -> tuple[scheduling.Unavailability, ...]:
         found = []
-        by_key = {m.key: i for i, m in enumerate(self.machines)}
         spans = [(w.machine_key, w.start, w.end) for w in self.network.windows]
         spans += [(m.key, self.now, m.down_until) for m in self.machines if m.down_until]
         for key, start, end in spans:
-            machine = by_key.get(key)
+            machine = self.machine_index.get(key)
             if machine is None or end is None or end <= self.now:
                 continue
             begin = max(self.at(start), self.machine_cursor.get(machine, 0))

@@ -538,6 +538,31 @@ def transport_time(
     )
 
 
+def transport_hours(*, session: Session, units: Sequence[Unit]) -> dict[tuple[str, str], float]:
+    """Hours between every two of ``units`` (each pair as :func:`transport_time` gives it),
+    unscoped, with one query for the given ones: for planning, which needs them all."""
+    ids = [unit.id for unit in units]
+    given = {
+        (row.from_unit_id, row.to_unit_id): row.hours
+        for row in session.scalars(
+            select(TransportTime).where(
+                TransportTime.from_unit_id.in_(ids), TransportTime.to_unit_id.in_(ids)
+            )
+        )
+    }
+    found = {}
+    for a in units:
+        origin = Location(a.latitude, a.longitude)
+        for b in units:
+            if a.id == b.id:
+                continue
+            hours = given.get((a.id, b.id))
+            if hours is None:
+                hours = round(road_hours(origin, Location(b.latitude, b.longitude)), 3)
+            found[(a.id, b.id)] = hours
+    return found
+
+
 def road_hours(origin: Location, target: Location) -> float:
     """Transport time by road estimated from the great-circle distance, where none is given."""
     return distance_km(origin, target) * ROAD_DETOUR_FACTOR / DEFAULT_ROAD_SPEED_KMH

@@ -443,11 +443,38 @@ def run_to_the_end(plants: Plants, order_id: str) -> dict[str, tuple[datetime, d
     raise AssertionError("the order did not finish")
 
 
+def planned_transport(context: AppContext) -> dict[tuple[str, str], float]:
+    """The transport hours the planner reads (every pair at once), checked against what the
+    registry answers for each pair, given or estimated from the distance."""
+    network_id = context.settings.network
+    with transaction(context.session_factory) as session:
+        network = flows.network_model(
+            session=session,
+            network_id=network_id,
+            settings=context.settings.orders,
+            now=datetime.now(UTC),
+        )
+        units = registry_service.network_units(session=session, network_id=network_id)
+        expected = {
+            (a.id, b.id): registry_service.transport_time(
+                session=session, actor=flows.SCHEDULER, from_unit_id=a.id, to_unit_id=b.id
+            ).hours
+            for a in units
+            for b in units
+            if a != b
+        }
+    assert len(expected) >= 6
+    assert network.transport_hours == expected
+    return dict(network.transport_hours)
+
+
 def test_an_operation_waits_for_its_material_from_another_plant(context: AppContext) -> None:
     """Ten hours of transport between plants (60 s at this time scale): the plan starts a step
     no earlier than its material arrives, and the dispatcher sends it no earlier either, although
     its horizon would let it send it 24 s ahead."""
     hours = 10.0
+    estimated = planned_transport(context)
+    assert estimated[("lead", "metal")] != hours
     with transaction(context.session_factory) as session:
         for a in ("lead", "metal", "finish"):
             for b in ("lead", "metal", "finish"):
@@ -457,6 +484,7 @@ def test_an_operation_waits_for_its_material_from_another_plant(context: AppCont
                         actor=flows.SCHEDULER,
                         spec=TransportTimeSet(from_unit_id=a, to_unit_id=b, hours=hours),
                     )
+    assert set(planned_transport(context).values()) == {hours}
     transport = timedelta(seconds=hours * 3600 / context.settings.orders.time_scale)
     plants = Plants(context)
     order_id = plants.order()
