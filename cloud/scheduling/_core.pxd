@@ -167,11 +167,13 @@ cdef struct Workspace:
     # Constructive: per machine, how many operations were placed there so far; per eligible
     # machine of each operation (CSR as ``opt_*``), the span it last found there and that count
     # when it did (-1: never). A ready operation's span on a machine changes only when something
-    # is placed there, so it looks again only at the machines that changed.
+    # is placed there, so it looks again only at the machines that changed. Without setups, an
+    # unattended operation's options are a heap by those spans (``option_heap``, CSR too).
     int *machine_placed
     int *option_placed
     i64 *option_start
     i64 *option_end
+    int *option_heap
 
 
 cdef struct SolveParameters:

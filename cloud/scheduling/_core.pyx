@@ -765,10 +765,10 @@ cdef void occupy(Workspace *ws, int k, i64 s, i64 e, int op) noexcept nogil:
 
 
 cdef i64 span_on(Problem *problem, Schedule *sched, Workspace *ws, int i, int k, i64 d,
-                 i64 *span_end) noexcept nogil:
+                 i64 since, i64 *span_end) noexcept nogil:
     """Start of operation i (work d) on machine k, inserted in a gap of its calendar (with
-    setups: after the last operation placed there, since the setup depends on that one); the
-    span's end goes to ``span_end``. Operators aside."""
+    setups: after the last operation placed there, since the setup depends on that one), and
+    not before ``since`` (NEG: any); the span's end goes to ``span_end``. Operators aside."""
     cdef int f, p, mp
     cdef i64 t = problem.release[i], a
     for f in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
@@ -776,6 +776,8 @@ cdef i64 span_on(Problem *problem, Schedule *sched, Workspace *ws, int i, int k,
         a = sched.end[p] + transport_time(problem, sched.machine[p], k)
         if a > t:
             t = a
+    if since > t:
+        t = since
     if problem.has_setups or problem.operator_count or ws.append:
         mp = ws.last_op[k]
         if mp >= 0 and sched.end[mp] > t:
@@ -787,26 +789,96 @@ cdef i64 span_on(Problem *problem, Schedule *sched, Workspace *ws, int i, int k,
     return occupied_fit(problem, ws, k, i, t, d, span_end)
 
 
+cdef void look(Problem *problem, Schedule *sched, Workspace *ws, int i, int e) noexcept nogil:
+    """Operation i's span on its option e, searched from the start it found there last:
+    without setups, placing operations only takes room, so no earlier start has opened."""
+    cdef int k = problem.opt_machine[e]
+    cdef i64 since = ws.option_start[e] if ws.option_placed[e] >= 0 else NEG
+    ws.option_start[e] = span_on(problem, sched, ws, i, k, problem.opt_duration[e], since,
+                                 &ws.option_end[e])
+    ws.option_placed[e] = ws.machine_placed[k]
+
+
+cdef inline bint option_before(Problem *problem, Workspace *ws, int a, int b) noexcept nogil:
+    """Option a's span ends first (on a tie, the shorter work, then the first listed)."""
+    if ws.option_end[a] != ws.option_end[b]:
+        return ws.option_end[a] < ws.option_end[b]
+    if problem.opt_duration[a] != problem.opt_duration[b]:
+        return problem.opt_duration[a] < problem.opt_duration[b]
+    return a < b
+
+
+cdef void option_sift(Problem *problem, Workspace *ws, int base, int size, int c) noexcept nogil:
+    """Sift the option at position c of the heap ``option_heap[base:base + size]`` down."""
+    cdef int l, m, x
+    while True:
+        l = 2 * c + 1
+        if l >= size:
+            return
+        m = l
+        if l + 1 < size and option_before(problem, ws, ws.option_heap[base + l + 1],
+                                          ws.option_heap[base + l]):
+            m = l + 1
+        if not option_before(problem, ws, ws.option_heap[base + m], ws.option_heap[base + c]):
+            return
+        x = ws.option_heap[base + m]
+        ws.option_heap[base + m] = ws.option_heap[base + c]
+        ws.option_heap[base + c] = x
+        c = m
+
+
+cdef int earliest_option(Problem *problem, Schedule *sched, Workspace *ws, int i) noexcept nogil:
+    """The option giving operation i its earliest end, when no setups are planned and no
+    operator attends it: a heap of its options by the spans found there so far. Placing operations only takes room, so a
+    span not looked at since its machine changed can only be later than it says: looking
+    again at the top until it is up to date gives the earliest of all."""
+    cdef int base = problem.opt_ptr[i], size = problem.opt_ptr[i + 1] - base, c, e
+    if ws.option_placed[base] < 0:
+        for c in range(size):
+            look(problem, sched, ws, i, base + c)
+            ws.option_heap[base + c] = base + c
+        for c in range(size // 2 - 1, -1, -1):
+            option_sift(problem, ws, base, size, c)
+        return ws.option_heap[base]
+    while True:
+        e = ws.option_heap[base]
+        if ws.option_placed[e] == ws.machine_placed[problem.opt_machine[e]]:
+            return e
+        look(problem, sched, ws, i, e)
+        option_sift(problem, ws, base, size, 0)
+
+
 cdef void best_option(Problem *problem, Schedule *sched, Workspace *ws, int i) noexcept nogil:
     """Machine giving operation i its earliest end (``span_on``). A span found on a machine
     where nothing was placed since is still right (a ready operation's predecessors are all
-    placed): only an operator's, taken on any machine, is looked for again."""
+    placed); an operator's is looked for again (one may be taken on any machine). With
+    setups a placement may also shorten a span (a change-over from a closer family), so
+    every machine that changed is looked at again, from scratch."""
     cdef int e, k, mp, best_machine = -1, best_operator = -1
     cdef i64 s, d, span_end, best_end = 0, best_start = 0, best_duration = 0
     cdef i64 best_operator_end = 0
     cdef bint staffed = problem.operator_count and problem.skill[i] >= 0
+    if not staffed and not problem.has_setups:
+        e = earliest_option(problem, sched, ws, i)
+        ws.choice_machine[i] = problem.opt_machine[e]
+        ws.choice_start[i] = ws.option_start[e]
+        ws.choice_end[i] = ws.option_end[e]
+        ws.choice_operator[i] = -1
+        ws.choice_operator_end[i] = 0
+        ws.choice_stale[i] = 0
+        return
     for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
         k = problem.opt_machine[e]
         d = problem.opt_duration[e]
         if staffed:
-            s = span_on(problem, sched, ws, i, k, d, &span_end)
+            s = span_on(problem, sched, ws, i, k, d, NEG, &span_end)
             mp = ws.last_setup_op[k]
             s = attend(problem, ws, k, i, d, mp, sched.end[mp] if mp >= 0 else NEG, s, &span_end,
                        1, 0)
         elif ws.option_placed[e] == ws.machine_placed[k]:
             s, span_end = ws.option_start[e], ws.option_end[e]
         else:
-            s = span_on(problem, sched, ws, i, k, d, &span_end)
+            s = span_on(problem, sched, ws, i, k, d, NEG, &span_end)
             ws.option_placed[e] = ws.machine_placed[k]
             ws.option_start[e], ws.option_end[e] = s, span_end
         if best_machine < 0 or span_end < best_end or (
@@ -1623,6 +1695,7 @@ cdef void carve_workspace(Problem *problem, Workspace *ws, Arena *arena) noexcep
     ws.option_placed = <int *>carve(arena, options, sizeof(int))
     ws.option_start = <i64 *>carve(arena, options, sizeof(i64))
     ws.option_end = <i64 *>carve(arena, options, sizeof(i64))
+    ws.option_heap = <int *>carve(arena, options, sizeof(int))
     if arena.base == NULL:
         return
     for k in range(problem.operator_count):
