@@ -251,9 +251,10 @@ def open_jobs(
             work = steps.get(op.step, {})
             own = work.get("machine_durations_s", {}).get(key)
             run_s = own if own is not None else op.duration_s * speeds.get(key, 1.0)
-            planned = _plan_operation(op, settings, now, rank.get(op.id, 0), run_s)
             release = releases.get((order.id, op.step))
-            operations.append(replace(planned, **work, release=release))
+            operations.append(
+                _plan_operation(op, settings, now, rank.get(op.id, 0), run_s, work, release)
+            )
         if operations:
             jobs.append(planning.PlanJob(order.id, operations, due=order.promised_at))
     return jobs, rows
@@ -319,10 +320,17 @@ def _frozen_ranks(session: Session) -> dict[int, int]:
 
 
 def _plan_operation(
-    op: OrderOperation, settings: OrdersSettings, now: datetime, rank: int, run_s: float
+    op: OrderOperation,
+    settings: OrdersSettings,
+    now: datetime,
+    rank: int,
+    run_s: float,
+    work: dict[str, Any],
+    release: datetime | None,
 ) -> planning.PlanOperation:
     """``run_s``: plant seconds the operation takes on the machine it is on, if it is frozen
-    there (its own time, or nominal x speed factor)."""
+    there (its own time, or nominal x speed factor); ``work``: its quoted step's planning
+    fields (:func:`planning.machine_work`); ``release``: when its material is expected."""
     frozen = op.status in FROZEN_STATUSES
     wall = run_s / settings.time_scale
     return planning.PlanOperation(
@@ -342,6 +350,8 @@ def _plan_operation(
         frozen_rank=rank,
         resumable=op.process not in settings.non_resumable_processes,
         frozen_operator=op.planned_operator if frozen else None,
+        release=release,
+        **work,
     )
 
 
