@@ -62,6 +62,7 @@ class Core:
         roster_start: array[int],
         roster_end: array[int],
     ) -> None: ...
+    def makespan_bound(self, floor: int) -> int: ...
     def solve(
         self,
         parameters: SolveParameters,

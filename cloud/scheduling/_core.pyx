@@ -145,6 +145,33 @@ cdef inline i64 calendar_fit(Problem *problem, int k, int i, i64 t, i64 d, i64 *
                problem.blocked_ptr[k], problem.blocked_ptr[k + 1], end)
 
 
+cdef i64 latest_start(Problem *problem, int k, int i, i64 t, i64 d) noexcept nogil:
+    """Latest start of operation i's work d on machine k that the calendar lets end by t, the
+    mirror of ``open_start``/``open_end`` (NEG if the calendar has no room before t)."""
+    cdef int first = problem.calendar_ptr[k], lo = first, hi = problem.calendar_ptr[k + 1], mid
+    cdef i64 e
+    if not problem.calendar_on[k] or d == 0:
+        return t - d
+    # The last open period that starts before t.
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if problem.calendar_start[mid] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    lo -= 1
+    while lo >= first:
+        e = t if t < problem.calendar_end[lo] else problem.calendar_end[lo]
+        if e - d >= problem.calendar_start[lo]:
+            return e - d
+        if problem.resumable[i]:
+            d -= e - problem.calendar_start[lo]
+        lo -= 1
+        if lo >= first:
+            t = problem.calendar_end[lo]
+    return NEG
+
+
 # ---------------------------------------------------------------- sequence-dependent setups
 
 cdef inline i64 setup_between(Problem *problem, int k, int fa, int fb) noexcept nogil:
@@ -1597,6 +1624,236 @@ cdef i64 search(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws,
     return it
 
 
+# ---------------------------------------------------------------- lower bound over open time
+#
+# The bound of ``solver._makespan_bound`` ignores calendars: on machines closed a quarter of
+# the time it is far below any schedule, so the search never stops on it. Here every job path
+# and every machine's work is stretched over open time: the longest job path through the
+# calendars, and, for each machine, the work only it can do, preemptively in its open time
+# between each operation's earliest start and the latest end its job's path allows for a
+# makespan target (Jackson's preemptive one-machine bound, with calendars). Setups, windows,
+# operators and the other jobs are ignored and frozen operations are only fixed points of
+# their jobs' paths, so it stays a bound with all of them.
+
+cdef struct Bound:
+    # Scratch arrays, one per operation: a topological order of the job precedences, each
+    # operation's arrival (its predecessors' earliest ends) and latest end for a makespan
+    # target, and one machine's operations with their earliest start and work left.
+    int *order
+    int *indegree
+    i64 *arrival
+    i64 *deadline
+    int *ops
+    i64 *ready
+    i64 *due
+    i64 *left
+
+
+cdef i64 least_transport(Problem *problem, int i, int s) noexcept nogil:
+    """The shortest transport from operation i to operation s over their eligible machines."""
+    cdef int e, f
+    cdef i64 t, best = NEVER
+    if not problem.has_transport:
+        return 0
+    for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
+        for f in range(problem.opt_ptr[s], problem.opt_ptr[s + 1]):
+            t = transport_time(problem, problem.opt_machine[e], problem.opt_machine[f])
+            if t < best:
+                best = t
+    return best
+
+
+cdef int job_order(Problem *problem, Bound *b) noexcept nogil:
+    """A topological order of the job precedences (Kahn); the count placed."""
+    cdef int n = problem.operation_count, i, e, p, h = 0, t = 0
+    for i in range(n):
+        b.indegree[i] = problem.pred_ptr[i + 1] - problem.pred_ptr[i]
+        if b.indegree[i] == 0:
+            b.order[t] = i
+            t += 1
+    while h < t:
+        i = b.order[h]
+        h += 1
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            p = problem.succs[e]
+            b.indegree[p] -= 1
+            if b.indegree[p] == 0:
+                b.order[t] = p
+                t += 1
+    return t
+
+
+cdef i64 earliest_end(Problem *problem, int i, i64 a) noexcept nogil:
+    """The earliest end of operation i arriving at a, on its best machine's calendar alone."""
+    cdef int e, k
+    cdef i64 s, f, best = NEVER
+    if problem.frozen_machine[i] >= 0:
+        for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
+            if problem.opt_machine[e] == problem.frozen_machine[i]:
+                return problem.frozen_start[i] + problem.opt_duration[e]
+    for e in range(problem.opt_ptr[i], problem.opt_ptr[i + 1]):
+        k = problem.opt_machine[e]
+        s = open_start(problem, k, a, problem.opt_duration[e], problem.resumable[i])
+        f = open_end(problem, k, s, problem.opt_duration[e], problem.resumable[i])
+        if f < best:
+            best = f
+    return best
+
+
+cdef i64 job_paths(Problem *problem, Bound *b) noexcept nogil:
+    """Each operation's arrival along its job alone (``b.arrival``); the latest earliest end."""
+    cdef int r, i, e, p
+    cdef i64 a, f, longest = 0
+    for r in range(problem.operation_count):
+        i = b.order[r]
+        b.arrival[i] = problem.release[i]
+        if problem.frozen_machine[i] >= 0:
+            b.arrival[i] = problem.frozen_start[i]
+        else:
+            for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+                p = problem.preds[e]
+                a = b.deadline[p] + least_transport(problem, p, i)
+                if a > b.arrival[i]:
+                    b.arrival[i] = a
+        # ``deadline`` holds the earliest ends until ``job_deadlines`` overwrites them.
+        f = earliest_end(problem, i, b.arrival[i])
+        b.deadline[i] = f
+        if f > longest:
+            longest = f
+    return longest
+
+
+cdef void job_deadlines(Problem *problem, Bound *b, i64 target) noexcept nogil:
+    """Each operation's latest end for its job to end by ``target``: before the latest start
+    of each successor on its best machine, its transport at its shortest."""
+    cdef int r, i, e, f, s
+    cdef i64 dl, ls, best
+    for r in range(problem.operation_count - 1, -1, -1):
+        i = b.order[r]
+        dl = target
+        for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+            s = problem.succs[e]
+            if problem.frozen_machine[s] >= 0:
+                best = problem.frozen_start[s]
+            else:
+                best = NEG
+                for f in range(problem.opt_ptr[s], problem.opt_ptr[s + 1]):
+                    ls = latest_start(problem, problem.opt_machine[f], s, b.deadline[s],
+                                      problem.opt_duration[f])
+                    if ls > best:
+                        best = ls
+            if best <= NEG // 2:
+                dl = NEG
+                break
+            best -= least_transport(problem, i, s)
+            if best < dl:
+                dl = best
+        b.deadline[i] = dl
+
+
+cdef int machine_meets_deadlines(Problem *problem, Bound *b, int k) noexcept nogil:
+    """Whether machine k can do, preemptively in its open time, the work that only it can do
+    between each operation's earliest start and its deadline: earliest deadline first."""
+    cdef int count = 0, e, i, r, pick, released = 0, done = 0, last = problem.calendar_ptr[k + 1]
+    cdef int p
+    cdef i64 t = NEG, stop, run, start, due
+    for i in range(problem.operation_count):
+        if problem.frozen_machine[i] >= 0 or problem.opt_ptr[i + 1] - problem.opt_ptr[i] != 1:
+            continue
+        e = problem.opt_ptr[i]
+        if problem.opt_machine[e] != k or problem.opt_duration[e] == 0:
+            continue
+        # Its earliest and latest start on this machine's calendar, and its latest end (a
+        # non-resumable one fits a period: that may be well before its deadline); then
+        # insertion by earliest start (few operations per machine).
+        start = open_start(problem, k, b.arrival[i], problem.opt_duration[e],
+                           problem.resumable[i])
+        due = latest_start(problem, k, i, b.deadline[i], problem.opt_duration[e])
+        if due < start:
+            return 0
+        due = b.deadline[i] if problem.resumable[i] else due + problem.opt_duration[e]
+        r = count
+        while r > 0 and b.ready[r - 1] > start:
+            b.ops[r] = b.ops[r - 1]
+            b.ready[r] = b.ready[r - 1]
+            b.due[r] = b.due[r - 1]
+            b.left[r] = b.left[r - 1]
+            r -= 1
+        b.ops[r] = i
+        b.ready[r] = start
+        b.due[r] = due
+        b.left[r] = problem.opt_duration[e]
+        count += 1
+    while done < count:
+        while released < count and b.ready[released] <= t:
+            released += 1
+        pick = -1
+        for r in range(released):
+            if b.left[r] > 0 and (pick < 0 or b.due[r] < b.due[pick]):
+                pick = r
+        if pick < 0:
+            t = b.ready[released]
+            continue
+        stop = NEVER
+        if problem.calendar_on[k]:
+            p = period_after(problem, k, t)
+            if p >= last:
+                return 0
+            if problem.calendar_start[p] > t:
+                t = problem.calendar_start[p]
+                continue
+            stop = problem.calendar_end[p]
+        if released < count and b.ready[released] < stop:
+            stop = b.ready[released]
+        run = stop - t if stop - t < b.left[pick] else b.left[pick]
+        t += run
+        b.left[pick] -= run
+        if b.left[pick] == 0:
+            done += 1
+            if t > b.due[pick]:
+                return 0
+        elif t >= b.due[pick]:
+            return 0
+    return 1
+
+
+cdef int makespan_possible(Problem *problem, Bound *b, i64 target) noexcept nogil:
+    """False if no schedule can end by ``target`` (by the relaxation above)."""
+    cdef int k
+    job_deadlines(problem, b, target)
+    for k in range(problem.machine_count):
+        if not machine_meets_deadlines(problem, b, k):
+            return 0
+    return 1
+
+
+cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
+    """The smallest makespan >= floor (a bound already known) that the relaxation allows."""
+    cdef i64 bad, good, mid, step
+    if job_order(problem, b) < problem.operation_count:
+        return floor
+    bad = job_paths(problem, b)
+    if bad >= NEVER:
+        return floor
+    bad = (bad if bad > floor else floor) - 1
+    # Feasibility only grows with the target: double a step until it holds, then bisect.
+    step = 1
+    good = bad + 1
+    while not makespan_possible(problem, b, good):
+        bad = good
+        step *= 2
+        good = bad + step
+        if good >= NEVER // 4:
+            return bad + 1
+    while good - bad > 1:
+        mid = bad + (good - bad) // 2
+        if makespan_possible(problem, b, mid):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
 # ---------------------------------------------------------------- memory
 
 cdef void *carve(Arena *arena, size_t count, size_t size) noexcept nogil:
@@ -1823,6 +2080,32 @@ cdef class Core:
 
     def __dealloc__(self):
         free(self.arena.base)
+
+    def makespan_bound(self, i64 floor):
+        """A makespan no schedule can beat, >= ``floor`` (a bound already known): every job
+        path and every machine's own work stretched over the machines' open time (see
+        ``open_time_bound``)."""
+        cdef Problem *pb = &self.problem
+        cdef Bound b
+        cdef int n = pb.operation_count + 1
+        cdef char *scratch = <char *>calloc(n, 4 * sizeof(int) + 5 * sizeof(i64))
+        cdef i64 result
+        if scratch == NULL:
+            raise MemoryError()
+        b.order = <int *>scratch
+        b.indegree = b.order + n
+        b.ops = b.indegree + n
+        b.arrival = <i64 *>(scratch + 4 * n * sizeof(int))
+        b.deadline = b.arrival + n
+        b.ready = b.deadline + n
+        b.due = b.ready + n
+        b.left = b.due + n
+        try:
+            with nogil:
+                result = open_time_bound(pb, &b, floor)
+            return result
+        finally:
+            free(scratch)
 
     def solve(self, SolveParameters parameters, object reference_machine=None,
               object reference_start=None):

@@ -78,6 +78,9 @@ def solve(
     flat = _flatten(problem)
     bound = max(flat.lower_bound, lower_bound or 0)
     pure_makespan = objective.weighted_tardiness == 0 and objective.stability == 0
+    if pure_makespan:
+        # The search stops on it only for the makespan alone (the bound is on the makespan).
+        bound = flat.core.makespan_bound(bound)
     # The estimates ignore the idle time that calendars, windows and frozen operations force (a
     # weekend is not in a head or a tail), so with any of them every candidate is decoded.
     estimated = pure_makespan and not _has_calendars(problem)
@@ -119,8 +122,10 @@ def solve(
 
 
 def lower_bound(problem: Problem) -> int:
-    """A makespan no schedule can beat: longest job path, machine load, average load."""
-    return _flatten(problem).lower_bound
+    """A makespan no schedule can beat: the longest job path and each machine's load, both
+    through the machines' calendars (see ``_core.open_time_bound``), and the average load."""
+    flat = _flatten(problem)
+    return flat.core.makespan_bound(flat.lower_bound)
 
 
 def _has_calendars(problem: Problem) -> bool:

@@ -37,10 +37,18 @@ def _span(calendar: Periods | None, start: int, work: int, resumable: bool) -> t
     raise ValueError("the calendar runs out")
 
 
-def _place(
-    problem: Problem, machine: int, start: int, work: int, resumable: bool
+def place(
+    problem: Problem,
+    machine: int,
+    start: int,
+    work: int,
+    resumable: bool,
+    busy: tuple[tuple[int, int], ...] = (),
 ) -> tuple[int, int]:
+    """The first (start, end) from ``start`` that the machine's calendar allows and that
+    overlaps none of its windows, nor the ``busy`` intervals (operations placed there)."""
     windows = [(w.start, w.end) for w in problem.unavailability if w.machine == machine]
+    windows += busy
     calendar = problem.machines[machine].calendar
     while True:
         begin, end = _span(calendar, start, work, resumable)
@@ -123,7 +131,7 @@ def earliest_end_rule(problem: Problem) -> list[ScheduledOperation]:
                 setup = problem.machines[machine].setup(machine_family[machine], op.family)
                 setup = setup if work else 0  # a milestone needs no setup
                 while True:
-                    begin, end = _place(problem, machine, ready, setup + work, op.resumable)
+                    begin, end = place(problem, machine, ready, setup + work, op.resumable)
                     trial = _operation(problem, j, k, machine, (begin, end), setup)
                     operator, retry = _attend(problem, attended, trial)
                     if retry < 0:
