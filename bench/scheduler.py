@@ -95,6 +95,7 @@ def run_core(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
         "elapsed": schedule.stats.elapsed,
         "iterations": schedule.stats.iterations,
         "stop": schedule.stats.stop_reason,
+        "lower_bound": schedule.stats.lower_bound,
     }
 
 
@@ -212,6 +213,14 @@ def print_table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
         for k in keys:
             cells += ["", cell(mean_gaps(rows, family, k))]
         lines.append(f"| **mean {family}** | | " + " | ".join(cells) + " |")
+    proved = [
+        f"{r['instance']} ({k.split('@')[1]} s)"
+        for r in rows
+        for k in keys
+        if k.startswith("core@") and r["runs"].get(k, {}).get("stop") == "lower bound"
+    ]
+    if proved:
+        lines += ["", "The core reached its lower bound (optimal): " + ", ".join(proved)]
     print("\n".join(lines))
     return lines
 
