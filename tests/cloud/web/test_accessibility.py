@@ -288,7 +288,9 @@ prose; process kinds are not listed: the test network's machines are named after
 RAW_DATA = re.compile(
     r"\b(?:True|False|None)\b(?! of\b)"  # a Python bool or None ("None of your orders" is prose)
     r"|\{'|\['|object at 0x|datetime\.|Decimal\("  # a Python repr
-    r"|\b\d+(?:\.\d+)?[eE][-+]?\d+\b"  # a number in e-notation
+    # A number in e-notation as Python and JavaScript write it: always with the exponent's sign
+    # ("1.36e-25", "1e+25"), so a short order id such as "…4e25" is not taken for one.
+    r"|\b\d+(?:\.\d+)?[eE][-+]\d+\b"
     # A time as the server writes it, not in the viewer's zone (the pages are read in ZONE,
     # where a time shows as CET or GMT+1): "UTC", or an ISO-like date with its time.
     r"|\bUTC\b|\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}"
