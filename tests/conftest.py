@@ -6,6 +6,8 @@
   same port. ``mosquitto_factory`` makes more, with extra configuration (ACLs, TLS…).
 - ``acme_press`` (module scope): the third-party OPC UA server of the conformance tests
   (node-opcua, :mod:`tests.opcua_server`) on a free port, ready, killed afterwards.
+- ``browser`` (module scope): headless Debian Chromium (:mod:`tests.browser`) for a module's page
+  tests; ``screenshots``: the folder their screenshots are kept in as test artifacts.
 - ``postgres_url``: a throw-away PostgreSQL database (SQLAlchemy URL), created for the test and
   dropped afterwards; skipped with a reason when ``GLONET_TEST_POSTGRES_URL`` is not set.
 """
@@ -20,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from glonet.broker import MosquittoBroker
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.opcua_server import AcmePress
 
 POSTGRES_ENV = "GLONET_TEST_POSTGRES_URL"
@@ -45,6 +49,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return rank.get(item.path.relative_to(ROOT).as_posix(), len(rank))
 
     items.sort(key=order)  # stable: every other module keeps its place
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots() -> Path:
+    folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots in {folder}")
+    return folder
 
 
 @pytest.fixture(scope="module")

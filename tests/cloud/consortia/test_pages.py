@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Tenants, populate
 from tests.cloud.consortia.network import accept, answer, invite_all, set_kind, tender
 from tests.cloud.serving import page_settings, serve
@@ -48,14 +47,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         opportunity = tender(http, tenants)
         invitations = invite_all(http, tenants, opportunity["id"])
         yield Site(base_url, tenants, http, opportunity["id"], invitations)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _signed_in(browser: Browser, site: Site, who: str, path: str, width: int = 1280) -> Page:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.ledger.delivered import delivered_order
 from tests.cloud.orders.network import build_network
 from tests.cloud.serving import page_settings, serve
@@ -41,14 +40,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     keys = build_network(app.state.context)
     with serve(app) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
         yield Site(base_url, keys, delivered_order(http, keys, app.state.context))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _signed_in(browser: Browser, site: Site, who: str, path: str) -> Page:

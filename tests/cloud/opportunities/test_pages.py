@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from glonet.broker import free_port
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.opportunities.network import SITE, WELDING, build_members
 from tests.cloud.serving import page_settings, serve
 from tests.cloud.web.test_accessibility import _axe
@@ -58,14 +57,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         created = httpx.post(f"{base_url}/api/opportunities", json=_tender(), headers=headers)
         assert created.status_code == 201, created.text
         yield Site(base_url, keys, created.json()["id"])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _signed_in(browser: Browser, site: Site, who: str, path: str) -> Page:

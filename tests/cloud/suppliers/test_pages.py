@@ -13,9 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 from tests.cloud.serving import page_settings, serve
 from tests.cloud.suppliers.test_api import FAR, LOCAL
@@ -60,14 +59,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             f"/api/purchases?order_id={order['id']}", headers=as_("coordinator")
         ).json()
         yield Site(base_url, keys, order, purchases)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _signed_in(browser: Browser, site: Site, who: str) -> Page:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cloud.config import load_settings
 from cloud.database import transaction
@@ -30,7 +30,6 @@ from cloud.web import formats
 from glonet.broker import MosquittoBroker, free_port
 from protocols import messages, topics
 from protocols.enums import JobOrderState, MachineryItemState
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Gateway, make_key, mqtt_settings
 from tests.cloud.orders.network import ROBOT_CELL, build_network
 from tests.cloud.serving import serve
@@ -173,24 +172,6 @@ def _paint_booth(context: Any, broker: MosquittoBroker, network: str, http: http
         "the booth's ticket",
     )
     return gateway
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots() -> Path:
-    from tests.conftest import ARTIFACTS
-
-    folder = ARTIFACTS / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots in {folder}")
-    return folder
 
 
 def _signed_in(browser: Browser, site: Site, who: str, width: str = "desktop") -> Page:

@@ -18,11 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cloud.context import AppContext
 from glonet.broker import free_port
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import make_key
 from tests.cloud.dispatch.test_flows import Plants, finish
 from tests.cloud.orders.network import build_network
@@ -75,23 +74,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             assert http.post("/api/technicians", json=technician).is_success
         keys["technician"] = make_key(context, "technician", technician_id="tess")
         yield site
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots() -> Path:
-    from tests.conftest import ARTIFACTS
-
-    folder = ARTIFACTS / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _signed_in(browser: Browser, site: Site, who: str, width: str = "desktop") -> Page:

@@ -21,14 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cloud.auth.dependencies import SESSION_COOKIE
 from glonet.broker import MosquittoBroker, free_port
 from protocols import messages, topics
 from protocols.enums import AlertAction
 from protocols.topics import TopicKind
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.cloud.conftest import Gateway, Tenants, mqtt_settings, populate
 from tests.cloud.maintenance.test_end_to_end import Device
 from tests.cloud.notifications.test_email import SmtpServer
@@ -93,23 +92,6 @@ def site(
     tenants = populate(app.state.context)
     with serve(app) as base_url:
         yield Site(base_url, tenants, network, mosquitto, smtp)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots() -> Path:
-    from tests.conftest import ARTIFACTS
-
-    folder = ARTIFACTS / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _page(browser: Browser, width: str) -> Page:
