@@ -218,10 +218,11 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
         mqtt_port=plants.broker.port,
         port=free_port(),
     )
-    # The simulated plants read the coordinator's plant clock, as `glonet demo` starts them.
-    plants.start(clock_origin=settings["orders"]["plant_clock_origin"])
     coordinator = Coordinator(workdir, settings)
     try:
+        # The simulated plants read the coordinator's plant clock, as `glonet demo` starts them.
+        # Inside the try: a plant that fails to start must not leave the others running.
+        plants.start(clock_origin=settings["orders"]["plant_clock_origin"])
         keys = prepare_network(settings, network_setup(spec, plants.plants)).api_keys
         coordinator.start()
         loop = Loop(coordinator, keys, plants)
