@@ -248,8 +248,10 @@ class DemoDriver:
         print(f"    {'member':<28} {'basis':<8} {'share':>7} {'revenue':>14}")
         for entry in ledger["entries"]:
             who = entry["unit_id"] or "network fee"
+            # A supplier is paid its purchases, not a share.
+            share = "-" if entry["kind"] == "purchase" else f"{entry['share']:.1%}"
             print(
-                f"    {who:<28} {entry['basis']:<8} {entry['share']:>7.1%} "
+                f"    {who:<28} {entry['basis']:<8} {share:>7} "
                 f"{entry['revenue']:>10.2f} {entry['currency']}"
             )
         self.ledger_shown = True

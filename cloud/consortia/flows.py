@@ -40,6 +40,7 @@ from cloud.codesign.configure import InvalidConfiguration, work_breakdown
 from cloud.codesign.models import ConfigurationRevision
 from cloud.consortia import selection, service
 from cloud.consortia.models import (
+    SUPPLIER_PARTY,
     Consortium,
     ConsortiumCreate,
     ConsortiumMember,
@@ -62,8 +63,6 @@ _LOGGER = logging.getLogger(__name__)
 ASSIGNING_KINDS = frozenset({NetworkKind.STABLE, NetworkKind.SHARED_SERVICE_CENTRE})
 """The kinds of network whose coordinator assigns the work directly, inviting nobody."""
 FORMABLE = frozenset({OpportunityStatus.OPEN, OpportunityStatus.FORMING})
-SUPPLIER_PARTY = "supplier:"
-"""Suppliers' parties are named apart from member units (their ids may coincide)."""
 MATERIAL_REQUIREMENT = "material:"
 """A material item the selection covers is named apart from the required processes' steps."""
 

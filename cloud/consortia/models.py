@@ -35,6 +35,10 @@ class FormedBy(StrEnum):
     SELECTION = "selection"  # dynamic network, joint venture: chosen among accepted invitations
 
 
+SUPPLIER_PARTY = "supplier:"
+"""Suppliers' parties are named apart from member units (their ids may coincide)."""
+
+
 class MemberRole(StrEnum):
     LEAD = "lead"
     PARTNER = "partner"

@@ -346,7 +346,7 @@ def agreed_terms(session: Session, order: Order) -> AgreedTerms | None:
         return None
     revision = service.revision_of(session=session, consortium=consortium, number=link.revision)
     members = service.members_of(session=session, revision=revision)
-    return AgreedTerms(shares={m.unit_id or m.party_id: m.revenue_share for m in members})
+    return AgreedTerms(shares=ledger_terms.unit_shares(members))
 
 
 def released(session: Session, quote: Quote, actor: Actor, now: datetime) -> None:

@@ -255,7 +255,8 @@ def add_revision(
     author: str,
     comment: str,
 ) -> ConsortiumRevision:
-    """Store revision ``number`` with ``members`` (new rows), revenue shares from their prices."""
+    """Store revision ``number`` with ``members`` (new rows), the units' revenue shares from
+    their prices."""
     total = sum(m.price for m in members)
     revision = ConsortiumRevision(
         consortium_id=consortium.id,
@@ -271,9 +272,14 @@ def add_revision(
     )
     session.add(revision)
     session.flush()
+    # A supplier is paid for the materials bought from it (the order's purchases); the member
+    # units share the revenue in proportion to their prices.
+    units_total = sum(m.price for m in members if m.unit_id is not None)
     for member in members:
         member.revision_id = revision.id
-        member.revenue_share = member.price / total if total else 0.0
+        member.revenue_share = (
+            member.price / units_total if member.unit_id is not None and units_total else 0.0
+        )
         session.add(member)
     consortium.current_revision = number
     session.flush()

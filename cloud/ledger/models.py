@@ -17,6 +17,8 @@ class EntryKind(StrEnum):
     """A member's revenue for its share of the work, and its cost."""
     NETWORK_FEE = "network_fee"
     """What the network keeps for its coordination (``ledger.network_fee`` of the price)."""
+    PURCHASE = "purchase"
+    """What a supplier is paid for the materials bought from it for the order."""
 
 
 class Basis(StrEnum):
@@ -28,6 +30,8 @@ class Basis(StrEnum):
     """No agreed terms: in proportion to the member's cost (machine time * hourly rate)."""
     WORK = "work"
     """No agreed terms and no rates: in proportion to the member's machine time."""
+    PURCHASE = "purchase"
+    """A supplier's line: the order's purchases from it at their prices, not a share."""
 
 
 # Tables -------------------------------------------------------------------------------------
@@ -36,7 +40,8 @@ class Basis(StrEnum):
 class LedgerEntry(Base):
     """One line of a delivered order's ledger, written once when the order is delivered.
 
-    Line 0 is the network's fee, lines 1… the members in unit order: the key (order, line) makes
+    Line 0 is the network's fee, lines 1… the members in unit order, then the suppliers paid for
+    the order's purchases (``unit_id`` their party id, ``supplier:…``): the key (order, line) makes
     a second writer of the same ledger fail instead of doubling it."""
 
     __tablename__ = "ledger_entries"
@@ -65,11 +70,19 @@ class EntryRead(BaseModel):
 
     order_id: str
     kind: EntryKind
-    unit_id: str | None = Field(description="the member; none for the network's fee")
+    unit_id: str | None = Field(
+        description="the member, or a supplier's party id (supplier:…); none for the network's fee"
+    )
     work_s: float = Field(description="the member's machine time on the order (plant seconds)")
     hourly_rate: float | None = Field(description="the member's rate; none when it gave none")
-    cost: float = Field(description="machine time * hourly rate")
-    share: float = Field(description="the member's share of the price after the network's fee")
+    cost: float = Field(
+        description="machine time * hourly rate (the agreed cost when priced); "
+        "a purchase: its amount"
+    )
+    share: float = Field(
+        description="the member's share of the price after the network's fee and the purchases; "
+        "0 for a purchase, which is paid its amount"
+    )
     revenue: float
     currency: str
     basis: str

@@ -20,9 +20,17 @@ from cloud.auth.permissions import own_unit_only, require_role
 from cloud.config import LedgerSettings
 from cloud.exceptions import NotFound
 from cloud.ledger import terms
-from cloud.ledger.models import EntryKind, EntryRead, LedgerEntry, MemberTotal, OrderLedger
-from cloud.ledger.split import split
+from cloud.ledger.models import (
+    Basis,
+    EntryKind,
+    EntryRead,
+    LedgerEntry,
+    MemberTotal,
+    OrderLedger,
+)
+from cloud.ledger.split import Line, Purchase, split
 from cloud.orders.models import Order
+from cloud.suppliers.models import PurchaseRequest
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,12 +62,13 @@ def record_delivery(
         fee_rate=settings.network_fee,
         work=terms.member_work(session=session, order_id=order.id),
         agreed=terms.agreed_terms(session=session, order=order),
+        purchases=_purchases(session, order),
     )
     entries = [
         LedgerEntry(
             order_id=order.id,
             line=number,
-            kind=EntryKind.NETWORK_FEE if line.unit_id is None else EntryKind.MEMBER,
+            kind=_kind(line),
             unit_id=line.unit_id,
             work_s=round(line.work_s, 3),
             hourly_rate=line.hourly_rate,
@@ -76,6 +85,33 @@ def record_delivery(
     session.flush()
     _LOGGER.info("ledger of order %s: %d members", order.id, len(entries) - 1)
     return entries
+
+
+def _kind(line: Line) -> EntryKind:
+    if line.unit_id is None:
+        return EntryKind.NETWORK_FEE
+    return EntryKind.PURCHASE if line.basis is Basis.PURCHASE else EntryKind.MEMBER
+
+
+def _purchases(session: Session, order: Order) -> list[Purchase]:
+    """The order's purchases summed per supplier, in the order's currency (matching buys only
+    offers in it; another currency could not be paid out of the price without a rate, so such a
+    purchase is left out of the ledger with a warning)."""
+    amounts: dict[str, float] = {}
+    requests = session.scalars(select(PurchaseRequest).where(PurchaseRequest.order_id == order.id))
+    for request in requests:
+        if request.currency != order.currency:
+            _LOGGER.warning(
+                "order %s: purchase %s is in %s, not the order's %s: not in the ledger",
+                order.id,
+                request.id,
+                request.currency,
+                order.currency,
+            )
+            continue
+        party = terms.supplier_party(request.supplier_id)
+        amounts[party] = amounts.get(party, 0.0) + request.quantity * request.unit_price
+    return [Purchase(party, amount) for party, amount in amounts.items()]
 
 
 def _entries_of(session: Session, order_id: str) -> list[LedgerEntry]:

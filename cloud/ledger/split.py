@@ -2,13 +2,16 @@
 each member's work and terms (tests read it like a specification).
 
 - The network keeps ``fee_rate`` * price.
+- Each supplier is paid what was bought from it for the order (its purchases, at the prices
+  quoted), one line per supplier after the members'.
 - The rest goes to the members. A member's share is the one agreed in the order's terms when
   there are agreed terms; otherwise it is in proportion to the member's cost (machine time *
   hourly rate) when every member gave a rate, else in proportion to machine time.
 - A member's cost is its agreed cost (its priced quote lines) when there is one, else its
   machine time * hourly rate (0 without a rate).
 - Amounts are rounded to cents; the cent left over by rounding goes to the largest share, so
-  the lines always add up to the price.
+  the lines always add up to the price. Purchases larger than what the fee leaves give the
+  members a negative revenue: the ledger shows the loss rather than hiding it.
 """
 
 from __future__ import annotations
@@ -50,17 +53,28 @@ class Line:
     basis: Basis | None
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """What was bought from one supplier for the order (``party``: its consortium party id)."""
+
+    party: str
+    amount: float
+
+
 def split(
     *,
     price: float,
     fee_rate: float,
     work: Sequence[MemberWork],
     agreed: AgreedTerms | None = None,
+    purchases: Sequence[Purchase] = (),
 ) -> list[Line]:
-    """The network's fee line, then one line per member (in unit order)."""
+    """The network's fee line, one line per member (in unit order), then one per supplier
+    (in party order)."""
     members = _members(work, agreed)
     fee = round(price * fee_rate, 2)
-    rest = round(price - fee, 2)
+    bought = {p.party: round(p.amount, 2) for p in sorted(purchases, key=lambda p: p.party)}
+    rest = round(price - fee - sum(bought.values()), 2)
     costs = {
         m.unit_id: round(
             agreed.costs[m.unit_id]
@@ -76,6 +90,10 @@ def split(
     lines += [
         Line(m.unit_id, m.work_s, m.hourly_rate, costs[m.unit_id], shares[m.unit_id], r, basis)
         for m, r in zip(members, revenues, strict=True)
+    ]
+    lines += [
+        Line(party, 0.0, None, amount, 0.0, amount, Basis.PURCHASE)
+        for party, amount in bought.items()
     ]
     return lines
 

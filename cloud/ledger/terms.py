@@ -13,7 +13,7 @@ consortium's current revision was accepted by every member unit in it (:func:`co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cloud.consortia import service as consortia_service
+from cloud.consortia.models import SUPPLIER_PARTY, ConsortiumMember
 from cloud.ledger.split import AgreedTerms, MemberWork
 from cloud.opportunities.models import Opportunity, OpportunityStatus
 from cloud.orders.models import OperationStatus, Order, OrderOperation
@@ -31,8 +32,8 @@ AgreedTermsSource = Callable[[Session, Order], AgreedTerms | None]
 
 def consortium_terms(session: Session, order: Order) -> AgreedTerms | None:
     """The revenue shares of the consortium formed for the order's opportunity, once every
-    member unit accepted its current revision's terms; parties without a unit (suppliers) are
-    paid their share under their party id."""
+    member unit accepted its current revision's terms (see :func:`unit_shares` for its
+    suppliers)."""
     opportunity = _opportunity_of(session, order)
     if opportunity is None:
         return None
@@ -48,7 +49,19 @@ def consortium_terms(session: Session, order: Order) -> AgreedTerms | None:
     }
     if not members or any(m.unit_id and m.unit_id not in accepted for m in members):
         return None
-    return AgreedTerms(shares={m.unit_id or m.party_id: m.revenue_share for m in members})
+    return AgreedTerms(shares=unit_shares(members))
+
+
+def unit_shares(members: Sequence[ConsortiumMember]) -> dict[str, float]:
+    """The member units' revenue shares. A supplier in the consortium is paid for what the order
+    bought from it (its purchases, a line of their own), not with a share as well; the units'
+    shares are scaled to the rest by the split."""
+    return {m.unit_id: m.revenue_share for m in members if m.unit_id is not None}
+
+
+def supplier_party(supplier_id: str) -> str:
+    """A supplier's party id, as consortia name it."""
+    return f"{SUPPLIER_PARTY}{supplier_id}"
 
 
 def _opportunity_of(session: Session, order: Order) -> Opportunity | None:

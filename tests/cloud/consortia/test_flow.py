@@ -669,13 +669,28 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
     twice = client.post(f"/api/orders/{order['id']}/deliver", headers=coordinator)
     assert twice.status_code == 409
 
-    # The ledger pays every member, suppliers included, its agreed share after the fee.
+    # The ledger pays each supplier what was bought from it, once (its consortium share is 0:
+    # no share on top), and the member units their agreed shares of what the fee and the
+    # purchases leave.
     ledger = client.get(f"/api/orders/{order['id']}/ledger", headers=coordinator).json()
     fee, *lines = ledger["entries"]
     assert fee["unit_id"] is None and fee["revenue"] == ledger["network_fee"]
-    assert {line["unit_id"]: line["basis"] for line in lines} == dict.fromkeys(members, "agreed")
-    for line in lines:
-        assert line["share"] == pytest.approx(members[line["unit_id"]]["revenue_share"], abs=1e-6)
+    units = {p: m for p, m in members.items() if m["unit_id"] is not None}
+    suppliers = {p for p, m in members.items() if m["unit_id"] is None}
+    assert suppliers and all(members[p]["revenue_share"] == 0.0 for p in suppliers)
+    by_party = {line["unit_id"]: line for line in lines}
+    assert {p: line["basis"] for p, line in by_party.items()} == (
+        dict.fromkeys(units, "agreed") | dict.fromkeys(suppliers, "purchase")
+    )
+    paid: dict[str, float] = {}
+    for p in purchases:
+        party = f"supplier:{p['supplier_id']}"
+        paid[party] = paid.get(party, 0.0) + p["quantity"] * p["unit_price"]
+    assert {p: by_party[p]["revenue"] for p in suppliers} == pytest.approx(paid)
+    rest = ledger["price"] - ledger["network_fee"] - sum(paid.values())
+    for party, member in units.items():
+        assert by_party[party]["share"] == pytest.approx(member["revenue_share"], abs=1e-6)
+        assert by_party[party]["revenue"] == pytest.approx(rest * member["revenue_share"], abs=0.05)
     assert sum(e["revenue"] for e in ledger["entries"]) == pytest.approx(quote["price"])
     assert order["id"] in _page(client, keys, "coordinator", f"/ledger/{order['id']}")
     mine = client.get(f"/api/orders/{order['id']}/ledger", headers=auth(keys, "metal")).json()

@@ -16,7 +16,7 @@ from cloud.config import LedgerSettings, Settings
 from cloud.database import transaction
 from cloud.ledger import service
 from cloud.ledger.models import Basis
-from cloud.ledger.split import AgreedTerms, MemberWork, split
+from cloud.ledger.split import AgreedTerms, MemberWork, Purchase, split
 from cloud.orders.models import Order
 from tests.cloud.ledger.delivered import RATES, context_of, delivered_order
 from tests.cloud.orders.network import auth, served
@@ -52,6 +52,36 @@ def test_agreed_terms_override_and_a_member_without_work_is_paid() -> None:
     _, a, supplier = lines
     assert (a.basis, a.share, a.revenue, a.cost) == (Basis.AGREED, 0.666667, 60.0, 10.0)
     assert (supplier.share, supplier.revenue, supplier.cost) == (0.333333, 30.0, 20.0)
+
+
+def test_suppliers_are_paid_their_purchases_and_members_split_the_rest() -> None:
+    lines = split(
+        price=1000.0,
+        fee_rate=0.05,
+        work=[MemberWork("a", HOUR, 100.0), MemberWork("b", HOUR, 300.0)],
+        agreed=AgreedTerms(shares={"a": 0.25, "b": 0.75}),
+        purchases=[Purchase("supplier:steel", 150.0), Purchase("supplier:paint", 40.004)],
+    )
+    fee, a, b, paint, steel = lines
+    assert fee.revenue == 50.0
+    assert [(p.unit_id, p.revenue, p.cost, p.share, p.basis) for p in (paint, steel)] == [
+        ("supplier:paint", 40.0, 40.0, 0.0, Basis.PURCHASE),
+        ("supplier:steel", 150.0, 150.0, 0.0, Basis.PURCHASE),
+    ]
+    assert (a.revenue, b.revenue) == (190.0, 570.0)  # 1000 - 50 - 190, as 1 : 3
+    assert sum(line.revenue for line in lines) == 1000.0
+
+
+def test_purchases_beyond_the_price_show_as_the_members_loss() -> None:
+    lines = split(
+        price=100.0,
+        fee_rate=0.1,
+        work=[MemberWork("a", HOUR, 10.0)],
+        purchases=[Purchase("supplier:steel", 120.0)],
+    )
+    _, a, steel = lines
+    assert (a.revenue, steel.revenue) == (-30.0, 120.0)
+    assert sum(line.revenue for line in lines) == 100.0
 
 
 def test_without_every_rate_work_time_splits_and_cents_add_up() -> None:
@@ -151,8 +181,12 @@ def test_a_consortiums_accepted_shares_are_the_agreed_terms(
         assert "bologna-metalli" not in members
         return
     assert {e["basis"] for e in members.values()} == {"agreed"}
+    # bologna-metalli is a supplier (no unit) and sold nothing for this order: it is paid for
+    # purchases alone, never with a share, so the units' agreed shares scale up to the whole.
+    assert "bologna-metalli" not in members
     rest = body["price"] - body["network_fee"]
-    for party, share in shares.items():
-        assert members[party]["share"] == share
+    for party in ("lead", "metal", "finish"):
+        share = shares[party] / 0.9
+        assert members[party]["share"] == pytest.approx(share, abs=1e-6)
         assert members[party]["revenue"] == pytest.approx(rest * share, abs=0.02)
-    assert members["bologna-metalli"]["cost"] == 0.0 and members["metal"]["cost"] > 0
+    assert members["metal"]["cost"] > 0
