@@ -156,8 +156,10 @@ def _fraction(value: Any) -> float | None:
 
 
 def _count(value: Any) -> int | None:
+    """A machine's count of parts, or None when it is no count a message may carry (negative,
+    or past ``COUNT_END``): a bad answer is left out, it does not stop the job's events."""
     number = _number(value)
-    return None if number is None or number < 0 else int(number)
+    return None if number is None or not 0 <= number < messages.COUNT_END else int(number)
 
 
 def _time(value: Any) -> datetime | None:

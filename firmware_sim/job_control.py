@@ -36,7 +36,7 @@ from firmware_sim.companion import (
 )
 from firmware_sim.jobs import Job, JobList
 from protocols.enums import MATERIAL_PRODUCED, JobOrderParameter, ReturnStatus
-from protocols.messages import JobOrder
+from protocols.messages import MAX_JOB_QUANTITY, JobOrder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -245,12 +245,22 @@ def _texts(value: Any) -> str:
 
 
 def _produced_quantity(materials: list[Any]) -> int:
+    """The ``Produced`` material's quantity (a DecimalString): a whole number of parts within
+    what a job order may ask (``1.5``, ``NaN``, ``1e999999`` are refused, not truncated, and
+    never turned into a huge integer); 1 when no material says."""
     for material in materials:
         if material.MaterialUse in (MATERIAL_PRODUCED, None) and material.Quantity:
             try:
-                return int(Decimal(material.Quantity))
+                quantity = Decimal(str(material.Quantity))
             except (InvalidOperation, ValueError) as exc:
                 raise ValueError(f"material quantity {material.Quantity!r}") from exc
+            if not quantity.is_finite() or quantity != quantity.to_integral_value():
+                raise ValueError(f"material quantity {material.Quantity!r}: not a whole number")
+            if not 1 <= quantity <= MAX_JOB_QUANTITY:
+                raise ValueError(
+                    f"material quantity {material.Quantity!r}: not within 1..{MAX_JOB_QUANTITY}"
+                )
+            return int(quantity)
     return 1
 
 

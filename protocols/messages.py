@@ -209,14 +209,20 @@ class AlarmEvent(Model):
     occurred_at: Timestamp
 
 
+MAX_JOB_QUANTITY = 1_000_000
+"""The most parts one job order may ask for: a coordinator never asks for more (a call for
+tenders' line is bounded by it), a gateway and a machine refuse more."""
+
+
 class JobOrder(Model):
-    """One operation to run on one machine (an ISA-95 job order)."""
+    """One operation to run on one machine (an ISA-95 job order). ``quantity``: the parts it
+    makes, as one batch (its ``planned_duration_s`` is the whole batch's)."""
 
     job_order_id: Identifier
     machine: Identifier
     operation: ShortText
     process: ProcessKind
-    quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    quantity: Annotated[int, Field(ge=1, le=MAX_JOB_QUANTITY)] = 1
     planned_duration_s: Annotated[float, Field(gt=0, le=365 * 86400, allow_inf_nan=False)]
     parameters: Parameters = Field(default_factory=dict)
     start: bool = True

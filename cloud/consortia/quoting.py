@@ -275,7 +275,8 @@ def tender_work(
 ) -> orders_flows.QuotedWork:
     """A call for tenders' lines as a quote's work, for its customer: one operation per line
     (its whole machine time, capability parameters, certifications, and the earlier lines it
-    follows), and each line's materials, consumed by that line's operation."""
+    follows), whose job order asks for the line's quantity, and each line's materials,
+    consumed by that line's operation."""
     if opportunity.customer_id is None:
         raise Conflict(
             f"opportunity {opportunity.id} names no customer: a quote and its order are for "
@@ -308,6 +309,7 @@ def tender_work(
             for line in lines
             for material in line.materials
         ],
+        quantities={line.step: line.quantity for line in lines},
         units=units,
         opportunity_id=opportunity.id,
     )

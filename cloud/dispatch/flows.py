@@ -731,6 +731,7 @@ def _job_order(op: OrderOperation, work: dict[str, Any]) -> dict[str, Any]:
         "machine": op.machine,
         "operation": op.name[:200],
         "process": op.process,
+        "quantity": op.quantity,
         "planned_duration_s": op.duration_s,
         "parameters": parameters,
         "start": True,

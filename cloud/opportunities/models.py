@@ -15,6 +15,7 @@ from cloud.codesign.families import Slug
 from cloud.database import Base, StoredEnum, UtcDateTime, utcnow
 from cloud.geo import Country
 from protocols.enums import ProcessKind
+from protocols.messages import MAX_JOB_QUANTITY
 from protocols.topics import IDENTIFIER_PATTERN
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN.pattern)]
@@ -24,7 +25,7 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 cod
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 MAX_PROCESSES = 100
 MAX_WORK_MINUTES = 10_000_000.0  # about 19 years of one machine: a typo, not a tender
-MAX_QUANTITY = 1_000_000
+MAX_QUANTITY = MAX_JOB_QUANTITY  # a line is one job order per step: what a machine may be asked
 MAX_MATERIALS = 32
 TENDER_STEP = "p{}"
 """A call for tenders' line n (from 1) is the step ``p{n}``."""

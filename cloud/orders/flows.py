@@ -78,13 +78,15 @@ class QuotedWork:
     family's price ``formula`` is the fallback when no member of the plan has rates), or an
     opportunity's (``opportunity_id``): a consortium's quote, of a configured revision or of a
     call for tenders' lines. Lines have no formula: members without rates are priced at the
-    network's default rate. ``quantity`` and ``units``: see :func:`_work_json`."""
+    network's default rate. ``quantity``, ``quantities`` and ``units``: see
+    :func:`_work_json`."""
 
     customer_id: str
     currency: str
     operations: Sequence[PlannedOperation]
     materials: Sequence[MaterialLine]
     quantity: int = 1
+    quantities: Mapping[str, int] = field(default_factory=dict)
     units: Mapping[str, Sequence[str]] = field(default_factory=dict)
     configuration_id: str | None = None
     revision: int | None = None
@@ -98,17 +100,24 @@ def _work_json(
     materials: Sequence[MaterialLine],
     quantity: int = 1,
     units: Mapping[str, Sequence[str]] | None = None,
+    quantities: Mapping[str, int] | None = None,
 ) -> dict[str, object]:
     """The quote's work: ``quantity`` products made as one batch per step (each step's time
     and materials times the quantity, one setup); ``units``: by step, the only members whose
-    machines may do it (a consortium's choice), carried to every plan of the order."""
+    machines may do it (a consortium's choice), carried to every plan of the order.
+
+    Each step's ``quantity`` is the parts its job order asks the machine for: ``quantity``, or
+    the step's own in ``quantities`` (a call for tenders' line, whose time is the whole line's
+    already)."""
     units = units or {}
+    quantities = quantities or {}
     return {
         "operations": [
             {
                 "step": op.id,
                 "name": op.name,
                 "process": op.process,
+                "quantity": quantities.get(op.id, quantity),
                 "duration_s": op.duration_min * SECONDS_PER_MINUTE * quantity,
                 "predecessors": op.predecessors,
                 "requirements": op.capability_requirements,
@@ -230,7 +239,9 @@ def quote_work(
 ) -> Quote:
     """Price, promised date and held machine time of ``work``, from a what-if plan of the
     network."""
-    work_json = _work_json(work.operations, work.materials, work.quantity, work.units)
+    work_json = _work_json(
+        work.operations, work.materials, work.quantity, work.units, work.quantities
+    )
     quote_id = f"q-{secrets.token_hex(6)}"
     releases = supplier_flows.step_releases(
         session=session,
@@ -509,6 +520,7 @@ def confirm_quote(
             step=op["step"],
             name=op["name"],
             process=op["process"],
+            quantity=op.get("quantity", 1),
             duration_s=op["duration_s"],
             predecessors=op["predecessors"],
             requirements=op["requirements"],

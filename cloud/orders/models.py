@@ -149,6 +149,8 @@ class OrderOperation(Base):
     step: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     process: Mapped[str] = mapped_column(String(32))
+    # The parts its job order asks for, made as one batch in ``duration_s``.
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
     duration_s: Mapped[float] = mapped_column(Float)
     predecessors: Mapped[list[str]] = mapped_column(JSON, default=list)
     requirements: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
@@ -267,6 +269,7 @@ class OperationRead(BaseModel):
     step: str
     name: str
     process: str
+    quantity: int = Field(default=1, description="parts its job order asks for, as one batch")
     duration_s: float
     predecessors: list[str]
     status: OperationStatus

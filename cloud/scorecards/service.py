@@ -8,7 +8,7 @@
 - availability: the maintenance figures' (:func:`cloud.maintenance.reporting.compute`) for the
   member's machines;
 - quantity: what the machines reported produced on ending a job order against the quantity the
-  job order asked for;
+  job order asked for (the operation's: a tender line's, the products of a configured order);
 - response: the invitations to offer work sent in the period, from sent to answered (one not
   answered by its deadline counts as no response at all).
 
@@ -36,10 +36,6 @@ from cloud.orders.models import Order, OrderOperation
 from cloud.registry.models import Unit
 from cloud.scorecards import scoring
 from cloud.scorecards.models import METRICS, Scorecard, ScorecardsRead
-from protocols.messages import JobOrder
-
-ORDERED_QUANTITY: int = JobOrder.model_fields["quantity"].default
-"""What a job order asks for: the dispatcher sends each operation with the default quantity."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ def _count(
         tally.on_time += at <= due + window.tolerance
         if entry.get("produced_quantity") is not None:
             tally.produced += int(entry["produced_quantity"])
-            tally.ordered += ORDERED_QUANTITY
+            tally.ordered += operation.quantity
 
 
 def _count_invitations(session: Session, tallies: dict[str, _Tally], window: Window) -> None:

@@ -73,6 +73,27 @@ def test_parse_merges_the_lists_and_skips_garbage():
     assert parse_job_lists(None, [ua.ExtensionObject()]) == {}
 
 
+def test_a_count_no_message_may_carry_is_left_out_and_the_job_still_ends(tmp_path):
+    """A machine answering a count past what a message carries (or a negative one) has its
+    count left out; the job's end is still reported."""
+    queue = Queue(tmp_path)
+    tracker = JobTracker("mill-1", queue.uplink, queue.outbox, 0.25)
+    tracker.accepted("jo-1", 1, None)
+    for produced in (2**40, -3, 1e300):
+        jobs = parse_job_lists(
+            [order("jo-1", "Ended", quantity="40")],
+            [response("jo-1", "Ended", produced=2**41, ProducedQuantity=produced)],
+        )
+        assert jobs["jo-1"].produced_quantity is None
+    tracker.update(jobs)
+    ended = queue.bodies()[-1]
+    assert (ended.event.value, ended.produced_quantity) == ("ended", None)
+    counted = parse_job_lists(
+        [order("jo-2", "Ended", quantity="40")], [response("jo-2", "Ended", ProducedQuantity=40)]
+    )
+    assert counted["jo-2"].produced_quantity == 40
+
+
 def test_the_state_comes_from_its_number_or_else_its_text():
     by_text = order("jo-1", "Interrupted")
     by_text.State = state("Interrupted", number=False)

@@ -10,7 +10,7 @@ from asyncua import Client, ua
 
 from firmware_sim.server import PlantServer
 from protocols.enums import ReturnStatus
-from protocols.messages import setup_parameters
+from protocols.messages import MAX_JOB_QUANTITY, setup_parameters
 from tests.firmware_sim.conftest import (
     JOB_CONTROL,
     OPERATION_MODE,
@@ -201,6 +201,10 @@ async def test_bad_requests_get_the_right_return_status(client: Client) -> None:
     assert await m.job("Store", isa95_order(order, "X-1", duration_s=None)) == invalid
     assert await m.job("Store", isa95_order(order, "X-1", quantity="0")) == invalid
     assert await m.job("Store", isa95_order(order, "X-1", quantity="many")) == invalid
+    # Not a whole number of parts within what a job order may ask: refused, never truncated.
+    for hostile in ("1.5", "-40", "NaN", "Infinity", "1e999999", str(MAX_JOB_QUANTITY + 1)):
+        assert await m.job("Store", isa95_order(order, "X-1", quantity=hostile)) == invalid
+    assert "X-1" not in await m.jobs()
     assert await m.job("Store", isa95_order(order, "bad id!")) == invalid
     unable = int(ReturnStatus.UNABLE_TO_ACCEPT_JOB_ORDER)
     assert await m.job("Store", isa95_order(order, "X-1", process="welding")) == unable

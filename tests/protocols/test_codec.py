@@ -216,3 +216,28 @@ def test_non_finite_numbers_are_refused_on_the_fast_path_too(text):
     assert text in payload
     with pytest.raises(ProtocolError):
         codec.decode(payload, expected=m.Telemetry)
+
+
+DISPATCH = next(s for s in SAMPLES if isinstance(s.body, m.DispatchCommand))
+
+
+@pytest.mark.parametrize("quantity", [1, 40, m.MAX_JOB_QUANTITY])
+def test_a_job_order_asks_for_a_whole_number_of_parts(quantity):
+    data = _as_dict(DISPATCH)
+    data["body"]["job_orders"][0]["quantity"] = quantity
+    decoded = codec.decode(json.dumps(data), expected=m.Command)
+    assert decoded.body.job_orders[0].quantity == quantity
+
+
+@pytest.mark.parametrize(
+    "quantity", [0, -40, m.MAX_JOB_QUANTITY + 1, 2**64, 1.5, "forty", None, [40], "NaN"]
+)
+def test_a_hostile_job_order_quantity_is_refused_with_a_reason(quantity):
+    """What no machine can be asked for (none, negative, past the bound, a fraction, not a
+    number) is refused whole, with a reason naming the field, before any gateway acts on it."""
+    data = _as_dict(DISPATCH)
+    data["body"]["job_orders"][0]["quantity"] = quantity
+    with pytest.raises(ProtocolError) as excinfo:
+        codec.decode(json.dumps(data), expected=m.Command)
+    assert excinfo.value.reason is RejectReason.INVALID
+    assert "quantity" in excinfo.value.detail

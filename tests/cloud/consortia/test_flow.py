@@ -587,7 +587,8 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
         "p3": (["finish"], ["p2"]),
     }
     assert work["p1"]["requirements"] == {"max_thickness_steel_mm": 10}
-    assert work["p2"]["duration_s"] == 300 * 60
+    assert work["p2"]["duration_s"] == 300 * 60  # the whole line's time, for its 200 frames
+    assert {step: op["quantity"] for step, op in work.items()} == dict.fromkeys(work, 200)
     with context.session_factory() as session:
         holds = session.scalars(select(CapacityHold).where(CapacityHold.quote_id == quote["id"]))
         assert sorted((h.step, h.unit_id) for h in holds) == [
@@ -653,6 +654,8 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
         assert planned["p1"].planned_start >= expected[STEEL]
         assert planned["p3"].planned_start >= max(expected[PAINT], planned["p2"].planned_end)
     assert _produce(context, order["id"]) == {"p1": "metal", "p2": "metal", "p3": "finish"}
+    made = client.get(f"/api/orders/{order['id']}", headers=buyer).json()["operations"]
+    assert [(op["step"], op["quantity"]) for op in made] == [("p1", 200), ("p2", 200), ("p3", 200)]
     completed = client.get(f"/api/orders/{order['id']}", headers=buyer).json()
     assert completed["status"] == "completed" and completed["progress"] == 1.0
     assert client.get("/api/products", headers=buyer).json() == []  # no catalogue product

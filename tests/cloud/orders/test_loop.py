@@ -261,6 +261,85 @@ def test_an_order_flows_through_two_plants_and_is_delivered_on_time(loop: Loop) 
     assert seen and {op["unit_id"] for op in seen} == {"metal-works"}
 
 
+# A call for tenders of the loop's customer: 40 brackets cut at the metal works, then fitted at
+# the assembly works, delivered to a depot about 80 km south of both.
+TENDER_LINES = {
+    "p1": ("laser_cutting", "metal-works", 40),
+    "p2": ("assembly", "assembly-works", 40),
+}
+DEPOT = {"name": "Florence depot", "latitude": 43.77, "longitude": 11.25, "country": "IT"}
+
+
+def _tender_order(loop: Loop) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tender formed by direct assignment (a stable network), its consortium's terms
+    accepted by its members, quoted and confirmed by the customer: (quote, order)."""
+    coordinator, customer = "Network coordinator", "Customer acme"
+    loop.call(coordinator, "PATCH", f"/api/networks/{NETWORK}", json={"kind": "stable"})
+    try:
+        opportunity = loop.call(
+            coordinator,
+            "POST",
+            "/api/opportunities",
+            json={
+                "title": "Brackets for the depot",
+                "due_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+                "site": DEPOT,
+                "budget": 10_000,
+                "currency": "EUR",
+                "customer_id": "acme",
+                "processes": [
+                    {"process": process, "quantity": quantity, "work_minutes": 60}
+                    | ({"predecessors": ["p1"]} if step == "p2" else {})
+                    for step, (process, _unit, quantity) in TENDER_LINES.items()
+                ],
+            },
+        )
+        consortium = loop.call(
+            coordinator,
+            "POST",
+            f"/api/opportunities/{opportunity['id']}/consortium",
+            json={
+                "assignments": {
+                    step: {"unit_id": unit, "price": 500.0}
+                    for step, (_process, unit, _quantity) in TENDER_LINES.items()
+                }
+            },
+        )
+    finally:
+        loop.call(coordinator, "PATCH", f"/api/networks/{NETWORK}", json={"kind": "dynamic"})
+    for unit in {unit for _process, unit, _quantity in TENDER_LINES.values()}:
+        loop.call(
+            f"Plant {unit}",
+            "POST",
+            f"/api/consortia/{consortium['id']}/acceptances",
+            json={"revision": 1},
+        )
+    quote = loop.call(coordinator, "POST", f"/api/opportunities/{opportunity['id']}/quote")
+    return quote, loop.call(customer, "POST", f"/api/quotes/{quote['id']}/confirm")
+
+
+def test_a_tender_lines_quantity_reaches_the_machine_and_its_scorecard(loop: Loop) -> None:
+    """Each line's job order asks its machine for the line's 40 parts, the machine counts to
+    40, and the members' scorecards compare the 40 made with the 40 ordered."""
+    _quote, order = _tender_order(loop)
+    done = loop.completed(order["id"])
+    operations = {op["step"]: op for op in done["operations"]}
+    assert {step: (op["unit_id"], op["quantity"]) for step, op in operations.items()} == {
+        step: (unit, quantity) for step, (_process, unit, quantity) in TENDER_LINES.items()
+    }
+    jobs = {
+        job["job_order_id"]: job for job in loop.call("Network coordinator", "GET", "/api/jobs")
+    }
+    for op in operations.values():
+        job = jobs[op["job_order_id"]]
+        assert (job["event"], job["produced_quantity"]) == ("ended", 40), job
+    # Every operation the module ended made what its job order asked: 40 of 40 here, 1 of 1
+    # for the configured brackets (a count of 1 asked would make this 40 / 1).
+    for unit in ("metal-works", "assembly-works"):
+        card = loop.call("Network coordinator", "GET", f"/api/scorecards/{unit}")
+        assert card["quantity_ratio"] == 1.0, card
+
+
 def test_a_breakdown_mid_order_moves_the_work_and_the_order_completes(loop: Loop) -> None:
     order = loop.order(size_mm=900)
 
