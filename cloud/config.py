@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cloud.auth.config import AccountSettings
@@ -71,6 +71,11 @@ class SmtpSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)
     tls_ca_file: Path | None = Field(
         default=None, description="a private CA's certificate for the server's (else the system's)"
+    )
+    link_base: AnyHttpUrl | None = Field(
+        default=None,
+        description="the coordinator's address as people reach it (https://glonet.example.org): "
+        "an email's page is a link on it; none: the email gives the page's path alone",
     )
 
 

@@ -45,13 +45,12 @@ def tell_people(
                     f"Ticket {ticket.id}, {ticket.title}, is {what}.",
                     "",
                     *facts,
-                    "",
-                    f"Open it: /maintenance/tickets/{ticket.id}",
                 ]
             ),
             origin=origin,
             ref=str(ticket.id),
             now=now,
+            link=f"/maintenance/tickets/{ticket.id}",
         )
     if action in CUSTOMER_ACTIONS:
         tell_customer(session, ticket, now, origin=origin)

@@ -28,6 +28,20 @@ class Email(BaseModel):
     to: str
     subject: str = Field(max_length=300)
     body: str = Field(max_length=20_000)
+    link: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^/[^\s]*$",
+        description="the coordinator's page the email is about (its path): the mailer ends the "
+        "body with the line 'Open it: <link>', on smtp.link_base when that is set",
+    )
+
+    def text(self, link_base: str | None) -> str:
+        """The body as sent: with the page's address (absolute on ``link_base``) last."""
+        if self.link is None:
+            return self.body
+        address = self.link if link_base is None else link_base.rstrip("/") + self.link
+        return f"{self.body}\n\nOpen it: {address}"
 
     def encode(self) -> str:
         return self.model_dump_json()
@@ -89,7 +103,8 @@ class SmtpMailer:
             message["From"] = self._settings.sender
             message["To"] = email.to
             message["Subject"] = email.subject
-            message.set_content(email.body)
+            link_base = self._settings.link_base
+            message.set_content(email.text(None if link_base is None else str(link_base)))
             refused, _reply = await client.send_message(message)
         except (aiosmtplib.SMTPException, OSError, ValueError) as exc:
             return _why(exc)

@@ -80,10 +80,12 @@ def email_customer(
     origin: str,
     ref: str,
     now: datetime,
+    link: str | None = None,
 ) -> int:
-    """Email the customer's people who want ``event``; how many emails were queued."""
+    """Email the customer's people who want ``event``; how many emails were queued. ``link``:
+    the page it is about (a path on the coordinator)."""
     scope = Principal.customer_id == customer_id
-    return _email(session, Role.CUSTOMER, scope, event, subject, body, origin, ref, now)
+    return _email(session, Role.CUSTOMER, scope, event, subject, body, origin, ref, now, link)
 
 
 def email_technician(
@@ -96,9 +98,10 @@ def email_technician(
     origin: str,
     ref: str,
     now: datetime,
+    link: str | None = None,
 ) -> int:
     scope = Principal.technician_id == technician_id
-    return _email(session, Role.TECHNICIAN, scope, event, subject, body, origin, ref, now)
+    return _email(session, Role.TECHNICIAN, scope, event, subject, body, origin, ref, now, link)
 
 
 def _email(
@@ -111,6 +114,7 @@ def _email(
     origin: str,
     ref: str,
     now: datetime,
+    link: str | None = None,
 ) -> int:
     rows = session.execute(
         select(Principal.email, NotificationPreference)
@@ -137,7 +141,7 @@ def _email(
             channel=Channel.EMAIL,
             target=address,
             action=event.value,
-            payload=Email(to=address, subject=one_line, body=body[:20_000]).encode(),
+            payload=Email(to=address, subject=one_line, body=body[:20_000], link=link).encode(),
             now=now,
         )
     return len(addresses)

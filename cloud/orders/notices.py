@@ -30,7 +30,6 @@ def tell_customer(session: Session, order: Order, event: NotificationEvent, now:
     ]
     if event is NotificationEvent.ORDER_PLANNED and order.planned_end is not None:
         lines.append(f"Planned to be finished: {_when(order.planned_end)}")
-    lines += ["", "Follow it on the orders page: /orders/" + order.id]
     return notifications.email_customer(
         session=session,
         customer_id=order.customer_id,
@@ -40,6 +39,7 @@ def tell_customer(session: Session, order: Order, event: NotificationEvent, now:
         origin=ORIGIN,
         ref=order.id,
         now=now,
+        link=f"/orders/{order.id}",
     )
 
 

@@ -15,13 +15,14 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from cloud.config import Settings, SmtpSettings
 from cloud.database import transaction, utcnow
 from cloud.dispatch import flows as dispatch_flows
 from cloud.messaging.delivery import OutboxDelivery
-from cloud.messaging.email import SmtpMailer
+from cloud.messaging.email import Email, SmtpMailer
 from cloud.messaging.models import Channel, OutboxMessage, RetryPolicy
 from cloud.notifications import service as notifications
 from cloud.notifications.models import NotificationEvent
@@ -101,6 +102,20 @@ def delivery(client: TestClient, mailer: SmtpMailer, clock: list[Any]) -> Outbox
     )
 
 
+def test_an_emails_page_is_its_last_line_absolute_on_the_link_base() -> None:
+    mail = Email(to="a@b.example", subject="s", body="Hello.", link="/orders/o-1")
+    assert mail.text(None) == "Hello.\n\nOpen it: /orders/o-1"
+    assert mail.text("https://glonet.example.org/") == (
+        "Hello.\n\nOpen it: https://glonet.example.org/orders/o-1"
+    )
+    assert Email(to="a@b.example", subject="s", body="Hello.").text("https://x.example") == "Hello."
+    for bad in ("orders/o-1", "/orders/o 1", "https://evil.example/"):
+        with pytest.raises(ValidationError):
+            Email(to="a@b.example", subject="s", body="", link=bad)
+    with pytest.raises(ValidationError):
+        SmtpSettings(link_base="glonet.example.org")  # type: ignore[arg-type]
+
+
 def order_for_alice(client: TestClient, keys: dict[str, str]) -> str:
     created = client.post(
         "/api/configurations",
@@ -137,6 +152,8 @@ def test_an_orders_emails_reach_its_customers_people_over_smtp(
     body = message.get_content()
     assert f"Your order {order_id} (robotic-cell) is confirmed." in body
     assert "EUR" in body and "Promised by:" in body
+    # No smtp.link_base: the page's path alone, the email's last line.
+    assert body.rstrip().endswith(f"Open it: /orders/{order_id}")
 
     # Completed (all its operations ended) and delivered: one email each, to each person.
     factory = client.app.state.context.session_factory  # type: ignore[attr-defined]

@@ -86,7 +86,8 @@ def site(
         ingest={"enabled": True, "isolation": "thread"},
         maintenance={"tick_seconds": 0.2},
         orders={"dispatch_enabled": False},
-        smtp=smtp.settings().model_dump(),
+        # The coordinator's public address: the emails' links are absolute on it.
+        smtp=smtp.settings().model_dump() | {"link_base": "https://glonet.example.org/"},
     )
     app = create_app(settings)
     tenants = populate(app.state.context)
@@ -348,6 +349,8 @@ def test_the_technician_gets_a_breakdown_on_the_phone_and_resolves_it(
     assert to == ["tess@plant-a.example"]
     assert email["Subject"].startswith(f"GloNet ticket {ticket} assigned to you")
     assert "Asset: m1 (plant-a)" in email.get_content()
+    link = f"https://glonet.example.org/maintenance/tickets/{ticket}"
+    assert email.get_content().rstrip().endswith(f"Open it: {link}")
     device.disconnect()
     gateway.close()
 
