@@ -8,9 +8,10 @@ the consortium chose for it (``units`` in the quote's work, which every plan of 
 reads: :func:`cloud.dispatch.planning.can_do`). The quote is for the opportunity's customer
 (a tender's buyer). It is planned and holds capacity like any quote, and
 its price is what the members agreed: their operation lines at their agreed prices, with the
-materials, transport and the network's margin as :mod:`cloud.orders.pricing` makes them (a
-supplier member's material lines name it, so the confirmation buys them there). The
-opportunity moves to quoted.
+materials, transport (between the plants, and the delivery to the opportunity's site, whose
+road time the promised date includes) and the network's margin as :mod:`cloud.orders.pricing`
+makes them (a supplier member's material lines name it, so the confirmation buys them there).
+The opportunity moves to quoted.
 
 Confirming the quote (the usual ``POST /api/quotes/{id}/confirm``) wins the opportunity in the
 same transaction; refusing it loses the opportunity; withdrawing it, or its expiring unanswered
@@ -40,6 +41,7 @@ from cloud.consortia import service
 from cloud.consortia.flows import MATERIAL_REQUIREMENT, SUPPLIER_PARTY
 from cloud.consortia.models import Consortium, ConsortiumMember, ConsortiumQuote
 from cloud.exceptions import Conflict
+from cloud.geo import Location
 from cloud.ledger import terms as ledger_terms
 from cloud.ledger.split import AgreedTerms
 from cloud.opportunities import service as opportunities
@@ -230,6 +232,7 @@ def quote_opportunity(
             units=units,
         )
         work = replace(configured, opportunity_id=opportunity.id)
+    work = replace(work, site=delivery_site(opportunity))
     if work.currency != revision.currency:
         raise Conflict(
             f"the members agreed prices in {revision.currency}, the product is priced in "
@@ -266,6 +269,15 @@ def quote_opportunity(
     )
     _LOGGER.info("opportunity %s quoted: %s", opportunity_id, quote.id)
     return quote
+
+
+def delivery_site(opportunity: Opportunity) -> orders_flows.DeliverySite:
+    """The opportunity's site, where its quote delivers (location None when not known)."""
+    latitude, longitude = opportunity.site_latitude, opportunity.site_longitude
+    known = latitude is not None and longitude is not None
+    return orders_flows.DeliverySite(
+        name=opportunity.site_name, location=Location(latitude, longitude) if known else None
+    )
 
 
 def tender_work(

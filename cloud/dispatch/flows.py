@@ -256,8 +256,19 @@ def open_jobs(
                 _plan_operation(op, settings, now, rank.get(op.id, 0), run_s, work, release)
             )
         if operations:
-            jobs.append(planning.PlanJob(order.id, operations, due=order.promised_at))
+            due = order.promised_at - _delivery_time(works.get(order.quote_id), settings)
+            jobs.append(planning.PlanJob(order.id, operations, due=due))
     return jobs, rows
+
+
+def _delivery_time(work: dict[str, Any] | None, settings: OrdersSettings) -> timedelta:
+    """How long before its promised date an order's work must be done for it to reach the
+    customer's site: the longest road leg its quote priced (wall clock), none without a site."""
+    legs = (work or {}).get("delivery") or []
+    hours = max(
+        (float(leg.get("hours") or 0.0) for leg in legs if isinstance(leg, dict)), default=0
+    )
+    return timedelta(seconds=max(0.0, hours) * 3600 / settings.time_scale)
 
 
 def _last_families(session: Session) -> dict[str, str]:

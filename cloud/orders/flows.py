@@ -7,10 +7,12 @@ none of them and the opportunity).
 
 A quote's promised date is not a fixed lead time: the new order is planned on top of every open
 operation of the network and every machine time other open quotes hold (what-if), and its end
-plus a safety margin is the promise. The quote then holds the machine time of its plan until it
-expires (:class:`CapacityHold`), and is priced from the members that plan puts it on
-(:mod:`cloud.orders.pricing`). Quotes are made one at a time per network
-(:func:`cloud.dispatch.service.lock_promises`), so two of them never promise the same time.
+(its arrival at the customer's site, for work that has one: the road time from the plant of
+each last operation, :func:`delivery_legs`) plus a safety margin is the promise. The quote then
+holds the machine time of its plan until it expires (:class:`CapacityHold`), and is priced from
+the members that plan puts it on (:mod:`cloud.orders.pricing`). Quotes are made one at a time
+per network (:func:`cloud.dispatch.service.lock_promises`), so two of them never promise the
+same time.
 Confirming a quote turns its holds into the order's operations and asks for a re-plan; refusing
 or withdrawing it releases them. A quote nobody answered stops holding at its ``valid_until``,
 and the dispatcher's next tick marks it expired (:func:`expire_quote`), which releases it the
@@ -71,6 +73,14 @@ QUOTE_RELEASED: list[QuoteReleased] = []
 
 
 @dataclass(frozen=True)
+class DeliverySite:
+    """Where the finished work goes (an opportunity's site); ``location`` None: not known."""
+
+    name: str
+    location: Location | None
+
+
+@dataclass(frozen=True)
 class QuotedWork:
     """What a quote is for, and the work it plans.
 
@@ -79,7 +89,8 @@ class QuotedWork:
     opportunity's (``opportunity_id``): a consortium's quote, of a configured revision or of a
     call for tenders' lines. Lines have no formula: members without rates are priced at the
     network's default rate. ``quantity``, ``quantities`` and ``units``: see
-    :func:`_work_json`."""
+    :func:`_work_json`; ``site``: where it is delivered (none: a customer's own quote, which
+    names no site, is priced and promised at the plants)."""
 
     customer_id: str
     currency: str
@@ -93,6 +104,7 @@ class QuotedWork:
     opportunity_id: str | None = None
     formula: tuple[str, float] | None = None
     """The family's name and its price for the quantity."""
+    site: DeliverySite | None = None
 
 
 def _work_json(
@@ -257,7 +269,9 @@ def quote_work(
     plan = dispatch_flows.what_if(
         session=session, network_id=network_id, settings=settings, job=job, now=now
     )
-    promised = now + (plan.end - now) * (1 + settings.promise_margin)
+    legs = delivery_legs(session=session, site=work.site, job=job, plan=plan)
+    arrival = max([plan.end, *(leg.arrives(settings.time_scale) for leg in legs)])
+    promised = now + (arrival - now) * (1 + settings.promise_margin)
     valid_until = now + timedelta(seconds=settings.quote_validity_s / settings.time_scale)
     steps = _planned_steps(job, plan, work_json)
     breakdown = pricing.price(
@@ -268,7 +282,10 @@ def quote_work(
         settings=settings.pricing,
         currency=work.currency,
         formula=work.formula,
+        deliveries=[leg.delivery for leg in legs],
     )
+    if legs:
+        work_json["delivery"] = [leg.as_json() for leg in legs]
     quote = Quote(
         id=quote_id,
         configuration_id=work.configuration_id,
@@ -300,6 +317,68 @@ def quote_work(
         promised,
     )
     return quote
+
+
+@dataclass(frozen=True)
+class DeliveryLeg:
+    """The work of the last ``delivery.steps`` leaving its plant at ``ready`` (wall clock)."""
+
+    delivery: pricing.Delivery
+    ready: datetime
+
+    def arrives(self, time_scale: float) -> datetime:
+        """At the site, the road time (plant hours) later on the wall clock."""
+        return self.ready + timedelta(seconds=self.delivery.hours * 3600 / time_scale)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "unit_id": self.delivery.unit_id,
+            "steps": list(self.delivery.steps),
+            "site": self.delivery.site,
+            "km": round(self.delivery.km, 1),
+            "hours": round(self.delivery.hours, 3),
+        }
+
+
+def delivery_legs(
+    *,
+    session: Session,
+    site: DeliverySite | None,
+    job: planning.PlanJob,
+    plan: dispatch_flows.WhatIf,
+) -> list[DeliveryLeg]:
+    """The legs from the plants of the work's last operations (those no other one follows) to
+    ``site``, one per plant, leaving when its last of them ends: by road, as between two
+    plants (great-circle km x the detour factor, at the registry's road speed). None without
+    a site; a site of unknown location is a 409 that says so (nothing is held or quoted)."""
+    if site is None:
+        return []
+    if site.location is None:
+        raise Conflict(
+            f"the delivery site {site.name or '(unnamed)'} has no known location: its transport "
+            "can be neither priced nor added to the promised date; give its latitude and longitude"
+        )
+    followed = {before for op in job.operations for before in op.predecessors}
+    ends: dict[str, list[tuple[str, datetime]]] = {}
+    for op in job.operations:
+        if op.step not in followed:
+            placed = plan.assignments[op.key]
+            ends.setdefault(placed.unit_id, []).append((op.step, placed.end))
+    legs = []
+    for unit_id, last in sorted(ends.items()):
+        unit = registry_service.get_unit_row(session=session, unit_id=unit_id)
+        plant = Location(unit.latitude, unit.longitude)
+        km = distance_km(plant, site.location) * registry_service.ROAD_DETOUR_FACTOR
+        hours = registry_service.road_hours(plant, site.location)
+        delivery = pricing.Delivery(
+            unit_id=unit_id,
+            steps=tuple(step for step, _end in last),
+            site=site.name or "the site",
+            km=km,
+            hours=hours,
+        )
+        legs.append(DeliveryLeg(delivery, max(end for _step, end in last)))
+    return legs
 
 
 def _planned_steps(

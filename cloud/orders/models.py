@@ -224,11 +224,12 @@ class QuoteRead(BaseModel):
 
 class PriceLine(BaseModel):
     """One line of a quote's price: a member's operation (machine hours x its rate, plus its
-    setup cost), a material, a transport between two plants, or the network's margin."""
+    setup cost), a material, a transport between two plants, the delivery from the plant of a
+    last operation to the customer's site, or the network's margin."""
 
-    kind: Literal["operation", "material", "transport", "margin"]
+    kind: Literal["operation", "material", "transport", "delivery", "margin"]
     description: str
-    unit_id: str | None = None  # the member it is for (operations)
+    unit_id: str | None = None  # the member it is for (operations) or ships it (a delivery)
     item: str | None = None  # the material (materials)
     step: str | None = None
     process: str | None = None

@@ -7,12 +7,15 @@ policy's ``hourly_rate``; one with no rate at all, the network's ``default_hourl
 (the line says so). Materials come at their suppliers' prices (the caller matches them, see
 :mod:`cloud.suppliers.matching`), or at the bill of materials' unit costs; moving work between
 two plants costs ``transport_per_km`` per road km between them, once per pair of consecutive
-operations at different plants. The network's margin is a share of all of that.
+operations at different plants, and so does delivering the finished work from the plant of each
+last operation to the customer's site (a ``delivery`` line, the shipping member's). The
+network's margin is a share of all of that.
 
 When no member of the plan has any rate, a configured product's quote keeps its family's own
-price formula (``basis: family``): the lines then give the hours only, with no amounts. Work
-without a formula (a call for tenders' lines) is priced from the members all the same, each at
-the network's default rate.
+price formula (``basis: family``): the lines then give the hours only, with no amounts, and the
+delivery (which the formula does not know) is added to the formula's price. Work without a
+formula (a call for tenders' lines) is priced from the members all the same, each at the
+network's default rate.
 """
 
 from __future__ import annotations
@@ -73,6 +76,17 @@ class Material:
     source: str = ""  # where the price comes from: a supplier, or the bill of materials
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """The finished work of the last ``steps`` leaving ``unit_id``'s plant for the site."""
+
+    unit_id: str
+    steps: Sequence[str]
+    site: str
+    km: float  # by road
+    hours: float  # by road, plant time
+
+
 def _money(value: float) -> float:
     return round(value, 2)
 
@@ -86,24 +100,29 @@ def price(
     settings: PricingSettings,
     currency: str,
     formula: tuple[str, float] | None,
+    deliveries: Sequence[Delivery] = (),
 ) -> dict[str, Any]:
     """The breakdown of a quote (stored with it; see ``QuoteBreakdown`` for its fields).
-    ``formula``: the product family's name and price, when the work has one."""
+    ``formula``: the product family's name and price, when the work has one; ``deliveries``:
+    the legs to the customer's site (none: the work has no site)."""
     members = sorted({s.unit_id for s in steps})
+    delivered = [_delivery(d, settings) for d in deliveries]
     if formula is not None and not any(rates.get(unit, MemberRates()).priced for unit in members):
         family_name, family_price = formula
+        shipping = " plus its delivery" if delivered else ""
         return {
             "basis": "family",
-            "note": f"priced by the {family_name} formula: no member of the plan "
+            "note": f"priced by the {family_name} formula{shipping}: no member of the plan "
             f"({', '.join(members) or 'none'}) has rates",
-            "lines": [_hours_only(s) for s in steps],
+            "lines": [_hours_only(s) for s in steps] + delivered,
             "subtotal": None,
             "margin": None,
-            "total": _money(family_price),
+            "total": _money(family_price + sum(line["amount"] for line in delivered)),
         }
     lines = [_operation(s, rates.get(s.unit_id, MemberRates()), settings) for s in steps]
     lines += [_material(m) for m in materials]
     lines += _transport(steps, distance_km, settings)
+    lines += delivered
     subtotal = _money(sum(line["amount"] for line in lines))
     margin = _money(subtotal * settings.margin)
     lines.append(
@@ -211,3 +230,20 @@ def _transport(
                 )
             )
     return lines
+
+
+def _delivery(delivery: Delivery, settings: PricingSettings) -> dict[str, Any]:
+    """A leg to the site at the transport rate between plants; the line is the shipping
+    member's (it hands the work over), so that member sees where it goes and for how much."""
+    km = round(delivery.km, 1)
+    return _line(
+        "delivery",
+        f"delivery {delivery.unit_id} → {delivery.site} after {', '.join(delivery.steps)} "
+        f"({delivery.hours:.1f} h by road)",
+        unit_id=delivery.unit_id,
+        step=delivery.steps[-1],
+        quantity=km,
+        unit="km",
+        rate=settings.transport_per_km,
+        amount=_money(km * settings.transport_per_km),
+    )

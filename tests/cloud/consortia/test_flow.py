@@ -29,14 +29,17 @@ from cloud.database import transaction
 from cloud.dispatch import flows as dispatch_flows
 from cloud.dispatch import service as dispatch_service
 from cloud.dispatch.worker import Dispatcher
+from cloud.geo import Location, distance_km
 from cloud.orders import service as orders_service
 from cloud.orders.models import CapacityHold, OperationStatus, OrderOperation
+from cloud.registry.service import ROAD_DETOUR_FACTOR, road_hours
 from protocols.messages import JobEvent
 from tests.cloud.conftest import make_key
 from tests.cloud.orders.network import ROBOT_CELL, UNITS, auth, served
 from tests.conftest import fresh_postgres_database
 
 SITE = {"name": "Bologna depot", "latitude": 44.49, "longitude": 11.34, "country": "IT"}
+FINISH_AT = (UNITS["finish"][0]["latitude"], UNITS["finish"][0]["longitude"])
 # Who does what, for how much: the cheapest cover is metal for the fence panels (finish
 # declines them) and finish for the base plates (cheaper than metal's).
 PRICES = {
@@ -243,8 +246,11 @@ def test_an_opportunity_is_formed_quoted_won_made_by_its_members_and_delivered(
     assert by_unit == pytest.approx({u: m["price"] for u, m in agreed.items()}, abs=0.05)
     materials = sum(m["quantity"] * m["unit_cost"] for m in quote["work"]["materials"])
     kinds = {line["kind"] for line in breakdown["lines"]}
-    assert {"material", "transport", "margin"} <= kinds  # the members gave rates
-    transport = sum(line["amount"] for line in breakdown["lines"] if line["kind"] == "transport")
+    assert {"material", "transport", "delivery", "margin"} <= kinds  # the members gave rates
+    # Between the plants, and from the plant of the last step to the opportunity's site.
+    transport = sum(
+        line["amount"] for line in breakdown["lines"] if line["kind"] in ("transport", "delivery")
+    )
     assert breakdown["subtotal"] == pytest.approx(
         sum(by_unit.values()) + materials + transport, abs=0.5
     )
@@ -609,8 +615,40 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
     assert amounts[("material", PAINT)] == 30 * 14.0  # the local supplier's, as agreed
     transport = [line for line in breakdown["lines"] if line["kind"] == "transport"]
     assert [(t["step"], t["amount"] > 0) for t in transport] == [("p3", True)]  # metal → finish
-    subtotal = 2700 + 600 + 2000 + 420 + transport[0]["amount"]
+    # The painted frames go from finish (its last line, p3) to the site, by road.
+    (delivery,) = [line for line in breakdown["lines"] if line["kind"] == "delivery"]
+    road_km = distance_km(Location(*FINISH_AT), Location(SITE["latitude"], SITE["longitude"]))
+    assert (delivery["unit_id"], delivery["step"]) == ("finish", "p3")
+    assert delivery["quantity"] == pytest.approx(road_km * ROAD_DETOUR_FACTOR, abs=0.05)
+    assert delivery["amount"] == pytest.approx(delivery["quantity"] * delivery["rate"], abs=0.01)
+    assert "Bologna depot" in delivery["description"]
+    subtotal = 2700 + 600 + 2000 + 420 + transport[0]["amount"] + delivery["amount"]
     assert breakdown["subtotal"] == pytest.approx(subtotal, abs=0.05)
+    # The promise is the frames' arrival at the site (the painting's end plus the road) with
+    # the safety margin on the lead time.
+    settings = context.settings.orders
+    with context.session_factory() as session:
+        painted = session.scalars(
+            select(CapacityHold.ends_at).where(
+                CapacityHold.quote_id == quote["id"], CapacityHold.step == "p3"
+            )
+        ).one()
+    road = timedelta(
+        hours=road_hours(Location(*FINISH_AT), Location(SITE["latitude"], SITE["longitude"]))
+        / settings.time_scale
+    )
+    assert quote["work"]["delivery"] == [
+        {
+            "unit_id": "finish",
+            "steps": ["p3"],
+            "site": "Bologna depot",
+            "km": delivery["quantity"],
+            "hours": pytest.approx(road.total_seconds() / 3600 * settings.time_scale, abs=0.001),
+        }
+    ]
+    quoted_at = datetime.fromisoformat(quote["created_at"])
+    promised = quoted_at + (painted + road - quoted_at) * (1 + settings.promise_margin)
+    assert abs(datetime.fromisoformat(quote["promised_at"]) - promised) < timedelta(seconds=1)
     assert breakdown["total"] == quote["price"] == breakdown["subtotal"] + breakdown["margin"]
     seen = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=buyer).json()
     assert (seen["total"], seen["opportunity_id"], seen["options"], seen["lines"]) == (
@@ -621,6 +659,13 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
     )
     own = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=auth(keys, "finish")).json()
     assert {line["unit_id"] for line in own["lines"]} == {"finish"}
+    assert delivery in own["lines"]  # finish ships the frames: it sees where, and for how much
+    shown = _page(client, keys, "finish", f"/quotes/{quote['id']}")
+    assert '<tr class="delivery">' in shown and "Bologna depot" in shown
+    work_only = sum(line["amount"] for line in own["lines"] if line["kind"] == "operation")
+    assert f'id="own-sum">{work_only:.2f}<' in shown  # its share is its work, not the transport
+    lead = client.get(f"/api/quotes/{quote['id']}/breakdown", headers=auth(keys, "metal")).json()
+    assert {line["kind"] for line in lead["lines"]} == {"operation"}
     assert "call for tenders" in _page(client, keys, BUYER, f"/quotes/{quote['id']}")
     assert quote["id"] in _page(client, keys, BUYER, f"/opportunities/{opportunity_id}")
 

@@ -321,7 +321,11 @@ def _tender_order(loop: Loop) -> tuple[dict[str, Any], dict[str, Any]]:
 def test_a_tender_lines_quantity_reaches_the_machine_and_its_scorecard(loop: Loop) -> None:
     """Each line's job order asks its machine for the line's 40 parts, the machine counts to
     40, and the members' scorecards compare the 40 made with the 40 ordered."""
-    _quote, order = _tender_order(loop)
+    quote, order = _tender_order(loop)
+    # The fitted brackets go from the assembly works to the depot: a priced leg of the promise.
+    (leg,) = quote["work"]["delivery"]
+    assert (leg["unit_id"], leg["steps"], leg["site"]) == ("assembly-works", ["p2"], DEPOT["name"])
+    assert 80 < leg["km"] < 120 and leg["hours"] > 1
     done = loop.completed(order["id"])
     operations = {op["step"]: op for op in done["operations"]}
     assert {step: (op["unit_id"], op["quantity"]) for step, op in operations.items()} == {

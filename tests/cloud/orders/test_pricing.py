@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cloud.config import PricingSettings, Settings
+from cloud.exceptions import Conflict
+from cloud.orders import flows as orders_flows
 from cloud.orders import pricing
 from tests.cloud.orders.network import ROBOT_CELL, auth, served
 
@@ -83,6 +85,53 @@ def test_work_without_a_formula_is_priced_at_the_default_rate_when_nobody_has_ra
     amounts = [(line["kind"], line["amount"]) for line in breakdown["lines"]]
     assert amounts == [("operation", 100.0), ("material", 200.0), ("margin", 30.0)]
     assert breakdown["total"] == 330.0
+
+
+DELIVERY = pricing.Delivery("finish", ("paint",), "Bologna depot", km=42.04, hours=0.7)
+
+
+def test_the_delivery_to_the_site_is_the_shipping_members_line_at_the_transport_rate() -> None:
+    steps = [step("cut", "metal", "laser_cutting", 2.0), step("paint", "finish", "painting", 1.0)]
+    rates = {unit: pricing.MemberRates(hourly_rate=50.0) for unit in ("metal", "finish")}
+    breakdown = pricing.price(
+        steps=steps,
+        materials=[],
+        rates=rates,
+        distance_km=lambda a, b: 10.0,
+        settings=SETTINGS,
+        currency="EUR",
+        formula=None,
+        deliveries=[DELIVERY],
+    )
+    delivery = next(line for line in breakdown["lines"] if line["kind"] == "delivery")
+    assert (delivery["unit_id"], delivery["step"], delivery["quantity"]) == (
+        "finish",
+        "paint",
+        42.0,
+    )
+    assert delivery["amount"] == 42.0 * 2.0 and delivery["unit"] == "km"
+    assert "Bologna depot" in delivery["description"] and "0.7 h" in delivery["description"]
+    assert breakdown["subtotal"] == 100 + 50 + 84
+    # No rates: the family's formula prices the product, not where it goes; the delivery is added.
+    family = pricing.price(
+        steps=steps,
+        materials=[],
+        rates={},
+        distance_km=lambda a, b: 10.0,
+        settings=SETTINGS,
+        currency="EUR",
+        formula=("Cell", 999.0),
+        deliveries=[DELIVERY],
+    )
+    assert family["basis"] == "family" and family["total"] == 999.0 + 84
+    assert "plus its delivery" in family["note"]
+
+
+def test_a_site_of_unknown_location_is_a_clear_conflict_not_a_crash() -> None:
+    site = orders_flows.DeliverySite("Depot somewhere", None)
+    with pytest.raises(Conflict, match="Depot somewhere has no known location"):
+        orders_flows.delivery_legs(session=None, site=site, job=None, plan=None)  # type: ignore[arg-type]
+    assert orders_flows.delivery_legs(session=None, site=None, job=None, plan=None) == []  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
