@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     DateTime,
@@ -51,7 +53,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql import sqltypes
 
-from cloud.exceptions import DatabaseError
+from cloud.exceptions import DatabaseError, MigrationRefused
 
 _LOGGER = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -225,6 +227,38 @@ def migrate(engine: Engine) -> None:
     would delete the rows that refer to it by a cascade, or fail on the others: so the
     revisions run with foreign keys off (a pragma SQLite honours only outside a transaction),
     and every reference is checked before they commit."""
+    _run_revisions(engine, lambda _connection, config: command.upgrade(config, "head"))
+    _LOGGER.info("database schema is at the newest revision")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (an older release's), as :func:`migrate` runs them.
+
+    A revision whose downgrade would lose data the older schema cannot hold says so in its
+    module's ``downgrade_refusal(connection)``. Every revision to undo is asked before the first
+    is undone: if any would lose data, :class:`MigrationRefused` names what and how many, and
+    nothing has changed (on SQLite too, where Alembic's DDL is not all in the transaction)."""
+
+    def undo(connection: Connection, config: Config) -> None:
+        scripts = ScriptDirectory.from_config(config)
+        current = MigrationContext.configure(connection).get_current_heads()
+        refusals = []
+        for script in scripts.iterate_revisions(current, revision, select_for_downgrade=True):
+            check = getattr(script.module, "downgrade_refusal", None)
+            found = check(connection) if check is not None else None
+            if found:
+                refusals.append(f"revision {script.revision} {found}")
+        if refusals:
+            raise MigrationRefused(
+                f"cannot downgrade to {revision}: {'; '.join(refusals)}. Nothing was changed."
+            )
+        command.downgrade(config, revision)
+
+    _run_revisions(engine, undo)
+    _LOGGER.info("database schema is at revision %s", revision)
+
+
+def _run_revisions(engine: Engine, run: Callable[[Connection, Config], None]) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     try:
@@ -235,7 +269,7 @@ def migrate(engine: Engine) -> None:
             try:
                 with connection.begin():
                     config.attributes["connection"] = connection
-                    command.upgrade(config, "head")
+                    run(connection, config)
                     if sqlite:
                         _check_references(connection)
             finally:
@@ -243,7 +277,6 @@ def migrate(engine: Engine) -> None:
                     _foreign_keys(connection, enforced=True)
     except SQLAlchemyError as exc:
         raise DatabaseError(f"migrating the database failed: {exc}") from exc
-    _LOGGER.info("database schema is at the newest revision")
 
 
 def _foreign_keys(connection: Connection, *, enforced: bool) -> None:

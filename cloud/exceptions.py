@@ -37,6 +37,13 @@ class DatabaseError(CloudError):
         database busy past its timeout): the database is there, and a retry may go at once."""
 
 
+class MigrationRefused(CloudError):
+    """A downgrade that would lose data the older schema cannot hold: refused before anything
+    changed, saying what and how many."""
+
+    code = "migration_refused"
+
+
 class BrokerConnectionError(CloudError):
     code = "broker_error"
 

@@ -15,7 +15,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import sessionmaker
 
-from cloud.database import MIGRATIONS_DIR, UtcDateTime, make_engine, migrate
+from cloud.database import MIGRATIONS_DIR, UtcDateTime, downgrade, make_engine, migrate
+from cloud.exceptions import MigrationRefused
 from cloud.models import Base
 from tests.cloud.conftest import stored_samples
 
@@ -352,4 +353,189 @@ def test_quotes_and_orders_keep_what_hangs_on_them_when_their_configuration_goes
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
         table, values = _rows("quotes", id="q-of-nothing", **quote)
         connection.execute(sa.insert(table).values(values))
+    engine.dispose()
+
+
+def _tender_rows(at: datetime) -> list[tuple[sa.TableClause, dict[str, object]]]:
+    """A unit with its country, a call for tenders whose line has materials, its quote and its
+    order; beside them a configured product's quote holding machine time."""
+    later = at + timedelta(days=2)
+    quote = {"customer_id": "city", "price": 10.0, "currency": "EUR", "promised_at": later}
+    quote |= {"valid_until": later, "work": {"operations": []}, "created_at": at}
+    steel = {"item": "steel-sheet", "description": "", "quantity": 3.0, "unit": "kg"}
+    return [
+        _rows("networks", id="n", name="n", kind="dynamic", description="", created_at=at),
+        _rows(
+            "units",
+            id="plant-a",
+            network_id="n",
+            company="Plant A",
+            site="",
+            country="IT",
+            latitude=44.5,
+            longitude=11.3,
+            certifications=[],
+            processes=[],
+            sharing_policy={},
+            created_at=at,
+        ),
+        _rows(
+            "configurations",
+            id="cfg-1",
+            family_id="robotic-cell",
+            customer_id="alice",
+            title="cell",
+            current_revision=1,
+            created_at=at,
+        ),
+        _rows(
+            "opportunities",
+            id="opp-t",
+            network_id="n",
+            title="tram brackets",
+            source="tender",
+            customer_id="city",
+            quantity=1,
+            status="won",
+            due_at=later,
+            site_name="",
+            site_latitude=44.5,
+            site_longitude=11.3,
+            site_country="IT",
+            budget=10.0,
+            currency="EUR",
+            description="",
+            created_by="coordinator",
+            created_at=at,
+            updated_at=at,
+        ),
+        _rows(
+            "opportunity_processes",
+            opportunity_id="opp-t",
+            position=0,
+            step="p1",
+            name="welding",
+            process="welding",
+            requirements={},
+            certifications=[],
+            quantity=1,
+            work_minutes=60.0,
+            predecessors=[],
+            materials=[{**steel, "unit_cost": 4.0}],
+        ),
+        _rows("quotes", id="q-tender", opportunity_id="opp-t", **quote),
+        _rows("quotes", id="q-cfg", configuration_id="cfg-1", revision=1, **quote),
+        _rows(
+            "capacity_holds",
+            quote_id="q-cfg",
+            step="weld",
+            unit_id="plant-a",
+            machine="weld-1",
+            starts_at=at,
+            work_starts_at=at,
+            ends_at=later,
+            valid_until=later,
+        ),
+        _rows(
+            "orders",
+            id="ord-tender",
+            quote_id="q-tender",
+            opportunity_id="opp-t",
+            customer_id="city",
+            values={},
+            price=10.0,
+            currency="EUR",
+            promised_at=later,
+            status="planned",
+            created_at=at,
+        ),
+    ]
+
+
+def _schema_and_rows(engine: sa.Engine) -> dict[str, object]:
+    """What a refused downgrade must leave as it was: the revision, the tables, the columns and
+    indexes the revisions change, and the rows they would lose (their columns the revision
+    has)."""
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        columns = {
+            table: sorted(c["name"] for c in inspector.get_columns(table))
+            for table in ("units", "quotes", "orders", "opportunity_processes")
+        }
+
+        def rows(table: str, *names: str) -> list[tuple[object, ...]]:
+            kept = [sa.column(n, sa.JSON if n == "materials" else None) for n in names]
+            query = sa.select(*(c for c in kept if c.name in columns.get(table, [c.name])))
+            ordered = query.select_from(sa.table(table)).order_by(sa.column(names[0]))
+            return [tuple(row) for row in connection.execute(ordered)]
+
+        return {
+            "revision": rows("alembic_version", "version_num"),
+            "tables": sorted(inspector.get_table_names()),
+            "columns": columns,
+            "quote indexes": sorted(str(i["name"]) for i in inspector.get_indexes("quotes")),
+            "countries": rows("units", "id", "country"),
+            "quotes": rows("quotes", "id", "configuration_id", "opportunity_id"),
+            "orders": rows("orders", "id", "configuration_id", "opportunity_id"),
+            "holds": rows("capacity_holds", "quote_id", "machine"),
+            "materials": rows("opportunity_processes", "step", "materials"),
+        }
+
+
+def test_a_downgrade_that_would_lose_tenders_or_unit_countries_is_refused_and_changes_nothing(
+    db_url: str,
+) -> None:
+    """The schema before 1330 cannot hold a call for tenders' quote or order, nor its lines'
+    materials; the one before 1340 has no unit country. Asked to go below them while any is
+    stored, ``downgrade`` refuses before undoing anything: it names each revision's loss and how
+    many, and the revision, tables, columns, indexes and rows stay as they were (so on SQLite,
+    where Alembic's DDL does not all roll back, too). Without them it goes down, keeping the
+    configured product's quote and its hold, and back up."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    with engine.begin() as connection:
+        for table, values in _tender_rows(datetime(2026, 12, 1, 9, 0, tzinfo=UTC)):
+            connection.execute(sa.insert(table).values(values))
+    before = _schema_and_rows(engine)
+
+    with pytest.raises(MigrationRefused) as refused:
+        downgrade(engine, "1280")
+    assert str(refused.value) == (
+        "cannot downgrade to 1280: revision 1340 would lose the country of 1 unit (plant-a in"
+        " IT): the older schema has no place for it. Clear them first if they may be lost"
+        " (UPDATE units SET country = NULL); revision 1330 would lose 1 tender quote (q-tender),"
+        " 1 tender order (ord-tender), the materials of 1 tender line (opp-t p1): the older"
+        " schema cannot hold them. Delete them first if they may be lost (a tender quote with"
+        " its holds and consortium quote; an order with its operations, ledger entries, purchase"
+        " requests and delivered products). Nothing was changed."
+    )
+    assert _schema_and_rows(engine) == before
+    # Alembic's own command, one revision down, meets the same refusal in the revision.
+    refused_by_1340 = pytest.raises(MigrationRefused, match="1340 would lose the country of 1 unit")
+    with refused_by_1340, engine.begin() as connection:
+        _alembic(connection, "downgrade", "1330")
+    assert _schema_and_rows(engine) == before
+
+    # Without countries, 1340 alone could go: it stays, as 1330 cannot.
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE units SET country = NULL"))
+    cleared = _schema_and_rows(engine)
+    with pytest.raises(MigrationRefused, match=r"^cannot downgrade to 1280: revision 1330 would"):
+        downgrade(engine, "1280")
+    assert _schema_and_rows(engine) == cleared
+    downgrade(engine, "1330")
+    assert _schema_and_rows(engine)["revision"] == [("1330",)]
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM orders WHERE configuration_id IS NULL"))
+        connection.execute(text("DELETE FROM quotes WHERE configuration_id IS NULL"))
+        processes = sa.table("opportunity_processes", sa.column("materials", sa.JSON))
+        connection.execute(sa.update(processes).values(materials=[]))
+    downgrade(engine, "1280")
+    after = _schema_and_rows(engine)
+    assert after["revision"] == [("1280",)]
+    assert after["quotes"] == [("q-cfg", "cfg-1")]
+    assert after["holds"] == [("q-cfg", "weld-1")]
+    migrate(engine)
+    assert _schema_and_rows(engine)["revision"] == before["revision"]
     engine.dispose()

@@ -10,14 +10,18 @@ therefore take a nullable configuration (and, for orders, family) and name the o
 they answer; a quote names one or the other. The opportunity of the quotes consortia made
 before this revision is taken from ``consortium_quotes``, and their orders' from their quotes.
 
-Downgrading deletes the quotes and orders of calls for tenders (the older schema cannot hold
-them), with what hangs on them.
+The older schema cannot hold a quote or an order of a call for tenders, nor a tender line's
+materials: while there are any, downgrading is refused before anything changes, saying how many
+(:func:`downgrade_refusal`). It never deletes them: whoever downgrades decides what may be lost.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy import Connection
+
+from cloud.exceptions import MigrationRefused
 
 revision = "1330"
 down_revision = "1280"
@@ -58,17 +62,57 @@ def upgrade() -> None:
     )
 
 
-_TENDER_ORDERS = "SELECT id FROM orders WHERE configuration_id IS NULL"
-_TENDER_QUOTES = "SELECT id FROM quotes WHERE configuration_id IS NULL"
+_SHOWN = 5  # ids named in a refusal, of each kind
+
+
+def _some(ids: list[str]) -> str:
+    more = f", … {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else ""
+    return f"({', '.join(ids[:_SHOWN])}{more})"
+
+
+def _counted(ids: list[str], what: str) -> str:
+    return f"{len(ids)} {what}{'' if len(ids) == 1 else 's'} {_some(ids)}"
+
+
+def downgrade_refusal(connection: Connection) -> str | None:
+    """What undoing this revision would lose, in words; None when nothing."""
+    quotes = connection.scalars(
+        sa.text("SELECT id FROM quotes WHERE configuration_id IS NULL ORDER BY id")
+    ).all()
+    orders = connection.scalars(
+        sa.text("SELECT id FROM orders WHERE configuration_id IS NULL ORDER BY id")
+    ).all()
+    lines = sa.table(
+        "opportunity_processes",
+        sa.column("opportunity_id", sa.String),
+        sa.column("position", sa.Integer),
+        sa.column("step", sa.String),
+        sa.column("materials", sa.JSON),
+    )
+    query = sa.select(lines.c.opportunity_id, lines.c.step, lines.c.materials).order_by(
+        lines.c.opportunity_id, lines.c.position
+    )
+    with_materials = [f"{row[0]} {row[1]}" for row in connection.execute(query) if row[2]]
+    lost = []
+    if quotes:
+        lost.append(_counted(list(quotes), "tender quote"))
+    if orders:
+        lost.append(_counted(list(orders), "tender order"))
+    if with_materials:
+        lost.append(f"the materials of {_counted(with_materials, 'tender line')}")
+    if not lost:
+        return None
+    return (
+        f"would lose {', '.join(lost)}: the older schema cannot hold them. Delete them first "
+        "if they may be lost (a tender quote with its holds and consortium quote; an order "
+        "with its operations, ledger entries, purchase requests and delivered products)"
+    )
 
 
 def downgrade() -> None:
-    for table in ("order_operations", "ledger_entries", "purchase_requests", "delivered_products"):
-        op.execute(f"DELETE FROM {table} WHERE order_id IN ({_TENDER_ORDERS})")
-    op.execute(f"DELETE FROM orders WHERE id IN ({_TENDER_ORDERS})")
-    for table in ("capacity_holds", "consortium_quotes"):
-        op.execute(f"DELETE FROM {table} WHERE quote_id IN ({_TENDER_QUOTES})")
-    op.execute(f"DELETE FROM quotes WHERE id IN ({_TENDER_QUOTES})")
+    refusal = downgrade_refusal(op.get_bind())
+    if refusal:
+        raise MigrationRefused(f"revision {revision} {refusal}; it was not undone")
     with op.batch_alter_table("opportunity_processes") as batch:
         batch.drop_column("materials")
     with op.batch_alter_table("orders") as batch:
