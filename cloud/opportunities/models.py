@@ -7,7 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -262,16 +263,32 @@ class OpportunityCreate(Schema):
         return self
 
 
+_LATER_PREDECESSOR = "line {line} can follow only earlier lines ({earlier}), not {strays}"
+
+
 def _earlier_lines_only(lines: list[ProcessRequirement]) -> None:
-    """A line follows only lines before it (so the work has no cycle)."""
+    """A line follows only lines before it (so the work has no cycle). Each stray is an error
+    at its line's ``predecessors`` (``processes.1.predecessors``), so a form can show it there."""
+    problems = []
     for number, line in enumerate(lines, start=1):
         earlier = {TENDER_STEP.format(n) for n in range(1, number)}
         strays = [step for step in line.predecessors if step not in earlier]
         if strays:
-            raise ValueError(
-                f"line {TENDER_STEP.format(number)} can follow only earlier lines "
-                f"({', '.join(sorted(earlier)) or 'none'}), not {', '.join(strays)}"
+            words = {
+                "line": TENDER_STEP.format(number),
+                "earlier": ", ".join(sorted(earlier)) or "none",
+                "strays": ", ".join(strays),
+            }
+            problems.append(
+                InitErrorDetails(
+                    type=PydanticCustomError("later_predecessor", _LATER_PREDECESSOR, words),
+                    loc=("processes", number - 1, "predecessors"),
+                    input=line.predecessors,
+                )
             )
+    if problems:
+        # Raised from the model's validator, a ValidationError keeps its errors' places.
+        raise ValidationError.from_exception_data("OpportunityCreate", problems)
 
 
 class StatusChange(Schema):

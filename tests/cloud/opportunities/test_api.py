@@ -197,3 +197,23 @@ def test_bad_input_is_refused_with_a_clear_422(client: TestClient, tenants: Any)
             mismatches.append((changes, response.status_code, response.text[:300]))
     assert mismatches == []
     assert client.get("/api/opportunities", headers=headers).json() == []
+
+
+def test_a_line_following_a_later_line_is_refused_at_that_lines_field(
+    client: TestClient, tenants: Any
+) -> None:
+    """Each line that follows a later line (or itself) is an error at its own
+    ``predecessors``, where a form shows it; all of them in one answer, nothing created."""
+    lines = [
+        {"process": "welding", "work_minutes": 5},
+        {"process": "welding", "work_minutes": 5, "predecessors": ["p3"]},
+        {"process": "painting", "work_minutes": 5, "predecessors": ["p1", "p3"]},
+    ]
+    headers = tenants.headers("coordinator")
+    response = client.post("/api/opportunities", json=tender(processes=lines), headers=headers)
+    assert response.status_code == 422, response.text
+    assert [(f["field"], f["message"]) for f in response.json()["fields"]] == [
+        ("body.processes.1.predecessors", "line p2 can follow only earlier lines (p1), not p3"),
+        ("body.processes.2.predecessors", "line p3 can follow only earlier lines (p1, p2), not p3"),
+    ]
+    assert client.get("/api/opportunities", headers=headers).json() == []
