@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from cloud.auth.dependencies import DbSession, page_actor
-from cloud.auth.models import Role
+from cloud.auth.models import Actor, Role
 from cloud.database import utcnow
 from cloud.exceptions import NotFound, PermissionDenied
 from cloud.opportunities import flows as opportunity_flows
 from cloud.opportunities import service as opportunity_service
 from cloud.opportunities.models import OpportunityStatus
 from cloud.orders import service as orders_service
+from cloud.suppliers import service as supplier_service
 from cloud.web.templating import page, sign_in
 from protocols.enums import ProcessKind
 
@@ -42,6 +44,7 @@ def board_page(request: Request, session: DbSession) -> HTMLResponse:
         by_status=by_status,
         total=len(rows),
         processes=[p.value for p in ProcessKind],
+        offered=_offered_items(request, session, actor) if actor.is_coordinator else {},
     )
 
 
@@ -96,3 +99,21 @@ def partners_page(opportunity_id: str, request: Request, session: DbSession) -> 
             session=session, actor=actor, opportunity_id=opportunity_id
         ).title
     return page(request, "opportunities/partners.html", actor, found=found, title=title)
+
+
+def _offered_items(request: Request, session: Session, actor: Actor) -> dict[str, str]:
+    """The items the network's suppliers offer, each in words (its description and who offers
+    it): what the form suggests for a tender line's materials (an item no supplier offers is
+    priced at the line's estimate)."""
+    network_id = request.app.state.context.settings.network
+    suppliers = supplier_service.list_suppliers(session=session, actor=actor, network_id=network_id)
+    companies = {supplier.id: supplier.company for supplier in suppliers}
+    described: dict[str, str] = {}
+    offered: dict[str, list[str]] = {}
+    for offer in supplier_service.offers_of(session=session, supplier_ids=companies):
+        described.setdefault(offer.item, offer.description)
+        offered.setdefault(offer.item, []).append(companies[offer.supplier_id])
+    return {
+        item: " · ".join(filter(None, (described[item], "offered by " + ", ".join(offered[item]))))
+        for item in sorted(offered)
+    }

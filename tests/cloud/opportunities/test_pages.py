@@ -1,7 +1,8 @@
 """The opportunity board, an opportunity's page and the partner-search results in headless
-Chromium: the coordinator's form with an error next to each field it refused, the life cycle
-from the page, ranked candidates with reasons in words, what a customer and a plant see;
-axe-core finds no serious or critical violation; screenshots as artifacts.
+Chromium: the coordinator's form with an error next to each field it refused, a tender's lines
+with what each follows and its materials (at desktop and phone widths), the life cycle from the
+page, ranked candidates with reasons in words, what a customer and a plant see; axe-core finds
+no serious or critical violation; screenshots as artifacts.
 
 One coordinator (SQLite, no broker: nothing here is live) and one browser for the module."""
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from glonet.broker import free_port
 from tests.cloud.opportunities.network import SITE, WELDING, build_members
@@ -56,12 +57,28 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         headers = {"Authorization": f"Bearer {keys['coordinator']}"}
         created = httpx.post(f"{base_url}/api/opportunities", json=_tender(), headers=headers)
         assert created.status_code == 201, created.text
+        assert httpx.post(f"{base_url}/api/suppliers", json=STEEL_MILL, headers=headers).is_success
         yield Site(base_url, keys, created.json()["id"])
 
 
-def _signed_in(browser: Browser, site: Site, who: str, path: str) -> Page:
+STEEL_MILL = {
+    "id": "steel-mill",
+    "company": "Acciaierie Emiliane",
+    "latitude": 44.7,
+    "longitude": 10.6,
+    "country": "IT",
+    "offers": {"steel-sheet": {"description": "S235 sheet", "unit_price": 17, "lead_time_days": 5}},
+}
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+def _signed_in(browser: Browser, site: Site, who: str, path: str, width: str = "desktop") -> Page:
     # bypass_csp: axe is injected as a script tag, which the pages' policy rightly refuses.
-    page = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    w, h = WIDTHS[width]
+    context = browser.new_context(
+        viewport={"width": w, "height": h}, bypass_csp=True, has_touch=width == "phone"
+    )
+    page = context.new_page()
     page.goto(site.base_url + path)
     page.fill("#api-key", site.keys[who])
     page.click("button[type=submit]")
@@ -175,3 +192,145 @@ def test_a_customer_reads_its_own_and_a_plant_sees_its_own_row(
     board = plant.goto(f"{site.base_url}/opportunities")
     assert board is not None and board.status == 403
     plant.context.close()
+
+
+def _tender_header(page: Page, title: str) -> None:
+    """The form's fields other than the lines, valid."""
+    page.fill("#f-title", title)
+    page.fill("#f-customer_id", "city")
+    page.fill("#f-due_at", (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#f-site\\.latitude", "44.65")
+    page.fill("#f-site\\.longitude", "10.92")
+    page.fill("#f-site\\.country", "IT")
+    page.fill("#f-budget", "12000")
+
+
+def _line(page: Page, number: int, process: str, work_minutes: str) -> Locator:
+    """Line ``number`` (from 1; added when the form has fewer), its process and work."""
+    if page.locator("#lines > li").count() < number:
+        page.click("#add-line")
+    line = page.locator("#lines > li").nth(number - 1)
+    expect(line.locator("legend").first).to_have_text(f"Line p{number}")
+    line.locator("[name=process]").select_option(process)
+    line.locator(".cells [name=work_minutes]").fill(work_minutes)
+    return line
+
+
+def _processes(site: Site, opportunity_id: str) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {site.keys['coordinator']}"}
+    read = httpx.get(f"{site.base_url}/api/opportunities/{opportunity_id}", headers=headers)
+    processes: list[dict[str, Any]] = read.json()["processes"]
+    return processes
+
+
+def test_a_tender_line_follows_earlier_lines_and_lists_its_materials(
+    browser: Browser, site: Site, screenshots: Path
+) -> None:
+    """Per line, the earlier lines it follows (boxes named by step and process in words) and
+    its materials (item as the suppliers offer it, description, quantity, unit, estimated
+    cost). A negative quantity, then a line following a later one, are told next to their
+    fields with everything typed kept; corrected, the tender is created with both."""
+    page = _signed_in(browser, site, "coordinator", "/opportunities")
+    _tender_header(page, "Tram shelters")
+    cutting = _line(page, 1, "laser_cutting", "90")
+    welding = _line(page, 2, "welding", "240")
+    cutting.get_by_label("p2 · welding").check()  # a later line: refused below
+    expect(welding.get_by_label("p1 · laser cutting")).not_to_be_checked()
+    welding.locator(".add-material").click()
+    material = welding.locator(".material").first
+    expect(material.locator("[name=item]")).to_be_focused()
+    expect(page.locator("#offered-items option[value=steel-sheet]")).to_have_text(
+        "S235 sheet · offered by Acciaierie Emiliane"
+    )
+    material.locator("[name=item]").fill("steel-sheet")
+    material.locator("[name=description]").fill("3 mm, for the roofs")
+    material.locator("[name=quantity]").fill("-3")
+    material.locator("[name=unit]").fill("m2")
+    material.locator("[name=unit_cost]").fill("18.5")
+
+    page.click("#create")
+    quantity_error = material.locator("[data-material-part=quantity]")
+    expect(quantity_error).to_have_text("Input should be greater than 0")
+    expect(material.locator("[name=quantity]")).to_have_attribute("aria-invalid", "true")
+    expect(material.locator("[name=item]")).not_to_have_attribute("aria-invalid", "true")
+    expect(material.locator("[name=quantity]")).to_have_value("-3")
+    expect(material.locator("[name=description]")).to_have_value("3 mm, for the roofs")
+    expect(page.locator("#f-title")).to_have_value("Tram shelters")
+    assert _axe(page) == []
+
+    material.locator("[name=quantity]").fill("3")
+    page.click("#create")
+    follows_error = cutting.locator("[data-part=predecessors]")
+    expect(follows_error).to_have_text("line p1 can follow only earlier lines (none), not p2")
+    expect(cutting.get_by_label("p2 · welding")).to_have_attribute("aria-invalid", "true")
+    expect(cutting.get_by_label("p2 · welding")).to_be_checked()
+    expect(quantity_error).to_have_text("")
+    expect(material.locator("[name=quantity]")).to_have_value("3")
+    expect(page).to_have_url(f"{site.base_url}/opportunities")
+    page.screenshot(
+        path=str(screenshots / "opportunities-tender-lines-desktop.png"), full_page=True
+    )
+    assert _axe(page) == []
+
+    cutting.get_by_label("p2 · welding").uncheck()
+    welding.get_by_label("p1 · laser cutting").check()
+    page.click("#create")
+    expect(page.locator("#title")).to_have_text("Tram shelters")
+    rows = page.locator("#processes tbody tr")
+    expect(rows.nth(1)).to_contain_text("p1")
+    expect(rows.nth(1)).to_contain_text("3 m2 steel-sheet")
+    opportunity_id = page.url.rsplit("/", 1)[-1]
+    lines = _processes(site, opportunity_id)
+    assert [(line["step"], line["predecessors"]) for line in lines] == [("p1", []), ("p2", ["p1"])]
+    assert lines[0]["materials"] == []
+    assert lines[1]["materials"] == [
+        {
+            "item": "steel-sheet",
+            "description": "3 mm, for the roofs",
+            "quantity": 3.0,
+            "unit": "m2",
+            "unit_cost": 18.5,
+        }
+    ]
+    page.context.close()
+
+
+def test_the_tender_form_at_phone_width_keeps_what_lines_follow_when_one_goes(
+    browser: Browser, site: Site, screenshots: Path
+) -> None:
+    """At 390 px the lines and their materials fit the screen (nothing scrolls sideways) and
+    pass axe. A line follows another line, not its number: removing the first line renumbers
+    the others, and the third (now p2) still follows the second (now p1)."""
+    page = _signed_in(browser, site, "coordinator", "/opportunities", "phone")
+    _tender_header(page, "Bus stop canopies")
+    _line(page, 1, "laser_cutting", "60")
+    _line(page, 2, "welding", "120")
+    painting = _line(page, 3, "painting", "45")
+    painting.get_by_label("p2 · welding").check()
+    painting.locator(".add-material").click()
+    material = painting.locator(".material").first
+    material.locator("[name=item]").fill("primer-grey")
+    material.locator("[name=quantity]").fill("4")
+    material.locator("[name=unit]").fill("l")
+    material.locator("[name=unit_cost]").fill("9.9")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"the form is {width} px wide at 390 px"
+    page.screenshot(path=str(screenshots / "opportunities-tender-lines-phone.png"), full_page=True)
+    assert _axe(page) == []
+
+    page.locator("#lines > li").first.locator(".remove-line").click()
+    lines = page.locator("#lines > li")
+    expect(lines).to_have_count(2)
+    expect(lines.nth(1).locator("legend").first).to_have_text("Line p2")
+    expect(lines.nth(1).get_by_label("p1 · welding")).to_be_checked()
+    expect(lines.nth(1).locator(".options label")).to_have_count(1)
+    expect(lines.nth(0).locator(".options label")).to_have_text(["p2 · painting"])
+    page.click("#create")
+    expect(page.locator("#title")).to_have_text("Bus stop canopies")
+    created = _processes(site, page.url.rsplit("/", 1)[-1])
+    assert [(line["process"], line["predecessors"]) for line in created] == [
+        ("welding", []),
+        ("painting", ["p1"]),
+    ]
+    assert [m["item"] for m in created[1]["materials"]] == ["primer-grey"]
+    page.context.close()
