@@ -358,7 +358,8 @@ def test_quotes_and_orders_keep_what_hangs_on_them_when_their_configuration_goes
 
 def _tender_rows(at: datetime) -> list[tuple[sa.TableClause, dict[str, object]]]:
     """A unit with its country, a call for tenders whose line has materials, its quote and its
-    order; beside them a configured product's quote holding machine time."""
+    order, whose operation asks for 40 parts; beside them a configured product's quote holding
+    machine time."""
     later = at + timedelta(days=2)
     quote = {"customer_id": "city", "price": 10.0, "currency": "EUR", "promised_at": later}
     quote |= {"valid_until": later, "work": {"operations": []}, "created_at": at}
@@ -449,6 +450,24 @@ def _tender_rows(at: datetime) -> list[tuple[sa.TableClause, dict[str, object]]]
             status="planned",
             created_at=at,
         ),
+        _rows(
+            "order_operations",
+            order_id="ord-tender",
+            position=0,
+            step="p1",
+            name="welding",
+            process="welding",
+            duration_s=3600.0,
+            quantity=40,
+            predecessors=[],
+            requirements={},
+            certifications=[],
+            excluded=[],
+            status="planned",
+            attempt=0,
+            progress=0.0,
+            history=[],
+        ),
     ]
 
 
@@ -460,7 +479,7 @@ def _schema_and_rows(engine: sa.Engine) -> dict[str, object]:
         inspector = sa.inspect(connection)
         columns = {
             table: sorted(c["name"] for c in inspector.get_columns(table))
-            for table in ("units", "quotes", "orders", "opportunity_processes")
+            for table in ("units", "quotes", "orders", "order_operations", "opportunity_processes")
         }
 
         def rows(table: str, *names: str) -> list[tuple[object, ...]]:
@@ -478,19 +497,19 @@ def _schema_and_rows(engine: sa.Engine) -> dict[str, object]:
             "quotes": rows("quotes", "id", "configuration_id", "opportunity_id"),
             "orders": rows("orders", "id", "configuration_id", "opportunity_id"),
             "holds": rows("capacity_holds", "quote_id", "machine"),
+            "operations": rows("order_operations", "order_id", "step", "quantity"),
             "materials": rows("opportunity_processes", "step", "materials"),
         }
 
 
-def test_a_downgrade_that_would_lose_tenders_or_unit_countries_is_refused_and_changes_nothing(
-    db_url: str,
-) -> None:
+def test_a_downgrade_that_would_lose_data_is_refused_and_changes_nothing(db_url: str) -> None:
     """The schema before 1330 cannot hold a call for tenders' quote or order, nor its lines'
-    materials; the one before 1340 has no unit country. Asked to go below them while any is
-    stored, ``downgrade`` refuses before undoing anything: it names each revision's loss and how
-    many, and the revision, tables, columns, indexes and rows stay as they were (so on SQLite,
-    where Alembic's DDL does not all roll back, too). Without them it goes down, keeping the
-    configured product's quote and its hold, and back up."""
+    materials; the one before 1340 has no unit country; the one before 1350 asks every operation
+    for one part. Asked to go below them while any is stored, ``downgrade`` refuses before
+    undoing anything: it names each revision's loss and how many, and the revision, tables,
+    columns, indexes and rows stay as they were (so on SQLite, where Alembic's DDL does not all
+    roll back, too). Without them it goes down, keeping the configured product's quote and its
+    hold, and back up."""
     engine = make_engine(db_url)
     migrate(engine)
     with engine.begin() as connection:
@@ -501,7 +520,10 @@ def test_a_downgrade_that_would_lose_tenders_or_unit_countries_is_refused_and_ch
     with pytest.raises(MigrationRefused) as refused:
         downgrade(engine, "1280")
     assert str(refused.value) == (
-        "cannot downgrade to 1280: revision 1340 would lose the country of 1 unit (plant-a in"
+        "cannot downgrade to 1280: revision 1350 would lose the quantity of 1 operation"
+        " (ord-tender p1 x 40): the older schema asks every operation for one part. Set them to"
+        " 1 first if that may be lost (UPDATE order_operations SET quantity = 1); revision 1340"
+        " would lose the country of 1 unit (plant-a in"
         " IT): the older schema has no place for it. Clear them first if they may be lost"
         " (UPDATE units SET country = NULL); revision 1330 would lose 1 tender quote (q-tender),"
         " 1 tender order (ord-tender), the materials of 1 tender line (opp-t p1): the older"
@@ -511,14 +533,15 @@ def test_a_downgrade_that_would_lose_tenders_or_unit_countries_is_refused_and_ch
     )
     assert _schema_and_rows(engine) == before
     # Alembic's own command, one revision down, meets the same refusal in the revision.
-    refused_by_1340 = pytest.raises(MigrationRefused, match="1340 would lose the country of 1 unit")
-    with refused_by_1340, engine.begin() as connection:
-        _alembic(connection, "downgrade", "1330")
+    refused_by_1350 = pytest.raises(MigrationRefused, match="1350 would lose the quantity of 1")
+    with refused_by_1350, engine.begin() as connection:
+        _alembic(connection, "downgrade", "1340")
     assert _schema_and_rows(engine) == before
 
-    # Without countries, 1340 alone could go: it stays, as 1330 cannot.
+    # Without countries and quantities, 1350 and 1340 could go: they stay, as 1330 cannot.
     with engine.begin() as connection:
         connection.execute(text("UPDATE units SET country = NULL"))
+        connection.execute(text("UPDATE order_operations SET quantity = 1"))
     cleared = _schema_and_rows(engine)
     with pytest.raises(MigrationRefused, match=r"^cannot downgrade to 1280: revision 1330 would"):
         downgrade(engine, "1280")
