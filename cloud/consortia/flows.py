@@ -21,6 +21,12 @@ Both paths check the same rules through the selection (the due date, certificati
 local-content rule, each member's ``max_order_share``), so a direct assignment that breaks one
 is refused with the same words. Sending invitations, or forming by assignment, moves the
 opportunity from open to forming.
+
+A member's offer is in time when its work *arrives at the site* by the due date: its earliest
+end plus the road from its plant to the site (:func:`cloud.registry.service.road_hours`, run
+``time_scale`` times as fast on a simulated network), as partner search and the quote's
+delivery leg count it. A supplier's material line counts its lead time alone: it is delivered
+to the plant that uses it, not to the site.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ from cloud.exceptions import Conflict, InvalidInput
 from cloud.geo import LocalArea, Locality, Location, locality
 from cloud.opportunities import service as opportunities
 from cloud.opportunities.models import Opportunity, OpportunityProcess, OpportunityStatus
+from cloud.registry import service as registry_service
 from cloud.registry.models import Network, NetworkKind, Unit
 from cloud.suppliers import matching
 from cloud.suppliers import service as suppliers
@@ -225,6 +232,16 @@ def _problem(
     )
 
 
+def road_to_site(unit: Unit, opportunity: Opportunity, time_scale: float) -> timedelta:
+    """The road from ``unit``'s plant to the opportunity's site on the network's clock (plant
+    hours pass ``time_scale`` times as fast), as partner search counts it."""
+    hours = registry_service.road_hours(
+        Location(unit.latitude, unit.longitude),
+        Location(opportunity.site_latitude, opportunity.site_longitude),
+    )
+    return timedelta(hours=hours / time_scale)
+
+
 def _unit_offer(
     offer_id: str,
     unit: Unit,
@@ -232,6 +249,7 @@ def _unit_offer(
     opportunity: Opportunity,
     price: float,
     earliest_end: datetime | None,
+    time_scale: float,
 ) -> selection.Offer:
     return selection.Offer(
         id=offer_id,
@@ -242,6 +260,7 @@ def _unit_offer(
         earliest_end=earliest_end,
         certifications=frozenset(unit.certifications),
         work=step.work_minutes,
+        road=road_to_site(unit, opportunity, time_scale),
     )
 
 
@@ -251,9 +270,11 @@ def invited_problem(
     opportunity: Opportunity,
     families: codesign.Families | None = None,
     now: datetime,
+    time_scale: float,
 ) -> selection.SelectionProblem:
     """The selection among the accepted invitations of ``opportunity`` (and its suppliers'
-    material lines under a local-content rule, given the product ``families``)."""
+    material lines under a local-content rule, given the product ``families``); ``time_scale``:
+    plant seconds per real second, as partner search takes it from ``settings.orders``."""
     steps = _steps(session, opportunity)
     answers = service.accepted_invitations(session=session, opportunity_id=opportunity.id)
     units = {
@@ -262,7 +283,13 @@ def invited_problem(
     }
     offers = [
         _unit_offer(
-            a.id, units[a.unit_id], steps[a.step], opportunity, a.price or 0.0, a.earliest_end
+            a.id,
+            units[a.unit_id],
+            steps[a.step],
+            opportunity,
+            a.price or 0.0,
+            a.earliest_end,
+            time_scale,
         )
         for a in answers
         if a.step in steps
@@ -277,6 +304,7 @@ def _assigned_problem(
     spec: ConsortiumCreate,
     families: codesign.Families | None,
     now: datetime,
+    time_scale: float,
 ) -> selection.SelectionProblem:
     assert spec.assignments is not None
     steps = _steps(session, opportunity)
@@ -296,7 +324,9 @@ def _assigned_problem(
         )
     units = _network_units(session, opportunity, {a.unit_id for a in spec.assignments.values()})
     offers = [
-        _unit_offer(step, units[a.unit_id], steps[step], opportunity, a.price, a.earliest_end)
+        _unit_offer(
+            step, units[a.unit_id], steps[step], opportunity, a.price, a.earliest_end, time_scale
+        )
         for step, a in spec.assignments.items()
     ]
     materials = _material_lines(session, opportunity, families, now)
@@ -387,13 +417,16 @@ def preview_selection(
     families: codesign.Families | None,
     opportunity_id: str,
     now: datetime,
+    time_scale: float,
 ) -> SelectionRead:
     """What the selection would choose among the answers so far (nothing is stored)."""
     require_role(actor, Role.COORDINATOR)
     opportunity = opportunities.get_opportunity(
         session=session, actor=actor, opportunity_id=opportunity_id
     )
-    problem = invited_problem(session=session, opportunity=opportunity, families=families, now=now)
+    problem = invited_problem(
+        session=session, opportunity=opportunity, families=families, now=now, time_scale=time_scale
+    )
     found = selection.select(problem)
     return SelectionRead(
         feasible=found.feasible,
@@ -405,6 +438,7 @@ def preview_selection(
                 cost=o.cost,
                 local=o.local,
                 earliest_end=o.earliest_end,
+                arrives_at=o.arrival,
             )
             for o in found.offers
         ],
@@ -425,6 +459,7 @@ def form_consortium(
     spec: ConsortiumCreate,
     families: codesign.Families | None = None,
     now: datetime,
+    time_scale: float,
 ) -> Consortium:
     require_role(actor, Role.COORDINATOR)
     opportunity = opportunities.get_opportunity(
@@ -445,9 +480,15 @@ def form_consortium(
             "send no assignments"
         )
     problem = (
-        _assigned_problem(session, opportunity, spec, families, now)
+        _assigned_problem(session, opportunity, spec, families, now, time_scale)
         if assigning
-        else invited_problem(session=session, opportunity=opportunity, families=families, now=now)
+        else invited_problem(
+            session=session,
+            opportunity=opportunity,
+            families=families,
+            now=now,
+            time_scale=time_scale,
+        )
     )
     if not problem.requirements:
         raise Conflict(f"opportunity {opportunity_id} requires no process: nobody to choose")

@@ -323,6 +323,10 @@ class SelectedOfferRead(BaseModel):
     cost: float
     local: bool
     earliest_end: datetime | None
+    arrives_at: datetime | None = Field(
+        description="the earliest end plus the road from the party's plant to the site "
+        "(a supplier's line: its lead time)"
+    )
 
 
 class SelectionRead(BaseModel):

@@ -7,8 +7,9 @@ invitations (and, where a local-content rule applies, suppliers' material lines)
 The model is exact (OR-Tools CP-SAT on integer-scaled money and shares):
 
 - every requirement is covered by exactly one chosen offer (an offer may cover several);
-- an offer is eligible for a requirement only if it ends by the due date and holds the
-  requirement's certifications (both are filters, checked before the solver);
+- an offer is eligible for a requirement only if it arrives at the site by the due date (its
+  ``earliest_end`` plus its ``road`` to the site) and holds the requirement's certifications
+  (both are filters, checked before the solver);
 - local content: the local offers' value is at least ``min_local_share`` of the chosen value;
 - each party's work is at most its ``max_share`` of the chosen work (the members' sharing
   policy ``max_order_share``);
@@ -55,8 +56,9 @@ class Requirement:
 @dataclass(frozen=True)
 class Offer:
     """What one party offers: the items it covers, for a cost, ending no earlier than
-    ``earliest_end``. ``value`` counts towards local content (the cost unless given), ``work``
-    towards the party's share of the work (the value unless given)."""
+    ``earliest_end`` and arriving at the site ``road`` later (on the same clock as the due
+    date). ``value`` counts towards local content (the cost unless given), ``work`` towards the
+    party's share of the work (the value unless given)."""
 
     id: str
     party: str
@@ -67,6 +69,12 @@ class Offer:
     certifications: frozenset[str] = frozenset()
     value: float | None = None
     work: float | None = None
+    road: timedelta = timedelta(0)
+
+    @property
+    def arrival(self) -> datetime | None:
+        """When the offered work reaches the site: its end plus the road there."""
+        return None if self.earliest_end is None else self.earliest_end + self.road
 
     @property
     def counted_value(self) -> float:
@@ -111,20 +119,39 @@ def _day(moment: datetime) -> str:
     return f"{moment.day} {moment:%b %Y}"
 
 
-def _ends_in_time(offer: Offer, due: datetime | None) -> bool:
-    return due is None or offer.earliest_end is None or offer.earliest_end <= due
+def _arrives_in_time(offer: Offer, due: datetime | None) -> bool:
+    arrival = offer.arrival
+    return due is None or arrival is None or arrival <= due
+
+
+def _hours(road: timedelta) -> str:
+    return f"{road.total_seconds() / 3600:.1f} h"
+
+
+def _late_by_the_road(offers: Sequence[Offer], due: datetime) -> str:
+    """Where an offer ends in time but its road to the site makes it late, the one that ends
+    first, in words (" (plant-a ends 11 Mar 2027 22:00, then 4.1 h on the road)"), else ""."""
+    ending = [o for o in offers if o.earliest_end is not None and o.earliest_end <= due]
+    if not ending:
+        return ""
+    first = min(ending, key=lambda o: (o.earliest_end or due, o.road, o.id))
+    assert first.earliest_end is not None
+    return (
+        f" ({first.party} ends {_day(first.earliest_end)} {first.earliest_end:%H:%M}, "
+        f"then {_hours(first.road)} on the road)"
+    )
 
 
 def eligible_offers(problem: SelectionProblem) -> tuple[Offer, ...]:
-    """The offers that may be chosen: each covered item is required, the offer ends by the
-    due date and holds every certification its items require."""
+    """The offers that may be chosen: each covered item is required, the offer arrives at the
+    site by the due date and holds every certification its items require."""
     required = {r.item: r for r in problem.requirements}
     return tuple(
         offer
         for offer in problem.offers
         if offer.covers
         and offer.covers <= required.keys()
-        and _ends_in_time(offer, problem.due)
+        and _arrives_in_time(offer, problem.due)
         and all(required[item].certifications <= offer.certifications for item in offer.covers)
     )
 
@@ -136,7 +163,7 @@ def _coverage_reasons(problem: SelectionProblem, eligible: Sequence[Offer]) -> l
         if any(requirement.item in offer.covers for offer in eligible):
             continue
         offering = [o for o in problem.offers if requirement.item in o.covers]
-        in_time = [o for o in offering if _ends_in_time(o, problem.due)]
+        in_time = [o for o in offering if _arrives_in_time(o, problem.due)]
         certified = [o for o in offering if requirement.certifications <= o.certifications]
         missing = ", ".join(sorted(requirement.certifications))
         if not offering:
@@ -144,7 +171,8 @@ def _coverage_reasons(problem: SelectionProblem, eligible: Sequence[Offer]) -> l
         elif not in_time:
             assert problem.due is not None
             reasons.append(
-                f"no accepted offer for {requirement.name} ends before {_day(problem.due)}"
+                f"no accepted offer for {requirement.name} arrives at the site before "
+                f"{_day(problem.due)}{_late_by_the_road(offering, problem.due)}"
             )
         elif not certified:
             reasons.append(f"no accepted offer for {requirement.name} holds {missing}")
@@ -152,7 +180,8 @@ def _coverage_reasons(problem: SelectionProblem, eligible: Sequence[Offer]) -> l
             assert problem.due is not None
             reasons.append(
                 f"no accepted offer for {requirement.name} both holds {missing} "
-                f"and ends before {_day(problem.due)}"
+                f"and arrives at the site before {_day(problem.due)}"
+                f"{_late_by_the_road(certified, problem.due)}"
             )
         else:
             reasons.append(

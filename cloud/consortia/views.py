@@ -26,6 +26,12 @@ from cloud.orders.models import QuoteRead
 router = APIRouter(prefix="/api", tags=["consortia"], route_class=ApiRoute)
 
 
+def _time_scale(request: Request) -> float:
+    """Plant seconds per real second: the selection's road times to the site run on the same
+    clock as partner search's (``settings.orders.time_scale``)."""
+    return float(request.app.state.context.settings.orders.time_scale)
+
+
 @router.post(
     "/opportunities/{opportunity_id}/work-invitations",
     status_code=status.HTTP_201_CREATED,
@@ -73,7 +79,11 @@ def answer_invitation(
 
 @router.get("/opportunities/{opportunity_id}/selection")
 def preview_selection(
-    opportunity_id: str, session: DbSession, actor: CurrentActor, families: FamilyRegistry
+    opportunity_id: str,
+    request: Request,
+    session: DbSession,
+    actor: CurrentActor,
+    families: FamilyRegistry,
 ) -> SelectionRead:
     return flows.preview_selection(
         session=session,
@@ -81,6 +91,7 @@ def preview_selection(
         families=families,
         opportunity_id=opportunity_id,
         now=utcnow(),
+        time_scale=_time_scale(request),
     )
 
 
@@ -92,6 +103,7 @@ def preview_selection(
 def form_consortium(
     opportunity_id: str,
     spec: ConsortiumCreate,
+    request: Request,
     session: DbSession,
     actor: CurrentActor,
     families: FamilyRegistry,
@@ -103,6 +115,7 @@ def form_consortium(
         spec=spec,
         families=families,
         now=utcnow(),
+        time_scale=_time_scale(request),
     )
     return service.read_consortium(session=session, actor=actor, consortium=consortium)
 

@@ -5,19 +5,25 @@ revision, and bad input answered with a clear 4xx with nothing lost."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cloud.auth.dependencies import SESSION_COOKIE
 from cloud.auth.models import Actor, Role
+from cloud.config import Settings
 from cloud.consortia import service
 from cloud.consortia.models import WorkInvitationAccept
 from cloud.database import transaction
 from cloud.exceptions import Conflict
-from tests.cloud.conftest import Tenants
+from cloud.geo import Location
+from cloud.main import create_app
+from cloud.registry.service import road_hours
+from tests.cloud.conftest import Tenants, populate
 from tests.cloud.consortia.network import (
     FAR_SITE,
     accept,
@@ -164,6 +170,114 @@ def test_bad_answers_get_a_clear_4xx_and_lose_nothing(client: TestClient, tenant
         f"/api/opportunities/{opportunity['id']}/selection", headers=headers
     ).json()
     assert preview["feasible"] is False and preview["reasons"] == ["no accepted offer for painting"]
+
+
+# The due date is for the site: an offer arrives there after the road from its plant --------
+
+PLANTS = Location(45.0, 9.0)  # where tests.cloud.conftest onboards plant-a and plant-b
+
+
+def _road_to_site() -> timedelta:
+    """The road from the plants to FAR_SITE, about 4.3 h, by the registry's estimate."""
+    site = Location(FAR_SITE["latitude"], FAR_SITE["longitude"])  # type: ignore[arg-type]
+    return timedelta(hours=road_hours(PLANTS, site))
+
+
+def _answers_against_the_road(
+    client: TestClient, tenants: Tenants, ends_before_due: timedelta, *, rival: bool = True
+) -> tuple[dict[str, Any], datetime]:
+    """A tender due in 30 days whose welding plant-a offers for 800, ending
+    ``ends_before_due`` before the due date, and plant-b (the ``rival``, else it declines) for
+    1000, ending 10 days before; plant-a paints (500), plant-b declines painting."""
+    set_kind(client, tenants, "dynamic")
+    opportunity = tender(client, tenants)
+    due = datetime.fromisoformat(opportunity["due_at"])
+    invitations = invite_all(client, tenants, opportunity["id"])
+
+    def ending(end: datetime, price: float) -> dict[str, Any]:
+        return {**accept(price), "earliest_end": end.isoformat()}
+
+    declined = {"answer": "decline", "reason": "the line is full"}
+    for (step, unit), body in {
+        ("p1", "plant-a"): ending(due - ends_before_due, 800),
+        ("p1", "plant-b"): ending(due - timedelta(days=10), 1000) if rival else declined,
+        ("p2", "plant-a"): ending(due - timedelta(days=10), 500),
+        ("p2", "plant-b"): declined,
+    }.items():
+        response = answer(client, tenants, unit, invitations[(step, unit)], body)
+        assert response.status_code == 200, response.text
+    return opportunity, due
+
+
+def test_an_offer_that_ends_before_the_due_date_but_arrives_after_it_is_not_chosen(
+    client: TestClient, tenants: Tenants
+) -> None:
+    """plant-a's welding ends an hour before the due date, but its road to the Bologna site is
+    4.3 h: it would arrive late, so the selection takes plant-b's dearer welding; without
+    plant-b's, nothing welds in time, and the reason says why in words."""
+    headers = tenants.headers("coordinator")
+    road = _road_to_site()
+    assert road > timedelta(hours=4)
+    opportunity, _due = _answers_against_the_road(client, tenants, timedelta(hours=1))
+    url = f"/api/opportunities/{opportunity['id']}"
+    preview = client.get(f"{url}/selection", headers=headers).json()
+    assert preview["feasible"] is True, preview
+    chosen = {o["party_id"]: o for o in preview["offers"]}
+    assert {p: o["steps"] for p, o in chosen.items()} == {"plant-a": ["p2"], "plant-b": ["p1"]}
+    assert preview["total_cost"] == 1500
+    welding = chosen["plant-b"]
+    arrives = datetime.fromisoformat(welding["arrives_at"])
+    on_the_road = arrives - datetime.fromisoformat(welding["earliest_end"])
+    assert on_the_road.total_seconds() == pytest.approx(road.total_seconds())
+    formed = client.post(f"{url}/consortium", json={}, headers=headers)
+    assert formed.status_code == 201, formed.text
+    assert {m["party_id"]: m["steps"] for m in formed.json()["members"]} == {
+        "plant-a": ["p2"],
+        "plant-b": ["p1"],
+    }
+
+    # plant-a's welding alone arrives 3.3 h late: refused, the road named, nothing formed.
+    alone, due = _answers_against_the_road(client, tenants, timedelta(hours=1), rival=False)
+    url = f"/api/opportunities/{alone['id']}"
+    ends = due - timedelta(hours=1)
+    reason = (
+        f"no accepted offer for welding arrives at the site before {due.day} {due:%b %Y} "
+        f"(plant-a ends {ends.day} {ends:%b %Y} {ends:%H:%M}, "
+        f"then {road.total_seconds() / 3600:.1f} h on the road)"
+    )
+    refused = client.post(f"{url}/consortium", json={}, headers=headers)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["message"] == "no consortium: infeasible because " + reason
+    assert client.get(f"{url}/selection", headers=headers).json()["reasons"] == [reason]
+    listed = client.get(f"/api/consortia?opportunity_id={alone['id']}", headers=headers)
+    assert listed.json() == []
+    assert client.get(url, headers=headers).json()["status"] == "forming"
+    answers = client.get(f"/api/work-invitations?opportunity_id={alone['id']}", headers=headers)
+    assert {(i["step"], i["unit_id"]): i["status"] for i in answers.json()} == {
+        ("p1", "plant-a"): "accepted",
+        ("p1", "plant-b"): "declined",
+        ("p2", "plant-a"): "accepted",
+        ("p2", "plant-b"): "declined",
+    }
+
+
+def test_the_road_runs_on_the_networks_time_scale(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    """At the plants' time scale (60 plant seconds a second, as partner search takes it), the
+    4.3 h road takes 4.3 minutes: plant-a's welding, ending an hour before the due date, is in
+    time and, cheaper, chosen."""
+    with TestClient(create_app(settings_factory(orders={"time_scale": 60}))) as client:
+        tenants = populate(client.app.state.context)  # type: ignore[attr-defined]
+        opportunity, _due = _answers_against_the_road(client, tenants, timedelta(hours=1))
+        formed = client.post(
+            f"/api/opportunities/{opportunity['id']}/consortium",
+            json={},
+            headers=tenants.headers("coordinator"),
+        )
+        assert formed.status_code == 201, formed.text
+        members = {m["party_id"]: m["steps"] for m in formed.json()["members"]}
+        assert members == {"plant-a": ["p1", "p2"]}
 
 
 def test_a_stable_network_assigns_directly_under_the_same_rules(

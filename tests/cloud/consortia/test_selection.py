@@ -53,7 +53,10 @@ def brute_force_cost(
         return o.local
 
     def eligible(o: Offer) -> bool:
-        in_time = problem.due is None or o.earliest_end is None or o.earliest_end <= problem.due
+        # In time when the work reaches the site: its end plus the road there.
+        in_time = (
+            problem.due is None or o.earliest_end is None or o.earliest_end + o.road <= problem.due
+        )
         certified = all(
             required[i].certifications <= o.certifications for i in o.covers if i in required
         )
@@ -119,6 +122,8 @@ def random_problem(rng: random.Random) -> tuple[SelectionProblem, dict[str, str 
                     else rng.random() < 0.4
                 ),
                 earliest_end=rng.choice([None, BEFORE, AFTER]),
+                # A long road makes an offer that ends BEFORE arrive late.
+                road=timedelta(days=rng.choice([0, 1, 3])),
                 certifications=frozenset({"ISO 3834"}) if rng.random() < 0.6 else frozenset(),
             )
         )
@@ -211,7 +216,37 @@ def test_reason_names_the_process_nobody_finishes_in_time() -> None:
         )
     )
     assert not found.feasible
-    assert found.reasons == ("no accepted offer for painting ends before 12 Mar 2027",)
+    assert found.reasons == (
+        "no accepted offer for painting arrives at the site before 12 Mar 2027",
+    )
+
+
+def test_an_offer_that_ends_in_time_is_late_when_its_road_to_the_site_is_long() -> None:
+    ends = DUE - timedelta(hours=3)
+    found = select(
+        problem(
+            offer("near-w", "near", "welding", 300, earliest_end=ends, road=timedelta(hours=2)),
+            offer("far-p", "far", "painting", 50, earliest_end=ends, road=timedelta(hours=4)),
+            offer("far-w", "far", "welding", 100, earliest_end=ends, road=timedelta(hours=4)),
+            due=DUE,
+        )
+    )
+    assert not found.feasible
+    assert found.reasons == (
+        "no accepted offer for painting arrives at the site before 12 Mar 2027 "
+        "(far ends 11 Mar 2027 21:00, then 4.0 h on the road)",
+    )
+    in_time = select(
+        problem(
+            offer("near-w", "near", "welding", 300, earliest_end=ends, road=timedelta(hours=2)),
+            offer("near-p", "near", "painting", 80, earliest_end=ends, road=timedelta(hours=2)),
+            offer("far-w", "far", "welding", 100, earliest_end=ends, road=timedelta(hours=4)),
+            due=DUE,
+        )
+    )
+    # far's cheaper welding ends in time but arrives an hour late: near's is chosen.
+    assert {o.id for o in in_time.offers} == {"near-w", "near-p"}
+    assert [o.arrival for o in in_time.offers] == [DUE - timedelta(hours=1)] * 2
 
 
 def test_reasons_for_missing_offers_and_certifications() -> None:
