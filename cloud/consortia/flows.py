@@ -294,7 +294,7 @@ def invited_problem(
         for a in answers
         if a.step in steps
     ]
-    materials = _material_lines(session, opportunity, families, now)
+    materials = _material_lines(session, opportunity, families, now, time_scale)
     return _problem(opportunity, steps, offers, units, materials)
 
 
@@ -329,7 +329,7 @@ def _assigned_problem(
         )
         for step, a in spec.assignments.items()
     ]
-    materials = _material_lines(session, opportunity, families, now)
+    materials = _material_lines(session, opportunity, families, now, time_scale)
     return _problem(opportunity, steps, offers, units, materials)
 
 
@@ -338,9 +338,11 @@ def _material_lines(
     opportunity: Opportunity,
     families: codesign.Families | None,
     now: datetime,
+    time_scale: float,
 ) -> tuple[list[selection.Requirement], list[selection.Offer]]:
     """Under a local-content rule, the opportunity's material items that suppliers offer (in
-    the opportunity's currency), and each supplier's offer of each."""
+    the opportunity's currency), and each supplier's offer of each, there after its lead time
+    on the coordinator's clock (as the purchase will expect it: ``time_scale``)."""
     rule = opportunity.local_content
     if rule is None:
         return [], []
@@ -359,7 +361,7 @@ def _material_lines(
                 covers=frozenset({requirement}),
                 cost=round(o.unit_price * quantity, 2),
                 local=matching.is_local(o.supplier, site, locality),
-                earliest_end=now + timedelta(days=o.lead_time_days),
+                earliest_end=now + timedelta(days=o.lead_time_days / time_scale),
                 work=0.0,
             )
             for o in available

@@ -394,6 +394,43 @@ def test_a_local_supplier_joins_to_meet_the_local_content_rule(
 ) -> None:
     """A configured robotic cell delivered in Bologna, 30 % of its value from within 50 km: the
     plants are 190 km away, so the selection takes the Bologna mill's dearer steel plate."""
+    formed = _assign_with_local_steel(client, tenants, lead_time_days=3)
+    assert formed.status_code == 201, formed.text
+    members = {m["party_id"]: m for m in formed.json()["members"]}
+    assert set(members) == {"plant-a", "supplier:near-mill"}
+    steel = members["supplier:near-mill"]
+    assert steel["role"] == "local_supplier" and steel["local"] is True
+    assert steel["steps"] == ["material:steel-plate"] and steel["unit_id"] is None
+    assert steel["price"] == 200 * 0.4
+    assert members["plant-a"]["role"] == "lead" and members["plant-a"]["work_share"] == 1.0
+    assert formed.json()["local_share"] >= 0.3
+
+
+def test_a_material_that_comes_after_the_due_date_cannot_meet_the_rule(
+    client: TestClient, tenants: Tenants
+) -> None:
+    """Steel plate 40 days away cannot be there for a due date in 30 days: the local-content
+    rule cannot be met, and the refusal names the material."""
+    late = _assign_with_local_steel(client, tenants, lead_time_days=40)
+    assert late.status_code == 409, late.text
+    assert "steel-plate" in late.json()["message"]
+
+
+def test_a_materials_lead_time_runs_on_the_networks_time_scale(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    """On a network whose days pass 60 times as fast (the purchase would expect the plate in
+    16 hours), the same 40-day offer is in time."""
+    with TestClient(create_app(settings_factory(orders={"time_scale": 60}))) as client:
+        tenants = populate(client.app.state.context)  # type: ignore[attr-defined]
+        formed = _assign_with_local_steel(client, tenants, lead_time_days=40)
+        assert formed.status_code == 201, formed.text
+        assert "supplier:near-mill" in {m["party_id"] for m in formed.json()["members"]}
+
+
+def _assign_with_local_steel(client: TestClient, tenants: Tenants, *, lead_time_days: float) -> Any:
+    """A stable network's coordinator assigns a robotic cell for Bologna to plant-a, under a
+    30 %-within-50-km rule, with two mills offering its steel plate: the answer to forming."""
     headers = tenants.headers("coordinator")
     set_kind(client, tenants, "stable")
     mill = {"latitude": 44.5, "longitude": 11.3, "country": "IT"}
@@ -405,7 +442,7 @@ def test_a_local_supplier_joins_to_meet_the_local_content_rule(
             "id": supplier,
             "company": supplier,
             **place,
-            "offers": {"steel-plate": {"unit_price": price, "lead_time_days": 3}},
+            "offers": {"steel-plate": {"unit_price": price, "lead_time_days": lead_time_days}},
         }
         assert client.post("/api/suppliers", json=body, headers=headers).status_code == 201
     configuration = client.post(
@@ -430,20 +467,11 @@ def test_a_local_supplier_joins_to_meet_the_local_content_rule(
     )
     assert patched.status_code == 200, patched.text
     assignments = {p["step"]: {"unit_id": "plant-a", "price": 10} for p in opportunity["processes"]}
-    formed = client.post(
+    return client.post(
         f"/api/opportunities/{opportunity['id']}/consortium",
         json={"assignments": assignments},
         headers=headers,
     )
-    assert formed.status_code == 201, formed.text
-    members = {m["party_id"]: m for m in formed.json()["members"]}
-    assert set(members) == {"plant-a", "supplier:near-mill"}
-    steel = members["supplier:near-mill"]
-    assert steel["role"] == "local_supplier" and steel["local"] is True
-    assert steel["steps"] == ["material:steel-plate"] and steel["unit_id"] is None
-    assert steel["price"] == 200 * 0.4
-    assert members["plant-a"]["role"] == "lead" and members["plant-a"]["work_share"] == 1.0
-    assert formed.json()["local_share"] >= 0.3
 
 
 def test_two_answers_at_once_one_is_taken_and_the_other_refused(
