@@ -52,6 +52,7 @@ from cloud.orders.models import (
     Quote,
     QuoteBreakdown,
     QuoteCreate,
+    QuoteRead,
     QuoteStatus,
 )
 from cloud.registry import service as registry_service
@@ -499,6 +500,26 @@ def _road_km(session: Session) -> Callable[[str, str], float]:
         return km * registry_service.ROAD_DETOUR_FACTOR
 
     return distance
+
+
+CUSTOMER_HIDDEN_MATERIAL = frozenset(QUOTED_MATCH) | {"unit_cost"}
+"""What a customer's view of its quote's materials leaves out: who supplies each, at what
+price, and the bill of materials' cost (the breakdown shows a customer the total only)."""
+
+
+def read_quote(*, actor: Actor, quote: Quote) -> QuoteRead:
+    """A quote as ``actor`` may see it: a customer its work without what the network pays for
+    it (each material's supplier, price and cost; the delivery legs, priced by the km), as
+    :func:`breakdown` keeps the lines from it; a coordinator everything."""
+    read = QuoteRead.model_validate(quote)
+    if actor.role is Role.CUSTOMER:
+        work = {key: value for key, value in read.work.items() if key != "delivery"}
+        work["materials"] = [
+            {key: value for key, value in line.items() if key not in CUSTOMER_HIDDEN_MATERIAL}
+            for line in read.work.get("materials", [])
+        ]
+        read.work = work
+    return read
 
 
 def breakdown(*, session: Session, actor: Actor, quote_id: str) -> QuoteBreakdown:

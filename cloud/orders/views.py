@@ -41,19 +41,19 @@ def create_quote(
         spec=spec,
         now=utcnow(),
     )
-    return QuoteRead.model_validate(quote)
+    return flows.read_quote(actor=actor, quote=quote)
 
 
 @router.get("/quotes")
 def list_quotes(session: DbSession, actor: CurrentActor) -> list[QuoteRead]:
-    return [QuoteRead.model_validate(q) for q in service.list_quotes(session=session, actor=actor)]
+    quotes = service.list_quotes(session=session, actor=actor)
+    return [flows.read_quote(actor=actor, quote=quote) for quote in quotes]
 
 
 @router.get("/quotes/{quote_id}")
 def get_quote(quote_id: str, session: DbSession, actor: CurrentActor) -> QuoteRead:
-    return QuoteRead.model_validate(
-        service.get_quote(session=session, actor=actor, quote_id=quote_id)
-    )
+    quote = service.get_quote(session=session, actor=actor, quote_id=quote_id)
+    return flows.read_quote(actor=actor, quote=quote)
 
 
 @router.get("/quotes/{quote_id}/breakdown")
@@ -90,7 +90,7 @@ def _release(
         status=status,
         now=utcnow(),
     )
-    return QuoteRead.model_validate(quote)
+    return flows.read_quote(actor=actor, quote=quote)
 
 
 @router.post(

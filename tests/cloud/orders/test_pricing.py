@@ -220,9 +220,21 @@ def test_the_quote_is_the_members_total_and_each_role_sees_its_part(api: Any) ->
     assert arm["rate"] == 15000 and "Arms Srl" in arm["description"]  # the supplier's price
     assert "bill-of-materials cost" in materials["cabinet"]["description"]  # nobody offers it
     # The confirmation buys the arm from the supplier the quote was priced with.
-    assert next(m for m in body["work"]["materials"] if m["item"] == "robot-arm")[
-        "supplier_id"
-    ] == ("arms")
+    stored = client.get(f"/api/quotes/{body['id']}", headers=auth(keys, "coordinator")).json()
+    arm_line = next(m for m in stored["work"]["materials"] if m["item"] == "robot-arm")
+    assert (arm_line["supplier_id"], arm_line["unit_price"]) == ("arms", 15000)
+    # The customer's own quote (as made, read, listed) says what the work needs, not who
+    # supplies it at what price: the breakdown below gives it the total only.
+    listed = client.get("/api/quotes", headers=auth(keys, "alice")).json()
+    read = client.get(f"/api/quotes/{body['id']}", headers=auth(keys, "alice")).json()
+    mine = next(q for q in listed if q["id"] == body["id"])
+    for view in (body, read, mine):
+        materials = {m["item"]: m for m in view["work"]["materials"]}
+        assert materials["robot-arm"] == {
+            key: arm_line[key] for key in ("item", "description", "quantity", "unit", "steps")
+        }
+        assert "15000" not in str(view["work"]) and "Arms Srl" not in str(view["work"])
+        assert view["work"]["operations"] == stored["work"]["operations"]
     assert everything["basis"] == "members" and body["price"] == everything["total"]
     lines = everything["lines"]
     assert {line["kind"] for line in lines} == {"operation", "material", "transport", "margin"}
