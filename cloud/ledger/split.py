@@ -73,7 +73,7 @@ def split(
     (in party order)."""
     members = _members(work, agreed)
     fee = round(price * fee_rate, 2)
-    bought = {p.party: round(p.amount, 2) for p in sorted(purchases, key=lambda p: p.party)}
+    bought = _per_party(purchases)
     rest = round(price - fee - sum(bought.values()), 2)
     costs = {
         m.unit_id: round(
@@ -96,6 +96,15 @@ def split(
         for party, amount in bought.items()
     ]
     return lines
+
+
+def _per_party(purchases: Sequence[Purchase]) -> dict[str, float]:
+    """What each supplier is paid, in cents, in party order: a supplier named twice is paid
+    both (a later purchase must not replace an earlier one, which the members would then get)."""
+    amounts: dict[str, float] = {}
+    for purchase in purchases:
+        amounts[purchase.party] = amounts.get(purchase.party, 0.0) + purchase.amount
+    return {party: round(amounts[party], 2) for party in sorted(amounts)}
 
 
 def _members(work: Sequence[MemberWork], agreed: AgreedTerms | None) -> list[MemberWork]:

@@ -72,6 +72,18 @@ def test_suppliers_are_paid_their_purchases_and_members_split_the_rest() -> None
     assert sum(line.revenue for line in lines) == 1000.0
 
 
+def test_a_supplier_named_by_two_purchases_is_paid_both() -> None:
+    lines = split(
+        price=100.0,
+        fee_rate=0.0,
+        work=[MemberWork("a", HOUR, None)],
+        purchases=[Purchase("supplier:x", 10.004), Purchase("supplier:x", 20.004)],
+    )
+    _, a, x = lines
+    assert (x.unit_id, x.revenue, x.cost, a.revenue) == ("supplier:x", 30.01, 30.01, 69.99)
+    assert sum(line.revenue for line in lines) == 100.0
+
+
 def test_purchases_beyond_the_price_show_as_the_members_loss() -> None:
     lines = split(
         price=100.0,
