@@ -154,27 +154,57 @@ def _material(line: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def agreed_unit_prices(
+    breakdown: Mapping[str, Any], members: Sequence[ConsortiumMember]
+) -> dict[str, float]:
+    """By item a supplier member supplies, the unit price its agreed price makes of it in the
+    quote's breakdown (:func:`agreed_breakdown`): what the customer is billed for it."""
+    supplied = _supplied_items(members)
+    amounts: dict[str, float] = {}
+    quantities: dict[str, float] = {}
+    for line in breakdown["lines"]:
+        item = line.get("item")
+        if line["kind"] == "material" and item in supplied:
+            amounts[item] = amounts.get(item, 0.0) + float(line["amount"] or 0.0)
+            quantities[item] = quantities.get(item, 0.0) + float(line["quantity"] or 0.0)
+    return {item: amounts[item] / quantities[item] for item in amounts if quantities[item] > 0}
+
+
 def with_suppliers(
-    members: Sequence[ConsortiumMember], materials: Sequence[dict[str, Any]]
+    members: Sequence[ConsortiumMember],
+    materials: Sequence[dict[str, Any]],
+    agreed: Mapping[str, float] | None = None,
 ) -> list[dict[str, Any]]:
-    """The material lines, each a supplier member agreed to supply naming it, so that the
-    confirmation buys it there (:func:`cloud.suppliers.flows.purchase_materials`)."""
+    """The material lines, each a supplier member agreed to supply naming it and, in
+    ``agreed``, the unit price the customer is billed for it, so that the confirmation buys it
+    there at that price (:func:`cloud.suppliers.flows.purchase_materials`) and the ledger pays
+    the supplier what the quote charged for its part."""
+    agreed = agreed or {}
     chosen = {
         item: party.removeprefix(SUPPLIER_PARTY) for item, party in _supplied_items(members).items()
     }
     return [
-        _supplied_by(line, chosen[line["item"]]) if line["item"] in chosen else dict(line)
+        _supplied_by(line, chosen[line["item"]], agreed.get(line["item"]))
+        if line["item"] in chosen
+        else dict(line)
         for line in materials
     ]
 
 
-def _supplied_by(line: dict[str, Any], supplier_id: str) -> dict[str, Any]:
+def _supplied_by(
+    line: dict[str, Any], supplier_id: str, agreed_unit_price: float | None
+) -> dict[str, Any]:
     """The line naming ``supplier_id``; what pricing quoted of another supplier (its price,
-    lead time, locality) goes, so the purchase takes the named supplier's own offer."""
+    lead time, locality) goes, so the purchase takes the named supplier's own offer, at the
+    agreed unit price when there is one."""
     if line.get("supplier_id") == supplier_id:
-        return dict(line)
-    kept = {key: value for key, value in line.items() if key not in orders_flows.QUOTED_MATCH}
-    return {**kept, "supplier_id": supplier_id}
+        named = dict(line)
+    else:
+        kept = {key: value for key, value in line.items() if key not in orders_flows.QUOTED_MATCH}
+        named = {**kept, "supplier_id": supplier_id}
+    if agreed_unit_price is not None:
+        named["agreed_unit_price"] = round(agreed_unit_price, 6)
+    return named
 
 
 def quote_opportunity(
@@ -248,7 +278,12 @@ def quote_opportunity(
         note=f"at the prices agreed in consortium {consortium.id} revision {revision.number}",
     )
     quote.price = quote.breakdown["total"]
-    quote.work = {**quote.work, "materials": with_suppliers(members, quote.work["materials"])}
+    quote.work = {
+        **quote.work,
+        "materials": with_suppliers(
+            members, quote.work["materials"], agreed_unit_prices(quote.breakdown, members)
+        ),
+    }
     session.add(
         ConsortiumQuote(
             quote_id=quote.id,

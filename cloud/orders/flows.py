@@ -502,9 +502,10 @@ def _road_km(session: Session) -> Callable[[str, str], float]:
     return distance
 
 
-CUSTOMER_HIDDEN_MATERIAL = frozenset(QUOTED_MATCH) | {"unit_cost"}
-"""What a customer's view of its quote's materials leaves out: who supplies each, at what
-price, and the bill of materials' cost (the breakdown shows a customer the total only)."""
+CUSTOMER_MATERIAL_FIELDS = frozenset({"item", "description", "quantity", "unit", "steps"})
+"""What a customer's view of its quote's materials keeps: what the work needs. Who supplies
+each, at what price (quoted or agreed), and the bill of materials' cost stay out, whatever
+other fields a line gains (the breakdown shows a customer the total only)."""
 
 
 def read_quote(*, actor: Actor, quote: Quote) -> QuoteRead:
@@ -515,7 +516,7 @@ def read_quote(*, actor: Actor, quote: Quote) -> QuoteRead:
     if actor.role is Role.CUSTOMER:
         work = {key: value for key, value in read.work.items() if key != "delivery"}
         work["materials"] = [
-            {key: value for key, value in line.items() if key not in CUSTOMER_HIDDEN_MATERIAL}
+            {key: value for key, value in line.items() if key in CUSTOMER_MATERIAL_FIELDS}
             for line in read.work.get("materials", [])
         ]
         read.work = work

@@ -11,6 +11,7 @@ operations back, or the delivery to let them start earlier.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -128,8 +129,9 @@ def _as_quoted(
     line: Mapping[str, Any], need: MaterialNeed, offers: Sequence[Offer], currency: str
 ) -> MatchedLine | None:
     """The quote's own choice of supplier for a line (``supplier_id``, as pricing or a
-    consortium's selection wrote it), at the quoted price and lead time where the line has
-    them, else at that supplier's current offer; None when the supplier no longer offers it."""
+    consortium's selection wrote it), at the price a consortium agreed with it
+    (``agreed_unit_price``), else at the quoted price and lead time where the line has them,
+    else at that supplier's current offer; None when the supplier no longer offers it."""
     supplier_id = line.get("supplier_id")
     offer = next(
         (o for o in offers if o.supplier.supplier_id == supplier_id and o.item == need.item), None
@@ -144,6 +146,9 @@ def _as_quoted(
         lead_time_days = float(quoted.get("lead_time_days", offer.lead_time_days))
     except (TypeError, ValueError):
         unit_price, lead_time_days = offer.unit_price, offer.lead_time_days
+    agreed = line.get("agreed_unit_price")
+    if isinstance(agreed, int | float) and math.isfinite(agreed) and agreed >= 0:
+        unit_price = float(agreed)
     return MatchedLine(
         item=need.item,
         description=need.description,

@@ -581,6 +581,13 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
     page = _page(client, keys, "coordinator", f"/consortia/{consortium['id']}")
     assert 'id="quote-opportunity"' in page  # the consortium page quotes a tender too
 
+    # The paint dearer since the consortium agreed 14.0: the quote bills the agreed price, and
+    # the confirmation buys at it, so the ledger pays the supplier what the customer paid for it.
+    paint_offer = f"/api/suppliers/bologna-paints/offers/{PAINT}"
+    dearer = client.put(
+        paint_offer, json={"unit_price": 16.0, "lead_time_days": 1.0}, headers=coordinator
+    )
+    assert dearer.status_code == 200, dearer.text
     quoted = client.post(f"/api/opportunities/{opportunity_id}/quote", headers=coordinator)
     assert quoted.status_code == 201, quoted.text
     quote = quoted.json()
@@ -673,6 +680,10 @@ def test_a_call_for_tenders_is_quoted_confirmed_made_delivered_and_ledgered(
     other = client.post(f"/api/quotes/{quote['id']}/confirm", headers=auth(keys, "alice"))
     assert other.status_code == 404
     confirmed = client.post(f"/api/quotes/{quote['id']}/confirm", headers=buyer)
+    cheaper = client.put(  # the module's other tests know the paint at 14.0
+        paint_offer, json={"unit_price": 14.0, "lead_time_days": 1.0}, headers=coordinator
+    )
+    assert cheaper.status_code == 200, cheaper.text
     assert confirmed.status_code == 201, confirmed.text
     order = confirmed.json()
     again = client.post(f"/api/quotes/{quote['id']}/confirm", headers=buyer)
