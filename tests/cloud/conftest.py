@@ -1,12 +1,16 @@
 """Fixtures for the coordinator: databases (SQLite and PostgreSQL), apps, keys, gateways.
 
-``db_url`` is parametrised: every test using it runs on SQLite and on PostgreSQL (the latter
-skipped unless GLONET_TEST_POSTGRES_URL is set).
+``backend`` is parametrised: every test using it, or ``db_url`` or ``settings`` (and what is made
+from them), runs on SQLite and on PostgreSQL (the latter skipped unless GLONET_TEST_POSTGRES_URL
+is set). ``db_url`` is an empty database, for the tests of the migrations and of what makes the
+schema; ``settings`` point at a database already at the newest revision, a copy of one migrated
+once per worker (migrating from empty takes seconds on PostgreSQL, copying a fraction of one).
 """
 
 from __future__ import annotations
 
 import itertools
+import shutil
 import socket
 import threading
 import uuid
@@ -20,13 +24,14 @@ import paho.mqtt.client as paho
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from cloud.auth import service as auth_service
 from cloud.auth.models import Actor, PrincipalCreate, Role
 from cloud.config import Settings, load_settings
 from cloud.context import AppContext
-from cloud.database import transaction
+from cloud.database import make_engine, migrate, transaction
 from cloud.ingest.applier import Pipeline
 from cloud.main import build_context, create_app
 from cloud.messaging.hooks import BatchHook
@@ -37,6 +42,7 @@ from cloud.telemetry.models import TelemetryChunk
 from cloud.telemetry.sink import chunk_samples
 from glonet.broker import MosquittoBroker
 from protocols import codec, messages, topics
+from tests.conftest import fresh_postgres_database
 
 
 @pytest.fixture
@@ -46,19 +52,61 @@ def network() -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database."""
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'coordinator.sqlite'}"
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(scope="session")
+def sqlite_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest revision, to copy."""
+    path = tmp_path_factory.mktemp("schema") / "coordinator.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to the newest revision, to copy."""
+    with fresh_postgres_database() as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()  # a database is copied only while nobody is connected to it
+        yield str(make_url(url).database)
+
+
 @pytest.fixture
-def settings_factory(db_url: str, tmp_path: Path, network: str) -> Callable[..., Settings]:
+def migrated_db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the newest revision, of its own for the test."""
+    if backend == "sqlite":
+        path = tmp_path / "coordinator.sqlite"
+        shutil.copyfile(request.getfixturevalue("sqlite_schema"), path)
+        yield f"sqlite:///{path}"
+        return
+    with fresh_postgres_database(template=request.getfixturevalue("postgres_schema")) as url:
+        yield url
+
+
+@pytest.fixture
+def settings_factory(migrated_db_url: str, tmp_path: Path, network: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "network": network,
             "data_dir": tmp_path,
-            "database_url": db_url,
+            "database_url": migrated_db_url,
             "ingest": {"enabled": False},
             "events": {"bus": "off"},  # auto would join a bus on the default broker
         }

@@ -50,7 +50,6 @@ def test_an_api_only_process_streams_what_another_process_ingested(
     settings_factory: Callable[..., Settings],
     running_mosquitto: MosquittoBroker,
     gateways: Callable[[str], Gateway],
-    db_url: str,
     network: str,
     tmp_path: Path,
 ) -> None:
@@ -66,7 +65,7 @@ def test_an_api_only_process_streams_what_another_process_ingested(
         json.dumps(
             {
                 "network": network,
-                "database_url": db_url,
+                "database_url": settings.resolved_database_url,
                 "mqtt": mqtt_settings(running_mosquitto, f"ingest-{network}"),
             }
         )

@@ -72,9 +72,8 @@ def test_board_inbox_ticket_and_figures_pages(
     browser: Browser,
     running_mosquitto: MosquittoBroker,
     artifacts_dir: Path,
-    db_url: str,
+    backend: str,
 ) -> None:
-    backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
     raise_alarm(running_mosquitto, served, "laser-1", "overheat", 1)
 
     inbox = sign_in(browser, served, "tina", "/maintenance/inbox")

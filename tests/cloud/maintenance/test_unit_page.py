@@ -81,9 +81,8 @@ def test_the_plant_engineer_sees_a_missing_node_on_the_gateway_health_panel(
     gateway: GatewayProcess,
     browser: Browser,
     artifacts_dir: Path,
-    db_url: str,
+    backend: str,
 ) -> None:
-    backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
     wait_until(
         lambda: served.api("GET", "/api/units/cut-co/health", "cut-co").json()["missing_total"],
         30,

@@ -55,7 +55,7 @@ def _order_via_api(base_url: str, key: str) -> Any:
 
 
 def test_configure_quote_confirm_and_watch_the_plan(
-    served: tuple[str, dict[str, str]], artifacts_dir: Path, db_url: str
+    served: tuple[str, dict[str, str]], artifacts_dir: Path
 ) -> None:
     base_url, keys = served
     with sync_playwright() as playwright:

@@ -40,7 +40,7 @@ def test_overview_page_updates_live(
     served: tuple[str, Tenants],
     gateways: Callable[[str], Gateway],
     artifacts_dir: Path,
-    db_url: str,
+    backend: str,
 ) -> None:
     base_url, tenants = served
     with sync_playwright() as playwright:
@@ -65,7 +65,6 @@ def test_overview_page_updates_live(
             expect(machine.locator(".metrics")).to_have_text("spindle_rpm: 1,234", timeout=10_000)
             unit = page.locator('tr[data-unit="plant-a"] .status')
             expect(unit).to_have_text("online")
-            backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
             page.screenshot(path=str(artifacts_dir / f"cloud-overview-{backend}.png"))
 
             # The machine's page: a chart of its telemetry and the latest raw samples.
