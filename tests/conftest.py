@@ -34,14 +34,26 @@ POSTGRES_ENV = "GLONET_TEST_POSTGRES_URL"
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 LONGEST_FIRST = (
-    "tests/test_wheel.py",  # builds the wheel, compiling the core: 2 to 5 minutes on its own
+    # Measured 2026-12-07 (setup + call + teardown per module, PostgreSQL on): the top 15.
+    "tests/cloud/ingest/test_ingest.py",
+    "tests/cloud/maintenance/tickets/test_api.py",
+    "tests/cloud/test_cli.py",
+    "tests/cloud/dispatch/test_flows.py",
+    "tests/cloud/auth/test_member_privacy.py",
     "tests/cloud/test_openapi_fuzz.py",
-    "tests/cloud/web/test_accessibility.py",
-    "tests/edge/test_reliability.py",
+    "tests/test_wheel.py",  # builds the wheel, compiling the core: minutes on a loaded machine
+    "tests/cloud/web/test_page.py",
     "tests/cloud/test_chaos.py",
+    "tests/cloud/test_api_hygiene.py",
+    "tests/edge/test_reliability.py",
+    "tests/cloud/orders/test_pages.py",
+    "tests/cloud/orders/test_api.py",
+    "tests/cloud/test_api.py",
+    "tests/edge/test_gateway.py",
 )
 """Modules that run longest, started first: with ``--dist loadfile`` a long module collected
-last would run alone on one worker at the end while the other waits."""
+last would run alone on one worker at the end while the others wait (pyproject.toml's
+``--no-loadscope-reorder`` keeps this order)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
