@@ -226,6 +226,43 @@ def _rows(table: str, **values: object) -> tuple[sa.TableClause, dict[str, objec
     return sa.table(table, *(_typed(name, value) for name, value in values.items())), values
 
 
+def _configuration_row(at: datetime) -> tuple[sa.TableClause, dict[str, object]]:
+    return _rows(
+        "configurations",
+        id="cfg-1",
+        family_id="robotic-cell",
+        customer_id="alice",
+        title="cell",
+        current_revision=1,
+        created_at=at,
+    )
+
+
+def _opportunity_row(
+    at: datetime, due: datetime, **values: object
+) -> tuple[sa.TableClause, dict[str, object]]:
+    """A won opportunity of network ``n`` in Bologna; ``values``: its id, title, source and
+    what it is of."""
+    return _rows(
+        "opportunities",
+        network_id="n",
+        quantity=1,
+        status="won",
+        due_at=due,
+        site_name="",
+        site_latitude=44.5,
+        site_longitude=11.3,
+        site_country="IT",
+        budget=10.0,
+        currency="EUR",
+        description="",
+        created_by="coordinator",
+        created_at=at,
+        updated_at=at,
+        **values,
+    )
+
+
 def _typed(name: str, value: object) -> sa.ColumnClause[object]:
     if isinstance(value, datetime):
         return sa.column(name, UtcDateTime)
@@ -243,35 +280,9 @@ def test_quotes_and_orders_keep_what_hangs_on_them_when_their_configuration_goes
     quote = {"customer_id": "alice", "price": 10.0, "currency": "EUR", "promised_at": later}
     quote |= {"valid_until": later, "work": {"operations": []}, "created_at": at}
     rows = [
-        _rows(
-            "configurations",
-            id="cfg-1",
-            family_id="robotic-cell",
-            customer_id="alice",
-            title="cell",
-            current_revision=1,
-            created_at=at,
-        ),
-        _rows(
-            "opportunities",
-            id="opp-1",
-            network_id="n",
-            title="cell",
-            source="configuration",
-            configuration_id="cfg-1",
-            quantity=1,
-            status="won",
-            due_at=later,
-            site_name="",
-            site_latitude=44.5,
-            site_longitude=11.3,
-            site_country="IT",
-            budget=10.0,
-            currency="EUR",
-            description="",
-            created_by="coordinator",
-            created_at=at,
-            updated_at=at,
+        _configuration_row(at),
+        _opportunity_row(
+            at, later, id="opp-1", title="cell", source="configuration", configuration_id="cfg-1"
         ),
         _rows(
             "consortia",
@@ -380,35 +391,9 @@ def _tender_rows(at: datetime) -> list[tuple[sa.TableClause, dict[str, object]]]
             sharing_policy={},
             created_at=at,
         ),
-        _rows(
-            "configurations",
-            id="cfg-1",
-            family_id="robotic-cell",
-            customer_id="alice",
-            title="cell",
-            current_revision=1,
-            created_at=at,
-        ),
-        _rows(
-            "opportunities",
-            id="opp-t",
-            network_id="n",
-            title="tram brackets",
-            source="tender",
-            customer_id="city",
-            quantity=1,
-            status="won",
-            due_at=later,
-            site_name="",
-            site_latitude=44.5,
-            site_longitude=11.3,
-            site_country="IT",
-            budget=10.0,
-            currency="EUR",
-            description="",
-            created_by="coordinator",
-            created_at=at,
-            updated_at=at,
+        _configuration_row(at),
+        _opportunity_row(
+            at, later, id="opp-t", title="tram brackets", source="tender", customer_id="city"
         ),
         _rows(
             "opportunity_processes",
