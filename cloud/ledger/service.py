@@ -94,10 +94,10 @@ def _kind(line: Line) -> EntryKind:
 
 
 def _purchases(session: Session, order: Order) -> list[Purchase]:
-    """The order's purchases summed per supplier, in the order's currency (matching buys only
-    offers in it; another currency could not be paid out of the price without a rate, so such a
-    purchase is left out of the ledger with a warning)."""
-    amounts: dict[str, float] = {}
+    """The order's purchases in the order's currency (the split sums them per supplier;
+    matching buys only offers in it, and another currency could not be paid out of the price
+    without a rate, so such a purchase is left out of the ledger with a warning)."""
+    purchases = []
     requests = session.scalars(select(PurchaseRequest).where(PurchaseRequest.order_id == order.id))
     for request in requests:
         if request.currency != order.currency:
@@ -110,8 +110,8 @@ def _purchases(session: Session, order: Order) -> list[Purchase]:
             )
             continue
         party = terms.supplier_party(request.supplier_id)
-        amounts[party] = amounts.get(party, 0.0) + request.quantity * request.unit_price
-    return [Purchase(party, amount) for party, amount in amounts.items()]
+        purchases.append(Purchase(party, request.quantity * request.unit_price))
+    return purchases
 
 
 def _entries_of(session: Session, order_id: str) -> list[LedgerEntry]:
