@@ -86,8 +86,10 @@ def gap(value: int | None, best: int | None) -> float | None:
     return 100.0 * (value - best) / best
 
 
-def run_core(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
-    schedule = solve(problem, time_limit=limit, seed=seed)
+def run_core(
+    problem: Problem, limit: float, seed: int, deadline_search: bool = True
+) -> dict[str, Any]:
+    schedule = solve(problem, time_limit=limit, seed=seed, deadline_search=deadline_search)
     validate_schedule(problem, schedule)
     assert schedule.stats is not None
     return {
@@ -96,7 +98,14 @@ def run_core(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
         "iterations": schedule.stats.iterations,
         "stop": schedule.stats.stop_reason,
         "lower_bound": schedule.stats.lower_bound,
+        "deadline_targets": schedule.stats.deadline_targets,
+        "deadline_nodes": schedule.stats.deadline_nodes,
     }
+
+
+def run_tabu(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
+    """The core without its deadline search: the tabu search alone, as before it."""
+    return run_core(problem, limit, seed, deadline_search=False)
 
 
 def run_cpsat(problem: Problem, limit: float, seed: int) -> dict[str, Any]:
@@ -122,14 +131,20 @@ def run_cpsat_hinted(problem: Problem, limit: float, seed: int) -> dict[str, Any
     }
 
 
-SOLVERS = {"core": run_core, "cpsat": run_cpsat, "cpsat+hint": run_cpsat_hinted}
-TITLES = {"core": "core", "cpsat": "CP-SAT", "cpsat+hint": "CP-SAT+hint"}
+SOLVERS = {
+    "tabu": run_tabu,
+    "core": run_core,
+    "cpsat": run_cpsat,
+    "cpsat+hint": run_cpsat_hinted,
+}
+TITLES = {"tabu": "core, tabu only", "core": "core", "cpsat": "CP-SAT", "cpsat+hint": "CP-SAT+hint"}
 
 
 def solvers(args: argparse.Namespace) -> list[str]:
-    if args.no_cpsat:
-        return ["core"]
-    return ["core", "cpsat", "cpsat+hint"] if args.hint else ["core", "cpsat"]
+    names = ["tabu", "core"] if args.before else ["core"]
+    if not args.no_cpsat:
+        names += ["cpsat", "cpsat+hint"] if args.hint else ["cpsat"]
+    return names
 
 
 def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -368,6 +383,11 @@ def main() -> int:
     parser.add_argument("--limits", nargs="+", type=float, default=DEFAULT_LIMITS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-cpsat", action="store_true", help="run the core only")
+    parser.add_argument(
+        "--before",
+        action="store_true",
+        help="also the core without its deadline search (calendars and the makespan alone)",
+    )
     parser.add_argument(
         "--hint", action="store_true", help="also CP-SAT warm-started from the core's first plan"
     )

@@ -190,6 +190,8 @@ cdef struct SolveParameters:
     int stall
     # Decode the sampled candidates instead of ranking them by estimates.
     int exact
+    # Pure makespan with calendars: alternate the tabu search with the deadline search.
+    int deadline_search
 
 
 cdef struct SearchLimits:

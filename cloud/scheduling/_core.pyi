@@ -16,6 +16,7 @@ class SolveParameters(TypedDict):
     tolerance: int
     stall: int
     exact: int
+    deadline_search: int
 
 class Core:
     def __init__(

@@ -1856,6 +1856,583 @@ cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
 
 # ---------------------------------------------------------------- memory
 
+
+# ---------------------------------------------------------------- deadline search
+#
+# The tabu search walks the critical paths of one plan. On small job shops with calendars and
+# non-resumable work that is weak: one unit less of makespan can need a whole closure less on a
+# job path, far from any single move (see docs/scheduling.md, "The deadline search"). Here the
+# plan's machine assignment is kept and its orders are searched afresh, for a makespan target:
+# a complete depth-first search over starts (SetTimes: take the operation with the least
+# latest end among those that could start first, start it at its earliest start, or postpone
+# it until something pushes its earliest start), with constraint propagation at every node:
+# earliest starts and latest starts through the job paths, transport, the calendars, windows
+# and the operations already started; detectable precedences between two operations on a
+# machine; and an overload test of every machine's open time in every window of earliest
+# starts and latest ends. Restarts follow the Luby sequence with a random tie-break.
+
+cdef enum:
+    # The deadline search keeps one state per depth: problems this size at most.
+    DEADLINE_MAX_OPS = 400
+    # Nodes of the first Luby run; each restart's budget is a Luby multiple of it.
+    DEADLINE_LUBY_BASE = 500
+    # Targets between the lower bound and the best makespan, and the nodes each one gets.
+    DEADLINE_STEPS = 8
+    DEADLINE_SLICE = 2000
+
+
+cdef struct Deadline:
+    int n, levels
+    int *machine
+    i64 *work
+    int *ops_ptr
+    int *ops
+    # Per depth: earliest start, latest start, the earliest start an operation was postponed at
+    # (-1: not postponed) and whether it is started (1) or frozen (2).
+    i64 *est
+    i64 *lst
+    i64 *post
+    char *fixed
+    # Scratch of the overload test: one machine's open operations and its free time up to each
+    # one's earliest start and latest end.
+    i64 *u_est
+    i64 *u_lct
+    i64 *u_work
+    i64 *g_est
+    i64 *g_lct
+    i64 nodes, node_limit
+    double deadline
+    double noise, spread
+    Workspace *ws
+
+
+cdef inline i64 dl_end(Problem *problem, Deadline *cp, int i, i64 s) noexcept nogil:
+    return open_end(problem, cp.machine[i], s, cp.work[i], problem.resumable[i])
+
+
+cdef i64 dl_earliest(Problem *problem, Deadline *cp, const i64 *st, const char *fx, int i,
+                     i64 t) noexcept nogil:
+    """Earliest start >= t of operation i on its machine: the calendar and the windows allow it
+    (``calendar_fit``) and it overlaps no started operation there."""
+    cdef int k = cp.machine[i], e, j, moved = 1
+    cdef i64 s = t, f
+    while moved:
+        moved = 0
+        s = calendar_fit(problem, k, i, s, cp.work[i], &f)
+        if s >= NEVER:
+            return NEVER
+        for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+            j = cp.ops[e]
+            if fx[j] == 1 and j != i and st[j] < f and s < dl_end(problem, cp, j, st[j]):
+                s = dl_end(problem, cp, j, st[j])
+                moved = 1
+                break
+    return s
+
+
+cdef i64 dl_latest(Problem *problem, Deadline *cp, const i64 *st, const char *fx, int i,
+                   i64 t) noexcept nogil:
+    """Latest start of operation i whose span ends by t, in its calendar, clear of the windows
+    and of the started operations on its machine (NEG if none)."""
+    cdef int k = cp.machine[i], e, j, moved = 1
+    cdef i64 s = NEG, f, a
+    while moved:
+        moved = 0
+        s = latest_start(problem, k, i, t, cp.work[i])
+        if s <= NEG:
+            return NEG
+        f = dl_end(problem, cp, i, s)
+        for e in range(problem.blocked_ptr[k], problem.blocked_ptr[k + 1]):
+            if problem.blocked_start[e] < f and s < problem.blocked_end[e]:
+                t = problem.blocked_start[e]
+                moved = 1
+                break
+        if moved:
+            continue
+        for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+            j = cp.ops[e]
+            if fx[j] == 1 and j != i and st[j] < f:
+                a = dl_end(problem, cp, j, st[j])
+                if s < a:
+                    t = st[j]
+                    moved = 1
+                    break
+    return s
+
+
+cdef i64 dl_open(Problem *problem, Deadline *cp, const i64 *st, const char *fx, int k, i64 lo,
+                 i64 hi) noexcept nogil:
+    """Machine k's time in [lo, hi) that is open, outside the windows and not taken by a
+    started operation."""
+    cdef i64 total = 0, a, b
+    cdef int p, e, j
+    if not problem.calendar_on[k]:
+        total = hi - lo
+    else:
+        p = period_after(problem, k, lo)
+        while p < problem.calendar_ptr[k + 1] and problem.calendar_start[p] < hi:
+            a = problem.calendar_start[p] if problem.calendar_start[p] > lo else lo
+            b = problem.calendar_end[p] if problem.calendar_end[p] < hi else hi
+            if a < b:
+                total += b - a
+            p += 1
+    # Windows and started work inside open time (both lie in open time or are cut to it: an
+    # overestimate of what they take would make the test too strict, so only open parts count).
+    for e in range(problem.blocked_ptr[k], problem.blocked_ptr[k + 1]):
+        total -= dl_open_part(problem, k, problem.blocked_start[e], problem.blocked_end[e], lo, hi)
+    for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+        j = cp.ops[e]
+        if fx[j] == 1:
+            total -= dl_open_part(problem, k, st[j], dl_end(problem, cp, j, st[j]), lo, hi)
+    return total
+
+
+cdef i64 dl_open_part(Problem *problem, int k, i64 a, i64 b, i64 lo, i64 hi) noexcept nogil:
+    """The open time of machine k inside [a, b) and [lo, hi)."""
+    cdef i64 total = 0, x, y
+    cdef int p
+    if a < lo:
+        a = lo
+    if b > hi:
+        b = hi
+    if a >= b:
+        return 0
+    if not problem.calendar_on[k]:
+        return b - a
+    p = period_after(problem, k, a)
+    while p < problem.calendar_ptr[k + 1] and problem.calendar_start[p] < b:
+        x = problem.calendar_start[p] if problem.calendar_start[p] > a else a
+        y = problem.calendar_end[p] if problem.calendar_end[p] < b else b
+        if x < y:
+            total += y - x
+        p += 1
+    return total
+
+
+cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const char *fx) \
+        noexcept nogil:
+    """Tighten the earliest and latest starts to a fixpoint; -1 when some operation has none."""
+    cdef int n = cp.n, changed = 1, i, e, p, k, a, b, ea, x, y, c
+    cdef i64 t, v, ect_a, ect_b, need, lo, hi, base
+    while changed:
+        changed = 0
+        # Job paths, with transport: earliest starts forwards (operations are numbered along
+        # their jobs), latest starts backwards.
+        for i in range(n):
+            if fx[i]:
+                continue
+            t = est[i]
+            for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+                p = problem.preds[e]
+                v = dl_end(problem, cp, p, est[p]) + transport_time(problem, cp.machine[p],
+                                                                     cp.machine[i])
+                if v > t:
+                    t = v
+            v = dl_earliest(problem, cp, est, fx, i, t)
+            if v != est[i]:
+                est[i] = v
+                changed = 1
+        for i in range(n - 1, -1, -1):
+            if fx[i]:
+                continue
+            t = dl_end(problem, cp, i, lst[i])
+            for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+                p = problem.succs[e]
+                v = lst[p] - transport_time(problem, cp.machine[i], cp.machine[p])
+                if v < t:
+                    t = v
+            v = dl_latest(problem, cp, est, fx, i, t)
+            if v != lst[i]:
+                lst[i] = v
+                changed = 1
+            if est[i] > lst[i]:
+                return -1
+        # A started or frozen operation's successors must start after it has arrived, and its
+        # predecessors arrive before it starts.
+        for i in range(n):
+            if not fx[i]:
+                continue
+            for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+                p = problem.preds[e]
+                if dl_end(problem, cp, p, est[p]) + transport_time(
+                        problem, cp.machine[p], cp.machine[i]) > est[i]:
+                    return -1
+        if changed:
+            continue
+        # Detectable precedences: if a cannot end before b's latest start, b goes first.
+        for k in range(problem.machine_count):
+            for x in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+                a = cp.ops[x]
+                if fx[a]:
+                    continue
+                ect_a = dl_end(problem, cp, a, est[a])
+                for y in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+                    b = cp.ops[y]
+                    if b == a or fx[b] or ect_a <= lst[b]:
+                        continue
+                    ect_b = dl_end(problem, cp, b, est[b])
+                    if ect_b > lst[a]:
+                        return -1
+                    if ect_b > est[a]:
+                        v = dl_earliest(problem, cp, est, fx, a, ect_b)
+                        if v > est[a]:
+                            est[a] = v
+                            changed = 1
+                            ect_a = dl_end(problem, cp, a, est[a])
+                    v = dl_latest(problem, cp, est, fx, b, lst[a])
+                    if v < lst[b]:
+                        lst[b] = v
+                        changed = 1
+                    if est[a] > lst[a] or est[b] > lst[b]:
+                        return -1
+        if changed:
+            continue
+        # Overload: the work that must lie within [lo, hi) fits in the machine's open time
+        # there (free time counted from the machine's least earliest start).
+        for k in range(problem.machine_count):
+            c = 0
+            base = NEVER
+            for x in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+                a = cp.ops[x]
+                if fx[a]:
+                    continue
+                cp.u_est[c] = est[a]
+                cp.u_lct[c] = dl_end(problem, cp, a, lst[a])
+                cp.u_work[c] = cp.work[a]
+                if est[a] < base:
+                    base = est[a]
+                c += 1
+            if c < 2:
+                continue
+            for x in range(c):
+                cp.g_est[x] = dl_open(problem, cp, est, fx, k, base, cp.u_est[x])
+                cp.g_lct[x] = dl_open(problem, cp, est, fx, k, base, cp.u_lct[x])
+            for x in range(c):
+                lo = cp.u_est[x]
+                for y in range(c):
+                    hi = cp.u_lct[y]
+                    if hi <= lo:
+                        continue
+                    need = 0
+                    for ea in range(c):
+                        if cp.u_est[ea] >= lo and cp.u_lct[ea] <= hi:
+                            need += cp.u_work[ea]
+                    if need > cp.g_lct[y] - cp.g_est[x]:
+                        return -1
+    return 0
+
+
+cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
+    """1: the state at ``depth`` leads to a schedule (left in that depth's ``est``), 0: it
+    cannot, -1: the node or time limit ran out; between two such targets the
+    lower bound itself is tried, with a quarter of the slice (a tight target often guides the
+    search straight to a plan, or is quickly proved out of reach)."""
+    cdef int n = cp.n, i, j, k, e, pick = -1, open_ops = 0, result
+    cdef i64 *est = cp.est + <size_t>depth * n
+    cdef i64 *lst = cp.lst + <size_t>depth * n
+    cdef i64 *post = cp.post + <size_t>depth * n
+    cdef char *fx = cp.fixed + <size_t>depth * n
+    cdef i64 least_ect = NEVER, ect, key, best_key = NEVER, stuck
+    cdef i64 *est2
+    cdef i64 *lst2
+    cdef i64 *post2
+    cdef char *fx2
+    cp.nodes += 1
+    if cp.nodes > cp.node_limit or depth + 1 >= cp.levels:
+        return -1
+    if (cp.nodes & 63) == 0 and now() >= cp.deadline:
+        return -1
+    if dl_propagate(problem, cp, est, lst, fx) != 0:
+        return 0
+    # Selectable: not started, and not postponed at its present earliest start.
+    for i in range(n):
+        if fx[i]:
+            continue
+        open_ops += 1
+        if post[i] >= 0 and est[i] <= post[i]:
+            continue
+        ect = dl_end(problem, cp, i, est[i])
+        if ect < least_ect:
+            least_ect = ect
+    if open_ops == 0:
+        return 1
+    if least_ect >= NEVER:
+        return 0
+    # A postponed operation that nothing can push any more (its job predecessors started, every
+    # other open operation on its machine starting after its earliest end) is never started.
+    for i in range(n):
+        if fx[i] or post[i] < 0 or est[i] > post[i]:
+            continue
+        ect = dl_end(problem, cp, i, est[i])
+        stuck = 1
+        for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+            if not fx[problem.preds[e]]:
+                stuck = 0
+        k = cp.machine[i]
+        for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+            j = cp.ops[e]
+            if j != i and not fx[j] and est[j] < ect:
+                stuck = 0
+        if stuck:
+            return 0
+    # Among the operations that could start first, the least latest end (random tie-break).
+    for i in range(n):
+        if fx[i] or (post[i] >= 0 and est[i] <= post[i]) or est[i] > least_ect:
+            continue
+        key = dl_end(problem, cp, i, lst[i])
+        if cp.noise > 0:
+            key += <i64>(cp.noise * ((random_u64(cp.ws) >> 11) * (1.0 / 9007199254740992.0)))
+        if key < best_key or pick < 0:
+            best_key = key
+            pick = i
+    est2 = est + n
+    lst2 = lst + n
+    post2 = post + n
+    fx2 = fx + n
+    # Start it at its earliest start...
+    memcpy(est2, est, n * sizeof(i64))
+    memcpy(lst2, lst, n * sizeof(i64))
+    memcpy(post2, post, n * sizeof(i64))
+    memcpy(fx2, fx, n * sizeof(char))
+    lst2[pick] = est2[pick]
+    fx2[pick] = 1
+    post2[pick] = -1
+    result = dl_dfs(problem, cp, depth + 1)
+    if result != 0:
+        if result == 1:
+            memcpy(est, est2, n * sizeof(i64))
+        return result
+    # ... or later.
+    memcpy(est2, est, n * sizeof(i64))
+    memcpy(lst2, lst, n * sizeof(i64))
+    memcpy(post2, post, n * sizeof(i64))
+    memcpy(fx2, fx, n * sizeof(char))
+    post2[pick] = est[pick]
+    result = dl_dfs(problem, cp, depth + 1)
+    if result == 1:
+        memcpy(est, est2, n * sizeof(i64))
+    return result
+
+
+cdef i64 luby(i64 i) noexcept nogil:
+    """The Luby sequence 1, 1, 2, 1, 1, 2, 4, ... (i from 1)."""
+    cdef i64 k = 1
+    while ((<i64>1) << k) - 1 < i:
+        k += 1
+    while ((<i64>1) << k) - 1 != i:
+        i -= ((<i64>1) << (k - 1)) - 1
+        k = 1
+        while ((<i64>1) << k) - 1 < i:
+            k += 1
+    return (<i64>1) << (k - 1)
+
+
+cdef int deadline_applies(Problem *problem) noexcept nogil:
+    """The deadline search models calendars, windows, frozen work, releases and transport, not
+    setups or operators, and keeps one state per depth."""
+    return problem.tie_break and not problem.has_setups and problem.operator_count == 0 \
+        and problem.operation_count <= DEADLINE_MAX_OPS
+
+
+cdef struct DeadlineStats:
+    # Targets tried, plans improved, nodes searched.
+    i64 runs, found, nodes
+
+
+cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadline *cp,
+                        i64 target, i64 *nodes) noexcept nogil:
+    """Search the orders of ``sched``'s machine assignment for a makespan <= ``target``, with Luby
+    restarts until the node budget or the deadline. 1: found (``sched`` holds it, decoded), 0:
+    no such orders exist (a run was exhaustive), -1: out of budget."""
+    cdef int n = cp.n, i, k, e, result = -1, c
+    cdef i64 run = 1, budget, t, d
+    cdef i64 *est = cp.est
+    cdef i64 *lst = cp.lst
+    for k in range(problem.machine_count + 1):
+        cp.ops_ptr[k] = 0
+    for i in range(n):
+        cp.machine[i] = sched.machine[i]
+        cp.work[i] = sched.duration[i]
+        if problem.frozen_machine[i] < 0:
+            cp.ops_ptr[sched.machine[i] + 1] += 1
+    for k in range(problem.machine_count):
+        cp.ops_ptr[k + 1] += cp.ops_ptr[k]
+    c = 0
+    for k in range(problem.machine_count):
+        for i in range(n):
+            if problem.frozen_machine[i] < 0 and sched.machine[i] == k:
+                cp.ops[c] = i
+                c += 1
+    while cp.nodes < cp.node_limit and now() < cp.deadline:
+        budget = DEADLINE_LUBY_BASE * luby(run)
+        for i in range(n):
+            cp.post[i] = -1
+            if problem.frozen_machine[i] >= 0:
+                cp.fixed[i] = 2
+                est[i] = problem.frozen_start[i]
+                lst[i] = est[i]
+                continue
+            cp.fixed[i] = 0
+            est[i] = problem.release[i]
+            lst[i] = latest_start(problem, cp.machine[i], i, target, cp.work[i])
+        cp.noise = 0.0 if run == 1 else cp.spread
+        t = cp.node_limit
+        cp.node_limit = cp.nodes + budget if cp.nodes + budget < t else t
+        d = cp.nodes
+        result = dl_dfs(problem, cp, 0)
+        cp.node_limit = t
+        nodes[0] += cp.nodes - d
+        if result >= 0:
+            break
+        run += 1
+    if result != 1:
+        return result
+    # The found starts, as machine orders, decoded (the decode can only start earlier).
+    for k in range(problem.machine_count):
+        sched.machine_first[k] = -1
+        sched.machine_last[k] = -1
+    for e in range(n):
+        sched.machine_prev[e] = -1
+        sched.machine_next[e] = -1
+    for k in range(problem.machine_count):
+        for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+            ws.ready[e - cp.ops_ptr[k]] = cp.ops[e]
+            ws.priority[cp.ops[e]] = <double>est[cp.ops[e]]
+        sort_by_prio(ws, cp.ops_ptr[k + 1] - cp.ops_ptr[k])
+        for e in range(cp.ops_ptr[k + 1] - cp.ops_ptr[k]):
+            i = ws.ready[e]
+            link(sched, i, k, sched.machine_last[k], cp.work[i])
+    if evaluate(problem, sched, ws, sched.start, sched.end) != 0:
+        return -1
+    score(problem, sched, ws, sched.start, sched.end)
+    return 1
+
+
+cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws,
+                         SearchLimits *lim, double until, i64 node_budget,
+                         DeadlineStats *stats) noexcept nogil:
+    """Lower the best plan's makespan with the deadline search until the budget (``until``,
+    ``node_budget``) runs out. The search is guided by its target's latest ends, so a tight
+    target is found fastest and a loose one may not be: each target lies an eighth of the way
+    from the best makespan down to the lower bound, with a slice of the budget, and halfway
+    closer to the best makespan after a slice ran out; between two such targets the
+    lower bound itself is tried, with a quarter of the slice (a tight target often guides the
+    search straight to a plan, or is quickly proved out of reach). A target proved out of reach raises the bound; with one
+    eligible machine per operation the bound is the problem's, and ``lim.lower_bound`` rises
+    to it."""
+    cdef Deadline cp
+    cdef int n = problem.operation_count, i, single = 1, r
+    cdef size_t levels = 4 * <size_t>n + 4
+    cdef char *memory
+    cdef i64 target, total = 0, lo, drop, rise, slice_nodes
+    cdef int bottom = 1
+    memset(&cp, 0, sizeof(Deadline))
+    memory = <char *>calloc(1, n * (sizeof(int) * 2 + sizeof(i64))
+                            + (problem.machine_count + 2) * sizeof(int)
+                            + levels * n * (3 * sizeof(i64) + sizeof(char))
+                            + 5 * n * sizeof(i64) + 64)
+    if memory == NULL:
+        return
+    cp.est = <i64 *>memory
+    cp.lst = cp.est + levels * n
+    cp.post = cp.lst + levels * n
+    cp.u_est = cp.post + levels * n
+    cp.u_lct = cp.u_est + n
+    cp.u_work = cp.u_lct + n
+    cp.g_est = cp.u_work + n
+    cp.g_lct = cp.g_est + n
+    cp.work = cp.g_lct + n
+    cp.machine = <int *>(cp.work + n)
+    cp.ops = cp.machine + n
+    cp.ops_ptr = cp.ops + n
+    cp.fixed = <char *>(cp.ops_ptr + problem.machine_count + 2)
+    cp.n = n
+    cp.levels = <int>levels
+    cp.deadline = until
+    cp.node_limit = node_budget
+    cp.ws = ws
+    for i in range(n):
+        total += best.duration[i]
+        if problem.opt_ptr[i + 1] - problem.opt_ptr[i] != 1:
+            single = 0
+    # The random tie-break of the restarts: up to twice the mean work of an operation.
+    cp.spread = 2.0 * total / (n if n > 0 else 1)
+    lo = <i64>lim.lower_bound
+    drop = (best.makespan - lo) // DEADLINE_STEPS
+    rise = drop
+    while cp.nodes < cp.node_limit and now() < until:
+        if lo > best.makespan - 1:
+            break
+        if drop < 1:
+            drop = 1
+        if bottom:
+            target = lo + rise
+        else:
+            target = best.makespan - drop
+        if target >= best.makespan:
+            target = best.makespan - 1
+        if target < lo:
+            target = lo
+        copy_schedule(problem, cur, best)
+        stats.runs += 1
+        slice_nodes = cp.node_limit
+        if cp.nodes + DEADLINE_SLICE < slice_nodes:
+            cp.node_limit = cp.nodes + DEADLINE_SLICE
+        r = deadline_solve(problem, cur, ws, &cp, target, &stats.nodes)
+        cp.node_limit = slice_nodes
+        if r == 1 and cur.rank < best.rank:
+            copy_schedule(problem, best, cur)
+            stats.found += 1
+            drop = (best.makespan - lo) // DEADLINE_STEPS
+            rise = rise // 2
+        elif r == 0:
+            # Proved out of reach: so is every makespan up to the target.
+            lo = target + 1
+            if single:
+                lim.lower_bound = <double>lo
+            drop = (best.makespan - lo) // DEADLINE_STEPS
+        elif bottom:
+            rise = rise // 2
+            bottom = 0
+        else:
+            drop = drop // 2 if drop > 1 else (best.makespan - lo) // DEADLINE_STEPS
+            bottom = 1
+    free(memory)
+
+
+cdef double TABU_SHARE = 0.25
+cdef double DEADLINE_UNTIL = 0.85
+
+
+cdef i64 deadline_plan(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws,
+                       SearchLimits *lim, int fast, int *stop_reason, double t0, double limit,
+                       DeadlineStats *stats) noexcept nogil:
+    """The tabu search for a quarter of the budget, the deadline search until 85 % of it, then
+    the tabu search again from the best plan. With an iteration limit (reproducible runs) the
+    tabu search gets half of it in each part and the deadline search 20 nodes per iteration."""
+    cdef double deadline = lim.deadline
+    cdef i64 it_limit = lim.iteration_limit, it, nodes = -1
+    if it_limit >= 0:
+        lim.iteration_limit = it_limit // 2
+        nodes = 20 * it_limit
+    lim.deadline = t0 + TABU_SHARE * limit if t0 + TABU_SHARE * limit < deadline else deadline
+    it = search(problem, cur, best, ws, lim, fast, stop_reason)
+    lim.deadline = deadline
+    if stop_reason[0] == 2:
+        return it
+    deadline_phase(problem, cur, best, ws, lim,
+                   t0 + DEADLINE_UNTIL * limit if it_limit < 0 else deadline,
+                   nodes if nodes >= 0 else NEVER, stats)
+    copy_schedule(problem, cur, best)
+    evaluate(problem, cur, ws, cur.start, cur.end)
+    score(problem, cur, ws, cur.start, cur.end)
+    if it_limit >= 0:
+        lim.iteration_limit = it_limit - it
+    it += search(problem, cur, best, ws, lim, fast, stop_reason)
+    lim.iteration_limit = it_limit
+    return it
+
+
 cdef void *carve(Arena *arena, size_t count, size_t size) noexcept nogil:
     """Room for ``count`` items of ``size`` bytes, zeroed, 16-byte aligned (NULL while the
     first pass only measures)."""
@@ -2124,6 +2701,7 @@ cdef class Core:
         cdef Workspace ws
         cdef Schedule cur, best
         cdef SearchLimits lim
+        cdef DeadlineStats dstats
         cdef Arena arena
         cdef int stop_reason = 0, fast, carving
         cdef i64 x
@@ -2136,6 +2714,7 @@ cdef class Core:
         pb.tie_break = pb.has_calendars and parameters.weight_tardiness == 0 \
             and parameters.weight_stability == 0
         memset(&ws, 0, sizeof(Workspace))
+        memset(&dstats, 0, sizeof(DeadlineStats))
         memset(&cur, 0, sizeof(Schedule))
         memset(&best, 0, sizeof(Schedule))
         memset(&arena, 0, sizeof(Arena))
@@ -2170,7 +2749,11 @@ cdef class Core:
                 copy_schedule(pb, &cur, &best)
                 evaluate(pb, &cur, &ws, cur.start, cur.end)
                 score(pb, &cur, &ws, cur.start, cur.end)
-                iterations = search(pb, &cur, &best, &ws, &lim, fast, &stop_reason)
+                if parameters.deadline_search and deadline_applies(pb):
+                    iterations = deadline_plan(pb, &cur, &best, &ws, &lim, fast, &stop_reason,
+                                               t0, parameters.time_limit, &dstats)
+                else:
+                    iterations = search(pb, &cur, &best, &ws, &lim, fast, &stop_reason)
             machines = [best.machine[i] for i in range(pb.operation_count)]
             operators = [best.operator_of[i] if pb.operator_count else -1
                          for i in range(pb.operation_count)]
@@ -2187,6 +2770,10 @@ cdef class Core:
                 "time_to_first": t_first,
                 "first_objective": first_obj,
                 "stop_reason": ("time", "iterations", "lower bound", "no move")[stop_reason],
+                "lower_bound": int(lim.lower_bound) if lim.lower_bound > 0 else 0,
+                "deadline_targets": dstats.runs,
+                "deadline_improved": dstats.found,
+                "deadline_nodes": dstats.nodes,
             }
             return machines, starts, ends, setup_ends, work_starts, operators, stats
         finally:

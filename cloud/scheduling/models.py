@@ -222,8 +222,15 @@ class SolveStats:
     elapsed: float
     time_to_first: float
     first_objective: float
+    # A makespan no schedule can beat: the bound over open time, or higher where the deadline
+    # search proved every makespan below it out of reach (job shops: one machine per operation).
     lower_bound: int
     stop_reason: str
+    # The deadline search (pure makespan with calendars): targets tried, plans it improved,
+    # nodes searched.
+    deadline_targets: int = 0
+    deadline_improved: int = 0
+    deadline_nodes: int = 0
 
 
 @dataclass(frozen=True)

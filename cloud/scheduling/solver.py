@@ -66,6 +66,7 @@ def solve(
     seed: int = 0,
     warm_start: Schedule | None = None,
     lower_bound: int | None = None,
+    deadline_search: bool = True,
 ) -> Schedule:
     """Best schedule found within ``time_limit`` seconds (or ``iteration_limit`` search steps).
 
@@ -96,6 +97,7 @@ def solve(
         "tolerance": objective.tolerance,
         "stall": STALL_ESTIMATED if estimated else STALL_EXACT,
         "exact": 0 if estimated else 1,
+        "deadline_search": 1 if deadline_search else 0,
     }
     machines, starts, ends, setup_ends, work_starts, operators, stats = flat.core.solve(
         parameters, ref_machine, ref_start
@@ -499,8 +501,11 @@ def _schedule(
             elapsed=float(stats["elapsed"]),  # type: ignore[arg-type]
             time_to_first=float(stats["time_to_first"]),  # type: ignore[arg-type]
             first_objective=float(stats["first_objective"]),  # type: ignore[arg-type]
-            lower_bound=bound,
+            lower_bound=max(bound, int(stats["lower_bound"])),  # type: ignore[call-overload]
             stop_reason=str(stats["stop_reason"]),
+            deadline_targets=int(stats["deadline_targets"]),  # type: ignore[call-overload]
+            deadline_improved=int(stats["deadline_improved"]),  # type: ignore[call-overload]
+            deadline_nodes=int(stats["deadline_nodes"]),  # type: ignore[call-overload]
         ),
     )
 
