@@ -1859,24 +1859,26 @@ cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
 
 # ---------------------------------------------------------------- deadline search
 #
-# The tabu search walks the critical paths of one plan. On small job shops with calendars and
+# The tabu search walks the critical paths of one plan. On job shops with calendars and
 # non-resumable work that is weak: one unit less of makespan can need a whole closure less on a
 # job path, far from any single move (see docs/scheduling.md, "The deadline search"). Here the
-# plan's machine assignment is kept and its orders are searched afresh, for a makespan target:
-# a complete depth-first search over starts (SetTimes: take the operation with the least
-# latest end among those that could start first, start it at its earliest start, or postpone
-# it until something pushes its earliest start), with constraint propagation at every node:
-# earliest starts and latest starts through the job paths, transport, the calendars, windows
-# and the operations already started; detectable precedences between two operations on a
-# machine; and an overload test of every machine's open time in every window of earliest
-# starts and latest ends. Restarts follow the Luby sequence with a random tie-break.
+# machine orders are searched afresh for a makespan target: a complete depth-first search over
+# starts (SetTimes: of the operations that could start first, take the one with the least
+# latest end; start it at its earliest start, or postpone it until something pushes its
+# earliest start), with constraint propagation at every node: earliest and latest starts
+# through the job paths, transport, the calendars, windows and the operations already started;
+# detectable precedences between two operations on a machine; an overload test of every
+# machine's free time in every window from an earliest start to a latest end; and edge finding
+# (an operation that cannot fit in such a window with the work that must lie in it goes after
+# all of that work, or before it). Restarts follow the Luby sequence with a random tie-break.
 
 cdef enum:
     # The deadline search keeps one state per depth: problems this size at most.
     DEADLINE_MAX_OPS = 400
     # Nodes of the first Luby run; each restart's budget is a Luby multiple of it.
     DEADLINE_LUBY_BASE = 500
-    # Targets between the lower bound and the best makespan, and the nodes each one gets.
+    # Targets step an eighth of the way between the best makespan and the lower bound; each
+    # gets this many nodes.
     DEADLINE_STEPS = 8
     DEADLINE_SLICE = 2000
 
@@ -1893,11 +1895,13 @@ cdef struct Deadline:
     i64 *lst
     i64 *post
     char *fixed
-    # Scratch of the overload test: one machine's open operations and its free time up to each
-    # one's earliest start and latest end.
+    # Scratch of the overload test and edge finding: one machine's open operations (earliest
+    # start, latest end, work, index) and its free time up to each one's earliest start and
+    # latest end.
     i64 *u_est
     i64 *u_lct
     i64 *u_work
+    i64 *u_op
     i64 *g_est
     i64 *g_lct
     i64 nodes, node_limit
@@ -2012,7 +2016,7 @@ cdef i64 dl_open_part(Problem *problem, int k, i64 a, i64 b, i64 lo, i64 hi) noe
 cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const char *fx) \
         noexcept nogil:
     """Tighten the earliest and latest starts to a fixpoint; -1 when some operation has none."""
-    cdef int n = cp.n, changed = 1, i, e, p, k, a, b, ea, x, y, c
+    cdef int n = cp.n, changed = 1, i, e, p, k, a, b, ea, x, y, c, z
     cdef i64 t, v, ect_a, ect_b, need, lo, hi, base
     while changed:
         changed = 0
@@ -2028,22 +2032,22 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                                                                      cp.machine[i])
                 if v > t:
                     t = v
-            v = dl_earliest(problem, cp, est, fx, i, t)
-            if v != est[i]:
-                est[i] = v
+            # est[i] is a start the machine allows (kept so when an operation is started there),
+            # so only a later arrival needs a new fit.
+            if t > est[i]:
+                est[i] = dl_earliest(problem, cp, est, fx, i, t)
                 changed = 1
         for i in range(n - 1, -1, -1):
             if fx[i]:
                 continue
-            t = dl_end(problem, cp, i, lst[i])
+            t = NEVER
             for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
                 p = problem.succs[e]
                 v = lst[p] - transport_time(problem, cp.machine[i], cp.machine[p])
                 if v < t:
                     t = v
-            v = dl_latest(problem, cp, est, fx, i, t)
-            if v != lst[i]:
-                lst[i] = v
+            if t < dl_end(problem, cp, i, lst[i]):
+                lst[i] = dl_latest(problem, cp, est, fx, i, t)
                 changed = 1
             if est[i] > lst[i]:
                 return -1
@@ -2099,6 +2103,7 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                 cp.u_est[c] = est[a]
                 cp.u_lct[c] = dl_end(problem, cp, a, lst[a])
                 cp.u_work[c] = cp.work[a]
+                cp.u_op[c] = a
                 if est[a] < base:
                     base = est[a]
                 c += 1
@@ -2119,14 +2124,38 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                             need += cp.u_work[ea]
                     if need > cp.g_lct[y] - cp.g_est[x]:
                         return -1
+                    if need == 0:
+                        continue
+                    # Edge finding: an operation outside the set that cannot fit in the window
+                    # with it goes after all of it (or before, mirrored).
+                    for z in range(c):
+                        if cp.u_est[z] >= lo and cp.u_lct[z] <= hi:
+                            continue
+                        a = <int>cp.u_op[z]
+                        if cp.u_lct[z] > hi and cp.u_work[z] > 0 and cp.g_lct[y] - (
+                                cp.g_est[z] if cp.u_est[z] < lo else cp.g_est[x]) \
+                                < need + cp.u_work[z] and est[a] < lo + need:
+                            v = dl_earliest(problem, cp, est, fx, a, lo + need)
+                            if v > est[a]:
+                                est[a] = v
+                                changed = 1
+                                if est[a] > lst[a]:
+                                    return -1
+                        if cp.u_est[z] < lo and cp.u_work[z] > 0 and (
+                                cp.g_lct[z] if cp.u_lct[z] > hi else cp.g_lct[y]) \
+                                - cp.g_est[x] < need + cp.u_work[z]:
+                            v = dl_latest(problem, cp, est, fx, a, hi - need)
+                            if v < lst[a]:
+                                lst[a] = v
+                                changed = 1
+                                if est[a] > lst[a]:
+                                    return -1
     return 0
 
 
 cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
     """1: the state at ``depth`` leads to a schedule (left in that depth's ``est``), 0: it
-    cannot, -1: the node or time limit ran out; between two such targets the
-    lower bound itself is tried, with a quarter of the slice (a tight target often guides the
-    search straight to a plan, or is quickly proved out of reach)."""
+    cannot, -1: the node or time limit ran out."""
     cdef int n = cp.n, i, j, k, e, pick = -1, open_ops = 0, result
     cdef i64 *est = cp.est + <size_t>depth * n
     cdef i64 *lst = cp.lst + <size_t>depth * n
@@ -2197,6 +2226,13 @@ cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
     lst2[pick] = est2[pick]
     fx2[pick] = 1
     post2[pick] = -1
+    # The other open operations on its machine fit around it.
+    k = cp.machine[pick]
+    for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+        j = cp.ops[e]
+        if not fx2[j]:
+            est2[j] = dl_earliest(problem, cp, est2, fx2, j, est2[j])
+            lst2[j] = dl_latest(problem, cp, est2, fx2, j, dl_end(problem, cp, j, lst2[j]))
     result = dl_dfs(problem, cp, depth + 1)
     if result != 0:
         if result == 1:
@@ -2228,10 +2264,18 @@ cdef i64 luby(i64 i) noexcept nogil:
 
 
 cdef int deadline_applies(Problem *problem) noexcept nogil:
-    """The deadline search models calendars, windows, frozen work, releases and transport, not
-    setups or operators, and keeps one state per depth."""
-    return problem.tie_break and not problem.has_setups and problem.operator_count == 0 \
-        and problem.operation_count <= DEADLINE_MAX_OPS
+    """Job shops (one machine per operation) with calendars and the makespan alone: with a
+    choice of machines the search would keep the plan's, and on the flexible calendar sets
+    (mk-cal) the tabu search does better with the time. It models calendars, windows, frozen
+    work, releases and transport, not setups or operators, and keeps one state per depth."""
+    cdef int i
+    if not problem.tie_break or problem.has_setups or problem.operator_count \
+            or problem.operation_count > DEADLINE_MAX_OPS:
+        return 0
+    for i in range(problem.operation_count):
+        if problem.opt_ptr[i + 1] - problem.opt_ptr[i] != 1:
+            return 0
+    return 1
 
 
 cdef struct DeadlineStats:
@@ -2273,8 +2317,10 @@ cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadli
                 lst[i] = est[i]
                 continue
             cp.fixed[i] = 0
-            est[i] = problem.release[i]
-            lst[i] = latest_start(problem, cp.machine[i], i, target, cp.work[i])
+        for i in range(n):
+            if problem.frozen_machine[i] < 0:
+                est[i] = dl_earliest(problem, cp, est, cp.fixed, i, problem.release[i])
+                lst[i] = dl_latest(problem, cp, est, cp.fixed, i, target)
         cp.noise = 0.0 if run == 1 else cp.spread
         t = cp.node_limit
         cp.node_limit = cp.nodes + budget if cp.nodes + budget < t else t
@@ -2312,16 +2358,16 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
                          SearchLimits *lim, double until, i64 node_budget,
                          DeadlineStats *stats) noexcept nogil:
     """Lower the best plan's makespan with the deadline search until the budget (``until``,
-    ``node_budget``) runs out. The search is guided by its target's latest ends, so a tight
-    target is found fastest and a loose one may not be: each target lies an eighth of the way
-    from the best makespan down to the lower bound, with a slice of the budget, and halfway
-    closer to the best makespan after a slice ran out; between two such targets the
-    lower bound itself is tried, with a quarter of the slice (a tight target often guides the
-    search straight to a plan, or is quickly proved out of reach). A target proved out of reach raises the bound; with one
-    eligible machine per operation the bound is the problem's, and ``lim.lower_bound`` rises
-    to it."""
+    ``node_budget``) runs out, each target with a slice of it. The search is guided by its
+    target's latest ends, so a tight target is found (or proved out of reach) fastest and a
+    loose one may not be found at all. So the targets alternate between two sides: just above
+    the lower bound (an eighth of the way to the best makespan, then half as far after each
+    target of that side was found or ran out) and just below the best makespan (an eighth of the
+    way down, half as far after a slice ran out). A target proved out of reach proves every
+    makespan up to it impossible (one machine per operation, ``deadline_applies``): the lower
+    bound, ``lim.lower_bound``, rises above it."""
     cdef Deadline cp
-    cdef int n = problem.operation_count, i, single = 1, r
+    cdef int n = problem.operation_count, i, r
     cdef size_t levels = 4 * <size_t>n + 4
     cdef char *memory
     cdef i64 target, total = 0, lo, drop, rise, slice_nodes
@@ -2330,7 +2376,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     memory = <char *>calloc(1, n * (sizeof(int) * 2 + sizeof(i64))
                             + (problem.machine_count + 2) * sizeof(int)
                             + levels * n * (3 * sizeof(i64) + sizeof(char))
-                            + 5 * n * sizeof(i64) + 64)
+                            + 6 * n * sizeof(i64) + 64)
     if memory == NULL:
         return
     cp.est = <i64 *>memory
@@ -2339,7 +2385,8 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cp.u_est = cp.post + levels * n
     cp.u_lct = cp.u_est + n
     cp.u_work = cp.u_lct + n
-    cp.g_est = cp.u_work + n
+    cp.u_op = cp.u_work + n
+    cp.g_est = cp.u_op + n
     cp.g_lct = cp.g_est + n
     cp.work = cp.g_lct + n
     cp.machine = <int *>(cp.work + n)
@@ -2353,8 +2400,6 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cp.ws = ws
     for i in range(n):
         total += best.duration[i]
-        if problem.opt_ptr[i + 1] - problem.opt_ptr[i] != 1:
-            single = 0
     # The random tie-break of the restarts: up to twice the mean work of an operation.
     cp.spread = 2.0 * total / (n if n > 0 else 1)
     lo = <i64>lim.lower_bound
@@ -2388,8 +2433,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
         elif r == 0:
             # Proved out of reach: so is every makespan up to the target.
             lo = target + 1
-            if single:
-                lim.lower_bound = <double>lo
+            lim.lower_bound = <double>lo
             drop = (best.makespan - lo) // DEADLINE_STEPS
         elif bottom:
             rise = rise // 2
@@ -2409,12 +2453,13 @@ cdef i64 deadline_plan(Problem *problem, Schedule *cur, Schedule *best, Workspac
                        DeadlineStats *stats) noexcept nogil:
     """The tabu search for a quarter of the budget, the deadline search until 85 % of it, then
     the tabu search again from the best plan. With an iteration limit (reproducible runs) the
-    tabu search gets half of it in each part and the deadline search 20 nodes per iteration."""
+    tabu search gets half of it in each part and the deadline search 1,000 nodes and 20 per
+    iteration."""
     cdef double deadline = lim.deadline
     cdef i64 it_limit = lim.iteration_limit, it, nodes = -1
     if it_limit >= 0:
         lim.iteration_limit = it_limit // 2
-        nodes = 20 * it_limit
+        nodes = 1000 + 20 * it_limit
     lim.deadline = t0 + TABU_SHARE * limit if t0 + TABU_SHARE * limit < deadline else deadline
     it = search(problem, cur, best, ws, lim, fast, stop_reason)
     lim.deadline = deadline
