@@ -1968,18 +1968,8 @@ cdef i64 dl_open(Problem *problem, Deadline *cp, const i64 *st, const char *fx, 
                  i64 hi) noexcept nogil:
     """Machine k's time in [lo, hi) that is open, outside the windows and not taken by a
     started operation."""
-    cdef i64 total = 0, a, b
-    cdef int p, e, j
-    if not problem.calendar_on[k]:
-        total = hi - lo
-    else:
-        p = period_after(problem, k, lo)
-        while p < problem.calendar_ptr[k + 1] and problem.calendar_start[p] < hi:
-            a = problem.calendar_start[p] if problem.calendar_start[p] > lo else lo
-            b = problem.calendar_end[p] if problem.calendar_end[p] < hi else hi
-            if a < b:
-                total += b - a
-            p += 1
+    cdef i64 total = dl_open_part(problem, k, lo, hi, lo, hi)
+    cdef int e, j
     # Windows and started work inside open time (both lie in open time or are cut to it: an
     # overestimate of what they take would make the test too strict, so only open parts count).
     for e in range(problem.blocked_ptr[k], problem.blocked_ptr[k + 1]):
