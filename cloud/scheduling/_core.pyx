@@ -1854,9 +1854,6 @@ cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
     return good
 
 
-# ---------------------------------------------------------------- memory
-
-
 # ---------------------------------------------------------------- deadline search
 #
 # The tabu search walks the critical paths of one plan. On job shops with calendars and
@@ -2467,6 +2464,8 @@ cdef i64 deadline_plan(Problem *problem, Schedule *cur, Schedule *best, Workspac
     lim.iteration_limit = it_limit
     return it
 
+
+# ---------------------------------------------------------------- memory
 
 cdef void *carve(Arena *arena, size_t count, size_t size) noexcept nogil:
     """Room for ``count`` items of ``size`` bytes, zeroed, 16-byte aligned (NULL while the
