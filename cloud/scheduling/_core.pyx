@@ -1005,10 +1005,11 @@ cdef void construct(Problem *problem, Schedule *sched, Workspace *ws, double *pr
         if sched.duration[i] > 0:
             ws.last_setup_op[k] = i
         # Occupying k only makes k worse: the other ready operations keep their best machine
-        # unless it was k.
+        # unless it was k. With setups it can make k better (after an operation of no family
+        # or a cheaper one the next change-over is shorter), so all of them look again.
         for r in range(nready):
             j = ws.ready[r]
-            if ws.choice_machine[j] == k:
+            if ws.choice_machine[j] == k or problem.has_setups:
                 ws.choice_stale[j] = 1
         for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
             p = problem.succs[e]
