@@ -1861,9 +1861,8 @@ cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
 # non-resumable work that is weak: one unit less of makespan can need a whole closure less on a
 # job path, far from any single move (see docs/scheduling.md, "The deadline search"). Here the
 # machine orders are searched afresh for a makespan target: a complete depth-first search over
-# starts (SetTimes: of the operations that could start first, take the one with the least
-# latest end; start it at its earliest start, or postpone it until something pushes its
-# earliest start), with constraint propagation at every node: earliest and latest starts
+# starts (SetTimes: take the operation with the earliest start, ties to the least latest end;
+# start it there, or postpone it until something pushes its earliest start), with constraint propagation at every node: earliest and latest starts
 # through the job paths, transport, the calendars, windows and the operations already started;
 # detectable precedences between two operations on a machine; an overload test of every
 # machine's free time in every window from an earliest start to a latest end; and edge finding
@@ -2192,14 +2191,14 @@ cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
                 stuck = 0
         if stuck:
             return 0
-    # Among the operations that could start first, the least latest end (random tie-break).
+    # The earliest start first, ties to the least latest end (randomised after a restart).
     for i in range(n):
-        if fx[i] or (post[i] >= 0 and est[i] <= post[i]) or est[i] > least_ect:
+        if fx[i] or (post[i] >= 0 and est[i] <= post[i]):
             continue
         key = dl_end(problem, cp, i, lst[i])
         if cp.noise > 0:
             key += <i64>(cp.noise * ((random_u64(cp.ws) >> 11) * (1.0 / 9007199254740992.0)))
-        if key < best_key or pick < 0:
+        if pick < 0 or est[i] < est[pick] or (est[i] == est[pick] and key < best_key):
             best_key = key
             pick = i
     est2 = est + n
