@@ -396,6 +396,9 @@ async def test_a_killed_ingest_child_process_is_replaced_and_loses_nothing(
         plant_a, plant_b = gateways("plant-a"), gateways("plant-b")
         first = plant_a.telemetry("mill-1", [1.0])  # plant-a is dealt lane 0, plant-b lane 1
         await eventually(_seen(context, first.id))
+        # The child counts its samples and hands the count back just after its commit: killed
+        # in between, the sample is kept but not counted. Wait for the count before the kill.
+        await eventually(lambda: context.metrics.samples.value() == 1)
         killed, other = applier.child_pids
         assert killed is not None and other is not None
         assert len({killed, other, os.getpid()}) == 3
