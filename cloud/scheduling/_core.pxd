@@ -190,7 +190,8 @@ cdef struct SolveParameters:
     int stall
     # Decode the sampled candidates instead of ranking them by estimates.
     int exact
-    # Pure makespan with calendars: alternate the tabu search with the deadline search.
+    # Job shops with closed time and the makespan alone: the tabu search, then the deadline
+    # search, then the tabu search again (``deadline_plan``).
     int deadline_search
 
 

@@ -226,8 +226,8 @@ class SolveStats:
     # search proved every makespan below it out of reach (job shops: one machine per operation).
     lower_bound: int
     stop_reason: str
-    # The deadline search (pure makespan with calendars): targets tried, plans it improved,
-    # nodes searched.
+    # The deadline search (job shops with closed time, the makespan alone): targets tried,
+    # plans it improved, nodes searched.
     deadline_targets: int = 0
     deadline_improved: int = 0
     deadline_nodes: int = 0

@@ -73,6 +73,8 @@ def solve(
     The same seed and iteration limit give the same schedule. ``warm_start`` is the previous plan:
     the search starts from it, repaired, and it is the reference for the stability objective. The
     search stops early when the makespan reaches ``lower_bound`` or the one computed here.
+    ``deadline_search=False`` leaves job shops with closed time to the tabu search alone (the
+    core before its deadline search, for comparisons; docs/scheduling.md).
     """
     objective = objective or Objective()
     _check_arguments(problem, objective, time_limit, iteration_limit, seed, warm_start)
