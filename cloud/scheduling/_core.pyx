@@ -2270,15 +2270,10 @@ cdef struct DeadlineStats:
     i64 runs, found, nodes
 
 
-cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadline *cp,
-                        i64 target, i64 *nodes) noexcept nogil:
-    """Search the orders of ``sched``'s machine assignment for a makespan <= ``target``, with Luby
-    restarts until the node budget or the deadline. 1: found (``sched`` holds it, decoded), 0:
-    no such orders exist (a run was exhaustive), -1: out of budget."""
-    cdef int n = cp.n, i, k, e, result = -1, c
-    cdef i64 run = 1, budget, t, d
-    cdef i64 *est = cp.est
-    cdef i64 *lst = cp.lst
+cdef void dl_machines(Problem *problem, Deadline *cp, Schedule *sched) noexcept nogil:
+    """Each operation's machine and work in ``sched`` (a job shop's only ones, so the same for
+    every target), and each machine's operations but the frozen ones (CSR)."""
+    cdef int n = cp.n, i, k, c = 0
     for k in range(problem.machine_count + 1):
         cp.ops_ptr[k] = 0
     for i in range(n):
@@ -2288,12 +2283,22 @@ cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadli
             cp.ops_ptr[sched.machine[i] + 1] += 1
     for k in range(problem.machine_count):
         cp.ops_ptr[k + 1] += cp.ops_ptr[k]
-    c = 0
     for k in range(problem.machine_count):
         for i in range(n):
             if problem.frozen_machine[i] < 0 and sched.machine[i] == k:
                 cp.ops[c] = i
                 c += 1
+
+
+cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadline *cp,
+                        i64 target, i64 *nodes) noexcept nogil:
+    """Search the machine orders (of ``dl_machines``) for a makespan <= ``target``, with Luby
+    restarts until the node budget or the deadline. 1: found (``sched`` holds it, decoded), 0:
+    no such orders exist (a run was exhaustive), -1: out of budget."""
+    cdef int n = cp.n, i, k, e, result = -1
+    cdef i64 run = 1, budget, t, d
+    cdef i64 *est = cp.est
+    cdef i64 *lst = cp.lst
     while cp.nodes < cp.node_limit and now() < cp.deadline:
         budget = DEADLINE_LUBY_BASE * luby(run)
         for i in range(n):
@@ -2387,6 +2392,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cp.ws = ws
     for i in range(n):
         total += best.duration[i]
+    dl_machines(problem, &cp, best)
     # The random tie-break of the restarts: up to twice the mean work of an operation.
     cp.spread = 2.0 * total / (n if n > 0 else 1)
     lo = <i64>lim.lower_bound
