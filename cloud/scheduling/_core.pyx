@@ -1868,6 +1868,8 @@ cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
 # machine's free time in every window from an earliest start to a latest end; and edge finding
 # (an operation that cannot fit in such a window with the work that must lie in it goes after
 # all of that work, or before it). Restarts follow the Luby sequence with a random tie-break.
+# Only the machines whose operations' bounds changed are tested again. Neighbourhood runs keep
+# most of the best plan's machine orders as precedences and search the rest.
 
 cdef enum:
     # The deadline search keeps one state per depth: problems this size at most.
@@ -1878,6 +1880,14 @@ cdef enum:
     # gets this many nodes.
     DEADLINE_STEPS = 8
     DEADLINE_SLICE = 2000
+    # Nodes of one neighbourhood run.
+    DEADLINE_LNS_NODES = 300
+
+
+# The share of operations a neighbourhood run frees at first.
+cdef double DEADLINE_LNS_SHARE = 0.2
+cdef double DEADLINE_LNS_MIN = 0.05
+cdef double DEADLINE_LNS_MAX = 0.9
 
 
 cdef struct Deadline:
@@ -1901,6 +1911,14 @@ cdef struct Deadline:
     i64 *u_op
     i64 *g_est
     i64 *g_lct
+    int *by_lct
+    # Neighbourhood runs: an operation kept in the best plan's order runs after ``mprev`` (the
+    # kept operation before it on its machine there) and before ``mnext`` (-1: none).
+    int *mprev
+    int *mnext
+    # Per machine: its operations' bounds changed since its detectable precedences (first
+    # half) or its overload test and edge finding (second half) last ran.
+    char *dirty
     i64 nodes, node_limit
     double deadline
     double noise, spread
@@ -2000,11 +2018,17 @@ cdef i64 dl_open_part(Problem *problem, int k, i64 a, i64 b, i64 lo, i64 hi) noe
     return total
 
 
+cdef inline void dl_touch(Problem *problem, Deadline *cp, int i) noexcept nogil:
+    """Operation i's bounds changed: its machine's tests run again."""
+    cp.dirty[cp.machine[i]] = 1
+    cp.dirty[problem.machine_count + cp.machine[i]] = 1
+
+
 cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const char *fx) \
         noexcept nogil:
     """Tighten the earliest and latest starts to a fixpoint; -1 when some operation has none."""
     cdef int n = cp.n, changed = 1, i, e, p, k, a, b, ea, x, y, c, z
-    cdef i64 t, v, ect_a, ect_b, need, lo, hi, base
+    cdef i64 t, v, ect_a, ect_b, need, lo, hi, base, most
     while changed:
         changed = 0
         # Job paths, with transport: earliest starts forwards (operations are numbered along
@@ -2019,10 +2043,14 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                                                                      cp.machine[i])
                 if v > t:
                     t = v
+            p = cp.mprev[i]
+            if p >= 0 and dl_end(problem, cp, p, est[p]) > t:
+                t = dl_end(problem, cp, p, est[p])
             # est[i] is a start the machine allows (kept so when an operation is started there),
             # so only a later arrival needs a new fit.
             if t > est[i]:
                 est[i] = dl_earliest(problem, cp, est, fx, i, t)
+                dl_touch(problem, cp, i)
                 changed = 1
         for i in range(n - 1, -1, -1):
             if fx[i]:
@@ -2033,8 +2061,12 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                 v = lst[p] - transport_time(problem, cp.machine[i], cp.machine[p])
                 if v < t:
                     t = v
+            p = cp.mnext[i]
+            if p >= 0 and lst[p] < t:
+                t = lst[p]
             if t < dl_end(problem, cp, i, lst[i]):
                 lst[i] = dl_latest(problem, cp, est, fx, i, t)
+                dl_touch(problem, cp, i)
                 changed = 1
             if est[i] > lst[i]:
                 return -1
@@ -2048,10 +2080,16 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                 if dl_end(problem, cp, p, est[p]) + transport_time(
                         problem, cp.machine[p], cp.machine[i]) > est[i]:
                     return -1
+            p = cp.mprev[i]
+            if p >= 0 and dl_end(problem, cp, p, est[p]) > est[i]:
+                return -1
         if changed:
             continue
         # Detectable precedences: if a cannot end before b's latest start, b goes first.
         for k in range(problem.machine_count):
+            if not cp.dirty[k]:
+                continue
+            cp.dirty[k] = 0
             for x in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
                 a = cp.ops[x]
                 if fx[a]:
@@ -2068,12 +2106,15 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                         v = dl_earliest(problem, cp, est, fx, a, ect_b)
                         if v > est[a]:
                             est[a] = v
+                            dl_touch(problem, cp, a)
                             changed = 1
                             ect_a = dl_end(problem, cp, a, est[a])
-                    v = dl_latest(problem, cp, est, fx, b, lst[a])
-                    if v < lst[b]:
-                        lst[b] = v
-                        changed = 1
+                    if dl_end(problem, cp, b, lst[b]) > lst[a]:
+                        v = dl_latest(problem, cp, est, fx, b, lst[a])
+                        if v < lst[b]:
+                            lst[b] = v
+                            dl_touch(problem, cp, b)
+                            changed = 1
                     if est[a] > lst[a] or est[b] > lst[b]:
                         return -1
         if changed:
@@ -2081,6 +2122,9 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
         # Overload: the work that must lie within [lo, hi) fits in the machine's open time
         # there (free time counted from the machine's least earliest start).
         for k in range(problem.machine_count):
+            if not cp.dirty[problem.machine_count + k]:
+                continue
+            cp.dirty[problem.machine_count + k] = 0
             c = 0
             base = NEVER
             for x in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
@@ -2096,22 +2140,38 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                 c += 1
             if c < 2:
                 continue
+            most = 0
             for x in range(c):
                 cp.g_est[x] = dl_open(problem, cp, est, fx, k, base, cp.u_est[x])
                 cp.g_lct[x] = dl_open(problem, cp, est, fx, k, base, cp.u_lct[x])
+                if cp.u_work[x] > most:
+                    most = cp.u_work[x]
+                # The operations by latest end.
+                y = x
+                while y > 0 and cp.u_lct[cp.by_lct[y - 1]] > cp.u_lct[x]:
+                    cp.by_lct[y] = cp.by_lct[y - 1]
+                    y -= 1
+                cp.by_lct[y] = x
             for x in range(c):
                 lo = cp.u_est[x]
-                for y in range(c):
-                    hi = cp.u_lct[y]
-                    if hi <= lo:
+                need = 0
+                for ea in range(c):
+                    # The window [lo, hi) for each latest end hi: the work that must lie in it
+                    # grows along the latest ends (all of one latest end before the window).
+                    y = cp.by_lct[ea]
+                    if cp.u_est[y] >= lo:
+                        need += cp.u_work[y]
+                    if ea + 1 < c and cp.u_lct[cp.by_lct[ea + 1]] == cp.u_lct[y]:
                         continue
-                    need = 0
-                    for ea in range(c):
-                        if cp.u_est[ea] >= lo and cp.u_lct[ea] <= hi:
-                            need += cp.u_work[ea]
+                    hi = cp.u_lct[y]
+                    if hi <= lo or need == 0:
+                        continue
                     if need > cp.g_lct[y] - cp.g_est[x]:
                         return -1
-                    if need == 0:
+                    # Nothing outside the window fits so badly that it must go before or after
+                    # the work in it: an operation's free time around the window is at least the
+                    # window's.
+                    if cp.g_lct[y] - cp.g_est[x] - need >= most:
                         continue
                     # Edge finding: an operation outside the set that cannot fit in the window
                     # with it goes after all of it (or before, mirrored).
@@ -2125,6 +2185,7 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                             v = dl_earliest(problem, cp, est, fx, a, lo + need)
                             if v > est[a]:
                                 est[a] = v
+                                dl_touch(problem, cp, a)
                                 changed = 1
                                 if est[a] > lst[a]:
                                     return -1
@@ -2134,6 +2195,7 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                             v = dl_latest(problem, cp, est, fx, a, hi - need)
                             if v < lst[a]:
                                 lst[a] = v
+                                dl_touch(problem, cp, a)
                                 changed = 1
                                 if est[a] > lst[a]:
                                     return -1
@@ -2215,10 +2277,15 @@ cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
     post2[pick] = -1
     # The other open operations on its machine fit around it.
     k = cp.machine[pick]
+    dl_touch(problem, cp, pick)
+    ect = dl_end(problem, cp, pick, est2[pick])
     for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
         j = cp.ops[e]
-        if not fx2[j]:
+        if fx2[j]:
+            continue
+        if est2[j] < ect and est2[pick] < dl_end(problem, cp, j, est2[j]):
             est2[j] = dl_earliest(problem, cp, est2, fx2, j, est2[j])
+        if lst2[j] < ect and est2[pick] < dl_end(problem, cp, j, lst2[j]):
             lst2[j] = dl_latest(problem, cp, est2, fx2, j, dl_end(problem, cp, j, lst2[j]))
     result = dl_dfs(problem, cp, depth + 1)
     if result != 0:
@@ -2313,6 +2380,9 @@ cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadli
             if problem.frozen_machine[i] < 0:
                 est[i] = dl_earliest(problem, cp, est, cp.fixed, i, problem.release[i])
                 lst[i] = dl_latest(problem, cp, est, cp.fixed, i, target)
+        for k in range(problem.machine_count):
+            cp.dirty[k] = 1
+            cp.dirty[problem.machine_count + k] = 1
         cp.noise = 0.0 if run == 1 else cp.spread
         t = cp.node_limit
         cp.node_limit = cp.nodes + budget if cp.nodes + budget < t else t
@@ -2325,7 +2395,14 @@ cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadli
         run += 1
     if result != 1:
         return result
-    # The found starts, as machine orders, decoded (the decode can only start earlier).
+    return 1 if dl_decode(problem, cp, sched, ws, est) == 0 else -1
+
+
+cdef int dl_decode(Problem *problem, Deadline *cp, Schedule *sched, Workspace *ws,
+                   const i64 *est) noexcept nogil:
+    """The starts ``est`` as machine orders in ``sched``, decoded (the decode can only start
+    earlier) and scored. -1 if the decode fails."""
+    cdef int n = cp.n, i, k, e
     for k in range(problem.machine_count):
         sched.machine_first[k] = -1
         sched.machine_last[k] = -1
@@ -2343,7 +2420,48 @@ cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadli
     if evaluate(problem, sched, ws, sched.start, sched.end) != 0:
         return -1
     score(problem, sched, ws, sched.start, sched.end)
-    return 1
+    return 0
+
+
+cdef void dl_neighbourhood(Problem *problem, Deadline *cp, Schedule *best, Workspace *ws,
+                           char *kept, int kind, double share) noexcept nogil:
+    """Free about ``share`` of the operations from the best plan's machine orders: those
+    starting in a time window there (``kind`` 0) or those on random machines (1); the others
+    keep their order among themselves (``mprev``, ``mnext``)."""
+    cdef int n = cp.n, want = <int>(share * n), i, k, c = 0, first, last
+    if want > cp.ops_ptr[problem.machine_count]:
+        want = cp.ops_ptr[problem.machine_count]
+    if want < 1:
+        return
+    for i in range(n):
+        kept[i] = 1
+        cp.mprev[i] = -1
+        cp.mnext[i] = -1
+    if kind == 0:
+        for i in range(n):
+            ws.ready[i] = i
+            ws.priority[i] = <double>best.start[i]
+        sort_by_prio(ws, n)
+        first = random_below(ws, n - want + 1) if want < n else 0
+        for i in range(first, first + want if first + want < n else n):
+            kept[ws.ready[i]] = 0
+    else:
+        while c < want:
+            k = random_below(ws, problem.machine_count)
+            for i in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+                if kept[cp.ops[i]]:
+                    kept[cp.ops[i]] = 0
+                    c += 1
+    for k in range(problem.machine_count):
+        last = -1
+        i = best.machine_first[k]
+        while i >= 0:
+            if kept[i] and problem.frozen_machine[i] < 0:
+                cp.mprev[i] = last
+                if last >= 0:
+                    cp.mnext[last] = i
+                last = i
+            i = best.machine_next[i]
 
 
 cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws,
@@ -2357,16 +2475,23 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     target of that side was found or ran out) and just below the best makespan (an eighth of the
     way down, half as far after a slice ran out). A target proved out of reach proves every
     makespan up to it impossible (one machine per operation, ``deadline_applies``): the lower
-    bound, ``lim.lower_bound``, rises above it."""
+    bound, ``lim.lower_bound``, rises above it. After each target of the upper side that ran
+    out, neighbourhood runs (``dl_neighbourhood``) get a slice: most operations keep the best
+    plan's machine order, the others are searched afresh for a makespan one below the best
+    (as CP-SAT's large neighbourhood search does). A neighbourhood run that is exhaustive only
+    says that the neighbourhood holds nothing better: it proves no bound."""
     cdef Deadline cp
     cdef int n = problem.operation_count, i, r
     cdef size_t levels = 4 * <size_t>n + 4
     cdef char *memory
-    cdef i64 target, total = 0, lo, drop, rise, slice_nodes
-    cdef int bottom = 1
+    cdef i64 target, total = 0, lo, drop, rise, slice_nodes, spent
+    cdef int bottom = 1, kind = 0
+    cdef char *kept
+    cdef double share = DEADLINE_LNS_SHARE
     memset(&cp, 0, sizeof(Deadline))
-    memory = <char *>calloc(1, n * (sizeof(int) * 2 + sizeof(i64))
+    memory = <char *>calloc(1, n * (sizeof(int) * 5 + sizeof(i64) + sizeof(char))
                             + (problem.machine_count + 2) * sizeof(int)
+                            + 2 * problem.machine_count
                             + levels * n * (3 * sizeof(i64) + sizeof(char))
                             + 6 * n * sizeof(i64) + 64)
     if memory == NULL:
@@ -2384,7 +2509,15 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cp.machine = <int *>(cp.work + n)
     cp.ops = cp.machine + n
     cp.ops_ptr = cp.ops + n
-    cp.fixed = <char *>(cp.ops_ptr + problem.machine_count + 2)
+    cp.mprev = cp.ops_ptr + problem.machine_count + 2
+    cp.mnext = cp.mprev + n
+    cp.by_lct = cp.mnext + n
+    cp.fixed = <char *>(cp.by_lct + n)
+    kept = cp.fixed + levels * n
+    cp.dirty = kept + n
+    for i in range(n):
+        cp.mprev[i] = -1
+        cp.mnext[i] = -1
     cp.n = n
     cp.levels = <int>levels
     cp.deadline = until
@@ -2434,6 +2567,33 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
         else:
             drop = drop // 2 if drop > 1 else (best.makespan - lo) // DEADLINE_STEPS
             bottom = 1
+        if bottom or lo > best.makespan - 1:
+            continue
+        # Neighbourhood runs: most operations keep the best plan's machine order, the rest are
+        # searched afresh for a makespan one below the best. The free share grows when a run
+        # was exhaustive (nothing better that near) and shrinks when it ran out of nodes.
+        spent = cp.nodes + DEADLINE_SLICE
+        while cp.nodes < spent and cp.nodes < slice_nodes and now() < until \
+                and lo <= best.makespan - 1:
+            dl_neighbourhood(problem, &cp, best, ws, kept, kind, share)
+            kind = 1 - kind
+            copy_schedule(problem, cur, best)
+            stats.runs += 1
+            cp.node_limit = cp.nodes + DEADLINE_LNS_NODES
+            if cp.node_limit > slice_nodes:
+                cp.node_limit = slice_nodes
+            r = deadline_solve(problem, cur, ws, &cp, best.makespan - 1, &stats.nodes)
+            cp.node_limit = slice_nodes
+            if r == 1 and cur.rank < best.rank:
+                copy_schedule(problem, best, cur)
+                stats.found += 1
+            elif r == 0:
+                share = share * 1.1 if share * 1.1 < DEADLINE_LNS_MAX else DEADLINE_LNS_MAX
+            else:
+                share = share * 0.9 if share * 0.9 > DEADLINE_LNS_MIN else DEADLINE_LNS_MIN
+        for i in range(n):
+            cp.mprev[i] = -1
+            cp.mnext[i] = -1
     free(memory)
 
 
