@@ -2429,14 +2429,15 @@ cdef void dl_neighbourhood(Problem *problem, Deadline *cp, Schedule *best, Works
     starting in a time window there (``kind`` 0) or those on random machines (1); the others
     keep their order among themselves (``mprev``, ``mnext``)."""
     cdef int n = cp.n, want = <int>(share * n), i, k, c = 0, first, last
-    if want > cp.ops_ptr[problem.machine_count]:
-        want = cp.ops_ptr[problem.machine_count]
-    if want < 1:
-        return
     for i in range(n):
         kept[i] = 1
         cp.mprev[i] = -1
         cp.mnext[i] = -1
+    # At least one operation, at most the ones not frozen.
+    if want < 1:
+        want = 1
+    if want > cp.ops_ptr[problem.machine_count]:
+        want = cp.ops_ptr[problem.machine_count]
     if kind == 0:
         for i in range(n):
             ws.ready[i] = i
