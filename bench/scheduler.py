@@ -13,6 +13,8 @@ re-plan after a machine goes down. Writes JSON and a bar chart (PNG) to ``bench/
     python bench/scheduler.py                       # the classic sets (about 8 minutes)
     python bench/scheduler.py --instances mk01 ta01 --limits 1 --no-scale --no-replan
     python bench/scheduler.py --setups --hint --no-scale --no-replan   # the variants
+    python bench/scheduler.py --instances ta01-cal ta02-cal --limits 1 --seeds 5 --no-scale \
+        --no-replan                                  # five seeds each: range and mean gap
 """
 
 from __future__ import annotations
@@ -157,8 +159,8 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"instance": name, "best": best, "runs": {}}
         for limit in args.limits:
             for solver in names:
-                result = SOLVERS[solver](problem, limit, args.seed)
-                result["gap"] = gap(result["makespan"], best)
+                result = _seeded(solver, problem, limit, args.seed, args.seeds)
+                _gap(result, best)
                 row["runs"][f"{solver}@{limit:g}"] = result
                 done += 1
                 shown = "-" if result["gap"] is None else f"{result['gap']:.2f} %"
@@ -169,7 +171,7 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
                     name,
                     solver,
                     limit,
-                    result["makespan"],
+                    result["makespans"] if args.seeds > 1 else result["makespan"],
                     shown,
                 )
         if best is None:
@@ -178,13 +180,32 @@ def benchmark(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def _seeded(solver: str, problem: Problem, limit: float, seed: int, seeds: int) -> dict[str, Any]:
+    """One run per seed from ``seed``: the first run's record, with every seed's makespan in
+    ``makespans`` and the best of them as ``makespan``."""
+    results = [SOLVERS[solver](problem, limit, seed + i) for i in range(seeds)]
+    result = dict(results[0])
+    result["makespans"] = [r["makespan"] for r in results]
+    found = [m for m in result["makespans"] if m is not None]
+    result["makespan"] = min(found, default=None)
+    return result
+
+
+def _gap(run: dict[str, Any], best: int | None) -> None:
+    """The gap of the best seed's makespan, and the mean over the seeds (a seed without a
+    schedule counts as no gap at all: ``None``)."""
+    run["gap"] = gap(run["makespan"], best)
+    gaps = [gap(m, best) for m in run["makespans"]]
+    run["mean_gap"] = None if None in gaps else statistics.fmean(gaps)  # type: ignore[arg-type]
+
+
 def _best_in_run(row: dict[str, Any]) -> None:
     """A variant has no best known makespan: gaps are to the best any solver found here."""
     found = [run["makespan"] for run in row["runs"].values() if run["makespan"] is not None]
     row["best"] = min(found, default=None)
     row["best_in_run"] = True
     for run in row["runs"].values():
-        run["gap"] = gap(run["makespan"], row["best"])
+        _gap(run, row["best"])
 
 
 def group(instance: str) -> str:
@@ -193,22 +214,35 @@ def group(instance: str) -> str:
     return base[:2] + variant
 
 
-def mean_gaps(rows: list[dict[str, Any]], name: str, key: str) -> float | None:
+def mean_gaps(rows: list[dict[str, Any]], name: str, key: str, field: str = "gap") -> float | None:
     gaps = [
-        r["runs"][key]["gap"]
+        r["runs"][key][field]
         for r in rows
-        if group(r["instance"]) == name and r["runs"].get(key, {}).get("gap") is not None
+        if group(r["instance"]) == name and r["runs"].get(key, {}).get(field) is not None
     ]
     return statistics.fmean(gaps) if gaps else None
 
 
-def print_table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
+def print_table(rows: list[dict[str, Any]], keys: list[str], seeds: int = 1) -> list[str]:
+    """One column pair per solver and limit; with several seeds the makespans' range, and the
+    mean gap over the seeds (the set means as well)."""
+    field = "mean_gap" if seeds > 1 else "gap"
+
     def cell(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}"
 
+    def shown(run: dict[str, Any]) -> str:
+        found = [m for m in run.get("makespans", [run.get("makespan")]) if m is not None]
+        if not found:
+            return "no solution"
+        if len(found) < seeds:
+            return f"{min(found)}-{max(found)}, {seeds - len(found)} without"
+        return str(found[0]) if min(found) == max(found) else f"{min(found)}-{max(found)}"
+
     def title(key: str) -> str:
         solver, limit = key.split("@")
-        return f"{TITLES[solver]} {limit} s | gap %"
+        gaps = f"mean gap % ({seeds} seeds)" if seeds > 1 else "gap %"
+        return f"{TITLES[solver]} {limit} s | {gaps}"
 
     lines = [
         "| instance | best known | " + " | ".join(title(k) for k in keys) + " |",
@@ -218,15 +252,14 @@ def print_table(rows: list[dict[str, Any]], keys: list[str]) -> list[str]:
         cells = []
         for k in keys:
             run = r["runs"].get(k, {})
-            makespan = run.get("makespan")
-            cells += ["no solution" if makespan is None else str(makespan), cell(run.get("gap"))]
+            cells += [shown(run), cell(run.get(field))]
         best = f"{r['best']}*" if r.get("best_in_run") else (r["best"] or "-")
         lines.append(f"| {r['instance']} | {best} | " + " | ".join(cells) + " |")
     families = sorted({group(r["instance"]) for r in rows if r["instance"][:2] in ("mk", "ta")})
     for family in families:
         cells = []
         for k in keys:
-            cells += ["", cell(mean_gaps(rows, family, k))]
+            cells += ["", cell(mean_gaps(rows, family, k, field))]
         lines.append(f"| **mean {family}** | | " + " | ".join(cells) + " |")
     proved = [
         f"{r['instance']} ({k.split('@')[1]} s)"
@@ -339,17 +372,19 @@ def replan_run(problem: Problem, plan: Schedule, seed: int) -> dict[str, Any]:
     }
 
 
-def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
-    """Grouped bars of the gaps (log scale above 1 %); a run without a solution is marked."""
+def chart(rows: list[dict[str, Any]], keys: list[str], path: Path, seeds: int = 1) -> None:
+    """Grouped bars of the gaps (log scale above 1 %; several seeds: the mean gap); a run
+    without a solution is marked."""
+    field = "mean_gap" if seeds > 1 else "gap"
     names = [r["instance"] for r in rows]
     fig, ax = pyplot().subplots(figsize=(max(8, 0.6 * len(names)), 4.5))
     series = []
     for key in keys:
         solver, limit = key.split("@")
         label = f"{'GloNet core' if solver == 'core' else TITLES[solver]} {limit} s"
-        series.append((label, [r["runs"].get(key, {}).get("gap") or 0.0 for r in rows]))
+        series.append((label, [r["runs"].get(key, {}).get(field) or 0.0 for r in rows]))
     for key, (positions, bars) in zip(keys, grouped_bars(ax, series), strict=True):
-        gaps = [r["runs"].get(key, {}).get("gap") for r in rows]
+        gaps = [r["runs"].get(key, {}).get(field) for r in rows]
         for x, g in zip(positions, gaps, strict=True):
             if g is None:
                 ax.text(
@@ -364,7 +399,10 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
                 )
     ax.set_yscale("symlog", linthresh=1)
     ax.set_xticks(range(len(names)), names, rotation=45)
-    ax.set_ylabel("gap to best known makespan (%; variants: best in run)")
+    ax.set_ylabel(
+        "gap to best known makespan (%; variants: best in run)"
+        + (f", mean of {seeds} seeds" if seeds > 1 else "")
+    )
     ax.set_title(f"Scheduling core vs CP-SAT ({WORKERS} workers), same wall-clock limits")
     ax.legend()
     save(fig, path, dpi=120)
@@ -374,7 +412,7 @@ def replot(results: Path) -> None:
     """Draw the chart again from a results JSON file, next to it."""
     report = json.loads(results.read_text())
     keys = list(report["rows"][0]["runs"])
-    chart(report["rows"], keys, results.with_suffix(".png"))
+    chart(report["rows"], keys, results.with_suffix(".png"), report.get("seeds", 1))
 
 
 def main() -> int:
@@ -382,6 +420,13 @@ def main() -> int:
     parser.add_argument("--instances", nargs="+", default=DEFAULT_INSTANCES)
     parser.add_argument("--limits", nargs="+", type=float, default=DEFAULT_LIMITS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="runs per solver, instance and limit, seeds from --seed on (the table gives the "
+        "makespans' range and the mean gap)",
+    )
     parser.add_argument("--no-cpsat", action="store_true", help="run the core only")
     parser.add_argument(
         "--before",
@@ -416,11 +461,12 @@ def main() -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     rows = benchmark(args)
     keys = [f"{s}@{limit:g}" for limit in args.limits for s in solvers(args)]
-    table = print_table(rows, keys)
+    table = print_table(rows, keys, args.seeds)
     report: dict[str, Any] = {
         "rows": rows,
         "table": table,
         "seed": args.seed,
+        "seeds": args.seeds,
         "workers": WORKERS,
         "load_average": os.getloadavg(),
     }
@@ -436,7 +482,7 @@ def main() -> int:
             print(f"re-plan run: {report['replan']}")
     out = args.results / f"scheduler-{stamp}.json"
     out.write_text(json.dumps(report, indent=1, default=str))
-    chart(rows, keys, args.results / f"scheduler-{stamp}.png")
+    chart(rows, keys, args.results / f"scheduler-{stamp}.png", args.seeds)
     print(f"\nwrote {out} and {out.with_suffix('.png')}")
     return 0
 
