@@ -399,11 +399,11 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path, seeds: int = 
                 )
     ax.set_yscale("symlog", linthresh=1)
     ax.set_xticks(range(len(names)), names, rotation=45)
-    ax.set_ylabel(
-        "gap to best known makespan (%; variants: best in run)"
-        + (f", mean of {seeds} seeds" if seeds > 1 else "")
+    ax.set_ylabel("gap to best known makespan (%; variants: best in run)")
+    ax.set_title(
+        f"Scheduling core vs CP-SAT ({WORKERS} workers), same wall-clock limits"
+        + (f"; mean of {seeds} seeds" if seeds > 1 else "")
     )
-    ax.set_title(f"Scheduling core vs CP-SAT ({WORKERS} workers), same wall-clock limits")
     ax.legend()
     save(fig, path, dpi=120)
 
