@@ -2424,35 +2424,33 @@ cdef int dl_decode(Problem *problem, Deadline *cp, Schedule *sched, Workspace *w
 
 
 cdef void dl_neighbourhood(Problem *problem, Deadline *cp, Schedule *best, Workspace *ws,
-                           char *kept, int kind, double share) noexcept nogil:
-    """Free about ``share`` of the operations from the best plan's machine orders: those
-    starting in a time window there (``kind`` 0) or those on random machines (1); the others
-    keep their order among themselves (``mprev``, ``mnext``)."""
-    cdef int n = cp.n, want = <int>(share * n), i, k, c = 0, first, last
+                           char *kept, double share) noexcept nogil:
+    """Free, on every machine, a block of about ``share`` of its operations, consecutive in the
+    best plan's order and at a random place in it; the others keep their order among
+    themselves (``mprev``, ``mnext``). Freeing a little everywhere lets several machines change
+    at once, which a closure can need (tried against freeing a time window of the whole plan or
+    whole machines: docs/scheduling.md)."""
+    cdef int n = cp.n, i, k, c, first, size, last
     for i in range(n):
         kept[i] = 1
         cp.mprev[i] = -1
         cp.mnext[i] = -1
-    # At least one operation, at most the ones not frozen.
-    if want < 1:
-        want = 1
-    if want > cp.ops_ptr[problem.machine_count]:
-        want = cp.ops_ptr[problem.machine_count]
-    if kind == 0:
-        for i in range(n):
-            ws.ready[i] = i
-            ws.priority[i] = <double>best.start[i]
-        sort_by_prio(ws, n)
-        first = random_below(ws, n - want + 1) if want < n else 0
-        for i in range(first, first + want if first + want < n else n):
-            kept[ws.ready[i]] = 0
-    else:
-        while c < want:
-            k = random_below(ws, problem.machine_count)
-            for i in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
-                if kept[cp.ops[i]]:
-                    kept[cp.ops[i]] = 0
-                    c += 1
+    for k in range(problem.machine_count):
+        c = cp.ops_ptr[k + 1] - cp.ops_ptr[k]
+        size = <int>(share * c + 0.5)
+        if size < 1:
+            size = 1
+        if c == 0:
+            continue
+        first = random_below(ws, c - size + 1) if size < c else 0
+        c = 0
+        i = best.machine_first[k]
+        while i >= 0:
+            if problem.frozen_machine[i] < 0:
+                if first <= c < first + size:
+                    kept[i] = 0
+                c += 1
+            i = best.machine_next[i]
     for k in range(problem.machine_count):
         last = -1
         i = best.machine_first[k]
@@ -2486,7 +2484,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cdef size_t levels = 4 * <size_t>n + 4
     cdef char *memory
     cdef i64 target, total = 0, lo, drop, rise, slice_nodes, spent
-    cdef int bottom = 1, kind = 0
+    cdef int bottom = 1
     cdef char *kept
     cdef double share = DEADLINE_LNS_SHARE
     memset(&cp, 0, sizeof(Deadline))
@@ -2576,8 +2574,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
         spent = cp.nodes + DEADLINE_SLICE
         while cp.nodes < spent and cp.nodes < slice_nodes and now() < until \
                 and lo <= best.makespan - 1:
-            dl_neighbourhood(problem, &cp, best, ws, kept, kind, share)
-            kind = 1 - kind
+            dl_neighbourhood(problem, &cp, best, ws, kept, share)
             copy_schedule(problem, cur, best)
             stats.runs += 1
             cp.node_limit = cp.nodes + DEADLINE_LNS_NODES
