@@ -1880,8 +1880,9 @@ cdef enum:
     # gets this many nodes.
     DEADLINE_STEPS = 8
     DEADLINE_SLICE = 2000
-    # Nodes of one neighbourhood run.
+    # Nodes of one neighbourhood run, and of the neighbourhood runs after each upper target.
     DEADLINE_LNS_NODES = 300
+    DEADLINE_LNS_SLICE = 6000
 
 
 # The share of operations a neighbourhood run frees at first.
@@ -2571,7 +2572,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
         # Neighbourhood runs: most operations keep the best plan's machine order, the rest are
         # searched afresh for a makespan one below the best. The free share grows when a run
         # was exhaustive (nothing better that near) and shrinks when it ran out of nodes.
-        spent = cp.nodes + DEADLINE_SLICE
+        spent = cp.nodes + DEADLINE_LNS_SLICE
         while cp.nodes < spent and cp.nodes < slice_nodes and now() < until \
                 and lo <= best.makespan - 1:
             dl_neighbourhood(problem, &cp, best, ws, kept, share)
@@ -2595,14 +2596,14 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     free(memory)
 
 
-cdef double TABU_SHARE = 0.25
-cdef double DEADLINE_UNTIL = 0.85
+cdef double TABU_SHARE = 0.1
+cdef double DEADLINE_UNTIL = 0.95
 
 
 cdef i64 deadline_plan(Problem *problem, Schedule *cur, Schedule *best, Workspace *ws,
                        SearchLimits *lim, int fast, int *stop_reason, double t0, double limit,
                        DeadlineStats *stats) noexcept nogil:
-    """The tabu search for a quarter of the budget, the deadline search until 85 % of it, then
+    """The tabu search for a tenth of the budget, the deadline search until 95 % of it, then
     the tabu search again from the best plan. With an iteration limit (reproducible runs) the
     tabu search gets half of it in each part and the deadline search 1,000 nodes and 20 per
     iteration."""
