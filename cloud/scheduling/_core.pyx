@@ -1862,8 +1862,8 @@ cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
 # job path, far from any single move (see docs/scheduling.md, "The deadline search"). Here the
 # machine orders are searched afresh for a makespan target: a complete depth-first search over
 # starts (SetTimes: take the operation with the earliest start, ties to the least latest end;
-# start it there, or postpone it until something pushes its earliest start), with constraint propagation at every node: earliest and latest starts
-# through the job paths, transport, the calendars, windows and the operations already started;
+# start it there, or postpone it until something pushes its earliest start), with constraint
+# propagation at every node: earliest and latest starts through the job paths, transport, the calendars, windows and the operations already started;
 # detectable precedences between two operations on a machine; an overload test of every
 # machine's free time in every window from an earliest start to a latest end; and edge finding
 # (an operation that cannot fit in such a window with the work that must lie in it goes after
@@ -2381,9 +2381,7 @@ cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadli
             if problem.frozen_machine[i] < 0:
                 est[i] = dl_earliest(problem, cp, est, cp.fixed, i, problem.release[i])
                 lst[i] = dl_latest(problem, cp, est, cp.fixed, i, target)
-        for k in range(problem.machine_count):
-            cp.dirty[k] = 1
-            cp.dirty[problem.machine_count + k] = 1
+        memset(cp.dirty, 1, 2 * problem.machine_count)
         cp.noise = 0.0 if run == 1 else cp.spread
         t = cp.node_limit
         cp.node_limit = cp.nodes + budget if cp.nodes + budget < t else t
@@ -2396,14 +2394,7 @@ cdef int deadline_solve(Problem *problem, Schedule *sched, Workspace *ws, Deadli
         run += 1
     if result != 1:
         return result
-    return 1 if dl_decode(problem, cp, sched, ws, est) == 0 else -1
-
-
-cdef int dl_decode(Problem *problem, Deadline *cp, Schedule *sched, Workspace *ws,
-                   const i64 *est) noexcept nogil:
-    """The starts ``est`` as machine orders in ``sched``, decoded (the decode can only start
-    earlier) and scored. -1 if the decode fails."""
-    cdef int n = cp.n, i, k, e
+    # The found starts, as machine orders, decoded (the decode can only start earlier).
     for k in range(problem.machine_count):
         sched.machine_first[k] = -1
         sched.machine_last[k] = -1
@@ -2421,46 +2412,46 @@ cdef int dl_decode(Problem *problem, Deadline *cp, Schedule *sched, Workspace *w
     if evaluate(problem, sched, ws, sched.start, sched.end) != 0:
         return -1
     score(problem, sched, ws, sched.start, sched.end)
-    return 0
+    return 1
+
+
+cdef void dl_keep_none(Deadline *cp) noexcept nogil:
+    """No operation bound to the best plan's machine order: the whole plan is searched."""
+    cdef int i
+    for i in range(cp.n):
+        cp.mprev[i] = -1
+        cp.mnext[i] = -1
 
 
 cdef void dl_neighbourhood(Problem *problem, Deadline *cp, Schedule *best, Workspace *ws,
-                           char *kept, double share) noexcept nogil:
+                           double share) noexcept nogil:
     """Free, on every machine, a block of about ``share`` of its operations, consecutive in the
     best plan's order and at a random place in it; the others keep their order among
     themselves (``mprev``, ``mnext``). Freeing a little everywhere lets several machines change
     at once, which a closure can need (tried against freeing a time window of the whole plan or
     whole machines: docs/scheduling.md)."""
-    cdef int n = cp.n, i, k, c, first, size, last
-    for i in range(n):
-        kept[i] = 1
-        cp.mprev[i] = -1
-        cp.mnext[i] = -1
+    cdef int i, k, c, first, size, last
+    dl_keep_none(cp)
     for k in range(problem.machine_count):
         c = cp.ops_ptr[k + 1] - cp.ops_ptr[k]
+        if c == 0:
+            continue
         size = <int>(share * c + 0.5)
         if size < 1:
             size = 1
-        if c == 0:
-            continue
         first = random_below(ws, c - size + 1) if size < c else 0
+        # The kept operations, chained in the plan's order (frozen ones are fixed anyway).
         c = 0
-        i = best.machine_first[k]
-        while i >= 0:
-            if problem.frozen_machine[i] < 0:
-                if first <= c < first + size:
-                    kept[i] = 0
-                c += 1
-            i = best.machine_next[i]
-    for k in range(problem.machine_count):
         last = -1
         i = best.machine_first[k]
         while i >= 0:
-            if kept[i] and problem.frozen_machine[i] < 0:
-                cp.mprev[i] = last
-                if last >= 0:
-                    cp.mnext[last] = i
-                last = i
+            if problem.frozen_machine[i] < 0:
+                if not first <= c < first + size:
+                    cp.mprev[i] = last
+                    if last >= 0:
+                        cp.mnext[last] = i
+                    last = i
+                c += 1
             i = best.machine_next[i]
 
 
@@ -2486,10 +2477,9 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cdef char *memory
     cdef i64 target, total = 0, lo, drop, rise, slice_nodes, spent
     cdef int bottom = 1
-    cdef char *kept
     cdef double share = DEADLINE_LNS_SHARE
     memset(&cp, 0, sizeof(Deadline))
-    memory = <char *>calloc(1, n * (sizeof(int) * 5 + sizeof(i64) + sizeof(char))
+    memory = <char *>calloc(1, n * (sizeof(int) * 5 + sizeof(i64))
                             + (problem.machine_count + 2) * sizeof(int)
                             + 2 * problem.machine_count
                             + levels * n * (3 * sizeof(i64) + sizeof(char))
@@ -2513,12 +2503,9 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cp.mnext = cp.mprev + n
     cp.by_lct = cp.mnext + n
     cp.fixed = <char *>(cp.by_lct + n)
-    kept = cp.fixed + levels * n
-    cp.dirty = kept + n
-    for i in range(n):
-        cp.mprev[i] = -1
-        cp.mnext[i] = -1
+    cp.dirty = cp.fixed + levels * n
     cp.n = n
+    dl_keep_none(&cp)
     cp.levels = <int>levels
     cp.deadline = until
     cp.node_limit = node_budget
@@ -2575,7 +2562,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
         spent = cp.nodes + DEADLINE_LNS_SLICE
         while cp.nodes < spent and cp.nodes < slice_nodes and now() < until \
                 and lo <= best.makespan - 1:
-            dl_neighbourhood(problem, &cp, best, ws, kept, share)
+            dl_neighbourhood(problem, &cp, best, ws, share)
             copy_schedule(problem, cur, best)
             stats.runs += 1
             cp.node_limit = cp.nodes + DEADLINE_LNS_NODES
@@ -2590,9 +2577,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
                 share = share * 1.1 if share * 1.1 < DEADLINE_LNS_MAX else DEADLINE_LNS_MAX
             else:
                 share = share * 0.9 if share * 0.9 > DEADLINE_LNS_MIN else DEADLINE_LNS_MIN
-        for i in range(n):
-            cp.mprev[i] = -1
-            cp.mnext[i] = -1
+        dl_keep_none(&cp)
     free(memory)
 
 
