@@ -1913,6 +1913,10 @@ cdef struct Deadline:
     i64 *g_est
     i64 *g_lct
     int *by_lct
+    int *by_est
+    # The started operations' spans on one machine (``dl_free_time``).
+    i64 *b_start
+    i64 *b_end
     # Neighbourhood runs: an operation kept in the best plan's order runs after ``mprev`` (the
     # kept operation before it on its machine there) and before ``mnext`` (-1: none).
     int *mprev
@@ -1980,23 +1984,6 @@ cdef i64 dl_latest(Problem *problem, Deadline *cp, const i64 *st, const char *fx
     return s
 
 
-cdef i64 dl_open(Problem *problem, Deadline *cp, const i64 *st, const char *fx, int k, i64 lo,
-                 i64 hi) noexcept nogil:
-    """Machine k's time in [lo, hi) that is open, outside the windows and not taken by a
-    started operation."""
-    cdef i64 total = dl_open_part(problem, k, lo, hi, lo, hi)
-    cdef int e, j
-    # Windows and started work inside open time (both lie in open time or are cut to it: an
-    # overestimate of what they take would make the test too strict, so only open parts count).
-    for e in range(problem.blocked_ptr[k], problem.blocked_ptr[k + 1]):
-        total -= dl_open_part(problem, k, problem.blocked_start[e], problem.blocked_end[e], lo, hi)
-    for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
-        j = cp.ops[e]
-        if fx[j] == 1:
-            total -= dl_open_part(problem, k, st[j], dl_end(problem, cp, j, st[j]), lo, hi)
-    return total
-
-
 cdef i64 dl_open_part(Problem *problem, int k, i64 a, i64 b, i64 lo, i64 hi) noexcept nogil:
     """The open time of machine k inside [a, b) and [lo, hi)."""
     cdef i64 total = 0, x, y
@@ -2017,6 +2004,44 @@ cdef i64 dl_open_part(Problem *problem, int k, i64 a, i64 b, i64 lo, i64 hi) noe
             total += y - x
         p += 1
     return total
+
+
+cdef void dl_free_time(Problem *problem, Deadline *cp, const i64 *st, const char *fx, int k,
+                       i64 base, int c) noexcept nogil:
+    """Machine k's free time (open, outside the windows and the started operations) from
+    ``base`` to each of its c open operations' earliest start (``g_est``) and latest end
+    (``g_lct``), in one sweep along both orders (``by_est``, ``by_lct``): each stretch between
+    consecutive points is counted once, against the machine's started operations (collected
+    once, in ``b_start``, ``b_end``)."""
+    cdef int e, j, nb = 0, x = 0, y = 0, w
+    cdef i64 t = base, g = 0, p, part
+    for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+        j = cp.ops[e]
+        if fx[j] == 1:
+            cp.b_start[nb] = st[j]
+            cp.b_end[nb] = dl_end(problem, cp, j, st[j])
+            nb += 1
+    while x < c or y < c:
+        if x < c and (y >= c or cp.u_est[cp.by_est[x]] <= cp.u_lct[cp.by_lct[y]]):
+            p = cp.u_est[cp.by_est[x]]
+        else:
+            p = cp.u_lct[cp.by_lct[y]]
+        if p > t:
+            part = dl_open_part(problem, k, t, p, t, p)
+            for w in range(problem.blocked_ptr[k], problem.blocked_ptr[k + 1]):
+                part -= dl_open_part(problem, k, problem.blocked_start[w], problem.blocked_end[w],
+                                     t, p)
+            for w in range(nb):
+                if cp.b_start[w] < p and t < cp.b_end[w]:
+                    part -= dl_open_part(problem, k, cp.b_start[w], cp.b_end[w], t, p)
+            g += part
+            t = p
+        if x < c and cp.u_est[cp.by_est[x]] == p:
+            cp.g_est[cp.by_est[x]] = g
+            x += 1
+        else:
+            cp.g_lct[cp.by_lct[y]] = g
+            y += 1
 
 
 cdef inline void dl_touch(Problem *problem, Deadline *cp, int i) noexcept nogil:
@@ -2086,21 +2111,38 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                 return -1
         if changed:
             continue
-        # Detectable precedences: if a cannot end before b's latest start, b goes first.
+        # Detectable precedences: if a cannot end before b's latest start, b goes first. The
+        # machine's open operations by latest start (``by_lct``), with their earliest ends
+        # (``u_est``): for each a only the prefix of that order before a's earliest end can go
+        # first. A latest start that drops here leaves the order stale, but also the machine
+        # dirty, so the next round sees it.
         for k in range(problem.machine_count):
             if not cp.dirty[k]:
                 continue
             cp.dirty[k] = 0
+            c = 0
             for x in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
                 a = cp.ops[x]
                 if fx[a]:
                     continue
-                ect_a = dl_end(problem, cp, a, est[a])
-                for y in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
-                    b = cp.ops[y]
-                    if b == a or fx[b] or ect_a <= lst[b]:
+                cp.u_op[c] = a
+                cp.u_est[c] = dl_end(problem, cp, a, est[a])
+                y = c
+                while y > 0 and lst[cp.u_op[cp.by_lct[y - 1]]] > lst[a]:
+                    cp.by_lct[y] = cp.by_lct[y - 1]
+                    y -= 1
+                cp.by_lct[y] = c
+                c += 1
+            for x in range(c):
+                a = <int>cp.u_op[x]
+                for ea in range(c):
+                    y = cp.by_lct[ea]
+                    b = <int>cp.u_op[y]
+                    if cp.u_est[x] <= lst[b]:
+                        break
+                    if y == x:
                         continue
-                    ect_b = dl_end(problem, cp, b, est[b])
+                    ect_b = cp.u_est[y]
                     if ect_b > lst[a]:
                         return -1
                     if ect_b > est[a]:
@@ -2109,7 +2151,7 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                             est[a] = v
                             dl_touch(problem, cp, a)
                             changed = 1
-                            ect_a = dl_end(problem, cp, a, est[a])
+                            cp.u_est[x] = dl_end(problem, cp, a, est[a])
                     if dl_end(problem, cp, b, lst[b]) > lst[a]:
                         v = dl_latest(problem, cp, est, fx, b, lst[a])
                         if v < lst[b]:
@@ -2128,6 +2170,7 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
             cp.dirty[problem.machine_count + k] = 0
             c = 0
             base = NEVER
+            most = 0
             for x in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
                 a = cp.ops[x]
                 if fx[a]:
@@ -2138,21 +2181,23 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                 cp.u_op[c] = a
                 if est[a] < base:
                     base = est[a]
+                if cp.work[a] > most:
+                    most = cp.work[a]
+                # The operations by latest end and by earliest start.
+                y = c
+                while y > 0 and cp.u_lct[cp.by_lct[y - 1]] > cp.u_lct[c]:
+                    cp.by_lct[y] = cp.by_lct[y - 1]
+                    y -= 1
+                cp.by_lct[y] = c
+                y = c
+                while y > 0 and cp.u_est[cp.by_est[y - 1]] > cp.u_est[c]:
+                    cp.by_est[y] = cp.by_est[y - 1]
+                    y -= 1
+                cp.by_est[y] = c
                 c += 1
             if c < 2:
                 continue
-            most = 0
-            for x in range(c):
-                cp.g_est[x] = dl_open(problem, cp, est, fx, k, base, cp.u_est[x])
-                cp.g_lct[x] = dl_open(problem, cp, est, fx, k, base, cp.u_lct[x])
-                if cp.u_work[x] > most:
-                    most = cp.u_work[x]
-                # The operations by latest end.
-                y = x
-                while y > 0 and cp.u_lct[cp.by_lct[y - 1]] > cp.u_lct[x]:
-                    cp.by_lct[y] = cp.by_lct[y - 1]
-                    y -= 1
-                cp.by_lct[y] = x
+            dl_free_time(problem, cp, est, fx, k, base, c)
             for x in range(c):
                 lo = cp.u_est[x]
                 need = 0
@@ -2479,11 +2524,11 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cdef int bottom = 1
     cdef double share = DEADLINE_LNS_SHARE
     memset(&cp, 0, sizeof(Deadline))
-    memory = <char *>calloc(1, n * (sizeof(int) * 5 + sizeof(i64))
+    memory = <char *>calloc(1, n * (sizeof(int) * 6 + sizeof(i64))
                             + (problem.machine_count + 2) * sizeof(int)
                             + 2 * problem.machine_count
                             + levels * n * (3 * sizeof(i64) + sizeof(char))
-                            + 6 * n * sizeof(i64) + 64)
+                            + 8 * n * sizeof(i64) + 64)
     if memory == NULL:
         return
     cp.est = <i64 *>memory
@@ -2495,14 +2540,17 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     cp.u_op = cp.u_work + n
     cp.g_est = cp.u_op + n
     cp.g_lct = cp.g_est + n
-    cp.work = cp.g_lct + n
+    cp.b_start = cp.g_lct + n
+    cp.b_end = cp.b_start + n
+    cp.work = cp.b_end + n
     cp.machine = <int *>(cp.work + n)
     cp.ops = cp.machine + n
     cp.ops_ptr = cp.ops + n
     cp.mprev = cp.ops_ptr + problem.machine_count + 2
     cp.mnext = cp.mprev + n
     cp.by_lct = cp.mnext + n
-    cp.fixed = <char *>(cp.by_lct + n)
+    cp.by_est = cp.by_lct + n
+    cp.fixed = <char *>(cp.by_est + n)
     cp.dirty = cp.fixed + levels * n
     cp.n = n
     dl_keep_none(&cp)
