@@ -193,6 +193,8 @@ cdef struct SolveParameters:
     # Job shops with closed time and the makespan alone: the tabu search, then the deadline
     # search, then the tabu search again (``deadline_plan``).
     int deadline_search
+    # Independent searches, each in a thread of its own with its own seed; the best plan wins.
+    int workers
 
 
 cdef struct SearchLimits:

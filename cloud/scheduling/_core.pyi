@@ -17,6 +17,10 @@ class SolveParameters(TypedDict):
     stall: int
     exact: int
     deadline_search: int
+    workers: int
+
+# Worker w of a solve searches with seed + w * WORKER_SEED_STRIDE.
+WORKER_SEED_STRIDE: int
 
 class Core:
     def __init__(

@@ -22,6 +22,12 @@ from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
+cdef extern from "<pthread.h>" nogil:
+    ctypedef unsigned long pthread_t
+    int pthread_create(pthread_t *thread, const void *attr, void *(*start)(void *) noexcept nogil,
+                       void *arg)
+    int pthread_join(pthread_t thread, void **result)
+
 cdef i64 NEG = -4611686018427387904
 # Beyond every calendar: an operation that fits in none of its machine's open periods starts here
 # (models.NEVER); the solver reports it as infeasible.
@@ -2778,6 +2784,65 @@ cdef void carve_workspace(Problem *problem, Workspace *ws, Arena *arena) noexcep
                 ws.occupied_ptr[k] += 1
 
 
+# ---------------------------------------------------------------- workers
+
+cdef enum:
+    # Worker w searches with the seed + w times this: its own trajectory, reproducible alone
+    # (a solve with that seed and one worker is the same search).
+    SEED_STRIDE = 1000003
+
+WORKER_SEED_STRIDE = SEED_STRIDE
+
+
+cdef struct Worker:
+    # One independent search of a solve: its own scratch, plans, limits and counters (the
+    # problem is shared, read only).
+    Problem *problem
+    Workspace ws
+    Schedule cur, best
+    SearchLimits lim
+    DeadlineStats stats
+    int fast, deadline_search, stop_reason, started
+    i64 iterations
+    double t0, limit, t_first, first_obj
+
+
+cdef void *run_worker(void *arg) noexcept nogil:
+    """Construct, then search (``Core.solve``), in the worker's own memory."""
+    cdef Worker *w = <Worker *>arg
+    cdef Problem *pb = w.problem
+    w.t_first = initial(pb, &w.cur, &w.best, &w.ws, w.lim.deadline) - w.t0
+    w.first_obj = w.best.objective
+    copy_schedule(pb, &w.cur, &w.best)
+    evaluate(pb, &w.cur, &w.ws, w.cur.start, w.cur.end)
+    score(pb, &w.cur, &w.ws, w.cur.start, w.cur.end)
+    if w.deadline_search and deadline_applies(pb):
+        w.iterations = deadline_plan(pb, &w.cur, &w.best, &w.ws, &w.lim, w.fast, &w.stop_reason,
+                                     w.t0, w.limit, &w.stats)
+    else:
+        w.iterations = search(pb, &w.cur, &w.best, &w.ws, &w.lim, w.fast, &w.stop_reason)
+    return NULL
+
+
+cdef int run_team(Worker *team, int count) noexcept nogil:
+    """Worker 0 in this thread, the others each in a thread of their own (a worker whose thread
+    cannot start does not run); the index of the best plan (ties to the lowest index)."""
+    cdef pthread_t *threads = <pthread_t *>calloc(count, sizeof(pthread_t))
+    cdef int w, chosen = 0
+    for w in range(1, count):
+        team[w].started = threads != NULL and pthread_create(
+            &threads[w], NULL, run_worker, &team[w]) == 0
+    team[0].started = 1
+    run_worker(&team[0])
+    for w in range(1, count):
+        if team[w].started:
+            pthread_join(threads[w], NULL)
+            if team[w].best.rank < team[chosen].best.rank:
+                chosen = w
+    free(threads)
+    return chosen
+
+
 # ---------------------------------------------------------------- Python boundary
 
 cdef class Core:
@@ -2918,9 +2983,11 @@ cdef class Core:
 
     def solve(self, SolveParameters parameters, object reference_machine=None,
               object reference_start=None):
-        """Construct, then search until the time or iteration limit or the lower bound.
-        ``reference_machine``/``reference_start`` (typed arrays, or None): the previous plan,
-        the warm start and the stability objective's reference.
+        """Construct, then search until the time or iteration limit or the lower bound, in
+        ``parameters.workers`` independent workers, each in a thread of its own with its own
+        seed (``run_team``): the best plan wins. ``reference_machine``/``reference_start``
+        (typed arrays, or None): the previous plan, the warm start and the stability
+        objective's reference.
 
         Returns ``(machines, starts, ends, setup_ends, work_starts, operators, stats)``: a start
         is the start of the operation's setup (of its work if it has none), a setup end the time
@@ -2930,26 +2997,25 @@ cdef class Core:
         cdef const int[:] rm
         cdef const i64[:] rs
         cdef Problem *pb = &self.problem
-        cdef Workspace ws
-        cdef Schedule cur, best
-        cdef SearchLimits lim
-        cdef DeadlineStats dstats
+        cdef Worker *team
+        cdef Worker *w
+        cdef Schedule *best
         cdef Arena arena
-        cdef int stop_reason = 0, fast, carving
+        cdef int count = parameters.workers, carving, i, chosen = 0
         cdef i64 x
-        cdef i64 iterations = 0
-        cdef double t0 = now(), t_first, first_obj
+        cdef double t0 = now()
+        if count < 1:
+            raise ValueError(f"workers must be >= 1, got {count}")
         pb.weight_makespan = parameters.weight_makespan
         pb.weight_tardiness = parameters.weight_tardiness
         pb.weight_stability = parameters.weight_stability
         pb.tolerance = parameters.tolerance
         pb.tie_break = pb.has_calendars and parameters.weight_tardiness == 0 \
             and parameters.weight_stability == 0
-        memset(&ws, 0, sizeof(Workspace))
-        memset(&dstats, 0, sizeof(DeadlineStats))
-        memset(&cur, 0, sizeof(Schedule))
-        memset(&best, 0, sizeof(Schedule))
         memset(&arena, 0, sizeof(Arena))
+        team = <Worker *>calloc(count, sizeof(Worker))
+        if team == NULL:
+            raise MemoryError()
         if reference_machine is not None:
             rm = reference_machine
             rs = reference_start
@@ -2958,34 +3024,36 @@ cdef class Core:
             for carving in range(2):
                 if carving and arena_open(&arena) != 0:
                     raise MemoryError()
-                carve_workspace(pb, &ws, &arena)
-                carve_schedule(pb, &cur, &arena)
-                carve_schedule(pb, &best, &arena)
+                for i in range(count):
+                    carve_workspace(pb, &team[i].ws, &arena)
+                    carve_schedule(pb, &team[i].cur, &arena)
+                    carve_schedule(pb, &team[i].best, &arena)
                 if reference_machine is not None:
                     pb.reference_machine = carve_copy(&arena, rm)
                     pb.reference_start = carve_copy(&arena, rs)
-            ws.rng = parameters.seed * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL
-            if ws.rng == 0:
-                ws.rng = 1
-            fast = 0 if parameters.exact else 1
-            lim.deadline = t0 + parameters.time_limit
-            lim.iteration_limit = parameters.iteration_limit
-            lim.lower_bound = parameters.lower_bound if (
-                parameters.weight_tardiness == 0 and parameters.weight_stability == 0) else -1.0
-            lim.stall = parameters.stall
-            lim.tenure_min = 10 + pb.job_count // (pb.machine_count if pb.machine_count > 0 else 1)
-            lim.tenure_span = 1 + lim.tenure_min // 2
+            for i in range(count):
+                w = &team[i]
+                w.problem = pb
+                w.ws.rng = (parameters.seed + <u64>i * SEED_STRIDE) \
+                    * 0x9E3779B97F4A7C15ULL + 0x2545F4914F6CDD1DULL
+                if w.ws.rng == 0:
+                    w.ws.rng = 1
+                w.fast = 0 if parameters.exact else 1
+                w.deadline_search = parameters.deadline_search
+                w.t0 = t0
+                w.limit = parameters.time_limit
+                w.lim.deadline = t0 + parameters.time_limit
+                w.lim.iteration_limit = parameters.iteration_limit
+                w.lim.lower_bound = parameters.lower_bound if (
+                    parameters.weight_tardiness == 0 and parameters.weight_stability == 0) \
+                    else -1.0
+                w.lim.stall = parameters.stall
+                w.lim.tenure_min = 10 + pb.job_count // (
+                    pb.machine_count if pb.machine_count > 0 else 1)
+                w.lim.tenure_span = 1 + w.lim.tenure_min // 2
             with nogil:
-                t_first = initial(pb, &cur, &best, &ws, lim.deadline) - t0
-                first_obj = best.objective
-                copy_schedule(pb, &cur, &best)
-                evaluate(pb, &cur, &ws, cur.start, cur.end)
-                score(pb, &cur, &ws, cur.start, cur.end)
-                if parameters.deadline_search and deadline_applies(pb):
-                    iterations = deadline_plan(pb, &cur, &best, &ws, &lim, fast, &stop_reason,
-                                               t0, parameters.time_limit, &dstats)
-                else:
-                    iterations = search(pb, &cur, &best, &ws, &lim, fast, &stop_reason)
+                chosen = run_team(team, count)
+            best = &team[chosen].best
             machines = [best.machine[i] for i in range(pb.operation_count)]
             operators = [best.operator_of[i] if pb.operator_count else -1
                          for i in range(pb.operation_count)]
@@ -2994,22 +3062,28 @@ cdef class Core:
             setup_ends = []
             work_starts = []
             for i in range(pb.operation_count):
-                setup_ends.append(setup_end(pb, &best, i, &x))
+                setup_ends.append(setup_end(pb, best, i, &x))
                 work_starts.append(x)
+            # A bound any worker proved holds for every plan.
+            bound = max(team[i].lim.lower_bound for i in range(count) if team[i].started)
             stats = {
-                "iterations": iterations,
+                "iterations": sum(team[i].iterations for i in range(count)),
                 "elapsed": now() - t0,
-                "time_to_first": t_first,
-                "first_objective": first_obj,
-                "stop_reason": ("time", "iterations", "lower bound", "no move")[stop_reason],
-                "lower_bound": int(lim.lower_bound) if lim.lower_bound > 0 else 0,
-                "deadline_targets": dstats.runs,
-                "deadline_improved": dstats.found,
-                "deadline_nodes": dstats.nodes,
+                "time_to_first": team[0].t_first,
+                "first_objective": team[0].first_obj,
+                "stop_reason": ("time", "iterations", "lower bound", "no move")[
+                    team[chosen].stop_reason],
+                "lower_bound": int(bound) if bound > 0 else 0,
+                "deadline_targets": sum(team[i].stats.runs for i in range(count)),
+                "deadline_improved": sum(team[i].stats.found for i in range(count)),
+                "deadline_nodes": sum(team[i].stats.nodes for i in range(count)),
+                "workers": sum(1 for i in range(count) if team[i].started),
+                "chosen": chosen,
             }
             return machines, starts, ends, setup_ends, work_starts, operators, stats
         finally:
             free(arena.base)
+            free(team)
             pb.reference_machine = NULL
             pb.reference_start = NULL
 

@@ -231,6 +231,9 @@ class SolveStats:
     deadline_targets: int = 0
     deadline_improved: int = 0
     deadline_nodes: int = 0
+    # Independent searches that ran side by side (``solve(workers=...)``); the counts above are
+    # their sums.
+    workers: int = 1
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ except ImportError as exc:  # pragma: no cover - only without a build
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT = 1.0
+# Worker w of a solve searches with seed + w * WORKER_SEED_STRIDE (mod 2**64).
+WORKER_SEED_STRIDE: int = _core.WORKER_SEED_STRIDE
+MAX_WORKERS = 64
 # Iterations without improving the best solution before the search restarts from it, perturbed.
 # An estimated iteration costs one decode; an exact one (tardiness, stability, calendars) decodes 40
 # candidates, so it gives up sooner.
@@ -67,6 +70,7 @@ def solve(
     warm_start: Schedule | None = None,
     lower_bound: int | None = None,
     deadline_search: bool = True,
+    workers: int = 1,
 ) -> Schedule:
     """Best schedule found within ``time_limit`` seconds (or ``iteration_limit`` search steps).
 
@@ -75,9 +79,14 @@ def solve(
     search stops early when the makespan reaches ``lower_bound`` or the one computed here.
     ``deadline_search=False`` leaves job shops with closed time to the tabu search alone (the
     core before its deadline search, for comparisons; docs/scheduling.md).
+
+    ``workers`` independent searches run side by side, each in a thread of its own: worker w
+    searches as ``solve(seed=seed + w * WORKER_SEED_STRIDE)`` would (mod 2**64), and the best
+    plan wins (ties to the lowest w), so more workers never give a worse plan at an iteration
+    limit.
     """
     objective = objective or Objective()
-    _check_arguments(problem, objective, time_limit, iteration_limit, seed, warm_start)
+    _check_arguments(problem, objective, time_limit, iteration_limit, seed, warm_start, workers)
     flat = _flatten(problem)
     bound = max(flat.lower_bound, lower_bound or 0)
     pure_makespan = objective.weighted_tardiness == 0 and objective.stability == 0
@@ -100,6 +109,7 @@ def solve(
         "stall": STALL_ESTIMATED if estimated else STALL_EXACT,
         "exact": 0 if estimated else 1,
         "deadline_search": 1 if deadline_search else 0,
+        "workers": workers,
     }
     machines, starts, ends, setup_ends, work_starts, operators, stats = flat.core.solve(
         parameters, ref_machine, ref_start
@@ -145,6 +155,7 @@ def _check_arguments(
     iteration_limit: int | None,
     seed: int,
     warm_start: Schedule | None,
+    workers: int,
 ) -> None:
     if not time_limit > 0:
         raise ProblemError(f"time limit must be > 0 seconds, got {time_limit}")
@@ -152,6 +163,8 @@ def _check_arguments(
         raise ProblemError(f"iteration limit must be >= 0, got {iteration_limit}")
     if not 0 <= seed < 2**64:
         raise ProblemError(f"seed must be in [0, 2**64), got {seed}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ProblemError(f"workers must be in [1, {MAX_WORKERS}], got {workers}")
     if objective.stability > 0 and warm_start is None:
         raise ProblemError("the stability objective needs the previous schedule as warm_start")
     if problem.operation_count == 0:
@@ -508,6 +521,7 @@ def _schedule(
             deadline_targets=int(stats["deadline_targets"]),  # type: ignore[call-overload]
             deadline_improved=int(stats["deadline_improved"]),  # type: ignore[call-overload]
             deadline_nodes=int(stats["deadline_nodes"]),  # type: ignore[call-overload]
+            workers=int(stats["workers"]),  # type: ignore[call-overload]
         ),
     )
 

@@ -36,6 +36,13 @@ def register(subparsers: Any) -> None:
         "search, the result then depends only on the seed)",
     )
     solve_parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    solve_parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="independent searches side by side, each in a thread of its own with its own seed; "
+        "the best plan wins (default: 1)",
+    )
     solve_parser.add_argument("--json", action="store_true", help="print the full schedule as JSON")
     solve_parser.set_defaults(handler=run_solve)
 
@@ -54,6 +61,7 @@ def run_solve(args: argparse.Namespace) -> int:
             time_limit=args.time_limit,
             iteration_limit=args.iterations,
             seed=args.seed,
+            workers=args.workers,
         )
         validate_schedule(problem, schedule)
     except SchedulingError as exc:
@@ -68,7 +76,8 @@ def run_solve(args: argparse.Namespace) -> int:
     else:
         print(
             f"makespan {schedule.makespan} (lower bound {stats.lower_bound}), "
-            f"{stats.iterations} iterations in {stats.elapsed:.3f} s, "
+            f"{stats.iterations} iterations in {stats.elapsed:.3f} s"
+            f"{f' by {stats.workers} workers' if stats.workers > 1 else ''}, "
             f"first schedule {stats.first_objective:g} after {stats.time_to_first * 1000:.2f} ms"
         )
     return 0

