@@ -150,6 +150,13 @@ SOLVERS = {
 TITLES = {"tabu": "core, tabu only", "core": "core", "cpsat": "CP-SAT", "cpsat+hint": "CP-SAT+hint"}
 
 
+def title_of(solver: str) -> str:
+    """A column's solver: ``core``, or ``core:2`` for the core's runs with two workers in a
+    merged table (``--merge``)."""
+    name, _, workers = solver.partition(":")
+    return TITLES[name] + (f" ({workers} workers)" if workers else "")
+
+
 def solvers(args: argparse.Namespace) -> list[str]:
     names = ["tabu", "core"] if args.before else ["core"]
     if not args.no_cpsat:
@@ -250,7 +257,13 @@ def print_table(rows: list[dict[str, Any]], keys: list[str], seeds: int = 1) -> 
     def title(key: str) -> str:
         solver, limit = key.split("@")
         gaps = f"mean gap % ({seeds} seeds)" if seeds > 1 else "gap %"
-        return f"{TITLES[solver]} {limit} s | {gaps}"
+        if seeds > 1:
+            # Merged files (``--merge``) may hold more seeds in one column than in another.
+            counted = max(
+                (len(r["runs"].get(key, {}).get("makespans", [])) for r in rows), default=0
+            )
+            gaps = f"mean gap % ({counted or seeds} seeds)"
+        return f"{title_of(solver)} {limit} s | {gaps}"
 
     lines = [
         "| instance | best known | " + " | ".join(title(k) for k in keys) + " |",
@@ -380,7 +393,9 @@ def replan_run(problem: Problem, plan: Schedule, seed: int) -> dict[str, Any]:
     }
 
 
-def chart(rows: list[dict[str, Any]], keys: list[str], path: Path, seeds: int = 1) -> None:
+def chart(
+    rows: list[dict[str, Any]], keys: list[str], path: Path, seeds: int = 1, note: str = ""
+) -> None:
     """Grouped bars of the gaps (log scale above 1 %; several seeds: the mean gap); a run
     without a solution is marked."""
     field = "mean_gap" if seeds > 1 else "gap"
@@ -389,7 +404,7 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path, seeds: int = 
     series = []
     for key in keys:
         solver, limit = key.split("@")
-        label = f"{'GloNet ' + TITLES[solver] if solver == 'core' else TITLES[solver]} {limit} s"
+        label = f"{'GloNet ' if solver.startswith('core') else ''}{title_of(solver)} {limit} s"
         series.append((label, [r["runs"].get(key, {}).get(field) or 0.0 for r in rows]))
     for key, (positions, bars) in zip(keys, grouped_bars(ax, series), strict=True):
         gaps = [r["runs"].get(key, {}).get(field) for r in rows]
@@ -410,7 +425,7 @@ def chart(rows: list[dict[str, Any]], keys: list[str], path: Path, seeds: int = 
     ax.set_ylabel("gap to best known makespan (%; variants: best in run)")
     ax.set_title(
         f"Scheduling core vs CP-SAT ({WORKERS} workers), same wall-clock limits"
-        + (f"; mean of {seeds} seeds" if seeds > 1 else "")
+        + (note or (f"; mean of {seeds} seeds" if seeds > 1 else ""))
     )
     ax.legend()
     save(fig, path, dpi=120)
@@ -423,6 +438,42 @@ def name_workers(workers: int) -> None:
     if workers > 1:
         for name in ("tabu", "core"):
             TITLES[name] = TITLES[name].split(" (")[0] + f" ({workers} workers)"
+
+
+def merge(paths: list[Path], out: Path) -> None:
+    """One table and chart from several results files of the same instances (say, the core with
+    one and with two workers, each beside CP-SAT, on other seeds): each column's makespans over
+    every file that has it, the core's columns named by their workers, gaps to the best known
+    makespan or else to the best any file found."""
+    merged: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        report = json.loads(path.read_text())
+        workers = report.get("core_workers", 1)
+        for row in report["rows"]:
+            into = merged.setdefault(
+                row["instance"],
+                {"instance": row["instance"], "best": load(row["instance"])[1], "runs": {}},
+            )
+            for key, run in row["runs"].items():
+                solver, limit = key.split("@")
+                if solver in ("core", "tabu") and workers > 1:
+                    solver = f"{solver}:{workers}"
+                column = into["runs"].setdefault(f"{solver}@{limit}", {"makespans": []})
+                column["makespans"] += run.get("makespans", [run["makespan"]])
+    rows = list(merged.values())
+    for row in rows:
+        for run in row["runs"].values():
+            found = [m for m in run["makespans"] if m is not None]
+            run["makespan"] = min(found, default=None)
+            _gap(run, row["best"])
+        if row["best"] is None:
+            _best_in_run(row)
+    keys = list(dict.fromkeys(k for r in rows for k in r["runs"]))
+    table = print_table(rows, keys, seeds=2)
+    report = {"rows": rows, "table": table, "merged": [str(p) for p in paths], "seeds": 2}
+    out.write_text(json.dumps(report, indent=1, default=str))
+    chart(rows, keys, out.with_suffix(".png"), seeds=2, note="; merged runs")
+    print(f"\nwrote {out} and {out.with_suffix('.png')}")
 
 
 def replot(results: Path) -> None:
@@ -472,9 +523,19 @@ def main() -> int:
     parser.add_argument("--no-replan", action="store_true", help="skip the re-plan run")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--replot", type=Path, help="only redraw the chart of a results JSON file")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="only merge these results JSON files into one table and chart (in --results)",
+    )
     args = parser.parse_args()
     if args.replot:
         replot(args.replot)
+        return 0
+    if args.merge:
+        args.results.mkdir(parents=True, exist_ok=True)
+        merge(args.merge, args.results / f"scheduler-merged-{time.strftime('%Y%m%d-%H%M%S')}.json")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     name_workers(args.core_workers)
