@@ -2050,6 +2050,15 @@ cdef void dl_free_time(Problem *problem, Deadline *cp, const i64 *st, const char
             y += 1
 
 
+cdef inline void dl_insert(int *order, int c, const i64 *key) noexcept nogil:
+    """Insert index c into ``order[0..c)``, kept sorted by ``key`` (after equal keys)."""
+    cdef int y = c
+    while y > 0 and key[order[y - 1]] > key[c]:
+        order[y] = order[y - 1]
+        y -= 1
+    order[y] = c
+
+
 cdef inline void dl_touch(Problem *problem, Deadline *cp, int i) noexcept nogil:
     """Operation i's bounds changed: its machine's tests run again."""
     cp.dirty[cp.machine[i]] = 1
@@ -2118,9 +2127,9 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
         if changed:
             continue
         # Detectable precedences: if a cannot end before b's latest start, b goes first. The
-        # machine's open operations by latest start (``by_lct``), with their earliest ends
-        # (``u_est``): for each a only the prefix of that order before a's earliest end can go
-        # first. A latest start that drops here leaves the order stale, but also the machine
+        # machine's open operations by latest start (``by_lct``, from ``u_lct`` as it was), with
+        # their earliest ends (``u_est``): for each a only the prefix of that order before a's
+        # earliest end can go first. A latest start that drops here leaves the order stale, but also the machine
         # dirty, so the next round sees it.
         for k in range(problem.machine_count):
             if not cp.dirty[k]:
@@ -2133,11 +2142,8 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                     continue
                 cp.u_op[c] = a
                 cp.u_est[c] = dl_end(problem, cp, a, est[a])
-                y = c
-                while y > 0 and lst[cp.u_op[cp.by_lct[y - 1]]] > lst[a]:
-                    cp.by_lct[y] = cp.by_lct[y - 1]
-                    y -= 1
-                cp.by_lct[y] = c
+                cp.u_lct[c] = lst[a]
+                dl_insert(cp.by_lct, c, cp.u_lct)
                 c += 1
             for x in range(c):
                 a = <int>cp.u_op[x]
@@ -2189,17 +2195,8 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
                     base = est[a]
                 if cp.work[a] > most:
                     most = cp.work[a]
-                # The operations by latest end and by earliest start.
-                y = c
-                while y > 0 and cp.u_lct[cp.by_lct[y - 1]] > cp.u_lct[c]:
-                    cp.by_lct[y] = cp.by_lct[y - 1]
-                    y -= 1
-                cp.by_lct[y] = c
-                y = c
-                while y > 0 and cp.u_est[cp.by_est[y - 1]] > cp.u_est[c]:
-                    cp.by_est[y] = cp.by_est[y - 1]
-                    y -= 1
-                cp.by_est[y] = c
+                dl_insert(cp.by_lct, c, cp.u_lct)
+                dl_insert(cp.by_est, c, cp.u_est)
                 c += 1
             if c < 2:
                 continue
@@ -3013,12 +3010,12 @@ cdef class Core:
         pb.tie_break = pb.has_calendars and parameters.weight_tardiness == 0 \
             and parameters.weight_stability == 0
         memset(&arena, 0, sizeof(Arena))
-        team = <Worker *>calloc(count, sizeof(Worker))
-        if team == NULL:
-            raise MemoryError()
         if reference_machine is not None:
             rm = reference_machine
             rs = reference_start
+        team = <Worker *>calloc(count, sizeof(Worker))
+        if team == NULL:
+            raise MemoryError()
         try:
             # Measure, then carve (and copy the reference).
             for carving in range(2):
