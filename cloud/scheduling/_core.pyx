@@ -1869,11 +1869,12 @@ cdef i64 open_time_bound(Problem *problem, Bound *b, i64 floor) noexcept nogil:
 # machine orders are searched afresh for a makespan target: a complete depth-first search over
 # starts (SetTimes: take the operation with the earliest start, ties to the least latest end;
 # start it there, or postpone it until something pushes its earliest start), with constraint
-# propagation at every node: earliest and latest starts through the job paths, transport, the calendars, windows and the operations already started;
-# detectable precedences between two operations on a machine; an overload test of every
-# machine's free time in every window from an earliest start to a latest end; and edge finding
-# (an operation that cannot fit in such a window with the work that must lie in it goes after
-# all of that work, or before it). Restarts follow the Luby sequence with a random tie-break.
+# propagation at every node: earliest and latest starts through the job paths, transport, the
+# calendars, windows and the operations already started; detectable precedences between two
+# operations on a machine; an overload test of every machine's free time in every window from an
+# earliest start to a latest end; and edge finding (an operation that cannot fit in such a
+# window with the work that must lie in it goes after all of that work, or before it). Restarts
+# follow the Luby sequence with a random tie-break.
 # Only the machines whose operations' bounds changed are tested again. Neighbourhood runs keep
 # most of the best plan's machine orders as precedences and search the rest.
 
@@ -2129,8 +2130,8 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
         # Detectable precedences: if a cannot end before b's latest start, b goes first. The
         # machine's open operations by latest start (``by_lct``, from ``u_lct`` as it was), with
         # their earliest ends (``u_est``): for each a only the prefix of that order before a's
-        # earliest end can go first. A latest start that drops here leaves the order stale, but also the machine
-        # dirty, so the next round sees it.
+        # earliest end can go first. A latest start that drops here leaves the order stale, but
+        # also the machine dirty, so the next round sees it.
         for k in range(problem.machine_count):
             if not cp.dirty[k]:
                 continue
