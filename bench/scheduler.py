@@ -151,9 +151,11 @@ TITLES = {"tabu": "core, tabu only", "core": "core", "cpsat": "CP-SAT", "cpsat+h
 
 
 def title_of(solver: str) -> str:
-    """A column's solver: ``core``, or ``core:2`` for the core's runs with two workers in a
-    merged table (``--merge``)."""
+    """A column's solver: ``core`` (with ``CORE_WORKERS`` workers), or ``core:2`` for the core's
+    runs with two workers in a merged table (``--merge``)."""
     name, _, workers = solver.partition(":")
+    if not workers and name in ("core", "tabu") and CORE_WORKERS > 1:
+        workers = str(CORE_WORKERS)
     return TITLES[name] + (f" ({workers} workers)" if workers else "")
 
 
@@ -431,15 +433,6 @@ def chart(
     save(fig, path, dpi=120)
 
 
-def name_workers(workers: int) -> None:
-    """The core's solves get ``workers`` workers, and its columns say so."""
-    global CORE_WORKERS
-    CORE_WORKERS = workers
-    if workers > 1:
-        for name in ("tabu", "core"):
-            TITLES[name] = TITLES[name].split(" (")[0] + f" ({workers} workers)"
-
-
 def merge(paths: list[Path], out: Path) -> None:
     """One table and chart from several results files of the same instances (say, the core with
     one and with two workers, each beside CP-SAT, on other seeds): each column's makespans over
@@ -478,8 +471,9 @@ def merge(paths: list[Path], out: Path) -> None:
 
 def replot(results: Path) -> None:
     """Draw the chart again from a results JSON file, next to it."""
+    global CORE_WORKERS
     report = json.loads(results.read_text())
-    name_workers(report.get("core_workers", 1))
+    CORE_WORKERS = report.get("core_workers", 1)
     keys = list(report["rows"][0]["runs"])
     chart(report["rows"], keys, results.with_suffix(".png"), report.get("seeds", 1))
 
@@ -538,7 +532,8 @@ def main() -> int:
         merge(args.merge, args.results / f"scheduler-merged-{time.strftime('%Y%m%d-%H%M%S')}.json")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    name_workers(args.core_workers)
+    global CORE_WORKERS
+    CORE_WORKERS = args.core_workers
     if args.setups and args.instances == DEFAULT_INSTANCES:
         args.instances = SETUP_INSTANCES
     if args.operators and args.instances == DEFAULT_INSTANCES:
