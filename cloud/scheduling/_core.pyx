@@ -1934,6 +1934,8 @@ cdef struct Deadline:
     i64 nodes, node_limit
     double deadline
     double noise, spread
+    # Neighbourhood runs search backwards (``dl_dfs``).
+    int backward
     Workspace *ws
 
 
@@ -2252,15 +2254,27 @@ cdef int dl_propagate(Problem *problem, Deadline *cp, i64 *est, i64 *lst, const 
     return 0
 
 
+cdef inline bint dl_postponed(Deadline *cp, const i64 *est, const i64 *lst, const i64 *post,
+                              int i) noexcept nogil:
+    """Operation i was postponed at its present earliest start (backwards: brought forward
+    from its present latest start), so it is not selectable until something pushes it."""
+    if post[i] < 0:
+        return 0
+    return lst[i] >= post[i] if cp.backward else est[i] <= post[i]
+
+
 cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
     """1: the state at ``depth`` leads to a schedule (left in that depth's ``est``), 0: it
-    cannot, -1: the node or time limit ran out."""
-    cdef int n = cp.n, i, j, k, e, pick = -1, open_ops = 0, result
+    cannot, -1: the node or time limit ran out. Forwards (SetTimes): start the operation with
+    the earliest start there, or postpone it. Backwards (``cp.backward``, the mirror image):
+    start the one with the latest end at its latest start, or bring it forward."""
+    cdef int n = cp.n, i, j, k, e, pick = -1, open_ops = 0, selectable = 0, result
+    cdef int backward = cp.backward
     cdef i64 *est = cp.est + <size_t>depth * n
     cdef i64 *lst = cp.lst + <size_t>depth * n
     cdef i64 *post = cp.post + <size_t>depth * n
     cdef char *fx = cp.fixed + <size_t>depth * n
-    cdef i64 least_ect = NEVER, ect, key, best_key = NEVER, stuck
+    cdef i64 least_ect = NEVER, ect, lct, key, best_key = NEVER, best_lct = NEG, stuck
     cdef i64 *est2
     cdef i64 *lst2
     cdef i64 *post2
@@ -2272,57 +2286,84 @@ cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
         return -1
     if dl_propagate(problem, cp, est, lst, fx) != 0:
         return 0
-    # Selectable: not started, and not postponed at its present earliest start.
+    # Selectable: not started, and not postponed at its present earliest start (backwards:
+    # not brought forward from its present latest start).
     for i in range(n):
         if fx[i]:
             continue
         open_ops += 1
-        if post[i] >= 0 and est[i] <= post[i]:
+        if dl_postponed(cp, est, lst, post, i):
             continue
-        ect = dl_end(problem, cp, i, est[i])
-        if ect < least_ect:
-            least_ect = ect
+        selectable += 1
+        if not backward:
+            ect = dl_end(problem, cp, i, est[i])
+            if ect < least_ect:
+                least_ect = ect
     if open_ops == 0:
         return 1
-    if least_ect >= NEVER:
+    if selectable == 0 or (not backward and least_ect >= NEVER):
         return 0
-    # A postponed operation that nothing can push any more (its job predecessors started, every
-    # other open operation on its machine starting after its earliest end) is never started.
+    # A postponed operation that nothing can push any more is never started: its job
+    # predecessors started and every other open operation on its machine starting after its
+    # earliest end (backwards: its job successors started, every other one ending before its
+    # latest start).
     for i in range(n):
-        if fx[i] or post[i] < 0 or est[i] > post[i]:
+        if fx[i] or not dl_postponed(cp, est, lst, post, i):
             continue
-        ect = dl_end(problem, cp, i, est[i])
         stuck = 1
-        for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
-            if not fx[problem.preds[e]]:
-                stuck = 0
         k = cp.machine[i]
-        for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
-            j = cp.ops[e]
-            if j != i and not fx[j] and est[j] < ect:
-                stuck = 0
+        if backward:
+            for e in range(problem.succ_ptr[i], problem.succ_ptr[i + 1]):
+                if not fx[problem.succs[e]]:
+                    stuck = 0
+            for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+                j = cp.ops[e]
+                if j != i and not fx[j] and dl_end(problem, cp, j, lst[j]) > lst[i]:
+                    stuck = 0
+        else:
+            ect = dl_end(problem, cp, i, est[i])
+            for e in range(problem.pred_ptr[i], problem.pred_ptr[i + 1]):
+                if not fx[problem.preds[e]]:
+                    stuck = 0
+            for e in range(cp.ops_ptr[k], cp.ops_ptr[k + 1]):
+                j = cp.ops[e]
+                if j != i and not fx[j] and est[j] < ect:
+                    stuck = 0
         if stuck:
             return 0
-    # The earliest start first, ties to the least latest end (randomised after a restart).
+    # The earliest start first, ties to the least latest end (backwards: the latest end first,
+    # ties to the greatest earliest start; randomised after a restart).
     for i in range(n):
-        if fx[i] or (post[i] >= 0 and est[i] <= post[i]):
+        if fx[i] or dl_postponed(cp, est, lst, post, i):
             continue
-        key = dl_end(problem, cp, i, lst[i])
+        if backward:
+            lct = dl_end(problem, cp, i, lst[i])
+            key = -est[i]
+        else:
+            key = dl_end(problem, cp, i, lst[i])
         if cp.noise > 0:
             key += <i64>(cp.noise * ((random_u64(cp.ws) >> 11) * (1.0 / 9007199254740992.0)))
-        if pick < 0 or est[i] < est[pick] or (est[i] == est[pick] and key < best_key):
+        if backward:
+            if pick < 0 or lct > best_lct or (lct == best_lct and key < best_key):
+                best_lct = lct
+                best_key = key
+                pick = i
+        elif pick < 0 or est[i] < est[pick] or (est[i] == est[pick] and key < best_key):
             best_key = key
             pick = i
     est2 = est + n
     lst2 = lst + n
     post2 = post + n
     fx2 = fx + n
-    # Start it at its earliest start...
+    # Start it at its earliest start (backwards: its latest)...
     memcpy(est2, est, n * sizeof(i64))
     memcpy(lst2, lst, n * sizeof(i64))
     memcpy(post2, post, n * sizeof(i64))
     memcpy(fx2, fx, n * sizeof(char))
-    lst2[pick] = est2[pick]
+    if backward:
+        est2[pick] = lst2[pick]
+    else:
+        lst2[pick] = est2[pick]
     fx2[pick] = 1
     post2[pick] = -1
     # The other open operations on its machine fit around it.
@@ -2342,12 +2383,12 @@ cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
         if result == 1:
             memcpy(est, est2, n * sizeof(i64))
         return result
-    # ... or later.
+    # ... or later (backwards: earlier).
     memcpy(est2, est, n * sizeof(i64))
     memcpy(lst2, lst, n * sizeof(i64))
     memcpy(post2, post, n * sizeof(i64))
     memcpy(fx2, fx, n * sizeof(char))
-    post2[pick] = est[pick]
+    post2[pick] = lst[pick] if backward else est[pick]
     result = dl_dfs(problem, cp, depth + 1)
     if result == 1:
         memcpy(est, est2, n * sizeof(i64))
@@ -2518,7 +2559,9 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     bound, ``lim.lower_bound``, rises above it. After each target of the upper side that ran
     out, neighbourhood runs (``dl_neighbourhood``) get a slice: most operations keep the best
     plan's machine order, the others are searched afresh for a makespan one below the best
-    (as CP-SAT's large neighbourhood search does). A neighbourhood run that is exhaustive only
+    (as CP-SAT's large neighbourhood search does). They search backwards, from the target's
+    latest ends (``dl_dfs``): on ta01, ta06 and ta09-cal that escapes more of the basins the
+    forward search ends in (docs/scheduling.md). A neighbourhood run that is exhaustive only
     says that the neighbourhood holds nothing better: it proves no bound."""
     cdef Deadline cp
     cdef int n = problem.operation_count, i, r
@@ -2612,6 +2655,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
         # searched afresh for a makespan one below the best. The free share grows when a run
         # was exhaustive (nothing better that near) and shrinks when it ran out of nodes.
         spent = cp.nodes + DEADLINE_LNS_SLICE
+        cp.backward = 1
         while cp.nodes < spent and cp.nodes < slice_nodes and now() < until \
                 and lo <= best.makespan - 1:
             dl_neighbourhood(problem, &cp, best, ws, share)
@@ -2629,6 +2673,7 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
                 share = share * 1.1 if share * 1.1 < DEADLINE_LNS_MAX else DEADLINE_LNS_MAX
             else:
                 share = share * 0.9 if share * 0.9 > DEADLINE_LNS_MIN else DEADLINE_LNS_MIN
+        cp.backward = 0
         dl_keep_none(&cp)
     free(memory)
 
