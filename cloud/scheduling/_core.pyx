@@ -2274,7 +2274,7 @@ cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
     cdef i64 *lst = cp.lst + <size_t>depth * n
     cdef i64 *post = cp.post + <size_t>depth * n
     cdef char *fx = cp.fixed + <size_t>depth * n
-    cdef i64 least_ect = NEVER, ect, lct, key, best_key = NEVER, best_lct = NEG, stuck
+    cdef i64 least_ect = NEVER, ect, first, key, best_first = NEG, best_key = NEVER, stuck
     cdef i64 *est2
     cdef i64 *lst2
     cdef i64 *post2
@@ -2337,18 +2337,15 @@ cdef int dl_dfs(Problem *problem, Deadline *cp, int depth) noexcept nogil:
         if fx[i] or dl_postponed(cp, est, lst, post, i):
             continue
         if backward:
-            lct = dl_end(problem, cp, i, lst[i])
+            first = dl_end(problem, cp, i, lst[i])
             key = -est[i]
         else:
+            first = -est[i]
             key = dl_end(problem, cp, i, lst[i])
         if cp.noise > 0:
             key += <i64>(cp.noise * ((random_u64(cp.ws) >> 11) * (1.0 / 9007199254740992.0)))
-        if backward:
-            if pick < 0 or lct > best_lct or (lct == best_lct and key < best_key):
-                best_lct = lct
-                best_key = key
-                pick = i
-        elif pick < 0 or est[i] < est[pick] or (est[i] == est[pick] and key < best_key):
+        if pick < 0 or first > best_first or (first == best_first and key < best_key):
+            best_first = first
             best_key = key
             pick = i
     est2 = est + n
