@@ -303,15 +303,21 @@ def test_onboarding_a_first_plant_as_docs_deploy_md_says(
     gateway.start()
     assert wait_until(lambda: gateway.health()["status"] == "ok", 20, "the gateway healthy")
 
+    # The gateway's first capacity report may go out before its first read of the machine's
+    # state (NotAvailable until then, so nothing is dispatched to it): wait for the state read.
     def reporting() -> dict[str, Any] | None:
         machine = api("plant", "GET", f"/api/machines/{UNIT}/{MACHINE}")
         ready = (
-            machine["online"] and machine["state"] and "spindle_speed" in machine["latest_metrics"]
+            machine["online"]
+            and machine["state"] == "NotExecuting"
+            and machine["free_slots"] == 4
+            and "spindle_speed" in machine["latest_metrics"]
         )
         return machine if ready else None
 
-    machine = wait_until(reporting, 30, "the machine's state and telemetry at the coordinator")
-    assert machine["state"] == "NotExecuting" and machine["free_slots"] == 4
+    wait_until(
+        reporting, 30, "the machine idle with 4 free slots, and its telemetry, at the coordinator"
+    )
     overview = api("coordinator", "GET", "/api/overview")
     assert any(u["unit_id"] == UNIT and u["status"] == "online" for u in overview["units"])
     (registered,) = api("coordinator", "GET", f"/api/machines?unit_id={UNIT}")
