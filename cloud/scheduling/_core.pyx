@@ -1892,7 +1892,7 @@ cdef enum:
     DEADLINE_LNS_SLICE = 6000
 
 
-# The share of operations a neighbourhood run frees at first.
+# The share of jobs a neighbourhood run frees at first.
 cdef double DEADLINE_LNS_SHARE = 0.2
 cdef double DEADLINE_LNS_MIN = 0.05
 cdef double DEADLINE_LNS_MAX = 0.9
@@ -2512,33 +2512,30 @@ cdef void dl_keep_none(Deadline *cp) noexcept nogil:
 
 cdef void dl_neighbourhood(Problem *problem, Deadline *cp, Schedule *best, Workspace *ws,
                            double share) noexcept nogil:
-    """Free, on every machine, a block of about ``share`` of its operations, consecutive in the
-    best plan's order and at a random place in it; the others keep their order among
-    themselves (``mprev``, ``mnext``). Freeing a little everywhere lets several machines change
-    at once, which a closure can need (tried against freeing a time window of the whole plan or
+    """Free every operation of a few jobs: the job of an operation that ends last in the best
+    plan (random among ties) and about ``share`` of the jobs drawn at random (a job drawn twice
+    counts once). The others keep the best plan's order among themselves on every machine
+    (``mprev``, ``mnext``); the freed jobs are placed afresh between them. A whole job moves
+    its chain of operations together, which a critical chain across machines needs (tried
+    against freeing a block of each machine's order, a time window of the whole plan, and
     whole machines: docs/scheduling.md)."""
-    cdef int i, k, c, first, size, last
+    cdef int i, k, t, last, count = <int>(share * problem.job_count + 0.5)
     dl_keep_none(cp)
+    # Freed jobs are marked by job index (ws.mark holds an entry per operation, so enough).
+    ws.stamp += 1
+    ws.mark[problem.job_of[pick_end(problem, best, ws, -1)]] = ws.stamp
+    for t in range(count - 1):
+        ws.mark[random_below(ws, problem.job_count)] = ws.stamp
     for k in range(problem.machine_count):
-        c = cp.ops_ptr[k + 1] - cp.ops_ptr[k]
-        if c == 0:
-            continue
-        size = <int>(share * c + 0.5)
-        if size < 1:
-            size = 1
-        first = random_below(ws, c - size + 1) if size < c else 0
         # The kept operations, chained in the plan's order (frozen ones are fixed anyway).
-        c = 0
         last = -1
         i = best.machine_first[k]
         while i >= 0:
-            if problem.frozen_machine[i] < 0:
-                if not first <= c < first + size:
-                    cp.mprev[i] = last
-                    if last >= 0:
-                        cp.mnext[last] = i
-                    last = i
-                c += 1
+            if problem.frozen_machine[i] < 0 and ws.mark[problem.job_of[i]] != ws.stamp:
+                cp.mprev[i] = last
+                if last >= 0:
+                    cp.mnext[last] = i
+                last = i
             i = best.machine_next[i]
 
 
@@ -2554,9 +2551,9 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
     way down, half as far after a slice ran out). A target proved out of reach proves every
     makespan up to it impossible (one machine per operation, ``deadline_applies``): the lower
     bound, ``lim.lower_bound``, rises above it. After each target of the upper side that ran
-    out, neighbourhood runs (``dl_neighbourhood``) get a slice: most operations keep the best
-    plan's machine order, the others are searched afresh for a makespan one below the best
-    (as CP-SAT's large neighbourhood search does). They search backwards, from the target's
+    out, neighbourhood runs (``dl_neighbourhood``) get a slice: most jobs keep the best plan's
+    machine orders, the operations of a few are searched afresh for a makespan one below the
+    best (as CP-SAT's large neighbourhood search does). They search backwards, from the target's
     latest ends (``dl_dfs``): on ta01, ta06 and ta09-cal that escapes more of the basins the
     forward search ends in (docs/scheduling.md). A neighbourhood run that is exhaustive only
     says that the neighbourhood holds nothing better: it proves no bound."""
@@ -2648,9 +2645,9 @@ cdef void deadline_phase(Problem *problem, Schedule *cur, Schedule *best, Worksp
             bottom = 1
         if bottom or lo > best.makespan - 1:
             continue
-        # Neighbourhood runs: most operations keep the best plan's machine order, the rest are
-        # searched afresh for a makespan one below the best. The free share grows when a run
-        # was exhaustive (nothing better that near) and shrinks when it ran out of nodes.
+        # Neighbourhood runs: most jobs keep the best plan's machine orders, a few are searched
+        # afresh for a makespan one below the best. The freed share of the jobs grows when a
+        # run was exhaustive (nothing better that near) and shrinks when it ran out of nodes.
         spent = cp.nodes + DEADLINE_LNS_SLICE
         cp.backward = 1
         while cp.nodes < spent and cp.nodes < slice_nodes and now() < until \
