@@ -2521,9 +2521,12 @@ cdef void dl_neighbourhood(Problem *problem, Deadline *cp, Schedule *best, Works
     whole machines: docs/scheduling.md)."""
     cdef int i, k, t, last, count = <int>(share * problem.job_count + 0.5)
     dl_keep_none(cp)
-    # Freed jobs are marked by job index (ws.mark holds an entry per operation, so enough).
+    # Freed jobs are marked by job index: ws.mark has an entry per operation, and every job has
+    # one at least (models.py refuses a job without).
     ws.stamp += 1
-    ws.mark[problem.job_of[pick_end(problem, best, ws, -1)]] = ws.stamp
+    i = pick_end(problem, best, ws, -1)
+    if i >= 0:
+        ws.mark[problem.job_of[i]] = ws.stamp
     for t in range(count - 1):
         ws.mark[random_below(ws, problem.job_count)] = ws.stamp
     for k in range(problem.machine_count):
