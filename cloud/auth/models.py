@@ -222,3 +222,12 @@ class InvitationAccept(BaseModel):
 
     token: Annotated[str, Field(min_length=1, max_length=200)]
     password: Password
+
+
+class PasswordChange(BaseModel):
+    """A signed-in person's new password, with the present one to show it is them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
+    new_password: Password

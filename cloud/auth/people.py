@@ -163,6 +163,30 @@ def accept_invitation(*, session: Session, token: str, password: str, now: datet
     return principal
 
 
+def change_password(
+    *, session: Session, actor: Actor, current: str, new: str, keep: str | None
+) -> bool:
+    """Set the signed-in person's new password if ``current`` is their present one (``False``
+    if not, with nothing changed: the caller counts the failure as a sign-in's); every other
+    session of theirs ends, the one of the token ``keep`` stays open."""
+    principal = session.get(Principal, actor.principal_id)
+    if principal is None or principal.username is None:
+        raise Conflict(
+            "only a person who signs in with a password can change it: "
+            "this is an API key, which the coordinator replaces"
+        )
+    if not passwords.verify(principal.password_hash, current):
+        return False
+    if principal.username in new.lower():
+        raise InvalidInput("the password must not contain the username")
+    if new == current:
+        raise InvalidInput("the new password is the present one")
+    principal.password_hash = passwords.hash_password(new)
+    sessions.end_sessions_of(session=session, principal_id=principal.id, keep=keep)
+    forget_failures(session=session, username=principal.username)
+    return True
+
+
 def throttle(
     *,
     session: Session,

@@ -71,5 +71,9 @@ def end_session(*, session: Session, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == digest(token)))
 
 
-def end_sessions_of(*, session: Session, principal_id: int) -> None:
-    session.execute(delete(WebSession).where(WebSession.principal_id == principal_id))
+def end_sessions_of(*, session: Session, principal_id: int, keep: str | None = None) -> None:
+    """End every session of the principal, but the one of the token ``keep`` if given."""
+    ended = delete(WebSession).where(WebSession.principal_id == principal_id)
+    if keep is not None:
+        ended = ended.where(WebSession.token_hash != digest(keep))
+    session.execute(ended)

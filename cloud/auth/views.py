@@ -10,9 +10,11 @@ from cloud.auth.dependencies import SESSION_COOKIE, CurrentActor, DbSession
 from cloud.auth.models import (
     InvitationAccept,
     InvitationRead,
+    PasswordChange,
     PersonCreate,
     PersonInvited,
     PersonRead,
+    Principal,
     PrincipalCreate,
     PrincipalCreated,
     PrincipalRead,
@@ -21,7 +23,7 @@ from cloud.auth.models import (
 )
 from cloud.auth.permissions import require_role
 from cloud.database import transaction, utcnow
-from cloud.exceptions import NotAuthenticated
+from cloud.exceptions import NotAuthenticated, PermissionDenied
 from cloud.operations.http import ApiRoute, RowId, answers
 
 router = APIRouter(prefix="/api", tags=["access"], route_class=ApiRoute)
@@ -133,6 +135,41 @@ def logout(request: Request, session: DbSession) -> Response:
         SESSION_COOKIE, httponly=True, samesite="strict", secure=_secure(request)
     )
     return response
+
+
+@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=answers(409, 429))
+def change_password(body: PasswordChange, request: Request, actor: CurrentActor) -> Response:
+    """Change your own password (people only: an API key is replaced by the coordinator). The
+    present password must come with the new one; a wrong one counts as a failed sign-in, so
+    past the limit the answer is 429 with Retry-After. Every other session of yours ends; this
+    one stays open."""
+    context = request.app.state.context
+    accounts = context.settings.accounts
+    factory = context.session_factory
+    address = _address(request)
+    now = utcnow()
+    with transaction(factory) as session:
+        principal = session.get(Principal, actor.principal_id)
+        username = principal.username if principal is not None else None
+        people.throttle(
+            session=session, username=username, address=address, settings=accounts, now=now
+        )
+    token = request.cookies.get(SESSION_COOKIE, "")
+    with transaction(factory) as session:
+        changed = people.change_password(
+            session=session,
+            actor=actor,
+            current=body.current_password,
+            new=body.new_password,
+            keep=token if sessions.is_session_token(token) else None,
+        )
+    if not changed:
+        with transaction(factory) as session:
+            people.record_failure(
+                session=session, username=username, address=address, settings=accounts, now=now
+            )
+        raise PermissionDenied("the present password is wrong")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 def _invited(issued: people.IssuedInvitation, request: Request) -> PersonInvited:

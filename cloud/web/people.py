@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from cloud.auth import people as people_service
 from cloud.auth import service as auth_service
 from cloud.auth.dependencies import DbSession, page_actor
-from cloud.auth.models import Principal, Role
+from cloud.auth.models import MIN_PASSWORD, Principal, Role
 from cloud.database import utcnow
 from cloud.notifications import service as notification_service
 from cloud.notifications.models import NotificationEvent
@@ -63,7 +63,7 @@ def people_page(request: Request, session: DbSession) -> HTMLResponse:
 
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, session: DbSession) -> HTMLResponse:
-    """Who is signed in, and which emails they get, where."""
+    """Who is signed in, their password (people), and which emails they get, where."""
     actor = page_actor(request, session)
     if actor is None:
         return sign_in(request)
@@ -76,6 +76,7 @@ def account_page(request: Request, session: DbSession) -> HTMLResponse:
         "people/account.html",
         actor,
         username=principal.username if principal is not None else None,
+        min_password=MIN_PASSWORD,
         account_email=account_email,
         preferences=preferences,
         other_address=other_address,

@@ -97,6 +97,65 @@ def test_reset_of_access_ends_sessions_and_the_old_password(
     assert sign_in(client, password="a brand new secret") == 204
 
 
+def change(client: TestClient, current: str, new: str) -> Any:
+    body = {"current_password": current, "new_password": new}
+    return client.put("/api/me/password", json=body)
+
+
+def test_a_person_changes_their_password_and_their_other_sessions_end(
+    client: TestClient, tenants: Tenants
+) -> None:
+    person = invite(client, tenants)
+    accept(client, person["invitation"]["token"])
+    assert sign_in(client) == 204
+    elsewhere = client.cookies["glonet_key"]  # another browser, say
+    assert sign_in(client) == 204
+    here = client.cookies["glonet_key"]
+
+    wrong = change(client, "not my password", "a brand new secret")
+    assert wrong.status_code == 403 and wrong.json()["message"] == "the present password is wrong"
+    short = change(client, PASSWORD, "short")
+    assert short.status_code == 422
+    assert [f["field"] for f in short.json()["fields"]] == ["body.new_password"]
+    assert change(client, PASSWORD, "ana's new long secret").status_code == 422  # the username
+    assert change(client, PASSWORD, PASSWORD).status_code == 422
+    assert sign_in(client, password="a brand new secret") == 401  # nothing changed so far
+    client.cookies.set("glonet_key", here)
+
+    assert change(client, PASSWORD, "a brand new secret").status_code == 204
+    assert client.get("/api/me").status_code == 200  # this session stays open
+    client.cookies.set("glonet_key", elsewhere)
+    assert client.get("/api/me").status_code == 401  # the other one ended
+    assert sign_in(client) == 401  # the old password is gone
+    assert sign_in(client, password="a brand new secret") == 204
+
+
+def test_a_wrong_present_password_counts_as_a_failed_sign_in(
+    client: TestClient, tenants: Tenants
+) -> None:
+    person = invite(client, tenants)
+    accept(client, person["invitation"]["token"])
+    assert sign_in(client) == 204
+    limit = client.app.state.context.settings.accounts.max_failures  # type: ignore[attr-defined]
+    for _ in range(limit):
+        assert change(client, "guess guess guess", "a brand new secret").status_code == 403
+    refused = change(client, PASSWORD, "a brand new secret")
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert client.get("/api/me").status_code == 200  # still signed in; the password unchanged
+    client.cookies.clear()
+    assert sign_in(client) == 429  # the username's sign-ins wait too
+
+
+def test_an_api_key_has_no_password_to_change(client: TestClient, tenants: Tenants) -> None:
+    answer = client.put(
+        "/api/me/password",
+        json={"current_password": "anything at all", "new_password": "a brand new secret"},
+        headers=tenants.headers("plant-a"),
+    )
+    assert answer.status_code == 409 and "API key" in answer.json()["message"]
+    assert client.get("/api/me", headers=tenants.headers("plant-a")).status_code == 200
+
+
 def test_invitations_refuse_bad_input_with_the_field_at_fault(
     client: TestClient, tenants: Tenants
 ) -> None:

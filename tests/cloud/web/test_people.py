@@ -1,11 +1,11 @@
 """People in Debian's Chromium: the coordinator invites a person on the people page (bad input
 refused next to its field, nothing typed lost), the person sets a password from the link,
 the coordinator resets their access and revokes them; a person chooses the emails they get on
-their account page; and the technician's journey: a machine's breakdown alarm over the broker
-opens a ticket, the technician gets its email (a real SMTP server, aiosmtpd) and its MQTT alert,
-signs in on a phone, acknowledges in the inbox, resolves with a note, and the coordinator sees
-it resolved. axe-core finds no serious or critical violation at desktop and phone widths;
-screenshots go to test-artifacts/screenshots/.
+their account page, and changes their password there; and the technician's journey: a
+machine's breakdown alarm over the broker opens a ticket, the technician gets its email (a real
+SMTP server, aiosmtpd) and its MQTT alert, signs in on a phone, acknowledges in the inbox,
+resolves with a note, and the coordinator sees it resolved. axe-core finds no serious or
+critical violation at desktop and phone widths; screenshots go to test-artifacts/screenshots/.
 
 One coordinator for the module (two plants with a technician each, a key per role; ingest and
 maintenance running on the module's Mosquitto, email to the module's SMTP server), one
@@ -299,6 +299,57 @@ def test_a_person_chooses_the_emails_they_get(
     account = httpx.get(f"{site.base_url}/account", cookies=cookies, timeout=10)
     assert account.status_code == 200
     assert 'id="no-events"' in account.text and 'id="notifications"' not in account.text
+
+
+def test_a_person_changes_their_password_on_the_account_page(
+    site: Site, browser: Browser, screenshots: Path
+) -> None:
+    site.person("pia", role="customer", customer_id="cust-1")
+    with httpx.Client(base_url=site.base_url, timeout=10) as elsewhere:  # another browser
+        assert elsewhere.post(
+            "/api/session", json={"username": "pia", "password": PASSWORD}
+        ).is_success
+        phone = _with_password(browser, site, "pia", "phone")
+        phone.get_by_role("link", name="Account").click()
+        new = "the successor secret"
+
+        # Refusals next to their field; nothing changes.
+        phone.fill("#f-current", "not the password")
+        phone.fill("#f-new", new)
+        phone.fill("#f-repeat", new + "!")
+        phone.click("#change-password")
+        expect(phone.locator("#err-repeat")).to_have_text("the two new passwords differ")
+        phone.fill("#f-repeat", new)
+        phone.click("#change-password")
+        expect(phone.locator("#err-current_password")).to_have_text("the present password is wrong")
+        expect(phone.locator("#err-repeat")).to_have_text("")
+        phone.fill("#f-current", PASSWORD)
+        phone.fill("#f-new", "short")
+        phone.fill("#f-repeat", "short")
+        phone.click("#change-password")
+        expect(phone.locator("#err-new_password")).to_contain_text("at least 10 characters")
+        expect(phone.locator("#f-new")).to_have_attribute("aria-invalid", "true")
+        phone.screenshot(
+            path=str(screenshots / "account-password-refused-phone.png"), full_page=True
+        )
+        violations = _axe(phone)
+        assert elsewhere.get("/api/me").status_code == 200
+
+        phone.fill("#f-new", new)
+        phone.fill("#f-repeat", new)
+        phone.click("#change-password")
+        expect(phone.locator("#password-changed")).to_have_text(
+            "Password changed. Your other sessions are signed out."
+        )
+        expect(phone.locator("#f-current")).to_have_value("")
+        phone.reload()  # this session goes on
+        expect(phone.locator("#who")).to_contain_text("Pia")
+        phone.context.close()
+        assert elsewhere.get("/api/me").status_code == 401  # the other one ended
+    assert _sign_in(site, "pia") == 401
+    body = {"username": "pia", "password": new}
+    assert httpx.post(f"{site.base_url}/api/session", json=body, timeout=10).status_code == 204
+    assert violations == []
 
 
 JOURNEY_NOTE = "Replaced the spindle drive belt; ran 20 minutes without a fault."
