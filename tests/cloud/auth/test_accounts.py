@@ -97,6 +97,13 @@ def test_reset_of_access_ends_sessions_and_the_old_password(
     assert sign_in(client, password="a brand new secret") == 204
 
 
+def signed_in_person(client: TestClient, tenants: Tenants) -> None:
+    """Ana, invited, her password set, signed in on ``client``."""
+    person = invite(client, tenants)
+    assert accept(client, person["invitation"]["token"]) == 204
+    assert sign_in(client) == 204
+
+
 def change(client: TestClient, current: str, new: str) -> Any:
     body = {"current_password": current, "new_password": new}
     return client.put("/api/me/password", json=body)
@@ -105,9 +112,7 @@ def change(client: TestClient, current: str, new: str) -> Any:
 def test_a_person_changes_their_password_and_their_other_sessions_end(
     client: TestClient, tenants: Tenants
 ) -> None:
-    person = invite(client, tenants)
-    accept(client, person["invitation"]["token"])
-    assert sign_in(client) == 204
+    signed_in_person(client, tenants)
     elsewhere = client.cookies["glonet_key"]  # another browser, say
     assert sign_in(client) == 204
     here = client.cookies["glonet_key"]
@@ -133,9 +138,7 @@ def test_a_person_changes_their_password_and_their_other_sessions_end(
 def test_a_wrong_present_password_counts_as_a_failed_sign_in(
     client: TestClient, tenants: Tenants
 ) -> None:
-    person = invite(client, tenants)
-    accept(client, person["invitation"]["token"])
-    assert sign_in(client) == 204
+    signed_in_person(client, tenants)
     limit = client.app.state.context.settings.accounts.max_failures  # type: ignore[attr-defined]
     for _ in range(limit):
         assert change(client, "guess guess guess", "a brand new secret").status_code == 403
