@@ -118,6 +118,7 @@ def test_onboarding_a_first_plant_as_docs_deploy_md_says(
     tmp_path: Path,
     mosquitto_factory: Callable[..., MosquittoBroker],
     processes: list[ManagedProcess],
+    request: pytest.FixtureRequest,
 ) -> None:
     logs = tmp_path / "logs"
     # The plant's machine is already running (a real one would be); it takes a few seconds.
@@ -294,6 +295,7 @@ def test_onboarding_a_first_plant_as_docs_deploy_md_says(
             ],
         },
     )
+    request.addfinalizer(gateway.kill_if_running)  # stopped cleanly below when the test passes
     checked = glonet("edge", "check", str(gateway.config_path))
     assert f"{MACHINE} at {endpoint}" in checked.stdout
     assert "every mapped node found" in checked.stdout, checked.stdout

@@ -43,5 +43,4 @@ def make_gateway(
 
     yield make
     for gateway in gateways:
-        if gateway.process is not None and gateway.process.poll() is None:
-            gateway.kill()
+        gateway.kill_if_running()

@@ -186,6 +186,11 @@ class GatewayProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
 
+    def kill_if_running(self) -> None:
+        """At a test's end, whether it passed or not: no gateway outlives its test."""
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+
     def stop(self) -> int:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else 0
