@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.orm import Session
 
@@ -27,6 +31,7 @@ from cloud.exceptions import NotAuthenticated, PermissionDenied
 from cloud.operations.http import ApiRoute, RowId, answers
 
 router = APIRouter(prefix="/api", tags=["access"], route_class=ApiRoute)
+T = TypeVar("T")
 
 
 @router.get("/me")
@@ -80,29 +85,21 @@ def login(body: SessionLogin, request: Request) -> Response:
     in an HttpOnly, SameSite=Strict cookie, Secure when the page is served over HTTPS (directly,
     or as a trusted proxy says). Failed attempts are counted per username and address; past
     the limit the answer is 429 with Retry-After."""
-    context = request.app.state.context
-    accounts = context.settings.accounts
-    factory = context.session_factory
-    address = _address(request)
+    accounts = request.app.state.context.settings.accounts
     username = body.username.strip().lower() if body.username is not None else None
-    now = utcnow()
-    with transaction(factory) as session:
-        people.throttle(
-            session=session, username=username, address=address, settings=accounts, now=now
-        )
-    with transaction(factory) as session:
+
+    def attempt(session: Session, now: datetime) -> str | None:
         principal_id = _check(session, body, username)
-        if principal_id is not None:
-            if username is not None:
-                people.forget_failures(session=session, username=username)
-            token = sessions.open_session(
-                session=session, principal_id=principal_id, settings=accounts, now=now
-            )
-    if principal_id is None:
-        with transaction(factory) as session:
-            people.record_failure(
-                session=session, username=username, address=address, settings=accounts, now=now
-            )
+        if principal_id is None:
+            return None
+        if username is not None:
+            people.forget_failures(session=session, username=username)
+        return sessions.open_session(
+            session=session, principal_id=principal_id, settings=accounts, now=now
+        )
+
+    token = _counted(request, username, attempt)
+    if token is None:
         raise NotAuthenticated(
             people.WRONG_CREDENTIALS if username is not None else "invalid or revoked API key"
         )
@@ -111,6 +108,31 @@ def login(body: SessionLogin, request: Request) -> Response:
         SESSION_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
     )
     return response
+
+
+def _counted(
+    request: Request, username: str | None, attempt: Callable[[Session, datetime], T | None]
+) -> T | None:
+    """Run ``attempt`` behind the sign-in throttle: refused (429) while the username or the
+    caller's address has too many recent failures; an attempt that answers ``None`` (wrong
+    credentials) is counted as a failure, in a transaction of its own."""
+    context = request.app.state.context
+    accounts = context.settings.accounts
+    factory = context.session_factory
+    address = _address(request)
+    now = utcnow()
+    with transaction(factory) as session:
+        people.throttle(
+            session=session, username=username, address=address, settings=accounts, now=now
+        )
+    with transaction(factory) as session:
+        result = attempt(session, now)
+    if result is None:
+        with transaction(factory) as session:
+            people.record_failure(
+                session=session, username=username, address=address, settings=accounts, now=now
+            )
+    return result
 
 
 def _check(session: Session, body: SessionLogin, username: str | None) -> int | None:
@@ -143,19 +165,12 @@ def change_password(body: PasswordChange, request: Request, actor: CurrentActor)
     present password must come with the new one; a wrong one counts as a failed sign-in, so
     past the limit the answer is 429 with Retry-After. Every other session of yours ends; this
     one stays open."""
-    context = request.app.state.context
-    accounts = context.settings.accounts
-    factory = context.session_factory
-    address = _address(request)
-    now = utcnow()
-    with transaction(factory) as session:
+    with transaction(request.app.state.context.session_factory) as session:
         principal = session.get(Principal, actor.principal_id)
         username = principal.username if principal is not None else None
-        people.throttle(
-            session=session, username=username, address=address, settings=accounts, now=now
-        )
     token = request.cookies.get(SESSION_COOKIE, "")
-    with transaction(factory) as session:
+
+    def attempt(session: Session, now: datetime) -> bool | None:
         changed = people.change_password(
             session=session,
             actor=actor,
@@ -163,11 +178,9 @@ def change_password(body: PasswordChange, request: Request, actor: CurrentActor)
             new=body.new_password,
             keep=token if sessions.is_session_token(token) else None,
         )
-    if not changed:
-        with transaction(factory) as session:
-            people.record_failure(
-                session=session, username=username, address=address, settings=accounts, now=now
-            )
+        return True if changed else None
+
+    if _counted(request, username, attempt) is None:
         raise PermissionDenied("the present password is wrong")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
